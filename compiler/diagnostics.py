@@ -1,0 +1,64 @@
+"""Positions in spec files and the errors that point at them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, order=True)
+class Pos:
+    file: str
+    line: int  # 1-based
+    column: int  # 1-based
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+UNKNOWN = Pos("<spec>", 0, 0)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    pos: Pos
+    block: str  # e.g. 'workload "payments-deployer"'
+    message: str
+    hint: str = ""
+
+    def render(self) -> str:
+        where = f"{self.pos}: " if self.pos != UNKNOWN else ""
+        text = f"{where}error in {self.block}: {self.message}" if self.block else f"{where}error: {self.message}"
+        return f"{text}\n  fix: {self.hint}" if self.hint else text
+
+    def as_json(self) -> dict:
+        return {
+            "file": self.pos.file,
+            "line": self.pos.line,
+            "column": self.pos.column,
+            "block": self.block,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+class SpecError(Exception):
+    """Raised with every problem found; the CLI prints them sorted by place."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = sorted(set(diagnostics), key=lambda d: (d.pos, d.block, d.message))
+        super().__init__("\n".join(d.render() for d in self.diagnostics))
+
+
+@dataclass
+class Report:
+    """Collects diagnostics so that one run reports all of them."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the compiler did on its own, e.g. a split
+
+    def error(self, pos: Pos, block: str, message: str, hint: str = "") -> None:
+        self.diagnostics.append(Diagnostic(pos, block, message, hint))
+
+    def raise_if_any(self) -> None:
+        if self.diagnostics:
+            raise SpecError(self.diagnostics)

@@ -1,0 +1,64 @@
+"""The normalized spec document: plain data plus where each piece was written.
+
+Every reader (HCL, YAML, JSON) produces a `Document`. Paths are tuples of keys and list
+indexes, e.g. ("workload", "api", "identity", 0, "issuer").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .diagnostics import UNKNOWN, Pos
+
+Path = tuple  # tuple[str | int, ...]
+
+# How many labels each block type takes, by the path of the body it appears in. Readers use it
+# to nest HCL blocks the way Terraform's JSON syntax does, and to merge files.
+BLOCK_LABELS: dict[tuple, dict[str, int]] = {
+    (): {"issuer": 1, "target": 2, "workload": 1},
+    ("workload",): {"identity": 0, "grant": 2},
+}
+
+
+def block_labels(shape: tuple, block_type: str) -> int | None:
+    """Label count of `block_type` in a body nested in the block types `shape`, or None."""
+    return BLOCK_LABELS.get(shape, {}).get(block_type)
+
+
+@dataclass
+class Document:
+    data: dict[str, Any] = field(default_factory=dict)
+    # Position of each value, and of the key that introduced it where there is one.
+    positions: dict[Path, Pos] = field(default_factory=dict)
+    key_positions: dict[Path, Pos] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+    def where(self, path: Path, key: bool = False) -> Pos:
+        """The most precise known position for `path`, walking up to its parents."""
+        path = tuple(path)
+        while True:
+            table = self.key_positions if key else self.positions
+            if path in table:
+                return table[path]
+            if path in self.positions:
+                return self.positions[path]
+            if not path:
+                return UNKNOWN
+            path = path[:-1]
+
+
+def describe(path: Path) -> str:
+    """The block a path points into, as a person reads it: 'grant "aws" "prod" in workload "api"'."""
+    path = tuple(path)
+    if len(path) < 2:
+        return f"{path[0]} blocks" if path else "the spec"
+    if path[0] == "target":
+        return f'target "{path[1]}" "{path[2]}"' if len(path) > 2 else f'targets for "{path[1]}"'
+    outer = f'{path[0]} "{path[1]}"'
+    if path[0] == "workload" and len(path) > 3:
+        if path[2] == "identity" and isinstance(path[3], int):
+            return f"identity #{path[3] + 1} in {outer}"
+        if path[2] == "grant" and len(path) > 4:
+            return f'grant "{path[3]}" "{path[4]}" in {outer}'
+    return outer

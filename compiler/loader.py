@@ -1,0 +1,77 @@
+"""Find a spec's files, read each with its format's reader, and merge them into one document."""
+
+from __future__ import annotations
+
+import os
+
+from .diagnostics import Pos, Report
+from .document import BLOCK_LABELS, Document
+from .readers import read, reader_for
+
+
+class UsageError(Exception):
+    """A problem with how wiam was called (exit code 2), not with the spec."""
+
+
+def spec_files(directory: str, recursive: bool = False) -> list[str]:
+    if os.path.isfile(directory):
+        if reader_for(directory) is None:
+            raise UsageError(f"{directory} is not a spec file (*.wiam.hcl, *.wiam.yaml, *.wiam.yml, *.wiam.json)")
+        return [directory]
+    if not os.path.isdir(directory):
+        raise UsageError(f"{directory}: no such folder")
+    found = []
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
+        found.extend(os.path.join(root, name) for name in files if reader_for(name))
+    return sorted(found, key=lambda p: os.path.relpath(p, directory).split(os.sep))
+
+
+def load(directory: str, report: Report, recursive: bool = False) -> Document:
+    files = spec_files(directory, recursive)
+    merged = Document()
+    if not files:
+        report.error(Pos(directory, 0, 0), "", "no spec files found",
+                     "add *.wiam.hcl, *.wiam.yaml, *.wiam.yml or *.wiam.json files"
+                     + ("" if recursive else ", or pass --recursive to look in subfolders"))
+        return merged
+    for path in files:
+        try:
+            with open(path, encoding="utf-8-sig") as handle:
+                text = handle.read()
+        except UnicodeDecodeError as exc:
+            report.error(Pos(path, 1, 1), "", f"the file is not UTF-8 text ({exc.reason})", "save it as UTF-8")
+            continue
+        except OSError as exc:
+            raise UsageError(f"{path}: {exc.strerror}") from None
+        merge_into(merged, read(path, text, report), report)
+    return merged
+
+
+def merge_into(merged: Document, doc: Document, report: Report) -> None:
+    """Merge the way Terraform merges a module's files: blocks add up, a repeated block is an error."""
+    merged.files.extend(doc.files)
+    rejected: set[tuple] = set()
+    for kind, value in doc.data.items():
+        depth = BLOCK_LABELS[()].get(kind, 0)
+        _merge_level(merged, doc, merged.data, kind, value, (kind,), depth, report, rejected)
+    lengths = {len(path) for path in rejected}
+    for source, target in ((doc.positions, merged.positions), (doc.key_positions, merged.key_positions)):
+        for path, pos in source.items():
+            if not any(path[:n] in rejected for n in lengths):
+                target.setdefault(path, pos)
+
+
+def _merge_level(merged, doc, target: dict, key: str, value, path: tuple, depth: int, report, rejected) -> None:
+    if key not in target:
+        target[key] = value
+        return
+    if depth > 0 and isinstance(value, dict) and isinstance(target[key], dict):
+        for sub_key, sub_value in value.items():
+            _merge_level(merged, doc, target[key], sub_key, sub_value, path + (sub_key,), depth - 1, report, rejected)
+        return
+    rejected.add(path)
+    first = merged.where(path, key=True)
+    block = " ".join([path[0]] + [f'"{label}"' for label in path[1:]])
+    report.error(doc.where(path, key=True), block, f"{block} is defined twice: here and at {first}",
+                 "keep one definition, or rename one of them")

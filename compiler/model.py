@@ -1,0 +1,92 @@
+"""The validated spec as plain dataclasses: what every provider and the graph read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .diagnostics import Pos
+from .document import Document
+
+
+@dataclass(frozen=True)
+class Issuer:
+    name: str
+    kind: str
+    url: str
+    audience: str | None  # None: each cloud's default
+    pos: Pos
+
+    @property
+    def host_path(self) -> str:
+        """The URL without its scheme: how AWS names the provider and its condition keys."""
+        return self.url.removeprefix("https://").rstrip("/")
+
+
+@dataclass(frozen=True)
+class Identity:
+    workload: str
+    index: int
+    issuer: Issuer
+    subject: str
+    audience: str | None  # an identity's own audience (generic_oidc), else the issuer's
+    claims: tuple[tuple[str, Any], ...]  # the fields as written, for display and analysis
+    pos: Pos
+
+    def audience_for(self, cloud_default: str | None) -> str | None:
+        return self.audience or self.issuer.audience or cloud_default
+
+
+@dataclass
+class Target:
+    cloud: str
+    name: str
+    settings: dict[str, Any]
+    pos: Pos
+    path: tuple
+
+
+@dataclass
+class Grant:
+    workload: str
+    cloud: str
+    target: str
+    settings: dict[str, Any]
+    pos: Pos
+    path: tuple
+
+
+@dataclass
+class Workload:
+    name: str
+    description: str
+    owner: str
+    environment: str
+    identities: list[Identity]
+    grants: list[Grant]
+    pos: Pos
+
+
+@dataclass
+class Model:
+    issuers: dict[str, Issuer] = field(default_factory=dict)
+    targets: dict[tuple[str, str], Target] = field(default_factory=dict)
+    workloads: dict[str, Workload] = field(default_factory=dict)
+    document: Document = field(default_factory=Document)
+    _grants_by_target: dict | None = field(default=None, repr=False, compare=False)
+
+    def where(self, path: tuple, key: bool = False) -> Pos:
+        return self.document.where(path, key)
+
+    def targets_of(self, cloud: str) -> list[Target]:
+        return [t for (c, _), t in sorted(self.targets.items()) if c == cloud]
+
+    def grants_on(self, target: Target) -> list[tuple[Workload, Grant]]:
+        """Every workload's grant on one target, in workload-name order."""
+        if self._grants_by_target is None:
+            index: dict[tuple[str, str], list] = {}
+            for name in sorted(self.workloads):
+                for grant in self.workloads[name].grants:
+                    index.setdefault((grant.cloud, grant.target), []).append((self.workloads[name], grant))
+            self._grants_by_target = index
+        return self._grants_by_target.get((target.cloud, target.name), [])

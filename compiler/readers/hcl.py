@@ -1,0 +1,241 @@
+"""HCL files, parsed by python-hcl2's grammar and walked here to keep every position.
+
+The language has no expressions: only literals (strings, numbers, bools, null, lists, objects)
+and blocks. `$${` and `%%{` are HCL's escapes for a literal `${` and `%{`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import hcl2
+from lark import Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from ..diagnostics import Pos, Report
+from ..document import Document, block_labels
+
+_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)", re.S)
+_SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+_LIVE_TEMPLATE = re.compile(r"(?<![$%])(?:\$\$|%%)*([$%])\{")
+_NO_EXPRESSIONS = "wiam specs hold literal values only; write $${ or %%{ for a literal ${ or %{"
+
+
+class _Walker:
+    def __init__(self, path: str, doc: Document, report: Report):
+        self.file = path
+        self.doc = doc
+        self.report = report
+
+    def pos(self, node: Tree | Token) -> Pos:
+        if isinstance(node, Token):
+            return Pos(self.file, node.line or 0, node.column or 0)
+        return Pos(self.file, node.meta.line, node.meta.column)
+
+    def fail(self, node, block: str, message: str, hint: str = "") -> None:
+        self.report.error(self.pos(node), block, message, hint)
+
+    # Bodies and blocks
+
+    def body(self, body: Tree, target: dict, path: tuple, shape: tuple, block: str) -> None:
+        for node in body.children:
+            if not isinstance(node, Tree) or node.data == "new_line_or_comment":
+                continue
+            if node.data == "attribute":
+                self.attribute(node, target, path, block)
+            else:
+                self.block(node, target, path, shape, block)
+
+    def attribute(self, node: Tree, target: dict, path: tuple, block: str) -> None:
+        name_node, _eq, value_node = node.children
+        name = self.name(name_node)
+        key_pos = self.pos(name_node)
+        if name in target:
+            first = self.doc.key_positions.get(path + (name,))
+            self.fail(name_node, block, f"attribute {name!r} is set twice (first at {first})",
+                      "keep one of the two")
+            return
+        value = self.value(value_node, path + (name,), block)
+        target[name] = value
+        self.doc.key_positions[path + (name,)] = key_pos
+
+    def block(self, node: Tree, target: dict, path: tuple, shape: tuple, block: str) -> None:
+        parts = [c for c in node.children if isinstance(c, Tree) and c.data != "new_line_or_comment"]
+        type_node, *label_nodes, body = parts
+        kind = self.name(type_node)
+        labels = [self.label(n) for n in label_nodes]
+        described = " ".join([kind] + [f'"{label}"' for label in labels])
+        expected = block_labels(shape, kind)
+        if expected is not None and expected != len(labels):
+            wanted = {0: "no labels", 1: "one label (its name)", 2: "two labels (cloud and name)"}[expected]
+            self.fail(type_node, described, f"a {kind} block takes {wanted}, not {len(labels)}",
+                      f"write it as in the spec, e.g. {_EXAMPLE_HEADERS.get(kind, kind + ' {')}")
+            return
+        here = self.pos(type_node)
+        if not labels:
+            items = target.setdefault(kind, [])
+            if not isinstance(items, list):
+                self.fail(type_node, described, f"{kind!r} is both an attribute and a block", "use the block form")
+                return
+            child_path = path + (kind, len(items))
+            content: dict = {}
+            items.append(content)
+        else:
+            self.doc.key_positions.setdefault(path + (kind,), here)
+            self.doc.positions.setdefault(path + (kind,), here)
+            level = target.setdefault(kind, {})
+            child_path = path + (kind,)
+            for label in labels[:-1]:
+                child_path += (label,)
+                self.doc.positions.setdefault(child_path, here)
+                level = level.setdefault(label, {})
+            child_path += (labels[-1],)
+            if labels[-1] in level:
+                first = self.doc.positions[child_path]
+                self.fail(type_node, described, f"duplicate {described} block (first at {first})",
+                          "merge the two blocks or rename one")
+                return
+            content = level[labels[-1]] = {}
+        self.doc.positions[child_path] = here
+        self.doc.key_positions[child_path] = here
+        self.body(body, content, child_path, shape + (kind,), described)
+
+    # Names and values
+
+    def name(self, node: Tree) -> str:
+        return str(node.children[0])
+
+    def label(self, node: Tree) -> str:
+        if node.data == "string":
+            return self.string(node, (), "block label")
+        return self.name(node)
+
+    def value(self, node: Tree, path: tuple, block: str) -> Any:
+        self.doc.positions[path] = self.pos(node)
+        if node.data == "expr_term":
+            inner = [c for c in node.children if isinstance(c, Tree) and c.data != "new_line_or_comment"]
+            if len(node.children) == 1 and inner:
+                node = inner[0]
+            else:
+                self.fail(node, block, "parenthesized expressions are not supported", _NO_EXPRESSIONS)
+                return None
+        kind = node.data
+        if kind == "string":
+            return self.string(node, path, block)
+        if kind == "int_lit":
+            return int(node.children[0])
+        if kind == "float_lit":
+            number = float(node.children[0])
+            return int(number) if number.is_integer() else number
+        if kind == "literal_value":
+            return {"true": True, "false": False, "null": None}[str(node.children[0])]
+        if kind == "tuple":
+            items = [c for c in node.children if isinstance(c, Tree) and c.data != "new_line_or_comment"]
+            return [self.value(item, path + (i,), block) for i, item in enumerate(items)]
+        if kind == "object":
+            return self.object(node, path, block)
+        if kind in ("heredoc_template", "heredoc_template_trim"):
+            return self.heredoc(node, kind == "heredoc_template_trim", block)
+        what = {"identifier": "a reference", "function_call": "a function call"}.get(kind, "an expression")
+        self.fail(node, block, f"{what} is not allowed here", _NO_EXPRESSIONS + '; quote literal text ("...")')
+        return None
+
+    def object(self, node: Tree, path: tuple, block: str) -> dict:
+        result: dict = {}
+        for elem in node.children:
+            if not isinstance(elem, Tree) or elem.data != "object_elem":
+                continue
+            key_node, _sep, value_node = elem.children
+            key = self.object_key(key_node, block)
+            if key is None:
+                continue
+            if key in result:
+                self.fail(key_node, block, f"key {key!r} appears twice in one object", "keep one of the two")
+                continue
+            self.doc.key_positions[path + (key,)] = self.pos(key_node)
+            result[key] = self.value(value_node, path + (key,), block)
+        return result
+
+    def object_key(self, node: Tree, block: str) -> str | None:
+        inner = node.children[0]
+        if isinstance(inner, Tree) and inner.data == "expr_term" and len(inner.children) == 1:
+            inner = inner.children[0]
+        if isinstance(inner, Tree) and inner.data in ("identifier", "keyword"):
+            return str(inner.children[0])
+        if isinstance(inner, Tree) and inner.data == "string":
+            return self.string(inner, (), block)
+        self.fail(node, block, "an object key must be a name or a quoted string", _NO_EXPRESSIONS)
+        return None
+
+    def string(self, node: Tree, path: tuple, block: str) -> str:
+        out: list[str] = []
+        for part in node.children:
+            if not isinstance(part, Tree):
+                continue  # the quotes
+            piece = part.children[0]
+            if isinstance(piece, Token) and piece.type == "STRING_CHARS":
+                out.append(self.unescape(piece, block))
+            elif isinstance(piece, Token) and piece.type in ("ESCAPED_INTERPOLATION", "ESCAPED_DIRECTIVE"):
+                out.append(str(piece)[1:])  # $${x} -> ${x}, %%{x} -> %{x}
+            else:
+                self.fail(part, block, "template interpolation or directive (${...} or %{...}) is not allowed",
+                          _NO_EXPRESSIONS)
+        return "".join(out)
+
+    def unescape(self, token: Token, block: str) -> str:
+        def replace(match: re.Match) -> str:
+            code = match.group(1)
+            if code in _SIMPLE_ESCAPES:
+                return _SIMPLE_ESCAPES[code]
+            if code[0] in "uU" and len(code) > 1:
+                return chr(int(code[1:], 16))
+            self.fail(token, block, f"unknown escape sequence \\{code} in a string",
+                      'use \\n, \\r, \\t, \\", \\\\, \\uNNNN or \\UNNNNNNNN')
+            return code
+
+        return _ESCAPE.sub(replace, str(token))
+
+    def heredoc(self, node: Tree, trim: bool, block: str) -> str:
+        token = node.children[0]
+        lines = str(token).split("\n")[1:-2]  # drop the <<MARKER line and the closing marker
+        if trim:
+            indents = [len(line) - len(line.lstrip(" \t")) for line in lines if line.strip()]
+            cut = min(indents, default=0)
+            lines = [line[cut:] for line in lines]
+        text = "\n".join(lines) + "\n" if lines else ""
+        if _LIVE_TEMPLATE.search(text):
+            self.fail(token, block, "template interpolation or directive (${...} or %{...}) is not allowed",
+                      _NO_EXPRESSIONS)
+        return text.replace("$${", "${").replace("%%{", "%{")
+
+
+_EXAMPLE_HEADERS = {
+    "issuer": 'issuer "github" {',
+    "target": 'target "aws" "prod" {',
+    "workload": 'workload "payments-deployer" {',
+    "identity": "identity {",
+    "grant": 'grant "aws" "prod" {',
+}
+
+
+def read_hcl(path: str, text: str, report: Report) -> Document:
+    doc = Document(files=[path])
+    try:
+        tree = hcl2.parses_to_tree(text if text.endswith("\n") else text + "\n")
+    except UnexpectedInput as exc:
+        report.error(Pos(path, exc.line or 0, exc.column or 0), "", _syntax_message(exc),
+                     "fix the HCL syntax at this place (blocks are `type \"label\" { ... }`, attributes `name = value`)")
+        return doc
+    _Walker(path, doc, report).body(tree.children[0], doc.data, (), (), "")
+    return doc
+
+
+def _syntax_message(exc: UnexpectedInput) -> str:
+    if isinstance(exc, UnexpectedEOF):
+        return "HCL syntax error: the file ends before the block or value is closed"
+    if isinstance(exc, UnexpectedToken):
+        return f"HCL syntax error: unexpected {exc.token!r}"
+    if isinstance(exc, UnexpectedCharacters):
+        return f"HCL syntax error: unexpected character {exc.char!r}"
+    return "HCL syntax error"

@@ -1,0 +1,93 @@
+"""Validation against the JSON Schema in `schemas/`, with errors that point into the spec files."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+
+import jsonschema
+
+from .diagnostics import Report
+from .document import Document, describe
+
+SCHEMA_FILE = "wiam.schema.json"
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict:
+    return json.loads(resources.files("schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(schema())
+
+
+def check(doc: Document, report: Report) -> None:
+    for error in _validator().iter_errors(doc.data):
+        _report(doc, error, report)
+
+
+def _attribute(path: tuple) -> str:
+    return str(path[-1]) if path and isinstance(path[-1], str) else ""
+
+
+def _report(doc: Document, error: jsonschema.ValidationError, report: Report) -> None:
+    path = tuple(error.absolute_path)
+    block = describe(path)
+    hint = error.schema.get("x-hint", "") if isinstance(error.schema, dict) else ""
+    name = _attribute(path)
+    kind = error.validator
+    if kind == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        for extra in sorted(set(error.instance) - set(allowed)):
+            where = doc.where(path + (extra,), key=True)
+            message = f"unknown attribute or block {extra!r}"
+            fix = f"remove it, or use one of: {', '.join(allowed)}" if allowed else "remove it"
+            if not path:
+                fix = "top-level blocks are issuer, target and workload"
+            elif path == ("target",):
+                message, fix = f"unknown cloud {extra!r}", "a target's cloud is aws, gcp or azure"
+            report.error(where, describe(path + (extra,)) if len(path) > 1 else block, message, fix)
+        return
+    if kind == "propertyNames":
+        bad = error.instance
+        report.error(doc.where(path, key=True), block, f"invalid name {bad!r}",
+                     schema()["$defs"]["name"]["x-hint"])
+        return
+    if kind == "required":
+        missing = error.message.split("'")[1]
+        report.error(doc.where(path, key=True), block, f"missing required attribute {missing!r}",
+                     hint or f"add {missing} = ...")
+        return
+    pos = doc.where(path)
+    shown = json.dumps(error.instance, ensure_ascii=False)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    subject = f"{name} = {shown}" if name else shown
+    if kind == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        message = f"{subject}: expected {_article(expected)}{expected}"
+        if expected == "string" and isinstance(error.instance, (int, float)) and not isinstance(error.instance, bool):
+            hint = hint or "quote the value"
+    elif kind == "enum":
+        message = f"{subject} is not one of " + ", ".join(map(str, error.validator_value))
+    elif kind == "const":
+        message = f"{subject} is not allowed"
+    elif kind in ("minItems", "minProperties"):
+        message = f"{name or 'this'} must not be empty"
+    elif kind in ("maxLength", "minLength"):
+        message = f"{subject} is {len(error.instance)} characters; the {'most' if kind == 'maxLength' else 'least'} allowed is {error.validator_value}"
+    elif kind in ("minimum", "maximum"):
+        message = f"{subject} is {'below' if kind == 'minimum' else 'above'} {error.validator_value}"
+    elif kind == "anyOf" and isinstance(error.instance, dict) and "x-hint" in error.schema:
+        message = "incomplete block"
+    else:
+        message = f"invalid value {subject}"
+    report.error(pos, block, message, hint)
+
+
+def _article(noun: str) -> str:
+    return "an " if noun[:1] in "aeiou" else "a "

@@ -1,0 +1,176 @@
+"""Terraform JSON: escaping, deterministic serialization and atomic writes."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+TERRAFORM_VERSION = ">= 1.5.0"
+MANIFEST = ".wiam-manifest.json"
+
+
+class Expr(str):
+    """A string that is already a Terraform template (a reference such as ${aws_iam_role.x.arn}).
+
+    Every other string is user data and gets escaped on output.
+    """
+
+
+def ref(address: str) -> Expr:
+    return Expr("${" + address + "}")
+
+
+def escape(text: str) -> str:
+    """Make `text` inert in a Terraform JSON string: `${` and `%{` start templates there."""
+    return text.replace("${", "$${").replace("%{", "%%{")
+
+
+def escape_tree(value: Any) -> Any:
+    if isinstance(value, Expr):
+        return str(value)
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, dict):
+        return {escape_tree(k): escape_tree(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [escape_tree(v) for v in value]
+    return value
+
+
+def policy_json(document: dict) -> str:
+    """A policy document as the cloud receives it: compact JSON, keys in a stable order."""
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass
+class Module:
+    """One Terraform root module being assembled."""
+
+    required_providers: dict[str, dict] = field(default_factory=dict)
+    providers: dict[str, list[dict]] = field(default_factory=dict)
+    resources: dict[str, dict[str, dict]] = field(default_factory=dict)
+    outputs: dict[str, dict] = field(default_factory=dict)
+
+    def require(self, name: str, source: str, version: str) -> None:
+        self.required_providers[name] = {"source": source, "version": version}
+
+    def provider(self, name: str, config: dict) -> None:
+        self.providers.setdefault(name, []).append(config)
+
+    def resource(self, kind: str, name: str, body: dict) -> str:
+        bucket = self.resources.setdefault(kind, {})
+        if name in bucket:
+            raise ValueError(f"resource {kind}.{name} emitted twice")  # a compiler bug, never user input
+        bucket[name] = body
+        return f"{kind}.{name}"
+
+    def output(self, name: str, value: Any, description: str) -> None:
+        self.outputs[name] = {"value": value, "description": description}
+
+    def to_json(self) -> dict:
+        document: dict[str, Any] = {
+            "terraform": {"required_version": TERRAFORM_VERSION, "required_providers": self.required_providers},
+        }
+        if self.providers:
+            document["provider"] = {name: sorted(configs, key=lambda c: c.get("alias", "")) for name, configs in self.providers.items()}
+        if self.resources:
+            document["resource"] = self.resources
+        if self.outputs:
+            document["output"] = self.outputs
+        return escape_tree(document)
+
+
+def render(document: dict) -> bytes:
+    """Byte-identical for equal documents: sorted keys, fixed indentation, UTF-8, final newline."""
+    return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+# Atomic output
+
+def _exchange(a: str, b: str) -> bool:
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return result == 0
+
+
+def write_tree(out: str, files: dict[str, bytes]) -> None:
+    """Replace the folder `out` by exactly `files` (relative path -> content), whole or not at all.
+
+    Files in `out` that wiam did not write (Terraform's .terraform folder, a local state file) are
+    carried over into the new folder, never deleted.
+    """
+    out = os.path.abspath(out)
+    parent = os.path.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.wiam-new-", dir=parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private; the output is an ordinary folder
+        for relative, content in sorted(files.items()):
+            path = os.path.join(staging, relative)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+        with open(os.path.join(staging, MANIFEST), "wb") as handle:
+            handle.write(render({"generated_by": "wiam", "files": sorted(files)}))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if not os.path.exists(out):
+        os.rename(staging, out)
+        return
+    if not os.path.isdir(out):
+        shutil.rmtree(staging, ignore_errors=True)
+        raise NotADirectoryError(out)
+    if not _exchange(staging, out):
+        old = staging + ".old"
+        os.rename(out, old)
+        os.rename(staging, out)
+        staging = old
+    # `staging` now holds the previous output: keep whatever wiam did not write there.
+    _carry_over(staging, out, set(files))
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _previous_manifest(folder: str) -> set[str]:
+    try:
+        with open(os.path.join(folder, MANIFEST), encoding="utf-8") as handle:
+            return set(json.load(handle).get("files", [])) | {MANIFEST}
+    except (OSError, ValueError):
+        return {MANIFEST}
+
+
+def _carry_over(old: str, new: str, generated: set[str]) -> None:
+    ours = _previous_manifest(old) | generated
+    for root, dirs, names in os.walk(old, topdown=True):
+        relative_root = os.path.relpath(root, old)
+        for entry in sorted(dirs + names):
+            relative = os.path.normpath(os.path.join(relative_root, entry))
+            source = os.path.join(old, relative)
+            if relative in ours or os.path.isdir(source) and not os.path.islink(source) and any(
+                    p.startswith(relative + os.sep) for p in ours):
+                continue  # ours, or a folder holding some of ours: look inside instead
+            target = os.path.join(new, relative)
+            if os.path.lexists(target):
+                continue
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.rename(source, target)
+            if entry in dirs:
+                dirs.remove(entry)

@@ -1,0 +1,137 @@
+"""Semantic checks that the schema cannot express, and the model they build."""
+
+from __future__ import annotations
+
+import difflib
+
+from . import schema
+from .diagnostics import Report
+from .document import Document, describe
+from .issuers import KINDS, issuer_url
+from .model import Grant, Identity, Issuer, Model, Target, Workload
+
+
+def _did_you_mean(name: str, choices) -> str:
+    close = difflib.get_close_matches(name, sorted(choices), n=1)
+    return f"did you mean {close[0]!r}?" if close else ""
+
+
+def build_model(doc: Document, report: Report) -> Model:
+    """Schema-check the document, then resolve references into a `Model`.
+
+    Problems go to `report`; the model holds what could be built, so that one run finds all errors.
+    """
+    schema.check(doc, report)
+    if report.diagnostics:
+        return Model(document=doc)
+    model = Model(document=doc)
+    for name, body in sorted(doc.data.get("issuer", {}).items()):
+        issuer = _issuer(doc, name, body, report)
+        if issuer:
+            model.issuers[name] = issuer
+    for cloud, named in sorted(doc.data.get("target", {}).items()):
+        for name, body in sorted(named.items()):
+            path = ("target", cloud, name)
+            model.targets[(cloud, name)] = Target(cloud, name, body, doc.where(path, key=True), path)
+    for name, body in sorted(doc.data.get("workload", {}).items()):
+        model.workloads[name] = _workload(doc, model, name, body, report)
+    return model
+
+
+def _issuer(doc: Document, name: str, body: dict, report: Report) -> Issuer | None:
+    path = ("issuer", name)
+    kind = body["kind"]
+    slug = body.get("enterprise_slug")
+    if slug and kind != "github_actions":
+        report.error(doc.where(path + ("enterprise_slug",), key=True), describe(path),
+                     "enterprise_slug applies to github_actions issuers only", "remove it")
+    if slug and body.get("url"):
+        report.error(doc.where(path + ("enterprise_slug",), key=True), describe(path),
+                     "set url or enterprise_slug, not both",
+                     f"remove url; enterprise_slug gives {KINDS['github_actions'].default_url}/{slug}")
+    url = issuer_url(kind, body.get("url"), slug)
+    if url is None:
+        report.error(doc.where(path, key=True), describe(path), f"a {kind} issuer needs a url",
+                     "set url to the issuer's https URL (the iss claim of its tokens)")
+        return None
+    return Issuer(name, kind, url, body.get("audience"), doc.where(path, key=True))
+
+
+def _workload(doc: Document, model: Model, name: str, body: dict, report: Report) -> Workload:
+    path = ("workload", name)
+    identities = []
+    seen: dict[tuple, int] = {}
+    for index, fields in enumerate(body["identity"]):
+        identity = _identity(doc, model, name, index, fields, report)
+        if identity is None:
+            continue
+        key = (identity.issuer.name, identity.subject, identity.audience)
+        if key in seen:
+            report.error(identity.pos, describe(path + ("identity", index)),
+                         f"the same subject {identity.subject!r} is already named by identity #{seen[key] + 1}",
+                         "remove the repeated identity block")
+            continue
+        seen[key] = index
+        identities.append(identity)
+    grants = []
+    for cloud, per_target in sorted(body["grant"].items()):
+        for target_name, settings in sorted(per_target.items()):
+            grant_path = path + ("grant", cloud, target_name)
+            if (cloud, target_name) not in model.targets:
+                names = [t for c, t in model.targets if c == cloud]
+                hint = _did_you_mean(target_name, names) or (
+                    f"declare target \"{cloud}\" \"{target_name}\" {{ ... }}" if not names
+                    else f"{cloud} targets are: {', '.join(sorted(names))}")
+                report.error(doc.where(grant_path, key=True), describe(grant_path),
+                             f"no {cloud} target named {target_name!r}", hint)
+                continue
+            grants.append(Grant(name, cloud, target_name, settings, doc.where(grant_path, key=True), grant_path))
+    return Workload(name, body.get("description", ""), body.get("owner", ""), body.get("environment", ""),
+                    identities, grants, doc.where(path, key=True))
+
+
+def _identity(doc: Document, model: Model, workload: str, index: int, fields: dict, report: Report):
+    path = ("workload", workload, "identity", index)
+    block = describe(path)
+    issuer_name = fields["issuer"]
+    issuer = model.issuers.get(issuer_name)
+    if issuer is None:
+        if issuer_name not in doc.data.get("issuer", {}):  # a broken issuer was reported already
+            report.error(doc.where(path + ("issuer",)), block, f"no issuer named {issuer_name!r}",
+                         _did_you_mean(issuer_name, model.issuers) or "declare it with issuer \"NAME\" { kind = ... }")
+        return None
+    kind = KINDS[issuer.kind]
+    ok = True
+    for field_name in sorted(set(fields) - {"issuer"} - set(kind.fields)):
+        report.error(doc.where(path + (field_name,), key=True), block,
+                     f"{field_name!r} does not apply to a {kind.name} issuer ({issuer_name!r})",
+                     f"a {kind.name} identity takes: {', '.join(kind.fields)}")
+        ok = False
+    for field_name in kind.required:
+        if field_name not in fields:
+            report.error(doc.where(path, key=True), block, f"missing {field_name!r} for a {kind.name} identity",
+                         f"a {kind.name} identity takes: {', '.join(kind.fields)}")
+            ok = False
+    if kind.one_of and sum(f in fields for f in kind.one_of) != 1:
+        report.error(doc.where(path, key=True), block,
+                     f"a {kind.name} identity pins exactly one of {', '.join(kind.one_of)}",
+                     "set one of them (for example ref = \"refs/heads/main\"); use several identity blocks for several")
+        ok = False
+    if kind.together and 0 < sum(f in fields for f in kind.together) < len(kind.together):
+        report.error(doc.where(path, key=True), block, f"{' and '.join(kind.together)} go together",
+                     "set both (the immutable subject carries both IDs) or neither")
+        ok = False
+    ref = fields.get("ref")
+    if kind.name == "github_actions" and isinstance(ref, str) and not ref.startswith(("refs/heads/", "refs/tags/")):
+        report.error(doc.where(path + ("ref",)), block, f"ref {ref!r} is not a full Git ref",
+                     f"GitHub subjects carry the full ref: write refs/heads/{ref} or refs/tags/{ref}")
+        ok = False
+    if kind.name == "gitlab_ci" and isinstance(ref, str) and ref.startswith("refs/"):
+        report.error(doc.where(path + ("ref",)), block, f"ref {ref!r} is a full Git ref",
+                     "GitLab subjects carry the short branch or tag name, e.g. main")
+        ok = False
+    if not ok:
+        return None
+    claims = tuple(sorted((k, v) for k, v in fields.items() if k != "issuer"))
+    return Identity(workload, index, issuer, kind.subject(fields), fields.get("audience"), claims,
+                    doc.where(path, key=True))

@@ -1,0 +1,260 @@
+"""AWS: IAM OIDC providers, roles with web-identity trust policies, inline and managed policies."""
+
+from __future__ import annotations
+
+import re
+
+from compiler.diagnostics import Report
+from compiler.document import describe
+from compiler.model import Identity, Model, Target, Workload
+from compiler.names import fit_name, short_hash, slug, terraform_name
+from compiler.terraform import Expr, Module, policy_json, ref
+
+CLOUD = "aws"
+TERRAFORM_PROVIDER = ("aws", "hashicorp/aws", ">= 6.0, < 7.0")
+DEFAULT_AUDIENCE = "sts.amazonaws.com"
+
+# Documented IAM quotas (IAM and AWS STS quotas page).
+ROLE_NAME_MAX = 64
+TRUST_POLICY_DEFAULT = 2048
+INLINE_POLICY_MAX = 10240  # aggregate inline policy size per role, whitespace not counted
+MANAGED_POLICIES_DEFAULT = 10
+SESSION_MIN, SESSION_MAX = 3600, 43200
+ROLES_PER_ACCOUNT_MAX = 5000
+OIDC_PROVIDERS_PER_ACCOUNT = 100
+CLIENT_IDS_PER_PROVIDER = 100
+ROLE_DESCRIPTION_MAX = 1000
+_ROLE_DESCRIPTION_CHARS = re.compile(r"[\t\n\r\x20-\x7e\xa1-\xff]*")
+
+CONDITION_OPERATORS = {
+    "StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase",
+    "StringLike", "StringNotLike", "NumericEquals", "NumericNotEquals", "NumericLessThan",
+    "NumericLessThanEquals", "NumericGreaterThan", "NumericGreaterThanEquals", "DateEquals",
+    "DateNotEquals", "DateLessThan", "DateLessThanEquals", "DateGreaterThan", "DateGreaterThanEquals",
+    "Bool", "BinaryEquals", "IpAddress", "NotIpAddress", "ArnEquals", "ArnLike", "ArnNotEquals",
+    "ArnNotLike", "Null",
+}
+
+
+def valid_condition_operator(operator: str) -> bool:
+    base = re.sub(r"^For(All|Any)Values:", "", operator)
+    if base.endswith("IfExists") and base != "NullIfExists":
+        base = base[: -len("IfExists")]
+    return base in CONDITION_OPERATORS
+
+
+def parse_duration(value) -> int | None:
+    if isinstance(value, int):
+        return value
+    match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", value)
+    if not match or not any(match.groups()):
+        return None
+    hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def role_name(workload: str) -> str:
+    return fit_name(f"wiam-{workload}", ROLE_NAME_MAX, allowed=r"\w+=,.@-")
+
+
+def oidc_provider_arn(partition: str, account_id: str, host_path: str) -> str:
+    return f"arn:{partition}:iam::{account_id}:oidc-provider/{host_path}"
+
+
+def _trust_policy(provider_arns: dict[str, str], identities: list[Identity]) -> dict:
+    """One statement per issuer and audience, pinning aud and the exact sub values."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for identity in identities:
+        key = (identity.issuer.name, identity.audience_for(DEFAULT_AUDIENCE))
+        groups.setdefault(key, []).append(identity.subject)
+    statements = []
+    for (issuer_name, audience), subjects in sorted(groups.items()):
+        issuer = next(i.issuer for i in identities if i.issuer.name == issuer_name)
+        subjects = sorted(set(subjects))
+        statements.append({
+            "Effect": "Allow",
+            "Principal": {"Federated": provider_arns[issuer_name]},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {
+                f"{issuer.host_path}:aud": audience,
+                f"{issuer.host_path}:sub": subjects[0] if len(subjects) == 1 else subjects,
+            }},
+        })
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _inline_policy(settings: dict) -> dict | None:
+    actions = list(dict.fromkeys(settings.get("actions", [])))
+    if not actions:
+        return None
+    statement = {
+        "Sid": "WiamGrant",
+        "Effect": "Allow",
+        "Action": actions[0] if len(actions) == 1 else actions,
+        "Resource": _one_or_list(list(dict.fromkeys(settings["resources"]))),
+    }
+    if settings.get("conditions"):
+        statement["Condition"] = settings["conditions"]
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def _one_or_list(items: list):
+    return items[0] if len(items) == 1 else items
+
+
+def _check_grant(model: Model, target: Target, workload: Workload, settings: dict, path: tuple, report: Report):
+    block = describe(path)
+    if settings.get("actions") and "resources" not in settings:
+        report.error(model.where(path, key=True), block, "actions need resources",
+                     'add resources = ["arn:..."] (the ARNs the actions apply to)')
+    for operator in sorted(settings.get("conditions", {})):
+        if not valid_condition_operator(operator):
+            report.error(model.where(path + ("conditions", operator), key=True), block,
+                         f"unknown IAM condition operator {operator!r}",
+                         "use an IAM operator such as StringEquals, StringLike, ArnLike, Bool, IpAddress "
+                         "(optionally with IfExists, ForAllValues: or ForAnyValue:)")
+    partition = target.settings.get("partition", "aws")
+    arns = [("managed_policies", i, arn) for i, arn in enumerate(settings.get("managed_policies", []))]
+    if "permissions_boundary" in settings:
+        arns.append(("permissions_boundary", None, settings["permissions_boundary"]))
+    arns += [("resources", i, arn) for i, arn in enumerate(settings.get("resources", [])) if arn != "*"]
+    for field, index, arn in arns:
+        if arn.split(":")[1] != partition:
+            where = path + ((field, index) if index is not None else (field,))
+            report.error(model.where(where), block, f"{arn!r} is not in the target's partition {partition!r}",
+                         f"use arn:{partition}:... or set partition on the target")
+    quota = target.settings.get("managed_policies_quota", MANAGED_POLICIES_DEFAULT)
+    count = len(set(settings.get("managed_policies", [])))
+    if count > quota:
+        report.error(model.where(path + ("managed_policies",), key=True), block,
+                     f"{count} managed policies; a role takes at most {quota} (IAM quota)",
+                     "merge policies, move actions to the inline policy, or raise the quota (at most 20) "
+                     "and declare it with managed_policies_quota on the target")
+    if "max_session_duration" in settings:
+        seconds = parse_duration(settings["max_session_duration"])
+        if seconds is None or not SESSION_MIN <= seconds <= SESSION_MAX:
+            report.error(model.where(path + ("max_session_duration",)), block,
+                         f"max_session_duration {settings['max_session_duration']!r} is outside 1 to 12 hours",
+                         "use 3600 to 43200 seconds, e.g. \"1h\" or \"12h\"")
+    description = workload.description
+    if description and (len(description) > ROLE_DESCRIPTION_MAX or not _ROLE_DESCRIPTION_CHARS.fullmatch(description)):
+        report.error(model.where(("workload", workload.name, "description")), describe(("workload", workload.name)),
+                     "this description cannot be an IAM role description (Latin-1 printable text only)",
+                     "remove characters outside Latin-1 from the description")
+
+
+def compile_target(model: Model, target: Target, module: Module, report: Report) -> dict[str, dict]:
+    account = target.settings["account_id"]
+    partition = target.settings.get("partition", "aws")
+    alias = f"aws.{target.name}"
+    module.require(*TERRAFORM_PROVIDER)
+    module.provider("aws", {"alias": target.name, "region": target.settings.get("region", "us-east-1"),
+                            "allowed_account_ids": [account]})
+    grants = model.grants_on(target)
+    existing = target.settings.get("existing_oidc_providers", {})
+    for issuer_name in sorted(existing):
+        if issuer_name not in model.issuers:
+            report.error(model.where(target.path + ("existing_oidc_providers", issuer_name), key=True),
+                         describe(target.path), f"no issuer named {issuer_name!r}",
+                         "existing_oidc_providers maps issuer names to provider ARNs")
+
+    # Which issuers (and audiences) this account must trust.
+    audiences: dict[str, set[str]] = {}
+    for workload, _ in grants:
+        for identity in workload.identities:
+            audiences.setdefault(identity.issuer.name, set()).add(identity.audience_for(DEFAULT_AUDIENCE))
+
+    provider_arns: dict[str, str] = {}
+    provider_addresses: dict[str, str] = {}
+    for issuer_name in sorted(audiences):
+        issuer = model.issuers[issuer_name]
+        if issuer_name in existing:
+            arn = existing[issuer_name]
+            where = model.where(target.path + ("existing_oidc_providers", issuer_name))
+            if arn.split(":")[4] != account:
+                report.error(where, describe(target.path), f"{arn!r} is not in account {account}",
+                             "use the ARN of the OIDC provider in this target's account")
+            if arn.split("oidc-provider/", 1)[1] != issuer.host_path:
+                report.error(where, describe(target.path),
+                             f"{arn!r} is not the provider of issuer {issuer_name!r} ({issuer.url})",
+                             f"use the ARN ending in oidc-provider/{issuer.host_path}")
+            provider_arns[issuer_name] = arn
+            continue
+        if len(audiences[issuer_name]) > CLIENT_IDS_PER_PROVIDER:
+            report.error(issuer.pos, describe(("issuer", issuer_name)),
+                         f"{len(audiences[issuer_name])} audiences for one AWS OIDC provider; the limit is "
+                         f"{CLIENT_IDS_PER_PROVIDER}", "use fewer distinct audiences")
+        provider_arns[issuer_name] = oidc_provider_arn(partition, account, issuer.host_path)
+        provider_addresses[issuer_name] = module.resource(
+            "aws_iam_openid_connect_provider", terraform_name(target.name, issuer_name),
+            {"provider": alias, "url": issuer.url, "client_id_list": sorted(audiences[issuer_name]),
+             "tags": {"managed-by": "wiam", "wiam-issuer": issuer_name}})
+    if len(provider_addresses) > OIDC_PROVIDERS_PER_ACCOUNT:
+        report.error(target.pos, describe(target.path),
+                     f"{len(provider_addresses)} OIDC providers in one account; IAM allows {OIDC_PROVIDERS_PER_ACCOUNT}",
+                     "reuse providers through existing_oidc_providers or spread issuers over accounts")
+    if len(grants) > ROLES_PER_ACCOUNT_MAX:
+        report.error(target.pos, describe(target.path),
+                     f"{len(grants)} roles in one account; IAM allows at most {ROLES_PER_ACCOUNT_MAX}",
+                     "spread the workloads over several accounts")
+
+    outputs: dict[str, dict] = {}
+    for workload, grant in grants:
+        _check_grant(model, target, workload, grant.settings, grant.path, report)
+        if not workload.identities:
+            continue
+        outputs[workload.name] = _compile_role(model, target, workload, grant.settings, grant.path, module,
+                                               provider_arns, provider_addresses, report)
+    return outputs
+
+
+def _compile_role(model, target, workload, settings, path, module, provider_arns, provider_addresses, report):
+    alias = f"aws.{target.name}"
+    name = terraform_name(target.name, workload.name)
+    trust = policy_json(_trust_policy(provider_arns, workload.identities))
+    quota = target.settings.get("trust_policy_quota", TRUST_POLICY_DEFAULT)
+    if len(trust) > quota:
+        report.error(workload.pos, describe(("workload", workload.name)),
+                     f"the trust policy for target \"{target.name}\" is {len(trust)} characters; "
+                     f"the account's limit is {quota}",
+                     "split the identities over several workloads, or raise the role trust policy quota "
+                     "(at most 4096) and declare it with trust_policy_quota on the target")
+    role = {
+        "provider": alias,
+        "name": role_name(workload.name),
+        "assume_role_policy": trust,
+        "tags": _tags(workload),
+    }
+    used = sorted({i.issuer.name for i in workload.identities} & set(provider_addresses))
+    if used:
+        role["depends_on"] = [provider_addresses[i] for i in used]
+    if workload.description:
+        role["description"] = workload.description
+    if "max_session_duration" in settings:
+        role["max_session_duration"] = parse_duration(settings["max_session_duration"])
+    if "permissions_boundary" in settings:
+        role["permissions_boundary"] = settings["permissions_boundary"]
+    role_address = module.resource("aws_iam_role", name, role)
+    policy = _inline_policy(settings)
+    if policy is not None:
+        text = policy_json(policy)
+        if len(text) > INLINE_POLICY_MAX:
+            report.error(model.where(path, key=True), describe(path),
+                         f"the inline policy is {len(text)} characters; IAM allows {INLINE_POLICY_MAX} per role",
+                         "use wildcards that stay least-privilege, fewer resources, or managed_policies")
+        module.resource("aws_iam_role_policy", name, {
+            "provider": alias, "name": "wiam-grant", "role": ref(f"{role_address}.id"), "policy": text})
+    for arn in sorted(set(settings.get("managed_policies", []))):
+        attachment = terraform_name(name, f"{slug(arn.rsplit('/', 1)[-1])}_{short_hash(arn, length=6)}")
+        module.resource("aws_iam_role_policy_attachment", attachment, {
+            "provider": alias, "role": ref(f"{role_address}.name"), "policy_arn": arn})
+    return {"role_arn": ref(f"{role_address}.arn")}
+
+
+def _tags(workload: Workload) -> dict:
+    tags = {"managed-by": "wiam", "wiam-workload": workload.name}
+    if workload.owner:
+        tags["owner"] = workload.owner
+    if workload.environment:
+        tags["environment"] = workload.environment
+    return tags
