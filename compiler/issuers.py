@@ -74,7 +74,7 @@ KINDS: dict[str, IssuerKind] = {
 def issuer_url(kind: str, url: str | None, enterprise_slug: str | None) -> str | None:
     """The issuer URL: as given, or the kind's default (GitHub Enterprise adds its slug)."""
     if url:
-        return url.rstrip("/")
+        return url  # exactly as the iss claim reads: AKS issuers end in a slash
     default = KINDS[kind].default_url
     if default and enterprise_slug:
         return f"{default}/{enterprise_slug}"

@@ -1,0 +1,63 @@
+# Terraform Cloud runs: plans read, applies change. Separate workloads keep plan-time
+# credentials read-only.
+
+issuer "tfc" {
+  kind = "terraform_cloud"
+}
+
+target "aws" "network" {
+  account_id = "345678901234"
+}
+
+target "gcp" "network" {
+  project_id     = "acme-network"
+  project_number = "556677889900"
+}
+
+workload "network-plan" {
+  description = "Terraform plans of the network workspace"
+  owner       = "team-network"
+  environment = "prod"
+
+  identity {
+    issuer       = "tfc"
+    organization = "acme"
+    project      = "infrastructure"
+    workspace    = "network-prod"
+    run_phase    = "plan"
+  }
+
+  grant "aws" "network" {
+    managed_policies = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+  }
+
+  grant "gcp" "network" {
+    roles = ["roles/compute.networkViewer"]
+  }
+}
+
+workload "network-apply" {
+  description = "Terraform applies of the network workspace"
+  owner       = "team-network"
+  environment = "prod"
+
+  identity {
+    issuer       = "tfc"
+    organization = "acme"
+    project      = "infrastructure"
+    workspace    = "network-prod"
+    run_phase    = "apply"
+  }
+
+  grant "aws" "network" {
+    actions   = ["ec2:CreateVpc", "ec2:DeleteVpc", "ec2:ModifyVpcAttribute", "ec2:CreateSubnet", "ec2:DeleteSubnet", "ec2:Describe*"]
+    resources = ["*"]
+    conditions = {
+      StringEquals = { "aws:RequestedRegion" = "us-east-1" }
+    }
+  }
+
+  grant "gcp" "network" {
+    roles = ["roles/compute.networkAdmin"]
+  }
+}

@@ -1,0 +1,89 @@
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from compiler.compile import compile_model, load_model
+from compiler.diagnostics import Report, SpecError
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+SPEC_MD = ROOT.parent / "shared" / "SPEC.md"
+
+
+def write_spec(folder: Path, files: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def spec_errors(folder: Path) -> list:
+    """Every diagnostic that validating and compiling the spec at `folder` reports."""
+    try:
+        compile_model(load_model(str(folder)))
+    except SpecError as error:
+        return error.diagnostics
+    return []
+
+
+def compile_folder(folder: Path, split: bool = False) -> dict[str, dict]:
+    files = compile_model(load_model(str(folder)), split=split)
+    return {name: json.loads(content) for name, content in files.items()}
+
+
+def spec_blocks() -> list[tuple[str, str]]:
+    """The (language, text) code blocks of the spec contract."""
+    return re.findall(r"```(hcl|yaml)\n(.*?)```", SPEC_MD.read_text(encoding="utf-8"), re.S)
+
+
+@pytest.fixture
+def spec(tmp_path):
+    """Write spec files into a fresh folder and return the folder."""
+    counter = iter(range(1000))
+
+    def make(files: dict[str, str] | str) -> Path:
+        if isinstance(files, str):
+            files = {"main.wiam.hcl": files}
+        return write_spec(tmp_path / f"spec{next(counter)}", files)
+
+    return make
+
+
+BASE_HCL = '''
+issuer "github" {
+  kind = "github_actions"
+}
+
+target "aws" "prod" {
+  account_id = "123456789012"
+}
+
+target "gcp" "prod" {
+  project_id     = "acme-prod"
+  project_number = "123456789012"
+}
+
+target "azure" "prod" {
+  tenant_id       = "00000000-0000-0000-0000-000000000000"
+  subscription_id = "11111111-1111-1111-1111-111111111111"
+  resource_group  = "workload-identities"
+  location        = "eastus"
+}
+'''
+
+
+def workload_hcl(name="app", identities=None, grants=None, extra="") -> str:
+    identities = identities if identities is not None else [
+        'issuer = "github"\n    repository = "acme/app"\n    ref = "refs/heads/main"']
+    grants = grants if grants is not None else [
+        ('aws', 'prod', 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]')]
+    body = "".join(f"  identity {{\n    {i}\n  }}\n" for i in identities)
+    body += "".join(f'  grant "{c}" "{t}" {{\n    {g}\n  }}\n' for c, t, g in grants)
+    return f'workload "{name}" {{\n{extra}{body}}}\n'
+
+
+def resources(module: dict, kind: str) -> dict:
+    return module.get("resource", {}).get(kind, {})
