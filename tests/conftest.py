@@ -16,6 +16,7 @@ SPEC_MD = ROOT.parent / "shared" / "SPEC.md"
 def write_spec(folder: Path, files: dict[str, str]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text, encoding="utf-8")
     return folder
 

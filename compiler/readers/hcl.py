@@ -93,7 +93,7 @@ class _Walker:
             child_path += (labels[-1],)
             if labels[-1] in level:
                 first = self.doc.positions[child_path]
-                self.fail(type_node, described, f"duplicate {described} block (first at {first})",
+                self.fail(type_node, described, f"{described} is defined twice (first at {first})",
                           "merge the two blocks or rename one")
                 return
             content = level[labels[-1]] = {}
@@ -137,7 +137,8 @@ class _Walker:
             return self.object(node, path, block)
         if kind in ("heredoc_template", "heredoc_template_trim"):
             return self.heredoc(node, kind == "heredoc_template_trim", block)
-        what = {"identifier": "a reference", "function_call": "a function call"}.get(kind, "an expression")
+        what = {"identifier": "a reference", "get_attr_expr_term": "a reference", "index_expr_term": "a reference",
+                "function_call": "a function call"}.get(kind, "an expression")
         self.fail(node, block, f"{what} is not allowed here", _NO_EXPRESSIONS + '; quote literal text ("...")')
         return None
 
