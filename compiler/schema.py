@@ -51,9 +51,9 @@ def _report(doc: Document, error: jsonschema.ValidationError, report: Report) ->
                 message, fix = f"unknown cloud {extra!r}", "a target's cloud is aws, gcp or azure"
             report.error(where, describe(path + (extra,)) if len(path) > 1 else block, message, fix)
         return
-    if kind == "propertyNames":
+    if "propertyNames" in error.schema_path:
         bad = error.instance
-        report.error(doc.where(path, key=True), block, f"invalid name {bad!r}",
+        report.error(doc.where(path + (bad,), key=True), block, f"invalid name {bad!r}",
                      schema()["$defs"]["name"]["x-hint"])
         return
     if kind == "required":

@@ -85,7 +85,7 @@ def _trust_policy(provider_arns: dict[str, str], identities: list[Identity]) -> 
 
 def _inline_policy(settings: dict) -> dict | None:
     actions = list(dict.fromkeys(settings.get("actions", [])))
-    if not actions:
+    if not actions or "resources" not in settings:
         return None
     statement = {
         "Sid": "WiamGrant",

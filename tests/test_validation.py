@@ -1,0 +1,124 @@
+"""Validation: every kind of error names its place, its block and the way out; all are reported."""
+
+import pytest
+
+from compiler.diagnostics import Pos
+from conftest import BASE_HCL, spec_errors, workload_hcl
+
+GH = 'issuer = "github"\n    repository = "acme/app"\n    ref = "refs/heads/main"'
+
+
+def only_error(folder):
+    errors = spec_errors(folder)
+    assert len(errors) == 1, [e.render() for e in errors]
+    return errors[0]
+
+
+@pytest.mark.parametrize("extra_hcl,needle,block,hint_part", [
+    ('issuer "x" {\n  kind = "jenkins"\n}\n', "is not one of", 'issuer "x"', "kind is one of"),
+    ('issuer "x" {\n  kind = "kubernetes"\n}\n', "needs a url", 'issuer "x"', "https URL"),
+    ('issuer "x" {\n  kind = "kubernetes"\n  url = "http://insecure"\n}\n', "invalid value", 'issuer "x"', "https://"),
+    ('issuer "x" {\n  kind = "gitlab_ci"\n  enterprise_slug = "acme"\n}\n', "github_actions issuers only", 'issuer "x"', "remove"),
+    ('target "aws" "dev" {\n  account_id = "12345"\n}\n', "invalid value", 'target "aws" "dev"', "12 digits"),
+    ('target "aws" "dev" {\n  account_id = 123456789012\n}\n', "expected a string", 'target "aws" "dev"', "quote"),
+    ('target "gcp" "dev" {\n  project_id = "acme-dev"\n  project_number = "12x"\n}\n', "invalid value", 'target "gcp" "dev"', "digits"),
+    ('target "azure" "dev" {\n  tenant_id = "not-a-guid"\n  subscription_id = "11111111-1111-1111-1111-111111111111"\n'
+     '  resource_group = "rg"\n  location = "eastus"\n}\n', "invalid value", 'target "azure" "dev"', "GUID"),
+    ('target "oracle" "dev" {\n}\n', "unknown cloud 'oracle'", "target blocks", "aws, gcp or azure"),
+    ('workload "w" {\n  identity {\n    ' + GH + '\n  }\n  grant "aws" "prod" {\n    actions = ["s3:GetObject"]\n'
+     '    resources = ["arn:aws:s3:::b/*"]\n    max_session_duration = "13h"\n  }\n}\n',
+     "outside 1 to 12 hours", 'grant "aws" "prod" in workload "w"', "43200"),
+    ('workload "w" {\n  identity {\n    ' + GH + '\n  }\n  grant "aws" "prod" {\n    actions = ["s3 GetObject"]\n'
+     '    resources = ["arn:aws:s3:::b/*"]\n  }\n}\n', "invalid value", 'grant "aws" "prod" in workload "w"', "service:Action"),
+    ('workload "w" {\n  identity {\n    ' + GH + '\n  }\n  grant "aws" "prod" {\n    actions = ["s3:GetObject"]\n'
+     '    resources = ["bucket"]\n  }\n}\n', "invalid value", 'grant "aws" "prod" in workload "w"', "ARN"),
+    ('workload "w" {\n  identity {\n    ' + GH + '\n  }\n  grant "aws" "prod" {\n    actions = ["s3:GetObject"]\n  }\n}\n',
+     "actions need resources", 'grant "aws" "prod" in workload "w"', "resources"),
+    ('workload "w" {\n  identity {\n    ' + GH + '\n  }\n  grant "aws" "prod" {\n    actions = ["s3:GetObject"]\n'
+     '    resources = ["*"]\n    conditions = { StringEqualz = { "aws:x" = "y" } }\n  }\n}\n',
+     "unknown IAM condition operator", 'grant "aws" "prod" in workload "w"', "StringEquals"),
+    ('workload "w" {\n  identity {\n    ' + GH + '\n  }\n  grant "aws" "dev" {\n    actions = ["s3:GetObject"]\n'
+     '    resources = ["*"]\n  }\n}\n', "no aws target named 'dev'", 'grant "aws" "dev" in workload "w"', "aws targets are: prod"),
+    ('workload "w" {\n  identity {\n    issuer = "githb"\n    repository = "a/b"\n    ref = "refs/heads/x"\n  }\n'
+     '  grant "aws" "prod" {\n    actions = ["s3:GetObject"]\n    resources = ["*"]\n  }\n}\n',
+     "no issuer named 'githb'", 'identity #1 in workload "w"', "did you mean 'github'"),
+    ('workload "w" {\n  identity {\n    issuer = "github"\n    repository = "a/b"\n    namespace = "x"\n    ref = "refs/heads/x"\n  }\n'
+     '  grant "aws" "prod" {\n    actions = ["s3:GetObject"]\n    resources = ["*"]\n  }\n}\n',
+     "'namespace' does not apply to a github_actions issuer", 'identity #1 in workload "w"', "repository"),
+    ('workload "w" {\n  identity {\n    issuer = "github"\n    repository = "a/b"\n  }\n'
+     '  grant "aws" "prod" {\n    actions = ["s3:GetObject"]\n    resources = ["*"]\n  }\n}\n',
+     "exactly one of ref, environment, pull_request", 'identity #1 in workload "w"', "several identity blocks"),
+    ('workload "w" {\n  identity {\n    issuer = "github"\n    repository = "a/b"\n    ref = "main"\n  }\n'
+     '  grant "aws" "prod" {\n    actions = ["s3:GetObject"]\n    resources = ["*"]\n  }\n}\n',
+     "not a full Git ref", 'identity #1 in workload "w"', "refs/heads/main"),
+    ('workload "w" {\n  identity {\n    issuer = "github"\n    repository = "a/b"\n    owner_id = "1"\n    ref = "refs/heads/x"\n  }\n'
+     '  grant "aws" "prod" {\n    actions = ["s3:GetObject"]\n    resources = ["*"]\n  }\n}\n',
+     "owner_id and repository_id go together", 'identity #1 in workload "w"', "both"),
+    ('workload "w" {\n  identity {\n    ' + GH + '\n  }\n  grant "gcp" "prod" {\n    roles = ["storage.admin"]\n  }\n}\n',
+     "invalid value", 'grant "gcp" "prod" in workload "w"', "roles/NAME"),
+    ('workload "w" {\n  identity {\n    ' + GH + '\n  }\n  grant "gcp" "prod" {\n    roles = ["roles/x.y"]\n'
+     '    resource = "projects/acme/instances/db"\n  }\n}\n', "unsupported or malformed resource", 'grant "gcp" "prod" in workload "w"', "storage bucket"),
+    ('workload "w" {\n  identity {\n    ' + GH + '\n  }\n  grant "azure" "prod" {\n    roles = ["Reader"]\n'
+     '    scope = "subscriptions/x"\n  }\n}\n', "invalid value", 'grant "azure" "prod" in workload "w"', "ARM resource ID"),
+    ('workload "w" {\n  identity {\n    ' + GH + '\n  }\n  grant "azure" "prod" {\n    roles = ["/bad/role"]\n  }\n}\n',
+     "neither a role name nor a role definition ID", 'grant "azure" "prod" in workload "w"', "GUID"),
+    ('workload "w" {\n  identity {\n    ' + GH + '\n  }\n}\n', "missing required attribute 'grant'", 'workload "w"', ""),
+    ('workload "bad name" {\n  identity {\n    ' + GH + '\n  }\n  grant "aws" "prod" {\n    managed_policies = []\n  }\n}\n', "invalid name", "workload blocks", "letter"),
+    ('workload "w" {\n  colour = "blue"\n  identity {\n    ' + GH + '\n  }\n  grant "aws" "prod" {\n'
+     '    actions = ["s3:GetObject"]\n    resources = ["*"]\n  }\n}\n', "unknown attribute or block 'colour'", 'workload "w"', "description"),
+])
+def test_each_error_names_block_place_and_fix(spec, extra_hcl, needle, block, hint_part):
+    folder = spec({"base.wiam.hcl": BASE_HCL, "extra.wiam.hcl": extra_hcl})
+    error = only_error(folder)
+    assert needle in error.message
+    assert error.block == block
+    assert hint_part in error.hint
+    assert error.pos.file == str(folder / "extra.wiam.hcl") and error.pos.line >= 1 and error.pos.column >= 1
+
+
+def test_error_points_at_the_offending_value(spec):
+    folder = spec({"base.wiam.hcl": BASE_HCL,
+                   "w.wiam.hcl": workload_hcl(grants=[("aws", "prod", 'actions = ["s3:GetObject", "bad action"]\n'
+                                                                       '    resources = ["*"]')])})
+    error = only_error(folder)
+    assert error.pos == Pos(str(folder / "w.wiam.hcl"), 8, 32)
+
+
+def test_all_errors_reported_in_one_run_sorted_by_place(spec):
+    folder = spec({
+        "a.wiam.hcl": 'issuer "x" {\n  kind = "bogus"\n}\n',
+        "b.wiam.yaml": "target:\n  aws:\n    dev: {account_id: '1'}\n",
+        "c.wiam.json": '{"workload": {"w": {"identity": [], "grant": {}}}}',
+    })
+    errors = spec_errors(folder)
+    assert len(errors) >= 4
+    assert [e.pos for e in errors] == sorted(e.pos for e in errors)
+    assert {e.pos.file.rsplit("/", 1)[1] for e in errors} == {"a.wiam.hcl", "b.wiam.yaml", "c.wiam.json"}
+
+
+def test_repeated_subject_in_one_workload(spec):
+    folder = spec({"base.wiam.hcl": BASE_HCL, "w.wiam.hcl": workload_hcl(identities=[GH, GH])})
+    error = only_error(folder)
+    assert "already named by identity #1" in error.message and error.block == 'identity #2 in workload "w"'.replace('"w"', '"app"')
+
+
+def test_existing_oidc_provider_must_match_issuer_and_account(spec):
+    base = BASE_HCL.replace('account_id = "123456789012"\n', 'account_id = "123456789012"\n'
+                            '  existing_oidc_providers = { github = "arn:aws:iam::999999999999:oidc-provider/gitlab.com" }\n')
+    errors = spec_errors(spec({"base.wiam.hcl": base, "w.wiam.hcl": workload_hcl()}))
+    messages = " ".join(e.message for e in errors)
+    assert "not in account 123456789012" in messages and "is not the provider of issuer 'github'" in messages
+
+
+def test_usage_errors(tmp_path):
+    from compiler.loader import UsageError, spec_files
+    with pytest.raises(UsageError):
+        spec_files(str(tmp_path / "missing"))
+    (tmp_path / "x.txt").write_text("")
+    with pytest.raises(UsageError):
+        spec_files(str(tmp_path / "x.txt"))
+
+
+def test_empty_folder_is_a_spec_error(tmp_path):
+    (error,) = spec_errors(tmp_path)
+    assert "no spec files found" in error.message and "--recursive" in error.hint
