@@ -1,0 +1,87 @@
+"""Evaluate compiled trust the way each cloud does, for tokens given as claims.
+
+AWS: the role's trust policy (Federated principal by issuer, StringEquals on aud and sub).
+GCP: the provider's issuer and audience, then its attribute_condition in a real CEL engine
+(cel-python), then the principal:// binding on the service account or the granted resource.
+Azure: a federated credential whose issuer, subject and audience match exactly.
+"""
+
+import json
+
+import celpy
+
+_CEL = celpy.Environment()
+
+
+def aws_roles_accepting(module: dict, claims: dict) -> set[str]:
+    accepted = set()
+    host = claims["iss"].removeprefix("https://").rstrip("/")
+    for name, role in module.get("resource", {}).get("aws_iam_role", {}).items():
+        for statement in json.loads(role["assume_role_policy"])["Statement"]:
+            if not statement["Principal"]["Federated"].endswith(f":oidc-provider/{host}"):
+                continue
+            if statement["Action"] != "sts:AssumeRoleWithWebIdentity" or statement["Effect"] != "Allow":
+                continue
+            if set(statement["Condition"]) != {"StringEquals"}:
+                continue
+            equals = statement["Condition"]["StringEquals"]
+            values = {k: v if isinstance(v, list) else [v] for k, v in equals.items()}
+            if claims["aud"] in values.get(f"{host}:aud", []) and claims["sub"] in values.get(f"{host}:sub", []):
+                accepted.add(name)
+    return accepted
+
+
+def cel_admits(condition: str, claims: dict) -> bool:
+    program = _CEL.program(_CEL.compile(condition))
+    return bool(program.evaluate({"assertion": celpy.json_to_cel(claims)}))
+
+
+def gcp_principals_accepting(module: dict, claims: dict) -> set[str]:
+    """Service accounts (by resource name) and direct principals the token can act as."""
+    resources = module.get("resource", {})
+    pools = resources.get("google_iam_workload_identity_pool", {})
+    subject = None
+    for provider in resources.get("google_iam_workload_identity_pool_provider", {}).values():
+        if provider["oidc"]["issuer_uri"] != claims["iss"]:
+            continue
+        audiences = provider["oidc"].get("allowed_audiences")
+        if audiences is not None and claims["aud"] not in audiences:
+            continue
+        if audiences is None and not claims["aud"].endswith(provider["workload_identity_pool_provider_id"]):
+            continue  # default audience: the provider's own resource name
+        if cel_admits(provider["attribute_condition"], claims):
+            subject = claims["sub"]
+    if subject is None:
+        return set()
+    members = {f"principal://iam.googleapis.com/projects/{_number(module)}/locations/global/workloadIdentityPools/"
+               f"{pool['workload_identity_pool_id']}/subject/{subject}" for pool in pools.values()}
+    accepted = set()
+    for kind, bindings in resources.items():
+        if not kind.endswith("_iam_member"):
+            continue
+        for name, binding in bindings.items():
+            if binding["member"] in members:
+                if kind == "google_service_account_iam_member" and binding["role"] == "roles/iam.workloadIdentityUser":
+                    accepted.add(binding["service_account_id"].split(".")[1])
+                else:
+                    accepted.add(f"direct:{name.split('__')[1]}")
+    return accepted
+
+
+def _number(module: dict) -> str:
+    for binding in module["resource"].get("google_service_account_iam_member", {}).values():
+        return binding["member"].split("/projects/")[1].split("/")[0]
+    for kind, bindings in module["resource"].items():
+        for binding in bindings.values():
+            if isinstance(binding, dict) and str(binding.get("member", "")).startswith("principal://"):
+                return binding["member"].split("/projects/")[1].split("/")[0]
+    return ""
+
+
+def azure_identities_accepting(module: dict, claims: dict) -> set[str]:
+    accepted = set()
+    for credential in module.get("resource", {}).get("azurerm_federated_identity_credential", {}).values():
+        if (credential["issuer"] == claims["iss"] and credential["subject"] == claims["sub"]
+                and claims["aud"] in credential["audience"]):
+            accepted.add(credential["parent_id"].split(".")[1])
+    return accepted
