@@ -37,7 +37,7 @@ CONDITION_OPERATORS = {
 
 
 def valid_condition_operator(operator: str) -> bool:
-    base = re.sub(r"^For(All|Any)Values:", "", operator)
+    base = re.sub(r"^(ForAllValues|ForAnyValue):", "", operator)
     if base.endswith("IfExists") and base != "NullIfExists":
         base = base[: -len("IfExists")]
     return base in CONDITION_OPERATORS
