@@ -178,13 +178,13 @@ class _Walker:
             if isinstance(piece, Token) and piece.type == "STRING_CHARS":
                 out.append(self.unescape(piece, block))
             elif isinstance(piece, Token) and piece.type in ("ESCAPED_INTERPOLATION", "ESCAPED_DIRECTIVE"):
-                out.append(str(piece)[1:])  # $${x} -> ${x}, %%{x} -> %{x}
+                out.append(self.unescape(piece, block, str(piece)[1:]))  # $${x} -> ${x}, %%{x} -> %{x}
             else:
                 self.fail(part, block, "template interpolation or directive (${...} or %{...}) is not allowed",
                           _NO_EXPRESSIONS)
         return "".join(out)
 
-    def unescape(self, token: Token, block: str) -> str:
+    def unescape(self, token: Token, block: str, text: str | None = None) -> str:
         def replace(match: re.Match) -> str:
             code = match.group(1)
             if code in _SIMPLE_ESCAPES:
@@ -195,7 +195,7 @@ class _Walker:
                       'use \\n, \\r, \\t, \\", \\\\, \\uNNNN or \\UNNNNNNNN')
             return code
 
-        return _ESCAPE.sub(replace, str(token))
+        return _ESCAPE.sub(replace, str(token) if text is None else text)
 
     def heredoc(self, node: Tree, trim: bool, block: str) -> str:
         token = node.children[0]
