@@ -64,12 +64,14 @@ def oidc_provider_arn(partition: str, account_id: str, host_path: str) -> str:
 def _trust_policy(provider_arns: dict[str, str], identities: list[Identity]) -> dict:
     """One statement per issuer and audience, pinning aud and the exact sub values."""
     groups: dict[tuple[str, str], list[str]] = {}
+    issuers = {}
     for identity in identities:
         key = (identity.issuer.name, identity.audience_for(DEFAULT_AUDIENCE))
         groups.setdefault(key, []).append(identity.subject)
+        issuers[identity.issuer.name] = identity.issuer
     statements = []
     for (issuer_name, audience), subjects in sorted(groups.items()):
-        issuer = next(i.issuer for i in identities if i.issuer.name == issuer_name)
+        issuer = issuers[issuer_name]
         subjects = sorted(set(subjects))
         statements.append({
             "Effect": "Allow",

@@ -199,7 +199,8 @@ def _bind_roles(model, target, grant, module, base, grantees, depends_on, polici
             body = {"provider": alias, **arguments, "role": role, "member": member}
             if tag != "sa":
                 body["depends_on"] = depends_on
-            module.resource(terraform_type, terraform_name(base, f"{slug(role)}_{tag}"), body)
+            name = terraform_name(base, f"{slug(role)}_{short_hash(role, length=6)}_{tag}")
+            module.resource(terraform_type, name, body)
             policies.setdefault(policy_key, set()).add(str(member))
 
 
@@ -230,6 +231,7 @@ def _compile_providers(model, target, module, pool, identities, report) -> dict[
     for issuer_name, _ in groups:
         audiences_per_issuer[issuer_name] = audiences_per_issuer.get(issuer_name, 0) + 1
     plans: dict[tuple, list[_ProviderPlan]] = {}
+    used_ids: set[str] = set()
     for (issuer_name, audience), subjects in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         issuer = model.issuers[issuer_name]
         tag = short_hash(audience or "", length=4) if audiences_per_issuer[issuer_name] > 1 else ""
@@ -237,6 +239,9 @@ def _compile_providers(model, target, module, pool, identities, report) -> dict[
         plans[(issuer_name, audience)] = []
         for index, chunk in enumerate(chunks):
             pid = provider_id(issuer_name, tag, index)
+            if pid in used_ids:  # e.g. issuer "ci" chunk 2 and issuer "ci-2"
+                pid = provider_id(f"{issuer_name}-{short_hash(issuer_name, audience or '', str(index))}", "", 0)
+            used_ids.add(pid)
             oidc = {"issuer_uri": issuer.url}
             if audience:
                 oidc["allowed_audiences"] = [audience]

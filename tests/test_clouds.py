@@ -316,3 +316,16 @@ def test_split_by_target_gives_plannable_modules(spec):
         assert list(module["provider"]) == [local]
         assert all(kind.startswith(local + "_") for kind in module["resource"])
     assert set(modules["aws-prod/main.tf.json"]["output"]["app"]["value"]) == {"role_arn"}
+
+
+def test_names_that_would_collide_stay_distinct(spec):
+    issuers = ('issuer "ci" {\n kind = "generic_oidc"\n url = "https://a.example.com"\n}\n'
+               'issuer "ci-2" {\n kind = "generic_oidc"\n url = "https://b.example.com"\n}\n')
+    many = [f'issuer = "ci"\n subject = "{"job-" + str(i).zfill(3) + "-" + "x" * 100}"' for i in range(40)]
+    w1 = workload_hcl("one", identities=many, grants=[("gcp", "prod", 'roles = ["roles/storage.admin", "roles/storage_admin"]')])
+    w2 = workload_hcl("two", identities=['issuer = "ci-2"\n subject = "other"'], grants=[("gcp", "prod", 'roles = ["roles/viewer"]')])
+    module = _module(spec({"base.wiam.hcl": BASE_HCL + issuers, "w.wiam.hcl": w1 + w2}))
+    ids = [p["workload_identity_pool_provider_id"] for p in resources(module, "google_iam_workload_identity_pool_provider").values()]
+    assert "ci-2" in ids and len(ids) == len(set(ids)) >= 3
+    roles = sorted(b["role"] for b in resources(module, "google_project_iam_member").values())
+    assert roles == ["roles/storage.admin", "roles/storage_admin", "roles/viewer"]
