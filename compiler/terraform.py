@@ -43,6 +43,11 @@ def escape_tree(value: Any) -> Any:
     return value
 
 
+def one_or_list(items: list):
+    """A single value where one suffices, as IAM documents and Terraform users write them."""
+    return items[0] if len(items) == 1 else items
+
+
 def policy_json(document: dict) -> str:
     """A policy document as the cloud receives it: compact JSON, keys in a stable order."""
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)

@@ -8,7 +8,7 @@ from compiler.diagnostics import Report
 from compiler.document import describe
 from compiler.model import Identity, Model, Target, Workload
 from compiler.names import fit_name, short_hash, slug, terraform_name
-from compiler.terraform import Expr, Module, policy_json, ref
+from compiler.terraform import Module, one_or_list, policy_json, ref
 
 CLOUD = "aws"
 TERRAFORM_PROVIDER = ("aws", "hashicorp/aws", ">= 6.0, < 7.0")
@@ -79,7 +79,7 @@ def _trust_policy(provider_arns: dict[str, str], identities: list[Identity]) -> 
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {"StringEquals": {
                 f"{issuer.host_path}:aud": audience,
-                f"{issuer.host_path}:sub": subjects[0] if len(subjects) == 1 else subjects,
+                f"{issuer.host_path}:sub": one_or_list(subjects),
             }},
         })
     return {"Version": "2012-10-17", "Statement": statements}
@@ -92,16 +92,13 @@ def _inline_policy(settings: dict) -> dict | None:
     statement = {
         "Sid": "WiamGrant",
         "Effect": "Allow",
-        "Action": actions[0] if len(actions) == 1 else actions,
-        "Resource": _one_or_list(list(dict.fromkeys(settings["resources"]))),
+        "Action": one_or_list(actions),
+        "Resource": one_or_list(list(dict.fromkeys(settings["resources"]))),
     }
     if settings.get("conditions"):
         statement["Condition"] = settings["conditions"]
     return {"Version": "2012-10-17", "Statement": [statement]}
 
-
-def _one_or_list(items: list):
-    return items[0] if len(items) == 1 else items
 
 
 def _check_grant(model: Model, target: Target, workload: Workload, settings: dict, path: tuple, report: Report):

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from compiler.diagnostics import Report
 from compiler.document import describe
-from compiler.model import Identity, Model, Target, Workload
+from compiler.model import Identity, Model, Target
 from compiler.names import fit_name, short_hash, slug, terraform_name
-from compiler.terraform import Expr, Module, ref
+from compiler.terraform import Expr, Module, one_or_list, ref
 
 CLOUD = "gcp"
 TERRAFORM_PROVIDER = ("google", "hashicorp/google", ">= 6.0, < 8.0")
@@ -146,7 +146,7 @@ def compile_target(model: Model, target: Target, module: Module, report: Report)
             continue
         members = [principal(number, pool_id, i.subject) for i in workload.identities]
         used_providers = sorted({subject_provider[(i.issuer.name, i.subject)] for i in workload.identities})
-        output = {"workload_identity_provider": _one_or_list([ref(f"{p}.name") for p in used_providers])}
+        output = {"workload_identity_provider": one_or_list([ref(f"{p}.name") for p in used_providers])}
         base = terraform_name(target.name, workload.name)
         if grant.settings.get("mode", "service_account") == "service_account":
             account = module.resource("google_service_account", base, {
@@ -174,9 +174,6 @@ def compile_target(model: Model, target: Target, module: Module, report: Report)
                          "or narrower resources")
     return outputs
 
-
-def _one_or_list(items: list):
-    return items[0] if len(items) == 1 else items
 
 
 def _bind_roles(model, target, grant, module, base, grantees, depends_on, policies, report):
@@ -218,7 +215,7 @@ def _check_subjects(model: Model, target: Target, identities: list[Identity], re
             report.error(identity.pos, block,
                          f"subject {identity.subject!r} is also admitted from issuer {first.issuer.name!r} "
                          f"(at {first.pos}); GCP principals are per pool, so either issuer's token would act as both",
-                         f"give these workloads distinct subjects, or grant on different GCP targets")
+                         "give these workloads distinct subjects, or grant on different GCP targets")
 
 
 def _compile_providers(model, target, module, pool, identities, report) -> dict[tuple, list[_ProviderPlan]]:

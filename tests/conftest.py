@@ -1,12 +1,11 @@
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
 
 from compiler.compile import compile_model, load_model
-from compiler.diagnostics import Report, SpecError
+from compiler.diagnostics import SpecError
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

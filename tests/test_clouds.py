@@ -5,10 +5,9 @@ import json
 
 import pytest
 
-from compiler.diagnostics import SpecError
 from compiler.compile import compile_model, load_model
 from conftest import BASE_HCL, compile_folder, resources, spec_errors, workload_hcl
-from providers import aws, azure, gcp
+from providers import aws, gcp
 
 
 def _module(folder):
@@ -329,3 +328,14 @@ def test_names_that_would_collide_stay_distinct(spec):
     assert "ci-2" in ids and len(ids) == len(set(ids)) >= 3
     roles = sorted(b["role"] for b in resources(module, "google_project_iam_member").values())
     assert roles == ["roles/storage.admin", "roles/storage_admin", "roles/viewer"]
+
+
+@pytest.mark.parametrize("count,ok", [(1500, True), (1501, False)])
+def test_gcp_principals_per_allow_policy(spec, count, ok):
+    issuer = 'issuer "oidc" {\n kind = "generic_oidc"\n url = "https://idp.example.com"\n}\n'
+    identities = [f'issuer = "oidc"\n subject = "s{i}"' for i in range(count)]
+    grant = 'roles = ["roles/pubsub.publisher"]\n resource = "projects/acme-prod/topics/t"\n mode = "direct"'
+    errors = spec_errors(spec({"base.wiam.hcl": BASE_HCL + issuer, "w.wiam.hcl": workload_hcl(identities=identities, grants=[("gcp", "prod", grant)])}))
+    assert (errors == []) == ok
+    if not ok:
+        assert "1501 principals" in errors[0].message and "1500" in errors[0].message
