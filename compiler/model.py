@@ -66,6 +66,15 @@ class Workload:
     grants: list[Grant]
     pos: Pos
 
+    def tags(self) -> dict[str, str]:
+        """Tags on the cloud objects made for this workload: who made them, for whom, whose."""
+        tags = {"managed-by": "wiam", "wiam-workload": self.name}
+        if self.owner:
+            tags["owner"] = self.owner
+        if self.environment:
+            tags["environment"] = self.environment
+        return tags
+
 
 @dataclass
 class Model:

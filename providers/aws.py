@@ -222,7 +222,7 @@ def _compile_role(model, target, workload, settings, path, module, provider_arns
         "provider": alias,
         "name": role_name(workload.name),
         "assume_role_policy": trust,
-        "tags": _tags(workload),
+        "tags": workload.tags(),
     }
     used = sorted({i.issuer.name for i in workload.identities} & set(provider_addresses))
     if used:
@@ -249,11 +249,3 @@ def _compile_role(model, target, workload, settings, path, module, provider_arns
             "provider": alias, "role": ref(f"{role_address}.name"), "policy_arn": arn})
     return {"role_arn": ref(f"{role_address}.arn")}
 
-
-def _tags(workload: Workload) -> dict:
-    tags = {"managed-by": "wiam", "wiam-workload": workload.name}
-    if workload.owner:
-        tags["owner"] = workload.owner
-    if workload.environment:
-        tags["environment"] = workload.environment
-    return tags

@@ -64,14 +64,9 @@ def compile_target(model: Model, target: Target, module: Module, report: Report)
         if not workload.identities:
             continue
         base = terraform_name(target.name, workload.name)
-        tags = {"managed-by": "wiam", "wiam-workload": workload.name}
-        if workload.owner:
-            tags["owner"] = workload.owner
-        if workload.environment:
-            tags["environment"] = workload.environment
         identity = module.resource("azurerm_user_assigned_identity", base, {
             "provider": alias, "name": identity_name(workload.name), "resource_group_name": settings["resource_group"],
-            "location": settings["location"], "tags": tags})
+            "location": settings["location"], "tags": workload.tags()})
         if len(workload.identities) > CREDENTIALS_PER_IDENTITY:
             report.error(workload.pos, describe(("workload", workload.name)),
                          f"{len(workload.identities)} subjects; an Azure managed identity takes at most "
