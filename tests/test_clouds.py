@@ -339,3 +339,40 @@ def test_gcp_principals_per_allow_policy(spec, count, ok):
     assert (errors == []) == ok
     if not ok:
         assert "1501 principals" in errors[0].message and "1500" in errors[0].message
+
+
+def _generated(spec, issuers: int, workloads: int, grant: dict, cloud: str, roles_per: int = 1):
+    """A JSON spec with `issuers` generic issuers and `workloads` workloads, one subject each."""
+    document = {"target": {"aws": {"prod": {"account_id": "123456789012"}},
+                                                 "azure": {"prod": {"tenant_id": "00000000-0000-0000-0000-000000000000",
+                                                                    "subscription_id": "11111111-1111-1111-1111-111111111111",
+                                                                    "resource_group": "rg", "location": "eastus"}}}}
+    document["issuer"] = {f"i{n}": {"kind": "generic_oidc", "url": f"https://idp{n}.example.com"} for n in range(issuers)}
+    document["workload"] = {f"w{n}": {"identity": [{"issuer": f"i{n % issuers}", "subject": f"s{n}"}],
+                                      "grant": {cloud: {"prod": grant}}} for n in range(workloads)}
+    return spec({"gen.wiam.json": json.dumps(document)})
+
+
+@pytest.mark.parametrize("count,ok", [(100, True), (101, False)])
+def test_aws_oidc_providers_per_account(spec, count, ok):
+    errors = spec_errors(_generated(spec, count, count, {"actions": ["s3:GetObject"], "resources": ["*"]}, "aws"))
+    assert (errors == []) == ok
+    if not ok:
+        assert "101 OIDC providers" in errors[0].message
+
+
+@pytest.mark.parametrize("count,ok", [(5000, True), (5001, False)])
+def test_aws_roles_per_account(spec, count, ok):
+    errors = spec_errors(_generated(spec, 1, count, {"actions": ["s3:GetObject"], "resources": ["*"]}, "aws"))
+    assert (errors == []) == ok
+    if not ok:
+        assert "5001 roles" in errors[0].message
+
+
+@pytest.mark.parametrize("workloads,ok", [(200, True), (201, False)])
+def test_azure_role_assignments_per_subscription(spec, workloads, ok):
+    grant = {"roles": [f"Role {n}" for n in range(20)]}
+    errors = spec_errors(_generated(spec, 1, workloads, grant, "azure"))
+    assert (errors == []) == ok
+    if not ok:
+        assert "4020 role assignments" in errors[0].message
