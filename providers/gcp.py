@@ -49,9 +49,8 @@ def principal(project_number: str, pool_id: str, subject: str) -> str:
 
 
 def service_account_id(workload: str) -> str:
-    fitted = fit_name(f"wiam-{workload}", SERVICE_ACCOUNT_ID_MAX, min_length=SERVICE_ACCOUNT_ID_MIN,
-                      allowed="a-z0-9-", lower=True)
-    return fitted
+    return fit_name(f"wiam-{workload}", SERVICE_ACCOUNT_ID_MAX, min_length=SERVICE_ACCOUNT_ID_MIN,
+                    allowed="a-z0-9-", lower=True)
 
 
 def provider_id(issuer: str, audience_tag: str, chunk: int) -> str:

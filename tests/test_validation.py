@@ -8,6 +8,11 @@ from conftest import BASE_HCL, spec_errors, workload_hcl
 GH = 'issuer = "github"\n    repository = "acme/app"\n    ref = "refs/heads/main"'
 
 
+def _grant(cloud, target, body):
+    """A workload "w" with the GitHub identity and one grant block."""
+    return workload_hcl("w", identities=[GH], grants=[(cloud, target, body)])
+
+
 def only_error(folder):
     errors = spec_errors(folder)
     assert len(errors) == 1, [e.render() for e in errors]
@@ -25,20 +30,20 @@ def only_error(folder):
     ('target "azure" "dev" {\n  tenant_id = "not-a-guid"\n  subscription_id = "11111111-1111-1111-1111-111111111111"\n'
      '  resource_group = "rg"\n  location = "eastus"\n}\n', "invalid value", 'target "azure" "dev"', "GUID"),
     ('target "oracle" "dev" {\n}\n', "unknown cloud 'oracle'", "target blocks", "aws, gcp or azure"),
-    ('workload "w" {\n  identity {\n    ' + GH + '\n  }\n  grant "aws" "prod" {\n    actions = ["s3:GetObject"]\n'
-     '    resources = ["arn:aws:s3:::b/*"]\n    max_session_duration = "13h"\n  }\n}\n',
+    (_grant("aws", "prod", 'actions = ["s3:GetObject"]\n'
+     '    resources = ["arn:aws:s3:::b/*"]\n    max_session_duration = "13h"'),
      "outside 1 to 12 hours", 'grant "aws" "prod" in workload "w"', "43200"),
-    ('workload "w" {\n  identity {\n    ' + GH + '\n  }\n  grant "aws" "prod" {\n    actions = ["s3 GetObject"]\n'
-     '    resources = ["arn:aws:s3:::b/*"]\n  }\n}\n', "invalid value", 'grant "aws" "prod" in workload "w"', "service:Action"),
-    ('workload "w" {\n  identity {\n    ' + GH + '\n  }\n  grant "aws" "prod" {\n    actions = ["s3:GetObject"]\n'
-     '    resources = ["bucket"]\n  }\n}\n', "invalid value", 'grant "aws" "prod" in workload "w"', "ARN"),
-    ('workload "w" {\n  identity {\n    ' + GH + '\n  }\n  grant "aws" "prod" {\n    actions = ["s3:GetObject"]\n  }\n}\n',
+    (_grant("aws", "prod", 'actions = ["s3 GetObject"]\n'
+     '    resources = ["arn:aws:s3:::b/*"]'), "invalid value", 'grant "aws" "prod" in workload "w"', "service:Action"),
+    (_grant("aws", "prod", 'actions = ["s3:GetObject"]\n'
+     '    resources = ["bucket"]'), "invalid value", 'grant "aws" "prod" in workload "w"', "ARN"),
+    (_grant("aws", "prod", 'actions = ["s3:GetObject"]'),
      "actions need resources", 'grant "aws" "prod" in workload "w"', "resources"),
-    ('workload "w" {\n  identity {\n    ' + GH + '\n  }\n  grant "aws" "prod" {\n    actions = ["s3:GetObject"]\n'
-     '    resources = ["*"]\n    conditions = { StringEqualz = { "aws:x" = "y" } }\n  }\n}\n',
+    (_grant("aws", "prod", 'actions = ["s3:GetObject"]\n'
+     '    resources = ["*"]\n    conditions = { StringEqualz = { "aws:x" = "y" } }'),
      "unknown IAM condition operator", 'grant "aws" "prod" in workload "w"', "StringEquals"),
-    ('workload "w" {\n  identity {\n    ' + GH + '\n  }\n  grant "aws" "dev" {\n    actions = ["s3:GetObject"]\n'
-     '    resources = ["*"]\n  }\n}\n', "no aws target named 'dev'", 'grant "aws" "dev" in workload "w"', "aws targets are: prod"),
+    (_grant("aws", "dev", 'actions = ["s3:GetObject"]\n'
+     '    resources = ["*"]'), "no aws target named 'dev'", 'grant "aws" "dev" in workload "w"', "aws targets are: prod"),
     ('workload "w" {\n  identity {\n    issuer = "githb"\n    repository = "a/b"\n    ref = "refs/heads/x"\n  }\n'
      '  grant "aws" "prod" {\n    actions = ["s3:GetObject"]\n    resources = ["*"]\n  }\n}\n',
      "no issuer named 'githb'", 'identity #1 in workload "w"', "did you mean 'github'"),
@@ -54,13 +59,13 @@ def only_error(folder):
     ('workload "w" {\n  identity {\n    issuer = "github"\n    repository = "a/b"\n    owner_id = "1"\n    ref = "refs/heads/x"\n  }\n'
      '  grant "aws" "prod" {\n    actions = ["s3:GetObject"]\n    resources = ["*"]\n  }\n}\n',
      "owner_id and repository_id go together", 'identity #1 in workload "w"', "both"),
-    ('workload "w" {\n  identity {\n    ' + GH + '\n  }\n  grant "gcp" "prod" {\n    roles = ["storage.admin"]\n  }\n}\n',
+    (_grant("gcp", "prod", 'roles = ["storage.admin"]'),
      "invalid value", 'grant "gcp" "prod" in workload "w"', "roles/NAME"),
-    ('workload "w" {\n  identity {\n    ' + GH + '\n  }\n  grant "gcp" "prod" {\n    roles = ["roles/x.y"]\n'
-     '    resource = "projects/acme/instances/db"\n  }\n}\n', "unsupported or malformed resource", 'grant "gcp" "prod" in workload "w"', "storage bucket"),
-    ('workload "w" {\n  identity {\n    ' + GH + '\n  }\n  grant "azure" "prod" {\n    roles = ["Reader"]\n'
-     '    scope = "subscriptions/x"\n  }\n}\n', "invalid value", 'grant "azure" "prod" in workload "w"', "ARM resource ID"),
-    ('workload "w" {\n  identity {\n    ' + GH + '\n  }\n  grant "azure" "prod" {\n    roles = ["/bad/role"]\n  }\n}\n',
+    (_grant("gcp", "prod", 'roles = ["roles/x.y"]\n'
+     '    resource = "projects/acme/instances/db"'), "unsupported or malformed resource", 'grant "gcp" "prod" in workload "w"', "storage bucket"),
+    (_grant("azure", "prod", 'roles = ["Reader"]\n'
+     '    scope = "subscriptions/x"'), "invalid value", 'grant "azure" "prod" in workload "w"', "ARM resource ID"),
+    (_grant("azure", "prod", 'roles = ["/bad/role"]'),
      "neither a role name nor a role definition ID", 'grant "azure" "prod" in workload "w"', "GUID"),
     ('workload "w" {\n  identity {\n    ' + GH + '\n  }\n}\n', "missing required attribute 'grant'", 'workload "w"', ""),
     ('workload "bad name" {\n  identity {\n    ' + GH + '\n  }\n  grant "aws" "prod" {\n    managed_policies = []\n  }\n}\n', "invalid name", "workload blocks", "letter"),
