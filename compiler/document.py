@@ -17,7 +17,7 @@ Path = tuple  # tuple[str | int, ...]
 # to nest HCL blocks the way Terraform's JSON syntax does, and to merge files.
 BLOCK_LABELS: dict[tuple, dict[str, int]] = {
     (): {"issuer": 1, "target": 2, "workload": 1},
-    ("workload",): {"identity": 0, "grant": 2},
+    ("workload",): {"identity": 0, "grant": 2, "suppress": 1},
 }
 
 

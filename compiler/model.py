@@ -65,6 +65,7 @@ class Workload:
     identities: list[Identity]
     grants: list[Grant]
     pos: Pos
+    suppress: dict[str, str] = field(default_factory=dict)  # rule ID -> the reason it is accepted
 
     def tags(self) -> dict[str, str]:
         """Tags on the cloud objects made for this workload: who made them, for whom, whose."""

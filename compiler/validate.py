@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import difflib
 
+from providers import PROVIDERS
+
 from . import schema
+from .analysis import all_rules
 from .diagnostics import Report
 from .document import Document, describe
 from .issuers import KINDS, issuer_url
@@ -85,9 +88,31 @@ def _workload(doc: Document, model: Model, name: str, body: dict, report: Report
                 report.error(doc.where(grant_path, key=True), describe(grant_path),
                              f"no {cloud} target named {target_name!r}", hint)
                 continue
-            grants.append(Grant(name, cloud, target_name, settings, doc.where(grant_path, key=True), grant_path))
+            grant = Grant(name, cloud, target_name, settings, doc.where(grant_path, key=True), grant_path)
+            _check_catalog(doc, grant, report)
+            grants.append(grant)
+    suppress = {rule: entry["reason"] for rule, entry in body.get("suppress", {}).items()}
+    for rule in sorted(set(suppress) - set(all_rules())):
+        report.error(doc.where(path + ("suppress", rule), key=True), describe(path + ("suppress", rule)),
+                     f"no analysis rule {rule!r}", _did_you_mean(rule, all_rules()) or "see docs/rules.md for rule IDs")
     return Workload(name, body.get("description", ""), body.get("owner", ""), body.get("environment", ""),
-                    identities, grants, doc.where(path, key=True))
+                    identities, grants, doc.where(path, key=True), suppress)
+
+
+def _check_catalog(doc: Document, grant: Grant, report: Report) -> None:
+    """Every action or role is in the cloud's catalog, unless the grant lists it in custom."""
+    provider = PROVIDERS[grant.cloud]
+    entries = grant.settings.get(provider.CATALOG_FIELD, [])
+    custom = grant.settings.get("custom", [])
+    for index, entry in enumerate(entries):
+        found = None if entry in custom else provider.catalog_problem(entry)
+        if found:
+            report.error(doc.where(grant.path + (provider.CATALOG_FIELD, index)), describe(grant.path), *found)
+    for index, entry in enumerate(custom):
+        if entry not in entries:
+            report.error(doc.where(grant.path + ("custom", index)), describe(grant.path),
+                         f"custom lists {entry!r}, which is not in {provider.CATALOG_FIELD}",
+                         f"custom names entries of {provider.CATALOG_FIELD}; remove {entry!r} or add it there")
 
 
 def _identity(doc: Document, model: Model, workload: str, index: int, fields: dict, report: Report):

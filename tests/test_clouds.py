@@ -321,7 +321,7 @@ def test_names_that_would_collide_stay_distinct(spec):
     issuers = ('issuer "ci" {\n kind = "generic_oidc"\n url = "https://a.example.com"\n}\n'
                'issuer "ci-2" {\n kind = "generic_oidc"\n url = "https://b.example.com"\n}\n')
     many = [f'issuer = "ci"\n subject = "{"job-" + str(i).zfill(3) + "-" + "x" * 100}"' for i in range(40)]
-    w1 = workload_hcl("one", identities=many, grants=[("gcp", "prod", 'roles = ["roles/storage.admin", "roles/storage_admin"]')])
+    w1 = workload_hcl("one", identities=many, grants=[("gcp", "prod", 'roles = ["roles/storage.admin", "roles/storage_admin"]\n custom = ["roles/storage_admin"]')])
     w2 = workload_hcl("two", identities=['issuer = "ci-2"\n subject = "other"'], grants=[("gcp", "prod", 'roles = ["roles/viewer"]')])
     module = _module(spec({"base.wiam.hcl": BASE_HCL + issuers, "w.wiam.hcl": w1 + w2}))
     ids = [p["workload_identity_pool_provider_id"] for p in resources(module, "google_iam_workload_identity_pool_provider").values()]
@@ -371,7 +371,8 @@ def test_aws_roles_per_account(spec, count, ok):
 
 @pytest.mark.parametrize("workloads,ok", [(200, True), (201, False)])
 def test_azure_role_assignments_per_subscription(spec, workloads, ok):
-    grant = {"roles": [f"Role {n}" for n in range(20)]}
+    roles = [f"Custom Role {n}" for n in range(20)]
+    grant = {"roles": roles, "custom": roles}
     errors = spec_errors(_generated(spec, 1, workloads, grant, "azure"))
     assert (errors == []) == ok
     if not ok:

@@ -61,7 +61,7 @@ def only_error(folder):
      "owner_id and repository_id go together", 'identity #1 in workload "w"', "both"),
     (_grant("gcp", "prod", 'roles = ["storage.admin"]'),
      "invalid value", 'grant "gcp" "prod" in workload "w"', "roles/NAME"),
-    (_grant("gcp", "prod", 'roles = ["roles/x.y"]\n'
+    (_grant("gcp", "prod", 'roles = ["roles/viewer"]\n'
      '    resource = "projects/acme/instances/db"'), "unsupported or malformed resource", 'grant "gcp" "prod" in workload "w"', "storage bucket"),
     (_grant("azure", "prod", 'roles = ["Reader"]\n'
      '    scope = "subscriptions/x"'), "invalid value", 'grant "azure" "prod" in workload "w"', "ARM resource ID"),

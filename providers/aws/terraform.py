@@ -61,7 +61,7 @@ def oidc_provider_arn(partition: str, account_id: str, host_path: str) -> str:
     return f"arn:{partition}:iam::{account_id}:oidc-provider/{host_path}"
 
 
-def _trust_policy(provider_arns: dict[str, str], identities: list[Identity]) -> dict:
+def trust_policy(provider_arns: dict[str, str], identities: list[Identity]) -> dict:
     """One statement per issuer and audience, pinning aud and the exact sub values."""
     groups: dict[tuple[str, str], list[str]] = {}
     issuers = {}
@@ -85,7 +85,7 @@ def _trust_policy(provider_arns: dict[str, str], identities: list[Identity]) -> 
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def _inline_policy(settings: dict) -> dict | None:
+def inline_policy(settings: dict) -> dict | None:
     actions = list(dict.fromkeys(settings.get("actions", [])))
     if not actions or "resources" not in settings:
         return None
@@ -210,7 +210,7 @@ def compile_target(model: Model, target: Target, module: Module, report: Report)
 def _compile_role(model, target, workload, settings, path, module, provider_arns, provider_addresses, report):
     alias = f"aws.{target.name}"
     name = terraform_name(target.name, workload.name)
-    trust = policy_json(_trust_policy(provider_arns, workload.identities))
+    trust = policy_json(trust_policy(provider_arns, workload.identities))
     quota = target.settings.get("trust_policy_quota", TRUST_POLICY_DEFAULT)
     if len(trust) > quota:
         report.error(workload.pos, describe(("workload", workload.name)),
@@ -234,7 +234,7 @@ def _compile_role(model, target, workload, settings, path, module, provider_arns
     if "permissions_boundary" in settings:
         role["permissions_boundary"] = settings["permissions_boundary"]
     role_address = module.resource("aws_iam_role", name, role)
-    policy = _inline_policy(settings)
+    policy = inline_policy(settings)
     if policy is not None:
         text = policy_json(policy)
         if len(text) > INLINE_POLICY_MAX:

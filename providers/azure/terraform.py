@@ -97,14 +97,8 @@ def compile_target(model: Model, target: Target, module: Module, report: Report)
             previous = module.resource("azurerm_federated_identity_credential",
                                        terraform_name(base, short_hash(item.issuer.name, item.subject, audience)), body)
         scope = grant.settings.get("scope", f"/subscriptions/{subscription}")
-        for index, role in enumerate(dict.fromkeys(grant.settings["roles"])):
-            reference = role_reference(role, subscription)
-            if reference is None:
-                report.error(model.where(grant.path + ("roles", index)), describe(grant.path),
-                             f"{role!r} is neither a role name nor a role definition ID",
-                             "use a built-in role name such as \"Storage Blob Data Reader\", a role definition GUID, "
-                             "or /providers/Microsoft.Authorization/roleDefinitions/<GUID>")
-                continue
+        for role in dict.fromkeys(grant.settings["roles"]):
+            reference = role_reference(role, subscription)  # validation rejected roles without one
             assignments += 1
             module.resource("azurerm_role_assignment", terraform_name(base, f"{slug(role)}_{short_hash(scope, role, length=6)}"), {
                 "provider": alias,

@@ -1,0 +1,43 @@
+"""Least-privilege analysis: a catalog of rules over the model and the access graph."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from ..graph import AccessGraph, build_graph
+from ..model import Model
+from .core import SEVERITIES, Context, Finding, Rule
+from .rules import RULES as GENERIC_RULES
+
+__all__ = ["SEVERITIES", "Finding", "Rule", "all_rules", "analyze", "at_or_above"]
+
+
+@lru_cache(maxsize=1)
+def all_rules() -> dict[str, Rule]:
+    """Every rule by ID: the generic ones, then each cloud's."""
+    from providers import PROVIDERS  # cloud rules live with their cloud
+
+    rules = list(GENERIC_RULES)
+    for _, provider in sorted(PROVIDERS.items()):
+        rules.extend(provider.RULES)
+    ids = [r.id for r in rules]
+    assert len(ids) == len(set(ids)), "rule IDs must be unique"
+    return {r.id: r for r in sorted(rules, key=lambda r: r.id)}
+
+
+def analyze(model: Model, access: AccessGraph | None = None) -> list[Finding]:
+    """Every finding, sorted by place; those the spec suppresses carry the reason given."""
+    context = Context(model, access or build_graph(model))
+    findings = []
+    for rule in all_rules().values():
+        for finding in rule.run(context):
+            workload = model.workloads.get(finding.workload) if finding.workload else None
+            reason = workload.suppress.get(rule.id) if workload else None
+            findings.append(Finding(**{**finding.__dict__, "suppressed": reason}) if reason else finding)
+    return sorted(set(findings), key=Finding.sort_key)
+
+
+def at_or_above(findings: list[Finding], severity: str) -> list[Finding]:
+    """Unsuppressed findings at or above a severity: what --fail-on counts."""
+    floor = SEVERITIES.index(severity)
+    return [f for f in findings if not f.suppressed and SEVERITIES.index(f.severity) >= floor]

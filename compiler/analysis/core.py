@@ -1,0 +1,61 @@
+"""What analysis rules are made of: rules, findings, and the context a rule reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from ..diagnostics import Pos
+from ..graph import AccessGraph
+from ..model import Model
+
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: str
+    message: str
+    pos: Pos
+    block: str
+    workload: str | None = None
+    path: tuple[str, ...] = ()  # node IDs in the access graph, where the finding is a path
+    suppressed: str | None = None  # the reason given in the spec
+
+    def sort_key(self) -> tuple:
+        return (self.pos.file, self.pos.line, self.pos.column, self.rule, self.message)
+
+
+@dataclass
+class Context:
+    model: Model
+    access: AccessGraph
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    severity: str
+    title: str
+    explanation: str
+    fix: str
+    check: Callable[["Rule", Context], Iterable[Finding]] = field(repr=False, compare=False)
+
+    def run(self, context: Context) -> Iterable[Finding]:
+        return self.check(self, context)
+
+    def finding(self, pos: Pos, block: str, message: str, workload: str | None = None,
+                path: Iterable[str] = ()) -> Finding:
+        return Finding(self.id, self.severity, message, pos, block, workload, tuple(path))
+
+
+def rule(registry: list, id: str, name: str, severity: str, title: str, explanation: str, fix: str):
+    """Register a check function, called as check(rule, context), as a rule in `registry`."""
+    assert severity in SEVERITIES, severity
+
+    def register(check):
+        registry.append(Rule(id, name, severity, title, " ".join(explanation.split()), " ".join(fix.split()), check))
+        return check
+    return register

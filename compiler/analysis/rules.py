@@ -1,0 +1,180 @@
+"""Rules that hold for every cloud: paths in the access graph, subjects, environments, unused blocks."""
+
+from __future__ import annotations
+
+import re
+
+import networkx as nx
+
+from ..document import describe
+from ..graph import AccessGraph, issuer_id, target_id, workload_id
+from .core import Context, Rule, rule
+
+RULES: list[Rule] = []
+
+DEFAULT_BRANCHES = frozenset({"main", "master"})
+# Spellings of the same environment, so "production" matches "prod".
+_ENVIRONMENTS = {"prod": "prod", "production": "prod", "prd": "prod", "live": "prod",
+                 "staging": "staging", "stage": "staging", "stg": "staging", "preprod": "staging",
+                 "dev": "dev", "development": "dev", "test": "test", "testing": "test", "qa": "test",
+                 "sandbox": "sandbox"}
+
+
+def environment_of(text: str) -> str | None:
+    """The environment a name points at (`payments-prod` -> prod), if any word of it names one."""
+    found = {_ENVIRONMENTS[w] for w in re.split(r"[^a-z0-9]+", text.lower()) if w in _ENVIRONMENTS}
+    return found.pop() if len(found) == 1 else None
+
+
+def chains(access: AccessGraph, start: str) -> dict[str, list[str]]:
+    """Principals reachable from one principal through can_act_as edges only, with shortest paths."""
+    view = nx.subgraph_view(access.graph, filter_edge=lambda u, v, k: k == "can_act_as")
+    return {node: path for node, path in nx.single_source_shortest_path(view, start).items() if node != start}
+
+
+@rule(RULES, "WIAM001", "escalation-path", "high", "A workload can act as another workload's principal",
+      """A grant lets this workload's principal assume, impersonate or take over the principal of another
+      workload, directly or through a chain. Whoever controls this workload's subjects then holds the
+      other workload's access too, which its own grants do not show.""",
+      """Remove the permission that opens the path (the first hop's grant), or narrow its resources so
+      they exclude other workloads' principals.""")
+def _escalation_paths(rule: Rule, context: Context):
+    access, model = context.access, context.model
+    for name, workload in sorted(model.workloads.items()):
+        reached: dict[str, list[str]] = {}
+        for principal in sorted(access.graph.successors(workload_id(name))):
+            for node, path in chains(access, principal).items():
+                if access.graph.nodes[node]["workload"] != name and (
+                        node not in reached or len(path) < len(reached[node])):
+                    reached[node] = path
+        for node, path in sorted(reached.items()):
+            first = access.graph.get_edge_data(path[0], path[1])["can_act_as"]
+            grant = access.graph.nodes[first["via"]]
+            hops = " -> ".join(f"{access.graph.nodes[p]['label']}" for p in path)
+            other = access.graph.nodes[node]
+            yield rule.finding(model.where(("workload", name, "grant", grant["cloud"], grant["target"]), key=True),
+                               describe(("workload", name, "grant", grant["cloud"], grant["target"])),
+                               f"workload {name!r} can act as {other['cloud']} principal {other['label']!r} of "
+                               f"workload {other['workload']!r} in {len(path) - 1} "
+                               f"hop{'s' if len(path) > 2 else ''}: {hops} (first hop: {first['technique']})",
+                               workload=name, path=[workload_id(name), *path])
+
+
+def _untrusted_trigger(identity) -> str | None:
+    claims = dict(identity.claims)
+    if identity.issuer.kind == "github_actions":
+        if claims.get("pull_request") is True:
+            return "pull_request events (code from any pull request, including forks' if the workflow allows)"
+        ref = claims.get("ref", "")
+        if ref.startswith("refs/heads/") and ref.removeprefix("refs/heads/") not in DEFAULT_BRANCHES:
+            return f"branch {ref.removeprefix('refs/heads/')!r}, which anyone who can push a branch may write"
+    if identity.issuer.kind == "gitlab_ci" and claims.get("ref_type") == "branch" and \
+            claims.get("ref") not in DEFAULT_BRANCHES:
+        return f"branch {claims.get('ref')!r}, which anyone who can push a branch may write"
+    return None
+
+
+@rule(RULES, "WIAM002", "untrusted-trigger-on-privileged", "high",
+      "Pull request or feature-branch subject on a production or write workload",
+      """A subject for pull requests or for a branch other than the default one is controlled by anyone
+      who can open a pull request or push a branch. On a production workload, or one with write
+      access, it lets unreviewed code use that access.""",
+      """Pin the subject to the default branch, a protected tag or a GitHub environment with required
+      reviewers; give pull requests a separate read-only workload.""")
+def _untrusted_triggers(rule: Rule, context: Context):
+    from providers import PROVIDERS  # providers know which grants write
+
+    for name, workload in sorted(context.model.workloads.items()):
+        privileged = []
+        if environment_of(workload.environment) == "prod":
+            privileged.append(f"environment {workload.environment!r}")
+        writes = [f"{g.cloud} {g.target}" for g in workload.grants if PROVIDERS[g.cloud].writes(g)]
+        if writes:
+            privileged.append("write access on " + ", ".join(writes))
+        if not privileged:
+            continue
+        for identity in workload.identities:
+            trigger = _untrusted_trigger(identity)
+            if trigger:
+                yield rule.finding(identity.pos, describe(("workload", name, "identity", identity.index)),
+                                   f"subject {identity.subject!r} admits {trigger}, on a workload with "
+                                   f"{' and '.join(privileged)}", workload=name)
+
+
+@rule(RULES, "WIAM003", "shared-subject", "medium", "One subject acts as several workloads",
+      """The same issuer and subject are named by more than one workload, so one CI job or pod holds the
+      union of their access and the workloads cannot be told apart in audit logs.""",
+      """Give each workload its own subject (a GitHub environment, another service account), or merge
+      the workloads into one.""")
+def _shared_subjects(rule: Rule, context: Context):
+    owners: dict[tuple[str, str], list] = {}
+    for name, workload in sorted(context.model.workloads.items()):
+        for identity in workload.identities:
+            owners.setdefault((identity.issuer.name, identity.subject), []).append(identity)
+    for (issuer, subject), identities in sorted(owners.items()):
+        names = sorted({i.workload for i in identities})
+        if len(names) < 2:
+            continue
+        for identity in identities:
+            yield rule.finding(identity.pos, describe(("workload", identity.workload, "identity", identity.index)),
+                               f"subject {subject!r} of issuer {issuer!r} is named by workloads "
+                               f"{', '.join(names)}", workload=identity.workload)
+
+
+@rule(RULES, "WIAM004", "environment-mismatch", "medium", "Identity from another environment",
+      """The workload's environment differs from the environment its subject points at (a GitHub
+      environment, a namespace, a Terraform workspace or a branch named after another environment),
+      so a staging or development pipeline can use production access, or the other way round.""",
+      """Use the subject of the matching environment, or correct the workload's environment.""")
+def _environment_mismatches(rule: Rule, context: Context):
+    for name, workload in sorted(context.model.workloads.items()):
+        expected = environment_of(workload.environment) if workload.environment else None
+        if not expected:
+            continue
+        for identity in workload.identities:
+            for claim, value in identity.claims:
+                if claim in ("issuer", "owner_id", "repository_id") or not isinstance(value, str):
+                    continue
+                actual = environment_of(value)
+                if actual and actual != expected:
+                    yield rule.finding(identity.pos, describe(("workload", name, "identity", identity.index)),
+                                       f"{claim} {value!r} points at environment {actual!r}, but workload "
+                                       f"{name!r} is {workload.environment!r}", workload=name)
+                    break
+
+
+@rule(RULES, "WIAM005", "mutable-github-subject", "low", "GitHub subject pinned by names, not IDs",
+      """The subject names the owner and repository. If the repository is renamed, deleted or
+      transferred, someone who creates a repository with the old name gets its subject. GitHub can
+      issue immutable subjects that carry the owner and repository IDs instead.""",
+      """Add owner_id and repository_id (from the GitHub API) to the identity and switch the
+      repository to immutable subjects.""")
+def _mutable_github_subjects(rule: Rule, context: Context):
+    for name, workload in sorted(context.model.workloads.items()):
+        for identity in workload.identities:
+            claims = dict(identity.claims)
+            if identity.issuer.kind == "github_actions" and "repository_id" not in claims:
+                yield rule.finding(identity.pos, describe(("workload", name, "identity", identity.index)),
+                                   f"subject {identity.subject!r} pins repository {claims.get('repository')!r} "
+                                   f"by name", workload=name)
+
+
+@rule(RULES, "WIAM006", "unused-target", "low", "Target with no grants",
+      """No workload grants anything on this target, so it compiles to a provider block and nothing
+      else: often a leftover, or a typo in a grant's target name.""",
+      """Remove the target, or add the grants meant for it.""")
+def _unused_targets(rule: Rule, context: Context):
+    for (cloud, name), target in sorted(context.model.targets.items()):
+        if not any(data["relation"] == "in" for *_, data in
+                   context.access.graph.in_edges(target_id(cloud, name), data=True)):
+            yield rule.finding(target.pos, describe(target.path), f"no workload uses {cloud} target {name!r}")
+
+
+@rule(RULES, "WIAM007", "unused-issuer", "low", "Issuer no identity uses",
+      """No identity names this issuer. If its cloud providers exist elsewhere, they trust an issuer
+      that nothing here needs.""",
+      """Remove the issuer, or add the identities meant for it.""")
+def _unused_issuers(rule: Rule, context: Context):
+    for name, issuer in sorted(context.model.issuers.items()):
+        if not context.access.graph.out_degree(issuer_id(name)):
+            yield rule.finding(issuer.pos, describe(("issuer", name)), f"no identity uses issuer {name!r}")

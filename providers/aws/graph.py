@@ -1,0 +1,99 @@
+"""AWS in the access graph: IAM roles, their grants, and the ways one role can become another."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from compiler.graph import AccessGraph
+from compiler.model import Model, Target
+
+from . import catalog
+from .terraform import oidc_provider_arn, role_name, trust_policy
+
+# Actions that create compute which runs as a passed role: with iam:PassRole they act as that role.
+COMPUTE_WITH_ROLE = frozenset({
+    "ec2:RunInstances", "lambda:CreateFunction", "lambda:UpdateFunctionConfiguration", "ecs:RunTask",
+    "ecs:RegisterTaskDefinition", "glue:CreateDevEndpoint", "glue:CreateJob", "cloudformation:CreateStack",
+    "codebuild:CreateProject", "sagemaker:CreateNotebookInstance", "sagemaker:CreateTrainingJob",
+    "datapipeline:CreatePipeline", "states:CreateStateMachine",
+})
+# Actions on another role that let a principal act as it, and how.
+TAKEOVER = {
+    "sts:AssumeRole": "assume the role (sts:AssumeRole)",
+    "iam:UpdateAssumeRolePolicy": "rewrite the role's trust policy, then assume it (iam:UpdateAssumeRolePolicy)",
+}
+
+
+def role_arn(target: Target, workload: str) -> str:
+    partition = target.settings.get("partition", "aws")
+    return f"arn:{partition}:iam::{target.settings['account_id']}:role/{role_name(workload)}"
+
+
+@lru_cache(maxsize=4096)
+def _arn_pattern(pattern: str) -> re.Pattern:
+    # IAM resource wildcards: `*` is any run of characters (across ':' and '/'), `?` one character.
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern))
+
+
+def arn_matches(pattern: str, arn: str) -> bool:
+    return _arn_pattern(pattern).fullmatch(arn) is not None
+
+
+def expanded_actions(settings: dict) -> dict[str, str]:
+    """Every catalogued action a grant allows, with its access level (custom entries stay unknown)."""
+    allowed: dict[str, str] = {}
+    for pattern in settings.get("actions", []):
+        allowed.update(catalog.expand(pattern))
+    return allowed
+
+
+def graph_target(model: Model, target: Target, access: AccessGraph) -> None:
+    partition = target.settings.get("partition", "aws")
+    existing = target.settings.get("existing_oidc_providers", {})
+    for workload, grant in model.grants_on(target):
+        if not workload.identities:
+            continue
+        providers = {i.issuer.name: existing.get(i.issuer.name) or oidc_provider_arn(
+            partition, target.settings["account_id"], i.issuer.host_path) for i in workload.identities}
+        principal = access.principal(workload, target, "role", role_name(workload.name),
+                                     trust=trust_policy(providers, workload.identities),
+                                     arn=role_arn(target, workload.name))
+        settings = grant.settings
+        actions = expanded_actions(settings)
+        node = access.grant(principal, grant, actions=settings.get("actions", []),
+                            resources=settings.get("resources", []), conditions=settings.get("conditions"),
+                            managed_policies=settings.get("managed_policies"),
+                            access_level=catalog.access_level(actions))
+        for pattern in dict.fromkeys(settings.get("actions", [])):
+            matched = catalog.expand(pattern)
+            access.node(f"aws:action:{pattern}", "action", pattern, cloud="aws",
+                        access_level=catalog.access_level(matched), matches=len(matched))
+            access.edge(node, f"aws:action:{pattern}", "allows")
+        for arn in dict.fromkeys(settings.get("managed_policies", [])):
+            access.node(f"aws:policy:{arn}", "role", arn.rsplit("/", 1)[-1], cloud="aws", kind="managed_policy", arn=arn)
+            access.edge(node, f"aws:policy:{arn}", "allows")
+        for arn in dict.fromkeys(settings.get("resources", [])):
+            access.node(f"aws:resource:{arn}", "resource", arn, cloud="aws")
+            access.edge(node, f"aws:resource:{arn}", "on")
+
+
+def link_principals(model: Model, access: AccessGraph) -> None:
+    """Role chaining: a grant that lets one role assume, take over or pass another role."""
+    roles = access.nodes_of("principal", cloud="aws")
+    for grant_id, grant in access.nodes_of("grant", cloud="aws"):
+        holder = next(iter(access.graph.predecessors(grant_id)))
+        actions = expanded_actions({"actions": grant["actions"]})
+        can_pass = "iam:PassRole" in actions
+        compute = sorted(COMPUTE_WITH_ROLE.intersection(actions))
+        for role_id, role in roles:
+            if role_id == holder or not any(arn_matches(p, role["arn"]) for p in grant["resources"]):
+                continue
+            for action, technique in TAKEOVER.items():
+                if action in actions:
+                    access.edge(holder, role_id, "can_act_as", via=grant_id, permission=action, technique=technique)
+                    break
+            else:
+                if can_pass and compute:
+                    access.edge(holder, role_id, "can_act_as", via=grant_id, permission="iam:PassRole",
+                                technique=f"pass the role to new compute ({compute[0]})")

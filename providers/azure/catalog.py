@@ -1,0 +1,80 @@
+"""Azure built-in roles and their actions, from the catalog shipped in providers/catalogs."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from providers import catalogs
+
+from .terraform import role_reference
+
+_GUID_AT_END = re.compile(r"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
+
+
+@dataclass(frozen=True)
+class RoleDefinition:
+    name: str
+    id: str
+    actions: tuple[str, ...]
+    not_actions: tuple[str, ...]
+    data_actions: tuple[str, ...]
+    not_data_actions: tuple[str, ...]
+
+    def allows(self, operation: str, data: bool = False) -> bool:
+        """Whether the role grants an operation, the way Azure RBAC evaluates Actions and NotActions."""
+        granted, excluded = ((self.data_actions, self.not_data_actions) if data
+                             else (self.actions, self.not_actions))
+        return (any(_matches(pattern, operation) for pattern in granted)
+                and not any(_matches(pattern, operation) for pattern in excluded))
+
+
+@lru_cache(maxsize=None)
+def _pattern(pattern: str) -> re.Pattern:
+    # `*` matches any text; built-in roles write `identities/*/assign/action` for `identities/assign/action`.
+    parts = [re.escape(part) for part in pattern.split("/*/")]
+    return re.compile("/(?:.*/)?".join(part.replace(r"\*", ".*") for part in parts), re.IGNORECASE)
+
+
+def _matches(pattern: str, operation: str) -> bool:
+    return _pattern(pattern).fullmatch(operation) is not None  # RBAC operation names ignore case
+
+
+def _roles() -> dict[str, dict]:
+    return catalogs.load(catalogs.AZURE_FILE)["roles"]
+
+
+def source() -> str:
+    return f"Azure built-in role catalog of {catalogs.load(catalogs.AZURE_FILE)['date']}"
+
+
+def definition(role: str) -> RoleDefinition | None:
+    """A built-in role by name, GUID or role definition ID; None for a custom role."""
+    entry_name = role if role in _roles() else None
+    if entry_name is None:
+        guid = _GUID_AT_END.search(role)
+        if guid:
+            entry_name = next((n for n, e in _roles().items() if e["id"] == guid.group(1).lower()), None)
+    if entry_name is None:
+        return None
+    entry = _roles()[entry_name]
+    return RoleDefinition(entry_name, entry["id"], tuple(entry["actions"]), tuple(entry["notActions"]),
+                          tuple(entry["dataActions"]), tuple(entry["notDataActions"]))
+
+
+def problem(role: str) -> tuple[str, str] | None:
+    """Role names must be built-in; GUIDs and IDs that are not built-in are custom roles."""
+    if role_reference(role, "") is None:
+        return (f"{role!r} is neither a role name nor a role definition ID",
+                "use a built-in role name such as \"Storage Blob Data Reader\", a role definition GUID, "
+                "or /providers/Microsoft.Authorization/roleDefinitions/<GUID>")
+    if _GUID_AT_END.search(role) or role in _roles():
+        return None
+    folded = {name.lower(): name for name in _roles()}
+    close = ([folded[role.lower()]] if role.lower() in folded
+             else difflib.get_close_matches(role, sorted(_roles()), n=1))
+    return (f"{role!r} is not an Azure built-in role ({source()})",
+            (f"did you mean {close[0]!r}? " if close else "") +
+            "use a built-in role name, a role definition ID for a custom role, or list it in custom")

@@ -1,0 +1,71 @@
+"""Azure in the access graph: managed identities, role assignments, and identity takeover."""
+
+from __future__ import annotations
+
+from compiler.graph import AccessGraph
+from compiler.model import Model, Target
+
+from . import catalog
+from .terraform import DEFAULT_AUDIENCE, identity_name
+
+# Operations at a scope that contains another identity which let the holder act as it, and how.
+TAKEOVER = {
+    "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write":
+        "add a federated credential for a subject it controls",
+    "Microsoft.Authorization/roleAssignments/write": "assign itself a role that can add federated credentials",
+    "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action": "attach the identity to compute it controls",
+}
+
+
+def identity_resource_id(target: Target, workload: str) -> str:
+    settings = target.settings
+    return (f"/subscriptions/{settings['subscription_id']}/resourceGroups/{settings['resource_group']}"
+            f"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identity_name(workload)}")
+
+
+def grant_scope(target: Target, settings: dict) -> str:
+    return settings.get("scope", f"/subscriptions/{target.settings['subscription_id']}")
+
+
+def scope_contains(scope: str, resource_id: str) -> bool:
+    scope, resource_id = scope.rstrip("/").lower(), resource_id.lower()  # ARM IDs ignore case
+    return resource_id == scope or resource_id.startswith(scope + "/")
+
+
+def graph_target(model: Model, target: Target, access: AccessGraph) -> None:
+    for workload, grant in model.grants_on(target):
+        if not workload.identities:
+            continue
+        credentials = sorted(({"issuer": i.issuer.url, "subject": i.subject,
+                               "audience": i.audience_for(DEFAULT_AUDIENCE)} for i in workload.identities),
+                             key=lambda c: (c["issuer"], c["subject"]))
+        resource_id = identity_resource_id(target, workload.name)
+        node = access.principal(workload, target, "identity", identity_name(workload.name),
+                                trust={"federated_credentials": credentials}, resource_id=resource_id)
+        roles = list(dict.fromkeys(grant.settings["roles"]))
+        scope = grant_scope(target, grant.settings)
+        grant_id = access.grant(node, grant, roles=roles, scope=scope,
+                                subscription_wide="scope" not in grant.settings)
+        for role in roles:
+            definition = catalog.definition(role)
+            role_id = f"azure:role:{definition.name if definition else role}"
+            access.node(role_id, "role", definition.name if definition else role, cloud="azure",
+                        custom=definition is None, role_definition_id=definition.id if definition else None)
+            access.edge(grant_id, role_id, "allows")
+        access.node(f"azure:scope:{scope}", "resource", scope, cloud="azure")
+        access.edge(grant_id, f"azure:scope:{scope}", "on")
+
+
+def link_principals(model: Model, access: AccessGraph) -> None:
+    """A role at a scope holding another identity that can add credentials to it, or assign it."""
+    identities = access.nodes_of("principal", cloud="azure")
+    for grant_id, grant in access.nodes_of("grant", cloud="azure"):
+        holder = next(iter(access.graph.predecessors(grant_id)))
+        definitions = [d for d in map(catalog.definition, grant["roles"]) if d]
+        usable = [op for op in TAKEOVER if any(d.allows(op) for d in definitions)]
+        if not usable:
+            continue
+        for other_id, other in identities:
+            if other_id != holder and scope_contains(grant["scope"], other["resource_id"]):
+                access.edge(holder, other_id, "can_act_as", via=grant_id, permission=usable[0],
+                            technique=TAKEOVER[usable[0]])

@@ -1,0 +1,34 @@
+"""GCP predefined roles and their permissions, from the catalog shipped in providers/catalogs."""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from providers import catalogs
+
+CUSTOM_ROLE = re.compile(r"(projects|organizations)/[^/]+/roles/[A-Za-z0-9_.]+")
+
+
+def roles() -> dict[str, dict]:
+    return catalogs.load(catalogs.GCP_FILE)["roles"]
+
+
+def source() -> str:
+    data = catalogs.load(catalogs.GCP_FILE)
+    return f"GCP role catalog of {data['date']}"
+
+
+def permissions(role: str) -> frozenset[str] | None:
+    """A predefined role's permissions; None for a custom role (wiam cannot see into it)."""
+    entry = roles().get(role)
+    return frozenset(entry["permissions"]) if entry else None
+
+
+def problem(role: str) -> tuple[str, str] | None:
+    if CUSTOM_ROLE.fullmatch(role) or role in roles():
+        return None
+    close = difflib.get_close_matches(role, sorted(roles()), n=1)
+    return (f"{role!r} is not a predefined GCP role ({source()})",
+            (f"did you mean {close[0]!r}? " if close else "") +
+            "use a predefined role, a custom role's full name (projects/P/roles/R), or list it in custom")

@@ -1,0 +1,98 @@
+"""GCP in the access graph: service accounts or direct principals, role bindings, and impersonation."""
+
+from __future__ import annotations
+
+import re
+
+from compiler.graph import AccessGraph
+from compiler.model import Model, Target
+
+from . import catalog
+from .terraform import POOL_DEFAULT_ID, WORKLOAD_IDENTITY_USER, principal, service_account_id
+
+# Permissions on a service account that let the holder act as it, and how.
+IMPERSONATION = {
+    "iam.serviceAccounts.getAccessToken": "mint its access tokens",
+    "iam.serviceAccountKeys.create": "create a key for it",
+    "iam.serviceAccounts.signJwt": "sign JWTs as it",
+    "iam.serviceAccounts.signBlob": "sign blobs as it",
+    "iam.serviceAccounts.getOpenIdToken": "mint its ID tokens",
+    "iam.serviceAccounts.implicitDelegation": "delegate through it",
+    "iam.serviceAccounts.actAs": "attach it to compute it creates",
+    "iam.serviceAccounts.setIamPolicy": "grant itself roles on it",
+}
+# Project-level permissions that take over every principal of the project's pool.
+POOL_TAKEOVER = {
+    "iam.googleapis.com/workloadIdentityPoolProviders.update": "rewrite the pool provider's attribute condition",
+    "iam.googleapis.com/workloadIdentityPoolProviders.create": "add a provider to the pool for an issuer it controls",
+    "resourcemanager.projects.setIamPolicy": "grant itself any role in the project",
+}
+_SERVICE_ACCOUNT = re.compile(r"(?://iam\.googleapis\.com/)?projects/[^/]+/serviceAccounts/(?P<email>[^/]+)")
+
+
+def service_account_email(target: Target, workload: str) -> str:
+    return f"{service_account_id(workload)}@{target.settings['project_id']}.iam.gserviceaccount.com"
+
+
+def grant_permissions(roles: list[str]) -> frozenset[str]:
+    """The union of the predefined roles' permissions; custom roles add what wiam cannot see."""
+    found: set[str] = set()
+    for role in roles:
+        found |= catalog.permissions(role) or frozenset()
+    return frozenset(found)
+
+
+def graph_target(model: Model, target: Target, access: AccessGraph) -> None:
+    number = target.settings["project_number"]
+    pool_id = target.settings.get("pool_id", POOL_DEFAULT_ID)
+    project = target.settings["project_id"]
+    for workload, grant in model.grants_on(target):
+        if not workload.identities:
+            continue
+        members = sorted(principal(number, pool_id, i.subject) for i in workload.identities)
+        issuers = sorted({i.issuer.url for i in workload.identities})
+        if grant.settings.get("mode", "service_account") == "service_account":
+            email = service_account_email(target, workload.name)
+            node = access.principal(workload, target, "service_account", email,
+                                    trust={"issuers": issuers, "members": members, "role": WORKLOAD_IDENTITY_USER},
+                                    email=email, resource=f"projects/{project}/serviceAccounts/{email}")
+        else:
+            node = access.principal(workload, target, "direct", f"{workload.name} (direct principals)",
+                                    trust={"issuers": issuers, "members": members}, members=members)
+        roles = list(dict.fromkeys(grant.settings["roles"]))
+        resource = grant.settings.get("resource") or f"projects/{project}"
+        grant_id = access.grant(node, grant, roles=roles, resource=resource,
+                                project_wide="resource" not in grant.settings)
+        for role in roles:
+            permissions = catalog.permissions(role)
+            access.node(f"gcp:role:{role}", "role", role, cloud="gcp", custom=permissions is None,
+                        permissions=None if permissions is None else len(permissions))
+            access.edge(grant_id, f"gcp:role:{role}", "allows")
+        access.node(f"gcp:resource:{resource}", "resource", resource, cloud="gcp")
+        access.edge(grant_id, f"gcp:resource:{resource}", "on")
+
+
+def link_principals(model: Model, access: AccessGraph) -> None:
+    """Impersonation of service accounts, and takeover of a project's workload identity pool."""
+    principals = access.nodes_of("principal", cloud="gcp")
+    for grant_id, grant in access.nodes_of("grant", cloud="gcp"):
+        holder = next(iter(access.graph.predecessors(grant_id)))
+        permissions = grant_permissions(grant["roles"])
+        project = model.targets[("gcp", grant["target"])].settings["project_id"]
+        takeover = sorted(POOL_TAKEOVER.keys() & permissions) if grant["project_wide"] else []
+        for other_id, other in principals:
+            if other_id == holder:
+                continue
+            same_project = model.targets[("gcp", other["target"])].settings["project_id"] == project
+            if takeover and same_project:
+                access.edge(holder, other_id, "can_act_as", via=grant_id, permission=takeover[0],
+                            technique=POOL_TAKEOVER[takeover[0]])
+                continue
+            if other["kind"] != "service_account":
+                continue
+            match = _SERVICE_ACCOUNT.fullmatch(grant["resource"])
+            covers = (grant["project_wide"] and same_project) or bool(match and match["email"] == other["email"])
+            usable = [p for p in IMPERSONATION if p in permissions]
+            if covers and usable:
+                access.edge(holder, other_id, "can_act_as", via=grant_id, permission=usable[0],
+                            technique=IMPERSONATION[usable[0]])

@@ -1,0 +1,88 @@
+"""GCP analysis rules: basic roles, escalation permissions and project-wide grants."""
+
+from __future__ import annotations
+
+from compiler.analysis.core import Context, Rule, rule
+from compiler.document import describe
+from compiler.model import Grant
+
+from . import catalog
+from .graph import IMPERSONATION, POOL_TAKEOVER, grant_permissions
+
+RULES: list[Rule] = []
+
+BASIC_ROLES = frozenset({"roles/owner", "roles/editor"})
+ESCALATION_PERMISSIONS = frozenset(IMPERSONATION) | frozenset(POOL_TAKEOVER) | frozenset({
+    "iam.roles.create", "iam.roles.update", "resourcemanager.folders.setIamPolicy",
+    "resourcemanager.organizations.setIamPolicy", "storage.buckets.setIamPolicy",
+    "secretmanager.secrets.setIamPolicy", "pubsub.topics.setIamPolicy", "cloudkms.cryptoKeys.setIamPolicy",
+    "deploymentmanager.deployments.create", "cloudfunctions.functions.create", "cloudbuild.builds.create",
+})
+# Services whose resources take their own IAM policy (see RESOURCE_KINDS in terraform.py).
+RESOURCE_LEVEL_SERVICES = frozenset({"storage", "pubsub", "secretmanager", "bigquery", "artifactregistry",
+                                     "cloudkms"})
+_READ_VERBS = ("get", "list", "search", "read", "query")
+
+
+def writes(grant: Grant) -> bool:
+    """Whether any role grants a permission beyond reading; custom roles count as writing."""
+    roles = grant.settings["roles"]
+    if any(catalog.permissions(role) is None for role in roles):
+        return True
+    return any(not permission.rsplit(".", 1)[-1].startswith(_READ_VERBS) for permission in grant_permissions(roles))
+
+
+def _role_findings(rule: Rule, context: Context, select):
+    """A finding at each role of each GCP grant for which select(grant, role) returns a message."""
+    for name, workload in sorted(context.model.workloads.items()):
+        for grant in workload.grants:
+            if grant.cloud != "gcp":
+                continue
+            for index, role in enumerate(grant.settings["roles"]):
+                message = select(grant, role)
+                if message:
+                    yield rule.finding(context.model.where(grant.path + ("roles", index)), describe(grant.path),
+                                       message, workload=name)
+
+
+@rule(RULES, "GCP101", "basic-role", "critical", "Basic role (owner or editor)",
+      """roles/owner and roles/editor hold thousands of permissions across every service of the
+      project, and owner can change its IAM policy: a compromised pipeline owns the project.""",
+      """Grant the predefined roles of the services the workload uses, on the resources it uses.""")
+def _basic_roles(rule: Rule, context: Context):
+    return _role_findings(rule, context, lambda grant, role: (
+        f"{role} is a basic role with {len(catalog.permissions(role))} permissions" if role in BASIC_ROLES else None))
+
+
+@rule(RULES, "GCP102", "privilege-escalation-permission", "high", "Role with privilege-escalation permissions",
+      """The role lets the workload impersonate service accounts (token creation, keys, actAs), change
+      IAM policies or custom roles, rewrite the workload identity pool's providers, or deploy code that
+      runs as another service account.""",
+      """Use a role without these permissions, or bind it on the one service account or resource that
+      needs it rather than the project.""")
+def _escalation_roles(rule: Rule, context: Context):
+    def select(grant, role):
+        found = sorted(ESCALATION_PERMISSIONS & (catalog.permissions(role) or frozenset()))
+        if not found or role in BASIC_ROLES:
+            return None
+        where = "the project" if "resource" not in grant.settings else grant.settings["resource"]
+        return f"{role} on {where} allows {', '.join(found[:4])}" + (
+            f" and {len(found) - 4} more" if len(found) > 4 else "")
+    return _role_findings(rule, context, select)
+
+
+@rule(RULES, "GCP103", "project-wide-grant", "medium", "Project-wide grant of a resource-level role",
+      """The grant has no resource, so the role applies to every bucket, topic, secret, dataset,
+      repository or key of the project, though these resources take their own IAM bindings.""",
+      """Set resource to the full name of the resource the workload uses (for example
+      projects/_/buckets/NAME).""")
+def _project_wide(rule: Rule, context: Context):
+    def select(grant, role):
+        permissions = catalog.permissions(role)
+        if "resource" in grant.settings or not permissions:
+            return None
+        services = {p.split(".")[0] for p in permissions if not p.startswith("resourcemanager.projects.")}
+        if services and services <= RESOURCE_LEVEL_SERVICES:
+            return f"{role} applies to every {'/'.join(sorted(services))} resource of the project"
+        return None
+    return _role_findings(rule, context, select)
