@@ -1,10 +1,11 @@
-"""One module per cloud. Each turns the model's targets of its cloud into Terraform resources,
-checks that cloud's documented limits, and names what a workload's owner needs (outputs).
-
-Every provider module has:
+"""One package per cloud, like one dialect per SQL engine. Each has:
 - CLOUD: the cloud's name in the spec ("aws", "gcp", "azure");
 - TERRAFORM_PROVIDER: (local name, source, version constraint);
-- compile_target(model, target, module, report) -> {workload name: {output key: value}}.
+- compile_target(model, target, module, report) -> {workload name: {output key: value}}: its Terraform
+  resources, with the cloud's documented limits checked;
+- CATALOG_FIELD and catalog_problem(entry): the grant field its catalog checks, and why an entry is unknown;
+- graph_target(model, target, access) and link_principals(model, access): its part of the access graph;
+- RULES and writes(grant): its analysis rules, and whether a grant allows more than reading.
 """
 
 from __future__ import annotations

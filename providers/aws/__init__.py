@@ -1,9 +1,11 @@
-"""aws: compile (terraform), catalog checks (catalog), access graph (graph) and rules (rules)."""
+"""The AWS dialect: Terraform resources (terraform), catalog (catalog), access graph (graph), rules (rules)."""
 
-from .terraform import *  # noqa: F401,F403
-from .terraform import CLOUD, TERRAFORM_PROVIDER, compile_target  # noqa: F401
-from .catalog import problem as catalog_problem  # noqa: F401
+from .catalog import problem as catalog_problem
+from .graph import graph_target, link_principals
+from .rules import RULES, writes
+from .terraform import CLOUD, TERRAFORM_PROVIDER, compile_target, oidc_provider_arn, role_name
 
-CATALOG_FIELD = "actions"
-from .graph import graph_target, link_principals  # noqa: F401
-from .rules import RULES, writes  # noqa: F401
+CATALOG_FIELD = "actions"  # the grant field whose entries the catalog checks
+
+__all__ = ["CATALOG_FIELD", "CLOUD", "RULES", "TERRAFORM_PROVIDER", "catalog_problem", "compile_target",
+           "graph_target", "link_principals", "writes", "oidc_provider_arn", "role_name"]

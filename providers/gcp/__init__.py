@@ -1,9 +1,11 @@
-"""gcp: compile (terraform), catalog checks (catalog), access graph (graph) and rules (rules)."""
+"""The GCP dialect: Terraform resources (terraform), catalog (catalog), access graph (graph), rules (rules)."""
 
-from .terraform import *  # noqa: F401,F403
-from .terraform import CLOUD, TERRAFORM_PROVIDER, compile_target  # noqa: F401
-from .catalog import problem as catalog_problem  # noqa: F401
+from .catalog import problem as catalog_problem
+from .graph import graph_target, link_principals
+from .rules import RULES, writes
+from .terraform import CLOUD, TERRAFORM_PROVIDER, compile_target, resource_binding, service_account_id, subject_condition
 
-CATALOG_FIELD = "roles"
-from .graph import graph_target, link_principals  # noqa: F401
-from .rules import RULES, writes  # noqa: F401
+CATALOG_FIELD = "roles"  # the grant field whose entries the catalog checks
+
+__all__ = ["CATALOG_FIELD", "CLOUD", "RULES", "TERRAFORM_PROVIDER", "catalog_problem", "compile_target",
+           "graph_target", "link_principals", "writes", "resource_binding", "service_account_id", "subject_condition"]
