@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -11,10 +12,17 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from . import __version__, export
+from .analysis import SEVERITIES, all_rules, at_or_above
+from .analysis import analyze as analyze_model
+from .analysis import output as analysis_output
 from .compile import compile_model, load_model
 from .diagnostics import Report, SpecError
+from .graph import build_graph, describe_path
 from .loader import UsageError
-from .terraform import write_tree
+from .model import Model
+from .query import who_can
+from .terraform import write_file, write_tree
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Compile workload identity specs into Terraform JSON for AWS, GCP and Azure.")
@@ -32,8 +40,8 @@ class Split(str, Enum):
     target = "target"
 
 
-def _fail_spec(error: SpecError, fmt: OutputFormat) -> None:
-    if fmt is OutputFormat.json:
+def _fail_spec(error: SpecError, fmt) -> None:
+    if fmt.value != "text":  # every machine format gets the errors as JSON
         typer.echo(json.dumps({"ok": False, "errors": [d.as_json() for d in error.diagnostics]}, indent=2))
     else:
         for diagnostic in error.diagnostics:
@@ -58,11 +66,8 @@ RecursiveOption = typer.Option(False, "--recursive", "-r", help="Also load spec 
 FormatOption = typer.Option(OutputFormat.text, "--format", "-f", help="Output format.")
 
 
-@app.command()
-def validate(directory: str = DirArgument, recursive: bool = RecursiveOption,
-             fmt: OutputFormat = FormatOption) -> None:
-    """Load, merge and validate a spec; print every error, not only the first."""
-    report = Report()
+def _valid_model(directory: str, recursive: bool, fmt, report: Report) -> Model:
+    """The validated model, or exit 1 with every spec error (cloud limits included) or 2 on misuse."""
     try:
         model = load_model(directory, recursive, report)
         compile_model(model, report=report)  # cloud limits are part of validity
@@ -70,6 +75,27 @@ def validate(directory: str = DirArgument, recursive: bool = RecursiveOption,
         _fail_spec(error, fmt)
     except UsageError as error:
         _fail_usage(str(error))
+    return model
+
+
+def _emit(content: bytes, out: Optional[str]) -> None:
+    """Print, or write the file atomically."""
+    if out is None:
+        sys.stdout.buffer.write(content)
+        sys.stdout.flush()
+        return
+    try:
+        write_file(out, content)
+    except OSError as error:
+        _fail_usage(f"cannot write {out}: {error.strerror or error}")
+
+
+@app.command()
+def validate(directory: str = DirArgument, recursive: bool = RecursiveOption,
+             fmt: OutputFormat = FormatOption) -> None:
+    """Load, merge and validate a spec; print every error, not only the first."""
+    report = Report()
+    model = _valid_model(directory, recursive, fmt, report)
     summary = {"files": len(model.document.files), "issuers": len(model.issuers),
                "targets": len(model.targets), "workloads": len(model.workloads)}
     if fmt is OutputFormat.json:
@@ -104,6 +130,147 @@ def compile_command(directory: str = DirArgument,
         return
     _notes(report)
     typer.echo(f"wrote {len(files)} file{'s' if len(files) != 1 else ''} to {out}: {', '.join(sorted(files))}")
+
+
+class AnalyzeFormat(str, Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+
+
+class Severity(str, Enum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+class GraphFormat(str, Enum):
+    json = "json"
+    graphml = "graphml"
+    gexf = "gexf"
+    dot = "dot"
+    mermaid = "mermaid"
+    cypher = "cypher"
+    csv = "csv"
+
+
+class RulesFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan"}
+OutOption = typer.Option(None, "--out", "-o", help="Write to this file (atomically) instead of printing.")
+
+
+@app.command()
+def analyze(directory: str = DirArgument, recursive: bool = RecursiveOption,
+            fmt: AnalyzeFormat = typer.Option(AnalyzeFormat.text, "--format", "-f", help="Output format."),
+            fail_on: Optional[Severity] = typer.Option(None, "--fail-on",
+                                                       help="Exit 1 on unsuppressed findings at or above this severity."),
+            out: Optional[str] = OutOption) -> None:
+    """Least-privilege findings, each with its rule, severity, place in the spec and fix."""
+    model = _valid_model(directory, recursive, fmt, Report())
+    rules = all_rules()
+    findings = analyze_model(model)
+    failing = at_or_above(findings, fail_on.value) if fail_on else []
+    if fmt is AnalyzeFormat.json:
+        data = analysis_output.to_json(findings, rules, fail_on.value if fail_on else None)
+        _emit((json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode(), out)
+    elif fmt is AnalyzeFormat.sarif:
+        sarif = analysis_output.to_sarif(findings, rules, __version__)
+        _emit((json.dumps(sarif, indent=2, ensure_ascii=False) + "\n").encode(), out)
+    else:
+        buffer = io.StringIO() if out else None  # colour only on a terminal; rich decides
+        _print_findings(Console(highlight=False, soft_wrap=True, file=buffer), findings, rules)
+        if buffer is not None:
+            _emit(buffer.getvalue().encode(), out)
+    raise typer.Exit(EXIT_SPEC if failing else 0)
+
+
+def _print_findings(console: Console, findings, rules) -> None:
+    shown = [f for f in findings if not f.suppressed]
+    for file in dict.fromkeys(f.pos.file for f in shown):
+        console.print(file, style="bold", markup=False)
+        for finding in (f for f in shown if f.pos.file == file):
+            console.print(f"  {finding.pos.line}:{finding.pos.column} ", end="", markup=False)
+            console.print(f"{finding.severity.upper()}", style=SEVERITY_STYLE[finding.severity], end="", markup=False)
+            console.print(f" {finding.rule} {rules[finding.rule].title} ({finding.block})", markup=False)
+            console.print(f"    {finding.message}", markup=False)
+            console.print(f"    fix: {rules[finding.rule].fix}", style="dim", markup=False)
+    counts = analysis_output.summary(findings)
+    parts = [f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s]]
+    console.print(f"{len(shown)} finding{'s' if len(shown) != 1 else ''}" + (f": {', '.join(parts)}" if parts else "")
+                  + (f" ({counts['suppressed']} suppressed)" if counts["suppressed"] else ""), markup=False)
+
+
+@app.command()
+def graph(directory: str = DirArgument, recursive: bool = RecursiveOption,
+          fmt: GraphFormat = typer.Option(GraphFormat.json, "--format", "-f", help="Export format."),
+          out: Optional[str] = typer.Option(None, "--out", "-o",
+                                            help="Write to this file (a folder for csv) instead of printing.")) -> None:
+    """Export the access graph: issuers, subjects, workloads, principals, grants, permissions, resources."""
+    model = _valid_model(directory, recursive, fmt, Report())
+    access = build_graph(model)
+    if fmt is GraphFormat.csv:
+        if out is None:
+            _fail_usage("--format csv writes nodes.csv and relationships.csv: give the folder with --out")
+        try:
+            write_tree(out, export.to_csv(access.graph))
+        except OSError as error:
+            _fail_usage(f"cannot write {out}: {error.strerror or error}")
+        return
+    _emit(getattr(export, f"to_{fmt.value}")(access.graph), out)
+
+
+@app.command("who-can")
+def who_can_command(directory: str = DirArgument, recursive: bool = RecursiveOption,
+                    action: Optional[str] = typer.Option(None, "--action", "-a",
+                                                         help="s3:GetObject, storage.objects.get or Microsoft.X/y/read."),
+                    resource: Optional[str] = typer.Option(None, "--resource", help="An ARN, GCP full resource name "
+                                                                                     "or Azure resource ID."),
+                    role: Optional[str] = typer.Option(None, "--role", help="A GCP or Azure role, or an AWS managed policy."),
+                    fmt: OutputFormat = FormatOption) -> None:
+    """Which subjects and workloads reach an action, resource or role, and through which path."""
+    if action is None and role is None and resource is None:
+        _fail_usage("give --action (with or without --resource), --role or --resource")
+    if action is not None and role is not None:
+        _fail_usage("give either --action or --role, not both")
+    model = _valid_model(directory, recursive, fmt, Report())
+    access = build_graph(model)
+    answers = who_can(access, action, resource, role)
+    nodes = access.graph.nodes
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps({"query": {"action": action, "resource": resource, "role": role}, "answers": [{
+            "subject": nodes[a.subject]["subject"], "issuer": nodes[a.subject]["issuer"], "workload": a.workload,
+            "principal": nodes[a.principal]["label"], "cloud": nodes[a.grant]["cloud"],
+            "target": nodes[a.grant]["target"], "direct": a.direct, "hops": a.hops, "path": list(a.path),
+            "path_labels": [nodes[n]["label"] for n in a.path]} for a in answers]}, indent=2, ensure_ascii=False))
+        return
+    if not answers:
+        typer.echo("no subject reaches it")
+        return
+    for answer in answers:
+        how = "directly" if answer.direct else f"through {answer.hops} other principal{'s' if answer.hops > 1 else ''}"
+        typer.echo(f"{nodes[answer.subject]['issuer']} {nodes[answer.subject]['subject']} "
+                   f"(workload {answer.workload}), {how}:")
+        typer.echo(f"  {describe_path(access, list(answer.path))}")
+
+
+@app.command()
+def rules(fmt: RulesFormat = typer.Option(RulesFormat.text, "--format", "-f", help="Output format.")) -> None:
+    """The analysis rules: ID, severity, title, explanation and fix."""
+    catalog = all_rules()
+    if fmt is RulesFormat.markdown:
+        typer.echo(analysis_output.rules_markdown(catalog), nl=False)
+    elif fmt is RulesFormat.json:
+        typer.echo(json.dumps([{"id": r.id, "name": r.name, "severity": r.severity, "title": r.title,
+                                "explanation": r.explanation, "fix": r.fix} for r in catalog.values()], indent=2))
+    else:
+        for rule in catalog.values():
+            typer.echo(f"{rule.id:<8} {rule.severity:<8} {rule.name}: {rule.title}")
 
 
 def main() -> None:

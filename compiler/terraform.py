@@ -112,6 +112,25 @@ def _exchange(a: str, b: str) -> bool:
     return result == 0
 
 
+def write_file(path: str, content: bytes) -> None:
+    """Write one file whole or not at all: a temporary file beside it, then a rename."""
+    path = os.path.abspath(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
 def write_tree(out: str, files: dict[str, bytes]) -> None:
     """Replace the folder `out` by exactly `files` (relative path -> content), whole or not at all.
 

@@ -4,7 +4,8 @@
 - compile_target(model, target, module, report) -> {workload name: {output key: value}}: its Terraform
   resources, with the cloud's documented limits checked;
 - CATALOG_FIELD and catalog_problem(entry): the grant field its catalog checks, and why an entry is unknown;
-- graph_target(model, target, access) and link_principals(model, access): its part of the access graph;
+- graph_target(model, target, access) and link_principals(model, access): its part of the access graph,
+  and allows(action or role node, action) and covers(grant node, resource) for who-can;
 - RULES and writes(grant): its analysis rules, and whether a grant allows more than reading.
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from functools import lru_cache
 
@@ -97,3 +98,18 @@ def link_principals(model: Model, access: AccessGraph) -> None:
                 if can_pass and compute:
                     access.edge(holder, role_id, "can_act_as", via=grant_id, permission="iam:PassRole",
                                 technique=f"pass the role to new compute ({compute[0]})")
+
+
+def allows(node: dict, action: str) -> bool:
+    """Whether an action node (a pattern) or managed policy node allows an IAM action (service:Action)."""
+    if ":" not in action:
+        return False
+    if node.get("kind") == "managed_policy":
+        return node["arn"].endswith(":iam::aws:policy/AdministratorAccess")  # others: contents not modelled
+    return fnmatch.fnmatchcase(action.lower(), node["label"].lower())  # IAM action names ignore case
+
+
+def covers(grant: dict, resource: str) -> bool:
+    """Whether a grant node's resources match an ARN; managed policies count as any resource."""
+    patterns = grant["resources"] + (["*"] if grant.get("managed_policies") else [])
+    return resource.startswith("arn:") and any(arn_matches(p, resource) for p in patterns)

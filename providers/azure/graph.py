@@ -69,3 +69,14 @@ def link_principals(model: Model, access: AccessGraph) -> None:
             if other_id != holder and scope_contains(grant["scope"], other["resource_id"]):
                 access.edge(holder, other_id, "can_act_as", via=grant_id, permission=usable[0],
                             technique=TAKEOVER[usable[0]])
+
+
+def allows(node: dict, action: str) -> bool:
+    """Whether a role node allows an operation (Microsoft.Provider/...), as a control or data action."""
+    definition = catalog.definition(node["label"])
+    return bool(definition) and (definition.allows(action) or definition.allows(action, data=True))
+
+
+def covers(grant: dict, resource: str) -> bool:
+    """Whether an ARM resource ID is within a grant node's scope."""
+    return scope_contains(grant["scope"], resource)

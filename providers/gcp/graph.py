@@ -96,3 +96,16 @@ def link_principals(model: Model, access: AccessGraph) -> None:
             if covers and usable:
                 access.edge(holder, other_id, "can_act_as", via=grant_id, permission=usable[0],
                             technique=IMPERSONATION[usable[0]])
+
+
+def allows(node: dict, action: str) -> bool:
+    """Whether a role node holds a permission (service.resource.verb)."""
+    return action in (catalog.permissions(node["label"]) or ())
+
+
+def covers(grant: dict, resource: str) -> bool:
+    """Whether a grant node's resource (or project) is, or contains, a full resource name."""
+    resource = re.sub(r"^//[a-z0-9.-]+\.googleapis\.com/", "", resource)
+    if grant["project_wide"] and resource.startswith("projects/_/"):
+        return True  # a bucket's project is not in its name: it may be this one
+    return resource == grant["resource"] or resource.startswith(grant["resource"] + "/")

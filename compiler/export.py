@@ -1,0 +1,150 @@
+"""The access graph in the formats auditors' tools read: node-link JSON, GraphML, GEXF, DOT,
+Mermaid, a Cypher script and a CSV pair for Neo4j. Every format carries the same nodes, edges
+and attributes; lists and maps become JSON text, since GraphML, GEXF and Neo4j take scalars only."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import networkx as nx
+
+FORMATS = ("json", "graphml", "gexf", "dot", "mermaid", "cypher", "csv")
+CYPHER_BATCH = 500
+LABELS = {"issuer": "Issuer", "subject": "Subject", "workload": "Workload", "target": "Target",
+          "principal": "Principal", "grant": "Grant", "action": "Action", "role": "Role", "resource": "Resource"}
+
+
+def _scalar(value):
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return value
+
+
+def flatten(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """A copy whose attribute values are all strings, numbers or booleans."""
+    flat = nx.MultiDiGraph()
+    for node, data in graph.nodes(data=True):
+        flat.add_node(node, **{k: _scalar(v) for k, v in data.items() if v is not None})
+    for source, target, key, data in graph.edges(keys=True, data=True):
+        flat.add_edge(source, target, key=key, **{k: _scalar(v) for k, v in data.items() if v is not None})
+    return flat
+
+
+def to_json(graph: nx.MultiDiGraph) -> bytes:
+    data = nx.node_link_data(flatten(graph), edges="edges")
+    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def to_graphml(graph: nx.MultiDiGraph) -> bytes:
+    return "\n".join(nx.generate_graphml(flatten(graph), encoding="utf-8", prettyprint=True)).encode() + b"\n"
+
+
+def to_gexf(graph: nx.MultiDiGraph) -> bytes:
+    return "\n".join(nx.generate_gexf(flatten(graph), encoding="utf-8", prettyprint=True)).encode() + b"\n"
+
+
+def _dot_string(text) -> str:
+    text = str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{text}"'
+
+
+def _dot_attributes(data: dict) -> str:
+    return ", ".join(f"{_dot_string(k)}={_dot_string(v)}" for k, v in sorted(data.items()))
+
+
+def to_dot(graph: nx.MultiDiGraph) -> bytes:
+    lines = ["digraph wiam {", "  rankdir=LR;", "  node [shape=box];"]
+    for node, data in flatten(graph).nodes(data=True):
+        lines.append(f"  {_dot_string(node)} [{_dot_attributes(data)}];")
+    for source, target, key, data in flatten(graph).edges(keys=True, data=True):
+        lines.append(f"  {_dot_string(source)} -> {_dot_string(target)} [key={_dot_string(key)}, "
+                     f"{_dot_attributes({**data, 'label': data['relation']})}];")
+    return ("\n".join(lines) + "\n}\n").encode()
+
+
+def _mermaid_text(text: str) -> str:
+    # Mermaid labels are quoted; quotes and the characters Mermaid reads as markup become entities.
+    return "".join({'"': "#quot;", "#": "#35;", "<": "#lt;", ">": "#gt;"}.get(c, c) for c in text)
+
+
+def to_mermaid(graph: nx.MultiDiGraph) -> bytes:
+    """A flowchart for viewing; each node's and edge's attributes ride along as `%%` comments."""
+    flat = flatten(graph)
+    ids = {node: f"n{index}" for index, node in enumerate(flat.nodes)}
+    lines = ["flowchart LR"]
+    for node, data in flat.nodes(data=True):
+        lines.append(f'  {ids[node]}["{_mermaid_text(data["label"])}"]:::{data["type"]}')
+        lines.append(f"  %% node {ids[node]} {json.dumps({'id': node, **data}, sort_keys=True, ensure_ascii=False)}")
+    for source, target, key, data in flat.edges(keys=True, data=True):
+        lines.append(f"  {ids[source]} -->|{_mermaid_text(data['relation'])}| {ids[target]}")
+        lines.append(f"  %% edge {ids[source]} {ids[target]} "
+                     f"{json.dumps({'key': key, **data}, sort_keys=True, ensure_ascii=False)}")
+    for node_type in sorted({data["type"] for _, data in flat.nodes(data=True)}):
+        lines.append(f"  classDef {node_type} stroke-width:1px")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _cypher_value(value) -> str:
+    # Maps with backticked keys; JSON string, number and boolean literals are valid Cypher literals.
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"`{k.replace('`', '``')}`: {_cypher_value(v)}" for k, v in sorted(value.items())) + "}"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def to_cypher(graph: nx.MultiDiGraph) -> bytes:
+    """A script for cypher-shell (`cypher-shell -f graph.cypher`): idempotent MERGEs in batches."""
+    flat = flatten(graph)
+    lines = [f"// wiam access graph: {flat.number_of_nodes()} nodes, {flat.number_of_edges()} relationships",
+             "CREATE CONSTRAINT wiam_node_id IF NOT EXISTS FOR (n:WiamNode) REQUIRE n.id IS UNIQUE;"]
+    by_label: dict[str, list[str]] = {}
+    for node, data in flat.nodes(data=True):
+        by_label.setdefault(LABELS[data["type"]], []).append(_cypher_value({"id": node, "props": data}))
+    for label, rows in sorted(by_label.items()):
+        for start in range(0, len(rows), CYPHER_BATCH):
+            lines.append("UNWIND [" + ", ".join(rows[start:start + CYPHER_BATCH]) + "] AS row "
+                         f"MERGE (n:WiamNode {{id: row.id}}) SET n:{label}, n += row.props;")
+    by_type: dict[str, list[str]] = {}
+    for source, target, key, data in flat.edges(keys=True, data=True):
+        by_type.setdefault(data["relation"].upper(), []).append(
+            _cypher_value({"source": source, "target": target, "props": data}))
+    for rel_type, rows in sorted(by_type.items()):
+        for start in range(0, len(rows), CYPHER_BATCH):
+            lines.append("UNWIND [" + ", ".join(rows[start:start + CYPHER_BATCH]) + "] AS row "
+                         "MATCH (a:WiamNode {id: row.source}), (b:WiamNode {id: row.target}) "
+                         f"MERGE (a)-[r:{rel_type}]->(b) SET r += row.props;")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _column_type(values) -> str:
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, bool) for v in present):
+        return ":boolean"
+    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return ":long"
+    return ""
+
+
+def _csv(header: list[str], rows: list[list]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else str(v).lower() if isinstance(v, bool) else v for v in row])
+    return buffer.getvalue().encode()
+
+
+def to_csv(graph: nx.MultiDiGraph) -> dict[str, bytes]:
+    """nodes.csv and relationships.csv in the header format of `neo4j-admin database import`."""
+    flat = flatten(graph)
+    nodes = list(flat.nodes(data=True))
+    node_keys = sorted({k for _, data in nodes for k in data})
+    node_header = ["id:ID", ":LABEL"] + [k + _column_type([d.get(k) for _, d in nodes]) for k in node_keys]
+    node_rows = [[node, f"WiamNode;{LABELS[data['type']]}"] + [data.get(k) for k in node_keys] for node, data in nodes]
+    edges = list(flat.edges(keys=True, data=True))
+    edge_keys = sorted({k for *_, data in edges for k in data})
+    edge_header = [":START_ID", ":END_ID", ":TYPE"] + [k + _column_type([d.get(k) for *_, d in edges])
+                                                      for k in edge_keys]
+    edge_rows = [[s, t, data["relation"].upper()] + [data.get(k) for k in edge_keys] for s, t, _, data in edges]
+    return {"nodes.csv": _csv(node_header, node_rows), "relationships.csv": _csv(edge_header, edge_rows)}
