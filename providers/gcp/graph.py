@@ -79,7 +79,7 @@ def link_principals(model: Model, access: AccessGraph) -> None:
         holder = next(iter(access.graph.predecessors(grant_id)))
         permissions = grant_permissions(grant["roles"])
         project = model.targets[("gcp", grant["target"])].settings["project_id"]
-        takeover = sorted(POOL_TAKEOVER.keys() & permissions) if grant["project_wide"] else []
+        takeover = [p for p in POOL_TAKEOVER if p in permissions] if grant["project_wide"] else []
         for other_id, other in principals:
             if other_id == holder:
                 continue

@@ -1,0 +1,145 @@
+"""The access graph: exact nodes and edges for the SPEC example, and planted escalation chains."""
+
+import pytest
+
+from chains import ACCOUNT, CHAINS_HCL, SA
+from compiler.compile import load_model
+from compiler.graph import build_graph, reachable
+from compiler.query import who_can
+from conftest import EXAMPLES
+
+SPEC_SUBJECT = "subject:github:repo:acme/payments:ref:refs/heads/main"
+
+
+def _graph(folder):
+    return build_graph(load_model(str(folder)))
+
+
+def _chain_edges(access) -> dict[tuple[str, str], str]:
+    return {(u, v): data["permission"] for u, v, k, data in access.graph.edges(keys=True, data=True)
+            if k == "can_act_as"}
+
+
+@pytest.fixture(scope="module")
+def chains(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("chains")
+    (folder / "main.wiam.hcl").write_text(CHAINS_HCL, encoding="utf-8")
+    return _graph(folder)
+
+
+def test_spec_example_graph_has_exactly_the_expected_nodes():
+    access = _graph(EXAMPLES / "spec-reference")
+    by_type = {}
+    for node, data in access.graph.nodes(data=True):
+        by_type.setdefault(data["type"], set()).add(node)
+    assert by_type == {
+        "issuer": {"issuer:github", "issuer:eks-prod"},
+        "subject": {SPEC_SUBJECT, "subject:eks-prod:system:serviceaccount:orders:orders-api"},
+        "workload": {"workload:payments-deployer", "workload:orders-api"},
+        "target": {"target:aws:prod", "target:gcp:prod", "target:azure:prod"},
+        "principal": {"aws:role:prod:payments-deployer", "aws:role:prod:orders-api",
+                      "gcp:service_account:prod:payments-deployer", "azure:identity:prod:payments-deployer"},
+        "grant": {"grant:aws:prod:payments-deployer", "grant:aws:prod:orders-api",
+                  "grant:gcp:prod:payments-deployer", "grant:azure:prod:payments-deployer"},
+        "action": {"aws:action:s3:GetObject", "aws:action:s3:PutObject", "aws:action:sqs:ReceiveMessage",
+                   "aws:action:sqs:DeleteMessage"},
+        "role": {"gcp:role:roles/storage.objectViewer", "azure:role:Storage Blob Data Reader"},
+        "resource": {"aws:resource:arn:aws:s3:::acme-payments-artifacts/*",
+                     "aws:resource:arn:aws:sqs:us-east-1:123456789012:orders",
+                     "gcp:resource:projects/_/buckets/acme-payments-artifacts",
+                     "azure:scope:/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/payments"},
+    }
+    assert not _chain_edges(access)
+
+
+def test_trust_edges_carry_the_deployed_conditions():
+    access = _graph(EXAMPLES / "spec-reference")
+    aws = access.graph.edges["workload:payments-deployer", "aws:role:prod:payments-deployer", "federates"]["trust"]
+    condition = aws["Statement"][0]["Condition"]["StringEquals"]
+    assert condition == {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                         "token.actions.githubusercontent.com:sub": "repo:acme/payments:ref:refs/heads/main"}
+    gcp = access.graph.edges["workload:payments-deployer", "gcp:service_account:prod:payments-deployer",
+                             "federates"]["trust"]
+    assert gcp["members"] == ["principal://iam.googleapis.com/projects/123456789012/locations/global/"
+                              "workloadIdentityPools/wiam-pool/subject/repo:acme/payments:ref:refs/heads/main"]
+    azure = access.graph.edges["workload:payments-deployer", "azure:identity:prod:payments-deployer",
+                               "federates"]["trust"]
+    assert azure == {"federated_credentials": [{
+        "issuer": "https://token.actions.githubusercontent.com", "subject": "repo:acme/payments:ref:refs/heads/main",
+        "audience": "api://AzureADTokenExchange"}]}
+    assert access.graph.nodes["aws:role:prod:payments-deployer"]["arn"] == \
+        "arn:aws:iam::123456789012:role/wiam-payments-deployer"
+
+
+def test_a_subject_reaches_only_its_own_workloads_access():
+    access = _graph(EXAMPLES / "spec-reference")
+    reached = set(reachable(access, SPEC_SUBJECT))
+    assert "aws:role:prod:payments-deployer" in reached
+    assert "aws:action:s3:PutObject" in reached
+    assert not any("orders" in node for node in reached)
+
+
+def test_planted_chains_give_exactly_these_indirect_edges(chains):
+    gcp_principals = {n for n, d in chains.graph.nodes(data=True) if d["type"] == "principal" and d["cloud"] == "gcp"}
+    expected = {
+        ("aws:role:prod:ci", "aws:role:prod:deployer"): "sts:AssumeRole",
+        ("aws:role:prod:deployer", "aws:role:prod:admin"): "iam:UpdateAssumeRolePolicy",
+        ("aws:role:prod:builder", "aws:role:prod:admin"): "iam:PassRole",
+        ("gcp:service_account:prod:gcp-ci", "gcp:service_account:prod:gcp-deployer"): "iam.serviceAccounts.getAccessToken",
+        ("gcp:service_account:prod:gcp-deployer", "gcp:service_account:prod:gcp-data"): "iam.serviceAccounts.actAs",
+        ("gcp:service_account:prod:gcp-deployer", "gcp:service_account:prod:gcp-ci"): "iam.serviceAccounts.actAs",
+        ("gcp:service_account:prod:gcp-deployer", "gcp:service_account:prod:pool-admin"): "iam.serviceAccounts.actAs",
+        ("azure:identity:prod:az-ops", "azure:identity:prod:az-app"):
+            "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write",
+    }
+    expected.update({("gcp:service_account:prod:pool-admin", other): "iam.googleapis.com/workloadIdentityPoolProviders.update"
+                     for other in gcp_principals - {"gcp:service_account:prod:pool-admin"}})
+    assert _chain_edges(chains) == expected
+
+
+def test_chains_do_not_jump_between_clouds_or_backwards(chains):
+    reached = set(reachable(chains, "workload:ci"))
+    assert {"aws:role:prod:deployer", "aws:role:prod:admin", "aws:action:s3:DeleteBucket"} <= reached
+    assert not any(n.startswith(("gcp:", "azure:")) for n in reached)  # other workloads' clouds stay apart
+    assert "aws:role:prod:ci" not in set(reachable(chains, "workload:admin"))
+
+
+def test_who_can_follows_two_and_three_hop_chains(chains):
+    answers = who_can(chains, action="s3:DeleteBucket", resource="arn:aws:s3:::acme-data")
+    got = {(a.workload, a.hops): [chains.graph.nodes[n]["label"] for n in a.path] for a in answers}
+    assert got == {
+        ("admin", 0): ["system:serviceaccount:admin:admin", "admin", "wiam-admin", "aws prod grant of admin",
+                       "s3:DeleteBucket"],
+        ("builder", 1): ["system:serviceaccount:build:builder", "builder", "wiam-builder", "wiam-admin",
+                         "aws prod grant of admin", "s3:DeleteBucket"],
+        ("deployer", 1): ["system:serviceaccount:deploy:deployer", "deployer", "wiam-deployer", "wiam-admin",
+                          "aws prod grant of admin", "s3:DeleteBucket"],
+        ("ci", 2): ["system:serviceaccount:ci:runner", "ci", "wiam-ci", "wiam-deployer", "wiam-admin",
+                    "aws prod grant of admin", "s3:DeleteBucket"],
+    }
+    assert who_can(chains, action="s3:DeleteBucket", resource="arn:aws:s3:::other-bucket") == []
+    assert who_can(chains, action="s3:PutObject", resource="arn:aws:s3:::acme-data") == []
+
+
+def test_who_can_on_gcp_and_azure(chains):
+    gcp = who_can(chains, action="storage.objects.delete", resource="projects/_/buckets/acme-data/objects/x")
+    assert sorted((a.workload, a.hops) for a in gcp) == [
+        ("gcp-ci", 2), ("gcp-data", 0), ("gcp-deployer", 1), ("pool-admin", 1)]
+    assert who_can(chains, action="storage.objects.delete", resource="projects/_/buckets/other") == []
+    by_role = who_can(chains, role="Storage Blob Data Reader")
+    assert sorted((a.workload, a.hops) for a in by_role) == [("az-app", 0), ("az-ops", 1)]
+    data_read = who_can(chains, action="Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+                        resource="/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/data/"
+                                 "providers/Microsoft.Storage/storageAccounts/acme")
+    assert sorted(a.workload for a in data_read) == ["az-app", "az-ops"]
+
+
+def test_who_can_by_role_names_the_role_in_the_path(chains):
+    answers = who_can(chains, role="roles/iam.serviceAccountTokenCreator")
+    assert [(a.workload, a.path[-1]) for a in answers] == [
+        ("gcp-ci", "gcp:role:roles/iam.serviceAccountTokenCreator"),
+        ("gcp-deployer", "gcp:role:roles/iam.serviceAccountTokenCreator"),
+        ("pool-admin", "gcp:role:roles/iam.serviceAccountTokenCreator"),
+    ]
+    assert chains.graph.nodes["gcp:service_account:prod:gcp-deployer"]["email"] == SA.format("gcp-deployer")
+    assert chains.graph.nodes["aws:role:prod:admin"]["arn"] == f"arn:aws:iam::{ACCOUNT}:role/wiam-admin"
