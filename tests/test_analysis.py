@@ -1,0 +1,224 @@
+"""Analysis rules: exact findings on planted specs, none on a clean one, suppression, SARIF, --fail-on."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from chains import CHAINS_HCL
+from compiler.analysis import all_rules, analyze, at_or_above
+from compiler.analysis.output import rules_markdown, to_sarif
+from compiler.compile import load_model
+from conftest import ROOT, spec_errors
+
+TARGETS = {
+    "aws": 'target "aws" "prod" {\n  account_id = "123456789012"\n}\n',
+    "gcp": 'target "gcp" "prod" {\n  project_id = "acme-prod"\n  project_number = "123456789012"\n}\n',
+    "azure": ('target "azure" "prod" {\n  tenant_id = "00000000-0000-0000-0000-000000000000"\n'
+              '  subscription_id = "11111111-1111-1111-1111-111111111111"\n  resource_group = "ids"\n'
+              '  location = "eastus"\n}\n'),
+}
+PINNED = ('issuer = "github"\n    repository = "acme/app"\n    owner_id = "100"\n    repository_id = "200"\n'
+          '    ref = "refs/heads/main"')
+
+
+def planted(cloud: str, grant: str, identity: str = PINNED, environment: str = "prod", extra: str = "") -> str:
+    return ('issuer "github" {\n  kind = "github_actions"\n}\n' + TARGETS[cloud] +
+            f'workload "app" {{\n  environment = "{environment}"\n{extra}  identity {{\n    {identity}\n  }}\n'
+            f'  grant "{cloud}" "prod" {{\n    {grant}\n  }}\n}}\n')
+
+
+def findings_of(folder):
+    return analyze(load_model(str(folder)))
+
+
+def rule_ids(folder) -> list[str]:
+    return sorted(f.rule for f in findings_of(folder))
+
+
+CASES = [
+    ("aws", 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]', []),
+    ("aws", 'actions = ["s3:*"]\n    resources = ["arn:aws:s3:::b/*"]', ["AWS101"]),
+    ("aws", 'actions = ["*"]\n    resources = ["arn:aws:s3:::b/*"]', ["AWS101", "AWS104"]),
+    ("aws", 'actions = ["s3:PutObject"]\n    resources = ["*"]', ["AWS102"]),
+    ("aws", 'actions = ["s3:ListAllMyBuckets"]\n    resources = ["*"]', []),  # takes only "*": not a finding
+    ("aws", 'managed_policies = ["arn:aws:iam::aws:policy/AdministratorAccess"]', ["AWS103"]),
+    ("aws", 'actions = ["iam:CreatePolicyVersion"]\n    resources = ["arn:aws:iam::123456789012:policy/p"]', ["AWS104"]),
+    ("aws", 'actions = ["iam:AttachRolePolicy"]\n    resources = ["arn:aws:iam::123456789012:role/r"]', ["AWS104"]),
+    ("aws", 'actions = ["iam:PutRolePolicy"]\n    resources = ["arn:aws:iam::123456789012:role/r"]', ["AWS104"]),
+    ("aws", 'actions = ["sts:AssumeRole"]\n    resources = ["*"]', ["AWS102", "AWS104"]),
+    ("aws", 'actions = ["sts:AssumeRole"]\n    resources = ["arn:aws:iam::123456789012:role/r"]', []),
+    ("aws", 'actions = ["iam:PassRole", "ec2:RunInstances"]\n    resources = ["arn:aws:iam::123456789012:role/r"]',
+     ["AWS104"]),
+    ("aws", 'actions = ["iam:PassRole"]\n    resources = ["arn:aws:iam::123456789012:role/r"]', []),
+    ("gcp", 'roles = ["roles/storage.objectViewer"]\n    resource = "projects/_/buckets/b"', []),
+    ("gcp", 'roles = ["roles/owner"]', ["GCP101"]),
+    ("gcp", 'roles = ["roles/editor"]', ["GCP101"]),
+    ("gcp", 'roles = ["roles/iam.serviceAccountTokenCreator"]', ["GCP102"]),
+    ("gcp", 'roles = ["roles/resourcemanager.projectIamAdmin"]', ["GCP102"]),
+    ("gcp", 'roles = ["roles/storage.objectViewer"]', ["GCP103"]),
+    ("gcp", 'roles = ["roles/pubsub.publisher"]', ["GCP103"]),
+    ("gcp", 'roles = ["roles/cloudsql.client"]', []),  # Cloud SQL has no resource-level bindings here
+    ("azure", 'roles = ["Storage Blob Data Reader"]\n    scope = "/subscriptions/11111111-1111-1111-1111-111111111111'
+              '/resourceGroups/data"', []),
+    ("azure", 'roles = ["Owner"]\n    scope = "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/d"',
+     ["AZ101"]),
+    ("azure", 'roles = ["Contributor"]\n    scope = "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/d"',
+     ["AZ101"]),
+    ("azure", 'roles = ["User Access Administrator"]\n    scope = "/subscriptions/11111111-1111-1111-1111-111111111111'
+              '/resourceGroups/d"', ["AZ101"]),
+    ("azure", 'roles = ["Managed Identity Operator"]\n    scope = "/subscriptions/11111111-1111-1111-1111-111111111111'
+              '/resourceGroups/d"', ["AZ102"]),
+    ("azure", 'roles = ["Reader"]', ["AZ103"]),
+]
+
+
+@pytest.mark.parametrize("cloud,grant,expected", CASES)
+def test_each_cloud_rule_fires_exactly_where_planted(spec, cloud, grant, expected):
+    assert rule_ids(spec(planted(cloud, grant))) == expected
+
+
+@pytest.mark.parametrize("identity,environment,expected", [
+    ('issuer = "github"\n    repository = "acme/app"\n    pull_request = true', "prod", ["WIAM002", "WIAM005"]),
+    ('issuer = "github"\n    repository = "acme/app"\n    owner_id = "1"\n    repository_id = "2"\n'
+     '    ref = "refs/heads/feature-x"', "prod", ["WIAM002"]),
+    ('issuer = "github"\n    repository = "acme/app"\n    owner_id = "1"\n    repository_id = "2"\n'
+     '    ref = "refs/tags/v1"', "prod", []),
+    ('issuer = "github"\n    repository = "acme/app"\n    owner_id = "1"\n    repository_id = "2"\n'
+     '    environment = "staging"', "production", ["WIAM004"]),
+    ('issuer = "github"\n    repository = "acme/app"\n    owner_id = "1"\n    repository_id = "2"\n'
+     '    environment = "production"', "prod", []),
+    ('issuer = "github"\n    repository = "acme/app"\n    ref = "refs/heads/main"', "prod", ["WIAM005"]),
+])
+def test_subject_rules(spec, identity, environment, expected):
+    grant = 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]'
+    assert rule_ids(spec(planted("aws", grant, identity, environment))) == expected
+
+
+def test_feature_branch_on_a_read_only_dev_workload_is_fine_but_not_with_write(spec):
+    branch = ('issuer = "github"\n    repository = "acme/app"\n    owner_id = "1"\n    repository_id = "2"\n'
+              '    ref = "refs/heads/feature-x"')
+    read = 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]'
+    write = 'actions = ["s3:PutObject"]\n    resources = ["arn:aws:s3:::b/*"]'
+    assert rule_ids(spec(planted("aws", read, branch, "dev"))) == []
+    found = findings_of(spec(planted("aws", write, branch, "dev")))
+    assert [(f.rule, f.block) for f in found] == [("WIAM002", 'identity #1 in workload "app"')]
+    assert "write access on aws prod" in found[0].message
+
+
+def test_shared_subject_unused_target_and_issuer(spec):
+    text = planted("aws", 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]')
+    text += ('workload "other" {\n  environment = "prod"\n  identity {\n    ' + PINNED + '\n  }\n'
+             '  grant "aws" "prod" {\n    actions = ["s3:ListBucket"]\n    resources = ["arn:aws:s3:::b"]\n  }\n}\n')
+    text += TARGETS["gcp"] + 'issuer "gitlab" {\n  kind = "gitlab_ci"\n}\n'
+    found = findings_of(spec(text))
+    assert sorted((f.rule, f.workload) for f in found) == [
+        ("WIAM003", "app"), ("WIAM003", "other"), ("WIAM006", None), ("WIAM007", None)]
+    assert "named by workloads app, other" in found[0].message
+
+
+def test_chains_spec_exact_findings(spec):
+    found = findings_of(spec(CHAINS_HCL))
+    got = sorted((f.rule, f.pos.line, f.workload or "") for f in found)
+    paths = {(f.workload, f.path[-1]) for f in found if f.rule == "WIAM001"}
+    assert paths == {
+        ("ci", "aws:role:prod:deployer"), ("ci", "aws:role:prod:admin"), ("deployer", "aws:role:prod:admin"),
+        ("builder", "aws:role:prod:admin"),
+        ("gcp-ci", "gcp:service_account:prod:gcp-deployer"), ("gcp-ci", "gcp:service_account:prod:gcp-data"),
+        ("gcp-ci", "gcp:service_account:prod:pool-admin"),
+        ("gcp-deployer", "gcp:service_account:prod:gcp-ci"), ("gcp-deployer", "gcp:service_account:prod:gcp-data"),
+        ("gcp-deployer", "gcp:service_account:prod:pool-admin"),
+        ("pool-admin", "gcp:service_account:prod:gcp-ci"), ("pool-admin", "gcp:service_account:prod:gcp-data"),
+        ("pool-admin", "gcp:service_account:prod:gcp-deployer"),
+        ("az-ops", "azure:identity:prod:az-app"),
+    }
+    others = sorted((rule, workload) for rule, _, workload in got if rule != "WIAM001")
+    assert others == [("AWS104", "builder"), ("AWS104", "deployer"), ("AZ102", "az-ops"), ("GCP102", "gcp-ci"),
+                      ("GCP102", "gcp-deployer"), ("GCP102", "pool-admin"), ("WIAM007", "")]
+    three_hops = next(f for f in found if f.workload == "ci" and f.path[-1] == "aws:role:prod:admin")
+    assert three_hops.path == ("workload:ci", "aws:role:prod:ci", "aws:role:prod:deployer", "aws:role:prod:admin")
+    assert "in 2 hops" in three_hops.message and "sts:AssumeRole" in three_hops.message
+
+
+def test_a_clean_spec_has_no_findings(spec):
+    grants = {
+        "aws": 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]',
+        "gcp": 'roles = ["roles/storage.objectViewer"]\n    resource = "projects/_/buckets/b"',
+        "azure": 'roles = ["Storage Blob Data Reader"]\n    scope = "/subscriptions/11111111-1111-1111-1111-111111111111'
+                 '/resourceGroups/data"',
+    }
+    text = 'issuer "github" {\n  kind = "github_actions"\n}\n' + "".join(TARGETS.values())
+    text += (f'workload "app" {{\n  environment = "prod"\n  identity {{\n    {PINNED}\n  }}\n' +
+             "".join(f'  grant "{c}" "prod" {{\n    {g}\n  }}\n' for c, g in grants.items()) + "}\n")
+    assert findings_of(spec(text)) == []
+
+
+def test_suppression_keeps_the_finding_with_its_reason(spec):
+    suppress = '  suppress "AWS101" {\n    reason = "legacy tool, removal tracked in OPS-12"\n  }\n'
+    folder = spec(planted("aws", 'actions = ["s3:*"]\n    resources = ["arn:aws:s3:::b/*"]', extra=suppress))
+    [finding] = findings_of(folder)
+    assert finding.rule == "AWS101" and finding.suppressed == "legacy tool, removal tracked in OPS-12"
+    assert at_or_above([finding], "low") == []
+
+
+@pytest.mark.parametrize("block,needle", [
+    ('  suppress "AWS999" {\n    reason = "x"\n  }\n', "no analysis rule 'AWS999'"),
+    ('  suppress "AWS101" {\n  }\n', "reason"),
+    ('  suppress "AWS101" {\n    reason = " "\n  }\n', "reason"),
+])
+def test_bad_suppressions_are_spec_errors(spec, block, needle):
+    text = planted("aws", 'actions = ["s3:*"]\n    resources = ["arn:aws:s3:::b/*"]', extra=block)
+    errors = spec_errors(spec(text))
+    assert len(errors) == 1 and needle in errors[0].message + errors[0].hint
+    first = next(n for n, line in enumerate(text.splitlines(), 1) if "suppress" in line)
+    assert first <= errors[0].pos.line <= first + 1  # the suppress block or its reason
+
+
+def test_sarif_is_valid_and_points_at_spec_lines(spec):
+    folder = spec(CHAINS_HCL + 'workload "x" {\n  suppress "AWS101" {\n    reason = "accepted"\n  }\n'
+                  '  identity {\n    issuer = "eks"\n    namespace = "x"\n    service_account = "x"\n  }\n'
+                  '  grant "aws" "prod" {\n    actions = ["s3:*"]\n    resources = ["arn:aws:s3:::x/*"]\n  }\n}\n')
+    findings = findings_of(folder)
+    sarif = to_sarif(findings, all_rules(), "0.1.0")
+    schema = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
+    jsonschema.Draft4Validator(schema).validate(sarif)
+    results = sarif["runs"][0]["results"]
+    assert len(results) == len(findings)
+    rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+    for result, finding in zip(results, findings):
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"] == finding.rule
+        region = result["locations"][0]["physicalLocation"]["region"]
+        assert (region["startLine"], region["startColumn"]) == (finding.pos.line, finding.pos.column)
+        assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith("main.wiam.hcl")
+    suppressed = [r for r in results if "suppressions" in r]
+    assert [s["suppressions"] for s in suppressed] == [[{"kind": "inSource", "justification": "accepted"}]]
+    assert all(0 < float(r["properties"]["security-severity"]) <= 10 for r in rules)
+
+
+def _wiam(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "compiler.cli", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT)
+
+
+def test_fail_on_sets_the_exit_code(spec):
+    text = planted("aws", 'actions = ["s3:PutObject"]\n    resources = ["*"]')  # one medium finding
+    folder = spec(text)
+    assert _wiam("analyze", str(folder)).returncode == 0
+    assert _wiam("analyze", str(folder), "--fail-on", "high").returncode == 0
+    medium = _wiam("analyze", str(folder), "--fail-on", "medium")
+    assert medium.returncode == 1 and "AWS102" in medium.stdout
+    data = json.loads(_wiam("analyze", str(folder), "--format", "json", "--fail-on", "low").stdout)
+    assert data["summary"]["medium"] == 1 and data["findings"][0]["rule"] == "AWS102"
+    resources_line = next(n for n, line in enumerate(text.splitlines(), 1) if "resources" in line)
+    assert data["findings"][0]["fix"] and data["findings"][0]["line"] == resources_line
+    bad = _wiam("analyze", str(folder), "--fail-on", "severe")
+    assert bad.returncode == 2
+
+
+def test_the_rule_index_page_is_generated_from_the_rules():
+    assert (ROOT / "docs" / "rules.md").read_text(encoding="utf-8") == rules_markdown(all_rules())
+    for rule in all_rules().values():
+        assert rule.title and rule.explanation and rule.fix and rule.severity in ("low", "medium", "high", "critical")
