@@ -37,12 +37,17 @@ def to_json(graph: nx.MultiDiGraph) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
+XML_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>'
+
+
 def to_graphml(graph: nx.MultiDiGraph) -> bytes:
-    return "\n".join(nx.generate_graphml(flatten(graph), encoding="utf-8", prettyprint=True)).encode() + b"\n"
+    lines = nx.generate_graphml(flatten(graph), encoding="utf-8", prettyprint=True)
+    return "\n".join([XML_DECLARATION, *lines]).encode() + b"\n"
 
 
 def to_gexf(graph: nx.MultiDiGraph) -> bytes:
-    return "\n".join(nx.generate_gexf(flatten(graph), encoding="utf-8", prettyprint=True)).encode() + b"\n"
+    lines = nx.generate_gexf(flatten(graph), encoding="utf-8", prettyprint=True)
+    return "\n".join([XML_DECLARATION, *lines]).encode() + b"\n"
 
 
 def _dot_string(text) -> str:

@@ -55,3 +55,51 @@ def test_compile_runs_from_any_folder(tmp_path):
     result = wiam("compile", EXAMPLES / "gitlab-gcp", "--out", tmp_path / "o", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "o" / "main.tf.json").read_text())["resource"]["google_service_account"]
+
+
+def test_graph_exports_to_stdout_and_files(tmp_path):
+    printed = wiam("graph", EXAMPLES / "spec-reference", "--format", "json")
+    assert printed.returncode == 0, printed.stderr
+    data = json.loads(printed.stdout)
+    assert len(data["nodes"]) == 27 and {n["type"] for n in data["nodes"]} >= {"subject", "principal", "grant"}
+    out = tmp_path / "graph.graphml"
+    assert wiam("graph", EXAMPLES / "spec-reference", "--format", "graphml", "--out", out).returncode == 0
+    assert out.read_text(encoding="utf-8").startswith("<?xml")
+    assert wiam("graph", EXAMPLES / "spec-reference", "--format", "csv").returncode == 2  # needs --out
+    assert wiam("graph", EXAMPLES / "spec-reference", "--format", "csv", "--out", tmp_path / "neo4j").returncode == 0
+    assert sorted(p.name for p in (tmp_path / "neo4j").iterdir() if not p.name.startswith(".")) == [
+        "nodes.csv", "relationships.csv"]
+    assert wiam("graph", EXAMPLES / "spec-reference", "--format", "png").returncode == 2
+
+
+def test_who_can_text_and_json():
+    text = wiam("who-can", EXAMPLES / "spec-reference", "--action", "sqs:DeleteMessage",
+                "--resource", "arn:aws:sqs:us-east-1:123456789012:orders")
+    assert text.returncode == 0, text.stderr
+    assert "system:serviceaccount:orders:orders-api (workload orders-api), directly:" in text.stdout
+    payload = json.loads(wiam("who-can", EXAMPLES / "spec-reference", "--role", "roles/storage.objectViewer",
+                              "--format", "json").stdout)
+    assert [(a["workload"], a["cloud"], a["direct"]) for a in payload["answers"]] == [
+        ("payments-deployer", "gcp", True)]
+    assert payload["answers"][0]["path"][0] == "subject:github:repo:acme/payments:ref:refs/heads/main"
+    nobody = wiam("who-can", EXAMPLES / "spec-reference", "--action", "s3:DeleteBucket")
+    assert nobody.returncode == 0 and "no subject reaches it" in nobody.stdout
+    assert wiam("who-can", EXAMPLES / "spec-reference").returncode == 2
+    assert wiam("who-can", EXAMPLES / "spec-reference", "--action", "a:b", "--role", "r").returncode == 2
+
+
+def test_analyze_writes_sarif_atomically_and_rules_lists_every_rule(tmp_path):
+    out = tmp_path / "wiam.sarif"
+    result = wiam("analyze", EXAMPLES / "terraform-cloud", "--format", "sarif", "--out", out)
+    assert result.returncode == 0, result.stderr
+    sarif = json.loads(out.read_text(encoding="utf-8"))
+    assert sarif["version"] == "2.1.0" and sarif["runs"][0]["tool"]["driver"]["name"] == "wiam"
+    assert [p.name for p in tmp_path.iterdir()] == ["wiam.sarif"]  # no temporary file left behind
+    listed = wiam("rules", "--format", "json")
+    assert {r["id"] for r in json.loads(listed.stdout)} >= {"WIAM001", "AWS101", "GCP101", "AZ101"}
+
+
+def test_analyze_on_a_broken_spec_exits_1_with_errors(tmp_path):
+    (tmp_path / "a.wiam.hcl").write_text('issuer "x" {\n  kind = "bogus"\n}\n')
+    result = wiam("analyze", tmp_path, "--format", "sarif")
+    assert result.returncode == 1 and json.loads(result.stdout)["errors"][0]["line"] == 2

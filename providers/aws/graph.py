@@ -83,21 +83,19 @@ def link_principals(model: Model, access: AccessGraph) -> None:
     """Role chaining: a grant that lets one role assume, take over or pass another role."""
     roles = access.nodes_of("principal", cloud="aws")
     for grant_id, grant in access.nodes_of("grant", cloud="aws"):
-        holder = next(iter(access.graph.predecessors(grant_id)))
         actions = expanded_actions({"actions": grant["actions"]})
-        can_pass = "iam:PassRole" in actions
-        compute = sorted(COMPUTE_WITH_ROLE.intersection(actions))
+        takeover = next((a for a in TAKEOVER if a in actions), None)
+        compute = sorted(COMPUTE_WITH_ROLE.intersection(actions)) if "iam:PassRole" in actions else []
+        if takeover:
+            permission, technique = takeover, TAKEOVER[takeover]
+        elif compute:
+            permission, technique = "iam:PassRole", f"pass the role to new compute ({compute[0]})"
+        else:
+            continue  # most grants: nothing that reaches another role, so no need to match ARNs
+        holder = next(iter(access.graph.predecessors(grant_id)))
         for role_id, role in roles:
-            if role_id == holder or not any(arn_matches(p, role["arn"]) for p in grant["resources"]):
-                continue
-            for action, technique in TAKEOVER.items():
-                if action in actions:
-                    access.edge(holder, role_id, "can_act_as", via=grant_id, permission=action, technique=technique)
-                    break
-            else:
-                if can_pass and compute:
-                    access.edge(holder, role_id, "can_act_as", via=grant_id, permission="iam:PassRole",
-                                technique=f"pass the role to new compute ({compute[0]})")
+            if role_id != holder and any(arn_matches(p, role["arn"]) for p in grant["resources"]):
+                access.edge(holder, role_id, "can_act_as", via=grant_id, permission=permission, technique=technique)
 
 
 def allows(node: dict, action: str) -> bool:

@@ -46,6 +46,11 @@ def _roles() -> dict[str, dict]:
     return catalogs.load(catalogs.AZURE_FILE)["roles"]
 
 
+@lru_cache(maxsize=1)
+def _names_by_id() -> dict[str, str]:
+    return {entry["id"]: name for name, entry in _roles().items()}
+
+
 def source() -> str:
     return f"Azure built-in role catalog of {catalogs.load(catalogs.AZURE_FILE)['date']}"
 
@@ -56,7 +61,7 @@ def definition(role: str) -> RoleDefinition | None:
     if entry_name is None:
         guid = _GUID_AT_END.search(role)
         if guid:
-            entry_name = next((n for n, e in _roles().items() if e["id"] == guid.group(1).lower()), None)
+            entry_name = _names_by_id().get(guid.group(1).lower())
     if entry_name is None:
         return None
     entry = _roles()[entry_name]

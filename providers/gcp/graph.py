@@ -76,10 +76,14 @@ def link_principals(model: Model, access: AccessGraph) -> None:
     """Impersonation of service accounts, and takeover of a project's workload identity pool."""
     principals = access.nodes_of("principal", cloud="gcp")
     for grant_id, grant in access.nodes_of("grant", cloud="gcp"):
-        holder = next(iter(access.graph.predecessors(grant_id)))
         permissions = grant_permissions(grant["roles"])
-        project = model.targets[("gcp", grant["target"])].settings["project_id"]
         takeover = [p for p in POOL_TAKEOVER if p in permissions] if grant["project_wide"] else []
+        usable = [p for p in IMPERSONATION if p in permissions]
+        if not takeover and not usable:
+            continue  # most grants: nothing that reaches another principal
+        holder = next(iter(access.graph.predecessors(grant_id)))
+        project = model.targets[("gcp", grant["target"])].settings["project_id"]
+        match = _SERVICE_ACCOUNT.fullmatch(grant["resource"])
         for other_id, other in principals:
             if other_id == holder:
                 continue
@@ -87,13 +91,8 @@ def link_principals(model: Model, access: AccessGraph) -> None:
             if takeover and same_project:
                 access.edge(holder, other_id, "can_act_as", via=grant_id, permission=takeover[0],
                             technique=POOL_TAKEOVER[takeover[0]])
-                continue
-            if other["kind"] != "service_account":
-                continue
-            match = _SERVICE_ACCOUNT.fullmatch(grant["resource"])
-            covers = (grant["project_wide"] and same_project) or bool(match and match["email"] == other["email"])
-            usable = [p for p in IMPERSONATION if p in permissions]
-            if covers and usable:
+            elif usable and other["kind"] == "service_account" and (
+                    (grant["project_wide"] and same_project) or (match and match["email"] == other["email"])):
                 access.edge(holder, other_id, "can_act_as", via=grant_id, permission=usable[0],
                             technique=IMPERSONATION[usable[0]])
 
