@@ -1,9 +1,11 @@
 """A spec with planted escalation chains in each cloud, shared by the graph, analysis and who-can tests.
 
-AWS:   ci -(sts:AssumeRole)-> deployer -(iam:UpdateAssumeRolePolicy)-> admin; builder -(PassRole)-> admin
+AWS:   intern -(sts:AssumeRole)-> ci -(sts:AssumeRole)-> deployer -(iam:UpdateAssumeRolePolicy)-> admin;
+       builder -(PassRole)-> admin
 GCP:   gcp-ci -(tokenCreator on one SA)-> gcp-deployer -(serviceAccountUser on the project)-> gcp-data
        pool-admin -(workloadIdentityPoolAdmin on the project)-> every GCP principal of the project
 Azure: az-ops -(Managed Identity Contributor on the identities' group)-> every identity in it
+Both:  bridge, one subject with grants in AWS and GCP, opens a chain in each cloud
 """
 
 ACCOUNT = "123456789012"
@@ -34,6 +36,36 @@ target "azure" "prod" {{
   subscription_id = "11111111-1111-1111-1111-111111111111"
   resource_group  = "workload-identities"
   location        = "eastus"
+}}
+
+workload "intern" {{
+  environment = "dev"
+  identity {{
+    issuer          = "eks"
+    namespace       = "dev"
+    service_account = "intern"
+  }}
+  grant "aws" "prod" {{
+    actions   = ["sts:AssumeRole"]
+    resources = ["arn:aws:iam::{ACCOUNT}:role/wiam-ci"]
+  }}
+}}
+
+workload "bridge" {{
+  environment = "prod"
+  identity {{
+    issuer          = "eks"
+    namespace       = "bridge"
+    service_account = "bridge"
+  }}
+  grant "aws" "prod" {{
+    actions   = ["sts:AssumeRole"]
+    resources = ["arn:aws:iam::{ACCOUNT}:role/wiam-admin"]
+  }}
+  grant "gcp" "prod" {{
+    roles    = ["roles/iam.serviceAccountTokenCreator"]
+    resource = "projects/acme-prod/serviceAccounts/{SA.format("gcp-data")}"
+  }}
 }}
 
 workload "ci" {{

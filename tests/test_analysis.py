@@ -136,13 +136,22 @@ def test_chains_spec_exact_findings(spec):
         ("pool-admin", "gcp:service_account:prod:gcp-ci"), ("pool-admin", "gcp:service_account:prod:gcp-data"),
         ("pool-admin", "gcp:service_account:prod:gcp-deployer"),
         ("az-ops", "azure:identity:prod:az-app"),
+        ("intern", "aws:role:prod:ci"), ("intern", "aws:role:prod:deployer"), ("intern", "aws:role:prod:admin"),
+        ("bridge", "aws:role:prod:admin"), ("bridge", "gcp:service_account:prod:gcp-data"),
+        ("gcp-ci", "gcp:service_account:prod:bridge"), ("gcp-deployer", "gcp:service_account:prod:bridge"),
+        ("pool-admin", "gcp:service_account:prod:bridge"),
     }
     others = sorted((rule, workload) for rule, _, workload in got if rule != "WIAM001")
-    assert others == [("AWS104", "builder"), ("AWS104", "deployer"), ("AZ102", "az-ops"), ("GCP102", "gcp-ci"),
+    assert others == [("AWS104", "builder"), ("AWS104", "deployer"), ("AZ102", "az-ops"), ("GCP102", "bridge"),
+                      ("GCP102", "gcp-ci"),
                       ("GCP102", "gcp-deployer"), ("GCP102", "pool-admin"), ("WIAM007", "")]
-    three_hops = next(f for f in found if f.workload == "ci" and f.path[-1] == "aws:role:prod:admin")
-    assert three_hops.path == ("workload:ci", "aws:role:prod:ci", "aws:role:prod:deployer", "aws:role:prod:admin")
-    assert "in 2 hops" in three_hops.message and "sts:AssumeRole" in three_hops.message
+    two_hops = next(f for f in found if f.workload == "ci" and f.path[-1] == "aws:role:prod:admin")
+    assert two_hops.path == ("workload:ci", "aws:role:prod:ci", "aws:role:prod:deployer", "aws:role:prod:admin")
+    assert "in 2 hops" in two_hops.message and "sts:AssumeRole" in two_hops.message
+    three_hops = next(f for f in found if f.workload == "intern" and f.path[-1] == "aws:role:prod:admin")
+    assert three_hops.path == ("workload:intern", "aws:role:prod:intern", "aws:role:prod:ci",
+                               "aws:role:prod:deployer", "aws:role:prod:admin")
+    assert "in 3 hops" in three_hops.message
 
 
 def test_a_clean_spec_has_no_findings(spec):

@@ -85,6 +85,10 @@ def test_planted_chains_give_exactly_these_indirect_edges(chains):
         ("aws:role:prod:ci", "aws:role:prod:deployer"): "sts:AssumeRole",
         ("aws:role:prod:deployer", "aws:role:prod:admin"): "iam:UpdateAssumeRolePolicy",
         ("aws:role:prod:builder", "aws:role:prod:admin"): "iam:PassRole",
+        ("aws:role:prod:intern", "aws:role:prod:ci"): "sts:AssumeRole",
+        ("aws:role:prod:bridge", "aws:role:prod:admin"): "sts:AssumeRole",
+        ("gcp:service_account:prod:bridge", "gcp:service_account:prod:gcp-data"): "iam.serviceAccounts.getAccessToken",
+        ("gcp:service_account:prod:gcp-deployer", "gcp:service_account:prod:bridge"): "iam.serviceAccounts.actAs",
         ("gcp:service_account:prod:gcp-ci", "gcp:service_account:prod:gcp-deployer"): "iam.serviceAccounts.getAccessToken",
         ("gcp:service_account:prod:gcp-deployer", "gcp:service_account:prod:gcp-data"): "iam.serviceAccounts.actAs",
         ("gcp:service_account:prod:gcp-deployer", "gcp:service_account:prod:gcp-ci"): "iam.serviceAccounts.actAs",
@@ -95,6 +99,13 @@ def test_planted_chains_give_exactly_these_indirect_edges(chains):
     expected.update({("gcp:service_account:prod:pool-admin", other): "iam.googleapis.com/workloadIdentityPoolProviders.update"
                      for other in gcp_principals - {"gcp:service_account:prod:pool-admin"}})
     assert _chain_edges(chains) == expected
+
+
+def test_one_subject_opens_chains_in_two_clouds(chains):
+    reached = set(reachable(chains, "subject:eks:system:serviceaccount:bridge:bridge"))
+    assert {"aws:role:prod:admin", "gcp:service_account:prod:gcp-data", "aws:action:s3:DeleteBucket",
+            "gcp:role:roles/storage.objectAdmin"} <= reached
+    assert "aws:role:prod:ci" not in reached and "gcp:service_account:prod:gcp-ci" not in reached
 
 
 def test_chains_do_not_jump_between_clouds_or_backwards(chains):
@@ -116,6 +127,10 @@ def test_who_can_follows_two_and_three_hop_chains(chains):
                           "aws prod grant of admin", "s3:DeleteBucket"],
         ("ci", 2): ["system:serviceaccount:ci:runner", "ci", "wiam-ci", "wiam-deployer", "wiam-admin",
                     "aws prod grant of admin", "s3:DeleteBucket"],
+        ("intern", 3): ["system:serviceaccount:dev:intern", "intern", "wiam-intern", "wiam-ci", "wiam-deployer",
+                        "wiam-admin", "aws prod grant of admin", "s3:DeleteBucket"],
+        ("bridge", 1): ["system:serviceaccount:bridge:bridge", "bridge", "wiam-bridge", "wiam-admin",
+                        "aws prod grant of admin", "s3:DeleteBucket"],
     }
     assert who_can(chains, action="s3:DeleteBucket", resource="arn:aws:s3:::other-bucket") == []
     assert who_can(chains, action="s3:PutObject", resource="arn:aws:s3:::acme-data") == []
@@ -124,7 +139,7 @@ def test_who_can_follows_two_and_three_hop_chains(chains):
 def test_who_can_on_gcp_and_azure(chains):
     gcp = who_can(chains, action="storage.objects.delete", resource="projects/_/buckets/acme-data/objects/x")
     assert sorted((a.workload, a.hops) for a in gcp) == [
-        ("gcp-ci", 2), ("gcp-data", 0), ("gcp-deployer", 1), ("pool-admin", 1)]
+        ("bridge", 1), ("gcp-ci", 2), ("gcp-data", 0), ("gcp-deployer", 1), ("pool-admin", 1)]
     assert who_can(chains, action="storage.objects.delete", resource="projects/_/buckets/other") == []
     by_role = who_can(chains, role="Storage Blob Data Reader")
     assert sorted((a.workload, a.hops) for a in by_role) == [("az-app", 0), ("az-ops", 1)]
@@ -136,10 +151,15 @@ def test_who_can_on_gcp_and_azure(chains):
 
 def test_who_can_by_role_names_the_role_in_the_path(chains):
     answers = who_can(chains, role="roles/iam.serviceAccountTokenCreator")
-    assert [(a.workload, a.path[-1]) for a in answers] == [
-        ("gcp-ci", "gcp:role:roles/iam.serviceAccountTokenCreator"),
-        ("gcp-deployer", "gcp:role:roles/iam.serviceAccountTokenCreator"),
-        ("pool-admin", "gcp:role:roles/iam.serviceAccountTokenCreator"),
+    assert {a.path[-1] for a in answers} == {"gcp:role:roles/iam.serviceAccountTokenCreator"}
+    assert sorted((a.workload, a.grant, a.hops) for a in answers) == [
+        ("bridge", "grant:gcp:prod:bridge", 0),
+        ("gcp-ci", "grant:gcp:prod:bridge", 2),
+        ("gcp-ci", "grant:gcp:prod:gcp-ci", 0),
+        ("gcp-deployer", "grant:gcp:prod:bridge", 1),
+        ("gcp-deployer", "grant:gcp:prod:gcp-ci", 1),
+        ("pool-admin", "grant:gcp:prod:bridge", 1),
+        ("pool-admin", "grant:gcp:prod:gcp-ci", 1),
     ]
     assert chains.graph.nodes["gcp:service_account:prod:gcp-deployer"]["email"] == SA.format("gcp-deployer")
     assert chains.graph.nodes["aws:role:prod:admin"]["arn"] == f"arn:aws:iam::{ACCOUNT}:role/wiam-admin"
