@@ -175,6 +175,30 @@ def test_suppression_keeps_the_finding_with_its_reason(spec):
     assert at_or_above([finding], "low") == []
 
 
+def test_suppression_in_yaml_points_into_the_yaml_file(spec):
+    folder = spec({"spec.wiam.yaml": """
+issuer:
+  github: {kind: github_actions}
+target:
+  aws:
+    prod: {account_id: "123456789012"}
+workload:
+  app:
+    environment: dev
+    suppress:
+      AWS101: {reason: accepted for now}
+      WIAM005: {reason: the repository predates immutable subjects}
+    identity:
+      - {issuer: github, repository: acme/app, ref: refs/heads/main}
+    grant:
+      aws:
+        prod: {actions: ["s3:*"], resources: ["arn:aws:s3:::acme-bucket/*"]}
+"""})
+    found = findings_of(folder)
+    assert [(f.rule, f.suppressed, f.pos.line) for f in found] == [
+        ("WIAM005", "the repository predates immutable subjects", 14), ("AWS101", "accepted for now", 17)]
+
+
 @pytest.mark.parametrize("block,needle", [
     ('  suppress "AWS999" {\n    reason = "x"\n  }\n', "no analysis rule 'AWS999'"),
     ('  suppress "AWS101" {\n  }\n', "reason"),

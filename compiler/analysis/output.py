@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from urllib.parse import quote
 
@@ -89,7 +88,6 @@ def to_sarif(findings: list[Finding], rules: dict[str, Rule], version: str) -> d
                                    "tags": ["security", "iam", "least-privilege"]},
                 } for rule in ordered],
             }},
-            "originalUriBaseIds": {"%SRCROOT%": {"uri": Path(os.getcwd()).as_uri() + "/"}},
             "results": results,
         }],
     }
