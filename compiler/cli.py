@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from . import __version__, export
-from .analysis import SEVERITIES, all_rules, at_or_above
+from .analysis import SEVERITIES, all_rules, at_or_above, disabled_blocks
 from .analysis import analyze as analyze_model
 from .analysis import output as analysis_output
 from .compile import compile_model, load_model
@@ -21,7 +21,8 @@ from .diagnostics import Report, SpecError
 from .graph import build_graph, describe_path
 from .loader import UsageError
 from .model import Model
-from .query import who_can
+from .query import blast_radius, starting_points, who_can
+from .revision import line_origin
 from .terraform import write_file, write_tree
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -176,15 +177,18 @@ def analyze(directory: str = DirArgument, recursive: bool = RecursiveOption,
     rules = all_rules()
     findings = analyze_model(model)
     failing = at_or_above(findings, fail_on.value) if fail_on else []
+    disabled = [{**item, "since": line_origin(item["file"], item["line"])} for item in disabled_blocks(model)]
     if fmt is AnalyzeFormat.json:
-        data = analysis_output.to_json(findings, rules, fail_on.value if fail_on else None)
+        data = {**analysis_output.to_json(findings, rules, fail_on.value if fail_on else None), "disabled": disabled}
         _emit((json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode(), out)
     elif fmt is AnalyzeFormat.sarif:
         sarif = analysis_output.to_sarif(findings, rules, __version__)
         _emit((json.dumps(sarif, indent=2, ensure_ascii=False) + "\n").encode(), out)
     else:
         buffer = io.StringIO() if out else None  # colour only on a terminal; rich decides
-        _print_findings(Console(highlight=False, soft_wrap=True, file=buffer), findings, rules)
+        console = Console(highlight=False, soft_wrap=True, file=buffer)
+        _print_findings(console, findings, rules)
+        _print_disabled(console, disabled)
         if buffer is not None:
             _emit(buffer.getvalue().encode(), out)
     raise typer.Exit(EXIT_SPEC if failing else 0)
@@ -204,6 +208,18 @@ def _print_findings(console: Console, findings, rules) -> None:
     parts = [f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s]]
     console.print(f"{len(shown)} finding{'s' if len(shown) != 1 else ''}" + (f": {', '.join(parts)}" if parts else "")
                   + (f" ({counts['suppressed']} suppressed)" if counts["suppressed"] else ""), markup=False)
+
+
+def _print_disabled(console: Console, disabled: list[dict]) -> None:
+    if not disabled:
+        return
+    console.print(f"disabled by the kill switch ({len(disabled)}):", style="bold", markup=False)
+    for item in disabled:
+        since = item["since"]
+        origin = (f"since {since['commit'][:12]} ({since['date']}, {since['author']})" if since["commit"]
+                  else since["why"])
+        console.print(f"  {item['file']}:{item['line']}:{item['column']} {item['block']}: {item['reason']} "
+                      f"[{origin}]", markup=False)
 
 
 @app.command()
@@ -257,6 +273,73 @@ def who_can_command(directory: str = DirArgument, recursive: bool = RecursiveOpt
         typer.echo(f"{nodes[answer.subject]['issuer']} {nodes[answer.subject]['subject']} "
                    f"(workload {answer.workload}), {how}:")
         typer.echo(f"  {describe_path(access, list(answer.path))}")
+
+
+@app.command("blast-radius")
+def blast_radius_command(directory: str = DirArgument, recursive: bool = RecursiveOption,
+                         issuer: Optional[str] = typer.Option(None, "--issuer", help="A compromised issuer, by name."),
+                         subject: Optional[str] = typer.Option(None, "--subject", help="A compromised subject."),
+                         workload: Optional[str] = typer.Option(None, "--workload", help="A compromised workload."),
+                         repository: Optional[str] = typer.Option(None, "--repository",
+                                                                  help="A compromised repository, OWNER/REPO."),
+                         fmt: OutputFormat = FormatOption) -> None:
+    """Everything reachable from a compromised issuer, subject, workload or repository, with paths."""
+    given = {k: v for k, v in (("issuer", issuer), ("subject", subject), ("workload", workload),
+                               ("repository", repository)) if v is not None}
+    if len(given) != 1:
+        _fail_usage("give exactly one of --issuer, --subject, --workload, --repository")
+    model = _valid_model(directory, recursive, fmt, Report())
+    (kind, value), = given.items()
+    known = {"issuer": model.issuers, "workload": model.workloads}.get(kind)
+    if known is not None and value not in known:
+        _fail_usage(f"no {kind} named {value!r} in the spec")
+    access = build_graph(model)
+    starts = starting_points(access, **given)
+    reached = blast_radius(access, starts)
+    nodes = access.graph.nodes
+    principals = [r for r in reached if nodes[r.node]["type"] == "principal"]
+    permissions = [r for r in reached if r.severity]
+    summary = {severity: sum(1 for r in permissions if r.severity == severity) for severity in SEVERITIES}
+    disabled = sorted({nodes[n]["disabled"] for n in starts if nodes[n].get("disabled")})
+    if not starts:
+        note = f"no identity names {kind} {value!r}: it reaches nothing"
+    elif not reached:
+        note = "it reaches nothing" + (f" (disabled: {'; '.join(disabled)})" if disabled else "")
+    else:
+        note = None
+    if fmt is OutputFormat.json:
+        def item(r):
+            data = nodes[r.node]
+            entry = {"id": r.node, "label": data["label"], "cloud": data.get("cloud"), "hops": r.hops,
+                     "path": list(r.path), "path_labels": [nodes[n]["label"] for n in r.path]}
+            if r.severity:
+                grant = nodes[r.grant]
+                entry.update(cloud=grant["cloud"], target=grant["target"], workload=grant["workload"],
+                             severity=r.severity, resources=list(r.resources))
+            else:
+                entry.update(target=data["target"], workload=data["workload"])
+            return entry
+        typer.echo(json.dumps({"start": given, "start_nodes": starts, "note": note, "summary": summary,
+                               "principals": [item(r) for r in principals],
+                               "permissions": [item(r) for r in permissions]}, indent=2, ensure_ascii=False))
+        return
+    if note:
+        typer.echo(note)
+        return
+    typer.echo(f"{kind} {value}: {len(principals)} principals, {len(permissions)} permissions ("
+               + ", ".join(f"{summary[s]} {s}" for s in reversed(SEVERITIES) if summary[s]) + ")")
+    groups: dict[tuple[str, str], list] = {}
+    for r in principals + permissions:
+        data = nodes[r.grant] if r.severity else nodes[r.node]
+        groups.setdefault((data["cloud"], data["target"]), []).append(r)
+    for (cloud, target), items in sorted(groups.items()):
+        typer.echo(f"{cloud} {target}:")
+        for r in sorted(items, key=lambda r: (r.severity is not None, -SEVERITIES.index(r.severity or "low"), r.hops)):
+            what = (f"{r.severity.upper()} {nodes[r.node]['label']} on {', '.join(r.resources) or '(no resource)'}"
+                    if r.severity else f"principal {nodes[r.node]['label']} (workload {nodes[r.node]['workload']})")
+            how = "own access" if r.hops == 0 else f"{r.hops} hop{'s' if r.hops > 1 else ''}"
+            typer.echo(f"  {what} [{how}]")
+            typer.echo(f"    {describe_path(access, list(r.path))}")
 
 
 @app.command()

@@ -96,20 +96,28 @@ def build_graph(model: Model) -> AccessGraph:
 
     access = AccessGraph()
     for name, issuer in sorted(model.issuers.items()):
-        access.node(issuer_id(name), "issuer", name, kind=issuer.kind, url=issuer.url, **place(issuer.pos))
+        access.node(issuer_id(name), "issuer", name, kind=issuer.kind, url=issuer.url, disabled=issuer.disabled,
+                    **place(issuer.pos))
     for (cloud, name), target in sorted(model.targets.items()):
         access.node(target_id(cloud, name), "target", f"{cloud} {name}", cloud=cloud,
                     **{k: v for k, v in target.settings.items() if isinstance(v, (str, int))}, **place(target.pos))
+    active_subjects = {subject_id(i) for w in model.workloads.values() for i in w.active_identities}
     for name, workload in sorted(model.workloads.items()):
         access.node(workload_id(name), "workload", name, owner=workload.owner or None,
                     environment=workload.environment or None, description=workload.description or None,
-                    **place(workload.pos))
+                    disabled=workload.disabled, **place(workload.pos))
         for identity in workload.identities:
+            claims = dict(identity.claims)
             subject = access.node(subject_id(identity), "subject", identity.subject, issuer=identity.issuer.name,
-                                  subject=identity.subject)
+                                  subject=identity.subject,
+                                  repository=claims.get("repository") or claims.get("project_path"))
             access.edge(issuer_id(identity.issuer.name), subject, "issues")
-            access.edge(subject, workload_id(name), "authenticates", identity=identity.index + 1,
-                        audience=identity.audience, **place(identity.pos))
+            if identity.active:  # a disabled subject authenticates as nothing: the kill switch
+                access.edge(subject, workload_id(name), "authenticates", identity=identity.index + 1,
+                            audience=identity.audience, **place(identity.pos))
+            elif subject not in active_subjects:
+                access.node(subject, "subject", identity.subject,
+                            disabled=identity.disabled or f"issuer {identity.issuer.name}: {identity.issuer.disabled}")
     for cloud, provider in sorted(PROVIDERS.items()):
         for target in model.targets_of(cloud):
             provider.graph_target(model, target, access)

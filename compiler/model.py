@@ -16,6 +16,7 @@ class Issuer:
     url: str
     audience: str | None  # None: each cloud's default
     pos: Pos
+    disabled: str | None = None  # kill switch: the reason, when every subject of this issuer is refused
 
     @property
     def host_path(self) -> str:
@@ -32,6 +33,12 @@ class Identity:
     audience: str | None  # an identity's own audience (generic_oidc), else the issuer's
     claims: tuple[tuple[str, Any], ...]  # the fields as written, for display and analysis
     pos: Pos
+    disabled: str | None = None  # kill switch on the identity or its workload: the reason
+
+    @property
+    def active(self) -> bool:
+        """Whether clouds accept this subject: neither it, its workload nor its issuer is disabled."""
+        return not self.disabled and not self.issuer.disabled
 
     def audience_for(self, cloud_default: str | None) -> str | None:
         return self.audience or self.issuer.audience or cloud_default
@@ -66,6 +73,11 @@ class Workload:
     grants: list[Grant]
     pos: Pos
     suppress: dict[str, str] = field(default_factory=dict)  # rule ID -> the reason it is accepted
+    disabled: str | None = None  # kill switch: the reason
+
+    @property
+    def active_identities(self) -> list[Identity]:
+        return [i for i in self.identities if i.active]
 
     def tags(self) -> dict[str, str]:
         """Tags on the cloud objects made for this workload: who made them, for whom, whose."""

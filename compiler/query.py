@@ -68,3 +68,57 @@ def who_can(access: AccessGraph, action: str | None = None, resource: str | None
             if key not in answers or len(path) < len(answers[key].path):
                 answers[key] = answer
     return sorted(answers.values(), key=lambda a: (a.workload, a.subject, a.hops, a.grant))
+
+
+@dataclass(frozen=True)
+class Reached:
+    node: str  # a principal, or the action or role a reached grant allows
+    path: tuple[str, ...]  # from the starting point
+    hops: int  # can_act_as edges on the path: 0 is the start's own access
+    severity: str | None = None  # for permissions: how bad it is in an attacker's hands
+    grant: str | None = None
+    resources: tuple[str, ...] = ()
+
+
+def starting_points(access: AccessGraph, issuer: str | None = None, subject: str | None = None,
+                    workload: str | None = None, repository: str | None = None) -> list[str]:
+    """The graph nodes a compromise starts from: an issuer, every subject with this text (from any
+    issuer), a workload, or every subject pinned to a repository (GitHub or GitLab)."""
+    graph = access.graph
+    if issuer is not None:
+        return [n for n in (f"issuer:{issuer}",) if n in graph]
+    if workload is not None:
+        return [n for n in (f"workload:{workload}",) if n in graph]
+    if subject is not None:
+        return sorted(n for n, d in access.nodes_of("subject") if d["subject"] == subject)
+    wanted = (repository or "").lower()
+    return sorted(n for n, d in access.nodes_of("subject") if str(d.get("repository", "")).lower() == wanted)
+
+
+def blast_radius(access: AccessGraph, starts: list[str]) -> list[Reached]:
+    """Every principal and permission reachable from the starting points, with the shortest path."""
+    from providers import PROVIDERS  # each cloud rates its own permissions
+
+    graph = access.graph
+    paths: dict[str, list[str]] = {}
+    for start in starts:
+        for node, path in nx.single_source_shortest_path(graph, start).items():
+            if node not in paths or len(path) < len(paths[node]):
+                paths[node] = path
+
+    def hops(path) -> int:
+        return sum(1 for u, v in zip(path, path[1:]) if graph.has_edge(u, v, "can_act_as"))
+
+    reached = []
+    for node, path in sorted(paths.items()):
+        data = graph.nodes[node]
+        if data["type"] == "principal":
+            reached.append(Reached(node, tuple(path), hops(path)))
+        elif data["type"] == "grant":
+            resources = tuple(sorted(graph.nodes[r]["label"] for r in graph.successors(node)
+                                     if graph.nodes[r]["type"] == "resource"))
+            for allowed in sorted(graph.successors(node)):
+                if graph.nodes[allowed]["type"] in ("action", "role"):
+                    severity = PROVIDERS[data["cloud"]].impact(graph.nodes[allowed])
+                    reached.append(Reached(allowed, (*path, allowed), hops(path), severity, node, resources))
+    return reached

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
 
 from providers import PROVIDERS
 
@@ -12,6 +13,9 @@ from .diagnostics import Report
 from .document import Document, describe
 from .issuers import KINDS, issuer_url
 from .model import Grant, Identity, Issuer, Model, Target, Workload
+
+
+KILL_SWITCH = ("disabled", "reason")
 
 
 def _did_you_mean(name: str, choices) -> str:
@@ -57,17 +61,32 @@ def _issuer(doc: Document, name: str, body: dict, report: Report) -> Issuer | No
         report.error(doc.where(path, key=True), describe(path), f"a {kind} issuer needs a url",
                      "set url to the issuer's https URL (the iss claim of its tokens)")
         return None
-    return Issuer(name, kind, url, body.get("audience"), doc.where(path, key=True))
+    return Issuer(name, kind, url, body.get("audience"), doc.where(path, key=True), _disabled(doc, path, body, report))
+
+
+def _disabled(doc: Document, path: tuple, body: dict, report: Report) -> str | None:
+    """The kill switch of a block: its reason when disabled = true, else None."""
+    reason = (body.get("reason") or "").strip()
+    if body.get("disabled") is True and not reason:
+        report.error(doc.where(path + ("disabled",), key=True), describe(path), "disabled = true needs a reason",
+                     'add reason = "..." (the incident or ticket), so the change explains itself')
+    if "reason" in body and body.get("disabled") is not True:
+        report.error(doc.where(path + ("reason",), key=True), describe(path), "reason applies to disabled = true",
+                     "set disabled = true, or remove reason")
+    return reason if body.get("disabled") is True else None
 
 
 def _workload(doc: Document, model: Model, name: str, body: dict, report: Report) -> Workload:
     path = ("workload", name)
+    disabled = _disabled(doc, path, body, report)
     identities = []
     seen: dict[tuple, int] = {}
     for index, fields in enumerate(body["identity"]):
         identity = _identity(doc, model, name, index, fields, report)
         if identity is None:
             continue
+        if disabled and not identity.disabled:
+            identity = replace(identity, disabled=disabled)
         key = (identity.issuer.name, identity.subject, identity.audience)
         if key in seen:
             report.error(identity.pos, describe(path + ("identity", index)),
@@ -96,7 +115,7 @@ def _workload(doc: Document, model: Model, name: str, body: dict, report: Report
         report.error(doc.where(path + ("suppress", rule), key=True), describe(path + ("suppress", rule)),
                      f"no analysis rule {rule!r}", _did_you_mean(rule, all_rules()) or "see docs/rules.md for rule IDs")
     return Workload(name, body.get("description", ""), body.get("owner", ""), body.get("environment", ""),
-                    identities, grants, doc.where(path, key=True), suppress)
+                    identities, grants, doc.where(path, key=True), suppress, disabled)
 
 
 def _check_catalog(doc: Document, grant: Grant, report: Report) -> None:
@@ -127,7 +146,7 @@ def _identity(doc: Document, model: Model, workload: str, index: int, fields: di
         return None
     kind = KINDS[issuer.kind]
     ok = True
-    for field_name in sorted(set(fields) - {"issuer"} - set(kind.fields)):
+    for field_name in sorted(set(fields) - {"issuer", *KILL_SWITCH} - set(kind.fields)):
         report.error(doc.where(path + (field_name,), key=True), block,
                      f"{field_name!r} does not apply to a {kind.name} issuer ({issuer_name!r})",
                      f"a {kind.name} identity takes: {', '.join(kind.fields)}")
@@ -157,6 +176,6 @@ def _identity(doc: Document, model: Model, workload: str, index: int, fields: di
         ok = False
     if not ok:
         return None
-    claims = tuple(sorted((k, v) for k, v in fields.items() if k != "issuer"))
+    claims = tuple(sorted((k, v) for k, v in fields.items() if k not in ("issuer", *KILL_SWITCH)))
     return Identity(workload, index, issuer, kind.subject(fields), fields.get("audience"), claims,
-                    doc.where(path, key=True))
+                    doc.where(path, key=True), _disabled(doc, path, fields, report))

@@ -5,7 +5,8 @@
   resources, with the cloud's documented limits checked;
 - CATALOG_FIELD and catalog_problem(entry): the grant field its catalog checks, and why an entry is unknown;
 - graph_target(model, target, access) and link_principals(model, access): its part of the access graph,
-  and allows(action or role node, action) and covers(grant node, resource) for who-can;
+  allows(action or role node, action) and covers(grant node, resource) for who-can, and
+  impact(action or role node) -> severity for blast radius;
 - RULES and writes(grant): its analysis rules, and whether a grant allows more than reading.
 """
 

@@ -163,3 +163,40 @@ def test_who_can_by_role_names_the_role_in_the_path(chains):
     ]
     assert chains.graph.nodes["gcp:service_account:prod:gcp-deployer"]["email"] == SA.format("gcp-deployer")
     assert chains.graph.nodes["aws:role:prod:admin"]["arn"] == f"arn:aws:iam::{ACCOUNT}:role/wiam-admin"
+
+
+def _radius(access, **start):
+    from compiler.query import blast_radius, starting_points
+
+    reached = blast_radius(access, starting_points(access, **start))
+    return {(r.node, r.hops): r for r in reached}
+
+
+def test_blast_radius_of_a_workload_follows_its_chains(chains):
+    radius = _radius(chains, workload="intern")
+    assert {key for key, r in radius.items() if not r.severity} == {
+        ("aws:role:prod:intern", 0), ("aws:role:prod:ci", 1), ("aws:role:prod:deployer", 2), ("aws:role:prod:admin", 3)}
+    assert {(chains.graph.nodes[n]["label"], hops, r.severity) for (n, hops), r in radius.items() if r.severity} == {
+        ("sts:AssumeRole", 0, "high"), ("sts:AssumeRole", 1, "high"),
+        ("iam:UpdateAssumeRolePolicy", 2, "critical"), ("s3:DeleteBucket", 3, "high")}
+    deepest = radius[("aws:action:s3:DeleteBucket", 3)]
+    assert deepest.path == ("workload:intern", "aws:role:prod:intern", "aws:role:prod:ci", "aws:role:prod:deployer",
+                            "aws:role:prod:admin", "grant:aws:prod:admin", "aws:action:s3:DeleteBucket")
+    assert deepest.resources == ("arn:aws:s3:::acme-data",)
+
+
+def test_blast_radius_of_a_subject_an_issuer_and_a_repository(chains):
+    by_subject = _radius(chains, subject="system:serviceaccount:bridge:bridge")
+    principals = {n for (n, _), r in by_subject.items() if not r.severity}
+    assert principals == {"aws:role:prod:bridge", "aws:role:prod:admin", "gcp:service_account:prod:bridge",
+                          "gcp:service_account:prod:gcp-data"}
+    everything = {n for n, d in chains.graph.nodes(data=True) if d["type"] == "principal"}
+    assert {n for (n, _), r in _radius(chains, issuer="eks").items() if not r.severity} == everything
+    assert _radius(chains, issuer="github") == {}  # an issuer no identity uses reaches nothing
+    assert _radius(chains, subject="system:serviceaccount:nobody:none") == {}
+    spec_reference = _graph(EXAMPLES / "spec-reference")
+    repository = _radius(spec_reference, repository="Acme/Payments")  # GitHub names ignore case
+    assert {n for (n, _), r in repository.items() if not r.severity} == {
+        "aws:role:prod:payments-deployer", "gcp:service_account:prod:payments-deployer",
+        "azure:identity:prod:payments-deployer"}
+    assert {r.severity for r in repository.values() if r.severity} == {"high", "medium"}

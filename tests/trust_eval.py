@@ -1,7 +1,7 @@
 """Evaluate compiled trust the way each cloud does, for tokens given as claims.
 
-AWS: the role's trust policy (Federated principal by issuer, StringEquals on aud and sub).
-GCP: the provider's issuer and audience, then its attribute_condition in a real CEL engine
+AWS: the role's trust policy (Federated principal by issuer, StringEquals on aud and sub; Deny wins).
+GCP: a provider that is not disabled, its issuer and audience, then its attribute_condition in a real CEL engine
 (cel-python), then the principal:// binding on the service account or the granted resource.
 Azure: a federated credential whose issuer, subject and audience match exactly.
 """
@@ -13,21 +13,28 @@ import celpy
 _CEL = celpy.Environment()
 
 
+def _aws_statement_matches(statement: dict, host: str, claims: dict) -> bool:
+    if not statement["Principal"]["Federated"].endswith(f":oidc-provider/{host}"):
+        return False
+    if statement["Action"] != "sts:AssumeRoleWithWebIdentity":
+        return False
+    condition = statement.get("Condition", {})
+    if set(condition) - {"StringEquals"}:
+        return False  # only the operator wiam writes is modelled here
+    equals = {k: v if isinstance(v, list) else [v] for k, v in condition.get("StringEquals", {}).items()}
+    keys = {f"{host}:aud": claims["aud"], f"{host}:sub": claims["sub"]}
+    return all(key in keys and keys[key] in values for key, values in equals.items())
+
+
 def aws_roles_accepting(module: dict, claims: dict) -> set[str]:
+    """Roles whose trust policy allows the token: an Allow matches and no Deny does (a Deny wins)."""
     accepted = set()
     host = claims["iss"].removeprefix("https://").rstrip("/")
     for name, role in module.get("resource", {}).get("aws_iam_role", {}).items():
-        for statement in json.loads(role["assume_role_policy"])["Statement"]:
-            if not statement["Principal"]["Federated"].endswith(f":oidc-provider/{host}"):
-                continue
-            if statement["Action"] != "sts:AssumeRoleWithWebIdentity" or statement["Effect"] != "Allow":
-                continue
-            if set(statement["Condition"]) != {"StringEquals"}:
-                continue
-            equals = statement["Condition"]["StringEquals"]
-            values = {k: v if isinstance(v, list) else [v] for k, v in equals.items()}
-            if claims["aud"] in values.get(f"{host}:aud", []) and claims["sub"] in values.get(f"{host}:sub", []):
-                accepted.add(name)
+        statements = json.loads(role["assume_role_policy"])["Statement"]
+        matching = [s["Effect"] for s in statements if _aws_statement_matches(s, host, claims)]
+        if "Allow" in matching and "Deny" not in matching:
+            accepted.add(name)
     return accepted
 
 
@@ -42,7 +49,7 @@ def gcp_principals_accepting(module: dict, claims: dict) -> set[str]:
     pools = resources.get("google_iam_workload_identity_pool", {})
     subject = None
     for provider in resources.get("google_iam_workload_identity_pool_provider", {}).values():
-        if provider["oidc"]["issuer_uri"] != claims["iss"]:
+        if provider["oidc"]["issuer_uri"] != claims["iss"] or provider.get("disabled"):
             continue
         audiences = provider["oidc"].get("allowed_audiences")
         if audiences is not None and claims["aud"] not in audiences:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from ..document import describe
 from ..graph import AccessGraph, build_graph
 from ..model import Model
 from .core import SEVERITIES, Context, Finding, Rule
 from .rules import RULES as GENERIC_RULES
 
-__all__ = ["SEVERITIES", "Finding", "Rule", "all_rules", "analyze", "at_or_above"]
+__all__ = ["SEVERITIES", "Finding", "Rule", "all_rules", "analyze", "at_or_above", "disabled_blocks"]
 
 
 @lru_cache(maxsize=1)
@@ -41,3 +42,25 @@ def at_or_above(findings: list[Finding], severity: str) -> list[Finding]:
     """Unsuppressed findings at or above a severity: what --fail-on counts."""
     floor = SEVERITIES.index(severity)
     return [f for f in findings if not f.suppressed and SEVERITIES.index(f.severity) >= floor]
+
+
+def disabled_blocks(model: Model) -> list[dict]:
+    """Every issuer, workload and identity whose kill switch is on, with its reason and place."""
+    found = []
+
+    def add(kind: str, path: tuple, reason: str) -> None:
+        pos = model.where(path + ("disabled",))
+        found.append({"kind": kind, "block": describe(path), "reason": reason, "file": pos.file, "line": pos.line,
+                      "column": pos.column})
+
+    for name, issuer in sorted(model.issuers.items()):
+        if issuer.disabled:
+            add("issuer", ("issuer", name), issuer.disabled)
+    for name, workload in sorted(model.workloads.items()):
+        if workload.disabled:
+            add("workload", ("workload", name), workload.disabled)
+        blocks = model.document.data["workload"][name]["identity"]
+        for identity in workload.identities:
+            if blocks[identity.index].get("disabled") is True:  # its own switch, not its workload's
+                add("identity", ("workload", name, "identity", identity.index), blocks[identity.index]["reason"])
+    return found

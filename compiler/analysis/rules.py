@@ -41,6 +41,8 @@ def chains(access: AccessGraph, start: str) -> dict[str, list[str]]:
 def _escalation_paths(rule: Rule, context: Context):
     access, model = context.access, context.model
     for name, workload in sorted(model.workloads.items()):
+        if not workload.active_identities:
+            continue  # no subject can become this workload (disabled): its paths lead nowhere now
         reached: dict[str, list[str]] = {}
         for principal in sorted(access.graph.successors(workload_id(name))):
             for node, path in chains(access, principal).items():
@@ -93,7 +95,7 @@ def _untrusted_triggers(rule: Rule, context: Context):
             privileged.append("write access on " + ", ".join(writes))
         if not privileged:
             continue
-        for identity in workload.identities:
+        for identity in workload.active_identities:
             trigger = _untrusted_trigger(identity)
             if trigger:
                 yield rule.finding(identity.pos, describe(("workload", name, "identity", identity.index)),
@@ -109,7 +111,7 @@ def _untrusted_triggers(rule: Rule, context: Context):
 def _shared_subjects(rule: Rule, context: Context):
     owners: dict[tuple[str, str], list] = {}
     for name, workload in sorted(context.model.workloads.items()):
-        for identity in workload.identities:
+        for identity in workload.active_identities:
             owners.setdefault((identity.issuer.name, identity.subject), []).append(identity)
     for (issuer, subject), identities in sorted(owners.items()):
         names = sorted({i.workload for i in identities})
@@ -131,7 +133,7 @@ def _environment_mismatches(rule: Rule, context: Context):
         expected = environment_of(workload.environment) if workload.environment else None
         if not expected:
             continue
-        for identity in workload.identities:
+        for identity in workload.active_identities:
             for claim, value in identity.claims:
                 if claim in ("issuer", "owner_id", "repository_id") or not isinstance(value, str):
                     continue
@@ -151,7 +153,7 @@ def _environment_mismatches(rule: Rule, context: Context):
       repository to immutable subjects.""")
 def _mutable_github_subjects(rule: Rule, context: Context):
     for name, workload in sorted(context.model.workloads.items()):
-        for identity in workload.identities:
+        for identity in workload.active_identities:
             claims = dict(identity.claims)
             if identity.issuer.kind == "github_actions" and "repository_id" not in claims:
                 yield rule.finding(identity.pos, describe(("workload", name, "identity", identity.index)),

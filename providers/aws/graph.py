@@ -111,3 +111,15 @@ def covers(grant: dict, resource: str) -> bool:
     """Whether a grant node's resources match an ARN; managed policies count as any resource."""
     patterns = grant["resources"] + (["*"] if grant.get("managed_policies") else [])
     return resource.startswith("arn:") and any(arn_matches(p, resource) for p in patterns)
+
+
+_LEVEL_IMPACT = {"Permissions management": "critical", "Write": "high", "Tagging": "medium", "Read": "medium",
+                 "List": "low"}
+_ADMIN_POLICY_NAMES = ("AdministratorAccess", "IAMFullAccess", "PowerUserAccess")
+
+
+def impact(node: dict) -> str:
+    """How bad it is that an attacker holds this action or managed policy."""
+    if node.get("kind") == "managed_policy":
+        return "critical" if node["label"] in _ADMIN_POLICY_NAMES else "high"  # other contents: not modelled
+    return _LEVEL_IMPACT.get(node.get("access_level"), "high")  # custom actions: assume the worst but one

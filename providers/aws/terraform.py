@@ -62,26 +62,37 @@ def oidc_provider_arn(partition: str, account_id: str, host_path: str) -> str:
 
 
 def trust_policy(provider_arns: dict[str, str], identities: list[Identity]) -> dict:
-    """One statement per issuer and audience, pinning aud and the exact sub values."""
+    """One Allow statement per issuer and audience, pinning aud and the exact sub values of the active
+    identities; disabled subjects (and disabled issuers, whole) get an explicit Deny, which wins."""
     groups: dict[tuple[str, str], list[str]] = {}
-    issuers = {}
+    denied: dict[str, set[str]] = {}
+    issuers = {i.issuer.name: i.issuer for i in identities}
     for identity in identities:
-        key = (identity.issuer.name, identity.audience_for(DEFAULT_AUDIENCE))
-        groups.setdefault(key, []).append(identity.subject)
-        issuers[identity.issuer.name] = identity.issuer
+        if identity.active:
+            groups.setdefault((identity.issuer.name, identity.audience_for(DEFAULT_AUDIENCE)), []).append(
+                identity.subject)
+        else:
+            denied.setdefault(identity.issuer.name, set()).add(identity.subject)
     statements = []
     for (issuer_name, audience), subjects in sorted(groups.items()):
         issuer = issuers[issuer_name]
-        subjects = sorted(set(subjects))
         statements.append({
             "Effect": "Allow",
             "Principal": {"Federated": provider_arns[issuer_name]},
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {"StringEquals": {
                 f"{issuer.host_path}:aud": audience,
-                f"{issuer.host_path}:sub": one_or_list(subjects),
+                f"{issuer.host_path}:sub": one_or_list(sorted(set(subjects))),
             }},
         })
+    # Sids must be unique within a policy.
+    for number, (issuer_name, subjects) in enumerate(sorted(denied.items()), 1):
+        issuer = issuers[issuer_name]
+        statement = {"Sid": f"WiamDisabled{number}", "Effect": "Deny", "Principal": {"Federated": provider_arns[issuer_name]},
+                     "Action": "sts:AssumeRoleWithWebIdentity"}
+        if not issuer.disabled:  # a disabled issuer is refused whole
+            statement["Condition"] = {"StringEquals": {f"{issuer.host_path}:sub": one_or_list(sorted(subjects))}}
+        statements.append(statement)
     return {"Version": "2012-10-17", "Statement": statements}
 
 

@@ -37,7 +37,7 @@ def graph_target(model: Model, target: Target, access: AccessGraph) -> None:
         if not workload.identities:
             continue
         credentials = sorted(({"issuer": i.issuer.url, "subject": i.subject,
-                               "audience": i.audience_for(DEFAULT_AUDIENCE)} for i in workload.identities),
+                               "audience": i.audience_for(DEFAULT_AUDIENCE)} for i in workload.active_identities),
                              key=lambda c: (c["issuer"], c["subject"]))
         resource_id = identity_resource_id(target, workload.name)
         node = access.principal(workload, target, "identity", identity_name(workload.name),
@@ -80,3 +80,14 @@ def allows(node: dict, action: str) -> bool:
 def covers(grant: dict, resource: str) -> bool:
     """Whether an ARM resource ID is within a grant node's scope."""
     return scope_contains(grant["scope"], resource)
+
+
+def impact(node: dict) -> str:
+    """How bad it is that an attacker holds this role: by the operations it allows."""
+    definition = catalog.definition(node["label"])
+    if definition is None:
+        return "high"  # a custom role: its operations are not known here
+    if definition.actions == ("*",) or any(definition.allows(op) for op in TAKEOVER):
+        return "critical"
+    granted = definition.actions + definition.data_actions
+    return "high" if any(not a.lower().endswith("/read") for a in granted) else "medium"

@@ -82,6 +82,8 @@ def compile_target(model: Model, target: Target, module: Module, report: Report)
                 report.error(item.issuer.pos, describe(("issuer", item.issuer.name)),
                              f"the issuer URL is {len(item.issuer.url)} characters; Azure allows {ISSUER_MAX}",
                              "use a shorter issuer URL")
+            if not item.active:
+                continue  # kill switch: the credential goes; the identity and its role assignments stay
             audience = item.audience_for(DEFAULT_AUDIENCE)
             body = {
                 "provider": alias,

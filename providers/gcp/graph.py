@@ -49,8 +49,9 @@ def graph_target(model: Model, target: Target, access: AccessGraph) -> None:
     for workload, grant in model.grants_on(target):
         if not workload.identities:
             continue
-        members = sorted(principal(number, pool_id, i.subject) for i in workload.identities)
-        issuers = sorted({i.issuer.url for i in workload.identities})
+        bound = [i for i in workload.identities if not i.disabled]  # as compiled: see terraform.py
+        members = sorted(principal(number, pool_id, i.subject) for i in bound)
+        issuers = sorted({i.issuer.url for i in bound if not i.issuer.disabled})
         if grant.settings.get("mode", "service_account") == "service_account":
             email = service_account_email(target, workload.name)
             node = access.principal(workload, target, "service_account", email,
@@ -108,3 +109,14 @@ def covers(grant: dict, resource: str) -> bool:
     if grant["project_wide"] and resource.startswith("projects/_/"):
         return True  # a bucket's project is not in its name: it may be this one
     return resource == grant["resource"] or resource.startswith(grant["resource"] + "/")
+
+
+def impact(node: dict) -> str:
+    """How bad it is that an attacker holds this role: by what its permissions allow."""
+    permissions = catalog.permissions(node["label"])
+    if permissions is None:
+        return "high"  # a custom role: its permissions are not known here
+    if node["label"] in ("roles/owner", "roles/editor") or permissions & (IMPERSONATION.keys() | POOL_TAKEOVER.keys()):
+        return "critical"
+    verbs = {p.rsplit(".", 1)[-1] for p in permissions}
+    return "high" if any(not v.startswith(("get", "list", "search", "read", "query")) for v in verbs) else "medium"

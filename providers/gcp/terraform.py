@@ -143,7 +143,8 @@ def compile_target(model: Model, target: Target, module: Module, report: Report)
     for workload, grant in grants:
         if not workload.identities:
             continue
-        members = [principal(number, pool_id, i.subject) for i in workload.identities]
+        # A disabled identity leaves the bindings; a disabled issuer's provider is disabled instead.
+        members = [principal(number, pool_id, i.subject) for i in workload.identities if not i.disabled]
         used_providers = sorted({subject_provider[(i.issuer.name, i.subject)] for i in workload.identities})
         output = {"workload_identity_provider": one_or_list([ref(f"{p}.name") for p in used_providers])}
         base = terraform_name(target.name, workload.name)
@@ -151,7 +152,7 @@ def compile_target(model: Model, target: Target, module: Module, report: Report)
             account = module.resource("google_service_account", base, {
                 "provider": alias, "project": project, "account_id": service_account_id(workload.name),
                 "display_name": workload.name, "description": workload.description or f"wiam workload {workload.name}"})
-            for identity, member in zip(workload.identities, members):
+            for member in members:
                 module.resource("google_service_account_iam_member",
                                 terraform_name(base, f"wif_{short_hash(member)}"), {
                                     "provider": alias, "service_account_id": ref(f"{account}.name"),
@@ -221,8 +222,11 @@ def _compile_providers(model, target, module, pool, identities, report) -> dict[
     """One provider per issuer and audience, split further where a condition would pass 4,096."""
     alias = f"google.{target.name}"
     groups: dict[tuple[str, str | None], set[str]] = {}
+    admitted: set[tuple[str, str]] = set()  # (issuer, subject) of identities not disabled themselves
     for identity in identities:
         groups.setdefault((identity.issuer.name, identity.audience_for(None)), set()).add(identity.subject)
+        if not identity.disabled:
+            admitted.add((identity.issuer.name, identity.subject))
     audiences_per_issuer: dict[str, int] = {}
     for issuer_name, _ in groups:
         audiences_per_issuer[issuer_name] = audiences_per_issuer.get(issuer_name, 0) + 1
@@ -231,7 +235,7 @@ def _compile_providers(model, target, module, pool, identities, report) -> dict[
     for (issuer_name, audience), subjects in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         issuer = model.issuers[issuer_name]
         tag = short_hash(audience or "", length=4) if audiences_per_issuer[issuer_name] > 1 else ""
-        chunks = _chunks(sorted(subjects))
+        chunks = _chunks(sorted(subjects))  # over every subject, so that disabling one moves nothing
         plans[(issuer_name, audience)] = []
         for index, chunk in enumerate(chunks):
             pid = provider_id(issuer_name, tag, index)
@@ -250,7 +254,8 @@ def _compile_providers(model, target, module, pool, identities, report) -> dict[
                 "display_name": fit_name(pid, DISPLAY_NAME_MAX),
                 "description": f"wiam: issuer {issuer_name}",
                 "attribute_mapping": {"google.subject": "assertion.sub"},
-                "attribute_condition": subject_condition(chunk),
+                "attribute_condition": subject_condition([s for s in chunk if (issuer_name, s) in admitted]),
+                "disabled": bool(issuer.disabled) or not any((issuer_name, s) in admitted for s in chunk),
                 "oidc": oidc,
             })
             plans[(issuer_name, audience)].append(_ProviderPlan(address, chunk))
