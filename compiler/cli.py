@@ -23,6 +23,8 @@ from .loader import UsageError
 from .model import Model
 from .query import blast_radius, starting_points, who_can
 from .revision import line_origin
+from .simulate import nearest, read_claims
+from .simulate import simulate as simulate_token
 from .terraform import write_file, write_tree
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -340,6 +342,61 @@ def blast_radius_command(directory: str = DirArgument, recursive: bool = Recursi
             how = "own access" if r.hops == 0 else f"{r.hops} hop{'s' if r.hops > 1 else ''}"
             typer.echo(f"  {what} [{how}]")
             typer.echo(f"    {describe_path(access, list(r.path))}")
+
+
+class Expectation(str, Enum):
+    accepted = "accepted"
+    refused = "refused"
+
+
+@app.command()
+def simulate(directory: str = DirArgument, recursive: bool = RecursiveOption,
+             claims_file: Optional[str] = typer.Option(None, "--claims", help="A decoded JWT payload (JSON)."),
+             token: Optional[str] = typer.Option(None, "--token", help="A raw JWT; its signature is not checked."),
+             expect: Optional[Expectation] = typer.Option(None, "--expect",
+                                                          help="Exit 1 unless the token is accepted (or refused) "
+                                                               "somewhere."),
+             fmt: OutputFormat = FormatOption) -> None:
+    """Which cloud principals would accept a token, what it could then reach, and why others refuse it."""
+    try:
+        claims = read_claims(claims_file, token)
+    except UsageError as error:
+        _fail_usage(str(error))
+    model = _valid_model(directory, recursive, fmt, Report())
+    verdicts = simulate_token(model, claims)
+    accepted = [v for v in verdicts if v.accepted]
+    access = build_graph(model)
+    reach = [r for r in blast_radius(access, [v.node for v in accepted]) if r.severity]
+    nodes = access.graph.nodes
+    closest = nearest(verdicts) if not accepted else []
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps({
+            "claims": {k: claims.get(k) for k in ("iss", "sub", "aud")},
+            "accepted": [{"cloud": v.cloud, "target": v.target, "workload": v.workload, "principal": v.principal}
+                         for v in accepted],
+            "reaches": [{"permission": nodes[r.node]["label"], "severity": r.severity, "resources": list(r.resources),
+                         "cloud": nodes[r.grant]["cloud"], "target": nodes[r.grant]["target"], "hops": r.hops,
+                         "path": [nodes[n]["label"] for n in r.path]} for r in reach],
+            "nearest": [{"cloud": v.cloud, "target": v.target, "workload": v.workload, "principal": v.principal,
+                         "reasons": list(v.reasons)} for v in closest],
+        }, indent=2, ensure_ascii=False))
+    elif accepted:
+        typer.echo(f"accepted by {len(accepted)} principal{'s' if len(accepted) > 1 else ''}:")
+        for verdict in accepted:
+            typer.echo(f"  {verdict.cloud} {verdict.target}: {verdict.principal} (workload {verdict.workload})")
+        typer.echo("it could then reach:")
+        for r in sorted(reach, key=lambda r: (-SEVERITIES.index(r.severity), r.hops, r.node)):
+            typer.echo(f"  {r.severity.upper()} {nodes[r.grant]['cloud']} {nodes[r.grant]['target']}: "
+                       f"{nodes[r.node]['label']} on {', '.join(r.resources) or '(no resource)'}"
+                       + (f" [{r.hops} hop{'s' if r.hops > 1 else ''}]" if r.hops else ""))
+    else:
+        typer.echo(f"refused everywhere: no principal accepts sub {claims['sub']!r} from {claims['iss']!r}")
+        for verdict in closest:
+            typer.echo(f"  {verdict.cloud} {verdict.target}: {verdict.principal} (workload {verdict.workload}):")
+            for reason in verdict.reasons:
+                typer.echo(f"    {reason}")
+    if expect is not None and (expect is Expectation.accepted) != bool(accepted):
+        raise typer.Exit(EXIT_SPEC)
 
 
 @app.command()

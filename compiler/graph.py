@@ -42,6 +42,10 @@ def target_id(cloud: str, name: str) -> str:
     return f"target:{cloud}:{name}"
 
 
+def principal_id(cloud: str, kind: str, target: str, workload: str) -> str:
+    return f"{cloud}:{kind}:{target}:{workload}"
+
+
 def place(pos: Pos) -> dict:
     """Where a node comes from in the spec, as scalar attributes."""
     return {"file": pos.file, "line": pos.line, "column": pos.column} if pos.line else {}
@@ -70,7 +74,7 @@ class AccessGraph:
     def principal(self, workload: Workload, target: Target, kind: str, label: str, trust: dict, **attributes) -> str:
         """A workload's cloud principal on a target, federated from the workload with `trust` (the
         exact conditions the cloud checks, as deployed)."""
-        node_id = f"{target.cloud}:{kind}:{target.name}:{workload.name}"
+        node_id = principal_id(target.cloud, kind, target.name, workload.name)
         self.node(node_id, "principal", label, cloud=target.cloud, target=target.name, kind=kind,
                   workload=workload.name, owner=workload.owner or None, environment=workload.environment or None,
                   **attributes)

@@ -7,7 +7,8 @@
 - graph_target(model, target, access) and link_principals(model, access): its part of the access graph,
   allows(action or role node, action) and covers(grant node, resource) for who-can, and
   impact(action or role node) -> severity for blast radius;
-- RULES and writes(grant): its analysis rules, and whether a grant allows more than reading.
+- RULES and writes(grant): its analysis rules, and whether a grant allows more than reading;
+- simulate(model, module, claims) -> [Verdict]: which compiled principals accept a token, and why not.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from compiler.diagnostics import SpecError
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 SPEC_MD = ROOT.parent / "shared" / "SPEC.md"
+EXAMPLE_SPECS = sorted(p for p in EXAMPLES.iterdir() if p.is_dir() and any(p.glob("*.wiam.*")))
 
 
 def write_spec(folder: Path, files: dict[str, str]) -> Path:

@@ -3,11 +3,11 @@
 import pytest
 
 from compiler.compile import compile_model, load_model
-from conftest import EXAMPLES
+from conftest import EXAMPLE_SPECS, EXAMPLES
 from trust_eval import aws_roles_accepting, azure_identities_accepting, cel_admits, gcp_principals_accepting
 from providers.gcp import subject_condition
 
-EXAMPLE_DIRS = sorted(p for p in EXAMPLES.iterdir() if p.is_dir())
+EXAMPLE_DIRS = EXAMPLE_SPECS
 
 
 def _compiled(folder):

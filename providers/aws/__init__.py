@@ -1,11 +1,14 @@
-"""The AWS dialect: Terraform resources (terraform), catalog (catalog), access graph (graph), rules (rules)."""
+"""The AWS dialect: Terraform resources (terraform), catalog (catalog), access graph (graph), rules (rules),
+simulation (simulate)."""
 
 from .catalog import problem as catalog_problem
 from .graph import allows, covers, graph_target, impact, link_principals
 from .rules import RULES, writes
+from .simulate import simulate
 from .terraform import CLOUD, TERRAFORM_PROVIDER, compile_target, oidc_provider_arn, role_name
 
 CATALOG_FIELD = "actions"  # the grant field whose entries the catalog checks
 
 __all__ = ["CATALOG_FIELD", "CLOUD", "RULES", "TERRAFORM_PROVIDER", "catalog_problem", "compile_target",
-           "allows", "covers", "graph_target", "impact", "link_principals", "writes", "oidc_provider_arn", "role_name"]
+           "allows", "covers", "graph_target", "impact", "link_principals", "simulate", "writes",
+           "oidc_provider_arn", "role_name"]

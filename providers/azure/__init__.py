@@ -1,11 +1,14 @@
-"""The Azure dialect: Terraform resources (terraform), catalog (catalog), access graph (graph), rules (rules)."""
+"""The Azure dialect: Terraform resources (terraform), catalog (catalog), access graph (graph), rules (rules),
+simulation (simulate)."""
 
 from .catalog import problem as catalog_problem
 from .graph import allows, covers, graph_target, impact, link_principals
 from .rules import RULES, writes
+from .simulate import simulate
 from .terraform import CLOUD, TERRAFORM_PROVIDER, compile_target, identity_name, role_reference
 
 CATALOG_FIELD = "roles"  # the grant field whose entries the catalog checks
 
 __all__ = ["CATALOG_FIELD", "CLOUD", "RULES", "TERRAFORM_PROVIDER", "catalog_problem", "compile_target",
-           "allows", "covers", "graph_target", "impact", "link_principals", "writes", "identity_name", "role_reference"]
+           "allows", "covers", "graph_target", "impact", "link_principals", "simulate", "writes",
+           "identity_name", "role_reference"]

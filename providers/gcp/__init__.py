@@ -1,11 +1,14 @@
-"""The GCP dialect: Terraform resources (terraform), catalog (catalog), access graph (graph), rules (rules)."""
+"""The GCP dialect: Terraform resources (terraform), catalog (catalog), access graph (graph), rules (rules),
+simulation (simulate)."""
 
 from .catalog import problem as catalog_problem
 from .graph import allows, covers, graph_target, impact, link_principals
 from .rules import RULES, writes
+from .simulate import simulate
 from .terraform import CLOUD, TERRAFORM_PROVIDER, compile_target, resource_binding, service_account_id, subject_condition
 
 CATALOG_FIELD = "roles"  # the grant field whose entries the catalog checks
 
 __all__ = ["CATALOG_FIELD", "CLOUD", "RULES", "TERRAFORM_PROVIDER", "catalog_problem", "compile_target",
-           "allows", "covers", "graph_target", "impact", "link_principals", "writes", "resource_binding", "service_account_id", "subject_condition"]
+           "allows", "covers", "graph_target", "impact", "link_principals", "simulate", "writes",
+           "resource_binding", "service_account_id", "subject_condition"]

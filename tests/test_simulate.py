@@ -1,0 +1,187 @@
+"""Token simulation agrees with the compiled Terraform: each named subject is accepted by exactly its
+workload's principals, and a token that differs in one claim is refused with that claim as the reason."""
+
+import base64
+import json
+import random
+import subprocess
+import sys
+
+import pytest
+
+from compiler.compile import load_model
+from compiler.simulate import nearest, read_claims, simulate
+from conftest import EXAMPLE_SPECS, EXAMPLES, ROOT, write_spec
+from compiler.loader import UsageError
+
+TOKENS = EXAMPLES / "tokens"
+FIXTURES = {
+    "github_actions": ("spec-reference", {("aws", "prod", "payments-deployer")}),
+    "kubernetes": ("spec-reference", {("aws", "prod", "orders-api")}),
+    "aks": ("aks-azure", {("azure", "prod", "checkout-api")}),
+    "gitlab_ci": ("gitlab-gcp", {("gcp", "data", "image-publisher")}),
+    "spiffe": ("spiffe-mesh", {("aws", "mesh", "ledger"), ("gcp", "mesh", "ledger")}),
+    "terraform_cloud": ("terraform-cloud", {("aws", "network", "network-plan")}),
+    "generic_oidc": ("generic-oidc", {("aws", "analytics", "nightly-report"), ("gcp", "analytics", "nightly-report")}),
+}
+GCP_AUDIENCE = "//iam.googleapis.com/projects/{number}/locations/global/workloadIdentityPools/{pool}/providers/{provider}"
+
+
+def _accepted(model, claims) -> set[tuple[str, str, str]]:
+    return {(v.cloud, v.target, v.workload) for v in simulate(model, claims) if v.accepted}
+
+
+def test_every_issuer_kind_has_a_fixture():
+    kinds = {json.loads(p.read_text())["iss"] for p in TOKENS.glob("*.json")}
+    assert len(kinds) == len(FIXTURES) == len(list(TOKENS.glob("*.json")))
+
+
+@pytest.mark.parametrize("fixture", sorted(FIXTURES))
+def test_token_fixtures_are_accepted_by_their_example(fixture):
+    example, expected = FIXTURES[fixture]
+    claims = read_claims(str(TOKENS / f"{fixture}.json"))
+    assert _accepted(load_model(str(EXAMPLES / example)), claims) == expected
+
+
+def _tokens_for(model):
+    """For each identity and each cloud it is granted in: the claims of a token that cloud should accept."""
+    from providers.gcp.terraform import POOL_DEFAULT_ID
+
+    for workload in model.workloads.values():
+        for identity in workload.active_identities:
+            for grant in workload.grants:
+                target = model.targets[(grant.cloud, grant.target)]
+                if grant.cloud == "gcp":
+                    audience = identity.audience_for(None) or GCP_AUDIENCE.format(
+                        number=target.settings["project_number"], pool=target.settings.get("pool_id", POOL_DEFAULT_ID),
+                        provider=_gcp_provider_id(model, target, identity))
+                else:
+                    audience = identity.audience_for({"aws": "sts.amazonaws.com",
+                                                      "azure": "api://AzureADTokenExchange"}[grant.cloud])
+                yield workload, grant.cloud, {"iss": identity.issuer.url, "sub": identity.subject, "aud": audience}
+
+
+def _gcp_provider_id(model, target, identity):
+    from compiler.compile import compile_model
+    from providers.gcp.simulate import condition_admits
+
+    module = json.loads(compile_model(model)["main.tf.json"])
+    claims = {"iss": identity.issuer.url, "sub": identity.subject}
+    return next(p["workload_identity_pool_provider_id"]
+                for p in module["resource"]["google_iam_workload_identity_pool_provider"].values()
+                if p["provider"] == f"google.{target.name}" and p["oidc"]["issuer_uri"] == identity.issuer.url
+                and condition_admits(p["attribute_condition"], claims))
+
+
+def _check_agreement(model):
+    checked = 0
+    for workload, cloud, claims in _tokens_for(model):
+        expected = {(cloud, g.target, workload.name) for g in workload.grants if g.cloud == cloud}
+        # Other workloads that name the same subject (and audience) are accepted too, by design.
+        sharing = {(cloud, g.target, w.name) for w in model.workloads.values() for i in w.active_identities
+                   for g in w.grants if g.cloud == cloud and i.issuer.url == claims["iss"] and i.subject == claims["sub"]}
+        accepted = {a for a in _accepted(model, claims) if a[0] == cloud}
+        assert expected <= accepted <= sharing, (claims, accepted)
+        for claim, changed in (("sub", claims["sub"] + "-x"), ("iss", claims["iss"] + "/other"),
+                               ("aud", claims["aud"] + "-x")):
+            verdicts = simulate(model, dict(claims, **{claim: changed}))
+            assert not [v for v in verdicts if v.accepted and v.cloud == cloud and v.workload == workload.name]
+            reasons = [r for v in verdicts if v.workload == workload.name and v.cloud == cloud for r in v.reasons]
+            assert any(r.startswith(claim + ":") for r in reasons), (claim, reasons)
+        checked += 1
+    return checked
+
+
+@pytest.mark.parametrize("folder", EXAMPLE_SPECS, ids=lambda p: p.name)
+def test_simulation_agrees_with_the_compiled_examples(folder):
+    assert _check_agreement(load_model(str(folder))) > 0
+
+
+ISSUERS = [
+    ("gh", 'kind = "github_actions"', lambda r, n: f'repository = "acme/repo{n}"\n    ref = "refs/heads/{r.choice(["main", "release"])}"'),
+    ("gl", 'kind = "gitlab_ci"', lambda r, n: f'project_path = "acme/grp/p{n}"\n    ref_type = "branch"\n    ref = "main"'),
+    ("k8s", 'kind = "kubernetes"\n  url = "https://oidc.example.com/k8s"',
+     lambda r, n: f'namespace = "ns{n}"\n    service_account = "sa{r.randrange(3)}"'),
+    ("mesh", 'kind = "spiffe"\n  url = "https://spire.example.com"\n  audience = "mesh"',
+     lambda r, n: f'spiffe_id = "spiffe://example.com/w{n}"'),
+    ("tfc", 'kind = "terraform_cloud"', lambda r, n: f'organization = "acme"\n    project = "p"\n    workspace = "w{n}"\n'
+                                                     f'    run_phase = "{r.choice(["plan", "apply"])}"'),
+    ("idp", 'kind = "generic_oidc"\n  url = "https://idp.example.com"', lambda r, n: f'subject = "svc-{n}"\n    audience = "aud-{n % 2}"'),
+]
+TARGETS = ('target "aws" "a" {\n  account_id = "111111111111"\n}\n'
+           'target "gcp" "g" {\n  project_id = "proj-g1"\n  project_number = "222222222222"\n}\n'
+           'target "azure" "z" {\n  tenant_id = "00000000-0000-0000-0000-000000000000"\n'
+           '  subscription_id = "11111111-1111-1111-1111-111111111111"\n  resource_group = "ids"\n  location = "eastus"\n}\n')
+TARGET_NAMES = {"aws": "a", "gcp": "g", "azure": "z"}
+GRANTS = {
+    "aws": 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::bucket-{n}/*"]',
+    "gcp": 'roles = ["roles/storage.objectViewer"]\n    resource = "projects/_/buckets/bucket-{n}"\n    mode = "{mode}"',
+    "azure": 'roles = ["Reader"]\n    scope = "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg{n}"',
+}
+
+
+def generated_spec(seed: int) -> str:
+    rng = random.Random(seed)
+    text = TARGETS + "".join(f'issuer "{name}" {{\n  {body}\n}}\n' for name, body, _ in ISSUERS)
+    for n in range(rng.randrange(2, 6)):
+        identities = []
+        for k in range(rng.randrange(1, 4)):
+            name, _, fields = rng.choice(ISSUERS)
+            identities.append(f'  identity {{\n    issuer = "{name}"\n    {fields(rng, n * 10 + k)}\n  }}\n')
+        clouds = rng.sample(sorted(GRANTS), rng.randrange(1, 4))
+        grants = "".join(f'  grant "{c}" "{TARGET_NAMES[c]}" {{\n    {GRANTS[c].format(n=n, mode=rng.choice(["service_account", "direct"]))}\n  }}\n'
+                         for c in clouds)
+        text += f'workload "w{n}" {{\n' + "".join(dict.fromkeys(identities)) + grants + "}\n"
+    return text
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_simulation_agrees_with_generated_specs(tmp_path, seed):
+    folder = write_spec(tmp_path / "spec", {"main.wiam.hcl": generated_spec(seed)})
+    assert _check_agreement(load_model(str(folder))) > 0
+
+
+def test_nearest_candidates_name_the_claim_that_differs():
+    model = load_model(str(EXAMPLES / "spec-reference"))
+    claims = json.loads((TOKENS / "github_actions.json").read_text())
+    claims["sub"] = "repo:acme/payments:ref:refs/heads/feature"
+    verdicts = simulate(model, claims)
+    assert not any(v.accepted for v in verdicts)
+    closest = nearest(verdicts)[0]
+    assert (closest.cloud, closest.workload) == ("aws", "payments-deployer")
+    assert closest.reasons == ("sub: the token has 'repo:acme/payments:ref:refs/heads/feature', the role expects "
+                               "'repo:acme/payments:ref:refs/heads/main'",)
+
+
+def _jwt(claims: dict) -> str:
+    def part(data):
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
+def _wiam(*args):
+    return subprocess.run([sys.executable, "-m", "compiler.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT)
+
+
+def test_cli_reads_raw_jwts_and_checks_expectations():
+    claims = json.loads((TOKENS / "kubernetes.json").read_text())
+    result = _wiam("simulate", EXAMPLES / "spec-reference", "--token", _jwt(claims), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert [a["principal"] for a in payload["accepted"]] == ["wiam-orders-api"]
+    assert {r["permission"] for r in payload["reaches"]} == {"sqs:ReceiveMessage", "sqs:DeleteMessage"}
+    refused = _wiam("simulate", EXAMPLES / "spec-reference", "--token", _jwt(dict(claims, sub="system:serviceaccount:x:y")),
+                    "--expect", "refused")
+    assert refused.returncode == 0 and "refused everywhere" in refused.stdout and "sub:" in refused.stdout
+    assert _wiam("simulate", EXAMPLES / "spec-reference", "--claims", TOKENS / "kubernetes.json",
+                 "--expect", "refused").returncode == 1
+    assert _wiam("simulate", EXAMPLES / "spec-reference", "--token", "not-a-jwt").returncode == 2
+    assert _wiam("simulate", EXAMPLES / "spec-reference").returncode == 2
+
+
+def test_bad_claims_are_usage_errors(tmp_path):
+    (tmp_path / "bad.json").write_text('{"iss": 1}')
+    for path in (tmp_path / "bad.json", tmp_path / "missing.json"):
+        with pytest.raises(UsageError):
+            read_claims(str(path))
