@@ -18,6 +18,9 @@ from .analysis import analyze as analyze_model
 from .analysis import output as analysis_output
 from .compile import compile_model, load_model
 from .diagnostics import Report, SpecError
+from .diff import diff as diff_specs
+from .diff import to_markdown as diff_markdown
+from .diff import to_text as diff_text
 from .graph import build_graph, describe_path
 from .loader import UsageError
 from .model import Model
@@ -397,6 +400,41 @@ def simulate(directory: str = DirArgument, recursive: bool = RecursiveOption,
                 typer.echo(f"    {reason}")
     if expect is not None and (expect is Expectation.accepted) != bool(accepted):
         raise typer.Exit(EXIT_SPEC)
+
+
+class DiffFormat(str, Enum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+@app.command("diff")
+def diff_command(base: str = typer.Argument(..., help="A spec folder, or a git revision (REV or REV:PATH)."),
+                 head: str = typer.Argument(".", help="A spec folder, or a git revision (REV or REV:PATH)."),
+                 path: str = typer.Option(".", "--path", help="The spec folder inside the repository, for REV."),
+                 recursive: bool = RecursiveOption,
+                 fmt: DiffFormat = typer.Option(DiffFormat.text, "--format", "-f", help="Output format."),
+                 fail_on: Optional[str] = typer.Option(None, "--fail-on",
+                                                       help="widening, or a severity: exit 1 on new findings at "
+                                                            "or above it."),
+                 out: Optional[str] = OutOption) -> None:
+    """The access HEAD adds and removes against BASE: who reaches what, findings, escalation paths."""
+    if fail_on is not None and fail_on != "widening" and fail_on not in SEVERITIES:
+        _fail_usage(f"--fail-on takes widening or one of {', '.join(SEVERITIES)}")
+    try:
+        result = diff_specs(base, head, path, recursive)
+    except SpecError as error:
+        _fail_spec(error, fmt)
+    except UsageError as error:
+        _fail_usage(str(error))
+    if fmt is DiffFormat.json:
+        content = json.dumps(result.as_json(), indent=2, ensure_ascii=False) + "\n"
+    else:
+        content = diff_markdown(result) if fmt is DiffFormat.markdown else diff_text(result)
+    _emit(content.encode(), out)
+    failing = (result.classification == "widening" if fail_on == "widening"
+               else bool(at_or_above(result.findings_introduced, fail_on)) if fail_on else False)
+    raise typer.Exit(EXIT_SPEC if failing else 0)
 
 
 @app.command()

@@ -6,7 +6,7 @@
 - CATALOG_FIELD and catalog_problem(entry): the grant field its catalog checks, and why an entry is unknown;
 - graph_target(model, target, access) and link_principals(model, access): its part of the access graph,
   allows(action or role node, action) and covers(grant node, resource) for who-can, and
-  impact(action or role node) -> severity for blast radius;
+  impact(action or role node) -> severity for blast radius, permission_set(label) for diffs;
 - RULES and writes(grant): its analysis rules, and whether a grant allows more than reading;
 - simulate(model, module, claims) -> [Verdict]: which compiled principals accept a token, and why not.
 """

@@ -123,3 +123,8 @@ def impact(node: dict) -> str:
     if node.get("kind") == "managed_policy":
         return "critical" if node["label"] in _ADMIN_POLICY_NAMES else "high"  # other contents: not modelled
     return _LEVEL_IMPACT.get(node.get("access_level"), "high")  # custom actions: assume the worst but one
+
+
+def permission_set(label: str) -> frozenset[str] | None:
+    """The actions an action pattern allows; None for what the catalog cannot expand (managed policies)."""
+    return frozenset(catalog.expand(label)) or None

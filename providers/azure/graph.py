@@ -91,3 +91,9 @@ def impact(node: dict) -> str:
         return "critical"
     granted = definition.actions + definition.data_actions
     return "high" if any(not a.lower().endswith("/read") for a in granted) else "medium"
+
+
+def permission_set(label: str) -> frozenset[str] | None:
+    """A built-in role's operation patterns (compared as written); None for a custom role."""
+    definition = catalog.definition(label)
+    return frozenset(definition.actions + tuple(f"data:{a}" for a in definition.data_actions)) if definition else None

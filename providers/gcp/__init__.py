@@ -2,7 +2,7 @@
 simulation (simulate)."""
 
 from .catalog import problem as catalog_problem
-from .graph import allows, covers, graph_target, impact, link_principals
+from .graph import allows, covers, graph_target, impact, link_principals, permission_set
 from .rules import RULES, writes
 from .simulate import simulate
 from .terraform import CLOUD, TERRAFORM_PROVIDER, compile_target, resource_binding, service_account_id, subject_condition
@@ -10,5 +10,5 @@ from .terraform import CLOUD, TERRAFORM_PROVIDER, compile_target, resource_bindi
 CATALOG_FIELD = "roles"  # the grant field whose entries the catalog checks
 
 __all__ = ["CATALOG_FIELD", "CLOUD", "RULES", "TERRAFORM_PROVIDER", "catalog_problem", "compile_target",
-           "allows", "covers", "graph_target", "impact", "link_principals", "simulate", "writes",
+           "allows", "covers", "graph_target", "impact", "link_principals", "permission_set", "simulate", "writes",
            "resource_binding", "service_account_id", "subject_condition"]

@@ -120,3 +120,8 @@ def impact(node: dict) -> str:
         return "critical"
     verbs = {p.rsplit(".", 1)[-1] for p in permissions}
     return "high" if any(not v.startswith(("get", "list", "search", "read", "query")) for v in verbs) else "medium"
+
+
+def permission_set(label: str) -> frozenset[str] | None:
+    """A predefined role's permissions; None for a custom role."""
+    return catalog.permissions(label)

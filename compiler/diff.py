@@ -1,0 +1,342 @@
+"""Least-privilege diffs: the access one spec adds and removes against another, computed on the
+access graph (subject -> principal -> permission -> resource), not on text."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass, field, replace
+
+import networkx as nx
+
+from .analysis import Finding, analyze
+from .compile import compile_model, load_model
+from .diagnostics import Pos, Report, SpecError
+from .graph import AccessGraph, build_graph
+from .loader import UsageError
+from .model import Model
+from .readers import reader_for
+
+CLASSES = ("neutral", "narrowing", "widening")
+_CONTROL = frozenset({"authenticates", "federates", "can_act_as", "holds"})
+
+
+@dataclass(frozen=True, order=True)
+class Access:
+    """One thing a subject can do: through a principal, a permission on a resource."""
+    issuer: str  # the issuer URL: tokens are told apart by iss and sub
+    subject: str
+    cloud: str
+    target: str
+    workload: str  # whose principal holds the grant
+    permission: str  # an action pattern, role or managed policy as written
+    resource: str
+    indirect: bool  # reached through another workload's principal
+
+
+@dataclass
+class Side:
+    label: str
+    model: Model
+    access: AccessGraph
+    findings: list[Finding]
+    tuples: set[Access] = field(default_factory=set)
+
+
+@dataclass
+class Diff:
+    base: str
+    head: str
+    classification: str
+    added: list[Access]
+    removed: list[Access]
+    widened: list[Access]  # added tuples no existing permission covered
+    renamed: dict[str, str]  # base workload -> head workload
+    subjects_added: list[str]
+    subjects_removed: list[str]
+    principals_added: list[str]
+    principals_removed: list[str]
+    findings_introduced: list[Finding]
+    findings_fixed: list[Finding]
+    escalations_added: list[Finding]
+    escalations_removed: list[Finding]
+    disabled: list[str]  # blocks the kill switch turned on
+
+    def as_json(self) -> dict:
+        def finding(f: Finding) -> dict:
+            return {"rule": f.rule, "severity": f.severity, "message": f.message, "workload": f.workload,
+                    "file": f.pos.file, "line": f.pos.line, "column": f.pos.column}
+        return {
+            "base": self.base, "head": self.head, "classification": self.classification,
+            "summary": {"added": len(self.added), "removed": len(self.removed), "widened": len(self.widened),
+                        "renamed": len(self.renamed), "findings_introduced": len(self.findings_introduced),
+                        "findings_fixed": len(self.findings_fixed)},
+            "added": [a.__dict__ for a in self.added], "removed": [a.__dict__ for a in self.removed],
+            "widened": [a.__dict__ for a in self.widened],
+            "renamed": [{"from": old, "to": new} for old, new in sorted(self.renamed.items())],
+            "subjects": {"added": self.subjects_added, "removed": self.subjects_removed},
+            "principals": {"added": self.principals_added, "removed": self.principals_removed},
+            "escalation_paths": {"added": [finding(f) for f in self.escalations_added],
+                                 "removed": [finding(f) for f in self.escalations_removed]},
+            "findings": {"introduced": [finding(f) for f in self.findings_introduced],
+                         "fixed": [finding(f) for f in self.findings_fixed]},
+            "disabled": self.disabled,
+        }
+
+
+# Reading a side: a folder, or a git revision read without touching the working tree.
+
+def _git(args: list[str], cwd: str) -> str:
+    try:
+        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise UsageError(f"git failed: {error}") from None
+    if result.returncode != 0:
+        raise UsageError(f"git {' '.join(args[:2])}: {result.stderr.strip() or 'failed'}")
+    return result.stdout
+
+
+def load_side(spec: str, path: str, recursive: bool, workdir: str) -> tuple[Model, str, str | None]:
+    """(model, label, folder the revision was copied to) from a folder, or from `REV` or `REV:PATH`
+    (the path relative to the working folder), read with git without touching the working tree."""
+    if os.path.isdir(spec) or os.path.isfile(spec):
+        return _valid(spec, recursive), spec, None
+    revision, _, inside = spec.partition(":")
+    inside = inside or path
+    top = _git(["rev-parse", "--show-toplevel"], ".").strip()
+    prefix = os.path.relpath(os.path.abspath(inside), top)
+    prefix = "" if prefix == "." else prefix.replace(os.sep, "/")
+    _git(["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], top)
+    names = _git(["ls-tree", "-r", "--name-only", revision, "--", prefix or "."], top).splitlines()
+    folder = tempfile.mkdtemp(dir=workdir)
+    for name in names:
+        relative = name[len(prefix) + 1:] if prefix else name
+        if not reader_for(name) or (not recursive and "/" in relative):
+            continue
+        target = os.path.join(folder, relative)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as handle:
+            handle.write(subprocess.run(["git", "show", f"{revision}:{name}"], cwd=top, capture_output=True).stdout)
+    label = f"{revision}:{prefix}" if prefix else revision
+    try:
+        return _valid(folder, recursive), label, folder
+    except SpecError as error:  # point at the revision, not at the temporary copy
+        raise SpecError([replace(d, pos=_relabel(d.pos, folder, label)) for d in error.diagnostics]) from None
+
+
+def _relabel(pos: Pos, folder: str | None, label: str) -> Pos:
+    if folder and pos.file.startswith(folder):
+        return replace(pos, file=f"{label}:{pos.file[len(folder) + 1:]}" if ":" not in label
+                       else f"{label}/{pos.file[len(folder) + 1:]}")
+    return pos
+
+
+def _valid(directory: str, recursive: bool) -> Model:
+    report = Report()
+    model = load_model(directory, recursive, report)
+    compile_model(model, report=report)
+    return model
+
+
+# Access tuples.
+
+def access_tuples(model: Model, access: AccessGraph) -> set[Access]:
+    graph = access.graph
+    control = nx.subgraph_view(graph, filter_edge=lambda u, v, k: k in _CONTROL)
+    found = set()
+    for subject, data in access.nodes_of("subject"):
+        issuer_url = model.issuers[data["issuer"]].url
+        for node, path in nx.single_source_shortest_path(control, subject).items():
+            if graph.nodes[node]["type"] != "grant":
+                continue
+            grant = graph.nodes[node]
+            indirect = any(graph.has_edge(u, v, "can_act_as") for u, v in zip(path, path[1:]))
+            permissions = [graph.nodes[n]["label"] for n in graph.successors(node)
+                           if graph.nodes[n]["type"] in ("action", "role")]
+            resources = [graph.nodes[n]["label"] for n in graph.successors(node)
+                         if graph.nodes[n]["type"] == "resource"] or ["*"]
+            for permission in permissions:
+                for resource in resources:
+                    found.add(Access(issuer_url, data["subject"], grant["cloud"], grant["target"], grant["workload"],
+                                     permission, resource, indirect))
+    return found
+
+
+def _signature(model: Model, name: str) -> str:
+    """What a workload is, without its name: its subjects and its grants."""
+    workload = model.workloads[name]
+    identities = sorted((i.issuer.url, i.subject, i.audience or "", bool(i.active)) for i in workload.identities)
+    grants = sorted((g.cloud, g.target, json.dumps(g.settings, sort_keys=True)) for g in workload.grants)
+    return json.dumps([identities, grants, workload.environment, workload.owner])
+
+
+def renames(base: Model, head: Model) -> dict[str, str]:
+    gone = sorted(set(base.workloads) - set(head.workloads))
+    new = sorted(set(head.workloads) - set(base.workloads))
+    by_signature: dict[str, list[str]] = {}
+    for name in new:
+        by_signature.setdefault(_signature(head, name), []).append(name)
+    found = {}
+    for name in gone:
+        candidates = by_signature.get(_signature(base, name))
+        if candidates:
+            found[name] = candidates.pop(0)
+    return found
+
+
+def _covered(added: Access, present: set[Access]) -> bool:
+    """Whether an added tuple only restates access a present one already gives (same subject,
+    principal and resource, a permission that includes it)."""
+    from providers import PROVIDERS  # each cloud knows what its permissions include
+
+    provider = PROVIDERS[added.cloud]
+    wanted = provider.permission_set(added.permission)
+    for other in present:
+        if (other.issuer, other.subject, other.cloud, other.target, other.workload, other.resource) != (
+                added.issuer, added.subject, added.cloud, added.target, added.workload, added.resource):
+            continue
+        if other.permission == added.permission or (wanted and wanted <= (provider.permission_set(other.permission)
+                                                                          or frozenset())):
+            return True
+    return False
+
+
+def _finding_key(finding: Finding, rename: dict[str, str]) -> tuple:
+    message = finding.message
+    for old, new in rename.items():
+        message = message.replace(f"'{old}'", f"'{new}'")
+    return finding.rule, rename.get(finding.workload, finding.workload), message
+
+
+def diff_models(base: Model, head: Model, base_label: str, head_label: str, base_folder: str | None = None,
+                head_folder: str | None = None) -> Diff:
+    sides = []
+    for model, label in ((base, base_label), (head, head_label)):
+        access = build_graph(model)
+        sides.append(Side(label, model, access, analyze(model, access), access_tuples(model, access)))
+    old, new = sides
+    rename = renames(base, head)
+    old_tuples = {Access(**{**a.__dict__, "workload": rename.get(a.workload, a.workload)}) for a in old.tuples}
+    added = sorted(new.tuples - old_tuples)
+    removed = sorted(old_tuples - new.tuples)
+    widened = [a for a in added if not _covered(a, old_tuples)]
+
+    def subjects(side):  # those that authenticate as something
+        return {f"{side.model.issuers[d['issuer']].url} {d['subject']}" for node, d in side.access.nodes_of("subject")
+                if side.access.graph.out_degree(node)}
+
+    def principals(side, mapping):
+        return {f"{d['cloud']} {d['target']} {mapping.get(d['workload'], d['workload'])}"
+                for _, d in side.access.nodes_of("principal")}
+
+    old_findings = {_finding_key(f, rename): replace(f, pos=_relabel(f.pos, base_folder, base_label))
+                    for f in old.findings if not f.suppressed}
+    new_findings = {_finding_key(f, {}): replace(f, pos=_relabel(f.pos, head_folder, head_label))
+                    for f in new.findings if not f.suppressed}
+    introduced = [new_findings[k] for k in sorted(new_findings.keys() - old_findings.keys())]
+    fixed = [old_findings[k] for k in sorted(old_findings.keys() - new_findings.keys())]
+    new_subjects, old_subjects = subjects(new), subjects(old)
+    new_principals, old_principals = principals(new, {}), principals(old, rename)
+    disabled = sorted(_disabled(head) - _disabled(base, rename))
+    if widened or new_subjects - old_subjects or [f for f in introduced if f.rule == "WIAM001"]:
+        classification = "widening"
+    elif removed or old_subjects - new_subjects or disabled:
+        classification = "narrowing"
+    else:
+        classification = "neutral"
+    return Diff(base_label, head_label, classification, added, removed, widened, rename,
+                sorted(new_subjects - old_subjects), sorted(old_subjects - new_subjects),
+                sorted(new_principals - old_principals), sorted(old_principals - new_principals),
+                introduced, fixed, [f for f in introduced if f.rule == "WIAM001"],
+                [f for f in fixed if f.rule == "WIAM001"], disabled)
+
+
+def _disabled(model: Model, rename: dict[str, str] | None = None) -> set[str]:
+    rename = rename or {}
+    found = {f"issuer {n}" for n, i in model.issuers.items() if i.disabled}
+    for name, workload in model.workloads.items():
+        shown = rename.get(name, name)
+        if workload.disabled:
+            found.add(f"workload {shown}")
+        found |= {f"subject {i.subject} of workload {shown}" for i in workload.identities
+                  if i.disabled and not workload.disabled}
+    return found
+
+
+def diff(base_spec: str, head_spec: str, path: str = ".", recursive: bool = False) -> Diff:
+    with tempfile.TemporaryDirectory(prefix="wiam-diff-") as workdir:
+        base, base_label, base_folder = load_side(base_spec, path, recursive, workdir)
+        head, head_label, head_folder = load_side(head_spec, path, recursive, workdir)
+        return diff_models(base, head, base_label, head_label, base_folder, head_folder)
+
+
+# Presentation.
+
+def _access_line(a: Access) -> str:
+    via = " (indirect)" if a.indirect else ""
+    return f"{a.subject} -> {a.cloud} {a.target} {a.workload} -> {a.permission} on {a.resource}{via}"
+
+
+def summary_line(d: Diff) -> str:
+    parts = [f"{len(d.added)} access added", f"{len(d.removed)} removed"]
+    if d.widened:
+        parts.append(f"{len(d.widened)} widening")
+    if d.renamed:
+        parts.append(f"{len(d.renamed)} renamed")
+    if d.findings_introduced:
+        parts.append(f"{len(d.findings_introduced)} new findings")
+    if d.findings_fixed:
+        parts.append(f"{len(d.findings_fixed)} fixed")
+    return f"{d.classification.upper()}: " + ", ".join(parts)
+
+
+def _sections(d: Diff) -> list[tuple[str, list[str]]]:
+    def finding(f: Finding) -> str:
+        return f"{f.severity} {f.rule} {f.pos.file}:{f.pos.line}: {f.message}"
+    return [
+        ("Widening (access no existing permission covered)", [_access_line(a) for a in d.widened]),
+        ("Access added", [_access_line(a) for a in d.added]),
+        ("Access removed", [_access_line(a) for a in d.removed]),
+        ("Renamed workloads (same access; their cloud principals are replaced)",
+         [f"{old} -> {new}" for old, new in sorted(d.renamed.items())]),
+        ("Subjects added", d.subjects_added), ("Subjects removed", d.subjects_removed),
+        ("Principals added", d.principals_added), ("Principals removed", d.principals_removed),
+        ("Escalation paths added", [finding(f) for f in d.escalations_added]),
+        ("Escalation paths removed", [finding(f) for f in d.escalations_removed]),
+        ("Findings introduced", [finding(f) for f in d.findings_introduced]),
+        ("Findings fixed", [finding(f) for f in d.findings_fixed]),
+        ("Disabled (kill switch)", d.disabled),
+    ]
+
+
+def to_text(d: Diff) -> str:
+    lines = [f"wiam diff {d.base} -> {d.head}", summary_line(d)]
+    for title, items in _sections(d):
+        if items:
+            lines += ["", f"{title}:"] + [f"  {item}" for item in items]
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_escape(text: str) -> str:
+    return "".join("\\" + c if c in "\\`*_{}[]<>|#" else c for c in text)
+
+
+def to_markdown(d: Diff) -> str:
+    """For a pull request comment: the verdict first, the details folded."""
+    icon = {"widening": "🔺", "narrowing": "🔻", "neutral": "⚪"}[d.classification]
+    lines = [f"### {icon} wiam: {_markdown_escape(summary_line(d))}", "",
+             f"`{_markdown_escape(d.base)}` → `{_markdown_escape(d.head)}`", ""]
+    top = [s for s in _sections(d) if s[1] and s[0].startswith(("Widening", "Escalation paths added", "Findings introduced"))]
+    for title, items in top:
+        lines += [f"**{title}**", ""] + [f"- {_markdown_escape(i)}" for i in items[:10]]
+        lines += ([f"- … and {len(items) - 10} more"] if len(items) > 10 else []) + [""]
+    shown = {title for title, items in top if len(items) <= 10}
+    for title, items in _sections(d):
+        if items and title not in shown:
+            lines += [f"<details><summary>{title} ({len(items)})</summary>", ""]
+            lines += [f"- {_markdown_escape(i)}" for i in items] + ["", "</details>", ""]
+    if d.classification == "neutral" and not any(items for _, items in _sections(d)):
+        lines.append("No change in who can reach what.")
+    return "\n".join(lines).rstrip() + "\n"
