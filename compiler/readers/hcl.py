@@ -1,4 +1,5 @@
-"""HCL files, parsed by python-hcl2's grammar and walked here to keep every position.
+"""HCL files: tree-sitter-hcl reads plain specs fast (hcl_fast.py); python-hcl2's grammar, walked
+here to keep every position, reads the rest and explains every problem.
 
 The language has no expressions: only literals (strings, numbers, bools, null, lists, objects)
 and blocks. `$${` and `%%{` are HCL's escapes for a literal `${` and `%{`.
@@ -15,6 +16,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from ..diagnostics import Pos, Report
 from ..document import Document, block_labels
+from . import hcl_fast
 
 _ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)", re.S)
 _SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
@@ -221,6 +223,16 @@ _EXAMPLE_HEADERS = {
 
 
 def read_hcl(path: str, text: str, report: Report) -> Document:
+    if hcl_fast.available():
+        try:
+            return hcl_fast.read(path, text)
+        except hcl_fast.NotPlain:
+            pass  # python-hcl2 reads it, and explains what is wrong
+    return read_hcl_reference(path, text, report)
+
+
+def read_hcl_reference(path: str, text: str, report: Report) -> Document:
+    """python-hcl2's parse of the file, walked for positions: the reference the fast path matches."""
     doc = Document(files=[path])
     try:
         tree = hcl2.parses_to_tree(text if text.endswith("\n") else text + "\n")
