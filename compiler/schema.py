@@ -6,6 +6,7 @@ import json
 from functools import lru_cache
 from importlib import resources
 
+import fastjsonschema
 import jsonschema
 
 from .diagnostics import Report
@@ -24,8 +25,26 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema())
 
 
+@lru_cache(maxsize=1)
+def _fast_validator():
+    """The schema compiled to Python code: tens of times faster on valid specs, which most are. It
+    takes draft 7, which holds every keyword the schema uses (tests check both agree)."""
+    draft7 = {**schema(), "$schema": "http://json-schema.org/draft-07/schema#"}
+    return fastjsonschema.compile(draft7)
+
+
+def is_valid(data: dict) -> bool:
+    try:
+        _fast_validator()(data)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
 def check(doc: Document, report: Report) -> None:
-    for error in _validator().iter_errors(doc.data):
+    if is_valid(doc.data):
+        return
+    for error in _validator().iter_errors(doc.data):  # slower, and it explains every error
         _report(doc, error, report)
 
 

