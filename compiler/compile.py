@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
+
 from providers import PROVIDERS
 
 from .diagnostics import Report
@@ -11,11 +14,25 @@ from .terraform import Module, render
 from .validate import build_model
 
 
+@contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector: specs become millions of small acyclic objects, and its
+    passes over them cost a third of the load time of a large spec. Reference counting still frees."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_model(directory: str, recursive: bool = False, report: Report | None = None) -> Model:
     """Load, merge and validate a spec folder; raise SpecError with every problem found."""
     report = report or Report()
-    document = load(directory, report, recursive)
-    model = build_model(document, report) if not report.diagnostics else Model(document=document)
+    with gc_paused():
+        document = load(directory, report, recursive)
+        model = build_model(document, report) if not report.diagnostics else Model(document=document)
     report.raise_if_any()
     return model
 
@@ -24,6 +41,11 @@ def compile_model(model: Model, split: bool = False, report: Report | None = Non
     """Terraform JSON files by relative path: `main.tf.json`, or `<cloud>-<target>/main.tf.json`
     per target with `split`. Cloud limits are checked here; SpecError lists every breach."""
     report = report or Report()
+    with gc_paused():
+        return _compile(model, split, report)
+
+
+def _compile(model: Model, split: bool, report: Report) -> dict[str, bytes]:
     modules: dict[str, Module] = {}
     outputs: dict[str, dict[str, dict]] = {}
     for cloud, provider in sorted(PROVIDERS.items()):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, order=True)
-class Pos:
+class Pos(NamedTuple):  # a tuple: readers make one per value, so it must be cheap
     file: str
     line: int  # 1-based
     column: int  # 1-based

@@ -128,7 +128,7 @@ def load_side(spec: str, path: str, recursive: bool, workdir: str) -> tuple[Mode
 
 def _relabel(pos: Pos, folder: str | None, label: str) -> Pos:
     if folder and pos.file.startswith(folder):
-        return replace(pos, file=f"{label}:{pos.file[len(folder) + 1:]}" if ":" not in label
+        return pos._replace(file=f"{label}:{pos.file[len(folder) + 1:]}" if ":" not in label
                        else f"{label}/{pos.file[len(folder) + 1:]}")
     return pos
 
@@ -144,9 +144,11 @@ def _valid(directory: str, recursive: bool) -> Model:
 
 def access_tuples(model: Model, access: AccessGraph) -> set[Access]:
     graph = access.graph
-    control = nx.subgraph_view(graph, filter_edge=lambda u, v, k: k in _CONTROL)
+    control = access.only(*_CONTROL)
     found = set()
     for subject, data in access.nodes_of("subject"):
+        if subject not in control:
+            continue  # a subject that authenticates as nothing (disabled) reaches nothing
         issuer_url = model.issuers[data["issuer"]].url
         for node, path in nx.single_source_shortest_path(control, subject).items():
             if graph.nodes[node]["type"] != "grant":

@@ -56,6 +56,17 @@ class AccessGraph:
 
     def __init__(self) -> None:
         self.graph = nx.MultiDiGraph()
+        self._views: dict[frozenset, nx.DiGraph] = {}
+
+    def only(self, *relations: str) -> nx.DiGraph:
+        """The edges of these relations as a plain DiGraph, built once: networkx's filtered views
+        count their nodes on every search, which is quadratic over many searches."""
+        key = frozenset(relations)
+        if key not in self._views:
+            view = nx.DiGraph()
+            view.add_edges_from((u, v) for u, v, k in self.graph.edges(keys=True) if k in key)
+            self._views[key] = view
+        return self._views[key]
 
     def node(self, node_id: str, node_type: str, label: str, **attributes) -> str:
         assert node_type in NODE_TYPES, node_type
@@ -68,6 +79,7 @@ class AccessGraph:
 
     def edge(self, source: str, target: str, relation: str, **attributes) -> None:
         assert relation in RELATIONS, relation
+        self._views.clear()
         self.graph.add_edge(source, target, key=relation, relation=relation,
                             **{k: v for k, v in attributes.items() if v is not None})
 

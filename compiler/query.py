@@ -54,10 +54,11 @@ def who_can(access: AccessGraph, action: str | None = None, resource: str | None
             role: str | None = None) -> list[Answer]:
     """Every subject that reaches a matching grant, directly or through other principals."""
     graph = access.graph
-    control = nx.subgraph_view(graph, filter_edge=lambda u, v, k: k in _CONTROL)
-    backwards = control.reverse(copy=False)
+    backwards = access.only(*_CONTROL).reverse(copy=False)
     answers: dict[tuple[str, str], Answer] = {}
     for grant_id, evidence in sorted(matching_grants(access, action, resource, role).items()):
+        if grant_id not in backwards:
+            continue
         for node, reverse_path in nx.single_source_shortest_path(backwards, grant_id).items():
             if graph.nodes[node]["type"] != "subject":
                 continue

@@ -34,14 +34,17 @@ def escape(text: str) -> str:
 
 
 def escape_tree(value: Any) -> Any:
-    if isinstance(value, Expr):
-        return str(value)
-    if isinstance(value, str):
-        return escape(value)
-    if isinstance(value, dict):
+    """Escape every string of a document except Terraform expressions (Expr). Exact type checks:
+    this walks every value of the output."""
+    kind = type(value)
+    if kind is str:
+        return escape(value) if "{" in value else value
+    if kind is dict:
         return {escape_tree(k): escape_tree(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+    if kind is list or kind is tuple:
         return [escape_tree(v) for v in value]
+    if kind is Expr:
+        return str(value)
     return value
 
 

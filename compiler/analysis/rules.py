@@ -28,7 +28,9 @@ def environment_of(text: str) -> str | None:
 
 def chains(access: AccessGraph, start: str) -> dict[str, list[str]]:
     """Principals reachable from one principal through can_act_as edges only, with shortest paths."""
-    view = nx.subgraph_view(access.graph, filter_edge=lambda u, v, k: k == "can_act_as")
+    view = access.only("can_act_as")
+    if start not in view:
+        return {}
     return {node: path for node, path in nx.single_source_shortest_path(view, start).items() if node != start}
 
 

@@ -23,6 +23,7 @@ _STRING_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|[nrt\"\\])|\$\$
 _SIMPLE = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
 _INT = re.compile(rb"[0-9]+")
 _FLOAT = re.compile(rb"[0-9]+\.[0-9]+")
+_BAD_ESCAPE = re.compile(r"\\(?!u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|[nrt\"\\])")
 _LIVE_TEMPLATE = re.compile(r"(?<![$%])(?:\$\$|%%)*([$%])\{")
 
 
@@ -116,45 +117,50 @@ class _Walker:
 
     def value(self, node, path: tuple) -> Any:
         self.doc.positions[path] = self.pos(node)
-        children = node.named_children
-        if node.type != "expression" or len(children) != 1 or node.child_count != 1:
+        if node.type != "expression" or node.child_count != 1:
             raise NotPlain("expression")
-        inner = children[0]
-        if inner.type == "literal_value":
-            return self.literal(inner.named_children[0])
-        if inner.type == "collection_value":
-            collection = inner.named_children[0]
+        inner = node.child(0)
+        kind = inner.type
+        if kind == "literal_value":
+            return self.literal(inner.child(0))
+        if kind == "collection_value":
+            collection = inner.child(0)
             if collection.type == "tuple":
                 items = [c for c in collection.named_children if c.type == "expression"]
                 return [self.value(item, path + (i,)) for i, item in enumerate(items)]
             return self.object(collection, path)
-        if inner.type == "template_expr" and inner.named_children[0].type == "heredoc_template":
-            return self.heredoc(inner.named_children[0])
-        raise NotPlain(inner.type)
+        if kind == "template_expr" and inner.child(0).type == "heredoc_template":
+            return self.heredoc(inner.child(0))
+        raise NotPlain(kind)
 
     def literal(self, node) -> Any:
-        if node.type == "string_lit":
+        kind = node.type
+        if kind == "string_lit":
             return self.string(node)
-        if node.type == "numeric_lit":
-            if _INT.fullmatch(node.text):
-                return int(node.text)
-            if _FLOAT.fullmatch(node.text):
-                number = float(node.text)
+        if kind == "numeric_lit":
+            text = node.text
+            if _INT.fullmatch(text):
+                return int(text)
+            if _FLOAT.fullmatch(text):
+                number = float(text)
                 return int(number) if number.is_integer() else number
             raise NotPlain("number")
-        if node.type == "bool_lit":
+        if kind == "bool_lit":
             return node.text == b"true"
-        if node.type == "null_lit":
+        if kind == "null_lit":
             return None
-        raise NotPlain(node.type)
+        raise NotPlain(kind)
 
     def string(self, node) -> str:
-        if any(c.type not in ("quoted_template_start", "template_literal", "quoted_template_end")
-               for c in node.children):
+        count = node.child_count  # quote, literal text (absent when empty), quote: nothing else is plain
+        if count > 3 or (count == 3 and node.child(1).type != "template_literal"):
             raise NotPlain("template")
-        raw = self.source[node.children[0].end_byte:node.children[-1].start_byte].decode("utf-8")
-        if "\\" in raw and re.search(r"\\(?!u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|[nrt\"\\])", raw.replace("\\\\", "")):
-            raise NotPlain("escape")
+        raw = self.source[node.start_byte + 1:node.end_byte - 1].decode("utf-8")
+        if "\\" in raw:
+            if _BAD_ESCAPE.search(raw.replace("\\\\", "")):
+                raise NotPlain("escape")
+        elif "$$" not in raw and "%%" not in raw:
+            return raw
         return _STRING_ESCAPE.sub(_unescape, raw)
 
     def object(self, node, path: tuple) -> dict:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import celpy
-
 from compiler.graph import principal_id
 from compiler.model import Model
 from compiler.names import terraform_name
@@ -18,15 +16,21 @@ from compiler.simulate import Verdict, audiences, distance
 from .graph import service_account_email
 from .terraform import WORKLOAD_IDENTITY_USER, POOL_DEFAULT_ID, principal
 
-_CEL = celpy.Environment()
+@lru_cache(maxsize=1)
+def _cel():
+    import celpy  # builds its grammar when imported: only simulate needs it
+
+    return celpy, celpy.Environment()
 
 
 @lru_cache(maxsize=1024)
 def _program(condition: str):
-    return _CEL.program(_CEL.compile(condition))
+    _, environment = _cel()
+    return environment.program(environment.compile(condition))
 
 
 def condition_admits(condition: str, claims: dict) -> bool:
+    celpy, _ = _cel()
     try:
         return bool(_program(condition).evaluate({"assertion": celpy.json_to_cel(claims)}))
     except celpy.CELEvalError:

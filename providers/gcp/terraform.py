@@ -26,17 +26,17 @@ PRINCIPALS_PER_POLICY = 1500
 WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
 
 
+_CEL_SPECIAL = re.compile(r'[\\"\x00-\x1f\x7f]')
+
+
+def _cel_escape(match: re.Match) -> str:
+    char = match.group(0)
+    return "\\" + char if char in '\\"' else f"\\u{ord(char):04x}"
+
+
 def cel_string(text: str) -> str:
     """A CEL string literal that denotes exactly `text`."""
-    out = []
-    for char in text:
-        if char in '\\"':
-            out.append("\\" + char)
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
+    return '"' + _CEL_SPECIAL.sub(_cel_escape, text) + '"'
 
 
 def subject_condition(subjects: list[str]) -> str:

@@ -1,0 +1,169 @@
+"""The benchmark: one run, one input per size, every time measured against baselines of the same run.
+
+    python bench/run.py --sizes 1000 10000 100000 --out bench/results.md
+
+For each size it generates the organisation (bench/generate.py) in HCL and in JSON, then times:
+- the baseline: python-hcl2 parsing the HCL files, alone;
+- the floor: json.loads of the JSON files plus json.dumps of the compiled output;
+- wiam's stages in this process (load, validate, graph, analyze, compile, write);
+- the commands as a user runs them (validate, compile, diff with one workload changed), each in a
+  fresh process, with its peak memory.
+Times are ratios to the baseline, so the table holds on a slower or faster machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import generate  # noqa: E402
+
+
+def _timed(function, *args):
+    start = time.perf_counter()
+    result = function(*args)
+    return time.perf_counter() - start, result
+
+
+def baseline_seconds(folder: Path) -> float:
+    import hcl2
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.wiam.hcl"))]
+    start = time.perf_counter()
+    for text in texts:
+        hcl2.loads(text)
+    return time.perf_counter() - start
+
+
+def floor_seconds(json_folder: Path, output: bytes) -> float:
+    texts = [p.read_text(encoding="utf-8") for p in sorted(json_folder.glob("*.wiam.json"))]
+    document = json.loads(output)
+    start = time.perf_counter()
+    for text in texts:
+        json.loads(text)
+    json.dumps(document, indent=2, sort_keys=True)
+    return time.perf_counter() - start
+
+
+def stage_seconds(folder: Path, out: Path) -> tuple[dict[str, float], bytes]:
+    from compiler.analysis import analyze
+    from compiler.compile import compile_model, gc_paused
+    from compiler.diagnostics import Report
+    from compiler.graph import build_graph
+    from compiler.loader import load
+    from compiler.terraform import write_tree
+    from compiler.validate import build_model
+
+    report = Report()
+    stages = {}
+    with gc_paused():
+        stages["load"], document = _timed(load, str(folder), report)
+        stages["validate"], model = _timed(build_model, document, report)
+        stages["compile"], files = _timed(compile_model, model, False, report)
+        stages["graph"], access = _timed(build_graph, model)
+        stages["analyze"], _ = _timed(analyze, model, access)
+        stages["write"], _ = _timed(write_tree, str(out), files)
+    if report.diagnostics:
+        raise SystemExit(f"the generated organisation is not valid: {report.diagnostics[0].render()}")
+    return stages, files["main.tf.json"]
+
+
+def command(args: list[str]) -> tuple[float, int]:
+    """Wall time and peak memory (bytes) of one wiam command in a fresh process."""
+    start = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "compiler.cli", *args], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) not in (0, 1):
+        raise SystemExit(f"wiam {' '.join(args)} failed: {process.stderr.read().decode()[-2000:]}")
+    return seconds, usage.ru_maxrss * 1024
+
+
+def change_one_workload(folder: Path, changed: Path) -> None:
+    shutil.copytree(folder, changed)
+    first = sorted(changed.glob("*.wiam.hcl"))[1]  # the first file of workloads
+    text = first.read_text(encoding="utf-8")
+    first.write_text(text.replace('roles = ["', 'roles = ["roles/viewer", "', 1), encoding="utf-8")
+
+
+def measure(size: int, seed: int, work: Path) -> dict:
+    document = generate.organisation(size, seed)
+    hcl, as_json = work / f"hcl-{size}", work / f"json-{size}"
+    generate.write(document, str(hcl), "hcl")
+    generate.write(document, str(as_json), "json")
+    changed = work / f"changed-{size}"
+    change_one_workload(hcl, changed)
+    row: dict = {"size": size, "files": len(list(hcl.iterdir()))}
+    row["baseline"] = baseline_seconds(hcl)
+    row["stages"], output = stage_seconds(hcl, work / f"out-stages-{size}")
+    row["floor"] = floor_seconds(as_json, output)
+    row["commands"] = {}
+    for name, args in (("validate", ["validate", str(hcl)]),
+                       ("compile", ["compile", str(hcl), "--out", str(work / f"out-{size}")]),
+                       ("diff", ["diff", str(hcl), str(changed), "--format", "json"])):
+        seconds, memory = command(args)
+        row["commands"][name] = {"seconds": seconds, "peak_bytes": memory}
+    return row
+
+
+def table(rows: list[dict]) -> str:
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    lines = [f"Measured {datetime.date.today().isoformat()} on {machine} by `python bench/run.py`.", "",
+             "| workloads | files | python-hcl2 parse (baseline) | floor (json) | wiam validate | wiam compile "
+             "| wiam diff (1 workload changed) | diff / compile | peak memory (compile) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        base = row["baseline"]
+        commands = row["commands"]
+
+        def cell(seconds):
+            return f"{seconds:.2f} s ({seconds / base:.3f}x)"
+        lines.append(f"| {row['size']:,} | {row['files']} | {base:.2f} s (1x) | {cell(row['floor'])} | "
+                     f"{cell(commands['validate']['seconds'])} | {cell(commands['compile']['seconds'])} | "
+                     f"{cell(commands['diff']['seconds'])} | "
+                     f"{commands['diff']['seconds'] / commands['compile']['seconds']:.2f} | "
+                     f"{commands['compile']['peak_bytes'] / 2**20:,.0f} MiB |")
+    lines += ["", "Stages of one in-process run (seconds): ", "",
+              "| workloads | load | validate | compile | graph | analyze | write |", "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        stages = row["stages"]
+        lines.append(f"| {row['size']:,} | " + " | ".join(f"{stages[s]:.2f}" for s in
+                                                         ("load", "validate", "compile", "graph", "analyze", "write"))
+                     + " |")
+    if len(rows) > 1:
+        lines += ["", "Growth of `wiam compile` time: " + ", ".join(
+            f"{a['size']:,} to {b['size']:,}: {b['commands']['compile']['seconds'] / a['commands']['compile']['seconds']:.1f}x"
+            f" (workloads {b['size'] / a['size']:.0f}x)" for a, b in zip(rows, rows[1:]))]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Benchmark wiam against python-hcl2 and json on one input.")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", help="also write the markdown table here")
+    parser.add_argument("--json", help="also write the raw measurements here")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="wiam-bench-") as work:
+        rows = [measure(size, args.seed, Path(work)) for size in args.sizes]
+    text = table(rows)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
