@@ -6,17 +6,19 @@ import io
 import json
 import os
 import sys
+from contextlib import contextmanager
 from enum import Enum
 from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import __version__, export
 from .analysis import SEVERITIES, all_rules, at_or_above, disabled_blocks
 from .analysis import analyze as analyze_model
 from .analysis import output as analysis_output
-from .compile import compile_model, load_model
+from .compile import MODULES_MANIFEST, atlantis_yaml, compile_model, load_model
 from .diagnostics import Report, SpecError
 from .diff import diff as diff_specs
 from .diff import to_markdown as diff_markdown
@@ -60,6 +62,20 @@ def _fail_spec(error: SpecError, fmt) -> None:
 def _fail_usage(message: str) -> None:
     err.print(f"wiam: {message}", markup=False)
     raise typer.Exit(EXIT_USAGE)
+
+
+@contextmanager
+def _progress():
+    """Progress bars for files and targets on a terminal; silent otherwise (CI, pipes)."""
+    if not err.is_terminal:
+        yield None, None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as progress:
+        files = progress.add_task("reading", total=None)
+        targets = progress.add_task("compiling", total=None)
+        yield (lambda done, total: progress.update(files, completed=done, total=total),
+               lambda done, total: progress.update(targets, completed=done, total=total))
 
 
 def _notes(report: Report) -> None:
@@ -116,11 +132,18 @@ def validate(directory: str = DirArgument, recursive: bool = RecursiveOption,
 def compile_command(directory: str = DirArgument,
                     out: str = typer.Option(..., "--out", "-o", help="Output folder (replaced whole)."),
                     split: Optional[Split] = typer.Option(None, "--split", help="One root module per cloud target."),
+                    atlantis: Optional[str] = typer.Option(None, "--atlantis",
+                                                           help="With --split: write an atlantis.yaml here (the "
+                                                                "repository root), one project per module."),
                     recursive: bool = RecursiveOption, fmt: OutputFormat = FormatOption) -> None:
     """Compile a spec into Terraform JSON: OUT/main.tf.json, or OUT/<cloud>-<target>/main.tf.json."""
     report = Report()
+    if atlantis and split is None:
+        _fail_usage("--atlantis needs --split target (one Atlantis project per root module)")
     try:
-        files = compile_model(load_model(directory, recursive, report), split=split is not None, report=report)
+        with _progress() as (on_file, on_target):
+            model = load_model(directory, recursive, report, on_file)
+            files = compile_model(model, split=split is not None, report=report, on_target=on_target)
     except SpecError as error:
         _fail_spec(error, fmt)
     except UsageError as error:
@@ -129,6 +152,9 @@ def compile_command(directory: str = DirArgument,
         _fail_usage("--out must not be the spec folder itself (it is replaced whole)")
     try:
         write_tree(out, files)
+        if atlantis:
+            write_file(atlantis, atlantis_yaml(json.loads(files[MODULES_MANIFEST]),
+                                               os.path.relpath(out, os.path.dirname(os.path.abspath(atlantis)))))
     except OSError as error:
         _fail_usage(f"cannot write {out}: {error.strerror or error}")
     if fmt is OutputFormat.json:

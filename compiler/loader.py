@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 from .diagnostics import Pos, Report
 from .document import BLOCK_LABELS, Document
@@ -27,7 +28,9 @@ def spec_files(directory: str, recursive: bool = False) -> list[str]:
     return sorted(found, key=lambda p: os.path.relpath(p, directory).split(os.sep))
 
 
-def load(directory: str, report: Report, recursive: bool = False) -> Document:
+def load(directory: str, report: Report, recursive: bool = False,
+         on_file: Callable[[int, int], None] | None = None) -> Document:
+    """The merged document of a spec folder; on_file(done, total) after each file, for progress."""
     files = spec_files(directory, recursive)
     merged = Document()
     if not files:
@@ -35,7 +38,7 @@ def load(directory: str, report: Report, recursive: bool = False) -> Document:
                      "add *.wiam.hcl, *.wiam.yaml, *.wiam.yml or *.wiam.json files"
                      + ("" if recursive else ", or pass --recursive to look in subfolders"))
         return merged
-    for path in files:
+    for done, path in enumerate(files, 1):
         try:
             with open(path, encoding="utf-8-sig") as handle:
                 text = handle.read()
@@ -45,6 +48,8 @@ def load(directory: str, report: Report, recursive: bool = False) -> Document:
         except OSError as exc:
             raise UsageError(f"{path}: {exc.strerror}") from None
         merge_into(merged, read(path, text, report), report)
+        if on_file:
+            on_file(done, len(files))
     return merged
 
 

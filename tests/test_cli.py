@@ -103,3 +103,24 @@ def test_analyze_on_a_broken_spec_exits_1_with_errors(tmp_path):
     (tmp_path / "a.wiam.hcl").write_text('issuer "x" {\n  kind = "bogus"\n}\n')
     result = wiam("analyze", tmp_path, "--format", "sarif")
     assert result.returncode == 1 and json.loads(result.stdout)["errors"][0]["line"] == 2
+
+
+def test_split_writes_a_module_manifest_and_an_atlantis_config(tmp_path):
+    import yaml
+
+    out = tmp_path / "repo" / "infra" / "wiam"
+    atlantis = tmp_path / "repo" / "atlantis.yaml"
+    result = wiam("compile", EXAMPLES / "multi-cloud", "--out", out, "--split", "target", "--atlantis", atlantis)
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "modules.json").read_text())
+    assert [m["dir"] for m in manifest["modules"]] == ["aws-prod", "azure-prod", "gcp-prod"]
+    assert all((out / m["dir"] / "main.tf.json").is_file() for m in manifest["modules"])
+    config = yaml.safe_load(atlantis.read_text())
+    assert config["version"] == 3 and config["parallel_plan"] is True
+    assert [p["dir"] for p in config["projects"]] == ["infra/wiam/aws-prod", "infra/wiam/azure-prod", "infra/wiam/gcp-prod"]
+    assert wiam("compile", EXAMPLES / "multi-cloud", "--out", out, "--atlantis", atlantis).returncode == 2  # no --split
+
+
+def test_no_progress_bars_when_not_a_terminal(tmp_path):
+    result = wiam("compile", EXAMPLES / "multi-cloud", "--out", tmp_path / "o")
+    assert result.returncode == 0 and result.stderr == ""  # quiet in CI and pipes
