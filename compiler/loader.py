@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Callable
 
+from .cache import read_cached
 from .diagnostics import Pos, Report
 from .document import BLOCK_LABELS, Document
 from .readers import read, reader_for
@@ -47,7 +48,7 @@ def load(directory: str, report: Report, recursive: bool = False,
             continue
         except OSError as exc:
             raise UsageError(f"{path}: {exc.strerror}") from None
-        merge_into(merged, read(path, text, report), report)
+        merge_into(merged, read_cached(path, text, report, read), report)
         if on_file:
             on_file(done, len(files))
     return merged

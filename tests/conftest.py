@@ -1,5 +1,7 @@
 import json
+import os
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -8,6 +10,7 @@ from compiler.compile import compile_model, load_model
 from compiler.diagnostics import SpecError
 
 ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("WIAM_CACHE_DIR", tempfile.mkdtemp(prefix="wiam-test-cache-"))  # never the user's cache
 EXAMPLES = ROOT / "examples"
 SPEC_MD = ROOT.parent / "shared" / "SPEC.md"
 EXAMPLE_SPECS = sorted(p for p in EXAMPLES.iterdir() if p.is_dir() and any(p.glob("*.wiam.*")))

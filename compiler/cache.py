@@ -1,0 +1,89 @@
+"""A content-hash cache of parsed spec files: a file whose text (and wiam's readers) did not change
+is not parsed again. It is invisible: a hit gives the document a parse would give.
+
+Entries live in $WIAM_CACHE_DIR, else $XDG_CACHE_HOME/wiam, else ~/.cache/wiam, as JSON (never
+pickle: nothing in a cache runs code). WIAM_CACHE=0 turns it off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import orjson
+
+from .diagnostics import Pos, Report
+from .document import Document
+
+
+def enabled() -> bool:
+    return os.environ.get("WIAM_CACHE", "1") != "0"
+
+
+def folder() -> Path:
+    if os.environ.get("WIAM_CACHE_DIR"):
+        return Path(os.environ["WIAM_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "wiam" / "documents"
+
+
+@lru_cache(maxsize=1)
+def _readers_digest() -> bytes:
+    """Changes whenever the code that turns text into documents changes, so no entry outlives it."""
+    digest = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for source in sorted([here / "document.py", here / "diagnostics.py", *(here / "readers").glob("*.py")]):
+        digest.update(source.read_bytes())
+    return digest.digest()
+
+
+def _key(path: str, text: str) -> str:
+    suffix = path[path.index(".wiam."):] if ".wiam." in path else path  # the reader depends on it
+    return hashlib.sha256(_readers_digest() + suffix.encode() + b"\0" + text.encode("utf-8")).hexdigest()
+
+
+def _encode(doc: Document) -> bytes:
+    def positions(table):
+        return [[list(key), pos.line, pos.column] for key, pos in table.items()]
+    return orjson.dumps({"data": doc.data, "positions": positions(doc.positions),
+                         "key_positions": positions(doc.key_positions)})
+
+
+def _decode(raw: bytes, path: str) -> Document:
+    entry = orjson.loads(raw)
+
+    def positions(rows):
+        return {tuple(key): Pos(path, line, column) for key, line, column in rows}
+    return Document(entry["data"], positions(entry["positions"]), positions(entry["key_positions"]), [path])
+
+
+def read_cached(path: str, text: str, report: Report, read) -> Document:
+    """`read(path, text, report)`, or its cached result. Only clean reads are stored: a file with
+    errors is read again, so that every error is reported every time."""
+    if not enabled():
+        return read(path, text, report)
+    key = _key(path, text)
+    entry = folder() / key[:2] / f"{key}.json"
+    try:
+        return _decode(entry.read_bytes(), path)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no entry yet, or one that cannot be read: parse
+    errors = len(report.diagnostics)
+    doc = read(path, text, report)
+    if len(report.diagnostics) == errors:
+        _store(entry, _encode(doc))
+    return doc
+
+
+def _store(entry: Path, content: bytes) -> None:
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-")
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(content)
+        os.replace(temporary, entry)
+    except OSError:
+        pass  # a cache that cannot be written is only slower
