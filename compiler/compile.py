@@ -38,6 +38,7 @@ def load_model(directory: str, recursive: bool = False, report: Report | None = 
     with gc_paused():
         document = load(directory, report, recursive, on_file)
         model = build_model(document, report) if not report.diagnostics else Model(document=document)
+    gc.freeze()  # the model lives as long as the command: later collections need not scan it again
     report.raise_if_any()
     return model
 

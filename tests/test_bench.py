@@ -33,6 +33,6 @@ def test_benchmark_smoke_run_at_1000_workloads(tmp_path):
     [row] = json.loads(Path(tmp_path / "rows.json").read_text())
     assert row["size"] == 1000 and row["baseline"] > 0 and row["floor"] > 0
     assert set(row["stages"]) == {"load", "validate", "compile", "graph", "analyze", "write"}
-    assert set(row["commands"]) == {"validate", "compile", "diff"}
+    assert set(row["commands"]) == {"compile", "compile_warm", "validate", "diff"}
     assert all(c["peak_bytes"] > 0 for c in row["commands"].values())
     assert "| 1,000 |" in result.stdout
