@@ -69,7 +69,7 @@ def identity(rng: random.Random, name: str, clusters: int, index: int) -> dict:
         if rng.random() < 0.3:
             found.update(owner_id="1234567", repository_id=str(1000000 + rng.randrange(9000000)))
         pin = rng.choice(["ref", "ref", "environment"])
-        found[pin] = (f"refs/heads/main" if index == 0 else f"refs/tags/v{index}") if pin == "ref" else \
+        found[pin] = ("refs/heads/main" if index == 0 else f"refs/tags/v{index}") if pin == "ref" else \
             rng.choice(["production", "staging"]) + (f"-{index}" if index else "")
         return found
     if kind == "gitlab":

@@ -188,21 +188,21 @@ def renames(base: Model, head: Model) -> dict[str, str]:
     return found
 
 
-def _covered(added: Access, present: set[Access]) -> bool:
+def _place(a: Access) -> tuple:
+    return a.issuer, a.subject, a.cloud, a.target, a.workload, a.resource
+
+
+def _covered(added: Access, present: dict[tuple, set[str]]) -> bool:
     """Whether an added tuple only restates access a present one already gives (same subject,
     principal and resource, a permission that includes it)."""
     from providers import PROVIDERS  # each cloud knows what its permissions include
 
     provider = PROVIDERS[added.cloud]
+    others = present.get(_place(added), set())
+    if added.permission in others:
+        return True
     wanted = provider.permission_set(added.permission)
-    for other in present:
-        if (other.issuer, other.subject, other.cloud, other.target, other.workload, other.resource) != (
-                added.issuer, added.subject, added.cloud, added.target, added.workload, added.resource):
-            continue
-        if other.permission == added.permission or (wanted and wanted <= (provider.permission_set(other.permission)
-                                                                          or frozenset())):
-            return True
-    return False
+    return bool(wanted) and any(wanted <= (provider.permission_set(other) or frozenset()) for other in others)
 
 
 def _finding_key(finding: Finding, rename: dict[str, str]) -> tuple:
@@ -223,7 +223,10 @@ def diff_models(base: Model, head: Model, base_label: str, head_label: str, base
     old_tuples = {Access(**{**a.__dict__, "workload": rename.get(a.workload, a.workload)}) for a in old.tuples}
     added = sorted(new.tuples - old_tuples)
     removed = sorted(old_tuples - new.tuples)
-    widened = [a for a in added if not _covered(a, old_tuples)]
+    present: dict[tuple, set[str]] = {}
+    for a in old_tuples:
+        present.setdefault(_place(a), set()).add(a.permission)
+    widened = [a for a in added if not _covered(a, present)]
 
     def subjects(side):  # those that authenticate as something
         return {f"{side.model.issuers[d['issuer']].url} {d['subject']}" for node, d in side.access.nodes_of("subject")
