@@ -307,7 +307,9 @@ def test_split_by_target_gives_plannable_modules(spec):
     grants = [("aws", "prod", 'actions = ["s3:GetObject"]\n resources = ["*"]'), ("gcp", "prod", 'roles = ["roles/viewer"]'),
               ("azure", "prod", 'roles = ["Reader"]')]
     modules = compile_folder(spec({"base.wiam.hcl": BASE_HCL, "w.wiam.hcl": workload_hcl(grants=grants)}), split=True)
-    assert sorted(modules) == ["aws-prod/main.tf.json", "azure-prod/main.tf.json", "gcp-prod/main.tf.json"]
+    assert sorted(modules) == ["aws-prod/main.tf.json", "azure-prod/main.tf.json", "gcp-prod/main.tf.json",
+                               "modules.json"]
+    assert [m["dir"] for m in modules.pop("modules.json")["modules"]] == ["aws-prod", "azure-prod", "gcp-prod"]
     for name, module in modules.items():
         cloud = name.split("-")[0]
         local = {"aws": "aws", "gcp": "google", "azure": "azurerm"}[cloud]
