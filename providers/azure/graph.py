@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+
 from compiler.graph import AccessGraph
 from compiler.model import Model, Target
 
@@ -58,15 +60,19 @@ def graph_target(model: Model, target: Target, access: AccessGraph) -> None:
 
 def link_principals(model: Model, access: AccessGraph) -> None:
     """A role at a scope holding another identity that can add credentials to it, or assign it."""
-    identities = access.nodes_of("principal", cloud="azure")
+    by_id = sorted((other["resource_id"].lower(), other_id) for other_id, other in access.nodes_of("principal",
+                                                                                                    cloud="azure"))
+    keys = [key for key, _ in by_id]
     for grant_id, grant in access.nodes_of("grant", cloud="azure"):
-        holder = next(iter(access.graph.predecessors(grant_id)))
         definitions = [d for d in map(catalog.definition, grant["roles"]) if d]
         usable = [op for op in TAKEOVER if any(d.allows(op) for d in definitions)]
         if not usable:
             continue
-        for other_id, other in identities:
-            if other_id != holder and scope_contains(grant["scope"], other["resource_id"]):
+        holder = next(iter(access.graph.predecessors(grant_id)))
+        scope = grant["scope"].rstrip("/").lower()
+        # IDs inside the scope sort between it and the scope followed by "0", the character after "/".
+        for key, other_id in by_id[bisect.bisect_left(keys, scope):bisect.bisect_left(keys, scope + "0")]:
+            if other_id != holder and scope_contains(scope, key):
                 access.edge(holder, other_id, "can_act_as", via=grant_id, permission=usable[0],
                             technique=TAKEOVER[usable[0]])
 
