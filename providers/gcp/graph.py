@@ -75,7 +75,13 @@ def graph_target(model: Model, target: Target, access: AccessGraph) -> None:
 
 def link_principals(model: Model, access: AccessGraph) -> None:
     """Impersonation of service accounts, and takeover of a project's workload identity pool."""
-    principals = access.nodes_of("principal", cloud="gcp")
+    by_project: dict[str, list[tuple[str, dict]]] = {}
+    by_email: dict[str, str] = {}
+    for other_id, other in access.nodes_of("principal", cloud="gcp"):
+        by_project.setdefault(model.targets[("gcp", other["target"])].settings["project_id"], []).append(
+            (other_id, other))
+        if other["kind"] == "service_account":
+            by_email[other["email"]] = other_id
     for grant_id, grant in access.nodes_of("grant", cloud="gcp"):
         permissions = grant_permissions(grant["roles"])
         takeover = [p for p in POOL_TAKEOVER if p in permissions] if grant["project_wide"] else []
@@ -84,18 +90,16 @@ def link_principals(model: Model, access: AccessGraph) -> None:
             continue  # most grants: nothing that reaches another principal
         holder = next(iter(access.graph.predecessors(grant_id)))
         project = model.targets[("gcp", grant["target"])].settings["project_id"]
-        match = _SERVICE_ACCOUNT.fullmatch(grant["resource"])
-        for other_id, other in principals:
-            if other_id == holder:
-                continue
-            same_project = model.targets[("gcp", other["target"])].settings["project_id"] == project
-            if takeover and same_project:
-                access.edge(holder, other_id, "can_act_as", via=grant_id, permission=takeover[0],
-                            technique=POOL_TAKEOVER[takeover[0]])
-            elif usable and other["kind"] == "service_account" and (
-                    (grant["project_wide"] and same_project) or (match and match["email"] == other["email"])):
-                access.edge(holder, other_id, "can_act_as", via=grant_id, permission=usable[0],
-                            technique=IMPERSONATION[usable[0]])
+        if grant["project_wide"]:  # every principal of the project (takeover) or its service accounts
+            reached = [(other_id, takeover[0] if takeover else usable[0]) for other_id, other in
+                       by_project.get(project, []) if takeover or other["kind"] == "service_account"]
+        else:
+            match = _SERVICE_ACCOUNT.fullmatch(grant["resource"])
+            reached = [(by_email[match["email"]], usable[0])] if usable and match and match["email"] in by_email else []
+        for other_id, permission in reached:
+            if other_id != holder:
+                access.edge(holder, other_id, "can_act_as", via=grant_id, permission=permission,
+                            technique={**POOL_TAKEOVER, **IMPERSONATION}[permission])
 
 
 def allows(node: dict, action: str) -> bool:
