@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from .graph import AccessGraph
+from .graph import AccessGraph, reachable
 
 # The edges along which control flows from a subject to the grants it ends up holding.
 _CONTROL = frozenset({"authenticates", "federates", "can_act_as", "holds"})
@@ -103,7 +103,7 @@ def blast_radius(access: AccessGraph, starts: list[str]) -> list[Reached]:
     graph = access.graph
     paths: dict[str, list[str]] = {}
     for start in starts:
-        for node, path in nx.single_source_shortest_path(graph, start).items():
+        for node, path in reachable(access, start).items():
             if node not in paths or len(path) < len(paths[node]):
                 paths[node] = path
 
