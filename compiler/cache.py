@@ -41,7 +41,8 @@ def _readers_digest() -> bytes:
 
 
 def _key(path: str, text: str) -> str:
-    suffix = path[path.index(".wiam."):] if ".wiam." in path else path  # the reader depends on it
+    name = os.path.basename(path)
+    suffix = name[name.index(".wiam."):] if ".wiam." in name else name  # which reader reads it
     return hashlib.sha256(_readers_digest() + suffix.encode() + b"\0" + text.encode("utf-8")).hexdigest()
 
 
