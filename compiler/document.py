@@ -34,6 +34,36 @@ class Document:
     key_positions: dict[Path, Pos] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
 
+    def open_block(self, target: dict, path: Path, kind: str, labels: list[str], here: Pos) -> tuple[dict, Path] | str:
+        """Place a new block's body under `target` the way Terraform's JSON syntax nests it (labels
+        become keys, unlabeled blocks a list) and record its positions. Returns (body, body path), or
+        the problem: "attribute" (the name is an attribute there) or "repeated" (defined already)."""
+        if not labels:
+            items = target.setdefault(kind, [])
+            if not isinstance(items, list):
+                return "attribute"
+            child_path = path + (kind, len(items))
+            content: dict = {}
+            items.append(content)
+        else:
+            level = target.setdefault(kind, {})
+            if not isinstance(level, dict):
+                return "attribute"
+            self.key_positions.setdefault(path + (kind,), here)
+            self.positions.setdefault(path + (kind,), here)
+            child_path = path + (kind,)
+            for label in labels[:-1]:
+                child_path += (label,)
+                self.positions.setdefault(child_path, here)
+                level = level.setdefault(label, {})
+            child_path += (labels[-1],)
+            if labels[-1] in level:
+                return "repeated"
+            content = level[labels[-1]] = {}
+        self.positions[child_path] = here
+        self.key_positions[child_path] = here
+        return content, child_path
+
     def where(self, path: Path, key: bool = False) -> Pos:
         """The most precise known position for `path`, walking up to its parents."""
         path = tuple(path)

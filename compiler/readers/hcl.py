@@ -17,10 +17,9 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from ..diagnostics import Pos, Report
 from ..document import Document, block_labels
 from . import hcl_fast
+from .hcl_fast import SIMPLE_ESCAPES, heredoc_text
 
 _ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)", re.S)
-_SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
-_LIVE_TEMPLATE = re.compile(r"(?<![$%])(?:\$\$|%%)*([$%])\{")
 _NO_EXPRESSIONS = "wiam specs hold literal values only; write $${ or %%{ for a literal ${ or %{"
 
 
@@ -74,33 +73,16 @@ class _Walker:
             self.fail(type_node, described, f"a {kind} block takes {wanted}, not {len(labels)}",
                       f"write it as in the spec, e.g. {_EXAMPLE_HEADERS.get(kind, kind + ' {')}")
             return
-        here = self.pos(type_node)
-        if not labels:
-            items = target.setdefault(kind, [])
-            if not isinstance(items, list):
-                self.fail(type_node, described, f"{kind!r} is both an attribute and a block", "use the block form")
-                return
-            child_path = path + (kind, len(items))
-            content: dict = {}
-            items.append(content)
-        else:
-            self.doc.key_positions.setdefault(path + (kind,), here)
-            self.doc.positions.setdefault(path + (kind,), here)
-            level = target.setdefault(kind, {})
-            child_path = path + (kind,)
-            for label in labels[:-1]:
-                child_path += (label,)
-                self.doc.positions.setdefault(child_path, here)
-                level = level.setdefault(label, {})
-            child_path += (labels[-1],)
-            if labels[-1] in level:
-                first = self.doc.positions[child_path]
-                self.fail(type_node, described, f"{described} is defined twice (first at {first})",
-                          "merge the two blocks or rename one")
-                return
-            content = level[labels[-1]] = {}
-        self.doc.positions[child_path] = here
-        self.doc.key_positions[child_path] = here
+        placed = self.doc.open_block(target, path, kind, labels, self.pos(type_node))
+        if placed == "attribute":
+            self.fail(type_node, described, f"{kind!r} is both an attribute and a block", "use the block form")
+            return
+        if placed == "repeated":
+            first = self.doc.positions[path + (kind, *labels)]
+            self.fail(type_node, described, f"{described} is defined twice (first at {first})",
+                      "merge the two blocks or rename one")
+            return
+        content, child_path = placed
         self.body(body, content, child_path, shape + (kind,), described)
 
     # Names and values
@@ -189,8 +171,8 @@ class _Walker:
     def unescape(self, token: Token, block: str, text: str | None = None) -> str:
         def replace(match: re.Match) -> str:
             code = match.group(1)
-            if code in _SIMPLE_ESCAPES:
-                return _SIMPLE_ESCAPES[code]
+            if code in SIMPLE_ESCAPES:
+                return SIMPLE_ESCAPES[code]
             if code[0] in "uU" and len(code) > 1:
                 return chr(int(code[1:], 16))
             self.fail(token, block, f"unknown escape sequence \\{code} in a string",
@@ -201,16 +183,12 @@ class _Walker:
 
     def heredoc(self, node: Tree, trim: bool, block: str) -> str:
         token = node.children[0]
-        lines = str(token).split("\n")[1:-2]  # drop the <<MARKER line and the closing marker
-        if trim:
-            indents = [len(line) - len(line.lstrip(" \t")) for line in lines if line.strip()]
-            cut = min(indents, default=0)
-            lines = [line[cut:] for line in lines]
-        text = "\n".join(lines) + "\n" if lines else ""
-        if _LIVE_TEMPLATE.search(text):
+        text = heredoc_text(str(token).split("\n")[1:-2], trim)  # drop the <<MARKER line and the closing marker
+        if text is None:
             self.fail(token, block, "template interpolation or directive (${...} or %{...}) is not allowed",
                       _NO_EXPRESSIONS)
-        return text.replace("$${", "${").replace("%%{", "%{")
+            return ""
+        return text
 
 
 _EXAMPLE_HEADERS = {

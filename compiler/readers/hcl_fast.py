@@ -20,7 +20,7 @@ except ImportError:  # no wheel for this platform: python-hcl2 reads every file
     _PARSER = None
 
 _STRING_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|[nrt\"\\])|\$\$\{|%%\{")
-_SIMPLE = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
 _INT = re.compile(rb"[0-9]+")
 _FLOAT = re.compile(rb"[0-9]+\.[0-9]+")
 _BAD_ESCAPE = re.compile(r"\\(?!u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|[nrt\"\\])")
@@ -39,8 +39,8 @@ def _unescape(match: re.Match) -> str:
     code = match.group(1)
     if code is None:
         return match.group(0)[1:]  # $${ -> ${, %%{ -> %{
-    if code in _SIMPLE:
-        return _SIMPLE[code]
+    if code in SIMPLE_ESCAPES:
+        return SIMPLE_ESCAPES[code]
     return chr(int(code[1:], 16))
 
 
@@ -84,31 +84,10 @@ class _Walker:
         expected = block_labels(shape, kind)
         if expected is not None and expected != len(labels):
             raise NotPlain("label count")
-        here = self.pos(type_node)
-        if not labels:
-            items = target.setdefault(kind, [])
-            if not isinstance(items, list):
-                raise NotPlain("attribute and block")
-            child_path = path + (kind, len(items))
-            content: dict = {}
-            items.append(content)
-        else:
-            self.doc.key_positions.setdefault(path + (kind,), here)
-            self.doc.positions.setdefault(path + (kind,), here)
-            level = target.setdefault(kind, {})
-            if not isinstance(level, dict):
-                raise NotPlain("attribute and block")
-            child_path = path + (kind,)
-            for label in labels[:-1]:
-                child_path += (label,)
-                self.doc.positions.setdefault(child_path, here)
-                level = level.setdefault(label, {})
-            child_path += (labels[-1],)
-            if labels[-1] in level:
-                raise NotPlain("repeated block")
-            content = level[labels[-1]] = {}
-        self.doc.positions[child_path] = here
-        self.doc.key_positions[child_path] = here
+        placed = self.doc.open_block(target, path, kind, labels, self.pos(type_node))
+        if isinstance(placed, str):
+            raise NotPlain(placed)
+        content, child_path = placed
         for body in bodies:
             self.body(body, content, child_path, shape + (kind,))
 
@@ -186,15 +165,23 @@ class _Walker:
 
     def heredoc(self, node) -> str:
         trim = node.named_children[0].children[0].type == "<<-"
-        lines = node.text.decode("utf-8").split("\n")[1:-1]  # drop the <<MARKER line and the closing marker
-        if trim:
-            indents = [len(line) - len(line.lstrip(" \t")) for line in lines if line.strip()]
-            cut = min(indents, default=0)
-            lines = [line[cut:] for line in lines]
-        text = "\n".join(lines) + "\n" if lines else ""
-        if _LIVE_TEMPLATE.search(text):
+        text = heredoc_text(node.text.decode("utf-8").split("\n")[1:-1], trim)  # drop both marker lines
+        if text is None:
             raise NotPlain("template in heredoc")
-        return text.replace("$${", "${").replace("%%{", "%{")
+        return text
+
+
+def heredoc_text(lines: list[str], trim: bool) -> str | None:
+    """A heredoc's value from its lines (`<<-` strips their common indent), with `$${` and `%%{`
+    unescaped; None when it holds a live `${` or `%{`."""
+    if trim:
+        indents = [len(line) - len(line.lstrip(" \t")) for line in lines if line.strip()]
+        cut = min(indents, default=0)
+        lines = [line[cut:] for line in lines]
+    text = "\n".join(lines) + "\n" if lines else ""
+    if _LIVE_TEMPLATE.search(text):
+        return None
+    return text.replace("$${", "${").replace("%%{", "%{")
 
 
 def read(path: str, text: str) -> Document:
