@@ -18,7 +18,7 @@ from . import __version__, export
 from .analysis import SEVERITIES, all_rules, at_or_above, disabled_blocks
 from .analysis import analyze as analyze_model
 from .analysis import output as analysis_output
-from .compile import MODULES_MANIFEST, atlantis_yaml, compile_model, load_model
+from .compile import MODULES_MANIFEST, atlantis_yaml, compile_model, load_model, load_valid_model
 from .diagnostics import Report, SpecError
 from .diff import diff as diff_specs
 from .diff import to_markdown as diff_markdown
@@ -88,16 +88,15 @@ RecursiveOption = typer.Option(False, "--recursive", "-r", help="Also load spec 
 FormatOption = typer.Option(OutputFormat.text, "--format", "-f", help="Output format.")
 
 
-def _valid_model(directory: str, recursive: bool, fmt, report: Report) -> Model:
-    """The validated model, or exit 1 with every spec error (cloud limits included) or 2 on misuse."""
+def _valid_model(directory: str, recursive: bool, fmt, report: Report) -> tuple[Model, dict[str, bytes]]:
+    """The validated model and its compiled files, or exit 1 with every spec error (cloud limits
+    included) or 2 on misuse."""
     try:
-        model = load_model(directory, recursive, report)
-        compile_model(model, report=report)  # cloud limits are part of validity
+        return load_valid_model(directory, recursive, report)
     except SpecError as error:
         _fail_spec(error, fmt)
     except UsageError as error:
         _fail_usage(str(error))
-    return model
 
 
 def _emit(content: bytes, out: Optional[str]) -> None:
@@ -117,7 +116,7 @@ def validate(directory: str = DirArgument, recursive: bool = RecursiveOption,
              fmt: OutputFormat = FormatOption) -> None:
     """Load, merge and validate a spec; print every error, not only the first."""
     report = Report()
-    model = _valid_model(directory, recursive, fmt, report)
+    model, _ = _valid_model(directory, recursive, fmt, report)
     summary = {"files": len(model.document.files), "issuers": len(model.issuers),
                "targets": len(model.targets), "workloads": len(model.workloads)}
     if fmt is OutputFormat.json:
@@ -204,7 +203,7 @@ def analyze(directory: str = DirArgument, recursive: bool = RecursiveOption,
                                                        help="Exit 1 on unsuppressed findings at or above this severity."),
             out: Optional[str] = OutOption) -> None:
     """Least-privilege findings, each with its rule, severity, place in the spec and fix."""
-    model = _valid_model(directory, recursive, fmt, Report())
+    model, _ = _valid_model(directory, recursive, fmt, Report())
     rules = all_rules()
     findings = analyze_model(model)
     failing = at_or_above(findings, fail_on.value) if fail_on else []
@@ -259,7 +258,7 @@ def graph(directory: str = DirArgument, recursive: bool = RecursiveOption,
           out: Optional[str] = typer.Option(None, "--out", "-o",
                                             help="Write to this file (a folder for csv) instead of printing.")) -> None:
     """Export the access graph: issuers, subjects, workloads, principals, grants, permissions, resources."""
-    model = _valid_model(directory, recursive, fmt, Report())
+    model, _ = _valid_model(directory, recursive, fmt, Report())
     access = build_graph(model)
     if fmt is GraphFormat.csv:
         if out is None:
@@ -285,7 +284,7 @@ def who_can_command(directory: str = DirArgument, recursive: bool = RecursiveOpt
         _fail_usage("give --action (with or without --resource), --role or --resource")
     if action is not None and role is not None:
         _fail_usage("give either --action or --role, not both")
-    model = _valid_model(directory, recursive, fmt, Report())
+    model, _ = _valid_model(directory, recursive, fmt, Report())
     access = build_graph(model)
     answers = who_can(access, action, resource, role)
     nodes = access.graph.nodes
@@ -319,7 +318,7 @@ def blast_radius_command(directory: str = DirArgument, recursive: bool = Recursi
                                ("repository", repository)) if v is not None}
     if len(given) != 1:
         _fail_usage("give exactly one of --issuer, --subject, --workload, --repository")
-    model = _valid_model(directory, recursive, fmt, Report())
+    model, _ = _valid_model(directory, recursive, fmt, Report())
     (kind, value), = given.items()
     known = {"issuer": model.issuers, "workload": model.workloads}.get(kind)
     if known is not None and value not in known:
@@ -391,8 +390,8 @@ def simulate(directory: str = DirArgument, recursive: bool = RecursiveOption,
         claims = read_claims(claims_file, token)
     except UsageError as error:
         _fail_usage(str(error))
-    model = _valid_model(directory, recursive, fmt, Report())
-    verdicts = simulate_token(model, claims)
+    model, files = _valid_model(directory, recursive, fmt, Report())
+    verdicts = simulate_token(model, claims, files)
     accepted = [v for v in verdicts if v.accepted]
     access = build_graph(model)
     reach = [r for r in blast_radius(access, [v.node for v in accepted]) if r.severity]

@@ -43,6 +43,15 @@ def load_model(directory: str, recursive: bool = False, report: Report | None = 
     return model
 
 
+def load_valid_model(directory: str, recursive: bool = False,
+                     report: Report | None = None) -> tuple[Model, dict[str, bytes]]:
+    """load_model, then the cloud limits, which are part of validity: the model and its compiled
+    files, or SpecError with every problem."""
+    report = report or Report()
+    model = load_model(directory, recursive, report)
+    return model, compile_model(model, report=report)
+
+
 MODULES_MANIFEST = "modules.json"
 
 

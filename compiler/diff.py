@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 import networkx as nx
 
 from .analysis import Finding, analyze
-from .compile import compile_model, load_model
-from .diagnostics import Pos, Report, SpecError
+from .compile import load_valid_model
+from .diagnostics import Pos, SpecError
 from .graph import AccessGraph, build_graph
 from .loader import UsageError
 from .model import Model
@@ -102,7 +102,7 @@ def load_side(spec: str, path: str, recursive: bool, workdir: str) -> tuple[Mode
     """(model, label, folder the revision was copied to) from a folder, or from `REV` or `REV:PATH`
     (the path relative to the working folder), read with git without touching the working tree."""
     if os.path.isdir(spec) or os.path.isfile(spec):
-        return _valid(spec, recursive), spec, None
+        return load_valid_model(spec, recursive)[0], spec, None
     revision, _, inside = spec.partition(":")
     inside = inside or path
     top = _git(["rev-parse", "--show-toplevel"], ".").strip()
@@ -121,7 +121,7 @@ def load_side(spec: str, path: str, recursive: bool, workdir: str) -> tuple[Mode
             handle.write(subprocess.run(["git", "show", f"{revision}:{name}"], cwd=top, capture_output=True).stdout)
     label = f"{revision}:{prefix}" if prefix else revision
     try:
-        return _valid(folder, recursive), label, folder
+        return load_valid_model(folder, recursive)[0], label, folder
     except SpecError as error:  # point at the revision, not at the temporary copy
         raise SpecError([replace(d, pos=_relabel(d.pos, folder, label)) for d in error.diagnostics]) from None
 
@@ -131,13 +131,6 @@ def _relabel(pos: Pos, folder: str | None, label: str) -> Pos:
         return pos._replace(file=f"{label}:{pos.file[len(folder) + 1:]}" if ":" not in label
                        else f"{label}/{pos.file[len(folder) + 1:]}")
     return pos
-
-
-def _valid(directory: str, recursive: bool) -> Model:
-    report = Report()
-    model = load_model(directory, recursive, report)
-    compile_model(model, report=report)
-    return model
 
 
 # Access tuples.
