@@ -27,7 +27,9 @@ from .graph import build_graph, describe_path
 from .loader import UsageError
 from .model import Model
 from .query import blast_radius, starting_points, who_can
-from .revision import line_origin
+from .report import generated_at, report_data
+from .report import render as render_report
+from .revision import line_origin, spec_revision
 from .simulate import nearest, read_claims
 from .simulate import simulate as simulate_token
 from .terraform import write_file, write_tree
@@ -460,6 +462,17 @@ def diff_command(base: str = typer.Argument(..., help="A spec folder, or a git r
     failing = (result.classification == "widening" if fail_on == "widening"
                else bool(at_or_above(result.findings_introduced, fail_on)) if fail_on else False)
     raise typer.Exit(EXIT_SPEC if failing else 0)
+
+
+@app.command()
+def report(directory: str = DirArgument, recursive: bool = RecursiveOption,
+           out: str = typer.Option(..., "--out", "-o", help="The HTML file to write (atomically).")) -> None:
+    """A self-contained HTML audit report: summary, interactive access graph, findings, workloads."""
+    model, _ = _valid_model(directory, recursive, OutputFormat.text, Report())
+    access = build_graph(model)
+    findings = analyze_model(model, access)
+    meta = {"spec": directory, "revision": spec_revision(directory), "generated": generated_at(), "wiam": __version__}
+    _emit(render_report(report_data(access, findings, all_rules(), meta)), out)
 
 
 @app.command()

@@ -26,3 +26,17 @@ def line_origin(file: str, line: int) -> dict:
     date = fields.get("author-time")
     return {"commit": commit, "author": fields.get("author"), "summary": fields.get("summary"),
             "date": datetime.fromtimestamp(int(date), timezone.utc).isoformat() if date else None}
+
+
+def spec_revision(path: str) -> dict:
+    """{"commit", "dirty"} of the git work tree holding `path`, or {"commit": None, "why": ...}."""
+    folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=30)
+        if head.returncode != 0:
+            return {"commit": None, "why": "not in a git repository"}
+        status = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=folder, capture_output=True,
+                                text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return {"commit": None, "why": f"git is not available ({error})"}
+    return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip())}

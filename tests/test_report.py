@@ -1,0 +1,368 @@
+"""`wiam report`: the self-contained HTML page, checked as a file and in headless Chromium (Debian's
+package, driven by Playwright) with the network cut off."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+from compiler.analysis import analyze, all_rules
+from compiler.compile import load_model
+from compiler.graph import build_graph
+from compiler.report import FOLD_ABOVE, render, report_data, unpack
+from compiler.report.vendor import LIBRARIES, VENDOR, locked_version, sha256
+
+from conftest import EXAMPLES, ROOT
+
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+HOSTILE = "</script><script>window.pwned=1</script><img src=x onerror=window.pwned=2> ${var.x} %{ if }"
+
+
+def wiam(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "compiler.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+
+
+def make_report(folder, out: Path, **env) -> Path:
+    result = wiam("report", str(folder), "--out", str(out), env=env)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def embedded(page_bytes: bytes) -> dict:
+    packed = re.search(rb'<script type="application/octet-stream" id="wiam-data">([^<]*)</script>', page_bytes)
+    return unpack(packed.group(1).decode())
+
+
+def hostile_spec(tmp_path: Path) -> Path:
+    folder = tmp_path / "hostile"
+    shutil.copytree(EXAMPLES / "multi-cloud", folder)
+    workloads = folder / "workloads.wiam.hcl"
+    text = workloads.read_text()
+    line = next(line for line in text.splitlines() if line.strip().startswith("description"))
+    literal = HOSTILE.replace("${", "$${").replace("%{", "%%{")  # HCL's escapes for template syntax
+    workloads.write_text(text.replace(line, f'  description = "{literal}"', 1))
+    return folder
+
+
+# ---- the file itself
+
+def test_vendored_library_is_the_locked_one():
+    versions = json.loads((VENDOR / "VERSIONS.json").read_text())
+    assert set(versions) == set(LIBRARIES)
+    for package, shipped in versions.items():
+        assert shipped["version"] == locked_version(package)
+        assert shipped["version"] == json.loads((ROOT / "package.json").read_text())["dependencies"][package]
+        assert sha256(VENDOR / shipped["file"]) == shipped["sha256"], "the shipped file differs from the one vendored"
+        assert f'"{shipped["version"]}"' in (VENDOR / shipped["file"]).read_text()
+
+
+def test_page_is_self_contained_and_deterministic(tmp_path):
+    epoch = {"SOURCE_DATE_EPOCH": "1767225600"}
+    first = make_report(EXAMPLES / "multi-cloud", tmp_path / "a.html", **epoch).read_bytes()
+    second = make_report(EXAMPLES / "multi-cloud", tmp_path / "b.html", **epoch).read_bytes()
+    assert first == second
+    html = first.decode()
+    assert not re.search(r"<(script|img|iframe)[^>]*\bsrc=|<link\b", html), "nothing may load from outside the file"
+    assert "default-src 'none'" in html  # and the browser is told to refuse any load that slipped in
+    assert embedded(first)["meta"]["generated"] == "2026-01-01T00:00:00+00:00"
+
+
+def test_data_matches_graph_and_analysis():
+    model = load_model(str(EXAMPLES / "multi-cloud"))
+    access = build_graph(model)
+    findings = analyze(model, access)
+    data = report_data(access, findings, all_rules(), {"spec": "x", "revision": {"commit": None, "why": "test"},
+                                                       "generated": "now", "wiam": "0"})
+    assert [n["id"] for n in data["nodes"]] == list(access.graph.nodes)
+    edges = {(data["nodes"][s]["id"], data["nodes"][t]["id"], relation) for s, t, relation, *_ in data["edges"]}
+    assert edges == set(access.graph.edges(keys=True))
+    trust = [e[3]["trust"] for e in data["edges"] if e[2] == "federates"]
+    assert trust and all(isinstance(t, dict) for t in trust)
+    assert data["summary"]["workloads"] == len(model.workloads)
+    assert sum(data["summary"]["principals"].values()) == len(access.nodes_of("principal"))
+    assert len(data["findings"]) == len(findings)
+    assert unpack(re.search(r'id="wiam-data">([^<]*)<', render(data).decode()).group(1)) == json.loads(json.dumps(data))
+
+
+def test_hostile_text_stays_text_in_the_file(tmp_path):
+    page = make_report(hostile_spec(tmp_path), tmp_path / "r.html").read_bytes()
+    assert b"window.pwned" not in page  # only inside the packed data
+    assert any(n.get("description") == HOSTILE for n in embedded(page)["nodes"])
+
+
+def test_errors_and_usage(tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "main.wiam.hcl").write_text('workload "x" {\n  owner = \n}\n')
+    result = wiam("report", str(broken), "--out", str(tmp_path / "r.html"))
+    assert result.returncode == 1 and "main.wiam.hcl:" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "r.html").exists()
+    assert wiam("report", str(EXAMPLES / "multi-cloud")).returncode == 2  # --out is required
+
+
+# ---- in the browser
+
+def _launch():
+    if CHROMIUM is None:
+        return None, "Debian's chromium is not installed"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None, "playwright is not installed"
+    driver = sync_playwright().start()
+    browser = driver.chromium.launch(executable_path=CHROMIUM, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+    return (driver, browser), None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    launched, why = _launch()
+    if launched is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests must run in CI: {why} (.ci/run installs it)")
+        pytest.skip(why)
+    driver, chromium = launched
+    yield chromium
+    chromium.close()
+    driver.stop()
+
+
+class Page:
+    """One report opened offline, with every console message, page error and request recorded."""
+
+    def __init__(self, browser, path: Path):
+        self.context = browser.new_context(offline=True, viewport={"width": 1400, "height": 1000})
+        self.requests, self.problems = [], []
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("console", lambda m: m.type in ("error", "warning") and self.problems.append(f"{m.type}: {m.text}"))
+        self.page.on("pageerror", lambda e: self.problems.append(f"pageerror: {e}"))
+        self.page.on("dialog", lambda d: (self.problems.append(f"dialog: {d.message}"), d.dismiss()))
+        self.page.goto(path.as_uri())
+        self.page.wait_for_function("window.wiamReport !== undefined", timeout=60_000)
+
+    def _route(self, route):
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            self.requests.append(route.request.url)
+            route.abort()
+
+    def js(self, expression: str):
+        """Evaluate in the page, with `cy` bound to the report's cytoscape instance."""
+        return self.page.evaluate(f"(() => {{ const cy = window.wiamReport.cy; return ({expression}); }})()")
+
+    def shown(self) -> tuple[int, int]:
+        return self.js("[window.wiamReport.view.nodes, window.wiamReport.view.edges]")
+
+    def summary(self) -> dict:
+        return self.js("Object.fromEntries([...document.querySelectorAll('[data-summary]')]"
+                       ".map(e => [e.dataset.summary, Number(e.textContent)]))")
+
+    def settle(self):
+        self.page.wait_for_timeout(300)  # the search box waits 150 ms for typing to stop
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture(scope="module")
+def example_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "multi-cloud.html"
+    return make_report(EXAMPLES / "multi-cloud", out)
+
+
+@pytest.fixture
+def opened(browser, example_report):
+    page = Page(browser, example_report)
+    yield page
+    page.close()
+
+
+def graph_json(folder: Path) -> nx.MultiDiGraph:
+    return nx.node_link_graph(json.loads(wiam("graph", str(folder), "-f", "json").stdout), edges="edges")
+
+
+def analysis_json(folder: Path) -> dict:
+    return json.loads(wiam("analyze", str(folder), "-f", "json").stdout)
+
+
+def test_summary_equals_the_analysis_and_the_graph(opened):
+    folder = EXAMPLES / "multi-cloud"
+    graph, analysis = graph_json(folder), analysis_json(folder)
+    summary = opened.summary()
+    for severity, count in analysis["summary"].items():
+        assert summary[f"findings.{severity}"] == count
+    types = [data["type"] for _, data in graph.nodes(data=True)]
+    for kind in ("issuer", "subject", "workload", "target"):
+        assert summary[f"{kind}s"] == types.count(kind)
+    for kind in ("principal", "grant"):
+        for cloud in ("aws", "gcp", "azure"):
+            expected = sum(1 for _, d in graph.nodes(data=True) if d["type"] == kind and d.get("cloud") == cloud)
+            assert summary[f"{kind}s.{cloud}"] == expected
+    assert opened.problems == [] and opened.requests == []
+
+
+def _cloud_scope(graph: nx.MultiDiGraph, cloud: str) -> set:
+    """What the cloud filter should show, worked out from the exported graph: each workload with a
+    principal in that cloud, its subjects and issuers, and its part of that cloud."""
+    keep = set()
+    for workload, data in graph.nodes(data=True):
+        principals = [p for _, p, k in graph.out_edges(workload, keys=True) if k == "federates"]
+        if data["type"] != "workload" or not any(graph.nodes[p]["cloud"] == cloud for p in principals):
+            continue
+        keep.add(workload)
+        for subject, _, k in graph.in_edges(workload, keys=True):
+            if k == "authenticates":
+                keep |= {subject, *graph.predecessors(subject)}
+        for principal in principals:
+            below = {principal} | nx.descendants(graph.edge_subgraph(
+                [e for e in graph.edges(keys=True) if e[2] in ("in", "holds", "allows", "on")]), principal) \
+                if graph.out_degree(principal) else {principal}
+            keep |= {n for n in below if graph.nodes[n].get("cloud") in (None, cloud)}
+    return keep
+
+
+def test_graph_draws_every_node_then_filters_and_searches(opened):
+    graph = graph_json(EXAMPLES / "multi-cloud")
+    assert opened.shown()[0] == graph.number_of_nodes()
+    assert opened.js("cy.nodes().length") == graph.number_of_nodes()
+    drawn_edges = {(e["source"], e["target"], e["relation"]) for e in opened.js("cy.edges().map(e => e.data())")}
+    assert drawn_edges == set(graph.edges(keys=True))
+
+    opened.page.select_option("#filter-cloud", "aws")
+    drawn = set(opened.js("cy.nodes().map(n => n.id())"))
+    assert drawn == _cloud_scope(graph, "aws")
+    assert not any(graph.nodes[n].get("cloud") in ("gcp", "azure") for n in drawn)
+
+    opened.page.click("#filters-reset")
+    assert opened.shown()[0] == graph.number_of_nodes() and opened.page.input_value("#filter-cloud") == ""
+    opened.page.fill("#search", "billing")
+    opened.settle()
+    drawn = set(opened.js("cy.nodes().map(n => n.id())"))
+    assert "workload:billing-worker" in drawn and "workload:release-publisher" not in drawn
+    matches = set(opened.js("cy.nodes('.match').map(n => n.id())"))
+    assert matches == {n for n, d in graph.nodes(data=True) if "billing" in (n + d["label"]).lower()} & drawn
+    assert opened.page.locator("#search-results button").count() == len(matches)
+    assert "match" in opened.page.text_content("#graph-status")
+    assert opened.problems == [] and opened.requests == []
+
+
+def test_clicking_a_node_shows_its_details_and_paths(opened):
+    box = opened.page.locator("#cy").bounding_box()
+    position = opened.js("cy.getElementById('workload:billing-worker').renderedPosition()")
+    opened.page.mouse.click(box["x"] + position["x"], box["y"] + position["y"])
+    details = opened.page.locator("#details")
+    assert details.locator("h3").text_content() == "billing-worker"
+    text = details.text_content()
+    assert "team-billing" in text and "Reached from" in text and "Reaches" in text
+    assert "eks-prod -issues-> system:serviceaccount:billing:billing-worker -authenticates-> billing-worker" in text
+    ARTIFACTS.mkdir(exist_ok=True)
+    opened.page.screenshot(path=str(ARTIFACTS / "report-multi-cloud.png"))
+    assert (ARTIFACTS / "report-multi-cloud.png").stat().st_size > 10_000
+    assert opened.problems == []
+
+
+def test_findings_table_sorts_filters_and_links_to_workloads(opened):
+    analysis = analysis_json(EXAMPLES / "multi-cloud")
+    shown = [f for f in analysis["findings"] if not f["suppressed"]]
+    rows = opened.page.locator("#findings-table tbody tr")
+    assert rows.count() == len(shown)
+    opened.page.click("#findings-table th button[data-key=place]")
+    places = rows.locator("td:nth-child(5)").all_text_contents()
+    def by_place(place):
+        file, line, column = place.rsplit(":", 2)
+        return file, int(line), int(column)
+    assert places == sorted(places, key=by_place) and opened.page.get_attribute("#findings-table th:nth-child(5)", "aria-sort") == "ascending"
+    opened.page.fill("#findings-filter", "WIAM007")
+    assert rows.count() == sum(1 for f in shown if f["rule"] == "WIAM007")
+
+    opened.page.fill("#findings-filter", "")
+    finding = next(f for f in shown if f["workload"])
+    opened.page.locator("#findings-table tbody a", has_text=finding["workload"]).first.click()
+    workload = opened.page.locator(f"#workload-{finding['workload']}")
+    assert workload.get_attribute("open") is not None
+    text = workload.text_content()
+    assert finding["message"] in text
+    graph = graph_json(EXAMPLES / "multi-cloud")
+    for _, principal, data in graph.out_edges(f"workload:{finding['workload']}", data=True):
+        deployed = json.dumps(json.loads(data["trust"]), indent=2)  # the trust exactly as compiled
+        assert deployed in workload.locator("pre").all_text_contents()
+        assert graph.nodes[principal]["label"] in text
+    assert opened.problems == []
+
+
+def test_keyboard_reaches_search_results_and_details(opened):
+    opened.page.focus("#search")
+    opened.page.keyboard.type("release-publisher")
+    opened.settle()
+    opened.page.keyboard.press("Tab")
+    focused = opened.js("document.activeElement.textContent")
+    assert focused.startswith(("workload: release-publisher", "principal:", "grant:", "subject:"))
+    opened.page.keyboard.press("Enter")
+    assert opened.js("document.activeElement.id") == "details"
+    assert opened.page.locator("#details h3").text_content() in focused
+
+
+def _contrast(foreground: str, background: str) -> float:
+    def luminance(colour):
+        channels = [int(c) / 255 for c in re.findall(r"\d+", colour)[:3]]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    lighter, darker = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_text_contrast_is_readable(opened):
+    pairs = opened.js("""[...document.querySelectorAll('.badge, body, .hint, a, th button, .card .name')].map(e => {
+        let bg = e, colour = getComputedStyle(e).backgroundColor;
+        while (colour === 'rgba(0, 0, 0, 0)' && bg.parentElement) { bg = bg.parentElement; colour = getComputedStyle(bg).backgroundColor; }
+        return [e.className || e.tagName, getComputedStyle(e).color, colour === 'rgba(0, 0, 0, 0)' ? 'rgb(255, 255, 255)' : colour];
+    })""")
+    assert len(pairs) > 5
+    for name, foreground, background in pairs:
+        assert _contrast(foreground, background) >= 4.5, (name, foreground, background)
+
+
+def test_hostile_text_is_shown_as_text(browser, tmp_path):
+    page = Page(browser, make_report(hostile_spec(tmp_path), tmp_path / "r.html"))
+    assert page.js("window.pwned === undefined")
+    page.js("location.hash = '#workload-release-publisher'")
+    page.page.wait_for_selector("#workload-release-publisher[open]")
+    assert HOSTILE in page.page.locator("#workload-release-publisher").text_content()
+    assert page.js("window.pwned === undefined") and page.problems == [] and page.requests == []
+    page.close()
+
+
+def test_large_organisation_opens_folded_and_expands(browser, tmp_path):
+    spec = tmp_path / "org"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "generate.py"), "--workloads", "1000", "--format", "hcl",
+                    "--out", str(spec)], check=True, capture_output=True)
+    page = Page(browser, make_report(spec, tmp_path / "r.html"))
+    graph = graph_json(spec)
+    folded_nodes, _ = page.shown()
+    assert page.js("window.wiamReport.view.folded") and folded_nodes <= FOLD_ABOVE < graph.number_of_nodes()
+    owners = {d.get("owner") or "(no owner)" for _, d in graph.nodes(data=True) if d["type"] == "workload"}
+    workloads = [n for n, d in graph.nodes(data=True) if d["type"] == "workload"]
+    groups = page.js("cy.nodes('[type = \"group\"]').map(n => n.data())")
+    assert {g["name"] for g in groups if g["kind"] == "owner"} == owners
+    assert sum(g["members"] for g in groups if g["kind"] == "owner") == len(workloads)
+    owner = sorted(owners)[0]
+    members = sorted(n for n, d in graph.nodes(data=True) if d["type"] == "workload" and d.get("owner") == owner)
+    page.js(f"window.wiamReport.toggle('group:owner:{owner}')")
+    drawn = set(page.js("cy.nodes().map(n => n.id())"))
+    assert set(members) <= drawn and f"group:owner:{owner}" not in drawn
+    principals = {p for w in members for _, p, k in graph.out_edges(w, keys=True) if k == "federates"}
+    assert principals <= drawn
+    assert page.problems == [] and page.requests == []
+    page.close()
