@@ -21,6 +21,8 @@ from .analysis import output as analysis_output
 from .compile import MODULES_MANIFEST, atlantis_yaml, compile_model, load_model, load_valid_model
 from .diagnostics import Report, SpecError
 from .diff import diff as diff_specs
+from .drift import drift as find_drift
+from .drift import to_text as drift_text
 from .diff import to_markdown as diff_markdown
 from .diff import to_text as diff_text
 from .graph import build_graph, describe_path
@@ -473,6 +475,40 @@ def report(directory: str = DirArgument, recursive: bool = RecursiveOption,
     findings = analyze_model(model, access)
     meta = {"spec": directory, "revision": spec_revision(directory), "generated": generated_at(), "wiam": __version__}
     _emit(render_report(report_data(access, findings, all_rules(), meta)), out)
+
+
+class Cloud(str, Enum):
+    aws = "aws"
+    gcp = "gcp"
+    azure = "azure"
+
+
+@app.command()
+def drift(directory: str = DirArgument, recursive: bool = RecursiveOption,
+          clouds: Optional[list[Cloud]] = typer.Option(None, "--cloud", help="Read only this cloud (repeatable)."),
+          gcp_endpoint: Optional[str] = typer.Option(None, "--gcp-endpoint", envvar="WIAM_GCP_ENDPOINT",
+                                                     help="Another base URL for the GCP APIs (a private endpoint or an emulator)."),
+          azure_endpoint: Optional[str] = typer.Option(None, "--azure-endpoint", envvar="WIAM_AZURE_ENDPOINT",
+                                                       help="Another Azure Resource Manager URL (a sovereign cloud or an emulator)."),
+          fmt: OutputFormat = FormatOption) -> None:
+    """Compare what runs in the clouds with what the spec compiles to, read-only: missing, extra and
+    changed objects per target. Credentials come from each SDK's default chain. Exit 1 on drift."""
+    from providers import PROVIDERS
+
+    model, _ = _valid_model(directory, recursive, fmt, Report())
+    wanted = {c.value for c in clouds} if clouds else {cloud for cloud, _ in model.targets}
+    endpoints = {"gcp": gcp_endpoint, "azure": azure_endpoint}
+    try:
+        connections = {cloud: PROVIDERS[cloud].live.connect(endpoints.get(cloud)) for cloud in sorted(wanted)}
+    except ImportError as error:
+        _fail_usage(f"the SDK for drift is not installed ({error.name}): pip install 'wiam[live]'")
+    results = find_drift(model, connections, wanted)
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps({"drifted": any(r.drifted for r in results),
+                               "targets": [r.as_json() for r in results]}, indent=2, sort_keys=True))
+    else:
+        typer.echo(drift_text(results), nl=False)
+    raise typer.Exit(EXIT_SPEC if any(r.drifted for r in results) else 0)
 
 
 @app.command()

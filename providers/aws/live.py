@@ -1,0 +1,159 @@
+"""Live AWS, read-only through boto3: the OIDC providers and roles a target's compiled resources
+create (trust policy, inline policies, attached policies, tags), and the same objects read from
+the account. wiam's own objects carry the tag managed-by = wiam; a tagged object the spec does not
+compile to is extra."""
+
+from __future__ import annotations
+
+import json
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from compiler.drift import LiveObject, Unreadable
+from compiler.model import Model, Target
+
+MANAGED = ("managed-by", "wiam")
+DEFAULT_SESSION = 3600  # IAM's MaxSessionDuration when none is set
+_REFERENCE = re.compile(r"^\$\{aws_iam_role\.(?P<name>[^.]+)\.(id|name)\}$")
+_SETS = ("Action", "NotAction", "Resource", "NotResource")
+
+
+@dataclass
+class Connection:
+    session: Any  # boto3.Session: credentials from its default chain; AWS_ENDPOINT_URL is honoured
+
+
+def connect(endpoint: str | None = None) -> Connection:
+    """boto3's default chain; AWS_ENDPOINT_URL (boto3's own setting) points it elsewhere."""
+    import boto3
+    return Connection(boto3.Session())
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _statement(statement: dict) -> dict:
+    canonical = {"Effect": statement["Effect"]}
+    for key in _SETS:
+        if key in statement:
+            values = {v.lower() if key.endswith("Action") else v for v in _as_list(statement[key])}
+            canonical[key] = sorted(values)  # IAM action names ignore case
+    for key in ("Principal", "NotPrincipal"):
+        if key in statement:
+            value = statement[key]
+            canonical[key] = "*" if value == "*" else {k: sorted(set(_as_list(v))) for k, v in value.items()}
+    if "Condition" in statement:
+        canonical["Condition"] = {operator: {k.lower(): sorted(set(map(str, _as_list(v)))) for k, v in block.items()}
+                                  for operator, block in statement["Condition"].items()}  # keys ignore case
+    return canonical
+
+
+def canonical_policy(document) -> dict:
+    """A policy as IAM reads it: statement order, Sids, single values against one-item lists and the
+    case of action names and condition keys do not matter."""
+    if isinstance(document, str):
+        document = json.loads(document)
+    statements = [_statement(s) for s in _as_list(document.get("Statement", []))]
+    return {"Version": document.get("Version", "2008-10-17"),
+            "Statement": sorted(statements, key=lambda s: json.dumps(s, sort_keys=True))}
+
+
+def _host_path(url: str) -> str:
+    return url.split("://", 1)[-1].rstrip("/")
+
+
+def _tags(pairs: list[dict] | None) -> dict:
+    return {pair["Key"]: pair["Value"] for pair in pairs or []}
+
+
+def _role_state(trust, description, tags, session, boundary, inline, attached) -> dict:
+    return {"trust": canonical_policy(trust), "description": description or "", "tags": tags,
+            "max_session_duration": session or DEFAULT_SESSION, "permissions_boundary": boundary,
+            "inline_policies": {name: canonical_policy(p) for name, p in sorted(inline.items())},
+            "managed_policies": sorted(attached)}
+
+
+def expected(model: Model, target: Target, resources: dict) -> list[LiveObject]:
+    found = [LiveObject("oidc_provider", _host_path(body["url"]),
+                        {"client_ids": sorted(body["client_id_list"]), "tags": body.get("tags", {})})
+             for body in resources.get("aws_iam_openid_connect_provider", {}).values()]
+    roles = resources.get("aws_iam_role", {})
+    inline: dict[str, dict] = {name: {} for name in roles}
+    attached: dict[str, list] = {name: [] for name in roles}
+    for body in resources.get("aws_iam_role_policy", {}).values():
+        inline[_REFERENCE.match(body["role"])["name"]][body["name"]] = body["policy"]
+    for body in resources.get("aws_iam_role_policy_attachment", {}).values():
+        attached[_REFERENCE.match(body["role"])["name"]].append(body["policy_arn"])
+    for key, body in roles.items():
+        found.append(LiveObject("role", body["name"], _role_state(
+            body["assume_role_policy"], body.get("description"), body.get("tags", {}),
+            body.get("max_session_duration"), body.get("permissions_boundary"), inline[key], attached[key])))
+    return found
+
+
+@contextmanager
+def _readable():
+    """Access and connection problems make the target unreadable, not the run fail."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    try:
+        yield
+    except ClientError as error:
+        detail = error.response.get("Error", {})
+        raise Unreadable(f"{error.operation_name}: {detail.get('Code')}: {detail.get('Message')}") from None
+    except BotoCoreError as error:
+        raise Unreadable(str(error)) from None
+
+
+def _call(operation, **arguments):
+    with _readable():
+        return operation(**arguments)
+
+
+def _paged(client, operation: str, key: str, **arguments) -> list:
+    with _readable():
+        return [item for page in client.get_paginator(operation).paginate(**arguments) for item in page[key]]
+
+
+def read(model: Model, target: Target, expected_objects: list[LiveObject], connection: Connection) -> list[LiveObject]:
+    account = target.settings["account_id"]
+    caller = _call(connection.session.client("sts").get_caller_identity)["Account"]
+    if caller != account:
+        raise Unreadable(f"the credentials are for account {caller}, not {account}")
+    iam = connection.session.client("iam")
+    wanted = {(o.kind, o.name) for o in expected_objects}
+    found = []
+    for entry in _call(iam.list_open_id_connect_providers)["OpenIDConnectProviderList"]:
+        provider = _call(iam.get_open_id_connect_provider, OpenIDConnectProviderArn=entry["Arn"])
+        name, tags = _host_path(provider["Url"]), _tags(provider.get("Tags"))
+        if ("oidc_provider", name) in wanted or tags.get(MANAGED[0]) == MANAGED[1]:
+            found.append(LiveObject("oidc_provider", name, {"client_ids": sorted(provider.get("ClientIDList", [])),
+                                                            "tags": tags}))
+    for role in _paged(iam, "list_roles", "Roles"):
+        name = role["RoleName"]
+        if ("role", name) not in wanted:
+            tags = _tags(_paged(iam, "list_role_tags", "Tags", RoleName=name))
+            if tags.get(MANAGED[0]) != MANAGED[1]:
+                continue  # not wiam's
+        detail = _call(iam.get_role, RoleName=name)["Role"]
+        inline = {policy: _call(iam.get_role_policy, RoleName=name, PolicyName=policy)["PolicyDocument"]
+                  for policy in _paged(iam, "list_role_policies", "PolicyNames", RoleName=name)}
+        attached = [p["PolicyArn"] for p in _paged(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name)]
+        found.append(LiveObject("role", name, _role_state(
+            detail["AssumeRolePolicyDocument"], detail.get("Description"), _tags(detail.get("Tags")),
+            detail.get("MaxSessionDuration"), (detail.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
+            inline, attached)))
+    return found
+
+
+def existing_oidc_providers(connection: Connection) -> dict[str, str]:
+    """The account's OIDC providers that wiam did not create, by host and path: for `wiam import`."""
+    iam = connection.session.client("iam")
+    found = {}
+    for entry in _call(iam.list_open_id_connect_providers)["OpenIDConnectProviderList"]:
+        provider = _call(iam.get_open_id_connect_provider, OpenIDConnectProviderArn=entry["Arn"])
+        if _tags(provider.get("Tags")).get(MANAGED[0]) != MANAGED[1]:
+            found[_host_path(provider["Url"])] = entry["Arn"]
+    return found

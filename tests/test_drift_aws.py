@@ -1,0 +1,148 @@
+"""AWS drift against a real moto server: apply what Terraform would create, then edit it by hand."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from compiler.compile import load_model
+from compiler.drift import compare, drift, expected_resources
+from conftest import EXAMPLES, write_spec
+from live_aws import FAKE_ENVIRONMENT, apply, moto_server, reset, session, trust_with
+from providers.aws import live
+
+MOTO_ACCOUNT = "123456789012"  # the account moto serves
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory):
+    """The github-actions-aws example with its prod account moved to moto's; staging stays elsewhere."""
+    text = (EXAMPLES / "github-actions-aws" / "main.wiam.hcl").read_text()
+    return write_spec(tmp_path_factory.mktemp("spec"), {"main.wiam.hcl": text.replace("210987654321", MOTO_ACCOUNT)})
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    saved = {k: os.environ.get(k) for k in FAKE_ENVIRONMENT}
+    os.environ.update(FAKE_ENVIRONMENT)
+    with moto_server() as url:
+        yield url
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def deployed(endpoint, spec):
+    """The spec applied to a fresh moto account: (model, boto3 session, the prod target)."""
+    reset(endpoint)
+    model = load_model(str(spec))
+    boto = session(endpoint)
+    prod = model.targets[("aws", "prod")]
+    apply(expected_resources(model, prod), boto)
+    return model, boto, prod
+
+
+def aws_drift(model, boto):
+    """The prod target's drift; staging is in an account these credentials are not for."""
+    results = drift(model, {"aws": live.Connection(boto)}, only={"aws"})
+    staging = next(r for r in results if r.target == "staging")
+    assert staging.unreadable == f"the credentials are for account {MOTO_ACCOUNT}, not 109876543210"
+    return [r for r in results if r.target == "prod"]
+
+
+def test_applied_spec_has_no_drift(deployed):
+    model, boto, _ = deployed
+    result, = aws_drift(model, boto)
+    assert not result.drifted and result.unreadable is None
+
+
+def test_hand_edited_trust_policy_is_changed(deployed):
+    model, boto, target = deployed
+    iam = boto.client("iam")
+    role = next(o for o in live.expected(model, target, expected_resources(model, target)) if o.kind == "role")
+    current = iam.get_role(RoleName=role.name)["Role"]["AssumeRolePolicyDocument"]
+    iam.update_assume_role_policy(RoleName=role.name, PolicyDocument=trust_with(current, "repo:evil/fork:ref:refs/heads/main"))
+    result, = aws_drift(model, boto)
+    assert not result.missing and not result.extra
+    (changed_expected, _, found), = result.changed
+    assert (changed_expected.kind, changed_expected.name) == ("role", role.name)
+    assert [d["field"] for d in found] == ["trust.Statement"]
+    added, = found[0]["added"]
+    removed, = found[0]["removed"]
+    added_subjects = next(v for k, v in added["Condition"]["StringEquals"].items() if k.endswith(":sub"))
+    removed_subjects = next(v for k, v in removed["Condition"]["StringEquals"].items() if k.endswith(":sub"))
+    assert set(added_subjects) - set(removed_subjects) == {"repo:evil/fork:ref:refs/heads/main"}
+
+
+def test_added_policy_and_deleted_role_and_extra_role(deployed):
+    model, boto, target = deployed
+    iam = boto.client("iam")
+    roles = sorted(o.name for o in live.expected(model, target, expected_resources(model, target)) if o.kind == "role")
+    assert len(roles) >= 2, "the example should compile to at least two roles"
+    extra_policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    iam.put_role_policy(RoleName=roles[0], PolicyName="hand-added", PolicyDocument=json.dumps(extra_policy))
+    iam.attach_role_policy(RoleName=roles[0], PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    for name in iam.list_role_policies(RoleName=roles[1])["PolicyNames"]:
+        iam.delete_role_policy(RoleName=roles[1], PolicyName=name)
+    for attached in iam.list_attached_role_policies(RoleName=roles[1])["AttachedPolicies"]:
+        iam.detach_role_policy(RoleName=roles[1], PolicyArn=attached["PolicyArn"])
+    iam.delete_role(RoleName=roles[1])
+    iam.create_role(RoleName="wiam-left-behind", AssumeRolePolicyDocument=json.dumps(extra_policy | {"Statement": []}),
+                    Tags=[{"Key": "managed-by", "Value": "wiam"}])
+    iam.create_role(RoleName="someone-elses", AssumeRolePolicyDocument=json.dumps(extra_policy | {"Statement": []}))
+    result, = aws_drift(model, boto)
+    assert [(o.kind, o.name) for o in result.missing] == [("role", roles[1])]
+    assert [(o.kind, o.name) for o in result.extra] == [("role", "wiam-left-behind")]  # not someone else's role
+    (changed, _, found), = result.changed
+    assert changed.name == roles[0]
+    fields = {d["field"]: d for d in found}
+    assert set(fields) == {"inline_policies.hand-added", "managed_policies"}
+    assert fields["inline_policies.hand-added"]["expected"] is None
+    assert fields["inline_policies.hand-added"]["actual"]["Statement"][0]["Action"] == ["s3:*"]
+    assert fields["managed_policies"]["added"] == ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+
+
+def test_rewritten_but_equal_policies_are_not_drift(deployed):
+    model, boto, target = deployed
+    iam = boto.client("iam")
+    role = next(o for o in live.expected(model, target, expected_resources(model, target))
+                if o.kind == "role" and o.state["inline_policies"])
+    name, policy = next(iter(role.state["inline_policies"].items()))
+    rewritten = {"Version": policy["Version"], "Statement": [
+        {**s, "Sid": "Renamed", "Action": [a.upper() for a in reversed(s["Action"])]} for s in reversed(policy["Statement"])]}
+    iam.put_role_policy(RoleName=role.name, PolicyName=name, PolicyDocument=json.dumps(rewritten))
+    assert all(not r.drifted for r in aws_drift(model, boto))
+
+
+def test_compare_reports_exactly_what_differs():
+    from compiler.drift import LiveObject
+    a = LiveObject("role", "r", {"tags": {"owner": "x"}, "managed_policies": ["p1"]})
+    b = LiveObject("role", "r", {"tags": {"owner": "y"}, "managed_policies": ["p1", "p2"]})
+    result = compare("aws", "prod", [a, LiveObject("role", "gone", {})], [b, LiveObject("role", "new", {})])
+    assert [o.name for o in result.missing] == ["gone"] and [o.name for o in result.extra] == ["new"]
+    assert result.changed[0][2] == [{"field": "managed_policies", "added": ["p2"], "removed": []},
+                                    {"field": "tags.owner", "expected": "x", "actual": "y"}]
+
+
+def test_cli_exits_1_on_drift_and_prints_json(deployed, endpoint, spec):
+    model, boto, target = deployed
+    environment = {**os.environ, **FAKE_ENVIRONMENT, "AWS_ENDPOINT_URL": endpoint}
+    run = lambda *args: subprocess.run([sys.executable, "-m", "compiler.cli", "drift", str(spec), "--cloud", "aws", *args],  # noqa: E731
+                                       capture_output=True, text=True, env=environment)
+    clean = run("--format", "json")
+    assert clean.returncode == 0, clean.stderr
+    targets = {t["target"]: t for t in json.loads(clean.stdout)["targets"]}
+    assert not targets["prod"]["missing"] and not targets["prod"]["extra"] and not targets["prod"]["changed"]
+    assert targets["staging"]["readable"] is False  # reported, and not counted as drift
+    role = next(o.name for o in live.expected(model, target, expected_resources(model, target)) if o.kind == "role")
+    boto.client("iam").put_role_policy(RoleName=role, PolicyName="hand-added", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}))
+    drifted = run()
+    assert drifted.returncode == 1
+    assert f"changed role {role}" in drifted.stdout and "inline_policies.hand-added" in drifted.stdout
+    assert "testing" not in drifted.stdout + drifted.stderr  # no credential is ever printed
