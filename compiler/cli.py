@@ -487,7 +487,9 @@ class Cloud(str, Enum):
 def drift(directory: str = DirArgument, recursive: bool = RecursiveOption,
           clouds: Optional[list[Cloud]] = typer.Option(None, "--cloud", help="Read only this cloud (repeatable)."),
           gcp_endpoint: Optional[str] = typer.Option(None, "--gcp-endpoint", envvar="WIAM_GCP_ENDPOINT",
-                                                     help="Another base URL for the GCP APIs (a private endpoint or an emulator)."),
+                                                     help="Another base URL for GCP's REST APIs (a private endpoint or an emulator)."),
+          gcp_grpc_endpoint: Optional[str] = typer.Option(None, "--gcp-grpc-endpoint", envvar="WIAM_GCP_GRPC_ENDPOINT",
+                                                          help="Another host:port for the IAM Admin API, which is gRPC only."),
           azure_endpoint: Optional[str] = typer.Option(None, "--azure-endpoint", envvar="WIAM_AZURE_ENDPOINT",
                                                        help="Another Azure Resource Manager URL (a sovereign cloud or an emulator)."),
           fmt: OutputFormat = FormatOption) -> None:
@@ -497,9 +499,9 @@ def drift(directory: str = DirArgument, recursive: bool = RecursiveOption,
 
     model, _ = _valid_model(directory, recursive, fmt, Report())
     wanted = {c.value for c in clouds} if clouds else {cloud for cloud, _ in model.targets}
-    endpoints = {"gcp": gcp_endpoint, "azure": azure_endpoint}
+    endpoints = {"aws": {}, "gcp": {"rest": gcp_endpoint, "grpc": gcp_grpc_endpoint}, "azure": {"endpoint": azure_endpoint}}
     try:
-        connections = {cloud: PROVIDERS[cloud].live.connect(endpoints.get(cloud)) for cloud in sorted(wanted)}
+        connections = {cloud: PROVIDERS[cloud].live.connect(**endpoints[cloud]) for cloud in sorted(wanted)}
     except ImportError as error:
         _fail_usage(f"the SDK for drift is not installed ({error.name}): pip install 'wiam[live]'")
     results = find_drift(model, connections, wanted)

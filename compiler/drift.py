@@ -34,6 +34,7 @@ class TargetDrift:
     extra: list[LiveObject] = field(default_factory=list)
     changed: list[tuple[LiveObject, LiveObject, list[dict]]] = field(default_factory=list)
     unreadable: str | None = None
+    unchecked: int = 0  # compiled resources of kinds drift does not read (the provider says which)
 
     @property
     def drifted(self) -> bool:
@@ -41,7 +42,7 @@ class TargetDrift:
 
     def as_json(self) -> dict:
         return {"cloud": self.cloud, "target": self.target, "readable": self.unreadable is None,
-                "unreadable": self.unreadable,
+                "unreadable": self.unreadable, "unchecked": self.unchecked,
                 "missing": [{"kind": o.kind, "name": o.name, "expected": o.state} for o in self.missing],
                 "extra": [{"kind": o.kind, "name": o.name, "actual": o.state} for o in self.extra],
                 "changed": [{"kind": e.kind, "name": e.name, "differences": d} for e, _, d in self.changed]}
@@ -98,13 +99,14 @@ def drift(model: Model, connections: dict, only: set[str] | None = None) -> list
         if only and cloud not in only:
             continue
         live = PROVIDERS[cloud].live
-        expected = live.expected(model, target, expected_resources(model, target))
+        resources = expected_resources(model, target)
+        expected = live.expected(model, target, resources)
         try:
-            actual = live.read(model, target, expected, connections[cloud])
+            result = compare(cloud, name, expected, live.read(model, target, expected, connections[cloud]))
         except Unreadable as error:
-            results.append(TargetDrift(cloud, name, unreadable=str(error)))
-            continue
-        results.append(compare(cloud, name, expected, actual))
+            result = TargetDrift(cloud, name, unreadable=str(error))
+        result.unchecked = live.unchecked(resources)
+        results.append(result)
     return results
 
 
@@ -115,6 +117,8 @@ def to_text(results: list[TargetDrift]) -> str:
         if result.unreadable:
             lines.append(f"{head}: not read: {result.unreadable}")
             continue
+        if result.unchecked:
+            head += f" ({result.unchecked} resource bindings not read)"
         if not result.drifted:
             lines.append(f"{head}: no drift")
             continue

@@ -1,6 +1,7 @@
 """The GCP dialect: Terraform resources (terraform), catalog (catalog), access graph (graph), rules (rules),
-simulation (simulate)."""
+simulation (simulate), live state for drift (live)."""
 
+from . import live
 from .catalog import problem as catalog_problem
 from .graph import allows, covers, graph_target, impact, link_principals, permission_set
 from .rules import RULES, writes
@@ -9,6 +10,6 @@ from .terraform import CLOUD, TERRAFORM_PROVIDER, compile_target, resource_bindi
 
 CATALOG_FIELD = "roles"  # the grant field whose entries the catalog checks
 
-__all__ = ["CATALOG_FIELD", "CLOUD", "RULES", "TERRAFORM_PROVIDER", "catalog_problem", "compile_target",
+__all__ = ["CATALOG_FIELD", "CLOUD", "live", "RULES", "TERRAFORM_PROVIDER", "catalog_problem", "compile_target",
            "allows", "covers", "graph_target", "impact", "link_principals", "permission_set", "simulate", "writes",
            "resource_binding", "service_account_id", "subject_condition"]

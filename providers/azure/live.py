@@ -1,0 +1,136 @@
+"""Live Azure, read-only: user-assigned identities in the target's resource group (azure-mgmt-msi),
+their federated credentials, and the role assignments held by those identities
+(azure-mgmt-authorization). wiam's identities carry the tag managed-by = wiam."""
+
+from __future__ import annotations
+
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from compiler.drift import LiveObject, Unreadable
+from compiler.model import Model, Target
+
+from . import catalog
+
+MANAGED = ("managed-by", "wiam")
+_IDENTITY_REFERENCE = re.compile(r"\$\{azurerm_user_assigned_identity\.([^.]+)\.")
+_GUID_AT_END = re.compile(r"([0-9a-fA-F-]{36})$")
+
+
+class EmulatorToken:
+    """For an emulator on plain http: a placeholder bearer token, never a real credential."""
+
+    def get_token(self, *scopes, **kwargs):
+        from azure.core.credentials import AccessToken
+        return AccessToken("emulator", int(time.time()) + 3600)
+
+
+def _emulator_authorization():
+    """azure-core refuses bearer tokens over plain http; an emulator gets the placeholder this way."""
+    from azure.core.pipeline.policies import SansIOHTTPPolicy
+
+    class EmulatorAuthorization(SansIOHTTPPolicy):
+        def on_request(self, request):
+            request.http_request.headers["Authorization"] = "Bearer emulator"
+    return EmulatorAuthorization()
+
+
+@dataclass
+class Connection:
+    """Credentials from azure-identity's DefaultAzureCredential; `endpoint` replaces Azure Resource
+    Manager (a sovereign cloud, or an emulator on plain http)."""
+    credential: Any
+    endpoint: str | None = None
+
+    def _options(self) -> dict:
+        if not self.endpoint:
+            return {}
+        options = {"base_url": self.endpoint, "credential_scopes": [f"{self.endpoint.rstrip('/')}/.default"]}
+        if self.endpoint.startswith("http://"):
+            options["authentication_policy"] = _emulator_authorization()
+        return options
+
+    def identities(self, subscription: str):
+        from azure.mgmt.msi import ManagedServiceIdentityClient
+        return ManagedServiceIdentityClient(self.credential, subscription, **self._options())
+
+    def authorization(self, subscription: str):
+        from azure.mgmt.authorization import AuthorizationManagementClient
+        return AuthorizationManagementClient(self.credential, subscription, **self._options())
+
+
+def connect(endpoint: str | None = None) -> Connection:
+    if endpoint and endpoint.startswith("http://"):
+        return Connection(EmulatorToken(), endpoint)
+    from azure.identity import DefaultAzureCredential
+    return Connection(DefaultAzureCredential(exclude_interactive_browser_credential=True), endpoint)
+
+
+def role_id(role: str) -> str:
+    """A role's definition GUID, from a built-in name (the shipped catalog) or an ID."""
+    found = _GUID_AT_END.search(role)
+    if found:
+        return found[1].lower()
+    definition = catalog.definition(role)
+    return definition.id if definition else role
+
+
+def expected(model: Model, target: Target, resources: dict) -> list[LiveObject]:
+    identities = resources.get("azurerm_user_assigned_identity", {})
+    found = [LiveObject("identity", body["name"], {"location": body["location"], "tags": body.get("tags", {})})
+             for body in identities.values()]
+    for body in resources.get("azurerm_federated_identity_credential", {}).values():
+        parent = identities[_IDENTITY_REFERENCE.search(body["parent_id"])[1]]["name"]
+        found.append(LiveObject("federated_credential", f"{parent}/{body['name']}", {
+            "issuer": body["issuer"], "subject": body["subject"], "audiences": sorted(body["audience"])}))
+    for body in resources.get("azurerm_role_assignment", {}).values():
+        holder = identities[_IDENTITY_REFERENCE.search(body["principal_id"])[1]]["name"]
+        role = body.get("role_definition_id") or body["role_definition_name"]
+        found.append(LiveObject("role_assignment", body["name"], {
+            "identity": holder, "scope": body["scope"].lower(), "role": role_id(role)}))
+    return found
+
+
+def unchecked(resources: dict) -> int:
+    return 0  # every resource wiam compiles for Azure is read
+
+
+@contextmanager
+def _readable(what: str):
+    from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
+    try:
+        yield
+    except HttpResponseError as error:
+        code = error.error.code if error.error else error.status_code
+        raise Unreadable(f"{what}: {code}: {error.message.splitlines()[0] if error.message else ''}".rstrip()) from None
+    except (ClientAuthenticationError, AzureError) as error:
+        raise Unreadable(f"{what}: {str(error).splitlines()[0]}") from None
+
+
+def read(model: Model, target: Target, expected_objects: list[LiveObject], connection: Connection) -> list[LiveObject]:
+    subscription, group = target.settings["subscription_id"], target.settings["resource_group"]
+    wanted = {o.name for o in expected_objects if o.kind == "identity"}
+    found = []
+    principals: dict[str, str] = {}  # principal ID -> identity name
+    with _readable(f"managed identities in {group}"):
+        msi = connection.identities(subscription)
+        for identity in msi.user_assigned_identities.list_by_resource_group(group):
+            tags = dict(identity.tags or {})
+            if identity.name not in wanted and tags.get(MANAGED[0]) != MANAGED[1]:
+                continue
+            principals[identity.principal_id] = identity.name
+            found.append(LiveObject("identity", identity.name, {"location": identity.location, "tags": tags}))
+            for credential in msi.federated_identity_credentials.list(group, identity.name):
+                found.append(LiveObject("federated_credential", f"{identity.name}/{credential.name}", {
+                    "issuer": credential.issuer, "subject": credential.subject,
+                    "audiences": sorted(credential.audiences or [])}))
+    with _readable("role assignments"):
+        for assignment in connection.authorization(subscription).role_assignments.list_for_subscription():
+            holder = principals.get(assignment.principal_id)
+            if holder is not None:
+                found.append(LiveObject("role_assignment", assignment.name, {
+                    "identity": holder, "scope": assignment.scope.lower(), "role": role_id(assignment.role_definition_id)}))
+    return found

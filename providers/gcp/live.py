@@ -1,0 +1,190 @@
+"""Live GCP, read-only: the workload identity pool and its providers (IAM REST API, which no
+Python client library covers), service accounts and their IAM policies (google-cloud-iam, a gRPC
+client), and the project's IAM policy (google-cloud-resource-manager). wiam's service accounts
+are the ones whose ID starts with `wiam-`; its providers are the ones in its pool.
+
+Bindings on single resources (buckets, topics, secrets...) live in each service's own API and
+are not read: each target reports how many it leaves unchecked."""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from compiler.drift import LiveObject, Unreadable
+from compiler.model import Model, Target
+
+from .terraform import POOL_DEFAULT_ID
+
+ACCOUNT_PREFIX = "wiam-"  # service_account_id() names every account wiam creates so
+IAM_REST = "https://iam.googleapis.com"
+SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
+_ACCOUNT_REFERENCE = re.compile(r"\$\{google_service_account\.([^.]+)\.(name|email)\}")
+CHECKED = {"google_iam_workload_identity_pool", "google_iam_workload_identity_pool_provider", "google_service_account",
+           "google_service_account_iam_member", "google_project_iam_member"}
+
+
+@dataclass
+class Connection:
+    """Credentials from google-auth's default chain. `rest` and `grpc` replace Google's endpoints
+    (an emulator on plain http gets anonymous credentials)."""
+    credentials: Any
+    problem: str | None = None
+    rest: str | None = None
+    grpc: str | None = None
+
+    def iam(self):
+        from google.cloud import iam_admin_v1
+        if self.grpc:
+            import grpc
+            from google.cloud.iam_admin_v1.services.iam.transports import IAMGrpcTransport
+            channel = grpc.insecure_channel(urlparse(self.grpc).netloc or self.grpc)
+            return iam_admin_v1.IAMClient(transport=IAMGrpcTransport(channel=channel))
+        return iam_admin_v1.IAMClient(credentials=self.credentials)
+
+    def projects(self):
+        from google.api_core.client_options import ClientOptions
+        from google.cloud import resourcemanager_v3
+        options = ClientOptions(api_endpoint=self.rest) if self.rest else None
+        return resourcemanager_v3.ProjectsClient(credentials=self.credentials, transport="rest", client_options=options)
+
+    def get(self, path: str) -> dict:
+        """A GET on the IAM REST API, raising Unreadable on refusal; None for 404."""
+        from google.auth.transport.requests import AuthorizedSession
+        response = AuthorizedSession(self.credentials).get(f"{self.rest or IAM_REST}{path}", timeout=60)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            error = response.json().get("error", {}) if "json" in response.headers.get("Content-Type", "") else {}
+            raise Unreadable(f"GET {path}: {response.status_code} {error.get('status', '')} {error.get('message', '')}".strip())
+        return response.json()
+
+
+def connect(rest: str | None = None, grpc: str | None = None) -> Connection:
+    import google.auth
+    from google.auth.credentials import AnonymousCredentials
+    from google.auth.exceptions import DefaultCredentialsError
+    if rest and rest.startswith("http://"):
+        return Connection(AnonymousCredentials(), rest=rest, grpc=grpc)
+    try:
+        credentials, _ = google.auth.default(scopes=SCOPES)
+    except DefaultCredentialsError as error:
+        return Connection(None, problem=f"no Google credentials found ({error})", rest=rest, grpc=grpc)
+    return Connection(credentials, rest=rest, grpc=grpc)
+
+
+def _bindings(pairs) -> dict[str, list[str]]:
+    roles: dict[str, set] = {}
+    for role, member in pairs:
+        roles.setdefault(role, set()).add(member)
+    return {role: sorted(members) for role, members in sorted(roles.items())}
+
+
+def _provider_state(display_name, description, disabled, mapping, condition, issuer_uri, audiences) -> dict:
+    return {"display_name": display_name or "", "description": description or "", "disabled": bool(disabled),
+            "attribute_mapping": dict(sorted((mapping or {}).items())), "attribute_condition": condition or "",
+            "issuer_uri": issuer_uri, "allowed_audiences": sorted(audiences or [])}
+
+
+def expected(model: Model, target: Target, resources: dict) -> list[LiveObject]:
+    project = target.settings["project_id"]
+    found = []
+    for body in resources.get("google_iam_workload_identity_pool", {}).values():
+        found.append(LiveObject("pool", body["workload_identity_pool_id"], {
+            "display_name": body.get("display_name", ""), "description": body.get("description", ""),
+            "disabled": bool(body.get("disabled", False))}))
+    for body in resources.get("google_iam_workload_identity_pool_provider", {}).values():
+        found.append(LiveObject("pool_provider", body["workload_identity_pool_provider_id"], _provider_state(
+            body.get("display_name"), body.get("description"), body.get("disabled"), body["attribute_mapping"],
+            body.get("attribute_condition"), body["oidc"]["issuer_uri"], body["oidc"].get("allowed_audiences"))))
+    accounts = resources.get("google_service_account", {})
+    emails = {key: f"{body['account_id']}@{project}.iam.gserviceaccount.com" for key, body in accounts.items()}
+    members = {key: [] for key in accounts}
+    for body in resources.get("google_service_account_iam_member", {}).values():
+        members[_ACCOUNT_REFERENCE.search(body["service_account_id"])[1]].append((body["role"], body["member"]))
+    for key, body in accounts.items():
+        found.append(LiveObject("service_account", body["account_id"], {
+            "display_name": body.get("display_name", ""), "description": body.get("description", ""),
+            "iam_policy": _bindings(members[key])}))
+    project_roles: dict[str, list] = {}
+    for body in resources.get("google_project_iam_member", {}).values():
+        member = _ACCOUNT_REFERENCE.sub(lambda m: emails[m[1]], body["member"])
+        project_roles.setdefault(member, []).append(body["role"])
+    found += [LiveObject("project_member", member, {"roles": sorted(set(roles))})
+              for member, roles in sorted(project_roles.items())]
+    return found
+
+
+def unchecked(resources: dict) -> int:
+    """How many compiled resources drift cannot read (bindings on single resources)."""
+    return sum(len(items) for kind, items in resources.items() if kind not in CHECKED)
+
+
+@contextmanager
+def _readable(what: str):
+    from google.api_core.exceptions import GoogleAPICallError, RetryError
+    from google.auth.exceptions import GoogleAuthError
+    from requests.exceptions import RequestException
+    try:
+        yield
+    except GoogleAPICallError as error:
+        raise Unreadable(f"{what}: {error.code.name if hasattr(error.code, 'name') else error.code} {error.message}") from None
+    except (RetryError, GoogleAuthError, RequestException) as error:
+        raise Unreadable(f"{what}: {error}") from None
+
+
+def read(model: Model, target: Target, expected_objects: list[LiveObject], connection: Connection) -> list[LiveObject]:
+    if connection.problem:
+        raise Unreadable(connection.problem)
+    project, number = target.settings["project_id"], target.settings["project_number"]
+    pool_id = target.settings.get("pool_id", POOL_DEFAULT_ID)
+    pool_path = f"/v1/projects/{project}/locations/global/workloadIdentityPools/{pool_id}"
+    found = []
+    with _readable("workload identity pool"):
+        pool = connection.get(pool_path)
+        if pool is not None and pool.get("state") != "DELETED":
+            found.append(LiveObject("pool", pool_id, {"display_name": pool.get("displayName", ""),
+                                                      "description": pool.get("description", ""),
+                                                      "disabled": bool(pool.get("disabled", False))}))
+            token = ""
+            while True:
+                page = connection.get(f"{pool_path}/providers?pageSize=100" + (f"&pageToken={token}" if token else ""))
+                for provider in (page or {}).get("workloadIdentityPoolProviders", []):
+                    if provider.get("state") == "DELETED":
+                        continue
+                    oidc = provider.get("oidc", {})
+                    found.append(LiveObject("pool_provider", provider["name"].rsplit("/", 1)[1], _provider_state(
+                        provider.get("displayName"), provider.get("description"), provider.get("disabled"),
+                        provider.get("attributeMapping"), provider.get("attributeCondition"), oidc.get("issuerUri"),
+                        oidc.get("allowedAudiences"))))
+                token = (page or {}).get("nextPageToken")
+                if not token:
+                    break
+    wanted = {o.name for o in expected_objects if o.kind == "service_account"}
+    emails = set()
+    with _readable("service accounts"):
+        iam = connection.iam()
+        for account in iam.list_service_accounts(request={"name": f"projects/{project}"}):
+            account_id = account.email.split("@", 1)[0]
+            if account_id not in wanted and not account_id.startswith(ACCOUNT_PREFIX):
+                continue
+            emails.add(account.email)
+            policy = iam.get_iam_policy(request={"resource": account.name})
+            found.append(LiveObject("service_account", account_id, {
+                "display_name": account.display_name, "description": account.description,
+                "iam_policy": _bindings((b.role, m) for b in policy.bindings for m in b.members)}))
+    pool_members = f"principal://iam.googleapis.com/projects/{number}/locations/global/workloadIdentityPools/{pool_id}/"
+    ours = {o.name for o in expected_objects if o.kind == "project_member"}
+    with _readable("project IAM policy"):
+        policy = connection.projects().get_iam_policy(request={"resource": f"projects/{project}"})
+    roles: dict[str, set] = {}
+    for binding in policy.bindings:
+        for member in binding.members:
+            if member in ours or member.split(":", 1)[-1] in emails or member.startswith(pool_members):
+                roles.setdefault(member, set()).add(binding.role)
+    found += [LiveObject("project_member", member, {"roles": sorted(r)}) for member, r in sorted(roles.items())]
+    return found
+

@@ -1,0 +1,153 @@
+"""A local Azure Resource Manager answering the calls wiam reads, in the shapes of the public REST
+references: Microsoft.ManagedIdentity userAssignedIdentities (list by resource group) and their
+federatedIdentityCredentials (list), Microsoft.Authorization roleAssignments (list for
+subscription) and roleDefinitions (list, with $filter). Lists page through nextLink; errors use
+ARM's {"error": {"code", "message"}}. `apply` fills it the way Terraform's azurerm provider would."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlencode, urlparse
+
+from providers.azure.live import role_id
+
+PAGE_SIZE = 2
+
+
+class State:
+    def __init__(self):
+        self.subscriptions: dict[str, dict] = {}  # id -> {"identities": {(group, name): {...}}, "assignments": [...]}
+        self.role_definitions: list[dict] = []
+        self.forbidden: set[str] = set()
+
+    def subscription(self, subscription_id: str) -> dict:
+        return self.subscriptions.setdefault(subscription_id, {"identities": {}, "assignments": []})
+
+
+def identity(subscription: str, group: str, name: str, location: str, tags: dict) -> dict:
+    return {"id": f"/subscriptions/{subscription}/resourcegroups/{group}/providers/"
+                  f"Microsoft.ManagedIdentity/userAssignedIdentities/{name}",
+            "name": name, "type": "Microsoft.ManagedIdentity/userAssignedIdentities", "location": location,
+            "tags": tags, "properties": {"tenantId": "00000000-0000-0000-0000-000000000000",
+                                         "principalId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"principal/{name}")),
+                                         "clientId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"client/{name}"))},
+            "credentials": {}}
+
+
+def assignment(subscription: str, name: str, scope: str, role: str, principal_id: str, description: str = "") -> dict:
+    return {"id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}", "name": name,
+            "type": "Microsoft.Authorization/roleAssignments",
+            "properties": {"roleDefinitionId": f"/subscriptions/{subscription}/providers/Microsoft.Authorization/"
+                                               f"roleDefinitions/{role}",
+                           "principalId": principal_id, "principalType": "ServicePrincipal", "scope": scope,
+                           "description": description}}
+
+
+def apply(state: State, resources: dict, subscription: str) -> None:
+    account = state.subscription(subscription)
+    made = {}
+    for key, body in resources.get("azurerm_user_assigned_identity", {}).items():
+        made[key] = identity(subscription, body["resource_group_name"], body["name"], body["location"],
+                             body.get("tags", {}))
+        account["identities"][(body["resource_group_name"], body["name"])] = made[key]
+    reference = lambda text: made[re.search(r"azurerm_user_assigned_identity\.([^.]+)\.", text)[1]]  # noqa: E731
+    for body in resources.get("azurerm_federated_identity_credential", {}).values():
+        parent = reference(body["parent_id"])
+        parent["credentials"][body["name"]] = {
+            "id": f"{parent['id']}/federatedIdentityCredentials/{body['name']}", "name": body["name"],
+            "type": "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials",
+            "properties": {"issuer": body["issuer"], "subject": body["subject"], "audiences": body["audience"]}}
+    for body in resources.get("azurerm_role_assignment", {}).values():
+        role = role_id(body.get("role_definition_id") or body["role_definition_name"])
+        account["assignments"].append(assignment(subscription, body["name"], body["scope"], role,
+                                                 reference(body["principal_id"])["properties"]["principalId"],
+                                                 body.get("description", "")))
+
+
+def _public(item: dict) -> dict:
+    return {k: v for k, v in item.items() if k != "credentials"}
+
+
+class Handler(BaseHTTPRequestHandler):
+    state: State
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-ms-request-id", str(uuid.uuid4()))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _page(self, items: list, query: dict) -> None:
+        start = int(query.get("skipToken", ["0"])[0])
+        answer = {"value": items[start:start + PAGE_SIZE]}
+        if start + PAGE_SIZE < len(items):
+            base = urlparse(self.path)
+            rest = {k: v[0] for k, v in query.items() if k != "skipToken"}
+            answer["nextLink"] = (f"http://{self.headers['Host']}{base.path}?"
+                                  + urlencode({**rest, "skipToken": start + PAGE_SIZE}))
+        self._send(200, answer)
+
+    def do_GET(self):
+        url = urlparse(self.path)
+        query = parse_qs(url.query)
+        if "api-version" not in query:
+            return self._send(400, {"error": {"code": "MissingApiVersionParameter",
+                                              "message": "The api-version query parameter (?api-version=) is required."}})
+        path = url.path
+        if re.fullmatch(r"/providers/Microsoft\.Authorization/roleDefinitions", path, re.I):
+            wanted = query.get("$filter", [""])[0]
+            kinds = {"type eq 'BuiltInRole'": "BuiltInRole", "type eq 'CustomRole'": "CustomRole"}.get(wanted)
+            return self._page([d for d in self.state.role_definitions
+                               if kinds is None or d["properties"]["type"] == kinds], query)
+        match = re.match(r"^/subscriptions/([^/]+)", path, re.I)
+        if not match:
+            return self._send(404, {"error": {"code": "NotFound", "message": path}})
+        subscription = match[1]
+        if subscription in self.state.forbidden:
+            return self._send(403, {"error": {"code": "AuthorizationFailed", "message":
+                                              f"The client does not have authorization to perform action over "
+                                              f"scope '/subscriptions/{subscription}' or the scope is invalid."}})
+        account = self.state.subscriptions.get(subscription)
+        if account is None:
+            return self._send(404, {"error": {"code": "SubscriptionNotFound",
+                                              "message": f"The subscription '{subscription}' could not be found."}})
+        rest = path[match.end():]
+        found = re.fullmatch(r"/resourceGroups/([^/]+)/providers/Microsoft\.ManagedIdentity/userAssignedIdentities", rest, re.I)
+        if found:
+            group = found[1].lower()
+            return self._page([_public(i) for (g, _), i in sorted(account["identities"].items()) if g.lower() == group],
+                              query)
+        found = re.fullmatch(r"/resourceGroups/([^/]+)/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/"
+                             r"([^/]+)/federatedIdentityCredentials", rest, re.I)
+        if found:
+            item = account["identities"].get((found[1], found[2]))
+            if item is None:
+                return self._send(404, {"error": {"code": "ResourceNotFound", "message": f"{found[2]} was not found."}})
+            return self._page(list(item["credentials"].values()), query)
+        if re.fullmatch(r"/providers/Microsoft\.Authorization/roleAssignments", rest, re.I):
+            return self._page(account["assignments"], query)
+        return self._send(404, {"error": {"code": "NotFound", "message": path}})
+
+
+@contextmanager
+def fake_azure(state: State):
+    handler = type("BoundHandler", (Handler,), {"state": state})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
