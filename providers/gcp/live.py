@@ -8,6 +8,7 @@ are not read: each target reports how many it leaves unchecked."""
 
 from __future__ import annotations
 
+import os
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from urllib.parse import urlparse
 from compiler.drift import LiveObject, Unreadable
 from compiler.model import Model, Target
 
+from .. import catalogs
 from .terraform import POOL_DEFAULT_ID
 
 ACCOUNT_PREFIX = "wiam-"  # service_account_id() names every account wiam creates so
@@ -188,3 +190,22 @@ def read(model: Model, target: Target, expected_objects: list[LiveObject], conne
     found += [LiveObject("project_member", member, {"roles": sorted(r)}) for member, r in sorted(roles.items())]
     return found
 
+
+
+def role_records(connection: Connection) -> list[dict]:
+    """Every predefined role with its permissions (roles.list, FULL view), as the REST API shapes them."""
+    if connection.problem:
+        raise Unreadable(connection.problem)
+    from google.cloud import iam_admin_v1
+    with _readable("roles.list"):
+        roles = connection.iam().list_roles(request={"view": iam_admin_v1.RoleView.FULL, "page_size": 1000})
+        return [{"name": role.name, "title": role.title, "stage": role.stage.name,
+                 "includedPermissions": list(role.included_permissions)} for role in roles]
+
+
+def refresh_catalog(connect, folder: str, date: str) -> str:
+    """Write the GCP role catalog from roles.list; connect() makes the Connection."""
+    records = role_records(connect())
+    path = os.path.join(folder, catalogs.GCP_FILE)
+    catalogs.write(catalogs.gcp_catalog(records, "GCP IAM roles.list (view FULL)", date), path)
+    return f"{len(records)} predefined roles written to {path}"
