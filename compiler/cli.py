@@ -8,6 +8,7 @@ import os
 import sys
 from contextlib import contextmanager
 from enum import Enum
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -516,6 +517,77 @@ def drift(directory: str = DirArgument, recursive: bool = RecursiveOption,
     else:
         typer.echo(drift_text(results), nl=False)
     raise typer.Exit(EXIT_SPEC if any(r.drifted for r in results) else 0)
+
+
+@app.command("import")
+def import_command(directory: str = DirArgument, recursive: bool = RecursiveOption,
+                   targets: Optional[list[str]] = typer.Option(None, "--target", help="Only this AWS target (repeatable)."),
+                   write: bool = typer.Option(False, "--write", help="Add them to the spec files (else only print)."),
+                   fmt: OutputFormat = FormatOption) -> None:
+    """Find each AWS account's OIDC providers that wiam did not create and that the spec's issuers
+    need, and add them to the target's existing_oidc_providers, so that compiling reuses them
+    instead of colliding with them. Credentials come from boto3's default chain."""
+    from providers.aws import live
+
+    from .drift import Unreadable
+    from .spec_edit import EditError, add_entries
+
+    model, _ = _valid_model(directory, recursive, fmt, Report())
+    aws = {t.name: t for t in model.targets_of("aws")}
+    unknown = sorted(set(targets or []) - set(aws))
+    if unknown:
+        _fail_usage(f"no AWS target named {unknown[0]!r} in the spec (AWS targets: {', '.join(sorted(aws)) or 'none'})")
+    try:
+        connection = live.connect()
+    except ImportError as error:
+        _fail_usage(f"the SDK for import is not installed ({error.name}): pip install 'wiam[live]'")
+    results, failed, originals = [], False, {}
+    for name in sorted(targets or aws):
+        target = aws[name]
+        known = target.settings.get("existing_oidc_providers", {})
+        try:
+            found = live.existing_oidc_providers(connection, target.settings["account_id"])
+        except Unreadable as error:
+            failed = True
+            results.append({"target": name, "error": str(error), "added": {}})
+            continue
+        added = {issuer: found[model.issuers[issuer].host_path] for issuer in sorted(model.issuers)
+                 if model.issuers[issuer].host_path in found and issuer not in known}
+        result = {"target": name, "added": added, "file": None, "error": None}
+        if added and write:
+            try:
+                path, content = add_entries(model, target.path, "existing_oidc_providers", added)
+            except EditError as error:
+                failed, result["error"] = True, str(error)
+            else:
+                originals.setdefault(path, Path(path).read_bytes())
+                write_file(path, content)
+                result["file"] = path
+                try:  # the edited spec must still validate; positions of the next edit come from it
+                    model, _ = load_valid_model(directory, recursive, Report())
+                except SpecError as error:
+                    for original, content in originals.items():
+                        write_file(original, content)
+                    _fail_spec(error, fmt)
+        results.append(result)
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps({"targets": results, "written": write}, indent=2, sort_keys=True))
+    else:
+        for result in results:
+            if result.get("error") and not result["added"]:
+                typer.echo(f"aws {result['target']}: not read: {result['error']}")
+                continue
+            if not result["added"]:
+                typer.echo(f"aws {result['target']}: nothing to import")
+            for issuer, arn in result["added"].items():
+                typer.echo(f"aws {result['target']}: issuer {issuer} -> {arn}")
+            if result.get("file"):
+                typer.echo(f"  written to {result['file']}")
+            elif result.get("error"):
+                typer.echo(f"  {result['error']}")
+            elif result["added"]:
+                typer.echo("  run again with --write to add them to the spec")
+    raise typer.Exit(EXIT_SPEC if failed else 0)
 
 
 catalog_app = typer.Typer(no_args_is_help=True, help="The permission catalogs wiam checks grants against.")

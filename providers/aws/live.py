@@ -121,11 +121,14 @@ def _paged(client, operation: str, key: str, **arguments) -> list:
         return [item for page in client.get_paginator(operation).paginate(**arguments) for item in page[key]]
 
 
-def read(model: Model, target: Target, expected_objects: list[LiveObject], connection: Connection) -> list[LiveObject]:
-    account = target.settings["account_id"]
+def _require_account(connection: Connection, account: str) -> None:
     caller = _call(connection.session.client("sts").get_caller_identity)["Account"]
     if caller != account:
         raise Unreadable(f"the credentials are for account {caller}, not {account}")
+
+
+def read(model: Model, target: Target, expected_objects: list[LiveObject], connection: Connection) -> list[LiveObject]:
+    _require_account(connection, target.settings["account_id"])
     iam = connection.session.client("iam")
     wanted = {(o.kind, o.name) for o in expected_objects}
     found = []
@@ -152,8 +155,9 @@ def read(model: Model, target: Target, expected_objects: list[LiveObject], conne
     return found
 
 
-def existing_oidc_providers(connection: Connection) -> dict[str, str]:
+def existing_oidc_providers(connection: Connection, account: str) -> dict[str, str]:
     """The account's OIDC providers that wiam did not create, by host and path: for `wiam import`."""
+    _require_account(connection, account)
     iam = connection.session.client("iam")
     found = {}
     for entry in _call(iam.list_open_id_connect_providers)["OpenIDConnectProviderList"]:

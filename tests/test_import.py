@@ -1,0 +1,85 @@
+"""`wiam import` against a moto server: the account's own OIDC providers go into the spec's
+existing_oidc_providers, written in the spec's own format, and the compiled output reuses them."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from compiler.compile import compile_model, load_model
+from conftest import EXAMPLES, write_spec
+from live_aws import FAKE_ENVIRONMENT, moto_server, session
+
+MOTO_ACCOUNT = "123456789012"
+GITHUB = "https://token.actions.githubusercontent.com"
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    with moto_server() as url:
+        iam = session(url).client("iam")
+        iam.create_open_id_connect_provider(Url=GITHUB, ClientIDList=["sts.amazonaws.com"], ThumbprintList=["0" * 40])
+        iam.create_open_id_connect_provider(Url="https://gitlab.example.com", ClientIDList=["x"], ThumbprintList=["0" * 40])
+        iam.create_open_id_connect_provider(  # wiam's own: never imported
+            Url="https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE", ClientIDList=["sts.amazonaws.com"],
+            ThumbprintList=["0" * 40], Tags=[{"Key": "managed-by", "Value": "wiam"}])
+        yield url
+
+
+def wiam_import(spec, endpoint, *args):
+    environment = {**os.environ, **FAKE_ENVIRONMENT, "AWS_ENDPOINT_URL": endpoint}
+    return subprocess.run([sys.executable, "-m", "compiler.cli", "import", str(spec), *args],
+                          capture_output=True, text=True, env=environment)
+
+
+def provider_arn(url: str) -> str:
+    return f"arn:aws:iam::{MOTO_ACCOUNT}:oidc-provider/{url.split('://')[1]}"
+
+
+def test_hcl_spec_gets_the_block_and_compiles_without_a_second_provider(endpoint, tmp_path):
+    text = (EXAMPLES / "github-actions-aws" / "main.wiam.hcl").read_text().replace("210987654321", MOTO_ACCOUNT)
+    spec = write_spec(tmp_path, {"main.wiam.hcl": text})
+    shown = wiam_import(spec, endpoint, "--target", "prod")
+    assert shown.returncode == 0, shown.stderr
+    assert f"aws prod: issuer github -> {provider_arn(GITHUB)}" in shown.stdout and "--write" in shown.stdout
+    assert (spec / "main.wiam.hcl").read_text() == text  # nothing written without --write
+
+    written = wiam_import(spec, endpoint, "--target", "prod", "--write")
+    assert written.returncode == 0, written.stderr
+    edited = (spec / "main.wiam.hcl").read_text()
+    assert edited.startswith(text.split('target "aws" "prod" {')[0])  # the rest of the file is as written
+    assert f'    "github" = "{provider_arn(GITHUB)}"' in edited
+    model = load_model(str(spec))
+    assert model.targets[("aws", "prod")].settings["existing_oidc_providers"] == {"github": provider_arn(GITHUB)}
+    compiled = json.loads(compile_model(model, split=True)["aws-prod/main.tf.json"])
+    assert "aws_iam_openid_connect_provider" not in compiled["resource"]
+    trust = json.loads(next(iter(compiled["resource"]["aws_iam_role"].values()))["assume_role_policy"])
+    assert trust["Statement"][0]["Principal"]["Federated"] == provider_arn(GITHUB)
+
+    again = wiam_import(spec, endpoint, "--target", "prod", "--write")
+    assert again.returncode == 0 and "aws prod: nothing to import" in again.stdout
+    assert (spec / "main.wiam.hcl").read_text() == edited
+
+
+def test_yaml_flow_mapping_and_json_output(endpoint, tmp_path):
+    source = (EXAMPLES / "spec-reference-yaml" / "spec.wiam.yaml").read_text()
+    assert 'prod: { account_id: "123456789012" }' in source  # a one-line flow mapping
+    spec = write_spec(tmp_path, {"spec.wiam.yaml": source})
+    result = wiam_import(spec, endpoint, "--write", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    report, = json.loads(result.stdout)["targets"]
+    assert report["added"] == {"github": provider_arn(GITHUB)} and report["file"].endswith("spec.wiam.yaml")
+    edited = (spec / "spec.wiam.yaml").read_text()
+    assert edited.replace(f', existing_oidc_providers: {{ "github": "{provider_arn(GITHUB)}" }}', "") == source
+    assert load_model(str(spec)).targets[("aws", "prod")].settings["existing_oidc_providers"] == {
+        "github": provider_arn(GITHUB)}
+
+
+def test_wrong_account_is_reported(endpoint, tmp_path):
+    spec = write_spec(tmp_path, {"main.wiam.hcl": (EXAMPLES / "github-actions-aws" / "main.wiam.hcl").read_text()})
+    result = wiam_import(spec, endpoint, "--target", "staging")
+    assert result.returncode == 1
+    assert f"aws staging: not read: the credentials are for account {MOTO_ACCOUNT}, not 109876543210" in result.stdout
+    assert wiam_import(spec, endpoint, "--target", "nope").returncode == 2
