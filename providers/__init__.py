@@ -8,7 +8,9 @@
   allows(action or role node, action) and covers(grant node, resource) for who-can, and
   impact(action or role node) -> severity for blast radius, permission_set(label) for diffs;
 - RULES and writes(grant): its analysis rules, and whether a grant allows more than reading;
-- simulate(model, module, claims) -> [Verdict]: which compiled principals accept a token, and why not.
+- simulate(model, module, claims) -> [Verdict]: which compiled principals accept a token, and why not;
+- live: connect(...), expected(model, target, resources) and read(model, target, expected, connection) ->
+  [LiveObject] for drift, unchecked(resources), and refresh_catalog(connect, folder, date).
 """
 
 from __future__ import annotations

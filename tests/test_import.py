@@ -10,7 +10,7 @@ import pytest
 
 from compiler.compile import compile_model, load_model
 from conftest import EXAMPLES, write_spec
-from live_aws import FAKE_ENVIRONMENT, moto_server, session
+from live_aws import FAKE_ENVIRONMENT, moto_server, reset, session
 
 MOTO_ACCOUNT = "123456789012"
 GITHUB = "https://token.actions.githubusercontent.com"
@@ -19,6 +19,7 @@ GITHUB = "https://token.actions.githubusercontent.com"
 @pytest.fixture(scope="module")
 def endpoint():
     with moto_server() as url:
+        reset(url)  # moto's state lives in the process, shared with other test modules' servers
         iam = session(url).client("iam")
         iam.create_open_id_connect_provider(Url=GITHUB, ClientIDList=["sts.amazonaws.com"], ThumbprintList=["0" * 40])
         iam.create_open_id_connect_provider(Url="https://gitlab.example.com", ClientIDList=["x"], ThumbprintList=["0" * 40])
