@@ -93,9 +93,8 @@ RecursiveOption = typer.Option(False, "--recursive", "-r", help="Also load spec 
 FormatOption = typer.Option(OutputFormat.text, "--format", "-f", help="Output format.")
 
 
-def _valid_model(directory: str, recursive: bool, fmt, report: Report) -> tuple[Model, dict[str, bytes]]:
-    """The validated model and its compiled files, or exit 1 with every spec error (cloud limits
-    included) or 2 on misuse."""
+def _valid_model(directory: str, recursive: bool, fmt, report: Report) -> Model:
+    """The validated model, or exit 1 with every spec error (cloud limits included) or 2 on misuse."""
     try:
         return load_valid_model(directory, recursive, report)
     except SpecError as error:
@@ -121,7 +120,7 @@ def validate(directory: str = DirArgument, recursive: bool = RecursiveOption,
              fmt: OutputFormat = FormatOption) -> None:
     """Load, merge and validate a spec; print every error, not only the first."""
     report = Report()
-    model, _ = _valid_model(directory, recursive, fmt, report)
+    model = _valid_model(directory, recursive, fmt, report)
     summary = {"files": len(model.document.files), "issuers": len(model.issuers),
                "targets": len(model.targets), "workloads": len(model.workloads)}
     if fmt is OutputFormat.json:
@@ -208,7 +207,7 @@ def analyze(directory: str = DirArgument, recursive: bool = RecursiveOption,
                                                        help="Exit 1 on unsuppressed findings at or above this severity."),
             out: Optional[str] = OutOption) -> None:
     """Least-privilege findings, each with its rule, severity, place in the spec and fix."""
-    model, _ = _valid_model(directory, recursive, fmt, Report())
+    model = _valid_model(directory, recursive, fmt, Report())
     rules = all_rules()
     findings = analyze_model(model)
     failing = at_or_above(findings, fail_on.value) if fail_on else []
@@ -263,7 +262,7 @@ def graph(directory: str = DirArgument, recursive: bool = RecursiveOption,
           out: Optional[str] = typer.Option(None, "--out", "-o",
                                             help="Write to this file (a folder for csv) instead of printing.")) -> None:
     """Export the access graph: issuers, subjects, workloads, principals, grants, permissions, resources."""
-    model, _ = _valid_model(directory, recursive, fmt, Report())
+    model = _valid_model(directory, recursive, fmt, Report())
     access = build_graph(model)
     if fmt is GraphFormat.csv:
         if out is None:
@@ -289,7 +288,7 @@ def who_can_command(directory: str = DirArgument, recursive: bool = RecursiveOpt
         _fail_usage("give --action (with or without --resource), --role or --resource")
     if action is not None and role is not None:
         _fail_usage("give either --action or --role, not both")
-    model, _ = _valid_model(directory, recursive, fmt, Report())
+    model = _valid_model(directory, recursive, fmt, Report())
     access = build_graph(model)
     answers = who_can(access, action, resource, role)
     nodes = access.graph.nodes
@@ -323,7 +322,7 @@ def blast_radius_command(directory: str = DirArgument, recursive: bool = Recursi
                                ("repository", repository)) if v is not None}
     if len(given) != 1:
         _fail_usage("give exactly one of --issuer, --subject, --workload, --repository")
-    model, _ = _valid_model(directory, recursive, fmt, Report())
+    model = _valid_model(directory, recursive, fmt, Report())
     (kind, value), = given.items()
     known = {"issuer": model.issuers, "workload": model.workloads}.get(kind)
     if known is not None and value not in known:
@@ -395,8 +394,8 @@ def simulate(directory: str = DirArgument, recursive: bool = RecursiveOption,
         claims = read_claims(claims_file, token)
     except UsageError as error:
         _fail_usage(str(error))
-    model, files = _valid_model(directory, recursive, fmt, Report())
-    verdicts = simulate_token(model, claims, files)
+    model = _valid_model(directory, recursive, fmt, Report())
+    verdicts = simulate_token(model, claims)
     accepted = [v for v in verdicts if v.accepted]
     access = build_graph(model)
     reach = [r for r in blast_radius(access, [v.node for v in accepted]) if r.severity]
@@ -471,7 +470,7 @@ def diff_command(base: str = typer.Argument(..., help="A spec folder, or a git r
 def report(directory: str = DirArgument, recursive: bool = RecursiveOption,
            out: str = typer.Option(..., "--out", "-o", help="The HTML file to write (atomically).")) -> None:
     """A self-contained HTML audit report: summary, interactive access graph, findings, workloads."""
-    model, _ = _valid_model(directory, recursive, OutputFormat.text, Report())
+    model = _valid_model(directory, recursive, OutputFormat.text, Report())
     access = build_graph(model)
     findings = analyze_model(model, access)
     meta = {"spec": directory, "revision": spec_revision(directory), "generated": generated_at(), "wiam": __version__}
@@ -503,7 +502,7 @@ def drift(directory: str = DirArgument, recursive: bool = RecursiveOption,
     changed objects per target. Credentials come from each SDK's default chain. Exit 1 on drift."""
     from providers import PROVIDERS
 
-    model, _ = _valid_model(directory, recursive, fmt, Report())
+    model = _valid_model(directory, recursive, fmt, Report())
     wanted = {c.value for c in clouds} if clouds else {cloud for cloud, _ in model.targets}
     endpoints = _endpoints(gcp_endpoint, gcp_grpc_endpoint, azure_endpoint)
     try:
@@ -532,7 +531,7 @@ def import_command(directory: str = DirArgument, recursive: bool = RecursiveOpti
     from .drift import Unreadable
     from .spec_edit import EditError, add_entries
 
-    model, _ = _valid_model(directory, recursive, fmt, Report())
+    model = _valid_model(directory, recursive, fmt, Report())
     aws = {t.name: t for t in model.targets_of("aws")}
     unknown = sorted(set(targets or []) - set(aws))
     if unknown:
@@ -564,7 +563,7 @@ def import_command(directory: str = DirArgument, recursive: bool = RecursiveOpti
                 write_file(path, content)
                 result["file"] = path
                 try:  # the edited spec must still validate; positions of the next edit come from it
-                    model, _ = load_valid_model(directory, recursive, Report())
+                    model = load_valid_model(directory, recursive, Report())
                 except SpecError as error:
                     for original, content in originals.items():
                         write_file(original, content)

@@ -43,13 +43,14 @@ def load_model(directory: str, recursive: bool = False, report: Report | None = 
     return model
 
 
-def load_valid_model(directory: str, recursive: bool = False,
-                     report: Report | None = None) -> tuple[Model, dict[str, bytes]]:
-    """load_model, then the cloud limits, which are part of validity: the model and its compiled
-    files, or SpecError with every problem."""
+def load_valid_model(directory: str, recursive: bool = False, report: Report | None = None) -> Model:
+    """load_model, then the cloud limits, which are part of validity: the model, or SpecError
+    with every problem. The Terraform is built to check the limits, not rendered."""
     report = report or Report()
     model = load_model(directory, recursive, report)
-    return model, compile_model(model, report=report)
+    with gc_paused():
+        _modules(model, False, report, lambda done, total: None)
+    return model
 
 
 MODULES_MANIFEST = "modules.json"
@@ -72,6 +73,12 @@ def compile_model(model: Model, split: bool = False, report: Report | None = Non
 
 
 def _compile(model: Model, split: bool, report: Report, on_target: Callable[[int, int], None]) -> dict[str, bytes]:
+    modules = _modules(model, split, report, on_target)
+    return {key: render(module.to_json()) for key, module in sorted(modules.items())}
+
+
+def _modules(model: Model, split: bool, report: Report, on_target: Callable[[int, int], None]) -> dict[str, Module]:
+    """Every root module, with the cloud limits checked (SpecError lists every breach)."""
     modules: dict[str, Module] = {}
     outputs: dict[str, dict[str, dict]] = {}
     done = 0
@@ -91,7 +98,7 @@ def _compile(model: Model, split: bool, report: Report, on_target: Callable[[int
     for key, per_workload in outputs.items():
         for workload, values in sorted(per_workload.items()):
             modules[key].output(workload, values, f"What workload {workload} needs to use its cloud identities")
-    return {key: render(module.to_json()) for key, module in sorted(modules.items())}
+    return modules
 
 
 def atlantis_yaml(manifest: dict, out_from_root: str) -> bytes:

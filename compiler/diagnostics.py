@@ -48,6 +48,9 @@ class SpecError(Exception):
         self.diagnostics = sorted(set(diagnostics), key=lambda d: (d.pos, d.block, d.message))
         super().__init__("\n".join(d.render() for d in self.diagnostics))
 
+    def __reduce__(self):  # travels between processes (wiam diff reads its two sides in parallel)
+        return SpecError, (self.diagnostics,)
+
 
 @dataclass
 class Report:

@@ -4,10 +4,12 @@ access graph (subject -> principal -> permission -> resource), not on text."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import tempfile
-from dataclasses import dataclass, field, replace
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
 
 import networkx as nx
 
@@ -20,7 +22,6 @@ from .model import Model
 from .readers import reader_for
 
 CLASSES = ("neutral", "narrowing", "widening")
-_CONTROL = frozenset({"authenticates", "federates", "can_act_as", "holds"})
 
 
 @dataclass(frozen=True, order=True)
@@ -38,11 +39,35 @@ class Access:
 
 @dataclass
 class Side:
+    """What a diff needs of one spec, small enough to pass between processes."""
     label: str
-    model: Model
-    access: AccessGraph
+    folder: str | None  # where a git revision was copied to, for relabelling places
+    tuples: set[Access]
     findings: list[Finding]
-    tuples: set[Access] = field(default_factory=set)
+    subjects: set[str]  # "issuer-URL subject" of the subjects that authenticate as something
+    principals: set[tuple[str, str, str]]  # (cloud, target, workload)
+    signatures: dict[str, str]  # workload -> what it is without its name, to spot renames
+    disabled: set[tuple[str, str, str]]  # ("issuer", name, ""), ("workload", name, ""), ("subject", workload, subject)
+
+
+def read_side(model: Model, label: str, folder: str | None) -> Side:
+    access = build_graph(model)
+    subjects = {f"{model.issuers[d['issuer']].url} {d['subject']}" for node, d in access.nodes_of("subject")
+                if access.graph.out_degree(node)}
+    principals = {(d["cloud"], d["target"], d["workload"]) for _, d in access.nodes_of("principal")}
+    disabled = {("issuer", n, "") for n, i in model.issuers.items() if i.disabled}
+    for name, workload in model.workloads.items():
+        if workload.disabled:
+            disabled.add(("workload", name, ""))
+        else:
+            disabled |= {("subject", name, i.subject) for i in workload.identities if i.disabled}
+    return Side(label, folder, access_tuples(model, access), analyze(model, access), subjects, principals,
+                {name: _signature(model, name) for name in model.workloads}, disabled)
+
+
+def _load_and_read(spec: str, path: str, recursive: bool, workdir: str) -> Side:
+    model, label, folder = load_side(spec, path, recursive, workdir)
+    return read_side(model, label, folder)
 
 
 @dataclass
@@ -102,7 +127,7 @@ def load_side(spec: str, path: str, recursive: bool, workdir: str) -> tuple[Mode
     """(model, label, folder the revision was copied to) from a folder, or from `REV` or `REV:PATH`
     (the path relative to the working folder), read with git without touching the working tree."""
     if os.path.isdir(spec) or os.path.isfile(spec):
-        return load_valid_model(spec, recursive)[0], spec, None
+        return load_valid_model(spec, recursive), spec, None
     revision, _, inside = spec.partition(":")
     inside = inside or path
     top = _git(["rev-parse", "--show-toplevel"], ".").strip()
@@ -121,7 +146,7 @@ def load_side(spec: str, path: str, recursive: bool, workdir: str) -> tuple[Mode
             handle.write(subprocess.run(["git", "show", f"{revision}:{name}"], cwd=top, capture_output=True).stdout)
     label = f"{revision}:{prefix}" if prefix else revision
     try:
-        return load_valid_model(folder, recursive)[0], label, folder
+        return load_valid_model(folder, recursive), label, folder
     except SpecError as error:  # point at the revision, not at the temporary copy
         raise SpecError([replace(d, pos=_relabel(d.pos, folder, label)) for d in error.diagnostics]) from None
 
@@ -136,26 +161,45 @@ def _relabel(pos: Pos, folder: str | None, label: str) -> Pos:
 # Access tuples.
 
 def access_tuples(model: Model, access: AccessGraph) -> set[Access]:
+    """Every subject's grants: those of the principals its workloads federate to (direct), and those
+    of the principals these can act as (indirect). Grants and can-act-as closures are worked out
+    once each, not once per subject."""
     graph = access.graph
-    control = access.only(*_CONTROL)
+    acting = access.only("can_act_as")
+    grant_rows: dict[str, list[tuple]] = {}
+    closures: dict[str, set[str]] = {}
+
+    def rows(grant: str) -> list[tuple]:
+        if grant not in grant_rows:
+            data = graph.nodes[grant]
+            kinds = [(graph.nodes[n]["type"], graph.nodes[n]["label"]) for n in graph.successors(grant)]
+            resources = [label for kind, label in kinds if kind == "resource"] or ["*"]
+            grant_rows[grant] = [(data["cloud"], data["target"], data["workload"], permission, resource)
+                                 for kind, permission in kinds if kind in ("action", "role") for resource in resources]
+        return grant_rows[grant]
+
+    def grants(principal: str) -> list[str]:
+        return [g for g in graph.successors(principal) if "holds" in graph[principal][g]]
+
+    def closure(principal: str) -> set[str]:
+        if principal not in closures:
+            closures[principal] = nx.descendants(acting, principal) if principal in acting else set()
+        return closures[principal]
+
     found = set()
     for subject, data in access.nodes_of("subject"):
-        if subject not in control:
+        workloads = [w for w in graph.successors(subject) if "authenticates" in graph[subject][w]]
+        if not workloads:
             continue  # a subject that authenticates as nothing (disabled) reaches nothing
         issuer_url = model.issuers[data["issuer"]].url
-        for node, path in nx.single_source_shortest_path(control, subject).items():
-            if graph.nodes[node]["type"] != "grant":
-                continue
-            grant = graph.nodes[node]
-            indirect = any(graph.has_edge(u, v, "can_act_as") for u, v in zip(path, path[1:]))
-            permissions = [graph.nodes[n]["label"] for n in graph.successors(node)
-                           if graph.nodes[n]["type"] in ("action", "role")]
-            resources = [graph.nodes[n]["label"] for n in graph.successors(node)
-                         if graph.nodes[n]["type"] == "resource"] or ["*"]
-            for permission in permissions:
-                for resource in resources:
-                    found.add(Access(issuer_url, data["subject"], grant["cloud"], grant["target"], grant["workload"],
-                                     permission, resource, indirect))
+        direct = {p for w in workloads for p in graph.successors(w) if "federates" in graph[w][p]}
+        indirect = set().union(*(closure(p) for p in direct)) - direct
+        for principals, is_indirect in ((direct, False), (indirect, True)):
+            for principal in principals:
+                for grant in grants(principal):
+                    for cloud, target, workload, permission, resource in rows(grant):
+                        found.add(Access(issuer_url, data["subject"], cloud, target, workload, permission, resource,
+                                         is_indirect))
     return found
 
 
@@ -167,15 +211,14 @@ def _signature(model: Model, name: str) -> str:
     return json.dumps([identities, grants, workload.environment, workload.owner])
 
 
-def renames(base: Model, head: Model) -> dict[str, str]:
-    gone = sorted(set(base.workloads) - set(head.workloads))
-    new = sorted(set(head.workloads) - set(base.workloads))
+def renames(base: dict[str, str], head: dict[str, str]) -> dict[str, str]:
+    """Base workload -> head workload, for workloads that only changed their name (by signature)."""
     by_signature: dict[str, list[str]] = {}
-    for name in new:
-        by_signature.setdefault(_signature(head, name), []).append(name)
+    for name in sorted(set(head) - set(base)):
+        by_signature.setdefault(head[name], []).append(name)
     found = {}
-    for name in gone:
-        candidates = by_signature.get(_signature(base, name))
+    for name in sorted(set(base) - set(head)):
+        candidates = by_signature.get(base[name])
         if candidates:
             found[name] = candidates.pop(0)
     return found
@@ -207,12 +250,11 @@ def _finding_key(finding: Finding, rename: dict[str, str]) -> tuple:
 
 def diff_models(base: Model, head: Model, base_label: str, head_label: str, base_folder: str | None = None,
                 head_folder: str | None = None) -> Diff:
-    sides = []
-    for model, label in ((base, base_label), (head, head_label)):
-        access = build_graph(model)
-        sides.append(Side(label, model, access, analyze(model, access), access_tuples(model, access)))
-    old, new = sides
-    rename = renames(base, head)
+    return diff_sides(read_side(base, base_label, base_folder), read_side(head, head_label, head_folder))
+
+
+def diff_sides(old: Side, new: Side) -> Diff:
+    rename = renames(old.signatures, new.signatures)
     old_tuples = {Access(**{**a.__dict__, "workload": rename.get(a.workload, a.workload)}) for a in old.tuples}
     added = sorted(new.tuples - old_tuples)
     removed = sorted(old_tuples - new.tuples)
@@ -221,53 +263,49 @@ def diff_models(base: Model, head: Model, base_label: str, head_label: str, base
         present.setdefault(_place(a), set()).add(a.permission)
     widened = [a for a in added if not _covered(a, present)]
 
-    def subjects(side):  # those that authenticate as something
-        return {f"{side.model.issuers[d['issuer']].url} {d['subject']}" for node, d in side.access.nodes_of("subject")
-                if side.access.graph.out_degree(node)}
-
     def principals(side, mapping):
-        return {f"{d['cloud']} {d['target']} {mapping.get(d['workload'], d['workload'])}"
-                for _, d in side.access.nodes_of("principal")}
+        return {f"{cloud} {target} {mapping.get(workload, workload)}" for cloud, target, workload in side.principals}
 
-    old_findings = {_finding_key(f, rename): replace(f, pos=_relabel(f.pos, base_folder, base_label))
+    old_findings = {_finding_key(f, rename): replace(f, pos=_relabel(f.pos, old.folder, old.label))
                     for f in old.findings if not f.suppressed}
-    new_findings = {_finding_key(f, {}): replace(f, pos=_relabel(f.pos, head_folder, head_label))
+    new_findings = {_finding_key(f, {}): replace(f, pos=_relabel(f.pos, new.folder, new.label))
                     for f in new.findings if not f.suppressed}
     introduced = [new_findings[k] for k in sorted(new_findings.keys() - old_findings.keys())]
     fixed = [old_findings[k] for k in sorted(old_findings.keys() - new_findings.keys())]
-    new_subjects, old_subjects = subjects(new), subjects(old)
     new_principals, old_principals = principals(new, {}), principals(old, rename)
-    disabled = sorted(_disabled(head) - _disabled(base, rename))
-    if widened or new_subjects - old_subjects or [f for f in introduced if f.rule == "WIAM001"]:
+    disabled = sorted(_disabled(new.disabled) - _disabled(old.disabled, rename))
+    if widened or new.subjects - old.subjects or [f for f in introduced if f.rule == "WIAM001"]:
         classification = "widening"
-    elif removed or old_subjects - new_subjects or disabled:
+    elif removed or old.subjects - new.subjects or disabled:
         classification = "narrowing"
     else:
         classification = "neutral"
-    return Diff(base_label, head_label, classification, added, removed, widened, rename,
-                sorted(new_subjects - old_subjects), sorted(old_subjects - new_subjects),
+    return Diff(old.label, new.label, classification, added, removed, widened, rename,
+                sorted(new.subjects - old.subjects), sorted(old.subjects - new.subjects),
                 sorted(new_principals - old_principals), sorted(old_principals - new_principals),
                 introduced, fixed, [f for f in introduced if f.rule == "WIAM001"],
                 [f for f in fixed if f.rule == "WIAM001"], disabled)
 
 
-def _disabled(model: Model, rename: dict[str, str] | None = None) -> set[str]:
+def _disabled(items: set[tuple[str, str, str]], rename: dict[str, str] | None = None) -> set[str]:
     rename = rename or {}
-    found = {f"issuer {n}" for n, i in model.issuers.items() if i.disabled}
-    for name, workload in model.workloads.items():
-        shown = rename.get(name, name)
-        if workload.disabled:
-            found.add(f"workload {shown}")
-        found |= {f"subject {i.subject} of workload {shown}" for i in workload.identities
-                  if i.disabled and not workload.disabled}
-    return found
+    shown = {"issuer": lambda name, _: f"issuer {name}",
+             "workload": lambda name, _: f"workload {rename.get(name, name)}",
+             "subject": lambda name, subject: f"subject {subject} of workload {rename.get(name, name)}"}
+    return {shown[kind](name, subject) for kind, name, subject in items}
 
 
 def diff(base_spec: str, head_spec: str, path: str = ".", recursive: bool = False) -> Diff:
+    """Both sides are read at once in two processes where the machine has the cores (fork keeps
+    the start cheap); each sends back only its Side."""
     with tempfile.TemporaryDirectory(prefix="wiam-diff-") as workdir:
-        base, base_label, base_folder = load_side(base_spec, path, recursive, workdir)
-        head, head_label, head_folder = load_side(head_spec, path, recursive, workdir)
-        return diff_models(base, head, base_label, head_label, base_folder, head_folder)
+        jobs = [(base_spec, path, recursive, workdir), (head_spec, path, recursive, workdir)]
+        if (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
+            with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork")) as pool:
+                old, new = pool.map(_load_and_read, *zip(*jobs))
+        else:
+            old, new = (_load_and_read(*job) for job in jobs)
+        return diff_sides(old, new)
 
 
 # Presentation.

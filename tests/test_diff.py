@@ -166,3 +166,17 @@ def test_exit_codes_and_markdown(tmp_path):
     assert first.startswith("### ") and "WIDENING" in first
     assert "<details><summary>Access removed (2)</summary>" in markdown
     assert "s3:\\*" in markdown  # markdown characters in specs are escaped
+
+
+def test_a_broken_side_reports_its_errors_at_their_place(tmp_path):
+    repo = tmp_path / "repo"
+    write_spec(repo / "specs", {"main.wiam.hcl": BASE})
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "base")
+    (repo / "specs" / "main.wiam.hcl").write_text(BASE.replace('actions   = ["s3:GetObject"', 'actions   = ["s3:GetObjekt"', 1))
+    _git(repo, "commit", "-qam", "typo")
+    result = _wiam("diff", "HEAD~1", "HEAD", "--path", "specs", cwd=repo)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    line = next(n for n, text in enumerate(BASE.splitlines(), 1) if 's3:GetObject"' in text and "actions" in text)
+    assert f"HEAD:specs/main.wiam.hcl:{line}:" in result.stderr and "GetObjekt" in result.stderr
