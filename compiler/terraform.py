@@ -34,18 +34,21 @@ def escape(text: str) -> str:
 
 
 def escape_tree(value: Any) -> Any:
-    """Escape every string of a document except Terraform expressions (Expr). Exact type checks:
-    this walks every value of the output."""
+    """Escape every string of a document except Terraform expressions (Expr). Copy on write: a
+    dict or list none of whose strings changes is returned as it is, so rendering a large module
+    does not hold a second copy of it. Exact type checks: this walks every value of the output."""
     kind = type(value)
     if kind is str:
         return escape(value) if "{" in value else value
     if kind is dict:
-        return {escape_tree(k): escape_tree(v) for k, v in value.items()}
+        pairs = [(escape_tree(k), escape_tree(v)) for k, v in value.items()]
+        if all(new_key is key and new is old for (new_key, new), (key, old) in zip(pairs, value.items())):
+            return value
+        return dict(pairs)
     if kind is list or kind is tuple:
-        return [escape_tree(v) for v in value]
-    if kind is Expr:
-        return str(value)
-    return value
+        items = [escape_tree(v) for v in value]
+        return value if all(new is old for new, old in zip(items, value)) else items
+    return value  # numbers, booleans, None, and Expr (orjson and json write str subclasses as strings)
 
 
 def one_or_list(items: list):

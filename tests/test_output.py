@@ -76,6 +76,15 @@ def test_escape_doubles_only_template_openings():
         "k$${": ["${aws_iam_role.x.arn}", "$${y}"]}
 
 
+def test_escape_tree_copies_only_what_changes():
+    clean = {"a": ["x", {"b": "c{d"}], "n": 1, "t": ("y",)}
+    assert terraform.escape_tree(clean) is clean  # a large module is not copied to be rendered
+    hostile = {"keep": clean, "bad": ["${x}"]}
+    escaped = terraform.escape_tree(hostile)
+    assert escaped["keep"] is clean and escaped["bad"] == ["$${x}"]
+    assert hostile["bad"] == ["${x}"]  # the input is never changed
+
+
 def _as_json_and_yaml(folder, tmp_path):
     doc = load(str(folder), Report())
     json_dir, yaml_dir = tmp_path / "as-json", tmp_path / "as-yaml"
