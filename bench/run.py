@@ -78,16 +78,29 @@ def stage_seconds(folder: Path, out: Path) -> tuple[dict[str, float], bytes]:
     return stages, files["main.tf.json"]
 
 
+# Linux carries a process's peak memory across fork and exec, so a command started from this
+# (large) process would report at least this process's peak. A small launcher forks the command and
+# reports its peak instead.
+LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.executable, [sys.executable, "-m", "compiler.cli", *sys.argv[1:]])
+_, status, usage = os.wait4(pid, 0)
+print(usage.ru_maxrss, file=sys.stderr)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def command(args: list[str]) -> tuple[float, int]:
     """Wall time and peak memory (bytes) of one wiam command in a fresh process."""
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "compiler.cli", *args], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
+    result = subprocess.run([sys.executable, "-c", LAUNCHER, *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) not in (0, 1):
-        raise SystemExit(f"wiam {' '.join(args)} failed: {process.stderr.read().decode()[-2000:]}")
-    return seconds, usage.ru_maxrss * 1024
+    if result.returncode not in (0, 1):
+        raise SystemExit(f"wiam {' '.join(args)} failed: {result.stderr[-2000:]}")
+    return seconds, int(result.stderr.split()[-1]) * 1024
 
 
 def change_one_workload(folder: Path, changed: Path) -> None:
