@@ -266,6 +266,9 @@ def test_clicking_a_node_shows_its_details_and_paths(opened):
     assert details.locator("h3").text_content() == "billing-worker"
     text = details.text_content()
     assert "team-billing" in text and "Reached from" in text and "Reaches" in text
+    line = next(n for n, t in enumerate((EXAMPLES / "multi-cloud" / "workloads.wiam.hcl").read_text().splitlines(), 1)
+                if t.startswith('workload "billing-worker"'))
+    assert f"defined at{EXAMPLES / 'multi-cloud' / 'workloads.wiam.hcl'}:{line}:1" in text
     assert "eks-prod -issues-> system:serviceaccount:billing:billing-worker -authenticates-> billing-worker" in text
     ARTIFACTS.mkdir(exist_ok=True)
     opened.page.screenshot(path=str(ARTIFACTS / "report-multi-cloud.png"))

@@ -31,7 +31,7 @@
     const COLOUR = { issuer: "#6639ba", subject: "#8250df", workload: "#0969da", group: "#0969da", principal: "#1a7f37",
                      target: "#57606a", grant: "#9a6700", action: "#bc4c00", role: "#bc4c00", resource: "#6e7781" };
     const SEVERITY_COLOUR = { critical: "#8b0000", high: "#b42318", medium: "#9a6700", low: "#0b5a7a" };
-    const HIDDEN_ATTRIBUTES = new Set(["id", "type", "label"]);
+    const HIDDEN_ATTRIBUTES = new Set(["id", "type", "label", "file", "line", "column"]);  // the place is shown as one
 
     function element(tag, attributes, ...children) {
       const node = document.createElement(tag);
@@ -326,6 +326,7 @@
       const node = nodes[i];
       const rows = Object.entries(node).filter(([key]) => !HIDDEN_ATTRIBUTES.has(key))
         .flatMap(([key, value]) => [element("dt", { text: key }), element("dd", { text: show(value) })]);
+      if (node.file) rows.push(element("dt", { text: "defined at" }), element("dd", { text: `${node.file}:${node.line}:${node.column}` }));
       panel.append(element("p", { class: "hint", text: node.type }), element("dl", {}, rows));
       if (node.type === "workload") {
         panel.append(element("p", {}, element("a", { href: `#workload-${node.label}` }, "Open this workload")));
