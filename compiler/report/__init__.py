@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..analysis import SEVERITIES, Finding, Rule
 from ..analysis.output import finding_json, summary
-from ..graph import AccessGraph, workload_id
+from ..graph import AccessGraph
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 # Above this many nodes the graph opens folded: workloads by owner, principals into their target,
@@ -56,7 +56,7 @@ def worst_severity(findings: list[Finding]) -> dict[str, str]:
 
 def report_data(access: AccessGraph, findings: list[Finding], rules: dict[str, Rule], meta: dict) -> dict:
     """Everything the page shows, as plain JSON: nodes with their attributes, edges as index
-    pairs (a tenth of the size of node-link JSON at 10k workloads), findings and counts."""
+    pairs, findings and counts."""
     worst = worst_severity(findings)
     index = {node: i for i, node in enumerate(access.graph.nodes)}
     nodes = []
@@ -72,8 +72,7 @@ def report_data(access: AccessGraph, findings: list[Finding], rules: dict[str, R
     return {"meta": meta, "summary": counts(access, findings), "fold_above": FOLD_ABOVE,
             "fold_targets_above": FOLD_TARGETS_ABOVE, "severities": list(SEVERITIES),
             "nodes": nodes, "edges": edges,
-            "findings": [{**finding_json(f, rules[f.rule]), "node": workload_id(f.workload) if f.workload else None}
-                         for f in findings]}
+            "findings": [finding_json(f, rules[f.rule]) for f in findings]}
 
 
 def pack(data: dict) -> str:
