@@ -1,7 +1,8 @@
 """A local Azure Resource Manager answering the calls wiam reads, in the shapes of the public REST
 references: Microsoft.ManagedIdentity userAssignedIdentities (list by resource group) and their
 federatedIdentityCredentials (list), Microsoft.Authorization roleAssignments (list for
-subscription) and roleDefinitions (list, with $filter). Lists page through nextLink; errors use
+subscription) and roleDefinitions (list, with $filter). Lists page through nextLink and
+$skiptoken; errors use
 ARM's {"error": {"code", "message"}}. `apply` fills it the way Terraform's azurerm provider would."""
 
 from __future__ import annotations
@@ -89,13 +90,13 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _page(self, items: list, query: dict) -> None:
-        start = int(query.get("skipToken", ["0"])[0])
+        start = int(query.get("$skiptoken", ["0"])[0])
         answer = {"value": items[start:start + PAGE_SIZE]}
         if start + PAGE_SIZE < len(items):
             base = urlparse(self.path)
-            rest = {k: v[0] for k, v in query.items() if k != "skipToken"}
+            rest = {k: v[0] for k, v in query.items() if k != "$skiptoken"}
             answer["nextLink"] = (f"http://{self.headers['Host']}{base.path}?"
-                                  + urlencode({**rest, "skipToken": start + PAGE_SIZE}))
+                                  + urlencode({**rest, "$skiptoken": start + PAGE_SIZE}))
         self._send(200, answer)
 
     def do_GET(self):
