@@ -60,14 +60,13 @@ def read_claims(path: str | None = None, token: str | None = None) -> dict:
     return claims
 
 
-def simulate(model: Model, claims: dict, files: dict[str, bytes] | None = None) -> list[Verdict]:
-    """A verdict for every principal wiam compiles, in every cloud; `files` is the model's compiled
-    output where the caller has it already."""
+def simulate(model: Model, claims: dict) -> list[Verdict]:
+    """A verdict for every principal wiam compiles, in every cloud."""
     from providers import PROVIDERS  # each cloud judges tokens its own way (and providers import this module)
 
     from .compile import compile_model
 
-    module = json.loads((files or compile_model(model))["main.tf.json"])
+    module = json.loads(compile_model(model)["main.tf.json"])
     verdicts = []
     for _, provider in sorted(PROVIDERS.items()):
         verdicts.extend(provider.simulate(model, module, claims))
