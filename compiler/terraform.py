@@ -6,6 +6,7 @@ import ctypes
 import ctypes.util
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -26,6 +27,12 @@ class Expr(str):
 
 def ref(address: str) -> Expr:
     return Expr("${" + address + "}")
+
+
+def referenced(text: str, kind: str) -> str | None:
+    """The name of the `kind` resource an attribute reference in `text` points to (ref()'s inverse)."""
+    found = re.search(r"\$\{" + re.escape(kind) + r"\.([^.}]+)\.[^}]+\}", text)
+    return found[1] if found else None
 
 
 def escape(text: str) -> str:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlparse
 
+from compiler.terraform import referenced
 from providers.azure.live import role_id
 
 PAGE_SIZE = 2
@@ -56,7 +57,7 @@ def apply(state: State, resources: dict, subscription: str) -> None:
         made[key] = identity(subscription, body["resource_group_name"], body["name"], body["location"],
                              body.get("tags", {}))
         account["identities"][(body["resource_group_name"], body["name"])] = made[key]
-    reference = lambda text: made[re.search(r"azurerm_user_assigned_identity\.([^.]+)\.", text)[1]]  # noqa: E731
+    reference = lambda text: made[referenced(text, "azurerm_user_assigned_identity")]  # noqa: E731
     for body in resources.get("azurerm_federated_identity_credential", {}).values():
         parent = reference(body["parent_id"])
         parent["credentials"][body["name"]] = {

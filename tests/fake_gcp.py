@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+from compiler.terraform import referenced
+
 PAGE_SIZE = 2  # small, so that every list is read across pages
 
 
@@ -67,7 +69,7 @@ def apply(state: State, resources: dict, project_id: str, number: str) -> None:
             "etag": "MDEwMjE5MjA=", "oauth2ClientId": str(200000000000000000000 + len(project["accounts"])),
             "policy": {"version": 1, "etag": "ACAB", "bindings": []}}
     for body in resources.get("google_service_account_iam_member", {}).values():
-        account = re.match(r"\$\{google_service_account\.([^.]+)\.", body["service_account_id"])[1]
+        account = referenced(body["service_account_id"], "google_service_account")
         _bind(project["accounts"][emails[account]]["policy"], body["role"], body["member"])
     for body in resources.get("google_project_iam_member", {}).values():
         member = re.sub(r"\$\{google_service_account\.([^.]+)\.email\}", lambda m: emails[m[1]], body["member"])

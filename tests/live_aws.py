@@ -4,11 +4,12 @@ makes for wiam's compiled resources."""
 from __future__ import annotations
 
 import json
-import re
 from contextlib import contextmanager
 
 import boto3
 from moto.server import ThreadedMotoServer
+
+from compiler.terraform import referenced
 
 # moto's documented placeholders: it accepts any key, and nothing here reaches AWS.
 FAKE_ENVIRONMENT = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -52,7 +53,7 @@ def apply(resources: dict, boto: boto3.Session) -> None:
                     "PermissionsBoundary": body.get("permissions_boundary")}
         iam.create_role(RoleName=body["name"], AssumeRolePolicyDocument=body["assume_role_policy"],
                         Tags=_tags(body.get("tags", {})), **{k: v for k, v in optional.items() if v is not None})
-    role_of = lambda reference: names[re.match(r"\$\{aws_iam_role\.([^.]+)\.", reference)[1]]  # noqa: E731
+    role_of = lambda reference: names[referenced(reference, "aws_iam_role")]  # noqa: E731
     for body in resources.get("aws_iam_role_policy", {}).values():
         iam.put_role_policy(RoleName=role_of(body["role"]), PolicyName=body["name"], PolicyDocument=body["policy"])
     for body in resources.get("aws_iam_role_policy_attachment", {}).values():

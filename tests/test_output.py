@@ -76,6 +76,14 @@ def test_escape_doubles_only_template_openings():
         "k$${": ["${aws_iam_role.x.arn}", "$${y}"]}
 
 
+def test_referenced_is_the_inverse_of_ref():
+    assert terraform.referenced(terraform.ref("aws_iam_role.prod__api.id"), "aws_iam_role") == "prod__api"
+    member = "serviceAccount:" + terraform.ref("google_service_account.prod__api.email")
+    assert terraform.referenced(member, "google_service_account") == "prod__api"
+    assert terraform.referenced(member, "aws_iam_role") is None
+    assert terraform.referenced("wiam-api", "google_service_account") is None
+
+
 def test_escape_tree_copies_only_what_changes():
     clean = {"a": ["x", {"b": "c{d"}], "n": 1, "t": ("y",)}
     assert terraform.escape_tree(clean) is clean  # a large module is not copied to be rendered

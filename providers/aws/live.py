@@ -6,17 +6,16 @@ compile to is extra."""
 from __future__ import annotations
 
 import json
-import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from compiler.drift import LiveObject, Unreadable
 from compiler.model import Model, Target
+from compiler.terraform import referenced
 
 MANAGED = ("managed-by", "wiam")
 DEFAULT_SESSION = 3600  # IAM's MaxSessionDuration when none is set
-_REFERENCE = re.compile(r"^\$\{aws_iam_role\.(?P<name>[^.]+)\.(id|name)\}$")
 _SETS = ("Action", "NotAction", "Resource", "NotResource")
 
 
@@ -84,9 +83,9 @@ def expected(model: Model, target: Target, resources: dict) -> list[LiveObject]:
     inline: dict[str, dict] = {name: {} for name in roles}
     attached: dict[str, list] = {name: [] for name in roles}
     for body in resources.get("aws_iam_role_policy", {}).values():
-        inline[_REFERENCE.match(body["role"])["name"]][body["name"]] = body["policy"]
+        inline[referenced(body["role"], "aws_iam_role")][body["name"]] = body["policy"]
     for body in resources.get("aws_iam_role_policy_attachment", {}).values():
-        attached[_REFERENCE.match(body["role"])["name"]].append(body["policy_arn"])
+        attached[referenced(body["role"], "aws_iam_role")].append(body["policy_arn"])
     for key, body in roles.items():
         found.append(LiveObject("role", body["name"], _role_state(
             body["assume_role_policy"], body.get("description"), body.get("tags", {}),

@@ -13,12 +13,13 @@ from typing import Any
 
 from compiler.drift import LiveObject, Unreadable
 from compiler.model import Model, Target
+from compiler.terraform import referenced
 
 from .. import catalogs
 from . import catalog
 
 MANAGED = ("managed-by", "wiam")
-_IDENTITY_REFERENCE = re.compile(r"\$\{azurerm_user_assigned_identity\.([^.]+)\.")
+IDENTITY = "azurerm_user_assigned_identity"
 _GUID_AT_END = re.compile(r"([0-9a-fA-F-]{36})$")
 
 
@@ -85,11 +86,11 @@ def expected(model: Model, target: Target, resources: dict) -> list[LiveObject]:
     found = [LiveObject("identity", body["name"], {"location": body["location"], "tags": body.get("tags", {})})
              for body in identities.values()]
     for body in resources.get("azurerm_federated_identity_credential", {}).values():
-        parent = identities[_IDENTITY_REFERENCE.search(body["parent_id"])[1]]["name"]
+        parent = identities[referenced(body["parent_id"], IDENTITY)]["name"]
         found.append(LiveObject("federated_credential", f"{parent}/{body['name']}", {
             "issuer": body["issuer"], "subject": body["subject"], "audiences": sorted(body["audience"])}))
     for body in resources.get("azurerm_role_assignment", {}).values():
-        holder = identities[_IDENTITY_REFERENCE.search(body["principal_id"])[1]]["name"]
+        holder = identities[referenced(body["principal_id"], IDENTITY)]["name"]
         role = body.get("role_definition_id") or body["role_definition_name"]
         found.append(LiveObject("role_assignment", body["name"], {
             "identity": holder, "scope": body["scope"].lower(), "role": role_id(role)}))

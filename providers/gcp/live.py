@@ -9,7 +9,6 @@ are not read: each target reports how many it leaves unchecked."""
 from __future__ import annotations
 
 import os
-import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -17,14 +16,15 @@ from urllib.parse import urlparse
 
 from compiler.drift import LiveObject, Unreadable
 from compiler.model import Model, Target
+from compiler.terraform import ref, referenced
 
 from .. import catalogs
 from .terraform import POOL_DEFAULT_ID
 
 ACCOUNT_PREFIX = "wiam-"  # service_account_id() names every account wiam creates so
 IAM_REST = "https://iam.googleapis.com"
+ACCOUNT = "google_service_account"
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
-_ACCOUNT_REFERENCE = re.compile(r"\$\{google_service_account\.([^.]+)\.(name|email)\}")
 CHECKED = {"google_iam_workload_identity_pool", "google_iam_workload_identity_pool_provider", "google_service_account",
            "google_service_account_iam_member", "google_project_iam_member"}
 
@@ -106,14 +106,16 @@ def expected(model: Model, target: Target, resources: dict) -> list[LiveObject]:
     emails = {key: f"{body['account_id']}@{project}.iam.gserviceaccount.com" for key, body in accounts.items()}
     members = {key: [] for key in accounts}
     for body in resources.get("google_service_account_iam_member", {}).values():
-        members[_ACCOUNT_REFERENCE.search(body["service_account_id"])[1]].append((body["role"], body["member"]))
+        members[referenced(body["service_account_id"], ACCOUNT)].append((body["role"], body["member"]))
     for key, body in accounts.items():
         found.append(LiveObject("service_account", body["account_id"], {
             "display_name": body.get("display_name", ""), "description": body.get("description", ""),
             "iam_policy": _bindings(members[key])}))
     project_roles: dict[str, list] = {}
     for body in resources.get("google_project_iam_member", {}).values():
-        member = _ACCOUNT_REFERENCE.sub(lambda m: emails[m[1]], body["member"])
+        member, account = body["member"], referenced(body["member"], ACCOUNT)
+        if account:  # serviceAccount:${google_service_account.NAME.email}
+            member = member.replace(ref(f"{ACCOUNT}.{account}.email"), emails[account])
         project_roles.setdefault(member, []).append(body["role"])
     found += [LiveObject("project_member", member, {"roles": sorted(set(roles))})
               for member, roles in sorted(project_roles.items())]
