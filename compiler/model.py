@@ -20,8 +20,12 @@ class Issuer:
 
     @property
     def host_path(self) -> str:
-        """The URL without its scheme: how AWS names the provider and its condition keys."""
-        return self.url.removeprefix("https://").rstrip("/")
+        return host_path(self.url)
+
+
+def host_path(url: str) -> str:
+    """The URL without its scheme: how AWS names an OIDC provider and its condition keys."""
+    return url.removeprefix("https://").rstrip("/")
 
 
 @dataclass(frozen=True)

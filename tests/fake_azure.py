@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from compiler.terraform import referenced
-from providers.azure.live import role_id
+from providers.azure.catalog import role_guid
 
 PAGE_SIZE = 2
 
@@ -65,7 +65,7 @@ def apply(state: State, resources: dict, subscription: str) -> None:
             "type": "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials",
             "properties": {"issuer": body["issuer"], "subject": body["subject"], "audiences": body["audience"]}}
     for body in resources.get("azurerm_role_assignment", {}).values():
-        role = role_id(body.get("role_definition_id") or body["role_definition_name"])
+        role = role_guid(body.get("role_definition_id") or body["role_definition_name"])
         account["assignments"].append(assignment(subscription, body["name"], body["scope"], role,
                                                  reference(body["principal_id"])["properties"]["principalId"],
                                                  body.get("description", "")))

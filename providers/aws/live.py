@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler.drift import LiveObject, Unreadable
-from compiler.model import Model, Target
+from compiler.model import Model, Target, host_path
 from compiler.terraform import referenced
 
 MANAGED = ("managed-by", "wiam")
@@ -60,10 +60,6 @@ def canonical_policy(document) -> dict:
             "Statement": sorted(statements, key=lambda s: json.dumps(s, sort_keys=True))}
 
 
-def _host_path(url: str) -> str:
-    return url.split("://", 1)[-1].rstrip("/")
-
-
 def _tags(pairs: list[dict] | None) -> dict:
     return {pair["Key"]: pair["Value"] for pair in pairs or []}
 
@@ -76,7 +72,7 @@ def _role_state(trust, description, tags, session, boundary, inline, attached) -
 
 
 def expected(model: Model, target: Target, resources: dict) -> list[LiveObject]:
-    found = [LiveObject("oidc_provider", _host_path(body["url"]),
+    found = [LiveObject("oidc_provider", host_path(body["url"]),
                         {"client_ids": sorted(body["client_id_list"]), "tags": body.get("tags", {})})
              for body in resources.get("aws_iam_openid_connect_provider", {}).values()]
     roles = resources.get("aws_iam_role", {})
@@ -126,17 +122,23 @@ def _require_account(connection: Connection, account: str) -> None:
         raise Unreadable(f"the credentials are for account {caller}, not {account}")
 
 
+def _oidc_providers(iam) -> list[tuple[str, str, list[str], dict]]:
+    """(ARN, host and path, sorted client IDs, tags) of every OIDC provider of the account."""
+    found = []
+    for entry in _call(iam.list_open_id_connect_providers)["OpenIDConnectProviderList"]:
+        provider = _call(iam.get_open_id_connect_provider, OpenIDConnectProviderArn=entry["Arn"])
+        found.append((entry["Arn"], host_path(provider["Url"]), sorted(provider.get("ClientIDList", [])),
+                      _tags(provider.get("Tags"))))
+    return found
+
+
 def read(model: Model, target: Target, expected_objects: list[LiveObject], connection: Connection) -> list[LiveObject]:
     _require_account(connection, target.settings["account_id"])
     iam = connection.session.client("iam")
     wanted = {(o.kind, o.name) for o in expected_objects}
-    found = []
-    for entry in _call(iam.list_open_id_connect_providers)["OpenIDConnectProviderList"]:
-        provider = _call(iam.get_open_id_connect_provider, OpenIDConnectProviderArn=entry["Arn"])
-        name, tags = _host_path(provider["Url"]), _tags(provider.get("Tags"))
-        if ("oidc_provider", name) in wanted or tags.get(MANAGED[0]) == MANAGED[1]:
-            found.append(LiveObject("oidc_provider", name, {"client_ids": sorted(provider.get("ClientIDList", [])),
-                                                            "tags": tags}))
+    found = [LiveObject("oidc_provider", name, {"client_ids": client_ids, "tags": tags})
+             for _, name, client_ids, tags in _oidc_providers(iam)
+             if ("oidc_provider", name) in wanted or tags.get(MANAGED[0]) == MANAGED[1]]
     for role in _paged(iam, "list_roles", "Roles"):
         name = role["RoleName"]
         if ("role", name) not in wanted:
@@ -157,13 +159,8 @@ def read(model: Model, target: Target, expected_objects: list[LiveObject], conne
 def existing_oidc_providers(connection: Connection, account: str) -> dict[str, str]:
     """The account's OIDC providers that wiam did not create, by host and path: for `wiam import`."""
     _require_account(connection, account)
-    iam = connection.session.client("iam")
-    found = {}
-    for entry in _call(iam.list_open_id_connect_providers)["OpenIDConnectProviderList"]:
-        provider = _call(iam.get_open_id_connect_provider, OpenIDConnectProviderArn=entry["Arn"])
-        if _tags(provider.get("Tags")).get(MANAGED[0]) != MANAGED[1]:
-            found[_host_path(provider["Url"])] = entry["Arn"]
-    return found
+    return {name: arn for arn, name, _, tags in _oidc_providers(connection.session.client("iam"))
+            if tags.get(MANAGED[0]) != MANAGED[1]}
 
 
 def refresh_catalog(connect, folder: str, date: str) -> str:

@@ -55,13 +55,19 @@ def source() -> str:
     return f"Azure built-in role catalog of {catalogs.load(catalogs.AZURE_FILE)['date']}"
 
 
+def role_guid(role: str) -> str:
+    """A role's definition GUID, from a GUID or role definition ID, or a built-in name through the
+    catalog; a name the catalog does not know comes back as it is."""
+    found = _GUID_AT_END.search(role)
+    if found:
+        return found[1].lower()
+    entry = _roles().get(role)
+    return entry["id"] if entry else role
+
+
 def definition(role: str) -> RoleDefinition | None:
     """A built-in role by name, GUID or role definition ID; None for a custom role."""
-    entry_name = role if role in _roles() else None
-    if entry_name is None:
-        guid = _GUID_AT_END.search(role)
-        if guid:
-            entry_name = _names_by_id().get(guid.group(1).lower())
+    entry_name = role if role in _roles() else _names_by_id().get(role_guid(role))
     if entry_name is None:
         return None
     entry = _roles()[entry_name]

@@ -5,7 +5,6 @@ their federated credentials, and the role assignments held by those identities
 from __future__ import annotations
 
 import os
-import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ from . import catalog
 
 MANAGED = ("managed-by", "wiam")
 IDENTITY = "azurerm_user_assigned_identity"
-_GUID_AT_END = re.compile(r"([0-9a-fA-F-]{36})$")
 
 
 class EmulatorToken:
@@ -72,15 +70,6 @@ def connect(endpoint: str | None = None) -> Connection:
     return Connection(DefaultAzureCredential(exclude_interactive_browser_credential=True), endpoint)
 
 
-def role_id(role: str) -> str:
-    """A role's definition GUID, from a built-in name (the shipped catalog) or an ID."""
-    found = _GUID_AT_END.search(role)
-    if found:
-        return found[1].lower()
-    definition = catalog.definition(role)
-    return definition.id if definition else role
-
-
 def expected(model: Model, target: Target, resources: dict) -> list[LiveObject]:
     identities = resources.get("azurerm_user_assigned_identity", {})
     found = [LiveObject("identity", body["name"], {"location": body["location"], "tags": body.get("tags", {})})
@@ -93,7 +82,7 @@ def expected(model: Model, target: Target, resources: dict) -> list[LiveObject]:
         holder = identities[referenced(body["principal_id"], IDENTITY)]["name"]
         role = body.get("role_definition_id") or body["role_definition_name"]
         found.append(LiveObject("role_assignment", body["name"], {
-            "identity": holder, "scope": body["scope"].lower(), "role": role_id(role)}))
+            "identity": holder, "scope": body["scope"].lower(), "role": catalog.role_guid(role)}))
     return found
 
 
@@ -135,7 +124,8 @@ def read(model: Model, target: Target, expected_objects: list[LiveObject], conne
             holder = principals.get(assignment.principal_id)
             if holder is not None:
                 found.append(LiveObject("role_assignment", assignment.name, {
-                    "identity": holder, "scope": assignment.scope.lower(), "role": role_id(assignment.role_definition_id)}))
+                    "identity": holder, "scope": assignment.scope.lower(),
+                    "role": catalog.role_guid(assignment.role_definition_id)}))
     return found
 
 
