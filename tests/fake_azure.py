@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import uuid
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from compiler.terraform import referenced
+from local_server import serve
 from providers.azure.catalog import role_guid
 
 PAGE_SIZE = 2
@@ -145,14 +144,5 @@ class Handler(BaseHTTPRequestHandler):
         return self._send(404, {"error": {"code": "NotFound", "message": path}})
 
 
-@contextmanager
 def fake_azure(state: State):
-    handler = type("BoundHandler", (Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return serve(Handler, state)

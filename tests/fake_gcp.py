@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
 from compiler.terraform import referenced
+from local_server import serve
 
 PAGE_SIZE = 2  # small, so that every list is read across pages
 
@@ -152,17 +152,8 @@ class Handler(BaseHTTPRequestHandler):
         self._route("POST")
 
 
-@contextmanager
 def fake_gcp(state: State):
-    handler = type("BoundHandler", (Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return serve(Handler, state)
 
 
 @contextmanager

@@ -131,14 +131,20 @@ def _wiam(*args, cwd=ROOT):
                           cwd=cwd)
 
 
-def test_git_revisions_without_touching_the_working_tree(tmp_path):
+def _two_commits(tmp_path, head_text: str):
+    """A repository whose specs/main.wiam.hcl is BASE at HEAD~1 and head_text at HEAD."""
     repo = tmp_path / "repo"
     write_spec(repo / "specs", {"main.wiam.hcl": BASE})
     _git(repo, "init", "-q")
     _git(repo, "add", ".")
     _git(repo, "commit", "-qm", "base")
-    (repo / "specs" / "main.wiam.hcl").write_text(CASES["wildcard introduced"][0], encoding="utf-8")
-    _git(repo, "commit", "-qam", "widen")
+    (repo / "specs" / "main.wiam.hcl").write_text(head_text, encoding="utf-8")
+    _git(repo, "commit", "-qam", "change")
+    return repo
+
+
+def test_git_revisions_without_touching_the_working_tree(tmp_path):
+    repo = _two_commits(tmp_path, CASES["wildcard introduced"][0])
     (repo / "specs" / "main.wiam.hcl").write_text(BASE.replace("s3:GetObject", "s3:GetObjectTagging"))  # uncommitted
     result = _wiam("diff", "HEAD~1", "HEAD", "--path", "specs", "--format", "json", cwd=repo)
     assert result.returncode == 0, result.stderr
@@ -169,13 +175,7 @@ def test_exit_codes_and_markdown(tmp_path):
 
 
 def test_a_broken_side_reports_its_errors_at_their_place(tmp_path):
-    repo = tmp_path / "repo"
-    write_spec(repo / "specs", {"main.wiam.hcl": BASE})
-    _git(repo, "init", "-q")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-qm", "base")
-    (repo / "specs" / "main.wiam.hcl").write_text(BASE.replace('actions   = ["s3:GetObject"', 'actions   = ["s3:GetObjekt"', 1))
-    _git(repo, "commit", "-qam", "typo")
+    repo = _two_commits(tmp_path, BASE.replace('actions   = ["s3:GetObject"', 'actions   = ["s3:GetObjekt"', 1))
     result = _wiam("diff", "HEAD~1", "HEAD", "--path", "specs", cwd=repo)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     line = next(n for n, text in enumerate(BASE.splitlines(), 1) if 's3:GetObject"' in text and "actions" in text)
