@@ -27,45 +27,39 @@ def _snippet(key: str, entries: dict[str, str]) -> str:
     return f"{key} = {{ " + ", ".join(f"{_quoted(k)} = {_quoted(v)}" for k, v in sorted(entries.items())) + " }"
 
 
+def _block(data: dict, path: tuple) -> dict:
+    for part in path:
+        data = data[part]
+    return data
+
+
 def _edit_json(text: str, path: tuple, key: str, entries: dict[str, str]) -> str:
     data = json.loads(text)
-    node = data
-    for part in path:
-        node = node[part]
-    node.setdefault(key, {}).update(entries)
+    _block(data, path).setdefault(key, {}).update(entries)
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 def _edit_lines(lines: list[str], model: Model, path: tuple, key: str, entries: dict[str, str], hcl: bool) -> list[str]:
-    block = model.document.data
-    for part in path:
-        block = block[part]
-    existing = key in block
+    existing = key in _block(model.document.data, path)
+    # HCL: after the line opening the block (or the map); YAML: after the block's (or map's) key.
     anchor = model.where(path + (key,), key=True) if existing else model.where(path, key=not hcl)
     index = anchor.line - 1
-    line = lines[index].rstrip("\n")
-    stripped = line.rstrip()
+    stripped = lines[index].rstrip()
+    base = _indent(lines[index]) if hcl else " " * (anchor.column - 1)
     step = "  "
-    base = " " * (anchor.column - 1) if not hcl else _indent(line)
     if hcl:
-        item = lambda k, v: f"{_quoted(k)} = {_quoted(v)}"  # noqa: E731
-        if stripped.endswith("{"):
-            inner = base + step if existing else base + step * 2
-            added = [f"{inner}{item(k, v)}\n" for k, v in sorted(entries.items())]
-            if not existing:
-                added = [f"{base}{step}{key} = {{\n", *added, f"{base}{step}}}\n"]
-            return lines[: index + 1] + added + lines[index + 1:]
+        item, opening, head, tail = (lambda k, v: f"{_quoted(k)} = {_quoted(v)}"), "{", f"{key} = {{", ["}"]
     else:
-        item = lambda k, v: f"{_quoted(k)}: {_quoted(v)}"  # noqa: E731
-        if stripped.endswith(":"):
-            inner = base + step if existing else base + step * 2
-            added = [f"{inner}{item(k, v)}\n" for k, v in sorted(entries.items())]
-            if not existing:
-                added = [f"{base}{step}{key}:\n", *added]
-            return lines[: index + 1] + added + lines[index + 1:]
-        if stripped.endswith("}") and not existing:  # a one-line flow mapping: add before its closing brace
-            listed = ", ".join(item(k, v) for k, v in sorted(entries.items()))
-            return lines[:index] + [f"{stripped[:-1].rstrip()}, {key}: {{ {listed} }} }}\n"] + lines[index + 1:]
+        item, opening, head, tail = (lambda k, v: f"{_quoted(k)}: {_quoted(v)}"), ":", f"{key}:", []
+    if stripped.endswith(opening):
+        inner = base + step * (1 if existing else 2)
+        added = [f"{inner}{item(k, v)}\n" for k, v in sorted(entries.items())]
+        if not existing:
+            added = [f"{base}{step}{head}\n", *added, *(f"{base}{step}{line}\n" for line in tail)]
+        return lines[: index + 1] + added + lines[index + 1:]
+    if not hcl and not existing and stripped.endswith("}"):  # a one-line YAML flow mapping
+        listed = ", ".join(item(k, v) for k, v in sorted(entries.items()))
+        return lines[:index] + [f"{stripped[:-1].rstrip()}, {key}: {{ {listed} }} }}\n"] + lines[index + 1:]
     raise EditError("")
 
 
