@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 
 from .diagnostics import Pos, Report
-from .document import Document
+from .document import Document, outline_of
 
 
 def enabled() -> bool:
@@ -46,37 +46,45 @@ def _key(path: str, text: str) -> str:
     return hashlib.sha256(_readers_digest() + suffix.encode() + b"\0" + text.encode("utf-8")).hexdigest()
 
 
-def _encode(doc: Document) -> bytes:
-    def positions(table):
-        return [[list(key), pos.line, pos.column] for key, pos in table.items()]
-    return orjson.dumps({"data": doc.data, "positions": positions(doc.positions),
-                         "key_positions": positions(doc.key_positions)})
+def _encode(doc: Document, outline: Document) -> bytes:
+    """The outline's positions, and the rest as a JSON string that a load does not decode."""
+    def rows(table, leave_out=None):
+        return [[list(key), pos.line, pos.column] for key, pos in table.items()
+                if leave_out is None or key not in leave_out]
+    detail = orjson.dumps({"positions": rows(doc.positions, outline.positions),
+                           "key_positions": rows(doc.key_positions, outline.key_positions)})
+    return orjson.dumps({"data": doc.data, "positions": rows(outline.positions),
+                         "key_positions": rows(outline.key_positions), "detail": detail.decode()})
 
 
-def _decode(raw: bytes, path: str) -> Document:
+def _decode(raw: bytes, path: str, outline: bool) -> Document:
     entry = orjson.loads(raw)
+    tables = [entry] if outline else [entry, orjson.loads(entry["detail"])]
 
-    def positions(rows):
-        return {tuple(key): Pos(path, line, column) for key, line, column in rows}
-    return Document(entry["data"], positions(entry["positions"]), positions(entry["key_positions"]), [path])
+    def positions(name):
+        return {tuple(key): Pos(path, line, column) for table in tables for key, line, column in table[name]}
+    return Document(entry["data"], positions("positions"), positions("key_positions"), [path])
 
 
-def read_cached(path: str, text: str, report: Report, read) -> Document:
+def read_cached(path: str, text: str, report: Report, read, outline: bool = False) -> Document:
     """`read(path, text, report)`, or its cached result. Only clean reads are stored: a file with
-    errors is read again, so that every error is reported every time."""
-    if not enabled():
-        return read(path, text, report)
-    key = _key(path, text)
-    entry = folder() / key[:2] / f"{key}.json"
-    try:
-        return _decode(entry.read_bytes(), path)
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # no entry yet, or one that cannot be read: parse
+    errors is read again, so that every error is reported every time. With `outline`, the document
+    holds the positions of the outline only (what a merged document keeps)."""
+    key = _key(path, text) if enabled() else None
+    entry = folder() / key[:2] / f"{key}.json" if key else None
+    if entry:
+        try:
+            return _decode(entry.read_bytes(), path, outline)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # no entry yet, or one that cannot be read: parse
     errors = len(report.diagnostics)
     doc = read(path, text, report)
-    if len(report.diagnostics) == errors:
-        _store(entry, _encode(doc))
-    return doc
+    if not (entry or outline):
+        return doc
+    short = Document(doc.data, outline_of(doc.positions), outline_of(doc.key_positions), doc.files)
+    if entry and len(report.diagnostics) == errors:
+        _store(entry, _encode(doc, short))
+    return short if outline else doc
 
 
 def _store(entry: Path, content: bytes) -> None:

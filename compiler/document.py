@@ -6,8 +6,9 @@ indexes, e.g. ("workload", "api", "identity", 0, "issuer").
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .diagnostics import UNKNOWN, Pos
 
@@ -26,6 +27,30 @@ def block_labels(shape: tuple, block_type: str) -> int | None:
     return BLOCK_LABELS.get(shape, {}).get(block_type)
 
 
+def outline_length(path: Path) -> int:
+    """How much of `path` names blocks (block types, labels, list indexes): the outline a merged
+    document keeps positions for. ("workload", "api", "grant", "aws", "prod", "actions", 0) -> 5."""
+    shape: tuple = ()
+    done = 0
+    while done < len(path):
+        labels = block_labels(shape, path[done]) if isinstance(path[done], str) else None
+        if labels is None:
+            return done
+        step = 1 + max(labels, 1)  # the type, then its labels or its index in the list
+        if len(path) <= done + step:
+            return len(path)
+        shape += (path[done],)
+        done += step
+    return done
+
+
+def outline_of(table: dict[Path, Pos]) -> dict[Path, Pos]:
+    return {path: pos for path, pos in table.items() if outline_length(path) == len(path)}
+
+
+DETAILS_KEPT = 8  # files whose full positions stay at hand: messages come in file order
+
+
 @dataclass
 class Document:
     data: dict[str, Any] = field(default_factory=dict)
@@ -33,6 +58,10 @@ class Document:
     positions: dict[Path, Pos] = field(default_factory=dict)
     key_positions: dict[Path, Pos] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    # A merged document keeps positions of the outline only: attribute positions, most of a large
+    # spec's memory, are read again from a file's parse (`reread(file)`) when a message needs one.
+    reread: Callable[[str], "Document | None"] | None = field(default=None, repr=False, compare=False)
+    _details: OrderedDict = field(default_factory=OrderedDict, repr=False, compare=False)
 
     def open_block(self, target: dict, path: Path, kind: str, labels: list[str], here: Pos) -> tuple[dict, Path] | str:
         """Place a new block's body under `target` the way Terraform's JSON syntax nests it (labels
@@ -67,6 +96,22 @@ class Document:
     def where(self, path: Path, key: bool = False) -> Pos:
         """The most precise known position for `path`, walking up to its parents."""
         path = tuple(path)
+        if self.reread is not None and outline_length(path) < len(path):
+            detail = self._detail(self._walk(path[:outline_length(path)], False).file)
+            if detail is not None:
+                return detail.where(path, key)
+        return self._walk(path, key)
+
+    def _detail(self, file: str) -> "Document | None":
+        if file in self._details:
+            self._details.move_to_end(file)
+            return self._details[file]
+        detail = self._details[file] = self.reread(file) if file in self.files else None
+        if len(self._details) > DETAILS_KEPT:
+            self._details.popitem(last=False)
+        return detail
+
+    def _walk(self, path: Path, key: bool) -> Pos:
         while True:
             table = self.key_positions if key else self.positions
             if path in table:

@@ -34,6 +34,7 @@ def load(directory: str, report: Report, recursive: bool = False,
     """The merged document of a spec folder; on_file(done, total) after each file, for progress."""
     files = spec_files(directory, recursive)
     merged = Document()
+    merged.reread = Reread()
     if not files:
         report.error(Pos(directory, 0, 0), "", "no spec files found",
                      "add *.wiam.hcl, *.wiam.yaml, *.wiam.yml or *.wiam.json files"
@@ -48,10 +49,29 @@ def load(directory: str, report: Report, recursive: bool = False,
             continue
         except OSError as exc:
             raise UsageError(f"{path}: {exc.strerror}") from None
-        merge_into(merged, read_cached(path, text, report, read), report)
+        merged.reread.loaded[path] = hash(text)
+        merge_into(merged, read_cached(path, text, report, read, outline=True), report)
         if on_file:
             on_file(done, len(files))
     return merged
+
+
+class Reread:
+    """A loaded file's full document, read again (from the parse cache when it is on) when a message
+    needs an attribute's position; None when the file changed since it was loaded."""
+
+    def __init__(self) -> None:
+        self.loaded: dict[str, int] = {}  # file -> hash of the text that was loaded
+
+    def __call__(self, path: str) -> Document | None:
+        try:
+            with open(path, encoding="utf-8-sig") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError):
+            return None
+        if hash(text) != self.loaded.get(path):
+            return None
+        return read_cached(path, text, Report(), read)
 
 
 def merge_into(merged: Document, doc: Document, report: Report) -> None:

@@ -1,0 +1,62 @@
+"""A merged document keeps the outline's positions only and reads the rest again on demand: every
+position it gives is the one the file's own parse gives, with the cache on, off, cold and warm."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from compiler.diagnostics import Report
+from compiler.document import outline_length
+from compiler.loader import load, spec_files
+from compiler.readers import read
+from conftest import EXAMPLE_SPECS, write_spec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+import generate  # noqa: E402
+
+
+def _organisation(tmp_path) -> Path:
+    folder = tmp_path / "org"
+    generate.write(generate.organisation(300, seed=5), str(folder), "mixed")
+    return folder
+
+
+def _check_every_position(folder: Path) -> int:
+    merged = load(str(folder), Report())
+    assert all(outline_length(p) == len(p) for table in (merged.positions, merged.key_positions) for p in table)
+    checked = 0
+    for path in spec_files(str(folder)):
+        own = read(path, Path(path).read_text(encoding="utf-8"), Report())
+        for table in (own.positions, own.key_positions):
+            for where in table:
+                if len(where) < 2:
+                    continue  # ("workload",) and the like: the first file that has one names it
+                assert merged.where(where) == own.where(where), where
+                assert merged.where(where, key=True) == own.where(where, key=True), where
+                checked += 1
+    return checked
+
+
+@pytest.mark.parametrize("cache", ["1", "0"])
+def test_every_position_of_the_examples_and_an_organisation(cache, tmp_path, monkeypatch):
+    monkeypatch.setenv("WIAM_CACHE", cache)
+    monkeypatch.setenv("WIAM_CACHE_DIR", str(tmp_path / "cache"))
+    folders = [*EXAMPLE_SPECS, _organisation(tmp_path)]
+    for _ in range(2):  # cold, then warm
+        assert sum(_check_every_position(folder) for folder in folders) > 10_000
+
+
+def test_merged_positions_are_the_outline_only(tmp_path):
+    merged = load(str(_organisation(tmp_path)), Report())
+    full = sum(len(read(p, Path(p).read_text(encoding="utf-8"), Report()).positions)
+               for p in spec_files(str(_organisation(tmp_path))))
+    assert len(merged.positions) < full / 2
+
+
+def test_a_file_changed_since_loading_gives_its_block_not_a_wrong_line(tmp_path):
+    folder = write_spec(tmp_path / "spec", {"a.wiam.hcl": 'workload "api" {\n  owner = "team"\n}\n'})
+    merged = load(str(folder), Report())
+    (folder / "a.wiam.hcl").write_text('\n\nworkload "api" {\n  owner = "team"\n}\n', encoding="utf-8")
+    assert merged.where(("workload", "api", "owner")) == merged.where(("workload", "api"))
+    assert merged.where(("workload", "api", "owner")).line == 1
