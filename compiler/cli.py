@@ -19,7 +19,7 @@ from . import __version__, export
 from .analysis import SEVERITIES, all_rules, at_or_above, disabled_blocks
 from .analysis import analyze as analyze_model
 from .analysis import output as analysis_output
-from .compile import MODULES_MANIFEST, atlantis_yaml, compile_model, load_model, load_valid_model
+from .compile import MODULES_MANIFEST, atlantis_yaml, compile_folder, load_valid_model
 from .diagnostics import Report, SpecError
 from .diff import diff as diff_specs
 from .diff import to_markdown as diff_markdown
@@ -145,8 +145,7 @@ def compile_command(directory: str = DirArgument,
         _fail_usage("--atlantis needs --split target (one Atlantis project per root module)")
     try:
         with _progress() as (on_file, on_target):
-            model = load_model(directory, recursive, report, on_file)
-            files = compile_model(model, split=split is not None, report=report, on_target=on_target)
+            files = compile_folder(directory, recursive, split is not None, report, on_file, on_target)
     except SpecError as error:
         _fail_spec(error, fmt)
     except UsageError as error:

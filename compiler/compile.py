@@ -63,18 +63,37 @@ def compile_model(model: Model, split: bool = False, report: Report | None = Non
     checked here; SpecError lists every breach. on_target(done, total) after each target (progress)."""
     report = report or Report()
     with gc_paused():
-        files = _compile(model, split, report, on_target or (lambda done, total: None))
-    if split:
-        files[MODULES_MANIFEST] = render({"generated_by": "wiam", "modules": [{
-            "dir": f"{cloud}-{name}", "cloud": cloud, "target": name,
-            "workloads": sorted(w.name for w, _ in model.grants_on(target))}
-            for (cloud, name), target in sorted(model.targets.items())]})
+        modules = _modules(model, split, report, on_target or (lambda done, total: None))
+        return _render(modules, _manifest(model) if split else None)
+
+
+def compile_folder(directory: str, recursive: bool = False, split: bool = False, report: Report | None = None,
+                   on_file: Callable[[int, int], None] | None = None,
+                   on_target: Callable[[int, int], None] | None = None) -> dict[str, bytes]:
+    """load_model, then compile_model, without keeping the spec while the output is rendered: the
+    two never need to be in memory at once, which is what bounds a large spec's peak memory."""
+    report = report or Report()
+    model = load_model(directory, recursive, report, on_file)
+    with gc_paused():
+        modules = _modules(model, split, report, on_target or (lambda done, total: None))
+        manifest = _manifest(model) if split else None
+        del model
+        return _render(modules, manifest)
+
+
+def _manifest(model: Model) -> dict:
+    return {"generated_by": "wiam", "modules": [{
+        "dir": f"{cloud}-{name}", "cloud": cloud, "target": name,
+        "workloads": sorted(w.name for w, _ in model.grants_on(target))}
+        for (cloud, name), target in sorted(model.targets.items())]}
+
+
+def _render(modules: dict[str, Module], manifest: dict | None) -> dict[str, bytes]:
+    """Each module rendered, then let go of, so that one module's tree and bytes are held at a time."""
+    files = {key: render(modules.pop(key).to_json()) for key in sorted(modules)}
+    if manifest is not None:
+        files[MODULES_MANIFEST] = render(manifest)
     return files
-
-
-def _compile(model: Model, split: bool, report: Report, on_target: Callable[[int, int], None]) -> dict[str, bytes]:
-    modules = _modules(model, split, report, on_target)
-    return {key: render(module.to_json()) for key, module in sorted(modules.items())}
 
 
 def _modules(model: Model, split: bool, report: Report, on_target: Callable[[int, int], None]) -> dict[str, Module]:

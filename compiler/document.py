@@ -61,6 +61,7 @@ class Document:
     # A merged document keeps positions of the outline only: attribute positions, most of a large
     # spec's memory, are read again from a file's parse (`reread(file)`) when a message needs one.
     reread: Callable[[str], "Document | None"] | None = field(default=None, repr=False, compare=False)
+    digest: str = ""  # a merged document's files, by name in the folder and content (see loader)
     _details: OrderedDict = field(default_factory=OrderedDict, repr=False, compare=False)
 
     def open_block(self, target: dict, path: Path, kind: str, labels: list[str], here: Pos) -> tuple[dict, Path] | str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from typing import Callable
 
-from .cache import read_cached
+from .cache import read_cached, text_digest
 from .diagnostics import Pos, Report
 from .document import BLOCK_LABELS, Document
 from .readers import read, reader_for
@@ -40,6 +41,7 @@ def load(directory: str, report: Report, recursive: bool = False,
                      "add *.wiam.hcl, *.wiam.yaml, *.wiam.yml or *.wiam.json files"
                      + ("" if recursive else ", or pass --recursive to look in subfolders"))
         return merged
+    spec = hashlib.sha256()
     for done, path in enumerate(files, 1):
         try:
             with open(path, encoding="utf-8-sig") as handle:
@@ -49,10 +51,12 @@ def load(directory: str, report: Report, recursive: bool = False,
             continue
         except OSError as exc:
             raise UsageError(f"{path}: {exc.strerror}") from None
-        merged.reread.loaded[path] = hash(text)
-        merge_into(merged, read_cached(path, text, report, read, outline=True), report)
+        digest = merged.reread.loaded[path] = text_digest(text)
+        merge_into(merged, read_cached(path, text, report, read, outline=True, digest=digest), report)
+        spec.update(f"{os.path.relpath(path, directory)}\0".encode() + digest)
         if on_file:
             on_file(done, len(files))
+    merged.digest = spec.hexdigest()
     return merged
 
 
@@ -61,7 +65,7 @@ class Reread:
     needs an attribute's position; None when the file changed since it was loaded."""
 
     def __init__(self) -> None:
-        self.loaded: dict[str, int] = {}  # file -> hash of the text that was loaded
+        self.loaded: dict[str, bytes] = {}  # file -> text_digest of the text that was loaded
 
     def __call__(self, path: str) -> Document | None:
         try:
@@ -69,9 +73,10 @@ class Reread:
                 text = handle.read()
         except (OSError, UnicodeDecodeError):
             return None
-        if hash(text) != self.loaded.get(path):
+        digest = text_digest(text)
+        if digest != self.loaded.get(path):
             return None
-        return read_cached(path, text, Report(), read)
+        return read_cached(path, text, Report(), read, digest=digest)
 
 
 def merge_into(merged: Document, doc: Document, report: Report) -> None:

@@ -109,7 +109,7 @@ class Module:
 def render(document: dict) -> bytes:
     """Byte-identical for equal documents: sorted keys, fixed indentation, UTF-8, final newline.
     The bytes of json.dumps(indent=2, sort_keys=True, ensure_ascii=False), written by orjson."""
-    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
 
 
 # Atomic output

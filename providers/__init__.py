@@ -6,7 +6,9 @@
 - CATALOG_FIELD and catalog_problem(entry): the grant field its catalog checks, and why an entry is unknown;
 - graph_target(model, target, access) and link_principals(model, access): its part of the access graph,
   allows(action or role node, action) and covers(grant node, resource) for who-can, and
-  impact(action or role node) -> severity for blast radius, permission_set(label) for diffs;
+  impact(action or role node) -> severity for blast radius, permission_set(label) for diffs, and
+  reach(grant settings, target settings, targets' settings by name) -> the targets whose principals a
+  grant may act as (a superset of link_principals' edges), for incremental diffs;
 - RULES and writes(grant): its analysis rules, and whether a grant allows more than reading;
 - simulate(model, module, claims) -> [Verdict]: which compiled principals accept a token, and why not;
 - live: connect(...), expected(model, target, resources) and read(model, target, expected, connection) ->

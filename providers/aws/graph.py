@@ -79,19 +79,37 @@ def graph_target(model: Model, target: Target, access: AccessGraph) -> None:
             access.edge(node, f"aws:resource:{arn}", "on")
 
 
+def _opening(actions: dict[str, str]) -> tuple[str, str] | None:
+    """(permission, technique) by which actions let a role assume, take over or pass another, if any."""
+    takeover = next((a for a in TAKEOVER if a in actions), None)
+    if takeover:
+        return takeover, TAKEOVER[takeover]
+    compute = sorted(COMPUTE_WITH_ROLE.intersection(actions)) if "iam:PassRole" in actions else []
+    return ("iam:PassRole", f"pass the role to new compute ({compute[0]})") if compute else None
+
+
+def reach(settings: dict, target: dict, targets: dict[str, dict]) -> set[str]:
+    """The AWS targets (by name, from their settings) whose roles a grant may act as: those whose
+    role ARNs agree with a resource pattern up to its first wildcard. A superset, never less."""
+    if not _opening(expanded_actions(settings)):
+        return set()
+    literals = [re.split(r"[*?]", pattern, maxsplit=1)[0] for pattern in settings.get("resources", [])]
+    found = set()
+    for name, other in targets.items():
+        prefix = f"arn:{other.get('partition', 'aws')}:iam::{other['account_id']}:role/"
+        if any(prefix.startswith(literal) or literal.startswith(prefix) for literal in literals):
+            found.add(name)
+    return found
+
+
 def link_principals(model: Model, access: AccessGraph) -> None:
     """Role chaining: a grant that lets one role assume, take over or pass another role."""
     roles = access.nodes_of("principal", cloud="aws")
     for grant_id, grant in access.nodes_of("grant", cloud="aws"):
-        actions = expanded_actions({"actions": grant["actions"]})
-        takeover = next((a for a in TAKEOVER if a in actions), None)
-        compute = sorted(COMPUTE_WITH_ROLE.intersection(actions)) if "iam:PassRole" in actions else []
-        if takeover:
-            permission, technique = takeover, TAKEOVER[takeover]
-        elif compute:
-            permission, technique = "iam:PassRole", f"pass the role to new compute ({compute[0]})"
-        else:
+        opening = _opening(expanded_actions({"actions": grant["actions"]}))
+        if not opening:
             continue  # most grants: nothing that reaches another role, so no need to match ARNs
+        permission, technique = opening
         holder = next(iter(access.graph.predecessors(grant_id)))
         for role_id, role in roles:
             if role_id != holder and any(arn_matches(p, role["arn"]) for p in grant["resources"]):

@@ -26,7 +26,31 @@ def identity_resource_id(target: Target, workload: str) -> str:
 
 
 def grant_scope(target: Target, settings: dict) -> str:
-    return settings.get("scope", f"/subscriptions/{target.settings['subscription_id']}")
+    return _scope(target.settings, settings)
+
+
+def _scope(target: dict, settings: dict) -> str:
+    return settings.get("scope", f"/subscriptions/{target['subscription_id']}")
+
+
+def _opening(roles: list[str]) -> str | None:
+    """The first operation by which roles let an identity act as another identity in their scope."""
+    definitions = [d for d in map(catalog.definition, roles) if d]
+    return next((op for op in TAKEOVER if any(d.allows(op) for d in definitions)), None)
+
+
+def reach(settings: dict, target: dict, targets: dict[str, dict]) -> set[str]:
+    """The Azure targets (by name, from their settings) whose identities a grant may act as: those
+    whose resource group its scope holds, or lies in."""
+    if not _opening(settings["roles"]):
+        return set()
+    scope = _scope(target, settings).rstrip("/").lower()
+    found = set()
+    for name, other in targets.items():
+        group = f"/subscriptions/{other['subscription_id']}/resourceGroups/{other['resource_group']}".lower()
+        if group == scope or group.startswith(scope + "/") or scope.startswith(group + "/"):
+            found.add(name)
+    return found
 
 
 def scope_contains(scope: str, resource_id: str) -> bool:
@@ -64,8 +88,7 @@ def link_principals(model: Model, access: AccessGraph) -> None:
                                                                                                     cloud="azure"))
     keys = [key for key, _ in by_id]
     for grant_id, grant in access.nodes_of("grant", cloud="azure"):
-        definitions = [d for d in map(catalog.definition, grant["roles"]) if d]
-        usable = [op for op in TAKEOVER if any(d.allows(op) for d in definitions)]
+        usable = _opening(grant["roles"])
         if not usable:
             continue
         holder = next(iter(access.graph.predecessors(grant_id)))
@@ -73,8 +96,8 @@ def link_principals(model: Model, access: AccessGraph) -> None:
         # IDs inside the scope sort between it and the scope followed by "0", the character after "/".
         for key, other_id in by_id[bisect.bisect_left(keys, scope):bisect.bisect_left(keys, scope + "0")]:
             if other_id != holder and scope_contains(scope, key):
-                access.edge(holder, other_id, "can_act_as", via=grant_id, permission=usable[0],
-                            technique=TAKEOVER[usable[0]])
+                access.edge(holder, other_id, "can_act_as", via=grant_id, permission=usable,
+                            technique=TAKEOVER[usable])
 
 
 def allows(node: dict, action: str) -> bool:

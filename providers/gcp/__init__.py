@@ -3,7 +3,7 @@ simulation (simulate), live state for drift (live)."""
 
 from . import live
 from .catalog import problem as catalog_problem
-from .graph import allows, covers, graph_target, impact, link_principals, permission_set
+from .graph import allows, covers, graph_target, impact, link_principals, permission_set, reach
 from .rules import RULES, writes
 from .simulate import simulate
 from .terraform import CLOUD, TERRAFORM_PROVIDER, compile_target, resource_binding, service_account_id, subject_condition
@@ -11,5 +11,5 @@ from .terraform import CLOUD, TERRAFORM_PROVIDER, compile_target, resource_bindi
 CATALOG_FIELD = "roles"  # the grant field whose entries the catalog checks
 
 __all__ = ["CATALOG_FIELD", "CLOUD", "live", "RULES", "TERRAFORM_PROVIDER", "catalog_problem", "compile_target",
-           "allows", "covers", "graph_target", "impact", "link_principals", "permission_set", "simulate", "writes",
+           "allows", "covers", "graph_target", "impact", "link_principals", "permission_set", "reach", "simulate", "writes",
            "resource_binding", "service_account_id", "subject_condition"]

@@ -73,6 +73,31 @@ def graph_target(model: Model, target: Target, access: AccessGraph) -> None:
         access.edge(grant_id, f"gcp:resource:{resource}", "on")
 
 
+def _openings(roles: list[str], project_wide: bool) -> tuple[list[str], list[str]]:
+    """The permissions of roles that take over a project's pool (project-wide only), and those that
+    impersonate service accounts."""
+    permissions = grant_permissions(roles)
+    return ([p for p in POOL_TAKEOVER if p in permissions] if project_wide else [],
+            [p for p in IMPERSONATION if p in permissions])
+
+
+def reach(settings: dict, target: dict, targets: dict[str, dict]) -> set[str]:
+    """The GCP targets (by name, from their settings) whose principals a grant may act as: those of
+    its own project when it is project-wide, else of the project of the service account it names."""
+    project_wide = "resource" not in settings
+    takeover, usable = _openings(settings["roles"], project_wide)
+    if not takeover and not usable:
+        return set()
+    if project_wide:
+        project = target["project_id"]
+    else:
+        match = _SERVICE_ACCOUNT.fullmatch(settings["resource"])
+        if not (usable and match):
+            return set()
+        project = match["email"].partition("@")[2].removesuffix(".iam.gserviceaccount.com")
+    return {name for name, other in targets.items() if other["project_id"] == project}
+
+
 def link_principals(model: Model, access: AccessGraph) -> None:
     """Impersonation of service accounts, and takeover of a project's workload identity pool."""
     by_project: dict[str, list[tuple[str, dict]]] = {}
@@ -83,9 +108,7 @@ def link_principals(model: Model, access: AccessGraph) -> None:
         if other["kind"] == "service_account":
             by_email[other["email"]] = other_id
     for grant_id, grant in access.nodes_of("grant", cloud="gcp"):
-        permissions = grant_permissions(grant["roles"])
-        takeover = [p for p in POOL_TAKEOVER if p in permissions] if grant["project_wide"] else []
-        usable = [p for p in IMPERSONATION if p in permissions]
+        takeover, usable = _openings(grant["roles"], grant["project_wide"])
         if not takeover and not usable:
             continue  # most grants: nothing that reaches another principal
         holder = next(iter(access.graph.predecessors(grant_id)))

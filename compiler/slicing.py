@@ -1,0 +1,100 @@
+"""The slice of two specs a diff has to read when they differ in workloads only.
+
+Both specs hold the same issuers and targets and differ in the workloads `changed`. A slice is a set
+of workload names, the same on both sides; the diff of the two slices equals the diff of the two
+specs when the slice holds:
+- the changed workloads;
+- every workload granted on a target a changed workload is granted on, on either side: the
+  target's limits, its use (WIAM006) and its principals are then whole;
+- the ancestors of the changed workloads: workloads with a grant that may act as a principal of a
+  changed workload or of another ancestor (their subjects' indirect access changes);
+- everything the slice's workloads may act as: every workload granted on a target a grant of
+  theirs may reach (providers' `reach`), so each slice workload's chains are whole;
+- every workload that names a subject a slice workload names (shared subjects: one subject's
+  access is the union of its workloads');
+- for each issuer a changed workload names, one other workload naming it, so that its use
+  (WIAM007) is seen.
+Everything else is the same on both sides, so it adds as much to each and drops out of the diff.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from providers import PROVIDERS
+
+from .issuers import KINDS
+
+Key = tuple[str, str]  # (cloud, target) or (issuer, subject)
+
+
+@dataclass
+class Index:
+    """What a slice needs to know of one spec's workloads, read from its (valid) document."""
+    granted: dict[str, set[Key]] = field(default_factory=dict)  # workload -> targets it is granted on
+    on_target: dict[Key, set[str]] = field(default_factory=dict)  # target -> workloads granted on it
+    subjects: dict[str, set[Key]] = field(default_factory=dict)  # workload -> (issuer, subject) it names
+    named_by: dict[Key, set[str]] = field(default_factory=dict)  # (issuer, subject) -> workloads
+    reach: dict[str, set[Key]] = field(default_factory=dict)  # workload -> targets it may act in (if any)
+
+
+def index(data: dict) -> Index:
+    issuers = data.get("issuer", {})
+    targets = {cloud: named for cloud, named in data.get("target", {}).items()}
+    found = Index()
+    for name, body in data.get("workload", {}).items():
+        subjects = {(fields["issuer"], KINDS[issuers[fields["issuer"]]["kind"]].subject(fields))
+                    for fields in body.get("identity", [])}
+        found.subjects[name] = subjects
+        for subject in subjects:
+            found.named_by.setdefault(subject, set()).add(name)
+        granted, reached = set(), set()
+        for cloud, per_target in body.get("grant", {}).items():
+            for target, settings in per_target.items():
+                granted.add((cloud, target))
+                found.on_target.setdefault((cloud, target), set()).add(name)
+                reached |= {(cloud, other) for other in
+                            PROVIDERS[cloud].reach(settings, targets[cloud][target], targets[cloud])}
+        found.granted[name] = granted
+        if reached:
+            found.reach[name] = reached
+    return found
+
+
+def affected(old: Index, new: Index, changed: set[str]) -> set[str]:
+    """The slice (see the module's text) of two specs that differ in the workloads `changed`."""
+    sides = (old, new)
+
+    def union(table: str, key) -> set:
+        return set().union(*(getattr(side, table).get(key, ()) for side in sides))
+
+    chosen = set(changed)
+    principal_targets = set().union(*(union("granted", name) for name in changed))
+    acting = set(old.reach) | set(new.reach)
+    while True:  # ancestors: workloads whose grants may reach a changed principal, or an ancestor's
+        ancestors = {a for a in acting - chosen if union("reach", a) & principal_targets}
+        if not ancestors:
+            break
+        chosen |= ancestors
+        principal_targets |= set().union(*(union("granted", a) for a in ancestors))
+    for issuer in sorted({i for name in changed for i, _ in union("subjects", name)}):
+        users = sorted({w for side in sides for (i, _), names in side.named_by.items() if i == issuer
+                        for w in names} - changed)
+        if users:
+            chosen.add(users[0])
+    pending, pending_targets, whole = set(chosen), set().union(*(union("granted", n) for n in changed)), set()
+
+    def add(names: set[str]) -> None:
+        pending.update(names - chosen)
+        chosen.update(names)
+
+    while pending or pending_targets:
+        if pending_targets:  # a target whose every workload belongs in the slice
+            target = pending_targets.pop()
+            whole.add(target)
+            add(union("on_target", target))
+        else:
+            name = pending.pop()
+            pending_targets |= union("reach", name) - whole
+            add(set().union(*(union("named_by", s) for s in union("subjects", name))))
+    return chosen
