@@ -133,10 +133,10 @@ def _valid_marker(spec_digest: str) -> Path:
     return folder() / "valid" / hashlib.sha256(_checks_digest() + spec_digest.encode()).hexdigest()
 
 
-def remember_valid(doc: Document) -> None:
-    if enabled() and doc.digest:
-        _store(_valid_marker(doc.digest), b"")
+def remember_valid(spec_digest: str) -> None:
+    if enabled() and spec_digest:
+        _store(_valid_marker(spec_digest), b"")
 
 
-def known_valid(doc: Document) -> bool:
-    return enabled() and bool(doc.digest) and _valid_marker(doc.digest).is_file()
+def known_valid(spec_digest: str) -> bool:
+    return enabled() and bool(spec_digest) and _valid_marker(spec_digest).is_file()

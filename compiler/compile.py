@@ -11,6 +11,7 @@ import yaml
 
 from providers import PROVIDERS
 
+from .cache import remember_valid
 from .diagnostics import Report
 from .loader import load
 from .model import Model
@@ -49,7 +50,8 @@ def load_valid_model(directory: str, recursive: bool = False, report: Report | N
     report = report or Report()
     model = load_model(directory, recursive, report)
     with gc_paused():
-        _modules(model, False, report, lambda done, total: None)
+        build_modules(model, False, report, lambda done, total: None)
+    remember_valid(model.document.digest)
     return model
 
 
@@ -63,7 +65,7 @@ def compile_model(model: Model, split: bool = False, report: Report | None = Non
     checked here; SpecError lists every breach. on_target(done, total) after each target (progress)."""
     report = report or Report()
     with gc_paused():
-        modules = _modules(model, split, report, on_target or (lambda done, total: None))
+        modules = build_modules(model, split, report, on_target or (lambda done, total: None))
         return _render(modules, _manifest(model) if split else None)
 
 
@@ -75,10 +77,13 @@ def compile_folder(directory: str, recursive: bool = False, split: bool = False,
     report = report or Report()
     model = load_model(directory, recursive, report, on_file)
     with gc_paused():
-        modules = _modules(model, split, report, on_target or (lambda done, total: None))
+        modules = build_modules(model, split, report, on_target or (lambda done, total: None))
         manifest = _manifest(model) if split else None
+        digest = model.document.digest
         del model
-        return _render(modules, manifest)
+        files = _render(modules, manifest)
+    remember_valid(digest)
+    return files
 
 
 def _manifest(model: Model) -> dict:
@@ -96,7 +101,7 @@ def _render(modules: dict[str, Module], manifest: dict | None) -> dict[str, byte
     return files
 
 
-def _modules(model: Model, split: bool, report: Report, on_target: Callable[[int, int], None]) -> dict[str, Module]:
+def build_modules(model: Model, split: bool, report: Report, on_target: Callable[[int, int], None]) -> dict[str, Module]:
     """Every root module, with the cloud limits checked (SpecError lists every breach)."""
     modules: dict[str, Module] = {}
     outputs: dict[str, dict[str, dict]] = {}

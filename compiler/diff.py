@@ -13,13 +13,17 @@ from dataclasses import dataclass, replace
 
 import networkx as nx
 
+from . import schema, slicing
 from .analysis import Finding, analyze
-from .compile import load_valid_model
-from .diagnostics import Pos, SpecError
+from .cache import known_valid, remember_valid
+from .compile import build_modules, gc_paused, load_valid_model
+from .diagnostics import Pos, Report, SpecError
+from .document import Document
 from .graph import AccessGraph, build_graph
-from .loader import UsageError
+from .loader import UsageError, load
 from .model import Model
 from .readers import reader_for
+from .validate import build_model
 
 CLASSES = ("neutral", "narrowing", "widening")
 
@@ -65,9 +69,24 @@ def read_side(model: Model, label: str, folder: str | None) -> Side:
                 {name: _signature(model, name) for name in model.workloads}, disabled)
 
 
-def _load_and_read(spec: str, path: str, recursive: bool, workdir: str) -> Side:
-    model, label, folder = load_side(spec, path, recursive, workdir)
-    return read_side(model, label, folder)
+@dataclass(frozen=True)
+class Source:
+    """Where one side of a diff is read from: a folder, or a git revision copied to one."""
+    folder: str
+    label: str
+    copy: str | None  # the folder a revision was copied to, for relabelling places
+
+    def relabel(self, error: SpecError) -> SpecError:
+        """The error with its places in the revision, not in the temporary copy."""
+        return SpecError([replace(d, pos=_relabel(d.pos, self.copy, self.label)) for d in error.diagnostics])
+
+
+def _load_and_read(source: Source, recursive: bool) -> Side:
+    try:
+        model = load_valid_model(source.folder, recursive)
+    except SpecError as error:
+        raise source.relabel(error) from None
+    return read_side(model, source.label, source.copy)
 
 
 @dataclass
@@ -123,11 +142,11 @@ def _git(args: list[str], cwd: str) -> str:
     return result.stdout
 
 
-def load_side(spec: str, path: str, recursive: bool, workdir: str) -> tuple[Model, str, str | None]:
-    """(model, label, folder the revision was copied to) from a folder, or from `REV` or `REV:PATH`
-    (the path relative to the working folder), read with git without touching the working tree."""
+def source(spec: str, path: str, recursive: bool, workdir: str) -> Source:
+    """A folder as it is, or `REV` or `REV:PATH` (the path relative to the working folder) copied out
+    of git into `workdir` without touching the working tree."""
     if os.path.isdir(spec) or os.path.isfile(spec):
-        return load_valid_model(spec, recursive), spec, None
+        return Source(spec, spec, None)
     revision, _, inside = spec.partition(":")
     inside = inside or path
     top = _git(["rev-parse", "--show-toplevel"], ".").strip()
@@ -144,11 +163,7 @@ def load_side(spec: str, path: str, recursive: bool, workdir: str) -> tuple[Mode
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(target, "wb") as handle:
             handle.write(subprocess.run(["git", "show", f"{revision}:{name}"], cwd=top, capture_output=True).stdout)
-    label = f"{revision}:{prefix}" if prefix else revision
-    try:
-        return load_valid_model(folder, recursive), label, folder
-    except SpecError as error:  # point at the revision, not at the temporary copy
-        raise SpecError([replace(d, pos=_relabel(d.pos, folder, label)) for d in error.diagnostics]) from None
+    return Source(folder, f"{revision}:{prefix}" if prefix else revision, folder)
 
 
 def _relabel(pos: Pos, folder: str | None, label: str) -> Pos:
@@ -295,17 +310,78 @@ def _disabled(items: set[tuple[str, str, str]], rename: dict[str, str] | None = 
     return {shown[kind](name, subject) for kind, name, subject in items}
 
 
-def diff(base_spec: str, head_spec: str, path: str = ".", recursive: bool = False) -> Diff:
-    """Both sides are read at once in two processes where the machine has the cores (fork keeps
-    the start cheap); each sends back only its Side."""
+def diff(base_spec: str, head_spec: str, path: str = ".", recursive: bool = False, incremental: bool = True) -> Diff:
+    """Read from the slice of workloads a change can affect when the base is known valid and the two
+    differ in workloads only (see slicing); else both sides whole, at once in two processes where the
+    machine has the cores (fork keeps the start cheap), each sending back only its Side."""
     with tempfile.TemporaryDirectory(prefix="wiam-diff-") as workdir:
-        jobs = [(base_spec, path, recursive, workdir), (head_spec, path, recursive, workdir)]
+        base, head = (source(spec, path, recursive, workdir) for spec in (base_spec, head_spec))
+        found = _sliced_diff(base, head, recursive) if incremental else None
+        if found:
+            return found
+        jobs = [(base, recursive), (head, recursive)]
         if (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
             with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork")) as pool:
                 old, new = pool.map(_load_and_read, *zip(*jobs))
         else:
             old, new = (_load_and_read(*job) for job in jobs)
         return diff_sides(old, new)
+
+
+SLICE_AT_MOST = 0.5  # of the workloads: beyond it, slicing costs about what it saves
+
+
+def _sliced_diff(base: Source, head: Source, recursive: bool) -> Diff | None:
+    """The diff of the two slices, or None where a slice would not surely give the whole diff: the
+    base not known valid, a change beyond workloads, a slice so large that slicing saves nothing, or
+    any error at all (the full read then reports every one, in its place)."""
+    with gc_paused():
+        docs = []
+        for side in (base, head):
+            report = Report()
+            docs.append(load(side.folder, report, recursive))
+            if report.diagnostics:
+                return None
+        old, new = docs
+        if not known_valid(old.digest) or _beyond_workloads(old.data) != _beyond_workloads(new.data):
+            return None
+        old_workloads, new_workloads = old.data.get("workload", {}), new.data.get("workload", {})
+        changed = {n for n in old_workloads.keys() | new_workloads.keys() if old_workloads.get(n) != new_workloads.get(n)}
+        if not _valid_alone(new, changed):
+            return None
+        chosen = slicing.affected(slicing.index(old.data), slicing.index(new.data), changed)
+        if len(chosen) > SLICE_AT_MOST * max(len(old_workloads), len(new_workloads)):
+            return None
+        report = Report()
+        old_model, new_model = (build_model(_only(doc, chosen), report) for doc in (old, new))
+        if not report.diagnostics:
+            build_modules(new_model, False, report, lambda done, total: None)  # the limits of the targets changed
+        if report.diagnostics:
+            return None
+        sides = read_side(old_model, base.label, base.copy), read_side(new_model, head.label, head.copy)
+    remember_valid(new.digest)
+    return diff_sides(*sides)
+
+
+def _beyond_workloads(data: dict) -> dict:
+    return {kind: blocks for kind, blocks in data.items() if kind != "workload"}
+
+
+def _only(doc: Document, workloads: set[str]) -> Document:
+    """The document with these workloads only (positions and everything else shared)."""
+    mine = doc.data.get("workload", {})
+    return replace(doc, data={**doc.data, "workload": {n: mine[n] for n in sorted(workloads & mine.keys())}})
+
+
+def _valid_alone(doc: Document, workloads: set[str]) -> bool:
+    """Whether these workloads pass the schema and the model's checks on their own (not the limits,
+    which the slice checks with each target's other workloads): the slice reads them as valid."""
+    part = _only(doc, workloads)
+    if not schema.is_valid(part.data):
+        return False
+    report = Report()
+    build_model(part, report)
+    return not report.diagnostics
 
 
 # Presentation.
