@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 
 from .diagnostics import Pos, Report
-from .document import Document, outline_of
+from .document import Document, PositionTable, outline_of
 
 
 def enabled() -> bool:
@@ -50,54 +50,69 @@ def _key(path: str, digest: bytes) -> str:
     return hashlib.sha256(_readers_digest() + suffix.encode() + b"\0" + digest).hexdigest()
 
 
-def _encode(doc: Document, outline: Document) -> bytes:
-    """The outline's positions, and the rest as a JSON string that a load does not decode."""
-    def rows(table, leave_out=None):
-        return [[list(key), pos.line, pos.column] for key, pos in table.items()
-                if leave_out is None or key not in leave_out]
-    detail = orjson.dumps({"positions": rows(doc.positions, outline.positions),
-                           "key_positions": rows(doc.key_positions, outline.key_positions)})
-    return orjson.dumps({"data": doc.data, "positions": rows(outline.positions),
-                         "key_positions": rows(outline.key_positions), "detail": detail.decode()})
+def _encode(doc: Document, outline: Document) -> tuple[bytes, bytes]:
+    """The entry a load reads (data, and the outline's positions as text decoded when first asked
+    for), and the file's every position, which only a message about an attribute reads."""
+    def rows(table):
+        return [[list(key), pos.line, pos.column] for key, pos in table.items()]
+    positions = orjson.dumps({"positions": rows(outline.positions), "key_positions": rows(outline.key_positions)})
+    return orjson.dumps({"data": doc.data, "outline": positions.decode()}), orjson.dumps(PositionTable.encode(doc))
 
 
-def _decode(raw: bytes, path: str, outline: bool) -> Document:
+def _decode(raw: bytes, path: str) -> Document:
     entry = orjson.loads(raw)
-    tables = [entry] if outline else [entry, orjson.loads(entry["detail"])]
+    outline = entry["outline"]
+    return Document(entry["data"], files=[path], deferred=lambda: _outline(outline, path))
+
+
+def _outline(text: str, path: str) -> tuple[dict, dict]:
+    entry = orjson.loads(text)
     names: dict = {}  # one object per block type, label and attribute name: paths repeat them
 
     def at(key: list) -> tuple:
         return tuple([names.setdefault(part, part) for part in key])
-    positions = {at(key): Pos(path, line, column) for table in tables for key, line, column in table["positions"]}
+    positions = {at(key): Pos(path, line, column) for key, line, column in entry["positions"]}
     key_positions = {}
-    for table in tables:
-        for key, line, column in table["key_positions"]:
-            key = at(key)
-            same = positions.get(key)  # most blocks start where their key does: share the objects
-            key_positions[key] = same if same is not None and same[1:] == (line, column) else Pos(path, line, column)
-    return Document(entry["data"], positions, key_positions, [path])
+    for key, line, column in entry["key_positions"]:
+        key = at(key)
+        same = positions.get(key)  # most blocks start where their key does: share the objects
+        key_positions[key] = same if same is not None and same[1:] == (line, column) else Pos(path, line, column)
+    return positions, key_positions
 
 
-def read_cached(path: str, text: str, report: Report, read, outline: bool = False,
-                digest: bytes | None = None) -> Document:
-    """`read(path, text, report)`, or its cached result. Only clean reads are stored: a file with
-    errors is read again, so that every error is reported every time. With `outline`, the document
-    holds the positions of the outline only (what a merged document keeps). `digest`: text_digest(text)."""
-    key = _key(path, digest or text_digest(text)) if enabled() else None
-    entry = folder() / key[:2] / f"{key}.json" if key else None
+def _entries(path: str, digest: bytes) -> tuple[Path, Path]:
+    key = _key(path, digest)
+    return folder() / key[:2] / f"{key}.json", folder() / key[:2] / f"{key}.positions.json"
+
+
+def read_cached(path: str, text: str, report: Report, read, digest: bytes | None = None) -> Document:
+    """`read(path, text, report)` with the outline's positions only (what a merged document keeps),
+    or its cached result. Only clean reads are stored: a file with errors is read again, so that
+    every error is reported every time. `digest`: text_digest(text)."""
+    entry, positions = _entries(path, digest or text_digest(text)) if enabled() else (None, None)
     if entry:
         try:
-            return _decode(entry.read_bytes(), path, outline)
+            return _decode(entry.read_bytes(), path)
         except (OSError, ValueError, KeyError, TypeError):
             pass  # no entry yet, or one that cannot be read: parse
     errors = len(report.diagnostics)
     doc = read(path, text, report)
-    if not (entry or outline):
-        return doc
     short = Document(doc.data, outline_of(doc.positions), outline_of(doc.key_positions), doc.files)
     if entry and len(report.diagnostics) == errors:
-        _store(entry, _encode(doc, short))
-    return short if outline else doc
+        main, every = _encode(doc, short)
+        _store(positions, every)  # first: an entry is never there without them
+        _store(entry, main)
+    return short
+
+
+def read_positions(path: str, text: str, read, digest: bytes | None = None) -> PositionTable | Document:
+    """Every position of a file (as `where(path, key)`), from the cache, else from a parse."""
+    if enabled():
+        try:
+            return PositionTable.decode(orjson.loads(_entries(path, digest or text_digest(text))[1].read_bytes()), path)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    return read(path, text, Report())
 
 
 def _store(entry: Path, content: bytes) -> None:

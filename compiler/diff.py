@@ -86,7 +86,8 @@ def _load_and_read(source: Source, recursive: bool) -> Side:
         model = load_valid_model(source.folder, recursive)
     except SpecError as error:
         raise source.relabel(error) from None
-    return read_side(model, source.label, source.copy)
+    with gc_paused():
+        return read_side(model, source.label, source.copy)
 
 
 @dataclass
@@ -349,7 +350,9 @@ def _sliced_diff(base: Source, head: Source, recursive: bool) -> Diff | None:
         changed = {n for n in old_workloads.keys() | new_workloads.keys() if old_workloads.get(n) != new_workloads.get(n)}
         if not _valid_alone(new, changed):
             return None
-        chosen = slicing.affected(slicing.index(old.data), slicing.index(new.data), changed)
+        same = old_workloads.keys() & new_workloads.keys() - changed
+        chosen = slicing.affected([slicing.index(new.data, same), slicing.index(old.data, changed & old_workloads.keys()),
+                                   slicing.index(new.data, changed & new_workloads.keys())], changed)
         if len(chosen) > SLICE_AT_MOST * max(len(old_workloads), len(new_workloads)):
             return None
         report = Report()

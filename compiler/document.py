@@ -6,6 +6,7 @@ indexes, e.g. ("workload", "api", "identity", 0, "issuer").
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -48,7 +49,7 @@ def outline_of(table: dict[Path, Pos]) -> dict[Path, Pos]:
     return {path: pos for path, pos in table.items() if outline_length(path) == len(path)}
 
 
-DETAILS_KEPT = 8  # files whose full positions stay at hand: messages come in file order
+DETAILS_KEPT = 32  # files whose every position stays at hand: each rule's findings come in file order
 
 
 @dataclass
@@ -58,11 +59,14 @@ class Document:
     positions: dict[Path, Pos] = field(default_factory=dict)
     key_positions: dict[Path, Pos] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
-    # A merged document keeps positions of the outline only: attribute positions, most of a large
-    # spec's memory, are read again from a file's parse (`reread(file)`) when a message needs one.
-    reread: Callable[[str], "Document | None"] | None = field(default=None, repr=False, compare=False)
-    digest: str = ""  # a merged document's files, by name in the folder and content (see loader)
-    _details: OrderedDict = field(default_factory=OrderedDict, repr=False, compare=False)
+    # Positions not decoded yet (a parse cache hit): () -> (positions, key_positions).
+    deferred: Callable[[], tuple[dict, dict]] | None = field(default=None, repr=False, compare=False)
+
+    def settle(self) -> "Document":
+        if self.deferred is not None:
+            self.positions, self.key_positions = self.deferred()
+            self.deferred = None
+        return self
 
     def open_block(self, target: dict, path: Path, kind: str, labels: list[str], here: Pos) -> tuple[dict, Path] | str:
         """Place a new block's body under `target` the way Terraform's JSON syntax nests it (labels
@@ -96,23 +100,8 @@ class Document:
 
     def where(self, path: Path, key: bool = False) -> Pos:
         """The most precise known position for `path`, walking up to its parents."""
+        self.settle()
         path = tuple(path)
-        if self.reread is not None and outline_length(path) < len(path):
-            detail = self._detail(self._walk(path[:outline_length(path)], False).file)
-            if detail is not None:
-                return detail.where(path, key)
-        return self._walk(path, key)
-
-    def _detail(self, file: str) -> "Document | None":
-        if file in self._details:
-            self._details.move_to_end(file)
-            return self._details[file]
-        detail = self._details[file] = self.reread(file) if file in self.files else None
-        if len(self._details) > DETAILS_KEPT:
-            self._details.popitem(last=False)
-        return detail
-
-    def _walk(self, path: Path, key: bool) -> Pos:
         while True:
             table = self.key_positions if key else self.positions
             if path in table:
@@ -122,6 +111,86 @@ class Document:
             if not path:
                 return UNKNOWN
             path = path[:-1]
+
+
+@dataclass
+class MergedDocument(Document):
+    """A spec's files merged the way Terraform merges a module's: the data merged; positions kept in
+    each file's outline (decoded when first asked for) and found through the file that defines each
+    block. Attribute positions, most of a large spec's memory, are read again from the file
+    (`reread(file)`) when a message needs one."""
+    owners: dict[Path, str] = field(default_factory=dict)  # block paths and their prefixes -> file (first wins)
+    outlines: dict[str, Document] = field(default_factory=dict, repr=False, compare=False)  # file -> its outline
+    reread: Callable[[str], "Document | PositionTable | None"] | None = field(default=None, repr=False, compare=False)
+    digest: str = ""  # the files, by name in the folder and content (see loader)
+    _details: OrderedDict = field(default_factory=OrderedDict, repr=False, compare=False)
+
+    def where(self, path: Path, key: bool = False) -> Pos:
+        path = tuple(path)
+        if self.reread is not None and outline_length(path) < len(path):
+            detail = self._detail(self._owner(path))
+            if detail is not None:
+                return detail.where(path, key)
+        for length in range(len(path), -1, -1):
+            part = path[:length]
+            outline = self.outlines.get(self._owner(part))
+            if outline is None:
+                continue
+            outline.settle()
+            table = outline.key_positions if key else outline.positions
+            if part in table:
+                return table[part]
+            if part in outline.positions:
+                return outline.positions[part]
+        return UNKNOWN
+
+    def _owner(self, path: Path) -> str | None:
+        for length in range(len(path), 0, -1):
+            if path[:length] in self.owners:
+                return self.owners[path[:length]]
+        return self.files[0] if self.files else None
+
+    def _detail(self, file: str | None) -> "Document | PositionTable | None":
+        if file in self._details:
+            self._details.move_to_end(file)
+            return self._details[file]
+        detail = self._details[file] = self.reread(file) if file in self.outlines else None
+        if len(self._details) > DETAILS_KEPT:
+            self._details.popitem(last=False)
+        return detail
+
+
+class PositionTable:
+    """A file's every position, keyed by the JSON text of its path: quick to load whole, and read
+    for the one or two attributes a message points at."""
+
+    def __init__(self, file: str, positions: dict[str, list[int]], key_positions: dict[str, list[int]]) -> None:
+        self.file, self.positions, self.key_positions = file, positions, key_positions
+
+    @staticmethod
+    def encode(doc: Document) -> dict:
+        return {name: {_text(path): [pos.line, pos.column] for path, pos in table.items()}
+                for name, table in (("positions", doc.positions), ("key_positions", doc.key_positions))}
+
+    @classmethod
+    def decode(cls, entry: dict, file: str) -> "PositionTable":
+        return cls(file, entry["positions"], entry["key_positions"])
+
+    def where(self, path: Path, key: bool = False) -> Pos:
+        """As Document.where."""
+        path = tuple(path)
+        while True:
+            text = _text(path)
+            found = (key and self.key_positions.get(text)) or self.positions.get(text)
+            if found:
+                return Pos(self.file, *found)
+            if not path:
+                return UNKNOWN
+            path = path[:-1]
+
+
+def _text(path: Path) -> str:
+    return json.dumps(list(path), separators=(",", ":"), ensure_ascii=False)
 
 
 def describe(path: Path) -> str:

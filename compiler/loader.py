@@ -6,9 +6,9 @@ import hashlib
 import os
 from typing import Callable
 
-from .cache import read_cached, text_digest
+from .cache import read_cached, read_positions, text_digest
 from .diagnostics import Pos, Report
-from .document import BLOCK_LABELS, Document
+from .document import BLOCK_LABELS, Document, MergedDocument, PositionTable
 from .readers import read, reader_for
 
 
@@ -31,11 +31,10 @@ def spec_files(directory: str, recursive: bool = False) -> list[str]:
 
 
 def load(directory: str, report: Report, recursive: bool = False,
-         on_file: Callable[[int, int], None] | None = None) -> Document:
+         on_file: Callable[[int, int], None] | None = None) -> MergedDocument:
     """The merged document of a spec folder; on_file(done, total) after each file, for progress."""
     files = spec_files(directory, recursive)
-    merged = Document()
-    merged.reread = Reread()
+    merged = MergedDocument(reread=Reread())
     if not files:
         report.error(Pos(directory, 0, 0), "", "no spec files found",
                      "add *.wiam.hcl, *.wiam.yaml, *.wiam.yml or *.wiam.json files"
@@ -52,7 +51,7 @@ def load(directory: str, report: Report, recursive: bool = False,
         except OSError as exc:
             raise UsageError(f"{path}: {exc.strerror}") from None
         digest = merged.reread.loaded[path] = text_digest(text)
-        merge_into(merged, read_cached(path, text, report, read, outline=True, digest=digest), report)
+        merge_into(merged, read_cached(path, text, report, read, digest=digest), report)
         spec.update(f"{os.path.relpath(path, directory)}\0".encode() + digest)
         if on_file:
             on_file(done, len(files))
@@ -61,13 +60,13 @@ def load(directory: str, report: Report, recursive: bool = False,
 
 
 class Reread:
-    """A loaded file's full document, read again (from the parse cache when it is on) when a message
+    """A loaded file's every position, read again (from the parse cache when it is on) when a message
     needs an attribute's position; None when the file changed since it was loaded."""
 
     def __init__(self) -> None:
         self.loaded: dict[str, bytes] = {}  # file -> text_digest of the text that was loaded
 
-    def __call__(self, path: str) -> Document | None:
+    def __call__(self, path: str) -> Document | PositionTable | None:
         try:
             with open(path, encoding="utf-8-sig") as handle:
                 text = handle.read()
@@ -76,33 +75,36 @@ class Reread:
         digest = text_digest(text)
         if digest != self.loaded.get(path):
             return None
-        return read_cached(path, text, Report(), read, digest=digest)
+        return read_positions(path, text, read, digest)
 
 
-def merge_into(merged: Document, doc: Document, report: Report) -> None:
-    """Merge the way Terraform merges a module's files: blocks add up, a repeated block is an error."""
-    merged.files.extend(doc.files)
-    rejected: set[tuple] = set()
+def merge_into(merged: MergedDocument, doc: Document, report: Report) -> None:
+    """Merge the way Terraform merges a module's files: blocks add up, a repeated block is an error.
+    Each block and the levels above it belong to the first file that has them: their positions."""
+    file = doc.files[0]
+    merged.files.append(file)
+    merged.outlines[file] = doc
     for kind, value in doc.data.items():
-        depth = BLOCK_LABELS[()].get(kind, 0)
-        _merge_level(merged, doc, merged.data, kind, value, (kind,), depth, report, rejected)
-    lengths = {len(path) for path in rejected}
-    for source, target in ((doc.positions, merged.positions), (doc.key_positions, merged.key_positions)):
-        for path, pos in source.items():
-            if not any(path[:n] in rejected for n in lengths):
-                target.setdefault(path, pos)
+        _merge_level(merged, doc, file, merged.data, kind, value, (kind,), BLOCK_LABELS[()].get(kind, 0), report)
 
 
-def _merge_level(merged, doc, target: dict, key: str, value, path: tuple, depth: int, report, rejected) -> None:
-    if key not in target:
-        target[key] = value
+def _merge_level(merged, doc, file, target: dict, key: str, value, path: tuple, depth: int, report) -> None:
+    if key not in target:  # a level other files add blocks to is copied: a file's document stays as read
+        target[key] = dict(value) if depth > 0 and isinstance(value, dict) else value
+        _own(merged.owners, file, path, value, depth)
         return
     if depth > 0 and isinstance(value, dict) and isinstance(target[key], dict):
         for sub_key, sub_value in value.items():
-            _merge_level(merged, doc, target[key], sub_key, sub_value, path + (sub_key,), depth - 1, report, rejected)
+            _merge_level(merged, doc, file, target[key], sub_key, sub_value, path + (sub_key,), depth - 1, report)
         return
-    rejected.add(path)
     first = merged.where(path, key=True)
     block = " ".join([path[0]] + [f'"{label}"' for label in path[1:]])
     report.error(doc.where(path, key=True), block, f"{block} is defined twice: here and at {first}",
                  "keep one definition, or rename one of them")
+
+
+def _own(owners: dict, file: str, path: tuple, value, depth: int) -> None:
+    owners.setdefault(path, file)
+    if depth > 0 and isinstance(value, dict):
+        for key, sub_value in value.items():
+            _own(owners, file, path + (key,), sub_value, depth - 1)

@@ -6,11 +6,15 @@ import json
 from functools import lru_cache
 from importlib import resources
 
+from typing import TYPE_CHECKING
+
 import fastjsonschema
-import jsonschema
 
 from .diagnostics import Report
 from .document import Document, describe
+
+if TYPE_CHECKING:
+    import jsonschema
 
 SCHEMA_FILE = "wiam.schema.json"
 
@@ -22,6 +26,8 @@ def schema() -> dict:
 
 @lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
+    import jsonschema  # only for specs with errors: most runs never need its import time
+
     return jsonschema.Draft202012Validator(schema())
 
 

@@ -38,11 +38,12 @@ class Index:
     reach: dict[str, set[Key]] = field(default_factory=dict)  # workload -> targets it may act in (if any)
 
 
-def index(data: dict) -> Index:
-    issuers = data.get("issuer", {})
-    targets = {cloud: named for cloud, named in data.get("target", {}).items()}
+def index(data: dict, names=None) -> Index:
+    """The index of the workloads `names` (all by default) of a spec's data."""
+    issuers, targets, workloads = data.get("issuer", {}), data.get("target", {}), data.get("workload", {})
     found = Index()
-    for name, body in data.get("workload", {}).items():
+    for name in workloads if names is None else names:
+        body = workloads[name]
         subjects = {(fields["issuer"], KINDS[issuers[fields["issuer"]]["kind"]].subject(fields))
                     for fields in body.get("identity", [])}
         found.subjects[name] = subjects
@@ -61,16 +62,17 @@ def index(data: dict) -> Index:
     return found
 
 
-def affected(old: Index, new: Index, changed: set[str]) -> set[str]:
-    """The slice (see the module's text) of two specs that differ in the workloads `changed`."""
-    sides = (old, new)
+def affected(sides: list[Index], changed: set[str]) -> set[str]:
+    """The slice (see the module's text) of two specs that differ in the workloads `changed`, given
+    indexes that together cover both specs' workloads (say, of the unchanged ones and of each
+    side's changed ones)."""
 
     def union(table: str, key) -> set:
         return set().union(*(getattr(side, table).get(key, ()) for side in sides))
 
     chosen = set(changed)
     principal_targets = set().union(*(union("granted", name) for name in changed))
-    acting = set(old.reach) | set(new.reach)
+    acting = set().union(*(side.reach for side in sides))
     while True:  # ancestors: workloads whose grants may reach a changed principal, or an ancestor's
         ancestors = {a for a in acting - chosen if union("reach", a) & principal_targets}
         if not ancestors:

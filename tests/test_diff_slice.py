@@ -173,7 +173,7 @@ def test_slices_are_small_and_hold_what_they_must(base):
     head = _base()
     _add_role(head)
     changed = {n for n in org["workload"] if org["workload"][n] != head["workload"][n]}
-    chosen = slicing.affected(old, slicing.index(head), changed)
+    chosen = slicing.affected([old, slicing.index(head)], changed)
     assert "svc-000004" in chosen  # it can impersonate the changed workload's service account
     assert set(_on(org, "gcp", "proj-0")) <= chosen  # the changed target's every workload
     assert len(chosen) < len(org["workload"]) / 2

@@ -79,8 +79,11 @@ def graph_target(model: Model, target: Target, access: AccessGraph) -> None:
             access.edge(node, f"aws:resource:{arn}", "on")
 
 
-def _opening(actions: dict[str, str]) -> tuple[str, str] | None:
-    """(permission, technique) by which actions let a role assume, take over or pass another, if any."""
+@lru_cache(maxsize=4096)
+def _opening(patterns: tuple[str, ...]) -> tuple[str, str] | None:
+    """(permission, technique) by which action patterns let a role assume, take over or pass another,
+    if any. Cached: grants repeat the same few action lists."""
+    actions = expanded_actions({"actions": list(patterns)})
     takeover = next((a for a in TAKEOVER if a in actions), None)
     if takeover:
         return takeover, TAKEOVER[takeover]
@@ -91,7 +94,7 @@ def _opening(actions: dict[str, str]) -> tuple[str, str] | None:
 def reach(settings: dict, target: dict, targets: dict[str, dict]) -> set[str]:
     """The AWS targets (by name, from their settings) whose roles a grant may act as: those whose
     role ARNs agree with a resource pattern up to its first wildcard. A superset, never less."""
-    if not _opening(expanded_actions(settings)):
+    if not _opening(tuple(settings.get("actions", []))):
         return set()
     literals = [re.split(r"[*?]", pattern, maxsplit=1)[0] for pattern in settings.get("resources", [])]
     found = set()
@@ -106,7 +109,7 @@ def link_principals(model: Model, access: AccessGraph) -> None:
     """Role chaining: a grant that lets one role assume, take over or pass another role."""
     roles = access.nodes_of("principal", cloud="aws")
     for grant_id, grant in access.nodes_of("grant", cloud="aws"):
-        opening = _opening(expanded_actions({"actions": grant["actions"]}))
+        opening = _opening(tuple(grant["actions"]))
         if not opening:
             continue  # most grants: nothing that reaches another role, so no need to match ARNs
         permission, technique = opening

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+from functools import lru_cache
 
 from compiler.graph import AccessGraph
 from compiler.model import Model, Target
@@ -33,8 +34,10 @@ def _scope(target: dict, settings: dict) -> str:
     return settings.get("scope", f"/subscriptions/{target['subscription_id']}")
 
 
-def _opening(roles: list[str]) -> str | None:
-    """The first operation by which roles let an identity act as another identity in their scope."""
+@lru_cache(maxsize=4096)
+def _opening(roles: tuple[str, ...]) -> str | None:
+    """The first operation by which roles let an identity act as another identity in their scope.
+    Cached: grants repeat the same few role lists."""
     definitions = [d for d in map(catalog.definition, roles) if d]
     return next((op for op in TAKEOVER if any(d.allows(op) for d in definitions)), None)
 
@@ -42,7 +45,7 @@ def _opening(roles: list[str]) -> str | None:
 def reach(settings: dict, target: dict, targets: dict[str, dict]) -> set[str]:
     """The Azure targets (by name, from their settings) whose identities a grant may act as: those
     whose resource group its scope holds, or lies in."""
-    if not _opening(settings["roles"]):
+    if not _opening(tuple(settings["roles"])):
         return set()
     scope = _scope(target, settings).rstrip("/").lower()
     found = set()
@@ -88,7 +91,7 @@ def link_principals(model: Model, access: AccessGraph) -> None:
                                                                                                     cloud="azure"))
     keys = [key for key, _ in by_id]
     for grant_id, grant in access.nodes_of("grant", cloud="azure"):
-        usable = _opening(grant["roles"])
+        usable = _opening(tuple(grant["roles"]))
         if not usable:
             continue
         holder = next(iter(access.graph.predecessors(grant_id)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from compiler.graph import AccessGraph
 from compiler.model import Model, Target
@@ -73,19 +74,20 @@ def graph_target(model: Model, target: Target, access: AccessGraph) -> None:
         access.edge(grant_id, f"gcp:resource:{resource}", "on")
 
 
-def _openings(roles: list[str], project_wide: bool) -> tuple[list[str], list[str]]:
+@lru_cache(maxsize=4096)
+def _openings(roles: tuple[str, ...], project_wide: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The permissions of roles that take over a project's pool (project-wide only), and those that
-    impersonate service accounts."""
+    impersonate service accounts. Cached: grants repeat the same few role lists."""
     permissions = grant_permissions(roles)
-    return ([p for p in POOL_TAKEOVER if p in permissions] if project_wide else [],
-            [p for p in IMPERSONATION if p in permissions])
+    return (tuple(p for p in POOL_TAKEOVER if p in permissions) if project_wide else (),
+            tuple(p for p in IMPERSONATION if p in permissions))
 
 
 def reach(settings: dict, target: dict, targets: dict[str, dict]) -> set[str]:
     """The GCP targets (by name, from their settings) whose principals a grant may act as: those of
     its own project when it is project-wide, else of the project of the service account it names."""
     project_wide = "resource" not in settings
-    takeover, usable = _openings(settings["roles"], project_wide)
+    takeover, usable = _openings(tuple(settings["roles"]), project_wide)
     if not takeover and not usable:
         return set()
     if project_wide:
@@ -108,7 +110,7 @@ def link_principals(model: Model, access: AccessGraph) -> None:
         if other["kind"] == "service_account":
             by_email[other["email"]] = other_id
     for grant_id, grant in access.nodes_of("grant", cloud="gcp"):
-        takeover, usable = _openings(grant["roles"], grant["project_wide"])
+        takeover, usable = _openings(tuple(grant["roles"]), grant["project_wide"])
         if not takeover and not usable:
             continue  # most grants: nothing that reaches another principal
         holder = next(iter(access.graph.predecessors(grant_id)))
