@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 
 from .diagnostics import Pos, Report
-from .document import Document, PositionTable, outline_of
+from .document import Document, PositionTable, outline
 
 
 def enabled() -> bool:
@@ -50,13 +50,12 @@ def _key(path: str, digest: bytes) -> str:
     return hashlib.sha256(_readers_digest() + suffix.encode() + b"\0" + digest).hexdigest()
 
 
-def _encode(doc: Document, outline: Document) -> tuple[bytes, bytes]:
-    """The entry a load reads (data, and the outline's positions as text decoded when first asked
-    for), and the file's every position, which only a message about an attribute reads."""
+def _encode(doc: Document, outline: Document) -> bytes:
+    """The entry a load reads: data, and the outline's positions as text decoded when first asked for."""
     def rows(table):
         return [[list(key), pos.line, pos.column] for key, pos in table.items()]
     positions = orjson.dumps({"positions": rows(outline.positions), "key_positions": rows(outline.key_positions)})
-    return orjson.dumps({"data": doc.data, "outline": positions.decode()}), orjson.dumps(PositionTable.encode(doc))
+    return orjson.dumps({"data": doc.data, "outline": positions.decode()})
 
 
 def _decode(raw: bytes, path: str) -> Document:
@@ -89,7 +88,7 @@ def read_cached(path: str, text: str, report: Report, read, digest: bytes | None
     """`read(path, text, report)` with the outline's positions only (what a merged document keeps),
     or its cached result. Only clean reads are stored: a file with errors is read again, so that
     every error is reported every time. `digest`: text_digest(text)."""
-    entry, positions = _entries(path, digest or text_digest(text)) if enabled() else (None, None)
+    entry = _entries(path, digest or text_digest(text))[0] if enabled() else None
     if entry:
         try:
             return _decode(entry.read_bytes(), path)
@@ -97,22 +96,26 @@ def read_cached(path: str, text: str, report: Report, read, digest: bytes | None
             pass  # no entry yet, or one that cannot be read: parse
     errors = len(report.diagnostics)
     doc = read(path, text, report)
-    short = Document(doc.data, outline_of(doc.positions), outline_of(doc.key_positions), doc.files)
+    short = Document(doc.data, *outline(doc), doc.files)
     if entry and len(report.diagnostics) == errors:
-        main, every = _encode(doc, short)
-        _store(positions, every)  # first: an entry is never there without them
-        _store(entry, main)
+        _store(entry, _encode(doc, short))
     return short
 
 
 def read_positions(path: str, text: str, read, digest: bytes | None = None) -> PositionTable | Document:
-    """Every position of a file (as `where(path, key)`), from the cache, else from a parse."""
-    if enabled():
+    """Every position of a file (as `where(path, key)`): from the cache, else from a parse, which the
+    cache then keeps. Only messages about attributes need them, so a compile never writes them."""
+    entry = _entries(path, digest or text_digest(text))[1] if enabled() else None
+    if entry:
         try:
-            return PositionTable.decode(orjson.loads(_entries(path, digest or text_digest(text))[1].read_bytes()), path)
+            return PositionTable.decode(orjson.loads(entry.read_bytes()), path)
         except (OSError, ValueError, KeyError, TypeError):
             pass
-    return read(path, text, Report())
+    report = Report()
+    doc = read(path, text, report)
+    if entry and not report.diagnostics:
+        _store(entry, orjson.dumps(PositionTable.encode(doc)))
+    return doc
 
 
 def _store(entry: Path, content: bytes) -> None:

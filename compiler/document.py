@@ -6,10 +6,11 @@ indexes, e.g. ("workload", "api", "identity", 0, "issuer").
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+import orjson
 
 from .diagnostics import UNKNOWN, Pos
 
@@ -30,23 +31,33 @@ def block_labels(shape: tuple, block_type: str) -> int | None:
 
 def outline_length(path: Path) -> int:
     """How much of `path` names blocks (block types, labels, list indexes): the outline a merged
-    document keeps positions for. ("workload", "api", "grant", "aws", "prod", "actions", 0) -> 5."""
+    document keeps positions for. ("workload", "api", "grant", "aws", "prod", "actions", 0) -> 5.
+    Called for every position of a parse, hence the plain loop."""
     shape: tuple = ()
-    done = 0
-    while done < len(path):
-        labels = block_labels(shape, path[done]) if isinstance(path[done], str) else None
+    done, size = 0, len(path)
+    while done < size:
+        kind = path[done]
+        labels = BLOCK_LABELS.get(shape, _NO_BLOCKS).get(kind) if type(kind) is str else None
         if labels is None:
             return done
-        step = 1 + max(labels, 1)  # the type, then its labels or its index in the list
-        if len(path) <= done + step:
-            return len(path)
-        shape += (path[done],)
-        done += step
+        done += 1 + max(labels, 1)  # the type, then its labels, or its index in the list
+        if size <= done:
+            return size
+        shape += (kind,)
     return done
 
 
-def outline_of(table: dict[Path, Pos]) -> dict[Path, Pos]:
-    return {path: pos for path, pos in table.items() if outline_length(path) == len(path)}
+_NO_BLOCKS: dict = {}
+
+
+def outline(doc: "Document") -> tuple[dict[Path, Pos], dict[Path, Pos]]:
+    """A file's positions of its outline: those its blocks opened (HCL readers), else those of the
+    paths outline_length keeps."""
+    if doc.opened is not None:
+        return ({p: doc.positions[p] for p in doc.opened if p in doc.positions},
+                {p: doc.key_positions[p] for p in doc.opened if p in doc.key_positions})
+    return tuple({path: pos for path, pos in table.items() if outline_length(path) == len(path)}
+                 for table in (doc.positions, doc.key_positions))
 
 
 DETAILS_KEPT = 32  # files whose every position stays at hand: each rule's findings come in file order
@@ -61,6 +72,7 @@ class Document:
     files: list[str] = field(default_factory=list)
     # Positions not decoded yet (a parse cache hit): () -> (positions, key_positions).
     deferred: Callable[[], tuple[dict, dict]] | None = field(default=None, repr=False, compare=False)
+    opened: list[Path] | None = field(default=None, repr=False, compare=False)  # paths open_block placed, if kept
 
     def settle(self) -> "Document":
         if self.deferred is not None:
@@ -86,9 +98,11 @@ class Document:
             self.key_positions.setdefault(path + (kind,), here)
             self.positions.setdefault(path + (kind,), here)
             child_path = path + (kind,)
+            self._opened(child_path)
             for label in labels[:-1]:
                 child_path += (label,)
                 self.positions.setdefault(child_path, here)
+                self._opened(child_path)
                 level = level.setdefault(label, {})
             child_path += (labels[-1],)
             if labels[-1] in level:
@@ -96,7 +110,12 @@ class Document:
             content = level[labels[-1]] = {}
         self.positions[child_path] = here
         self.key_positions[child_path] = here
+        self._opened(child_path)
         return content, child_path
+
+    def _opened(self, path: Path) -> None:
+        if self.opened is not None:
+            self.opened.append(path)
 
     def where(self, path: Path, key: bool = False) -> Pos:
         """The most precise known position for `path`, walking up to its parents."""
@@ -161,20 +180,23 @@ class MergedDocument(Document):
 
 
 class PositionTable:
-    """A file's every position, keyed by the JSON text of its path: quick to load whole, and read
-    for the one or two attributes a message points at."""
+    """A file's every position, keyed by the JSON text of its path: stored as rows (one call writes
+    them), indexed when a message first needs one of them, then read for the one or two attributes
+    it points at."""
 
     def __init__(self, file: str, positions: dict[str, list[int]], key_positions: dict[str, list[int]]) -> None:
         self.file, self.positions, self.key_positions = file, positions, key_positions
 
     @staticmethod
     def encode(doc: Document) -> dict:
-        return {name: {_text(path): [pos.line, pos.column] for path, pos in table.items()}
+        return {name: [[path, pos.line, pos.column] for path, pos in table.items()]
                 for name, table in (("positions", doc.positions), ("key_positions", doc.key_positions))}
 
     @classmethod
     def decode(cls, entry: dict, file: str) -> "PositionTable":
-        return cls(file, entry["positions"], entry["key_positions"])
+        def index(rows):
+            return {_text(path): [line, column] for path, line, column in rows}
+        return cls(file, index(entry["positions"]), index(entry["key_positions"]))
 
     def where(self, path: Path, key: bool = False) -> Pos:
         """As Document.where."""
@@ -190,7 +212,7 @@ class PositionTable:
 
 
 def _text(path: Path) -> str:
-    return json.dumps(list(path), separators=(",", ":"), ensure_ascii=False)
+    return orjson.dumps(path).decode()
 
 
 def describe(path: Path) -> str:

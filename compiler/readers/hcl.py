@@ -211,7 +211,7 @@ def read_hcl(path: str, text: str, report: Report) -> Document:
 
 def read_hcl_reference(path: str, text: str, report: Report) -> Document:
     """python-hcl2's parse of the file, walked for positions: the reference the fast path matches."""
-    doc = Document(files=[path])
+    doc = Document(files=[path], opened=[])  # blocks are the outline: no need to sift positions
     try:
         tree = hcl2.parses_to_tree(text if text.endswith("\n") else text + "\n")
     except UnexpectedInput as exc:

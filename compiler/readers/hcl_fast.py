@@ -190,7 +190,7 @@ def read(path: str, text: str) -> Document:
     tree = _PARSER.parse(source)
     if tree.root_node.has_error:
         raise NotPlain("syntax")
-    doc = Document(files=[path])
+    doc = Document(files=[path], opened=[])  # blocks are the outline: no need to sift positions
     walker = _Walker(path, source, doc)
     for node in tree.root_node.named_children:  # the body, and comments around it
         if node.type == "body":
