@@ -12,11 +12,12 @@ import os
 import tempfile
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import orjson
 
 from .diagnostics import Pos, Report
-from .document import Document, PositionTable, outline
+from .document import Document, every_position, outline
 
 
 def enabled() -> bool:
@@ -50,18 +51,19 @@ def _key(path: str, digest: bytes) -> str:
     return hashlib.sha256(_readers_digest() + suffix.encode() + b"\0" + digest).hexdigest()
 
 
-def _encode(doc: Document, outline: Document) -> bytes:
-    """The entry a load reads: data, and the outline's positions as text decoded when first asked for."""
+def _encode(doc: Document, short: Document) -> bytes:
+    """The entry a load reads: data, and the outline's positions (`short`'s) as text decoded when
+    first asked for."""
     def rows(table):
         return [[list(key), pos.line, pos.column] for key, pos in table.items()]
-    positions = orjson.dumps({"positions": rows(outline.positions), "key_positions": rows(outline.key_positions)})
+    positions = orjson.dumps({"positions": rows(short.positions), "key_positions": rows(short.key_positions)})
     return orjson.dumps({"data": doc.data, "outline": positions.decode()})
 
 
 def _decode(raw: bytes, path: str) -> Document:
     entry = orjson.loads(raw)
-    outline = entry["outline"]
-    return Document(entry["data"], files=[path], deferred=lambda: _outline(outline, path))
+    text = entry["outline"]
+    return Document(entry["data"], files=[path], deferred=lambda: _outline(text, path))
 
 
 def _outline(text: str, path: str) -> tuple[dict, dict]:
@@ -84,11 +86,14 @@ def _entries(path: str, digest: bytes) -> tuple[Path, Path]:
     return folder() / key[:2] / f"{key}.json", folder() / key[:2] / f"{key}.positions.json"
 
 
-def read_cached(path: str, text: str, report: Report, read, digest: bytes | None = None) -> Document:
+def read_cached(path: str, text: str, report: Report, read, digest: bytes | None = None,
+                keep: Callable[[str, bytes], None] | None = None) -> Document:
     """`read(path, text, report)` with the outline's positions only (what a merged document keeps),
     or its cached result. Only clean reads are stored: a file with errors is read again, so that
-    every error is reported every time. `digest`: text_digest(text)."""
-    entry = _entries(path, digest or text_digest(text))[0] if enabled() else None
+    every error is reported every time. `digest`: text_digest(text). A parse also stores every
+    position of the file for messages about attributes, or hands them to `keep(path, rows)` when
+    the cache is off."""
+    entry, every = _entries(path, digest or text_digest(text)) if enabled() else (None, None)
     if entry:
         try:
             return _decode(entry.read_bytes(), path)
@@ -97,25 +102,30 @@ def read_cached(path: str, text: str, report: Report, read, digest: bytes | None
     errors = len(report.diagnostics)
     doc = read(path, text, report)
     short = Document(doc.data, *outline(doc), doc.files)
-    if entry and len(report.diagnostics) == errors:
-        _store(entry, _encode(doc, short))
+    if len(report.diagnostics) == errors:
+        rows = orjson.dumps(every_position(doc))
+        if entry:
+            _store(every, rows)  # first: an entry is never there without them
+            _store(entry, _encode(doc, short))
+        elif keep:
+            keep(path, rows)
     return short
 
 
-def read_positions(path: str, text: str, read, digest: bytes | None = None) -> PositionTable | Document:
-    """Every position of a file (as `where(path, key)`): from the cache, else from a parse, which the
-    cache then keeps. Only messages about attributes need them, so a compile never writes them."""
+def read_positions(path: str, text: str, read, digest: bytes | None = None) -> dict:
+    """Every position of a file (`every_position`'s rows): from the cache, else from a parse, which
+    the cache then keeps."""
     entry = _entries(path, digest or text_digest(text))[1] if enabled() else None
     if entry:
         try:
-            return PositionTable.decode(orjson.loads(entry.read_bytes()), path)
+            return orjson.loads(entry.read_bytes())
         except (OSError, ValueError, KeyError, TypeError):
             pass
     report = Report()
-    doc = read(path, text, report)
+    rows = every_position(read(path, text, report))
     if entry and not report.diagnostics:
-        _store(entry, orjson.dumps(PositionTable.encode(doc)))
-    return doc
+        _store(entry, orjson.dumps(rows))
+    return rows
 
 
 def _store(entry: Path, content: bytes) -> None:

@@ -318,7 +318,7 @@ def diff(base_spec: str, head_spec: str, path: str = ".", recursive: bool = Fals
     with tempfile.TemporaryDirectory(prefix="wiam-diff-") as workdir:
         base, head = (source(spec, path, recursive, workdir) for spec in (base_spec, head_spec))
         found = _sliced_diff(base, head, recursive) if incremental else None
-        if found:
+        if found is not None:
             return found
         jobs = [(base, recursive), (head, recursive)]
         if (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():

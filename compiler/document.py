@@ -7,10 +7,9 @@ indexes, e.g. ("workload", "api", "identity", 0, "issuer").
 from __future__ import annotations
 
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
-
-import orjson
+from typing import Any, Callable, Iterator
 
 from .diagnostics import UNKNOWN, Pos
 
@@ -117,6 +116,11 @@ class Document:
         if self.opened is not None:
             self.opened.append(path)
 
+    @contextmanager
+    def batch(self) -> Iterator[dict[int, Pos]]:
+        """Positions asked for within are exact already: nothing to settle (see MergedDocument)."""
+        yield {}
+
     def where(self, path: Path, key: bool = False) -> Pos:
         """The most precise known position for `path`, walking up to its parents."""
         self.settle()
@@ -140,28 +144,54 @@ class MergedDocument(Document):
     (`reread(file)`) when a message needs one."""
     owners: dict[Path, str] = field(default_factory=dict)  # block paths and their prefixes -> file (first wins)
     outlines: dict[str, Document] = field(default_factory=dict, repr=False, compare=False)  # file -> its outline
-    reread: Callable[[str], "Document | PositionTable | None"] | None = field(default=None, repr=False, compare=False)
+    reread: Callable[[str], dict | None] | None = field(default=None, repr=False, compare=False)  # file -> rows
     digest: str = ""  # the files, by name in the folder and content (see loader)
     _details: OrderedDict = field(default_factory=OrderedDict, repr=False, compare=False)
+    _batch: list | None = field(default=None, repr=False, compare=False)
 
     def where(self, path: Path, key: bool = False) -> Pos:
         path = tuple(path)
         if self.reread is not None and outline_length(path) < len(path):
+            if self._batch is not None:
+                pending = PendingPos(*self.where(path[:outline_length(path)], key))
+                pending.asked = (path, key)
+                self._batch.append(pending)
+                return pending
             detail = self._detail(self._owner(path))
             if detail is not None:
                 return detail.where(path, key)
         for length in range(len(path), -1, -1):
             part = path[:length]
-            outline = self.outlines.get(self._owner(part))
-            if outline is None:
+            owner = self.outlines.get(self._owner(part))
+            if owner is None:
                 continue
-            outline.settle()
-            table = outline.key_positions if key else outline.positions
+            owner.settle()
+            table = owner.key_positions if key else owner.positions
             if part in table:
                 return table[part]
-            if part in outline.positions:
-                return outline.positions[part]
+            if part in owner.positions:
+                return owner.positions[part]
         return UNKNOWN
+
+    @contextmanager
+    def batch(self) -> Iterator[dict[int, Pos]]:
+        """Within, an attribute's position is first given as its block's (a PendingPos); on leaving,
+        the dict yielded maps id(pending) to the exact position, each file read once for all of
+        its own: what a run of rules needs, which asks in rule order, not file order."""
+        self._batch, exact = [], {}
+        try:
+            yield exact
+            by_file: dict[str | None, list[PendingPos]] = {}
+            for pending in self._batch:
+                by_file.setdefault(self._owner(pending.asked[0]), []).append(pending)
+            for file, asked in by_file.items():
+                rows = self.reread(file) if file in self.outlines else None
+                wanted = {pending.asked[0][:length] for pending in asked for length in range(len(pending.asked[0]) + 1)}
+                detail = from_rows(rows, file, wanted) if rows is not None else None
+                for pending in asked:
+                    exact[id(pending)] = detail.where(*pending.asked) if detail is not None else Pos(*pending)
+        finally:
+            self._batch = None
 
     def _owner(self, path: Path) -> str | None:
         for length in range(len(path), 0, -1):
@@ -169,50 +199,35 @@ class MergedDocument(Document):
                 return self.owners[path[:length]]
         return self.files[0] if self.files else None
 
-    def _detail(self, file: str | None) -> "Document | PositionTable | None":
+    def _detail(self, file: str | None) -> "Document | None":
         if file in self._details:
             self._details.move_to_end(file)
             return self._details[file]
-        detail = self._details[file] = self.reread(file) if file in self.outlines else None
+        rows = self.reread(file) if file in self.outlines else None
+        detail = self._details[file] = from_rows(rows, file) if rows is not None else None
         if len(self._details) > DETAILS_KEPT:
             self._details.popitem(last=False)
         return detail
 
 
-class PositionTable:
-    """A file's every position, keyed by the JSON text of its path: stored as rows (one call writes
-    them), indexed when a message first needs one of them, then read for the one or two attributes
-    it points at."""
-
-    def __init__(self, file: str, positions: dict[str, list[int]], key_positions: dict[str, list[int]]) -> None:
-        self.file, self.positions, self.key_positions = file, positions, key_positions
-
-    @staticmethod
-    def encode(doc: Document) -> dict:
-        return {name: [[path, pos.line, pos.column] for path, pos in table.items()]
-                for name, table in (("positions", doc.positions), ("key_positions", doc.key_positions))}
-
-    @classmethod
-    def decode(cls, entry: dict, file: str) -> "PositionTable":
-        def index(rows):
-            return {_text(path): [line, column] for path, line, column in rows}
-        return cls(file, index(entry["positions"]), index(entry["key_positions"]))
-
-    def where(self, path: Path, key: bool = False) -> Pos:
-        """As Document.where."""
-        path = tuple(path)
-        while True:
-            text = _text(path)
-            found = (key and self.key_positions.get(text)) or self.positions.get(text)
-            if found:
-                return Pos(self.file, *found)
-            if not path:
-                return UNKNOWN
-            path = path[:-1]
+class PendingPos(Pos):
+    """An attribute's position asked for in a batch: its block's until the batch ends (`asked`:
+    the path and key asked for)."""
 
 
-def _text(path: Path) -> str:
-    return orjson.dumps(path).decode()
+def every_position(doc: Document) -> dict:
+    """A file's every position as rows (`[path, line, column]`): how they are kept and stored."""
+    return {name: [[path, pos.line, pos.column] for path, pos in table.items()]
+            for name, table in (("positions", doc.positions), ("key_positions", doc.key_positions))}
+
+
+def from_rows(rows: dict, file: str, only: set[Path] | None = None) -> Document:
+    """The document of `every_position`'s rows (those of the paths `only`, if given): positions
+    only, for where()."""
+    def table(name):
+        found = ((tuple(path), line, column) for path, line, column in rows[name])
+        return {path: Pos(file, line, column) for path, line, column in found if only is None or path in only}
+    return Document(positions=table("positions"), key_positions=table("key_positions"), files=[file])
 
 
 def describe(path: Path) -> str:

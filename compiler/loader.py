@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zlib
 from typing import Callable
+
+import orjson
 
 from .cache import read_cached, read_positions, text_digest
 from .diagnostics import Pos, Report
-from .document import BLOCK_LABELS, Document, MergedDocument, PositionTable
+from .document import BLOCK_LABELS, Document, MergedDocument
 from .readers import read, reader_for
 
 
@@ -51,7 +54,7 @@ def load(directory: str, report: Report, recursive: bool = False,
         except OSError as exc:
             raise UsageError(f"{path}: {exc.strerror}") from None
         digest = merged.reread.loaded[path] = text_digest(text)
-        merge_into(merged, read_cached(path, text, report, read, digest=digest), report)
+        merge_into(merged, read_cached(path, text, report, read, digest, merged.reread.keep), report)
         spec.update(f"{os.path.relpath(path, directory)}\0".encode() + digest)
         if on_file:
             on_file(done, len(files))
@@ -60,13 +63,20 @@ def load(directory: str, report: Report, recursive: bool = False,
 
 
 class Reread:
-    """A loaded file's every position, read again (from the parse cache when it is on) when a message
-    needs an attribute's position; None when the file changed since it was loaded."""
+    """A loaded file's every position (`every_position`'s rows), for messages about attributes:
+    kept compressed from its parse when the cache is off, else read from the cache; None when the
+    file changed since it was loaded."""
 
     def __init__(self) -> None:
         self.loaded: dict[str, bytes] = {}  # file -> text_digest of the text that was loaded
+        self.kept: dict[str, bytes] = {}  # file -> its every_position rows, compressed
 
-    def __call__(self, path: str) -> Document | PositionTable | None:
+    def keep(self, path: str, rows: bytes) -> None:
+        self.kept[path] = zlib.compress(rows, 1)
+
+    def __call__(self, path: str) -> dict | None:
+        if path in self.kept:
+            return orjson.loads(zlib.decompress(self.kept[path]))
         try:
             with open(path, encoding="utf-8-sig") as handle:
                 text = handle.read()

@@ -78,3 +78,23 @@ def test_a_file_changed_since_loading_gives_its_block_not_a_wrong_line(tmp_path)
     (folder / "a.wiam.hcl").write_text('\n\nworkload "api" {\n  owner = "team"\n}\n', encoding="utf-8")
     assert merged.where(("workload", "api", "owner")) == merged.where(("workload", "api"))
     assert merged.where(("workload", "api", "owner")).line == 1
+
+
+@pytest.mark.parametrize("cache", ["1", "0"])
+def test_findings_point_where_one_by_one_lookups_point(cache, tmp_path, monkeypatch):
+    """analyze asks for its findings' positions in a batch (each file read once): the same positions
+    as asking one at a time."""
+    from compiler.analysis import analyze
+    from compiler.compile import load_model
+    from compiler.document import Document, MergedDocument
+
+    monkeypatch.setenv("WIAM_CACHE", cache)
+    monkeypatch.setenv("WIAM_CACHE_DIR", str(tmp_path / "cache"))
+    folders = [*EXAMPLE_SPECS, _organisation(tmp_path)]
+    batched = [analyze(load_model(str(folder))) for folder in folders]
+    monkeypatch.setattr(MergedDocument, "batch", Document.batch)
+    one_by_one = [analyze(load_model(str(folder))) for folder in folders]
+    assert batched == one_by_one
+    organisation = load_model(str(folders[-1]))
+    inside = [f for f in batched[-1] if f.workload and f.pos.line > organisation.where(("workload", f.workload)).line]
+    assert len(inside) > 10  # findings point inside their workload's block, at an attribute

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 from ..document import describe
@@ -29,12 +30,13 @@ def all_rules() -> dict[str, Rule]:
 def analyze(model: Model, access: AccessGraph | None = None) -> list[Finding]:
     """Every finding, sorted by place; those the spec suppresses carry the reason given."""
     context = Context(model, access or build_graph(model))
+    with model.document.batch() as exact:  # rules point at attributes: each file is read once for them
+        found = [(rule, finding) for rule in all_rules().values() for finding in rule.run(context)]
     findings = []
-    for rule in all_rules().values():
-        for finding in rule.run(context):
-            workload = model.workloads.get(finding.workload) if finding.workload else None
-            reason = workload.suppress.get(rule.id) if workload else None
-            findings.append(Finding(**{**finding.__dict__, "suppressed": reason}) if reason else finding)
+    for rule, finding in found:
+        workload = model.workloads.get(finding.workload) if finding.workload else None
+        reason = workload.suppress.get(rule.id) if workload else None
+        findings.append(replace(finding, pos=exact.get(id(finding.pos), finding.pos), suppressed=reason))
     return sorted(set(findings), key=Finding.sort_key)
 
 
