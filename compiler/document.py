@@ -59,7 +59,7 @@ def outline(doc: "Document") -> tuple[dict[Path, Pos], dict[Path, Pos]]:
                  for table in (doc.positions, doc.key_positions))
 
 
-DETAILS_KEPT = 32  # files whose every position stays at hand: each rule's findings come in file order
+DETAILS_KEPT = 32  # files whose every position stays at hand between lookups made one at a time (errors)
 
 
 @dataclass
