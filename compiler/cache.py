@@ -16,8 +16,8 @@ from typing import Callable
 
 import orjson
 
-from .diagnostics import Pos, Report
-from .document import Document, every_position, outline
+from .diagnostics import Report
+from .document import Document, every_position, from_rows, outline
 
 
 def enabled() -> bool:
@@ -51,34 +51,15 @@ def _key(path: str, digest: bytes) -> str:
     return hashlib.sha256(_readers_digest() + suffix.encode() + b"\0" + digest).hexdigest()
 
 
-def _encode(doc: Document, short: Document) -> bytes:
-    """The entry a load reads: data, and the outline's positions (`short`'s) as text decoded when
-    first asked for."""
-    def rows(table):
-        return [[list(key), pos.line, pos.column] for key, pos in table.items()]
-    positions = orjson.dumps({"positions": rows(short.positions), "key_positions": rows(short.key_positions)})
-    return orjson.dumps({"data": doc.data, "outline": positions.decode()})
+def _encode(short: Document) -> bytes:
+    """The entry a load reads: data, and the outline's positions as text decoded when first asked for."""
+    return orjson.dumps({"data": short.data, "outline": orjson.dumps(every_position(short)).decode()})
 
 
 def _decode(raw: bytes, path: str) -> Document:
     entry = orjson.loads(raw)
     text = entry["outline"]
-    return Document(entry["data"], files=[path], deferred=lambda: _outline(text, path))
-
-
-def _outline(text: str, path: str) -> tuple[dict, dict]:
-    entry = orjson.loads(text)
-    names: dict = {}  # one object per block type, label and attribute name: paths repeat them
-
-    def at(key: list) -> tuple:
-        return tuple([names.setdefault(part, part) for part in key])
-    positions = {at(key): Pos(path, line, column) for key, line, column in entry["positions"]}
-    key_positions = {}
-    for key, line, column in entry["key_positions"]:
-        key = at(key)
-        same = positions.get(key)  # most blocks start where their key does: share the objects
-        key_positions[key] = same if same is not None and same[1:] == (line, column) else Pos(path, line, column)
-    return positions, key_positions
+    return Document(entry["data"], files=[path], deferred=lambda: from_rows(orjson.loads(text), path))
 
 
 def _entries(path: str, digest: bytes) -> tuple[Path, Path]:
@@ -106,7 +87,7 @@ def read_cached(path: str, text: str, report: Report, read, digest: bytes | None
         rows = orjson.dumps(every_position(doc))
         if entry:
             _store(every, rows)  # first: an entry is never there without them
-            _store(entry, _encode(doc, short))
+            _store(entry, _encode(short))
         elif keep:
             keep(path, rows)
     return short
@@ -119,8 +100,8 @@ def read_positions(path: str, text: str, read, digest: bytes | None = None) -> d
     if entry:
         try:
             return orjson.loads(entry.read_bytes())
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+        except (OSError, ValueError):
+            pass  # no positions kept yet, or unreadable ones: parse
     report = Report()
     rows = every_position(read(path, text, report))
     if entry and not report.diagnostics:

@@ -69,14 +69,14 @@ class Document:
     positions: dict[Path, Pos] = field(default_factory=dict)
     key_positions: dict[Path, Pos] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
-    # Positions not decoded yet (a parse cache hit): () -> (positions, key_positions).
-    deferred: Callable[[], tuple[dict, dict]] | None = field(default=None, repr=False, compare=False)
+    # Positions not decoded yet (a parse cache hit): () -> a document holding them.
+    deferred: Callable[[], "Document"] | None = field(default=None, repr=False, compare=False)
     opened: list[Path] | None = field(default=None, repr=False, compare=False)  # paths open_block placed, if kept
 
     def settle(self) -> "Document":
         if self.deferred is not None:
-            self.positions, self.key_positions = self.deferred()
-            self.deferred = None
+            decoded = self.deferred()
+            self.positions, self.key_positions, self.deferred = decoded.positions, decoded.key_positions, None
         return self
 
     def open_block(self, target: dict, path: Path, kind: str, labels: list[str], here: Pos) -> tuple[dict, Path] | str:
@@ -151,9 +151,10 @@ class MergedDocument(Document):
 
     def where(self, path: Path, key: bool = False) -> Pos:
         path = tuple(path)
-        if self.reread is not None and outline_length(path) < len(path):
+        block = outline_length(path)
+        if self.reread is not None and block < len(path):
             if self._batch is not None:
-                pending = PendingPos(*self.where(path[:outline_length(path)], key))
+                pending = PendingPos(*self.where(path[:block], key))
                 pending.asked = (path, key)
                 self._batch.append(pending)
                 return pending
@@ -223,11 +224,24 @@ def every_position(doc: Document) -> dict:
 
 def from_rows(rows: dict, file: str, only: set[Path] | None = None) -> Document:
     """The document of `every_position`'s rows (those of the paths `only`, if given): positions
-    only, for where()."""
-    def table(name):
-        found = ((tuple(path), line, column) for path, line, column in rows[name])
-        return {path: Pos(file, line, column) for path, line, column in found if only is None or path in only}
-    return Document(positions=table("positions"), key_positions=table("key_positions"), files=[file])
+    only, for where(). Paths share their parts, and a key position its value's where they agree:
+    outlines of a whole spec are decoded this way."""
+    names: dict = {}  # one object per block type, label and attribute name: paths repeat them
+
+    def at(path: list) -> tuple:
+        return tuple([names.setdefault(part, part) for part in path])
+    positions = {}
+    for path, line, column in rows["positions"]:
+        path = at(path)
+        if only is None or path in only:
+            positions[path] = Pos(file, line, column)
+    key_positions = {}
+    for path, line, column in rows["key_positions"]:
+        path = at(path)
+        if only is None or path in only:
+            same = positions.get(path)
+            key_positions[path] = same if same is not None and same[1:] == (line, column) else Pos(file, line, column)
+    return Document(positions=positions, key_positions=key_positions, files=[file])
 
 
 def describe(path: Path) -> str:
