@@ -20,7 +20,7 @@ from .compile import build_modules, gc_paused, load_valid_model
 from .diagnostics import Pos, Report, SpecError
 from .document import Document
 from .graph import AccessGraph, build_graph
-from .loader import UsageError, load
+from .loader import UsageError, load, spec_digest
 from .model import Model
 from .readers import reader_for
 from .validate import build_model
@@ -336,6 +336,8 @@ def _sliced_diff(base: Source, head: Source, recursive: bool) -> Diff | None:
     """The diff of the two slices, or None where a slice would not surely give the whole diff: the
     base not known valid, a change beyond workloads, a slice so large that slicing saves nothing, or
     any error at all (the full read then reports every one, in its place)."""
+    if not known_valid(spec_digest(base.folder, recursive)):
+        return None  # before any parse: the full read needs them all anyway
     with gc_paused():
         docs = []
         for side in (base, head):
@@ -344,7 +346,7 @@ def _sliced_diff(base: Source, head: Source, recursive: bool) -> Diff | None:
             if report.diagnostics:
                 return None
         old, new = docs
-        if not known_valid(old.digest) or _beyond_workloads(old.data) != _beyond_workloads(new.data):
+        if _beyond_workloads(old.data) != _beyond_workloads(new.data):
             return None
         old_workloads, new_workloads = old.data.get("workload", {}), new.data.get("workload", {})
         changed = {n for n in old_workloads.keys() | new_workloads.keys() if old_workloads.get(n) != new_workloads.get(n)}

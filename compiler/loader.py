@@ -55,11 +55,29 @@ def load(directory: str, report: Report, recursive: bool = False,
             raise UsageError(f"{path}: {exc.strerror}") from None
         digest = merged.reread.loaded[path] = text_digest(text)
         merge_into(merged, read_cached(path, text, report, read, digest, merged.reread.keep), report)
-        spec.update(f"{os.path.relpath(path, directory)}\0".encode() + digest)
+        spec.update(_digest_entry(directory, path, digest))
         if on_file:
             on_file(done, len(files))
     merged.digest = spec.hexdigest()
     return merged
+
+
+def _digest_entry(directory: str, path: str, digest: bytes) -> bytes:
+    """A file's part of a spec's digest: its name in the folder and its text_digest."""
+    return f"{os.path.relpath(path, directory)}\0".encode() + digest
+
+
+def spec_digest(directory: str, recursive: bool = False) -> str:
+    """The digest `load` gives the spec (its files, by name and content), without parsing it; ""
+    when a file cannot be read."""
+    spec = hashlib.sha256()
+    try:
+        for path in spec_files(directory, recursive):
+            with open(path, encoding="utf-8-sig") as handle:
+                spec.update(_digest_entry(directory, path, text_digest(handle.read())))
+    except (OSError, UnicodeDecodeError, UsageError):
+        return ""
+    return spec.hexdigest()
 
 
 class Reread:

@@ -61,3 +61,13 @@ def test_files_with_errors_are_not_cached_and_broken_entries_are_ignored(fresh_c
         entry.write_bytes(b"not json")
     assert load_model(str(good)).issuers["github"].kind == "github_actions"
     assert cache.enabled()
+
+
+@pytest.mark.parametrize("folder", EXAMPLE_SPECS, ids=lambda p: p.name)
+def test_a_spec_digest_without_parsing_is_the_loaded_one(folder):
+    """diff asks whether its base is known valid before it parses anything: by this digest."""
+    from compiler.diagnostics import Report
+    from compiler.loader import load, spec_digest
+
+    assert spec_digest(str(folder)) == load(str(folder), Report()).digest != ""
+    assert spec_digest(str(folder / "missing")) == ""
