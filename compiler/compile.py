@@ -9,7 +9,7 @@ from typing import Callable
 
 import yaml
 
-from providers import PROVIDERS
+from wiam.providers import PROVIDERS
 
 from .cache import remember_valid
 from .diagnostics import Report

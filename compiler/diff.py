@@ -247,7 +247,7 @@ def _place(a: Access) -> tuple:
 def _covered(added: Access, present: dict[tuple, set[str]]) -> bool:
     """Whether an added tuple only restates access a present one already gives (same subject,
     principal and resource, a permission that includes it)."""
-    from providers import PROVIDERS  # each cloud knows what its permissions include
+    from wiam.providers import PROVIDERS  # each cloud knows what its permissions include
 
     provider = PROVIDERS[added.cloud]
     others = present.get(_place(added), set())

@@ -84,7 +84,7 @@ def compare(cloud: str, target: str, expected: list[LiveObject], actual: list[Li
 
 def expected_resources(model: Model, target: Target) -> dict[str, dict[str, dict]]:
     """The Terraform resources the spec compiles to for one target, before output escaping."""
-    from providers import PROVIDERS  # providers build on this module's LiveObject
+    from wiam.providers import PROVIDERS  # providers build on this module's LiveObject
     module = Module()
     PROVIDERS[target.cloud].compile_target(model, target, module, Report())
     return module.resources
@@ -93,7 +93,7 @@ def expected_resources(model: Model, target: Target) -> dict[str, dict[str, dict
 def drift(model: Model, connections: dict, only: set[str] | None = None) -> list[TargetDrift]:
     """Every target's drift. `connections[cloud]` is that cloud's live.Connection (SDK clients from
     the default credential chain); `only` limits the clouds read."""
-    from providers import PROVIDERS
+    from wiam.providers import PROVIDERS
     results = []
     for (cloud, name), target in sorted(model.targets.items()):
         if only and cloud not in only:

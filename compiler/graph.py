@@ -108,7 +108,7 @@ class AccessGraph:
 
 
 def build_graph(model: Model) -> AccessGraph:
-    from providers import PROVIDERS  # providers build on AccessGraph, so they load after this module
+    from wiam.providers import PROVIDERS  # providers build on AccessGraph, so they load after this module
 
     access = AccessGraph()
     for name, issuer in sorted(model.issuers.items()):

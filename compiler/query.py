@@ -29,7 +29,7 @@ class Answer:
 def matching_grants(access: AccessGraph, action: str | None = None, resource: str | None = None,
                     role: str | None = None) -> dict[str, str | None]:
     """Grant node -> the action or role node that matched (None when only a resource was asked)."""
-    from providers import PROVIDERS  # each cloud reads its own action and resource syntax
+    from wiam.providers import PROVIDERS  # each cloud reads its own action and resource syntax
 
     graph = access.graph
     found: dict[str, str | None] = {}
@@ -98,7 +98,7 @@ def starting_points(access: AccessGraph, issuer: str | None = None, subject: str
 
 def blast_radius(access: AccessGraph, starts: list[str]) -> list[Reached]:
     """Every principal and permission reachable from the starting points, with the shortest path."""
-    from providers import PROVIDERS  # each cloud rates its own permissions
+    from wiam.providers import PROVIDERS  # each cloud rates its own permissions
 
     graph = access.graph
     paths: dict[str, list[str]] = {}

@@ -21,7 +21,7 @@ SCHEMA_FILE = "wiam.schema.json"
 
 @lru_cache(maxsize=1)
 def schema() -> dict:
-    return json.loads(resources.files("schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
+    return json.loads(resources.files("wiam.schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
 
 
 @lru_cache(maxsize=1)

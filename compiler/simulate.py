@@ -62,7 +62,7 @@ def read_claims(path: str | None = None, token: str | None = None) -> dict:
 
 def simulate(model: Model, claims: dict) -> list[Verdict]:
     """A verdict for every principal wiam compiles, in every cloud."""
-    from providers import PROVIDERS  # each cloud judges tokens its own way (and providers import this module)
+    from wiam.providers import PROVIDERS  # each cloud judges tokens its own way (and providers import this module)
 
     from .compile import compile_model
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from providers import PROVIDERS
+from wiam.providers import PROVIDERS
 
 from .issuers import KINDS
 

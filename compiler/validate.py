@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import replace
 
-from providers import PROVIDERS
+from wiam.providers import PROVIDERS
 
 from . import schema
 from .analysis import all_rules

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from compiler.compile import compile_model, load_model
-from compiler.diagnostics import SpecError
+from wiam.compile import compile_model, load_model
+from wiam.diagnostics import SpecError
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("WIAM_CACHE_DIR", tempfile.mkdtemp(prefix="wiam-test-cache-"))  # never the user's cache

@@ -13,9 +13,9 @@ import uuid
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode, urlparse
 
-from compiler.terraform import referenced
+from wiam.terraform import referenced
 from local_server import serve
-from providers.azure.catalog import role_guid
+from wiam.providers.azure.catalog import role_guid
 
 PAGE_SIZE = 2
 

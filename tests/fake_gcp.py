@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
-from compiler.terraform import referenced
+from wiam.terraform import referenced
 from local_server import serve
 
 PAGE_SIZE = 2  # small, so that every list is read across pages

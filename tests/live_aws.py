@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import boto3
 from moto.server import ThreadedMotoServer
 
-from compiler.terraform import referenced
+from wiam.terraform import referenced
 
 # moto's documented placeholders: it accepts any key, and nothing here reaches AWS.
 FAKE_ENVIRONMENT = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",

@@ -9,9 +9,9 @@ import jsonschema
 import pytest
 
 from chains import CHAINS_HCL
-from compiler.analysis import all_rules, analyze, at_or_above
-from compiler.analysis.output import rules_markdown, to_sarif
-from compiler.compile import compile_model, load_model
+from wiam.analysis import all_rules, analyze, at_or_above
+from wiam.analysis.output import rules_markdown, to_sarif
+from wiam.compile import compile_model, load_model
 from conftest import ROOT, spec_errors
 
 TARGETS = {
@@ -234,7 +234,7 @@ def test_sarif_is_valid_and_points_at_spec_lines(spec):
 
 
 def _wiam(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "compiler.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "wiam", *args], capture_output=True, text=True,
                           cwd=cwd or ROOT)
 
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from compiler.compile import compile_model, load_model
+from wiam.compile import compile_model, load_model
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))

@@ -2,9 +2,9 @@
 
 import pytest
 
-from compiler import cache
-from compiler.compile import compile_model, load_model
-from compiler.diagnostics import SpecError
+from wiam import cache
+from wiam.compile import compile_model, load_model
+from wiam.diagnostics import SpecError
 from conftest import EXAMPLE_SPECS
 
 
@@ -42,7 +42,7 @@ def test_a_hit_does_not_parse_and_a_change_misses(fresh_cache, spec, monkeypatch
 
     def refuse(*args):
         raise Parsed
-    monkeypatch.setattr("compiler.loader.read", refuse)
+    monkeypatch.setattr("wiam.loader.read", refuse)
     assert load_model(str(folder)).issuers["github"].pos.line == 1  # a hit: the reader did not run
     (folder / "a.wiam.hcl").write_text('\nissuer "github" {\n  kind = "github_actions"\n}\n')
     with pytest.raises(Parsed):  # changed text: a miss, so the reader runs
@@ -66,8 +66,8 @@ def test_files_with_errors_are_not_cached_and_broken_entries_are_ignored(fresh_c
 @pytest.mark.parametrize("folder", EXAMPLE_SPECS, ids=lambda p: p.name)
 def test_a_spec_digest_without_parsing_is_the_loaded_one(folder):
     """diff asks whether its base is known valid before it parses anything: by this digest."""
-    from compiler.diagnostics import Report
-    from compiler.loader import load, spec_digest
+    from wiam.diagnostics import Report
+    from wiam.loader import load, spec_digest
 
     assert spec_digest(str(folder)) == load(str(folder), Report()).digest != ""
     assert spec_digest(str(folder / "missing")) == ""

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-import providers.catalogs as catalogs
+import wiam.providers.catalogs as catalogs
 from fake_azure import State as AzureState
 from fake_azure import fake_azure
 from fake_gcp import State as GcpState
@@ -51,7 +51,7 @@ def clouds():
 
 
 def refresh(out, endpoints, *clouds):
-    return subprocess.run([sys.executable, "-m", "compiler.cli", "catalog", "refresh", "--out", str(out), "--date", DATE,
+    return subprocess.run([sys.executable, "-m", "wiam", "catalog", "refresh", "--out", str(out), "--date", DATE,
                            *endpoints, *[a for c in clouds for a in ("--cloud", c)]], capture_output=True, text=True)
 
 

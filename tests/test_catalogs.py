@@ -6,10 +6,10 @@ import json
 import pytest
 
 from conftest import BASE_HCL, spec_errors, workload_hcl
-from providers import catalogs
-from providers.aws import catalog as aws_catalog
-from providers.azure import catalog as azure_catalog
-from providers.gcp import catalog as gcp_catalog
+from wiam.providers import catalogs
+from wiam.providers.aws import catalog as aws_catalog
+from wiam.providers.azure import catalog as azure_catalog
+from wiam.providers.gcp import catalog as gcp_catalog
 
 
 def _errors(spec, cloud, grant):

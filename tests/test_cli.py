@@ -8,7 +8,7 @@ from conftest import EXAMPLES, ROOT
 
 
 def wiam(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "compiler.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "wiam", *map(str, args)], capture_output=True, text=True, cwd=cwd)
 
 
 def test_validate_ok_and_json_summary():

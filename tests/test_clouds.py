@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from compiler.compile import compile_model, load_model
+from wiam.compile import compile_model, load_model
 from conftest import BASE_HCL, compile_folder, resources, spec_errors, workload_hcl
-from providers import aws, gcp
+from wiam.providers import aws, gcp
 
 
 def _module(folder):
@@ -184,7 +184,7 @@ def test_aws_description_must_fit_iam(spec):
 def test_gcp_condition_splits_across_providers_within_4096(spec, capsys):
     identities = _identities(120, prefix="refs/heads/a-rather-long-feature-branch-name-")
     folder = spec({"base.wiam.hcl": BASE_HCL, "w.wiam.hcl": workload_hcl(identities=identities, grants=[("gcp", "prod", 'roles = ["roles/viewer"]')])})
-    from compiler.diagnostics import Report
+    from wiam.diagnostics import Report
     report = Report()
     module = json.loads(compile_model(load_model(str(folder)), report=report)["main.tf.json"])
     providers = resources(module, "google_iam_workload_identity_pool_provider")

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from compiler.diff import Access, diff
+from wiam.diff import Access, diff
 from conftest import EXAMPLES, ROOT, write_spec
 
 BASE = (EXAMPLES / "spec-reference" / "main.wiam.hcl").read_text(encoding="utf-8")
@@ -127,7 +127,7 @@ def _git(folder, *args):
 
 
 def _wiam(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "compiler.cli", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "wiam", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd)
 
 

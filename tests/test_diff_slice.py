@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from compiler import slicing
-from compiler.compile import load_valid_model
-from compiler.diagnostics import SpecError
-from compiler.diff import Source, _sliced_diff, diff
+from wiam import slicing
+from wiam.compile import load_valid_model
+from wiam.diagnostics import SpecError
+from wiam.diff import Source, _sliced_diff, diff
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import generate  # noqa: E402
@@ -139,7 +139,7 @@ def base(tmp_path_factory):
 def marked_base(base, tmp_path, monkeypatch):
     monkeypatch.setenv("WIAM_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("WIAM_CACHE", "1")
-    monkeypatch.setattr("compiler.diff.SLICE_AT_MOST", 1.0)  # a small organisation: check slices of any size
+    monkeypatch.setattr("wiam.diff.SLICE_AT_MOST", 1.0)  # a small organisation: check slices of any size
     load_valid_model(str(base))  # marks the base known valid
     return base
 
@@ -206,10 +206,10 @@ def test_it_gives_way_where_a_slice_cannot_answer(marked_base, tmp_path, monkeyp
 def test_reach_holds_every_edge_the_graph_draws(tmp_path):
     """providers' reach is a superset of link_principals: every can_act_as edge ends in a target the
     grant's reach names (here on the chains above and on every example)."""
-    from compiler.compile import load_model
-    from compiler.graph import build_graph
+    from wiam.compile import load_model
+    from wiam.graph import build_graph
     from conftest import EXAMPLE_SPECS
-    from providers import PROVIDERS
+    from wiam.providers import PROVIDERS
 
     generate.write(_base(), str(tmp_path / "org"), "mixed")
     edges = {}

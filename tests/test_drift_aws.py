@@ -7,11 +7,11 @@ import sys
 
 import pytest
 
-from compiler.compile import load_model
-from compiler.drift import compare, drift, expected_resources
+from wiam.compile import load_model
+from wiam.drift import compare, drift, expected_resources
 from conftest import EXAMPLES, write_spec
 from live_aws import FAKE_ENVIRONMENT, apply, moto_server, reset, session, trust_with
-from providers.aws import live
+from wiam.providers.aws import live
 
 MOTO_ACCOUNT = "123456789012"  # the account moto serves
 
@@ -120,7 +120,7 @@ def test_rewritten_but_equal_policies_are_not_drift(deployed):
 
 
 def test_compare_reports_exactly_what_differs():
-    from compiler.drift import LiveObject
+    from wiam.drift import LiveObject
     a = LiveObject("role", "r", {"tags": {"owner": "x"}, "managed_policies": ["p1"]})
     b = LiveObject("role", "r", {"tags": {"owner": "y"}, "managed_policies": ["p1", "p2"]})
     result = compare("aws", "prod", [a, LiveObject("role", "gone", {})], [b, LiveObject("role", "new", {})])
@@ -132,7 +132,7 @@ def test_compare_reports_exactly_what_differs():
 def test_cli_exits_1_on_drift_and_prints_json(deployed, endpoint, spec):
     model, boto, target = deployed
     environment = {**os.environ, **FAKE_ENVIRONMENT, "AWS_ENDPOINT_URL": endpoint}
-    run = lambda *args: subprocess.run([sys.executable, "-m", "compiler.cli", "drift", str(spec), "--cloud", "aws", *args],  # noqa: E731
+    run = lambda *args: subprocess.run([sys.executable, "-m", "wiam", "drift", str(spec), "--cloud", "aws", *args],  # noqa: E731
                                        capture_output=True, text=True, env=environment)
     clean = run("--format", "json")
     assert clean.returncode == 0, clean.stderr

@@ -6,11 +6,11 @@ import sys
 
 import pytest
 
-from compiler.compile import load_model
-from compiler.drift import drift, expected_resources
+from wiam.compile import load_model
+from wiam.drift import drift, expected_resources
 from conftest import write_spec
 from fake_azure import State, apply, assignment, fake_azure, identity
-from providers.azure import live
+from wiam.providers.azure import live
 
 PROD, LOCKED = "22222222-2222-2222-2222-222222222222", "33333333-3333-3333-3333-333333333333"
 SPEC = {
@@ -106,7 +106,7 @@ def test_tagged_identity_not_in_spec_is_extra(cloud):
 def test_cli_text(cloud, tmp_path):
     model, state, _, endpoint = cloud
     spec = write_spec(tmp_path / "cli", {"spec.wiam.json": json.dumps(SPEC)})
-    command = [sys.executable, "-m", "compiler.cli", "drift", str(spec), "--azure-endpoint", endpoint]
+    command = [sys.executable, "-m", "wiam", "drift", str(spec), "--azure-endpoint", endpoint]
     clean = subprocess.run(command, capture_output=True, text=True)
     assert clean.returncode == 0, clean.stderr
     assert "azure prod: no drift" in clean.stdout and "azure locked: not read: " in clean.stdout

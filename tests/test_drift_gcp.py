@@ -6,11 +6,11 @@ import sys
 
 import pytest
 
-from compiler.compile import load_model
-from compiler.drift import drift, expected_resources
+from wiam.compile import load_model
+from wiam.drift import drift, expected_resources
 from conftest import write_spec
 from fake_gcp import State, apply, fake_gcp, fake_iam_grpc
-from providers.gcp import live
+from wiam.providers.gcp import live
 
 SPEC = """
 issuer:
@@ -127,7 +127,7 @@ def test_deleted_pool_is_missing_with_its_providers(cloud):
 def test_cli_json(cloud, tmp_path):
     model, state, _, (rest, grpc) = cloud
     spec = write_spec(tmp_path / "cli", {"spec.wiam.yaml": SPEC})
-    command = [sys.executable, "-m", "compiler.cli", "drift", str(spec), "--cloud", "gcp", "--gcp-endpoint", rest,
+    command = [sys.executable, "-m", "wiam", "drift", str(spec), "--cloud", "gcp", "--gcp-endpoint", rest,
                "--gcp-grpc-endpoint", grpc, "--format", "json"]
     clean = subprocess.run(command, capture_output=True, text=True)
     assert clean.returncode == 0, clean.stderr

@@ -9,9 +9,9 @@ import networkx as nx
 import pytest
 
 from chains import CHAINS_HCL
-from compiler import export
-from compiler.compile import load_model
-from compiler.graph import build_graph
+from wiam import export
+from wiam.compile import load_model
+from wiam.graph import build_graph
 from conftest import EXAMPLES
 
 

@@ -3,9 +3,9 @@
 import pytest
 
 from chains import ACCOUNT, CHAINS_HCL, SA
-from compiler.compile import load_model
-from compiler.graph import build_graph, reachable
-from compiler.query import who_can
+from wiam.compile import load_model
+from wiam.graph import build_graph, reachable
+from wiam.query import who_can
 from conftest import EXAMPLES
 
 SPEC_SUBJECT = "subject:github:repo:acme/payments:ref:refs/heads/main"
@@ -166,7 +166,7 @@ def test_who_can_by_role_names_the_role_in_the_path(chains):
 
 
 def _radius(access, **start):
-    from compiler.query import blast_radius, starting_points
+    from wiam.query import blast_radius, starting_points
 
     reached = blast_radius(access, starting_points(access, **start))
     return {(r.node, r.hops): r for r in reached}

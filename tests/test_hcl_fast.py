@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from compiler.diagnostics import Report
-from compiler.readers import hcl_fast
-from compiler.readers.hcl import read_hcl_reference
+from wiam.diagnostics import Report
+from wiam.readers import hcl_fast
+from wiam.readers.hcl import read_hcl_reference
 from conftest import EXAMPLES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from compiler.compile import compile_model, load_model
+from wiam.compile import compile_model, load_model
 from conftest import EXAMPLES, write_spec
 from live_aws import FAKE_ENVIRONMENT, moto_server, reset, session
 
@@ -31,7 +31,7 @@ def endpoint():
 
 def wiam_import(spec, endpoint, *args):
     environment = {**os.environ, **FAKE_ENVIRONMENT, "AWS_ENDPOINT_URL": endpoint}
-    return subprocess.run([sys.executable, "-m", "compiler.cli", "import", str(spec), *args],
+    return subprocess.run([sys.executable, "-m", "wiam", "import", str(spec), *args],
                           capture_output=True, text=True, env=environment)
 
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from compiler.compile import compile_model, load_model
+from wiam.compile import compile_model, load_model
 from conftest import BASE_HCL, ROOT, spec_errors
 from trust_eval import aws_roles_accepting, azure_identities_accepting, cel_admits, gcp_principals_accepting
 
@@ -170,7 +170,7 @@ def test_disabled_subjects_reach_nothing_and_analyze_lists_them_with_their_revis
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True).stdout.strip()
 
     def wiam(*args):
-        return subprocess.run([sys.executable, "-m", "compiler.cli", *args], capture_output=True, text=True, cwd=ROOT)
+        return subprocess.run([sys.executable, "-m", "wiam", *args], capture_output=True, text=True, cwd=ROOT)
 
     radius = wiam("blast-radius", str(folder), "--subject", MAIN)
     assert radius.returncode == 0 and "reaches nothing (disabled: INC-42: runner token leaked)" in radius.stdout

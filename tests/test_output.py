@@ -9,10 +9,10 @@ import sys
 import pytest
 import yaml
 
-from compiler import terraform
-from compiler.compile import compile_model, load_model
-from compiler.loader import load
-from compiler.diagnostics import Report
+from wiam import terraform
+from wiam.compile import compile_model, load_model
+from wiam.loader import load
+from wiam.diagnostics import Report
 from conftest import BASE_HCL, EXAMPLE_SPECS, EXAMPLES, ROOT, workload_hcl
 
 HOSTILE = 'x ${file("/etc/passwd")} %{ if true }y%{ endif } "q" \\ back\nnew\tline'
@@ -116,7 +116,7 @@ def test_output_is_identical_across_processes_and_hash_seeds(tmp_path):
     for seed in ("0", "1", "12345"):
         out = tmp_path / f"out{seed}"
         env = dict(os.environ, PYTHONHASHSEED=seed)
-        subprocess.run([sys.executable, "-m", "compiler.cli", "compile", str(EXAMPLES / "multi-cloud"), "--out", str(out)],
+        subprocess.run([sys.executable, "-m", "wiam", "compile", str(EXAMPLES / "multi-cloud"), "--out", str(out)],
                        check=True, env=env, cwd=ROOT, capture_output=True)
         outputs.append((out / "main.tf.json").read_bytes())
     assert outputs[0] == outputs[1] == outputs[2]

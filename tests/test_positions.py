@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from compiler.diagnostics import Report
-from compiler.document import outline_length
-from compiler.loader import load, spec_files
-from compiler.readers import read
+from wiam.diagnostics import Report
+from wiam.document import outline_length
+from wiam.loader import load, spec_files
+from wiam.readers import read
 from conftest import EXAMPLE_SPECS, write_spec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
@@ -84,9 +84,9 @@ def test_a_file_changed_since_loading_gives_its_block_not_a_wrong_line(tmp_path)
 def test_findings_point_where_one_by_one_lookups_point(cache, tmp_path, monkeypatch):
     """analyze asks for its findings' positions in a batch (each file read once): the same positions
     as asking one at a time."""
-    from compiler.analysis import analyze
-    from compiler.compile import load_model
-    from compiler.document import Document, MergedDocument
+    from wiam.analysis import analyze
+    from wiam.compile import load_model
+    from wiam.document import Document, MergedDocument
 
     monkeypatch.setenv("WIAM_CACHE", cache)
     monkeypatch.setenv("WIAM_CACHE_DIR", str(tmp_path / "cache"))

@@ -2,8 +2,8 @@
 
 import pytest
 
-from compiler.diagnostics import Pos, Report
-from compiler.loader import load
+from wiam.diagnostics import Pos, Report
+from wiam.loader import load
 from conftest import spec_errors
 
 

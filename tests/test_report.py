@@ -12,11 +12,11 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
-from compiler.analysis import analyze, all_rules
-from compiler.compile import load_model
-from compiler.graph import build_graph
-from compiler.report import FOLD_ABOVE, render, report_data, unpack
-from compiler.report.vendor import LIBRARIES, VENDOR, locked_version, sha256
+from wiam.analysis import analyze, all_rules
+from wiam.compile import load_model
+from wiam.graph import build_graph
+from wiam.report import FOLD_ABOVE, render, report_data, unpack
+from wiam.report.vendor import LIBRARIES, VENDOR, locked_version, sha256
 
 from conftest import EXAMPLES, ROOT
 
@@ -26,7 +26,7 @@ HOSTILE = "</script><script>window.pwned=1</script><img src=x onerror=window.pwn
 
 
 def wiam(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "compiler.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "wiam", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})})
 
 

@@ -2,8 +2,8 @@
 
 import random
 
-from compiler.compile import compile_model, load_model
-from compiler.diagnostics import SpecError
+from wiam.compile import compile_model, load_model
+from wiam.diagnostics import SpecError
 from conftest import EXAMPLES
 
 MUTATIONS = ['"', "{", "}", "[", "]", "$", "%", "\\", "=", ",", ":", "\n", "x", "#", "-", " ", "1"]

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from compiler.compile import load_model
-from compiler.schema import _validator, is_valid
-from compiler.terraform import render
+from wiam.compile import load_model
+from wiam.schema import _validator, is_valid
+from wiam.terraform import render
 from conftest import EXAMPLE_SPECS
 
 ODD_VALUES = [None, True, 0, -1, 1.5, "", "x", "*", "spiffe://a/$b", "arn:aws:s3:::b", [], ["x"], [1], {}, {"k": "v"}]

@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from compiler.compile import load_model
-from compiler.simulate import nearest, read_claims, simulate
+from wiam.compile import load_model
+from wiam.simulate import nearest, read_claims, simulate
 from conftest import EXAMPLE_SPECS, EXAMPLES, ROOT, write_spec
-from compiler.loader import UsageError
+from wiam.loader import UsageError
 
 TOKENS = EXAMPLES / "tokens"
 FIXTURES = {
@@ -45,7 +45,7 @@ def test_token_fixtures_are_accepted_by_their_example(fixture):
 
 def _tokens_for(model):
     """For each identity and each cloud it is granted in: the claims of a token that cloud should accept."""
-    from providers.gcp.terraform import POOL_DEFAULT_ID
+    from wiam.providers.gcp.terraform import POOL_DEFAULT_ID
 
     for workload in model.workloads.values():
         for identity in workload.active_identities:
@@ -62,8 +62,8 @@ def _tokens_for(model):
 
 
 def _gcp_provider_id(model, target, identity):
-    from compiler.compile import compile_model
-    from providers.gcp.simulate import condition_admits
+    from wiam.compile import compile_model
+    from wiam.providers.gcp.simulate import condition_admits
 
     module = json.loads(compile_model(model)["main.tf.json"])
     claims = {"iss": identity.issuer.url, "sub": identity.subject}
@@ -160,7 +160,7 @@ def _jwt(claims: dict) -> str:
 
 
 def _wiam(*args):
-    return subprocess.run([sys.executable, "-m", "compiler.cli", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "wiam", *map(str, args)], capture_output=True, text=True,
                           cwd=ROOT)
 
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from compiler.compile import load_model
-from compiler.spec_edit import EditError, add_entries
+from wiam.compile import load_model
+from wiam.spec_edit import EditError, add_entries
 from conftest import write_spec
 
 GITHUB = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"

@@ -2,10 +2,10 @@
 
 import pytest
 
-from compiler.compile import compile_model, load_model
+from wiam.compile import compile_model, load_model
 from conftest import EXAMPLE_SPECS, EXAMPLES
 from trust_eval import aws_roles_accepting, azure_identities_accepting, cel_admits, gcp_principals_accepting
-from providers.gcp import subject_condition
+from wiam.providers.gcp import subject_condition
 
 EXAMPLE_DIRS = EXAMPLE_SPECS
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from compiler.diagnostics import Pos
+from wiam.diagnostics import Pos
 from conftest import BASE_HCL, spec_errors, workload_hcl
 
 GH = 'issuer = "github"\n    repository = "acme/app"\n    ref = "refs/heads/main"'
@@ -116,7 +116,7 @@ def test_existing_oidc_provider_must_match_issuer_and_account(spec):
 
 
 def test_usage_errors(tmp_path):
-    from compiler.loader import UsageError, spec_files
+    from wiam.loader import UsageError, spec_files
     with pytest.raises(UsageError):
         spec_files(str(tmp_path / "missing"))
     (tmp_path / "x.txt").write_text("")

@@ -17,7 +17,7 @@ __all__ = ["SEVERITIES", "Finding", "Rule", "all_rules", "analyze", "at_or_above
 @lru_cache(maxsize=1)
 def all_rules() -> dict[str, Rule]:
     """Every rule by ID: the generic ones, then each cloud's."""
-    from providers import PROVIDERS  # cloud rules live with their cloud
+    from wiam.providers import PROVIDERS  # cloud rules live with their cloud
 
     rules = list(GENERIC_RULES)
     for _, provider in sorted(PROVIDERS.items()):

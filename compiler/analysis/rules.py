@@ -86,7 +86,7 @@ def _untrusted_trigger(identity) -> str | None:
       """Pin the subject to the default branch, a protected tag or a GitHub environment with required
       reviewers; give pull requests a separate read-only workload.""")
 def _untrusted_triggers(rule: Rule, context: Context):
-    from providers import PROVIDERS  # providers know which grants write
+    from wiam.providers import PROVIDERS  # providers know which grants write
 
     for name, workload in sorted(context.model.workloads.items()):
         privileged = []

@@ -1,6 +1,6 @@
 """Copy the browser libraries the report bundles from node_modules into the package.
 
-    npm ci && python -m compiler.report.vendor
+    npm ci && python -m wiam.report.vendor
 
 package-lock.json pins each library; VERSIONS.json records the version and the SHA-256 of the
 file shipped, so a test can tell when the two part ways."""

@@ -6,8 +6,8 @@ import fnmatch
 import re
 from functools import lru_cache
 
-from compiler.graph import AccessGraph
-from compiler.model import Model, Target
+from wiam.graph import AccessGraph
+from wiam.model import Model, Target
 
 from . import catalog
 from .terraform import oidc_provider_arn, role_name, trust_policy

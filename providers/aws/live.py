@@ -10,9 +10,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.drift import LiveObject, Unreadable
-from compiler.model import Model, Target, host_path
-from compiler.terraform import referenced
+from wiam.drift import LiveObject, Unreadable
+from wiam.model import Model, Target, host_path
+from wiam.terraform import referenced
 
 MANAGED = ("managed-by", "wiam")
 DEFAULT_SESSION = 3600  # IAM's MaxSessionDuration when none is set

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 
-from compiler.graph import principal_id
-from compiler.model import Model
-from compiler.names import terraform_name
-from compiler.simulate import Verdict, audiences, distance
+from wiam.graph import principal_id
+from wiam.model import Model
+from wiam.names import terraform_name
+from wiam.simulate import Verdict, audiences, distance
 
 from .terraform import role_name
 

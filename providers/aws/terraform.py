@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from compiler.diagnostics import Report
-from compiler.document import describe
-from compiler.model import Identity, Model, Target, Workload
-from compiler.names import fit_name, short_hash, slug, terraform_name
-from compiler.terraform import Module, one_or_list, policy_json, ref
+from wiam.diagnostics import Report
+from wiam.document import describe
+from wiam.model import Identity, Model, Target, Workload
+from wiam.names import fit_name, short_hash, slug, terraform_name
+from wiam.terraform import Module, one_or_list, policy_json, ref
 
 CLOUD = "aws"
 TERRAFORM_PROVIDER = ("aws", "hashicorp/aws", ">= 6.0, < 7.0")

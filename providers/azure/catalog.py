@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from providers import catalogs
+from wiam.providers import catalogs
 
 from .terraform import role_reference
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import bisect
 from functools import lru_cache
 
-from compiler.graph import AccessGraph
-from compiler.model import Model, Target
+from wiam.graph import AccessGraph
+from wiam.model import Model, Target
 
 from . import catalog
 from .terraform import DEFAULT_AUDIENCE, identity_name

@@ -10,9 +10,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.drift import LiveObject, Unreadable
-from compiler.model import Model, Target
-from compiler.terraform import referenced
+from wiam.drift import LiveObject, Unreadable
+from wiam.model import Model, Target
+from wiam.terraform import referenced
 
 from .. import catalogs
 from . import catalog

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from compiler.analysis.core import Context, Rule, rule
-from compiler.document import describe
-from compiler.model import Grant
+from wiam.analysis.core import Context, Rule, rule
+from wiam.document import describe
+from wiam.model import Grant
 
 from . import catalog
 from .graph import TAKEOVER

@@ -4,10 +4,10 @@ whose audiences hold the token's audience."""
 
 from __future__ import annotations
 
-from compiler.graph import principal_id
-from compiler.model import Model
-from compiler.names import terraform_name
-from compiler.simulate import Verdict, audiences, distance
+from wiam.graph import principal_id
+from wiam.model import Model
+from wiam.names import terraform_name
+from wiam.simulate import Verdict, audiences, distance
 
 from .terraform import identity_name
 

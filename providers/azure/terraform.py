@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 import uuid
 
-from compiler.diagnostics import Report
-from compiler.document import describe
-from compiler.model import Model, Target
-from compiler.names import fit_name, short_hash, slug, terraform_name
-from compiler.terraform import Module, ref
+from wiam.diagnostics import Report
+from wiam.document import describe
+from wiam.model import Model, Target
+from wiam.names import fit_name, short_hash, slug, terraform_name
+from wiam.terraform import Module, ref
 
 CLOUD = "azure"
 TERRAFORM_PROVIDER = ("azurerm", "hashicorp/azurerm", ">= 4.0, < 5.0")

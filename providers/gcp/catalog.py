@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from providers import catalogs
+from wiam.providers import catalogs
 
 CUSTOM_ROLE = re.compile(r"(projects|organizations)/[^/]+/roles/[A-Za-z0-9_.]+")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from compiler.graph import AccessGraph
-from compiler.model import Model, Target
+from wiam.graph import AccessGraph
+from wiam.model import Model, Target
 
 from . import catalog
 from .terraform import POOL_DEFAULT_ID, WORKLOAD_IDENTITY_USER, principal, service_account_id

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from compiler.drift import LiveObject, Unreadable
-from compiler.model import Model, Target
-from compiler.terraform import ref, referenced
+from wiam.drift import LiveObject, Unreadable
+from wiam.model import Model, Target
+from wiam.terraform import ref, referenced
 
 from .. import catalogs
 from .terraform import POOL_DEFAULT_ID

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from compiler.graph import principal_id
-from compiler.model import Model
-from compiler.names import terraform_name
-from compiler.simulate import Verdict, audiences, distance
+from wiam.graph import principal_id
+from wiam.model import Model
+from wiam.names import terraform_name
+from wiam.simulate import Verdict, audiences, distance
 
 from .graph import service_account_email
 from .terraform import WORKLOAD_IDENTITY_USER, POOL_DEFAULT_ID, principal

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from compiler.diagnostics import Report
-from compiler.document import describe
-from compiler.model import Identity, Model, Target
-from compiler.names import fit_name, short_hash, slug, terraform_name
-from compiler.terraform import Expr, Module, one_or_list, ref
+from wiam.diagnostics import Report
+from wiam.document import describe
+from wiam.model import Identity, Model, Target
+from wiam.names import fit_name, short_hash, slug, terraform_name
+from wiam.terraform import Expr, Module, one_or_list, ref
 
 CLOUD = "gcp"
 TERRAFORM_PROVIDER = ("google", "hashicorp/google", ">= 6.0, < 8.0")

@@ -1,0 +1,5 @@
+"""`python -m wiam`: the same command line as the `wiam` script."""
+
+from .cli import main
+
+main()
