@@ -2,9 +2,11 @@ import json
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 
 from wiam.compile import compile_model, load_model
 from wiam.diagnostics import SpecError
@@ -12,7 +14,7 @@ from wiam.diagnostics import SpecError
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("WIAM_CACHE_DIR", tempfile.mkdtemp(prefix="wiam-test-cache-"))  # never the user's cache
 EXAMPLES = ROOT / "examples"
-SPEC_MD = ROOT.parent / "shared" / "SPEC.md"
+LANGUAGE_MD = ROOT / "docs" / "language.md"  # the language reference; its examples are tested
 EXAMPLE_SPECS = sorted(p for p in EXAMPLES.iterdir() if p.is_dir() and any(p.glob("*.wiam.*")))
 
 
@@ -38,9 +40,32 @@ def compile_folder(folder: Path, split: bool = False) -> dict[str, dict]:
     return {name: json.loads(content) for name, content in files.items()}
 
 
-def spec_blocks() -> list[tuple[str, str]]:
-    """The (language, text) code blocks of the spec contract."""
-    return re.findall(r"```(hcl|yaml)\n(.*?)```", SPEC_MD.read_text(encoding="utf-8"), re.S)
+@dataclass(frozen=True)
+class DocBlock:
+    """A fenced spec example of a Markdown page, with the marks the page gives it."""
+    lang: str  # hcl, yaml or json
+    text: str
+    line: int  # where the fence opens, 1-based
+    fragment: bool  # ```hcl fragment: a part of a spec, which must only parse
+    contract: str | None  # <!-- contract: PATH -->: PATH holds this example verbatim
+    same_as_previous: bool  # <!-- same output as the example above -->
+
+
+def doc_blocks(markdown: str) -> list[DocBlock]:
+    """The hcl, yaml and json examples of a Markdown page, in order."""
+    blocks = []
+    tokens = MarkdownIt().parse(markdown)
+    for index, token in enumerate(tokens):
+        lang, _, rest = token.info.partition(" ")
+        if token.type != "fence" or lang not in ("hcl", "yaml", "json"):
+            continue
+        before = tokens[index - 1] if index else None  # a mark is the HTML comment right above the fence
+        mark = before.content.strip() if before is not None and before.type == "html_block" else ""
+        contract = re.fullmatch(r"<!-- contract: (\S+) -->", mark)
+        blocks.append(DocBlock(lang, token.content, token.map[0] + 1, rest.strip() == "fragment",
+                               contract[1] if contract else None,
+                               mark == "<!-- same output as the example above -->"))
+    return blocks
 
 
 @pytest.fixture
