@@ -1,33 +1,27 @@
-"""Every example of the spec contract validates and compiles exactly as written."""
+"""The contract examples of docs/language.md validate and compile exactly as written, and
+examples/spec-reference* hold them verbatim."""
 
 import json
 
 import pytest
 
-from conftest import EXAMPLES, SPEC_MD, compile_folder, resources, spec_blocks, spec_errors
+from conftest import LANGUAGE_MD, ROOT, compile_folder, doc_blocks, resources, spec_errors
+from trust_eval import cel_admits
 
-COPIES = {"hcl": EXAMPLES / "spec-reference" / "main.wiam.hcl",
-          "yaml": EXAMPLES / "spec-reference-yaml" / "spec.wiam.yaml"}
-
-
-def _blocks():
-    if SPEC_MD.exists():
-        return spec_blocks()
-    return [(lang, path.read_text()) for lang, path in COPIES.items()]
+CONTRACT = [b for b in doc_blocks(LANGUAGE_MD.read_text(encoding="utf-8")) if b.contract]
+SUBJECT = "repo:acme/payments:ref:refs/heads/main"
 
 
-def test_examples_folder_holds_the_spec_blocks_verbatim():
-    if not SPEC_MD.exists():
-        pytest.fail(f"{SPEC_MD} is missing: the contract must sit beside the repository")
-    blocks = dict(spec_blocks())
-    assert set(blocks) == {"hcl", "yaml"}
-    for lang, path in COPIES.items():
-        assert path.read_text() == blocks[lang], f"{path} drifted from SPEC.md"
+def test_examples_folder_holds_the_contract_examples_verbatim():
+    assert sorted((b.lang, b.contract) for b in CONTRACT) == [
+        ("hcl", "examples/spec-reference/main.wiam.hcl"), ("yaml", "examples/spec-reference-yaml/spec.wiam.yaml")]
+    for block in CONTRACT:
+        assert (ROOT / block.contract).read_text(encoding="utf-8") == block.text, f"{block.contract} drifted"
 
 
-@pytest.mark.parametrize("lang,text", _blocks(), ids=lambda v: v if v in ("hcl", "yaml") else "")
-def test_spec_block_validates_and_compiles(spec, lang, text):
-    folder = spec({f"spec.wiam.{lang}": text})
+@pytest.mark.parametrize("block", CONTRACT, ids=lambda b: b.lang)
+def test_contract_example_validates_and_compiles(spec, block):
+    folder = spec({f"spec.wiam.{block.lang}": block.text})
     assert spec_errors(folder) == []
     module = compile_folder(folder)["main.tf.json"]
     roles = resources(module, "aws_iam_role")
@@ -39,13 +33,13 @@ def test_spec_block_validates_and_compiles(spec, lang, text):
         "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com")
     assert statement["Condition"] == {"StringEquals": {
         "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-        "token.actions.githubusercontent.com:sub": "repo:acme/payments:ref:refs/heads/main"}}
+        "token.actions.githubusercontent.com:sub": SUBJECT}}
     policy = json.loads(resources(module, "aws_iam_role_policy")["prod__payments-deployer"]["policy"])
     assert policy["Statement"][0]["Resource"] == "arn:aws:s3:::acme-payments-artifacts/*"
 
 
-def test_spec_hcl_example_compiles_every_cloud(spec):
-    hcl = dict(_blocks())["hcl"]
+def test_contract_hcl_example_compiles_every_cloud(spec):
+    (hcl,) = [b.text for b in CONTRACT if b.lang == "hcl"]
     module = compile_folder(spec({"spec.wiam.hcl": hcl}))["main.tf.json"]
     # AWS: one OIDC provider per issuer and account, shared by the workloads.
     providers = resources(module, "aws_iam_openid_connect_provider")
@@ -58,18 +52,19 @@ def test_spec_hcl_example_compiles_every_cloud(spec):
     # GCP: pool, provider with a condition naming the subject, service account, bindings.
     (provider,) = resources(module, "google_iam_workload_identity_pool_provider").values()
     assert provider["attribute_mapping"] == {"google.subject": "assertion.sub"}
-    assert provider["attribute_condition"] == 'assertion.sub in ["repo:acme/payments:ref:refs/heads/main"]'
+    condition = provider["attribute_condition"]
+    assert cel_admits(condition, {"sub": SUBJECT}) and not cel_admits(condition, {"sub": SUBJECT + "x"})
     assert "allowed_audiences" not in provider["oidc"]  # default: the provider's own resource name
     (binding,) = resources(module, "google_service_account_iam_member").values()
     assert binding["role"] == "roles/iam.workloadIdentityUser"
     assert binding["member"] == ("principal://iam.googleapis.com/projects/123456789012/locations/global/"
-                                 "workloadIdentityPools/wiam-pool/subject/repo:acme/payments:ref:refs/heads/main")
+                                 f"workloadIdentityPools/wiam-pool/subject/{SUBJECT}")
     (bucket,) = resources(module, "google_storage_bucket_iam_member").values()
     assert bucket["bucket"] == "acme-payments-artifacts" and bucket["role"] == "roles/storage.objectViewer"
     # Azure: identity, one exact credential, a role assignment at the given scope.
     (credential,) = resources(module, "azurerm_federated_identity_credential").values()
     assert credential["audience"] == ["api://AzureADTokenExchange"]
-    assert credential["subject"] == "repo:acme/payments:ref:refs/heads/main"
+    assert credential["subject"] == SUBJECT
     (assignment,) = resources(module, "azurerm_role_assignment").values()
     assert assignment["role_definition_name"] == "Storage Blob Data Reader"
     assert assignment["scope"] == "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/payments"
