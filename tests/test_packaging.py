@@ -16,12 +16,16 @@ import re
 import site
 import subprocess
 import sys
-import tomllib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 from conftest import ROOT
 
@@ -66,7 +70,8 @@ def installed(tmp_path_factory) -> Installed:
                               base).stdout.strip())
     # Dependencies from this interpreter; a .pth line adds a path without running its .pth files,
     # so an editable install of this checkout stays out.
-    (site_packages / "wiam-test-deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    deps = [*site.getsitepackages(), site.getusersitepackages()]
+    (site_packages / "wiam-test-deps.pth").write_text("".join(f"{path}\n" for path in deps))
     _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", "--no-index",
           "--disable-pip-version-check", str(wheel)], base)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
@@ -141,9 +146,16 @@ def test_readme_setup_commands_run_in_the_clone(installed):
     _run(compile_all.removeprefix(INSTALL), installed.clone, installed.env, shell=True)
     examples = {p.name for p in (installed.clone / "examples").iterdir() if any(p.glob("*.wiam.*"))}
     assert {p.parent.name for p in (installed.clone / "out").glob("*/main.tf.json")} == examples
-    tests = run_tests.removeprefix(TEST)
-    collected = _run(f"{tests} -p no:cacheprovider --collect-only", installed.clone, installed.env, shell=True)
+    # Every file or folder the tests open or list beside the clone is recorded (tests/outside_reads.py).
+    log = installed.clone.parent / "outside-reads.log"
+    env = {**installed.env, "PYTHONPATH": str(installed.clone / "tests"), "WIAM_OUTSIDE_LOG": str(log),
+           "WIAM_BESIDE": str(installed.clone.parent),
+           "WIAM_ALLOWED": os.pathsep.join(map(str, (installed.clone, installed.python.parent.parent,
+                                                     installed.env["WIAM_CACHE_DIR"])))}
+    tests = run_tests.removeprefix(TEST) + " -p no:cacheprovider -p outside_reads"
+    collected = _run(f"{tests} --collect-only", installed.clone, env, shell=True)
     assert re.search(r"^(\d+) tests collected", collected.stdout, re.M), collected.stdout
-    ran = _run(f"{tests} -p no:cacheprovider tests/test_spec_contract.py tests/test_language_doc.py",
-               installed.clone, installed.env, shell=True)
+    assert log.read_text() == ""
+    ran = _run(f"{tests} tests/test_spec_contract.py tests/test_language_doc.py", installed.clone, env, shell=True)
     assert re.search(r"^\d+ passed", ran.stdout.splitlines()[-1]), ran.stdout
+    assert log.read_text() == ""
