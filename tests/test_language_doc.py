@@ -9,6 +9,7 @@ import pytest
 from conftest import LANGUAGE_MD, ROOT, compile_folder, doc_blocks, spec_errors, write_spec
 from wiam.diagnostics import Report
 from wiam.issuers import KINDS
+from wiam.providers.gcp.terraform import RESOURCE_KINDS, resource_binding
 from wiam.readers import read
 
 SCHEMA = json.loads((ROOT / "schemas" / "wiam.schema.json").read_text(encoding="utf-8"))
@@ -167,3 +168,10 @@ def test_limits_table_holds_every_row_of_the_readme_table():
     section = readme.split("## Limits checked at compile time", 1)[1]
     readme_rows = [line for line in section.split("\n\n", 2)[1].splitlines()[2:]]
     assert readme_rows and {" | ".join(r) for r in rows} >= {line.strip().strip("|").strip() for line in readme_rows}
+
+
+def test_gcp_resource_table_names_every_resource_kind_and_its_binding():
+    (rows,) = _tables("gcp-resources").values()
+    for _, example, terraform_type in rows:
+        assert resource_binding(example.strip("`"))[0] == terraform_type.strip("`"), example
+    assert sorted(row[2].strip("`") for row in rows) == sorted(k.terraform_type for k in RESOURCE_KINDS)
