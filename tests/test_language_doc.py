@@ -175,3 +175,12 @@ def test_gcp_resource_table_names_every_resource_kind_and_its_binding():
     for _, example, terraform_type in rows:
         assert resource_binding(example.strip("`"))[0] == terraform_type.strip("`"), example
     assert sorted(row[2].strip("`") for row in rows) == sorted(k.terraform_type for k in RESOURCE_KINDS)
+
+
+def test_the_page_names_the_terraform_resources_its_examples_compile_to_and_no_other(tmp_path):
+    produced = set()
+    for block in COMPLETE:
+        produced |= set(compile_folder(_spec_folder(tmp_path, block))["main.tf.json"].get("resource", {}))
+    named = set(re.findall(r"`((?:aws|google|azurerm)_[a-z_]+)`", TEXT))
+    bindings = {k.terraform_type for k in RESOURCE_KINDS}  # the GCP resource table's, checked above
+    assert produced <= named <= produced | bindings
