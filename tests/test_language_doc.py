@@ -5,6 +5,7 @@ import json
 import re
 
 import pytest
+from markdown_it import MarkdownIt
 
 from conftest import LANGUAGE_MD, ROOT, compile_folder, doc_blocks, spec_errors, write_spec
 from wiam.diagnostics import Report
@@ -184,3 +185,16 @@ def test_the_page_names_the_terraform_resources_its_examples_compile_to_and_no_o
     named = set(re.findall(r"`((?:aws|google|azurerm)_[a-z_]+)`", TEXT))
     bindings = {k.terraform_type for k in RESOURCE_KINDS}  # the GCP resource table's, checked above
     assert produced <= named <= produced | bindings
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_links_to_sections_of_the_page_resolve():
+    tokens = MarkdownIt().parse(TEXT)
+    anchors = {_slug(tokens[i + 1].content) for i, t in enumerate(tokens) if t.type == "heading_open"}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = set(re.findall(r"\]\(#([^)]+)\)", TEXT)) | set(re.findall(r"\]\(docs/language\.md#([^)]+)\)", readme))
+    assert links and links <= anchors
