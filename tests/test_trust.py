@@ -240,3 +240,89 @@ def test_gcp_separate_pools_keep_a_shared_subject_apart(spec):
                    "a.wiam.hcl": workload_hcl("a", [_generic("svc", "one")], VIEWER),
                    "b.wiam.hcl": workload_hcl("b", [_generic("svc", "two")], [("gcp", "other", 'roles = ["roles/viewer"]')])})
     assert spec_errors(folder) == []
+
+
+# AWS: one OIDC provider per issuer URL (normalised) and account.
+
+def _one_url_issuers(second_url="https://IDP.example.com:443/", extra=""):
+    return (IDP.replace('"https://idp.example.com"', '"https://idp.example.com"\n  audience = "one"')
+            + f'issuer "idp2" {{\n  kind = "generic_oidc"\n  url = "{second_url}"\n  audience = "two"\n{extra}}}\n')
+
+
+AWS_GRANT = [("aws", "prod", 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]')]
+
+
+def _two_issuer_spec(spec, issuers, base=None):
+    from conftest import BASE_HCL, workload_hcl
+    return spec({"base.wiam.hcl": (base or BASE_HCL) + issuers,
+                 "a.wiam.hcl": workload_hcl("a", [_generic("svc-a")], AWS_GRANT),
+                 "b.wiam.hcl": workload_hcl("b", [_generic("svc-b", issuer="idp2")], AWS_GRANT)})
+
+
+@pytest.mark.parametrize("second_url", ["https://idp.example.com/", "https://IDP.example.com:443", "https://idp.example.com:443/"])
+def test_issuers_of_one_url_share_one_aws_provider(spec, second_url):
+    folder = _two_issuer_spec(spec, _one_url_issuers(second_url))
+    model = load_model(str(folder))
+    module = json.loads(compile_model(model)["main.tf.json"])
+    [(name, provider)] = module["resource"]["aws_iam_openid_connect_provider"].items()
+    assert name == "prod__idp" and provider["url"] == "https://idp.example.com"
+    assert provider["client_id_list"] == ["one", "two"] and "thumbprint_list" not in provider
+    roles = module["resource"]["aws_iam_role"]
+    for role, subject, audience in (("prod__a", "svc-a", "one"), ("prod__b", "svc-b", "two")):
+        assert roles[role]["depends_on"] == ["aws_iam_openid_connect_provider.prod__idp"]
+        [statement] = json.loads(roles[role]["assume_role_policy"])["Statement"]
+        assert statement["Principal"]["Federated"] == "arn:aws:iam::123456789012:oidc-provider/idp.example.com"
+        assert statement["Condition"]["StringEquals"] == {"idp.example.com:aud": audience, "idp.example.com:sub": subject}
+        claims = {"iss": "https://idp.example.com", "sub": subject, "aud": audience}
+        assert aws_roles_accepting(module, claims) == {role}
+
+
+def test_issuers_of_other_paths_keep_their_own_aws_providers(spec):
+    folder = _two_issuer_spec(spec, _one_url_issuers("https://idp.example.com/tenant"))
+    module = json.loads(compile_model(load_model(str(folder)))["main.tf.json"])
+    assert sorted(p["url"] for p in module["resource"]["aws_iam_openid_connect_provider"].values()) == [
+        "https://idp.example.com", "https://idp.example.com/tenant"]
+
+
+def _with_existing(entries: str):
+    from conftest import BASE_HCL
+    return BASE_HCL.replace('account_id = "123456789012"\n', f'account_id = "123456789012"\n  existing_oidc_providers = {{ {entries} }}\n')
+
+
+ARN = "arn:aws:iam::123456789012:oidc-provider/idp.example.com"
+
+
+@pytest.mark.parametrize("entries", [f'idp = "{ARN}"', f'idp2 = "{ARN}"', f'idp = "{ARN}", idp2 = "{ARN}"'])
+def test_existing_provider_of_one_issuer_serves_every_issuer_of_its_url(spec, entries):
+    folder = _two_issuer_spec(spec, _one_url_issuers(), _with_existing(entries))
+    module = json.loads(compile_model(load_model(str(folder)))["main.tf.json"])
+    assert "aws_iam_openid_connect_provider" not in module["resource"]
+    for role in module["resource"]["aws_iam_role"].values():
+        assert "depends_on" not in role
+        assert json.loads(role["assume_role_policy"])["Statement"][0]["Principal"]["Federated"] == ARN
+
+
+def test_two_existing_arns_for_one_url_are_refused(spec):
+    other = ARN.replace("idp.example.com", "IDP.example.com")
+    folder = _two_issuer_spec(spec, _one_url_issuers(), _with_existing(f'idp = "{ARN}", idp2 = "{other}"'))
+    [error] = spec_errors(folder)
+    assert "one OIDC provider per account" in error.message and "idp2" in error.message
+    assert error.pos.file.endswith("base.wiam.hcl") and "one provider ARN" in error.hint
+
+
+def test_disabling_one_issuer_of_a_shared_url_is_refused(spec):
+    folder = _two_issuer_spec(spec, _one_url_issuers(extra='  disabled = true\n  reason = "INC-1"\n'))
+    [error] = spec_errors(folder)
+    assert error.block == 'issuer "idp"' and "'idp2' is disabled" in error.message
+    assert "disable every issuer of this URL" in error.hint
+
+
+def test_audiences_of_one_url_are_counted_together(spec):
+    from conftest import BASE_HCL, workload_hcl
+    identities = [_generic(f"svc-{n}", f"aud-{n}", "idp" if n % 2 else "idp2") for n in range(101)]
+    issuers = IDP + 'issuer "idp2" {\n  kind = "generic_oidc"\n  url = "https://idp.example.com/"\n}\n'
+    folder = spec({"base.wiam.hcl": BASE_HCL.replace('target "aws" "prod" {\n', 'target "aws" "prod" {\n  trust_policy_quota = 4096\n')
+                   + issuers, "a.wiam.hcl": workload_hcl("a", identities[:50], AWS_GRANT),
+                   "b.wiam.hcl": workload_hcl("b", identities[50:], AWS_GRANT)})
+    errors = [e for e in spec_errors(folder) if "audiences" in e.message]
+    assert len(errors) == 1 and "101 audiences for one AWS OIDC provider" in errors[0].message
