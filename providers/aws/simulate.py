@@ -5,6 +5,7 @@ StringEquals conditions must hold for aud and sub, and no Deny statement may mat
 from __future__ import annotations
 
 import json
+import re
 
 from wiam.graph import principal_id
 from wiam.model import Model
@@ -14,6 +15,11 @@ from wiam.simulate import Check, Verdict, audiences, closest
 from .terraform import role_name
 
 NO_SUBJECT = Check("sub", False, "the role trusts no subject (every identity is disabled)")
+
+
+def iam_value(text: str) -> str:
+    """The string IAM compares, its special-character variables resolved (iam_literal's inverse)."""
+    return re.sub(r"\$\{([$*?])\}", r"\1", text)
 
 
 def _shown(values) -> str:
@@ -27,7 +33,7 @@ def _statement_checks(statement: dict, host: str, claims: dict, client_ids: dict
     checks = [Check("iss", provider == host, f"the token is from {claims['iss']!r}, the role trusts https://{provider}")]
     for key, expected in statement.get("Condition", {}).get("StringEquals", {}).items():
         claim = key.rsplit(":", 1)[1]
-        wanted = expected if isinstance(expected, list) else [expected]
+        wanted = [iam_value(v) for v in (expected if isinstance(expected, list) else [expected])]
         present = audiences(claims) if claim == "aud" else [claims.get(claim)]
         checks.append(Check(claim, bool(set(wanted) & set(present)),
                             f"the token has {_shown(present)}, the role expects {_shown(wanted)}"))

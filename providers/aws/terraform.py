@@ -125,6 +125,12 @@ def _check_sharing(model: Model, target: Target, provider: OidcProvider, url: st
                      f"the tokens the kill switch means to refuse", "disable every issuer of this URL, or none")
 
 
+def iam_literal(text: str) -> str:
+    """`text` as a literal in an IAM condition value, where `${` starts a policy variable and the
+    variable `${$}` is a literal `$`."""
+    return text.replace("${", "${$}{")
+
+
 def trust_policy(providers: dict[str, OidcProvider], identities: list[Identity]) -> dict:
     """One Allow statement per OIDC provider and audience, pinning aud and the exact sub values of the
     active identities; disabled subjects (and disabled issuers, whole) get an explicit Deny, which wins."""
@@ -146,8 +152,8 @@ def trust_policy(providers: dict[str, OidcProvider], identities: list[Identity])
             "Principal": {"Federated": arn},
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {"StringEquals": {
-                f"{keys}:aud": audience,
-                f"{keys}:sub": one_or_list(sorted(set(subjects))),
+                f"{keys}:aud": iam_literal(audience),
+                f"{keys}:sub": one_or_list([iam_literal(s) for s in sorted(set(subjects))]),
             }},
         })
     # Sids must be unique within a policy.
@@ -156,7 +162,8 @@ def trust_policy(providers: dict[str, OidcProvider], identities: list[Identity])
         statement = {"Sid": f"WiamDisabled{number}", "Effect": "Deny", "Principal": {"Federated": arn},
                      "Action": "sts:AssumeRoleWithWebIdentity"}
         if not issuer_disabled:  # a disabled issuer is refused whole
-            statement["Condition"] = {"StringEquals": {f"{provider.host_path}:sub": one_or_list(sorted(subjects))}}
+            statement["Condition"] = {"StringEquals": {
+                f"{provider.host_path}:sub": one_or_list([iam_literal(s) for s in sorted(subjects)])}}
         statements.append(statement)
     return {"Version": "2012-10-17", "Statement": statements}
 
