@@ -326,3 +326,17 @@ def test_audiences_of_one_url_are_counted_together(spec):
                    "b.wiam.hcl": workload_hcl("b", identities[50:], AWS_GRANT)})
     errors = [e for e in spec_errors(folder) if "audiences" in e.message]
     assert len(errors) == 1 and "101 audiences for one AWS OIDC provider" in errors[0].message
+
+
+def test_azure_refuses_two_credentials_of_one_issuer_and_subject(spec):
+    from conftest import BASE_HCL, workload_hcl
+    azure = [("azure", "prod", 'roles = ["Reader"]')]
+    folder = spec({"base.wiam.hcl": BASE_HCL + IDP,
+                   "a.wiam.hcl": workload_hcl("a", [_generic("svc", "one"), _generic("svc", "two")], azure)})
+    [error] = spec_errors(folder)
+    assert "one per issuer and subject" in error.message and "a.wiam.hcl:2:3" in error.message
+    assert error.pos.line == 7 and error.block == 'identity #2 in workload "a"'
+    apart = spec({"base.wiam.hcl": BASE_HCL + IDP,  # other workloads have their own managed identities
+                  "a.wiam.hcl": workload_hcl("a", [_generic("svc", "one")], azure),
+                  "b.wiam.hcl": workload_hcl("b", [_generic("svc", "two")], azure)})
+    assert spec_errors(apart) == []
