@@ -409,7 +409,9 @@ def simulate(directory: str = DirArgument, recursive: bool = RecursiveOption,
                          "cloud": nodes[r.grant]["cloud"], "target": nodes[r.grant]["target"], "hops": r.hops,
                          "path": [nodes[n]["label"] for n in r.path]} for r in reach],
             "nearest": [{"cloud": v.cloud, "target": v.target, "workload": v.workload, "principal": v.principal,
-                         "reasons": list(v.reasons)} for v in closest],
+                         "passed": list(v.passed), "reasons": list(v.reasons),
+                         "checks": [{"check": c.name, "passed": c.passed, "detail": c.detail} for c in v.checks]}
+                        for v in closest],
         }, indent=2, ensure_ascii=False))
     elif accepted:
         typer.echo(f"accepted by {len(accepted)} principal{'s' if len(accepted) > 1 else ''}:")
@@ -423,7 +425,9 @@ def simulate(directory: str = DirArgument, recursive: bool = RecursiveOption,
     else:
         typer.echo(f"refused everywhere: no principal accepts sub {claims['sub']!r} from {claims['iss']!r}")
         for verdict in closest:
-            typer.echo(f"  {verdict.cloud} {verdict.target}: {verdict.principal} (workload {verdict.workload}):")
+            failed = [c.name for c in verdict.checks if not c.passed]
+            typer.echo(f"  {verdict.cloud} {verdict.target}: {verdict.principal} (workload {verdict.workload}): "
+                       f"passes {', '.join(verdict.passed) or 'nothing'}; fails {', '.join(failed)}")
             for reason in verdict.reasons:
                 typer.echo(f"    {reason}")
     if expect is not None and (expect is Expectation.accepted) != bool(accepted):

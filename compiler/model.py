@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from .diagnostics import Pos
 from .document import Document
@@ -26,6 +27,14 @@ class Issuer:
 def host_path(url: str) -> str:
     """The URL without its scheme: how AWS names an OIDC provider and its condition keys."""
     return url.removeprefix("https://").rstrip("/")
+
+
+def normalised_url(url: str) -> str:
+    """One issuer URL, however written: scheme and host in lower case, no default port, no
+    trailing slash (the path keeps its case; it names the issuer)."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.lower().removesuffix(":443")
+    return f"{parts.scheme.lower()}://{netloc}{parts.path.rstrip('/')}"
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,18 @@ import binascii
 import json
 from dataclasses import dataclass
 
+from .diagnostics import Report
 from .loader import UsageError
 from .model import Model
+
+
+@dataclass(frozen=True)
+class Check:
+    """One thing a cloud compares: a claim (iss, sub, aud or another) or the kill switch (enabled)."""
+
+    name: str
+    passed: bool
+    detail: str  # what was compared, shown when it fails
 
 
 @dataclass(frozen=True)
@@ -19,13 +29,33 @@ class Verdict:
     workload: str
     principal: str  # the role name, service account email, direct principal or identity name
     node: str  # the principal's node in the access graph
-    accepted: bool
-    reasons: tuple[str, ...] = ()  # why not, one per claim that differs (empty when accepted)
+    checks: tuple[Check, ...]  # of the trust path that came closest (all pass when accepted)
+
+    @property
+    def accepted(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def passed(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.checks if c.passed)
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """Why not, one per failed check (empty when accepted)."""
+        return tuple(f"{c.name}: {c.detail}" for c in self.checks if not c.passed)
 
 
-def distance(reasons) -> tuple[bool, int]:
-    """How far a refusal is from acceptance: another issuer is farthest, then the count of claims."""
-    return any(r.startswith("iss:") for r in reasons), len(reasons)
+def closeness(checks) -> tuple[bool, bool, int, int]:
+    """Sort key of a trust path, closest first: accepting, then the exact subject, then the most
+    checks passed and the fewest failed."""
+    passed = sum(c.passed for c in checks)
+    subject = any(c.name == "sub" and c.passed for c in checks)
+    return passed < len(checks), not subject, -passed, len(checks) - passed
+
+
+def closest(paths: list[tuple[Check, ...]], none: Check) -> tuple[Check, ...]:
+    """The trust path of a principal that comes closest to accepting; `none` when it has no path."""
+    return min(paths, key=closeness, default=(none,))
 
 
 def audiences(claims: dict) -> list[str]:
@@ -64,9 +94,10 @@ def simulate(model: Model, claims: dict) -> list[Verdict]:
     """A verdict for every principal wiam compiles, in every cloud."""
     from wiam.providers import PROVIDERS  # each cloud judges tokens its own way (and providers import this module)
 
-    from .compile import compile_model
+    from .compile import build_modules
 
-    module = json.loads(compile_model(model)["main.tf.json"])
+    # The values the clouds will hold: the plan before escaping for Terraform (`$${` is `${` there).
+    module = {"resource": build_modules(model, False, Report(), lambda done, total: None)["main.tf.json"].resources}
     verdicts = []
     for _, provider in sorted(PROVIDERS.items()):
         verdicts.extend(provider.simulate(model, module, claims))
@@ -74,6 +105,6 @@ def simulate(model: Model, claims: dict) -> list[Verdict]:
 
 
 def nearest(verdicts: list[Verdict], count: int = 5) -> list[Verdict]:
-    """The refusing principals that came closest: fewest differing claims first."""
+    """The refusing principals that came closest: exact subject first, then the most checks passed."""
     refused = [v for v in verdicts if not v.accepted]
-    return sorted(refused, key=lambda v: (distance(v.reasons), v.cloud, v.target, v.workload))[:count]
+    return sorted(refused, key=lambda v: (closeness(v.checks), v.cloud, v.target, v.workload))[:count]

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from wiam.compile import load_model
+from wiam.compile import compile_model, load_model
 from wiam.simulate import nearest, read_claims, simulate
 from conftest import EXAMPLE_SPECS, EXAMPLES, ROOT, write_spec
 from wiam.loader import UsageError
@@ -185,3 +185,108 @@ def test_bad_claims_are_usage_errors(tmp_path):
     for path in (tmp_path / "bad.json", tmp_path / "missing.json"):
         with pytest.raises(UsageError):
             read_claims(str(path))
+
+
+# Simulation judges the values the clouds hold, not the escaped Terraform text.
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+from wiam.terraform import escape  # noqa: E402
+
+TEMPLATE_TARGETS = {
+    "aws": {"a": {"account_id": "111111111111"}},
+    "gcp": {"g": {"project_id": "proj-g1", "project_number": "222222222222"}},
+    "azure": {"z": {"tenant_id": "00000000-0000-0000-0000-000000000000",
+                    "subscription_id": "11111111-1111-1111-1111-111111111111", "resource_group": "ids",
+                    "location": "eastus"}},
+}
+TEMPLATE_GRANTS = {
+    "aws": {"a": {"actions": ["s3:GetObject"], "resources": ["arn:aws:s3:::b/*"]}},
+    "gcp": {"g": {"roles": ["roles/viewer"]}},
+    "azure": {"z": {"roles": ["Reader"]}},
+}
+
+
+def _spec_json(workloads: dict[str, list[tuple[str, str, str]]], issuers: dict[str, str]) -> str:
+    """workloads: name -> [(issuer, subject, audience)], each granted in every cloud."""
+    return json.dumps({
+        "issuer": {name: {"kind": "generic_oidc", "url": url} for name, url in issuers.items()},
+        "target": TEMPLATE_TARGETS,
+        "workload": {name: {"identity": [{"issuer": i, "subject": s, "audience": a} for i, s, a in identities],
+                            "grant": TEMPLATE_GRANTS} for name, identities in workloads.items()},
+    })
+
+
+IDP = {"idp": "https://idp.example.com"}
+
+
+def _template_model(tmp, subject, audience="aud-${a}"):
+    folder = write_spec(tmp, {"main.wiam.json": _spec_json({"w": [("idp", subject, audience)]}, IDP)})
+    return load_model(str(folder))
+
+
+def test_templates_in_subjects_are_judged_as_the_clouds_hold_them(tmp_path):
+    subject, audience = "deploy-${env}-%{if x}", "aud-${a}"
+    model = _template_model(tmp_path / "spec", subject, audience)
+    rendered = compile_model(model)["main.tf.json"].decode()
+    assert "deploy-$${env}-%%{if x}" in rendered and "${$}{env}" in rendered  # Terraform, then IAM, escaping
+    claims = {"iss": IDP["idp"], "sub": subject, "aud": audience}
+    assert _accepted(model, claims) == {("aws", "a", "w"), ("gcp", "g", "w"), ("azure", "z", "w")}
+    for text in ("deploy-$${env}-%%{if x}", "deploy-${$}{env}-%{if x}"):  # the escaped texts are other subjects
+        verdicts = simulate(model, dict(claims, sub=text))
+        assert not any(v.accepted for v in verdicts)
+        assert all(any(r.startswith("sub:") for r in v.reasons) for v in verdicts)
+    assert not any(v.accepted for v in simulate(model, dict(claims, aud="aud-$${a}")))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet="a$%{}*?\\\"", min_size=1, max_size=12))
+def test_any_subject_is_accepted_exactly(tmp_path_factory, subject):
+    model = _template_model(tmp_path_factory.mktemp("spec"), subject, "aud")
+    claims = {"iss": IDP["idp"], "sub": subject, "aud": "aud"}
+    assert _accepted(model, claims) == {("aws", "a", "w"), ("gcp", "g", "w"), ("azure", "z", "w")}
+    for other in {escape(subject), subject.replace("${", "${$}{"), subject + "*"} - {subject}:
+        assert _accepted(model, dict(claims, sub=other)) == set(), other
+
+
+# Nearest refusals: the principal whose subject matches exactly comes first.
+
+def _crowded_spec(tmp):
+    issuers = {"idp": "https://idp.example.com", "other": "https://other.example.com"}
+    workloads = {f"near-{n}": [("idp", f"svc-target-{n}", "a0")] for n in range(8)}
+    workloads["zz-exact"] = [("other", "svc-target", "a1")]  # last by name: ranking alone must lift it
+    return write_spec(tmp, {"main.wiam.json": _spec_json(workloads, issuers)})
+
+
+def test_nearest_lists_the_exact_subject_first_with_its_checks(tmp_path):
+    model = load_model(str(_crowded_spec(tmp_path / "spec")))
+    claims = {"iss": "https://idp.example.com", "sub": "svc-target", "aud": "a0"}
+    verdicts = simulate(model, claims)
+    assert not any(v.accepted for v in verdicts)
+    closest = nearest(verdicts)
+    assert {(v.cloud, v.workload) for v in closest[:3]} == {("aws", "zz-exact"), ("azure", "zz-exact"),
+                                                            ("gcp", "zz-exact")}
+    # GCP's closest path is the pool's own provider, whose condition lists other subjects: principals
+    # are pool-scoped, so only the condition keeps this token from the exact subject's service account.
+    failing = {"aws": {"iss", "aud"}, "azure": {"iss", "aud"}, "gcp": {"claims"}}
+    for verdict in closest[:3]:
+        assert "sub" in verdict.passed
+        assert {c.name for c in verdict.checks if not c.passed} == failing[verdict.cloud]
+    for verdict in closest[3:]:  # then the near ones, which pass issuer and audience
+        assert verdict.workload.startswith("near-") and {"iss", "aud"} <= set(verdict.passed)
+        assert [c.name for c in verdict.checks if not c.passed][0] in ("sub", "claims")
+
+
+def test_cli_shows_passed_and_failed_checks(tmp_path):
+    folder = _crowded_spec(tmp_path / "spec")
+    (tmp_path / "claims.json").write_text(json.dumps({"iss": "https://idp.example.com", "sub": "svc-target", "aud": "a0"}))
+    result = _wiam("simulate", folder, "--claims", tmp_path / "claims.json", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    first = next(v for v in json.loads(result.stdout)["nearest"] if v["cloud"] == "aws")
+    assert first["workload"] == "zz-exact"
+    assert {c["check"]: c["passed"] for c in first["checks"]} == {"iss": False, "aud": False, "sub": True,
+                                                                  "enabled": True}
+    assert first["reasons"][0].startswith("iss: ") and "sub" in first["passed"]
+    text = _wiam("simulate", folder, "--claims", tmp_path / "claims.json").stdout
+    assert "aws a: wiam-zz-exact (workload zz-exact): passes sub, enabled; fails iss, aud" in text

@@ -10,7 +10,7 @@ from wiam.graph import AccessGraph
 from wiam.model import Model, Target
 
 from . import catalog
-from .terraform import oidc_provider_arn, role_name, trust_policy
+from .terraform import oidc_providers, role_name, trust_policy
 
 # Actions that create compute which runs as a passed role: with iam:PassRole they act as that role.
 COMPUTE_WITH_ROLE = frozenset({
@@ -50,13 +50,10 @@ def expanded_actions(settings: dict) -> dict[str, str]:
 
 
 def graph_target(model: Model, target: Target, access: AccessGraph) -> None:
-    partition = target.settings.get("partition", "aws")
-    existing = target.settings.get("existing_oidc_providers", {})
+    providers = oidc_providers(model, target, {i.issuer.name for w, _ in model.grants_on(target) for i in w.identities})
     for workload, grant in model.grants_on(target):
         if not workload.identities:
             continue
-        providers = {i.issuer.name: existing.get(i.issuer.name) or oidc_provider_arn(
-            partition, target.settings["account_id"], i.issuer.host_path) for i in workload.identities}
         principal = access.principal(workload, target, "role", role_name(workload.name),
                                      trust=trust_policy(providers, workload.identities),
                                      arn=role_arn(target, workload.name))

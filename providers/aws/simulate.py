@@ -5,13 +5,21 @@ StringEquals conditions must hold for aud and sub, and no Deny statement may mat
 from __future__ import annotations
 
 import json
+import re
 
 from wiam.graph import principal_id
 from wiam.model import Model
 from wiam.names import terraform_name
-from wiam.simulate import Verdict, audiences, distance
+from wiam.simulate import Check, Verdict, audiences, closest
 
 from .terraform import role_name
+
+NO_SUBJECT = Check("sub", False, "the role trusts no subject (every identity is disabled)")
+
+
+def iam_value(text: str) -> str:
+    """The string IAM compares, its special-character variables resolved (iam_literal's inverse)."""
+    return re.sub(r"\$\{([$*?])\}", r"\1", text)
 
 
 def _shown(values) -> str:
@@ -19,22 +27,21 @@ def _shown(values) -> str:
     return ", ".join(repr(v) for v in values[:3]) + (f" and {len(values) - 3} more" if len(values) > 3 else "")
 
 
-def _statement_reasons(statement: dict, host: str, claims: dict, client_ids: dict[str, list[str]]) -> list[str]:
+def _statement_checks(statement: dict, host: str, claims: dict, client_ids: dict[str, list[str]]) -> list[Check]:
+    """Every comparison of one statement, the issuer included: a refusal shows all that differ."""
     provider = statement["Principal"]["Federated"].split("oidc-provider/", 1)[1]
-    if provider != host:
-        return [f"iss: the token is from {claims['iss']!r}, the role trusts https://{provider}"]
-    reasons = []
+    checks = [Check("iss", provider == host, f"the token is from {claims['iss']!r}, the role trusts https://{provider}")]
     for key, expected in statement.get("Condition", {}).get("StringEquals", {}).items():
         claim = key.rsplit(":", 1)[1]
-        wanted = expected if isinstance(expected, list) else [expected]
+        wanted = [iam_value(v) for v in (expected if isinstance(expected, list) else [expected])]
         present = audiences(claims) if claim == "aud" else [claims.get(claim)]
-        if not set(wanted) & set(present):
-            reasons.append(f"{claim}: the token has {_shown(present)}, the role expects {_shown(wanted)}")
-    if (provider in client_ids and not set(audiences(claims)) & set(client_ids[provider])
-            and not any(r.startswith("aud:") for r in reasons)):
-        reasons.append(f"aud: {_shown(audiences(claims))} is not a client ID of the OIDC provider "
-                       f"({_shown(client_ids[provider])})")
-    return reasons
+        checks.append(Check(claim, bool(set(wanted) & set(present)),
+                            f"the token has {_shown(present)}, the role expects {_shown(wanted)}"))
+    if provider in client_ids and not set(audiences(claims)) & set(client_ids[provider]) and all(
+            c.passed for c in checks if c.name == "aud"):
+        checks.append(Check("aud", False, f"{_shown(audiences(claims))} is not a client ID of the OIDC provider "
+                                          f"({_shown(client_ids[provider])})"))
+    return checks
 
 
 def simulate(model: Model, module: dict, claims: dict) -> list[Verdict]:
@@ -50,18 +57,16 @@ def simulate(model: Model, module: dict, claims: dict) -> list[Verdict]:
             role = roles.get(terraform_name(target.name, workload.name))
             if role is None:
                 continue
-            allow, deny = None, False
+            allows, denied = [], False
             for statement in json.loads(role["assume_role_policy"])["Statement"]:
-                reasons = _statement_reasons(statement, host, claims, client_ids)
+                checks = _statement_checks(statement, host, claims, client_ids)
                 if statement["Effect"] == "Deny":
-                    deny = deny or not reasons
-                elif allow is None or distance(reasons) < distance(allow):
-                    allow = reasons
-            if deny:
-                reasons = [f"sub: {claims['sub']!r} is refused by the kill switch (an explicit Deny in the trust policy)"]
-            else:
-                reasons = allow if allow is not None else ["the role trusts no subject (every identity is disabled)"]
+                    denied = denied or all(c.passed for c in checks)
+                else:
+                    allows.append(checks)
+            enabled = Check("enabled", not denied, f"{claims['sub']!r} is refused by the kill switch "
+                                                   "(an explicit Deny in the trust policy)")
             verdicts.append(Verdict("aws", target.name, workload.name, role_name(workload.name),
-                                    principal_id("aws", "role", target.name, workload.name), not reasons,
-                                    tuple(reasons)))
+                                    principal_id("aws", "role", target.name, workload.name),
+                                    closest([tuple(a) + (enabled,) for a in allows], NO_SUBJECT)))
     return verdicts

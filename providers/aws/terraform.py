@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from wiam.diagnostics import Report
 from wiam.document import describe
-from wiam.model import Identity, Model, Target, Workload
+from wiam.model import Identity, Model, Target, Workload, host_path, normalised_url
 from wiam.names import fit_name, short_hash, slug, terraform_name
 from wiam.terraform import Module, one_or_list, policy_json, ref
 
@@ -61,37 +62,108 @@ def oidc_provider_arn(partition: str, account_id: str, host_path: str) -> str:
     return f"arn:{partition}:iam::{account_id}:oidc-provider/{host_path}"
 
 
-def trust_policy(provider_arns: dict[str, str], identities: list[Identity]) -> dict:
-    """One Allow statement per issuer and audience, pinning aud and the exact sub values of the active
-    identities; disabled subjects (and disabled issuers, whole) get an explicit Deny, which wins."""
+@dataclass(frozen=True)
+class OidcProvider:
+    """The one IAM OIDC provider of an issuer URL in an account, shared by the issuers naming that URL."""
+
+    url: str  # as the first issuer (by name) writes it
+    arn: str
+    issuers: tuple[str, ...]  # sorted; the first names the Terraform resource
+    existing: bool  # given by existing_oidc_providers, not created here
+
+    @property
+    def host_path(self) -> str:
+        """How IAM names the provider (its ARN) and its condition keys."""
+        return self.arn.split("oidc-provider/", 1)[1]
+
+
+def oidc_providers(model: Model, target: Target, issuer_names, report: Report | None = None) -> dict[str, OidcProvider]:
+    """Each issuer's provider in the target's account. IAM takes one provider per URL, so issuers whose
+    URLs normalise alike share one; with `report`, what makes sharing impossible is an error."""
+    existing = target.settings.get("existing_oidc_providers", {})
+    account, partition = target.settings["account_id"], target.settings.get("partition", "aws")
+    groups: dict[str, list[str]] = {}
+    for name in sorted(set(issuer_names)):
+        groups.setdefault(normalised_url(model.issuers[name].url), []).append(name)
+    providers: dict[str, OidcProvider] = {}
+    for url, names in sorted(groups.items()):
+        entries = {n: existing[n] for n in names if n in existing}  # issuer -> ARN, in name order
+        first = model.issuers[names[0]]
+        arn = next(iter(entries.values()), None)
+        provider = OidcProvider(first.url, arn or oidc_provider_arn(partition, account, first.host_path),
+                                tuple(names), arn is not None)
+        providers.update(dict.fromkeys(names, provider))
+        if report is not None:
+            _check_sharing(model, target, provider, url, entries, report)
+    return providers
+
+
+def _check_sharing(model: Model, target: Target, provider: OidcProvider, url: str, entries: dict[str, str],
+                   report: Report) -> None:
+    account = target.settings["account_id"]
+    issuers = [model.issuers[n] for n in provider.issuers]
+    shared = f"issuers {', '.join(repr(i.name) for i in issuers)} all name {url}"
+    for name, arn in entries.items():
+        where = model.where(target.path + ("existing_oidc_providers", name))
+        if arn.split(":")[4] != account:
+            report.error(where, describe(target.path), f"{arn!r} is not in account {account}",
+                         "use the ARN of the OIDC provider in this target's account")
+        if normalised_url("https://" + arn.split("oidc-provider/", 1)[1]) != url:
+            report.error(where, describe(target.path), f"{arn!r} is not the provider of issuer {name!r} ({url})",
+                         f"use the ARN ending in oidc-provider/{host_path(url)}")
+        if arn != provider.arn:
+            report.error(where, describe(target.path),
+                         f"{shared}, which has one OIDC provider per account, but existing_oidc_providers maps "
+                         f"{name!r} to {arn!r} and {provider.issuers[0]!r}'s provider is {provider.arn!r}",
+                         "map every issuer of this URL to the one provider ARN")
+    disabled = [i for i in issuers if i.disabled]
+    if disabled and len(disabled) < len(issuers):
+        enabled = next(i for i in issuers if not i.disabled)
+        report.error(enabled.pos, describe(("issuer", enabled.name)),
+                     f"{shared} (one AWS OIDC provider, the same tokens), but only "
+                     f"{', '.join(repr(i.name) for i in disabled)} is disabled: {enabled.name!r} would still admit "
+                     f"the tokens the kill switch means to refuse", "disable every issuer of this URL, or none")
+
+
+def iam_literal(text: str) -> str:
+    """`text` as a literal in an IAM condition value, where `${` starts a policy variable and the
+    variable `${$}` is a literal `$`."""
+    return text.replace("${", "${$}{")
+
+
+def trust_policy(providers: dict[str, OidcProvider], identities: list[Identity]) -> dict:
+    """One Allow statement per OIDC provider and audience, pinning aud and the exact sub values of the
+    active identities; disabled subjects (and disabled issuers, whole) get an explicit Deny, which wins."""
     groups: dict[tuple[str, str], list[str]] = {}
     denied: dict[str, set[str]] = {}
-    issuers = {i.issuer.name: i.issuer for i in identities}
+    by_arn: dict[str, tuple[OidcProvider, bool]] = {}
     for identity in identities:
+        provider = providers[identity.issuer.name]
+        by_arn[provider.arn] = provider, bool(identity.issuer.disabled)  # alike for issuers of one URL
         if identity.active:
-            groups.setdefault((identity.issuer.name, identity.audience_for(DEFAULT_AUDIENCE)), []).append(
-                identity.subject)
+            groups.setdefault((provider.arn, identity.audience_for(DEFAULT_AUDIENCE)), []).append(identity.subject)
         else:
-            denied.setdefault(identity.issuer.name, set()).add(identity.subject)
+            denied.setdefault(provider.arn, set()).add(identity.subject)
     statements = []
-    for (issuer_name, audience), subjects in sorted(groups.items()):
-        issuer = issuers[issuer_name]
+    for (arn, audience), subjects in sorted(groups.items()):
+        keys = by_arn[arn][0].host_path
         statements.append({
             "Effect": "Allow",
-            "Principal": {"Federated": provider_arns[issuer_name]},
+            "Principal": {"Federated": arn},
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {"StringEquals": {
-                f"{issuer.host_path}:aud": audience,
-                f"{issuer.host_path}:sub": one_or_list(sorted(set(subjects))),
+                f"{keys}:aud": iam_literal(audience),
+                f"{keys}:sub": one_or_list([iam_literal(s) for s in sorted(set(subjects))]),
             }},
         })
     # Sids must be unique within a policy.
-    for number, (issuer_name, subjects) in enumerate(sorted(denied.items()), 1):
-        issuer = issuers[issuer_name]
-        statement = {"Sid": f"WiamDisabled{number}", "Effect": "Deny", "Principal": {"Federated": provider_arns[issuer_name]},
+    for number, (arn, subjects) in enumerate(sorted(denied.items()), 1):
+        provider, issuer_disabled = by_arn[arn]
+        statement = {"Sid": f"WiamDisabled{number}", "Effect": "Deny", "Principal": {"Federated": arn},
                      "Action": "sts:AssumeRoleWithWebIdentity"}
-        if not issuer.disabled:  # a disabled issuer is refused whole
-            statement["Condition"] = {"StringEquals": {f"{issuer.host_path}:sub": one_or_list(sorted(subjects))}}
+        if not issuer_disabled:  # a disabled issuer is refused whole
+            statement["Condition"] = {"StringEquals": {
+                f"{provider.host_path}:sub": one_or_list([iam_literal(s) for s in sorted(subjects)])}}
         statements.append(statement)
     return {"Version": "2012-10-17", "Statement": statements}
 
@@ -155,7 +227,6 @@ def _check_grant(model: Model, target: Target, workload: Workload, settings: dic
 
 def compile_target(model: Model, target: Target, module: Module, report: Report) -> dict[str, dict]:
     account = target.settings["account_id"]
-    partition = target.settings.get("partition", "aws")
     alias = f"aws.{target.name}"
     module.require(*TERRAFORM_PROVIDER)
     module.provider("aws", {"alias": target.name, "region": target.settings.get("region", "us-east-1"),
@@ -168,40 +239,30 @@ def compile_target(model: Model, target: Target, module: Module, report: Report)
                          describe(target.path), f"no issuer named {issuer_name!r}",
                          "existing_oidc_providers maps issuer names to provider ARNs")
 
-    # Which issuers (and audiences) this account must trust.
+    # Which issuers (and audiences) this account must trust: one provider per URL, audiences united.
     audiences: dict[str, set[str]] = {}
     for workload, _ in grants:
         for identity in workload.identities:
             audiences.setdefault(identity.issuer.name, set()).add(identity.audience_for(DEFAULT_AUDIENCE))
-
-    provider_arns: dict[str, str] = {}
+    providers = oidc_providers(model, target, audiences, report)
     provider_addresses: dict[str, str] = {}
-    for issuer_name in sorted(audiences):
-        issuer = model.issuers[issuer_name]
-        if issuer_name in existing:
-            arn = existing[issuer_name]
-            where = model.where(target.path + ("existing_oidc_providers", issuer_name))
-            if arn.split(":")[4] != account:
-                report.error(where, describe(target.path), f"{arn!r} is not in account {account}",
-                             "use the ARN of the OIDC provider in this target's account")
-            if arn.split("oidc-provider/", 1)[1] != issuer.host_path:
-                report.error(where, describe(target.path),
-                             f"{arn!r} is not the provider of issuer {issuer_name!r} ({issuer.url})",
-                             f"use the ARN ending in oidc-provider/{issuer.host_path}")
-            provider_arns[issuer_name] = arn
+    for provider in sorted(set(providers.values()), key=lambda p: p.issuers):
+        if provider.existing:
             continue
-        if len(audiences[issuer_name]) > CLIENT_IDS_PER_PROVIDER:
-            report.error(issuer.pos, describe(("issuer", issuer_name)),
-                         f"{len(audiences[issuer_name])} audiences for one AWS OIDC provider; the limit is "
-                         f"{CLIENT_IDS_PER_PROVIDER}", "use fewer distinct audiences")
-        provider_arns[issuer_name] = oidc_provider_arn(partition, account, issuer.host_path)
-        provider_addresses[issuer_name] = module.resource(
-            "aws_iam_openid_connect_provider", terraform_name(target.name, issuer_name),
-            {"provider": alias, "url": issuer.url, "client_id_list": sorted(audiences[issuer_name]),
-             "tags": {"managed-by": "wiam", "wiam-issuer": issuer_name}})
-    if len(provider_addresses) > OIDC_PROVIDERS_PER_ACCOUNT:
+        first = model.issuers[provider.issuers[0]]
+        client_ids = sorted(set().union(*(audiences[n] for n in provider.issuers)))
+        if len(client_ids) > CLIENT_IDS_PER_PROVIDER:
+            report.error(first.pos, describe(("issuer", first.name)),
+                         f"{len(client_ids)} audiences for one AWS OIDC provider (of {normalised_url(first.url)}); "
+                         f"the limit is {CLIENT_IDS_PER_PROVIDER}", "use fewer distinct audiences")
+        address = module.resource(
+            "aws_iam_openid_connect_provider", terraform_name(target.name, first.name),
+            {"provider": alias, "url": provider.url, "client_id_list": client_ids,
+             "tags": {"managed-by": "wiam", "wiam-issuer": first.name}})
+        provider_addresses.update(dict.fromkeys(provider.issuers, address))
+    if len(set(provider_addresses.values())) > OIDC_PROVIDERS_PER_ACCOUNT:
         report.error(target.pos, describe(target.path),
-                     f"{len(provider_addresses)} OIDC providers in one account; IAM allows {OIDC_PROVIDERS_PER_ACCOUNT}",
+                     f"{len(set(provider_addresses.values()))} OIDC providers in one account; IAM allows {OIDC_PROVIDERS_PER_ACCOUNT}",
                      "reuse providers through existing_oidc_providers or spread issuers over accounts")
     if len(grants) > ROLES_PER_ACCOUNT_MAX:
         report.error(target.pos, describe(target.path),
@@ -214,14 +275,14 @@ def compile_target(model: Model, target: Target, module: Module, report: Report)
         if not workload.identities:
             continue
         outputs[workload.name] = _compile_role(model, target, workload, grant.settings, grant.path, module,
-                                               provider_arns, provider_addresses, report)
+                                               providers, provider_addresses, report)
     return outputs
 
 
-def _compile_role(model, target, workload, settings, path, module, provider_arns, provider_addresses, report):
+def _compile_role(model, target, workload, settings, path, module, providers, provider_addresses, report):
     alias = f"aws.{target.name}"
     name = terraform_name(target.name, workload.name)
-    trust = policy_json(trust_policy(provider_arns, workload.identities))
+    trust = policy_json(trust_policy(providers, workload.identities))
     quota = target.settings.get("trust_policy_quota", TRUST_POLICY_DEFAULT)
     if len(trust) > quota:
         report.error(workload.pos, describe(("workload", workload.name)),
@@ -237,7 +298,7 @@ def _compile_role(model, target, workload, settings, path, module, provider_arns
     }
     used = sorted({i.issuer.name for i in workload.identities} & set(provider_addresses))
     if used:
-        role["depends_on"] = [provider_addresses[i] for i in used]
+        role["depends_on"] = sorted({provider_addresses[i] for i in used})
     if workload.description:
         role["description"] = workload.description
     if "max_session_duration" in settings:

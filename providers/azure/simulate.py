@@ -7,20 +7,22 @@ from __future__ import annotations
 from wiam.graph import principal_id
 from wiam.model import Model
 from wiam.names import terraform_name
-from wiam.simulate import Verdict, audiences, distance
+from wiam.simulate import Check, Verdict, audiences, closest
 
 from .terraform import identity_name
 
+NO_CREDENTIAL = Check("enabled", False, "the identity has no federated credential (every one is disabled)")
 
-def _credential_reasons(credential: dict, claims: dict) -> list[str]:
-    reasons = []
-    if credential["issuer"] != claims["iss"]:
-        reasons.append(f"iss: the token is from {claims['iss']!r}, the credential trusts {credential['issuer']!r}")
-    if credential["subject"] != claims["sub"]:
-        reasons.append(f"sub: the token has {claims['sub']!r}, the credential expects {credential['subject']!r}")
-    if not set(audiences(claims)) & set(credential["audience"]):
-        reasons.append(f"aud: the token has {audiences(claims)!r}, the credential expects {credential['audience']!r}")
-    return reasons
+
+def _credential_checks(credential: dict, claims: dict) -> tuple[Check, ...]:
+    return (
+        Check("iss", credential["issuer"] == claims["iss"],
+              f"the token is from {claims['iss']!r}, the credential trusts {credential['issuer']!r}"),
+        Check("sub", credential["subject"] == claims["sub"],
+              f"the token has {claims['sub']!r}, the credential expects {credential['subject']!r}"),
+        Check("aud", bool(set(audiences(claims)) & set(credential["audience"])),
+              f"the token has {audiences(claims)!r}, the credential expects {credential['audience']!r}"),
+    )
 
 
 def simulate(model: Model, module: dict, claims: dict) -> list[Verdict]:
@@ -31,9 +33,8 @@ def simulate(model: Model, module: dict, claims: dict) -> list[Verdict]:
             if not workload.identities:
                 continue
             parent = f"${{azurerm_user_assigned_identity.{terraform_name(target.name, workload.name)}.id}}"
-            checked = [_credential_reasons(c, claims) for c in credentials if c["parent_id"] == parent]
-            reasons = min(checked, key=distance, default=["the identity has no federated credential (every one is disabled)"])
+            paths = [_credential_checks(c, claims) for c in credentials if c["parent_id"] == parent]
             verdicts.append(Verdict("azure", target.name, workload.name, identity_name(workload.name),
-                                    principal_id("azure", "identity", target.name, workload.name), not reasons,
-                                    tuple(reasons)))
+                                    principal_id("azure", "identity", target.name, workload.name),
+                                    closest(paths, NO_CREDENTIAL)))
     return verdicts

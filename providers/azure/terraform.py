@@ -7,7 +7,7 @@ import uuid
 
 from wiam.diagnostics import Report
 from wiam.document import describe
-from wiam.model import Model, Target
+from wiam.model import Identity, Model, Target
 from wiam.names import fit_name, short_hash, slug, terraform_name
 from wiam.terraform import Module, ref
 
@@ -73,8 +73,17 @@ def compile_target(model: Model, target: Target, module: Module, report: Report)
                          f"{CREDENTIALS_PER_IDENTITY} federated credentials",
                          f"split the identities over several workloads of at most {CREDENTIALS_PER_IDENTITY}")
         previous = None
+        credentials: dict[tuple[str, str], Identity] = {}  # Entra takes one per issuer and subject
         for item in sorted(workload.identities, key=lambda i: (i.issuer.name, i.subject)):
             block = describe(("workload", workload.name, "identity", item.index))
+            first = credentials.setdefault((item.issuer.url, item.subject), item)
+            if first is not item:
+                report.error(item.pos, block,
+                             f"issuer {item.issuer.url} and subject {item.subject!r} already have a federated "
+                             f"credential on this workload's managed identity (at {first.pos}); Azure takes one "
+                             f"per issuer and subject, whatever the audience",
+                             "keep one identity block for this subject (one audience), or move the other to "
+                             "another workload")
             if len(item.subject) > SUBJECT_MAX:
                 report.error(item.pos, block, f"the subject is {len(item.subject)} characters; Azure allows {SUBJECT_MAX}",
                              "shorten the names that make up the subject")

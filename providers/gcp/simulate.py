@@ -11,10 +11,13 @@ from functools import lru_cache
 from wiam.graph import principal_id
 from wiam.model import Model
 from wiam.names import terraform_name
-from wiam.simulate import Verdict, audiences, distance
+from wiam.simulate import Check, Verdict, audiences, closest
 
 from .graph import service_account_email
 from .terraform import WORKLOAD_IDENTITY_USER, POOL_DEFAULT_ID, principal
+
+NO_PROVIDER = Check("iss", False, "the pool has no provider")
+
 
 @lru_cache(maxsize=1)
 def _cel():
@@ -42,21 +45,23 @@ def default_audiences(number: str, pool_id: str, provider_id: str) -> list[str]:
     return [f"//{name}", f"https://{name}"]
 
 
-def _provider_reasons(provider: dict, claims: dict, number: str, pool_id: str) -> list[str]:
-    if provider["oidc"]["issuer_uri"] != claims["iss"]:
-        return [f"iss: the token is from {claims['iss']!r}, provider "
-                f"{provider['workload_identity_pool_provider_id']} trusts {provider['oidc']['issuer_uri']!r}"]
-    reasons = []
-    if provider.get("disabled"):
-        reasons.append(f"provider {provider['workload_identity_pool_provider_id']} is disabled (kill switch)")
-    allowed = provider["oidc"].get("allowed_audiences") or default_audiences(
-        number, pool_id, provider["workload_identity_pool_provider_id"])
-    if not set(audiences(claims)) & set(allowed):
-        reasons.append(f"aud: the token has {audiences(claims)!r}, the provider allows {allowed!r}")
-    if not condition_admits(provider["attribute_condition"], claims):
-        reasons.append(f"sub: the attribute_condition of provider {provider['workload_identity_pool_provider_id']} "
-                       f"does not admit {claims['sub']!r}")
-    return reasons
+def _provider_checks(provider: dict, claims: dict, number: str, pool_id: str) -> tuple[Check, ...]:
+    pid = provider["workload_identity_pool_provider_id"]
+    allowed = provider["oidc"].get("allowed_audiences") or default_audiences(number, pool_id, pid)
+    return (
+        Check("iss", provider["oidc"]["issuer_uri"] == claims["iss"],
+              f"the token is from {claims['iss']!r}, provider {pid} trusts {provider['oidc']['issuer_uri']!r}"),
+        Check("aud", bool(set(audiences(claims)) & set(allowed)),
+              f"the token has {audiences(claims)!r}, provider {pid} allows {allowed!r}"),
+        Check("claims", condition_admits(provider["attribute_condition"], claims),
+              f"the attribute_condition of provider {pid} does not admit the token (sub {claims['sub']!r})"),
+        Check("enabled", not provider.get("disabled"), f"provider {pid} is disabled (kill switch)"),
+    )
+
+
+def _bound_subjects(members: set[str], number: str, pool_id: str) -> list[str]:
+    prefix = principal(number, pool_id, "")
+    return sorted(m.removeprefix(prefix) for m in members if m.startswith(prefix))
 
 
 def simulate(model: Model, module: dict, claims: dict) -> list[Verdict]:
@@ -66,11 +71,9 @@ def simulate(model: Model, module: dict, claims: dict) -> list[Verdict]:
         number = target.settings["project_number"]
         pool_id = target.settings.get("pool_id", POOL_DEFAULT_ID)
         alias = f"google.{target.name}"
-        checked = [_provider_reasons(p, claims, number, pool_id)
-                   for p in resources.get("google_iam_workload_identity_pool_provider", {}).values()
-                   if p["provider"] == alias]
-        nearest = min(checked, key=distance, default=["the pool has no provider"])
-        member = principal(number, pool_id, claims["sub"]) if [] in checked else None
+        providers = [_provider_checks(p, claims, number, pool_id)
+                     for p in resources.get("google_iam_workload_identity_pool_provider", {}).values()
+                     if p["provider"] == alias]
         for workload, grant in model.grants_on(target):
             base = terraform_name(target.name, workload.name)
             if grant.settings.get("mode", "service_account") == "service_account":
@@ -86,11 +89,11 @@ def simulate(model: Model, module: dict, claims: dict) -> list[Verdict]:
                                                                                    workload.name)
             if not members:
                 continue  # nothing of this workload is bound: every identity is disabled
-            if member is None:
-                reasons = nearest
-            elif member not in members:
-                reasons = [f"sub: {claims['sub']!r} is admitted by the pool, but not bound to this principal"]
-            else:
-                reasons = []
-            verdicts.append(Verdict("gcp", target.name, workload.name, label, node, not reasons, tuple(reasons)))
+            # The pool maps google.subject = assertion.sub: the member is the token's subject, whichever
+            # provider admitted it.
+            bound = Check("sub", principal(number, pool_id, claims["sub"]) in members,
+                          f"the token has {claims['sub']!r}, the principal is bound to "
+                          f"{_bound_subjects(members, number, pool_id)!r}")
+            checks = closest([p + (bound,) for p in providers], NO_PROVIDER)
+            verdicts.append(Verdict("gcp", target.name, workload.name, label, node, checks))
     return verdicts

@@ -144,7 +144,8 @@ def compile_target(model: Model, target: Target, module: Module, report: Report)
         if not workload.identities:
             continue
         # A disabled identity leaves the bindings; a disabled issuer's provider is disabled instead.
-        members = [principal(number, pool_id, i.subject) for i in workload.identities if not i.disabled]
+        members = list(dict.fromkeys(principal(number, pool_id, i.subject)
+                                     for i in workload.identities if not i.disabled))  # one per subject
         used_providers = sorted({subject_provider[(i.issuer.name, i.subject)] for i in workload.identities})
         output = {"workload_identity_provider": one_or_list([ref(f"{p}.name") for p in used_providers])}
         base = terraform_name(target.name, workload.name)
@@ -202,20 +203,56 @@ def _bind_roles(model, target, grant, module, base, grantees, depends_on, polici
 
 
 def _check_subjects(model: Model, target: Target, identities: list[Identity], report: Report) -> None:
-    owners: dict[str, Identity] = {}
+    subjects: dict[str, list[Identity]] = {}
     for identity in identities:
-        block = describe(("workload", identity.workload, "identity", identity.index))
         size = len(identity.subject.encode("utf-8"))
         if size > SUBJECT_MAX_BYTES:
-            report.error(identity.pos, block,
+            report.error(identity.pos, describe(("workload", identity.workload, "identity", identity.index)),
                          f"the subject is {size} bytes; GCP's google.subject holds at most {SUBJECT_MAX_BYTES}",
                          "shorten the names that make up the subject (branch, environment, namespace...)")
-        first = owners.setdefault(identity.subject, identity)
-        if first.issuer.name != identity.issuer.name:
-            report.error(identity.pos, block,
-                         f"subject {identity.subject!r} is also admitted from issuer {first.issuer.name!r} "
-                         f"(at {first.pos}); GCP principals are per pool, so either issuer's token would act as both",
-                         "give these workloads distinct subjects, or grant on different GCP targets")
+        subjects.setdefault(identity.subject, []).append(identity)
+    for subject, sharing in subjects.items():
+        _check_shared_subject(target, subject, sharing, report)
+
+
+def _trust_key(identity: Identity) -> tuple[str, str]:
+    """What tells two tokens of one subject apart in GCP: the provider (issuer, audience) admitting them."""
+    return identity.issuer.name, identity.audience_for(None) or ""
+
+
+def _trust_label(key: tuple[str, str]) -> str:
+    return f"issuer {key[0]!r} with " + (f"audience {key[1]!r}" if key[1] else "the provider's default audience")
+
+
+def _check_shared_subject(target: Target, subject: str, identities: list[Identity], report: Report) -> None:
+    """Principals are pool-scoped (principal://.../subject/SUB, whichever provider admitted the
+    token), so every workload bound to a subject accepts every issuer and audience any of them trusts
+    it from. Refuse unless the workloads sharing a subject trust exactly the same ones. Workloads are
+    grouped by what they trust, so a subject shared by many costs one error per group."""
+    keys: dict[str, dict[tuple[str, str], Identity]] = {}
+    for identity in identities:
+        keys.setdefault(identity.workload, {}).setdefault(_trust_key(identity), identity)
+    groups: dict[frozenset, str] = {}
+    for workload in sorted(keys):
+        groups.setdefault(frozenset(keys[workload]), workload)
+    if len(groups) < 2:
+        return
+    (first_keys, first), *others = groups.items()
+    for other_keys, other in others:
+        into_first, into_other = other_keys - first_keys, first_keys - other_keys
+        mine = keys[other][min(into_first or other_keys)]
+        theirs = keys[first][min(into_other or first_keys)]
+        leak = ("a token for either workload can act as the other" if into_first and into_other else
+                f"a token for workload {(other if into_first else first)!r} can act as "
+                f"workload {(first if into_first else other)!r}")
+        report.error(mine.pos, describe(("workload", mine.workload, "identity", mine.index)),
+                     f"subject {subject!r} is trusted here from {_trust_label(_trust_key(mine))}, and by workload "
+                     f"{first!r} (at {theirs.pos}) from {_trust_label(_trust_key(theirs))}; GCP principals are per "
+                     f"pool (principal://.../workloadIdentityPools/{target.settings.get('pool_id', POOL_DEFAULT_ID)}"
+                     f"/subject/{subject}, whichever provider admitted the token), so {leak} in gcp target "
+                     f"{target.name!r}",
+                     "give these workloads distinct subjects, or the same issuer and audience, or separate pools "
+                     "(grant one of them on another GCP target with its own pool_id)")
 
 
 def _compile_providers(model, target, module, pool, identities, report) -> dict[tuple, list[_ProviderPlan]]:
