@@ -163,14 +163,6 @@ def test_the_per_kind_example_uses_every_issuer_kind_and_identity_field(tmp_path
     assert set(SCHEMA["$defs"]["identity"]["properties"]) - {"disabled", "reason"} <= fields
 
 
-def test_limits_table_holds_every_row_of_the_readme_table():
-    (rows,) = _tables("limits").values()
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Limits checked at compile time", 1)[1]
-    readme_rows = [line for line in section.split("\n\n", 2)[1].splitlines()[2:]]
-    assert readme_rows and {" | ".join(r) for r in rows} >= {line.strip().strip("|").strip() for line in readme_rows}
-
-
 def test_gcp_resource_table_names_every_resource_kind_and_its_binding():
     (rows,) = _tables("gcp-resources").values()
     for _, example, terraform_type in rows:
