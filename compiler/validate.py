@@ -40,9 +40,27 @@ def build_model(doc: Document, report: Report) -> Model:
         for name, body in sorted(named.items()):
             path = ("target", cloud, name)
             model.targets[(cloud, name)] = Target(cloud, name, body, doc.where(path, key=True), path)
+    _check_places(doc, model, report)
     for name, body in sorted(doc.data.get("workload", {}).items()):
         model.workloads[name] = _workload(doc, model, name, body, report)
     return model
+
+
+def _check_places(doc: Document, model: Model, report: Report) -> None:
+    """Two targets that manage one account, pool or resource group would create the same objects twice."""
+    owner: dict[tuple, Target] = {}
+    in_file_order = sorted(model.targets.values(), key=lambda t: (t.pos, t.name))
+    for target in in_file_order:  # the later of two targets is the one reported
+        cloud = target.cloud
+        for label, field, key in PROVIDERS[cloud].places(target.settings):
+            first = owner.setdefault((cloud, label, key), target)
+            if first is not target:
+                report.error(doc.where(target.path + (field,)), describe(target.path),
+                             f"{cloud} target {target.name!r} is in the same {label} as target "
+                             f"{first.name!r} ({first.pos}): {' '.join(key)}",
+                             f"declare one target per {label} and grant on it, or point {target.name!r} "
+                             f"at another {label}")
+                break
 
 
 def _issuer(doc: Document, name: str, body: dict, report: Report) -> Issuer | None:

@@ -1,6 +1,8 @@
 """One package per cloud, like one dialect per SQL engine. Each has:
 - CLOUD: the cloud's name in the spec ("aws", "gcp", "azure");
 - TERRAFORM_PROVIDER: (local name, source, version constraint);
+- places(target settings) -> [(label, field, key)]: the cloud objects (account, project and pool, resource
+  group) a target manages alone, and the setting naming them; two targets sharing a key are refused;
 - compile_target(model, target, module, report) -> {workload name: {output key: value}}: its Terraform
   resources, with the cloud's documented limits checked;
 - CATALOG_FIELD and catalog_problem(entry): the grant field its catalog checks, and why an entry is unknown;

@@ -3,6 +3,7 @@
 import pytest
 
 from wiam.diagnostics import Pos
+from wiam.document import describe
 from conftest import BASE_HCL, spec_errors, workload_hcl
 
 GH = 'issuer = "github"\n    repository = "acme/app"\n    ref = "refs/heads/main"'
@@ -127,3 +128,26 @@ def test_usage_errors(tmp_path):
 def test_empty_folder_is_a_spec_error(tmp_path):
     (error,) = spec_errors(tmp_path)
     assert "no spec files found" in error.message and "--recursive" in error.hint
+
+
+@pytest.mark.parametrize("second,field,label", [
+    ('target "aws" "again" {\n  account_id = "123456789012"\n}\n', "account_id", "account"),
+    ('target "gcp" "again" {\n  project_id = "acme-prod"\n  project_number = "999999999999"\n}\n',
+     "project_id", "project and pool"),
+    ('target "gcp" "again" {\n  project_id = "acme-other"\n  project_number = "123456789012"\n}\n',
+     "project_number", "project and pool"),
+    ('target "azure" "again" {\n  tenant_id = "00000000-0000-0000-0000-000000000000"\n'
+     '  subscription_id = "11111111-1111-1111-1111-111111111111"\n  resource_group = "Workload-Identities"\n'
+     '  location = "westeurope"\n}\n', "resource_group", "resource group"),
+])
+def test_two_targets_in_one_cloud_place_are_refused_at_the_setting(spec, second, field, label):
+    folder = spec({"main.wiam.hcl": BASE_HCL + second})
+    error = only_error(folder)
+    line = next(n for n, text in enumerate(second.splitlines(), BASE_HCL.count("\n") + 1) if f"  {field} " in text)
+    assert (error.pos.line, error.block) == (line, describe(("target", error.block.split('"')[1], "again")))
+    assert f"same {label} as target 'prod'" in error.message and f"one target per {label}" in error.hint
+
+
+def test_a_second_pool_in_one_project_is_its_own_target(spec):
+    other_pool = 'target "gcp" "split" {\n  project_id = "acme-prod"\n  project_number = "123456789012"\n  pool_id = "split-pool"\n}\n'
+    assert spec_errors(spec({"main.wiam.hcl": BASE_HCL + other_pool})) == []

@@ -321,3 +321,7 @@ def _compile_role(model, target, workload, settings, path, module, providers, pr
             "provider": alias, "role": ref(f"{role_address}.name"), "policy_arn": arn})
     return {"role_arn": ref(f"{role_address}.arn")}
 
+
+def places(settings: dict) -> list[tuple[str, str, tuple]]:
+    """The cloud objects a target manages alone: IAM (roles, OIDC providers) is one per account."""
+    return [("account", "account_id", (settings["account_id"],))]

@@ -127,3 +127,9 @@ def compile_target(model: Model, target: Target, module: Module, report: Report)
                      f"{assignments} role assignments in one subscription; Azure allows {ROLE_ASSIGNMENTS_PER_SUBSCRIPTION}",
                      "spread workloads over subscriptions or assign at fewer scopes")
     return outputs
+
+
+def places(settings: dict) -> list[tuple[str, str, tuple]]:
+    """Identity names are unique per resource group, whose names Azure compares without case."""
+    return [("resource group", "resource_group",
+             (settings["subscription_id"].lower(), settings["resource_group"].lower()))]

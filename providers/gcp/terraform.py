@@ -316,3 +316,9 @@ def _chunks(subjects: list[str]) -> list[list[str]]:
         chunks[-1].append(subject)
         size += literal
     return chunks
+
+
+def places(settings: dict) -> list[tuple[str, str, tuple]]:
+    """A target manages its pool alone, and the project is named by ID or by number."""
+    pool_id = settings.get("pool_id", POOL_DEFAULT_ID)
+    return [("project and pool", field, (settings[field], pool_id)) for field in ("project_id", "project_number")]
