@@ -79,7 +79,7 @@ def _report(doc: Document, error: jsonschema.ValidationError, report: Report) ->
     if "propertyNames" in error.schema_path:
         bad = error.instance
         report.error(doc.where(path + (bad,), key=True), block, f"invalid name {bad!r}",
-                     schema()["$defs"]["name"]["x-hint"])
+                     hint or schema()["$defs"]["name"]["x-hint"])
         return
     if kind == "required":
         missing = error.message.split("'")[1]
@@ -111,7 +111,28 @@ def _report(doc: Document, error: jsonschema.ValidationError, report: Report) ->
         message = "incomplete block"
     else:
         message = f"invalid value {subject}"
-    report.error(pos, block, message, hint)
+    report.error(pos, block, message, hint or _default_hint(error, name or "it"))
+
+
+def _default_hint(error: jsonschema.ValidationError, name: str) -> str:
+    """The fix for a schema error whose schema holds no x-hint, from what the keyword asks."""
+    kind, wanted = error.validator, error.validator_value
+    if kind == "type":
+        wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
+        return f"write {name} as {_article(wanted)}{wanted}"
+    if kind == "enum":
+        return "use one of: " + ", ".join(map(str, wanted))
+    if kind in ("minItems", "minProperties"):
+        return f"list at least {wanted} entr{'y' if wanted == 1 else 'ies'}, or leave {name} out"
+    if kind == "maxLength":
+        return f"shorten it to at most {wanted} characters"
+    if kind == "minLength":
+        return f"write at least {wanted} character{'s' if wanted != 1 else ''}"
+    if kind in ("minimum", "maximum"):
+        return f"use a number {'of at least' if kind == 'minimum' else 'of at most'} {wanted}"
+    if kind == "pattern":
+        return f"write it to match {wanted}"
+    return f"see the spec reference for the forms {name} takes"
 
 
 def _article(noun: str) -> str:
