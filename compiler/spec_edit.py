@@ -169,8 +169,8 @@ def _plan(fmt: str, source: Source, doc: Document, path: tuple, key: str, entrie
     else:
         raise Refused("something else is written where the entries would go")
     outer = _indent(text)
-    following = next((other for other in lines[line + 1:] if other.strip()), "")
-    inner = _indent(following) if len(_indent(following)) > len(outer) and following.startswith(outer) else outer + _unit(lines)
+    following = _indent(next((other for other in lines[line + 1:] if other.strip()), ""))
+    inner = following if len(following) > len(outer) and following.startswith(outer) else outer + _unit(lines)
     members = _members(fmt, key, entries, present, False, _step(outer, inner, lines))
     if fmt == "json" and nonempty:  # the members that follow need a comma before them
         members[-1] += ","

@@ -130,6 +130,14 @@ def test_odd_layouts_are_left_to_the_user_with_the_text_and_place(tmp_path, name
     assert (spec / name).read_text() == text
 
 
+def test_a_heredoc_in_the_block_stays_as_written(tmp_path):
+    text = ISSUERS_HCL + ('target "aws" "prod" {\n  account_id = "123456789012"\n  existing_oidc_providers = {\n'
+                          f'    "github" = <<-EOT\n      {GITHUB}\n      EOT\n  }}\n}}\n')
+    found, edited = edit(tmp_path, "main.wiam.hcl", text, {"gitlab": GITLAB})
+    assert found == {"github": GITHUB + "\n", "gitlab": GITLAB}  # a heredoc's text ends with its line end
+    assert edited == text.replace("= {\n", f'= {{\n    "gitlab" = "{GITLAB}"\n')
+
+
 def test_a_file_that_no_longer_parses_is_refused():
     with pytest.raises(Refused, match="does not read as a spec"):
         edit_text("main.wiam.hcl", b'target "aws" "prod" {\n  account_id = \n', TARGET, KEY, {"github": GITHUB})
@@ -235,9 +243,10 @@ def check_edit(name: str, raw: bytes, entries: dict, content: bytes) -> None:
     assert content.startswith(codecs.BOM_UTF8) == raw.startswith(codecs.BOM_UTF8)
     (op, old, new), = changed_lines(raw, content)
     ends = re.findall(rb"\r\n|\r|\n", raw)
-    if op == "insert":
-        common = max(set(ends), key=ends.count) if ends else b"\n"
-        assert all(line.endswith(common) for line in new) or not ends
+    if op == "insert":  # all in one of the file's most common line ends (LF in a file without any)
+        commons = {end for end in ends if ends.count(end) == max(map(ends.count, ends))} or {b"\n"}
+        used = {line[len(line.rstrip(b"\r\n")):] for line in new}
+        assert len(used) == 1 and used <= commons
     else:
         assert op == "replace" and len(old) == len(new) == 1
         assert old[0].rstrip(b"\r\n") != new[0].rstrip(b"\r\n") and old[0][len(old[0].rstrip(b"\r\n")):] == new[0][len(new[0].rstrip(b"\r\n")):]
