@@ -4,6 +4,7 @@ and a check of the source that every place reporting an error passes a fix."""
 
 import ast
 import inspect
+import json
 import re
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from typer.testing import CliRunner
 
 from wiam.cli import app
 from wiam.diagnostics import Report
+from wiam.loader import load
+from wiam.schema import is_valid
 from conftest import BASE_HCL, ROOT
 
 GH = '    issuer = "github"\n    repository = "acme/app"\n    ref = "refs/heads/main"\n'
@@ -224,6 +227,15 @@ def test_reader_errors_point_at_their_place_and_say_how_to_fix_it(tmp_path, text
     (tmp_path / name).write_text(text, encoding="utf-8")
     diagnostic, = [d for d in validate(tmp_path) if message in d["message"]]
     assert (int(diagnostic["line"]), int(diagnostic["column"])) == where and diagnostic["fix"].strip()
+
+
+@pytest.mark.parametrize("field, value", [("account_id", "123456789012"), ("region", "eu-west-1")])
+def test_a_value_with_a_final_newline_does_not_pass_a_pattern(tmp_path, field, value):
+    body = {"account_id": "123456789012", field: value + "\n"}  # Python's $ matches before a final newline
+    (tmp_path / "main.wiam.json").write_text(json.dumps({"target": {"aws": {"dev": body}}}))
+    assert not is_valid(load(str(tmp_path), Report()).data)
+    diagnostic, = validate(tmp_path)
+    assert diagnostic["message"] == f"invalid value {field} = {json.dumps(value + chr(10))}"
 
 
 def test_a_bad_rule_id_gets_the_rule_id_fix_not_the_name_one(tmp_path):
