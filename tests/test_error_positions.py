@@ -165,6 +165,11 @@ CASES = [
      ("identity {", 1), f"identity #1 in {W}"),
     ("azure-credentials", workload([github(f"refs/heads/b{i}") for i in range(21)], AZURE),
      "21 subjects; an Azure managed identity", (W, 1), W),
+    ("azure-issuer-url", 'issuer "ge" {\n  kind = "github_actions"\n  enterprise_slug = "' + "e" * 600 + '"\n}\n'
+     + workload((GH.replace('"github"', '"ge"'),), AZURE), "the issuer URL is 644 characters", ('issuer "ge"', 1), 'issuer "ge"'),
+    ("gcp-principals", workload([github(f"refs/heads/b{i}") for i in range(1501)],
+                                '  grant "gcp" "prod" {\n    roles = ["roles/storage.objectViewer"]\n    mode = "direct"\n  }\n'),
+     "would hold 1501 principals", ("main.wiam.hcl", 'target "gcp" "prod"', 1), 'target "gcp" "prod"'),
     ("azure-subject", workload((github("refs/heads/" + "a" * 600),), AZURE), "Azure allows 600",
      ("identity {", 1), f"identity #1 in {W}"),
 ]
@@ -212,7 +217,7 @@ def test_each_error_points_at_its_attribute_names_its_block_and_says_how_to_fix_
         (tmp_path / name).write_text(text, encoding="utf-8")
     *named, text_part, occurrence = anchor
     file = named[0] if named else "main.wiam.hcl"
-    after = len(BASE_HCL) if file == "main.wiam.hcl" else 0
+    after = 0 if named else len(BASE_HCL)  # a file named: from its start
     line, column = position(files[file], text_part, occurrence, after)
     matching = [d for d in validate(tmp_path) if message in d["message"]]
     assert matching, f"no error with {message!r}"
