@@ -536,7 +536,7 @@ def import_command(directory: str = DirArgument, recursive: bool = RecursiveOpti
     from wiam.providers.aws import live
 
     from .drift import Unreadable
-    from .spec_edit import EditError, add_entries
+    from .spec_edit import EditError, add_entries, write_in_place
 
     model = _valid_model(directory, recursive, fmt, Report())
     aws = {t.name: t for t in model.targets_of("aws")}
@@ -563,17 +563,18 @@ def import_command(directory: str = DirArgument, recursive: bool = RecursiveOpti
         if added and write:
             try:
                 path, content = add_entries(model, target.path, "existing_oidc_providers", added)
-            except EditError as error:
+                original = originals[path] if path in originals else Path(path).read_bytes()
+                write_in_place(path, content, directory)
+            except (EditError, OSError) as error:
                 failed, result["error"] = True, str(error)
             else:
-                originals.setdefault(path, Path(path).read_bytes())
-                write_file(path, content)
+                originals.setdefault(path, original)
                 result["file"] = path
                 try:  # the edited spec must still validate; positions of the next edit come from it
                     model = load_valid_model(directory, recursive, Report())
                 except SpecError as error:
                     for edited, before in originals.items():
-                        write_file(edited, before)
+                        write_in_place(edited, before, directory)
                     _fail_spec(error, fmt)
         results.append(result)
     if fmt is OutputFormat.json:

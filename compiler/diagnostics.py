@@ -59,7 +59,7 @@ class Report:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the compiler did on its own, e.g. a split
 
-    def error(self, pos: Pos, block: str, message: str, hint: str = "") -> None:
+    def error(self, pos: Pos, block: str, message: str, hint: str) -> None:  # hint: the fix line, always
         self.diagnostics.append(Diagnostic(pos, block, message, hint))
 
     def raise_if_any(self) -> None:

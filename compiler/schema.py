@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 
@@ -24,18 +25,28 @@ def schema() -> dict:
     return json.loads(resources.files("wiam.schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
 
 
+def _python_patterns(node):
+    """The schema with each pattern's final `$` as `\\Z`: patterns are ECMA-262, where `$` ends the
+    text, but both validators search with Python's re, where it also matches before a final newline
+    (an account ID "123456789012\\n" would pass)."""
+    if isinstance(node, dict):
+        return {key: value[:-1] + "\\Z" if key == "pattern" and isinstance(value, str) and re.search(r"(?<!\\)\$\Z", value)
+                else _python_patterns(value) for key, value in node.items()}
+    return [_python_patterns(item) for item in node] if isinstance(node, list) else node
+
+
 @lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
     import jsonschema  # only for specs with errors: most runs never need its import time
 
-    return jsonschema.Draft202012Validator(schema())
+    return jsonschema.Draft202012Validator(_python_patterns(schema()))
 
 
 @lru_cache(maxsize=1)
 def _fast_validator():
     """The schema compiled to Python code: tens of times faster on valid specs, which most are. It
     takes draft 7, which holds every keyword the schema uses (tests check both agree)."""
-    draft7 = {**schema(), "$schema": "http://json-schema.org/draft-07/schema#"}
+    draft7 = {**_python_patterns(schema()), "$schema": "http://json-schema.org/draft-07/schema#"}
     return fastjsonschema.compile(draft7)
 
 
@@ -79,7 +90,7 @@ def _report(doc: Document, error: jsonschema.ValidationError, report: Report) ->
     if "propertyNames" in error.schema_path:
         bad = error.instance
         report.error(doc.where(path + (bad,), key=True), block, f"invalid name {bad!r}",
-                     schema()["$defs"]["name"]["x-hint"])
+                     hint or schema()["$defs"]["name"]["x-hint"])
         return
     if kind == "required":
         missing = error.message.split("'")[1]
@@ -111,7 +122,28 @@ def _report(doc: Document, error: jsonschema.ValidationError, report: Report) ->
         message = "incomplete block"
     else:
         message = f"invalid value {subject}"
-    report.error(pos, block, message, hint)
+    report.error(pos, block, message, hint or _default_hint(error, name or "it"))
+
+
+def _default_hint(error: jsonschema.ValidationError, name: str) -> str:
+    """The fix for a schema error whose schema holds no x-hint, from what the keyword asks."""
+    kind, wanted = error.validator, error.validator_value
+    if kind == "type":
+        wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
+        return f"write {name} as {_article(wanted)}{wanted}"
+    if kind == "enum":
+        return "use one of: " + ", ".join(map(str, wanted))
+    if kind in ("minItems", "minProperties"):
+        return f"list at least {wanted} entr{'y' if wanted == 1 else 'ies'}, or leave {name} out"
+    if kind == "maxLength":
+        return f"shorten it to at most {wanted} characters"
+    if kind == "minLength":
+        return f"write at least {wanted} character{'s' if wanted != 1 else ''}"
+    if kind in ("minimum", "maximum"):
+        return f"use a number {'of at least' if kind == 'minimum' else 'of at most'} {wanted}"
+    if kind == "pattern":
+        return f"write it to match {wanted}"
+    return f"see the spec reference for the forms {name} takes"
 
 
 def _article(noun: str) -> str:

@@ -180,7 +180,7 @@ def _identity(doc: Document, model: Model, workload: str, index: int, fields: di
                      "set one of them (for example ref = \"refs/heads/main\"); use several identity blocks for several")
         ok = False
     if kind.together and 0 < sum(f in fields for f in kind.together) < len(kind.together):
-        report.error(doc.where(path, key=True), block, f"{' and '.join(kind.together)} go together",
+        report.error(doc.where(path + (next(f for f in kind.together if f in fields),), key=True), block, f"{' and '.join(kind.together)} go together",
                      "set both (the immutable subject carries both IDs) or neither")
         ok = False
     ref = fields.get("ref")

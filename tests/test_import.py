@@ -73,7 +73,7 @@ def test_yaml_flow_mapping_and_json_output(endpoint, tmp_path):
     report, = json.loads(result.stdout)["targets"]
     assert report["added"] == {"github": provider_arn(GITHUB)} and report["file"].endswith("spec.wiam.yaml")
     edited = (spec / "spec.wiam.yaml").read_text()
-    assert edited.replace(f', existing_oidc_providers: {{ "github": "{provider_arn(GITHUB)}" }}', "") == source
+    assert edited.replace(f'existing_oidc_providers: {{ "github": "{provider_arn(GITHUB)}" }}, ', "") == source
     assert load_model(str(spec)).targets[("aws", "prod")].settings["existing_oidc_providers"] == {
         "github": provider_arn(GITHUB)}
 
@@ -84,3 +84,33 @@ def test_wrong_account_is_reported(endpoint, tmp_path):
     assert result.returncode == 1
     assert f"aws staging: not read: the credentials are for account {MOTO_ACCOUNT}, not 109876543210" in result.stdout
     assert wiam_import(spec, endpoint, "--target", "nope").returncode == 2
+
+
+def test_crlf_json_with_a_bom_keeps_both_and_its_mode(endpoint, tmp_path):
+    source = (EXAMPLES / "github-actions-aws" / "main.wiam.hcl").read_text().replace("210987654321", MOTO_ACCOUNT)
+    document = json.loads(json.dumps(load_model(str(write_spec(tmp_path / "hcl", {"main.wiam.hcl": source}))).document.data))
+    raw = b"\xef\xbb\xbf" + json.dumps(document, indent=2).replace("\n", "\r\n").encode() + b"\r\n"
+    spec = tmp_path / "json"
+    spec.mkdir()
+    (spec / "main.wiam.json").write_bytes(raw)
+    os.chmod(spec / "main.wiam.json", 0o600)
+    result = wiam_import(spec, endpoint, "--target", "prod", "--write")
+    assert result.returncode == 0, result.stderr
+    edited = (spec / "main.wiam.json").read_bytes()
+    assert edited.startswith(b"\xef\xbb\xbf") and edited.count(b"\n") == edited.count(b"\r\n") == raw.count(b"\r\n") + 3
+    assert os.stat(spec / "main.wiam.json").st_mode & 0o777 == 0o600
+    assert load_model(str(spec)).targets[("aws", "prod")].settings["existing_oidc_providers"] == {
+        "github": provider_arn(GITHUB)}
+
+
+def test_an_edit_it_cannot_make_says_what_to_add_by_hand_and_writes_nothing(endpoint, tmp_path):
+    source = (EXAMPLES / "github-actions-aws" / "main.wiam.hcl").read_text().replace("210987654321", MOTO_ACCOUNT)
+    source = source.replace('target "aws" "prod" {\n', 'target "aws" "prod" { # payments\n')
+    spec = write_spec(tmp_path, {"main.wiam.hcl": source})
+    result = wiam_import(spec, endpoint, "--target", "prod", "--write")
+    line = source[:source.index('target "aws" "prod"')].count("\n") + 1
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert (f'{spec / "main.wiam.hcl"}:{line}: add by hand in target "aws" "prod": '
+            f'existing_oidc_providers = {{ "github" = "{provider_arn(GITHUB)}" }}') in result.stdout
+    assert (spec / "main.wiam.hcl").read_text() == source
+    assert sorted(os.listdir(spec)) == ["main.wiam.hcl"]

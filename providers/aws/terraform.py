@@ -187,7 +187,7 @@ def inline_policy(settings: dict) -> dict | None:
 def _check_grant(model: Model, target: Target, workload: Workload, settings: dict, path: tuple, report: Report):
     block = describe(path)
     if settings.get("actions") and "resources" not in settings:
-        report.error(model.where(path, key=True), block, "actions need resources",
+        report.error(model.where(path + ("actions",), key=True), block, "actions need resources",
                      'add resources = ["arn:..."] (the ARNs the actions apply to)')
     for operator in sorted(settings.get("conditions", {})):
         if not valid_condition_operator(operator):

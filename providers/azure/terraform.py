@@ -88,7 +88,7 @@ def compile_target(model: Model, target: Target, module: Module, report: Report)
                 report.error(item.pos, block, f"the subject is {len(item.subject)} characters; Azure allows {SUBJECT_MAX}",
                              "shorten the names that make up the subject")
             if len(item.issuer.url) > ISSUER_MAX:
-                report.error(item.issuer.pos, describe(("issuer", item.issuer.name)),
+                report.error(model.where(("issuer", item.issuer.name, "url")), describe(("issuer", item.issuer.name)),
                              f"the issuer URL is {len(item.issuer.url)} characters; Azure allows {ISSUER_MAX}",
                              "use a shorter issuer URL")
             if not item.active:
