@@ -37,7 +37,7 @@ def github(ref: str) -> str:
     return f'    issuer = "github"\n    repository = "acme/app"\n    ref = "{ref}"\n'
 
 
-DEV = 'target "aws" "dev" {\n  account_id = "123456789012"\n'
+DEV = 'target "aws" "dev" {\n  account_id = "210987654321"\n'
 ISSUER_K = 'issuer "k" {\n  kind = "kubernetes"\n  url = "https://k.example"\n'
 POLICIES = ", ".join(f'"arn:aws:iam::aws:policy/P{i}"' for i in range(11))
 RESOURCES = ", ".join(f'"arn:aws:s3:::bucket-with-a-long-name-{i:04d}/some/prefix/*"' for i in range(250))
@@ -139,18 +139,18 @@ CASES = [
      "outside 1 to 12 hours", ('"13h"', 1), f'grant "aws" "prod" in {W}'),
     ("description", workload(extra='  description = "\u65e5\u672c"\n'), "cannot be an IAM role description",
      ('"\u65e5\u672c"', 1), W),
-    ("existing-issuer", DEV + '  existing_oidc_providers = {\n    "nope" = "arn:aws:iam::123456789012:oidc-provider/x"\n  }\n}\n',
+    ("existing-issuer", DEV + '  existing_oidc_providers = {\n    "nope" = "arn:aws:iam::210987654321:oidc-provider/x"\n  }\n}\n',
      "no issuer named 'nope'", ('"nope"', 1), 'target "aws" "dev"'),
     ("existing-account", DEV + '  existing_oidc_providers = {\n    "github" = '
      '"arn:aws:iam::999999999999:oidc-provider/token.actions.githubusercontent.com"\n  }\n}\n'
-     + workload(grants=AWS.replace('"prod"', '"dev"')), "is not in account 123456789012", ('"arn:aws:iam::999', 1),
+     + workload(grants=AWS.replace('"prod"', '"dev"')), "is not in account 210987654321", ('"arn:aws:iam::999', 1),
      'target "aws" "dev"'),
-    ("existing-provider", DEV + '  existing_oidc_providers = {\n    "github" = "arn:aws:iam::123456789012:oidc-provider/gitlab.com"\n'
+    ("existing-provider", DEV + '  existing_oidc_providers = {\n    "github" = "arn:aws:iam::210987654321:oidc-provider/gitlab.com"\n'
      "  }\n}\n" + workload(grants=AWS.replace('"prod"', '"dev"')), "is not the provider of issuer 'github'",
-     ('"arn:aws:iam::1234', 1), 'target "aws" "dev"'),
+     ('"arn:aws:iam::2109', 1), 'target "aws" "dev"'),
     ("audiences", GENERIC + workload([f'    issuer = "g"\n    subject = "s"\n    audience = "a{i}"\n' for i in range(101)]),
      "101 audiences for one AWS OIDC provider", ('issuer "g"', 1), 'issuer "g"'),
-    ("oidc-providers", 'target "aws" "big" {\n  account_id = "123456789012"\n}\n' + "".join(
+    ("oidc-providers", 'target "aws" "big" {\n  account_id = "210987654321"\n}\n' + "".join(
         f'issuer "g{i}" {{\n  kind = "generic_oidc"\n  url = "https://ci{i}.example"\n}}\n' for i in range(101))
      + workload([f'    issuer = "g{i}"\n    subject = "s"\n' for i in range(101)], AWS.replace('"prod"', '"big"')),
      "101 OIDC providers in one account", ('target "aws" "big"', 1), 'target "aws" "big"'),
