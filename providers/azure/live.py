@@ -4,6 +4,7 @@ their federated credentials, and the role assignments held by those identities
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from contextlib import contextmanager
@@ -68,6 +69,9 @@ class Connection:
 
 
 def connect(endpoint: str | None = None) -> Connection:
+    # azure-identity logs each failed credential to stderr (Python's last-resort handler), repeating
+    # what the target's reason already says.
+    logging.getLogger("azure").addHandler(logging.NullHandler())
     if endpoint and endpoint.startswith("http://"):
         return Connection(EmulatorToken(), endpoint)
     from azure.identity import DefaultAzureCredential
