@@ -118,3 +118,13 @@ def test_cli_text(cloud, tmp_path):
     drifted = subprocess.run([*command, "--target", "prod"], capture_output=True, text=True, timeout=120)
     assert drifted.returncode == 1
     assert 'changed identity wiam-scanner\n    tags.owner: expected "team-security", found "someone-else"' in drifted.stdout
+
+
+def test_subscription_the_credentials_do_not_see_is_the_wrong_account(cloud):
+    model, state, connection, _ = cloud
+    state.forbidden.clear()
+    del state.subscriptions[LOCKED]  # ARM answers SubscriptionNotFound, as for another tenant's subscription
+    results = {r.target: r for r in drift(model, {"azure": connection})}
+    assert results["locked"].reason == "wrong-account"
+    assert results["locked"].unreadable.startswith("managed identities in ids: SubscriptionNotFound")
+    assert results["prod"].unreadable is None
