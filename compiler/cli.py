@@ -1,4 +1,5 @@
-"""The `wiam` command line. Exit codes: 0 success, 1 the spec failed, 2 a usage error."""
+"""The `wiam` command line. Exit codes: 0 success, 1 the spec failed, 2 a usage error; `wiam drift`
+also 3, a target it could not read."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from .diff import diff as diff_specs
 from .diff import to_markdown as diff_markdown
 from .diff import to_text as diff_text
 from .drift import drift as find_drift
+from .drift import selected as selected_targets
 from .drift import to_text as drift_text
 from .graph import build_graph, describe_path
 from .loader import UsageError
@@ -41,7 +43,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Compile workload identity specs into Terraform JSON for AWS, GCP and Azure.")
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-EXIT_SPEC, EXIT_USAGE = 1, 2
+EXIT_SPEC, EXIT_USAGE, EXIT_UNREAD = 1, 2, 3
 
 
 class OutputFormat(str, Enum):
@@ -502,27 +504,37 @@ def _endpoints(gcp: str | None, gcp_grpc: str | None, azure: str | None) -> dict
 @app.command()
 def drift(directory: str = DirArgument, recursive: bool = RecursiveOption,
           clouds: Optional[list[Cloud]] = typer.Option(None, "--cloud", help="Read only this cloud (repeatable)."),
+          targets: Optional[list[str]] = typer.Option(None, "--target", metavar="NAME",
+                                                      help="Read only this target, NAME or CLOUD.NAME (repeatable)."),
+          allow_unread: bool = typer.Option(False, "--allow-unread", help="Exit 0, not 3, when a target cannot be read."),
           gcp_endpoint: Optional[str] = GcpEndpointOption, gcp_grpc_endpoint: Optional[str] = GcpGrpcEndpointOption,
           azure_endpoint: Optional[str] = AzureEndpointOption,
           fmt: OutputFormat = FormatOption) -> None:
     """Compare what runs in the clouds with what the spec compiles to, read-only: missing, extra and
-    changed objects per target. Credentials come from each SDK's default chain. Exit 1 on drift."""
+    changed objects per target. Credentials come from each SDK's default chain. Exit 1 on drift, 3
+    when a target it was asked to read could not be read (--cloud and --target leave targets out)."""
     from wiam.providers import PROVIDERS
 
     model = _valid_model(directory, recursive, fmt, Report())
-    wanted = {c.value for c in clouds} if clouds else {cloud for cloud, _ in model.targets}
+    try:
+        keys = selected_targets(model, {c.value for c in clouds} if clouds else None, targets)
+    except ValueError as error:
+        _fail_usage(str(error))
+    wanted = {cloud for cloud, _ in keys}
     endpoints = _endpoints(gcp_endpoint, gcp_grpc_endpoint, azure_endpoint)
     try:
         connections = {cloud: PROVIDERS[cloud].live.connect(**endpoints[cloud]) for cloud in sorted(wanted)}
-        results = find_drift(model, connections, wanted)
+        results = find_drift(model, connections, targets=keys)
     except ImportError as error:
         _fail_usage(f"the SDK for drift is not installed ({error.name}): pip install 'wiam[live]'")
+    drifted, unread = any(r.drifted for r in results), any(r.unreadable for r in results)
     if fmt is OutputFormat.json:
-        typer.echo(json.dumps({"drifted": any(r.drifted for r in results),
-                               "targets": [r.as_json() for r in results]}, indent=2, sort_keys=True))
+        typer.echo(json.dumps({"drifted": drifted, "unread": unread, "targets": [r.as_json() for r in results]},
+                              indent=2, sort_keys=True))
     else:
         typer.echo(drift_text(results), nl=False)
-    raise typer.Exit(EXIT_SPEC if any(r.drifted for r in results) else 0)
+    # Drift is a finding about what runs, so it outranks an incomplete read; both are printed.
+    raise typer.Exit(EXIT_SPEC if drifted else EXIT_UNREAD if unread and not allow_unread else 0)
 
 
 @app.command("import")

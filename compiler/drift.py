@@ -8,6 +8,7 @@ statements, member lists as sets), so formatting and order never count as drift.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from .diagnostics import Report
@@ -22,8 +23,32 @@ class LiveObject:
     state: dict  # canonical: equal states mean the same effect
 
 
+# Why a target was not read: each provider sorts its SDK's errors into one of these.
+NO_CREDENTIALS = "no-credentials"  # the SDK's default chain found none
+REJECTED = "credentials-rejected"  # found, but invalid or expired
+DENIED = "access-denied"  # valid, but not allowed to read
+WRONG_ACCOUNT = "wrong-account"  # valid for another account, subscription or tenant
+UNREACHABLE = "unreachable"  # the API could not be reached (network, endpoint, timeout)
+FAILED = "error"  # any other refusal
+BY_HTTP_STATUS = {401: REJECTED, 403: DENIED}  # the REST APIs' answers to a bad token and to a refusal
+REASONS = {NO_CREDENTIALS: "no credentials", REJECTED: "credentials rejected", DENIED: "access denied",
+           WRONG_ACCOUNT: "wrong account", UNREACHABLE: "cloud API unreachable", FAILED: "error"}
+
+# What may look like a credential in an SDK's error text: AWS key IDs, JWTs, OAuth tokens, bearer headers.
+_SECRET = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|\beyJ[\w-]+\.[\w-]+\.[\w-]*|\bya29\.[\w.-]+|(?i:bearer)\s+\S+")
+
+
+def redacted(text: str) -> str:
+    """Error text with anything credential-shaped blanked: SDK messages are echoed into CI logs."""
+    return _SECRET.sub("[redacted]", text)
+
+
 class Unreadable(Exception):
-    """The caller may not read this target (or reached the wrong account): reported, not fatal."""
+    """The caller may not read this target (or reached the wrong account): reported per target."""
+
+    def __init__(self, message: str, reason: str = FAILED):
+        super().__init__(redacted(message))
+        self.reason = reason
 
 
 @dataclass
@@ -34,6 +59,7 @@ class TargetDrift:
     extra: list[LiveObject] = field(default_factory=list)
     changed: list[tuple[LiveObject, LiveObject, list[dict]]] = field(default_factory=list)
     unreadable: str | None = None
+    reason: str | None = None  # one of REASONS when unreadable
     unchecked: int = 0  # compiled resources of kinds drift does not read (the provider says which)
 
     @property
@@ -42,7 +68,7 @@ class TargetDrift:
 
     def as_json(self) -> dict:
         return {"cloud": self.cloud, "target": self.target, "readable": self.unreadable is None,
-                "unreadable": self.unreadable, "unchecked": self.unchecked,
+                "unreadable": self.unreadable, "unread_reason": self.reason, "unchecked": self.unchecked,
                 "missing": [{"kind": o.kind, "name": o.name, "expected": o.state} for o in self.missing],
                 "extra": [{"kind": o.kind, "name": o.name, "actual": o.state} for o in self.extra],
                 "changed": [{"kind": e.kind, "name": e.name, "differences": d} for e, _, d in self.changed]}
@@ -90,13 +116,31 @@ def expected_resources(model: Model, target: Target) -> dict[str, dict[str, dict
     return module.resources
 
 
-def drift(model: Model, connections: dict, only: set[str] | None = None) -> list[TargetDrift]:
-    """Every target's drift. `connections[cloud]` is that cloud's live.Connection (SDK clients from
-    the default credential chain); `only` limits the clouds read."""
+def selected(model: Model, clouds: set[str] | None = None, names: list[str] | None = None) -> list[tuple[str, str]]:
+    """The (cloud, name) keys of the targets a run reads: those of `clouds`, and among them those
+    `names` gives, each a target's NAME or CLOUD.NAME. A name no target has raises ValueError."""
+    keys = sorted(key for key in model.targets if not clouds or key[0] in clouds)
+    if not names:
+        return keys
+    chosen = set()
+    for given in names:
+        found = [key for key in keys if given in (key[1], f"{key[0]}.{key[1]}")]
+        if not found:
+            known = ", ".join(f"{c}.{n}" for c, n in sorted(model.targets)) or "none"
+            raise ValueError(f"no target named {given!r}" + (f" in {', '.join(sorted(clouds))}" if clouds else "")
+                             + f" (targets: {known})")
+        chosen.update(found)
+    return sorted(chosen)
+
+
+def drift(model: Model, connections: dict, targets: list[tuple[str, str]] | None = None) -> list[TargetDrift]:
+    """Each target's drift, of every target or of the (cloud, name) keys `targets` gives (see
+    `selected`). `connections[cloud]` is that cloud's live.Connection (SDK clients from the default
+    credential chain)."""
     from wiam.providers import PROVIDERS
     results = []
     for (cloud, name), target in sorted(model.targets.items()):
-        if only and cloud not in only:
+        if targets is not None and (cloud, name) not in targets:
             continue
         live = PROVIDERS[cloud].live
         resources = expected_resources(model, target)
@@ -104,7 +148,7 @@ def drift(model: Model, connections: dict, only: set[str] | None = None) -> list
         try:
             result = compare(cloud, name, expected, live.read(model, target, expected, connections[cloud]))
         except Unreadable as error:
-            result = TargetDrift(cloud, name, unreadable=str(error))
+            result = TargetDrift(cloud, name, unreadable=str(error), reason=error.reason)
         result.unchecked = live.unchecked(resources)
         results.append(result)
     return results
@@ -115,7 +159,7 @@ def to_text(results: list[TargetDrift]) -> str:
     for result in results:
         head = f"{result.cloud} {result.target}"
         if result.unreadable:
-            lines.append(f"{head}: not read: {result.unreadable}")
+            lines.append(f"{head}: not read ({REASONS[result.reason]}): {result.unreadable}")
             continue
         if result.unchecked:
             head += f" ({result.unchecked} resource bindings not read)"

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from wiam.compile import load_model
-from wiam.drift import compare, drift, expected_resources
+from wiam.drift import WRONG_ACCOUNT, compare, drift, expected_resources, selected
 from conftest import EXAMPLES, write_spec
 from live_aws import FAKE_ENVIRONMENT, apply, moto_server, reset, session, trust_with
 from wiam.providers.aws import live
@@ -49,9 +49,10 @@ def deployed(endpoint, spec):
 
 def aws_drift(model, boto):
     """The prod target's drift; staging is in an account these credentials are not for."""
-    results = drift(model, {"aws": live.Connection(boto)}, only={"aws"})
+    results = drift(model, {"aws": live.Connection(boto)}, selected(model, {"aws"}))
     staging = next(r for r in results if r.target == "staging")
     assert staging.unreadable == f"the credentials are for account {MOTO_ACCOUNT}, not 109876543210"
+    assert staging.reason == WRONG_ACCOUNT
     return [r for r in results if r.target == "prod"]
 
 
@@ -129,20 +130,56 @@ def test_compare_reports_exactly_what_differs():
                                     {"field": "tags.owner", "expected": "x", "actual": "y"}]
 
 
-def test_cli_exits_1_on_drift_and_prints_json(deployed, endpoint, spec):
+def test_cli_exit_codes_unread_narrowed_and_drift(deployed, endpoint, spec):
     model, boto, target = deployed
     environment = {**os.environ, **FAKE_ENVIRONMENT, "AWS_ENDPOINT_URL": endpoint}
     run = lambda *args: subprocess.run([sys.executable, "-m", "wiam", "drift", str(spec), "--cloud", "aws", *args],  # noqa: E731
-                                       capture_output=True, text=True, env=environment)
-    clean = run("--format", "json")
-    assert clean.returncode == 0, clean.stderr
-    targets = {t["target"]: t for t in json.loads(clean.stdout)["targets"]}
+                                       capture_output=True, text=True, env=environment, timeout=120)
+    everything = run("--format", "json")
+    assert everything.returncode == 3, everything.stderr  # staging is another account: the run is incomplete
+    report = json.loads(everything.stdout)
+    assert report["unread"] is True and report["drifted"] is False
+    targets = {t["target"]: t for t in report["targets"]}
     assert not targets["prod"]["missing"] and not targets["prod"]["extra"] and not targets["prod"]["changed"]
-    assert targets["staging"]["readable"] is False  # reported, and not counted as drift
+    assert (targets["staging"]["readable"], targets["staging"]["unread_reason"]) == (False, "wrong-account")
+    assert run("--allow-unread").returncode == 0
+    narrowed = run("--target", "prod", "--format", "json")  # staging left out: not read, and not missed
+    assert narrowed.returncode == 0, narrowed.stderr
+    assert [t["target"] for t in json.loads(narrowed.stdout)["targets"]] == ["prod"]
+    assert run("--target", "aws.prod").returncode == 0
+    unreadable = run("--target", "staging")  # narrowing excuses only the targets left out
+    assert unreadable.returncode == 3
+    assert f"aws staging: not read (wrong account): the credentials are for account {MOTO_ACCOUNT}" in unreadable.stdout
+    unknown = run("--target", "prod", "--target", "nope")
+    assert unknown.returncode == 2 and "no target named 'nope' in aws (targets: aws.prod, aws.staging)" in unknown.stderr
     role = next(o.name for o in live.expected(model, target, expected_resources(model, target)) if o.kind == "role")
     boto.client("iam").put_role_policy(RoleName=role, PolicyName="hand-added", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}))
     drifted = run()
-    assert drifted.returncode == 1
+    assert drifted.returncode == 1  # drift outranks the unread staging target, which is still printed
     assert f"changed role {role}" in drifted.stdout and "inline_policies.hand-added" in drifted.stdout
+    assert "aws staging: not read (wrong account)" in drifted.stdout
     assert "testing" not in drifted.stdout + drifted.stderr  # no credential is ever printed
+
+
+@pytest.mark.parametrize("code, reason", [("InvalidClientTokenId", "credentials-rejected"),
+                                          ("ExpiredToken", "credentials-rejected"), ("AccessDenied", "access-denied"),
+                                          ("Throttling", "error")])
+def test_sdk_refusals_say_why(code, reason):
+    from botocore.exceptions import ClientError
+    refusal = ClientError({"Error": {"Code": code, "Message": "request signed with AKIAIOSFODNN7EXAMPLE"}}, "GetCallerIdentity")
+    with pytest.raises(live.Unreadable) as raised:
+        with live._readable():
+            raise refusal
+    assert raised.value.reason == reason
+    assert str(raised.value) == f"GetCallerIdentity: {code}: request signed with [redacted]"
+
+
+def test_no_credentials_and_no_endpoint_say_why():
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError
+    for error, reason in [(NoCredentialsError(), "no-credentials"),
+                          (EndpointConnectionError(endpoint_url="http://127.0.0.1:9"), "unreachable")]:
+        with pytest.raises(live.Unreadable) as raised:
+            with live._readable():
+                raise error
+        assert raised.value.reason == reason

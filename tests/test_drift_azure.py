@@ -48,6 +48,7 @@ def cloud(tmp_path):
 def prod_drift(model, connection):
     results = {r.target: r for r in drift(model, {"azure": connection})}
     assert results["locked"].unreadable.startswith("managed identities in ids: AuthorizationFailed")
+    assert results["locked"].reason == "access-denied"
     return results["prod"]
 
 
@@ -107,10 +108,23 @@ def test_cli_text(cloud, tmp_path):
     model, state, _, endpoint = cloud
     spec = write_spec(tmp_path / "cli", {"spec.wiam.json": json.dumps(SPEC)})
     command = [sys.executable, "-m", "wiam", "drift", str(spec), "--azure-endpoint", endpoint]
-    clean = subprocess.run(command, capture_output=True, text=True)
-    assert clean.returncode == 0, clean.stderr
-    assert "azure prod: no drift" in clean.stdout and "azure locked: not read: " in clean.stdout
+    clean = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert clean.returncode == 3, clean.stderr  # `locked` refuses: the run is incomplete
+    assert "azure prod: no drift" in clean.stdout and "azure locked: not read (access denied): " in clean.stdout
+    assert "0 of 2 targets drifted, 1 not read" in clean.stdout
+    excused = subprocess.run([*command, "--allow-unread"], capture_output=True, text=True, timeout=120)
+    assert excused.returncode == 0 and "azure locked: not read (access denied): " in excused.stdout
     identities(state)[("ids", "wiam-scanner")]["tags"]["owner"] = "someone-else"
-    drifted = subprocess.run(command, capture_output=True, text=True)
+    drifted = subprocess.run([*command, "--target", "prod"], capture_output=True, text=True, timeout=120)
     assert drifted.returncode == 1
     assert 'changed identity wiam-scanner\n    tags.owner: expected "team-security", found "someone-else"' in drifted.stdout
+
+
+def test_subscription_the_credentials_do_not_see_is_the_wrong_account(cloud):
+    model, state, connection, _ = cloud
+    state.forbidden.clear()
+    del state.subscriptions[LOCKED]  # ARM answers SubscriptionNotFound, as for another tenant's subscription
+    results = {r.target: r for r in drift(model, {"azure": connection})}
+    assert results["locked"].reason == "wrong-account"
+    assert results["locked"].unreadable.startswith("managed identities in ids: SubscriptionNotFound")
+    assert results["prod"].unreadable is None

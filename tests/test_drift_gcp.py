@@ -55,6 +55,7 @@ def cloud(tmp_path):
 def prod_drift(model, connection):
     results = {r.target: r for r in drift(model, {"gcp": connection})}
     assert "PERMISSION_DENIED" in results["locked"].unreadable or "Permission denied" in results["locked"].unreadable
+    assert results["locked"].reason == "access-denied"
     return results["prod"]
 
 
@@ -129,12 +130,15 @@ def test_cli_json(cloud, tmp_path):
     spec = write_spec(tmp_path / "cli", {"spec.wiam.yaml": SPEC})
     command = [sys.executable, "-m", "wiam", "drift", str(spec), "--cloud", "gcp", "--gcp-endpoint", rest,
                "--gcp-grpc-endpoint", grpc, "--format", "json"]
-    clean = subprocess.run(command, capture_output=True, text=True)
-    assert clean.returncode == 0, clean.stderr
+    clean = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert clean.returncode == 3, clean.stderr  # `locked` refuses: the run is incomplete
     report = {t["target"]: t for t in json.loads(clean.stdout)["targets"]}
     assert report["prod"]["readable"] and not report["locked"]["readable"]
+    assert report["locked"]["unread_reason"] == "access-denied"
+    narrowed = subprocess.run([*command, "--target", "gcp.prod"], capture_output=True, text=True, timeout=120)
+    assert narrowed.returncode == 0, narrowed.stderr
     next(iter(state.projects["acme-prod"]["pools"]["wiam-pool"]["providers"].values()))["disabled"] = True
-    drifted = subprocess.run(command, capture_output=True, text=True)
+    drifted = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert drifted.returncode == 1
     change, = {t["target"]: t for t in json.loads(drifted.stdout)["targets"]}["prod"]["changed"]
     assert change["differences"] == [{"field": "disabled", "expected": False, "actual": True}]

@@ -18,7 +18,7 @@ from wiam.graph import build_graph
 from wiam.report import FOLD_ABOVE, render, report_data, unpack
 from wiam.report.vendor import LIBRARIES, VENDOR, locked_version, sha256
 
-from conftest import EXAMPLES, ROOT
+from conftest import EXAMPLE_SPECS, EXAMPLES, ROOT
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -140,8 +140,8 @@ def browser():
 class Page:
     """One report opened offline, with every console message, page error and request recorded."""
 
-    def __init__(self, browser, path: Path):
-        self.context = browser.new_context(offline=True, viewport={"width": 1400, "height": 1000})
+    def __init__(self, browser, path: Path, viewport: tuple[int, int] = (1400, 1000)):
+        self.context = browser.new_context(offline=True, viewport={"width": viewport[0], "height": viewport[1]})
         self.requests, self.problems = [], []
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
@@ -368,4 +368,102 @@ def test_large_organisation_opens_folded_and_expands(browser, tmp_path):
     principals = {p for w in members for _, p, k in graph.out_edges(w, keys=True) if k == "federates"}
     assert principals <= drawn
     assert page.problems == [] and page.requests == []
+    page.close()
+    folded = Page(browser, tmp_path / "r.html")  # opened afresh: the folded first view reads too
+    assert_first_view_readable(folded, "large-organisation-folded")
+    folded.close()
+
+
+# ---- the first view: labels readable at the initial zoom, and a graph that fills the pane
+
+READABLE_PX = 11  # the smallest label text on screen, in CSS pixels
+FILL = 0.6  # the least share of the pane's width and of its height the graph covers
+VIEWPORTS = {"wide": (1400, 1000), "tall": (820, 1180)}  # the tall one stacks the details under the graph
+TWO_WORKLOADS = """
+issuer:
+  gitlab: { kind: gitlab_ci }
+target:
+  gcp:
+    prod: { project_id: acme-prod, project_number: "123456789012" }
+workload:
+  deployer:
+    owner: team-platform
+    identity:
+      - { issuer: gitlab, project_path: acme/platform/deployer, ref_type: branch, ref: main }
+    grant:
+      gcp:
+        prod: { roles: ["roles/run.developer"] }
+  loader:
+    owner: team-data
+    identity:
+      - { issuer: gitlab, project_path: acme/data/etl, ref_type: tag, ref: v2.4.0 }
+    grant:
+      gcp:
+        prod: { roles: ["roles/bigquery.dataEditor"], resource: projects/acme-prod/datasets/warehouse }
+"""
+
+
+def first_view(page: Page) -> dict:
+    """What the graph pane shows before any interaction, read from cytoscape: the smallest label
+    size on screen, the pane, the graph's rendered box, and the pairs of node labels that overlap."""
+    return page.js("""(() => {
+      const zoom = cy.zoom(), box = cy.elements().renderedBoundingBox();
+      const labels = cy.nodes().map((n) => [n.id(), n.renderedBoundingBox({ includeNodes: false, includeLabels: true })]);
+      const overlaps = [];
+      labels.forEach(([a, p], i) => labels.slice(i + 1).forEach(([b, q]) => {
+        if (Math.min(p.x2, q.x2) - Math.max(p.x1, q.x1) > 1 && Math.min(p.y2, q.y2) - Math.max(p.y1, q.y1) > 1) overlaps.push([a, b]);
+      }));
+      return { label_px: Math.min(...cy.nodes().map((n) => parseFloat(n.style("font-size")) * zoom)),
+               pane: [cy.width(), cy.height()], box: [box.x1, box.y1, box.x2, box.y2], overlaps };
+    })()""")
+
+
+def assert_first_view_readable(page: Page, name: str) -> dict:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.page.locator("#cy").screenshot(path=str(ARTIFACTS / f"report-first-view-{name}.png"))
+    view = first_view(page)
+    (width, height), (x1, y1, x2, y2) = view["pane"], view["box"]
+    shown = ((min(x2, width) - max(x1, 0)) / width, (min(y2, height) - max(y1, 0)) / height)
+    assert view["label_px"] >= READABLE_PX, f"{name}: labels are {view['label_px']:.1f} px on screen"
+    assert min(shown) >= FILL, f"{name}: the graph covers {shown[0]:.0%} of the pane's width and {shown[1]:.0%} of its height"
+    assert view["overlaps"] == [], f"{name}: labels overlap"
+    assert page.problems == [] and page.requests == []
+    return view
+
+
+@pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
+def test_first_view_of_two_workloads_is_readable_and_fills_the_pane(browser, tmp_path, viewport):
+    spec = tmp_path / "two"
+    spec.mkdir()
+    (spec / "spec.wiam.yaml").write_text(TWO_WORKLOADS)
+    page = Page(browser, make_report(spec, tmp_path / "r.html"), VIEWPORTS[viewport])
+    view = assert_first_view_readable(page, f"two-workloads-{viewport}")
+    x1, y1, x2, y2 = view["box"]
+    assert 0 <= x1 and x2 <= view["pane"][0] and 0 <= y1 and y2 <= view["pane"][1]  # small enough to show whole
+    page.close()
+
+
+@pytest.mark.parametrize("example", [p.name for p in EXAMPLE_SPECS])
+def test_first_view_of_each_example_is_readable(browser, tmp_path, example):
+    page = Page(browser, make_report(EXAMPLES / example, tmp_path / "r.html"))
+    view = assert_first_view_readable(page, example)
+    x1, y1, x2, y2 = view["box"]
+    assert 0 <= x1 and x2 <= view["pane"][0] and 0 <= y1 and y2 <= view["pane"][1]
+    page.close()
+
+
+@pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
+def test_first_view_of_a_few_hundred_nodes_reads_from_the_issuers(browser, tmp_path, viewport):
+    spec = tmp_path / "org"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "generate.py"), "--workloads", "40", "--format", "yaml",
+                    "--out", str(spec)], check=True, capture_output=True)
+    page = Page(browser, make_report(spec, tmp_path / "r.html"), VIEWPORTS[viewport])
+    assert 200 <= page.shown()[0] <= FOLD_ABOVE and not page.js("window.wiamReport.view.folded")
+    assert_first_view_readable(page, f"few-hundred-{viewport}")
+    # Too many to read whole: the view starts at the issuers, every one of them on screen.
+    on_screen = page.js("cy.nodes('[type = \"issuer\"]').map((n) => { const p = n.renderedPosition();"
+                        " return p.x >= 0 && p.y >= 0 && p.x <= cy.width() && p.y <= cy.height(); })")
+    assert on_screen and all(on_screen)
+    page.js("document.getElementById('fit').click()")  # the whole graph is one click away
+    assert page.js("cy.zoom()") < READABLE_PX / page.js("parseFloat(cy.nodes().first().style('font-size'))")
     page.close()

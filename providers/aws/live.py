@@ -10,18 +10,28 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from wiam.drift import LiveObject, Unreadable
+from wiam.drift import DENIED, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, WRONG_ACCOUNT, LiveObject, Unreadable
 from wiam.model import Model, Target, host_path
 from wiam.terraform import referenced
 
 MANAGED = ("managed-by", "wiam")
 DEFAULT_SESSION = 3600  # IAM's MaxSessionDuration when none is set
 _SETS = ("Action", "NotAction", "Resource", "NotResource")
+# IAM's and STS's error codes for credentials that are invalid or expired, and for a refusal.
+_REJECTED = {"InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "ExpiredTokenException",
+             "InvalidAccessKeyId", "UnrecognizedClientException", "IncompleteSignature", "InvalidToken"}
+_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 
 
 @dataclass
 class Connection:
     session: Any  # boto3.Session: credentials from its default chain; AWS_ENDPOINT_URL is honoured
+
+    def client(self, service: str):
+        """Short timeouts and few retries: an unreachable endpoint fails the target in seconds."""
+        from botocore.config import Config
+        return self.session.client(service, config=Config(connect_timeout=5, read_timeout=30,
+                                                          retries={"mode": "standard", "max_attempts": 3}))
 
 
 def connect() -> Connection:
@@ -96,12 +106,19 @@ def unchecked(resources: dict) -> int:
 @contextmanager
 def _readable():
     """Access and connection problems make the target unreadable, not the run fail."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError, HTTPClientError,
+                                     NoCredentialsError, PartialCredentialsError)
     try:
         yield
     except ClientError as error:
         detail = error.response.get("Error", {})
-        raise Unreadable(f"{error.operation_name}: {detail.get('Code')}: {detail.get('Message')}") from None
+        code = detail.get("Code")
+        reason = REJECTED if code in _REJECTED else DENIED if code in _DENIED else FAILED
+        raise Unreadable(f"{error.operation_name}: {code}: {detail.get('Message')}", reason) from None
+    except (NoCredentialsError, PartialCredentialsError) as error:
+        raise Unreadable(str(error), NO_CREDENTIALS) from None
+    except (ConnectionError, HTTPClientError) as error:
+        raise Unreadable(str(error), UNREACHABLE) from None
     except BotoCoreError as error:
         raise Unreadable(str(error)) from None
 
@@ -117,9 +134,9 @@ def _paged(client, operation: str, key: str, **arguments) -> list:
 
 
 def _require_account(connection: Connection, account: str) -> None:
-    caller = _call(connection.session.client("sts").get_caller_identity)["Account"]
+    caller = _call(connection.client("sts").get_caller_identity)["Account"]
     if caller != account:
-        raise Unreadable(f"the credentials are for account {caller}, not {account}")
+        raise Unreadable(f"the credentials are for account {caller}, not {account}", WRONG_ACCOUNT)
 
 
 def _oidc_providers(iam) -> list[tuple[str, str, list[str], dict]]:
@@ -134,7 +151,7 @@ def _oidc_providers(iam) -> list[tuple[str, str, list[str], dict]]:
 
 def read(model: Model, target: Target, expected_objects: list[LiveObject], connection: Connection) -> list[LiveObject]:
     _require_account(connection, target.settings["account_id"])
-    iam = connection.session.client("iam")
+    iam = connection.client("iam")
     wanted = {(o.kind, o.name) for o in expected_objects}
     found = [LiveObject("oidc_provider", name, {"client_ids": client_ids, "tags": tags})
              for _, name, client_ids, tags in _oidc_providers(iam)
@@ -159,7 +176,7 @@ def read(model: Model, target: Target, expected_objects: list[LiveObject], conne
 def existing_oidc_providers(connection: Connection, account: str) -> dict[str, str]:
     """The account's OIDC providers that wiam did not create, by host and path: for `wiam import`."""
     _require_account(connection, account)
-    return {name: arn for arn, name, _, tags in _oidc_providers(connection.session.client("iam"))
+    return {name: arn for arn, name, _, tags in _oidc_providers(connection.client("iam"))
             if tags.get(MANAGED[0]) != MANAGED[1]}
 
 

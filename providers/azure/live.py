@@ -4,13 +4,14 @@ their federated credentials, and the role assignments held by those identities
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from wiam.drift import LiveObject, Unreadable
+from wiam.drift import BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, UNREACHABLE, WRONG_ACCOUNT, LiveObject, Unreadable
 from wiam.model import Model, Target
 from wiam.terraform import referenced
 
@@ -19,6 +20,10 @@ from . import catalog
 
 MANAGED = ("managed-by", "wiam")
 IDENTITY = "azurerm_user_assigned_identity"
+# ARM's codes for a token of another tenant, or a subscription these credentials do not see.
+_WRONG_ACCOUNT = {"InvalidAuthenticationTokenTenant", "SubscriptionNotFound", "InvalidSubscriptionId"}
+# Short timeouts and few retries: an unreachable endpoint fails the target in seconds.
+_TRANSPORT = {"connection_timeout": 5, "read_timeout": 30, "retry_total": 2}
 
 
 class EmulatorToken:
@@ -48,8 +53,8 @@ class Connection:
 
     def _options(self) -> dict:
         if not self.endpoint:
-            return {}
-        options = {"base_url": self.endpoint, "credential_scopes": [f"{self.endpoint.rstrip('/')}/.default"]}
+            return dict(_TRANSPORT)
+        options = {**_TRANSPORT, "base_url": self.endpoint, "credential_scopes": [f"{self.endpoint.rstrip('/')}/.default"]}
         if self.endpoint.startswith("http://"):
             options["authentication_policy"] = _emulator_authorization()
         return options
@@ -64,6 +69,9 @@ class Connection:
 
 
 def connect(endpoint: str | None = None) -> Connection:
+    # azure-identity logs each failed credential to stderr (Python's last-resort handler), repeating
+    # what the target's reason already says.
+    logging.getLogger("azure").addHandler(logging.NullHandler())
     if endpoint and endpoint.startswith("http://"):
         return Connection(EmulatorToken(), endpoint)
     from azure.identity import DefaultAzureCredential
@@ -92,13 +100,20 @@ def unchecked(resources: dict) -> int:
 
 @contextmanager
 def _readable(what: str):
-    from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
+    from azure.core.exceptions import (AzureError, ClientAuthenticationError, HttpResponseError, ServiceRequestError,
+                                       ServiceResponseError)
     try:
         yield
     except HttpResponseError as error:
+        if isinstance(error, ClientAuthenticationError) and error.response is None:
+            # raised by the credential chain before any request: it found nothing it could use
+            raise Unreadable(f"{what}: {str(error).splitlines()[0]}", NO_CREDENTIALS) from None
         code = error.error.code if error.error else error.status_code
-        raise Unreadable(f"{what}: {code}: {error.message.splitlines()[0] if error.message else ''}".rstrip()) from None
-    except (ClientAuthenticationError, AzureError) as error:
+        reason = WRONG_ACCOUNT if code in _WRONG_ACCOUNT else BY_HTTP_STATUS.get(error.status_code, FAILED)
+        raise Unreadable(f"{what}: {code}: {error.message.splitlines()[0] if error.message else ''}".rstrip(), reason) from None
+    except (ServiceRequestError, ServiceResponseError) as error:
+        raise Unreadable(f"{what}: {str(error).splitlines()[0]}", UNREACHABLE) from None
+    except AzureError as error:
         raise Unreadable(f"{what}: {str(error).splitlines()[0]}") from None
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from wiam.drift import LiveObject, Unreadable
+from wiam.drift import BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, LiveObject, Unreadable
 from wiam.model import Model, Target
 from wiam.terraform import ref, referenced
 
@@ -25,6 +25,7 @@ ACCOUNT_PREFIX = "wiam-"  # service_account_id() names every account wiam create
 IAM_REST = "https://iam.googleapis.com"
 ACCOUNT = "google_service_account"
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
+TIMEOUT = 30  # seconds per call, retries included: an unreachable API fails the target, not hangs the run
 CHECKED = {"google_iam_workload_identity_pool", "google_iam_workload_identity_pool_provider", "google_service_account",
            "google_service_account_iam_member", "google_project_iam_member"}
 
@@ -56,12 +57,13 @@ class Connection:
     def get(self, path: str) -> dict:
         """A GET on the IAM REST API, raising Unreadable on refusal; None for 404."""
         from google.auth.transport.requests import AuthorizedSession
-        response = AuthorizedSession(self.credentials).get(f"{self.rest or IAM_REST}{path}", timeout=60)
+        response = AuthorizedSession(self.credentials).get(f"{self.rest or IAM_REST}{path}", timeout=TIMEOUT)
         if response.status_code == 404:
             return None
         if response.status_code != 200:
             error = response.json().get("error", {}) if "json" in response.headers.get("Content-Type", "") else {}
-            raise Unreadable(f"GET {path}: {response.status_code} {error.get('status', '')} {error.get('message', '')}".strip())
+            raise Unreadable(f"GET {path}: {response.status_code} {error.get('status', '')} {error.get('message', '')}".strip(),
+                             BY_HTTP_STATUS.get(response.status_code, FAILED))
         return response.json()
 
 
@@ -129,20 +131,23 @@ def unchecked(resources: dict) -> int:
 
 @contextmanager
 def _readable(what: str):
-    from google.api_core.exceptions import GoogleAPICallError, RetryError
-    from google.auth.exceptions import GoogleAuthError
+    from google.api_core.exceptions import DeadlineExceeded, GoogleAPICallError, RetryError, ServiceUnavailable
+    from google.auth.exceptions import GoogleAuthError, TransportError
     from requests.exceptions import RequestException
     try:
         yield
+    except (ServiceUnavailable, DeadlineExceeded, RetryError, TransportError, RequestException) as error:
+        raise Unreadable(f"{what}: {error}", UNREACHABLE) from None
     except GoogleAPICallError as error:
-        raise Unreadable(f"{what}: {error.code.name if hasattr(error.code, 'name') else error.code} {error.message}") from None
-    except (RetryError, GoogleAuthError, RequestException) as error:
-        raise Unreadable(f"{what}: {error}") from None
+        raise Unreadable(f"{what}: {error.code.name if hasattr(error.code, 'name') else error.code} {error.message}",
+                         BY_HTTP_STATUS.get(error.code, FAILED)) from None
+    except GoogleAuthError as error:  # e.g. a refresh token revoked or a key deleted
+        raise Unreadable(f"{what}: {error}", REJECTED) from None
 
 
 def read(model: Model, target: Target, expected_objects: list[LiveObject], connection: Connection) -> list[LiveObject]:
     if connection.problem:
-        raise Unreadable(connection.problem)
+        raise Unreadable(connection.problem, NO_CREDENTIALS)
     project, number = target.settings["project_id"], target.settings["project_number"]
     pool_id = target.settings.get("pool_id", POOL_DEFAULT_ID)
     pool_path = f"/v1/projects/{project}/locations/global/workloadIdentityPools/{pool_id}"
@@ -171,19 +176,19 @@ def read(model: Model, target: Target, expected_objects: list[LiveObject], conne
     emails = set()
     with _readable("service accounts"):
         iam = connection.iam()
-        for account in iam.list_service_accounts(request={"name": f"projects/{project}"}):
+        for account in iam.list_service_accounts(request={"name": f"projects/{project}"}, timeout=TIMEOUT):
             account_id = account.email.split("@", 1)[0]
             if account_id not in wanted and not account_id.startswith(ACCOUNT_PREFIX):
                 continue
             emails.add(account.email)
-            policy = iam.get_iam_policy(request={"resource": account.name})
+            policy = iam.get_iam_policy(request={"resource": account.name}, timeout=TIMEOUT)
             found.append(LiveObject("service_account", account_id, {
                 "display_name": account.display_name, "description": account.description,
                 "iam_policy": _bindings((b.role, m) for b in policy.bindings for m in b.members)}))
     pool_members = f"principal://iam.googleapis.com/projects/{number}/locations/global/workloadIdentityPools/{pool_id}/"
     ours = {o.name for o in expected_objects if o.kind == "project_member"}
     with _readable("project IAM policy"):
-        policy = connection.projects().get_iam_policy(request={"resource": f"projects/{project}"})
+        policy = connection.projects().get_iam_policy(request={"resource": f"projects/{project}"}, timeout=TIMEOUT)
     roles: dict[str, set] = {}
     for binding in policy.bindings:
         for member in binding.members:
@@ -197,7 +202,7 @@ def read(model: Model, target: Target, expected_objects: list[LiveObject], conne
 def role_records(connection: Connection) -> list[dict]:
     """Every predefined role with its permissions (roles.list, FULL view), as the REST API shapes them."""
     if connection.problem:
-        raise Unreadable(connection.problem)
+        raise Unreadable(connection.problem, NO_CREDENTIALS)
     from google.cloud import iam_admin_v1
     with _readable("roles.list"):
         roles = connection.iam().list_roles(request={"view": iam_admin_v1.RoleView.FULL, "page_size": 1000})

@@ -187,46 +187,152 @@
       return { nodes: [...shown.values()], edges: [...edges.values()], folded };
     }
 
-    // Columns by node type; within a column, nodes sit near the nodes that point to them.
-    function layout(elements) {
-      const columns = new Map();
+    // ---- layout: layers by node type (issuers first), in the orientation and wrapping that fit
+    // the pane best; labels sit under their node, wrapped, so a cell is narrow whatever the label.
+    const FONT = 13;  // label size in model units: on screen it is FONT x zoom pixels
+    const FAMILY = 'system-ui, -apple-system, "Segoe UI", sans-serif';
+    const READABLE = 11.2;  // the smallest label the first view shows, in screen pixels
+    const START_ZOOM_MAX = 1.6;  // a small graph is not blown up beyond this
+    const PAD = 24;  // screen pixels around the graph
+    const LABEL = { width: 140, line: Math.ceil(FONT * 1.2), chars: 60 };
+    const CELL = { width: LABEL.width + 26, node: 18, gap: 12 };
+    CELL.row = CELL.node + CELL.gap + LABEL.line;  // a cell with a one-line label
+    const LAYER_GAP = 20;
+    // Labels wrap after separators (a zero-width space marks where; cytoscape wraps there), and
+    // inside long runs without one, so that names, ARNs and subjects break where they read well.
+    const BREAK = "\u200b";
+    const shortLabel = (label) => (label.length > LABEL.chars ? `${label.slice(0, LABEL.chars - 1)}…` : label)
+      .replace(/([:/@._,-]+)/g, `$1${BREAK}`).replace(/[^\s:/@._,\u200b-]{16}(?=[^\s:/@._,\u200b-])/g, `$&${BREAK}`);
+    const measure = document.createElement("canvas").getContext("2d");
+    measure.font = `${FONT}px ${FAMILY}`;
+    function lineCount(label) {  // the greedy wrapping cytoscape does at text-max-width
+      let lines = 1, line = "";
+      for (const word of shortLabel(label).match(/[^\s\u200b]+[\s\u200b]*/g) || []) {
+        if (line && measure.measureText(line + word).width > LABEL.width) { lines += 1; line = word; } else line += word;
+      }
+      return lines;
+    }
+    const cellHeight = (label) => CELL.node + CELL.gap + LABEL.line * lineCount(label);
+
+    // Within a layer, nodes sit near the nodes that point to them (the mean order of their sources).
+    function layers(elements) {
+      const byLayer = new Map();
       elements.nodes.forEach((n) => {
-        const column = n.type === "group" ? COLUMN[n.kind === "owner" ? "workload" : "target"] : COLUMN[n.type];
-        if (!columns.has(column)) columns.set(column, []);
-        columns.get(column).push(n);
+        const layer = n.type === "group" ? COLUMN[n.kind === "owner" ? "workload" : "target"] : COLUMN[n.type];
+        if (!byLayer.has(layer)) byLayer.set(layer, []);
+        byLayer.get(layer).push(n);
       });
-      const y = new Map();
+      const order = new Map();
       const sources = new Map();
       elements.edges.forEach((e) => { if (!sources.has(e.target)) sources.set(e.target, []); sources.get(e.target).push(e.source); });
-      const positions = {};
-      let x = 0;
-      [...columns.keys()].sort((a, b) => a - b).forEach((column) => {
-        const list = columns.get(column);
+      return [...byLayer.keys()].sort((a, b) => a - b).map((layer) => {
         const weight = (n) => {
-          const placed = (sources.get(n.id) || []).filter((s) => y.has(s));
-          return placed.length ? placed.reduce((sum, s) => sum + y.get(s), 0) / placed.length : Infinity;
+          const placed = (sources.get(n.id) || []).filter((s) => order.has(s));
+          return placed.length ? placed.reduce((sum, s) => sum + order.get(s), 0) / placed.length : Infinity;
         };
-        // A long column wraps into several, so that the whole graph fits a screen's shape.
-        const rows = Math.max(30, Math.ceil(Math.sqrt(list.length) * 3));
-        list.map((n) => [weight(n), n]).sort((a, b) => a[0] - b[0] || a[1].label.localeCompare(b[1].label))
-          .forEach(([, n], order) => {
-            y.set(n.id, order);
-            positions[n.id] = { x: x + Math.floor(order / rows) * 240, y: (order % rows) * 34 };
-          });
-        x += Math.ceil(list.length / rows) * 240 + 60;
+        const list = byLayer.get(layer).map((n) => [weight(n), n])
+          .sort((a, b) => a[0] - b[0] || a[1].label.localeCompare(b[1].label)).map(([, n]) => n);
+        list.forEach((n, i) => order.set(n.id, i));
+        return list.map((n) => ({ id: n.id, height: cellHeight(n.label) }));
       });
-      return positions;
+    }
+
+    // One arrangement: layers across (left to right) or down (top to bottom), each wrapped into
+    // lines of at most `capacity` cells, and the layers themselves wrapped into `bands` bands, as
+    // text wraps (a band of layers, then the next below it, or beside it when layers go down).
+    function arrange(layerList, across, capacity, bands, place) {
+      const positions = {};
+      const per = Math.ceil(layerList.length / bands);
+      let flow = 0;  // the longest band, along the flow (x when across, y when down)
+      let start = 0;  // where the band starts, across the flow
+      for (let b = 0; b * per < layerList.length; b += 1) {
+        let offset = 0;  // along the flow
+        let breadth = 0;  // across the flow, within this band
+        for (const cells of layerList.slice(b * per, (b + 1) * per)) {
+          let extent = 0;
+          const lines = Math.ceil(cells.length / capacity);
+          for (let first = 0; first < cells.length; first += capacity) {
+            const line = cells.slice(first, first + capacity);
+            // Each further line of a layer is shifted a fraction of a cell, so that an edge into a
+            // later line never runs straight through the nodes of an earlier one.
+            const shift = (first / capacity / lines) * (across ? CELL.row : CELL.width / 2);
+            let length = shift;
+            if (across) {  // a line is a column of cells
+              line.forEach((c) => { if (place) positions[c.id] = { x: offset + extent + CELL.width / 2, y: start + length + CELL.node / 2 }; length += c.height; });
+              extent += CELL.width;
+            } else {  // a line is a row of cells
+              const height = Math.max(...line.map((c) => c.height));
+              line.forEach((c, i) => { if (place) positions[c.id] = { x: start + shift + i * CELL.width + CELL.width / 2, y: offset + extent + CELL.node / 2 }; });
+              length += line.length * CELL.width;
+              extent += height;
+            }
+            breadth = Math.max(breadth, length);
+          }
+          offset += extent + LAYER_GAP;
+        }
+        flow = Math.max(flow, offset - LAYER_GAP);
+        start += breadth + LAYER_GAP * 2;
+      }
+      const breadth = start - LAYER_GAP * 2;
+      return { positions, width: across ? flow : breadth, height: across ? breadth : flow };
+    }
+
+    // The arrangement that shows the graph largest in this pane (up to START_ZOOM_MAX), then the
+    // one with the fewest bands, then the one that fills the pane most. When none is readable whole,
+    // layers go left to right, wrapped only to the pane's width, so that the first view (the top
+    // left) reads from the issuers on.
+    function layout(elements, pane) {
+      const layerList = layers(elements);
+      const longest = Math.max(1, ...layerList.map((cells) => cells.length));
+      const capacities = [...new Set([...Array(longest).keys()].map((k) => Math.ceil(longest / (k + 1))))];
+      let best = null;
+      for (const across of [true, false]) {
+        for (let bands = 1; bands <= Math.max(1, layerList.length); bands += 1) {
+          for (const capacity of capacities) {
+            const { width, height } = arrange(layerList, across, capacity, bands, false);
+            const fit = Math.min((pane.width - 2 * PAD) / Math.max(width, 1), (pane.height - 2 * PAD) / Math.max(height, 1));
+            const zoom = Math.min(fit, START_ZOOM_MAX);
+            const fill = (width * zoom * height * zoom) / (pane.width * pane.height);
+            const better = !best || zoom > best.zoom * 1.02 ||
+              (zoom >= best.zoom / 1.02 && (bands < best.bands || (bands === best.bands && fill > best.fill)));
+            if (better) best = { across, capacity, bands, zoom, fill };
+          }
+        }
+      }
+      if (best.zoom * FONT < READABLE) {  // only a part can be readable: layers left to right, as wide as the pane
+        const room = (pane.width - 2 * PAD) / (READABLE / FONT);
+        const fitting = capacities.filter((c) => arrange(layerList, true, c, 1, false).width <= room);
+        Object.assign(best, { across: true, capacity: fitting.length ? Math.min(...fitting) : longest, bands: 1 });
+      }
+      return arrange(layerList, best.across, best.capacity, best.bands, true).positions;
+    }
+
+    // The first view: everything when its labels stay readable, else the start of the flow (the
+    // issuers and what they reach) at the smallest readable zoom.
+    function firstView() {
+      const pane = { width: cy.width(), height: cy.height() };
+      const box = cy.elements().boundingBox();
+      if (!box.w && !box.h) return;
+      const fit = Math.min((pane.width - 2 * PAD) / box.w, (pane.height - 2 * PAD) / box.h);
+      const zoom = Math.min(START_ZOOM_MAX, Math.max(fit, READABLE / FONT));
+      const pan = fit * FONT >= READABLE
+        ? { x: pane.width / 2 - zoom * (box.x1 + box.w / 2), y: pane.height / 2 - zoom * (box.y1 + box.h / 2) }
+        : { x: PAD - zoom * box.x1, y: PAD - zoom * box.y1 };
+      cy.viewport({ zoom, pan });
     }
 
     const cy = cytoscape({
       container: document.getElementById("cy"),
       minZoom: 0.02,
+      maxZoom: 4,
       textureOnViewport: nodes.length > 2000,
       hideEdgesOnViewport: nodes.length > 2000,
       style: [
         { selector: "node", style: {
-          "label": (n) => (n.data("label").length > 42 ? `${n.data("label").slice(0, 40)}…` : n.data("label")),
-          "font-size": 11, "color": "#1b1f24", "text-valign": "center", "text-halign": "right", "text-margin-x": 4,
+          "label": (n) => shortLabel(n.data("label")), "font-size": FONT, "font-family": FAMILY, "color": "#1b1f24",
+          "text-valign": "bottom", "text-halign": "center", "text-margin-y": 3, "text-wrap": "wrap",
+          "text-max-width": LABEL.width, "line-height": 1.2,
+          "text-background-color": "#fff", "text-background-opacity": 0.8, "text-background-padding": 1,
           "width": 14, "height": 14, "background-color": (n) => COLOUR[n.data("type")] } },
         { selector: "node[type = 'group']", style: { "shape": "round-rectangle", "width": 22, "height": 22 } },
         { selector: "node[type = 'target']", style: { "shape": "rectangle" } },
@@ -238,7 +344,7 @@
           "target-arrow-shape": "triangle", "curve-style": "bezier", "arrow-scale": 0.7 } },
         { selector: "edge[relation = 'can_act_as']", style: { "line-color": "#b42318", "target-arrow-color": "#b42318",
           "line-style": "dashed", "width": 2 } },
-        { selector: "edge[count > 1][?labelled]", style: { "label": "data(label)", "font-size": 9, "color": "#4a5360",
+        { selector: "edge[count > 1][?labelled]", style: { "label": "data(label)", "font-size": FONT - 1, "color": "#4a5360",
           "text-background-color": "#fff", "text-background-opacity": 1 } },
       ],
     });
@@ -248,14 +354,14 @@
     function draw() {
       const { visible, matches } = nodesInView();
       const elements = elementsFor(visible);
-      const positions = layout(elements);
+      const positions = layout(elements, { width: cy.width(), height: cy.height() });
       cy.batch(() => {
         cy.elements().remove();
         cy.add(elements.nodes.map((n) => ({ group: "nodes", data: n, position: positions[n.id],
           classes: n.index >= 0 && matches.has(n.index) ? "match" : "" })));
         cy.add(elements.edges.map((e) => ({ group: "edges", data: e })));
       });
-      cy.fit(undefined, 20);
+      firstView();
       Object.assign(view, { nodes: elements.nodes.length, edges: elements.edges.length, folded: elements.folded,
                             matches: [...matches] });
       const container = document.getElementById("cy");
@@ -351,7 +457,7 @@
       cy.elements().unselect();
       if (item.nonempty()) {
         item.select();
-        cy.animate({ center: { eles: item }, zoom: Math.max(cy.zoom(), 0.8) }, { duration: 200 });
+        cy.animate({ center: { eles: item }, zoom: Math.max(cy.zoom(), READABLE / FONT) }, { duration: 200 });
         showDetails(item.data());
       } else {
         showDetails({ index: i, type: nodes[i].type, label: nodes[i].label });
@@ -403,7 +509,7 @@
       state.expanded.clear();
       draw();
     });
-    document.getElementById("fit").addEventListener("click", () => cy.fit(undefined, 20));
+    document.getElementById("fit").addEventListener("click", () => cy.fit(undefined, PAD));
 
     // ---- summary
     function renderSummary() {
