@@ -130,12 +130,14 @@ def test_odd_layouts_are_left_to_the_user_with_the_text_and_place(tmp_path, name
     assert (spec / name).read_text() == text
 
 
-def test_a_heredoc_in_the_block_stays_as_written(tmp_path):
+def test_a_heredoc_in_the_block_stays_as_written():
+    # The edit is judged on the text alone: a heredoc's text ends with its line end, so no ARN is valid in one.
     text = ISSUERS_HCL + ('target "aws" "prod" {\n  account_id = "123456789012"\n  existing_oidc_providers = {\n'
                           f'    "github" = <<-EOT\n      {GITHUB}\n      EOT\n  }}\n}}\n')
-    found, edited = edit(tmp_path, "main.wiam.hcl", text, {"gitlab": GITLAB})
-    assert found == {"github": GITHUB + "\n", "gitlab": GITLAB}  # a heredoc's text ends with its line end
+    edited = edit_text("main.wiam.hcl", text.encode(), TARGET, KEY, {"gitlab": GITLAB}).decode()
     assert edited == text.replace("= {\n", f'= {{\n    "gitlab" = "{GITLAB}"\n')
+    assert loaded("main.wiam.hcl", edited.encode())["target"]["aws"]["prod"][KEY] == {
+        "github": GITHUB + "\n", "gitlab": GITLAB}
 
 
 def test_a_file_that_no_longer_parses_is_refused():
