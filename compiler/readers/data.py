@@ -13,7 +13,7 @@ import yaml
 
 from ..diagnostics import Pos, Report
 from ..document import Document
-from .domain import MAX_INTEGER, OutOfDomain, TooDeep, check_depth, decimal, number, text as checked_text
+from .domain import OutOfDomain, TooDeep, check_depth, decimal, number, out_of_range, text as checked_text
 
 _FORMAT_HINT = "write the spec as Terraform's JSON syntax: block type, then its labels, then its body"
 
@@ -192,7 +192,7 @@ class _YamlBuilder:
             return None
         try:
             if tag == _INT and len(event.value) > 64:  # int() refuses thousands of digits; none is in range
-                raise OutOfDomain(f"the integer {event.value[:20]}... is outside ±{MAX_INTEGER}", _PLAIN_HINT)
+                raise out_of_range(event.value)
             node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
             value = self.loader.yaml_constructors[tag](self.loader, node)
             return value if kind in ("bool", "null") else number(value, event.value)

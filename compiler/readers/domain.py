@@ -12,7 +12,7 @@ from ..diagnostics import Pos, Report
 
 MAX_DEPTH = 64  # nested lists, mappings and blocks; real specs use under 10
 MAX_INTEGER = 2**53 - 1  # what JSON carries exactly; quotas and durations are far smaller
-MAX_FILE_CHARS = 1 << 20  # per file; bounds the slow HCL reader's memory (its regexes keep state per character)
+MAX_FILE_CHARS = 1 << 19  # per file: both HCL parsers cost 150-250 bytes a character of string text
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _NUMBER_HINT = f"write a finite number; integers must lie within ±{MAX_INTEGER} (2**53 - 1), or quote it as text"
@@ -52,6 +52,10 @@ def _shown(literal: str) -> str:
     return literal if len(literal) <= 40 else literal[:20] + "..." + literal[-8:]
 
 
+def out_of_range(literal: str) -> OutOfDomain:
+    return OutOfDomain(f"the integer {_shown(literal)} is outside ±{MAX_INTEGER}", _NUMBER_HINT)
+
+
 def number(value: int | float, literal: str) -> int | float:
     """`value`, read from `literal`, as the document keeps it: integral floats in range become
     integers (1.0 and 1 are one value in every format); non-finite or too large ones are refused."""
@@ -60,7 +64,7 @@ def number(value: int | float, literal: str) -> int | float:
             raise OutOfDomain(f"the number {_shown(literal)} is not finite (too large, or not a number)", _NUMBER_HINT)
         return int(value) if value.is_integer() and abs(value) <= MAX_INTEGER else value
     if abs(value) > MAX_INTEGER:
-        raise OutOfDomain(f"the integer {_shown(literal)} is outside ±{MAX_INTEGER}", _NUMBER_HINT)
+        raise out_of_range(literal)
     return value
 
 
@@ -71,7 +75,7 @@ def decimal(literal: str) -> int | float:
     try:
         return number(int(literal), literal)
     except ValueError:  # more digits than int() converts: far out of range
-        raise OutOfDomain(f"the integer {_shown(literal)} is outside ±{MAX_INTEGER}", _NUMBER_HINT) from None
+        raise out_of_range(literal) from None
 
 
 def code_point(escape: str) -> str:
@@ -95,6 +99,6 @@ def file_size(text: str, path: str, report: Report) -> bool:
     """Whether the file is small enough to read; reports it if not."""
     if len(text) <= MAX_FILE_CHARS:
         return True
-    report.error(Pos(path, 1, 1), "", f"the file holds {len(text):,} characters, more than the {MAX_FILE_CHARS:,} "
-                 "a spec file may hold", "split the spec into several files in the folder: they merge into one")
+    report.error(Pos(path, 1, 1), "", f"the file holds more than the {MAX_FILE_CHARS:,} characters a spec file may hold",
+                 "split the spec into several files in the folder: they merge into one")
     return False

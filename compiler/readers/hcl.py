@@ -232,8 +232,9 @@ def read_hcl_reference(path: str, text: str, report: Report) -> Document:
         return doc
     try:
         _Walker(path, doc, report).body(tree.children[0], doc.data, (), (), "")
-    except TooDeep as exc:
+    except TooDeep as exc:  # the file stops there, as in every reader
         exc.report(report)
+        return Document(files=[path], opened=[])
     return doc
 
 
