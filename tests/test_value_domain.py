@@ -5,8 +5,12 @@ cold, warm and without the cache; both HCL readers agree; JSON-domain values rea
 HCL, YAML and JSON; out-of-domain numbers are refused where they are written."""
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
+from unittest import mock
 
 import orjson
 import pytest
@@ -14,7 +18,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 from typer.testing import CliRunner
 
+from wiam.cache import read_cached
 from wiam.cli import app
+from wiam.loader import load
 from wiam.diagnostics import Pos, Report
 from wiam.readers import hcl_fast, read
 from wiam.readers.domain import MAX_DEPTH, MAX_INTEGER
@@ -191,3 +197,36 @@ def test_an_out_of_domain_number_is_refused_where_it_is_written(numbers, index, 
     assert [(d.pos, "outside" in d.message or "not finite" in d.message) for d in report.diagnostics] \
         == [(Pos(f"a.wiam.{fmt}", 2, column), True)]
     assert doc.data.get("x", [None])[at] is None  # the refused value is no value
+
+
+@settings(max_examples=40, deadline=None)
+@given(_DOCUMENTS, st.sampled_from(["a.wiam.hcl", "a.wiam.json", "a.wiam.yaml"]))
+def test_a_cached_read_is_the_read(document, filename):
+    text = _render(document)[filename]
+    with tempfile.TemporaryDirectory() as folder:
+        with mock.patch.dict(os.environ, {"WIAM_CACHE": "1", "WIAM_CACHE_DIR": folder}):
+            cold = read_cached(filename, text, Report(), read)
+            assert any(Path(folder).rglob("*.json"))
+            warm = read_cached(filename, text, Report(), read)
+        with mock.patch.dict(os.environ, {"WIAM_CACHE": "0"}):
+            off = read_cached(filename, text, Report(), read)
+    assert warm.deferred is not None  # a hit: its positions are decoded when first asked for
+    assert orjson.dumps(cold.data) == orjson.dumps(warm.data) == orjson.dumps(off.data)
+    assert cold.settle().positions == warm.settle().positions == off.settle().positions
+    assert cold.key_positions == warm.key_positions == off.key_positions
+
+
+def test_a_damaged_or_foreign_entry_is_parsed_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("WIAM_CACHE", "1")
+    monkeypatch.setenv("WIAM_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "spec"
+    folder.mkdir()
+    (folder / "a.wiam.yaml").write_text("issuer:\n  gh:\n    kind: github_actions\n")
+    expected = load(str(folder), Report()).data
+    entries = [p for p in (tmp_path / "cache").rglob("*.json") if not p.name.endswith(".positions.json")]
+    assert entries
+    for content in (b'{"data": [1], "outline": "[]"}', b'{"data": {}, "outline": 1}', b"[]", b"\xff"):
+        for entry in entries:
+            entry.write_bytes(content)
+        report = Report()
+        assert load(str(folder), report).data == expected and report.diagnostics == []
