@@ -101,6 +101,12 @@ CASES: list[Case] = [
          65, 1 + 2 * 64, TOO_DEEP),  # the mapping at depth k starts on line k + 1
     # an unlabeled block's body is the item of a list: depth (path length) 2 on line 1, 2n on line n
     Case("deep-blocks", "a.wiam.hcl", "a {\n" * 10_000 + "}\n" * 10_000, 32, 1, TOO_DEEP),
+    # user text a message quotes is cut short
+    Case("long-repeated-key", "a.wiam.json", '{"%s": 1, "%s": 2}' % ("k" * 10_000, "k" * 10_000), 1, 10_009,
+         "appears twice"),
+    Case("long-repeated-key", "a.wiam.yaml", "? %s\n: 1\n? %s\n: 2\n" % ("k" * 10_000, "k" * 10_000), 3, 3,
+         "appears twice"),  # explicit keys: an implicit one is at most 1024 characters
+    Case("long-bad-token", "a.wiam.hcl", "x = = " + "a" * 10_000 + "\n", 1, 5, "HCL syntax error"),
     # files too large to parse within a small multiple of their size
     Case("huge-file", "a.wiam.hcl", 'x = "' + "a" * 600_000 + '"\n', 1, 1, "more than the 524,288"),
     Case("huge-file", "a.wiam.json", '{"x": "' + "a" * 600_000 + '"}', 1, 1, "more than the 524,288"),

@@ -58,6 +58,7 @@ def test_every_case_is_an_error_at_its_position_cold_warm_and_without_cache(case
     assert at, output[:2000]
     assert any(case.message in lines[i] and lines[i + 1].startswith("  fix: ") for i in at), output[:2000]
     assert "Traceback" not in output and "Error:" not in output
+    assert max(map(len, lines)) < 400  # messages quote user text cut short
 
 
 def test_deep_input_never_overflows_a_stack(tmp_path):

@@ -13,7 +13,7 @@ import yaml
 
 from ..diagnostics import Pos, Report
 from ..document import Document
-from .domain import OutOfDomain, TooDeep, check_depth, decimal, number, out_of_range, text as checked_text
+from .domain import OutOfDomain, TooDeep, check_depth, decimal, number, out_of_range, shown, text as checked_text
 
 _FORMAT_HINT = "write the spec as Terraform's JSON syntax: block type, then its labels, then its body"
 
@@ -147,7 +147,7 @@ class _YamlBuilder:
             level.key = key
         elif key in level.value:
             first = self.doc.key_positions[level.path + (key,)]
-            self.report.error(pos, "", f"key {key!r} appears twice in one mapping (first at {first})",
+            self.report.error(pos, "", f"key {shown(key)!r} appears twice in one mapping (first at {first})",
                               "keep one of the two; blocks of one kind and name may not repeat")
             level.key = _DISCARD
         else:
@@ -199,7 +199,7 @@ class _YamlBuilder:
         except OutOfDomain as exc:
             exc.report(self.report, pos)
         except (ValueError, KeyError):
-            self.report.error(pos, "", f"{event.value!r} is not a YAML {kind}", _PLAIN_HINT)
+            self.report.error(pos, "", f"{shown(event.value)!r} is not a YAML {kind}", _PLAIN_HINT)
         return None
 
 
@@ -284,7 +284,7 @@ class _JsonScanner:
                 pass  # reported
             elif key in result:
                 first = self.doc.key_positions[at + (key,)]
-                self.report.error(key_pos, "", f"key {key!r} appears twice in one object (first at {first})",
+                self.report.error(key_pos, "", f"key {shown(key)!r} appears twice in one object (first at {first})",
                                   "keep one of the two; blocks of one kind and name may not repeat")
             else:
                 result[key] = value
