@@ -231,3 +231,26 @@ def test_a_damaged_or_foreign_entry_is_parsed_again(tmp_path, monkeypatch):
             entry.write_bytes(content)
         report = Report()
         assert load(str(folder), report).data == expected and report.diagnostics == []
+
+
+_BAD_CODES = st.integers(0xD800, 0xDFFF) | st.integers(0x110000, 0xFFFFFFFF)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(alphabet="abc é", max_size=4), max_size=4), st.integers(0, 4), _BAD_CODES,
+       st.sampled_from(["hcl", "json"]))
+def test_an_escape_of_no_character_is_refused_where_it_is_written(words, index, code, fmt):
+    at = min(index, len(words))
+    if fmt == "json" and code > 0xFFFF:
+        code = 0xD800 + code % 0x800  # JSON escapes are four digits: a lone surrogate
+    escape = f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    items = [json.dumps(w, ensure_ascii=False) for w in words]
+    items.insert(at, f'"{escape}"')
+    inner = "[" + ", ".join(items) + "]"
+    text = f"x = {inner}\n" if fmt == "hcl" else f'{{"x": {inner}}}'
+    column = text.index(inner) + len("[" + "".join(f"{item}, " for item in items[:at])) + 1
+    report = Report()
+    doc = read(f"a.wiam.{fmt}", text, report)
+    assert [d.pos for d in report.diagnostics] == [Pos(f"a.wiam.{fmt}", 1, column + (fmt == "hcl"))]  # HCL: its text
+    assert "surrogate" in report.diagnostics[0].message or "not a Unicode character" in report.diagnostics[0].message
+    assert doc.data["x"][at] == ("" if fmt == "hcl" else None)  # never a string that is no Unicode text
