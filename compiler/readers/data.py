@@ -13,7 +13,7 @@ import yaml
 
 from ..diagnostics import Pos, Report
 from ..document import Document
-from .domain import OutOfDomain, TooDeep, check_depth, decimal, number, out_of_range, shown, text as checked_text
+from .domain import OutOfDomain, TooDeep, check_depth, checked_text, decimal, number, out_of_range, shown
 
 _FORMAT_HINT = "write the spec as Terraform's JSON syntax: block type, then its labels, then its body"
 
@@ -99,6 +99,7 @@ class _YamlBuilder:
         return top
 
     def value(self) -> tuple:
+        """The next node's value and position, built level by level in one loop."""
         levels: list[_Level] = []
         while True:
             event = self.loader.get_event()

@@ -88,7 +88,7 @@ def code_point(escape: str) -> str:
     return chr(code)
 
 
-def text(value: str) -> str:
+def checked_text(value: str) -> str:
     """`value` if it holds only Unicode scalar values (a JSON escape can make a lone surrogate)."""
     if not value.isascii() and _SURROGATE.search(value):
         raise OutOfDomain("the string holds a lone surrogate escape (\\uD800 to \\uDFFF without its pair)",

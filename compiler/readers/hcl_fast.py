@@ -189,7 +189,8 @@ def heredoc_text(lines: list[str], trim: bool) -> str | None:
 
 
 def read(path: str, text: str) -> Document:
-    """The document of a plain HCL file, or NotPlain."""
+    """The document of a plain HCL file, or NotPlain; TooDeep (final: both readers say it) when
+    it nests deeper than domain.MAX_DEPTH."""
     source = text.encode("utf-8")
     tree = _PARSER.parse(source)
     if tree.root_node.has_error:
