@@ -254,3 +254,27 @@ def test_an_escape_of_no_character_is_refused_where_it_is_written(words, index, 
     assert [d.pos for d in report.diagnostics] == [Pos(f"a.wiam.{fmt}", 1, column + (fmt == "hcl"))]  # HCL: its text
     assert "surrogate" in report.diagnostics[0].message or "not a Unicode character" in report.diagnostics[0].message
     assert doc.data["x"][at] == ("" if fmt == "hcl" else None)  # never a string that is no Unicode text
+
+
+_PEAK = """
+import resource, sys
+sys.path.insert(0, sys.argv[1])
+from hostile_corpus import CASES
+from wiam.diagnostics import Report
+from wiam.readers import read
+cases = [c for c in CASES if c.id in sys.argv[2:]] + [CASES[0]._replace(text='x = "' + "a" * 1_000_000 + '"\\n')]
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+for case in cases:
+    read(case.filename, case.text, Report())
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+
+
+def test_alias_bombs_deep_nesting_and_huge_strings_take_little_memory():
+    """Peak memory of a fresh process: the billion laughs once took gigabytes, a 1 MB HCL string ~200 MB."""
+    wanted = ["billion-laughs-yaml", "recursive-alias-yaml", "deep-lists-json", "deep-lists-yaml", "deep-objects-json"]
+    assert set(wanted) <= set(BY_ID)
+    result = subprocess.run([sys.executable, "-c", _PEAK, str(Path(__file__).parent), *wanted],
+                            capture_output=True, text=True, env={"WIAM_CACHE": "0", "PATH": ""})
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) < 32  # MB above what the process held before reading
