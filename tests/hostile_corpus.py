@@ -90,6 +90,7 @@ CASES: list[Case] = [
     Case("billion-laughs", "a.wiam.yaml", _billion_laughs(), 1, 4, ALIAS),
     Case("recursive-alias", "a.wiam.yaml", "a: &x [*x]\n", 1, 4, ALIAS),
     Case("undefined-alias", "a.wiam.yaml", "a: *nowhere\n", 1, 4, ALIAS),
+    Case("control-character", "a.wiam.yaml", "a: 1\nb: x\x07y\n", 2, 5, "U+0007 is not allowed in YAML"),
     Case("second-document", "a.wiam.yaml", "a: 1\n---\nb: 2\n", 2, 1, "another document"),
     # nesting far beyond the limit: refused where level 65 opens, before any recursion
     Case("deep-lists", "a.wiam.hcl", "x = " + "[" * DEEP + "]" * DEEP + "\n", 1, 5 + 63, TOO_DEEP),

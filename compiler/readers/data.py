@@ -47,6 +47,12 @@ def read_yaml(path: str, text: str, report: Report) -> Document:
         report.error(Pos(path, mark.line + 1, mark.column + 1) if mark else Pos(path, 1, 1), "",
                      f"YAML syntax error: {exc.problem or exc.context}", "fix the YAML at this place")
         return doc
+    except yaml.reader.ReaderError as exc:  # a character YAML forbids, at a character offset
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        report.error(Pos(path, line, column), "", f"the character U+{exc.character:04X} is not allowed in YAML",
+                     f'remove it, or write it as the escape "\\u{exc.character:04X}" in a double-quoted string')
+        return doc
     except yaml.YAMLError as exc:
         report.error(Pos(path, 1, 1), "", f"YAML error: {exc}", "a spec file holds one YAML document")
         return doc
