@@ -2,7 +2,8 @@
 
 Every hostile case is a spec error at its position (through the CLI, no traceback), the same
 cold, warm and without the cache; both HCL readers agree; JSON-domain values read the same from
-HCL, YAML and JSON; out-of-domain numbers are refused where they are written."""
+HCL, YAML and JSON; out-of-domain numbers and escapes are refused where they are written; a cached
+read is a fresh one; hostile input stays within little memory."""
 
 import json
 import os
