@@ -164,6 +164,13 @@ def to_hcl(document: dict) -> str:
     return "\n".join(out)
 
 
+class _NoAliases(yaml.SafeDumper):
+    """Shared lists written out in full at each place: wiam refuses YAML anchors and aliases."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
 def write(document: dict, out: str, fmt: str) -> list[str]:
     """Spread the organisation over files: shared blocks in one, workloads in files of 100."""
     os.makedirs(out, exist_ok=True)
@@ -179,7 +186,7 @@ def write(document: dict, out: str, fmt: str) -> list[str]:
             if kind == "hcl":
                 handle.write(to_hcl(chunk))
             elif kind == "yaml":
-                yaml.safe_dump(chunk, handle, sort_keys=False, width=1000)
+                yaml.dump(chunk, handle, Dumper=_NoAliases, sort_keys=False, width=1000)
             else:
                 json.dump(chunk, handle, indent=1)
         written.append(path)

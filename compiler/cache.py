@@ -58,8 +58,10 @@ def _encode(short: Document) -> bytes:
 
 def _decode(raw: bytes, path: str) -> Document:
     entry = orjson.loads(raw)
-    text = entry["outline"]
-    return Document(entry["data"], files=[path], deferred=lambda: from_rows(orjson.loads(text), path))
+    data, text = entry["data"], entry["outline"]
+    if type(data) is not dict or type(text) is not str:
+        raise TypeError("not a cache entry")  # a damaged or foreign file: parse instead
+    return Document(data, files=[path], deferred=lambda: from_rows(orjson.loads(text), path))
 
 
 def _entries(path: str, digest: bytes) -> tuple[Path, Path]:
@@ -73,7 +75,8 @@ def read_cached(path: str, text: str, report: Report, read, digest: bytes | None
     or its cached result. Only clean reads are stored: a file with errors is read again, so that
     every error is reported every time. `digest`: text_digest(text). A parse also stores every
     position of the file for messages about attributes, or hands them to `keep(path, rows)` when
-    the cache is off."""
+    the cache is off. Readers admit only JSON's values (readers/domain.py), so an entry reads back
+    exactly as stored."""
     entry, every = _entries(path, digest or text_digest(text)) if enabled() else (None, None)
     if entry:
         try:

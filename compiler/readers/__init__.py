@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..diagnostics import Report
 from ..document import Document
 from .data import read_json, read_yaml
+from .domain import file_size
 from .hcl import read_hcl
 
 READERS = {
@@ -23,4 +24,6 @@ def reader_for(filename: str):
 
 
 def read(path: str, text: str, report: Report) -> Document:
+    if not file_size(text, path, report):
+        return Document(files=[path])
     return reader_for(path)(path, text, report)

@@ -17,6 +17,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from ..diagnostics import Pos, Report
 from ..document import Document, block_labels
 from . import hcl_fast
+from .domain import OutOfDomain, TooDeep, check_depth, code_point, decimal, shown
 from .hcl_fast import SIMPLE_ESCAPES, heredoc_text
 
 _ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)", re.S)
@@ -54,7 +55,7 @@ class _Walker:
         key_pos = self.pos(name_node)
         if name in target:
             first = self.doc.key_positions.get(path + (name,))
-            self.fail(name_node, block, f"attribute {name!r} is set twice (first at {first})",
+            self.fail(name_node, block, f"attribute {shown(name)!r} is set twice (first at {first})",
                       "keep one of the two")
             return
         value = self.value(value_node, path + (name,), block)
@@ -67,6 +68,7 @@ class _Walker:
         kind = self.name(type_node)
         labels = [self.label(n) for n in label_nodes]
         described = " ".join([kind] + [f'"{label}"' for label in labels])
+        check_depth(len(path) + 1 + max(len(labels), 1), self.pos(type_node))  # its body's path
         expected = block_labels(shape, kind)
         if expected is not None and expected != len(labels):
             wanted = {0: "no labels", 1: "one label (its name)", 2: "two labels (cloud and name)"}[expected]
@@ -107,13 +109,16 @@ class _Walker:
         kind = node.data
         if kind == "string":
             return self.string(node, path, block)
-        if kind == "int_lit":
-            return int(node.children[0])
-        if kind == "float_lit":
-            number = float(node.children[0])
-            return int(number) if number.is_integer() else number
+        if kind in ("int_lit", "float_lit"):
+            try:
+                return decimal(str(node.children[0]))
+            except OutOfDomain as exc:
+                exc.report(self.report, self.pos(node), block)
+                return None
         if kind == "literal_value":
             return {"true": True, "false": False, "null": None}[str(node.children[0])]
+        if kind in ("tuple", "object"):
+            check_depth(len(path), self.pos(node))
         if kind == "tuple":
             items = [c for c in node.children if isinstance(c, Tree) and c.data != "new_line_or_comment"]
             return [self.value(item, path + (i,), block) for i, item in enumerate(items)]
@@ -136,7 +141,7 @@ class _Walker:
             if key is None:
                 continue
             if key in result:
-                self.fail(key_node, block, f"key {key!r} appears twice in one object", "keep one of the two")
+                self.fail(key_node, block, f"key {shown(key)!r} appears twice in one object", "keep one of the two")
                 continue
             self.doc.key_positions[path + (key,)] = self.pos(key_node)
             result[key] = self.value(value_node, path + (key,), block)
@@ -174,7 +179,11 @@ class _Walker:
             if code in SIMPLE_ESCAPES:
                 return SIMPLE_ESCAPES[code]
             if code[0] in "uU" and len(code) > 1:
-                return chr(int(code[1:], 16))
+                try:
+                    return code_point(code)
+                except OutOfDomain as exc:
+                    exc.report(self.report, self.pos(token), block)
+                    return ""
             self.fail(token, block, f"unknown escape sequence \\{code} in a string",
                       'use \\n, \\r, \\t, \\", \\\\, \\uNNNN or \\UNNNNNNNN')
             return code
@@ -206,6 +215,9 @@ def read_hcl(path: str, text: str, report: Report) -> Document:
             return hcl_fast.read(path, text)
         except hcl_fast.NotPlain:
             pass  # python-hcl2 reads it, and explains what is wrong
+        except TooDeep as exc:  # python-hcl2 would say the same, after a slow parse of all of it
+            exc.report(report)
+            return Document(files=[path], opened=[])
     return read_hcl_reference(path, text, report)
 
 
@@ -218,7 +230,11 @@ def read_hcl_reference(path: str, text: str, report: Report) -> Document:
         report.error(Pos(path, exc.line or 0, exc.column or 0), "", _syntax_message(exc),
                      "fix the HCL syntax at this place (blocks are `type \"label\" { ... }`, attributes `name = value`)")
         return doc
-    _Walker(path, doc, report).body(tree.children[0], doc.data, (), (), "")
+    try:
+        _Walker(path, doc, report).body(tree.children[0], doc.data, (), (), "")
+    except TooDeep as exc:  # the file stops there, as in every reader
+        exc.report(report)
+        return Document(files=[path], opened=[])
     return doc
 
 
@@ -226,7 +242,7 @@ def _syntax_message(exc: UnexpectedInput) -> str:
     if isinstance(exc, UnexpectedEOF):
         return "HCL syntax error: the file ends before the block or value is closed"
     if isinstance(exc, UnexpectedToken):
-        return f"HCL syntax error: unexpected {exc.token!r}"
+        return f"HCL syntax error: unexpected {exc.token.type} {shown(str(exc.token))!r}"
     if isinstance(exc, UnexpectedCharacters):
         return f"HCL syntax error: unexpected character {exc.char!r}"
     return "HCL syntax error"

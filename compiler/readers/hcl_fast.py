@@ -11,6 +11,7 @@ from typing import Any
 
 from ..diagnostics import Pos
 from ..document import Document, block_labels
+from .domain import OutOfDomain, check_depth, code_point, decimal
 
 try:
     import tree_sitter_hcl
@@ -21,8 +22,7 @@ except ImportError:  # no wheel for this platform: python-hcl2 reads every file
 
 _STRING_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|[nrt\"\\])|\$\$\{|%%\{")
 SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
-_INT = re.compile(rb"[0-9]+")
-_FLOAT = re.compile(rb"[0-9]+\.[0-9]+")
+_NUMBER = re.compile(rb"[0-9]+(?:\.[0-9]+)?")
 _BAD_ESCAPE = re.compile(r"\\(?!u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|[nrt\"\\])")
 _LIVE_TEMPLATE = re.compile(r"(?<![$%])(?:\$\$|%%)*([$%])\{")
 
@@ -41,7 +41,10 @@ def _unescape(match: re.Match) -> str:
         return match.group(0)[1:]  # $${ -> ${, %%{ -> %{
     if code in SIMPLE_ESCAPES:
         return SIMPLE_ESCAPES[code]
-    return chr(int(code[1:], 16))
+    try:
+        return code_point(code)
+    except OutOfDomain:
+        raise NotPlain("escape") from None
 
 
 class _Walker:
@@ -81,6 +84,7 @@ class _Walker:
         kind = type_node.text.decode()
         labels = [self.label(n) for n in rest if n.type in ("string_lit", "identifier")]
         bodies = [n for n in rest if n.type == "body"]
+        check_depth(len(path) + 1 + max(len(labels), 1), self.pos(type_node))  # its body's path
         expected = block_labels(shape, kind)
         if expected is not None and expected != len(labels):
             raise NotPlain("label count")
@@ -103,6 +107,7 @@ class _Walker:
         if kind == "literal_value":
             return self.literal(inner.child(0))
         if kind == "collection_value":
+            check_depth(len(path), self.pos(node))
             collection = inner.child(0)
             if collection.type == "tuple":
                 items = [c for c in collection.named_children if c.type == "expression"]
@@ -117,13 +122,12 @@ class _Walker:
         if kind == "string_lit":
             return self.string(node)
         if kind == "numeric_lit":
-            text = node.text
-            if _INT.fullmatch(text):
-                return int(text)
-            if _FLOAT.fullmatch(text):
-                number = float(text)
-                return int(number) if number.is_integer() else number
-            raise NotPlain("number")
+            if not _NUMBER.fullmatch(node.text):
+                raise NotPlain("number")
+            try:
+                return decimal(node.text.decode())
+            except OutOfDomain:
+                raise NotPlain("number") from None
         if kind == "bool_lit":
             return node.text == b"true"
         if kind == "null_lit":
@@ -185,7 +189,8 @@ def heredoc_text(lines: list[str], trim: bool) -> str | None:
 
 
 def read(path: str, text: str) -> Document:
-    """The document of a plain HCL file, or NotPlain."""
+    """The document of a plain HCL file, or NotPlain; TooDeep (final: both readers say it) when
+    it nests deeper than domain.MAX_DEPTH."""
     source = text.encode("utf-8")
     tree = _PARSER.parse(source)
     if tree.root_node.has_error:
