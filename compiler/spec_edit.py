@@ -21,7 +21,6 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 
 from .diagnostics import Report
 from .document import Document, describe
@@ -193,11 +192,6 @@ def _format(file: str) -> str:
     return "hcl" if file.endswith(".hcl") else "json" if file.endswith(".json") else "yaml"
 
 
-def _has_anchors(text: str) -> bool:
-    return any(isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None)
-               for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
-
-
 def _read(file: str, text: str) -> Document:
     report = Report()
     doc = read(file, text, report)
@@ -214,9 +208,7 @@ def edit_text(file: str, raw: bytes, path: tuple, key: str, entries: dict[str, s
     except UnicodeDecodeError:
         raise Refused("the file is not UTF-8 text") from None
     fmt = _format(file)
-    old = _read(file, source.text)
-    if fmt == "yaml" and _has_anchors(source.text):
-        raise Refused("the file uses YAML anchors or aliases")
+    old = _read(file, source.text)  # the readers refuse YAML anchors and aliases, so no edit can miss one
     try:
         edited = _apply(source, _plan(fmt, source, old, path, key, entries))
     except (KeyError, IndexError, TypeError):
@@ -245,7 +237,7 @@ def add_entries(model: Model, path: tuple, key: str, entries: dict[str, str]) ->
         with open(where.file, "rb") as handle:
             raw = handle.read()
         return where.file, edit_text(where.file, raw, path, key, entries)
-    except (Refused, OSError, yaml.YAMLError) as error:
+    except (Refused, OSError) as error:
         reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
         raise EditError(f"{by_hand(where.file, where.line, path, key, entries, present)}\n  (not written: {reason})") from None
 

@@ -178,7 +178,7 @@ DATA_CASES = [  # readers of YAML and JSON: positions, and no block yet (they re
     ("yaml-syntax", "issuer:\n  x: [a, b\n", "YAML syntax error", (3, 1)),
     ("yaml-duplicate", "issuer:\n  x: {kind: gitlab_ci}\n  x: {kind: gitlab_ci}\n", "appears twice", (3, 3)),
     ("yaml-merge-key", "issuer:\n  <<: {x: 1}\n", "keys must be plain strings", (2, 3)),
-    ("yaml-tag", "issuer: !custom x\n", "YAML value not supported", (1, 9)),
+    ("yaml-tag", "issuer: !custom x\n", "the YAML tag !custom is not supported", (1, 9)),
     ("yaml-top", "- a\n", "must hold one mapping at its top", (1, 1)),
     ("json-syntax", '{"issuer": }', "JSON syntax error", (1, 12)),
     ("json-duplicate", '{"issuer": {},\n "issuer": {}}', "appears twice", (2, 2)),

@@ -112,8 +112,6 @@ def test_pretty_json_with_crlf_gets_crlf_lines_only_inserted(tmp_path):
     ("main.wiam.hcl", ISSUERS_HCL + 'target "aws" "prod" { account_id = "123456789012" }\n', "one line"),
     ("main.wiam.hcl", ISSUERS_HCL + 'target "aws" "prod" { # the payments account\n  account_id = "123456789012"\n}\n',
      "a comment"),
-    ("main.wiam.yaml", ISSUERS_YAML.replace("github: {", "github: &github {")
-     + 'target:\n  aws:\n    prod: { account_id: "123456789012" }\n', "anchors"),
     ("main.wiam.yaml", ISSUERS_YAML + 'target:\n  aws:\n    prod: {\n      account_id: "123456789012"\n    }\n',
      "spans lines"),
 ])
