@@ -85,7 +85,7 @@ def test_identity_audience_overrides_issuer_audience_per_cloud(spec):
     assert pairs == {("wiam", "a"), ("other", "b")}
     providers = resources(module, "google_iam_workload_identity_pool_provider").values()
     assert sorted((p["oidc"]["allowed_audiences"][0], p["attribute_condition"]) for p in providers) == [
-        ("other", 'assertion.sub in ["b"]'), ("wiam", 'assertion.sub in ["a"]')]
+        ("other", 'assertion.sub == "b"'), ("wiam", 'assertion.sub == "a"')]
     credentials = resources(module, "azurerm_federated_identity_credential").values()
     assert sorted((c["audience"][0], c["subject"]) for c in credentials) == [("other", "b"), ("wiam", "a")]
 

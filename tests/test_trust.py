@@ -1,6 +1,7 @@
 """The compiled trust admits exactly the named subjects, evaluated the way each cloud does it."""
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from wiam.compile import compile_model, load_model
 from conftest import EXAMPLE_SPECS, EXAMPLES
@@ -95,3 +96,18 @@ def test_cel_literals_hold_hostile_subjects_exactly(hostile):
     assert cel_admits(condition, {"sub": "plain"})
     assert not cel_admits(condition, {"sub": hostile + " "})
     assert not cel_admits(condition, {"sub": "anything"})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=20), max_size=6, unique=True), st.text(max_size=20))
+def test_gcp_condition_admits_exactly_its_subjects(subjects, other):
+    condition = subject_condition(subjects)
+    assert all(cel_admits(condition, {"sub": s}) for s in subjects)
+    assert cel_admits(condition, {"sub": other}) == (other in subjects)
+
+
+def test_gcp_condition_is_the_equality_form_scanners_read():
+    # checkov's CKV_GCP_125 judges the first `assertion.sub == '...'` it finds.
+    assert subject_condition(["repo:acme/a:ref:refs/heads/main", "repo:acme/b:environment:prod"]) == (
+        'assertion.sub == "repo:acme/a:ref:refs/heads/main" || assertion.sub == "repo:acme/b:environment:prod"')
+    assert subject_condition([]) == "false" and not cel_admits("false", {"sub": ""})
