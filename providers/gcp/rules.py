@@ -12,6 +12,7 @@ from .graph import IMPERSONATION, POOL_TAKEOVER, grant_permissions
 RULES: list[Rule] = []
 
 BASIC_ROLES = frozenset({"roles/owner", "roles/editor"})
+BASIC_VIEWER = "roles/viewer"  # the third basic role, read-only: its own, lower-severity rule
 ESCALATION_PERMISSIONS = frozenset(IMPERSONATION) | frozenset(POOL_TAKEOVER) | frozenset({
     "iam.roles.create", "iam.roles.update", "resourcemanager.folders.setIamPolicy",
     "resourcemanager.organizations.setIamPolicy", "storage.buckets.setIamPolicy",
@@ -86,3 +87,12 @@ def _project_wide(rule: Rule, context: Context):
             return f"{role} applies to every {'/'.join(sorted(services))} resource of the project"
         return None
     return _role_findings(rule, context, select)
+
+
+@rule(RULES, "GCP104", "basic-viewer-role", "medium", "Basic role roles/viewer",
+      """roles/viewer reads the configuration and much of the data of every service of the project
+      (thousands of permissions), far more than any one workload reads.""",
+      """Grant the viewer or reader roles of the services the workload reads, on the resources it reads.""")
+def _basic_viewer(rule: Rule, context: Context):
+    return _role_findings(rule, context, lambda grant, role: (
+        f"{role} is a basic role with {len(catalog.permissions(role))} permissions" if role == BASIC_VIEWER else None))
