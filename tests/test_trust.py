@@ -7,6 +7,7 @@ from wiam.compile import compile_model, load_model
 from conftest import EXAMPLE_SPECS, EXAMPLES
 from trust_eval import aws_roles_accepting, azure_identities_accepting, cel_admits, gcp_principals_accepting
 from wiam.providers.gcp import subject_condition
+from wiam.providers.gcp import terraform as gcp_terraform
 
 EXAMPLE_DIRS = EXAMPLE_SPECS
 
@@ -111,3 +112,15 @@ def test_gcp_condition_is_the_equality_form_scanners_read():
     assert subject_condition(["repo:acme/a:ref:refs/heads/main", "repo:acme/b:environment:prod"]) == (
         'assertion.sub == "repo:acme/a:ref:refs/heads/main" || assertion.sub == "repo:acme/b:environment:prod"')
     assert subject_condition([]) == "false" and not cel_admits("false", {"sub": ""})
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=127), max_size=150, unique=True))
+def test_gcp_conditions_split_within_the_limit_and_keep_every_subject_once(subjects):
+    chunks = gcp_terraform._chunks(sorted(subjects))
+    assert [s for chunk in chunks for s in chunk] == sorted(subjects)
+    conditions = [gcp_terraform.subject_condition(chunk) for chunk in chunks]
+    assert all(len(c) <= gcp_terraform.ATTRIBUTE_CONDITION_MAX for c in conditions)
+    # Greedy: a chunk ends only where the next subject would not fit.
+    for condition, following in zip(conditions, chunks[1:]):
+        assert len(condition + " || " + gcp_terraform.subject_condition(following[:1])) > gcp_terraform.ATTRIBUTE_CONDITION_MAX
