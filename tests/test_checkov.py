@@ -15,7 +15,7 @@ import pytest
 from wiam.analysis import analyze
 from wiam.compile import compile_model, load_model
 from wiam.terraform import write_tree
-from conftest import EXAMPLE_SPECS, ROOT
+from conftest import BASE_HCL, EXAMPLE_SPECS, ROOT, workload_hcl
 
 sys.path.insert(0, str(ROOT / "bench"))
 import generate  # noqa: E402
@@ -24,17 +24,6 @@ import generate  # noqa: E402
 IMMUTABLE_GITHUB_SUBJECT = re.compile(r"repo:[^/:@]+@\d+/[^/:@]+@\d+:")
 RULE_ID = re.compile(r"\b(?:AWS|GCP|AZ|WIAM)\d{3}\b")
 
-PLANTED_TARGETS = '''issuer "github" {
-  kind = "github_actions"
-}
-target "aws" "prod" {
-  account_id = "123456789012"
-}
-target "gcp" "prod" {
-  project_id     = "acme-prod"
-  project_number = "123456789012"
-}
-'''
 # One risk per workload, so that a failure on a resource names the finding it must match.
 PLANTED = {
     "a-star": ("aws", 'actions = ["*"]\n    resources = ["*"]'),
@@ -50,16 +39,16 @@ PLANTED = {
         ("g-viewer", "roles/viewer"), ("g-editor", "roles/editor"), ("g-owner", "roles/owner"),
         ("g-sauser", "roles/iam.serviceAccountUser"), ("g-token", "roles/iam.serviceAccountTokenCreator"),
         ("g-wiu", "roles/iam.workloadIdentityUser"), ("g-sadmin", "roles/storage.admin")]},
+    "z-owner": ("azure", 'roles = ["Owner"]'),
 }
 
 
 def _planted_spec(folder):
     folder.mkdir()
-    (folder / "targets.wiam.hcl").write_text(PLANTED_TARGETS)
+    (folder / "targets.wiam.hcl").write_text(BASE_HCL)
     (folder / "risks.wiam.hcl").write_text("".join(
-        f'workload "{name}" {{\n  identity {{\n    issuer = "github"\n    repository = "acme/{name}"\n'
-        f'    ref = "refs/heads/main"\n  }}\n  grant "{cloud}" "prod" {{\n    {grant}\n  }}\n}}\n'
-        for name, (cloud, grant) in PLANTED.items()))
+        workload_hcl(name, [f'issuer = "github"\n    repository = "acme/{name}"\n    ref = "refs/heads/main"'],
+                     [(cloud, "prod", grant)]) for name, (cloud, grant) in PLANTED.items()))
     return folder
 
 
