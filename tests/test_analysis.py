@@ -63,6 +63,7 @@ CASES = [
     ("aws", 'actions = ["iam:PassRole", "ec2:RunInstances"]\n    resources = ["arn:aws:iam::123456789012:role/r"]',
      ["AWS104"]),
     ("aws", 'actions = ["iam:PassRole"]\n    resources = ["arn:aws:iam::123456789012:role/r"]', []),
+    ("aws", 'actions = ["iam:PassRole"]\n    resources = ["*"]', ["AWS102", "AWS104"]),
     ("gcp", 'roles = ["roles/storage.objectViewer"]\n    resource = "projects/_/buckets/acme-bucket"', []),
     ("gcp", 'roles = ["roles/owner"]', ["GCP101"]),
     ("gcp", 'roles = ["roles/editor"]', ["GCP101"]),

@@ -100,8 +100,8 @@ def _admin_policies(rule: Rule, context: Context):
 @rule(RULES, "AWS104", "privilege-escalation-action", "high", "Privilege-escalation action",
       """These actions let a principal raise its own permissions or act as another principal: new
       policy versions, attaching or writing policies, rewriting trust policies, creating credentials,
-      iam:PassRole with an action that starts compute, sts:AssumeRole on any role, and the published
-      combinations (cloudsplaining's list of privilege escalation methods).""",
+      iam:PassRole with an action that starts compute or on any role, sts:AssumeRole on any role,
+      and the published combinations (cloudsplaining's list of privilege escalation methods).""",
       """Remove the action, or scope it to ARNs that cannot lead to more access (and add a permissions
       boundary to the role).""")
 def _escalation_actions(rule: Rule, context: Context):
@@ -115,6 +115,8 @@ def _escalation_actions(rule: Rule, context: Context):
         compute = sorted(COMPUTE_WITH_ROLE.intersection(actions))
         if "iam:PassRole" in actions and compute:
             found.append(f"iam:PassRole with {compute[0]}")
+        elif "iam:PassRole" in actions and "*" in resources:
+            found.append('iam:PassRole on "*"')  # any role, to whatever compute the workload reaches later
         if "sts:AssumeRole" in actions and "*" in resources:
             found.append('sts:AssumeRole on "*"')
         if found:
