@@ -105,9 +105,14 @@ class Module:
         return escape_tree(document)
 
 
+_HCL_PLAIN = re.compile(r'[^"\\\x00-\x1f\x7f${}%]*')
+
+
 def hcl_string(text: str) -> str:
-    """A quoted HCL string denoting exactly `text`: JSON's escapes are HCL's, plus `${` and `%{`."""
-    return json.dumps(escape(text), ensure_ascii=False)
+    """A quoted HCL string of wiam's own settings (versions, provider sources), which need no escapes."""
+    if not _HCL_PLAIN.fullmatch(text):
+        raise ValueError(f"{text!r} needs HCL escapes")  # a compiler bug, never user input
+    return f'"{text}"'
 
 
 def versions_tf(required_providers: dict[str, dict]) -> bytes:

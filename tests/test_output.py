@@ -158,3 +158,12 @@ def test_write_tree_failure_leaves_previous_output_untouched(tmp_path, monkeypat
     monkeypatch.undo()
     assert (out / "main.tf.json").read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_versions_tf_is_byte_deterministic_and_refuses_what_would_need_escapes():
+    google, aws = ("google", {"source": "hashicorp/google", "version": ">= 6.0"}), ("aws", {"version": "1", "source": "s"})
+    assert terraform.versions_tf(dict([google, aws])) == terraform.versions_tf(dict([aws, google]))
+    assert terraform.versions_tf({}).count(b"required_providers") == 0
+    for text in ('a"b', "a\\b", "${x}", "%{x}", "a\nb"):
+        with pytest.raises(ValueError):
+            terraform.hcl_string(text)

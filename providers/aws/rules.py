@@ -24,7 +24,6 @@ ESCALATION_ACTIONS = frozenset({
     "iam:UpdateAssumeRolePolicy", "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile",
     "iam:AddUserToGroup", "iam:CreateServiceLinkedRole", "iam:PutRolePermissionsBoundary",
     "iam:DeleteRolePermissionsBoundary", "lambda:UpdateFunctionCode", "lambda:AddPermission",
-    "glue:UpdateDevEndpoint",
 })
 
 _ESCALATION_LOWER = frozenset(action.lower() for action in ESCALATION_ACTIONS)  # methods these already explain

@@ -42,7 +42,7 @@ def cel_string(text: str) -> str:
 # One equality per subject, not `assertion.sub in [...]`: the same subjects, in the form scanners
 # such as checkov (CKV_GCP_125) read; a provider admitting no subject (it is disabled) says false.
 _SUBJECT_OR = " || "
-NO_SUBJECT = "false"
+_NO_SUBJECT = "false"
 
 
 def _subject_term(subject: str) -> str:
@@ -50,7 +50,7 @@ def _subject_term(subject: str) -> str:
 
 
 def subject_condition(subjects: list[str]) -> str:
-    return _SUBJECT_OR.join(map(_subject_term, subjects)) or NO_SUBJECT
+    return _SUBJECT_OR.join(map(_subject_term, subjects)) or _NO_SUBJECT
 
 
 def principal(project_number: str, pool_id: str, subject: str) -> str:
