@@ -68,6 +68,7 @@ CASES = [
     ("gcp", 'roles = ["roles/owner"]', ["GCP101"]),
     ("gcp", 'roles = ["roles/editor"]', ["GCP101"]),
     ("gcp", 'roles = ["roles/viewer"]', ["GCP104"]),
+    ("gcp", 'roles = ["roles/logging.admin"]', ["GCP105"]),
     ("gcp", 'roles = ["roles/iam.serviceAccountTokenCreator"]', ["GCP102"]),
     ("gcp", 'roles = ["roles/resourcemanager.projectIamAdmin"]', ["GCP102"]),
     ("gcp", 'roles = ["roles/storage.objectViewer"]', ["GCP103"]),
