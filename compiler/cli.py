@@ -141,7 +141,7 @@ def compile_command(directory: str = DirArgument,
                                                            help="With --split: write an atlantis.yaml here (the "
                                                                 "repository root), one project per module."),
                     recursive: bool = RecursiveOption, fmt: OutputFormat = FormatOption) -> None:
-    """Compile a spec into Terraform JSON: OUT/main.tf.json, or OUT/<cloud>-<target>/main.tf.json."""
+    """Compile a spec into Terraform: OUT/main.tf.json and versions.tf, or both per OUT/<cloud>-<target>/."""
     report = Report()
     if atlantis and split is None:
         _fail_usage("--atlantis needs --split target (one Atlantis project per root module)")

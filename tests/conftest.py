@@ -37,7 +37,7 @@ def spec_errors(folder: Path) -> list:
 
 def compile_folder(folder: Path, split: bool = False) -> dict[str, dict]:
     files = compile_model(load_model(str(folder)), split=split)
-    return {name: json.loads(content) for name, content in files.items()}
+    return {name: json.loads(content) if name.endswith(".json") else content.decode() for name, content in files.items()}
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,6 @@ CASES: list[Case] = [
     Case("long-bad-token", "a.wiam.hcl", "x = = " + "a" * 10_000 + "\n", 1, 5, "HCL syntax error"),
     # files too large to parse within a small multiple of their size
     Case("huge-file", "a.wiam.hcl", 'x = "' + "a" * 600_000 + '"\n', 1, 1, "more than the 524,288"),
-    Case("huge-file", "a.wiam.json", '{"x": "' + "a" * 600_000 + '"}', 1, 1, "more than the 524,288"),
-    Case("huge-file", "a.wiam.yaml", 'x: "' + "a" * 600_000 + '"\n', 1, 1, "more than the 524,288"),
+    Case("huge-data-file", "a.wiam.json", '{"x": "' + "a" * 2_700_000 + '"}', 1, 1, "more than the 2,621,440"),
+    Case("huge-data-file", "a.wiam.yaml", 'x: "' + "a" * 2_700_000 + '"\n', 1, 1, "more than the 2,621,440"),
 ]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from cloudsplaining.shared.constants import PRIVILEGE_ESCALATION_METHODS
 
 from chains import CHAINS_HCL
 from wiam.analysis import all_rules, analyze, at_or_above
@@ -51,14 +52,23 @@ CASES = [
     ("aws", 'actions = ["iam:CreatePolicyVersion"]\n    resources = ["arn:aws:iam::123456789012:policy/p"]', ["AWS104"]),
     ("aws", 'actions = ["iam:AttachRolePolicy"]\n    resources = ["arn:aws:iam::123456789012:role/r"]', ["AWS104"]),
     ("aws", 'actions = ["iam:PutRolePolicy"]\n    resources = ["arn:aws:iam::123456789012:role/r"]', ["AWS104"]),
-    ("aws", 'actions = ["sts:AssumeRole"]\n    resources = ["*"]', ["AWS102", "AWS104"]),
+    ("aws", 'actions = ["sts:AssumeRole"]\n    resources = ["*"]', ["AWS102", "AWS104", "AWS105"]),
+    ("aws", 'actions = ["secretsmanager:GetSecretValue"]\n    resources = ["*"]', ["AWS105"]),
+    ("aws", 'actions = ["sqs:ReceiveMessage", "s3:ListAllMyBuckets"]\n    resources = ["*"]', ["AWS106"]),
+    ("aws", 'actions = ["secretsmanager:GetSecretValue"]\n    resources = ["arn:aws:secretsmanager:eu-west-1:'
+            '123456789012:secret:db"]', []),
+    ("aws", 'actions = ["glue:UpdateDevEndpoint"]\n    resources = ["arn:aws:glue:eu-west-1:123456789012:devEndpoint/d"]',
+     ["AWS104"]),
     ("aws", 'actions = ["sts:AssumeRole"]\n    resources = ["arn:aws:iam::123456789012:role/r"]', []),
     ("aws", 'actions = ["iam:PassRole", "ec2:RunInstances"]\n    resources = ["arn:aws:iam::123456789012:role/r"]',
      ["AWS104"]),
     ("aws", 'actions = ["iam:PassRole"]\n    resources = ["arn:aws:iam::123456789012:role/r"]', []),
+    ("aws", 'actions = ["iam:PassRole"]\n    resources = ["*"]', ["AWS102", "AWS104"]),
     ("gcp", 'roles = ["roles/storage.objectViewer"]\n    resource = "projects/_/buckets/acme-bucket"', []),
     ("gcp", 'roles = ["roles/owner"]', ["GCP101"]),
     ("gcp", 'roles = ["roles/editor"]', ["GCP101"]),
+    ("gcp", 'roles = ["roles/viewer"]', ["GCP104"]),
+    ("gcp", 'roles = ["roles/logging.admin"]', ["GCP105"]),
     ("gcp", 'roles = ["roles/iam.serviceAccountTokenCreator"]', ["GCP102"]),
     ("gcp", 'roles = ["roles/resourcemanager.projectIamAdmin"]', ["GCP102"]),
     ("gcp", 'roles = ["roles/storage.objectViewer"]', ["GCP103"]),
@@ -81,6 +91,12 @@ CASES = [
 @pytest.mark.parametrize("cloud,grant,expected", CASES)
 def test_each_cloud_rule_fires_exactly_where_planted(spec, cloud, grant, expected):
     assert rule_ids(spec(planted(cloud, grant))) == expected
+
+
+@pytest.mark.parametrize("method", sorted(PRIVILEGE_ESCALATION_METHODS))
+def test_every_published_escalation_method_is_an_escalation_finding(spec, method):
+    actions = ", ".join(f'"{action}"' for action in PRIVILEGE_ESCALATION_METHODS[method])
+    assert "AWS104" in rule_ids(spec(planted("aws", f'actions = [{actions}]\n    resources = ["*"]')))
 
 
 @pytest.mark.parametrize("identity,environment,expected", [

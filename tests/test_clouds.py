@@ -3,11 +3,14 @@ under and just over)."""
 
 import json
 
+import hcl2
 import pytest
+from hcl2.utils import SerializationOptions
 
 from wiam.compile import compile_model, load_model
 from conftest import BASE_HCL, compile_folder, resources, spec_errors, workload_hcl
-from wiam.providers import aws, gcp
+from wiam import terraform
+from wiam.providers import aws, azure, gcp
 
 
 def _module(folder):
@@ -82,7 +85,7 @@ def test_identity_audience_overrides_issuer_audience_per_cloud(spec):
     assert pairs == {("wiam", "a"), ("other", "b")}
     providers = resources(module, "google_iam_workload_identity_pool_provider").values()
     assert sorted((p["oidc"]["allowed_audiences"][0], p["attribute_condition"]) for p in providers) == [
-        ("other", 'assertion.sub in ["b"]'), ("wiam", 'assertion.sub in ["a"]')]
+        ("other", 'assertion.sub == "b"'), ("wiam", 'assertion.sub == "a"')]
     credentials = resources(module, "azurerm_federated_identity_credential").values()
     assert sorted((c["audience"][0], c["subject"]) for c in credentials) == [("other", "b"), ("wiam", "a")]
 
@@ -307,13 +310,18 @@ def test_split_by_target_gives_plannable_modules(spec):
     grants = [("aws", "prod", 'actions = ["s3:GetObject"]\n resources = ["*"]'), ("gcp", "prod", 'roles = ["roles/viewer"]'),
               ("azure", "prod", 'roles = ["Reader"]')]
     modules = compile_folder(spec({"base.wiam.hcl": BASE_HCL, "w.wiam.hcl": workload_hcl(grants=grants)}), split=True)
-    assert sorted(modules) == ["aws-prod/main.tf.json", "azure-prod/main.tf.json", "gcp-prod/main.tf.json",
-                               "modules.json"]
+    assert sorted(modules) == [f"{d}/{f}" for d in ("aws-prod", "azure-prod", "gcp-prod")
+                               for f in ("main.tf.json", "versions.tf")] + ["modules.json"]
     assert [m["dir"] for m in modules.pop("modules.json")["modules"]] == ["aws-prod", "azure-prod", "gcp-prod"]
-    for name, module in modules.items():
+    for name, module in [(n, m) for n, m in modules.items() if n.endswith(".json")]:
         cloud = name.split("-")[0]
         local = {"aws": "aws", "gcp": "google", "azure": "azurerm"}[cloud]
-        assert list(module["terraform"]["required_providers"]) == [local]
+        settings = hcl2.loads(modules[name.replace("main.tf.json", "versions.tf")],
+                              serialization_options=SerializationOptions(strip_string_quotes=True))["terraform"][0]
+        assert settings["required_version"] == terraform.TERRAFORM_VERSION
+        assert settings["required_providers"][0][local] == dict(zip(("source", "version"), {
+            "aws": aws, "gcp": gcp, "azure": azure}[cloud].TERRAFORM_PROVIDER[1:]))
+        assert "terraform" not in module  # checkov's terraform_json parser fails on it (versions_tf)
         assert list(module["provider"]) == [local]
         assert all(kind.startswith(local + "_") for kind in module["resource"])
     assert set(modules["aws-prod/main.tf.json"]["output"]["app"]["value"]) == {"role_arn"}

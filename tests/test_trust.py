@@ -1,13 +1,19 @@
 """The compiled trust admits exactly the named subjects, evaluated the way each cloud does it."""
 
 import json
+import tempfile
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from wiam.compile import compile_model, load_model
-from conftest import EXAMPLE_SPECS, EXAMPLES
+from conftest import EXAMPLE_SPECS, EXAMPLES, spec_errors, write_spec
+from wiam.diagnostics import SpecError
+from wiam.model import host_path
 from trust_eval import aws_roles_accepting, azure_identities_accepting, cel_admits, gcp_principals_accepting
 from wiam.providers.gcp import subject_condition
+from wiam.providers.gcp import terraform as gcp_terraform
 
 EXAMPLE_DIRS = EXAMPLE_SPECS
 
@@ -99,16 +105,35 @@ def test_cel_literals_hold_hostile_subjects_exactly(hostile):
     assert not cel_admits(condition, {"sub": "anything"})
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=20), max_size=6, unique=True), st.text(max_size=20))
+def test_gcp_condition_admits_exactly_its_subjects(subjects, other):
+    condition = subject_condition(subjects)
+    assert all(cel_admits(condition, {"sub": s}) for s in subjects)
+    assert cel_admits(condition, {"sub": other}) == (other in subjects)
+
+
+def test_gcp_condition_is_the_equality_form_scanners_read():
+    # checkov's CKV_GCP_125 judges the first `assertion.sub == '...'` it finds.
+    assert subject_condition(["repo:acme/a:ref:refs/heads/main", "repo:acme/b:environment:prod"]) == (
+        'assertion.sub == "repo:acme/a:ref:refs/heads/main" || assertion.sub == "repo:acme/b:environment:prod"')
+    assert subject_condition([]) == "false" and not cel_admits("false", {"sub": ""})
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=127), max_size=150, unique=True))
+def test_gcp_conditions_split_within_the_limit_and_keep_every_subject_once(subjects):
+    chunks = gcp_terraform._chunks(sorted(subjects))
+    assert [s for chunk in chunks for s in chunk] == sorted(subjects)
+    conditions = [gcp_terraform.subject_condition(chunk) for chunk in chunks]
+    assert all(len(c) <= gcp_terraform.ATTRIBUTE_CONDITION_MAX for c in conditions)
+    # Greedy: a chunk ends only where the next subject would not fit.
+    for condition, following in zip(conditions, chunks[1:]):
+        assert len(condition + " || " + gcp_terraform.subject_condition(following[:1])) > gcp_terraform.ATTRIBUTE_CONDITION_MAX
+
+
 # Workloads sharing a subject: either validate refuses, or every cloud keeps them apart.
 
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
-
-from conftest import spec_errors, write_spec  # noqa: E402
-from wiam.diagnostics import SpecError  # noqa: E402
-from wiam.model import host_path  # noqa: E402
 
 SHARED_ISSUERS = {  # p1 and p2 are one URL, written two ways
     "p1": "https://idp.example.com", "p2": "https://idp.example.com/", "p3": "https://other.example.com"}

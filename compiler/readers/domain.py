@@ -12,7 +12,10 @@ from ..diagnostics import Pos, Report
 
 MAX_DEPTH = 64  # nested lists, mappings and blocks; real specs use under 10
 MAX_INTEGER = 2**53 - 1  # what JSON carries exactly; quotas and durations are far smaller
-MAX_FILE_CHARS = 1 << 19  # per file: both HCL parsers cost 150-250 bytes a character of string text
+# Per file, so a file costs at most ~130 MB to read: both HCL parsers cost 150-250 bytes a character of
+# string text, the YAML and JSON readers about 50 (the positions of every value).
+MAX_HCL_CHARS = 1 << 19
+MAX_DATA_CHARS = 5 << 19
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _NUMBER_HINT = f"write a finite number; integers must lie within ±{MAX_INTEGER} (2**53 - 1), or quote it as text"
@@ -98,8 +101,9 @@ def checked_text(value: str) -> str:
 
 def file_size(text: str, path: str, report: Report) -> bool:
     """Whether the file is small enough to read; reports it if not."""
-    if len(text) <= MAX_FILE_CHARS:
+    limit = MAX_HCL_CHARS if path.endswith(".hcl") else MAX_DATA_CHARS
+    if len(text) <= limit:
         return True
-    report.error(Pos(path, 1, 1), "", f"the file holds more than the {MAX_FILE_CHARS:,} characters a spec file may hold",
+    report.error(Pos(path, 1, 1), "", f"the file holds more than the {limit:,} characters a spec file of its format may hold",
                  "split the spec into several files in the folder: they merge into one")
     return False

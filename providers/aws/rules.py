@@ -1,6 +1,9 @@
-"""AWS analysis rules: wildcards, administrative policies and privilege-escalation actions."""
+"""AWS analysis rules: wildcards, administrative policies, privilege-escalation and exposing actions."""
 
 from __future__ import annotations
+
+from cloudsplaining.shared.constants import (ACTIONS_THAT_RETURN_CREDENTIALS, PRIVILEGE_ESCALATION_METHODS,
+                                             READ_ONLY_DATA_EXFILTRATION_ACTIONS)
 
 from wiam.analysis.core import Context, Rule, rule
 from wiam.document import describe
@@ -13,7 +16,8 @@ RULES: list[Rule] = []
 
 ADMIN_POLICIES = frozenset({"AdministratorAccess", "IAMFullAccess", "PowerUserAccess"})
 # Known IAM privilege escalation methods (Rhino Security Labs' list and its successors): each of
-# these alone lets a principal raise its own permissions or act as another principal.
+# these alone lets a principal raise its own permissions or act as another principal. The
+# combinations come from cloudsplaining's list (what checkov's CKV_AWS_286 reads).
 ESCALATION_ACTIONS = frozenset({
     "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:AttachRolePolicy", "iam:AttachUserPolicy",
     "iam:AttachGroupPolicy", "iam:PutRolePolicy", "iam:PutUserPolicy", "iam:PutGroupPolicy",
@@ -21,6 +25,12 @@ ESCALATION_ACTIONS = frozenset({
     "iam:AddUserToGroup", "iam:CreateServiceLinkedRole", "iam:PutRolePermissionsBoundary",
     "iam:DeleteRolePermissionsBoundary", "lambda:UpdateFunctionCode", "lambda:AddPermission",
 })
+
+_ESCALATION_LOWER = frozenset(action.lower() for action in ESCALATION_ACTIONS)  # methods these already explain
+
+# Actions that hand out credentials or read secrets and data (cloudsplaining's lists, which checkov's
+# CKV_AWS_287 and CKV_AWS_288 use), lower-case as IAM compares them.
+EXPOSING_ACTIONS = frozenset(a.lower() for a in [*ACTIONS_THAT_RETURN_CREDENTIALS, *READ_ONLY_DATA_EXFILTRATION_ACTIONS])
 
 
 def writes(grant: Grant) -> bool:
@@ -89,7 +99,8 @@ def _admin_policies(rule: Rule, context: Context):
 @rule(RULES, "AWS104", "privilege-escalation-action", "high", "Privilege-escalation action",
       """These actions let a principal raise its own permissions or act as another principal: new
       policy versions, attaching or writing policies, rewriting trust policies, creating credentials,
-      iam:PassRole with an action that starts compute, and sts:AssumeRole on any role.""",
+      iam:PassRole with an action that starts compute or on any role, sts:AssumeRole on any role,
+      and the published combinations (cloudsplaining's list of privilege escalation methods).""",
       """Remove the action, or scope it to ARNs that cannot lead to more access (and add a permissions
       boundary to the role).""")
 def _escalation_actions(rule: Rule, context: Context):
@@ -97,11 +108,54 @@ def _escalation_actions(rule: Rule, context: Context):
         actions = expanded_actions(grant.settings)
         resources = grant.settings.get("resources", [])
         found = sorted(ESCALATION_ACTIONS.intersection(actions))
+        lowered = {action.lower() for action in actions}
+        found += [f"{method} ({' + '.join(steps)})" for method, steps in sorted(PRIVILEGE_ESCALATION_METHODS.items())
+                  if lowered.issuperset(steps) and not _ESCALATION_LOWER.intersection(steps)]
         compute = sorted(COMPUTE_WITH_ROLE.intersection(actions))
         if "iam:PassRole" in actions and compute:
             found.append(f"iam:PassRole with {compute[0]}")
+        elif "iam:PassRole" in actions and "*" in resources:
+            found.append('iam:PassRole on "*"')  # any role, to whatever compute the workload reaches later
         if "sts:AssumeRole" in actions and "*" in resources:
             found.append('sts:AssumeRole on "*"')
         if found:
             yield rule.finding(context.model.where(grant.path, key=True), describe(grant.path),
                                "allows " + ", ".join(found), workload=name)
+
+
+def _every_resource(context: Context):
+    """AWS grants with Resource "*", with the actions they allow."""
+    for name, grant in _grants(context):
+        resources = grant.settings.get("resources", [])
+        if "*" in resources:
+            yield name, grant, resources.index("*"), expanded_actions(grant.settings)
+
+
+def _shown(actions: list[str]) -> str:
+    return ", ".join(actions[:3]) + (f" and {len(actions) - 3} more" if len(actions) > 3 else "")
+
+
+@rule(RULES, "AWS105", "exposing-action-on-every-resource", "high", "Credentials or secrets readable everywhere",
+      """`Resource: "*"` with actions that return credentials (sts:AssumeRole, iam:CreateAccessKey,
+      redshift:GetClusterCredentials...) or read secrets and data (secretsmanager:GetSecretValue,
+      ssm:GetParameter, s3:GetObject) exposes every such credential, secret or object in the account.""",
+      """Name the ARNs of the secrets, parameters, objects or roles the workload reads.""")
+def _exposing_actions(rule: Rule, context: Context):
+    for name, grant, index, actions in _every_resource(context):
+        exposing = sorted(a for a in actions if a.lower() in EXPOSING_ACTIONS)
+        if exposing:
+            yield rule.finding(*_at(context, grant, "resources", index),
+                               f'Resource "*" with {_shown(exposing)}', workload=name)
+
+
+@rule(RULES, "AWS106", "wildcard-resource-on-read", "low", "Read access on every resource",
+      """`Resource: "*"` with read or list actions that can name their resources lets the workload read
+      every such resource in the account, not only its own (AWS105 reports the exposing ones).""",
+      """Name the ARNs the actions apply to; keep `*` only for actions that take no resource.""")
+def _wildcard_reads(rule: Rule, context: Context):
+    for name, grant, index, actions in _every_resource(context):
+        reads = sorted(a for a, level in actions.items() if level not in catalog.WRITE_LEVELS and
+                       a.lower() not in EXPOSING_ACTIONS and not catalog.takes_only_wildcard_resource(a))
+        if reads:
+            yield rule.finding(*_at(context, grant, "resources", index),
+                               f'Resource "*" with read actions {_shown(reads)}', workload=name)

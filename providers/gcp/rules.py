@@ -12,6 +12,7 @@ from .graph import IMPERSONATION, POOL_TAKEOVER, grant_permissions
 RULES: list[Rule] = []
 
 BASIC_ROLES = frozenset({"roles/owner", "roles/editor"})
+BASIC_VIEWER = "roles/viewer"  # the third basic role, read-only: its own, lower-severity rule
 ESCALATION_PERMISSIONS = frozenset(IMPERSONATION) | frozenset(POOL_TAKEOVER) | frozenset({
     "iam.roles.create", "iam.roles.update", "resourcemanager.folders.setIamPolicy",
     "resourcemanager.organizations.setIamPolicy", "storage.buckets.setIamPolicy",
@@ -61,14 +62,16 @@ def _basic_roles(rule: Rule, context: Context):
       """Use a role without these permissions, or bind it on the one service account or resource that
       needs it rather than the project.""")
 def _escalation_roles(rule: Rule, context: Context):
-    def select(grant, role):
-        found = sorted(ESCALATION_PERMISSIONS & (catalog.permissions(role) or frozenset()))
-        if not found or role in BASIC_ROLES:
-            return None
-        where = "the project" if "resource" not in grant.settings else grant.settings["resource"]
-        return f"{role} on {where} allows {', '.join(found[:4])}" + (
-            f" and {len(found) - 4} more" if len(found) > 4 else "")
-    return _role_findings(rule, context, select)
+    return _role_findings(rule, context, _escalation)
+
+
+def _escalation(grant: Grant, role: str) -> str | None:
+    found = sorted(ESCALATION_PERMISSIONS & (catalog.permissions(role) or frozenset()))
+    if not found or role in BASIC_ROLES:
+        return None
+    where = "the project" if "resource" not in grant.settings else grant.settings["resource"]
+    return f"{role} on {where} allows {', '.join(found[:4])}" + (
+        f" and {len(found) - 4} more" if len(found) > 4 else "")
 
 
 @rule(RULES, "GCP103", "project-wide-grant", "medium", "Project-wide grant of a resource-level role",
@@ -77,12 +80,38 @@ def _escalation_roles(rule: Rule, context: Context):
       """Set resource to the full name of the resource the workload uses (for example
       projects/_/buckets/NAME).""")
 def _project_wide(rule: Rule, context: Context):
-    def select(grant, role):
-        permissions = catalog.permissions(role)
-        if "resource" in grant.settings or not permissions:
-            return None
-        services = {p.split(".")[0] for p in permissions if not p.startswith("resourcemanager.projects.")}
-        if services and services <= RESOURCE_LEVEL_SERVICES:
-            return f"{role} applies to every {'/'.join(sorted(services))} resource of the project"
+    return _role_findings(rule, context, _resource_roles_project_wide)
+
+
+def _resource_roles_project_wide(grant: Grant, role: str) -> str | None:
+    permissions = catalog.permissions(role)
+    if "resource" in grant.settings or not permissions:
         return None
+    services = {p.split(".")[0] for p in permissions if not p.startswith("resourcemanager.projects.")}
+    if services and services <= RESOURCE_LEVEL_SERVICES:
+        return f"{role} applies to every {'/'.join(sorted(services))} resource of the project"
+    return None
+
+
+@rule(RULES, "GCP104", "basic-viewer-role", "medium", "Basic role roles/viewer",
+      """roles/viewer reads the configuration and much of the data of every service of the project
+      (thousands of permissions), far more than any one workload reads.""",
+      """Grant the viewer or reader roles of the services the workload reads, on the resources it reads.""")
+def _basic_viewer(rule: Rule, context: Context):
+    return _role_findings(rule, context, lambda grant, role: (
+        f"{role} is a basic role with {len(catalog.permissions(role))} permissions" if role == BASIC_VIEWER else None))
+
+
+@rule(RULES, "GCP105", "project-admin-role", "medium", "Administrator role on the whole project",
+      """An admin role (roles/<service>.admin, ...Admin) on the project manages every resource of its
+      service there, configuration and data, including resources other workloads own. Reported when
+      GCP101, GCP102 or GCP103 does not already report the role.""",
+      """Grant the service's narrower role (user, editor, writer), or bind the admin role on the one
+      resource the workload manages.""")
+def _admin_roles(rule: Rule, context: Context):
+    def select(grant, role):
+        if "resource" in grant.settings or "admin" not in role.rsplit("/", 1)[-1].lower() or role in BASIC_ROLES \
+                or _escalation(grant, role) or _resource_roles_project_wide(grant, role):
+            return None
+        return f"{role} administers its service across the project"
     return _role_findings(rule, context, select)

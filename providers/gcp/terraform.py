@@ -39,8 +39,18 @@ def cel_string(text: str) -> str:
     return '"' + _CEL_SPECIAL.sub(_cel_escape, text) + '"'
 
 
+# One equality per subject, not `assertion.sub in [...]`: the same subjects, in the form scanners
+# such as checkov (CKV_GCP_125) read; a provider admitting no subject (it is disabled) says false.
+_SUBJECT_OR = " || "
+_NO_SUBJECT = "false"
+
+
+def _subject_term(subject: str) -> str:
+    return "assertion.sub == " + cel_string(subject)
+
+
 def subject_condition(subjects: list[str]) -> str:
-    return "assertion.sub in [" + ", ".join(cel_string(s) for s in subjects) + "]"
+    return _SUBJECT_OR.join(map(_subject_term, subjects)) or _NO_SUBJECT
 
 
 def principal(project_number: str, pool_id: str, subject: str) -> str:
@@ -305,16 +315,14 @@ def _compile_providers(model, target, module, pool, identities, report) -> dict[
 
 def _chunks(subjects: list[str]) -> list[list[str]]:
     """Greedy packing: each chunk's condition stays within the limit."""
-    opening = len(subject_condition([]))  # 'assertion.sub in []'
     chunks: list[list[str]] = [[]]
-    size = opening
+    size = 0
     for subject in subjects:
-        literal = len(cel_string(subject)) + (2 if chunks[-1] else 0)  # ', ' between items
-        if chunks[-1] and size + literal > ATTRIBUTE_CONDITION_MAX:
+        term = len(_subject_term(subject))
+        if chunks[-1] and size + len(_SUBJECT_OR) + term > ATTRIBUTE_CONDITION_MAX:
             chunks.append([])
-            size, literal = opening, literal - 2
+        size = term if not chunks[-1] else size + len(_SUBJECT_OR) + term
         chunks[-1].append(subject)
-        size += literal
     return chunks
 
 
