@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 import zlib
 from typing import Callable
 
@@ -19,8 +21,42 @@ class UsageError(Exception):
     """A problem with how wiam was called (exit code 2), not with the spec."""
 
 
+MAX_FILE_BYTES = 10 * 1024 * 1024  # a spec file larger than this is refused, unread
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
+
+
+def spec_root(directory: str) -> str:
+    """The folder whose files a spec may read: the spec folder, or a single spec file's folder."""
+    return directory if os.path.isdir(directory) else os.path.dirname(directory) or "."
+
+
+def read_text(path: str, root: str) -> str:
+    """The text of the spec file `path`: a regular file inside `root` once symlinks are resolved, of
+    at most MAX_FILE_BYTES. Anything else is a UsageError that names the path and never its content
+    or where it points. The descriptor is opened without blocking or following a last link, and its
+    own type is checked, so a file swapped after the check is not read either."""
+    real, top = os.path.realpath(path), os.path.realpath(root)
+    if os.path.commonpath([real, top]) != top:
+        raise UsageError(f"{path}: a link to outside the spec folder; wiam reads only files inside it")
+    try:
+        descriptor = os.open(real, _OPEN_FLAGS)
+    except OSError as exc:
+        if exc.errno in (errno.ENXIO, errno.ELOOP):  # a socket, or a link put there since
+            raise UsageError(f"{path}: not a regular file; wiam reads only regular files") from None
+        raise UsageError(f"{path}: {exc.strerror}") from None
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise UsageError(f"{path}: {kind}; wiam reads only regular files")
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise UsageError(f"{path}: larger than the {MAX_FILE_BYTES // (1024 * 1024)} MiB a spec file may have")
+    return data.decode("utf-8-sig")
+
+
 def spec_files(directory: str, recursive: bool = False) -> list[str]:
-    if os.path.isfile(directory):
+    if os.path.lexists(directory) and not os.path.isdir(directory):  # a file; read_text checks which kind
         if reader_for(directory) is None:
             raise UsageError(f"{directory} is not a spec file (*.wiam.hcl, *.wiam.yaml, *.wiam.yml, *.wiam.json)")
         return [directory]
@@ -28,6 +64,9 @@ def spec_files(directory: str, recursive: bool = False) -> list[str]:
         raise UsageError(f"{directory}: no such folder")
     found = []
     for root, dirs, files in os.walk(directory):
+        named = next((d for d in dirs if reader_for(d)), None)
+        if named is not None:
+            raise UsageError(f"{os.path.join(root, named)}: a folder; wiam reads only regular files")
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
         found.extend(os.path.join(root, name) for name in files if reader_for(name))
     return sorted(found, key=lambda p: os.path.relpath(p, directory).split(os.sep))
@@ -37,7 +76,7 @@ def load(directory: str, report: Report, recursive: bool = False,
          on_file: Callable[[int, int], None] | None = None) -> MergedDocument:
     """The merged document of a spec folder; on_file(done, total) after each file, for progress."""
     files = spec_files(directory, recursive)
-    merged = MergedDocument(reread=Reread())
+    merged = MergedDocument(reread=Reread(spec_root(directory)))
     if not files:
         report.error(Pos(directory, 0, 0), "", "no spec files found",
                      "add *.wiam.hcl, *.wiam.yaml, *.wiam.yml or *.wiam.json files"
@@ -46,13 +85,10 @@ def load(directory: str, report: Report, recursive: bool = False,
     spec = hashlib.sha256()
     for done, path in enumerate(files, 1):
         try:
-            with open(path, encoding="utf-8-sig") as handle:
-                text = handle.read()
+            text = read_text(path, merged.reread.root)
         except UnicodeDecodeError as exc:
             report.error(Pos(path, 1, 1), "", f"the file is not UTF-8 text ({exc.reason})", "save it as UTF-8")
             continue
-        except OSError as exc:
-            raise UsageError(f"{path}: {exc.strerror}") from None
         digest = merged.reread.loaded[path] = text_digest(text)
         merge_into(merged, read_cached(path, text, report, read, digest, merged.reread.keep), report)
         spec.update(_digest_entry(directory, path, digest))
@@ -73,9 +109,8 @@ def spec_digest(directory: str, recursive: bool = False) -> str:
     spec = hashlib.sha256()
     try:
         for path in spec_files(directory, recursive):
-            with open(path, encoding="utf-8-sig") as handle:
-                spec.update(_digest_entry(directory, path, text_digest(handle.read())))
-    except (OSError, UnicodeDecodeError, UsageError):
+            spec.update(_digest_entry(directory, path, text_digest(read_text(path, spec_root(directory)))))
+    except (UnicodeDecodeError, UsageError):
         return ""
     return spec.hexdigest()
 
@@ -85,7 +120,8 @@ class Reread:
     kept compressed from its parse when the cache is off, else read from the cache; None when the
     file changed since it was loaded."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: str) -> None:
+        self.root = root  # the spec folder: files are read only from inside it
         self.loaded: dict[str, bytes] = {}  # file -> text_digest of the text that was loaded
         self.kept: dict[str, bytes] = {}  # file -> its every_position rows, compressed
 
@@ -96,9 +132,8 @@ class Reread:
         if path in self.kept:
             return orjson.loads(zlib.decompress(self.kept[path]))
         try:
-            with open(path, encoding="utf-8-sig") as handle:
-                text = handle.read()
-        except (OSError, UnicodeDecodeError):
+            text = read_text(path, self.root)
+        except (UsageError, UnicodeDecodeError):
             return None
         digest = text_digest(text)
         if digest != self.loaded.get(path):
