@@ -27,7 +27,7 @@ from .diff import to_text as diff_text
 from .drift import drift as find_drift
 from .drift import to_text as drift_text
 from .graph import build_graph, describe_path
-from .loader import UsageError
+from .loader import UsageError, spec_root
 from .model import Model
 from .query import blast_radius, starting_points, who_can
 from .report import generated_at, report_data
@@ -35,7 +35,8 @@ from .report import render as render_report
 from .revision import line_origin, spec_revision
 from .simulate import nearest, read_claims
 from .simulate import simulate as simulate_token
-from .terraform import write_file, write_tree
+from .readers import reader_for
+from .terraform import inside, write_file, write_tree
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Compile workload identity specs into Terraform JSON for AWS, GCP and Azure.")
@@ -103,12 +104,22 @@ def _valid_model(directory: str, recursive: bool, fmt, report: Report) -> Model:
         _fail_usage(str(error))
 
 
-def _emit(content: bytes, out: Optional[str]) -> None:
-    """Print, or write the file atomically."""
+def _refuse_overlap(out: str, spec: str, recursive: bool) -> None:
+    """An output folder is replaced whole: it must not be the spec folder, hold it, or (read with
+    --recursive) lie inside it, once links are resolved."""
+    root = spec_root(spec)
+    if inside(root, out) or recursive and inside(out, root):
+        _fail_usage(f"--out {out} overlaps the spec folder {root} (links resolved): write the output elsewhere")
+
+
+def _emit(content: bytes, out: Optional[str], *specs: str) -> None:
+    """Print, or write the file atomically; never over a spec file of `specs`, even through a link."""
     if out is None:
         sys.stdout.buffer.write(content)
         sys.stdout.flush()
         return
+    if reader_for(os.path.realpath(out)) and any(inside(out, spec_root(s)) for s in specs if os.path.exists(s)):
+        _fail_usage(f"--out {out} is a spec file name in the spec folder (links resolved): write the output elsewhere")
     try:
         write_file(out, content)
     except OSError as error:
@@ -150,8 +161,7 @@ def compile_command(directory: str = DirArgument,
         _fail_spec(error, fmt)
     except UsageError as error:
         _fail_usage(str(error))
-    if os.path.abspath(out) == os.path.abspath(directory):
-        _fail_usage("--out must not be the spec folder itself (it is replaced whole)")
+    _refuse_overlap(out, directory, recursive)
     try:
         write_tree(out, files)
         if atlantis:
@@ -213,17 +223,17 @@ def analyze(directory: str = DirArgument, recursive: bool = RecursiveOption,
     disabled = [{**item, "since": line_origin(item["file"], item["line"])} for item in disabled_blocks(model)]
     if fmt is AnalyzeFormat.json:
         data = {**analysis_output.to_json(findings, rules, fail_on.value if fail_on else None), "disabled": disabled}
-        _emit((json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode(), out)
+        _emit((json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode(), out, directory)
     elif fmt is AnalyzeFormat.sarif:
         sarif = analysis_output.to_sarif(findings, rules, __version__)
-        _emit((json.dumps(sarif, indent=2, ensure_ascii=False) + "\n").encode(), out)
+        _emit((json.dumps(sarif, indent=2, ensure_ascii=False) + "\n").encode(), out, directory)
     else:
         buffer = io.StringIO() if out else None  # colour only on a terminal; rich decides
         console = Console(highlight=False, soft_wrap=True, file=buffer)
         _print_findings(console, findings, rules)
         _print_disabled(console, disabled)
         if buffer is not None:
-            _emit(buffer.getvalue().encode(), out)
+            _emit(buffer.getvalue().encode(), out, directory)
     raise typer.Exit(EXIT_SPEC if failing else 0)
 
 
@@ -266,12 +276,13 @@ def graph(directory: str = DirArgument, recursive: bool = RecursiveOption,
     if fmt is GraphFormat.csv:
         if out is None:
             _fail_usage("--format csv writes nodes.csv and relationships.csv: give the folder with --out")
+        _refuse_overlap(out, directory, recursive)
         try:
             write_tree(out, export.to_csv(access.graph))
         except OSError as error:
             _fail_usage(f"cannot write {out}: {error.strerror or error}")
         return
-    _emit(getattr(export, f"to_{fmt.value}")(access.graph), out)
+    _emit(getattr(export, f"to_{fmt.value}")(access.graph), out, directory)
 
 
 @app.command("who-can")
@@ -459,7 +470,7 @@ def diff_command(base: str = typer.Argument(..., help="A spec folder, or a git r
         content = json.dumps(result.as_json(), indent=2, ensure_ascii=False) + "\n"
     else:
         content = diff_markdown(result) if fmt is DiffFormat.markdown else diff_text(result)
-    _emit(content.encode(), out)
+    _emit(content.encode(), out, base, head, path)
     failing = (result.classification == "widening" if fail_on == "widening"
                else bool(at_or_above(result.findings_introduced, fail_on)) if fail_on else False)
     raise typer.Exit(EXIT_SPEC if failing else 0)
@@ -473,7 +484,7 @@ def report(directory: str = DirArgument, recursive: bool = RecursiveOption,
     access = build_graph(model)
     findings = analyze_model(model, access)
     meta = {"spec": directory, "revision": spec_revision(directory), "generated": generated_at(), "wiam": __version__}
-    _emit(render_report(report_data(access, findings, all_rules(), meta)), out)
+    _emit(render_report(report_data(access, findings, all_rules(), meta)), out, directory)
 
 
 class Cloud(str, Enum):
