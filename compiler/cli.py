@@ -20,7 +20,7 @@ from .analysis import SEVERITIES, all_rules, at_or_above, disabled_blocks
 from .analysis import analyze as analyze_model
 from .analysis import output as analysis_output
 from .compile import MODULES_MANIFEST, atlantis_yaml, compile_folder, load_valid_model
-from .diagnostics import Report, SpecError
+from .diagnostics import Report, SpecError, printable
 from .diff import diff as diff_specs
 from .diff import to_markdown as diff_markdown
 from .diff import to_text as diff_text
@@ -66,7 +66,7 @@ def _fail_spec(error: SpecError, fmt) -> None:
 
 
 def _fail_usage(message: str) -> None:
-    err.print(f"wiam: {message}", markup=False)
+    err.print(f"wiam: {printable(message)}", markup=False)
     raise typer.Exit(EXIT_USAGE)
 
 

@@ -17,6 +17,28 @@ class Pos(NamedTuple):  # a tuple: readers make one per value, so it must be che
 
 UNKNOWN = Pos("<spec>", 0, 0)
 
+EXCERPT_CHARS = 60  # the most of one token a message quotes
+MESSAGE_CHARS = 400  # the most of a message, its block or its fix that is shown
+
+
+def printable(text: str) -> str:
+    """`text` with every character that is not printable escaped (\\x1b, \\u202e): controls, line
+    breaks, bidi overrides, zero-width and other invisible characters. Idempotent."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """User text as a message shows it: printable, and at most `limit` characters of it."""
+    shown = printable(text)
+    return shown if len(shown) <= limit else shown[:limit] + "…"
+
+
+def quote(text: str) -> str:
+    """An offending token, quoted as a short excerpt."""
+    return f"'{excerpt(str(text))}'"
+
 
 @dataclass(frozen=True)
 class Diagnostic:
@@ -60,7 +82,9 @@ class Report:
     notes: list[str] = field(default_factory=list)  # what the compiler did on its own, e.g. a split
 
     def error(self, pos: Pos, block: str, message: str, hint: str = "") -> None:
-        self.diagnostics.append(Diagnostic(pos, block, message, hint))
+        """Every message passes here: what it quotes of the spec is made printable and bounded."""
+        self.diagnostics.append(Diagnostic(pos, excerpt(block, MESSAGE_CHARS), excerpt(message, MESSAGE_CHARS),
+                                           excerpt(hint, MESSAGE_CHARS)))
 
     def raise_if_any(self) -> None:
         if self.diagnostics:

@@ -17,7 +17,7 @@ from . import schema, slicing
 from .analysis import Finding, analyze
 from .cache import known_valid, remember_valid
 from .compile import build_modules, gc_paused, load_valid_model
-from .diagnostics import Pos, Report, SpecError
+from .diagnostics import Pos, Report, SpecError, printable
 from .document import Document
 from .graph import AccessGraph, build_graph
 from .loader import UsageError, load, spec_digest
@@ -437,7 +437,7 @@ def to_text(d: Diff) -> str:
 
 
 def _markdown_escape(text: str) -> str:
-    return "".join("\\" + c if c in "\\`*_{}[]<>|#" else c for c in text)
+    return "".join("\\" + c if c in "\\`*_{}[]<>|#" else c for c in printable(text))
 
 
 def to_markdown(d: Diff) -> str:

@@ -69,6 +69,9 @@ def spec_files(directory: str, recursive: bool = False) -> list[str]:
             raise UsageError(f"{os.path.join(root, named)}: a folder; wiam reads only regular files")
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
         found.extend(os.path.join(root, name) for name in files if reader_for(name))
+    hidden = next((path for path in found if not path.isprintable()), None)
+    if hidden is not None:  # a name that could rewrite the terminal, or the lines around it, when printed
+        raise UsageError(f"{hidden}: a spec file name with control or invisible characters; rename it")
     return sorted(found, key=lambda p: os.path.relpath(p, directory).split(os.sep))
 
 

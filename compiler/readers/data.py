@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from ..diagnostics import Pos, Report
+from ..diagnostics import Pos, Report, quote
 from ..document import Document
 
 _FORMAT_HINT = "write the spec as Terraform's JSON syntax: block type, then its labels, then its body"
@@ -72,7 +72,7 @@ class _YamlConverter:
                 if key in result:
                     first = self.doc.key_positions[at + (key,)]
                     self.report.error(_mark(self.path, key_node), "",
-                                      f"key {key!r} appears twice in one mapping (first at {first})",
+                                      f"key {quote(key)} appears twice in one mapping (first at {first})",
                                       "keep one of the two; blocks of one kind and name may not repeat")
                     continue
                 self.doc.key_positions[at + (key,)] = _mark(self.path, key_node)
@@ -156,7 +156,7 @@ class _JsonScanner:
             value, i = self.value(i + 1, at + (key,))
             if key in result:
                 first = self.doc.key_positions[at + (key,)]
-                self.report.error(key_pos, "", f"key {key!r} appears twice in one object (first at {first})",
+                self.report.error(key_pos, "", f"key {quote(key)} appears twice in one object (first at {first})",
                                   "keep one of the two; blocks of one kind and name may not repeat")
             else:
                 result[key] = value

@@ -14,7 +14,7 @@ import hcl2
 from lark import Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from ..diagnostics import Pos, Report
+from ..diagnostics import Pos, Report, quote
 from ..document import Document, block_labels
 from . import hcl_fast
 from .hcl_fast import SIMPLE_ESCAPES, heredoc_text
@@ -226,7 +226,7 @@ def _syntax_message(exc: UnexpectedInput) -> str:
     if isinstance(exc, UnexpectedEOF):
         return "HCL syntax error: the file ends before the block or value is closed"
     if isinstance(exc, UnexpectedToken):
-        return f"HCL syntax error: unexpected {exc.token!r}"
+        return f"HCL syntax error: unexpected {quote(exc.token)}"
     if isinstance(exc, UnexpectedCharacters):
-        return f"HCL syntax error: unexpected character {exc.char!r}"
+        return f"HCL syntax error: unexpected character {quote(exc.char)}"
     return "HCL syntax error"
