@@ -473,7 +473,7 @@ def to_text(d: Diff) -> str:
     lines = [f"wiam diff {d.base} -> {d.head}", summary_line(d)]
     for title, items in _sections(d):
         if items:
-            lines += ["", f"{title}:"] + [f"  {item}" for item in items]
+            lines += ["", f"{title}:"] + [f"  {printable(item)}" for item in items]
     return "\n".join(lines) + "\n"
 
 
