@@ -27,7 +27,7 @@ from .diff import to_text as diff_text
 from .drift import drift as find_drift
 from .drift import to_text as drift_text
 from .graph import build_graph, describe_path
-from .loader import UsageError, spec_root
+from .loader import UsageError, inside, spec_root
 from .model import Model
 from .query import blast_radius, starting_points, who_can
 from .report import generated_at, report_data
@@ -36,7 +36,7 @@ from .revision import line_origin, spec_revision
 from .simulate import nearest, read_claims
 from .simulate import simulate as simulate_token
 from .readers import reader_for
-from .terraform import inside, write_file, write_tree
+from .terraform import write_file, write_tree
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Compile workload identity specs into Terraform JSON for AWS, GCP and Azure.")

@@ -30,16 +30,21 @@ def spec_root(directory: str) -> str:
     return directory if os.path.isdir(directory) else os.path.dirname(directory) or "."
 
 
+def inside(path: str, folder: str) -> bool:
+    """Whether `path` is `folder` or inside it, once links are resolved."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([path, folder]) == folder
+
+
 def read_text(path: str, root: str) -> str:
     """The text of the spec file `path`: a regular file inside `root` once symlinks are resolved, of
     at most MAX_FILE_BYTES. Anything else is a UsageError that names the path and never its content
     or where it points. The descriptor is opened without blocking or following a last link, and its
     own type is checked, so a file swapped after the check is not read either."""
-    real, top = os.path.realpath(path), os.path.realpath(root)
-    if os.path.commonpath([real, top]) != top:
+    if not inside(path, root):
         raise UsageError(f"{path}: a link to outside the spec folder; wiam reads only files inside it")
     try:
-        descriptor = os.open(real, _OPEN_FLAGS)
+        descriptor = os.open(os.path.realpath(path), _OPEN_FLAGS)
     except OSError as exc:
         if exc.errno in (errno.ENXIO, errno.ELOOP):  # a socket, or a link put there since
             raise UsageError(f"{path}: not a regular file; wiam reads only regular files") from None

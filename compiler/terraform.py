@@ -152,12 +152,6 @@ def write_file(path: str, content: bytes) -> None:
         raise
 
 
-def inside(path: str, folder: str) -> bool:
-    """Whether `path` is `folder` or inside it, once links are resolved."""
-    path, folder = os.path.realpath(path), os.path.realpath(folder)
-    return os.path.commonpath([path, folder]) == folder
-
-
 def _staging_prefix(out: str) -> str:
     return f".{os.path.basename(out)}.wiam-new-"
 
