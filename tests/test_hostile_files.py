@@ -355,3 +355,18 @@ def test_out_file_through_a_link_outside_the_spec_is_written_through(folder, tmp
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "wiam.sarif").is_symlink()
     assert json.loads((tmp_path / "results" / "wiam.sarif").read_text())["version"] == "2.1.0"
+
+
+def test_a_kill_switch_reason_is_escaped_in_analyze_text_and_json(tmp_path):
+    spec = tmp_path / "spec"
+    shutil.copytree(EXAMPLES / "generic-oidc", spec)
+    main = next(spec.glob("*.wiam.hcl"))
+    text = main.read_text()
+    assert text.count('workload "nightly-report" {\n') == 1
+    main.write_text(text.replace('workload "nightly-report" {\n', 'workload "nightly-report" {\n  disabled = true\n'
+                                 '  reason = "INC-1\\u202e\\u001b[2J"\n'))
+    for fmt in ("text", "json"):
+        result = wiam("analyze", spec, "--format", fmt)
+        assert result.returncode == 0, result.stderr
+        assert "INC-1\\u202e\\x1b[2J" in result.stdout.replace("\\\\", "\\")
+        assert not any(c in result.stdout for c in HIDDEN)
