@@ -39,14 +39,15 @@ def inside(path: str, folder: str) -> bool:
 def read_text(path: str, root: str) -> str:
     """The text of the spec file `path`: a regular file inside `root` once symlinks are resolved, of
     at most MAX_FILE_BYTES. Anything else is a UsageError that names the path and never its content
-    or where it points. The descriptor is opened without blocking or following a last link, and its
-    own type is checked, so a file swapped after the check is not read either."""
+    or where it points. It is opened below `root` without following any link or blocking, and the
+    descriptor's own type is checked, so a file or folder swapped after the check is not read."""
     if not inside(path, root):
         raise UsageError(f"{path}: a link to outside the spec folder; wiam reads only files inside it")
+    top = os.path.realpath(root)
     try:
-        descriptor = os.open(os.path.realpath(path), _OPEN_FLAGS)
+        descriptor = _open_below(top, os.path.relpath(os.path.realpath(path), top))
     except OSError as exc:
-        if exc.errno in (errno.ENXIO, errno.ELOOP):  # a socket, or a link put there since
+        if exc.errno in (errno.ENXIO, errno.ELOOP, errno.ENOTDIR):  # a socket, or a link put there since
             raise UsageError(f"{path}: not a regular file; wiam reads only regular files") from None
         raise UsageError(f"{path}: {exc.strerror}") from None
     with os.fdopen(descriptor, "rb") as handle:
@@ -58,6 +59,21 @@ def read_text(path: str, root: str) -> str:
     if len(data) > MAX_FILE_BYTES:
         raise UsageError(f"{path}: larger than the {MAX_FILE_BYTES // (1024 * 1024)} MiB a spec file may have")
     return data.decode("utf-8-sig")
+
+
+def _open_below(top: str, relative: str) -> int:
+    """Open `relative` below the folder `top` one component at a time, following no link on the way:
+    a folder swapped for a link after the path was resolved is not followed out of `top`."""
+    descriptor = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        *folders, name = relative.split(os.sep)
+        for folder in folders:
+            inner = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=descriptor)
+            os.close(descriptor)
+            descriptor = inner
+        return os.open(name, _OPEN_FLAGS, dir_fd=descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def spec_files(directory: str, recursive: bool = False) -> list[str]:
