@@ -112,6 +112,12 @@ def _refuse_overlap(out: str, spec: str, recursive: bool) -> None:
         _fail_usage(f"--out {out} overlaps the spec folder {root} (links resolved): write the output elsewhere")
 
 
+def _kept(paths: list[str], out: str) -> None:
+    for path in paths:
+        err.print(f"note: {printable(path)} is not carried into {printable(out)}: a generated file has its "
+                  "name; it stays where it is", markup=False)
+
+
 def _emit(content: bytes, out: Optional[str], *specs: str) -> None:
     """Print, or write the file atomically; never over a spec file of `specs`, even through a link."""
     if out is None:
@@ -163,7 +169,7 @@ def compile_command(directory: str = DirArgument,
         _fail_usage(str(error))
     _refuse_overlap(out, directory, recursive)
     try:
-        write_tree(out, files)
+        _kept(write_tree(out, files), out)
         if atlantis:
             write_file(atlantis, atlantis_yaml(json.loads(files[MODULES_MANIFEST]),
                                                os.path.relpath(out, os.path.dirname(os.path.abspath(atlantis)))))
@@ -278,7 +284,7 @@ def graph(directory: str = DirArgument, recursive: bool = RecursiveOption,
             _fail_usage("--format csv writes nodes.csv and relationships.csv: give the folder with --out")
         _refuse_overlap(out, directory, recursive)
         try:
-            write_tree(out, export.to_csv(access.graph))
+            _kept(write_tree(out, export.to_csv(access.graph)), out)
         except OSError as error:
             _fail_usage(f"cannot write {out}: {error.strerror or error}")
         return

@@ -168,20 +168,20 @@ def _locked(folder: str):
         os.close(descriptor)
 
 
-def write_tree(out: str, files: dict[str, bytes]) -> None:
+def write_tree(out: str, files: dict[str, bytes]) -> list[str]:
     """Replace the folder `out` by exactly `files` (relative path -> content), whole or not at all.
 
     Files in `out` that wiam did not write (Terraform's .terraform folder, a local state file) are
     carried over into the new folder, never deleted. `out` given as a link is written through: the
     link stays. Staging folders of runs killed before they finished are removed, once whatever in
-    them wiam did not write is carried over.
+    them wiam did not write is carried over. Returns the files of the user's that could not be
+    carried over (a generated file took their name): left where they are, in a staging folder.
     """
     out = os.path.realpath(out)
     parent = os.path.dirname(out)
     os.makedirs(parent, exist_ok=True)
     with _locked(parent):
-        for stale in _stale_staging(out):
-            _discard(stale, out, set())
+        kept = [path for stale in _stale_staging(out) for path in _discard(stale, out, set())]
         staging = tempfile.mkdtemp(prefix=_staging_prefix(out), dir=parent)
         try:
             umask = os.umask(0)
@@ -198,7 +198,7 @@ def write_tree(out: str, files: dict[str, bytes]) -> None:
                     os.fsync(handle.fileno())
             if not os.path.lexists(out):
                 os.rename(staging, out)
-                return
+                return kept
             if not os.path.isdir(out):
                 raise NotADirectoryError(errno.ENOTDIR, "not a folder", out)
             if not _exchange(staging, out):
@@ -214,7 +214,7 @@ def write_tree(out: str, files: dict[str, bytes]) -> None:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         # `staging` now holds the previous output: keep whatever wiam did not write there.
-        _discard(staging, out, set(files))
+        return kept + _discard(staging, out, set(files))
 
 
 def _stale_staging(out: str) -> list[str]:
@@ -237,14 +237,16 @@ def _previous_manifest(folder: str) -> set[str] | None:
     return {f for f in files if isinstance(f, str)} | {MANIFEST} if isinstance(files, list) else None
 
 
-def _discard(old: str, out: str, generated: set[str]) -> None:
+def _discard(old: str, out: str, generated: set[str]) -> list[str]:
     """Remove the folder `old`, which wiam made, once what wiam did not write there is carried into
-    `out`; a file whose name is taken in `out` keeps `old` in place, so nothing of the user's is lost."""
+    `out`. What cannot be (its name is taken in `out`) keeps `old` in place: those paths are returned."""
     ours = (_previous_manifest(old) or {MANIFEST}) | generated
     if os.path.isdir(out):
         _carry_over(old, out, ours)
-    if not _foreign(old, ours):
+    kept = _foreign(old, ours)
+    if not kept:
         shutil.rmtree(old, ignore_errors=True)
+    return [os.path.join(old, relative) for relative in kept]
 
 
 def _holds(relative: str, ours: set[str]) -> bool:
@@ -262,8 +264,8 @@ def _entries(folder: str):
 
 def _foreign(folder: str, ours: set[str]) -> list[str]:
     """What in `folder` wiam did not write: files and links, and folders that are empty."""
-    return [relative for relative, is_folder in _entries(folder) if relative not in ours and not _holds(relative, ours)
-            and not (is_folder and os.listdir(os.path.join(folder, relative)))]
+    return [relative for relative, is_folder in _entries(folder) if relative not in ours
+            and not (is_folder and (_holds(relative, ours) or os.listdir(os.path.join(folder, relative))))]
 
 
 def _carry_over(old: str, new: str, ours: set[str]) -> None:

@@ -370,3 +370,16 @@ def test_a_kill_switch_reason_is_escaped_in_analyze_text_and_json(tmp_path):
         assert result.returncode == 0, result.stderr
         assert "INC-1\\u202e\\x1b[2J" in result.stdout.replace("\\\\", "\\")
         assert not any(c in result.stdout for c in HIDDEN)
+
+
+def test_a_user_file_whose_name_a_generated_file_takes_is_kept_and_named(tmp_path):
+    out = tmp_path / "out"
+    assert wiam("compile", EXAMPLES / "multi-cloud", "--out", out).returncode == 0
+    (out / "aws-prod").write_text("mine")  # --split target then writes aws-prod/main.tf.json
+    for _ in range(2):  # and a later run leaves it where it is too
+        result = wiam("compile", EXAMPLES / "multi-cloud", "--out", out, "--split", "target")
+        assert result.returncode == 0, result.stderr
+        kept = [p / "aws-prod" for p in tmp_path.glob(".out.wiam-new-*")]
+        assert len(kept) == 1 and kept[0].read_text() == "mine"
+        assert f"note: {kept[0]} is not carried into {out}" in result.stderr
+    assert (out / "aws-prod" / "main.tf.json").is_file()
