@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -33,6 +34,18 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     """User text as a message shows it: printable, and at most `limit` characters of it."""
     shown = printable(text)
     return shown if len(shown) <= limit else shown[:limit] + "…"
+
+
+_LONG_QUOTE = re.compile(r"""(['"])([^'"]{%d,})\1""" % (EXCERPT_CHARS + 1))
+
+
+def bounded(text: str) -> str:
+    """A message, block or fix as shown: printable, at most MESSAGE_CHARS; when too long, what it
+    quotes is cut to excerpts first, so the words around the quotes stay."""
+    shown = printable(text)
+    if len(shown) > MESSAGE_CHARS:
+        shown = _LONG_QUOTE.sub(lambda m: f"{m[1]}{m[2][:EXCERPT_CHARS]}…{m[1]}", shown)
+    return excerpt(shown, MESSAGE_CHARS)
 
 
 def quote(text: str) -> str:
@@ -83,8 +96,7 @@ class Report:
 
     def error(self, pos: Pos, block: str, message: str, hint: str = "") -> None:
         """Every message passes here: what it quotes of the spec is made printable and bounded."""
-        self.diagnostics.append(Diagnostic(pos, excerpt(block, MESSAGE_CHARS), excerpt(message, MESSAGE_CHARS),
-                                           excerpt(hint, MESSAGE_CHARS)))
+        self.diagnostics.append(Diagnostic(pos, bounded(block), bounded(message), bounded(hint)))
 
     def raise_if_any(self) -> None:
         if self.diagnostics:

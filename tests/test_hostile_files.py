@@ -383,3 +383,14 @@ def test_a_user_file_whose_name_a_generated_file_takes_is_kept_and_named(tmp_pat
         assert len(kept) == 1 and kept[0].read_text() == "mine"
         assert f"note: {kept[0]} is not carried into {out}" in result.stderr
     assert (out / "aws-prod" / "main.tf.json").is_file()
+
+
+def test_a_long_value_is_cut_to_an_excerpt_and_the_words_around_it_stay(folder):
+    main = folder / "main.wiam.hcl"
+    text = main.read_text()
+    assert text.count('"refs/heads/main"') == 1
+    main.write_text(text.replace('"refs/heads/main"', f'"{LONG_LINE}{HOSTILE}"'))
+    result = wiam("validate", folder)
+    assert result.returncode == 1, result.stderr
+    assert f"ref '{'A' * EXCERPT_CHARS}…' is not a full Git ref" in result.stderr
+    assert not any(c in result.stderr for c in HIDDEN)
