@@ -394,3 +394,12 @@ def test_a_long_value_is_cut_to_an_excerpt_and_the_words_around_it_stay(folder):
     assert result.returncode == 1, result.stderr
     assert f"ref '{'A' * EXCERPT_CHARS}…' is not a full Git ref" in result.stderr
     assert not any(c in result.stderr for c in HIDDEN)
+
+
+def test_simulate_claims_from_a_fifo_or_not_utf8_are_usage_errors(folder, tmp_path):
+    os.mkfifo(tmp_path / "claims.json")
+    (tmp_path / "latin1.json").write_bytes(b'{"iss": "\xe9"}')
+    for name in ("claims.json", "latin1.json"):
+        result = wiam("simulate", folder, "--claims", tmp_path / name, timeout=60)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert name in result.stderr
