@@ -159,11 +159,16 @@ def _staging_prefix(out: str) -> str:
 @contextmanager
 def _locked(folder: str):
     """Hold an exclusive lock on `folder` while writing beside it: a staging folder found there
-    under the lock belongs to a run that died, not to one still writing."""
+    under the lock belongs to a run that died, not to one still writing. Yields whether it is held
+    (a file system may not lock, NFS without lockd say: then no staging folder is cleaned up)."""
     descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        yield
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        except OSError:
+            yield False
+        else:
+            yield True
     finally:
         os.close(descriptor)
 
@@ -180,8 +185,8 @@ def write_tree(out: str, files: dict[str, bytes]) -> list[str]:
     out = os.path.realpath(out)
     parent = os.path.dirname(out)
     os.makedirs(parent, exist_ok=True)
-    with _locked(parent):
-        kept = [path for stale in _stale_staging(out) for path in _discard(stale, out, set())]
+    with _locked(parent) as locked:
+        kept = [path for stale in _stale_staging(out) if locked for path in _discard(stale, out, set())]
         staging = tempfile.mkdtemp(prefix=_staging_prefix(out), dir=parent)
         try:
             umask = os.umask(0)
