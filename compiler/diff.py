@@ -167,7 +167,7 @@ def _tree(revision: str, prefix: str, top: str) -> dict[str, _Blob]:
 def _blob_of(name: str, tree: dict[str, _Blob], where: str, top: str) -> _Blob:
     """The regular file `name` is, following a link only to a regular file inside the spec folder."""
     blob = tree[name]
-    if blob.mode == "120000":
+    if blob.mode == "120000" and blob.size <= 4096:  # PATH_MAX: a longer link is no path, and is not read
         target = posixpath.normpath(posixpath.join(posixpath.dirname(name), _git(["cat-file", "blob", blob.object], top)))
         blob = tree.get(target) if target.startswith(where) else None
         if blob is None or blob.mode == "120000":
