@@ -40,7 +40,7 @@ from .terraform import write_file, write_tree
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Compile workload identity specs into Terraform JSON for AWS, GCP and Azure.")
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)  # ":x:" in an ARN stays text
 
 EXIT_SPEC, EXIT_USAGE = 1, 2
 
@@ -235,7 +235,7 @@ def analyze(directory: str = DirArgument, recursive: bool = RecursiveOption,
         _emit((json.dumps(sarif, indent=2, ensure_ascii=False) + "\n").encode(), out, directory)
     else:
         buffer = io.StringIO() if out else None  # colour only on a terminal; rich decides
-        console = Console(highlight=False, soft_wrap=True, file=buffer)
+        console = Console(highlight=False, soft_wrap=True, file=buffer, emoji=False)
         _print_findings(console, findings, rules)
         _print_disabled(console, disabled)
         if buffer is not None:

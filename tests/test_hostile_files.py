@@ -403,3 +403,13 @@ def test_simulate_claims_from_a_fifo_or_not_utf8_are_usage_errors(folder, tmp_pa
         result = wiam("simulate", folder, "--claims", tmp_path / name, timeout=60)
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert name in result.stderr
+
+
+def test_emoji_codes_in_user_text_stay_text(folder):
+    main = folder / "main.wiam.hcl"
+    text = main.read_text()
+    assert text.count("resources = [\n") >= 1
+    main.write_text(text.replace("resources = [\n", 'resources = [\n      "arn:aws-cn:s3:::x:x:",\n', 1))
+    result = wiam("validate", folder)
+    assert result.returncode == 1
+    assert "arn:aws-cn:s3:::x:x:" in result.stderr and "\u274c" not in result.stderr
