@@ -30,12 +30,12 @@ from .graph import build_graph, describe_path
 from .loader import UsageError, inside, spec_root
 from .model import Model
 from .query import blast_radius, starting_points, who_can
+from .readers import reader_for
 from .report import generated_at, report_data
 from .report import render as render_report
 from .revision import line_origin, spec_revision
 from .simulate import nearest, read_claims
 from .simulate import simulate as simulate_token
-from .readers import reader_for
 from .terraform import write_file, write_tree
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
