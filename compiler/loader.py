@@ -41,11 +41,16 @@ def read_text(path: str, root: str) -> str:
     at most MAX_FILE_BYTES. Anything else is a UsageError that names the path and never its content
     or where it points. It is opened below `root` without following any link or blocking, and the
     descriptor's own type is checked, so a file or folder swapped after the check is not read."""
-    if not inside(path, root):
-        raise UsageError(f"{path}: a link to outside the spec folder; wiam reads only files inside it")
     top = os.path.realpath(root)
     try:
-        descriptor = _open_below(top, os.path.relpath(os.path.realpath(path), top))
+        try:
+            descriptor = _open_below(top, os.path.relpath(path, root))
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            if not inside(path, top):  # a link on the way: read what it resolves to, if inside the folder
+                raise UsageError(f"{path}: a link to outside the spec folder; wiam reads only files inside it") from None
+            descriptor = _open_below(top, os.path.relpath(os.path.realpath(path), top))
     except OSError as exc:
         if exc.errno in (errno.ENXIO, errno.ELOOP, errno.ENOTDIR):  # a socket, or a link put there since
             raise UsageError(f"{path}: not a regular file; wiam reads only regular files") from None
