@@ -41,16 +41,8 @@ def read_text(path: str, root: str) -> str:
     at most MAX_FILE_BYTES. Anything else is a UsageError that names the path and never its content
     or where it points. It is opened below `root` without following any link or blocking, and the
     descriptor's own type is checked, so a file or folder swapped after the check is not read."""
-    top = os.path.realpath(root)
     try:
-        try:
-            descriptor = _open_below(top, os.path.relpath(path, root))
-        except OSError as exc:
-            if exc.errno != errno.ELOOP:
-                raise
-            if not inside(path, top):  # a link on the way: read what it resolves to, if inside the folder
-                raise UsageError(f"{path}: a link to outside the spec folder; wiam reads only files inside it") from None
-            descriptor = _open_below(top, os.path.relpath(os.path.realpath(path), top))
+        descriptor = _open_spec(path, root)
     except OSError as exc:
         if exc.errno in (errno.ENXIO, errno.ELOOP, errno.ENOTDIR):  # a socket, or a link put there since
             raise UsageError(f"{path}: not a regular file; wiam reads only regular files") from None
@@ -64,6 +56,22 @@ def read_text(path: str, root: str) -> str:
     if len(data) > MAX_FILE_BYTES:
         raise UsageError(f"{path}: larger than the {MAX_FILE_BYTES // (1024 * 1024)} MiB a spec file may have")
     return data.decode("utf-8-sig")
+
+
+def _open_spec(path: str, root: str) -> int:
+    """`path` opened below `root`: as given when no link is on the way, else as resolved, if that
+    is inside `root`."""
+    top = os.path.realpath(root)
+    relative = os.path.relpath(path, root)
+    if os.pardir not in relative.split(os.sep):
+        try:
+            return _open_below(top, relative)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+    if not inside(path, top):
+        raise UsageError(f"{path}: a link to outside the spec folder; wiam reads only files inside it")
+    return _open_below(top, os.path.relpath(os.path.realpath(path), top))
 
 
 def _open_below(top: str, relative: str) -> int:
