@@ -320,9 +320,9 @@ def who_can_command(directory: str = DirArgument, recursive: bool = RecursiveOpt
         return
     for answer in answers:
         how = "directly" if answer.direct else f"through {answer.hops} other principal{'s' if answer.hops > 1 else ''}"
-        typer.echo(f"{nodes[answer.subject]['issuer']} {nodes[answer.subject]['subject']} "
-                   f"(workload {answer.workload}), {how}:")
-        typer.echo(f"  {describe_path(access, list(answer.path))}")
+        typer.echo(printable(f"{nodes[answer.subject]['issuer']} {nodes[answer.subject]['subject']} "
+                             f"(workload {answer.workload}), {how}:"))
+        typer.echo(f"  {printable(describe_path(access, list(answer.path)))}")
 
 
 @app.command("blast-radius")
@@ -374,9 +374,9 @@ def blast_radius_command(directory: str = DirArgument, recursive: bool = Recursi
                                "permissions": [item(r) for r in permissions]}, indent=2, ensure_ascii=False))
         return
     if note:
-        typer.echo(note)
+        typer.echo(printable(note))
         return
-    typer.echo(f"{kind} {value}: {len(principals)} principals, {len(permissions)} permissions ("
+    typer.echo(f"{kind} {printable(value)}: {len(principals)} principals, {len(permissions)} permissions ("
                + ", ".join(f"{summary[s]} {s}" for s in reversed(SEVERITIES) if summary[s]) + ")")
     groups: dict[tuple[str, str], list] = {}
     for r in principals + permissions:
@@ -388,8 +388,8 @@ def blast_radius_command(directory: str = DirArgument, recursive: bool = Recursi
             what = (f"{r.severity.upper()} {nodes[r.node]['label']} on {', '.join(r.resources) or '(no resource)'}"
                     if r.severity else f"principal {nodes[r.node]['label']} (workload {nodes[r.node]['workload']})")
             how = "own access" if r.hops == 0 else f"{r.hops} hop{'s' if r.hops > 1 else ''}"
-            typer.echo(f"  {what} [{how}]")
-            typer.echo(f"    {describe_path(access, list(r.path))}")
+            typer.echo(f"  {printable(what)} [{how}]")
+            typer.echo(f"    {printable(describe_path(access, list(r.path)))}")
 
 
 class Expectation(str, Enum):

@@ -256,7 +256,7 @@ def test_user_text_in_findings_is_escaped_in_sarif_json_text_and_the_markdown_di
     assert len(reasons) == 1 and reasons[0].endswith("; bounded\\u202e\\x1b[2J\\n### fake heading")
 
 
-def test_user_text_in_the_diff_is_escaped_in_text_and_markdown(tmp_path):
+def test_user_text_in_the_diff_and_queries_is_escaped_in_text_and_markdown(tmp_path):
     spec = tmp_path / "spec"
     shutil.copytree(EXAMPLES / "generic-oidc", spec)
     main = next(spec.glob("*.wiam.hcl"))
@@ -268,6 +268,12 @@ def test_user_text_in_the_diff_is_escaped_in_text_and_markdown(tmp_path):
         assert result.returncode == 0, result.stderr
         assert not any(c in result.stdout for c in HIDDEN)
         assert shown in result.stdout
+    subject = "8c2f\u202e\x1b[2J\n### fake"
+    for query in (("who-can", spec, "--action", "s3:GetObject"), ("blast-radius", spec, "--subject", subject)):
+        result = wiam(*query)
+        assert result.returncode == 0, result.stderr
+        assert not any(c in result.stdout for c in HIDDEN)
+        assert printable(subject) in result.stdout
 
 
 # Writing --out
