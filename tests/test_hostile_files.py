@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import EXAMPLES, ROOT
-from wiam.diagnostics import EXCERPT_CHARS, MESSAGE_CHARS, Report, excerpt, printable
+from wiam.diagnostics import EXCERPT_CHARS, MESSAGE_CHARS, Pos, Report, excerpt, printable
 
 CANARY = "WIAM_CANARY_7f3c1d_do_not_print"
 SPEC = EXAMPLES / "github-actions-aws"
@@ -199,16 +199,11 @@ def test_an_excerpt_is_printable_bounded_and_keeps_short_printable_text(text, li
 @given(st.text(min_size=1))
 def test_every_diagnostic_is_printable_and_bounded(text):
     report = Report()
-    report.error(report_pos(), f'workload "{text}"', f"invalid name {text!r} {text}", f"rename {text}")
+    report.error(Pos("main.wiam.hcl", 1, 1), f'workload "{text}"', f"invalid name {text!r} {text}", f"rename {text}")
     diagnostic = report.diagnostics[0]
     for part in (diagnostic.block, diagnostic.message, diagnostic.hint):
         assert part.isprintable() and len(part) <= MESSAGE_CHARS + 1
     assert diagnostic.render().count("\n") == 1  # the message line and the fix line: nothing injected
-
-
-def report_pos():
-    from wiam.diagnostics import Pos
-    return Pos("main.wiam.hcl", 1, 1)
 
 
 HOSTILE = "\u202e\x1b[2J\u200b"
