@@ -21,7 +21,7 @@ from .analysis import SEVERITIES, all_rules, at_or_above, disabled_blocks
 from .analysis import analyze as analyze_model
 from .analysis import output as analysis_output
 from .compile import MODULES_MANIFEST, atlantis_yaml, compile_folder, load_valid_model
-from .diagnostics import Report, SpecError
+from .diagnostics import Report, SpecError, printable
 from .diff import diff as diff_specs
 from .diff import to_markdown as diff_markdown
 from .diff import to_text as diff_text
@@ -29,9 +29,10 @@ from .drift import drift as find_drift
 from .drift import selected as selected_targets
 from .drift import to_text as drift_text
 from .graph import build_graph, describe_path
-from .loader import UsageError
+from .loader import UsageError, inside, spec_root
 from .model import Model
 from .query import blast_radius, starting_points, who_can
+from .readers import reader_for
 from .report import generated_at, report_data
 from .report import render as render_report
 from .revision import line_origin, spec_revision
@@ -41,7 +42,7 @@ from .terraform import write_file, write_tree
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Compile workload identity specs into Terraform JSON for AWS, GCP and Azure.")
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)  # ":x:" in an ARN stays text
 
 EXIT_SPEC, EXIT_USAGE, EXIT_UNREAD = 1, 2, 3
 
@@ -67,7 +68,7 @@ def _fail_spec(error: SpecError, fmt) -> None:
 
 
 def _fail_usage(message: str) -> None:
-    err.print(f"wiam: {message}", markup=False)
+    err.print(f"wiam: {printable(message)}", markup=False)
     raise typer.Exit(EXIT_USAGE)
 
 
@@ -105,12 +106,28 @@ def _valid_model(directory: str, recursive: bool, fmt, report: Report) -> Model:
         _fail_usage(str(error))
 
 
-def _emit(content: bytes, out: Optional[str]) -> None:
-    """Print, or write the file atomically."""
+def _refuse_overlap(out: str, spec: str, recursive: bool) -> None:
+    """An output folder is replaced whole: it must not be the spec folder, hold it, or (read with
+    --recursive) lie inside it, once links are resolved."""
+    root = spec_root(spec)
+    if inside(root, out) or recursive and inside(out, root):
+        _fail_usage(f"--out {out} overlaps the spec folder {root} (links resolved): write the output elsewhere")
+
+
+def _kept(paths: list[str], out: str) -> None:
+    for path in paths:
+        err.print(f"note: {printable(path)} is not carried into {printable(out)}: a generated file has its "
+                  "name; it stays where it is", markup=False)
+
+
+def _emit(content: bytes, out: Optional[str], *specs: str) -> None:
+    """Print, or write the file atomically; never over a spec file of `specs`, even through a link."""
     if out is None:
         sys.stdout.buffer.write(content)
         sys.stdout.flush()
         return
+    if reader_for(os.path.realpath(out)) and any(inside(out, spec_root(s)) for s in specs if os.path.exists(s)):
+        _fail_usage(f"--out {out} is a spec file name in the spec folder (links resolved): write the output elsewhere")
     try:
         write_file(out, content)
     except OSError as error:
@@ -152,10 +169,9 @@ def compile_command(directory: str = DirArgument,
         _fail_spec(error, fmt)
     except UsageError as error:
         _fail_usage(str(error))
-    if os.path.abspath(out) == os.path.abspath(directory):
-        _fail_usage("--out must not be the spec folder itself (it is replaced whole)")
+    _refuse_overlap(out, directory, recursive)
     try:
-        write_tree(out, files)
+        _kept(write_tree(out, files), out)
         if atlantis:
             write_file(atlantis, atlantis_yaml(json.loads(files[MODULES_MANIFEST]),
                                                os.path.relpath(out, os.path.dirname(os.path.abspath(atlantis)))))
@@ -215,17 +231,17 @@ def analyze(directory: str = DirArgument, recursive: bool = RecursiveOption,
     disabled = [{**item, "since": line_origin(item["file"], item["line"])} for item in disabled_blocks(model)]
     if fmt is AnalyzeFormat.json:
         data = {**analysis_output.to_json(findings, rules, fail_on.value if fail_on else None), "disabled": disabled}
-        _emit((json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode(), out)
+        _emit((json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode(), out, directory)
     elif fmt is AnalyzeFormat.sarif:
         sarif = analysis_output.to_sarif(findings, rules, __version__)
-        _emit((json.dumps(sarif, indent=2, ensure_ascii=False) + "\n").encode(), out)
+        _emit((json.dumps(sarif, indent=2, ensure_ascii=False) + "\n").encode(), out, directory)
     else:
         buffer = io.StringIO() if out else None  # colour only on a terminal; rich decides
-        console = Console(highlight=False, soft_wrap=True, file=buffer)
+        console = Console(highlight=False, soft_wrap=True, file=buffer, emoji=False)
         _print_findings(console, findings, rules)
         _print_disabled(console, disabled)
         if buffer is not None:
-            _emit(buffer.getvalue().encode(), out)
+            _emit(buffer.getvalue().encode(), out, directory)
     raise typer.Exit(EXIT_SPEC if failing else 0)
 
 
@@ -268,12 +284,13 @@ def graph(directory: str = DirArgument, recursive: bool = RecursiveOption,
     if fmt is GraphFormat.csv:
         if out is None:
             _fail_usage("--format csv writes nodes.csv and relationships.csv: give the folder with --out")
+        _refuse_overlap(out, directory, recursive)
         try:
-            write_tree(out, export.to_csv(access.graph))
+            _kept(write_tree(out, export.to_csv(access.graph)), out)
         except OSError as error:
             _fail_usage(f"cannot write {out}: {error.strerror or error}")
         return
-    _emit(getattr(export, f"to_{fmt.value}")(access.graph), out)
+    _emit(getattr(export, f"to_{fmt.value}")(access.graph), out, directory)
 
 
 @app.command("who-can")
@@ -305,9 +322,9 @@ def who_can_command(directory: str = DirArgument, recursive: bool = RecursiveOpt
         return
     for answer in answers:
         how = "directly" if answer.direct else f"through {answer.hops} other principal{'s' if answer.hops > 1 else ''}"
-        typer.echo(f"{nodes[answer.subject]['issuer']} {nodes[answer.subject]['subject']} "
-                   f"(workload {answer.workload}), {how}:")
-        typer.echo(f"  {describe_path(access, list(answer.path))}")
+        typer.echo(printable(f"{nodes[answer.subject]['issuer']} {nodes[answer.subject]['subject']} "
+                             f"(workload {answer.workload}), {how}:"))
+        typer.echo(f"  {printable(describe_path(access, list(answer.path)))}")
 
 
 @app.command("blast-radius")
@@ -359,9 +376,9 @@ def blast_radius_command(directory: str = DirArgument, recursive: bool = Recursi
                                "permissions": [item(r) for r in permissions]}, indent=2, ensure_ascii=False))
         return
     if note:
-        typer.echo(note)
+        typer.echo(printable(note))
         return
-    typer.echo(f"{kind} {value}: {len(principals)} principals, {len(permissions)} permissions ("
+    typer.echo(f"{kind} {printable(value)}: {len(principals)} principals, {len(permissions)} permissions ("
                + ", ".join(f"{summary[s]} {s}" for s in reversed(SEVERITIES) if summary[s]) + ")")
     groups: dict[tuple[str, str], list] = {}
     for r in principals + permissions:
@@ -373,8 +390,8 @@ def blast_radius_command(directory: str = DirArgument, recursive: bool = Recursi
             what = (f"{r.severity.upper()} {nodes[r.node]['label']} on {', '.join(r.resources) or '(no resource)'}"
                     if r.severity else f"principal {nodes[r.node]['label']} (workload {nodes[r.node]['workload']})")
             how = "own access" if r.hops == 0 else f"{r.hops} hop{'s' if r.hops > 1 else ''}"
-            typer.echo(f"  {what} [{how}]")
-            typer.echo(f"    {describe_path(access, list(r.path))}")
+            typer.echo(f"  {printable(what)} [{how}]")
+            typer.echo(f"    {printable(describe_path(access, list(r.path)))}")
 
 
 class Expectation(str, Enum):
@@ -465,7 +482,7 @@ def diff_command(base: str = typer.Argument(..., help="A spec folder, or a git r
         content = json.dumps(result.as_json(), indent=2, ensure_ascii=False) + "\n"
     else:
         content = diff_markdown(result) if fmt is DiffFormat.markdown else diff_text(result)
-    _emit(content.encode(), out)
+    _emit(content.encode(), out, base, head, path)
     failing = (result.classification == "widening" if fail_on == "widening"
                else bool(at_or_above(result.findings_introduced, fail_on)) if fail_on else False)
     raise typer.Exit(EXIT_SPEC if failing else 0)
@@ -479,7 +496,7 @@ def report(directory: str = DirArgument, recursive: bool = RecursiveOption,
     access = build_graph(model)
     findings = analyze_model(model, access)
     meta = {"spec": directory, "revision": spec_revision(directory), "generated": generated_at(), "wiam": __version__}
-    _emit(render_report(report_data(access, findings, all_rules(), meta)), out)
+    _emit(render_report(report_data(access, findings, all_rules(), meta)), out, directory)
 
 
 class Cloud(str, Enum):

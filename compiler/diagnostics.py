@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -16,6 +17,40 @@ class Pos(NamedTuple):  # a tuple: readers make one per value, so it must be che
 
 
 UNKNOWN = Pos("<spec>", 0, 0)
+
+EXCERPT_CHARS = 60  # the most of one token a message quotes
+MESSAGE_CHARS = 400  # the most of a message, its block or its fix that is shown
+
+
+def printable(text: str) -> str:
+    """`text` with every character that is not printable escaped (\\x1b, \\u202e): controls, line
+    breaks, bidi overrides, zero-width and other invisible characters. Idempotent."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """User text as a message shows it: printable, and at most `limit` characters of it."""
+    shown = printable(text)
+    return shown if len(shown) <= limit else shown[:limit] + "…"
+
+
+_LONG_QUOTE = re.compile(r"""(['"])([^'"]{%d,})\1""" % (EXCERPT_CHARS + 1))
+
+
+def bounded(text: str) -> str:
+    """A message, block or fix as shown: printable, at most MESSAGE_CHARS; when too long, what it
+    quotes is cut to excerpts first, so the words around the quotes stay."""
+    shown = printable(text)
+    if len(shown) > MESSAGE_CHARS:
+        shown = _LONG_QUOTE.sub(lambda m: f"{m[1]}{m[2][:EXCERPT_CHARS]}…{m[1]}", shown)
+    return excerpt(shown, MESSAGE_CHARS)
+
+
+def quote(text: str) -> str:
+    """An offending token, quoted as a short excerpt."""
+    return f"'{excerpt(str(text))}'"
 
 
 @dataclass(frozen=True)
@@ -60,7 +95,8 @@ class Report:
     notes: list[str] = field(default_factory=list)  # what the compiler did on its own, e.g. a split
 
     def error(self, pos: Pos, block: str, message: str, hint: str) -> None:  # hint: the fix line, always
-        self.diagnostics.append(Diagnostic(pos, block, message, hint))
+        """Every message passes here: what it quotes of the spec is made printable and bounded."""
+        self.diagnostics.append(Diagnostic(pos, bounded(block), bounded(message), bounded(hint)))
 
     def raise_if_any(self) -> None:
         if self.diagnostics:

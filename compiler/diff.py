@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import posixpath
 import subprocess
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -17,10 +18,10 @@ from . import schema, slicing
 from .analysis import Finding, analyze
 from .cache import known_valid, remember_valid
 from .compile import build_modules, gc_paused, load_valid_model
-from .diagnostics import Pos, Report, SpecError
+from .diagnostics import Pos, Report, SpecError, printable
 from .document import Document
 from .graph import AccessGraph, build_graph
-from .loader import UsageError, load, spec_digest
+from .loader import MAX_FILE_BYTES, UsageError, load, spec_digest
 from .model import Model
 from .readers import reader_for
 from .validate import build_model
@@ -134,13 +135,48 @@ class Diff:
 # Reading a side: a folder, or a git revision read without touching the working tree.
 
 def _git(args: list[str], cwd: str) -> str:
+    """git's output; bytes that are not UTF-8 kept as surrogates, so blobs round-trip."""
     try:
-        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as error:
         raise UsageError(f"git failed: {error}") from None
     if result.returncode != 0:
-        raise UsageError(f"git {' '.join(args[:2])}: {result.stderr.strip() or 'failed'}")
-    return result.stdout
+        raise UsageError(f"git {' '.join(args[:2])}: {result.stderr.decode(errors='replace').strip() or 'failed'}")
+    return result.stdout.decode("utf-8", "surrogateescape")
+
+
+@dataclass(frozen=True)
+class _Blob:
+    mode: str
+    object: str
+    size: int
+
+
+def _tree(revision: str, prefix: str, top: str) -> dict[str, _Blob]:
+    """The blobs under `prefix` in `revision`, by path: `git ls-tree -r -l -z`."""
+    listing = _git(["ls-tree", "-r", "-l", "-z", revision, "--", prefix or "."], top)
+    blobs = {}
+    for entry in filter(None, listing.split("\0")):
+        meta, _, name = entry.partition("\t")
+        mode, kind, obj, size = meta.split()
+        if kind == "blob":
+            blobs[name] = _Blob(mode, obj, int(size))
+    return blobs
+
+
+def _blob_of(name: str, tree: dict[str, _Blob], where: str, top: str) -> _Blob:
+    """The regular file `name` is, following a link only to a regular file inside the spec folder."""
+    blob = tree[name]
+    if blob.mode == "120000" and blob.size <= 4096:  # PATH_MAX: a longer link is no path, and is not read
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(name), _git(["cat-file", "blob", blob.object], top)))
+        blob = tree.get(target) if target.startswith(where) else None
+        if blob is None or blob.mode == "120000":
+            raise UsageError(f"{name}: a link to outside the spec folder in the revision; wiam reads only files inside it")
+    if blob.mode not in ("100644", "100755"):
+        raise UsageError(f"{name}: not a regular file in the revision; wiam reads only regular files")
+    if blob.size > MAX_FILE_BYTES:
+        raise UsageError(f"{name}: larger than the {MAX_FILE_BYTES // (1024 * 1024)} MiB a spec file may have")
+    return blob
 
 
 def source(spec: str, path: str, recursive: bool, workdir: str) -> Source:
@@ -149,21 +185,26 @@ def source(spec: str, path: str, recursive: bool, workdir: str) -> Source:
     if os.path.isdir(spec) or os.path.isfile(spec):
         return Source(spec, spec, None)
     revision, _, inside = spec.partition(":")
+    if revision.startswith("-"):
+        raise UsageError(f"{spec}: not a folder or a git revision")
     inside = inside or path
     top = _git(["rev-parse", "--show-toplevel"], ".").strip()
     prefix = os.path.relpath(os.path.abspath(inside), top)
     prefix = "" if prefix == "." else prefix.replace(os.sep, "/")
     _git(["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], top)
-    names = _git(["ls-tree", "-r", "--name-only", revision, "--", prefix or "."], top).splitlines()
+    tree = _tree(revision, prefix, top)
     folder = tempfile.mkdtemp(dir=workdir)
-    for name in names:
+    for name in tree:
         relative = name[len(prefix) + 1:] if prefix else name
         if not reader_for(name) or (not recursive and "/" in relative):
             continue
+        if ".." in relative.split("/"):
+            raise UsageError(f"{name}: a path that leaves the spec folder in the revision")
+        blob = _blob_of(name, tree, f"{prefix}/" if prefix else "", top)
         target = os.path.join(folder, relative)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(target, "wb") as handle:
-            handle.write(subprocess.run(["git", "show", f"{revision}:{name}"], cwd=top, capture_output=True).stdout)
+            handle.write(_git(["cat-file", "blob", blob.object], top).encode("utf-8", "surrogateescape"))
     return Source(folder, f"{revision}:{prefix}" if prefix else revision, folder)
 
 
@@ -432,12 +473,12 @@ def to_text(d: Diff) -> str:
     lines = [f"wiam diff {d.base} -> {d.head}", summary_line(d)]
     for title, items in _sections(d):
         if items:
-            lines += ["", f"{title}:"] + [f"  {item}" for item in items]
+            lines += ["", f"{title}:"] + [f"  {printable(item)}" for item in items]
     return "\n".join(lines) + "\n"
 
 
 def _markdown_escape(text: str) -> str:
-    return "".join("\\" + c if c in "\\`*_{}[]<>|#" else c for c in text)
+    return "".join("\\" + c if c in "\\`*_{}[]<>|#" else c for c in printable(text))
 
 
 def to_markdown(d: Diff) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 import zlib
 from typing import Callable
 
@@ -19,8 +21,76 @@ class UsageError(Exception):
     """A problem with how wiam was called (exit code 2), not with the spec."""
 
 
+MAX_FILE_BYTES = 10 * 1024 * 1024  # a spec file larger than this is refused, unread
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
+
+
+def spec_root(directory: str) -> str:
+    """The folder whose files a spec may read: the spec folder, or a single spec file's folder."""
+    return directory if os.path.isdir(directory) else os.path.dirname(directory) or "."
+
+
+def inside(path: str, folder: str) -> bool:
+    """Whether `path` is `folder` or inside it, once links are resolved."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([path, folder]) == folder
+
+
+def read_text(path: str, root: str) -> str:
+    """The text of the spec file `path`: a regular file inside `root` once symlinks are resolved, of
+    at most MAX_FILE_BYTES. Anything else is a UsageError that names the path and never its content
+    or where it points. It is opened below `root` without following any link or blocking, and the
+    descriptor's own type is checked, so a file or folder swapped after the check is not read."""
+    try:
+        descriptor = _open_spec(path, root)
+    except OSError as exc:
+        if exc.errno in (errno.ENXIO, errno.ELOOP, errno.ENOTDIR):  # a socket, or a link put there since
+            raise UsageError(f"{path}: not a regular file; wiam reads only regular files") from None
+        raise UsageError(f"{path}: {exc.strerror}") from None
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise UsageError(f"{path}: {kind}; wiam reads only regular files")
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise UsageError(f"{path}: larger than the {MAX_FILE_BYTES // (1024 * 1024)} MiB a spec file may have")
+    return data.decode("utf-8-sig")
+
+
+def _open_spec(path: str, root: str) -> int:
+    """`path` opened below `root`: as given when no link is on the way, else as resolved, if that
+    is inside `root`."""
+    top = os.path.realpath(root)
+    relative = os.path.relpath(path, root)
+    if os.pardir not in relative.split(os.sep):
+        try:
+            return _open_below(top, relative)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+    if not inside(path, top):
+        raise UsageError(f"{path}: a link to outside the spec folder; wiam reads only files inside it")
+    return _open_below(top, os.path.relpath(os.path.realpath(path), top))
+
+
+def _open_below(top: str, relative: str) -> int:
+    """Open `relative` below the folder `top` one component at a time, following no link on the way:
+    a folder swapped for a link after the path was resolved is not followed out of `top`."""
+    descriptor = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        *folders, name = relative.split(os.sep)
+        for folder in folders:
+            inner = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=descriptor)
+            os.close(descriptor)
+            descriptor = inner
+        return os.open(name, _OPEN_FLAGS, dir_fd=descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def spec_files(directory: str, recursive: bool = False) -> list[str]:
-    if os.path.isfile(directory):
+    if os.path.lexists(directory) and not os.path.isdir(directory):  # a file; read_text checks which kind
         if reader_for(directory) is None:
             raise UsageError(f"{directory} is not a spec file (*.wiam.hcl, *.wiam.yaml, *.wiam.yml, *.wiam.json)")
         return [directory]
@@ -28,8 +98,14 @@ def spec_files(directory: str, recursive: bool = False) -> list[str]:
         raise UsageError(f"{directory}: no such folder")
     found = []
     for root, dirs, files in os.walk(directory):
+        named = next((d for d in dirs if reader_for(d)), None)
+        if named is not None:
+            raise UsageError(f"{os.path.join(root, named)}: a folder; wiam reads only regular files")
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
         found.extend(os.path.join(root, name) for name in files if reader_for(name))
+    hidden = next((path for path in found if not path.isprintable()), None)
+    if hidden is not None:  # a name that could rewrite the terminal, or the lines around it, when printed
+        raise UsageError(f"{hidden}: a spec file name with control or invisible characters; rename it")
     return sorted(found, key=lambda p: os.path.relpath(p, directory).split(os.sep))
 
 
@@ -37,7 +113,7 @@ def load(directory: str, report: Report, recursive: bool = False,
          on_file: Callable[[int, int], None] | None = None) -> MergedDocument:
     """The merged document of a spec folder; on_file(done, total) after each file, for progress."""
     files = spec_files(directory, recursive)
-    merged = MergedDocument(reread=Reread())
+    merged = MergedDocument(reread=Reread(spec_root(directory)))
     if not files:
         report.error(Pos(directory, 0, 0), "", "no spec files found",
                      "add *.wiam.hcl, *.wiam.yaml, *.wiam.yml or *.wiam.json files"
@@ -46,13 +122,10 @@ def load(directory: str, report: Report, recursive: bool = False,
     spec = hashlib.sha256()
     for done, path in enumerate(files, 1):
         try:
-            with open(path, encoding="utf-8-sig") as handle:
-                text = handle.read()
+            text = read_text(path, merged.reread.root)
         except UnicodeDecodeError as exc:
             report.error(Pos(path, 1, 1), "", f"the file is not UTF-8 text ({exc.reason})", "save it as UTF-8")
             continue
-        except OSError as exc:
-            raise UsageError(f"{path}: {exc.strerror}") from None
         digest = merged.reread.loaded[path] = text_digest(text)
         merge_into(merged, read_cached(path, text, report, read, digest, merged.reread.keep), report)
         spec.update(_digest_entry(directory, path, digest))
@@ -73,9 +146,8 @@ def spec_digest(directory: str, recursive: bool = False) -> str:
     spec = hashlib.sha256()
     try:
         for path in spec_files(directory, recursive):
-            with open(path, encoding="utf-8-sig") as handle:
-                spec.update(_digest_entry(directory, path, text_digest(handle.read())))
-    except (OSError, UnicodeDecodeError, UsageError):
+            spec.update(_digest_entry(directory, path, text_digest(read_text(path, spec_root(directory)))))
+    except (UnicodeDecodeError, UsageError):
         return ""
     return spec.hexdigest()
 
@@ -85,7 +157,8 @@ class Reread:
     kept compressed from its parse when the cache is off, else read from the cache; None when the
     file changed since it was loaded."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: str) -> None:
+        self.root = root  # the spec folder: files are read only from inside it
         self.loaded: dict[str, bytes] = {}  # file -> text_digest of the text that was loaded
         self.kept: dict[str, bytes] = {}  # file -> its every_position rows, compressed
 
@@ -96,9 +169,8 @@ class Reread:
         if path in self.kept:
             return orjson.loads(zlib.decompress(self.kept[path]))
         try:
-            with open(path, encoding="utf-8-sig") as handle:
-                text = handle.read()
-        except (OSError, UnicodeDecodeError):
+            text = read_text(path, self.root)
+        except (UsageError, UnicodeDecodeError):
             return None
         digest = text_digest(text)
         if digest != self.loaded.get(path):

@@ -6,10 +6,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 from dataclasses import dataclass
 
 from .diagnostics import Report
-from .loader import UsageError
+from .loader import UsageError, read_text
 from .model import Model
 
 
@@ -69,11 +70,10 @@ def read_claims(path: str | None = None, token: str | None = None) -> dict:
     if (path is None) == (token is None):
         raise UsageError("give either --claims FILE or --token JWT")
     if path is not None:
-        try:
-            with open(path, encoding="utf-8") as handle:
-                claims = json.load(handle)
-        except OSError as error:
-            raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
+        try:  # a regular file, read without blocking on a FIFO, of a spec file's size at most
+            claims = json.loads(read_text(path, os.path.dirname(os.path.realpath(path))))
+        except UnicodeDecodeError as error:
+            raise UsageError(f"{path}: not UTF-8 text ({error.reason})") from None
         except json.JSONDecodeError as error:
             raise UsageError(f"{path}:{error.lineno}:{error.colno}: not JSON: {error.msg}") from None
     else:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
+import fcntl
 import json
 import os
 import re
 import shutil
+import stat
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,8 +160,9 @@ def _exchange(a: str, b: str) -> bool:
 
 
 def write_file(path: str, content: bytes) -> None:
-    """Write one file whole or not at all: a temporary file beside it, then a rename."""
-    path = os.path.abspath(path)
+    """Write one file whole or not at all: a temporary file beside it, then a rename. Through a
+    link: the link stays and points at the new file."""
+    path = os.path.realpath(path)
     handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(path))
     try:
         with os.fdopen(handle, "wb") as stream:
@@ -174,70 +179,132 @@ def write_file(path: str, content: bytes) -> None:
         raise
 
 
-def write_tree(out: str, files: dict[str, bytes]) -> None:
+def _staging_prefix(out: str) -> str:
+    return f".{os.path.basename(out)}.wiam-new-"
+
+
+@contextmanager
+def _locked(folder: str):
+    """Hold an exclusive lock on `folder` while writing beside it: a staging folder found there
+    under the lock belongs to a run that died, not to one still writing. Yields whether it is held
+    (a file system may not lock, NFS without lockd say: then no staging folder is cleaned up)."""
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        except OSError:
+            yield False
+        else:
+            yield True
+    finally:
+        os.close(descriptor)
+
+
+def write_tree(out: str, files: dict[str, bytes]) -> list[str]:
     """Replace the folder `out` by exactly `files` (relative path -> content), whole or not at all.
 
     Files in `out` that wiam did not write (Terraform's .terraform folder, a local state file) are
-    carried over into the new folder, never deleted.
+    carried over into the new folder, never deleted. `out` given as a link is written through: the
+    link stays. Staging folders of runs killed before they finished are removed, once whatever in
+    them wiam did not write is carried over. Returns the files of the user's that could not be
+    carried over (a generated file took their name): left where they are, in a staging folder.
     """
-    out = os.path.abspath(out)
+    out = os.path.realpath(out)
     parent = os.path.dirname(out)
     os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.wiam-new-", dir=parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private; the output is an ordinary folder
-        for relative, content in sorted(files.items()):
-            path = os.path.join(staging, relative)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "wb") as handle:
-                handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
-        with open(os.path.join(staging, MANIFEST), "wb") as handle:
-            handle.write(render({"generated_by": "wiam", "files": sorted(files)}))
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if not os.path.exists(out):
-        os.rename(staging, out)
-        return
-    if not os.path.isdir(out):
-        shutil.rmtree(staging, ignore_errors=True)
-        raise NotADirectoryError(out)
-    if not _exchange(staging, out):
-        old = staging + ".old"
-        os.rename(out, old)
-        os.rename(staging, out)
-        staging = old
-    # `staging` now holds the previous output: keep whatever wiam did not write there.
-    _carry_over(staging, out, set(files))
-    shutil.rmtree(staging, ignore_errors=True)
+    with _locked(parent) as locked:
+        kept = [path for stale in _stale_staging(out) if locked for path in _discard(stale, out, set())]
+        staging = tempfile.mkdtemp(prefix=_staging_prefix(out), dir=parent)
+        try:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private; the output is an ordinary folder
+            with open(os.path.join(staging, MANIFEST), "wb") as handle:  # first: it marks the folder as wiam's
+                handle.write(render({"generated_by": "wiam", "files": sorted(files)}))
+            for relative, content in sorted(files.items()):
+                path = os.path.join(staging, relative)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "wb") as handle:
+                    handle.write(content)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            if not os.path.lexists(out):
+                os.rename(staging, out)
+                return kept
+            if not os.path.isdir(out):
+                raise NotADirectoryError(errno.ENOTDIR, "not a folder", out)
+            if not _exchange(staging, out):
+                old = staging + ".old"
+                os.rename(out, old)
+                try:
+                    os.rename(staging, out)
+                except BaseException:
+                    os.rename(old, out)
+                    raise
+                staging = old
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        # `staging` now holds the previous output: keep whatever wiam did not write there.
+        return kept + _discard(staging, out, set(files))
 
 
-def _previous_manifest(folder: str) -> set[str]:
+def _stale_staging(out: str) -> list[str]:
+    """Staging folders beside `out` that wiam made: real folders named for it with wiam's manifest."""
+    prefix = _staging_prefix(out)
+    with os.scandir(os.path.dirname(out)) as entries:
+        return sorted(entry.path for entry in entries if entry.name.startswith(prefix)
+                      and entry.is_dir(follow_symlinks=False) and _previous_manifest(entry.path) is not None)
+
+
+def _previous_manifest(folder: str) -> set[str] | None:
+    """The files wiam wrote in `folder` (its manifest among them), or None if it holds no manifest."""
     try:
-        with open(os.path.join(folder, MANIFEST), encoding="utf-8") as handle:
-            return set(json.load(handle).get("files", [])) | {MANIFEST}
+        descriptor = os.open(os.path.join(folder, MANIFEST), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(descriptor, "rb") as handle:
+            manifest = json.loads(handle.read(1 << 20)) if stat.S_ISREG(os.fstat(descriptor).st_mode) else {}
     except (OSError, ValueError):
-        return {MANIFEST}
+        return None
+    files = manifest.get("files") if isinstance(manifest, dict) and manifest.get("generated_by") == "wiam" else None
+    return {f for f in files if isinstance(f, str)} | {MANIFEST} if isinstance(files, list) else None
 
 
-def _carry_over(old: str, new: str, generated: set[str]) -> None:
-    ours = _previous_manifest(old) | generated
-    for root, dirs, names in os.walk(old, topdown=True):
-        relative_root = os.path.relpath(root, old)
+def _discard(old: str, out: str, generated: set[str]) -> list[str]:
+    """Remove the folder `old`, which wiam made, once what wiam did not write there is carried into
+    `out`. What cannot be (its name is taken in `out`) keeps `old` in place: those paths are returned."""
+    ours = (_previous_manifest(old) or {MANIFEST}) | generated
+    if os.path.isdir(out):
+        _carry_over(old, out, ours)
+    kept = _foreign(old, ours)
+    if not kept:
+        shutil.rmtree(old, ignore_errors=True)
+    return [os.path.join(old, relative) for relative in kept]
+
+
+def _holds(relative: str, ours: set[str]) -> bool:
+    return any(p.startswith(relative + os.sep) for p in ours)
+
+
+def _entries(folder: str):
+    """(relative path, is a real folder) of every entry under `folder`, parents first."""
+    for root, dirs, names in os.walk(folder):
+        relative_root = os.path.relpath(root, folder)
         for entry in sorted(dirs + names):
-            relative = os.path.normpath(os.path.join(relative_root, entry))
-            source = os.path.join(old, relative)
-            if relative in ours or os.path.isdir(source) and not os.path.islink(source) and any(
-                    p.startswith(relative + os.sep) for p in ours):
-                continue  # ours, or a folder holding some of ours: look inside instead
-            target = os.path.join(new, relative)
-            if os.path.lexists(target):
-                continue
+            path = os.path.join(root, entry)
+            yield os.path.normpath(os.path.join(relative_root, entry)), os.path.isdir(path) and not os.path.islink(path)
+
+
+def _foreign(folder: str, ours: set[str]) -> list[str]:
+    """What in `folder` wiam did not write: files and links, and folders that are empty."""
+    return [relative for relative, is_folder in _entries(folder) if relative not in ours
+            and not (is_folder and (_holds(relative, ours) or os.listdir(os.path.join(folder, relative))))]
+
+
+def _carry_over(old: str, new: str, ours: set[str]) -> None:
+    for relative, is_folder in _entries(old):  # a folder moved whole is not walked into
+        if relative in ours or is_folder and _holds(relative, ours):
+            continue  # ours, or a folder holding some of ours: look inside instead
+        target = os.path.join(new, relative)
+        if not os.path.lexists(target):
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            os.rename(source, target)
-            if entry in dirs:
-                dirs.remove(entry)
+            os.rename(os.path.join(old, relative), target)

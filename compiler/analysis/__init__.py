@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import lru_cache
 
+from ..diagnostics import printable
 from ..document import describe
 from ..graph import AccessGraph, build_graph
 from ..model import Model
@@ -52,7 +53,7 @@ def disabled_blocks(model: Model) -> list[dict]:
 
     def add(kind: str, path: tuple, reason: str) -> None:
         pos = model.where(path + ("disabled",))
-        found.append({"kind": kind, "block": describe(path), "reason": reason, "file": pos.file, "line": pos.line,
+        found.append({"kind": kind, "block": describe(path), "reason": printable(reason), "file": pos.file, "line": pos.line,
                       "column": pos.column})
 
     for name, issuer in sorted(model.issuers.items()):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from ..diagnostics import Pos
+from ..diagnostics import Pos, printable
 from ..graph import AccessGraph
 from ..model import Model
 
@@ -22,6 +22,11 @@ class Finding:
     workload: str | None = None
     path: tuple[str, ...] = ()  # node IDs in the access graph, where the finding is a path
     suppressed: str | None = None  # the reason given in the spec
+
+    def __post_init__(self) -> None:  # its text lands in SARIF and pull-request comments: printable only
+        for name in ("message", "block", "suppressed"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, printable(getattr(self, name)))
 
     def sort_key(self) -> tuple:
         return (self.pos.file, self.pos.line, self.pos.column, self.rule, self.message)

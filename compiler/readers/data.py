@@ -11,9 +11,9 @@ from typing import Any
 
 import yaml
 
-from ..diagnostics import Pos, Report
+from ..diagnostics import Pos, Report, quote
 from ..document import Document
-from .domain import OutOfDomain, TooDeep, check_depth, checked_text, decimal, number, out_of_range, shown
+from .domain import OutOfDomain, TooDeep, check_depth, checked_text, decimal, number, out_of_range
 
 _FORMAT_HINT = "write the spec as Terraform's JSON syntax: block type, then its labels, then its body"
 
@@ -154,7 +154,7 @@ class _YamlBuilder:
             level.key = key
         elif key in level.value:
             first = self.doc.key_positions[level.path + (key,)]
-            self.report.error(pos, "", f"key {shown(key)!r} appears twice in one mapping (first at {first})",
+            self.report.error(pos, "", f"key {quote(key)} appears twice in one mapping (first at {first})",
                               "keep one of the two; blocks of one kind and name may not repeat")
             level.key = _DISCARD
         else:
@@ -206,7 +206,7 @@ class _YamlBuilder:
         except OutOfDomain as exc:
             exc.report(self.report, pos)
         except (ValueError, KeyError):
-            self.report.error(pos, "", f"{shown(event.value)!r} is not a YAML {kind}", _PLAIN_HINT)
+            self.report.error(pos, "", f"{quote(event.value)} is not a YAML {kind}", _PLAIN_HINT)
         return None
 
 
@@ -291,7 +291,7 @@ class _JsonScanner:
                 pass  # reported
             elif key in result:
                 first = self.doc.key_positions[at + (key,)]
-                self.report.error(key_pos, "", f"key {shown(key)!r} appears twice in one object (first at {first})",
+                self.report.error(key_pos, "", f"key {quote(key)} appears twice in one object (first at {first})",
                                   "keep one of the two; blocks of one kind and name may not repeat")
             else:
                 result[key] = value

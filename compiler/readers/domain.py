@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 
-from ..diagnostics import Pos, Report
+from ..diagnostics import Pos, Report, excerpt
 
 MAX_DEPTH = 64  # nested lists, mappings and blocks; real specs use under 10
 MAX_INTEGER = 2**53 - 1  # what JSON carries exactly; quotas and durations are far smaller
@@ -51,13 +51,8 @@ def check_depth(depth: int, pos: Pos) -> None:
         raise TooDeep(pos)
 
 
-def shown(literal: str) -> str:
-    """User text as a message quotes it: short, whatever its length."""
-    return literal if len(literal) <= 40 else literal[:20] + "..." + literal[-8:]
-
-
 def out_of_range(literal: str) -> OutOfDomain:
-    return OutOfDomain(f"the integer {shown(literal)} is outside ±{MAX_INTEGER}", _NUMBER_HINT)
+    return OutOfDomain(f"the integer {excerpt(literal)} is outside ±{MAX_INTEGER}", _NUMBER_HINT)
 
 
 def number(value: int | float, literal: str) -> int | float:
@@ -65,7 +60,7 @@ def number(value: int | float, literal: str) -> int | float:
     integers (1.0 and 1 are one value in every format); non-finite or too large ones are refused."""
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise OutOfDomain(f"the number {shown(literal)} is not finite (too large, or not a number)", _NUMBER_HINT)
+            raise OutOfDomain(f"the number {excerpt(literal)} is not finite (too large, or not a number)", _NUMBER_HINT)
         return int(value) if value.is_integer() and abs(value) <= MAX_INTEGER else value
     if abs(value) > MAX_INTEGER:
         raise out_of_range(literal)

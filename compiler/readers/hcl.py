@@ -14,10 +14,10 @@ import hcl2
 from lark import Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from ..diagnostics import Pos, Report
+from ..diagnostics import Pos, Report, quote
 from ..document import Document, block_labels
 from . import hcl_fast
-from .domain import OutOfDomain, TooDeep, check_depth, code_point, decimal, shown
+from .domain import OutOfDomain, TooDeep, check_depth, code_point, decimal
 from .hcl_fast import SIMPLE_ESCAPES, heredoc_text
 
 _ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)", re.S)
@@ -55,7 +55,7 @@ class _Walker:
         key_pos = self.pos(name_node)
         if name in target:
             first = self.doc.key_positions.get(path + (name,))
-            self.fail(name_node, block, f"attribute {shown(name)!r} is set twice (first at {first})",
+            self.fail(name_node, block, f"attribute {quote(name)} is set twice (first at {first})",
                       "keep one of the two")
             return
         value = self.value(value_node, path + (name,), block)
@@ -141,7 +141,7 @@ class _Walker:
             if key is None:
                 continue
             if key in result:
-                self.fail(key_node, block, f"key {shown(key)!r} appears twice in one object", "keep one of the two")
+                self.fail(key_node, block, f"key {quote(key)} appears twice in one object", "keep one of the two")
                 continue
             self.doc.key_positions[path + (key,)] = self.pos(key_node)
             result[key] = self.value(value_node, path + (key,), block)
@@ -242,7 +242,7 @@ def _syntax_message(exc: UnexpectedInput) -> str:
     if isinstance(exc, UnexpectedEOF):
         return "HCL syntax error: the file ends before the block or value is closed"
     if isinstance(exc, UnexpectedToken):
-        return f"HCL syntax error: unexpected {exc.token.type} {shown(str(exc.token))!r}"
+        return f"HCL syntax error: unexpected {exc.token.type} {quote(str(exc.token))}"
     if isinstance(exc, UnexpectedCharacters):
-        return f"HCL syntax error: unexpected character {exc.char!r}"
+        return f"HCL syntax error: unexpected character {quote(exc.char)}"
     return "HCL syntax error"
