@@ -24,6 +24,7 @@ from .graph import AccessGraph, build_graph
 from .loader import MAX_FILE_BYTES, UsageError, load, spec_digest
 from .model import Model
 from .readers import reader_for
+from .revision import run_git
 from .validate import build_model
 
 CLASSES = ("neutral", "narrowing", "widening")
@@ -137,7 +138,7 @@ class Diff:
 def _git(args: list[str], cwd: str) -> str:
     """git's output; bytes that are not UTF-8 kept as surrogates, so blobs round-trip."""
     try:
-        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=60)
+        result = run_git(args, cwd, 60)
     except (OSError, subprocess.TimeoutExpired) as error:
         raise UsageError(f"git failed: {error}") from None
     if result.returncode != 0:

@@ -415,3 +415,33 @@ def test_emoji_codes_in_user_text_stay_text(folder):
     result = wiam("validate", folder)
     assert result.returncode == 1
     assert "arn:aws-cn:s3:::x:x:" in result.stderr and "\u274c" not in result.stderr
+
+
+def test_git_never_obeys_a_repository_committed_in_the_spec_folder(tmp_path):
+    # A pull request commits a bare repository's files into the spec folder: git must not read its
+    # config, whose fsmonitor would run a command in `wiam analyze` (git blame) and `wiam report` (git status).
+    repo, marker = tmp_path / "repo", tmp_path / "ran"
+    specs = repo / "specs"
+    (specs / "objects" / "info").mkdir(parents=True)
+    (specs / "refs" / "heads").mkdir(parents=True)
+    (specs / "refs" / "heads" / ".keep").write_text("")
+    text = (EXAMPLES / "github-actions-aws" / "main.wiam.hcl").read_text()
+    (specs / "main.wiam.hcl").write_text(text.replace('  identity {\n', '  identity {\n    disabled = true\n'
+                                                      '    reason   = "INC-1"\n', 1))
+    (specs / "config").write_text(f'[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tworktree = ..\n'
+                                  f'\tfsmonitor = "touch {marker}; false"\n')
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "one")
+    (specs / "objects" / "info" / "alternates").write_text("../../.git/objects\n")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True)
+    (specs / "HEAD").write_text(head.stdout)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "two")
+    subprocess.run(["git", "status"], cwd=specs, capture_output=True)
+    assert marker.exists()  # plain git obeys it
+    marker.unlink()
+    for args in (["analyze", specs], ["analyze", specs, "--format", "sarif"], ["report", specs, "--out", tmp_path / "r.html"]):
+        result = wiam(*args)
+        assert result.returncode in (0, 1) and "Traceback" not in result.stderr, result.stderr
+    assert not marker.exists()
