@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import os
 import posixpath
+import re
 import subprocess
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -478,24 +479,44 @@ def to_text(d: Diff) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _markdown_escape(text: str) -> str:
-    return "".join("\\" + c if c in "\\`*_{}[]<>|#" else c for c in printable(text))
+COMMENT_MAX_CHARS = 65_536  # GitHub refuses a longer pull request comment
+
+
+def _code(text: str) -> str:
+    """A code span holding exactly `text`: no markdown, mention or link is read inside one, and its
+    fence is longer than any run of backticks in it."""
+    shown = printable(text)  # no line break can end the span
+    fence = "`" * (max((len(run) for run in re.findall("`+", shown)), default=0) + 1)
+    # CommonMark strips one space from each end of a span that has both, and of one touching a fence.
+    pad = " " if shown[:1] == "`" or shown[-1:] == "`" or (shown[:1] == shown[-1:] == " " and shown.strip()) else ""
+    return f"{fence}{pad}{shown}{pad}{fence}"
 
 
 def to_markdown(d: Diff) -> str:
-    """For a pull request comment: the verdict first, the details folded."""
+    """For a pull request comment: the verdict first, the details folded; user text only in code spans."""
     icon = {"widening": "🔺", "narrowing": "🔻", "neutral": "⚪"}[d.classification]
-    lines = [f"### {icon} wiam: {_markdown_escape(summary_line(d))}", "",
-             f"`{_markdown_escape(d.base)}` → `{_markdown_escape(d.head)}`", ""]
+    lines = [f"### {icon} wiam: {_code(summary_line(d))}", "", f"{_code(d.base)} → {_code(d.head)}", ""]
     top = [s for s in _sections(d) if s[1] and s[0].startswith(("Widening", "Escalation paths added", "Findings introduced"))]
     for title, items in top:
-        lines += [f"**{title}**", ""] + [f"- {_markdown_escape(i)}" for i in items[:10]]
+        lines += [f"**{title}**", ""] + [f"- {_code(i)}" for i in items[:10]]
         lines += ([f"- … and {len(items) - 10} more"] if len(items) > 10 else []) + [""]
     shown = {title for title, items in top if len(items) <= 10}
+    budget = COMMENT_MAX_CHARS - 400 - sum(len(line) + 1 for line in lines)  # room for the closing lines
+    left_out = 0
     for title, items in _sections(d):
         if items and title not in shown:
-            lines += [f"<details><summary>{title} ({len(items)})</summary>", ""]
-            lines += [f"- {_markdown_escape(i)}" for i in items] + ["", "</details>", ""]
+            section = [f"<details><summary>{title} ({len(items)})</summary>", ""]
+            for item in items:
+                line = f"- {_code(item)}"
+                if budget - len(line) - 30 < 0:
+                    left_out += 1
+                    continue
+                section.append(line)
+                budget -= len(line) + 1
+            lines += section + ["", "</details>", ""]
+            budget -= sum(len(line) + 1 for line in section[:2]) + 14
+    if left_out:
+        lines.append(f"{left_out} more lines are left out to fit a comment: `wiam diff --format json` lists them all.")
     if d.classification == "neutral" and not any(items for _, items in _sections(d)):
         lines.append("No change in who can reach what.")
     return "\n".join(lines).rstrip() + "\n"

@@ -5,8 +5,12 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from wiam.diff import Access, diff
+from markdown_it import MarkdownIt
+
+from wiam.diagnostics import printable
+from wiam.diff import COMMENT_MAX_CHARS, Access, Diff, _code, diff, to_markdown
 from conftest import EXAMPLES, ROOT, write_spec
 
 BASE = (EXAMPLES / "spec-reference" / "main.wiam.hcl").read_text(encoding="utf-8")
@@ -171,7 +175,8 @@ def test_exit_codes_and_markdown(tmp_path):
     first = markdown.splitlines()[0]
     assert first.startswith("### ") and "WIDENING" in first
     assert "<details><summary>Access removed (2)</summary>" in markdown
-    assert "s3:\\*" in markdown  # markdown characters in specs are escaped
+    assert " -> aws prod payments-deployer -> s3:PutObject on arn:aws:s3:::acme-payments-artifacts/*`\n" in markdown
+    assert all(line.startswith("- `") for line in markdown.splitlines() if line.startswith("- "))  # code spans
 
 
 def test_a_broken_side_reports_its_errors_at_their_place(tmp_path):
@@ -180,3 +185,20 @@ def test_a_broken_side_reports_its_errors_at_their_place(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     line = next(n for n, text in enumerate(BASE.splitlines(), 1) if 's3:GetObject"' in text and "actions" in text)
     assert f"HEAD:specs/main.wiam.hcl:{line}:" in result.stderr and "GetObjekt" in result.stderr
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=1, max_size=40))
+def test_markdown_user_text_is_one_code_span_holding_it_exactly(text):
+    (paragraph,) = [t for t in MarkdownIt().parse(f"- {_code(text)}") if t.type == "inline"]
+    assert [t.type for t in paragraph.children] == ["code_inline"]
+    assert paragraph.children[0].content == printable(text)
+
+
+def test_a_markdown_comment_fits_in_one_pull_request_comment():
+    many = [f"subject-{n} @octocat https://evil.example/{n}" for n in range(5000)]
+    d = Diff("base", "head", "widening", [], [], [], {}, many, [], many, [], [], [], [], [], [])
+    markdown = to_markdown(d)
+    assert len(markdown) <= COMMENT_MAX_CHARS
+    assert "more lines are left out to fit a comment" in markdown
+    assert "- `subject-0 @octocat https://evil.example/0`" in markdown

@@ -259,11 +259,14 @@ def test_user_text_in_the_diff_and_queries_is_escaped_in_text_and_markdown(tmp_p
     text = main.read_text()
     assert '"8c2f7e3a-51d4-4c6b-9f0e-2b7a6d1e4c90"' in text
     main.write_text(text.replace('"8c2f7e3a-51d4-4c6b-9f0e-2b7a6d1e4c90"', '"8c2f\\u202e\\u001b[2J\\n### fake"'))
-    for fmt, shown in (("text", "8c2f\\u202e\\x1b[2J\\n### fake"), ("markdown", "8c2f\\\\u202e\\\\x1b\\[2J\\\\n\\#\\#\\# fake")):
+    for fmt, shown in (("text", "8c2f\\u202e\\x1b[2J\\n### fake"), ("markdown", "8c2f\\u202e\\x1b[2J\\n### fake")):
         result = wiam("diff", EXAMPLES / "generic-oidc", spec, "--format", fmt)
         assert result.returncode == 0, result.stderr
         assert not any(c in result.stdout for c in HIDDEN)
         assert shown in result.stdout
+        if fmt == "markdown":  # user text only inside code spans: no heading, mention or link is read there
+            assert all(line.startswith(("### 🔺", "<details>", "</details>", "**", "- `", "`")) or not line
+                       for line in result.stdout.splitlines()), result.stdout
     subject = "8c2f\u202e\x1b[2J\n### fake"
     for query in (("who-can", spec, "--action", "s3:GetObject"), ("blast-radius", spec, "--subject", subject)):
         result = wiam(*query)
