@@ -8,7 +8,7 @@ import uuid
 from wiam.diagnostics import Report
 from wiam.document import describe
 from wiam.model import Identity, Model, Target
-from wiam.names import fit_name, short_hash, slug, terraform_name
+from wiam.names import ObjectName, fit_name, short_hash, slug, terraform_name
 from wiam.terraform import Module, ref
 
 CLOUD = "azure"
@@ -127,6 +127,15 @@ def compile_target(model: Model, target: Target, module: Module, report: Report)
                      f"{assignments} role assignments in one subscription; Azure allows {ROLE_ASSIGNMENTS_PER_SUBSCRIPTION}",
                      "spread workloads over subscriptions or assign at fewer scopes")
     return outputs
+
+
+def object_names(model: Model, target: Target) -> list[ObjectName]:
+    """Managed identity names, unique per resource group without regard to case (as Azure compares
+    resource names)."""
+    scope = ("resource group", target.settings["resource_group"].lower(),
+             "of subscription", target.settings["subscription_id"].lower())
+    return [ObjectName.of_grant(grant, "managed identity name", scope, identity_name(workload.name), True)
+            for workload, grant in model.grants_on(target)]
 
 
 def places(settings: dict) -> list[tuple[str, str, tuple]]:

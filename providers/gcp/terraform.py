@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from wiam.diagnostics import Report
 from wiam.document import describe
 from wiam.model import Identity, Model, Target
-from wiam.names import fit_name, short_hash, slug, terraform_name
+from wiam.names import ObjectName, fit_name, short_hash, slug, terraform_name
 from wiam.terraform import Expr, Module, one_or_list, ref
 
 CLOUD = "gcp"
@@ -324,6 +324,14 @@ def _chunks(subjects: list[str]) -> list[list[str]]:
         size = term if not chunks[-1] else size + len(_SUBJECT_OR) + term
         chunks[-1].append(subject)
     return chunks
+
+
+def object_names(model: Model, target: Target) -> list[ObjectName]:
+    """Service account IDs, unique per project (which targets with other pools may share)."""
+    scope = ("project", target.settings["project_id"])
+    return [ObjectName.of_grant(grant, "service account ID", scope, service_account_id(workload.name), False)
+            for workload, grant in model.grants_on(target)
+            if grant.settings.get("mode", "service_account") == "service_account"]
 
 
 def places(settings: dict) -> list[tuple[str, str, tuple]]:
