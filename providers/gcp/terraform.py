@@ -286,8 +286,10 @@ def _compile_providers(model, target, module, pool, identities, report) -> dict[
         plans[(issuer_name, audience)] = []
         for index, chunk in enumerate(chunks):
             pid = provider_id(issuer_name, tag, index)
-            if pid in used_ids:  # e.g. issuer "ci" chunk 2 and issuer "ci-2"
-                pid = provider_id(f"{issuer_name}-{short_hash(issuer_name, audience or '', str(index))}", "", 0)
+            salt = ""
+            while pid in used_ids:  # e.g. issuer "ci" chunk 2 and issuer "ci-2"; a fallback may be taken too
+                pid = provider_id(f"{issuer_name}-{short_hash(issuer_name, audience or '', str(index) + salt)}", "", 0)
+                salt += "+"
             used_ids.add(pid)
             oidc = {"issuer_uri": issuer.url}
             if audience:
