@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Container, Iterable
 
 from .diagnostics import Pos, Report
 from .document import describe
@@ -51,6 +51,12 @@ def split_dirs(model: Model) -> list[ObjectName]:
 def terraform_name(*parts: str) -> str:
     """A Terraform resource name; spec names never hold '__', so '__' joins them uniquely."""
     return "__".join(parts)
+
+
+def free_name(name: str, taken: Container[str], *parts: str) -> str:
+    """`name` (which holds a short hash of `parts`), or, where another object's short hash took it (a
+    crafted collision), `name` with the full hash of `parts`: stable names, and distinct ones."""
+    return f"{name}_{short_hash(*parts, length=64)}" if name in taken else name
 
 
 def slug(text: str) -> str:

@@ -9,8 +9,10 @@ from pathlib import Path
 from hypothesis import given, settings, strategies as st
 
 from conftest import compile_folder, resources, spec_errors, write_spec
-from wiam.names import short_hash
-from wiam.providers import aws, gcp
+from wiam.compile import load_model
+from wiam.names import short_hash, slug
+from wiam.providers import aws, azure, gcp
+from wiam.providers.azure.terraform import credential_name
 from wiam.providers.gcp.terraform import provider_id
 
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*(_[A-Za-z0-9-]+)*")  # the schema's name pattern, at most 64
@@ -171,3 +173,24 @@ def test_derived_names_are_unique_as_each_cloud_compares_them_or_refused(workloa
     assert all(_unique(names, fold=True) for names in identities.values())
     assert sum(map(len, roles.values())) == len(workloads) * len(aws_targets)  # every object was made
     assert sum(map(len, accounts.values())) == len(workloads) * len(gcp_targets)
+
+
+def test_crafted_short_hash_collisions_of_resource_names_stay_distinct(tmp_path):
+    """Two custom roles with one slug and one 6-hex hash: each binding keeps its own address."""
+    roles = ["roles/a.a.a.a_a_a_a.a_a.a_a.a_a.a.a.a.a", "roles/a.a.a_a.a.a.a.a.a_a_a.a_a_a_a.a.a"]  # found by search
+    assert len({short_hash(r, length=6) for r in roles}) == 1 and len(set(map(slug, roles))) == 1
+    spec = _spec({"gcp": {"prod": _gcp(0)}}, ["w"])
+    spec["workload"]["w"]["grant"]["gcp"]["prod"] = {"roles": roles, "custom": roles}
+    module = compile_folder(_write(tmp_path, spec))["main.tf.json"]
+    assert sorted(b["role"] for b in resources(module, "google_project_iam_member").values()) == sorted(roles)
+
+
+def test_azure_declares_each_federated_credential_name_per_identity(tmp_path):
+    spec = _spec({"azure": {"prod": _azure(0)}}, ["w"])
+    spec["workload"]["w"]["identity"].append({"issuer": "kc", "subject": "other", "audience": "aud"})
+    model = load_model(str(_write(tmp_path, spec)))
+    credentials = [n for n in azure.object_names(model, model.targets[("azure", "prod")])
+                   if n.kind == "federated credential name"]
+    assert sorted(n.value for n in credentials) == sorted(
+        credential_name("kc", subject, "aud") for subject in ("subject-0", "other"))
+    assert all(n.case_insensitive and n.scope[:2] == ("managed identity", "wiam-w") for n in credentials)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from wiam.diagnostics import Report
 from wiam.document import describe
 from wiam.model import Identity, Model, Target
-from wiam.names import ObjectName, fit_name, short_hash, slug, terraform_name
+from wiam.names import ObjectName, fit_name, free_name, short_hash, slug, terraform_name
 from wiam.terraform import Expr, Module, one_or_list, ref
 
 CLOUD = "gcp"
@@ -165,7 +165,8 @@ def compile_target(model: Model, target: Target, module: Module, report: Report)
                 "display_name": workload.name, "description": workload.description or f"wiam workload {workload.name}"})
             for member in members:
                 module.resource("google_service_account_iam_member",
-                                terraform_name(base, f"wif_{short_hash(member)}"), {
+                                free_name(terraform_name(base, f"wif_{short_hash(member)}"),
+                                          module.resources.get("google_service_account_iam_member", {}), member), {
                                     "provider": alias, "service_account_id": ref(f"{account}.name"),
                                     "role": WORKLOAD_IDENTITY_USER, "member": member,
                                     "depends_on": used_providers})
@@ -208,7 +209,7 @@ def _bind_roles(model, target, grant, module, base, grantees, depends_on, polici
             if tag != "sa":
                 body["depends_on"] = depends_on
             name = terraform_name(base, f"{slug(role)}_{short_hash(role, length=6)}_{tag}")
-            module.resource(terraform_type, name, body)
+            module.resource(terraform_type, free_name(name, module.resources.get(terraform_type, {}), role, str(member)), body)
             policies.setdefault(policy_key, set()).add(str(member))
 
 
