@@ -15,6 +15,7 @@ from .cache import remember_valid
 from .diagnostics import Report
 from .loader import load
 from .model import Model
+from .names import module_dir
 from .terraform import Module, render, versions_tf
 from .validate import build_model
 
@@ -89,7 +90,7 @@ def compile_folder(directory: str, recursive: bool = False, split: bool = False,
 
 def _manifest(model: Model) -> dict:
     return {"generated_by": "wiam", "modules": [{
-        "dir": f"{cloud}-{name}", "cloud": cloud, "target": name,
+        "dir": module_dir(cloud, name), "cloud": cloud, "target": name,
         "workloads": sorted(w.name for w, _ in model.grants_on(target))}
         for (cloud, name), target in sorted(model.targets.items())]}
 
@@ -116,7 +117,7 @@ def build_modules(model: Model, split: bool, report: Report, on_target: Callable
         for target in model.targets_of(cloud):
             done += 1
             on_target(done, len(model.targets))
-            key = f"{cloud}-{target.name}/{MAIN_FILE}" if split else MAIN_FILE
+            key = f"{module_dir(cloud, target.name)}/{MAIN_FILE}" if split else MAIN_FILE
             module = modules.setdefault(key, Module())
             for workload, values in provider.compile_target(model, target, module, report).items():
                 merged = outputs.setdefault(key, {}).setdefault(workload, {})

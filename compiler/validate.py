@@ -13,6 +13,7 @@ from .diagnostics import Report
 from .document import Document, describe
 from .issuers import KINDS, issuer_url
 from .model import Grant, Identity, Issuer, Model, Target, Workload
+from .names import check_unique, split_dirs
 
 
 KILL_SWITCH = ("disabled", "reason")
@@ -43,6 +44,8 @@ def build_model(doc: Document, report: Report) -> Model:
     _check_places(doc, model, report)
     for name, body in sorted(doc.data.get("workload", {}).items()):
         model.workloads[name] = _workload(doc, model, name, body, report)
+    check_unique(split_dirs(model) + [name for target in model.targets.values()
+                                      for name in PROVIDERS[target.cloud].object_names(model, target)], report)
     return model
 
 

@@ -3,6 +3,8 @@
 - TERRAFORM_PROVIDER: (local name, source, version constraint);
 - places(target settings) -> [(label, field, key)]: the cloud objects (account, project and pool, resource
   group) a target manages alone, and the setting naming them; two targets sharing a key are refused;
+- object_names(model, target) -> [ObjectName]: the names it derives for cloud objects, with where and how
+  the cloud compares them (exactly or ignoring case); names the cloud would take for one are refused;
 - compile_target(model, target, module, report) -> {workload name: {output key: value}}: its Terraform
   resources, with the cloud's documented limits checked;
 - CATALOG_FIELD and catalog_problem(entry): the grant field its catalog checks, and why an entry is unknown;

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from wiam.diagnostics import Report
 from wiam.document import describe
 from wiam.model import Identity, Model, Target, Workload, host_path, normalised_url
-from wiam.names import fit_name, short_hash, slug, terraform_name
+from wiam.names import ObjectName, fit_name, free_name, short_hash, slug, terraform_name
 from wiam.terraform import Module, one_or_list, policy_json, ref
 
 CLOUD = "aws"
@@ -317,9 +317,17 @@ def _compile_role(model, target, workload, settings, path, module, providers, pr
             "provider": alias, "name": "wiam-grant", "role": ref(f"{role_address}.id"), "policy": text})
     for arn in sorted(set(settings.get("managed_policies", []))):
         attachment = terraform_name(name, f"{slug(arn.rsplit('/', 1)[-1])}_{short_hash(arn, length=6)}")
-        module.resource("aws_iam_role_policy_attachment", attachment, {
+        module.resource("aws_iam_role_policy_attachment", free_name(
+            attachment, module.resources.get("aws_iam_role_policy_attachment", {}), arn), {
             "provider": alias, "role": ref(f"{role_address}.name"), "policy_arn": arn})
     return {"role_arn": ref(f"{role_address}.arn")}
+
+
+def object_names(model: Model, target: Target) -> list[ObjectName]:
+    """Role names, which IAM holds unique per account without regard to case."""
+    scope = ("account", target.settings["account_id"])
+    return [ObjectName.of_grant(grant, "IAM role name", scope, role_name(workload.name), True)
+            for workload, grant in model.grants_on(target)]
 
 
 def places(settings: dict) -> list[tuple[str, str, tuple]]:

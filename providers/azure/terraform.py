@@ -8,7 +8,7 @@ import uuid
 from wiam.diagnostics import Report
 from wiam.document import describe
 from wiam.model import Identity, Model, Target
-from wiam.names import fit_name, short_hash, slug, terraform_name
+from wiam.names import ObjectName, fit_name, free_name, short_hash, slug, terraform_name
 from wiam.terraform import Module, ref
 
 CLOUD = "azure"
@@ -105,13 +105,17 @@ def compile_target(model: Model, target: Target, module: Module, report: Report)
             }
             if previous:
                 body["depends_on"] = [previous]  # Azure rejects concurrent credential writes on one identity
-            previous = module.resource("azurerm_federated_identity_credential",
-                                       terraform_name(base, short_hash(item.issuer.name, item.subject, audience)), body)
+            name = terraform_name(base, short_hash(item.issuer.name, item.subject, audience))
+            previous = module.resource("azurerm_federated_identity_credential", free_name(
+                name, module.resources.get("azurerm_federated_identity_credential", {}), item.issuer.name, item.subject,
+                audience), body)
         scope = grant.settings.get("scope", f"/subscriptions/{subscription}")
         for role in dict.fromkeys(grant.settings["roles"]):
             reference = role_reference(role, subscription)  # validation rejected roles without one
             assignments += 1
-            module.resource("azurerm_role_assignment", terraform_name(base, f"{slug(role)}_{short_hash(scope, role, length=6)}"), {
+            name = terraform_name(base, f"{slug(role)}_{short_hash(scope, role, length=6)}")
+            module.resource("azurerm_role_assignment", free_name(name, module.resources.get("azurerm_role_assignment", {}),
+                                                                 scope, role), {
                 "provider": alias,
                 "name": str(uuid.uuid5(_ASSIGNMENT_NAMESPACE, "\x00".join((subscription, workload.name, scope, role)))),
                 "scope": scope,
@@ -127,6 +131,23 @@ def compile_target(model: Model, target: Target, module: Module, report: Report)
                      f"{assignments} role assignments in one subscription; Azure allows {ROLE_ASSIGNMENTS_PER_SUBSCRIPTION}",
                      "spread workloads over subscriptions or assign at fewer scopes")
     return outputs
+
+
+def object_names(model: Model, target: Target) -> list[ObjectName]:
+    """Managed identity names, unique per resource group, and federated credential names, unique per
+    identity; Azure compares resource names without regard to case."""
+    scope = ("resource group", target.settings["resource_group"].lower(),
+             "of subscription", target.settings["subscription_id"].lower())
+    names = []
+    for workload, grant in model.grants_on(target):
+        identity = identity_name(workload.name)
+        names.append(ObjectName.of_grant(grant, "managed identity name", scope, identity, True))
+        names += [ObjectName("federated credential name", ("managed identity", identity, "in", *scope),
+                             credential_name(i.issuer.name, i.subject, i.audience_for(DEFAULT_AUDIENCE)), True,
+                             f"identity #{i.index + 1} of workload {workload.name!r}", i.pos,
+                             describe(("workload", workload.name, "identity", i.index)))
+                  for i in workload.identities]
+    return names
 
 
 def places(settings: dict) -> list[tuple[str, str, tuple]]:

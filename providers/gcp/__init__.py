@@ -6,10 +6,10 @@ from .catalog import problem as catalog_problem
 from .graph import allows, covers, graph_target, impact, link_principals, permission_set, reach
 from .rules import RULES, writes
 from .simulate import simulate
-from .terraform import CLOUD, TERRAFORM_PROVIDER, compile_target, places, resource_binding, service_account_id, subject_condition
+from .terraform import CLOUD, TERRAFORM_PROVIDER, compile_target, object_names, places, resource_binding, service_account_id, subject_condition
 
 CATALOG_FIELD = "roles"  # the grant field whose entries the catalog checks
 
-__all__ = ["CATALOG_FIELD", "CLOUD", "live", "RULES", "TERRAFORM_PROVIDER", "catalog_problem", "compile_target", "places",
+__all__ = ["CATALOG_FIELD", "CLOUD", "live", "RULES", "TERRAFORM_PROVIDER", "catalog_problem", "compile_target", "object_names", "places",
            "allows", "covers", "graph_target", "impact", "link_principals", "permission_set", "reach", "simulate", "writes",
            "resource_binding", "service_account_id", "subject_condition"]

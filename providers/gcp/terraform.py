@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from wiam.diagnostics import Report
 from wiam.document import describe
 from wiam.model import Identity, Model, Target
-from wiam.names import fit_name, short_hash, slug, terraform_name
+from wiam.names import ObjectName, fit_name, free_name, short_hash, slug, terraform_name
 from wiam.terraform import Expr, Module, one_or_list, ref
 
 CLOUD = "gcp"
@@ -165,7 +165,8 @@ def compile_target(model: Model, target: Target, module: Module, report: Report)
                 "display_name": workload.name, "description": workload.description or f"wiam workload {workload.name}"})
             for member in members:
                 module.resource("google_service_account_iam_member",
-                                terraform_name(base, f"wif_{short_hash(member)}"), {
+                                free_name(terraform_name(base, f"wif_{short_hash(member)}"),
+                                          module.resources.get("google_service_account_iam_member", {}), member), {
                                     "provider": alias, "service_account_id": ref(f"{account}.name"),
                                     "role": WORKLOAD_IDENTITY_USER, "member": member,
                                     "depends_on": used_providers})
@@ -208,7 +209,7 @@ def _bind_roles(model, target, grant, module, base, grantees, depends_on, polici
             if tag != "sa":
                 body["depends_on"] = depends_on
             name = terraform_name(base, f"{slug(role)}_{short_hash(role, length=6)}_{tag}")
-            module.resource(terraform_type, name, body)
+            module.resource(terraform_type, free_name(name, module.resources.get(terraform_type, {}), role, str(member)), body)
             policies.setdefault(policy_key, set()).add(str(member))
 
 
@@ -286,8 +287,10 @@ def _compile_providers(model, target, module, pool, identities, report) -> dict[
         plans[(issuer_name, audience)] = []
         for index, chunk in enumerate(chunks):
             pid = provider_id(issuer_name, tag, index)
-            if pid in used_ids:  # e.g. issuer "ci" chunk 2 and issuer "ci-2"
-                pid = provider_id(f"{issuer_name}-{short_hash(issuer_name, audience or '', str(index))}", "", 0)
+            salt = ""
+            while pid in used_ids:  # e.g. issuer "ci" chunk 2 and issuer "ci-2"; a fallback may be taken too
+                pid = provider_id(f"{issuer_name}-{short_hash(issuer_name, audience or '', str(index) + salt)}", "", 0)
+                salt += "+"
             used_ids.add(pid)
             oidc = {"issuer_uri": issuer.url}
             if audience:
@@ -324,6 +327,14 @@ def _chunks(subjects: list[str]) -> list[list[str]]:
         size = term if not chunks[-1] else size + len(_SUBJECT_OR) + term
         chunks[-1].append(subject)
     return chunks
+
+
+def object_names(model: Model, target: Target) -> list[ObjectName]:
+    """Service account IDs, unique per project (which targets with other pools may share)."""
+    scope = ("project", target.settings["project_id"])
+    return [ObjectName.of_grant(grant, "service account ID", scope, service_account_id(workload.name), False)
+            for workload, grant in model.grants_on(target)
+            if grant.settings.get("mode", "service_account") == "service_account"]
 
 
 def places(settings: dict) -> list[tuple[str, str, tuple]]:
