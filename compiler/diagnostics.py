@@ -19,7 +19,7 @@ class Pos(NamedTuple):  # a tuple: readers make one per value, so it must be che
 UNKNOWN = Pos("<spec>", 0, 0)
 
 EXCERPT_CHARS = 60  # the most of one token a message quotes
-MESSAGE_CHARS = 400  # the most of a message, its block or its fix that is shown
+MESSAGE_CHARS = 1000  # the most of a message, its block or its fix that is shown (two names, two places)
 
 
 def printable(text: str) -> str:
@@ -36,15 +36,17 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return shown if len(shown) <= limit else shown[:limit] + "…"
 
 
-_LONG_QUOTE = re.compile(r"""(['"])([^'"]{%d,})\1""" % (EXCERPT_CHARS + 1))
+_QUOTED = re.compile(r"""(['"])([^'"]+)\1""")
 
 
 def bounded(text: str) -> str:
     """A message, block or fix as shown: printable, at most MESSAGE_CHARS; when too long, what it
-    quotes is cut to excerpts first, so the words around the quotes stay."""
+    quotes is cut to ever shorter excerpts first, so the words around the quotes stay."""
     shown = printable(text)
-    if len(shown) > MESSAGE_CHARS:
-        shown = _LONG_QUOTE.sub(lambda m: f"{m[1]}{m[2][:EXCERPT_CHARS]}…{m[1]}", shown)
+    for limit in (EXCERPT_CHARS, EXCERPT_CHARS // 2, EXCERPT_CHARS // 4):
+        if len(shown) <= MESSAGE_CHARS:
+            break
+        shown = _QUOTED.sub(lambda m: f"{m[1]}{m[2][:limit]}…{m[1]}" if len(m[2]) > limit else m[0], shown)
     return excerpt(shown, MESSAGE_CHARS)
 
 
