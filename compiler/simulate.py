@@ -4,8 +4,8 @@ judges it, and why the nearest ones refuse it."""
 from __future__ import annotations
 
 import base64
-import binascii
 import json
+import re
 from dataclasses import dataclass
 
 from .diagnostics import Report
@@ -64,27 +64,72 @@ def audiences(claims: dict) -> list[str]:
     return [value] if isinstance(value, str) else [a for a in value or [] if isinstance(a, str)]
 
 
+MAX_CLAIMS_BYTES = 1 << 20  # a token is a few KiB (STS takes at most 20,000 characters)
+MAX_DEPTH = 32  # claims nest a level or two; deeper input is an attack on the parser, not a token
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")  # RFC 7515: the URL-safe alphabet, padding omitted
+
+
+def _depth(value) -> int:
+    """How deep arrays and objects nest in a parsed JSON value (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def parse_json(data: bytes, where: str):
+    """JSON as RFC 8259 and RFC 7519 have it: UTF-8, no NaN or Infinity, and here at most MAX_DEPTH deep."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UsageError(f"{where}: not UTF-8 (byte {error.start}); JSON claims are UTF-8 text") from None
+
+    def refuse(name: str):
+        raise UsageError(f"{where}: {name} is not JSON (RFC 8259 has no NaN or Infinity)")
+
+    too_deep = UsageError(f"{where}: JSON nested deeper than {MAX_DEPTH} levels; token claims are shallow")
+    try:
+        value = json.loads(text, parse_constant=refuse)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{where}:{error.lineno}:{error.colno}: not JSON: {error.msg}") from None
+    except RecursionError:  # nested past what the parser follows
+        raise too_deep from None
+    if _depth(value) > MAX_DEPTH:
+        raise too_deep
+    return value
+
+
+def _segment(text: str, name: str) -> bytes:
+    """One base64url part of a JWT, decoded as strictly as the clouds' token parsers do."""
+    if not _BASE64URL.fullmatch(text) or len(text) % 4 == 1:
+        raise UsageError(f"the JWT {name} is not base64url (A-Z, a-z, 0-9, '-' and '_', without '=' padding)")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 def read_claims(path: str | None = None, token: str | None = None) -> dict:
     """Claims from a JSON file (a decoded JWT payload) or a raw JWT, whose signature is not checked."""
     if (path is None) == (token is None):
         raise UsageError("give either --claims FILE or --token JWT")
     if path is not None:
         try:
-            with open(path, encoding="utf-8") as handle:
-                claims = json.load(handle)
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_CLAIMS_BYTES + 1)
         except OSError as error:
             raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
-        except json.JSONDecodeError as error:
-            raise UsageError(f"{path}:{error.lineno}:{error.colno}: not JSON: {error.msg}") from None
+        if len(data) > MAX_CLAIMS_BYTES:
+            raise UsageError(f"{path}: over {MAX_CLAIMS_BYTES} bytes; a token's claims are a few KiB")
+        claims = parse_json(data, path)
     else:
-        parts = token.strip().split(".")
+        parts = token.split(".")  # no trimming: the clouds take the token as sent
         if len(parts) != 3:
             raise UsageError("a JWT has three dot-separated parts (header.payload.signature)")
-        try:
-            payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
-            claims = json.loads(payload)
-        except (binascii.Error, ValueError):
-            raise UsageError("the JWT payload is not base64url-encoded JSON") from None
+        header, payload, _ = (_segment(part, name) for part, name in zip(parts, ("header", "payload", "signature")))
+        if not isinstance(parse_json(header, "the JWT header"), dict):
+            raise UsageError("the JWT header is not a JSON object")
+        claims = parse_json(payload, "the JWT payload")
     if not isinstance(claims, dict) or not all(isinstance(claims.get(k), str) for k in ("iss", "sub")):
         raise UsageError("the claims need at least iss and sub as strings")
     return claims
