@@ -205,6 +205,7 @@ def test_blast_radius_of_a_subject_an_issuer_and_a_repository(chains):
 # IAM policy variables in AWS resources: `${key}` is the request's value there, so anything; the
 # literal forms `${*}`, `${?}` and `${$}` are their characters.
 
+import fnmatch  # noqa: E402
 import json  # noqa: E402
 
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
@@ -298,3 +299,15 @@ def test_a_request_chosen_role_name_reaches_every_role(tmp_path):
     acts_as, readable = _reach_of_low(tmp_path, PREFIX + "role/${aws:UserAgent}", [PREFIX + "role/x"])
     assert acts_as == {f"aws:role:prod:{name}" for name in VICTIMS}
     assert readable == {PREFIX + "role/x"}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="ab*?", max_size=12), st.text(alphabet="ab", max_size=14))
+def test_resource_wildcards_match_as_globs_do(pattern, arn):
+    # fnmatch is an independent glob matcher; with no `[` in the pattern its `*` and `?` are IAM's
+    assert arn_matches(pattern, arn) == fnmatch.fnmatchcase(arn, pattern)
+
+
+def test_many_wildcards_match_in_linear_time():
+    # `*a*a*...b` against a long run of `a`: a backtracking matcher takes exponential time here
+    assert not arn_matches(PREFIX + "role/" + "*a" * 40 + "*b", PREFIX + "role/wiam-" + "a" * 60)

@@ -69,8 +69,18 @@ def literal_prefix(pattern: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _arn_pattern(pattern: str) -> re.Pattern:
-    return re.compile("".join(re.escape(text) if literal else "." if text == "?" else ".*"
-                              for text, literal in _pieces(pattern)), re.DOTALL)
+    # Each run between two stars is matched atomically at its first place, as fnmatch does: the first
+    # place leaves the most room for the rest, and `*a*a*a...` cannot backtrack exponentially.
+    runs = [""]
+    for text, literal in _pieces(pattern):
+        if literal or text == "?":
+            runs[-1] += re.escape(text) if literal else "."
+        else:
+            runs.append("")
+    if len(runs) == 1:
+        return re.compile(runs[0], re.DOTALL)
+    head, *middle, tail = runs
+    return re.compile(head + "".join(f"(?>.*?{run})" for run in middle) + ".*" + tail, re.DOTALL)
 
 
 def arn_matches(pattern: str, arn: str) -> bool:
