@@ -40,8 +40,8 @@ _LITERAL_VARIABLES = {"${*}": "*", "${?}": "?", "${$}": "$"}
 
 
 def _pieces(pattern: str) -> list[tuple[str, bool]]:
-    """A resource pattern as (text, literal) pieces; a piece that is not literal matches any text but
-    `?`, which matches one character."""
+    """A resource pattern as (text, literal) pieces; the others are `?` (one character), `*` and
+    variables (any text)."""
     pieces, last = [], 0
     for match in _SPECIAL.finditer(pattern):
         token = match.group()

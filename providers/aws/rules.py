@@ -34,7 +34,8 @@ EXPOSING_ACTIONS = frozenset(a.lower() for a in [*ACTIONS_THAT_RETURN_CREDENTIAL
 
 # Policy variables whose value the role's session fixes (its account, ARN, tags, federated provider),
 # lower-case as IAM compares keys; every other key (aws:UserAgent, aws:SourceIp, aws:RequestTag/...,
-# service keys) comes from the request, so the caller picks the resource.
+# service keys) comes from the request, so the caller picks the resource. (aws:userid ends in the
+# session name the caller picks, after the role's own ID: it stays within the role's namespace.)
 PRINCIPAL_KEYS = frozenset({"aws:principalaccount", "aws:principalarn", "aws:principalorgid", "aws:principaltype",
                             "aws:userid", "aws:username", "aws:federatedprovider"})
 
