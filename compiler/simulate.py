@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from dataclasses import dataclass
 
@@ -81,7 +82,7 @@ def _depth(value) -> int:
 
 
 def parse_json(data: bytes, where: str):
-    """JSON as RFC 8259 and RFC 7519 have it: UTF-8, no NaN or Infinity, and here at most MAX_DEPTH deep."""
+    """JSON as RFC 8259 and RFC 7519 have it: UTF-8, finite numbers, and here at most MAX_DEPTH deep."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -90,11 +91,18 @@ def parse_json(data: bytes, where: str):
     def refuse(name: str):
         raise UsageError(f"{where}: {name} is not JSON (RFC 8259 has no NaN or Infinity)")
 
+    def finite(number: str) -> float:
+        if not math.isfinite(parsed := float(number)):
+            raise UsageError(f"{where}: {number[:40]} is beyond what a JSON number can be here (finite doubles)")
+        return parsed
+
     too_deep = UsageError(f"{where}: JSON nested deeper than {MAX_DEPTH} levels; token claims are shallow")
     try:
-        value = json.loads(text, parse_constant=refuse)
+        value = json.loads(text, parse_constant=refuse, parse_float=finite)
     except json.JSONDecodeError as error:
         raise UsageError(f"{where}:{error.lineno}:{error.colno}: not JSON: {error.msg}") from None
+    except ValueError:  # Python refuses to convert integers of thousands of digits
+        raise UsageError(f"{where}: an integer has more digits than Python reads") from None
     except RecursionError:  # nested past what the parser follows
         raise too_deep from None
     if _depth(value) > MAX_DEPTH:
