@@ -68,21 +68,23 @@ def audiences(claims: dict) -> list[str]:
 MAX_CLAIMS_BYTES = 1 << 20  # a token is a few KiB (STS takes at most 20,000 characters)
 MAX_DEPTH = 32  # claims nest a level or two; deeper input is an attack on the parser, not a token
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")  # RFC 7515: the URL-safe alphabet, padding omitted
+_SURROGATE = re.compile("[\ud800-\udfff]")  # only an unpaired \u escape gives one
 
 
-def _depth(value) -> int:
-    """How deep arrays and objects nest in a parsed JSON value (a scalar is 0), without recursion."""
-    deepest, stack = 0, [(value, 1)]
+def _values(value):
+    """Every value in a parsed JSON value (itself and keys included), with its depth, without recursion."""
+    stack = [(value, 0)]
     while stack:
         item, depth = stack.pop()
+        yield item, depth
         if isinstance(item, (dict, list)):
-            deepest = max(deepest, depth)
-            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
-    return deepest
+            stack.extend((v, depth + 1) for v in (item if isinstance(item, list) else
+                                                  [part for pair in item.items() for part in pair]))
 
 
 def parse_json(data: bytes, where: str):
-    """JSON as RFC 8259 and RFC 7519 have it: UTF-8, finite numbers, and here at most MAX_DEPTH deep."""
+    """JSON as RFC 8259 and RFC 7519 have it: UTF-8 Unicode text, finite numbers, and here at most
+    MAX_DEPTH deep."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -105,8 +107,13 @@ def parse_json(data: bytes, where: str):
         raise UsageError(f"{where}: an integer has more digits than Python reads") from None
     except RecursionError:  # nested past what the parser follows
         raise too_deep from None
-    if _depth(value) > MAX_DEPTH:
-        raise too_deep
+    for item, depth in _values(value):
+        if isinstance(item, (dict, list)) and depth >= MAX_DEPTH:
+            raise too_deep
+        surrogate = _SURROGATE.search(item) if isinstance(item, str) else None
+        if surrogate:
+            raise UsageError(f"{where}: a string holds the unpaired surrogate \\u{ord(surrogate.group()):04x}; "
+                             "claims are Unicode text (RFC 7519)")
     return value
 
 

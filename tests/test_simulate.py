@@ -195,6 +195,8 @@ BAD_CLAIMS_FILES = [
     (b"[" * 200_000, "nested deeper than 32 levels"),  # past the parser's recursion
     (b'{"iss": "i", "sub": "s", "x": ' + b"[" * 40 + b"]" * 40 + b"}", "nested deeper than 32 levels"),
     (b'{"iss": "i", "sub": "s", "n": NaN}', "NaN is not JSON"),
+    (b'{"iss": "i", "sub": "\\ud800"}', "the unpaired surrogate \\ud800"),  # no UTF-8 text holds one
+    (b'{"iss": "i", "sub": "s", "x": [{"\\udfff": 1}]}', "the unpaired surrogate \\udfff"),
     (b'{"iss": "i", "sub": "s", "n": -1e400}', "-1e400 is beyond what a JSON number can be"),
     (b'{"iss": "i", "sub": "s", "n": ' + b"9" * 5000 + b"}", "an integer has more digits than Python reads"),
     (json.dumps(CLAIMS).encode("utf-16"), "not UTF-8"),
