@@ -194,5 +194,5 @@ def _request_variables(rule: Rule, context: Context):
             chosen = [v for v in policy_variables(arn) if not fixed_by_session(variable_key(v), hosts)]
             if chosen:
                 yield rule.finding(*_at(context, grant, "resources", index),
-                                   f"{arn!r}: {', '.join(chosen)} is set by the request, so the caller names "
-                                   "the resource", workload=name)
+                                   f"{arn!r}: {', '.join(chosen)} comes with the request, not from the "
+                                   "principal, so the caller picks the resource", workload=name)
