@@ -37,7 +37,12 @@ def inside(path: str, folder: str) -> bool:
 
 
 def read_text(path: str, root: str) -> str:
-    """The text of the spec file `path`: a regular file inside `root` once symlinks are resolved, of
+    """The text of the spec file `path` (see read_bytes); a BOM is dropped."""
+    return read_bytes(path, root).decode("utf-8-sig")
+
+
+def read_bytes(path: str, root: str) -> bytes:
+    """The content of the spec file `path`: a regular file inside `root` once symlinks are resolved, of
     at most MAX_FILE_BYTES. Anything else is a UsageError that names the path and never its content
     or where it points. It is opened below `root` without following any link or blocking, and the
     descriptor's own type is checked, so a file or folder swapped after the check is not read."""
@@ -47,15 +52,16 @@ def read_text(path: str, root: str) -> str:
         if exc.errno in (errno.ENXIO, errno.ELOOP, errno.ENOTDIR):  # a socket, or a link put there since
             raise UsageError(f"{path}: not a regular file; wiam reads only regular files") from None
         raise UsageError(f"{path}: {exc.strerror}") from None
+    info = os.fstat(descriptor)  # before fdopen, which refuses a folder with an exception of its own
+    if not stat.S_ISREG(info.st_mode):
+        os.close(descriptor)
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise UsageError(f"{path}: {kind}; wiam reads only regular files")
     with os.fdopen(descriptor, "rb") as handle:
-        info = os.fstat(descriptor)
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise UsageError(f"{path}: {kind}; wiam reads only regular files")
         data = handle.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         raise UsageError(f"{path}: larger than the {MAX_FILE_BYTES // (1024 * 1024)} MiB a spec file may have")
-    return data.decode("utf-8-sig")
+    return data
 
 
 def _open_spec(path: str, root: str) -> int:

@@ -4,13 +4,14 @@ judges it, and why the nearest ones refuse it."""
 from __future__ import annotations
 
 import base64
-import binascii
 import json
+import math
 import os
+import re
 from dataclasses import dataclass
 
 from .diagnostics import Report
-from .loader import UsageError, read_text
+from .loader import UsageError, read_bytes
 from .model import Model
 
 
@@ -65,26 +66,83 @@ def audiences(claims: dict) -> list[str]:
     return [value] if isinstance(value, str) else [a for a in value or [] if isinstance(a, str)]
 
 
+MAX_CLAIMS_BYTES = 1 << 20  # a token is a few KiB (STS takes at most 20,000 characters)
+MAX_DEPTH = 32  # claims nest a level or two; deeper input is an attack on the parser, not a token
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")  # RFC 7515: the URL-safe alphabet, padding omitted
+_SURROGATE = re.compile("[\ud800-\udfff]")  # only an unpaired \u escape gives one
+
+
+def _values(value):
+    """Every value in a parsed JSON value (itself and keys included), with its depth, without recursion."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        yield item, depth
+        if isinstance(item, (dict, list)):
+            stack.extend((v, depth + 1) for v in (item if isinstance(item, list) else
+                                                  [part for pair in item.items() for part in pair]))
+
+
+def parse_json(data: bytes, where: str):
+    """JSON as RFC 8259 and RFC 7519 have it: UTF-8 Unicode text, finite numbers, and here at most
+    MAX_DEPTH deep."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UsageError(f"{where}: not UTF-8 (byte {error.start}); JSON claims are UTF-8 text") from None
+
+    def refuse(name: str):
+        raise UsageError(f"{where}: {name} is not JSON (RFC 8259 has no NaN or Infinity)")
+
+    def finite(number: str) -> float:
+        if not math.isfinite(parsed := float(number)):
+            raise UsageError(f"{where}: {number[:40]} is beyond what a JSON number can be here (finite doubles)")
+        return parsed
+
+    too_deep = UsageError(f"{where}: JSON nested deeper than {MAX_DEPTH} levels; token claims are shallow")
+    try:
+        value = json.loads(text, parse_constant=refuse, parse_float=finite)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{where}:{error.lineno}:{error.colno}: not JSON: {error.msg}") from None
+    except ValueError:  # Python refuses to convert integers of thousands of digits
+        raise UsageError(f"{where}: an integer has more digits than Python reads") from None
+    except RecursionError:  # nested past what the parser follows
+        raise too_deep from None
+    for item, depth in _values(value):
+        if isinstance(item, (dict, list)) and depth >= MAX_DEPTH:
+            raise too_deep
+        surrogate = _SURROGATE.search(item) if isinstance(item, str) else None
+        if surrogate:
+            raise UsageError(f"{where}: a string holds the unpaired surrogate \\u{ord(surrogate.group()):04x}; "
+                             "claims are Unicode text (RFC 7519)")
+    return value
+
+
+def _segment(text: str, name: str) -> bytes:
+    """One base64url part of a JWT, decoded as strictly as the clouds' token parsers do."""
+    if not _BASE64URL.fullmatch(text) or len(text) % 4 == 1:
+        raise UsageError(f"the JWT {name} is not base64url (A-Z, a-z, 0-9, '-' and '_', without '=' padding)")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 def read_claims(path: str | None = None, token: str | None = None) -> dict:
     """Claims from a JSON file (a decoded JWT payload) or a raw JWT, whose signature is not checked."""
     if (path is None) == (token is None):
         raise UsageError("give either --claims FILE or --token JWT")
     if path is not None:
-        try:  # a regular file, read without blocking on a FIFO, of a spec file's size at most
-            claims = json.loads(read_text(path, os.path.dirname(os.path.realpath(path))))
-        except UnicodeDecodeError as error:
-            raise UsageError(f"{path}: not UTF-8 text ({error.reason})") from None
-        except json.JSONDecodeError as error:
-            raise UsageError(f"{path}:{error.lineno}:{error.colno}: not JSON: {error.msg}") from None
+        # a regular file, read without blocking on a FIFO
+        data = read_bytes(path, os.path.dirname(os.path.realpath(path)))
+        if len(data) > MAX_CLAIMS_BYTES:
+            raise UsageError(f"{path}: over {MAX_CLAIMS_BYTES} bytes; a token's claims are a few KiB")
+        claims = parse_json(data, path)
     else:
-        parts = token.strip().split(".")
+        parts = token.split(".")  # no trimming: the clouds take the token as sent
         if len(parts) != 3:
             raise UsageError("a JWT has three dot-separated parts (header.payload.signature)")
-        try:
-            payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
-            claims = json.loads(payload)
-        except (binascii.Error, ValueError):
-            raise UsageError("the JWT payload is not base64url-encoded JSON") from None
+        header, payload, _ = (_segment(part, name) for part, name in zip(parts, ("header", "payload", "signature")))
+        if not isinstance(parse_json(header, "the JWT header"), dict):
+            raise UsageError("the JWT header is not a JSON object")
+        claims = parse_json(payload, "the JWT payload")
     if not isinstance(claims, dict) or not all(isinstance(claims.get(k), str) for k in ("iss", "sub")):
         raise UsageError("the claims need at least iss and sub as strings")
     return claims

@@ -64,6 +64,12 @@ CASES = [
      ["AWS104"]),
     ("aws", 'actions = ["iam:PassRole"]\n    resources = ["arn:aws:iam::123456789012:role/r"]', []),
     ("aws", 'actions = ["iam:PassRole"]\n    resources = ["*"]', ["AWS102", "AWS104"]),
+    # policy variables (`$${` is HCL's `${`): the caller's request names the resource, the principal's tags do not
+    ("aws", 'actions = ["sts:AssumeRole"]\n    resources = ["arn:aws:iam::123456789012:role/$${aws:UserAgent}"]',
+     ["AWS107"]),
+    ("aws", 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/$${ aws:requesttag/x , \'y\'}/*"]', ["AWS107"]),
+    ("aws", 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/$${aws:PrincipalTag/team}/$${$}/'
+            '$${token.actions.githubusercontent.com:sub}/$${aws:PrincipalAccount, \'x\'}"]', []),
     ("gcp", 'roles = ["roles/storage.objectViewer"]\n    resource = "projects/_/buckets/acme-bucket"', []),
     ("gcp", 'roles = ["roles/owner"]', ["GCP101"]),
     ("gcp", 'roles = ["roles/editor"]', ["GCP101"]),

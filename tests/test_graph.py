@@ -200,3 +200,114 @@ def test_blast_radius_of_a_subject_an_issuer_and_a_repository(chains):
         "aws:role:prod:payments-deployer", "gcp:service_account:prod:payments-deployer",
         "azure:identity:prod:payments-deployer"}
     assert {r.severity for r in repository.values() if r.severity} == {"high", "medium"}
+
+
+# IAM policy variables in AWS resources: `${key}` is the request's value there, so anything; the
+# literal forms `${*}`, `${?}` and `${$}` are their characters.
+
+import fnmatch  # noqa: E402
+import json  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+from wiam.providers.aws.graph import arn_matches, reach  # noqa: E402
+
+PREFIX = f"arn:aws:iam::{ACCOUNT}:"
+FRAGMENTS = ["role/", "wiam-", "a", "b", "/", ":", "-"]
+VARIABLES = ["${aws:UserAgent}", "${aws:PrincipalTag/team, 'a''b}'}", "${ aws:SourceIp }"]
+LITERALS = {"${*}": "*", "${?}": "?", "${$}": "$"}
+VICTIMS = ["a", "ab", "b-a", "ba"]  # their roles are wiam-a, wiam-ab, ...
+
+
+@st.composite
+def variable_patterns(draw):
+    """(a resource pattern with policy variables, the same with every variable given a value, and an ARN
+    of what the latter matches)."""
+    pattern, concrete, arn = [PREFIX], [PREFIX], [PREFIX]
+    for _ in range(draw(st.integers(1, 6))):
+        kind = draw(st.sampled_from(["text", "text", "*", "?", "variable", "literal"]))
+        if kind == "text":
+            text = draw(st.sampled_from(FRAGMENTS))
+            pattern.append(text), concrete.append(text), arn.append(text)
+        elif kind in "*?":
+            fill = draw(st.text(alphabet="ab-/:*", min_size=kind == "?", max_size=1 if kind == "?" else 6))
+            pattern.append(kind), concrete.append(kind), arn.append(fill)
+        elif kind == "variable":
+            value = "".join(draw(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=3)))
+            pattern.append(draw(st.sampled_from(VARIABLES))), concrete.append(value), arn.append(value)
+        else:
+            form = draw(st.sampled_from(sorted(LITERALS)))
+            pattern.append(form), concrete.append(form), arn.append(LITERALS[form])
+    return "".join(pattern), "".join(concrete), "".join(arn)
+
+
+@settings(max_examples=300, deadline=None)
+@given(variable_patterns())
+def test_a_variable_matches_whatever_its_value_would(patterns):
+    pattern, concrete, arn = patterns
+    assert arn_matches(concrete, arn)  # the generator's own check
+    assert arn_matches(pattern, arn)
+    targets = {name: {"account_id": account} for name, account in [("prod", ACCOUNT), ("other", "210987654321")]}
+    opening = {"actions": ["sts:AssumeRole"]}
+    assert reach(dict(opening, resources=[concrete]), targets["prod"], targets) <= \
+        reach(dict(opening, resources=[pattern]), targets["prod"], targets)
+
+
+def test_literal_variables_match_only_their_character():
+    assert arn_matches("arn:aws:s3:::a${*}", "arn:aws:s3:::a*")
+    assert not arn_matches("arn:aws:s3:::a${*}", "arn:aws:s3:::ab")
+    assert not arn_matches("arn:aws:s3:::a${?}", "arn:aws:s3:::ab")
+    assert arn_matches("arn:aws:s3:::a${$}{x}", "arn:aws:s3:::a${x}")
+    assert not arn_matches("arn:aws:s3:::a${$}{x}", "arn:aws:s3:::ab")
+    assert arn_matches("arn:aws:s3:::${aws:UserAgent}/*", "arn:aws:s3:::victim/secret")
+    assert arn_matches("arn:aws:s3:::b/${x, 'it''s}'}/k", "arn:aws:s3:::b/any/thing/k")  # `}` quoted in the default
+    assert arn_matches("arn:aws:s3:::b/${unclosed", "arn:aws:s3:::b/anything")
+
+
+def _variable_spec(resource: str) -> str:
+    def workload(name, subject, actions, resources):
+        return {"environment": "prod", "identity": [{"issuer": "kc", "subject": subject}],
+                "grant": {"aws": {"prod": {"actions": actions, "resources": resources}}}}
+    workloads = {name: workload(name, f"victim-{name}", ["s3:GetObject"], ["arn:aws:s3:::data/*"]) for name in VICTIMS}
+    workloads["low"] = workload("low", "low", ["sts:AssumeRole", "s3:GetObject"], [resource])
+    return json.dumps({"issuer": {"kc": {"kind": "generic_oidc", "url": "https://sso.example/realms/p"}},
+                       "target": {"aws": {"prod": {"account_id": ACCOUNT}}}, "workload": workloads})
+
+
+def _reach_of_low(folder, resource: str, probes: list[str]) -> tuple[set, set]:
+    (folder / "s.wiam.json").write_text(_variable_spec(resource), encoding="utf-8")
+    access = _graph(folder)
+    acts_as = {v for u, v in _chain_edges(access) if u == "aws:role:prod:low"}
+    readable = {arn for arn in probes
+                if any(a.workload == "low" for a in who_can(access, action="s3:GetObject", resource=arn))}
+    return acts_as, readable
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(variable_patterns())
+def test_the_graph_reach_of_a_variable_covers_every_value(tmp_path_factory, patterns):
+    pattern, concrete, arn = patterns
+    probes = [arn, *(f"{PREFIX}role/wiam-{name}" for name in VICTIMS)]
+    folder = tmp_path_factory.mktemp("variables")
+    with_variables = _reach_of_low(folder, pattern, probes)
+    with_values = _reach_of_low(folder, concrete, probes)
+    assert with_values[0] <= with_variables[0] and with_values[1] <= with_variables[1]
+    assert arn in with_variables[1]
+
+
+def test_a_request_chosen_role_name_reaches_every_role(tmp_path):
+    acts_as, readable = _reach_of_low(tmp_path, PREFIX + "role/${aws:UserAgent}", [PREFIX + "role/x"])
+    assert acts_as == {f"aws:role:prod:{name}" for name in VICTIMS}
+    assert readable == {PREFIX + "role/x"}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="ab*?", max_size=12), st.text(alphabet="ab", max_size=14))
+def test_resource_wildcards_match_as_globs_do(pattern, arn):
+    # fnmatch is an independent glob matcher; with no `[` in the pattern its `*` and `?` are IAM's
+    assert arn_matches(pattern, arn) == fnmatch.fnmatchcase(arn, pattern)
+
+
+def test_many_wildcards_match_in_linear_time():
+    # `*a*a*...b` against a long run of `a`: a backtracking matcher takes exponential time here
+    assert not arn_matches(PREFIX + "role/" + "*a" * 40 + "*b", PREFIX + "role/wiam-" + "a" * 60)

@@ -4,6 +4,8 @@ workload's principals, and a token that differs in one claim is refused with tha
 import base64
 import json
 import random
+import re
+import string
 import subprocess
 import sys
 
@@ -182,9 +184,63 @@ def test_cli_reads_raw_jwts_and_checks_expectations():
 
 def test_bad_claims_are_usage_errors(tmp_path):
     (tmp_path / "bad.json").write_text('{"iss": 1}')
-    for path in (tmp_path / "bad.json", tmp_path / "missing.json"):
+    for path in (tmp_path / "bad.json", tmp_path / "missing.json", tmp_path):
         with pytest.raises(UsageError):
             read_claims(str(path))
+
+
+CLAIMS = {"iss": "https://idp.example.com", "sub": "s"}
+BAD_CLAIMS_FILES = [
+    (b'{"iss": "\xff", "sub": "s"}', "not UTF-8 (byte 9)"),
+    (b"[" * 200_000, "nested deeper than 32 levels"),  # past the parser's recursion
+    (b'{"iss": "i", "sub": "s", "x": ' + b"[" * 40 + b"]" * 40 + b"}", "nested deeper than 32 levels"),
+    (b'{"iss": "i", "sub": "s", "n": NaN}', "NaN is not JSON"),
+    (b'{"iss": "i", "sub": "\\ud800"}', "the unpaired surrogate \\ud800"),  # no UTF-8 text holds one
+    (b'{"iss": "i", "sub": "s", "x": [{"\\udfff": 1}]}', "the unpaired surrogate \\udfff"),
+    (b'{"iss": "i", "sub": "s", "n": -1e400}', "-1e400 is beyond what a JSON number can be"),
+    (b'{"iss": "i", "sub": "s", "n": ' + b"9" * 5000 + b"}", "an integer has more digits than Python reads"),
+    (json.dumps(CLAIMS).encode("utf-16"), "not UTF-8"),
+    (b'\xef\xbb\xbf' + json.dumps(CLAIMS).encode(), "not JSON"),  # a byte-order mark
+]
+
+
+@pytest.mark.parametrize("data,message", BAD_CLAIMS_FILES)
+def test_malformed_claims_files_are_usage_errors_that_say_why(tmp_path, data, message):
+    (tmp_path / "claims.json").write_bytes(data)
+    with pytest.raises(UsageError, match=re.escape(message)):
+        read_claims(str(tmp_path / "claims.json"))
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+HEADER = _b64(b'{"alg": "RS256"}')
+BAD_TOKENS = [
+    (f"{HEADER}.{_b64(json.dumps(CLAIMS).encode('utf-16-le'))}.c2ln", "payload:1:2: not JSON"),  # RFC 7519: UTF-8
+    (f"{HEADER}.{_b64(json.dumps(CLAIMS).encode('utf-16'))}.c2ln", "payload: not UTF-8"),
+    (f"{HEADER}.{_b64(b'[' * 50_000)}.c2ln", "payload: JSON nested deeper"),
+    (f"{HEADER}.{_b64(json.dumps(CLAIMS).encode())}!.c2ln", "payload is not base64url"),  # not silently dropped
+    (f"{HEADER}.{_b64(json.dumps(CLAIMS).encode())}==.c2ln", "payload is not base64url"),
+    (f"{HEADER}.{base64.b64encode(bytes([0xfb, 0xff, 0xbf])).decode()}.c2ln", "payload is not base64url"),  # +/+/
+    (f"{HEADER}.{_b64(json.dumps(CLAIMS).encode())}.x", "signature is not base64url"),  # no whole byte
+    (f"{_b64(b'[]')}.{_b64(json.dumps(CLAIMS).encode())}.c2ln", "header is not a JSON object"),
+    (f"{_b64(bytes([0xff]))}.{_b64(json.dumps(CLAIMS).encode())}.c2ln", "header: not UTF-8"),
+]
+
+
+@pytest.mark.parametrize("token,message", BAD_TOKENS)
+def test_malformed_tokens_are_usage_errors_that_say_why(token, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        read_claims(token=token)
+
+
+def test_the_cli_refuses_malformed_claims_with_exit_2_and_no_traceback(tmp_path):
+    (tmp_path / "deep.json").write_bytes(b"[" * 200_000)
+    for args in (("--claims", tmp_path / "deep.json"), ("--token", BAD_TOKENS[2][0])):
+        result = _wiam("simulate", EXAMPLES / "spec-reference", *args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert "nested deeper than 32 levels" in result.stderr
 
 
 # Simulation judges the values the clouds hold, not the escaped Terraform text.
@@ -290,3 +346,24 @@ def test_cli_shows_passed_and_failed_checks(tmp_path):
     assert first["reasons"][0].startswith("iss: ") and "sub" in first["passed"]
     text = _wiam("simulate", folder, "--claims", tmp_path / "claims.json").stdout
     assert "aws a: wiam-zz-exact (workload zz-exact): passes sub, enabled; fails iss, aud" in text
+
+
+# A token is read as the clouds read it: every well-formed JWT's claims come back as encoded, and a
+# character outside the base64url alphabet anywhere in a part is refused, never skipped.
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                                                      max_size=3), max_leaves=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.text(max_size=6), JSON_VALUES, max_size=4), st.text(min_size=1), st.text(min_size=1),
+       st.data())
+def test_tokens_round_trip_and_foreign_characters_are_refused(extra, iss, sub, data):
+    claims = {**extra, "iss": iss, "sub": sub}
+    token = _jwt(claims)
+    assert read_claims(token=token) == claims
+    where = data.draw(st.integers(0, len(token)))
+    foreign = data.draw(st.characters(blacklist_characters="." + string.ascii_letters + string.digits + "-_"))
+    with pytest.raises(UsageError):
+        read_claims(token=token[:where] + foreign + token[where:])

@@ -31,10 +31,56 @@ def role_arn(target: Target, workload: str) -> str:
     return f"arn:{partition}:iam::{target.settings['account_id']}:role/{role_name(workload)}"
 
 
+# IAM resource patterns: `*` is any run of characters (across ':' and '/'), `?` one character, and a
+# policy variable `${key}` or `${key, 'default'}` (a quote doubled inside quotes) whatever the request
+# holds for it, so anything; `${*}`, `${?}` and `${$}` are those characters. An unclosed `${` runs to
+# the end, so every `${` is read as a variable: the graph may over-report reach, never under-report it.
+_SPECIAL = re.compile(r"\$\{(?:'(?:[^']|'')*(?:'|$)|[^}'])*(?:\}|$)|[*?]")
+_LITERAL_VARIABLES = {"${*}": "*", "${?}": "?", "${$}": "$"}
+
+
+def _pieces(pattern: str) -> list[tuple[str, bool]]:
+    """A resource pattern as (text, literal) pieces; the others are `?` (one character), `*` and
+    variables (any text)."""
+    pieces, last = [], 0
+    for match in _SPECIAL.finditer(pattern):
+        token = match.group()
+        pieces.append((pattern[last:match.start()], True))
+        pieces.append((_LITERAL_VARIABLES[token], True) if token in _LITERAL_VARIABLES else (token, False))
+        last = match.end()
+    pieces.append((pattern[last:], True))
+    return [piece for piece in pieces if piece[0]]
+
+
+def policy_variables(pattern: str) -> list[str]:
+    """The policy variables of a resource pattern (not the literal ones), as written."""
+    return [text for text, literal in _pieces(pattern) if not literal and text.startswith("${")]
+
+
+def literal_prefix(pattern: str) -> str:
+    """What every ARN a pattern matches starts with: its text up to the first wildcard or variable."""
+    prefix = []
+    for text, literal in _pieces(pattern):
+        if not literal:
+            break
+        prefix.append(text)
+    return "".join(prefix)
+
+
 @lru_cache(maxsize=4096)
 def _arn_pattern(pattern: str) -> re.Pattern:
-    # IAM resource wildcards: `*` is any run of characters (across ':' and '/'), `?` one character.
-    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern))
+    # Each run between two stars is matched atomically at its first place, as fnmatch does: the first
+    # place leaves the most room for the rest, and `*a*a*a...` cannot backtrack exponentially.
+    runs = [""]
+    for text, literal in _pieces(pattern):
+        if literal or text == "?":
+            runs[-1] += re.escape(text) if literal else "."
+        else:
+            runs.append("")
+    if len(runs) == 1:
+        return re.compile(runs[0], re.DOTALL)
+    head, *middle, tail = runs
+    return re.compile(head + "".join(f"(?>.*?{run})" for run in middle) + ".*" + tail, re.DOTALL)
 
 
 def arn_matches(pattern: str, arn: str) -> bool:
@@ -90,10 +136,10 @@ def _opening(patterns: tuple[str, ...]) -> tuple[str, str] | None:
 
 def reach(settings: dict, target: dict, targets: dict[str, dict]) -> set[str]:
     """The AWS targets (by name, from their settings) whose roles a grant may act as: those whose
-    role ARNs agree with a resource pattern up to its first wildcard. A superset, never less."""
+    role ARNs agree with a resource pattern up to its first wildcard or variable. A superset, never less."""
     if not _opening(tuple(settings.get("actions", []))):
         return set()
-    literals = [re.split(r"[*?]", pattern, maxsplit=1)[0] for pattern in settings.get("resources", [])]
+    literals = [literal_prefix(pattern) for pattern in settings.get("resources", [])]
     found = set()
     for name, other in targets.items():
         prefix = f"arn:{other.get('partition', 'aws')}:iam::{other['account_id']}:role/"

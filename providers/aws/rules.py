@@ -10,7 +10,7 @@ from wiam.document import describe
 from wiam.model import Grant
 
 from . import catalog
-from .graph import COMPUTE_WITH_ROLE, expanded_actions
+from .graph import COMPUTE_WITH_ROLE, expanded_actions, policy_variables
 
 RULES: list[Rule] = []
 
@@ -31,6 +31,13 @@ _ESCALATION_LOWER = frozenset(action.lower() for action in ESCALATION_ACTIONS)  
 # Actions that hand out credentials or read secrets and data (cloudsplaining's lists, which checkov's
 # CKV_AWS_287 and CKV_AWS_288 use), lower-case as IAM compares them.
 EXPOSING_ACTIONS = frozenset(a.lower() for a in [*ACTIONS_THAT_RETURN_CREDENTIALS, *READ_ONLY_DATA_EXFILTRATION_ACTIONS])
+
+# Policy variables whose value the role's session fixes (its account, ARN, tags, federated provider),
+# lower-case as IAM compares keys; every other key (aws:UserAgent, aws:SourceIp, aws:RequestTag/...,
+# service keys) comes from the request, so the caller picks the resource. (aws:userid ends in the
+# session name the caller picks, after the role's own ID: it stays within the role's namespace.)
+PRINCIPAL_KEYS = frozenset({"aws:principalaccount", "aws:principalarn", "aws:principalorgid", "aws:principaltype",
+                            "aws:userid", "aws:username", "aws:federatedprovider"})
 
 
 def writes(grant: Grant) -> bool:
@@ -159,3 +166,33 @@ def _wildcard_reads(rule: Rule, context: Context):
         if reads:
             yield rule.finding(*_at(context, grant, "resources", index),
                                f'Resource "*" with read actions {_shown(reads)}', workload=name)
+
+
+def variable_key(variable: str) -> str:
+    """The condition key of a policy variable `${key}` or `${key, 'default'}`, lower-case."""
+    return variable.removeprefix("${").removesuffix("}").split(",", 1)[0].strip().lower()
+
+
+def fixed_by_session(key: str, hosts: set[str]) -> bool:
+    """Whether a key's value is the principal's, not the request's: the keys above, its tags, and the
+    sub and aud of its OIDC providers (which the trust policy pins)."""
+    return key in PRINCIPAL_KEYS or key.startswith("aws:principaltag/") or key in {
+        f"{host}:{claim}" for host in hosts for claim in ("sub", "aud")}
+
+
+@rule(RULES, "AWS107", "request-chosen-policy-variable", "high", "Resource named by the request",
+      """A policy variable in a resource ARN is replaced with the request's value for its key. Keys such
+      as aws:UserAgent, aws:SourceIp or aws:RequestTag/... are what the caller sends, so the ARN matches
+      any resource at that place, like `*`: `arn:aws:iam::ACCOUNT:role/${aws:UserAgent}` is every
+      role. wiam's graph reads every variable as `*`; this finding names the ones the caller chooses.""",
+      """Use a variable the principal fixes (${aws:PrincipalTag/...}, ${aws:PrincipalAccount}, the
+      OIDC provider's sub), name the resource, or write `${$}` for a literal `$`.""")
+def _request_variables(rule: Rule, context: Context):
+    for name, grant in _grants(context):
+        hosts = {i.issuer.host_path.lower() for i in context.model.workloads[name].identities}
+        for index, arn in enumerate(grant.settings.get("resources", [])):
+            chosen = [v for v in policy_variables(arn) if not fixed_by_session(variable_key(v), hosts)]
+            if chosen:
+                yield rule.finding(*_at(context, grant, "resources", index),
+                                   f"{arn!r}: {', '.join(chosen)} comes with the request, not from the "
+                                   "principal, so the caller picks the resource", workload=name)
