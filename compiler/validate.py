@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import replace
 
 from wiam.providers import PROVIDERS
@@ -13,14 +12,15 @@ from .diagnostics import Report
 from .document import Document, describe
 from .issuers import KINDS, issuer_url
 from .model import Grant, Identity, Issuer, Model, Target, Workload
+from .suggest import closest
 
 
 KILL_SWITCH = ("disabled", "reason")
 
 
 def _did_you_mean(name: str, choices) -> str:
-    close = difflib.get_close_matches(name, sorted(choices), n=1)
-    return f"did you mean {close[0]!r}?" if close else ""
+    close = closest(name, sorted(choices))
+    return f"did you mean {close!r}?" if close else ""
 
 
 def build_model(doc: Document, report: Report) -> Model:

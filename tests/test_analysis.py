@@ -7,10 +7,13 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from cloudsplaining.shared.constants import PRIVILEGE_ESCALATION_METHODS
 
 from chains import CHAINS_HCL
 from wiam.analysis import all_rules, analyze, at_or_above
+from wiam.analysis.rules import LISTED
 from wiam.analysis.output import rules_markdown, to_sarif
 from wiam.compile import compile_model, load_model
 from conftest import ROOT, spec_errors
@@ -133,15 +136,16 @@ def test_shared_subject_unused_target_and_issuer(spec):
              '  grant "aws" "prod" {\n    actions = ["s3:ListBucket"]\n    resources = ["arn:aws:s3:::b"]\n  }\n}\n')
     text += TARGETS["gcp"] + 'issuer "gitlab" {\n  kind = "gitlab_ci"\n}\n'
     found = findings_of(spec(text))
-    assert sorted((f.rule, f.workload) for f in found) == [
-        ("WIAM003", "app"), ("WIAM003", "other"), ("WIAM006", None), ("WIAM007", None)]
-    assert "named by workloads app, other" in found[0].message
+    assert sorted((f.rule, f.workload) for f in found) == [("WIAM003", "app"), ("WIAM006", None), ("WIAM007", None)]
+    [shared] = [f for f in found if f.rule == "WIAM003"]  # once per subject, not once per workload naming it
+    assert "named by 2 workloads: 'app', 'other'" in shared.message and shared.related == ("app", "other")
 
 
 def test_chains_spec_exact_findings(spec):
     found = findings_of(spec(CHAINS_HCL))
     got = sorted((f.rule, f.pos.line, f.workload or "") for f in found)
-    paths = {(f.workload, f.path[-1]) for f in found if f.rule == "WIAM001"}
+    escalations = [f for f in found if f.rule == "WIAM001"]
+    paths = {(f.workload, node) for f in escalations for node in f.related}
     assert paths == {
         ("ci", "aws:role:prod:deployer"), ("ci", "aws:role:prod:admin"), ("deployer", "aws:role:prod:admin"),
         ("builder", "aws:role:prod:admin"),
@@ -161,13 +165,59 @@ def test_chains_spec_exact_findings(spec):
     assert others == [("AWS104", "builder"), ("AWS104", "deployer"), ("AZ102", "az-ops"), ("GCP102", "bridge"),
                       ("GCP102", "gcp-ci"),
                       ("GCP102", "gcp-deployer"), ("GCP102", "pool-admin"), ("WIAM007", "")]
-    two_hops = next(f for f in found if f.workload == "ci" and f.path[-1] == "aws:role:prod:admin")
-    assert two_hops.path == ("workload:ci", "aws:role:prod:ci", "aws:role:prod:deployer", "aws:role:prod:admin")
-    assert "in 2 hops" in two_hops.message and "sts:AssumeRole" in two_hops.message
-    three_hops = next(f for f in found if f.workload == "intern" and f.path[-1] == "aws:role:prod:admin")
-    assert three_hops.path == ("workload:intern", "aws:role:prod:intern", "aws:role:prod:ci",
-                               "aws:role:prod:deployer", "aws:role:prod:admin")
-    assert "in 3 hops" in three_hops.message
+    # One finding per principal that reaches others: bridge has two (AWS and GCP), the others one.
+    assert sorted(f.workload for f in escalations) == sorted(
+        ["ci", "deployer", "builder", "gcp-ci", "gcp-deployer", "pool-admin", "az-ops", "intern", "bridge", "bridge"])
+    ci = next(f for f in escalations if f.workload == "ci")
+    assert ci.related == ("aws:role:prod:deployer", "aws:role:prod:admin")  # nearest first
+    assert ci.path == ("workload:ci", "aws:role:prod:ci", "aws:role:prod:deployer")
+    assert "can act as 2 principals" in ci.message and "'wiam-admin' of workload 'admin' (2 hops)" in ci.message
+    assert "sts:AssumeRole" in ci.message
+    intern = next(f for f in escalations if f.workload == "intern")
+    assert "'wiam-admin' of workload 'admin' (3 hops)" in intern.message
+
+
+def _assume_anything_spec(n: int, subject: str | None = None) -> dict:
+    """n workloads, each allowed sts:AssumeRole on "*": every one can act as every other (n*(n-1) paths);
+    with `subject`, all of them also name that one subject."""
+    return {"issuer": {"kc": {"kind": "generic_oidc", "url": "https://sso.example/realms/p"}},
+            "target": {"aws": {"prod": {"account_id": "123456789012"}}},
+            "workload": {f"w{i}": {"environment": "prod",
+                                   "identity": [{"issuer": "kc", "subject": subject or f"s{i}", "audience": "a"}],
+                                   "grant": {"aws": {"prod": {"actions": ["sts:AssumeRole"], "resources": ["*"]}}}}
+                         for i in range(n)}}
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(min_value=2, max_value=25), shared=st.booleans())
+def test_escalation_and_shared_subject_findings_grow_linearly(spec, n, shared):
+    folder = spec({"spec.wiam.json": json.dumps(_assume_anything_spec(n, "ci" if shared else None))})
+    found = findings_of(folder)
+    escalations = [f for f in found if f.rule == "WIAM001"]
+    assert len(escalations) == n  # one per principal, not one per pair
+    for finding in escalations:
+        assert f"can act as {n - 1} principal" in finding.message
+        assert len(finding.related) == min(n - 1, LISTED) and f"aws:role:prod:{finding.workload}" not in finding.related
+        more = n - 1 - LISTED
+        assert (f"and {more} more" in finding.message) == (more > 0)
+    shares = [f for f in found if f.rule == "WIAM003"]
+    assert len(shares) == (1 if shared else 0)
+    if shared:
+        assert f"named by {n} workloads" in shares[0].message
+        assert list(shares[0].related) == sorted(f"w{i}" for i in range(n))[:LISTED]
+    longest = max(len(f.message) for f in found)
+    assert longest < 2000  # the lists are capped: a message does not grow with n
+
+
+def test_a_shared_subject_is_suppressed_only_when_every_workload_suppresses_it(spec):
+    data = _assume_anything_spec(3, "ci")
+    for name in ("w0", "w1"):
+        data["workload"][name]["suppress"] = {"WIAM003": {"reason": "one job deploys both"}}
+    [shared] = [f for f in findings_of(spec({"spec.wiam.json": json.dumps(data)})) if f.rule == "WIAM003"]
+    assert shared.workload == "w2" and shared.suppressed is None
+    data["workload"]["w2"]["suppress"] = {"WIAM003": {"reason": "one job deploys both"}}
+    [shared] = [f for f in findings_of(spec({"spec.wiam.json": json.dumps(data)})) if f.rule == "WIAM003"]
+    assert shared.workload == "w0" and shared.suppressed == "one job deploys both"
 
 
 def test_a_clean_spec_has_no_findings(spec):

@@ -26,42 +26,49 @@ def environment_of(text: str) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
-def chains(access: AccessGraph, start: str) -> dict[str, list[str]]:
-    """Principals reachable from one principal through can_act_as edges only, with shortest paths."""
-    view = access.only("can_act_as")
-    if start not in view:
-        return {}
-    return {node: path for node, path in nx.single_source_shortest_path(view, start).items() if node != start}
+# Aggregated findings name at most this many principals or workloads, then say how many more.
+LISTED = 10
+
+
+def listed(items: list[str], total: int) -> str:
+    """The first LISTED of `total` items, then how many more: a message's length stays bounded."""
+    more = total - LISTED
+    return ", ".join(items[:LISTED]) + (f" and {more} more" if more > 0 else "")
 
 
 @rule(RULES, "WIAM001", "escalation-path", "high", "A workload can act as another workload's principal",
       """A grant lets this workload's principal assume, impersonate or take over the principal of another
       workload, directly or through a chain. Whoever controls this workload's subjects then holds the
-      other workload's access too, which its own grants do not show.""",
+      other workload's access too, which its own grants do not show. One finding per principal: how many
+      principals it reaches, the nearest listed first.""",
       """Remove the permission that opens the path (the first hop's grant), or narrow its resources so
       they exclude other workloads' principals.""")
 def _escalation_paths(rule: Rule, context: Context):
     access, model = context.access, context.model
+    view = access.only("can_act_as")
+    nodes = access.graph.nodes
     for name, workload in sorted(model.workloads.items()):
         if not workload.active_identities:
             continue  # no subject can become this workload (disabled): its paths lead nowhere now
-        reached: dict[str, list[str]] = {}
         for principal in sorted(access.graph.successors(workload_id(name))):
-            for node, path in chains(access, principal).items():
-                if access.graph.nodes[node]["workload"] != name and (
-                        node not in reached or len(path) < len(reached[node])):
-                    reached[node] = path
-        for node, path in sorted(reached.items()):
+            if principal not in view:
+                continue
+            hops = nx.single_source_shortest_path_length(view, principal)
+            reached = sorted((n, node) for node, n in hops.items() if nodes[node]["workload"] != name)
+            if not reached:
+                continue
+            path = nx.shortest_path(view, principal, reached[0][1])  # to the nearest: a short search
             first = access.graph.get_edge_data(path[0], path[1])["can_act_as"]
-            grant = access.graph.nodes[first["via"]]
-            hops = " -> ".join(f"{access.graph.nodes[p]['label']}" for p in path)
-            other = access.graph.nodes[node]
-            yield rule.finding(model.where(("workload", name, "grant", grant["cloud"], grant["target"]), key=True),
-                               describe(("workload", name, "grant", grant["cloud"], grant["target"])),
-                               f"workload {name!r} can act as {other['cloud']} principal {other['label']!r} of "
-                               f"workload {other['workload']!r} in {len(path) - 1} "
-                               f"hop{'s' if len(path) > 2 else ''}: {hops} (first hop: {first['technique']})",
-                               workload=name, path=[workload_id(name), *path])
+            grant = nodes[first["via"]]
+            shown = [f"{nodes[node]['cloud']} principal {nodes[node]['label']!r} of workload "
+                     f"{nodes[node]['workload']!r} ({n} hop{'s' if n > 1 else ''})" for n, node in reached[:LISTED]]
+            where = ("workload", name, "grant", grant["cloud"], grant["target"])
+            yield rule.finding(model.where(where, key=True), describe(where),
+                               f"workload {name!r} can act as {len(reached)} principal"
+                               f"{'s' if len(reached) > 1 else ''} of other workloads through "
+                               f"{nodes[principal]['label']!r}: {listed(shown, len(reached))} (nearest first hop: "
+                               f"{first['technique']})", workload=name, path=[workload_id(name), *path],
+                               related=[node for _, node in reached[:LISTED]])
 
 
 def _untrusted_trigger(identity) -> str | None:
@@ -111,18 +118,21 @@ def _untrusted_triggers(rule: Rule, context: Context):
       """Give each workload its own subject (a GitHub environment, another service account), or merge
       the workloads into one.""")
 def _shared_subjects(rule: Rule, context: Context):
+    workloads = context.model.workloads
     owners: dict[tuple[str, str], list] = {}
-    for name, workload in sorted(context.model.workloads.items()):
+    for name, workload in sorted(workloads.items()):
         for identity in workload.active_identities:
             owners.setdefault((identity.issuer.name, identity.subject), []).append(identity)
     for (issuer, subject), identities in sorted(owners.items()):
         names = sorted({i.workload for i in identities})
         if len(names) < 2:
             continue
-        for identity in identities:
-            yield rule.finding(identity.pos, describe(("workload", identity.workload, "identity", identity.index)),
-                               f"subject {subject!r} of issuer {issuer!r} is named by workloads "
-                               f"{', '.join(names)}", workload=identity.workload)
+        # One finding per subject, at a workload that does not suppress it: suppressed only if all do.
+        identity = min(identities, key=lambda i: (rule.id in workloads[i.workload].suppress, i.workload, i.index))
+        yield rule.finding(identity.pos, describe(("workload", identity.workload, "identity", identity.index)),
+                           f"subject {subject!r} of issuer {issuer!r} is named by {len(names)} workloads: "
+                           f"{listed([repr(n) for n in names[:LISTED]], len(names))}", workload=identity.workload,
+                           related=names[:LISTED])
 
 
 @rule(RULES, "WIAM004", "environment-mismatch", "medium", "Identity from another environment",
