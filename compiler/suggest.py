@@ -1,4 +1,4 @@
-"""Did-you-mean suggestions for unknown names: one fuzzy lookup, cheap enough to run per error."""
+"""Hints whose cost and length do not grow with the spec: did-you-mean suggestions and capped lists."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from rapidfuzz import fuzz, process
 
 # difflib.get_close_matches' default cutoff, on rapidfuzz's 0-100 scale (the same Indel similarity).
 CUTOFF = 60.0
+# A message lists at most this many names, then says how many more.
+LISTED = 10
 # Names longer than any catalogued one get no suggestion: comparing them would only cost time.
 MAX_LENGTH = 256
 
@@ -19,3 +21,9 @@ def closest(name: str, choices: Sequence[str]) -> str | None:
         return None
     found = process.extractOne(name, choices, scorer=fuzz.ratio, score_cutoff=CUTOFF)
     return found[0] if found else None
+
+
+def listed(items: Sequence[str], total: int | None = None) -> str:
+    """The first LISTED of `total` items (all of `items` by default), then how many more."""
+    more = (len(items) if total is None else total) - LISTED
+    return ", ".join(items[:LISTED]) + (f" and {more} more" if more > 0 else "")

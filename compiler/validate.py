@@ -12,7 +12,7 @@ from .diagnostics import Report
 from .document import Document, describe
 from .issuers import KINDS, issuer_url
 from .model import Grant, Identity, Issuer, Model, Target, Workload
-from .suggest import closest
+from .suggest import closest, listed
 
 
 KILL_SWITCH = ("disabled", "reason")
@@ -121,7 +121,7 @@ def _workload(doc: Document, model: Model, name: str, body: dict, report: Report
                 names = [t for c, t in model.targets if c == cloud]
                 hint = _did_you_mean(target_name, names) or (
                     f"declare target \"{cloud}\" \"{target_name}\" {{ ... }}" if not names
-                    else f"{cloud} targets are: {', '.join(sorted(names))}")
+                    else f"{cloud} targets are: {listed(sorted(names))}")
                 report.error(doc.where(grant_path, key=True), describe(grant_path),
                              f"no {cloud} target named {target_name!r}", hint)
                 continue

@@ -1,8 +1,11 @@
 """Analysis rules: exact findings on planted specs, none on a clean one, suppression, SARIF, --fail-on."""
 
+import gzip
 import json
+import random
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import jsonschema
@@ -12,8 +15,9 @@ from hypothesis import strategies as st
 from cloudsplaining.shared.constants import PRIVILEGE_ESCALATION_METHODS
 
 from chains import CHAINS_HCL
-from wiam.analysis import all_rules, analyze, at_or_above
-from wiam.analysis.rules import LISTED
+from wiam.analysis import Finding, all_rules, analyze, at_or_above, output
+from wiam.diagnostics import Pos
+from wiam.suggest import LISTED
 from wiam.analysis.output import rules_markdown, to_sarif
 from wiam.compile import compile_model, load_model
 from conftest import ROOT, spec_errors
@@ -25,6 +29,8 @@ TARGETS = {
               '  subscription_id = "11111111-1111-1111-1111-111111111111"\n  resource_group = "ids"\n'
               '  location = "eastus"\n}\n'),
 }
+# Random bytes as printable ASCII: text that gzip cannot shrink much, like hostile messages.
+PRINTABLE = bytes(0x21 + b % 94 for b in range(256))
 PINNED = ('issuer = "github"\n    repository = "acme/app"\n    owner_id = "100"\n    repository_id = "200"\n'
           '    ref = "refs/heads/main"')
 
@@ -297,6 +303,66 @@ def test_sarif_is_valid_and_points_at_spec_lines(spec):
     suppressed = [r for r in results if "suppressions" in r]
     assert [s["suppressions"] for s in suppressed] == [[{"kind": "inSource", "justification": "accepted"}]]
     assert all(0 < float(r["properties"]["security-severity"]) <= 10 for r in rules)
+
+
+def _many_findings(count: int, message) -> list[Finding]:
+    """Synthetic findings of every severity, in place order, with message(i) as the text."""
+    severities = ["low", "medium", "high", "critical"]
+    return [Finding(["WIAM005", "WIAM003", "WIAM001", "AWS103"][i % 4], severities[i % 4], message(i),
+                    Pos("main.wiam.hcl", i + 1, 1), f'workload "w{i}"', f"w{i}") for i in range(count)]
+
+
+def _sarif_within_github_limits(sarif: dict) -> bytes:
+    written = (json.dumps(sarif, indent=2, ensure_ascii=False) + "\n").encode()  # as `wiam analyze` writes it
+    assert len(sarif["runs"][0]["results"]) <= 25_000
+    assert len(gzip.compress(written)) < 10_000_000
+    return written
+
+
+def test_sarif_keeps_to_githubs_result_limit_most_severe_first():
+    findings = _many_findings(30_000, lambda i: f"finding {i}")
+    run = to_sarif(findings, all_rules(), "0.1.0")["runs"][0]
+    _sarif_within_github_limits({"runs": [run]})
+    results = run["results"]
+    assert len(results) == 25_000
+    levels = Counter(r["level"] for r in results)
+    assert levels["error"] == 15_000 and levels["warning"] == 7_500 and levels["note"] == 2_500  # lows go first
+    lines = [r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in results]
+    assert lines == sorted(lines)  # still in place order
+    [note] = run["invocations"][0]["toolExecutionNotifications"]
+    assert "wiam found 30000 findings" in note["message"]["text"] and "25000 most severe" in note["message"]["text"]
+
+
+def test_sarif_of_long_incompressible_messages_stays_under_10_mb_gzipped():
+    noise = random.Random(7)
+    findings = _many_findings(3_000, lambda i: noise.randbytes(6_000).translate(PRINTABLE).decode())
+    sarif = to_sarif(findings, all_rules(), "0.1.0")
+    _sarif_within_github_limits(sarif)
+    results = sarif["runs"][0]["results"]
+    assert 0 < len(results) < len(findings) and "invocations" in sarif["runs"][0]
+    assert all(len(r["message"]["text"]) < 4_100 for r in results)  # one long message is cut, not dropped
+
+
+def test_truncated_sarif_validates_and_the_exit_code_counts_every_finding(spec, monkeypatch):
+    monkeypatch.setattr(output, "SARIF_MAX_RESULTS", 3)
+    findings = _many_findings(8, lambda i: f"finding {i}")
+    sarif = to_sarif(findings, all_rules(), "0.1.0")
+    schema = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
+    jsonschema.Draft4Validator(schema).validate(sarif)
+    assert [r["level"] for r in sarif["runs"][0]["results"]] == ["error", "error", "error"]
+    # A real run: 30 workloads that all can act as one another give 30 WIAM001 findings and more
+    # (AWS102, AWS104, AWS105 per workload): over a lowered cap, the file is cut but --fail-on counts them all.
+    folder = spec({"spec.wiam.json": json.dumps(_assume_anything_spec(30))})
+    out = folder / "out.sarif"
+    env_cap = "import sys; from wiam.analysis import output; output.SARIF_MAX_RESULTS = 5; " \
+              "from wiam.cli import main; sys.argv = ['wiam', *sys.argv[1:]]; main()"
+    done = subprocess.run([sys.executable, "-c", env_cap, "analyze", str(folder), "--format", "sarif",
+                           "--out", str(out), "--fail-on", "high"], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 1, done.stderr
+    written = json.loads(out.read_text())
+    jsonschema.Draft4Validator(schema).validate(written)
+    assert len(written["runs"][0]["results"]) == 5
+    assert "note: wiam found" in done.stderr and "this SARIF file holds the 5 most severe" in done.stderr
 
 
 def _wiam(*args, cwd=None):

@@ -7,7 +7,8 @@ import re
 import networkx as nx
 
 from ..document import describe
-from ..graph import AccessGraph, issuer_id, target_id, workload_id
+from ..graph import issuer_id, target_id, workload_id
+from ..suggest import LISTED, listed
 from .core import Context, Rule, rule
 
 RULES: list[Rule] = []
@@ -24,16 +25,6 @@ def environment_of(text: str) -> str | None:
     """The environment a name points at (`payments-prod` -> prod), if any word of it names one."""
     found = {_ENVIRONMENTS[w] for w in re.split(r"[^a-z0-9]+", text.lower()) if w in _ENVIRONMENTS}
     return found.pop() if len(found) == 1 else None
-
-
-# Aggregated findings name at most this many principals or workloads, then say how many more.
-LISTED = 10
-
-
-def listed(items: list[str], total: int) -> str:
-    """The first LISTED of `total` items, then how many more: a message's length stays bounded."""
-    more = total - LISTED
-    return ", ".join(items[:LISTED]) + (f" and {more} more" if more > 0 else "")
 
 
 @rule(RULES, "WIAM001", "escalation-path", "high", "A workload can act as another workload's principal",
