@@ -215,6 +215,20 @@ def test_escalation_and_shared_subject_findings_grow_linearly(spec, n, shared):
     assert longest < 2000  # the lists are capped: a message does not grow with n
 
 
+def test_untrusted_trigger_messages_do_not_list_every_grant(spec):
+    targets = {f"acct{i:02d}": {"account_id": f"{i:012d}"} for i in range(15)}
+    identities = [{"issuer": "github", "repository": "acme/app", "pull_request": True},
+                  {"issuer": "github", "repository": "acme/app", "ref": "refs/heads/feature"}]
+    data = {"issuer": {"github": {"kind": "github_actions"}}, "target": {"aws": targets},
+            "workload": {"app": {"environment": "dev", "identity": identities, "grant": {"aws": {
+                name: {"actions": ["s3:PutObject"], "resources": ["arn:aws:s3:::b/*"]} for name in targets}}}}}
+    untrusted = [f for f in findings_of(spec({"spec.wiam.json": json.dumps(data)})) if f.rule == "WIAM002"]
+    assert len(untrusted) == 2  # one per identity, each naming 10 of the 15 writing grants
+    for finding in untrusted:
+        assert "write access on aws acct00, aws acct01" in finding.message and "and 5 more" in finding.message
+        assert "acct10" not in finding.message
+
+
 def test_a_shared_subject_is_suppressed_only_when_every_workload_suppresses_it(spec):
     data = _assume_anything_spec(3, "ci")
     for name in ("w0", "w1"):

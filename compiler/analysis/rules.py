@@ -92,7 +92,7 @@ def _untrusted_triggers(rule: Rule, context: Context):
             privileged.append(f"environment {workload.environment!r}")
         writes = [f"{g.cloud} {g.target}" for g in workload.grants if PROVIDERS[g.cloud].writes(g)]
         if writes:
-            privileged.append("write access on " + ", ".join(writes))
+            privileged.append("write access on " + listed(writes))  # repeated per identity: capped
         if not privileged:
             continue
         for identity in workload.active_identities:
