@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import jsonschema
+import networkx as nx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,6 +18,7 @@ from cloudsplaining.shared.constants import PRIVILEGE_ESCALATION_METHODS
 from chains import CHAINS_HCL
 from wiam.analysis import Finding, all_rules, analyze, at_or_above, output
 from wiam.diagnostics import Pos
+from wiam.analysis.rules import reachable
 from wiam.suggest import LISTED
 from wiam.analysis.output import rules_markdown, to_sarif
 from wiam.compile import compile_model, load_model
@@ -227,6 +229,19 @@ def test_untrusted_trigger_messages_do_not_list_every_grant(spec):
     for finding in untrusted:
         assert "write access on aws acct00, aws acct01" in finding.message and "and 5 more" in finding.message
         assert "acct10" not in finding.message
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 11), st.integers(0, 11)), max_size=40))
+def test_reachable_sets_are_the_descendants_of_each_node(edges):
+    view = nx.DiGraph()
+    view.add_edges_from((f"n{a}", f"n{b}") for a, b in edges)
+    bit, reach = reachable(view)
+    for node in view:
+        # a node reaches itself when a cycle through another node leads back (its own principal: ignored)
+        back = any(nx.has_path(view, successor, node) for successor in view.succ[node] if successor != node)
+        expected = nx.descendants(view, node) | ({node} if back else set())
+        assert {other for other in view if reach[node] & bit[other]} == expected
 
 
 def test_a_shared_subject_is_suppressed_only_when_every_workload_suppresses_it(spec):

@@ -27,6 +27,44 @@ def environment_of(text: str) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
+def reachable(view: nx.DiGraph) -> tuple[dict[str, int], dict[str, int]]:
+    """Each node's bit (1 << its index in the view), and the nodes it reaches as a bitset. Through the
+    strongly connected components: the view's edges times a machine word per 64 nodes, where a search
+    from every node would cost nodes times edges."""
+    bit = {node: 1 << i for i, node in enumerate(view)}
+    components = nx.condensation(view)
+    below: dict[int, int] = {}  # a component's members and all they reach
+    reach: dict[int, int] = {}  # what each member reaches: its own component too when that is a cycle
+    for component in reversed(list(nx.topological_sort(components))):
+        members = components.nodes[component]["members"]
+        onward = 0
+        for successor in components.succ[component]:
+            onward |= below[successor]
+        inside = sum(bit[m] for m in members)
+        reach[component] = onward | inside if len(members) > 1 else onward
+        below[component] = onward | inside
+    mapping = components.graph["mapping"]
+    return bit, {node: reach[mapping[node]] for node in view}
+
+
+def _nearest(view: nx.DiGraph, start: str, wanted) -> tuple[list[tuple[int, str]], dict[str, str]]:
+    """The nearest LISTED nodes for which wanted(node) holds, as (hops, node) sorted, and the search tree:
+    a breadth-first search that stops after the level where it has found enough."""
+    parent, level, found, hops = {start: start}, [start], [], 0
+    while level and len(found) < LISTED:
+        hops += 1
+        following = []
+        for node in level:
+            for successor in view.succ[node]:
+                if successor not in parent:
+                    parent[successor] = node
+                    following.append(successor)
+                    if wanted(successor):
+                        found.append((hops, successor))
+        level = following
+    return sorted(found)[:LISTED], parent
+
+
 @rule(RULES, "WIAM001", "escalation-path", "high", "A workload can act as another workload's principal",
       """A grant lets this workload's principal assume, impersonate or take over the principal of another
       workload, directly or through a chain. Whoever controls this workload's subjects then holds the
@@ -38,28 +76,32 @@ def _escalation_paths(rule: Rule, context: Context):
     access, model = context.access, context.model
     view = access.only("can_act_as")
     nodes = access.graph.nodes
+    bit, reach = reachable(view)
+    owned: dict[str, int] = {}  # each workload's principals, as a bitset
+    for node in view:
+        owned[nodes[node]["workload"]] = owned.get(nodes[node]["workload"], 0) | bit[node]
     for name, workload in sorted(model.workloads.items()):
         if not workload.active_identities:
             continue  # no subject can become this workload (disabled): its paths lead nowhere now
-        for principal in sorted(access.graph.successors(workload_id(name))):
-            if principal not in view:
+        for principal in sorted(p for p in access.graph.successors(workload_id(name)) if p in view):
+            count = (reach[principal] & ~owned[name]).bit_count()
+            if not count:
                 continue
-            hops = nx.single_source_shortest_path_length(view, principal)
-            reached = sorted((n, node) for node, n in hops.items() if nodes[node]["workload"] != name)
-            if not reached:
-                continue
-            path = nx.shortest_path(view, principal, reached[0][1])  # to the nearest: a short search
+            nearest, parent = _nearest(view, principal, lambda node: nodes[node]["workload"] != name)
+            path = [nearest[0][1]]
+            while path[-1] != principal:
+                path.append(parent[path[-1]])
+            path.reverse()
             first = access.graph.get_edge_data(path[0], path[1])["can_act_as"]
             grant = nodes[first["via"]]
             shown = [f"{nodes[node]['cloud']} principal {nodes[node]['label']!r} of workload "
-                     f"{nodes[node]['workload']!r} ({n} hop{'s' if n > 1 else ''})" for n, node in reached[:LISTED]]
+                     f"{nodes[node]['workload']!r} ({n} hop{'s' if n > 1 else ''})" for n, node in nearest]
             where = ("workload", name, "grant", grant["cloud"], grant["target"])
             yield rule.finding(model.where(where, key=True), describe(where),
-                               f"workload {name!r} can act as {len(reached)} principal"
-                               f"{'s' if len(reached) > 1 else ''} of other workloads through "
-                               f"{nodes[principal]['label']!r}: {listed(shown, len(reached))} (nearest first hop: "
-                               f"{first['technique']})", workload=name, path=[workload_id(name), *path],
-                               related=[node for _, node in reached[:LISTED]])
+                               f"workload {name!r} can act as {count} principal{'s' if count > 1 else ''} of "
+                               f"other workloads through {nodes[principal]['label']!r}: {listed(shown, count)} "
+                               f"(nearest first hop: {first['technique']})", workload=name,
+                               path=[workload_id(name), *path], related=[node for _, node in nearest])
 
 
 def _untrusted_trigger(identity) -> str | None:
