@@ -4,6 +4,7 @@ also 3, a target it could not read."""
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import sys
@@ -235,6 +236,9 @@ def analyze(directory: str = DirArgument, recursive: bool = RecursiveOption,
     elif fmt is AnalyzeFormat.sarif:
         sarif = analysis_output.to_sarif(findings, rules, __version__)
         _emit((json.dumps(sarif, indent=2, ensure_ascii=False) + "\n").encode(), out, directory)
+        if len(sarif["runs"][0]["results"]) < len(findings):  # the exit code still counts them all
+            typer.echo("note: " + analysis_output.truncation_note(len(findings), len(sarif["runs"][0]["results"])),
+                       err=True)
     else:
         buffer = io.StringIO() if out else None  # colour only on a terminal; rich decides
         console = Console(highlight=False, soft_wrap=True, file=buffer, emoji=False)
@@ -247,9 +251,9 @@ def analyze(directory: str = DirArgument, recursive: bool = RecursiveOption,
 
 def _print_findings(console: Console, findings, rules) -> None:
     shown = [f for f in findings if not f.suppressed]
-    for file in dict.fromkeys(f.pos.file for f in shown):
+    for file, in_file in itertools.groupby(shown, key=lambda f: f.pos.file):  # findings come sorted by file
         console.print(file, style="bold", markup=False)
-        for finding in (f for f in shown if f.pos.file == file):
+        for finding in in_file:
             console.print(f"  {finding.pos.line}:{finding.pos.column} ", end="", markup=False)
             console.print(f"{finding.severity.upper()}", style=SEVERITY_STYLE[finding.severity], end="", markup=False)
             console.print(f" {finding.rule} {rules[finding.rule].title} ({finding.block})", markup=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import replace
 
 from wiam.providers import PROVIDERS
@@ -14,14 +13,15 @@ from .document import Document, describe
 from .issuers import KINDS, issuer_url
 from .model import Grant, Identity, Issuer, Model, Target, Workload
 from .names import check_unique, split_dirs
+from .suggest import closest, listed
 
 
 KILL_SWITCH = ("disabled", "reason")
 
 
 def _did_you_mean(name: str, choices) -> str:
-    close = difflib.get_close_matches(name, sorted(choices), n=1)
-    return f"did you mean {close[0]!r}?" if close else ""
+    close = closest(name, sorted(choices))
+    return f"did you mean {close!r}?" if close else ""
 
 
 def build_model(doc: Document, report: Report) -> Model:
@@ -124,7 +124,7 @@ def _workload(doc: Document, model: Model, name: str, body: dict, report: Report
                 names = [t for c, t in model.targets if c == cloud]
                 hint = _did_you_mean(target_name, names) or (
                     f"declare target \"{cloud}\" \"{target_name}\" {{ ... }}" if not names
-                    else f"{cloud} targets are: {', '.join(sorted(names))}")
+                    else f"{cloud} targets are: {listed(sorted(names))}")
                 report.error(doc.where(grant_path, key=True), describe(grant_path),
                              f"no {cloud} target named {target_name!r}", hint)
                 continue

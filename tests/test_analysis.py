@@ -1,16 +1,25 @@
 """Analysis rules: exact findings on planted specs, none on a clean one, suppression, SARIF, --fail-on."""
 
+import gzip
 import json
+import random
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import jsonschema
+import networkx as nx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from cloudsplaining.shared.constants import PRIVILEGE_ESCALATION_METHODS
 
 from chains import CHAINS_HCL
-from wiam.analysis import all_rules, analyze, at_or_above
+from wiam.analysis import Finding, all_rules, analyze, at_or_above, output
+from wiam.diagnostics import Pos
+from wiam.analysis.rules import reachable
+from wiam.suggest import LISTED
 from wiam.analysis.output import rules_markdown, to_sarif
 from wiam.compile import compile_model, load_model
 from conftest import ROOT, spec_errors
@@ -22,6 +31,8 @@ TARGETS = {
               '  subscription_id = "11111111-1111-1111-1111-111111111111"\n  resource_group = "ids"\n'
               '  location = "eastus"\n}\n'),
 }
+# Random bytes as printable ASCII: text that gzip cannot shrink much, like hostile messages.
+PRINTABLE = bytes(0x21 + b % 94 for b in range(256))
 PINNED = ('issuer = "github"\n    repository = "acme/app"\n    owner_id = "100"\n    repository_id = "200"\n'
           '    ref = "refs/heads/main"')
 
@@ -139,15 +150,16 @@ def test_shared_subject_unused_target_and_issuer(spec):
              '  grant "aws" "prod" {\n    actions = ["s3:ListBucket"]\n    resources = ["arn:aws:s3:::b"]\n  }\n}\n')
     text += TARGETS["gcp"] + 'issuer "gitlab" {\n  kind = "gitlab_ci"\n}\n'
     found = findings_of(spec(text))
-    assert sorted((f.rule, f.workload) for f in found) == [
-        ("WIAM003", "app"), ("WIAM003", "other"), ("WIAM006", None), ("WIAM007", None)]
-    assert "named by workloads app, other" in found[0].message
+    assert sorted((f.rule, f.workload) for f in found) == [("WIAM003", "app"), ("WIAM006", None), ("WIAM007", None)]
+    [shared] = [f for f in found if f.rule == "WIAM003"]  # once per subject, not once per workload naming it
+    assert "named by 2 workloads: 'app', 'other'" in shared.message and shared.related == ("app", "other")
 
 
 def test_chains_spec_exact_findings(spec):
     found = findings_of(spec(CHAINS_HCL))
     got = sorted((f.rule, f.pos.line, f.workload or "") for f in found)
-    paths = {(f.workload, f.path[-1]) for f in found if f.rule == "WIAM001"}
+    escalations = [f for f in found if f.rule == "WIAM001"]
+    paths = {(f.workload, node) for f in escalations for node in f.related}
     assert paths == {
         ("ci", "aws:role:prod:deployer"), ("ci", "aws:role:prod:admin"), ("deployer", "aws:role:prod:admin"),
         ("builder", "aws:role:prod:admin"),
@@ -167,13 +179,86 @@ def test_chains_spec_exact_findings(spec):
     assert others == [("AWS104", "builder"), ("AWS104", "deployer"), ("AZ102", "az-ops"), ("GCP102", "bridge"),
                       ("GCP102", "gcp-ci"),
                       ("GCP102", "gcp-deployer"), ("GCP102", "pool-admin"), ("WIAM007", "")]
-    two_hops = next(f for f in found if f.workload == "ci" and f.path[-1] == "aws:role:prod:admin")
-    assert two_hops.path == ("workload:ci", "aws:role:prod:ci", "aws:role:prod:deployer", "aws:role:prod:admin")
-    assert "in 2 hops" in two_hops.message and "sts:AssumeRole" in two_hops.message
-    three_hops = next(f for f in found if f.workload == "intern" and f.path[-1] == "aws:role:prod:admin")
-    assert three_hops.path == ("workload:intern", "aws:role:prod:intern", "aws:role:prod:ci",
-                               "aws:role:prod:deployer", "aws:role:prod:admin")
-    assert "in 3 hops" in three_hops.message
+    # One finding per principal that reaches others: bridge has two (AWS and GCP), the others one.
+    assert sorted(f.workload for f in escalations) == sorted(
+        ["ci", "deployer", "builder", "gcp-ci", "gcp-deployer", "pool-admin", "az-ops", "intern", "bridge", "bridge"])
+    ci = next(f for f in escalations if f.workload == "ci")
+    assert ci.related == ("aws:role:prod:deployer", "aws:role:prod:admin")  # nearest first
+    assert ci.path == ("workload:ci", "aws:role:prod:ci", "aws:role:prod:deployer")
+    assert "can act as 2 principals" in ci.message and "'wiam-admin' of workload 'admin' (2 hops)" in ci.message
+    assert "sts:AssumeRole" in ci.message
+    intern = next(f for f in escalations if f.workload == "intern")
+    assert "'wiam-admin' of workload 'admin' (3 hops)" in intern.message
+
+
+def _assume_anything_spec(n: int, subject: str | None = None) -> dict:
+    """n workloads, each allowed sts:AssumeRole on "*": every one can act as every other (n*(n-1) paths);
+    with `subject`, all of them also name that one subject."""
+    return {"issuer": {"kc": {"kind": "generic_oidc", "url": "https://sso.example/realms/p"}},
+            "target": {"aws": {"prod": {"account_id": "123456789012"}}},
+            "workload": {f"w{i}": {"environment": "prod",
+                                   "identity": [{"issuer": "kc", "subject": subject or f"s{i}", "audience": "a"}],
+                                   "grant": {"aws": {"prod": {"actions": ["sts:AssumeRole"], "resources": ["*"]}}}}
+                         for i in range(n)}}
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(min_value=2, max_value=25), shared=st.booleans())
+def test_escalation_and_shared_subject_findings_grow_linearly(spec, n, shared):
+    folder = spec({"spec.wiam.json": json.dumps(_assume_anything_spec(n, "ci" if shared else None))})
+    found = findings_of(folder)
+    escalations = [f for f in found if f.rule == "WIAM001"]
+    assert len(escalations) == n  # one per principal, not one per pair
+    for finding in escalations:
+        assert f"can act as {n - 1} principal" in finding.message
+        assert len(finding.related) == min(n - 1, LISTED) and f"aws:role:prod:{finding.workload}" not in finding.related
+        more = n - 1 - LISTED
+        assert (f"and {more} more" in finding.message) == (more > 0)
+    shares = [f for f in found if f.rule == "WIAM003"]
+    assert len(shares) == (1 if shared else 0)
+    if shared:
+        assert f"named by {n} workloads" in shares[0].message
+        assert list(shares[0].related) == sorted(f"w{i}" for i in range(n))[:LISTED]
+    longest = max(len(f.message) for f in found)
+    assert longest < 2000  # the lists are capped: a message does not grow with n
+
+
+def test_untrusted_trigger_messages_do_not_list_every_grant(spec):
+    targets = {f"acct{i:02d}": {"account_id": f"{i:012d}"} for i in range(15)}
+    identities = [{"issuer": "github", "repository": "acme/app", "pull_request": True},
+                  {"issuer": "github", "repository": "acme/app", "ref": "refs/heads/feature"}]
+    data = {"issuer": {"github": {"kind": "github_actions"}}, "target": {"aws": targets},
+            "workload": {"app": {"environment": "dev", "identity": identities, "grant": {"aws": {
+                name: {"actions": ["s3:PutObject"], "resources": ["arn:aws:s3:::b/*"]} for name in targets}}}}}
+    untrusted = [f for f in findings_of(spec({"spec.wiam.json": json.dumps(data)})) if f.rule == "WIAM002"]
+    assert len(untrusted) == 2  # one per identity, each naming 10 of the 15 writing grants
+    for finding in untrusted:
+        assert "write access on aws acct00, aws acct01" in finding.message and "and 5 more" in finding.message
+        assert "acct10" not in finding.message
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 11), st.integers(0, 11)), max_size=40))
+def test_reachable_sets_are_the_descendants_of_each_node(edges):
+    view = nx.DiGraph()
+    view.add_edges_from((f"n{a}", f"n{b}") for a, b in edges)
+    bit, reach = reachable(view)
+    for node in view:
+        # a node reaches itself when a cycle through another node leads back (its own principal: ignored)
+        back = any(nx.has_path(view, successor, node) for successor in view.succ[node] if successor != node)
+        expected = nx.descendants(view, node) | ({node} if back else set())
+        assert {other for other in view if reach[node] & bit[other]} == expected
+
+
+def test_a_shared_subject_is_suppressed_only_when_every_workload_suppresses_it(spec):
+    data = _assume_anything_spec(3, "ci")
+    for name in ("w0", "w1"):
+        data["workload"][name]["suppress"] = {"WIAM003": {"reason": "one job deploys both"}}
+    [shared] = [f for f in findings_of(spec({"spec.wiam.json": json.dumps(data)})) if f.rule == "WIAM003"]
+    assert shared.workload == "w2" and shared.suppressed is None
+    data["workload"]["w2"]["suppress"] = {"WIAM003": {"reason": "one job deploys both"}}
+    [shared] = [f for f in findings_of(spec({"spec.wiam.json": json.dumps(data)})) if f.rule == "WIAM003"]
+    assert shared.workload == "w0" and shared.suppressed == "one job deploys both"
 
 
 def test_a_clean_spec_has_no_findings(spec):
@@ -253,6 +338,66 @@ def test_sarif_is_valid_and_points_at_spec_lines(spec):
     suppressed = [r for r in results if "suppressions" in r]
     assert [s["suppressions"] for s in suppressed] == [[{"kind": "inSource", "justification": "accepted"}]]
     assert all(0 < float(r["properties"]["security-severity"]) <= 10 for r in rules)
+
+
+def _many_findings(count: int, message) -> list[Finding]:
+    """Synthetic findings of every severity, in place order, with message(i) as the text."""
+    severities = ["low", "medium", "high", "critical"]
+    return [Finding(["WIAM005", "WIAM003", "WIAM001", "AWS103"][i % 4], severities[i % 4], message(i),
+                    Pos("main.wiam.hcl", i + 1, 1), f'workload "w{i}"', f"w{i}") for i in range(count)]
+
+
+def _sarif_within_github_limits(sarif: dict) -> bytes:
+    written = (json.dumps(sarif, indent=2, ensure_ascii=False) + "\n").encode()  # as `wiam analyze` writes it
+    assert len(sarif["runs"][0]["results"]) <= 25_000
+    assert len(gzip.compress(written)) < 10_000_000
+    return written
+
+
+def test_sarif_keeps_to_githubs_result_limit_most_severe_first():
+    findings = _many_findings(30_000, lambda i: f"finding {i}")
+    run = to_sarif(findings, all_rules(), "0.1.0")["runs"][0]
+    _sarif_within_github_limits({"runs": [run]})
+    results = run["results"]
+    assert len(results) == 25_000
+    levels = Counter(r["level"] for r in results)
+    assert levels["error"] == 15_000 and levels["warning"] == 7_500 and levels["note"] == 2_500  # lows go first
+    lines = [r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in results]
+    assert lines == sorted(lines)  # still in place order
+    [note] = run["invocations"][0]["toolExecutionNotifications"]
+    assert "wiam found 30000 findings" in note["message"]["text"] and "25000 most severe" in note["message"]["text"]
+
+
+def test_sarif_of_long_incompressible_messages_stays_under_10_mb_gzipped():
+    noise = random.Random(7)
+    findings = _many_findings(3_000, lambda i: noise.randbytes(6_000).translate(PRINTABLE).decode())
+    sarif = to_sarif(findings, all_rules(), "0.1.0")
+    _sarif_within_github_limits(sarif)
+    results = sarif["runs"][0]["results"]
+    assert 0 < len(results) < len(findings) and "invocations" in sarif["runs"][0]
+    assert all(len(r["message"]["text"]) < 4_100 for r in results)  # one long message is cut, not dropped
+
+
+def test_truncated_sarif_validates_and_the_exit_code_counts_every_finding(spec, monkeypatch):
+    monkeypatch.setattr(output, "SARIF_MAX_RESULTS", 3)
+    findings = _many_findings(8, lambda i: f"finding {i}")
+    sarif = to_sarif(findings, all_rules(), "0.1.0")
+    schema = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
+    jsonschema.Draft4Validator(schema).validate(sarif)
+    assert [r["level"] for r in sarif["runs"][0]["results"]] == ["error", "error", "error"]
+    # A real run: 30 workloads that all can act as one another give 30 WIAM001 findings and more
+    # (AWS102, AWS104, AWS105 per workload): over a lowered cap, the file is cut but --fail-on counts them all.
+    folder = spec({"spec.wiam.json": json.dumps(_assume_anything_spec(30))})
+    out = folder / "out.sarif"
+    env_cap = "import sys; from wiam.analysis import output; output.SARIF_MAX_RESULTS = 5; " \
+              "from wiam.cli import main; sys.argv = ['wiam', *sys.argv[1:]]; main()"
+    done = subprocess.run([sys.executable, "-c", env_cap, "analyze", str(folder), "--format", "sarif",
+                           "--out", str(out), "--fail-on", "high"], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 1, done.stderr
+    written = json.loads(out.read_text())
+    jsonschema.Draft4Validator(schema).validate(written)
+    assert len(written["runs"][0]["results"]) == 5
+    assert "note: wiam found" in done.stderr and "this SARIF file holds the 5 most severe" in done.stderr
 
 
 def _wiam(*args, cwd=None):

@@ -22,6 +22,7 @@ class Finding:
     workload: str | None = None
     path: tuple[str, ...] = ()  # node IDs in the access graph, where the finding is a path
     suppressed: str | None = None  # the reason given in the spec
+    related: tuple[str, ...] = ()  # what an aggregated finding lists: graph node IDs or workload names
 
     def __post_init__(self) -> None:  # its text lands in SARIF and pull-request comments: printable only
         for name in ("message", "block", "suppressed"):
@@ -52,8 +53,8 @@ class Rule:
         return self.check(self, context)
 
     def finding(self, pos: Pos, block: str, message: str, workload: str | None = None,
-                path: Iterable[str] = ()) -> Finding:
-        return Finding(self.id, self.severity, message, pos, block, workload, tuple(path))
+                path: Iterable[str] = (), related: Iterable[str] = ()) -> Finding:
+        return Finding(self.id, self.severity, message, pos, block, workload, tuple(path), related=tuple(related))
 
 
 def rule(registry: list, id: str, name: str, severity: str, title: str, explanation: str, fix: str):

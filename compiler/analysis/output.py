@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import zlib
 from pathlib import Path
 from urllib.parse import quote
 
@@ -13,6 +15,12 @@ INFORMATION_URI = "https://github.com/wiam-dev/wiam"
 # GitHub code scanning ranks security results by this property (0.1 to 10).
 SECURITY_SEVERITY = {"low": "3.0", "medium": "5.5", "high": "8.0", "critical": "9.5"}
 SARIF_LEVEL = {"low": "note", "medium": "warning", "high": "error", "critical": "error"}
+# GitHub code scanning rejects a run of more than 25,000 results and an upload over 10 MB gzipped. The
+# budget counts the results gzipped as they are written, less a margin for what zlib still buffers and
+# for the deeper indentation in the file.
+SARIF_MAX_RESULTS = 25_000
+SARIF_MAX_GZIP_BYTES = 9_000_000
+SARIF_MAX_MESSAGE = 4_000  # characters of one result's message; the JSON output keeps it whole
 
 
 def summary(findings: list[Finding]) -> dict[str, int]:
@@ -28,7 +36,7 @@ def finding_json(finding: Finding, rule: Rule) -> dict:
     return {"rule": finding.rule, "name": rule.name, "severity": finding.severity, "title": rule.title,
             "message": finding.message, "file": finding.pos.file, "line": finding.pos.line,
             "column": finding.pos.column, "block": finding.block, "workload": finding.workload,
-            "path": list(finding.path), "fix": rule.fix,
+            "path": list(finding.path), "related": list(finding.related), "fix": rule.fix,
             "suppressed": {"reason": finding.suppressed} if finding.suppressed else None}
 
 
@@ -53,44 +61,69 @@ def _fingerprint(finding: Finding) -> str:
     return hashlib.sha256("\x00".join((finding.rule, finding.block, finding.message)).encode()).hexdigest()[:32]
 
 
+def _sarif_result(finding: Finding, index: int) -> dict:
+    text = finding.message
+    if len(text) > SARIF_MAX_MESSAGE:
+        text = text[:SARIF_MAX_MESSAGE] + f"... ({len(finding.message) - SARIF_MAX_MESSAGE} more characters)"
+    result = {
+        "ruleId": finding.rule,
+        "ruleIndex": index,
+        "level": SARIF_LEVEL[finding.severity],
+        "message": {"text": text},
+        "locations": [{"physicalLocation": {
+            "artifactLocation": {"uri": artifact_uri(finding.pos.file), "uriBaseId": "%SRCROOT%"},
+            "region": {"startLine": max(finding.pos.line, 1), "startColumn": max(finding.pos.column, 1)},
+        }}],
+        "partialFingerprints": {"wiamFinding/v1": _fingerprint(finding)},
+    }
+    if finding.suppressed:
+        result["suppressions"] = [{"kind": "inSource", "justification": finding.suppressed}]
+    return result
+
+
+def _sarif_results(findings: list[Finding], index: dict[str, int]) -> list[dict]:
+    """As many results as GitHub accepts, the unsuppressed and most severe chosen first, in place order."""
+    ranked = sorted(range(len(findings)), key=lambda i: (findings[i].suppressed is not None,
+                                                         -SEVERITIES.index(findings[i].severity)))
+    kept, size, gzipped = {}, 0, zlib.compressobj(wbits=31)
+    for i in ranked[:SARIF_MAX_RESULTS]:
+        result = _sarif_result(findings[i], index[findings[i].rule])
+        size += len(gzipped.compress(json.dumps(result, indent=2, ensure_ascii=False).encode()))
+        if size > SARIF_MAX_GZIP_BYTES:
+            break
+        kept[i] = result
+    return [kept[i] for i in sorted(kept)]
+
+
+def truncation_note(total: int, kept: int) -> str:
+    return (f"wiam found {total} findings; this SARIF file holds the {kept} most severe, as GitHub code scanning "
+            f"accepts at most {SARIF_MAX_RESULTS:,} results and 10 MB per upload: see wiam analyze --format json "
+            f"for all of them")
+
+
 def to_sarif(findings: list[Finding], rules: dict[str, Rule], version: str) -> dict:
     ordered = list(rules.values())
-    index = {rule.id: i for i, rule in enumerate(ordered)}
-    results = []
-    for finding in findings:
-        result = {
-            "ruleId": finding.rule,
-            "ruleIndex": index[finding.rule],
-            "level": SARIF_LEVEL[finding.severity],
-            "message": {"text": finding.message},
-            "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": artifact_uri(finding.pos.file), "uriBaseId": "%SRCROOT%"},
-                "region": {"startLine": max(finding.pos.line, 1), "startColumn": max(finding.pos.column, 1)},
-            }}],
-            "partialFingerprints": {"wiamFinding/v1": _fingerprint(finding)},
-        }
-        if finding.suppressed:
-            result["suppressions"] = [{"kind": "inSource", "justification": finding.suppressed}]
-        results.append(result)
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "wiam", "version": version, "informationUri": INFORMATION_URI,
-                "rules": [{
-                    "id": rule.id, "name": rule.name,
-                    "shortDescription": {"text": rule.title},
-                    "fullDescription": {"text": rule.explanation},
-                    "help": {"text": rule.fix, "markdown": f"**Fix:** {rule.fix}"},
-                    "defaultConfiguration": {"level": SARIF_LEVEL[rule.severity]},
-                    "properties": {"security-severity": SECURITY_SEVERITY[rule.severity],
-                                   "tags": ["security", "iam", "least-privilege"]},
-                } for rule in ordered],
-            }},
-            "results": results,
-        }],
+    results = _sarif_results(findings, {rule.id: i for i, rule in enumerate(ordered)})
+    run: dict = {
+        "tool": {"driver": {
+            "name": "wiam", "version": version, "informationUri": INFORMATION_URI,
+            "rules": [{
+                "id": rule.id, "name": rule.name,
+                "shortDescription": {"text": rule.title},
+                "fullDescription": {"text": rule.explanation},
+                "help": {"text": rule.fix, "markdown": f"**Fix:** {rule.fix}"},
+                "defaultConfiguration": {"level": SARIF_LEVEL[rule.severity]},
+                "properties": {"security-severity": SECURITY_SEVERITY[rule.severity],
+                               "tags": ["security", "iam", "least-privilege"]},
+            } for rule in ordered],
+        }},
+        "results": results,
     }
+    if len(results) < len(findings):
+        run["invocations"] = [{"executionSuccessful": True, "toolExecutionNotifications": [{
+            "descriptor": {"id": "wiam/results-truncated"}, "level": "warning",
+            "message": {"text": truncation_note(len(findings), len(results))}}]}]
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
 def rules_markdown(rules: dict[str, Rule]) -> str:

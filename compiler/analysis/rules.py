@@ -7,7 +7,8 @@ import re
 import networkx as nx
 
 from ..document import describe
-from ..graph import AccessGraph, issuer_id, target_id, workload_id
+from ..graph import issuer_id, target_id, workload_id
+from ..suggest import LISTED, listed
 from .core import Context, Rule, rule
 
 RULES: list[Rule] = []
@@ -26,42 +27,81 @@ def environment_of(text: str) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
-def chains(access: AccessGraph, start: str) -> dict[str, list[str]]:
-    """Principals reachable from one principal through can_act_as edges only, with shortest paths."""
-    view = access.only("can_act_as")
-    if start not in view:
-        return {}
-    return {node: path for node, path in nx.single_source_shortest_path(view, start).items() if node != start}
+def reachable(view: nx.DiGraph) -> tuple[dict[str, int], dict[str, int]]:
+    """Each node's bit (1 << its index in the view), and the nodes it reaches as a bitset. Through the
+    strongly connected components: the view's edges times a machine word per 64 nodes, where a search
+    from every node would cost nodes times edges."""
+    bit = {node: 1 << i for i, node in enumerate(view)}
+    components = nx.condensation(view)
+    below: dict[int, int] = {}  # a component's members and all they reach
+    reach: dict[int, int] = {}  # what each member reaches: its own component too when that is a cycle
+    for component in reversed(list(nx.topological_sort(components))):
+        members = components.nodes[component]["members"]
+        onward = 0
+        for successor in components.succ[component]:
+            onward |= below[successor]
+        inside = sum(bit[m] for m in members)
+        reach[component] = onward | inside if len(members) > 1 else onward
+        below[component] = onward | inside
+    mapping = components.graph["mapping"]
+    return bit, {node: reach[mapping[node]] for node in view}
+
+
+def _nearest(view: nx.DiGraph, start: str, wanted) -> tuple[list[tuple[int, str]], dict[str, str]]:
+    """The nearest LISTED nodes for which wanted(node) holds, as (hops, node) sorted, and the search tree:
+    a breadth-first search that stops after the level where it has found enough."""
+    parent, level, found, hops = {start: start}, [start], [], 0
+    while level and len(found) < LISTED:
+        hops += 1
+        following = []
+        for node in level:
+            for successor in view.succ[node]:
+                if successor not in parent:
+                    parent[successor] = node
+                    following.append(successor)
+                    if wanted(successor):
+                        found.append((hops, successor))
+        level = following
+    return sorted(found)[:LISTED], parent
 
 
 @rule(RULES, "WIAM001", "escalation-path", "high", "A workload can act as another workload's principal",
       """A grant lets this workload's principal assume, impersonate or take over the principal of another
       workload, directly or through a chain. Whoever controls this workload's subjects then holds the
-      other workload's access too, which its own grants do not show.""",
+      other workload's access too, which its own grants do not show. One finding per principal: how many
+      principals it reaches, the nearest listed first.""",
       """Remove the permission that opens the path (the first hop's grant), or narrow its resources so
       they exclude other workloads' principals.""")
 def _escalation_paths(rule: Rule, context: Context):
     access, model = context.access, context.model
+    view = access.only("can_act_as")
+    nodes = access.graph.nodes
+    bit, reach = reachable(view)
+    owned: dict[str, int] = {}  # each workload's principals, as a bitset
+    for node in view:
+        owned[nodes[node]["workload"]] = owned.get(nodes[node]["workload"], 0) | bit[node]
     for name, workload in sorted(model.workloads.items()):
         if not workload.active_identities:
             continue  # no subject can become this workload (disabled): its paths lead nowhere now
-        reached: dict[str, list[str]] = {}
-        for principal in sorted(access.graph.successors(workload_id(name))):
-            for node, path in chains(access, principal).items():
-                if access.graph.nodes[node]["workload"] != name and (
-                        node not in reached or len(path) < len(reached[node])):
-                    reached[node] = path
-        for node, path in sorted(reached.items()):
+        for principal in sorted(p for p in access.graph.successors(workload_id(name)) if p in view):
+            count = (reach[principal] & ~owned[name]).bit_count()
+            if not count:
+                continue
+            nearest, parent = _nearest(view, principal, lambda node: nodes[node]["workload"] != name)
+            path = [nearest[0][1]]
+            while path[-1] != principal:
+                path.append(parent[path[-1]])
+            path.reverse()
             first = access.graph.get_edge_data(path[0], path[1])["can_act_as"]
-            grant = access.graph.nodes[first["via"]]
-            hops = " -> ".join(f"{access.graph.nodes[p]['label']}" for p in path)
-            other = access.graph.nodes[node]
-            yield rule.finding(model.where(("workload", name, "grant", grant["cloud"], grant["target"]), key=True),
-                               describe(("workload", name, "grant", grant["cloud"], grant["target"])),
-                               f"workload {name!r} can act as {other['cloud']} principal {other['label']!r} of "
-                               f"workload {other['workload']!r} in {len(path) - 1} "
-                               f"hop{'s' if len(path) > 2 else ''}: {hops} (first hop: {first['technique']})",
-                               workload=name, path=[workload_id(name), *path])
+            grant = nodes[first["via"]]
+            shown = [f"{nodes[node]['cloud']} principal {nodes[node]['label']!r} of workload "
+                     f"{nodes[node]['workload']!r} ({n} hop{'s' if n > 1 else ''})" for n, node in nearest]
+            where = ("workload", name, "grant", grant["cloud"], grant["target"])
+            yield rule.finding(model.where(where, key=True), describe(where),
+                               f"workload {name!r} can act as {count} principal{'s' if count > 1 else ''} of "
+                               f"other workloads through {nodes[principal]['label']!r}: {listed(shown, count)} "
+                               f"(nearest first hop: {first['technique']})", workload=name,
+                               path=[workload_id(name), *path], related=[node for _, node in nearest])
 
 
 def _untrusted_trigger(identity) -> str | None:
@@ -94,7 +134,7 @@ def _untrusted_triggers(rule: Rule, context: Context):
             privileged.append(f"environment {workload.environment!r}")
         writes = [f"{g.cloud} {g.target}" for g in workload.grants if PROVIDERS[g.cloud].writes(g)]
         if writes:
-            privileged.append("write access on " + ", ".join(writes))
+            privileged.append("write access on " + listed(writes))  # repeated per identity: capped
         if not privileged:
             continue
         for identity in workload.active_identities:
@@ -111,18 +151,21 @@ def _untrusted_triggers(rule: Rule, context: Context):
       """Give each workload its own subject (a GitHub environment, another service account), or merge
       the workloads into one.""")
 def _shared_subjects(rule: Rule, context: Context):
+    workloads = context.model.workloads
     owners: dict[tuple[str, str], list] = {}
-    for name, workload in sorted(context.model.workloads.items()):
+    for name, workload in sorted(workloads.items()):
         for identity in workload.active_identities:
             owners.setdefault((identity.issuer.name, identity.subject), []).append(identity)
     for (issuer, subject), identities in sorted(owners.items()):
         names = sorted({i.workload for i in identities})
         if len(names) < 2:
             continue
-        for identity in identities:
-            yield rule.finding(identity.pos, describe(("workload", identity.workload, "identity", identity.index)),
-                               f"subject {subject!r} of issuer {issuer!r} is named by workloads "
-                               f"{', '.join(names)}", workload=identity.workload)
+        # One finding per subject, at a workload that does not suppress it: suppressed only if all do.
+        identity = min(identities, key=lambda i: (rule.id in workloads[i.workload].suppress, i.workload, i.index))
+        yield rule.finding(identity.pos, describe(("workload", identity.workload, "identity", identity.index)),
+                           f"subject {subject!r} of issuer {issuer!r} is named by {len(names)} workloads: "
+                           f"{listed([repr(n) for n in names[:LISTED]], len(names))}", workload=identity.workload,
+                           related=names[:LISTED])
 
 
 @rule(RULES, "WIAM004", "environment-mismatch", "medium", "Identity from another environment",

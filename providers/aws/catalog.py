@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import re
 from functools import lru_cache
+
+from wiam.suggest import closest
 
 # policy_sentry's access levels, from least to most powerful.
 ACCESS_LEVELS = ("List", "Read", "Tagging", "Write", "Permissions management")
@@ -26,6 +27,12 @@ def _database() -> dict[str, dict[str, tuple[str, str, bool]]]:
             wildcard_only = set(privilege.get("resource_types", {})) <= {""}
             actions[name.lower()] = (f"{service['prefix']}:{name}", privilege["access_level"], wildcard_only)
     return services
+
+
+@lru_cache(maxsize=None)
+def _sorted_names(service: str | None) -> tuple[str, ...]:
+    """Service prefixes (service None) or one service's lower-case action names, sorted for suggestions."""
+    return tuple(sorted(_database() if service is None else _database()[service]))
 
 
 def source() -> str:
@@ -68,14 +75,14 @@ def problem(action: str) -> tuple[str, str] | None:
     if action == "*":
         return None
     if service not in services:
-        close = difflib.get_close_matches(service, sorted(services), n=1)
+        close = closest(service, _sorted_names(None))
         return (f"unknown AWS service prefix {action.partition(':')[0]!r}",
-                (f"did you mean {close[0]!r}? " if close else "") +
+                (f"did you mean {close!r}? " if close else "") +
                 "use a service prefix from the AWS Service Authorization Reference, or list it in custom")
     if expand(action):
         return None
-    close = difflib.get_close_matches(name, sorted(services[service]), n=1)
-    suggestion = f"did you mean {services[service][close[0]][0]!r}? " if close else ""
+    close = closest(name, _sorted_names(service))
+    suggestion = f"did you mean {services[service][close][0]!r}? " if close else ""
     what = "matches no action" if "*" in name or "?" in name else "is not an action"
     return (f"{action!r} {what} of service {service!r} ({source()})",
             suggestion + "check the action name, or list it in custom if it is newer than the catalog")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from wiam.providers import catalogs
+from wiam.suggest import closest
 
 from .terraform import role_reference
 
@@ -47,6 +47,16 @@ def _roles() -> dict[str, dict]:
 
 
 @lru_cache(maxsize=1)
+def _folded_names() -> dict[str, str]:
+    return {name.lower(): name for name in _roles()}
+
+
+@lru_cache(maxsize=1)
+def _sorted_names() -> tuple[str, ...]:
+    return tuple(sorted(_roles()))
+
+
+@lru_cache(maxsize=1)
 def _names_by_id() -> dict[str, str]:
     return {entry["id"]: name for name, entry in _roles().items()}
 
@@ -83,9 +93,7 @@ def problem(role: str) -> tuple[str, str] | None:
                 "or /providers/Microsoft.Authorization/roleDefinitions/<GUID>")
     if _GUID_AT_END.search(role) or role in _roles():
         return None
-    folded = {name.lower(): name for name in _roles()}
-    close = ([folded[role.lower()]] if role.lower() in folded
-             else difflib.get_close_matches(role, sorted(_roles()), n=1))
+    close = _folded_names().get(role.lower()) or closest(role, _sorted_names())
     return (f"{role!r} is not an Azure built-in role ({source()})",
-            (f"did you mean {close[0]!r}? " if close else "") +
+            (f"did you mean {close!r}? " if close else "") +
             "use a built-in role name, a role definition ID for a custom role, or list it in custom")

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import difflib
 import re
+from functools import lru_cache
 
 from wiam.providers import catalogs
+from wiam.suggest import closest
 
 CUSTOM_ROLE = re.compile(r"(projects|organizations)/[^/]+/roles/[A-Za-z0-9_.]+")
 
 
 def roles() -> dict[str, dict]:
     return catalogs.load(catalogs.GCP_FILE)["roles"]
+
+
+@lru_cache(maxsize=1)
+def _sorted_roles() -> tuple[str, ...]:
+    return tuple(sorted(roles()))
 
 
 def source() -> str:
@@ -28,7 +34,7 @@ def permissions(role: str) -> frozenset[str] | None:
 def problem(role: str) -> tuple[str, str] | None:
     if CUSTOM_ROLE.fullmatch(role) or role in roles():
         return None
-    close = difflib.get_close_matches(role, sorted(roles()), n=1)
+    close = closest(role, _sorted_roles())
     return (f"{role!r} is not a predefined GCP role ({source()})",
-            (f"did you mean {close[0]!r}? " if close else "") +
+            (f"did you mean {close!r}? " if close else "") +
             "use a predefined role, a custom role's full name (projects/P/roles/R), or list it in custom")
