@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import replace
 
 from wiam.providers import PROVIDERS
@@ -30,6 +31,8 @@ def build_model(doc: Document, report: Report) -> Model:
     Problems go to `report`; the model holds what could be built, so that one run finds all errors.
     """
     schema.check(doc, report)
+    if not report.diagnostics:  # else a pattern has told of the character already
+        _check_visible(doc, doc.data, (), report)
     if report.diagnostics:
         return Model(document=doc)
     model = Model(document=doc)
@@ -47,6 +50,31 @@ def build_model(doc: Document, report: Report) -> Model:
     check_unique(split_dirs(model) + [name for target in model.targets.values()
                                       for name in PROVIDERS[target.cloud].object_names(model, target)], report)
     return model
+
+
+FREE_TEXT = ("description", "reason")  # may hold line breaks and tabs; nothing else may hold any control
+_INVISIBLE = ("Cc", "Cf", "Zl", "Zp")  # controls, bidi and zero-width formats, line and paragraph separators
+
+
+def _check_visible(doc: Document, value, path: tuple, report: Report) -> None:
+    """No cloud name, subject or claim holds a control or invisible character, and text that shows
+    one differently from what it is (bidi overrides) would mislead a reviewer of the spec."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_visible(doc, item, path + (key,), report)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_visible(doc, item, path + (index,), report)
+    elif isinstance(value, str) and not value.isprintable():
+        free = path[-1:] and path[-1] in FREE_TEXT
+        bad = next((c for c in value if unicodedata.category(c) in _INVISIBLE and not (free and c in "\n\t")), None)
+        if bad is not None:
+            at = len(path) - 2 if isinstance(path[-1], int) else len(path) - 1  # the attribute: resources[0]
+            name = path[at] + "".join(f"[{index}]" for index in path[at + 1:])
+            report.error(doc.where(path), describe(path[:at]),
+                         f"{name} holds {bad.encode('unicode_escape').decode('ascii')} (U+{ord(bad):04X}), "
+                         "a control or invisible character", "remove it: write the value in visible characters"
+                         + (" (line breaks and tabs may stay)" if free else ""))
 
 
 def _check_places(doc: Document, model: Model, report: Report) -> None:

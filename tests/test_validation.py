@@ -1,10 +1,15 @@
 """Validation: every kind of error names its place, its block and the way out; all are reported."""
 
+import json
+import tempfile
+from pathlib import Path
+
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from wiam.diagnostics import Pos
 from wiam.document import describe
-from conftest import BASE_HCL, spec_errors, workload_hcl
+from conftest import BASE_HCL, spec_errors, workload_hcl, write_spec
 
 GH = 'issuer = "github"\n    repository = "acme/app"\n    ref = "refs/heads/main"'
 
@@ -151,3 +156,35 @@ def test_two_targets_in_one_cloud_place_are_refused_at_the_setting(spec, second,
 def test_a_second_pool_in_one_project_is_its_own_target(spec):
     other_pool = 'target "gcp" "split" {\n  project_id = "acme-prod"\n  project_number = "123456789012"\n  pool_id = "split-pool"\n}\n'
     assert spec_errors(spec({"main.wiam.hcl": BASE_HCL + other_pool})) == []
+
+
+INVISIBLE = ["\x1b", "\x07", "\x00", "\x85", "\u202e", "\u200b", "\u2028", "\u2029", "\ufeff", "\n"]
+
+
+def _visible_spec(subject="s", resource="arn:aws:s3:::b/*", description="d") -> str:
+    return json.dumps({
+        "issuer": {"g": {"kind": "generic_oidc", "url": "https://idp.example.com"}},
+        "target": {"aws": {"prod": {"account_id": "123456789012"}}},
+        "workload": {"w": {"description": description, "identity": [{"issuer": "g", "subject": subject}],
+                           "grant": {"aws": {"prod": {"actions": ["s3:GetObject"], "resources": [resource]}}}}}})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(INVISIBLE), st.text(alphabet=st.characters(codec="ascii", categories=["L", "N"]), max_size=8),
+       st.sampled_from(["subject", "resource", "description"]))
+def test_controls_and_invisible_characters_are_refused_where_no_cloud_holds_them(char, text, field):
+    value = {"subject": f"s{text}{char}", "resource": f"arn:aws:s3:::b/{text}{char}", "description": f"{text}{char}"}
+    with tempfile.TemporaryDirectory() as folder:
+        errors = spec_errors(write_spec(Path(folder), {"s.wiam.json": _visible_spec(**{field: value[field]})}))
+    if field == "description" and char == "\n":  # free text may hold line breaks and tabs
+        assert errors == []
+        return
+    (error,) = errors
+    attribute = {"subject": "subject", "resource": "resources[0]", "description": "description"}[field]
+    shown = char.encode("unicode_escape").decode("ascii")
+    if error.message.startswith("invalid value"):  # the schema's pattern for the field refused it first
+        assert shown in error.message and field == "resource"
+    else:
+        assert error.message == f"{attribute} holds {shown} (U+{ord(char):04X}), a control or invisible character"
+        assert error.hint.startswith("remove it")
+    assert error.pos.line == 1
