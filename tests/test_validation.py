@@ -39,6 +39,8 @@ def only_error(folder):
     (_grant("aws", "prod", 'actions = ["s3:GetObject"]\n'
      '    resources = ["arn:aws:s3:::b/*"]\n    max_session_duration = "13h"'),
      "outside 1 to 12 hours", 'grant "aws" "prod" in workload "w"', "43200"),
+    (_grant("azure", "prod", 'roles = ["Reader"]\n    scope = "/subscriptions/11111111-1111-1111-1111-111111111111/'
+            'resourceGroups/rg/../.."'), "invalid value", 'grant "azure" "prod" in workload "w"', "no . or .. segments"),
     (_grant("aws", "prod", 'actions = ["s3 GetObject"]\n'
      '    resources = ["arn:aws:s3:::b/*"]'), "invalid value", 'grant "aws" "prod" in workload "w"', "service:Action"),
     (_grant("aws", "prod", 'actions = ["s3:GetObject"]\n'
