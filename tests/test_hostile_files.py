@@ -240,7 +240,7 @@ def test_user_text_in_findings_is_escaped_in_sarif_json_text_and_the_markdown_di
     main = spec / "main.wiam.hcl"
     text = main.read_text()
     assert "the region condition bounds it" in text
-    main.write_text(text.replace("the region condition bounds it", "bounded\\u202e\\u001b[2J\\n### fake heading"))
+    main.write_text(text.replace("the region condition bounds it", "bounded @octocat\\n### fake heading"))
     runs = [wiam("analyze", spec, "--format", fmt) for fmt in ("text", "json", "sarif")]
     runs += [wiam("diff", EXAMPLES / "terraform-cloud", spec, "--format", fmt) for fmt in ("markdown", "json")]
     for result in runs:
@@ -249,30 +249,34 @@ def test_user_text_in_findings_is_escaped_in_sarif_json_text_and_the_markdown_di
     sarif = json.loads(runs[2].stdout)
     reasons = [s["justification"] for r in sarif["runs"][0]["results"] for s in r.get("suppressions", [])]
     (reason,) = [r for r in reasons if "bounded" in r]
-    assert reason.endswith("; bounded\\u202e\\x1b[2J\\n### fake heading")
+    assert reason.endswith("; bounded @octocat\\n### fake heading")
 
 
-def test_user_text_in_the_diff_and_queries_is_escaped_in_text_and_markdown(tmp_path):
+def test_hidden_characters_in_a_subject_are_refused_and_visible_markup_stays_inert(tmp_path):
     spec = tmp_path / "spec"
     shutil.copytree(EXAMPLES / "generic-oidc", spec)
     main = next(spec.glob("*.wiam.hcl"))
     text = main.read_text()
     assert '"8c2f7e3a-51d4-4c6b-9f0e-2b7a6d1e4c90"' in text
     main.write_text(text.replace('"8c2f7e3a-51d4-4c6b-9f0e-2b7a6d1e4c90"', '"8c2f\\u202e\\u001b[2J\\n### fake"'))
-    for fmt, shown in (("text", "8c2f\\u202e\\x1b[2J\\n### fake"), ("markdown", "8c2f\\u202e\\x1b[2J\\n### fake")):
-        result = wiam("diff", EXAMPLES / "generic-oidc", spec, "--format", fmt)
-        assert result.returncode == 0, result.stderr
-        assert not any(c in result.stdout for c in HIDDEN)
-        assert shown in result.stdout
-        if fmt == "markdown":  # user text only inside code spans: no heading, mention or link is read there
-            assert all(line.startswith(("### 🔺", "<details>", "</details>", "**", "- `", "`")) or not line
-                       for line in result.stdout.splitlines()), result.stdout
-    subject = "8c2f\u202e\x1b[2J\n### fake"
+    for command in (("validate", spec), ("diff", EXAMPLES / "generic-oidc", spec, "--format", "markdown"),
+                    ("who-can", spec, "--action", "s3:GetObject")):
+        result = wiam(*command)
+        shown = result.stdout + result.stderr  # errors go to stdout as JSON for machine formats
+        assert result.returncode == 1 and "(U+202E), a control or invisible character" in shown, shown
+        assert not any(c in result.stdout + result.stderr for c in HIDDEN)
+    subject = "8c2f `@octocat` ### https://evil.example/x"
+    main.write_text(text.replace('"8c2f7e3a-51d4-4c6b-9f0e-2b7a6d1e4c90"', json.dumps(subject)))
+    result = wiam("diff", EXAMPLES / "generic-oidc", spec, "--format", "markdown")
+    assert result.returncode == 0, result.stderr
+    assert any(line.startswith("- ``") and subject in line for line in result.stdout.splitlines()), result.stdout
+    # user text only inside code spans: no heading, mention or link is read there
+    assert all(line.startswith(("### 🔺", "<details>", "</details>", "**", "- `", "`")) or not line
+               for line in result.stdout.splitlines()), result.stdout
     for query in (("who-can", spec, "--action", "s3:GetObject"), ("blast-radius", spec, "--subject", subject)):
         result = wiam(*query)
         assert result.returncode == 0, result.stderr
-        assert not any(c in result.stdout for c in HIDDEN)
-        assert printable(subject) in result.stdout
+        assert subject in result.stdout
 
 
 # Writing --out
@@ -368,13 +372,14 @@ def test_a_kill_switch_reason_is_escaped_in_analyze_text_and_json(tmp_path):
     main = next(spec.glob("*.wiam.hcl"))
     text = main.read_text()
     assert text.count('workload "nightly-report" {\n') == 1
+    # A reason may hold line breaks: one must not start a GitHub workflow command (::error ...) in the log.
     main.write_text(text.replace('workload "nightly-report" {\n', 'workload "nightly-report" {\n  disabled = true\n'
-                                 '  reason = "INC-1\\u202e\\u001b[2J"\n'))
+                                 '  reason = "INC-1\\n::error title=Approved::wiam says safe"\n'))
     for fmt in ("text", "json"):
         result = wiam("analyze", spec, "--format", fmt)
         assert result.returncode == 0, result.stderr
-        assert "INC-1\\u202e\\x1b[2J" in result.stdout.replace("\\\\", "\\")
-        assert not any(c in result.stdout for c in HIDDEN)
+        assert "INC-1\\n::error title=Approved" in result.stdout.replace("\\\\", "\\")
+        assert not any(line.lstrip().startswith("::") for line in result.stdout.splitlines())
 
 
 def test_a_user_file_whose_name_a_generated_file_takes_is_kept_and_named(tmp_path):
@@ -394,11 +399,10 @@ def test_a_long_value_is_cut_to_an_excerpt_and_the_words_around_it_stay(folder):
     main = folder / "main.wiam.hcl"
     text = main.read_text()
     assert text.count('"refs/heads/main"') == 1
-    main.write_text(text.replace('"refs/heads/main"', f'"{LONG_LINE}{HOSTILE}"'))
+    main.write_text(text.replace('"refs/heads/main"', f'"{LONG_LINE}"'))
     result = wiam("validate", folder)
     assert result.returncode == 1, result.stderr
     assert f"ref '{'A' * EXCERPT_CHARS}…' is not a full Git ref" in result.stderr
-    assert not any(c in result.stderr for c in HIDDEN)
 
 
 def test_simulate_claims_from_a_fifo_or_not_utf8_are_usage_errors(folder, tmp_path):
