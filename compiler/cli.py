@@ -108,10 +108,12 @@ def _valid_model(directory: str, recursive: bool, fmt, report: Report) -> Model:
 
 
 def _refuse_overlap(out: str, spec: str, recursive: bool) -> None:
-    """An output folder is replaced whole: it must not be the spec folder, hold it, or (read with
-    --recursive) lie inside it, once links are resolved."""
+    """An output folder is replaced whole: it must not be the spec folder or hold it, once links are
+    resolved, nor lie inside it when read with --recursive or when reached through a link (a link
+    that a pull request committed into the spec folder)."""
     root = spec_root(spec)
-    if inside(root, out) or recursive and inside(out, root):
+    written_inside = os.path.commonpath([os.path.abspath(out), os.path.abspath(root)]) == os.path.abspath(root)
+    if inside(root, out) or inside(out, root) and (recursive or not written_inside):
         _fail_usage(f"--out {out} overlaps the spec folder {root} (links resolved): write the output elsewhere")
 
 

@@ -303,11 +303,19 @@ def test_out_overlapping_the_spec_folder_is_refused_and_nothing_moves(folder, tm
     link.symlink_to(target)
     before = tree(folder)
     out = folder if where == "self" else link
-    result = wiam("compile", folder, "--out", out, "--recursive")
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "overlaps the spec folder" in result.stderr and "Traceback" not in result.stderr
+    for flags in ([], ["--recursive"]):  # a link into the spec folder is refused, read recursively or not
+        result = wiam("compile", folder, "--out", out, *flags)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "overlaps the spec folder" in result.stderr and "Traceback" not in result.stderr
     assert tree(folder) == before
     assert not [p for p in tmp_path.rglob(".*wiam-new-*")]
+
+
+def test_out_in_a_subfolder_of_the_spec_is_written_unless_the_spec_is_read_recursively(folder):
+    assert wiam("compile", folder, "--out", folder / "out").returncode == 0
+    assert (folder / "out" / "main.tf.json").is_file()
+    result = wiam("compile", folder, "--out", folder / "out", "--recursive")
+    assert result.returncode == 2 and "overlaps the spec folder" in result.stderr
 
 
 def test_a_failed_swap_removes_its_staging_folder(folder, tmp_path):
