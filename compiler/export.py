@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import networkx as nx
 
@@ -22,13 +23,23 @@ def _scalar(value):
     return value
 
 
-def flatten(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
-    """A copy whose attribute values are all strings, numbers or booleans."""
+def _same(text: str) -> str:
+    return text
+
+
+def flatten(graph: nx.MultiDiGraph, clean=_same) -> nx.MultiDiGraph:
+    """A copy whose attribute values are all strings, numbers or booleans; `clean` rewrites every
+    string (node IDs, edge keys, attribute names and values) for a format that cannot hold some text."""
+    def value(v):
+        v = _scalar(v)
+        return clean(v) if isinstance(v, str) else v
+
     flat = nx.MultiDiGraph()
     for node, data in graph.nodes(data=True):
-        flat.add_node(node, **{k: _scalar(v) for k, v in data.items() if v is not None})
+        flat.add_node(clean(node), **{clean(k): value(v) for k, v in data.items() if v is not None})
     for source, target, key, data in graph.edges(keys=True, data=True):
-        flat.add_edge(source, target, key=key, **{k: _scalar(v) for k, v in data.items() if v is not None})
+        flat.add_edge(clean(source), clean(target), key=clean(key),
+                      **{clean(k): value(v) for k, v in data.items() if v is not None})
     return flat
 
 
@@ -38,21 +49,29 @@ def to_json(graph: nx.MultiDiGraph) -> bytes:
 
 
 XML_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>'
+_NOT_XML = re.compile("[\x00-\x08\x0b-\x1f\ufffe\uffff]")  # and CR, which XML readers turn into LF
+
+
+def xml_text(text: str) -> str:
+    """XML 1.0 cannot hold these characters at all, not even as references: each is written as the
+    text \\uXXXX, so that the document stays well-formed for every XML reader."""
+    return _NOT_XML.sub(lambda found: f"\\u{ord(found[0]):04x}", text)
 
 
 def to_graphml(graph: nx.MultiDiGraph) -> bytes:
-    lines = nx.generate_graphml(flatten(graph), encoding="utf-8", prettyprint=True)
+    lines = nx.generate_graphml(flatten(graph, xml_text), encoding="utf-8", prettyprint=True)
     return "\n".join([XML_DECLARATION, *lines]).encode() + b"\n"
 
 
 def to_gexf(graph: nx.MultiDiGraph) -> bytes:
-    lines = nx.generate_gexf(flatten(graph), encoding="utf-8", prettyprint=True)
+    lines = nx.generate_gexf(flatten(graph, xml_text), encoding="utf-8", prettyprint=True)
     return "\n".join([XML_DECLARATION, *lines]).encode() + b"\n"
 
 
 def _dot_string(text) -> str:
-    text = str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{text}"'
+    # A JSON string literal is a DOT quoted string too, with control characters escaped (a raw NUL
+    # would cut Graphviz's C strings short).
+    return json.dumps(str(text), ensure_ascii=False)
 
 
 def _dot_attributes(data: dict) -> str:
@@ -70,8 +89,10 @@ def to_dot(graph: nx.MultiDiGraph) -> bytes:
 
 
 def _mermaid_text(text: str) -> str:
-    # Mermaid labels are quoted; quotes and the characters Mermaid reads as markup become entities.
-    return "".join({'"': "#quot;", "#": "#35;", "<": "#lt;", ">": "#gt;"}.get(c, c) for c in text)
+    # Mermaid labels are quoted; quotes, the characters Mermaid reads as markup and control
+    # characters (a line break would end the statement) become entities.
+    return "".join({'"': "#quot;", "#": "#35;", "<": "#lt;", ">": "#gt;"}.get(c) or (
+        f"#{ord(c)};" if ord(c) < 0x20 or ord(c) == 0x7f or c in "\u2028\u2029\x85" else c) for c in text)
 
 
 def to_mermaid(graph: nx.MultiDiGraph) -> bytes:

@@ -38,7 +38,7 @@ FUZZ = settings.get_profile(os.environ.get("WIAM_FUZZ", "ci"))
 FRAGMENTS = ["${", "%{", "$${", "%%{", "$$", "$", "%", "}", "{", '"', "'", "\\", "\\n", "\n", "\r", "\t", "]", "[",
              ") || true || (", "*", "?", ":", "/", " ", "é", "漢", "😀", "\u2028", "\u0000", "${aws_iam_role.x.arn}",
              "%{ if true }x%{ endif }", "a", "Z", "0", "-", "main"]
-BREAKS = {"\n", "\r", "\u2028", "\u0085"}
+BREAKS = {"\n", "\r", "\u2028", "\u2029", "\u0085"}
 
 unicode_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=3)  # valid Unicode only
 hostile = st.lists(st.sampled_from(FRAGMENTS) | unicode_text, min_size=1, max_size=5).map("".join).filter(bool)
@@ -236,9 +236,17 @@ def to_hcl(document: dict) -> str:
     return "\n".join(parts)
 
 
+class _YamlDumper(yaml.SafeDumper):
+    """Double quotes for text with line breaks: PyYAML writes a NEL (U+0085) raw into a single-quoted
+    scalar, which then reads back as a space."""
+
+
+_YamlDumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", text, style='"' if BREAKS & set(text) else None))
+
 RENDER = {
     "hcl": to_hcl,
-    "yaml": lambda d: yaml.safe_dump(d, sort_keys=False, allow_unicode=True, width=10**6),
+    "yaml": lambda d: yaml.dump(d, Dumper=_YamlDumper, sort_keys=False, allow_unicode=True, width=10**6),
     "json": lambda d: json.dumps(d, indent=2, ensure_ascii=False),
 }
 
