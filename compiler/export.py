@@ -43,6 +43,14 @@ def flatten(graph: nx.MultiDiGraph, clean=_same) -> nx.MultiDiGraph:
     return flat
 
 
+_LINE_SEPARATORS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+
+
+def _json_line(value) -> str:
+    """JSON text on one line for line-based readers (JSON leaves U+2028, U+2029 and NEL raw)."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False).translate(_LINE_SEPARATORS)
+
+
 def to_json(graph: nx.MultiDiGraph) -> bytes:
     data = nx.node_link_data(flatten(graph), edges="edges")
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
@@ -102,11 +110,11 @@ def to_mermaid(graph: nx.MultiDiGraph) -> bytes:
     lines = ["flowchart LR"]
     for node, data in flat.nodes(data=True):
         lines.append(f'  {ids[node]}["{_mermaid_text(data["label"])}"]:::{data["type"]}')
-        lines.append(f"  %% node {ids[node]} {json.dumps({'id': node, **data}, sort_keys=True, ensure_ascii=False)}")
+        lines.append(f"  %% node {ids[node]} {_json_line({'id': node, **data})}")
     for source, target, key, data in flat.edges(keys=True, data=True):
         lines.append(f"  {ids[source]} -->|{_mermaid_text(data['relation'])}| {ids[target]}")
         lines.append(f"  %% edge {ids[source]} {ids[target]} "
-                     f"{json.dumps({'key': key, **data}, sort_keys=True, ensure_ascii=False)}")
+                     f"{_json_line({'key': key, **data})}")
     for node_type in sorted({data["type"] for _, data in flat.nodes(data=True)}):
         lines.append(f"  classDef {node_type} stroke-width:1px")
     return ("\n".join(lines) + "\n").encode()
@@ -116,7 +124,7 @@ def _cypher_value(value) -> str:
     # Maps with backticked keys; JSON string, number and boolean literals are valid Cypher literals.
     if isinstance(value, dict):
         return "{" + ", ".join(f"`{k.replace('`', '``')}`: {_cypher_value(v)}" for k, v in sorted(value.items())) + "}"
-    return json.dumps(value, ensure_ascii=False)
+    return _json_line(value)
 
 
 def to_cypher(graph: nx.MultiDiGraph) -> bytes:
@@ -154,7 +162,7 @@ def _column_type(values) -> str:
 
 def _csv(header: list[str], rows: list[list]) -> bytes:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer)  # RFC 4180 rows end in CRLF; then a field holding a CR is quoted too
     writer.writerow(header)
     for row in rows:
         writer.writerow(["" if v is None else str(v).lower() if isinstance(v, bool) else v for v in row])
