@@ -28,6 +28,7 @@ from wiam.cli import app
 from wiam.compile import compile_folder, load_model
 from wiam.diagnostics import SpecError
 from wiam.graph import build_graph
+from wiam.simulate import simulate as simulate_token
 
 settings.register_profile("ci", max_examples=12, derandomize=True, deadline=None, database=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -348,14 +349,18 @@ def invoke(args: list[str], env: dict | None = None):
     return result
 
 
-def command_lines(folder: Path, scratch: Path) -> list[list[str]]:
-    claims = scratch / "claims.json"
-    claims.write_text(json.dumps({"iss": "https://token.actions.githubusercontent.com",
-                                  "sub": "repo:o/r:ref:refs/heads/main", "aud": "sts.amazonaws.com"}))
+def command_lines(document: dict, folder: Path, scratch: Path) -> list[list[str]]:
+    """The commands to run; simulate with a token of the spec's first subject, and of a near miss."""
+    cloud, issuer, subject, audience = next(iter(expected_admissions(document)))
+    tokens = []
+    for name, sub in (("named.json", subject), ("miss.json", subject[:-1] + "*")):
+        (scratch / name).write_text(json.dumps({"iss": issuer, "sub": sub, "aud": audience or "x"}))
+        tokens.append(["simulate", str(folder), "--claims", str(scratch / name), "--format", "json"])
     return [["validate", str(folder)], ["validate", str(folder), "--format", "json"],
             ["compile", str(folder), "--out", str(scratch / "out")],
             ["analyze", str(folder), "--format", "json"], ["analyze", str(folder), "--format", "sarif"],
-            ["graph", str(folder), "--format", "json"], ["simulate", str(folder), "--claims", str(claims)]]
+            ["graph", str(folder), "--format", "json"], ["simulate", str(folder), "--claims", str(scratch / "named.json")],
+            *tokens]
 
 
 def mutate(text: str, data) -> str:
@@ -373,7 +378,7 @@ def test_every_command_exits_0_1_or_2_without_traceback(document, fmt, broken, d
         folder.mkdir()
         text = RENDER[fmt](document)
         (folder / f"main.wiam.{fmt}").write_text(mutate(text, data) if broken else text, encoding="utf-8")
-        for args in command_lines(folder, Path(root)):
+        for args in command_lines(document, folder, Path(root)):
             result = invoke(args)
             if "json" in args or "sarif" in args:
                 json.loads(result.stdout)  # machine formats stay parseable, errors included
@@ -431,6 +436,9 @@ def gcp_audiences(module: dict, claims: dict) -> list[str]:
             f"{p['workload_identity_pool_provider_id']}" for p in providers if "allowed_audiences" not in p["oidc"]]
 
 
+TEMPLATE_OPENERS = re.compile(r"[$%]\{")
+
+
 def expected_admissions(document: dict) -> dict[tuple, set[str]]:
     """(cloud, issuer URL, subject, audience) -> the workloads that token may act as, from the spec.
     On GCP a principal is the pool's `principal://.../subject/SUB`, whatever the audience: a token
@@ -481,10 +489,16 @@ def test_compiled_trust_admits_exactly_the_named_subjects(document):
             module = as_terraform_reads(json.loads(compile_folder(str(folder))["main.tf.json"]))
         except SpecError:
             assume(False)  # cloud limits refuse some hostile text (an IAM role description is Latin-1)
+        model = load_model(root)
     admitted = expected_admissions(document)
     for (cloud, issuer, subject, audience), workloads in admitted.items():
         claims = {"iss": issuer, "sub": subject, "aud": audience}
         assert accepting(module, cloud, claims) == workloads, (cloud, claims)
+        # `wiam simulate` judges the same token the same way. It reads the compiled strings without
+        # Terraform's unescaping (being fixed on the trust branch): until then, no `${` or `%{` here.
+        if audience is not None and not TEMPLATE_OPENERS.search(json.dumps(document)):
+            verdicts = simulate_token(model, claims)
+            assert {v.workload for v in verdicts if v.accepted and v.cloud == cloud} == workloads, (cloud, claims)
         named = {key[2] for key in admitted if key[:2] == (cloud, issuer)}
         for miss in near_misses(subject) - named:
             assert accepting(module, cloud, dict(claims, sub=miss)) == set(), (cloud, miss)
