@@ -104,8 +104,10 @@ def test_mermaid_carries_every_node_and_edge(graph):
 
 
 def _cypher_literal(text: str):
-    # The script writes maps with backticked keys and JSON literals; turn keys into JSON strings.
-    return json.loads(re.sub(r"`((?:[^`]|``)*)`:", lambda m: json.dumps(m.group(1).replace("``", "`")) + ":", text))
+    # The script writes maps with backticked keys and JSON literals; turn keys into JSON strings
+    # (a backtick inside a string literal is text).
+    return json.loads(re.sub(r'"(?:[^"\\]|\\.)*"|`((?:[^`]|``)*)`:', lambda m: m.group(0) if m.group(1) is None
+                             else json.dumps(m.group(1).replace("``", "`")) + ":", text))
 
 
 def test_cypher_script_recreates_the_graph(graph):

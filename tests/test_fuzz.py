@@ -175,6 +175,44 @@ def documents(draw) -> dict:
             "workload": workloads}
 
 
+WRONG_VALUES = st.sampled_from([0, 2**53, -1.5, True, False, [], ["x"], {}, {"k": "v"}, "", "x"]) | hostile
+
+
+def block_bodies(document: dict):
+    """Path and body of every block: what HCL writes as `name = value` lines."""
+    for name, body in document["issuer"].items():
+        yield ("issuer", name), body
+    for cloud, named in document["target"].items():
+        for name, body in named.items():
+            yield ("target", cloud, name), body
+    for name, body in document["workload"].items():
+        yield ("workload", name), body
+        for index, identity in enumerate(body["identity"]):
+            yield ("workload", name, "identity", index), identity
+        for cloud, per_target in body["grant"].items():
+            for target, settings in per_target.items():
+                yield ("workload", name, "grant", cloud, target), settings
+        for rule, entry in body.get("suppress", {}).items():
+            yield ("workload", name, "suppress", rule), entry
+
+
+@st.composite
+def broken_documents(draw) -> dict:
+    """A spec with attributes of the wrong type or value, dropped, or unknown: errors to compare."""
+    document = draw(documents())
+    for _ in range(draw(st.integers(1, 3))):
+        _, body = draw(st.sampled_from(list(block_bodies(document))))
+        attributes = [k for k in body if k not in ("identity", "grant", "suppress")]
+        action = draw(st.sampled_from(["retype", "drop", "unknown"]))
+        if action == "unknown" or not attributes:
+            body[draw(st.sampled_from(["bogus", "kind", "subject", "roles", "url"]))] = draw(WRONG_VALUES)
+        elif action == "retype":
+            body[draw(st.sampled_from(attributes))] = draw(WRONG_VALUES)
+        else:
+            del body[draw(st.sampled_from(attributes))]
+    return document
+
+
 # The same spec in each format
 
 def hcl_string(text: str) -> str:
@@ -330,7 +368,7 @@ def assert_inert(files: dict[str, bytes]) -> None:
 # Properties
 
 @FUZZ
-@given(document=documents())
+@given(document=documents() | broken_documents())
 def test_formats_agree_and_output_is_inert(document):
     """HCL, YAML and JSON of one spec compile to the same bytes, or fail with the same errors."""
     with tempfile.TemporaryDirectory() as root:
@@ -508,7 +546,15 @@ def test_compiled_trust_admits_exactly_the_named_subjects(document):
                     assert not cel_admits(provider["attribute_condition"], dict(claims, sub=miss)), miss
 
 
+EXPORT_BREAKERS = {  # XML-forbidden characters, a CR (CSV), line separators (Cypher, Mermaid), a backtick
+    "issuer": {"generic-0": {"kind": "generic_oidc", "url": "https://generic-oidc.example.com/x"}},
+    "target": {"aws": {"a": TARGETS["aws"]}},
+    "workload": {"a": {"identity": [{"issuer": "generic-0", "subject": "s\u0000\u0001\r\n\u2028\u0085`: \"q\""}],
+                       "grant": {"aws": {"a": {"actions": ["s3:GetObject"], "resources": ["*"]}}}}}}
+
+
 @FUZZ
+@example(document=EXPORT_BREAKERS)
 @given(document=documents())
 def test_graph_exports_read_back_whatever_the_text(document):
     """Each export parses back to the same graph (the export tests' readers, on hostile text)."""
