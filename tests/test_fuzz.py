@@ -373,11 +373,12 @@ def assert_inert(files: dict[str, bytes]) -> None:
 def test_formats_agree_and_output_is_inert(document):
     """HCL, YAML and JSON of one spec compile to the same bytes, or fail with the same errors."""
     with tempfile.TemporaryDirectory() as root:
-        results = {fmt: compiled(folder) for fmt, folder in write_formats(document, Path(root)).items()}
-    assert results["hcl"] == results["yaml"] == results["json"]
-    files, _ = results["json"]
-    if files is not None:
-        assert_inert(files)
+        folders = write_formats(document, Path(root))
+        results = {fmt: compiled(folder) for fmt, folder in folders.items()}
+        assert results["hcl"] == results["yaml"] == results["json"]
+        if results["json"][0] is not None:
+            assert_inert(results["json"][0])
+            assert_inert(compile_folder(str(folders["json"]), split=True))  # one module per target
 
 
 def invoke(args: list[str], env: dict | None = None):
