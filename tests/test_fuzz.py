@@ -40,7 +40,7 @@ FUZZ = settings.get_profile(os.environ.get("WIAM_FUZZ", "ci"))
 # backslashes, line breaks, CEL and JSON metacharacters, wildcards, non-ASCII.
 FRAGMENTS = ["${", "%{", "$${", "%%{", "$$", "$", "%", "}", "{", '"', "'", "\\", "\\n", "\n", "\r", "\t", "]", "[",
              ") || true || (", "*", "?", ":", "/", " ", "é", "漢", "😀", "\u2028", "\u0000", "${aws_iam_role.x.arn}",
-             "%{ if true }x%{ endif }", "a", "Z", "0", "-", "main"]
+             "%{ if true }x%{ endif }", "${*}", "${?}", "${$}", "a", "Z", "0", "-", "main"]
 BREAKS = {"\n", "\r", "\u2028", "\u2029", "\u0085"}
 
 unicode_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=3)  # valid Unicode only
@@ -447,7 +447,8 @@ def test_cache_cold_warm_and_off_give_the_same_bytes(document, fmt):
 def near_misses(subject: str) -> set[str]:
     return {subject + "x", subject[:-1], "x" + subject, subject.swapcase(), subject.upper(), subject + "*",
             subject[:-1] + "*", subject[:-1] + "?", "*", subject + "\n", " " + subject, subject + "/",
-            subject.replace(":", "::", 1), subject + '"', subject + "\\"}
+            subject.replace(":", "::", 1), subject + '"', subject + "\\",
+            re.sub(r"\$\{(.)\}", r"\1", subject)}  # as IAM would read `${*}` unescaped
 
 
 def default_audience(cloud: str) -> str | None:
@@ -504,6 +505,11 @@ def expected_admissions(document: dict) -> dict[tuple, set[str]]:
             for key, workloads in admitted.items()}
 
 
+IAM_POLICY_VARIABLE = {  # the trust policy held `x${*}`, which IAM reads as `x*`: a token for `x*` was let in
+    "issuer": {"generic-0": {"kind": "generic_oidc", "url": "https://generic-oidc.example.com/x"}},
+    "target": {"aws": {"a": TARGETS["aws"]}},
+    "workload": {"a": {"identity": [{"issuer": "generic-0", "subject": "x${*}"}],
+                       "grant": {"aws": {"a": {"actions": ["s3:GetObject"], "resources": ["*"]}}}}}}
 KILLED_BESIDE_OTHER_AUDIENCE = {  # a's disabled identity stayed in its provider's condition, since b's
     # identity (same issuer and subject, another audience) was live: a token for a's audience acted as b
     "issuer": {"generic-0": {"kind": "generic_oidc", "url": "https://generic-oidc.example.com/x"}},
@@ -516,6 +522,7 @@ KILLED_BESIDE_OTHER_AUDIENCE = {  # a's disabled identity stayed in its provider
 
 @FUZZ
 @example(document=KILLED_BESIDE_OTHER_AUDIENCE)
+@example(document=IAM_POLICY_VARIABLE)
 @example(document={"issuer": {"generic-0": {"kind": "generic_oidc", "url": "https://generic-oidc.example.com/x"}},
                    "target": {"gcp": {"p": TARGETS["gcp"]}},
                    "workload": {"a": {"identity": [{"issuer": "generic-0", "subject": 'x"] || true || ["'}],

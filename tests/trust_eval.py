@@ -7,10 +7,19 @@ Azure: a federated credential whose issuer, subject and audience match exactly.
 """
 
 import json
+import re
 
 import celpy
 
 _CEL = celpy.Environment()
+
+
+def _iam_value(text: str) -> str | None:
+    """A condition value as IAM reads it: `${$}`, `${*}` and `${?}` are those characters; any other
+    policy variable has no value for a web identity token here (None: it matches nothing)."""
+    if re.search(r"\$\{(?![$*?]\})", text):
+        return None
+    return re.sub(r"\$\{([$*?])\}", r"\1", text)
 
 
 def _aws_statement_matches(statement: dict, host: str, claims: dict) -> bool:
@@ -21,7 +30,8 @@ def _aws_statement_matches(statement: dict, host: str, claims: dict) -> bool:
     condition = statement.get("Condition", {})
     if set(condition) - {"StringEquals"}:
         return False  # only the operator wiam writes is modelled here
-    equals = {k: v if isinstance(v, list) else [v] for k, v in condition.get("StringEquals", {}).items()}
+    equals = {k: [_iam_value(x) for x in (v if isinstance(v, list) else [v])]
+              for k, v in condition.get("StringEquals", {}).items()}
     keys = {f"{host}:aud": claims["aud"], f"{host}:sub": claims["sub"]}
     return all(key in keys and keys[key] in values for key, values in equals.items())
 

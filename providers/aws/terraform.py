@@ -61,6 +61,12 @@ def oidc_provider_arn(partition: str, account_id: str, host_path: str) -> str:
     return f"arn:{partition}:iam::{account_id}:oidc-provider/{host_path}"
 
 
+def iam_literal(text: str) -> str:
+    """`text` matched as itself in a policy condition: IAM reads `${...}` there as a policy variable
+    (`${*}` is a `*`), and `${$}` is its way to write a `$`."""
+    return text.replace("${", "${$}{")
+
+
 def trust_policy(provider_arns: dict[str, str], identities: list[Identity]) -> dict:
     """One Allow statement per issuer and audience, pinning aud and the exact sub values of the active
     identities; disabled subjects (and disabled issuers, whole) get an explicit Deny, which wins."""
@@ -81,8 +87,8 @@ def trust_policy(provider_arns: dict[str, str], identities: list[Identity]) -> d
             "Principal": {"Federated": provider_arns[issuer_name]},
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {"StringEquals": {
-                f"{issuer.host_path}:aud": audience,
-                f"{issuer.host_path}:sub": one_or_list(sorted(set(subjects))),
+                f"{issuer.host_path}:aud": iam_literal(audience),
+                f"{issuer.host_path}:sub": one_or_list([iam_literal(s) for s in sorted(set(subjects))]),
             }},
         })
     # Sids must be unique within a policy.
@@ -91,7 +97,8 @@ def trust_policy(provider_arns: dict[str, str], identities: list[Identity]) -> d
         statement = {"Sid": f"WiamDisabled{number}", "Effect": "Deny", "Principal": {"Federated": provider_arns[issuer_name]},
                      "Action": "sts:AssumeRoleWithWebIdentity"}
         if not issuer.disabled:  # a disabled issuer is refused whole
-            statement["Condition"] = {"StringEquals": {f"{issuer.host_path}:sub": one_or_list(sorted(subjects))}}
+            statement["Condition"] = {"StringEquals": {
+                f"{issuer.host_path}:sub": one_or_list([iam_literal(s) for s in sorted(subjects)])}}
         statements.append(statement)
     return {"Version": "2012-10-17", "Statement": statements}
 
