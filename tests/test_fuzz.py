@@ -1,6 +1,6 @@
 """Hostile specs, generated: every command exits 0, 1 or 2 without a traceback; the cache and the
-file format never change a result; compiled Terraform holds no live template; compiled trust
-admits exactly the named subjects.
+file format never change a result; compiled Terraform holds no live template; every graph export
+reads back; compiled trust (and `wiam simulate`) admits exactly the named subjects.
 
 Seeded and small by default (profile "ci"). A longer, random run:
 
@@ -30,7 +30,7 @@ from wiam.diagnostics import SpecError
 from wiam.graph import build_graph
 from wiam.simulate import simulate as simulate_token
 
-settings.register_profile("ci", max_examples=12, derandomize=True, deadline=None, database=None,
+settings.register_profile("ci", max_examples=30, derandomize=True, deadline=None, database=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile("long", max_examples=400, deadline=None, database=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
