@@ -309,8 +309,9 @@ def compiled(folder: Path):
     try:
         return compile_folder(str(folder)), None
     except SpecError as error:
-        name = str(next(folder.iterdir()))
-        return None, sorted((d.block, d.message.replace(name, "FILE"), d.hint) for d in error.diagnostics)
+        place = re.compile(re.escape(str(next(folder.iterdir()))) + r"(:\d+:\d+)?")  # a place named in a message
+        return None, sorted((d.block, place.sub("FILE", d.message), place.sub("FILE", d.hint))
+                            for d in error.diagnostics)
 
 
 # Invariants on compiled Terraform
