@@ -47,7 +47,8 @@ unicode_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=3)  #
 hostile = st.lists(st.sampled_from(FRAGMENTS) | unicode_text, min_size=1, max_size=5).map("".join).filter(bool)
 hostile_line = hostile.map(lambda s: "".join(" " if c in BREAKS else c for c in s)).filter(lambda s: s.strip())
 url_path = hostile_line.map(lambda s: re.sub(r"[\s?#]", "-", s))
-names = st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True)
+names = st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True) | st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,4}(_[A-Za-z0-9-]{1,3})?",
+                                                                                fullmatch=True)
 
 KINDS = ["github_actions", "gitlab_ci", "kubernetes", "spiffe", "terraform_cloud", "generic_oidc"]
 DEFAULT_URLS = {"github_actions": "https://token.actions.githubusercontent.com", "gitlab_ci": "https://gitlab.com",
@@ -579,6 +580,19 @@ def test_graph_exports_read_back_whatever_the_text(document):
                   test_export.test_mermaid_carries_every_node_and_edge, test_export.test_cypher_script_recreates_the_graph,
                   test_export.test_csv_pair_for_neo4j_admin_import):
         check(graph)
+
+
+def test_role_names_that_differ_only_in_case_are_refused(tmp_path):
+    """Found by the harness: workloads `App` and `app` compiled to roles IAM takes for the same name."""
+    document = {"issuer": {"g": {"kind": "generic_oidc", "url": "https://idp.example.com"}},
+                "target": {"aws": {"a": TARGETS["aws"]}},
+                "workload": {name: {"identity": [{"issuer": "g", "subject": name}],
+                                    "grant": {"aws": {"a": {"actions": ["s3:GetObject"], "resources": ["*"]}}}}
+                             for name in ("App", "app")}}
+    (tmp_path / "main.wiam.json").write_text(json.dumps(document), encoding="utf-8")
+    assert compiled(tmp_path) == (None, [('workload "app"', "role 'wiam-app' clashes with 'wiam-App' of workload 'App': "
+                                          "IAM role names are not distinguished by case (account 123456789012)",
+                                          "rename one of the two workloads")])
 
 
 @settings(FUZZ, max_examples=min(FUZZ.max_examples, 3))

@@ -216,10 +216,17 @@ def compile_target(model: Model, target: Target, module: Module, report: Report)
                      "spread the workloads over several accounts")
 
     outputs: dict[str, dict] = {}
+    roles: dict[str, str] = {}  # role name in lower case -> workload: IAM names are unique regardless of case
     for workload, grant in grants:
         _check_grant(model, target, workload, grant.settings, grant.path, report)
         if not workload.identities:
             continue
+        first = roles.setdefault(role_name(workload.name).lower(), workload.name)
+        if first != workload.name:
+            report.error(workload.pos, describe(("workload", workload.name)),
+                         f"role {role_name(workload.name)!r} clashes with {role_name(first)!r} of workload {first!r}: "
+                         f"IAM role names are not distinguished by case (account {account})",
+                         "rename one of the two workloads")
         outputs[workload.name] = _compile_role(model, target, workload, grant.settings, grant.path, module,
                                                provider_arns, provider_addresses, report)
     return outputs
