@@ -36,3 +36,10 @@ def terraform_name(*parts: str) -> str:
 def slug(text: str) -> str:
     """Text made safe for a Terraform resource name (used beside a hash or a unique key)."""
     return re.sub(r"[^A-Za-z0-9_-]", "_", text).strip("_") or "x"
+
+
+def case_clash(taken: dict[str, str], name: str, owner: str) -> str | None:
+    """For clouds whose names ignore case: the owner that already took `name` in another case (or
+    the same), else None; records the name for `owner`."""
+    first = taken.setdefault(name.lower(), owner)
+    return None if first == owner else first

@@ -582,17 +582,22 @@ def test_graph_exports_read_back_whatever_the_text(document):
         check(graph)
 
 
-def test_role_names_that_differ_only_in_case_are_refused(tmp_path):
-    """Found by the harness: workloads `App` and `app` compiled to roles IAM takes for the same name."""
+def test_cloud_names_that_differ_only_in_case_are_refused(tmp_path):
+    """Found by the harness: workloads `App` and `app` compiled to an IAM role and an Azure identity
+    each, which AWS and Azure take for the same name."""
     document = {"issuer": {"g": {"kind": "generic_oidc", "url": "https://idp.example.com"}},
-                "target": {"aws": {"a": TARGETS["aws"]}},
+                "target": {"aws": {"a": TARGETS["aws"]}, "azure": {"z": TARGETS["azure"]}},
                 "workload": {name: {"identity": [{"issuer": "g", "subject": name}],
-                                    "grant": {"aws": {"a": {"actions": ["s3:GetObject"], "resources": ["*"]}}}}
+                                    "grant": {"aws": {"a": {"actions": ["s3:GetObject"], "resources": ["*"]}},
+                                              "azure": {"z": {"roles": ["Reader"]}}}}
                              for name in ("App", "app")}}
     (tmp_path / "main.wiam.json").write_text(json.dumps(document), encoding="utf-8")
-    assert compiled(tmp_path) == (None, [('workload "app"', "role 'wiam-app' clashes with 'wiam-App' of workload 'App': "
-                                          "IAM role names are not distinguished by case (account 123456789012)",
-                                          "rename one of the two workloads")])
+    assert compiled(tmp_path) == (None, [
+        ('workload "app"', "identity 'wiam-app' clashes with 'wiam-App' of workload 'App': Azure resource names are not "
+                           "distinguished by case (resource group workload-identities)", "rename one of the two workloads"),
+        ('workload "app"', "role 'wiam-app' clashes with 'wiam-App' of workload 'App': "
+                           "IAM role names are not distinguished by case (account 123456789012)",
+         "rename one of the two workloads")])
 
 
 @settings(FUZZ, max_examples=min(FUZZ.max_examples, 3))

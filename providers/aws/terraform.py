@@ -7,7 +7,7 @@ import re
 from wiam.diagnostics import Report
 from wiam.document import describe
 from wiam.model import Identity, Model, Target, Workload
-from wiam.names import fit_name, short_hash, slug, terraform_name
+from wiam.names import case_clash, fit_name, short_hash, slug, terraform_name
 from wiam.terraform import Module, one_or_list, policy_json, ref
 
 CLOUD = "aws"
@@ -216,13 +216,13 @@ def compile_target(model: Model, target: Target, module: Module, report: Report)
                      "spread the workloads over several accounts")
 
     outputs: dict[str, dict] = {}
-    roles: dict[str, str] = {}  # role name in lower case -> workload: IAM names are unique regardless of case
+    roles: dict[str, str] = {}  # IAM role names are unique regardless of case
     for workload, grant in grants:
         _check_grant(model, target, workload, grant.settings, grant.path, report)
         if not workload.identities:
             continue
-        first = roles.setdefault(role_name(workload.name).lower(), workload.name)
-        if first != workload.name:
+        first = case_clash(roles, role_name(workload.name), workload.name)
+        if first:
             report.error(workload.pos, describe(("workload", workload.name)),
                          f"role {role_name(workload.name)!r} clashes with {role_name(first)!r} of workload {first!r}: "
                          f"IAM role names are not distinguished by case (account {account})",

@@ -8,7 +8,7 @@ import uuid
 from wiam.diagnostics import Report
 from wiam.document import describe
 from wiam.model import Model, Target
-from wiam.names import fit_name, short_hash, slug, terraform_name
+from wiam.names import case_clash, fit_name, short_hash, slug, terraform_name
 from wiam.terraform import Module, ref
 
 CLOUD = "azure"
@@ -60,9 +60,16 @@ def compile_target(model: Model, target: Target, module: Module, report: Report)
                                 "tenant_id": settings["tenant_id"]})
     outputs: dict[str, dict] = {}
     assignments = 0
+    names: dict[str, str] = {}  # Azure resource names are unique regardless of case
     for workload, grant in model.grants_on(target):
         if not workload.identities:
             continue
+        first = case_clash(names, identity_name(workload.name), workload.name)
+        if first:
+            report.error(workload.pos, describe(("workload", workload.name)),
+                         f"identity {identity_name(workload.name)!r} clashes with {identity_name(first)!r} of workload "
+                         f"{first!r}: Azure resource names are not distinguished by case "
+                         f"(resource group {settings['resource_group']})", "rename one of the two workloads")
         base = terraform_name(target.name, workload.name)
         identity = module.resource("azurerm_user_assigned_identity", base, {
             "provider": alias, "name": identity_name(workload.name), "resource_group_name": settings["resource_group"],
