@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import networkx as nx
 
@@ -22,14 +23,32 @@ def _scalar(value):
     return value
 
 
-def flatten(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
-    """A copy whose attribute values are all strings, numbers or booleans."""
+def _same(text: str) -> str:
+    return text
+
+
+def flatten(graph: nx.MultiDiGraph, clean=_same) -> nx.MultiDiGraph:
+    """A copy whose attribute values are all strings, numbers or booleans; `clean` rewrites every
+    string (node IDs, edge keys, attribute names and values) for a format that cannot hold some text."""
+    def value(v):
+        v = _scalar(v)
+        return clean(v) if isinstance(v, str) else v
+
     flat = nx.MultiDiGraph()
     for node, data in graph.nodes(data=True):
-        flat.add_node(node, **{k: _scalar(v) for k, v in data.items() if v is not None})
+        flat.add_node(clean(node), **{clean(k): value(v) for k, v in data.items() if v is not None})
     for source, target, key, data in graph.edges(keys=True, data=True):
-        flat.add_edge(source, target, key=key, **{k: _scalar(v) for k, v in data.items() if v is not None})
+        flat.add_edge(clean(source), clean(target), key=clean(key),
+                      **{clean(k): value(v) for k, v in data.items() if v is not None})
     return flat
+
+
+_LINE_SEPARATORS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+
+
+def _json_line(value) -> str:
+    """JSON text on one line for line-based readers (JSON leaves U+2028, U+2029 and NEL raw)."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False).translate(_LINE_SEPARATORS)
 
 
 def to_json(graph: nx.MultiDiGraph) -> bytes:
@@ -38,21 +57,29 @@ def to_json(graph: nx.MultiDiGraph) -> bytes:
 
 
 XML_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>'
+_NOT_XML = re.compile("[\x00-\x08\x0b-\x1f\ufffe\uffff]")  # and CR, which XML readers turn into LF
+
+
+def xml_text(text: str) -> str:
+    """XML 1.0 cannot hold these characters at all, not even as references: each is written as the
+    text \\uXXXX, so that the document stays well-formed for every XML reader."""
+    return _NOT_XML.sub(lambda found: f"\\u{ord(found[0]):04x}", text)
 
 
 def to_graphml(graph: nx.MultiDiGraph) -> bytes:
-    lines = nx.generate_graphml(flatten(graph), encoding="utf-8", prettyprint=True)
+    lines = nx.generate_graphml(flatten(graph, xml_text), encoding="utf-8", prettyprint=True)
     return "\n".join([XML_DECLARATION, *lines]).encode() + b"\n"
 
 
 def to_gexf(graph: nx.MultiDiGraph) -> bytes:
-    lines = nx.generate_gexf(flatten(graph), encoding="utf-8", prettyprint=True)
+    lines = nx.generate_gexf(flatten(graph, xml_text), encoding="utf-8", prettyprint=True)
     return "\n".join([XML_DECLARATION, *lines]).encode() + b"\n"
 
 
 def _dot_string(text) -> str:
-    text = str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{text}"'
+    # A JSON string literal is a DOT quoted string too, with control characters escaped (a raw NUL
+    # would cut Graphviz's C strings short).
+    return json.dumps(str(text), ensure_ascii=False)
 
 
 def _dot_attributes(data: dict) -> str:
@@ -70,8 +97,10 @@ def to_dot(graph: nx.MultiDiGraph) -> bytes:
 
 
 def _mermaid_text(text: str) -> str:
-    # Mermaid labels are quoted; quotes and the characters Mermaid reads as markup become entities.
-    return "".join({'"': "#quot;", "#": "#35;", "<": "#lt;", ">": "#gt;"}.get(c, c) for c in text)
+    # Mermaid labels are quoted; quotes, the characters Mermaid reads as markup and control
+    # characters (a line break would end the statement) become entities.
+    return "".join({'"': "#quot;", "#": "#35;", "<": "#lt;", ">": "#gt;"}.get(c) or (
+        f"#{ord(c)};" if ord(c) < 0x20 or ord(c) == 0x7f or c in "\u2028\u2029\x85" else c) for c in text)
 
 
 def to_mermaid(graph: nx.MultiDiGraph) -> bytes:
@@ -81,11 +110,11 @@ def to_mermaid(graph: nx.MultiDiGraph) -> bytes:
     lines = ["flowchart LR"]
     for node, data in flat.nodes(data=True):
         lines.append(f'  {ids[node]}["{_mermaid_text(data["label"])}"]:::{data["type"]}')
-        lines.append(f"  %% node {ids[node]} {json.dumps({'id': node, **data}, sort_keys=True, ensure_ascii=False)}")
+        lines.append(f"  %% node {ids[node]} {_json_line({'id': node, **data})}")
     for source, target, key, data in flat.edges(keys=True, data=True):
         lines.append(f"  {ids[source]} -->|{_mermaid_text(data['relation'])}| {ids[target]}")
         lines.append(f"  %% edge {ids[source]} {ids[target]} "
-                     f"{json.dumps({'key': key, **data}, sort_keys=True, ensure_ascii=False)}")
+                     f"{_json_line({'key': key, **data})}")
     for node_type in sorted({data["type"] for _, data in flat.nodes(data=True)}):
         lines.append(f"  classDef {node_type} stroke-width:1px")
     return ("\n".join(lines) + "\n").encode()
@@ -95,7 +124,7 @@ def _cypher_value(value) -> str:
     # Maps with backticked keys; JSON string, number and boolean literals are valid Cypher literals.
     if isinstance(value, dict):
         return "{" + ", ".join(f"`{k.replace('`', '``')}`: {_cypher_value(v)}" for k, v in sorted(value.items())) + "}"
-    return json.dumps(value, ensure_ascii=False)
+    return _json_line(value)
 
 
 def to_cypher(graph: nx.MultiDiGraph) -> bytes:
@@ -133,7 +162,7 @@ def _column_type(values) -> str:
 
 def _csv(header: list[str], rows: list[list]) -> bytes:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer)  # RFC 4180 rows end in CRLF; then a field holding a CR is quoted too
     writer.writerow(header)
     for row in rows:
         writer.writerow(["" if v is None else str(v).lower() if isinstance(v, bool) else v for v in row])

@@ -52,8 +52,8 @@ def build_model(doc: Document, report: Report) -> Model:
     return model
 
 
-FREE_TEXT = ("description", "reason")  # may hold line breaks and tabs; nothing else may hold any control
-_INVISIBLE = ("Cc", "Cf", "Zl", "Zp")  # controls, bidi and zero-width formats, line and paragraph separators
+FREE_TEXT = ("description", "reason")  # may hold line breaks (CRLF too) and tabs; nothing else any control
+INVISIBLE_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")  # controls, bidi and zero-width formats, line and paragraph separators
 
 
 def _check_visible(doc: Document, value, path: tuple, report: Report) -> None:
@@ -67,7 +67,7 @@ def _check_visible(doc: Document, value, path: tuple, report: Report) -> None:
             _check_visible(doc, item, path + (index,), report)
     elif isinstance(value, str) and not value.isprintable():
         free = path[-1:] and path[-1] in FREE_TEXT
-        bad = next((c for c in value if unicodedata.category(c) in _INVISIBLE and not (free and c in "\n\t")), None)
+        bad = next((c for c in value if unicodedata.category(c) in INVISIBLE_CATEGORIES and not (free and c in "\n\r\t")), None)
         if bad is not None:
             at = len(path) - 2 if isinstance(path[-1], int) else len(path) - 1  # the attribute: resources[0]
             name = path[at] + "".join(f"[{index}]" for index in path[at + 1:])

@@ -20,15 +20,15 @@ from conftest import EXAMPLES
 def graph(tmp_path_factory):
     folder = tmp_path_factory.mktemp("export")
     # Strings that break naive writers: quotes, backslashes, template syntax, non-ASCII, '<', '#', '`'.
-    tricky = ('workload "tricky" {\n  description = "says \\"hi\\" \\\\ $${x} <b> #1 `x` café"\n'
+    tricky = ('workload "tricky" {\n  description = "says \\"hi\\" \\\\ $${x} <b> #1 `x` café\\u0001\\r\\n\\t"\n'
               '  identity {\n    issuer = "eks"\n    namespace = "odd"\n    service_account = "sa"\n  }\n'
               '  grant "aws" "prod" {\n    actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/\\"q\\"*"]\n  }\n}\n')
     (folder / "main.wiam.hcl").write_text(CHAINS_HCL + tricky, encoding="utf-8")
     return build_graph(load_model(str(folder))).graph
 
 
-def _expected(graph):
-    flat = export.flatten(graph)
+def _expected(graph, clean=lambda text: text):
+    flat = export.flatten(graph, clean)
     nodes = {n: dict(d) for n, d in flat.nodes(data=True)}
     edges = {(u, v, k): dict(d) for u, v, k, d in flat.edges(keys=True, data=True)}
     return nodes, edges
@@ -47,12 +47,12 @@ def test_json_round_trip(graph):
 
 def test_graphml_round_trip(graph):
     back = nx.read_graphml(io.BytesIO(export.to_graphml(graph)), force_multigraph=True)
-    assert _as_read(back) == _expected(graph)
+    assert _as_read(back) == _expected(graph, export.xml_text)
 
 
 def test_gexf_round_trip(graph):
     back = nx.read_gexf(io.BytesIO(export.to_gexf(graph)))
-    expected_nodes, expected_edges = _expected(graph)
+    expected_nodes, expected_edges = _expected(graph, export.xml_text)
     assert {str(n): dict(d) for n, d in back.nodes(data=True)} == expected_nodes
     # GEXF numbers its edges; the key is the relation, which every edge carries as an attribute.
     edges = {}
@@ -104,8 +104,10 @@ def test_mermaid_carries_every_node_and_edge(graph):
 
 
 def _cypher_literal(text: str):
-    # The script writes maps with backticked keys and JSON literals; turn keys into JSON strings.
-    return json.loads(re.sub(r"`((?:[^`]|``)*)`:", lambda m: json.dumps(m.group(1).replace("``", "`")) + ":", text))
+    # The script writes maps with backticked keys and JSON literals; turn keys into JSON strings
+    # (a backtick inside a string literal is text).
+    return json.loads(re.sub(r'"(?:[^"\\]|\\.)*"|`((?:[^`]|``)*)`:', lambda m: m.group(0) if m.group(1) is None
+                             else json.dumps(m.group(1).replace("``", "`")) + ":", text))
 
 
 def test_cypher_script_recreates_the_graph(graph):

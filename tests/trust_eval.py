@@ -14,9 +14,12 @@ import celpy
 _CEL = celpy.Environment()
 
 
-def _iam_resolved(value: str) -> str:
-    """IAM's special-character policy variables, ${$} ${*} ${?}, stand for the character."""
-    return re.sub(r"\$\{([$*?])\}", r"\1", value)
+def _iam_value(text: str) -> str | None:
+    """A condition value as IAM reads it: `${$}`, `${*}` and `${?}` are those characters; any other
+    policy variable has no value for a web identity token here (None: it matches nothing)."""
+    if re.search(r"\$\{(?![$*?]\})", text):
+        return None
+    return re.sub(r"\$\{([$*?])\}", r"\1", text)
 
 
 def _aws_statement_matches(statement: dict, host: str, claims: dict) -> bool:
@@ -27,7 +30,7 @@ def _aws_statement_matches(statement: dict, host: str, claims: dict) -> bool:
     condition = statement.get("Condition", {})
     if set(condition) - {"StringEquals"}:
         return False  # only the operator wiam writes is modelled here
-    equals = {k: [_iam_resolved(x) for x in (v if isinstance(v, list) else [v])]
+    equals = {k: [_iam_value(x) for x in (v if isinstance(v, list) else [v])]
               for k, v in condition.get("StringEquals", {}).items()}
     keys = {f"{host}:aud": claims["aud"], f"{host}:sub": claims["sub"]}
     return all(key in keys and keys[key] in values for key, values in equals.items())

@@ -21,6 +21,10 @@ from .domain import OutOfDomain, TooDeep, check_depth, code_point, decimal
 from .hcl_fast import SIMPLE_ESCAPES, heredoc_text
 
 _ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)", re.S)
+# python-hcl2's grammar cannot read an escaped template start with no closing brace ("$${"). Before
+# parsing, each escape is given a stand-in of its length, so positions hold, and the walker reads it back.
+_STAND_INS = {"$${": "$$\x01", "%%{": "%%\x02"}
+_ESCAPED_START = re.compile(r"\$\$\{|%%\{")
 _NO_EXPRESSIONS = "wiam specs hold literal values only; write $${ or %%{ for a literal ${ or %{"
 
 
@@ -188,11 +192,12 @@ class _Walker:
                       'use \\n, \\r, \\t, \\", \\\\, \\uNNNN or \\UNNNNNNNN')
             return code
 
-        return _ESCAPE.sub(replace, str(token) if text is None else text)
+        literal = (str(token) if text is None else text).replace("$$\x01", "${").replace("%%\x02", "%{")
+        return _ESCAPE.sub(replace, literal)
 
     def heredoc(self, node: Tree, trim: bool, block: str) -> str:
         token = node.children[0]
-        text = heredoc_text(str(token).split("\n")[1:-2], trim)  # drop the <<MARKER line and the closing marker
+        text = heredoc_text(_restored(str(token)).split("\n")[1:-2], trim)  # drop the <<MARKER line and the closing marker
         if text is None:
             self.fail(token, block, "template interpolation or directive (${...} or %{...}) is not allowed",
                       _NO_EXPRESSIONS)
@@ -224,6 +229,8 @@ def read_hcl(path: str, text: str, report: Report) -> Document:
 def read_hcl_reference(path: str, text: str, report: Report) -> Document:
     """python-hcl2's parse of the file, walked for positions: the reference the fast path matches."""
     doc = Document(files=[path], opened=[])  # blocks are the outline: no need to sift positions
+    if "\x01" not in text and "\x02" not in text:  # else a stand-in could not be told from the text
+        text = _ESCAPED_START.sub(lambda m: _STAND_INS[m[0]], text)
     try:
         tree = hcl2.parses_to_tree(text if text.endswith("\n") else text + "\n")
     except UnexpectedInput as exc:
@@ -236,6 +243,11 @@ def read_hcl_reference(path: str, text: str, report: Report) -> Document:
         exc.report(report)
         return Document(files=[path], opened=[])
     return doc
+
+
+def _restored(text: str) -> str:
+    """The escapes as written, where a later step reads them (heredocs)."""
+    return text.replace("$$\x01", "$${").replace("%%\x02", "%%{")
 
 
 def _syntax_message(exc: UnexpectedInput) -> str:

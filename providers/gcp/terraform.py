@@ -270,11 +270,12 @@ def _compile_providers(model, target, module, pool, identities, report) -> dict[
     """One provider per issuer and audience, split further where a condition would pass 4,096."""
     alias = f"google.{target.name}"
     groups: dict[tuple[str, str | None], set[str]] = {}
-    admitted: set[tuple[str, str]] = set()  # (issuer, subject) of identities not disabled themselves
+    admitted: set[tuple] = set()  # (issuer, audience, subject) of identities not disabled themselves
     for identity in identities:
-        groups.setdefault((identity.issuer.name, identity.audience_for(None)), set()).add(identity.subject)
+        group = (identity.issuer.name, identity.audience_for(None))
+        groups.setdefault(group, set()).add(identity.subject)
         if not identity.disabled:
-            admitted.add((identity.issuer.name, identity.subject))
+            admitted.add((*group, identity.subject))
     audiences_per_issuer: dict[str, int] = {}
     for issuer_name, _ in groups:
         audiences_per_issuer[issuer_name] = audiences_per_issuer.get(issuer_name, 0) + 1
@@ -304,8 +305,8 @@ def _compile_providers(model, target, module, pool, identities, report) -> dict[
                 "display_name": fit_name(pid, DISPLAY_NAME_MAX),
                 "description": f"wiam: issuer {issuer_name}",
                 "attribute_mapping": {"google.subject": "assertion.sub"},
-                "attribute_condition": subject_condition([s for s in chunk if (issuer_name, s) in admitted]),
-                "disabled": bool(issuer.disabled) or not any((issuer_name, s) in admitted for s in chunk),
+                "attribute_condition": subject_condition([s for s in chunk if (issuer_name, audience, s) in admitted]),
+                "disabled": bool(issuer.disabled) or not any((issuer_name, audience, s) in admitted for s in chunk),
                 "oidc": oidc,
             })
             plans[(issuer_name, audience)].append(_ProviderPlan(address, chunk))
