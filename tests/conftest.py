@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from markdown_it import MarkdownIt
 
 from wiam.compile import compile_model, load_model
@@ -13,6 +14,12 @@ from wiam.diagnostics import SpecError
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("WIAM_CACHE_DIR", tempfile.mkdtemp(prefix="wiam-test-cache-"))  # never the user's cache
+# Under CI every property test draws the same examples each run (a red CI is a real failure, never a
+# rare draw); elsewhere they stay random, to keep finding new cases.
+settings.register_profile("wiam-ci", derandomize=True, database=None, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+if os.environ.get("CI"):
+    settings.load_profile("wiam-ci")
 EXAMPLES = ROOT / "examples"
 LANGUAGE_MD = ROOT / "docs" / "language.md"  # the language reference; its examples are tested
 EXAMPLE_SPECS = sorted(p for p in EXAMPLES.iterdir() if p.is_dir() and any(p.glob("*.wiam.*")))

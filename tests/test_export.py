@@ -20,11 +20,16 @@ from conftest import EXAMPLES
 def graph(tmp_path_factory):
     folder = tmp_path_factory.mktemp("export")
     # Strings that break naive writers: quotes, backslashes, template syntax, non-ASCII, '<', '#', '`'.
-    tricky = ('workload "tricky" {\n  description = "says \\"hi\\" \\\\ $${x} <b> #1 `x` café\\u0001\\r\\n\\t"\n'
+    tricky = ('workload "tricky" {\n  description = "says \\"hi\\" \\\\ $${x} <b> #1 `x` café\\r\\n\\t"\n'
               '  identity {\n    issuer = "eks"\n    namespace = "odd"\n    service_account = "sa"\n  }\n'
               '  grant "aws" "prod" {\n    actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/\\"q\\"*"]\n  }\n}\n')
     (folder / "main.wiam.hcl").write_text(CHAINS_HCL + tricky, encoding="utf-8")
-    return build_graph(load_model(str(folder))).graph
+    graph = build_graph(load_model(str(folder))).graph
+    for _, data in graph.nodes(data=True):  # a control character, which validation keeps out of specs
+        if "café" in data.get("description", ""):
+            data["description"] += "\u0001"
+    assert any("\u0001" in data.get("description", "") for _, data in graph.nodes(data=True))
+    return graph
 
 
 def _expected(graph, clean=lambda text: text):

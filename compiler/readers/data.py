@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from ..diagnostics import Pos, Report, quote
-from ..document import Document
+from ..document import Document, describe
 from .domain import OutOfDomain, TooDeep, check_depth, checked_text, decimal, number, out_of_range
 
 _FORMAT_HINT = "write the spec as Terraform's JSON syntax: block type, then its labels, then its body"
@@ -126,7 +126,7 @@ class _YamlBuilder:
                     check_depth(len(levels), pos)
                     levels.append(_Level(self.collection(event, pos), pos, path))
                     continue
-                value = self.scalar(event, pos) if isinstance(event, yaml.ScalarEvent) else None
+                value = self.scalar(event, pos, path) if isinstance(event, yaml.ScalarEvent) else None
             if not levels:
                 return value, pos
             self.deliver(levels[-1], value)
@@ -185,7 +185,7 @@ class _YamlBuilder:
             self.report.error(pos, "", f"the YAML tag {_short(event.tag)} is not supported", _PLAIN_HINT)
         return [] if tag == _SEQ else {}
 
-    def scalar(self, event, pos: Pos):
+    def scalar(self, event, pos: Pos, path: tuple | None):
         tag = self.resolve(event)
         if tag == _STR:
             return event.value
@@ -204,10 +204,15 @@ class _YamlBuilder:
             value = self.loader.yaml_constructors[tag](self.loader, node)
             return value if kind in ("bool", "null") else number(value, event.value)
         except OutOfDomain as exc:
-            exc.report(self.report, pos)
+            exc.report(self.report, pos, _block(path))
         except (ValueError, KeyError):
             self.report.error(pos, "", f"{quote(event.value)} is not a YAML {kind}", _PLAIN_HINT)
         return None
+
+
+def _block(path: tuple | None) -> str:
+    """The block a value lies in, as the HCL reader names it (it knows the block it is in)."""
+    return describe(path) if path and len(path) > 1 else ""
 
 
 # JSON
@@ -256,7 +261,7 @@ class _JsonScanner:
             try:
                 return decimal(match.group(0)), match.end()
             except OutOfDomain as exc:
-                exc.report(self.report, self.pos(i))
+                exc.report(self.report, self.pos(i), _block(at))
                 return None, match.end()
         raise _JsonSyntaxError(i, "expected a value" if char else "the file ends where a value should be")
 
