@@ -123,14 +123,21 @@ def _kept(paths: list[str], out: str) -> None:
                   "name; it stays where it is", markup=False)
 
 
+def _refuse_spec_file(option: str, out: str, *specs: str) -> None:
+    """A file wiam writes is never a spec file of the spec folder, nor a folder, even through a link."""
+    if reader_for(os.path.realpath(out)) and any(inside(out, spec_root(s)) for s in specs if os.path.exists(s)):
+        _fail_usage(f"{option} {out} is a spec file name in the spec folder (links resolved): write the output elsewhere")
+    if os.path.isdir(out):
+        _fail_usage(f"{option} {out} is a folder: name the file to write")
+
+
 def _emit(content: bytes, out: Optional[str], *specs: str) -> None:
     """Print, or write the file atomically; never over a spec file of `specs`, even through a link."""
     if out is None:
         sys.stdout.buffer.write(content)
         sys.stdout.flush()
         return
-    if reader_for(os.path.realpath(out)) and any(inside(out, spec_root(s)) for s in specs if os.path.exists(s)):
-        _fail_usage(f"--out {out} is a spec file name in the spec folder (links resolved): write the output elsewhere")
+    _refuse_spec_file("--out", out, *specs)
     try:
         write_file(out, content)
     except OSError as error:
@@ -173,18 +180,22 @@ def compile_command(directory: str = DirArgument,
     except UsageError as error:
         _fail_usage(str(error))
     _refuse_overlap(out, directory, recursive)
+    if atlantis:  # checked before anything is written, so a refusal leaves OUT as it was
+        _refuse_spec_file("--atlantis", atlantis, directory)
+    path = out
     try:
         _kept(write_tree(out, files), out)
         if atlantis:
+            path = atlantis
             write_file(atlantis, atlantis_yaml(json.loads(files[MODULES_MANIFEST]),
                                                os.path.relpath(out, os.path.dirname(os.path.abspath(atlantis)))))
     except OSError as error:
-        _fail_usage(f"cannot write {out}: {error.strerror or error}")
+        _fail_usage(f"cannot write {printable(path)}: {error.strerror or error}")
     if fmt is OutputFormat.json:
         typer.echo(json.dumps({"ok": True, "out": out, "files": sorted(files), "notes": report.notes}, indent=2))
         return
     _notes(report)
-    typer.echo(f"wrote {len(files)} file{'s' if len(files) != 1 else ''} to {out}: {', '.join(sorted(files))}")
+    typer.echo(f"wrote {len(files)} file{'s' if len(files) != 1 else ''} to {printable(out)}: {', '.join(sorted(files))}")
 
 
 class AnalyzeFormat(str, Enum):

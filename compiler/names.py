@@ -107,4 +107,4 @@ def check_unique(names: Iterable[ObjectName], report: Report) -> None:
                      f"{later.kind} {later.value!r} of {later.owner} {relation} the {first.kind} of {first.owner} "
                      f"(at {first.pos}); {' '.join(later.scope)} cannot hold both",
                      f"rename one of the two so that their {later.kind}s differ"
-                     + (" in more than case" if later.case_insensitive else ""))
+                     + (" in more than case" if first.value != later.value else ""))

@@ -145,6 +145,10 @@ def read_claims(path: str | None = None, token: str | None = None) -> dict:
         claims = parse_json(payload, "the JWT payload")
     if not isinstance(claims, dict) or not all(isinstance(claims.get(k), str) for k in ("iss", "sub")):
         raise UsageError("the claims need at least iss and sub as strings")
+    audience = claims.get("aud")
+    if audience is not None and not (isinstance(audience, str) or isinstance(audience, list)
+                                     and all(isinstance(a, str) for a in audience)):
+        raise UsageError("the claims' aud is a string or a list of strings (RFC 7519)")
     return claims
 
 

@@ -9,7 +9,7 @@ from wiam.providers import PROVIDERS
 
 from . import schema
 from .analysis import all_rules
-from .diagnostics import Report
+from .diagnostics import Report, quote
 from .document import Document, describe
 from .issuers import KINDS, issuer_url
 from .model import Grant, Identity, Issuer, Model, Target, Workload
@@ -44,10 +44,11 @@ def build_model(doc: Document, report: Report) -> Model:
         for name, body in sorted(named.items()):
             path = ("target", cloud, name)
             model.targets[(cloud, name)] = Target(cloud, name, body, doc.where(path, key=True), path)
-    _check_places(doc, model, report)
+    shared = _check_places(doc, model, report)
     for name, body in sorted(doc.data.get("workload", {}).items()):
         model.workloads[name] = _workload(doc, model, name, body, report)
-    check_unique(split_dirs(model) + [name for target in model.targets.values()
+    # Targets sharing a place would clash in every name they derive: that one error says it all.
+    check_unique(split_dirs(model) + [name for target in model.targets.values() if target not in shared
                                       for name in PROVIDERS[target.cloud].object_names(model, target)], report)
     return model
 
@@ -56,30 +57,47 @@ FREE_TEXT = ("description", "reason")  # may hold line breaks (CRLF too) and tab
 INVISIBLE_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")  # controls, bidi and zero-width formats, line and paragraph separators
 
 
+def _invisible(text: str, free: bool) -> str | None:
+    """The first control or invisible character of `text` (free text may hold line breaks and tabs)."""
+    if text.isprintable():
+        return None
+    return next((c for c in text if unicodedata.category(c) in INVISIBLE_CATEGORIES
+                 and not (free and c in "\n\r\t")), None)
+
+
+def _shown(char: str) -> str:
+    return f"{char.encode('unicode_escape').decode('ascii')} (U+{ord(char):04X})"
+
+
 def _check_visible(doc: Document, value, path: tuple, report: Report) -> None:
     """No cloud name, subject or claim holds a control or invisible character, and text that shows
     one differently from what it is (bidi overrides) would mislead a reviewer of the spec."""
     if isinstance(value, dict):
         for key, item in value.items():
+            bad = _invisible(key, free=False)
+            if bad is not None:  # a condition key, say: IAM would compare what the reviewer cannot see
+                report.error(doc.where(path + (key,), key=True), describe(path),
+                             f"the key {quote(key)} holds {_shown(bad)}, a control or invisible character",
+                             "remove it: write the key in visible characters")
             _check_visible(doc, item, path + (key,), report)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _check_visible(doc, item, path + (index,), report)
-    elif isinstance(value, str) and not value.isprintable():
-        free = path[-1:] and path[-1] in FREE_TEXT
-        bad = next((c for c in value if unicodedata.category(c) in INVISIBLE_CATEGORIES and not (free and c in "\n\r\t")), None)
+    elif isinstance(value, str):
+        free = bool(path[-1:]) and path[-1] in FREE_TEXT
+        bad = _invisible(value, free)
         if bad is not None:
             at = len(path) - 2 if isinstance(path[-1], int) else len(path) - 1  # the attribute: resources[0]
             name = path[at] + "".join(f"[{index}]" for index in path[at + 1:])
-            report.error(doc.where(path), describe(path[:at]),
-                         f"{name} holds {bad.encode('unicode_escape').decode('ascii')} (U+{ord(bad):04X}), "
-                         "a control or invisible character", "remove it: write the value in visible characters"
-                         + (" (line breaks and tabs may stay)" if free else ""))
+            report.error(doc.where(path), describe(path[:at]), f"{name} holds {_shown(bad)}, a control or invisible character",
+                         "remove it: write the value in visible characters" + (" (line breaks and tabs may stay)" if free else ""))
 
 
-def _check_places(doc: Document, model: Model, report: Report) -> None:
-    """Two targets that manage one account, pool or resource group would create the same objects twice."""
+def _check_places(doc: Document, model: Model, report: Report) -> list[Target]:
+    """Two targets that manage one account, pool or resource group would create the same objects twice;
+    the targets so refused, both of each pair."""
     owner: dict[tuple, Target] = {}
+    shared: list[Target] = []
     in_file_order = sorted(model.targets.values(), key=lambda t: (t.pos, t.name))
     for target in in_file_order:  # the later of two targets is the one reported
         cloud = target.cloud
@@ -91,7 +109,9 @@ def _check_places(doc: Document, model: Model, report: Report) -> None:
                              f"{first.name!r} ({first.pos}): {' '.join(key)}",
                              f"declare one target per {label} and grant on it, or point {target.name!r} "
                              f"at another {label}")
+                shared += [first, target]
                 break
+    return shared
 
 
 def _issuer(doc: Document, name: str, body: dict, report: Report) -> Issuer | None:

@@ -460,3 +460,14 @@ def test_git_never_obeys_a_repository_committed_in_the_spec_folder(tmp_path):
         result = wiam(*args)
         assert result.returncode in (0, 1) and "Traceback" not in result.stderr, result.stderr
     assert not marker.exists()
+
+
+def test_atlantis_file_never_lands_on_a_spec_file_and_nothing_is_written_first(tmp_path):
+    spec = tmp_path / "spec"
+    shutil.copytree(EXAMPLES / "multi-cloud", spec)
+    before = tree(spec)
+    for atlantis in (spec / "workloads.wiam.hcl", spec):
+        result = wiam("compile", spec, "--out", tmp_path / "out", "--split", "target", "--atlantis", atlantis)
+        assert result.returncode == 2 and "--atlantis" in result.stderr, result.stderr
+        assert not (tmp_path / "out").exists()
+    assert tree(spec) == before

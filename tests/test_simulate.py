@@ -201,6 +201,8 @@ BAD_CLAIMS_FILES = [
     (b'{"iss": "i", "sub": "s", "n": ' + b"9" * 5000 + b"}", "an integer has more digits than Python reads"),
     (json.dumps(CLAIMS).encode("utf-16"), "not UTF-8"),
     (b'\xef\xbb\xbf' + json.dumps(CLAIMS).encode(), "not JSON"),  # a byte-order mark
+    *((json.dumps({**CLAIMS, "aud": aud}).encode(), "aud is a string or a list of strings")
+      for aud in (5, True, {"api://AzureADTokenExchange": 1}, ["a", 1])),
 ]
 
 

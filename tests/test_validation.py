@@ -190,3 +190,21 @@ def test_controls_and_invisible_characters_are_refused_where_no_cloud_holds_them
         assert error.message == f"{attribute} holds {shown} (U+{ord(char):04X}), a control or invisible character"
         assert error.hint.startswith("remove it")
     assert error.pos.line == 1
+
+
+def test_a_key_with_an_invisible_character_is_refused_at_the_key(tmp_path):
+    document = json.loads(_visible_spec())
+    grant = document["workload"]["w"]["grant"]["aws"]["prod"]
+    grant["conditions"] = {"StringEquals": {"aws:Requested\u202eRegion": "eu-west-1"}}
+    (error,) = spec_errors(write_spec(tmp_path, {"s.wiam.json": json.dumps(document)}))
+    assert error.message == "the key 'aws:Requested\\u202eRegion' holds \\u202e (U+202E), a control or invisible character"
+    assert error.block == 'grant "aws" "prod" in workload "w"' and error.hint.startswith("remove it")
+
+
+def test_two_targets_in_one_account_is_one_error_not_one_per_derived_name(spec):
+    again = 'target "aws" "again" {\n  account_id = "123456789012"\n}\n'
+    aws = 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]'
+    folder = spec({"main.wiam.hcl": BASE_HCL + again + workload_hcl("w", identities=[GH],
+                                                                     grants=[("aws", "prod", aws), ("aws", "again", aws)])})
+    error = only_error(folder)
+    assert "is in the same account as target" in error.message

@@ -25,19 +25,23 @@ _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 
 @dataclass
 class Connection:
-    session: Any  # boto3.Session: credentials from its default chain; AWS_ENDPOINT_URL is honoured
+    session: Any = None  # boto3.Session; None: boto3's default chain, made when first used
 
     def client(self, service: str):
-        """Short timeouts and few retries: an unreachable endpoint fails the target in seconds."""
+        """Short timeouts and few retries: an unreachable endpoint fails the target in seconds. A missing
+        profile or a malformed region fails the target too, as a refusal does."""
         from botocore.config import Config
-        return self.session.client(service, config=Config(connect_timeout=5, read_timeout=30,
-                                                          retries={"mode": "standard", "max_attempts": 3}))
+        with _readable():
+            if self.session is None:
+                import boto3
+                self.session = boto3.Session()
+            return self.session.client(service, config=Config(connect_timeout=5, read_timeout=30,
+                                                              retries={"mode": "standard", "max_attempts": 3}))
 
 
 def connect() -> Connection:
     """boto3's default chain; AWS_ENDPOINT_URL (boto3's own setting) points it elsewhere."""
-    import boto3
-    return Connection(boto3.Session())
+    return Connection()
 
 
 def _as_list(value) -> list:
@@ -107,7 +111,7 @@ def unchecked(resources: dict) -> int:
 def _readable():
     """Access and connection problems make the target unreadable, not the run fail."""
     from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError, HTTPClientError,
-                                     NoCredentialsError, PartialCredentialsError)
+                                     NoCredentialsError, PartialCredentialsError, ProfileNotFound)
     try:
         yield
     except ClientError as error:
@@ -115,7 +119,7 @@ def _readable():
         code = detail.get("Code")
         reason = REJECTED if code in _REJECTED else DENIED if code in _DENIED else FAILED
         raise Unreadable(f"{error.operation_name}: {code}: {detail.get('Message')}", reason) from None
-    except (NoCredentialsError, PartialCredentialsError) as error:
+    except (NoCredentialsError, PartialCredentialsError, ProfileNotFound) as error:
         raise Unreadable(str(error), NO_CREDENTIALS) from None
     except (ConnectionError, HTTPClientError) as error:
         raise Unreadable(str(error), UNREACHABLE) from None
