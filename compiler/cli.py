@@ -22,7 +22,7 @@ from .analysis import SEVERITIES, all_rules, at_or_above, disabled_blocks
 from .analysis import analyze as analyze_model
 from .analysis import output as analysis_output
 from .compile import MODULES_MANIFEST, atlantis_yaml, compile_folder, load_valid_model
-from .diagnostics import Report, SpecError, printable
+from .diagnostics import Report, SpecError, bounded, printable, quote
 from .diff import diff as diff_specs
 from .diff import to_markdown as diff_markdown
 from .diff import to_text as diff_text
@@ -69,7 +69,7 @@ def _fail_spec(error: SpecError, fmt) -> None:
 
 
 def _fail_usage(message: str) -> None:
-    err.print(f"wiam: {printable(message)}", markup=False)
+    err.print(f"wiam: {bounded(message)}", markup=False)
     raise typer.Exit(EXIT_USAGE)
 
 
@@ -459,7 +459,7 @@ def simulate(directory: str = DirArgument, recursive: bool = RecursiveOption,
                        f"{nodes[r.node]['label']} on {', '.join(r.resources) or '(no resource)'}"
                        + (f" [{r.hops} hop{'s' if r.hops > 1 else ''}]" if r.hops else ""))
     else:
-        typer.echo(f"refused everywhere: no principal accepts sub {claims['sub']!r} from {claims['iss']!r}")
+        typer.echo(f"refused everywhere: no principal accepts sub {quote(claims['sub'])} from {quote(claims['iss'])}")
         for verdict in closest:
             failed = [c.name for c in verdict.checks if not c.passed]
             typer.echo(f"  {verdict.cloud} {verdict.target}: {verdict.principal} (workload {verdict.workload}): "
@@ -628,16 +628,16 @@ def import_command(directory: str = DirArgument, recursive: bool = RecursiveOpti
     else:
         for result in results:
             if result.get("error") and not result["added"]:
-                typer.echo(f"aws {result['target']}: not read: {result['error']}")
+                typer.echo(f"aws {result['target']}: not read: {bounded(result['error'])}")
                 continue
             if not result["added"]:
                 typer.echo(f"aws {result['target']}: nothing to import")
             for issuer, arn in result["added"].items():
-                typer.echo(f"aws {result['target']}: issuer {issuer} -> {arn}")
+                typer.echo(f"aws {result['target']}: issuer {issuer} -> {printable(arn)}")  # read from the account
             if result.get("file"):
                 typer.echo(f"  written to {result['file']}")
             elif result.get("error"):
-                typer.echo(f"  {result['error']}")
+                typer.echo(f"  {bounded(result['error'])}")
             elif result["added"]:
                 typer.echo("  run again with --write to add them to the spec")
     raise typer.Exit(EXIT_SPEC if failed else 0)

@@ -307,11 +307,6 @@ def _finding_key(finding: Finding, rename: dict[str, str]) -> tuple:
     return finding.rule, rename.get(finding.workload, finding.workload), message
 
 
-def diff_models(base: Model, head: Model, base_label: str, head_label: str, base_folder: str | None = None,
-                head_folder: str | None = None) -> Diff:
-    return diff_sides(read_side(base, base_label, base_folder), read_side(head, head_label, head_folder))
-
-
 def diff_sides(old: Side, new: Side) -> Diff:
     rename = renames(old.signatures, new.signatures)
     old_tuples = {Access(**{**a.__dict__, "workload": rename.get(a.workload, a.workload)}) for a in old.tuples}

@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from .diagnostics import Report
+from .diagnostics import Report, bounded, printable
 from .model import Model, Target
 from .terraform import Module
 
@@ -72,10 +72,6 @@ class TargetDrift:
                 "missing": [{"kind": o.kind, "name": o.name, "expected": o.state} for o in self.missing],
                 "extra": [{"kind": o.kind, "name": o.name, "actual": o.state} for o in self.extra],
                 "changed": [{"kind": e.kind, "name": e.name, "differences": d} for e, _, d in self.changed]}
-
-
-def _items(value) -> list:
-    return value if isinstance(value, list) else [value]
 
 
 def differences(expected, actual, path: str = "") -> list[dict]:
@@ -159,7 +155,7 @@ def to_text(results: list[TargetDrift]) -> str:
     for result in results:
         head = f"{result.cloud} {result.target}"
         if result.unreadable:
-            lines.append(f"{head}: not read ({REASONS[result.reason]}): {result.unreadable}")
+            lines.append(f"{head}: not read ({REASONS[result.reason]}): {bounded(result.unreadable)}")
             continue
         if result.unchecked:
             head += f" ({result.unchecked} resource bindings not read)"
@@ -167,10 +163,11 @@ def to_text(results: list[TargetDrift]) -> str:
             lines.append(f"{head}: no drift")
             continue
         lines.append(f"{head}: {len(result.missing)} missing, {len(result.extra)} extra, {len(result.changed)} changed")
-        lines += [f"  missing {o.kind} {o.name}" for o in result.missing]
-        lines += [f"  extra   {o.kind} {o.name}" for o in result.extra]
+        # Names read from the cloud are anyone's with write access there: shown printable.
+        lines += [f"  missing {o.kind} {printable(o.name)}" for o in result.missing]
+        lines += [f"  extra   {o.kind} {printable(o.name)}" for o in result.extra]
         for expected, _, found in result.changed:
-            lines.append(f"  changed {expected.kind} {expected.name}")
+            lines.append(f"  changed {expected.kind} {printable(expected.name)}")
             for item in found:
                 if "added" in item:
                     lines += [f"    {item['field']}: added {json.dumps(v, sort_keys=True)}" for v in item["added"]]

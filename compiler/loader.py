@@ -41,7 +41,7 @@ def read_text(path: str, root: str) -> str:
     return read_bytes(path, root).decode("utf-8-sig")
 
 
-def read_bytes(path: str, root: str) -> bytes:
+def read_bytes(path: str, root: str, limit: int = MAX_FILE_BYTES, what: str = "a spec file") -> bytes:
     """The content of the spec file `path`: a regular file inside `root` once symlinks are resolved, of
     at most MAX_FILE_BYTES. Anything else is a UsageError that names the path and never its content
     or where it points. It is opened below `root` without following any link or blocking, and the
@@ -58,9 +58,9 @@ def read_bytes(path: str, root: str) -> bytes:
         kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
         raise UsageError(f"{path}: {kind}; wiam reads only regular files")
     with os.fdopen(descriptor, "rb") as handle:
-        data = handle.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise UsageError(f"{path}: larger than the {MAX_FILE_BYTES // (1024 * 1024)} MiB a spec file may have")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise UsageError(f"{path}: larger than the {limit // (1024 * 1024)} MiB {what} may have")
     return data
 
 

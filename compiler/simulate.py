@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from .diagnostics import Report
 from .loader import UsageError, read_bytes
 from .model import Model
+from .readers.domain import SURROGATE  # only an unpaired \u escape gives one
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,8 @@ def audiences(claims: dict) -> list[str]:
 
 
 MAX_CLAIMS_BYTES = 1 << 20  # a token is a few KiB (STS takes at most 20,000 characters)
-MAX_DEPTH = 32  # claims nest a level or two; deeper input is an attack on the parser, not a token
+MAX_CLAIMS_DEPTH = 32  # claims nest a level or two; deeper input is an attack on the parser, not a token
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")  # RFC 7515: the URL-safe alphabet, padding omitted
-_SURROGATE = re.compile("[\ud800-\udfff]")  # only an unpaired \u escape gives one
 
 
 def _values(value):
@@ -85,7 +85,7 @@ def _values(value):
 
 def parse_json(data: bytes, where: str):
     """JSON as RFC 8259 and RFC 7519 have it: UTF-8 Unicode text, finite numbers, and here at most
-    MAX_DEPTH deep."""
+    MAX_CLAIMS_DEPTH deep."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -99,7 +99,7 @@ def parse_json(data: bytes, where: str):
             raise UsageError(f"{where}: {number[:40]} is beyond what a JSON number can be here (finite doubles)")
         return parsed
 
-    too_deep = UsageError(f"{where}: JSON nested deeper than {MAX_DEPTH} levels; token claims are shallow")
+    too_deep = UsageError(f"{where}: JSON nested deeper than {MAX_CLAIMS_DEPTH} levels; token claims are shallow")
     try:
         value = json.loads(text, parse_constant=refuse, parse_float=finite)
     except json.JSONDecodeError as error:
@@ -109,9 +109,9 @@ def parse_json(data: bytes, where: str):
     except RecursionError:  # nested past what the parser follows
         raise too_deep from None
     for item, depth in _values(value):
-        if isinstance(item, (dict, list)) and depth >= MAX_DEPTH:
+        if isinstance(item, (dict, list)) and depth >= MAX_CLAIMS_DEPTH:
             raise too_deep
-        surrogate = _SURROGATE.search(item) if isinstance(item, str) else None
+        surrogate = SURROGATE.search(item) if isinstance(item, str) else None
         if surrogate:
             raise UsageError(f"{where}: a string holds the unpaired surrogate \\u{ord(surrogate.group()):04x}; "
                              "claims are Unicode text (RFC 7519)")
@@ -131,9 +131,7 @@ def read_claims(path: str | None = None, token: str | None = None) -> dict:
         raise UsageError("give either --claims FILE or --token JWT")
     if path is not None:
         # a regular file, read without blocking on a FIFO
-        data = read_bytes(path, os.path.dirname(os.path.realpath(path)))
-        if len(data) > MAX_CLAIMS_BYTES:
-            raise UsageError(f"{path}: over {MAX_CLAIMS_BYTES} bytes; a token's claims are a few KiB")
+        data = read_bytes(path, os.path.dirname(os.path.realpath(path)), MAX_CLAIMS_BYTES, "a token's claims file")
         claims = parse_json(data, path)
     else:
         parts = token.split(".")  # no trimming: the clouds take the token as sent

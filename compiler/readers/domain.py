@@ -17,7 +17,7 @@ MAX_INTEGER = 2**53 - 1  # what JSON carries exactly; quotas and durations are f
 MAX_HCL_CHARS = 1 << 19
 MAX_DATA_CHARS = 5 << 19
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE = re.compile("[\ud800-\udfff]")
 _NUMBER_HINT = f"write a finite number; integers must lie within ±{MAX_INTEGER} (2**53 - 1), or quote it as text"
 
 
@@ -88,7 +88,7 @@ def code_point(escape: str) -> str:
 
 def checked_text(value: str) -> str:
     """`value` if it holds only Unicode scalar values (a JSON escape can make a lone surrogate)."""
-    if not value.isascii() and _SURROGATE.search(value):
+    if not value.isascii() and SURROGATE.search(value):
         raise OutOfDomain("the string holds a lone surrogate escape (\\uD800 to \\uDFFF without its pair)",
                           "write the character itself, or both halves of its surrogate pair")
     return value

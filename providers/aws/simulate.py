@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 
+from wiam.diagnostics import quote
 from wiam.graph import principal_id
 from wiam.model import Model
 from wiam.names import terraform_name
@@ -24,7 +25,7 @@ def iam_value(text: str) -> str:
 
 def _shown(values) -> str:
     values = values if isinstance(values, list) else [values]
-    return ", ".join(repr(v) for v in values[:3]) + (f" and {len(values) - 3} more" if len(values) > 3 else "")
+    return ", ".join(quote(v) for v in values[:3]) + (f" and {len(values) - 3} more" if len(values) > 3 else "")
 
 
 def _statement_checks(statement: dict, host: str, claims: dict, client_ids: dict[str, list[str]]) -> list[Check]:
