@@ -123,3 +123,16 @@ def workload_hcl(name="app", identities=None, grants=None, extra="") -> str:
 
 def resources(module: dict, kind: str) -> dict:
     return module.get("resource", {}).get(kind, {})
+
+
+def all_strings(value):
+    """Every string in a JSON value, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from all_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from all_strings(item)

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import test_export
+from conftest import all_strings
 from trust_eval import aws_roles_accepting, azure_identities_accepting, cel_admits, gcp_principals_accepting
 from wiam.cli import app
 from wiam.compile import compile_folder, load_model
@@ -351,18 +352,6 @@ def as_terraform_reads(value):
     return value
 
 
-def strings(value):
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield key
-            yield from strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from strings(item)
-
-
 REFERENCE = re.compile(r"^(serviceAccount:)?\$\{[a-z_]+\.[A-Za-z0-9_-]+\.[a-z_]+\}$")
 
 
@@ -371,7 +360,7 @@ def assert_inert(files: dict[str, bytes]) -> None:
     for name, content in files.items():
         if not name.endswith(".json"):  # versions.tf holds wiam's own settings, no user text
             continue
-        for text in strings(json.loads(content)):
+        for text in all_strings(json.loads(content)):
             for offset in read_template(text)[1]:
                 assert REFERENCE.match(text) and offset == text.index("${"), (name, text)
 

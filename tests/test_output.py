@@ -13,22 +13,10 @@ from wiam import terraform
 from wiam.compile import compile_model, load_model
 from wiam.loader import load
 from wiam.diagnostics import Report
-from conftest import BASE_HCL, EXAMPLE_SPECS, EXAMPLES, ROOT, workload_hcl
+from conftest import BASE_HCL, EXAMPLE_SPECS, EXAMPLES, ROOT, all_strings, workload_hcl
 
 HOSTILE = 'x ${file("/etc/passwd")} %{ if true }y%{ endif } "q" \\ back\nnew\tline'
 SUBJECT = "job:" + HOSTILE.replace("\n", " ").replace("\t", " ")  # no control characters in a subject
-
-
-def _strings(value):
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield k
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
 
 
 def _live_templates(text: str) -> list[str]:
@@ -56,7 +44,7 @@ def test_hostile_strings_land_inert(spec):
     assert model.workloads["app"].description == HOSTILE
     module = json.loads(compile_model(model)["main.tf.json"])
     expressions = []
-    for text in _strings(module):
+    for text in all_strings(module):
         for opening in _live_templates(text):
             expressions.append(opening)
     # The only live templates are wiam's own references to resource attributes.
