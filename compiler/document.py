@@ -244,6 +244,11 @@ def from_rows(rows: dict, file: str, only: set[Path] | None = None) -> Document:
     return Document(positions=positions, key_positions=key_positions, files=[file])
 
 
+def block_of(path: Path | None) -> str:
+    """The block a value at `path` lies in, named as messages name it ("" for a top-level value)."""
+    return describe(path) if path and len(path) > 1 else ""
+
+
 def describe(path: Path) -> str:
     """The block a path points into, as a person reads it: 'grant "aws" "prod" in workload "api"'."""
     path = tuple(path)

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from ..diagnostics import Pos, Report, quote
-from ..document import Document, describe
+from ..document import Document, block_of
 from .domain import OutOfDomain, TooDeep, check_depth, checked_text, decimal, number, out_of_range
 
 _FORMAT_HINT = "write the spec as Terraform's JSON syntax: block type, then its labels, then its body"
@@ -37,12 +37,17 @@ _PLAIN_HINT = "use plain strings, numbers, booleans, null, lists and mappings; q
 _WANT_KEY, _DISCARD = object(), object()  # a mapping's next node is a key; the value of a refused key
 
 
-def read_yaml(path: str, text: str, report: Report) -> Document:
+def read_yaml(path: str, text: str, report: Report, loader_class=_YAML_LOADER) -> Document:
     doc = Document(files=[path])
-    loader = _YAML_LOADER(text)
+    loader, reported = loader_class(text), len(report.diagnostics)
     try:
         top = _YamlBuilder(path, doc, report, loader).document()
     except yaml.MarkedYAMLError as exc:
+        if "maximum nesting depth" in str(exc.problem) and loader_class is not yaml.SafeLoader:
+            # Newer libyaml stops at a depth of its own while scanning ahead of the events; PyYAML's
+            # own parser (not recursive either) reaches our limit first, where every reader names it.
+            del report.diagnostics[reported:]
+            return read_yaml(path, text, report, yaml.SafeLoader)
         mark = exc.problem_mark or exc.context_mark
         report.error(Pos(path, mark.line + 1, mark.column + 1) if mark else Pos(path, 1, 1), "",
                      f"YAML syntax error: {exc.problem or exc.context}", "fix the YAML at this place")
@@ -204,15 +209,10 @@ class _YamlBuilder:
             value = self.loader.yaml_constructors[tag](self.loader, node)
             return value if kind in ("bool", "null") else number(value, event.value)
         except OutOfDomain as exc:
-            exc.report(self.report, pos, _block(path))
+            exc.report(self.report, pos, block_of(path))
         except (ValueError, KeyError):
             self.report.error(pos, "", f"{quote(event.value)} is not a YAML {kind}", _PLAIN_HINT)
         return None
-
-
-def _block(path: tuple | None) -> str:
-    """The block a value lies in, as the HCL reader names it (it knows the block it is in)."""
-    return describe(path) if path and len(path) > 1 else ""
 
 
 # JSON
@@ -261,7 +261,7 @@ class _JsonScanner:
             try:
                 return decimal(match.group(0)), match.end()
             except OutOfDomain as exc:
-                exc.report(self.report, self.pos(i), _block(at))
+                exc.report(self.report, self.pos(i), block_of(at))
                 return None, match.end()
         raise _JsonSyntaxError(i, "expected a value" if char else "the file ends where a value should be")
 

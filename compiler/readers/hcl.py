@@ -15,7 +15,7 @@ from lark import Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from ..diagnostics import Pos, Report, quote
-from ..document import Document, block_labels
+from ..document import Document, block_labels, block_of
 from . import hcl_fast
 from .domain import OutOfDomain, TooDeep, check_depth, code_point, decimal
 from .hcl_fast import SIMPLE_ESCAPES, heredoc_text
@@ -117,7 +117,7 @@ class _Walker:
             try:
                 return decimal(str(node.children[0]))
             except OutOfDomain as exc:
-                exc.report(self.report, self.pos(node), block)
+                exc.report(self.report, self.pos(node), block_of(path))
                 return None
         if kind == "literal_value":
             return {"true": True, "false": False, "null": None}[str(node.children[0])]
