@@ -29,10 +29,17 @@ _NO_EXPRESSIONS = "wiam specs hold literal values only; write $${ or %%{ for a l
 
 
 class _Walker:
-    def __init__(self, path: str, doc: Document, report: Report):
+    def __init__(self, path: str, doc: Document, report: Report, stand_ins: dict[str, str]):
         self.file = path
         self.doc = doc
         self.report = report
+        self.stand_ins = stand_ins  # escape -> the stand-in the text holds for it (see read_hcl_reference)
+
+    def restored(self, text: str, unescaped: bool) -> str:
+        """`text` with the escapes back in place of their stand-ins, or what they denote (`${`)."""
+        for escape, stand_in in self.stand_ins.items():
+            text = text.replace(stand_in, escape[1:] if unescaped else escape)
+        return text
 
     def pos(self, node: Tree | Token) -> Pos:
         if isinstance(node, Token):
@@ -192,12 +199,11 @@ class _Walker:
                       'use \\n, \\r, \\t, \\", \\\\, \\uNNNN or \\UNNNNNNNN')
             return code
 
-        literal = (str(token) if text is None else text).replace("$$\x01", "${").replace("%%\x02", "%{")
-        return _ESCAPE.sub(replace, literal)
+        return _ESCAPE.sub(replace, self.restored(str(token) if text is None else text, unescaped=True))
 
     def heredoc(self, node: Tree, trim: bool, block: str) -> str:
         token = node.children[0]
-        text = heredoc_text(_restored(str(token)).split("\n")[1:-2], trim)  # drop the <<MARKER line and the closing marker
+        text = heredoc_text(self.restored(str(token), unescaped=False).split("\n")[1:-2], trim)  # drop the <<MARKER line and the closing marker
         if text is None:
             self.fail(token, block, "template interpolation or directive (${...} or %{...}) is not allowed",
                       _NO_EXPRESSIONS)
@@ -229,8 +235,9 @@ def read_hcl(path: str, text: str, report: Report) -> Document:
 def read_hcl_reference(path: str, text: str, report: Report) -> Document:
     """python-hcl2's parse of the file, walked for positions: the reference the fast path matches."""
     doc = Document(files=[path], opened=[])  # blocks are the outline: no need to sift positions
-    if "\x01" not in text and "\x02" not in text:  # else a stand-in could not be told from the text
-        text = _ESCAPED_START.sub(lambda m: _STAND_INS[m[0]], text)
+    stand_ins = {} if "\x01" in text or "\x02" in text else _STAND_INS  # else one could not be told from the text
+    if stand_ins:
+        text = _ESCAPED_START.sub(lambda m: stand_ins[m[0]], text)
     try:
         tree = hcl2.parses_to_tree(text if text.endswith("\n") else text + "\n")
     except UnexpectedInput as exc:
@@ -238,16 +245,11 @@ def read_hcl_reference(path: str, text: str, report: Report) -> Document:
                      "fix the HCL syntax at this place (blocks are `type \"label\" { ... }`, attributes `name = value`)")
         return doc
     try:
-        _Walker(path, doc, report).body(tree.children[0], doc.data, (), (), "")
+        _Walker(path, doc, report, stand_ins).body(tree.children[0], doc.data, (), (), "")
     except TooDeep as exc:  # the file stops there, as in every reader
         exc.report(report)
         return Document(files=[path], opened=[])
     return doc
-
-
-def _restored(text: str) -> str:
-    """The escapes as written, where a later step reads them (heredocs)."""
-    return text.replace("$$\x01", "$${").replace("%%\x02", "%%{")
 
 
 def _syntax_message(exc: UnexpectedInput) -> str:
