@@ -190,7 +190,7 @@ def compile_command(directory: str = DirArgument,
             write_file(atlantis, atlantis_yaml(json.loads(files[MODULES_MANIFEST]),
                                                os.path.relpath(out, os.path.dirname(os.path.abspath(atlantis)))))
     except OSError as error:
-        _fail_usage(f"cannot write {printable(path)}: {error.strerror or error}")
+        _fail_usage(f"cannot write {path}: {error.strerror or error}")  # _fail_usage shows it printable
     if fmt is OutputFormat.json:
         typer.echo(json.dumps({"ok": True, "out": out, "files": sorted(files), "notes": report.notes}, indent=2))
         return

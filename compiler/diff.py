@@ -22,7 +22,7 @@ from .compile import build_modules, gc_paused, load_valid_model
 from .diagnostics import Pos, Report, SpecError, printable
 from .document import Document
 from .graph import AccessGraph, build_graph
-from .loader import MAX_FILE_BYTES, UsageError, load, spec_digest
+from .loader import MAX_FILE_BYTES, UsageError, load, spec_digest, too_large
 from .model import Model
 from .readers import reader_for
 from .revision import run_git
@@ -177,7 +177,7 @@ def _blob_of(name: str, tree: dict[str, _Blob], where: str, top: str) -> _Blob:
     if blob.mode not in ("100644", "100755"):
         raise UsageError(f"{name}: not a regular file in the revision; wiam reads only regular files")
     if blob.size > MAX_FILE_BYTES:
-        raise UsageError(f"{name}: larger than the {MAX_FILE_BYTES // (1024 * 1024)} MiB a spec file may have")
+        raise too_large(name)
     return blob
 
 

@@ -43,7 +43,7 @@ def read_text(path: str, root: str) -> str:
 
 def read_bytes(path: str, root: str, limit: int = MAX_FILE_BYTES, what: str = "a spec file") -> bytes:
     """The content of the spec file `path`: a regular file inside `root` once symlinks are resolved, of
-    at most MAX_FILE_BYTES. Anything else is a UsageError that names the path and never its content
+    at most `limit` bytes. Anything else is a UsageError that names the path and never its content
     or where it points. It is opened below `root` without following any link or blocking, and the
     descriptor's own type is checked, so a file or folder swapped after the check is not read."""
     try:
@@ -60,8 +60,12 @@ def read_bytes(path: str, root: str, limit: int = MAX_FILE_BYTES, what: str = "a
     with os.fdopen(descriptor, "rb") as handle:
         data = handle.read(limit + 1)
     if len(data) > limit:
-        raise UsageError(f"{path}: larger than the {limit // (1024 * 1024)} MiB {what} may have")
+        raise too_large(path, limit, what)
     return data
+
+
+def too_large(path: str, limit: int = MAX_FILE_BYTES, what: str = "a spec file") -> UsageError:
+    return UsageError(f"{path}: larger than the {limit // (1024 * 1024)} MiB {what} may have")
 
 
 def _open_spec(path: str, root: str) -> int:

@@ -9,7 +9,7 @@ from wiam.providers import PROVIDERS
 
 from . import schema
 from .analysis import all_rules
-from .diagnostics import Report, quote
+from .diagnostics import Report, printable, quote
 from .document import Document, describe
 from .issuers import KINDS, issuer_url
 from .model import Grant, Identity, Issuer, Model, Target, Workload
@@ -66,7 +66,7 @@ def _invisible(text: str, free: bool) -> str | None:
 
 
 def _shown(char: str) -> str:
-    return f"{char.encode('unicode_escape').decode('ascii')} (U+{ord(char):04X})"
+    return f"{printable(char)} (U+{ord(char):04X})"
 
 
 def _check_visible(doc: Document, value, path: tuple, report: Report) -> None:
