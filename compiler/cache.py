@@ -129,18 +129,21 @@ def _store(entry: Path, content: bytes) -> None:
 @lru_cache(maxsize=1)
 def _checks_digest() -> bytes:
     """Changes whenever anything that decides validity changes: wiam's code, schema and catalogs,
-    and the AWS action database."""
+    and the data packages providers read."""
     from importlib.metadata import version
 
-    import wiam.providers
     import wiam.schemas
 
-    digest = hashlib.sha256(version("policy_sentry").encode())
-    for package in (wiam, wiam.providers, wiam.schemas):  # installed nested, or mapped from three folders
-        root = Path(package.__file__).resolve().parent
+    from . import registry
+
+    providers, packages = registry.sources()
+    digest = hashlib.sha256("\0".join(f"{p}={version(p)}" for p in packages).encode())
+    roots = [(wiam.__name__, Path(wiam.__file__).resolve().parent), ("wiam.providers", providers),
+             (wiam.schemas.__name__, Path(wiam.schemas.__file__).resolve().parent)]
+    for name, root in roots:  # installed nested, or mapped from three folders
         for source in sorted(root.rglob("*")):
             if source.suffix in (".py", ".json", ".gz") and source.is_file():
-                digest.update(f"{package.__name__}/{source.relative_to(root)}".encode() + b"\0" + source.read_bytes())
+                digest.update(f"{name}/{source.relative_to(root)}".encode() + b"\0" + source.read_bytes())
     return digest.digest()
 
 

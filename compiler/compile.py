@@ -9,13 +9,14 @@ from typing import Callable
 
 import yaml
 
-from wiam.providers import PROVIDERS
-
+from . import registry
 from .cache import remember_valid
 from .diagnostics import Report
 from .loader import load
 from .model import Model
 from .names import module_dir
+from .plan import Plans
+from .planning import plan_model
 from .terraform import Module, render, versions_tf
 from .validate import build_model
 
@@ -51,7 +52,7 @@ def load_valid_model(directory: str, recursive: bool = False, report: Report | N
     report = report or Report()
     model = load_model(directory, recursive, report)
     with gc_paused():
-        build_modules(model, False, report, lambda done, total: None)
+        plan_model(model, report)
     remember_valid(model.document.digest)
     return model
 
@@ -67,7 +68,7 @@ def compile_model(model: Model, split: bool = False, report: Report | None = Non
     checked here; SpecError lists every breach. on_target(done, total) after each target (progress)."""
     report = report or Report()
     with gc_paused():
-        modules = build_modules(model, split, report, on_target or (lambda done, total: None))
+        modules = build_modules(plan_model(model, report, on_target), split)
         return _render(modules, _manifest(model) if split else None)
 
 
@@ -79,7 +80,7 @@ def compile_folder(directory: str, recursive: bool = False, split: bool = False,
     report = report or Report()
     model = load_model(directory, recursive, report, on_file)
     with gc_paused():
-        modules = build_modules(model, split, report, on_target or (lambda done, total: None))
+        modules = build_modules(plan_model(model, report, on_target), split)
         manifest = _manifest(model) if split else None
         digest = model.document.digest
         del model
@@ -108,22 +109,18 @@ def _render(modules: dict[str, Module], manifest: dict | None) -> dict[str, byte
     return files
 
 
-def build_modules(model: Model, split: bool, report: Report, on_target: Callable[[int, int], None]) -> dict[str, Module]:
-    """Every root module, with the cloud limits checked (SpecError lists every breach)."""
+def build_modules(plans: Plans, split: bool) -> dict[str, Module]:
+    """Every root module: each plan emitted, and each workload's outputs."""
     modules: dict[str, Module] = {}
     outputs: dict[str, dict[str, dict]] = {}
-    done = 0
-    for cloud, provider in sorted(PROVIDERS.items()):
-        for target in model.targets_of(cloud):
-            done += 1
-            on_target(done, len(model.targets))
-            key = f"{module_dir(cloud, target.name)}/{MAIN_FILE}" if split else MAIN_FILE
-            module = modules.setdefault(key, Module())
-            for workload, values in provider.compile_target(model, target, module, report).items():
-                merged = outputs.setdefault(key, {}).setdefault(workload, {})
-                for name, value in values.items():
-                    merged[name if split else f"{cloud}_{target.name}_{name}"] = value
-    report.raise_if_any()
+    for (cloud, name), plan in plans.items():
+        key = f"{module_dir(cloud, name)}/{MAIN_FILE}" if split else MAIN_FILE
+        module = modules.setdefault(key, Module())
+        registry.get(cloud).emit(plan, module)
+        for workload, values in plan.outputs.items():
+            merged = outputs.setdefault(key, {}).setdefault(workload, {})
+            for output, value in values.items():
+                merged[output if split else f"{cloud}_{name}_{output}"] = value
     if not modules:
         modules[MAIN_FILE] = Module()  # a spec with no targets yet compiles to an empty root module
     for key, per_workload in outputs.items():

@@ -15,13 +15,15 @@ from dataclasses import dataclass, replace
 
 import networkx as nx
 
-from . import schema, slicing
+from . import registry, schema, slicing
 from .analysis import Finding, analyze
 from .cache import known_valid, remember_valid
-from .compile import build_modules, gc_paused, load_valid_model
+from .compile import gc_paused, load_valid_model
+from .planning import plan_model
 from .diagnostics import Pos, Report, SpecError, printable
 from .document import Document
-from .graph import AccessGraph, build_graph
+from .graph import build_graph
+from .access import AccessGraph
 from .loader import MAX_FILE_BYTES, UsageError, load, spec_digest, too_large
 from .model import Model
 from .readers import reader_for
@@ -290,14 +292,12 @@ def _place(a: Access) -> tuple:
 def _covered(added: Access, present: dict[tuple, set[str]]) -> bool:
     """Whether an added tuple only restates access a present one already gives (same subject,
     principal and resource, a permission that includes it)."""
-    from wiam.providers import PROVIDERS  # each cloud knows what its permissions include
-
-    provider = PROVIDERS[added.cloud]
+    permissions = registry.get(added.cloud).permissions
     others = present.get(_place(added), set())
     if added.permission in others:
         return True
-    wanted = provider.permission_set(added.permission)
-    return bool(wanted) and any(wanted <= (provider.permission_set(other) or frozenset()) for other in others)
+    wanted = permissions.permission_set(added.permission)
+    return bool(wanted) and any(wanted <= (permissions.permission_set(other) or frozenset()) for other in others)
 
 
 def _finding_key(finding: Finding, rename: dict[str, str]) -> tuple:
@@ -398,7 +398,10 @@ def _sliced_diff(base: Source, head: Source, recursive: bool) -> Diff | None:
         report = Report()
         old_model, new_model = (build_model(_only(doc, chosen), report) for doc in (old, new))
         if not report.diagnostics:
-            build_modules(new_model, False, report, lambda done, total: None)  # the limits of the targets changed
+            try:
+                plan_model(new_model, report)  # the limits of the targets changed
+            except SpecError:
+                return None
         if report.diagnostics:
             return None
         sides = read_side(old_model, base.label, base.copy), read_side(new_model, head.label, head.copy)

@@ -1,54 +1,20 @@
 """Drift: what runs in the clouds against what the spec compiles to, per target.
 
-Each provider's `live` module turns a target's compiled resources into the objects it expects
-(`expected`) and reads the same kinds of objects from the cloud, read-only (`read`). Objects are
-compared by kind and name, on states the provider has already made canonical (policies as sets of
+Each provider's `live` module turns a target's plan into the objects it expects (`expected`) and
+reads the same kinds of objects from the cloud, read-only (`read`). Objects are compared by kind and name, on states the provider has already made canonical (policies as sets of
 statements, member lists as sets), so formatting and order never count as drift."""
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 
-from .diagnostics import Report, bounded, printable
-from .model import Model, Target
-from .terraform import Module
-
-
-@dataclass(frozen=True)
-class LiveObject:
-    kind: str  # e.g. "role", "oidc_provider", "service_account", "federated_credential"
-    name: str  # unique per kind within a target
-    state: dict  # canonical: equal states mean the same effect
-
-
-# Why a target was not read: each provider sorts its SDK's errors into one of these.
-NO_CREDENTIALS = "no-credentials"  # the SDK's default chain found none
-REJECTED = "credentials-rejected"  # found, but invalid or expired
-DENIED = "access-denied"  # valid, but not allowed to read
-WRONG_ACCOUNT = "wrong-account"  # valid for another account, subscription or tenant
-UNREACHABLE = "unreachable"  # the API could not be reached (network, endpoint, timeout)
-FAILED = "error"  # any other refusal
-BY_HTTP_STATUS = {401: REJECTED, 403: DENIED}  # the REST APIs' answers to a bad token and to a refusal
-REASONS = {NO_CREDENTIALS: "no credentials", REJECTED: "credentials rejected", DENIED: "access denied",
-           WRONG_ACCOUNT: "wrong account", UNREACHABLE: "cloud API unreachable", FAILED: "error"}
-
-# What may look like a credential in an SDK's error text: AWS key IDs, JWTs, OAuth tokens, bearer headers.
-_SECRET = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|\beyJ[\w-]+\.[\w-]+\.[\w-]*|\bya29\.[\w.-]+|(?i:bearer)\s+\S+")
-
-
-def redacted(text: str) -> str:
-    """Error text with anything credential-shaped blanked: SDK messages are echoed into CI logs."""
-    return _SECRET.sub("[redacted]", text)
-
-
-class Unreadable(Exception):
-    """The caller may not read this target (or reached the wrong account): reported per target."""
-
-    def __init__(self, message: str, reason: str = FAILED):
-        super().__init__(redacted(message))
-        self.reason = reason
+from . import registry
+from .planning import plan_model
+from .diagnostics import bounded, printable
+from .live import REASONS, LiveObject, Unreadable
+from .model import Model
+from .plan import Plans
 
 
 @dataclass
@@ -104,14 +70,6 @@ def compare(cloud: str, target: str, expected: list[LiveObject], actual: list[Li
     return result
 
 
-def expected_resources(model: Model, target: Target) -> dict[str, dict[str, dict]]:
-    """The Terraform resources the spec compiles to for one target, before output escaping."""
-    from wiam.providers import PROVIDERS  # providers build on this module's LiveObject
-    module = Module()
-    PROVIDERS[target.cloud].compile_target(model, target, module, Report())
-    return module.resources
-
-
 def selected(model: Model, clouds: set[str] | None = None, names: list[str] | None = None) -> list[tuple[str, str]]:
     """The (cloud, name) keys of the targets a run reads: those of `clouds`, and among them those
     `names` gives, each a target's NAME or CLOUD.NAME. A name no target has raises ValueError."""
@@ -129,23 +87,23 @@ def selected(model: Model, clouds: set[str] | None = None, names: list[str] | No
     return sorted(chosen)
 
 
-def drift(model: Model, connections: dict, targets: list[tuple[str, str]] | None = None) -> list[TargetDrift]:
+def drift(model: Model, connections: dict, targets: list[tuple[str, str]] | None = None,
+          plans: Plans | None = None) -> list[TargetDrift]:
     """Each target's drift, of every target or of the (cloud, name) keys `targets` gives (see
-    `selected`). `connections[cloud]` is that cloud's live.Connection (SDK clients from the default
-    credential chain)."""
-    from wiam.providers import PROVIDERS
+    `selected`), against its plan (planned here when not given). `connections[cloud]` is that
+    cloud's live connection (SDK clients from the default credential chain)."""
+    plans = plan_model(model) if plans is None else plans
     results = []
-    for (cloud, name), target in sorted(model.targets.items()):
+    for (cloud, name), plan in sorted(plans.items()):
         if targets is not None and (cloud, name) not in targets:
             continue
-        live = PROVIDERS[cloud].live
-        resources = expected_resources(model, target)
-        expected = live.expected(model, target, resources)
+        live = registry.get(cloud).live
+        expected = live.expected(plan)
         try:
-            result = compare(cloud, name, expected, live.read(model, target, expected, connections[cloud]))
+            result = compare(cloud, name, expected, live.read(plan, expected, connections[cloud]))
         except Unreadable as error:
             result = TargetDrift(cloud, name, unreadable=str(error), reason=error.reason)
-        result.unchecked = live.unchecked(resources)
+        result.unchecked = live.unchecked(plan)
         results.append(result)
     return results
 

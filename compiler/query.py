@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from .graph import AccessGraph, reachable
+from . import registry
+from .access import AccessGraph
+from .graph import reachable
 
 # The edges along which control flows from a subject to the grants it ends up holding.
 _CONTROL = frozenset({"authenticates", "federates", "can_act_as", "holds"})
@@ -29,20 +31,18 @@ class Answer:
 def matching_grants(access: AccessGraph, action: str | None = None, resource: str | None = None,
                     role: str | None = None) -> dict[str, str | None]:
     """Grant node -> the action or role node that matched (None when only a resource was asked)."""
-    from wiam.providers import PROVIDERS  # each cloud reads its own action and resource syntax
-
     graph = access.graph
     found: dict[str, str | None] = {}
     for grant_id, grant in access.nodes_of("grant"):
-        provider = PROVIDERS[grant["cloud"]]
-        if resource is not None and not provider.covers(grant, resource):
+        permissions = registry.get(grant["cloud"]).permissions
+        if resource is not None and not permissions.covers(grant, resource):
             continue
         allowed = sorted(n for n in graph.successors(grant_id) if graph.nodes[n]["type"] in ("action", "role"))
         if role is not None:
             hits = [n for n in allowed if role.lower() in (graph.nodes[n]["label"].lower(),
                                                            str(graph.nodes[n].get("arn", "")).lower())]
         elif action is not None:
-            hits = [n for n in allowed if provider.allows(graph.nodes[n], action)]
+            hits = [n for n in allowed if permissions.allows(graph.nodes[n], action)]
         else:
             hits = [None]
         if hits:
@@ -98,8 +98,6 @@ def starting_points(access: AccessGraph, issuer: str | None = None, subject: str
 
 def blast_radius(access: AccessGraph, starts: list[str]) -> list[Reached]:
     """Every principal and permission reachable from the starting points, with the shortest path."""
-    from wiam.providers import PROVIDERS  # each cloud rates its own permissions
-
     graph = access.graph
     paths: dict[str, list[str]] = {}
     for start in starts:
@@ -120,6 +118,6 @@ def blast_radius(access: AccessGraph, starts: list[str]) -> list[Reached]:
                                      if graph.nodes[r]["type"] == "resource"))
             for allowed in sorted(graph.successors(node)):
                 if graph.nodes[allowed]["type"] in ("action", "role"):
-                    severity = PROVIDERS[data["cloud"]].impact(graph.nodes[allowed])
+                    severity = registry.get(data["cloud"]).permissions.impact(graph.nodes[allowed])
                     reached.append(Reached(allowed, (*path, allowed), hops(path), severity, node, resources))
     return reached

@@ -1,4 +1,5 @@
-"""Validation against the JSON Schema in `schemas/`, with errors that point into the spec files."""
+"""The spec's JSON Schema (the core's part in `schemas/`, each cloud's from its provider) and
+validation against it, with errors that point into the spec files."""
 
 from __future__ import annotations
 
@@ -11,18 +12,44 @@ from typing import TYPE_CHECKING
 
 import fastjsonschema
 
+from . import registry
 from .diagnostics import Report
 from .document import Document, describe
 
 if TYPE_CHECKING:
     import jsonschema
 
-SCHEMA_FILE = "wiam.schema.json"
+CORE_FILE = "core.schema.json"  # issuers, workloads, identities: what no cloud owns
+SCHEMA_FILE = "wiam.schema.json"  # the whole schema for editors, written by `python -m wiam.schema`
+
+
+def packaged(package: str, name: str = "schema.json") -> dict:
+    """A JSON document shipped in a package (a provider's part of the schema)."""
+    return json.loads(resources.files(package).joinpath(name).read_text(encoding="utf-8"))
+
+
+def compose(core: dict, parts: list[tuple[str, dict]]) -> dict:
+    """The whole schema: the core's, with each cloud's target and grant settings (and its own
+    definitions) under that cloud's name."""
+    document = json.loads(json.dumps(core))  # a copy: the parts are cached
+    targets = document["properties"]["target"]["properties"]
+    grants = document["$defs"]["workload"]["properties"]["grant"]["properties"]
+    definitions = document["$defs"]
+    for cloud, part in parts:
+        targets[cloud] = {"type": "object", "propertyNames": {"$ref": "#/$defs/name"},
+                          "additionalProperties": {"$ref": f"#/$defs/{cloud}_target"}}
+        grants[cloud] = {"type": "object", "additionalProperties": {"$ref": f"#/$defs/{cloud}_grant"}}
+        own = {f"{cloud}_target": part["target"], f"{cloud}_grant": part["grant"], **part.get("$defs", {})}
+        clash = sorted(own.keys() & definitions.keys())
+        if clash:
+            raise ValueError(f"the {cloud} schema redefines {clash}")  # a provider bug, never user input
+        definitions.update(own)
+    return document
 
 
 @lru_cache(maxsize=1)
 def schema() -> dict:
-    return json.loads(resources.files("wiam.schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
+    return compose(packaged("wiam.schemas", CORE_FILE), [(name, p.schema()) for name, p in registry.providers()])
 
 
 def _python_patterns(node):
@@ -84,7 +111,7 @@ def _report(doc: Document, error: jsonschema.ValidationError, report: Report) ->
             if not path:
                 fix = "top-level blocks are issuer, target and workload"
             elif path == ("target",):
-                message, fix = f"unknown cloud {extra!r}", "a target's cloud is aws, gcp or azure"
+                message, fix = f"unknown cloud {extra!r}", f"a target's cloud is one of: {', '.join(registry.names())}"
             report.error(where, describe(path + (extra,)) if len(path) > 1 else block, message, fix)
         return
     if "propertyNames" in error.schema_path:
@@ -148,3 +175,18 @@ def _default_hint(error: jsonschema.ValidationError, name: str) -> str:
 
 def _article(noun: str) -> str:
     return "an " if noun[:1] in "aeiou" else "a "
+
+
+def main() -> None:
+    """Write the whole schema where editors find it: `python -m wiam.schema [FILE]`."""
+    import sys
+
+    from .terraform import write_file
+
+    default = resources.files("wiam.schemas").joinpath(SCHEMA_FILE)
+    write_file(sys.argv[1] if len(sys.argv) > 1 else str(default),
+               (json.dumps(schema(), indent=2, ensure_ascii=False) + "\n").encode())
+
+
+if __name__ == "__main__":
+    main()

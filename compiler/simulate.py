@@ -8,63 +8,14 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass
 
-from .diagnostics import Report
+from . import registry
+from .planning import plan_model
 from .loader import UsageError, read_bytes
 from .model import Model
+from .plan import Plans
+from .verdict import Verdict, closeness
 from .readers.domain import SURROGATE  # only an unpaired \u escape gives one
-
-
-@dataclass(frozen=True)
-class Check:
-    """One thing a cloud compares: a claim (iss, sub, aud or another) or the kill switch (enabled)."""
-
-    name: str
-    passed: bool
-    detail: str  # what was compared, shown when it fails
-
-
-@dataclass(frozen=True)
-class Verdict:
-    cloud: str
-    target: str
-    workload: str
-    principal: str  # the role name, service account email, direct principal or identity name
-    node: str  # the principal's node in the access graph
-    checks: tuple[Check, ...]  # of the trust path that came closest (all pass when accepted)
-
-    @property
-    def accepted(self) -> bool:
-        return all(c.passed for c in self.checks)
-
-    @property
-    def passed(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.checks if c.passed)
-
-    @property
-    def reasons(self) -> tuple[str, ...]:
-        """Why not, one per failed check (empty when accepted)."""
-        return tuple(f"{c.name}: {c.detail}" for c in self.checks if not c.passed)
-
-
-def closeness(checks) -> tuple[bool, bool, int, int]:
-    """Sort key of a trust path, closest first: accepting, then the exact subject, then the most
-    checks passed and the fewest failed."""
-    passed = sum(c.passed for c in checks)
-    subject = any(c.name == "sub" and c.passed for c in checks)
-    return passed < len(checks), not subject, -passed, len(checks) - passed
-
-
-def closest(paths: list[tuple[Check, ...]], none: Check) -> tuple[Check, ...]:
-    """The trust path of a principal that comes closest to accepting; `none` when it has no path."""
-    return min(paths, key=closeness, default=(none,))
-
-
-def audiences(claims: dict) -> list[str]:
-    """A token's audiences: `aud` is a string or a list of strings."""
-    value = claims.get("aud")
-    return [value] if isinstance(value, str) else [a for a in value or [] if isinstance(a, str)]
 
 
 MAX_CLAIMS_BYTES = 1 << 20  # a token is a few KiB (STS takes at most 20,000 characters)
@@ -150,17 +101,10 @@ def read_claims(path: str | None = None, token: str | None = None) -> dict:
     return claims
 
 
-def simulate(model: Model, claims: dict) -> list[Verdict]:
-    """A verdict for every principal wiam compiles, in every cloud."""
-    from wiam.providers import PROVIDERS  # each cloud judges tokens its own way (and providers import this module)
-
-    from .compile import build_modules
-
-    # The values the clouds will hold: the plan before escaping for Terraform (`$${` is `${` there).
-    module = {"resource": build_modules(model, False, Report(), lambda done, total: None)["main.tf.json"].resources}
-    verdicts = []
-    for _, provider in sorted(PROVIDERS.items()):
-        verdicts.extend(provider.simulate(model, module, claims))
+def simulate(model: Model, claims: dict, plans: Plans | None = None) -> list[Verdict]:
+    """A verdict for every principal of the plans (of the model's, planned here when not given)."""
+    plans = plan_model(model) if plans is None else plans
+    verdicts = [v for (cloud, _), plan in plans.items() for v in registry.get(cloud).simulate(plan, claims)]
     return sorted(verdicts, key=lambda v: (v.cloud, v.target, v.workload))
 
 

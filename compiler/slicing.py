@@ -21,8 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from wiam.providers import PROVIDERS
-
+from . import registry
 from .issuers import KINDS
 
 Key = tuple[str, str]  # (cloud, target) or (issuer, subject)
@@ -55,7 +54,7 @@ def index(data: dict, names=None) -> Index:
                 granted.add((cloud, target))
                 found.on_target.setdefault((cloud, target), set()).add(name)
                 reached |= {(cloud, other) for other in
-                            PROVIDERS[cloud].reach(settings, targets[cloud][target], targets[cloud])}
+                            registry.get(cloud).reach(settings, targets[cloud][target], targets[cloud])}
         found.granted[name] = granted
         if reached:
             found.reach[name] = reached

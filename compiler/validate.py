@@ -5,9 +5,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import replace
 
-from wiam.providers import PROVIDERS
-
-from . import schema
+from . import registry, schema
 from .analysis import all_rules
 from .diagnostics import Report, printable, quote
 from .document import Document, describe
@@ -49,7 +47,7 @@ def build_model(doc: Document, report: Report) -> Model:
         model.workloads[name] = _workload(doc, model, name, body, report)
     # Targets sharing a place would clash in every name they derive: that one error says it all.
     check_unique(split_dirs(model) + [name for target in model.targets.values() if target not in shared
-                                      for name in PROVIDERS[target.cloud].object_names(model, target)], report)
+                                      for name in registry.get(target.cloud).object_names(model, target)], report)
     return model
 
 
@@ -101,7 +99,7 @@ def _check_places(doc: Document, model: Model, report: Report) -> list[Target]:
     in_file_order = sorted(model.targets.values(), key=lambda t: (t.pos, t.name))
     for target in in_file_order:  # the later of two targets is the one reported
         cloud = target.cloud
-        for label, field, key in PROVIDERS[cloud].places(target.settings):
+        for label, field, key in registry.get(cloud).places(target.settings):
             first = owner.setdefault((cloud, label, key), target)
             if first is not target:
                 report.error(doc.where(target.path + (field,)), describe(target.path),
@@ -189,18 +187,18 @@ def _workload(doc: Document, model: Model, name: str, body: dict, report: Report
 
 def _check_catalog(doc: Document, grant: Grant, report: Report) -> None:
     """Every action or role is in the cloud's catalog, unless the grant lists it in custom."""
-    provider = PROVIDERS[grant.cloud]
-    entries = grant.settings.get(provider.CATALOG_FIELD, [])
+    permissions = registry.get(grant.cloud).permissions
+    entries = grant.settings.get(permissions.FIELD, [])
     custom = grant.settings.get("custom", [])
     for index, entry in enumerate(entries):
-        found = None if entry in custom else provider.catalog_problem(entry)
+        found = None if entry in custom else permissions.problem(entry)
         if found:
-            report.error(doc.where(grant.path + (provider.CATALOG_FIELD, index)), describe(grant.path), *found)
+            report.error(doc.where(grant.path + (permissions.FIELD, index)), describe(grant.path), *found)
     for index, entry in enumerate(custom):
         if entry not in entries:
             report.error(doc.where(grant.path + ("custom", index)), describe(grant.path),
-                         f"custom lists {entry!r}, which is not in {provider.CATALOG_FIELD}",
-                         f"custom names entries of {provider.CATALOG_FIELD}; remove {entry!r} or add it there")
+                         f"custom lists {entry!r}, which is not in {permissions.FIELD}",
+                         f"custom names entries of {permissions.FIELD}; remove {entry!r} or add it there")
 
 
 def _identity(doc: Document, model: Model, workload: str, index: int, fields: dict, report: Report):

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from wiam.compile import load_model
-from wiam.drift import WRONG_ACCOUNT, compare, drift, expected_resources, selected
+from wiam.drift import compare, drift, expected_resources, selected
+from wiam.live import WRONG_ACCOUNT
 from conftest import EXAMPLES, write_spec
 from live_aws import FAKE_ENVIRONMENT, apply, moto_server, reset, session, trust_with
 from wiam.providers.aws import live
@@ -121,7 +122,7 @@ def test_rewritten_but_equal_policies_are_not_drift(deployed):
 
 
 def test_compare_reports_exactly_what_differs():
-    from wiam.drift import LiveObject
+    from wiam.live import LiveObject
     a = LiveObject("role", "r", {"tags": {"owner": "x"}, "managed_policies": ["p1"]})
     b = LiveObject("role", "r", {"tags": {"owner": "y"}, "managed_policies": ["p1", "p2"]})
     result = compare("aws", "prod", [a, LiveObject("role", "gone", {})], [b, LiveObject("role", "new", {})])

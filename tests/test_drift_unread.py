@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wiam.compile import load_model
-from wiam.drift import redacted, selected
+from wiam.drift import selected
+from wiam.live import redacted
 from conftest import EXAMPLES
 
 SPEC = EXAMPLES / "multi-cloud"  # one target in each cloud

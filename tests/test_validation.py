@@ -35,7 +35,7 @@ def only_error(folder):
     ('target "gcp" "dev" {\n  project_id = "acme-dev"\n  project_number = "12x"\n}\n', "invalid value", 'target "gcp" "dev"', "digits"),
     ('target "azure" "dev" {\n  tenant_id = "not-a-guid"\n  subscription_id = "11111111-1111-1111-1111-111111111111"\n'
      '  resource_group = "rg"\n  location = "eastus"\n}\n', "invalid value", 'target "azure" "dev"', "GUID"),
-    ('target "oracle" "dev" {\n}\n', "unknown cloud 'oracle'", "target blocks", "aws, gcp or azure"),
+    ('target "oracle" "dev" {\n}\n', "unknown cloud 'oracle'", "target blocks", "one of: aws, azure, gcp"),
     (_grant("aws", "prod", 'actions = ["s3:GetObject"]\n'
      '    resources = ["arn:aws:s3:::b/*"]\n    max_session_duration = "13h"'),
      "outside 1 to 12 hours", 'grant "aws" "prod" in workload "w"', "43200"),

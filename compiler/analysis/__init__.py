@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import lru_cache
 
+from .. import registry
+from ..access import AccessGraph
 from ..diagnostics import printable
 from ..document import describe
-from ..graph import AccessGraph, build_graph
+from ..findings import SEVERITIES, Context, Finding, Rule
+from ..graph import build_graph
 from ..model import Model
-from .core import SEVERITIES, Context, Finding, Rule
 from .rules import RULES as GENERIC_RULES
 
 __all__ = ["SEVERITIES", "Finding", "Rule", "all_rules", "analyze", "at_or_above", "disabled_blocks"]
@@ -18,10 +20,8 @@ __all__ = ["SEVERITIES", "Finding", "Rule", "all_rules", "analyze", "at_or_above
 @lru_cache(maxsize=1)
 def all_rules() -> dict[str, Rule]:
     """Every rule by ID: the generic ones, then each cloud's."""
-    from wiam.providers import PROVIDERS  # cloud rules live with their cloud
-
     rules = list(GENERIC_RULES)
-    for _, provider in sorted(PROVIDERS.items()):
+    for _, provider in registry.providers():
         rules.extend(provider.RULES)
     ids = [r.id for r in rules]
     assert len(ids) == len(set(ids)), "rule IDs must be unique"

@@ -8,7 +8,7 @@ import zlib
 from pathlib import Path
 from urllib.parse import quote
 
-from .core import SEVERITIES, Finding, Rule
+from ..findings import SEVERITIES, Finding, Rule
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/wiam-dev/wiam"

@@ -6,10 +6,11 @@ import re
 
 import networkx as nx
 
+from .. import registry
+from ..access import issuer_id, target_id, workload_id
 from ..document import describe
-from ..graph import issuer_id, target_id, workload_id
+from ..findings import Context, Rule, rule
 from ..suggest import LISTED, listed
-from .core import Context, Rule, rule
 
 RULES: list[Rule] = []
 
@@ -126,13 +127,11 @@ def _untrusted_trigger(identity) -> str | None:
       """Pin the subject to the default branch, a protected tag or a GitHub environment with required
       reviewers; give pull requests a separate read-only workload.""")
 def _untrusted_triggers(rule: Rule, context: Context):
-    from wiam.providers import PROVIDERS  # providers know which grants write
-
     for name, workload in sorted(context.model.workloads.items()):
         privileged = []
         if environment_of(workload.environment) == "prod":
             privileged.append(f"environment {workload.environment!r}")
-        writes = [f"{g.cloud} {g.target}" for g in workload.grants if PROVIDERS[g.cloud].writes(g)]
+        writes = [f"{g.cloud} {g.target}" for g in workload.grants if registry.get(g.cloud).permissions.writes(g)]
         if writes:
             privileged.append("write access on " + listed(writes))  # repeated per identity: capped
         if not privileged:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..analysis import SEVERITIES, Finding, Rule
 from ..analysis.output import finding_json, summary
-from ..graph import AccessGraph
+from ..access import AccessGraph
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 # Above this many nodes the graph opens folded: workloads by owner, principals into their target,

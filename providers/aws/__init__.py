@@ -13,3 +13,7 @@ CATALOG_FIELD = "actions"  # the grant field whose entries the catalog checks
 __all__ = ["CATALOG_FIELD", "CLOUD", "live", "RULES", "TERRAFORM_PROVIDER", "catalog_problem", "compile_target", "object_names", "places",
            "allows", "covers", "graph_target", "impact", "link_principals", "permission_set", "reach", "simulate", "writes",
            "oidc_provider_arn", "role_name"]
+
+from .._legacy import adapt
+
+adapt(globals())

@@ -6,7 +6,7 @@ import fnmatch
 import re
 from functools import lru_cache
 
-from wiam.graph import AccessGraph
+from wiam.access import AccessGraph
 from wiam.model import Model, Target
 
 from . import catalog

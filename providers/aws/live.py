@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from wiam.drift import DENIED, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, WRONG_ACCOUNT, LiveObject, Unreadable
+from wiam.live import DENIED, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, WRONG_ACCOUNT, LiveObject, Unreadable
 from wiam.model import Model, Target, host_path
 from wiam.terraform import referenced
 

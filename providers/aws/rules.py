@@ -5,7 +5,7 @@ from __future__ import annotations
 from cloudsplaining.shared.constants import (ACTIONS_THAT_RETURN_CREDENTIALS, PRIVILEGE_ESCALATION_METHODS,
                                              READ_ONLY_DATA_EXFILTRATION_ACTIONS)
 
-from wiam.analysis.core import Context, Rule, rule
+from wiam.findings import Context, Rule, rule
 from wiam.document import describe
 from wiam.model import Grant
 

@@ -8,10 +8,10 @@ import json
 import re
 
 from wiam.diagnostics import quote
-from wiam.graph import principal_id
+from wiam.access import principal_id
 from wiam.model import Model
 from wiam.names import terraform_name
-from wiam.simulate import Check, Verdict, audiences, closest
+from wiam.verdict import Check, Verdict, audiences, closest
 
 from .terraform import role_name
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from functools import lru_cache
 
-from wiam.graph import AccessGraph
+from wiam.access import AccessGraph
 from wiam.model import Model, Target
 
 from . import catalog

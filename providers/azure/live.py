@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from wiam.drift import BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, UNREACHABLE, WRONG_ACCOUNT, LiveObject, Unreadable
+from wiam.live import BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, UNREACHABLE, WRONG_ACCOUNT, LiveObject, Unreadable
 from wiam.model import Model, Target
 from wiam.terraform import referenced
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wiam.analysis.core import Context, Rule, rule
+from wiam.findings import Context, Rule, rule
 from wiam.document import describe
 from wiam.model import Grant
 

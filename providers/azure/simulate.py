@@ -4,10 +4,10 @@ whose audiences hold the token's audience."""
 
 from __future__ import annotations
 
-from wiam.graph import principal_id
+from wiam.access import principal_id
 from wiam.model import Model
 from wiam.names import terraform_name
-from wiam.simulate import Check, Verdict, audiences, closest
+from wiam.verdict import Check, Verdict, audiences, closest
 
 from .terraform import identity_name
 

@@ -13,3 +13,7 @@ CATALOG_FIELD = "roles"  # the grant field whose entries the catalog checks
 __all__ = ["CATALOG_FIELD", "CLOUD", "live", "RULES", "TERRAFORM_PROVIDER", "catalog_problem", "compile_target", "object_names", "places",
            "allows", "covers", "graph_target", "impact", "link_principals", "permission_set", "reach", "simulate", "writes",
            "resource_binding", "service_account_id", "subject_condition"]
+
+from .._legacy import adapt
+
+adapt(globals())

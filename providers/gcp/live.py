@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from wiam.drift import BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, LiveObject, Unreadable
+from wiam.live import BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, LiveObject, Unreadable
 from wiam.model import Model, Target
 from wiam.terraform import ref, referenced
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from wiam.graph import principal_id
+from wiam.access import principal_id
 from wiam.model import Model
 from wiam.names import terraform_name
-from wiam.simulate import Check, Verdict, audiences, closest
+from wiam.verdict import Check, Verdict, audiences, closest
 
 from .graph import service_account_email
 from .terraform import WORKLOAD_IDENTITY_USER, POOL_DEFAULT_ID, principal

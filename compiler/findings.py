@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from ..diagnostics import Pos, printable
-from ..graph import AccessGraph
-from ..model import Model
+from .access import AccessGraph
+from .diagnostics import Pos, printable
+from .model import Model
 
 SEVERITIES = ("low", "medium", "high", "critical")
 

@@ -1,0 +1,41 @@
+"""What providers read from the running clouds: objects in a canonical state, and why a target could not be read."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LiveObject:
+    kind: str  # e.g. "role", "oidc_provider", "service_account", "federated_credential"
+    name: str  # unique per kind within a target
+    state: dict  # canonical: equal states mean the same effect
+
+
+# Why a target was not read: each provider sorts its SDK's errors into one of these.
+NO_CREDENTIALS = "no-credentials"  # the SDK's default chain found none
+REJECTED = "credentials-rejected"  # found, but invalid or expired
+DENIED = "access-denied"  # valid, but not allowed to read
+WRONG_ACCOUNT = "wrong-account"  # valid for another account, subscription or tenant
+UNREACHABLE = "unreachable"  # the API could not be reached (network, endpoint, timeout)
+FAILED = "error"  # any other refusal
+BY_HTTP_STATUS = {401: REJECTED, 403: DENIED}  # the REST APIs' answers to a bad token and to a refusal
+REASONS = {NO_CREDENTIALS: "no credentials", REJECTED: "credentials rejected", DENIED: "access denied",
+           WRONG_ACCOUNT: "wrong account", UNREACHABLE: "cloud API unreachable", FAILED: "error"}
+
+# What may look like a credential in an SDK's error text: AWS key IDs, JWTs, OAuth tokens, bearer headers.
+_SECRET = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|\beyJ[\w-]+\.[\w-]+\.[\w-]*|\bya29\.[\w.-]+|(?i:bearer)\s+\S+")
+
+
+def redacted(text: str) -> str:
+    """Error text with anything credential-shaped blanked: SDK messages are echoed into CI logs."""
+    return _SECRET.sub("[redacted]", text)
+
+
+class Unreadable(Exception):
+    """The caller may not read this target (or reached the wrong account): reported per target."""
+
+    def __init__(self, message: str, reason: str = FAILED):
+        super().__init__(redacted(message))
+        self.reason = reason
