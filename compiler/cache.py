@@ -69,6 +69,11 @@ def _entries(path: str, digest: bytes) -> tuple[Path, Path]:
     return folder() / key[:2] / f"{key}.json", folder() / key[:2] / f"{key}.positions.json"
 
 
+def cached(path: str, digest: bytes) -> bool:
+    """Whether the cache holds the parse of a file's text."""
+    return enabled() and _entries(path, digest)[0].is_file()
+
+
 def read_cached(path: str, text: str, report: Report, read, digest: bytes | None = None,
                 keep: Callable[[str, bytes], None] | None = None) -> Document:
     """`read(path, text, report)` with the outline's positions only (what a merged document keeps),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import multiprocessing
 import os
 import stat
 import zlib
@@ -11,7 +12,7 @@ from typing import Callable
 
 import orjson
 
-from .cache import read_cached, read_positions, text_digest
+from .cache import cached, read_cached, read_positions, text_digest
 from .diagnostics import Pos, Report
 from .document import BLOCK_LABELS, Document, MergedDocument
 from .readers import read, reader_for
@@ -130,19 +131,56 @@ def load(directory: str, report: Report, recursive: bool = False,
                      + ("" if recursive else ", or pass --recursive to look in subfolders"))
         return merged
     spec = hashlib.sha256()
-    for done, path in enumerate(files, 1):
+    texts: dict[str, tuple[str, bytes]] = {}
+    for path in files:
         try:
             text = read_text(path, merged.reread.root)
         except UnicodeDecodeError as exc:
             report.error(Pos(path, 1, 1), "", f"the file is not UTF-8 text ({exc.reason})", "save it as UTF-8")
             continue
         digest = merged.reread.loaded[path] = text_digest(text)
-        merge_into(merged, read_cached(path, text, report, read, digest, merged.reread.keep), report)
+        texts[path] = text, digest
         spec.update(_digest_entry(directory, path, digest))
+    parsed = _parse_in_parallel(texts)
+    for done, (path, (text, digest)) in enumerate(texts.items(), 1):
+        if path in parsed:
+            doc, diagnostics, rows = parsed.pop(path)
+            report.diagnostics.extend(diagnostics)
+            if rows is not None:
+                merged.reread.keep(path, rows)
+        else:
+            doc = read_cached(path, text, report, read, digest, merged.reread.keep)
+        merge_into(merged, doc, report)
         if on_file:
-            on_file(done, len(files))
+            on_file(done, len(texts))
     merged.digest = spec.hexdigest()
     return merged
+
+
+PARALLEL_BYTES = 1 << 20  # below this much text to parse, starting a worker costs more than it saves
+
+
+def _workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _parse_in_parallel(texts: dict[str, tuple[str, bytes]]) -> dict[str, tuple[Document, list, bytes | None]]:
+    """The files the cache does not hold, parsed by forked workers when there is enough text and more
+    than one core: (outline document, diagnostics, every position when the cache is off) by path.
+    Parsing is most of a cold load, and each file's parse is independent of the others."""
+    missing = [(path, text, digest) for path, (text, digest) in texts.items() if not cached(path, digest)]
+    if _workers() < 2 or len(missing) < 2 or sum(len(text) for _, text, _ in missing) < PARALLEL_BYTES:
+        return {}
+    context = multiprocessing.get_context("fork")
+    with context.Pool(min(_workers(), len(missing))) as pool:
+        return dict(zip((path for path, _, _ in missing), pool.map(_parse_one, missing, chunksize=1)))
+
+
+def _parse_one(job: tuple[str, str, bytes]) -> tuple[Document, list, bytes | None]:
+    path, text, digest = job
+    report, kept = Report(), []
+    doc = read_cached(path, text, report, read, digest, lambda _, rows: kept.append(rows))
+    return doc, report.diagnostics, kept[0] if kept else None
 
 
 def _digest_entry(directory: str, path: str, digest: bytes) -> bytes:

@@ -71,3 +71,40 @@ def test_a_spec_digest_without_parsing_is_the_loaded_one(folder):
 
     assert spec_digest(str(folder)) == load(str(folder), Report()).digest != ""
     assert spec_digest(str(folder / "missing")) == ""
+
+
+@pytest.mark.parametrize("cache_on", ["0", "1"])
+@pytest.mark.parametrize("folder", EXAMPLE_SPECS, ids=lambda p: p.name)
+def test_parsing_in_workers_is_invisible(folder, cache_on, fresh_cache, monkeypatch, tmp_path):
+    """Files parsed by forked workers give what one process gives: data, every position, the
+    positions kept for messages, and the errors, in order."""
+    from wiam import loader
+    from wiam.diagnostics import Report
+
+    spec = tmp_path / "spec"
+    spec.mkdir()
+    for path in folder.iterdir():
+        (spec / path.name).write_bytes(path.read_bytes())
+    (spec / "zz-broken.wiam.hcl").write_text('issuer "x" {\n  kind = 3\n}\nworkload "y" {\n  owner = [\n')
+    monkeypatch.setenv("WIAM_CACHE", cache_on)
+
+    in_workers = []
+    parse_in_parallel = loader._parse_in_parallel
+    monkeypatch.setattr(loader, "_parse_in_parallel", lambda texts: in_workers.append(len(parsed := parse_in_parallel(texts)))
+                        or parsed)
+    monkeypatch.setattr(loader, "_workers", lambda: 2)
+
+    def loaded(threshold, cache_dir):
+        monkeypatch.setattr(loader, "PARALLEL_BYTES", threshold)
+        monkeypatch.setenv("WIAM_CACHE_DIR", str(tmp_path / cache_dir))  # cold each time
+        report = Report()
+        return loader.load(str(spec), report), report.diagnostics
+
+    (serial, serial_errors), (parallel, parallel_errors) = loaded(1 << 40, "a"), loaded(0, "b")
+    assert in_workers == [0, len(serial.files)]
+    assert parallel.data == serial.data and parallel.digest == serial.digest
+    assert parallel_errors == serial_errors and serial_errors
+    for file, outline in serial.outlines.items():
+        paths = outline.settle().key_positions
+        assert [parallel.where(p, key=True) for p in paths] == [serial.where(p, key=True) for p in paths]
+        assert parallel.reread(file) == serial.reread(file)
