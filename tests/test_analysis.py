@@ -22,7 +22,8 @@ from wiam.analysis.rules import reachable
 from wiam.suggest import LISTED
 from wiam.analysis.output import rules_markdown, to_sarif
 from wiam.compile import compile_model, load_model
-from conftest import ROOT, spec_errors
+from support.paths import ROOT
+from support.specs import spec_errors
 
 TARGETS = {
     "aws": 'target "aws" "prod" {\n  account_id = "123456789012"\n}\n',

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from conftest import EXAMPLES, ROOT, write_spec
+from support.paths import EXAMPLES, ROOT
+from support.specs import write_spec
 
 BASE = (EXAMPLES / "spec-reference" / "main.wiam.hcl").read_text(encoding="utf-8")
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}

@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from conftest import EXAMPLES, ROOT
+from support.paths import EXAMPLES, ROOT
 
 
 def wiam(*args, cwd=ROOT):

@@ -11,7 +11,8 @@ from markdown_it import MarkdownIt
 
 from wiam.diagnostics import printable
 from wiam.diff import COMMENT_MAX_CHARS, Access, Diff, _code, diff, to_markdown
-from conftest import EXAMPLES, ROOT, write_spec
+from support.paths import EXAMPLES, ROOT
+from support.specs import write_spec
 
 BASE = (EXAMPLES / "spec-reference" / "main.wiam.hcl").read_text(encoding="utf-8")
 GITHUB = "https://token.actions.githubusercontent.com"

@@ -9,7 +9,8 @@ import pytest
 
 from wiam.compile import load_model
 from wiam.drift import WRONG_ACCOUNT, compare, drift, expected_resources, selected
-from conftest import EXAMPLES, write_spec
+from support.paths import EXAMPLES
+from support.specs import write_spec
 from live_aws import FAKE_ENVIRONMENT, apply, moto_server, reset, session, trust_with
 from wiam.providers.aws import live
 

@@ -8,7 +8,7 @@ import pytest
 
 from wiam.compile import load_model
 from wiam.drift import drift, expected_resources
-from conftest import write_spec
+from support.specs import write_spec
 from fake_gcp import State, apply, fake_gcp, fake_iam_grpc
 from wiam.providers.gcp import live
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from wiam.compile import load_model
 from wiam.drift import redacted, selected
-from conftest import EXAMPLES
+from support.paths import EXAMPLES
 
 SPEC = EXAMPLES / "multi-cloud"  # one target in each cloud
 CREDENTIAL_VARIABLES = ("AWS_", "GOOGLE_", "CLOUDSDK_", "AZURE_", "IDENTITY_", "MSI_", "WIAM_", "GCE_")

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import test_export
-from conftest import all_strings
+from support.specs import all_strings
 from trust_eval import aws_roles_accepting, azure_identities_accepting, cel_admits, gcp_principals_accepting
 from wiam.cli import app
 from wiam.compile import compile_folder, load_model

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import EXAMPLES, ROOT
+from support.paths import EXAMPLES, ROOT
 from wiam.diagnostics import EXCERPT_CHARS, MESSAGE_CHARS, Pos, Report, excerpt, printable
 
 CANARY = "WIAM_CANARY_7f3c1d_do_not_print"

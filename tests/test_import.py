@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from wiam.compile import compile_model, load_model
-from conftest import EXAMPLES, write_spec
+from support.paths import EXAMPLES
+from support.specs import write_spec
 from live_aws import FAKE_ENVIRONMENT, moto_server, reset, session
 
 MOTO_ACCOUNT = "123456789012"

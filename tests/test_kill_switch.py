@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from wiam.compile import compile_model, load_model
-from conftest import BASE_HCL, ROOT, spec_errors
+from support.paths import ROOT
+from support.specs import BASE_HCL, spec_errors
 from trust_eval import aws_roles_accepting, azure_identities_accepting, cel_admits, gcp_principals_accepting
 
 GRANTS = '''

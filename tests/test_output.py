@@ -13,7 +13,8 @@ from wiam import terraform
 from wiam.compile import compile_model, load_model
 from wiam.loader import load
 from wiam.diagnostics import Report
-from conftest import BASE_HCL, EXAMPLE_SPECS, EXAMPLES, ROOT, all_strings, workload_hcl
+from support.paths import EXAMPLE_SPECS, EXAMPLES, ROOT
+from support.specs import BASE_HCL, all_strings, workload_hcl
 
 HOSTILE = 'x ${file("/etc/passwd")} %{ if true }y%{ endif } "q" \\ back\nnew\tline'
 SUBJECT = "job:" + HOSTILE.replace("\n", " ").replace("\t", " ")  # no control characters in a subject

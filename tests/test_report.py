@@ -18,7 +18,7 @@ from wiam.graph import build_graph
 from wiam.report import FOLD_ABOVE, render, report_data, unpack
 from wiam.report.vendor import LIBRARIES, VENDOR, locked_version, sha256
 
-from conftest import EXAMPLE_SPECS, EXAMPLES, ROOT
+from support.paths import EXAMPLE_SPECS, EXAMPLES, ROOT
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -13,7 +13,8 @@ import pytest
 
 from wiam.compile import compile_model, load_model
 from wiam.simulate import nearest, read_claims, simulate
-from conftest import EXAMPLE_SPECS, EXAMPLES, ROOT, write_spec
+from support.paths import EXAMPLE_SPECS, EXAMPLES, ROOT
+from support.specs import write_spec
 from wiam.loader import UsageError
 
 TOKENS = EXAMPLES / "tokens"
