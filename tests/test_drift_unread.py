@@ -4,8 +4,6 @@ must fail (exit 3) and say why per target, quickly, and never print a credential
 import json
 import os
 import socket
-import subprocess
-import sys
 
 import pytest
 from hypothesis import given, settings
@@ -13,6 +11,7 @@ from hypothesis import strategies as st
 
 from wiam.compile import load_model
 from wiam.drift import redacted, selected
+from support.cli import run_wiam
 from support.paths import EXAMPLES
 
 SPEC = EXAMPLES / "multi-cloud"  # one target in each cloud
@@ -39,8 +38,7 @@ def bare_environment(home) -> dict:
 
 
 def run_drift(environment, *args):
-    return subprocess.run([sys.executable, "-m", "wiam", "drift", str(SPEC), "--format", "json", *args],
-                          capture_output=True, text=True, env=environment, timeout=180)
+    return run_wiam("drift", SPEC, "--format", "json", *args, env=environment, inherit_env=False, timeout=180)
 
 
 def by_cloud(result) -> dict:

@@ -13,11 +13,12 @@ _MAIN = "\nimport sys\nsys.argv = ['wiam', *sys.argv[1:]]\nfrom wiam.cli import 
 
 
 def run_wiam(*args, cwd: Path = ROOT, env: Mapping[str, str] | None = None, inherit_env: bool = True,
-             timeout: float | None = None, before: str | None = None) -> subprocess.CompletedProcess:
+             timeout: float = 600, before: str | None = None) -> subprocess.CompletedProcess:
     """`python -m wiam ARGS` (each arg str()-ed), stdout and stderr captured as text.
 
     `env` is added to this process's environment, or with inherit_env=False is the child's whole
-    environment. `before` is Python the child runs ahead of the CLI, to patch wiam inside it."""
+    environment. `before` is Python the child runs ahead of the CLI, to patch wiam inside it. The
+    timeout only keeps a hung run from stalling the suite; callers that test hangs pass a shorter one."""
     command = [sys.executable, "-m", "wiam"] if before is None else [sys.executable, "-c", before + _MAIN]
     environment = {**(os.environ if inherit_env else {}), **(env or {})}
     return subprocess.run([*command, *map(str, args)], capture_output=True, text=True, cwd=cwd,
