@@ -142,3 +142,15 @@ def test_init_repo_and_commit_all_make_real_commits(tmp_path):
     with pytest.raises(subprocess.CalledProcessError):
         git(repo, "rev-parse", "no-such-revision")
     assert git(repo, "rev-parse", "--verify", "-q", "no-such-revision", check=False) == ""
+
+
+def test_git_ignores_the_machines_git_config(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[commit]\n\tgpgsign = true\n[gpg]\n\tprogram = false\n[init]\n\tdefaultBranch = x\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    repo = init_repo(tmp_path / "repo")
+    (repo / "a.txt").write_text("one")
+    assert len(commit_all(repo, "unsigned")) == 40  # the config's signing program would fail the commit
+    assert git(repo, "config", "--get", "commit.gpgsign", check=False) == ""

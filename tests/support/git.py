@@ -1,16 +1,19 @@
 """The one git helper: real repositories in a test's folder, with an identity of their own."""
 
+import os
 import subprocess
 from pathlib import Path
 
 # Commits need an author; the machine's may be unset.
 _IDENTITY = ["-c", "user.name=T", "-c", "user.email=t@example.com"]
+# The machine's own git config (signing, hooks, templates) never reaches a test's repository.
+_NO_MACHINE_CONFIG = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
 
 
 def git(folder: Path, *args, check: bool = True) -> str:
-    """Run `git ARGS` in `folder`; its stdout. A failing command raises unless check=False."""
+    """Run `git ARGS` (each arg str()-ed) in `folder`; its stdout. A failing command raises unless check=False."""
     done = subprocess.run(["git", *_IDENTITY, *map(str, args)], cwd=folder, check=check, capture_output=True,
-                          text=True)
+                          text=True, env={**os.environ, **_NO_MACHINE_CONFIG})
     return done.stdout
 
 
