@@ -59,14 +59,16 @@ def conftest_extras(source: str) -> list[str]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             if not node.name.startswith("pytest_") and not any(map(is_fixture, node.decorator_list)):
                 extras.append(node.name)
-        elif isinstance(node, (ast.ClassDef, ast.Assign, ast.AnnAssign)):
-            extras.append(getattr(node, "name", None) or ast.unparse(node).split("=")[0].strip())
+        elif isinstance(node, ast.ClassDef):
+            extras.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            extras += [ast.unparse(t) for t in getattr(node, "targets", None) or [node.target]]
     return extras
 
 
 def _modules():
     """Every Python file of tests/ but the vocabulary itself and this file, whose samples break it on purpose."""
-    return sorted(p for p in TESTS.rglob("*.py") if SUPPORT not in p.parents and p != Path(__file__))
+    return sorted(p for p in TESTS.rglob("*.py") if SUPPORT not in p.parents and p != Path(__file__).resolve())
 
 
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(TESTS)))
@@ -102,10 +104,10 @@ def test_the_checks_leave_other_interpreters_and_other_commands_alone():
 
 
 def test_conftest_check_names_what_is_not_a_fixture():
-    source = ("import pytest\nROOT = 1\n@pytest.fixture\ndef spec():\n    pass\n"
+    source = ("import pytest\nROOT = 1\nDATA: str = 'x'\n@pytest.fixture\ndef spec():\n    pass\n"
               "@pytest.fixture(scope='session')\ndef big():\n    pass\n"
               "def pytest_configure(config):\n    pass\ndef write_spec():\n    pass\nclass Block:\n    pass\n")
-    assert conftest_extras(source) == ["ROOT", "write_spec", "Block"]
+    assert conftest_extras(source) == ["ROOT", "DATA", "write_spec", "Block"]
 
 
 def test_run_wiam_adds_to_the_environment_or_replaces_it_and_runs_code_first(tmp_path):
