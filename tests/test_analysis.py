@@ -3,8 +3,6 @@
 import gzip
 import json
 import random
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -22,7 +20,9 @@ from wiam.analysis.rules import reachable
 from wiam.suggest import LISTED
 from wiam.analysis.output import rules_markdown, to_sarif
 from wiam.compile import compile_model, load_model
-from conftest import ROOT, spec_errors
+from support.cli import run_wiam
+from support.paths import ROOT
+from support.specs import spec_errors
 
 TARGETS = {
     "aws": 'target "aws" "prod" {\n  account_id = "123456789012"\n}\n',
@@ -389,10 +389,8 @@ def test_truncated_sarif_validates_and_the_exit_code_counts_every_finding(spec, 
     # (AWS102, AWS104, AWS105 per workload): over a lowered cap, the file is cut but --fail-on counts them all.
     folder = spec({"spec.wiam.json": json.dumps(_assume_anything_spec(30))})
     out = folder / "out.sarif"
-    env_cap = "import sys; from wiam.analysis import output; output.SARIF_MAX_RESULTS = 5; " \
-              "from wiam.cli import main; sys.argv = ['wiam', *sys.argv[1:]]; main()"
-    done = subprocess.run([sys.executable, "-c", env_cap, "analyze", str(folder), "--format", "sarif",
-                           "--out", str(out), "--fail-on", "high"], capture_output=True, text=True, cwd=ROOT)
+    done = run_wiam("analyze", folder, "--format", "sarif", "--out", out, "--fail-on", "high",
+                    before="from wiam.analysis import output; output.SARIF_MAX_RESULTS = 5")
     assert done.returncode == 1, done.stderr
     written = json.loads(out.read_text())
     jsonschema.Draft4Validator(schema).validate(written)
@@ -400,23 +398,18 @@ def test_truncated_sarif_validates_and_the_exit_code_counts_every_finding(spec, 
     assert "note: wiam found" in done.stderr and "this SARIF file holds the 5 most severe" in done.stderr
 
 
-def _wiam(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "wiam", *args], capture_output=True, text=True,
-                          cwd=cwd or ROOT)
-
-
 def test_fail_on_sets_the_exit_code(spec):
     text = planted("aws", 'actions = ["s3:PutObject"]\n    resources = ["*"]')  # one medium finding
     folder = spec(text)
-    assert _wiam("analyze", str(folder)).returncode == 0
-    assert _wiam("analyze", str(folder), "--fail-on", "high").returncode == 0
-    medium = _wiam("analyze", str(folder), "--fail-on", "medium")
+    assert run_wiam("analyze", str(folder)).returncode == 0
+    assert run_wiam("analyze", str(folder), "--fail-on", "high").returncode == 0
+    medium = run_wiam("analyze", str(folder), "--fail-on", "medium")
     assert medium.returncode == 1 and "AWS102" in medium.stdout
-    data = json.loads(_wiam("analyze", str(folder), "--format", "json", "--fail-on", "low").stdout)
+    data = json.loads(run_wiam("analyze", str(folder), "--format", "json", "--fail-on", "low").stdout)
     assert data["summary"]["medium"] == 1 and data["findings"][0]["rule"] == "AWS102"
     resources_line = next(n for n, line in enumerate(text.splitlines(), 1) if "resources" in line)
     assert data["findings"][0]["fix"] and data["findings"][0]["line"] == resources_line
-    bad = _wiam("analyze", str(folder), "--fail-on", "severe")
+    bad = run_wiam("analyze", str(folder), "--fail-on", "severe")
     assert bad.returncode == 2
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from wiam.compile import compile_model, load_model
-from conftest import ROOT
+from support.paths import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
 import generate  # noqa: E402

@@ -5,7 +5,7 @@ import pytest
 from wiam import cache
 from wiam.compile import compile_model, load_model
 from wiam.diagnostics import SpecError
-from conftest import EXAMPLE_SPECS
+from support.paths import EXAMPLE_SPECS
 
 
 @pytest.fixture

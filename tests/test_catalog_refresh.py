@@ -3,8 +3,6 @@ ships, equal to the ones built offline from the same records."""
 
 import gzip
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -13,6 +11,7 @@ from fake_azure import State as AzureState
 from fake_azure import fake_azure
 from fake_gcp import State as GcpState
 from fake_gcp import fake_gcp, fake_iam_grpc
+from support.cli import run_wiam
 
 DATE = "2026-11-25"
 
@@ -51,8 +50,8 @@ def clouds():
 
 
 def refresh(out, endpoints, *clouds):
-    return subprocess.run([sys.executable, "-m", "wiam", "catalog", "refresh", "--out", str(out), "--date", DATE,
-                           *endpoints, *[a for c in clouds for a in ("--cloud", c)]], capture_output=True, text=True)
+    return run_wiam("catalog", "refresh", "--out", out, "--date", DATE, *endpoints,
+                    *[a for c in clouds for a in ("--cloud", c)])
 
 
 def test_refresh_writes_the_shipped_format_equal_to_the_offline_build(clouds, tmp_path):

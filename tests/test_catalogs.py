@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import BASE_HCL, spec_errors, workload_hcl
+from support.specs import BASE_HCL, spec_errors, workload_hcl
 from wiam.providers import catalogs
 from wiam.providers.aws import catalog as aws_catalog
 from wiam.providers.azure import catalog as azure_catalog

@@ -15,7 +15,8 @@ import pytest
 from wiam.analysis import analyze
 from wiam.compile import compile_model, load_model
 from wiam.terraform import write_tree
-from conftest import BASE_HCL, EXAMPLE_SPECS, ROOT, workload_hcl
+from support.paths import EXAMPLE_SPECS, ROOT
+from support.specs import BASE_HCL, workload_hcl
 
 sys.path.insert(0, str(ROOT / "bench"))
 import generate  # noqa: E402

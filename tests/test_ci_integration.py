@@ -9,7 +9,9 @@ from pathlib import Path
 
 import yaml
 
-from conftest import EXAMPLES, ROOT, write_spec
+from support.git import commit_all, git, init_repo
+from support.paths import EXAMPLES, ROOT
+from support.specs import write_spec
 
 BASE = (EXAMPLES / "spec-reference" / "main.wiam.hcl").read_text(encoding="utf-8")
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -37,11 +39,6 @@ def test_pre_commit_hooks_run_their_entries(tmp_path):
     assert [run(hooks["wiam-analyze"], f) for f in (clean, risky, broken)] == [0, 1, 1]
 
 
-def _git(folder, *args):
-    return subprocess.run(["git", "-c", "user.name=T", "-c", "user.email=t@example.com", *args], cwd=folder,
-                          check=True, capture_output=True, text=True).stdout
-
-
 def _action_steps():
     steps = yaml.safe_load((ROOT / "action.yml").read_text())["runs"]["steps"]
     return {step["id"]: step for step in steps if "id" in step and "run" in step}
@@ -55,17 +52,16 @@ def _run_step(step, repo, env):
 def test_action_steps_on_a_pull_request(tmp_path):
     origin = tmp_path / "origin.git"
     repo = tmp_path / "work"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", origin)
     write_spec(repo / "specs", {"main.wiam.hcl": BASE})
-    _git(repo.parent, "init", "-q", "-b", "main", str(repo))
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-qm", "base")
-    _git(repo, "remote", "add", "origin", str(origin))
-    _git(repo, "push", "-q", "origin", "main")
-    _git(repo, "checkout", "-qb", "feature")
+    init_repo(repo)
+    commit_all(repo, "base")
+    git(repo, "remote", "add", "origin", origin)
+    git(repo, "push", "-q", "origin", "main")
+    git(repo, "checkout", "-qb", "feature")
     (repo / "specs" / "main.wiam.hcl").write_text(BASE.replace('["s3:GetObject", "s3:PutObject"]', '["s3:*"]'))
-    _git(repo, "commit", "-qam", "widen")
-    _git(repo, "update-ref", "-d", "refs/remotes/origin/main")  # the action fetches the base itself
+    commit_all(repo, "widen")
+    git(repo, "update-ref", "-d", "refs/remotes/origin/main")  # the action fetches the base itself
 
     steps = _action_steps()
     assert set(steps) >= {"install", "validate", "analyze", "diff", "gate"}

@@ -8,13 +8,13 @@ import pytest
 from hcl2.utils import SerializationOptions
 
 from wiam.compile import compile_model, load_model
-from conftest import BASE_HCL, compile_folder, resources, spec_errors, workload_hcl
+from support.specs import BASE_HCL, compiled_files, resources, spec_errors, workload_hcl
 from wiam import terraform
 from wiam.providers import aws, azure, gcp
 
 
 def _module(folder):
-    return compile_folder(folder)["main.tf.json"]
+    return compiled_files(folder)["main.tf.json"]
 
 
 ISSUERS = '''
@@ -309,7 +309,7 @@ def test_azure_credentials_are_chained_and_roles_resolved(spec):
 def test_split_by_target_gives_plannable_modules(spec):
     grants = [("aws", "prod", 'actions = ["s3:GetObject"]\n resources = ["*"]'), ("gcp", "prod", 'roles = ["roles/viewer"]'),
               ("azure", "prod", 'roles = ["Reader"]')]
-    modules = compile_folder(spec({"base.wiam.hcl": BASE_HCL, "w.wiam.hcl": workload_hcl(grants=grants)}), split=True)
+    modules = compiled_files(spec({"base.wiam.hcl": BASE_HCL, "w.wiam.hcl": workload_hcl(grants=grants)}), split=True)
     assert sorted(modules) == [f"{d}/{f}" for d in ("aws-prod", "azure-prod", "gcp-prod")
                                for f in ("main.tf.json", "versions.tf")] + ["modules.json"]
     assert [m["dir"] for m in modules.pop("modules.json")["modules"]] == ["aws-prod", "azure-prod", "gcp-prod"]

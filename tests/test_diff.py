@@ -1,8 +1,6 @@
 """Least-privilege diffs: each kind of change gets its exact classification and access tuples."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -11,7 +9,10 @@ from markdown_it import MarkdownIt
 
 from wiam.diagnostics import printable
 from wiam.diff import COMMENT_MAX_CHARS, Access, Diff, _code, diff, to_markdown
-from conftest import EXAMPLES, ROOT, write_spec
+from support.cli import run_wiam
+from support.git import commit_all, init_repo
+from support.paths import EXAMPLES
+from support.specs import write_spec
 
 BASE = (EXAMPLES / "spec-reference" / "main.wiam.hcl").read_text(encoding="utf-8")
 GITHUB = "https://token.actions.githubusercontent.com"
@@ -125,53 +126,42 @@ def test_disabling_is_narrowing(tmp_path):
     assert result.added == [] and {a.subject for a in result.removed} == {ORDERS}
 
 
-def _git(folder, *args):
-    subprocess.run(["git", "-c", "user.name=T", "-c", "user.email=t@example.com", *args], cwd=folder, check=True,
-                   capture_output=True)
-
-
-def _wiam(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "wiam", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd)
-
-
 def _two_commits(tmp_path, head_text: str):
     """A repository whose specs/main.wiam.hcl is BASE at HEAD~1 and head_text at HEAD."""
     repo = tmp_path / "repo"
     write_spec(repo / "specs", {"main.wiam.hcl": BASE})
-    _git(repo, "init", "-q")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-qm", "base")
+    init_repo(repo)
+    commit_all(repo, "base")
     (repo / "specs" / "main.wiam.hcl").write_text(head_text, encoding="utf-8")
-    _git(repo, "commit", "-qam", "change")
+    commit_all(repo, "change")
     return repo
 
 
 def test_git_revisions_without_touching_the_working_tree(tmp_path):
     repo = _two_commits(tmp_path, CASES["wildcard introduced"][0])
     (repo / "specs" / "main.wiam.hcl").write_text(BASE.replace("s3:GetObject", "s3:GetObjectTagging"))  # uncommitted
-    result = _wiam("diff", "HEAD~1", "HEAD", "--path", "specs", "--format", "json", cwd=repo)
+    result = run_wiam("diff", "HEAD~1", "HEAD", "--path", "specs", "--format", "json", cwd=repo)
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert (payload["base"], payload["head"], payload["classification"]) == ("HEAD~1:specs", "HEAD:specs", "widening")
     assert [a["permission"] for a in payload["added"]] == ["s3:*"]
     assert payload["findings"]["introduced"][0]["file"] == "HEAD:specs/main.wiam.hcl"
     assert (repo / "specs" / "main.wiam.hcl").read_text().count("GetObjectTagging") == 1  # working tree untouched
-    working = _wiam("diff", "HEAD:specs", "specs", "--format", "json", cwd=repo)  # a revision against a folder
+    working = run_wiam("diff", "HEAD:specs", "specs", "--format", "json", cwd=repo)  # a revision against a folder
     assert json.loads(working.stdout)["added"][0]["permission"] == "s3:GetObjectTagging"
-    assert _wiam("diff", "no-such-revision", "specs", cwd=repo).returncode == 2
+    assert run_wiam("diff", "no-such-revision", "specs", cwd=repo).returncode == 2
 
 
 def test_exit_codes_and_markdown(tmp_path):
     base = write_spec(tmp_path / "base", {"main.wiam.hcl": BASE})
     head = write_spec(tmp_path / "head", {"main.wiam.hcl": CASES["wildcard introduced"][0]})
-    assert _wiam("diff", base, head).returncode == 0
-    assert _wiam("diff", base, head, "--fail-on", "widening").returncode == 1
-    assert _wiam("diff", base, head, "--fail-on", "high").returncode == 1  # AWS101 is new and high
-    assert _wiam("diff", base, head, "--fail-on", "critical").returncode == 0
-    assert _wiam("diff", head, base, "--fail-on", "widening").returncode == 0  # the reverse narrows
-    assert _wiam("diff", base, head, "--fail-on", "wider").returncode == 2
-    markdown = _wiam("diff", base, head, "--format", "markdown").stdout
+    assert run_wiam("diff", base, head).returncode == 0
+    assert run_wiam("diff", base, head, "--fail-on", "widening").returncode == 1
+    assert run_wiam("diff", base, head, "--fail-on", "high").returncode == 1  # AWS101 is new and high
+    assert run_wiam("diff", base, head, "--fail-on", "critical").returncode == 0
+    assert run_wiam("diff", head, base, "--fail-on", "widening").returncode == 0  # the reverse narrows
+    assert run_wiam("diff", base, head, "--fail-on", "wider").returncode == 2
+    markdown = run_wiam("diff", base, head, "--format", "markdown").stdout
     first = markdown.splitlines()[0]
     assert first.startswith("### ") and "WIDENING" in first
     assert "<details><summary>Access removed (2)</summary>" in markdown
@@ -181,7 +171,7 @@ def test_exit_codes_and_markdown(tmp_path):
 
 def test_a_broken_side_reports_its_errors_at_their_place(tmp_path):
     repo = _two_commits(tmp_path, BASE.replace('actions   = ["s3:GetObject"', 'actions   = ["s3:GetObjekt"', 1))
-    result = _wiam("diff", "HEAD~1", "HEAD", "--path", "specs", cwd=repo)
+    result = run_wiam("diff", "HEAD~1", "HEAD", "--path", "specs", cwd=repo)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     line = next(n for n, text in enumerate(BASE.splitlines(), 1) if 's3:GetObject"' in text and "actions" in text)
     assert f"HEAD:specs/main.wiam.hcl:{line}:" in result.stderr and "GetObjekt" in result.stderr

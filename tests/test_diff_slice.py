@@ -208,7 +208,7 @@ def test_reach_holds_every_edge_the_graph_draws(tmp_path):
     grant's reach names (here on the chains above and on every example)."""
     from wiam.compile import load_model
     from wiam.graph import build_graph
-    from conftest import EXAMPLE_SPECS
+    from support.paths import EXAMPLE_SPECS
     from wiam.providers import PROVIDERS
 
     generate.write(_base(), str(tmp_path / "org"), "mixed")

@@ -2,15 +2,15 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from wiam.compile import load_model
 from wiam.drift import compare, drift, expected_resources, selected
 from wiam.live import WRONG_ACCOUNT
-from conftest import EXAMPLES, write_spec
+from support.cli import run_wiam
+from support.paths import EXAMPLES
+from support.specs import write_spec
 from live_aws import FAKE_ENVIRONMENT, apply, moto_server, reset, session, trust_with
 from wiam.providers.aws import live
 
@@ -133,9 +133,8 @@ def test_compare_reports_exactly_what_differs():
 
 def test_cli_exit_codes_unread_narrowed_and_drift(deployed, endpoint, spec):
     model, boto, target = deployed
-    environment = {**os.environ, **FAKE_ENVIRONMENT, "AWS_ENDPOINT_URL": endpoint}
-    run = lambda *args: subprocess.run([sys.executable, "-m", "wiam", "drift", str(spec), "--cloud", "aws", *args],  # noqa: E731
-                                       capture_output=True, text=True, env=environment, timeout=120)
+    environment = {**FAKE_ENVIRONMENT, "AWS_ENDPOINT_URL": endpoint}
+    run = lambda *args: run_wiam("drift", spec, "--cloud", "aws", *args, env=environment, timeout=120)  # noqa: E731
     everything = run("--format", "json")
     assert everything.returncode == 3, everything.stderr  # staging is another account: the run is incomplete
     report = json.loads(everything.stdout)

@@ -1,14 +1,13 @@
 """Azure drift with azure-mgmt-msi and azure-mgmt-authorization pointed at a local fake of ARM."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from wiam.compile import load_model
 from wiam.drift import drift, expected_resources
-from conftest import write_spec
+from support.cli import run_wiam
+from support.specs import write_spec
 from fake_azure import State, apply, assignment, fake_azure, identity
 from wiam.providers.azure import live
 
@@ -107,15 +106,15 @@ def test_tagged_identity_not_in_spec_is_extra(cloud):
 def test_cli_text(cloud, tmp_path):
     model, state, _, endpoint = cloud
     spec = write_spec(tmp_path / "cli", {"spec.wiam.json": json.dumps(SPEC)})
-    command = [sys.executable, "-m", "wiam", "drift", str(spec), "--azure-endpoint", endpoint]
-    clean = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    command = ["drift", spec, "--azure-endpoint", endpoint]
+    clean = run_wiam(*command, timeout=120)
     assert clean.returncode == 3, clean.stderr  # `locked` refuses: the run is incomplete
     assert "azure prod: no drift" in clean.stdout and "azure locked: not read (access denied): " in clean.stdout
     assert "0 of 2 targets drifted, 1 not read" in clean.stdout
-    excused = subprocess.run([*command, "--allow-unread"], capture_output=True, text=True, timeout=120)
+    excused = run_wiam(*command, "--allow-unread", timeout=120)
     assert excused.returncode == 0 and "azure locked: not read (access denied): " in excused.stdout
     identities(state)[("ids", "wiam-scanner")]["tags"]["owner"] = "someone-else"
-    drifted = subprocess.run([*command, "--target", "prod"], capture_output=True, text=True, timeout=120)
+    drifted = run_wiam(*command, "--target", "prod", timeout=120)
     assert drifted.returncode == 1
     assert 'changed identity wiam-scanner\n    tags.owner: expected "team-security", found "someone-else"' in drifted.stdout
 

@@ -1,14 +1,13 @@
 """GCP drift with the real client libraries pointed at local fakes of the REST and gRPC APIs."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from wiam.compile import load_model
 from wiam.drift import drift, expected_resources
-from conftest import write_spec
+from support.cli import run_wiam
+from support.specs import write_spec
 from fake_gcp import State, apply, fake_gcp, fake_iam_grpc
 from wiam.providers.gcp import live
 
@@ -128,17 +127,16 @@ def test_deleted_pool_is_missing_with_its_providers(cloud):
 def test_cli_json(cloud, tmp_path):
     model, state, _, (rest, grpc) = cloud
     spec = write_spec(tmp_path / "cli", {"spec.wiam.yaml": SPEC})
-    command = [sys.executable, "-m", "wiam", "drift", str(spec), "--cloud", "gcp", "--gcp-endpoint", rest,
-               "--gcp-grpc-endpoint", grpc, "--format", "json"]
-    clean = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    command = ["drift", spec, "--cloud", "gcp", "--gcp-endpoint", rest, "--gcp-grpc-endpoint", grpc, "--format", "json"]
+    clean = run_wiam(*command, timeout=120)
     assert clean.returncode == 3, clean.stderr  # `locked` refuses: the run is incomplete
     report = {t["target"]: t for t in json.loads(clean.stdout)["targets"]}
     assert report["prod"]["readable"] and not report["locked"]["readable"]
     assert report["locked"]["unread_reason"] == "access-denied"
-    narrowed = subprocess.run([*command, "--target", "gcp.prod"], capture_output=True, text=True, timeout=120)
+    narrowed = run_wiam(*command, "--target", "gcp.prod", timeout=120)
     assert narrowed.returncode == 0, narrowed.stderr
     next(iter(state.projects["acme-prod"]["pools"]["wiam-pool"]["providers"].values()))["disabled"] = True
-    drifted = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    drifted = run_wiam(*command, timeout=120)
     assert drifted.returncode == 1
     change, = {t["target"]: t for t in json.loads(drifted.stdout)["targets"]}["prod"]["changed"]
     assert change["differences"] == [{"field": "disabled", "expected": False, "actual": True}]

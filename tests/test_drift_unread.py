@@ -4,8 +4,6 @@ must fail (exit 3) and say why per target, quickly, and never print a credential
 import json
 import os
 import socket
-import subprocess
-import sys
 
 import pytest
 from hypothesis import given, settings
@@ -14,7 +12,8 @@ from hypothesis import strategies as st
 from wiam.compile import load_model
 from wiam.drift import selected
 from wiam.live import redacted
-from conftest import EXAMPLES
+from support.cli import run_wiam
+from support.paths import EXAMPLES
 
 SPEC = EXAMPLES / "multi-cloud"  # one target in each cloud
 CREDENTIAL_VARIABLES = ("AWS_", "GOOGLE_", "CLOUDSDK_", "AZURE_", "IDENTITY_", "MSI_", "WIAM_", "GCE_")
@@ -40,8 +39,7 @@ def bare_environment(home) -> dict:
 
 
 def run_drift(environment, *args):
-    return subprocess.run([sys.executable, "-m", "wiam", "drift", str(SPEC), "--format", "json", *args],
-                          capture_output=True, text=True, env=environment, timeout=180)
+    return run_wiam("drift", SPEC, "--format", "json", *args, env=environment, inherit_env=False, timeout=180)
 
 
 def by_cloud(result) -> dict:

@@ -15,7 +15,8 @@ from wiam.cli import app
 from wiam.diagnostics import Report
 from wiam.loader import load
 from wiam.schema import is_valid
-from conftest import BASE_HCL, ROOT
+from support.paths import ROOT
+from support.specs import BASE_HCL
 
 GH = '    issuer = "github"\n    repository = "acme/app"\n    ref = "refs/heads/main"\n'
 AWS = '  grant "aws" "prod" {\n    actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]\n  }\n'

@@ -12,7 +12,7 @@ from chains import CHAINS_HCL
 from wiam import export
 from wiam.compile import load_model
 from wiam.graph import build_graph
-from conftest import EXAMPLES
+from support.paths import EXAMPLES
 
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import tempfile
 import unicodedata
 from pathlib import Path
@@ -24,7 +22,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import test_export
-from conftest import all_strings
+from support.cli import run_wiam
+from support.specs import all_strings
 from trust_eval import aws_roles_accepting, azure_identities_accepting, cel_admits, gcp_principals_accepting
 from wiam.cli import app
 from wiam.compile import compile_folder, load_model
@@ -610,6 +609,5 @@ def test_real_process_exits_cleanly(document, fmt):
         folder = Path(root)
         (folder / f"main.wiam.{fmt}").write_text(RENDER[fmt](document), encoding="utf-8")
         for args in (["validate", root], ["analyze", root, "--format", "sarif"]):
-            result = subprocess.run([sys.executable, "-m", "wiam", *args], capture_output=True, text=True,
-                                    env=dict(os.environ, WIAM_CACHE="0"))
+            result = run_wiam(*args, env={"WIAM_CACHE": "0"})
             assert result.returncode in (0, 1, 2) and "Traceback" not in result.stderr, result.stderr

@@ -6,7 +6,7 @@ from chains import ACCOUNT, CHAINS_HCL, SA
 from wiam.compile import load_model
 from wiam.graph import build_graph, reachable
 from wiam.query import who_can
-from conftest import EXAMPLES
+from support.paths import EXAMPLES
 
 SPEC_SUBJECT = "subject:github:repo:acme/payments:ref:refs/heads/main"
 

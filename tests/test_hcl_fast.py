@@ -9,7 +9,7 @@ import pytest
 from wiam.diagnostics import Report
 from wiam.readers import hcl_fast
 from wiam.readers.hcl import read_hcl_reference
-from conftest import EXAMPLES
+from support.paths import EXAMPLES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import generate  # noqa: E402

@@ -3,13 +3,13 @@ existing_oidc_providers, written in the spec's own format, and the compiled outp
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from wiam.compile import compile_model, load_model
-from conftest import EXAMPLES, write_spec
+from support.cli import run_wiam
+from support.paths import EXAMPLES
+from support.specs import write_spec
 from live_aws import FAKE_ENVIRONMENT, moto_server, reset, session
 
 MOTO_ACCOUNT = "123456789012"
@@ -30,9 +30,7 @@ def endpoint():
 
 
 def wiam_import(spec, endpoint, *args):
-    environment = {**os.environ, **FAKE_ENVIRONMENT, "AWS_ENDPOINT_URL": endpoint}
-    return subprocess.run([sys.executable, "-m", "wiam", "import", str(spec), *args],
-                          capture_output=True, text=True, env=environment)
+    return run_wiam("import", spec, *args, env={**FAKE_ENVIRONMENT, "AWS_ENDPOINT_URL": endpoint})
 
 
 def provider_arn(url: str) -> str:

@@ -2,13 +2,13 @@
 every cloud (evaluated the way each cloud does), keeps everyone else's access, and keeps the objects."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from wiam.compile import compile_model, load_model
-from conftest import BASE_HCL, ROOT, spec_errors
+from support.cli import run_wiam
+from support.git import commit_all, init_repo
+from support.specs import BASE_HCL, spec_errors
 from trust_eval import aws_roles_accepting, azure_identities_accepting, cel_admits, gcp_principals_accepting
 
 GRANTS = '''
@@ -163,20 +163,13 @@ def test_disabled_subjects_reach_nothing_and_analyze_lists_them_with_their_revis
     folder = tmp_path / "repo"
     folder.mkdir()
     (folder / "main.wiam.hcl").write_text(_spec(main=OFF), encoding="utf-8")
-    git = ["git", "-c", "user.name=Ops", "-c", "user.email=ops@example.com"]
-    subprocess.run(["git", "init", "-q"], cwd=folder, check=True)
-    subprocess.run(git + ["add", "."], cwd=folder, check=True)
-    subprocess.run(git + ["commit", "-qm", "Disable the leaked runner"], cwd=folder, check=True)
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True).stdout.strip()
-
-    def wiam(*args):
-        return subprocess.run([sys.executable, "-m", "wiam", *args], capture_output=True, text=True, cwd=ROOT)
-
-    radius = wiam("blast-radius", str(folder), "--subject", MAIN)
+    init_repo(folder)
+    head = commit_all(folder, "Disable the leaked runner")
+    radius = run_wiam("blast-radius", folder, "--subject", MAIN)
     assert radius.returncode == 0 and "reaches nothing (disabled: INC-42: runner token leaked)" in radius.stdout
-    listed = json.loads(wiam("analyze", str(folder), "--format", "json").stdout)["disabled"]
+    listed = json.loads(run_wiam("analyze", folder, "--format", "json").stdout)["disabled"]
     assert [(d["kind"], d["block"], d["reason"], d["since"]["commit"], d["since"]["summary"]) for d in listed] == [
         ("identity", 'identity #1 in workload "deployer"', "INC-42: runner token leaked", head,
          "Disable the leaked runner")]
-    text = wiam("analyze", str(folder)).stdout
+    text = run_wiam("analyze", folder).stdout
     assert f"since {head[:12]}" in text and "INC-42" in text

@@ -7,7 +7,9 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from conftest import LANGUAGE_MD, ROOT, compile_folder, doc_blocks, spec_errors, write_spec
+from support.markdown import doc_blocks
+from support.paths import LANGUAGE_MD, ROOT
+from support.specs import compiled_files, spec_errors, write_spec
 from wiam.diagnostics import Report
 from wiam.issuers import KINDS
 from wiam.providers.gcp.terraform import RESOURCE_KINDS, resource_binding
@@ -38,7 +40,7 @@ def test_the_page_has_examples_of_every_format():
 def test_complete_example_validates_and_compiles(tmp_path, block):
     folder = _spec_folder(tmp_path, block)
     assert spec_errors(folder) == []
-    module = compile_folder(folder)["main.tf.json"]
+    module = compiled_files(folder)["main.tf.json"]
     workloads = set(re.findall(r'^workload "([^"]+)"', block.text, re.M)) if block.lang == "hcl" else None
     if workloads:  # every workload of the example gets its output
         assert set(module["output"]) == workloads
@@ -56,12 +58,12 @@ def test_examples_said_to_be_the_same_compile_byte_identically(tmp_path):
     assert pairs, "the page shows one spec in two formats"
     for first, second in pairs:
         assert first.lang != second.lang
-        assert compile_folder(_spec_folder(tmp_path, first)) == compile_folder(_spec_folder(tmp_path, second))
+        assert compiled_files(_spec_folder(tmp_path, first)) == compiled_files(_spec_folder(tmp_path, second))
 
 
 def test_escaping_example_lands_literally(tmp_path):
     (block,) = [b for b in COMPLETE if 'workload "templated"' in b.text]
-    module = compile_folder(_spec_folder(tmp_path, block))["main.tf.json"]
+    module = compiled_files(_spec_folder(tmp_path, block))["main.tf.json"]
     (role,) = module["resource"]["aws_iam_role"].values()
     assert role["description"] == "Publishes $${VERSION} artifacts (a literal dollar-brace)"  # Terraform reads ${
     trust = json.loads(role["assume_role_policy"])
@@ -173,7 +175,7 @@ def test_gcp_resource_table_names_every_resource_kind_and_its_binding():
 def test_the_page_names_the_terraform_resources_its_examples_compile_to_and_no_other(tmp_path):
     produced = set()
     for block in COMPLETE:
-        produced |= set(compile_folder(_spec_folder(tmp_path, block))["main.tf.json"].get("resource", {}))
+        produced |= set(compiled_files(_spec_folder(tmp_path, block))["main.tf.json"].get("resource", {}))
     named = set(re.findall(r"`((?:aws|google|azurerm)_[a-z_]+)`", TEXT))
     bindings = {k.terraform_type for k in RESOURCE_KINDS}  # the GCP resource table's, checked above
     assert produced <= named <= produced | bindings

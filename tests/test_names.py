@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hypothesis import given, settings, strategies as st
 
-from conftest import compile_folder, resources, spec_errors, write_spec
+from support.specs import compiled_files, resources, spec_errors, write_spec
 from wiam.compile import load_model
 from wiam.names import short_hash, slug
 from wiam.providers import aws, azure, gcp
@@ -109,7 +109,7 @@ def test_provider_id_fallback_never_reuses_a_taken_id(tmp_path):
     spec["issuer"] = issuers
     spec["workload"] = {f"w{index}": {"identity": [{"issuer": name, "subject": f"s{index}", "audience": "aud"}],
                                       "grant": {"gcp": {"prod": GRANTS["gcp"]}}} for index, name in enumerate(issuers)}
-    module = compile_folder(_write(tmp_path, spec))["main.tf.json"]
+    module = compiled_files(_write(tmp_path, spec))["main.tf.json"]
     ids = [p["workload_identity_pool_provider_id"]
            for p in resources(module, "google_iam_workload_identity_pool_provider").values()]
     assert len(ids) == len(set(ids)) == 3 and {taken, fallback} < set(ids)
@@ -156,7 +156,7 @@ def test_derived_names_are_unique_as_each_cloud_compares_them_or_refused(workloa
         if errors:  # nothing else is wrong with these specs
             assert all("cannot hold both" in e.message and e.hint.startswith("rename one of the two") for e in errors)
             return
-        files = compile_folder(spec, split=True)
+        files = compiled_files(spec, split=True)
     folders = {path.split("/")[0] for path in files if "/" in path}
     assert _unique(folders, fold=True)
     roles, accounts, identities = {}, {}, {}
@@ -181,7 +181,7 @@ def test_crafted_short_hash_collisions_of_resource_names_stay_distinct(tmp_path)
     assert len({short_hash(r, length=6) for r in roles}) == 1 and len(set(map(slug, roles))) == 1
     spec = _spec({"gcp": {"prod": _gcp(0)}}, ["w"])
     spec["workload"]["w"]["grant"]["gcp"]["prod"] = {"roles": roles, "custom": roles}
-    module = compile_folder(_write(tmp_path, spec))["main.tf.json"]
+    module = compiled_files(_write(tmp_path, spec))["main.tf.json"]
     assert sorted(b["role"] for b in resources(module, "google_project_iam_member").values()) == sorted(roles)
 
 

@@ -2,9 +2,6 @@
 formats, and writes are atomic."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import yaml
@@ -13,7 +10,9 @@ from wiam import terraform
 from wiam.compile import compile_model, load_model
 from wiam.loader import load
 from wiam.diagnostics import Report
-from conftest import BASE_HCL, EXAMPLE_SPECS, EXAMPLES, ROOT, all_strings, workload_hcl
+from support.cli import run_wiam
+from support.paths import EXAMPLE_SPECS, EXAMPLES
+from support.specs import BASE_HCL, all_strings, workload_hcl
 
 HOSTILE = 'x ${file("/etc/passwd")} %{ if true }y%{ endif } "q" \\ back\nnew\tline'
 SUBJECT = "job:" + HOSTILE.replace("\n", " ").replace("\t", " ")  # no control characters in a subject
@@ -104,9 +103,8 @@ def test_output_is_identical_across_processes_and_hash_seeds(tmp_path):
     outputs = []
     for seed in ("0", "1", "12345"):
         out = tmp_path / f"out{seed}"
-        env = dict(os.environ, PYTHONHASHSEED=seed)
-        subprocess.run([sys.executable, "-m", "wiam", "compile", str(EXAMPLES / "multi-cloud"), "--out", str(out)],
-                       check=True, env=env, cwd=ROOT, capture_output=True)
+        result = run_wiam("compile", EXAMPLES / "multi-cloud", "--out", out, env={"PYTHONHASHSEED": seed})
+        assert result.returncode == 0, result.stderr
         outputs.append(tuple((out / name).read_bytes() for name in ("main.tf.json", "versions.tf", terraform.MANIFEST)))
     assert outputs[0] == outputs[1] == outputs[2]
     module, versions, manifest = outputs[0]

@@ -27,7 +27,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from conftest import ROOT
+from support.paths import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 INSTALL = "pip install -e . && "

@@ -11,7 +11,8 @@ from wiam.diagnostics import Report
 from wiam.document import outline_length
 from wiam.loader import load, spec_files
 from wiam.readers import read
-from conftest import EXAMPLE_SPECS, write_spec
+from support.paths import EXAMPLE_SPECS
+from support.specs import write_spec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import generate  # noqa: E402

@@ -4,7 +4,7 @@ import pytest
 
 from wiam.diagnostics import Pos, Report
 from wiam.loader import load
-from conftest import spec_errors
+from support.specs import spec_errors
 
 
 def _load(folder):

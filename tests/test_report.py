@@ -18,20 +18,16 @@ from wiam.graph import build_graph
 from wiam.report import FOLD_ABOVE, render, report_data, unpack
 from wiam.report.vendor import LIBRARIES, VENDOR, locked_version, sha256
 
-from conftest import EXAMPLE_SPECS, EXAMPLES, ROOT
+from support.cli import run_wiam
+from support.paths import EXAMPLE_SPECS, EXAMPLES, ROOT
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 HOSTILE = "</script><script>window.pwned=1</script><img src=x onerror=window.pwned=2> ${var.x} %{ if }"
 
 
-def wiam(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "wiam", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
-
-
 def make_report(folder, out: Path, **env) -> Path:
-    result = wiam("report", str(folder), "--out", str(out), env=env)
+    result = run_wiam("report", str(folder), "--out", str(out), env=env)
     assert result.returncode == 0, result.stderr
     return out
 
@@ -102,10 +98,10 @@ def test_errors_and_usage(tmp_path):
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "main.wiam.hcl").write_text('workload "x" {\n  owner = \n}\n')
-    result = wiam("report", str(broken), "--out", str(tmp_path / "r.html"))
+    result = run_wiam("report", str(broken), "--out", str(tmp_path / "r.html"))
     assert result.returncode == 1 and "main.wiam.hcl:" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "r.html").exists()
-    assert wiam("report", str(EXAMPLES / "multi-cloud")).returncode == 2  # --out is required
+    assert run_wiam("report", str(EXAMPLES / "multi-cloud")).returncode == 2  # --out is required
 
 
 # ---- in the browser
@@ -190,11 +186,11 @@ def opened(browser, example_report):
 
 
 def graph_json(folder: Path) -> nx.MultiDiGraph:
-    return nx.node_link_graph(json.loads(wiam("graph", str(folder), "-f", "json").stdout), edges="edges")
+    return nx.node_link_graph(json.loads(run_wiam("graph", str(folder), "-f", "json").stdout), edges="edges")
 
 
 def analysis_json(folder: Path) -> dict:
-    return json.loads(wiam("analyze", str(folder), "-f", "json").stdout)
+    return json.loads(run_wiam("analyze", str(folder), "-f", "json").stdout)
 
 
 def test_summary_equals_the_analysis_and_the_graph(opened):

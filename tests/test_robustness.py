@@ -4,7 +4,7 @@ import random
 
 from wiam.compile import compile_model, load_model
 from wiam.diagnostics import SpecError
-from conftest import EXAMPLES
+from support.paths import EXAMPLES
 
 MUTATIONS = ['"', "{", "}", "[", "]", "$", "%", "\\", "=", ",", ":", "\n", "x", "#", "-", " ", "1"]
 

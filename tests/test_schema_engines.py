@@ -10,7 +10,7 @@ import pytest
 from wiam.compile import load_model
 from wiam.schema import _validator, is_valid
 from wiam.terraform import render
-from conftest import EXAMPLE_SPECS
+from support.paths import EXAMPLE_SPECS
 
 ODD_VALUES = [None, True, 0, -1, 1.5, "", "x", "*", "spiffe://a/$b", "arn:aws:s3:::b", [], ["x"], [1], {}, {"k": "v"}]
 

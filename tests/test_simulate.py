@@ -6,14 +6,14 @@ import json
 import random
 import re
 import string
-import subprocess
-import sys
 
 import pytest
 
 from wiam.compile import compile_model, load_model
 from wiam.simulate import nearest, read_claims, simulate
-from conftest import EXAMPLE_SPECS, EXAMPLES, ROOT, write_spec
+from support.cli import run_wiam
+from support.paths import EXAMPLE_SPECS, EXAMPLES
+from support.specs import write_spec
 from wiam.loader import UsageError
 
 TOKENS = EXAMPLES / "tokens"
@@ -161,25 +161,20 @@ def _jwt(claims: dict) -> str:
     return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
 
 
-def _wiam(*args):
-    return subprocess.run([sys.executable, "-m", "wiam", *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT)
-
-
 def test_cli_reads_raw_jwts_and_checks_expectations():
     claims = json.loads((TOKENS / "kubernetes.json").read_text())
-    result = _wiam("simulate", EXAMPLES / "spec-reference", "--token", _jwt(claims), "--format", "json")
+    result = run_wiam("simulate", EXAMPLES / "spec-reference", "--token", _jwt(claims), "--format", "json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert [a["principal"] for a in payload["accepted"]] == ["wiam-orders-api"]
     assert {r["permission"] for r in payload["reaches"]} == {"sqs:ReceiveMessage", "sqs:DeleteMessage"}
-    refused = _wiam("simulate", EXAMPLES / "spec-reference", "--token", _jwt(dict(claims, sub="system:serviceaccount:x:y")),
+    refused = run_wiam("simulate", EXAMPLES / "spec-reference", "--token", _jwt(dict(claims, sub="system:serviceaccount:x:y")),
                     "--expect", "refused")
     assert refused.returncode == 0 and "refused everywhere" in refused.stdout and "sub:" in refused.stdout
-    assert _wiam("simulate", EXAMPLES / "spec-reference", "--claims", TOKENS / "kubernetes.json",
+    assert run_wiam("simulate", EXAMPLES / "spec-reference", "--claims", TOKENS / "kubernetes.json",
                  "--expect", "refused").returncode == 1
-    assert _wiam("simulate", EXAMPLES / "spec-reference", "--token", "not-a-jwt").returncode == 2
-    assert _wiam("simulate", EXAMPLES / "spec-reference").returncode == 2
+    assert run_wiam("simulate", EXAMPLES / "spec-reference", "--token", "not-a-jwt").returncode == 2
+    assert run_wiam("simulate", EXAMPLES / "spec-reference").returncode == 2
 
 
 def test_bad_claims_are_usage_errors(tmp_path):
@@ -240,7 +235,7 @@ def test_malformed_tokens_are_usage_errors_that_say_why(token, message):
 def test_the_cli_refuses_malformed_claims_with_exit_2_and_no_traceback(tmp_path):
     (tmp_path / "deep.json").write_bytes(b"[" * 200_000)
     for args in (("--claims", tmp_path / "deep.json"), ("--token", BAD_TOKENS[2][0])):
-        result = _wiam("simulate", EXAMPLES / "spec-reference", *args)
+        result = run_wiam("simulate", EXAMPLES / "spec-reference", *args)
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert "nested deeper than 32 levels" in result.stderr
 
@@ -339,14 +334,14 @@ def test_nearest_lists_the_exact_subject_first_with_its_checks(tmp_path):
 def test_cli_shows_passed_and_failed_checks(tmp_path):
     folder = _crowded_spec(tmp_path / "spec")
     (tmp_path / "claims.json").write_text(json.dumps({"iss": "https://idp.example.com", "sub": "svc-target", "aud": "a0"}))
-    result = _wiam("simulate", folder, "--claims", tmp_path / "claims.json", "--format", "json")
+    result = run_wiam("simulate", folder, "--claims", tmp_path / "claims.json", "--format", "json")
     assert result.returncode == 0, result.stderr
     first = next(v for v in json.loads(result.stdout)["nearest"] if v["cloud"] == "aws")
     assert first["workload"] == "zz-exact"
     assert {c["check"]: c["passed"] for c in first["checks"]} == {"iss": False, "aud": False, "sub": True,
                                                                   "enabled": True}
     assert first["reasons"][0].startswith("iss: ") and "sub" in first["passed"]
-    text = _wiam("simulate", folder, "--claims", tmp_path / "claims.json").stdout
+    text = run_wiam("simulate", folder, "--claims", tmp_path / "claims.json").stdout
     assert "aws a: wiam-zz-exact (workload zz-exact): passes sub, enabled; fails iss, aud" in text
 
 

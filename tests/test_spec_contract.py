@@ -5,7 +5,9 @@ import json
 
 import pytest
 
-from conftest import LANGUAGE_MD, ROOT, compile_folder, doc_blocks, resources, spec_errors
+from support.markdown import doc_blocks
+from support.paths import LANGUAGE_MD, ROOT
+from support.specs import compiled_files, resources, spec_errors
 from trust_eval import cel_admits
 
 CONTRACT = [b for b in doc_blocks(LANGUAGE_MD.read_text(encoding="utf-8")) if b.contract]
@@ -23,7 +25,7 @@ def test_examples_folder_holds_the_contract_examples_verbatim():
 def test_contract_example_validates_and_compiles(spec, block):
     folder = spec({f"spec.wiam.{block.lang}": block.text})
     assert spec_errors(folder) == []
-    module = compile_folder(folder)["main.tf.json"]
+    module = compiled_files(folder)["main.tf.json"]
     roles = resources(module, "aws_iam_role")
     assert "prod__payments-deployer" in roles
     trust = json.loads(roles["prod__payments-deployer"]["assume_role_policy"])
@@ -40,7 +42,7 @@ def test_contract_example_validates_and_compiles(spec, block):
 
 def test_contract_hcl_example_compiles_every_cloud(spec):
     (hcl,) = [b.text for b in CONTRACT if b.lang == "hcl"]
-    module = compile_folder(spec({"spec.wiam.hcl": hcl}))["main.tf.json"]
+    module = compiled_files(spec({"spec.wiam.hcl": hcl}))["main.tf.json"]
     # AWS: one OIDC provider per issuer and account, shared by the workloads.
     providers = resources(module, "aws_iam_openid_connect_provider")
     assert sorted(p["url"] for p in providers.values()) == [

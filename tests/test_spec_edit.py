@@ -15,7 +15,7 @@ from wiam.compile import load_model
 from wiam.diagnostics import Report
 from wiam.readers import read
 from wiam.spec_edit import EditError, Refused, add_entries, edit_text, write_in_place
-from conftest import write_spec
+from support.specs import write_spec
 
 GITHUB = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
 GITLAB = "arn:aws:iam::123456789012:oidc-provider/gitlab.com"

@@ -6,7 +6,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
-from conftest import spec_errors
+from support.specs import spec_errors
 from wiam.providers.aws import catalog as aws_catalog
 from wiam.providers.azure import catalog as azure_catalog
 from wiam.providers.gcp import catalog as gcp_catalog

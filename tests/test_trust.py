@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from wiam.compile import compile_model, load_model
-from conftest import EXAMPLE_SPECS, EXAMPLES, spec_errors, write_spec
+from support.paths import EXAMPLE_SPECS, EXAMPLES
+from support.specs import spec_errors, write_spec
 from wiam.diagnostics import SpecError
 from wiam.model import host_path
 from trust_eval import aws_roles_accepting, azure_identities_accepting, cel_admits, gcp_principals_accepting
@@ -226,7 +227,7 @@ VIEWER = [("gcp", "prod", 'roles = ["roles/viewer"]')]
 
 
 def test_gcp_shared_subject_with_other_audience_names_both_workloads(spec):
-    from conftest import BASE_HCL, workload_hcl
+    from support.specs import BASE_HCL, workload_hcl
     folder = spec({"base.wiam.hcl": BASE_HCL + IDP,
                    "a.wiam.hcl": workload_hcl("a", [_generic("svc", "one")], VIEWER),
                    "b.wiam.hcl": workload_hcl("b", [_generic("svc", "two")], VIEWER)})
@@ -238,7 +239,7 @@ def test_gcp_shared_subject_with_other_audience_names_both_workloads(spec):
 
 
 def test_gcp_subject_trusted_alike_by_both_or_by_one_workload_is_valid(spec):
-    from conftest import BASE_HCL, workload_hcl
+    from support.specs import BASE_HCL, workload_hcl
     both = [_generic("svc", "one"), _generic("svc", "two")]
     folder = spec({"base.wiam.hcl": BASE_HCL + IDP, "a.wiam.hcl": workload_hcl("a", both, VIEWER),
                    "b.wiam.hcl": workload_hcl("b", both, VIEWER)})
@@ -250,7 +251,7 @@ def test_gcp_subject_trusted_alike_by_both_or_by_one_workload_is_valid(spec):
 
 
 def test_gcp_one_way_leak_names_its_direction(spec):
-    from conftest import BASE_HCL, workload_hcl
+    from support.specs import BASE_HCL, workload_hcl
     folder = spec({"base.wiam.hcl": BASE_HCL + IDP,
                    "a.wiam.hcl": workload_hcl("a", [_generic("svc", "one")], VIEWER),
                    "b.wiam.hcl": workload_hcl("b", [_generic("svc", "one"), _generic("svc", "two")], VIEWER)})
@@ -259,7 +260,7 @@ def test_gcp_one_way_leak_names_its_direction(spec):
 
 
 def test_gcp_separate_pools_keep_a_shared_subject_apart(spec):
-    from conftest import BASE_HCL, workload_hcl
+    from support.specs import BASE_HCL, workload_hcl
     other = '\ntarget "gcp" "other" {\n  project_id = "acme-other"\n  project_number = "999999999999"\n}\n'
     folder = spec({"base.wiam.hcl": BASE_HCL + IDP + other,
                    "a.wiam.hcl": workload_hcl("a", [_generic("svc", "one")], VIEWER),
@@ -278,7 +279,7 @@ AWS_GRANT = [("aws", "prod", 'actions = ["s3:GetObject"]\n    resources = ["arn:
 
 
 def _two_issuer_spec(spec, issuers, base=None):
-    from conftest import BASE_HCL, workload_hcl
+    from support.specs import BASE_HCL, workload_hcl
     return spec({"base.wiam.hcl": (base or BASE_HCL) + issuers,
                  "a.wiam.hcl": workload_hcl("a", [_generic("svc-a")], AWS_GRANT),
                  "b.wiam.hcl": workload_hcl("b", [_generic("svc-b", issuer="idp2")], AWS_GRANT)})
@@ -310,7 +311,7 @@ def test_issuers_of_other_paths_keep_their_own_aws_providers(spec):
 
 
 def _with_existing(entries: str):
-    from conftest import BASE_HCL
+    from support.specs import BASE_HCL
     return BASE_HCL.replace('account_id = "123456789012"\n', f'account_id = "123456789012"\n  existing_oidc_providers = {{ {entries} }}\n')
 
 
@@ -343,7 +344,7 @@ def test_disabling_one_issuer_of_a_shared_url_is_refused(spec):
 
 
 def test_audiences_of_one_url_are_counted_together(spec):
-    from conftest import BASE_HCL, workload_hcl
+    from support.specs import BASE_HCL, workload_hcl
     identities = [_generic(f"svc-{n}", f"aud-{n}", "idp" if n % 2 else "idp2") for n in range(101)]
     issuers = IDP + 'issuer "idp2" {\n  kind = "generic_oidc"\n  url = "https://idp.example.com/"\n}\n'
     folder = spec({"base.wiam.hcl": BASE_HCL.replace('target "aws" "prod" {\n', 'target "aws" "prod" {\n  trust_policy_quota = 4096\n')
@@ -354,7 +355,7 @@ def test_audiences_of_one_url_are_counted_together(spec):
 
 
 def test_azure_refuses_two_credentials_of_one_issuer_and_subject(spec):
-    from conftest import BASE_HCL, workload_hcl
+    from support.specs import BASE_HCL, workload_hcl
     azure = [("azure", "prod", 'roles = ["Reader"]')]
     folder = spec({"base.wiam.hcl": BASE_HCL + IDP,
                    "a.wiam.hcl": workload_hcl("a", [_generic("svc", "one"), _generic("svc", "two")], azure)})

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from wiam.diagnostics import Pos
 from wiam.document import describe
-from conftest import BASE_HCL, spec_errors, workload_hcl, write_spec
+from support.specs import BASE_HCL, spec_errors, workload_hcl, write_spec
 
 GH = 'issuer = "github"\n    repository = "acme/app"\n    ref = "refs/heads/main"'
 

@@ -27,6 +27,7 @@ from wiam.readers import hcl_fast, read
 from wiam.readers.domain import MAX_DEPTH, MAX_INTEGER
 from wiam.readers.hcl import read_hcl, read_hcl_reference
 from hostile_corpus import CASES, Case
+from support.cli import run_wiam
 
 BY_ID = {case.id: case for case in CASES}
 
@@ -69,8 +70,7 @@ def test_deep_input_never_overflows_a_stack(tmp_path):
     for case in CASES:
         if case.name.startswith("deep-"):
             (folder / f"{case.name}-{case.filename}").write_text(case.text, encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "wiam", "validate", str(folder)], capture_output=True, text=True,
-                            env={"WIAM_CACHE": "0", "PATH": ""})
+    result = run_wiam("validate", folder, env={"WIAM_CACHE": "0", "PATH": ""}, inherit_env=False)
     output = result.stdout + result.stderr
     assert result.returncode == 1
     assert output.count("nest deeper than 64 levels") == sum(c.name.startswith("deep-") for c in CASES)
