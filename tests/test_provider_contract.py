@@ -55,6 +55,7 @@ def _provider(cloud: str) -> Provider:
 
 
 def _example(cloud: str):
+    """The cloud's EXAMPLE; every test of a cloud starts here, so an unconverted one fails saying so."""
     example = _provider(cloud).EXAMPLE
     if example is None:
         pytest.fail(f"provider {cloud!r} has no EXAMPLE: it still runs through providers/_legacy.py; "
@@ -87,6 +88,7 @@ def _keywords(signature: inspect.Signature) -> set[str] | None:
 @pytest.mark.parametrize("cloud", CLOUDS)
 @pytest.mark.parametrize("protocol, part", [(Provider, None), (Permissions, "permissions"), (Live, "live")])
 def test_it_offers_the_written_interface(cloud, protocol, part):
+    _example(cloud)
     provider = _provider(cloud)
     implementation = getattr(provider, part) if part else provider
     assert isinstance(implementation, protocol)
@@ -102,6 +104,7 @@ def test_it_offers_the_written_interface(cloud, protocol, part):
 
 @pytest.mark.parametrize("cloud", CLOUDS)
 def test_its_constants_name_it(cloud):
+    _example(cloud)
     provider = _provider(cloud)
     assert provider.CLOUD == cloud
     local, source, constraint = provider.TERRAFORM_PROVIDER
@@ -119,6 +122,7 @@ def test_its_constants_name_it(cloud):
 
 @pytest.mark.parametrize("cloud", CLOUDS)
 def test_its_schema_part_composes_with_the_core(cloud):
+    _example(cloud)
     part = _provider(cloud).schema()
     assert {"target", "grant"} <= set(part)
     core = schema.packaged("wiam.schemas", schema.CORE_FILE)["$defs"]
