@@ -62,8 +62,9 @@ def _github_ref(ref: str) -> tuple[str, str] | None:
 def _github_untrusted(fields: dict[str, Any]) -> str | None:
     if fields.get("pull_request") is True:
         return "pull_request events (code from any pull request, including forks' if the workflow allows)"
-    branch = fields.get("ref", "").removeprefix("refs/heads/")
-    if fields.get("ref", "").startswith("refs/heads/") and branch not in DEFAULT_BRANCHES:
+    ref = fields.get("ref", "")
+    branch = ref.removeprefix("refs/heads/")
+    if branch != ref and branch not in DEFAULT_BRANCHES:
         return f"branch {branch!r}, {BRANCH_PUSHERS}"
     return None
 

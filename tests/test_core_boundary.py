@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import ast
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -84,3 +87,13 @@ def test_issuer_kinds_are_known_in_issuers_py_alone(path):
     from wiam.issuers import KINDS
 
     assert not _literals(path) & set(KINDS)
+
+
+def test_validating_builds_no_graph():
+    """Validation and compilation load every provider but never graph: networkx stays unimported."""
+    program = ("import sys; from wiam.compile import compile_folder; compile_folder(sys.argv[1]); "
+               "print(sorted(m for m in sys.modules if m.split('.')[0] == 'networkx' or m == 'wiam.graph'))")
+    result = subprocess.run([sys.executable, "-c", program, str(CORE.parent / "examples" / "multi-cloud")],
+                            capture_output=True, text=True, env={**os.environ, "WIAM_CACHE": "0"}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
