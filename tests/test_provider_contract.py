@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,9 @@ from hypothesis import given, settings, strategies as st
 
 from wiam import analysis, cache, registry, schema
 from wiam.compile import build_modules, load_valid_model
+from wiam.drift import drift
 from wiam.graph import build_graph
-from wiam.live import LiveObject
+from wiam.live import WRONG_ACCOUNT, LiveObject
 from wiam.planning import plan_model
 from wiam.provider import Endpoint, Live, Permissions, Provider
 from wiam.simulate import simulate
@@ -246,3 +248,26 @@ def test_the_skeleton_compiles_end_to_end_through_wiam_compile(tmp_path):
     assert main["resource"]["example_binding"]["x__app"]["permissions"] == ["read"]
     assert main["output"]["app"]["value"] == {"example_x_principal_id": "${example_principal.x__app.id}"}
     assert 'source  = "example-corp/example"' in (out / "versions.tf").read_text(encoding="utf-8")
+
+
+def test_the_skeleton_drifts_through_the_core():
+    """wiam.drift over a cloud it has never heard of: an account in memory holding the plan's
+    objects, one changed, none, or another account."""
+    from example_provider.live import Connection
+
+    example = _example(SKELETON[0])
+    with _loaded(_spec(SKELETON[0], example, [{"ref": "refs/heads/main"}], None)) as (model, plans):
+        expected = _provider(SKELETON[0]).live.expected(plans[(SKELETON[0], "x")])
+        account = example.target["account"]
+
+        def against(connection):
+            (result,) = drift(model, {SKELETON[0]: connection}, plans=plans)
+            return result
+
+        assert not against(Connection(accounts={account: expected})).drifted
+        edited = replace(expected[0], state={**expected[0].state, "trusted_subjects": []})
+        changed = against(Connection(accounts={account: [edited, *expected[1:]]}))
+        assert [(e.kind, e.name) for e, _, _ in changed.changed] == [(edited.kind, edited.name)]
+        empty = against(Connection(accounts={account: []}))
+        assert sorted((o.kind, o.name) for o in empty.missing) == sorted((o.kind, o.name) for o in expected)
+        assert against(Connection()).reason == WRONG_ACCOUNT
