@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from wiam import analysis, cache, registry, schema
+from wiam.diagnostics import SpecError
 from wiam.compile import build_modules, load_valid_model
 from wiam.drift import drift
 from wiam.graph import build_graph
@@ -271,3 +272,21 @@ def test_the_skeleton_drifts_through_the_core():
         empty = against(Connection(accounts={account: []}))
         assert sorted((o.kind, o.name) for o in empty.missing) == sorted((o.kind, o.name) for o in expected)
         assert against(Connection()).reason == WRONG_ACCOUNT
+
+
+def test_the_skeletons_rules_run_and_are_suppressed_by_their_id():
+    """Registering a cloud registers its rules: analysis runs them, and a spec may suppress them."""
+    example = _example(SKELETON[0])
+    spec = _spec(SKELETON[0], example, [{"ref": "refs/heads/main"}], None)
+    grant = spec["workload"]["app"]["grant"][SKELETON[0]]["x"]
+    grant["permissions"] = ["admin"]
+    with _loaded(spec) as (model, _):
+        assert [(f.rule, f.suppressed) for f in analysis.analyze(model) if f.rule.startswith("EX")] == [("EX101", None)]
+    spec["workload"]["app"]["suppress"] = {"EX101": {"reason": "break-glass account"}}
+    with _loaded(spec) as (model, _):
+        assert [(f.rule, f.suppressed) for f in analysis.analyze(model) if f.rule.startswith("EX")] == \
+            [("EX101", "break-glass account")]
+    spec["workload"]["app"]["suppress"] = {"EX102": {"reason": "no such rule"}}
+    with pytest.raises(SpecError, match="no analysis rule 'EX102'"):
+        with _loaded(spec):
+            pass

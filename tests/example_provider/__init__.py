@@ -7,6 +7,7 @@ from wiam.schema import packaged
 from . import live, permissions
 from .graph import graph, link_principals, reach
 from .plan import object_names, plan
+from .rules import RULES
 from .settings import CLOUD, TERRAFORM_PROVIDER, places
 from .simulate import simulate
 from .terraform import emit
@@ -15,7 +16,6 @@ ENDPOINTS = (Endpoint("endpoint", "--example-endpoint", "WIAM_EXAMPLE_ENDPOINT",
                       "Another URL for the example cloud's API (an emulator)."),)
 EXAMPLE = Example(target={"account": "acme-prod"}, grant={"permissions": ["read"], "resources": ["reports"]})
 DATA_PACKAGES = ()
-RULES = []
 
 
 def schema() -> dict:
