@@ -112,8 +112,9 @@ def test_its_constants_name_it(cloud):
     assert provider.CLOUD == cloud
     local, source, constraint = provider.TERRAFORM_PROVIDER
     assert len(provider.TERRAFORM_PROVIDER) == 3
-    assert re.fullmatch(r"[a-z][a-z0-9_]*", local) and re.fullmatch(r"[a-z0-9-]+/[a-z0-9-]+", source)
-    assert re.fullmatch(r"[<>=~!]+ ?\d[\w.]*(, *[<>=~!]+ ?\d[\w.]*)*", constraint)
+    # Terraform's forms: a local name, [HOSTNAME/]NAMESPACE/TYPE, and comma-separated version constraints.
+    assert re.fullmatch(r"[a-z][a-z0-9_-]*", local) and re.fullmatch(r"([a-z0-9.-]+/)?[a-z0-9-]+/[a-z0-9-]+", source)
+    assert re.fullmatch(r"(?:[<>=~!]+ ?)?\d[\w.-]*(?:, *(?:[<>=~!]+ ?)?\d[\w.-]*)*", constraint)
     connect = inspect.signature(provider.live.connect).parameters
     for endpoint in provider.ENDPOINTS:
         assert isinstance(endpoint, Endpoint)
