@@ -1,6 +1,8 @@
 """A fourth cloud on paper, laid out as providers/example/ would be: what a newcomer writes to add a
 cloud. The contract test (tests/test_provider_contract.py) registers and checks it like the others."""
 
+import functools
+
 from wiam.provider import Endpoint, Example
 from wiam.schema import packaged
 
@@ -16,7 +18,4 @@ ENDPOINTS = (Endpoint("endpoint", "--example-endpoint", "WIAM_EXAMPLE_ENDPOINT",
                       "Another URL for the example cloud's API (an emulator)."),)
 EXAMPLE = Example(target={"account": "acme-prod"}, grant={"permissions": ["read"], "resources": ["reports"]})
 DATA_PACKAGES = ()
-
-
-def schema() -> dict:
-    return packaged(__name__)
+schema = functools.partial(packaged, __name__)
