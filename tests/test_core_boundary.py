@@ -72,7 +72,8 @@ def _literals(path: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(reason="until the CLI rewrite (h-cli), which takes cloud options from ENDPOINTS; then drop this mark"))
+    pytest.param(p, marks=pytest.mark.xfail(reason="until the CLI rewrite (h-cli), which takes cloud options "
+                                                   "from ENDPOINTS; then drop this mark"))
     if p.name == "cli.py" and p.parent == CORE else p
     for p in CORE_MODULES if p.name != "registry.py"], ids=lambda p: str(p.relative_to(CORE)))
 def test_the_core_names_no_cloud(path):

@@ -294,3 +294,17 @@ def test_the_skeletons_rules_run_and_are_suppressed_by_their_id():
     with pytest.raises(SpecError, match="no analysis rule 'EX102'"):
         with _loaded(spec):
             pass
+
+
+def test_the_skeletons_limit_is_checked_while_planning():
+    """Valid means planned without errors: past its subject limit, the skeleton's spec is refused
+    at the workload, with a fix."""
+    from example_provider.plan import MAX_SUBJECTS
+
+    refs = [{"ref": f"refs/heads/b{n}"} for n in range(MAX_SUBJECTS + 1)]
+    with pytest.raises(SpecError) as raised:
+        with _loaded(_spec(SKELETON[0], _example(SKELETON[0]), refs, None)):
+            pass
+    (error,) = raised.value.diagnostics
+    assert error.block == 'workload "app"' and error.pos.file.endswith("main.wiam.json") and error.pos.line
+    assert f"at most {MAX_SUBJECTS}" in error.message and "fix: split" in error.render()

@@ -42,7 +42,8 @@ def plan(model: Model, target: Target, report: Report) -> ExamplePlan:
     settings = TargetSettings.of(target.settings)
     result = ExamplePlan(CLOUD, target.name, block=target, settings=settings, alias=alias(target.name))
     for workload, grant in model.grants_on(target):
-        trusted = sorted({(i.issuer.url, i.subject, i.audience_for(DEFAULT_AUDIENCE)) for i in workload.active_identities})
+        trusted = sorted({(i.issuer.url, i.subject, i.audience_for(DEFAULT_AUDIENCE))
+                          for i in workload.active_identities})
         if len(trusted) > MAX_SUBJECTS:
             report.error(workload.pos, describe(("workload", workload.name)),
                          f"{len(trusted)} subjects; an example principal trusts at most {MAX_SUBJECTS}",
