@@ -309,3 +309,16 @@ def test_the_skeletons_limit_is_checked_while_planning():
     (error,) = raised.value.diagnostics
     assert error.block == 'workload "app"' and error.pos.file.endswith("main.wiam.json") and error.pos.line
     assert f"at most {MAX_SUBJECTS}" in error.message and "fix: split" in error.render()
+
+
+def test_the_skeletons_schema_refuses_a_bad_setting_with_its_hint():
+    """A newcomer's schema.json is the spec's: its x-hint is the fix, at the setting."""
+    example = _example(SKELETON[0])
+    spec = _spec(SKELETON[0], example, [{"ref": "refs/heads/main"}], None)
+    spec["target"][SKELETON[0]]["x"] = {**example.target, "account": "Not an account!"}
+    with pytest.raises(SpecError) as raised:
+        with _loaded(spec):
+            pass
+    (error,) = raised.value.diagnostics
+    hint = _provider(SKELETON[0]).schema()["target"]["properties"]["account"]["x-hint"]
+    assert error.block == f'target "{SKELETON[0]}" "x"' and error.pos.line and error.hint == hint
