@@ -17,10 +17,13 @@ Providers add the cloud part (principals, grants and indirect edges); graph.py t
 
 from __future__ import annotations
 
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from .diagnostics import Pos
 from .model import Grant, Identity, Target, Workload
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 NODE_TYPES = ("issuer", "subject", "workload", "target", "principal", "grant", "action", "role", "resource")
 RELATIONS = ("issues", "authenticates", "federates", "in", "holds", "allows", "on", "can_act_as")
@@ -55,6 +58,8 @@ class AccessGraph:
     """A networkx MultiDiGraph with typed helpers; `graph` is the plain networkx object."""
 
     def __init__(self) -> None:
+        import networkx as nx  # here: validating and compiling, which load every provider, build no graph
+
         self.graph = nx.MultiDiGraph()
         self._views: dict[frozenset, nx.DiGraph] = {}
 
@@ -63,6 +68,8 @@ class AccessGraph:
         count their nodes on every search, which is quadratic over many searches."""
         key = frozenset(relations)
         if key not in self._views:
+            import networkx as nx
+
             view = nx.DiGraph()
             view.add_edges_from((u, v) for u, v, k in self.graph.edges(keys=True) if k in key)
             self._views[key] = view

@@ -7,6 +7,7 @@ import networkx as nx
 
 from . import registry
 from .access import AccessGraph, issuer_id, place, subject_id, target_id, workload_id
+from .issuers import KINDS
 from .planning import plan_model
 from .model import Model
 from .plan import Plans
@@ -28,10 +29,9 @@ def build_graph(model: Model, plans: Plans | None = None) -> AccessGraph:
                     environment=workload.environment or None, description=workload.description or None,
                     disabled=workload.disabled, **place(workload.pos))
         for identity in workload.identities:
-            claims = dict(identity.claims)
+            repository = KINDS[identity.issuer.kind].repository
             subject = access.node(subject_id(identity), "subject", identity.subject, issuer=identity.issuer.name,
-                                  subject=identity.subject,
-                                  repository=claims.get("repository") or claims.get("project_path"))
+                                  subject=identity.subject, repository=dict(identity.claims).get(repository))
             access.edge(issuer_id(identity.issuer.name), subject, "issues")
             if identity.active:  # a disabled subject authenticates as nothing: the kill switch
                 access.edge(subject, workload_id(name), "authenticates", identity=identity.index + 1,

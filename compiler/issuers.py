@@ -1,5 +1,6 @@
-"""Issuer kinds: their default URLs, the identity fields each takes, and the exact subject each
-identity pins. Every subject format lives here and nowhere else."""
+"""Issuer kinds: their default URLs, the identity fields each takes, the exact subject each identity
+pins, and what a kind's fields mean (refs, repositories, untrusted triggers). Every subject format
+and every rule about one kind lives here and nowhere else."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 GITHUB_URL = "https://token.actions.githubusercontent.com"
+DEFAULT_BRANCHES = frozenset({"main", "master"})
+BRANCH_PUSHERS = "which anyone who can push a branch may write"
 
 
 @dataclass(frozen=True)
@@ -18,7 +21,13 @@ class IssuerKind:
     subject: Callable[[dict[str, Any]], str]
     # Fields of which exactly one must be set, if any.
     one_of: tuple[str, ...] = ()
-    together: tuple[str, ...] = ()  # all or none
+    immutable_ids: tuple[str, ...] = ()  # IDs that pin the subject where names could be reused: all or none
+    repository: str | None = None  # the field naming the source repository, if any
+    enterprise: bool = False  # whether the issuer takes an enterprise_slug (in its default URL)
+    # (message, fix) when a ref is written in a form the issuer's subjects never carry, else None
+    ref_problem: Callable[[str], tuple[str, str] | None] = lambda ref: None
+    # what untrusted code obtains the subject through (e.g. pull requests), else None
+    untrusted: Callable[[dict[str, Any]], str | None] = lambda fields: None
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -43,6 +52,35 @@ def _github(fields: dict[str, Any]) -> str:
     return f"repo:{repo}:pull_request"
 
 
+def _github_ref(ref: str) -> tuple[str, str] | None:
+    if ref.startswith(("refs/heads/", "refs/tags/")):
+        return None
+    return (f"ref {ref!r} is not a full Git ref",
+            f"GitHub subjects carry the full ref: write refs/heads/{ref} or refs/tags/{ref}")
+
+
+def _github_untrusted(fields: dict[str, Any]) -> str | None:
+    if fields.get("pull_request") is True:
+        return "pull_request events (code from any pull request, including forks' if the workflow allows)"
+    ref = fields.get("ref", "")
+    branch = ref.removeprefix("refs/heads/")
+    if branch != ref and branch not in DEFAULT_BRANCHES:
+        return f"branch {branch!r}, {BRANCH_PUSHERS}"
+    return None
+
+
+def _gitlab_ref(ref: str) -> tuple[str, str] | None:
+    if not ref.startswith("refs/"):
+        return None
+    return f"ref {ref!r} is a full Git ref", "GitLab subjects carry the short branch or tag name, e.g. main"
+
+
+def _gitlab_untrusted(fields: dict[str, Any]) -> str | None:
+    if fields.get("ref_type") == "branch" and fields.get("ref") not in DEFAULT_BRANCHES:
+        return f"branch {fields.get('ref')!r}, {BRANCH_PUSHERS}"
+    return None
+
+
 def _gitlab(fields: dict[str, Any]) -> str:
     return f"project_path:{fields['project_path']}:ref_type:{fields['ref_type']}:ref:{fields['ref']}"
 
@@ -60,8 +98,10 @@ KINDS: dict[str, IssuerKind] = {
     kind.name: kind
     for kind in (
         IssuerKind("github_actions", GITHUB_URL, ("repository",), ("owner_id", "repository_id"), _github,
-                   one_of=("ref", "environment", "pull_request"), together=("owner_id", "repository_id")),
-        IssuerKind("gitlab_ci", "https://gitlab.com", ("project_path", "ref_type", "ref"), (), _gitlab),
+                   one_of=("ref", "environment", "pull_request"), immutable_ids=("owner_id", "repository_id"),
+                   repository="repository", enterprise=True, ref_problem=_github_ref, untrusted=_github_untrusted),
+        IssuerKind("gitlab_ci", "https://gitlab.com", ("project_path", "ref_type", "ref"), (), _gitlab,
+                   repository="project_path", ref_problem=_gitlab_ref, untrusted=_gitlab_untrusted),
         IssuerKind("kubernetes", None, ("namespace", "service_account"), (), _kubernetes),
         IssuerKind("spiffe", None, ("spiffe_id",), (), lambda f: f["spiffe_id"]),
         IssuerKind("terraform_cloud", "https://app.terraform.io",

@@ -47,6 +47,7 @@ class Identity:
     claims: tuple[tuple[str, Any], ...]  # the fields as written, for display and analysis
     pos: Pos
     disabled: str | None = None  # kill switch on the identity or its workload: the reason
+    switched_off: str | None = None  # its own kill switch's reason (not its workload's)
 
     @property
     def active(self) -> bool:

@@ -116,13 +116,14 @@ def _issuer(doc: Document, name: str, body: dict, report: Report) -> Issuer | No
     path = ("issuer", name)
     kind = body["kind"]
     slug = body.get("enterprise_slug")
-    if slug and kind != "github_actions":
+    if slug and not KINDS[kind].enterprise:
+        enterprise = ", ".join(name for name, k in KINDS.items() if k.enterprise)
         report.error(doc.where(path + ("enterprise_slug",), key=True), describe(path),
-                     "enterprise_slug applies to github_actions issuers only", "remove it")
-    if slug and body.get("url"):
+                     f"enterprise_slug applies to {enterprise} issuers only", "remove it")
+    elif slug and body.get("url"):
         report.error(doc.where(path + ("enterprise_slug",), key=True), describe(path),
                      "set url or enterprise_slug, not both",
-                     f"remove url; enterprise_slug gives {KINDS['github_actions'].default_url}/{slug}")
+                     f"remove url; enterprise_slug gives {KINDS[kind].default_url}/{slug}")
     url = issuer_url(kind, body.get("url"), slug)
     if url is None:
         report.error(doc.where(path, key=True), describe(path), f"a {kind} issuer needs a url",
@@ -228,21 +229,19 @@ def _identity(doc: Document, model: Model, workload: str, index: int, fields: di
                      f"a {kind.name} identity pins exactly one of {', '.join(kind.one_of)}",
                      "set one of them (for example ref = \"refs/heads/main\"); use several identity blocks for several")
         ok = False
-    if kind.together and 0 < sum(f in fields for f in kind.together) < len(kind.together):
-        report.error(doc.where(path + (next(f for f in kind.together if f in fields),), key=True), block, f"{' and '.join(kind.together)} go together",
+    ids = kind.immutable_ids
+    if ids and 0 < sum(f in fields for f in ids) < len(ids):
+        report.error(doc.where(path + (next(f for f in ids if f in fields),), key=True), block, f"{' and '.join(ids)} go together",
                      "set both (the immutable subject carries both IDs) or neither")
         ok = False
     ref = fields.get("ref")
-    if kind.name == "github_actions" and isinstance(ref, str) and not ref.startswith(("refs/heads/", "refs/tags/")):
-        report.error(doc.where(path + ("ref",)), block, f"ref {ref!r} is not a full Git ref",
-                     f"GitHub subjects carry the full ref: write refs/heads/{ref} or refs/tags/{ref}")
-        ok = False
-    if kind.name == "gitlab_ci" and isinstance(ref, str) and ref.startswith("refs/"):
-        report.error(doc.where(path + ("ref",)), block, f"ref {ref!r} is a full Git ref",
-                     "GitLab subjects carry the short branch or tag name, e.g. main")
+    problem = kind.ref_problem(ref) if isinstance(ref, str) else None
+    if problem:
+        report.error(doc.where(path + ("ref",)), block, *problem)
         ok = False
     if not ok:
         return None
     claims = tuple(sorted((k, v) for k, v in fields.items() if k not in ("issuer", *KILL_SWITCH)))
+    disabled = _disabled(doc, path, fields, report)
     return Identity(workload, index, issuer, kind.subject(fields), fields.get("audience"), claims,
-                    doc.where(path, key=True), _disabled(doc, path, fields, report))
+                    doc.where(path, key=True), disabled, switched_off=disabled)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import ast
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,3 +64,37 @@ def test_the_shipped_schema_is_the_core_and_every_provider():
     shipped = json.loads((CORE.parent / "schemas" / schema.SCHEMA_FILE).read_text(encoding="utf-8"))
     assert shipped == schema.schema(), "run python -m wiam.schema to rewrite it"
     assert set(shipped["properties"]["target"]["properties"]) == set(registry.names())
+
+
+def _literals(path: Path) -> set[str]:
+    return {node.value for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+
+
+@pytest.mark.parametrize("path", [
+    pytest.param(p, marks=pytest.mark.xfail(reason="until the CLI rewrite (h-cli), which takes cloud options "
+                                                   "from ENDPOINTS; then drop this mark"))
+    if p.name == "cli.py" and p.parent == CORE else p
+    for p in CORE_MODULES if p.name != "registry.py"], ids=lambda p: str(p.relative_to(CORE)))
+def test_the_core_names_no_cloud(path):
+    """A cloud is known by its registry entry alone: no core module compares with or picks one by name."""
+    assert not _literals(path) & set(registry.names())
+
+
+@pytest.mark.parametrize("path", [p for p in CORE_MODULES if p.name != "issuers.py"],
+                         ids=lambda p: str(p.relative_to(CORE)))
+def test_issuer_kinds_are_known_in_issuers_py_alone(path):
+    """What a kind's fields mean (refs, repositories, untrusted triggers) is in its row of issuers.KINDS."""
+    from wiam.issuers import KINDS
+
+    assert not _literals(path) & set(KINDS)
+
+
+def test_validating_builds_no_graph():
+    """Validation and compilation load every provider but never graph: networkx stays unimported."""
+    program = ("import sys; from wiam.compile import compile_folder; compile_folder(sys.argv[1]); "
+               "print(sorted(m for m in sys.modules if m.split('.')[0] == 'networkx' or m == 'wiam.graph'))")
+    result = subprocess.run([sys.executable, "-c", program, str(CORE.parent / "examples" / "multi-cloud")],
+                            capture_output=True, text=True, env={**os.environ, "WIAM_CACHE": "0"}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

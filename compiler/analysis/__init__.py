@@ -10,7 +10,6 @@ from ..access import AccessGraph
 from ..diagnostics import printable
 from ..document import describe
 from ..findings import SEVERITIES, Context, Finding, Rule
-from ..graph import build_graph
 from ..model import Model
 from .rules import RULES as GENERIC_RULES
 
@@ -30,6 +29,8 @@ def all_rules() -> dict[str, Rule]:
 
 def analyze(model: Model, access: AccessGraph | None = None) -> list[Finding]:
     """Every finding, sorted by place; those the spec suppresses carry the reason given."""
+    from ..graph import build_graph  # here: validation imports this package for the rule IDs alone
+
     context = Context(model, access or build_graph(model))
     with model.document.batch() as exact:  # rules point at attributes: each file is read once for them
         found = [(rule, finding) for rule in all_rules().values() for finding in rule.run(context)]
@@ -49,21 +50,18 @@ def at_or_above(findings: list[Finding], severity: str) -> list[Finding]:
 
 def disabled_blocks(model: Model) -> list[dict]:
     """Every issuer, workload and identity whose kill switch is on, with its reason and place."""
-    found = []
-
-    def add(kind: str, path: tuple, reason: str) -> None:
-        pos = model.where(path + ("disabled",))
-        found.append({"kind": kind, "block": describe(path), "reason": printable(reason), "file": pos.file, "line": pos.line,
-                      "column": pos.column})
-
-    for name, issuer in sorted(model.issuers.items()):
-        if issuer.disabled:
-            add("issuer", ("issuer", name), issuer.disabled)
+    switched = [("issuer", ("issuer", name), issuer.disabled) for name, issuer in sorted(model.issuers.items())
+                if issuer.disabled]
     for name, workload in sorted(model.workloads.items()):
         if workload.disabled:
-            add("workload", ("workload", name), workload.disabled)
-        blocks = model.document.data["workload"][name]["identity"]
-        for identity in workload.identities:
-            if blocks[identity.index].get("disabled") is True:  # its own switch, not its workload's
-                add("identity", ("workload", name, "identity", identity.index), blocks[identity.index]["reason"])
+            switched.append(("workload", ("workload", name), workload.disabled))
+        switched += [("identity", ("workload", name, "identity", i.index), i.switched_off)
+                     for i in workload.identities if i.switched_off]
+    with model.document.batch() as exact:  # each file read once for the switches' positions
+        asked = [model.where(path + ("disabled",)) for _, path, _ in switched]
+    found = []
+    for (kind, path, reason), pos in zip(switched, asked):
+        pos = exact.get(id(pos), pos)
+        found.append({"kind": kind, "block": describe(path), "reason": printable(reason), "file": pos.file,
+                      "line": pos.line, "column": pos.column})
     return found

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import re
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from .. import registry
 from ..access import issuer_id, target_id, workload_id
 from ..document import describe
 from ..findings import Context, Rule, rule
+from ..issuers import KINDS
 from ..suggest import LISTED, listed
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 RULES: list[Rule] = []
 
-DEFAULT_BRANCHES = frozenset({"main", "master"})
 # Spellings of the same environment, so "production" matches "prod".
 _ENVIRONMENTS = {"prod": "prod", "production": "prod", "prd": "prod", "live": "prod",
                  "staging": "staging", "stage": "staging", "stg": "staging", "preprod": "staging",
@@ -32,6 +34,8 @@ def reachable(view: nx.DiGraph) -> tuple[dict[str, int], dict[str, int]]:
     """Each node's bit (1 << its index in the view), and the nodes it reaches as a bitset. Through the
     strongly connected components: the view's edges times a machine word per 64 nodes, where a search
     from every node would cost nodes times edges."""
+    import networkx as nx  # here: validation reads the rule IDs and builds no graph
+
     bit = {node: 1 << i for i, node in enumerate(view)}
     components = nx.condensation(view)
     below: dict[int, int] = {}  # a component's members and all they reach
@@ -105,20 +109,6 @@ def _escalation_paths(rule: Rule, context: Context):
                                path=[workload_id(name), *path], related=[node for _, node in nearest])
 
 
-def _untrusted_trigger(identity) -> str | None:
-    claims = dict(identity.claims)
-    if identity.issuer.kind == "github_actions":
-        if claims.get("pull_request") is True:
-            return "pull_request events (code from any pull request, including forks' if the workflow allows)"
-        ref = claims.get("ref", "")
-        if ref.startswith("refs/heads/") and ref.removeprefix("refs/heads/") not in DEFAULT_BRANCHES:
-            return f"branch {ref.removeprefix('refs/heads/')!r}, which anyone who can push a branch may write"
-    if identity.issuer.kind == "gitlab_ci" and claims.get("ref_type") == "branch" and \
-            claims.get("ref") not in DEFAULT_BRANCHES:
-        return f"branch {claims.get('ref')!r}, which anyone who can push a branch may write"
-    return None
-
-
 @rule(RULES, "WIAM002", "untrusted-trigger-on-privileged", "high",
       "Pull request or feature-branch subject on a production or write workload",
       """A subject for pull requests or for a branch other than the default one is controlled by anyone
@@ -137,7 +127,7 @@ def _untrusted_triggers(rule: Rule, context: Context):
         if not privileged:
             continue
         for identity in workload.active_identities:
-            trigger = _untrusted_trigger(identity)
+            trigger = KINDS[identity.issuer.kind].untrusted(dict(identity.claims))
             if trigger:
                 yield rule.finding(identity.pos, describe(("workload", name, "identity", identity.index)),
                                    f"subject {identity.subject!r} admits {trigger}, on a workload with "
@@ -179,7 +169,7 @@ def _environment_mismatches(rule: Rule, context: Context):
             continue
         for identity in workload.active_identities:
             for claim, value in identity.claims:
-                if claim in ("issuer", "owner_id", "repository_id") or not isinstance(value, str):
+                if claim in KINDS[identity.issuer.kind].immutable_ids or not isinstance(value, str):
                     continue
                 actual = environment_of(value)
                 if actual and actual != expected:
@@ -198,10 +188,10 @@ def _environment_mismatches(rule: Rule, context: Context):
 def _mutable_github_subjects(rule: Rule, context: Context):
     for name, workload in sorted(context.model.workloads.items()):
         for identity in workload.active_identities:
-            claims = dict(identity.claims)
-            if identity.issuer.kind == "github_actions" and "repository_id" not in claims:
+            kind, claims = KINDS[identity.issuer.kind], dict(identity.claims)
+            if kind.immutable_ids and not set(kind.immutable_ids) <= claims.keys():
                 yield rule.finding(identity.pos, describe(("workload", name, "identity", identity.index)),
-                                   f"subject {identity.subject!r} pins repository {claims.get('repository')!r} "
+                                   f"subject {identity.subject!r} pins repository {claims.get(kind.repository)!r} "
                                    f"by name", workload=name)
 
 
