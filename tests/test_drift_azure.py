@@ -6,8 +6,11 @@ import sys
 
 import pytest
 
+from wiam import registry
 from wiam.compile import load_model
-from wiam.drift import drift, expected_resources
+from wiam.drift import drift
+from wiam.planning import plan_model
+from wiam.terraform import Module
 from conftest import write_spec
 from fake_azure import State, apply, assignment, fake_azure, identity
 from wiam.providers.azure import live
@@ -38,8 +41,9 @@ SPEC = {
 def cloud(tmp_path):
     model = load_model(str(write_spec(tmp_path / "spec", {"spec.wiam.json": json.dumps(SPEC)})))
     state = State()
-    for target in model.targets_of("azure"):
-        apply(state, expected_resources(model, target), target.settings["subscription_id"])
+    for (cloud, _), plan in plan_model(model).items():
+        registry.get(cloud).emit(plan, module := Module())
+        apply(state, module.resources, plan.settings.subscription_id)
     state.forbidden.add(LOCKED)
     with fake_azure(state) as endpoint:
         yield model, state, live.connect(endpoint), endpoint
