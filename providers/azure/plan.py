@@ -4,6 +4,7 @@ identity credentials and its role assignments, named once, with Azure's document
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from wiam.diagnostics import Report
 from wiam.document import describe
@@ -27,7 +28,8 @@ ASSIGNMENT = "azurerm_role_assignment"
 PRINCIPAL_KIND = "identity"
 
 
-@dataclass(frozen=True)
+# Plain, not frozen, dataclasses: one of each is made per workload, and frozen ones cost four times as much.
+@dataclass
 class Credential:
     """A federated identity credential: Entra accepts a token whose issuer and subject equal these
     and whose audience is one of `audiences`."""
@@ -44,7 +46,7 @@ class Credential:
         return f"{CREDENTIAL}.{self.resource}"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Assignment:
     resource: str  # Terraform resource name
     name: str  # the GUID Azure names it by
@@ -54,21 +56,18 @@ class Assignment:
     description: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class ManagedIdentity:
     workload: Workload
     grant: Grant
     resource: str  # Terraform resource name
+    address: str
     name: str
     resource_id: str
     tags: dict[str, str]
     credentials: tuple[Credential, ...]  # of the active identities, in the order they are written
     access: GrantSettings
     assignments: tuple[Assignment, ...]
-
-    @property
-    def address(self) -> str:
-        return f"{IDENTITY}.{self.resource}"
 
     def attribute(self, name: str) -> Expr:
         return ref(f"{self.address}.{name}")
@@ -94,10 +93,8 @@ def plan(model: Model, target: Target, report: Report) -> AzurePlan:
         identity = _identity(model, result, workload, grant, taken, report)
         assignments += len(identity.assignments)
         result.identities.append(identity)
-        result.principals[workload.name] = Principal(
-            CLOUD, target.name, workload.name, PRINCIPAL_KIND, identity.name, trust={"federated_credentials": sorted(
-                ({"issuer": c.issuer, "subject": c.subject, "audience": c.audiences[0]} for c in identity.credentials),
-                key=lambda c: (c["issuer"], c["subject"]))}, attributes={"resource_id": identity.resource_id})
+        result.principals[workload.name] = Principal(CLOUD, target.name, workload.name, PRINCIPAL_KIND, identity.name,
+                                                     _trust(identity), {"resource_id": identity.resource_id})
         result.outputs[workload.name] = {"client_id": identity.attribute("client_id"),
                                          "tenant_id": identity.attribute("tenant_id")}
     if assignments > ROLE_ASSIGNMENTS_PER_SUBSCRIPTION:
@@ -137,27 +134,38 @@ def _identity(model: Model, result: AzurePlan, workload: Workload, grant: Grant,
         assignments.append(Assignment(resource, assignment_name(settings.subscription_id, workload.name, access.scope, role),
                                       access.scope, role, role_reference(role, settings.subscription_id),
                                       f"wiam workload {workload.name}"))
-    return ManagedIdentity(workload, grant, base, identity_name(workload.name), settings.identity_id(workload.name),
-                           workload.tags(), tuple(credentials), access, tuple(assignments))
+    name = identity_name(workload.name)
+    return ManagedIdentity(workload, grant, base, f"{IDENTITY}.{base}", name, settings.identity_id(name), workload.tags(),
+                           tuple(credentials), access, tuple(assignments))
+
+
+def _trust(identity: ManagedIdentity) -> dict:
+    """What Entra checks, as the access graph has always shown it: each credential with its one audience."""
+    credentials = [{"issuer": c.issuer, "subject": c.subject, "audience": c.audiences[0]} for c in identity.credentials]
+    credentials.sort(key=itemgetter("issuer", "subject"))
+    return {"federated_credentials": credentials}
 
 
 def _check_identity(model: Model, item: Identity, seen: dict[tuple[str, str], Identity], report: Report) -> None:
-    block = describe(("workload", item.workload, "identity", item.index))
     first = seen.setdefault((item.issuer.url, item.subject), item)
     if first is not item:
-        report.error(item.pos, block,
+        report.error(item.pos, _block(item),
                      f"issuer {item.issuer.url} and subject {item.subject!r} already have a federated "
                      f"credential on this workload's managed identity (at {first.pos}); Azure takes one "
                      f"per issuer and subject, whatever the audience",
                      "keep one identity block for this subject (one audience), or move the other to "
                      "another workload")
     if len(item.subject) > SUBJECT_MAX:
-        report.error(item.pos, block, f"the subject is {len(item.subject)} characters; Azure allows {SUBJECT_MAX}",
+        report.error(item.pos, _block(item), f"the subject is {len(item.subject)} characters; Azure allows {SUBJECT_MAX}",
                      "shorten the names that make up the subject")
     if len(item.issuer.url) > ISSUER_MAX:
         report.error(model.where(("issuer", item.issuer.name, "url")), describe(("issuer", item.issuer.name)),
                      f"the issuer URL is {len(item.issuer.url)} characters; Azure allows {ISSUER_MAX}",
                      "use a shorter issuer URL")
+
+
+def _block(identity: Identity) -> str:
+    return describe(("workload", identity.workload, "identity", identity.index))
 
 
 def object_names(model: Model, target: Target) -> list[ObjectName]:
@@ -171,8 +179,7 @@ def object_names(model: Model, target: Target) -> list[ObjectName]:
         names.append(ObjectName.of_grant(grant, "managed identity name", scope, identity, True))
         names += [ObjectName("federated credential name", ("managed identity", identity, "in", *scope),
                              credential_name(i.issuer.name, i.subject, i.audience_for(DEFAULT_AUDIENCE)), True,
-                             f"identity #{i.index + 1} of workload {workload.name!r}", i.pos,
-                             describe(("workload", workload.name, "identity", i.index)))
+                             f"identity #{i.index + 1} of workload {workload.name!r}", i.pos, _block(i))
                   for i in workload.identities]
     return names
 

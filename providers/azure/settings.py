@@ -3,6 +3,7 @@ diff's reach, object_names, places and live read, so that they cannot disagree."
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ _ROLE_DEFINITION_ID = re.compile(r"(/subscriptions/[0-9a-fA-F-]{36})?/providers/
                                  r"roleDefinitions/" + _GUID.pattern)
 _ROLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ()./&+_-]{0,126}[A-Za-z0-9)]|[A-Za-z0-9]")
 # Names are stable across runs and machines: assignment names derive from this namespace.
-_ASSIGNMENT_NAMESPACE = uuid.UUID("5a0c6a52-7f2e-4be4-9d64-3e0c5f0f7a11")
+_ASSIGNMENT_NAMESPACE = uuid.UUID("5a0c6a52-7f2e-4be4-9d64-3e0c5f0f7a11").bytes
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,12 @@ class TargetSettings:
         """The resource group as Azure compares it: names and GUIDs without regard to case."""
         return self.subscription_id.lower(), self.resource_group.lower()
 
-    def identity_id(self, workload: str) -> str:
-        return f"{self.group_id}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identity_name(workload)}"
+    def identity_id(self, identity: str) -> str:
+        """The resource ID of the managed identity named `identity`."""
+        return f"{self.group_id}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identity}"
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: made per grant, and frozen dataclasses cost four times as much to build
 class GrantSettings:
     roles: tuple[str, ...]  # as written, each once
     scope: str  # the whole subscription unless the grant names a scope
@@ -61,7 +63,8 @@ class GrantSettings:
 
     @classmethod
     def of(cls, raw: dict, target: TargetSettings) -> GrantSettings:
-        return cls(tuple(dict.fromkeys(raw["roles"])), raw.get("scope", target.subscription_scope), "scope" not in raw)
+        wide = "scope" not in raw
+        return cls(tuple(dict.fromkeys(raw["roles"])), target.subscription_scope if wide else raw["scope"], wide)
 
 
 def identity_name(workload: str) -> str:
@@ -74,8 +77,10 @@ def credential_name(issuer: str, subject: str, audience: str) -> str:
 
 
 def assignment_name(subscription: str, workload: str, scope: str, role: str) -> str:
-    """A role assignment's name, the GUID Azure requires."""
-    return str(uuid.uuid5(_ASSIGNMENT_NAMESPACE, "\x00".join((subscription, workload, scope, role))))
+    """A role assignment's name, the GUID Azure requires: uuid.uuid5 in the namespace, spelled out so
+    that the namespace's bytes are made once, not per assignment (a spec has thousands)."""
+    name = "\x00".join((subscription, workload, scope, role)).encode()
+    return str(uuid.UUID(bytes=hashlib.sha1(_ASSIGNMENT_NAMESPACE + name).digest()[:16], version=5))
 
 
 def role_reference(role: str, subscription_id: str) -> tuple[str, str] | None:

@@ -19,9 +19,10 @@ def emit(plan: AzurePlan, module: Module) -> None:
         module.resource(IDENTITY, identity.resource, {
             "provider": plan.alias, "name": identity.name, "resource_group_name": settings.resource_group,
             "location": settings.location, "tags": identity.tags})
+        parent, principal = identity.attribute("id"), identity.attribute("principal_id")
         for credential in identity.credentials:
             body = {"provider": plan.alias, "name": credential.name, "resource_group_name": settings.resource_group,
-                    "parent_id": identity.attribute("id"), "audience": list(credential.audiences),
+                    "parent_id": parent, "audience": list(credential.audiences),
                     "issuer": credential.issuer, "subject": credential.subject}
             if credential.after:
                 body["depends_on"] = [credential.after]
@@ -29,5 +30,5 @@ def emit(plan: AzurePlan, module: Module) -> None:
         for assignment in identity.assignments:
             module.resource(ASSIGNMENT, assignment.resource, {
                 "provider": plan.alias, "name": assignment.name, "scope": assignment.scope,
-                assignment.reference[0]: assignment.reference[1], "principal_id": identity.attribute("principal_id"),
+                assignment.reference[0]: assignment.reference[1], "principal_id": principal,
                 "principal_type": "ServicePrincipal", "description": assignment.description})
