@@ -61,13 +61,16 @@ class ManagedIdentity:
     workload: Workload
     grant: Grant
     resource: str  # Terraform resource name
-    address: str
     name: str
     resource_id: str
     tags: dict[str, str]
     credentials: tuple[Credential, ...]  # of the active identities, in the order they are written
     access: GrantSettings
     assignments: tuple[Assignment, ...]
+
+    @property
+    def address(self) -> str:
+        return f"{IDENTITY}.{self.resource}"
 
     def attribute(self, name: str) -> Expr:
         return ref(f"{self.address}.{name}")
@@ -135,8 +138,8 @@ def _identity(model: Model, result: AzurePlan, workload: Workload, grant: Grant,
                                       access.scope, role, role_reference(role, settings.subscription_id),
                                       f"wiam workload {workload.name}"))
     name = identity_name(workload.name)
-    return ManagedIdentity(workload, grant, base, f"{IDENTITY}.{base}", name, settings.identity_id(name), workload.tags(),
-                           tuple(credentials), access, tuple(assignments))
+    return ManagedIdentity(workload, grant, base, name, settings.identity_id(name), workload.tags(), tuple(credentials),
+                           access, tuple(assignments))
 
 
 def _trust(identity: ManagedIdentity) -> dict:
