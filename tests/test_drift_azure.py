@@ -4,8 +4,11 @@ import json
 
 import pytest
 
+from wiam import registry
 from wiam.compile import load_model
-from wiam.drift import drift, expected_resources
+from wiam.drift import drift
+from wiam.planning import plan_model
+from wiam.terraform import Module
 from support.cli import run_wiam
 from support.specs import write_spec
 from fake_azure import State, apply, assignment, fake_azure, identity
@@ -37,8 +40,9 @@ SPEC = {
 def cloud(tmp_path):
     model = load_model(str(write_spec(tmp_path / "spec", {"spec.wiam.json": json.dumps(SPEC)})))
     state = State()
-    for target in model.targets_of("azure"):
-        apply(state, expected_resources(model, target), target.settings["subscription_id"])
+    for (cloud, _), plan in plan_model(model).items():
+        registry.get(cloud).emit(plan, module := Module())
+        apply(state, module.resources, plan.settings.subscription_id)
     state.forbidden.add(LOCKED)
     with fake_azure(state) as endpoint:
         yield model, state, live.connect(endpoint), endpoint

@@ -12,7 +12,7 @@ from support.specs import compiled_files, resources, spec_errors, write_spec
 from wiam.compile import load_model
 from wiam.names import short_hash, slug
 from wiam.providers import aws, azure, gcp
-from wiam.providers.azure.terraform import credential_name
+from wiam.providers.azure.settings import credential_name
 from wiam.providers.gcp.terraform import provider_id
 
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*(_[A-Za-z0-9-]+)*")  # the schema's name pattern, at most 64

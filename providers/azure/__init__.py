@@ -1,19 +1,29 @@
-"""The Azure dialect: Terraform resources (terraform), catalog (catalog), access graph (graph), rules (rules),
-simulation (simulate), live state for drift (live)."""
+"""The Azure provider: typed settings and names (settings), the plan (plan), its Terraform (terraform),
+access graph (graph), simulation (simulate), permissions and catalog (permissions, catalog), rules
+(rules), live state for drift (live)."""
 
-from . import live
-from .catalog import problem as catalog_problem
-from .graph import allows, covers, graph_target, impact, link_principals, permission_set, reach
-from .rules import RULES, writes
+import functools
+
+import wiam.schema
+from wiam.provider import Endpoint, Example
+
+from . import live, permissions
+from .graph import graph, link_principals, reach
+from .plan import object_names, places, plan
+from .rules import RULES
+from .settings import CLOUD, TERRAFORM_PROVIDER
 from .simulate import simulate
-from .terraform import CLOUD, TERRAFORM_PROVIDER, compile_target, object_names, places, identity_name, role_reference
+from .terraform import emit
 
-CATALOG_FIELD = "roles"  # the grant field whose entries the catalog checks
+ENDPOINTS = (Endpoint("endpoint", "--azure-endpoint", "WIAM_AZURE_ENDPOINT",
+                      "Another Azure Resource Manager URL (a sovereign cloud or an emulator)."),)
+_SUBSCRIPTION = "11111111-1111-1111-1111-111111111111"
+EXAMPLE = Example(
+    target={"tenant_id": "00000000-0000-0000-0000-000000000000", "subscription_id": _SUBSCRIPTION,
+            "resource_group": "identities", "location": "eastus"},
+    grant={"roles": ["Storage Blob Data Reader"], "scope": f"/subscriptions/{_SUBSCRIPTION}/resourceGroups/data"})
+DATA_PACKAGES: tuple[str, ...] = ()
+schema = functools.partial(wiam.schema.packaged, __name__)
 
-__all__ = ["CATALOG_FIELD", "CLOUD", "live", "RULES", "TERRAFORM_PROVIDER", "catalog_problem", "compile_target", "object_names", "places",
-           "allows", "covers", "graph_target", "impact", "link_principals", "permission_set", "reach", "simulate", "writes",
-           "identity_name", "role_reference"]
-
-from .._legacy import adapt
-
-adapt(globals())
+__all__ = ["CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "emit", "graph",
+           "link_principals", "live", "object_names", "permissions", "places", "plan", "reach", "schema", "simulate"]

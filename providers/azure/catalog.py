@@ -9,7 +9,7 @@ from functools import lru_cache
 from wiam.providers import catalogs
 from wiam.suggest import closest
 
-from .terraform import role_reference
+from .settings import role_reference
 
 _GUID_AT_END = re.compile(r"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
 

@@ -13,13 +13,12 @@ from typing import Any
 
 from wiam.live import BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, UNREACHABLE, WRONG_ACCOUNT, LiveObject, Unreadable
 from wiam.model import Model, Target
-from wiam.terraform import referenced
 
 from .. import catalogs
 from . import catalog
+from .plan import AzurePlan
 
 MANAGED = ("managed-by", "wiam")
-IDENTITY = "azurerm_user_assigned_identity"
 # ARM's codes for a token of another tenant, or a subscription these credentials do not see.
 _WRONG_ACCOUNT = {"InvalidAuthenticationTokenTenant", "SubscriptionNotFound", "InvalidSubscriptionId"}
 # Short timeouts and few retries: an unreachable endpoint fails the target in seconds.
@@ -78,24 +77,24 @@ def connect(endpoint: str | None = None) -> Connection:
     return Connection(DefaultAzureCredential(exclude_interactive_browser_credential=True), endpoint)
 
 
-def expected(model: Model, target: Target, resources: dict) -> list[LiveObject]:
-    identities = resources.get("azurerm_user_assigned_identity", {})
-    found = [LiveObject("identity", body["name"], {"location": body["location"], "tags": body.get("tags", {})})
-             for body in identities.values()]
-    for body in resources.get("azurerm_federated_identity_credential", {}).values():
-        parent = identities[referenced(body["parent_id"], IDENTITY)]["name"]
-        found.append(LiveObject("federated_credential", f"{parent}/{body['name']}", {
-            "issuer": body["issuer"], "subject": body["subject"], "audiences": sorted(body["audience"])}))
-    for body in resources.get("azurerm_role_assignment", {}).values():
-        holder = identities[referenced(body["principal_id"], IDENTITY)]["name"]
-        role = body.get("role_definition_id") or body["role_definition_name"]
-        found.append(LiveObject("role_assignment", body["name"], {
-            "identity": holder, "scope": body["scope"].lower(), "role": catalog.role_guid(role)}))
+def expected(plan: AzurePlan) -> list[LiveObject]:
+    found = [LiveObject("identity", i.name, {"location": plan.settings.location, "tags": i.tags})
+             for i in plan.identities]
+    found += [LiveObject("federated_credential", f"{i.name}/{c.name}", {
+        "issuer": c.issuer, "subject": c.subject, "audiences": sorted(c.audiences)})
+        for i in plan.identities for c in i.credentials]
+    found += [LiveObject("role_assignment", a.name, {
+        "identity": i.name, "scope": a.scope.lower(), "role": catalog.role_guid(a.reference[1])})
+        for i in plan.identities for a in i.assignments]
     return found
 
 
-def unchecked(resources: dict) -> int:
-    return 0  # every resource wiam compiles for Azure is read
+def unchecked(plan: AzurePlan) -> int:
+    return 0  # every resource wiam plans for Azure is read
+
+
+def importable(model: Model, target: Target, connection: Connection) -> dict[str, dict[str, str]]:
+    return {}  # an Azure target reuses no object made outside wiam
 
 
 @contextmanager
@@ -117,8 +116,8 @@ def _readable(what: str):
         raise Unreadable(f"{what}: {str(error).splitlines()[0]}") from None
 
 
-def read(model: Model, target: Target, expected_objects: list[LiveObject], connection: Connection) -> list[LiveObject]:
-    subscription, group = target.settings["subscription_id"], target.settings["resource_group"]
+def read(plan: AzurePlan, expected_objects: list[LiveObject], connection: Connection) -> list[LiveObject]:
+    subscription, group = plan.settings.subscription_id, plan.settings.resource_group
     wanted = {o.name for o in expected_objects if o.kind == "identity"}
     found = []
     principals: dict[str, str] = {}  # principal ID -> identity name
@@ -155,9 +154,10 @@ def role_definition_records(connection: Connection) -> list[dict]:
             for definition in client.role_definitions.list("/", filter="type eq 'BuiltInRole'")]
 
 
-def refresh_catalog(connect, folder: str, date: str) -> str:
-    """Write the Azure built-in role catalog from the role definitions; connect() makes the Connection."""
+def refresh_catalog(connect, folder: str | None, date: str) -> str:
+    """Write the Azure built-in role catalog from the role definitions into `folder` (None: the
+    catalog shipped with wiam); connect() makes the Connection."""
     records = role_definition_records(connect())
-    path = os.path.join(folder, catalogs.AZURE_FILE)
+    path = os.path.join(folder or os.path.dirname(catalogs.__file__), catalogs.AZURE_FILE)
     catalogs.write(catalogs.azure_catalog(records, "Azure RBAC role definitions (BuiltInRole)", date), path)
     return f"{len(records)} built-in roles written to {path}"

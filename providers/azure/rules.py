@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from wiam.findings import Context, Rule, rule
 from wiam.document import describe
-from wiam.model import Grant
 
 from . import catalog
-from .graph import TAKEOVER
+from .permissions import TAKEOVER
+from .settings import CLOUD
 
 RULES: list[Rule] = []
 
@@ -15,26 +15,13 @@ PRIVILEGED_ROLES = frozenset({"Owner", "Contributor", "User Access Administrator
                               "Role Based Access Control Administrator"})
 ESCALATION_OPERATIONS = tuple(TAKEOVER) + ("Microsoft.Authorization/roleDefinitions/write",
                                            "Microsoft.Authorization/elevateAccess/Action")
-_READ_SUFFIXES = ("/read",)
-
-
-def writes(grant: Grant) -> bool:
-    """Whether any role allows more than reading; custom roles count as writing."""
-    for role in grant.settings["roles"]:
-        definition = catalog.definition(role)
-        if definition is None:
-            return True
-        granted = definition.actions + definition.data_actions
-        if any(not action.lower().endswith(_READ_SUFFIXES) for action in granted):
-            return True
-    return False
 
 
 def _role_findings(rule: Rule, context: Context, select):
     """A finding at each role of each Azure grant for which select(grant, definition) returns a message."""
     for name, workload in sorted(context.model.workloads.items()):
         for grant in workload.grants:
-            if grant.cloud != "azure":
+            if grant.cloud != CLOUD:
                 continue
             for index, role in enumerate(grant.settings["roles"]):
                 definition = catalog.definition(role)
@@ -76,7 +63,7 @@ def _subscription_wide(rule: Rule, context: Context):
     for name, workload in sorted(context.model.workloads.items()):
         for grant in workload.grants:
             scope = grant.settings.get("scope", "")
-            if grant.cloud == "azure" and scope.rstrip("/").count("/") <= 2:
+            if grant.cloud == CLOUD and scope.rstrip("/").count("/") <= 2:
                 yield rule.finding(context.model.where(grant.path + (("scope",) if scope else ()), key=not scope),
                                    describe(grant.path), "roles " + ", ".join(grant.settings["roles"]) +
                                    " apply to the whole subscription", workload=name)

@@ -1,0 +1,192 @@
+"""Azure's plan of a target: a user-assigned managed identity per workload, its exact federated
+identity credentials and its role assignments, named once, with Azure's documented limits checked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from operator import itemgetter
+
+from wiam.diagnostics import Report
+from wiam.document import describe
+from wiam.model import Grant, Identity, Model, Target, Workload
+from wiam.names import ObjectName, free_name, short_hash, slug, terraform_name
+from wiam.plan import Principal, TargetPlan
+from wiam.terraform import Expr, ref
+
+from .settings import (CLOUD, DEFAULT_AUDIENCE, TERRAFORM_PROVIDER, GrantSettings, TargetSettings, assignment_name,
+                       credential_name, identity_name, role_reference)
+
+# Documented limits (Microsoft Entra workload identity federation and Azure RBAC docs).
+CREDENTIALS_PER_IDENTITY = 20
+SUBJECT_MAX = 600
+ISSUER_MAX = 600
+ROLE_ASSIGNMENTS_PER_SUBSCRIPTION = 4000
+
+IDENTITY = "azurerm_user_assigned_identity"
+CREDENTIAL = "azurerm_federated_identity_credential"
+ASSIGNMENT = "azurerm_role_assignment"
+PRINCIPAL_KIND = "identity"
+
+
+# Plain, not frozen, dataclasses: one of each is made per workload, and frozen ones cost four times as much.
+@dataclass
+class Credential:
+    """A federated identity credential: Entra accepts a token whose issuer and subject equal these
+    and whose audience is one of `audiences`."""
+
+    resource: str  # Terraform resource name
+    name: str
+    issuer: str
+    subject: str
+    audiences: tuple[str, ...]
+    after: str | None  # the address of the credential written before it: Azure refuses concurrent writes
+
+    @property
+    def address(self) -> str:
+        return f"{CREDENTIAL}.{self.resource}"
+
+
+@dataclass
+class Assignment:
+    resource: str  # Terraform resource name
+    name: str  # the GUID Azure names it by
+    scope: str
+    role: str  # as written
+    reference: tuple[str, str]  # (role_definition_id or role_definition_name, its value)
+    description: str
+
+
+@dataclass
+class ManagedIdentity:
+    workload: Workload
+    grant: Grant
+    resource: str  # Terraform resource name
+    name: str
+    resource_id: str
+    tags: dict[str, str]
+    credentials: tuple[Credential, ...]  # of the active identities, in the order they are written
+    access: GrantSettings
+    assignments: tuple[Assignment, ...]
+
+    @property
+    def address(self) -> str:
+        return f"{IDENTITY}.{self.resource}"
+
+    def attribute(self, name: str) -> Expr:
+        return ref(f"{self.address}.{name}")
+
+
+@dataclass
+class AzurePlan(TargetPlan):
+    spec: Target | None = None  # the target block planned
+    settings: TargetSettings | None = None
+    alias: str = ""  # the Terraform provider configuration of the target
+    identities: list[ManagedIdentity] = field(default_factory=list)
+
+
+def plan(model: Model, target: Target, report: Report) -> AzurePlan:
+    settings = TargetSettings.of(target.settings)
+    result = AzurePlan(CLOUD, target.name, spec=target, settings=settings,
+                       alias=f"{TERRAFORM_PROVIDER[0]}.{target.name}")
+    taken: dict[str, set[str]] = {CREDENTIAL: set(), ASSIGNMENT: set()}  # resource names by kind, for free_name
+    assignments = 0
+    for workload, grant in model.grants_on(target):
+        if not workload.identities:
+            continue
+        identity = _identity(model, result, workload, grant, taken, report)
+        assignments += len(identity.assignments)
+        result.identities.append(identity)
+        result.principals[workload.name] = Principal(CLOUD, target.name, workload.name, PRINCIPAL_KIND, identity.name,
+                                                     _trust(identity), {"resource_id": identity.resource_id})
+        result.outputs[workload.name] = {"client_id": identity.attribute("client_id"),
+                                         "tenant_id": identity.attribute("tenant_id")}
+    if assignments > ROLE_ASSIGNMENTS_PER_SUBSCRIPTION:
+        report.error(target.pos, describe(target.path),
+                     f"{assignments} role assignments in one subscription; Azure allows {ROLE_ASSIGNMENTS_PER_SUBSCRIPTION}",
+                     "spread workloads over subscriptions or assign at fewer scopes")
+    return result
+
+
+def _identity(model: Model, result: AzurePlan, workload: Workload, grant: Grant, taken: dict[str, set[str]],
+              report: Report) -> ManagedIdentity:
+    settings = result.settings
+    base = terraform_name(result.target, workload.name)
+    if len(workload.identities) > CREDENTIALS_PER_IDENTITY:
+        report.error(workload.pos, describe(("workload", workload.name)),
+                     f"{len(workload.identities)} subjects; an Azure managed identity takes at most "
+                     f"{CREDENTIALS_PER_IDENTITY} federated credentials",
+                     f"split the identities over several workloads of at most {CREDENTIALS_PER_IDENTITY}")
+    credentials: list[Credential] = []
+    seen: dict[tuple[str, str], Identity] = {}  # Entra takes one per issuer and subject
+    for item in sorted(workload.identities, key=lambda i: (i.issuer.name, i.subject)):
+        _check_identity(model, item, seen, report)
+        if not item.active:
+            continue  # kill switch: the credential goes; the identity and its role assignments stay
+        audience = item.audience_for(DEFAULT_AUDIENCE)
+        parts = (item.issuer.name, item.subject, audience)
+        resource = free_name(terraform_name(base, short_hash(*parts)), taken[CREDENTIAL], *parts)
+        taken[CREDENTIAL].add(resource)
+        credentials.append(Credential(resource, credential_name(*parts), item.issuer.url, item.subject, (audience,),
+                                      credentials[-1].address if credentials else None))
+    access = GrantSettings.of(grant.settings, settings)
+    assignments = []
+    for role in access.roles:
+        resource = free_name(terraform_name(base, f"{slug(role)}_{short_hash(access.scope, role, length=6)}"),
+                             taken[ASSIGNMENT], access.scope, role)
+        taken[ASSIGNMENT].add(resource)
+        assignments.append(Assignment(resource, assignment_name(settings.subscription_id, workload.name, access.scope, role),
+                                      access.scope, role, role_reference(role, settings.subscription_id),
+                                      f"wiam workload {workload.name}"))
+    name = identity_name(workload.name)
+    return ManagedIdentity(workload, grant, base, name, settings.identity_id(name), workload.tags(), tuple(credentials),
+                           access, tuple(assignments))
+
+
+def _trust(identity: ManagedIdentity) -> dict:
+    """What Entra checks, as the access graph has always shown it: each credential with its one audience."""
+    credentials = [{"issuer": c.issuer, "subject": c.subject, "audience": c.audiences[0]} for c in identity.credentials]
+    credentials.sort(key=itemgetter("issuer", "subject"))
+    return {"federated_credentials": credentials}
+
+
+def _check_identity(model: Model, item: Identity, seen: dict[tuple[str, str], Identity], report: Report) -> None:
+    first = seen.setdefault((item.issuer.url, item.subject), item)
+    if first is not item:
+        report.error(item.pos, _block(item),
+                     f"issuer {item.issuer.url} and subject {item.subject!r} already have a federated "
+                     f"credential on this workload's managed identity (at {first.pos}); Azure takes one "
+                     f"per issuer and subject, whatever the audience",
+                     "keep one identity block for this subject (one audience), or move the other to "
+                     "another workload")
+    if len(item.subject) > SUBJECT_MAX:
+        report.error(item.pos, _block(item), f"the subject is {len(item.subject)} characters; Azure allows {SUBJECT_MAX}",
+                     "shorten the names that make up the subject")
+    if len(item.issuer.url) > ISSUER_MAX:
+        report.error(model.where(("issuer", item.issuer.name, "url")), describe(("issuer", item.issuer.name)),
+                     f"the issuer URL is {len(item.issuer.url)} characters; Azure allows {ISSUER_MAX}",
+                     "use a shorter issuer URL")
+
+
+def _block(identity: Identity) -> str:
+    return describe(("workload", identity.workload, "identity", identity.index))
+
+
+def object_names(model: Model, target: Target) -> list[ObjectName]:
+    """Managed identity names, unique per resource group, and federated credential names, unique per
+    identity; Azure compares resource names without regard to case."""
+    settings = TargetSettings.of(target.settings)
+    scope = ("resource group", settings.place[1], "of subscription", settings.place[0])
+    names = []
+    for workload, grant in model.grants_on(target):
+        identity = identity_name(workload.name)
+        names.append(ObjectName.of_grant(grant, "managed identity name", scope, identity, True))
+        names += [ObjectName("federated credential name", ("managed identity", identity, "in", *scope),
+                             credential_name(i.issuer.name, i.subject, i.audience_for(DEFAULT_AUDIENCE)), True,
+                             f"identity #{i.index + 1} of workload {workload.name!r}", i.pos, _block(i))
+                  for i in workload.identities]
+    return names
+
+
+def places(settings: dict) -> list[tuple[str, str, tuple]]:
+    """Identity names are unique per resource group, whose names Azure compares without case."""
+    return [("resource group", "resource_group", TargetSettings.of(settings).place)]

@@ -1,0 +1,100 @@
+"""Azure's settings, typed, and every default and derived name of its objects: what the plan, the
+diff's reach, object_names, places and live read, so that they cannot disagree."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+
+from wiam.names import fit_name, short_hash
+
+CLOUD = "azure"
+TERRAFORM_PROVIDER = ("azurerm", "hashicorp/azurerm", ">= 4.0, < 5.0")
+DEFAULT_AUDIENCE = "api://AzureADTokenExchange"
+
+# Documented limits of names (Microsoft Entra workload identity federation, managed identities).
+IDENTITY_NAME_MIN, IDENTITY_NAME_MAX = 3, 128
+CREDENTIAL_NAME_MIN, CREDENTIAL_NAME_MAX = 3, 120
+
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_ROLE_DEFINITION_ID = re.compile(r"(/subscriptions/[0-9a-fA-F-]{36})?/providers/Microsoft\.Authorization/"
+                                 r"roleDefinitions/" + _GUID.pattern)
+_ROLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ()./&+_-]{0,126}[A-Za-z0-9)]|[A-Za-z0-9]")
+# Names are stable across runs and machines: assignment names derive from this namespace.
+_ASSIGNMENT_NAMESPACE = uuid.UUID("5a0c6a52-7f2e-4be4-9d64-3e0c5f0f7a11").bytes
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    tenant_id: str
+    subscription_id: str
+    resource_group: str
+    location: str
+
+    @classmethod
+    def of(cls, raw: dict) -> TargetSettings:
+        return cls(raw["tenant_id"], raw["subscription_id"], raw["resource_group"], raw["location"])
+
+    @property
+    def subscription_scope(self) -> str:
+        return f"/subscriptions/{self.subscription_id}"
+
+    @property
+    def group_id(self) -> str:
+        return f"{self.subscription_scope}/resourceGroups/{self.resource_group}"
+
+    @property
+    def place(self) -> tuple[str, str]:
+        """The resource group as Azure compares it: names and GUIDs without regard to case."""
+        return self.subscription_id.lower(), self.resource_group.lower()
+
+    def identity_id(self, identity: str) -> str:
+        """The resource ID of the managed identity named `identity`."""
+        return f"{self.group_id}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identity}"
+
+
+@dataclass  # not frozen: made per grant, and frozen dataclasses cost four times as much to build
+class GrantSettings:
+    roles: tuple[str, ...]  # as written, each once
+    scope: str  # the whole subscription unless the grant names a scope
+    subscription_wide: bool  # the grant names no scope
+
+    @classmethod
+    def of(cls, raw: dict, target: TargetSettings) -> GrantSettings:
+        wide = "scope" not in raw
+        return cls(tuple(dict.fromkeys(raw["roles"])), target.subscription_scope if wide else raw["scope"], wide)
+
+
+def identity_name(workload: str) -> str:
+    return fit_name(f"wiam-{workload}", IDENTITY_NAME_MAX, min_length=IDENTITY_NAME_MIN, allowed="a-zA-Z0-9_-")
+
+
+def credential_name(issuer: str, subject: str, audience: str) -> str:
+    return fit_name(f"{issuer}-{short_hash(issuer, subject, audience, length=12)}", CREDENTIAL_NAME_MAX,
+                    min_length=CREDENTIAL_NAME_MIN, allowed="a-zA-Z0-9_-")
+
+
+def assignment_name(subscription: str, workload: str, scope: str, role: str) -> str:
+    """A role assignment's name, the GUID Azure requires: uuid.uuid5 in the namespace, spelled out so
+    that the namespace's bytes are made once, not per assignment (a spec has thousands)."""
+    name = "\x00".join((subscription, workload, scope, role)).encode()
+    return str(uuid.UUID(bytes=hashlib.sha1(_ASSIGNMENT_NAMESPACE + name).digest()[:16], version=5))
+
+
+def role_reference(role: str, subscription_id: str) -> tuple[str, str] | None:
+    """("role_definition_id", id) or ("role_definition_name", name) for a role as written."""
+    if _GUID.fullmatch(role):
+        return "role_definition_id", (f"/subscriptions/{subscription_id}/providers/"
+                                      f"Microsoft.Authorization/roleDefinitions/{role.lower()}")
+    if _ROLE_DEFINITION_ID.fullmatch(role):
+        return "role_definition_id", role
+    if role.startswith("/") or not _ROLE_NAME.fullmatch(role):
+        return None
+    return "role_definition_name", role
+
+
+def scope_contains(scope: str, resource_id: str) -> bool:
+    scope, resource_id = scope.rstrip("/").lower(), resource_id.lower()  # ARM IDs ignore case
+    return resource_id == scope or resource_id.startswith(scope + "/")
