@@ -7,7 +7,10 @@ import sys
 import pytest
 
 from wiam.compile import load_model
-from wiam.drift import drift, expected_resources
+from wiam import registry
+from wiam.drift import drift
+from wiam.planning import plan_model
+from wiam.terraform import Module
 from conftest import write_spec
 from fake_gcp import State, apply, fake_gcp, fake_iam_grpc
 from wiam.providers.gcp import live
@@ -45,8 +48,10 @@ def cloud(tmp_path):
     """The spec applied to the fake GCP, the `locked` project refusing every call."""
     model = load_model(str(write_spec(tmp_path / "spec", {"spec.wiam.yaml": SPEC})))
     state = State()
-    for target in model.targets_of("gcp"):
-        apply(state, expected_resources(model, target), target.settings["project_id"], target.settings["project_number"])
+    for (cloud, _), plan in plan_model(model).items():
+        module = Module()
+        registry.get(cloud).emit(plan, module)
+        apply(state, module.resources, plan.settings.project_id, plan.settings.project_number)
     state.forbidden.add("acme-locked")
     with fake_gcp(state) as rest, fake_iam_grpc(state) as grpc:
         yield model, state, live.connect(rest=rest, grpc=grpc), (rest, grpc)

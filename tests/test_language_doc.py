@@ -10,7 +10,7 @@ from markdown_it import MarkdownIt
 from conftest import LANGUAGE_MD, ROOT, compile_folder, doc_blocks, spec_errors, write_spec
 from wiam.diagnostics import Report
 from wiam.issuers import KINDS
-from wiam.providers.gcp.terraform import RESOURCE_KINDS, resource_binding
+from wiam.providers.gcp.plan import RESOURCE_KINDS, resource_binding
 from wiam.readers import read
 
 SCHEMA = json.loads((ROOT / "schemas" / "wiam.schema.json").read_text(encoding="utf-8"))
