@@ -113,7 +113,7 @@ def service_account_of(resource: str) -> str | None:
     return match["email"] if match else None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Pool:
     name: str  # the Terraform resource name
     pool_id: str
@@ -125,7 +125,7 @@ class Pool:
         return f"{POOL}.{self.name}"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PoolProvider:
     name: str  # the Terraform resource name
     provider_id: str
@@ -143,7 +143,7 @@ class PoolProvider:
         return f"{PROVIDER}.{self.name}"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ServiceAccount:
     name: str  # the Terraform resource name
     account_id: str
@@ -156,7 +156,7 @@ class ServiceAccount:
         return f"{ACCOUNT}.{self.name}"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Binding:
     """One IAM member resource: a role for a member on the project or one resource."""
 
@@ -170,7 +170,7 @@ class Binding:
     account: str | None = None  # the email of the service account whose policy holds it
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class WorkloadPlan:
     workload: Workload
     grant: Grant
@@ -210,12 +210,13 @@ def plan(model: Model, target: Target, report: Report) -> GCPPlan:
         if not workload.identities:
             continue
         # A disabled identity leaves the bindings; a disabled issuer's provider is disabled instead.
-        members = list(dict.fromkeys(settings.principal(i.subject)
-                                     for i in workload.identities if not i.disabled))  # one per subject
+        bound = [i for i in workload.identities if not i.disabled]
+        members = [settings.principal(i.subject) for i in bound]
         used_providers = sorted({subject_provider[(i.issuer.name, i.subject)] for i in workload.identities})
-        planned = _workload(model, target, settings, workload, grant, members, used_providers, taken, policies, report)
+        planned = _workload(model, target, settings, workload, grant, list(dict.fromkeys(members)),  # one per subject
+                            used_providers, taken, policies, report)
         result.workloads.append(planned)
-        result.principals[workload.name] = _principal(target, settings, planned)
+        result.principals[workload.name] = _principal(target, settings, planned, bound, members)
         output = {"workload_identity_provider": one_or_list([ref(f"{p}.name") for p in used_providers])}
         if planned.account:
             output["service_account_email"] = ref(f"{planned.account.address}.email")
@@ -230,11 +231,11 @@ def plan(model: Model, target: Target, report: Report) -> GCPPlan:
     return result
 
 
-def _principal(target: Target, settings: TargetSettings, planned: WorkloadPlan) -> Principal:
-    """What the access graph shows: the issuers of the enabled bound identities and their members."""
+def _principal(target: Target, settings: TargetSettings, planned: WorkloadPlan, bound: list[Identity],
+               members: list[str]) -> Principal:
+    """What the access graph shows: the issuers of the bound identities (those enabled) and their members."""
     workload = planned.workload
-    bound = [i for i in workload.identities if not i.disabled]
-    members = sorted(settings.principal(i.subject) for i in bound)
+    members = sorted(members)
     issuers = sorted({i.issuer.url for i in bound if not i.issuer.disabled})
     if planned.account:
         email = planned.account.email
@@ -262,9 +263,9 @@ def _workload(model, target, settings, workload, grant, members, used_providers,
         email = settings.service_account_email(account_id)
         account = ServiceAccount(base, account_id, email, workload.name,
                                  workload.description or f"wiam workload {workload.name}")
+        arguments = {"service_account_id": ref(f"{account.address}.name")}
         federation = [Binding(ACCOUNT_MEMBER, _name(taken, ACCOUNT_MEMBER, terraform_name(base, f"wif_{short_hash(member)}"), member),
-                              {"service_account_id": ref(f"{account.address}.name")}, WORKLOAD_IDENTITY_USER,
-                              member, member, used_providers, email) for member in members]
+                              arguments, WORKLOAD_IDENTITY_USER, member, member, used_providers, email) for member in members]
         policies.setdefault(("service_account", base), set()).update(members)
         grantees = [("sa", Expr("serviceAccount:${" + account.address + ".email}"), f"serviceAccount:{email}")]
     else:

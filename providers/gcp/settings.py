@@ -5,6 +5,7 @@ places and names, and live reads all take them from here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from wiam.model import Model, Target
@@ -31,7 +32,7 @@ class TargetSettings:
         """The pool's resource name under a project ID or number (the API takes either)."""
         return f"projects/{project}/locations/global/workloadIdentityPools/{self.pool_id}"
 
-    @property
+    @cached_property
     def members_prefix(self) -> str:
         """What every principal of the pool starts with."""
         return f"principal://iam.googleapis.com/{self.pool_name(self.project_number)}/"
@@ -47,7 +48,7 @@ class TargetSettings:
         return f"{account_id}@{self.project_id}.iam.gserviceaccount.com"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class GrantSettings:
     roles: list[str]
     resource: str | None = None  # a full resource name; None: the project
