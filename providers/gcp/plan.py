@@ -114,20 +114,26 @@ def service_account_of(resource: str) -> str | None:
 
 
 @dataclass(slots=True)
-class Pool:
+class Resource:
+    """A Terraform resource the plan writes."""
+
+    terraform_type: str
     name: str  # the Terraform resource name
+
+    @property
+    def address(self) -> str:
+        return f"{self.terraform_type}.{self.name}"
+
+
+@dataclass(slots=True)
+class Pool(Resource):
     pool_id: str
     display_name: str = "wiam"
     description: str = "Workload identities managed by wiam"
 
-    @property
-    def address(self) -> str:
-        return f"{POOL}.{self.name}"
-
 
 @dataclass(slots=True)
-class PoolProvider:
-    name: str  # the Terraform resource name
+class PoolProvider(Resource):
     provider_id: str
     display_name: str
     description: str
@@ -138,30 +144,19 @@ class PoolProvider:
     attribute_condition: str
     disabled: bool
 
-    @property
-    def address(self) -> str:
-        return f"{PROVIDER}.{self.name}"
-
 
 @dataclass(slots=True)
-class ServiceAccount:
-    name: str  # the Terraform resource name
+class ServiceAccount(Resource):
     account_id: str
     email: str
     display_name: str
     description: str
 
-    @property
-    def address(self) -> str:
-        return f"{ACCOUNT}.{self.name}"
-
 
 @dataclass(slots=True)
-class Binding:
+class Binding(Resource):
     """One IAM member resource: a role for a member on the project or one resource."""
 
-    terraform_type: str
-    name: str  # the Terraform resource name
     arguments: dict  # what names the resource (project, bucket, service_account_id...)
     role: str
     member: str  # as written: a principal://, or a reference to the service account's email
@@ -198,14 +193,13 @@ def plan(model: Model, target: Target, report: Report) -> GCPPlan:
     grants = model.grants_on(target)
     if not grants:
         return result
-    result.pool = Pool(target.name, settings.pool_id)
+    result.pool = Pool(POOL, target.name, settings.pool_id)
     identities = [i for workload, _ in grants for i in workload.identities]
     _check_subjects(target, settings, identities, report)
     result.providers = _providers(model, target, identities, report)
     subject_provider = {(p.issuer, s): p.address for p in result.providers for s in p.subjects}
 
-    taken: dict[str, set[str]] = {}  # Terraform names per resource type
-    policies: dict[tuple[str, str], set[str]] = {}  # (type, resource) -> members, for the per-policy limit
+    planning = _Planning(model, target, settings, report)
     for workload, grant in grants:
         if not workload.identities:
             continue
@@ -213,15 +207,14 @@ def plan(model: Model, target: Target, report: Report) -> GCPPlan:
         bound = [i for i in workload.identities if not i.disabled]
         members = [settings.principal(i.subject) for i in bound]
         used_providers = sorted({subject_provider[(i.issuer.name, i.subject)] for i in workload.identities})
-        planned = _workload(model, target, settings, workload, grant, list(dict.fromkeys(members)),  # one per subject
-                            used_providers, taken, policies, report)
+        planned = planning.workload(workload, grant, list(dict.fromkeys(members)), used_providers)  # one per subject
         result.workloads.append(planned)
         result.principals[workload.name] = _principal(target, settings, planned, bound, members)
         output = {"workload_identity_provider": one_or_list([ref(f"{p}.name") for p in used_providers])}
         if planned.account:
             output["service_account_email"] = ref(f"{planned.account.address}.email")
         result.outputs[workload.name] = output
-    for (kind, resource), members in sorted(policies.items()):
+    for (kind, resource), members in sorted(planning.policies.items()):
         if len(members) > PRINCIPALS_PER_POLICY:
             report.error(target.pos, describe(target.path),
                          f"the IAM policy of {resource} would hold {len(members)} principals; "
@@ -241,65 +234,87 @@ def _principal(target: Target, settings: TargetSettings, planned: WorkloadPlan, 
         email = planned.account.email
         return Principal(CLOUD, target.name, workload.name, SERVICE_ACCOUNT, email,
                          {"issuers": issuers, "members": members, "role": WORKLOAD_IDENTITY_USER},
-                         {"email": email, "resource": f"projects/{settings.project_id}/serviceAccounts/{email}"})
+                         {"email": email, "resource": f"{settings.project_name}/serviceAccounts/{email}"})
     return Principal(CLOUD, target.name, workload.name, DIRECT, f"{workload.name} (direct principals)",
                      {"issuers": issuers, "members": members}, {"members": members})
 
 
-def _name(taken: dict[str, set[str]], terraform_type: str, name: str, *parts: str) -> str:
-    """A Terraform name not yet taken in its type (see free_name), now taken."""
-    names = taken.setdefault(terraform_type, set())
-    name = free_name(name, names, *parts)
-    names.add(name)
-    return name
+@dataclass
+class _Planning:
+    """What the workloads of one target share while planned: the Terraform names taken and the
+    members of each IAM policy (for its limit)."""
 
+    model: Model
+    target: Target
+    settings: TargetSettings
+    report: Report
+    taken: dict[str, set[str]] = field(default_factory=dict)  # by resource type
+    policies: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # by (kind, resource)
 
-def _workload(model, target, settings, workload, grant, members, used_providers, taken, policies, report) -> WorkloadPlan:
-    grant_settings = GrantSettings.of(grant.settings)
-    base = terraform_name(target.name, workload.name)
-    account, federation = None, []
-    if grant_settings.mode == SERVICE_ACCOUNT:
+    def name(self, terraform_type: str, name: str, *parts: str) -> str:
+        """A Terraform name not yet taken in its type (see free_name), now taken."""
+        names = self.taken.setdefault(terraform_type, set())
+        name = free_name(name, names, *parts)
+        names.add(name)
+        return name
+
+    def workload(self, workload: Workload, grant: Grant, members: list[str], used_providers: list[str]) -> WorkloadPlan:
+        grant_settings = GrantSettings.of(grant.settings)
+        base = terraform_name(self.target.name, workload.name)
+        account, federation = None, []
+        if grant_settings.mode == SERVICE_ACCOUNT:
+            account = self.account(base, workload)
+            federation = self.federation(base, account, members, used_providers)
+            grantees = [("sa", Expr("serviceAccount:${" + account.address + ".email}"),
+                         f"serviceAccount:{account.email}")]
+        else:
+            grantees = [(f"p_{short_hash(m)}", m, m) for m in members]
+        roles = list(dict.fromkeys(grant_settings.roles))
+        resource = grant_settings.resource or self.settings.project_name
+        bindings = self.bindings(grant, grant_settings, base, roles, grantees, used_providers)
+        return WorkloadPlan(workload, grant, grant_settings, roles, resource, account, federation, bindings)
+
+    def account(self, base: str, workload: Workload) -> ServiceAccount:
         account_id = service_account_id(workload.name)
-        email = settings.service_account_email(account_id)
-        account = ServiceAccount(base, account_id, email, workload.name,
-                                 workload.description or f"wiam workload {workload.name}")
+        return ServiceAccount(ACCOUNT, base, account_id, self.settings.service_account_email(account_id),
+                              workload.name, workload.description or f"wiam workload {workload.name}")
+
+    def federation(self, base: str, account: ServiceAccount, members: list[str],
+                   used_providers: list[str]) -> list[Binding]:
+        """workloadIdentityUser on the account for each member."""
         arguments = {"service_account_id": ref(f"{account.address}.name")}
-        federation = [Binding(ACCOUNT_MEMBER, _name(taken, ACCOUNT_MEMBER, terraform_name(base, f"wif_{short_hash(member)}"), member),
-                              arguments, WORKLOAD_IDENTITY_USER, member, member, used_providers, email) for member in members]
-        policies.setdefault(("service_account", base), set()).update(members)
-        grantees = [("sa", Expr("serviceAccount:${" + account.address + ".email}"), f"serviceAccount:{email}")]
-    else:
-        grantees = [(f"p_{short_hash(m)}", m, m) for m in members]
-    roles = list(dict.fromkeys(grant_settings.roles))
-    resource = grant_settings.resource or f"projects/{settings.project_id}"
-    bindings = _bindings(model, grant, grant_settings, settings, base, roles, grantees, used_providers, taken,
-                         policies, report)
-    return WorkloadPlan(workload, grant, grant_settings, roles, resource, account, federation, bindings)
+        self.policies.setdefault(("service_account", base), set()).update(members)
+        return [Binding(ACCOUNT_MEMBER,
+                        self.name(ACCOUNT_MEMBER, terraform_name(base, f"wif_{short_hash(member)}"), member), arguments,
+                        WORKLOAD_IDENTITY_USER, member, member, used_providers, account.email)
+                for member in members]
 
-
-def _bindings(model, grant, grant_settings, settings, base, roles, grantees, depends_on, taken, policies,
-              report) -> list[Binding]:
-    if grant_settings.resource is None:
-        binding = (PROJECT_MEMBER, {"project": settings.project_id})
-        policy_key = ("project", f"projects/{settings.project_id}")
-    else:
-        binding = resource_binding(grant_settings.resource)
-        policy_key = ("resource", grant_settings.resource)
-        if binding is None:
-            report.error(model.where(grant.path + ("resource",)), describe(grant.path),
-                         f"unsupported or malformed resource {grant_settings.resource!r}",
-                         f"name a resource of a supported kind: {SUPPORTED_KINDS}; leave resource out for the project")
-            return []
-    terraform_type, arguments = binding
-    account = service_account_of(grant_settings.resource) if terraform_type == ACCOUNT_MEMBER else None
-    found = []
-    for role in roles:
-        for tag, member, grantee in grantees:
-            name = terraform_name(base, f"{slug(role)}_{short_hash(role, length=6)}_{tag}")
-            found.append(Binding(terraform_type, _name(taken, terraform_type, name, role, str(member)), arguments, role,
-                                 member, grantee, None if tag == "sa" else depends_on, account))
-            policies.setdefault(policy_key, set()).add(str(member))
-    return found
+    def bindings(self, grant: Grant, grant_settings: GrantSettings, base: str, roles: list[str],
+                 grantees: list[tuple[str, str, str]], depends_on: list[str]) -> list[Binding]:
+        """Each role for each grantee (tag, member as written, member as held), on the project or the resource."""
+        if grant_settings.resource is None:
+            binding = (PROJECT_MEMBER, {"project": self.settings.project_id})
+            policy_key = ("project", self.settings.project_name)
+        else:
+            binding = resource_binding(grant_settings.resource)
+            policy_key = ("resource", grant_settings.resource)
+            if binding is None:
+                self.report.error(self.model.where(grant.path + ("resource",)), describe(grant.path),
+                                  f"unsupported or malformed resource {grant_settings.resource!r}",
+                                  f"name a resource of a supported kind: {SUPPORTED_KINDS}; "
+                                  "leave resource out for the project")
+                return []
+        terraform_type, arguments = binding
+        account = service_account_of(grant_settings.resource) if terraform_type == ACCOUNT_MEMBER else None
+        members = self.policies.setdefault(policy_key, set())
+        found = []
+        for role in roles:
+            for tag, member, grantee in grantees:
+                name = terraform_name(base, f"{slug(role)}_{short_hash(role, length=6)}_{tag}")
+                found.append(Binding(terraform_type, self.name(terraform_type, name, role, str(member)), arguments,
+                                     role, member, grantee, None if tag == "sa" else depends_on, account))
+                members.add(str(member))
+        return found
 
 
 def _check_subjects(target: Target, settings: TargetSettings, identities: list[Identity], report: Report) -> None:
@@ -383,9 +398,9 @@ def _providers(model: Model, target: Target, identities: list[Identity], report:
             used_ids.add(pid)
             admits = [s for s in chunk if (issuer_name, audience, s) in admitted]
             providers.append(PoolProvider(
-                terraform_name(target.name, pid), pid, fit_name(pid, DISPLAY_NAME_MAX), f"wiam: issuer {issuer_name}",
-                issuer_name, issuer.url, [audience] if audience else [], chunk, subject_condition(admits),
-                bool(issuer.disabled) or not admits))
+                PROVIDER, terraform_name(target.name, pid), pid, fit_name(pid, DISPLAY_NAME_MAX),
+                f"wiam: issuer {issuer_name}", issuer_name, issuer.url, [audience] if audience else [], chunk,
+                subject_condition(admits), bool(issuer.disabled) or not admits))
         if len(chunks) > 1:
             report.notes.append(f"gcp target {target.name!r}: issuer {issuer_name!r} admits {len(subjects)} subjects, "
                                 f"split over {len(chunks)} providers to keep each attribute_condition within "

@@ -28,6 +28,10 @@ class TargetSettings:
     def of(cls, raw: dict[str, Any]) -> TargetSettings:
         return cls(raw["project_id"], raw["project_number"], raw.get("pool_id", POOL_DEFAULT_ID))
 
+    @property
+    def project_name(self) -> str:
+        return f"projects/{self.project_id}"
+
     def pool_name(self, project: str) -> str:
         """The pool's resource name under a project ID or number (the API takes either)."""
         return f"projects/{project}/locations/global/workloadIdentityPools/{self.pool_id}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from wiam.terraform import Module, ref
 
-from .plan import ACCOUNT, ATTRIBUTE_MAPPING, POOL, PROVIDER, Binding, GCPPlan
+from .plan import ATTRIBUTE_MAPPING, Binding, GCPPlan
 
 TERRAFORM_PROVIDER = ("google", "hashicorp/google", ">= 6.0, < 8.0")
 
@@ -15,14 +15,14 @@ def emit(plan: GCPPlan, module: Module) -> None:
     if plan.pool is None:
         return
     project = plan.settings.project_id
-    module.resource(POOL, plan.pool.name, {
+    module.resource(plan.pool.terraform_type, plan.pool.name, {
         "provider": plan.alias, "project": project, "workload_identity_pool_id": plan.pool.pool_id,
         "display_name": plan.pool.display_name, "description": plan.pool.description})
     for provider in plan.providers:
         oidc = {"issuer_uri": provider.issuer_uri}
         if provider.allowed_audiences:
             oidc["allowed_audiences"] = provider.allowed_audiences
-        module.resource(PROVIDER, provider.name, {
+        module.resource(provider.terraform_type, provider.name, {
             "provider": plan.alias, "project": project,
             "workload_identity_pool_id": ref(f"{plan.pool.address}.workload_identity_pool_id"),
             "workload_identity_pool_provider_id": provider.provider_id, "display_name": provider.display_name,
@@ -31,7 +31,7 @@ def emit(plan: GCPPlan, module: Module) -> None:
     for workload in plan.workloads:
         if workload.account:
             account = workload.account
-            module.resource(ACCOUNT, account.name, {
+            module.resource(account.terraform_type, account.name, {
                 "provider": plan.alias, "project": project, "account_id": account.account_id,
                 "display_name": account.display_name, "description": account.description})
         for binding in workload.federation + workload.bindings:
