@@ -42,17 +42,17 @@ def _project_of(email: str) -> str:
     return email.partition("@")[2].removesuffix(".iam.gserviceaccount.com")
 
 
-def reach(settings: dict, target: dict, targets: dict[str, dict]) -> set[str]:
+def reach(grant: dict, target: dict, targets: dict[str, dict]) -> set[str]:
     """The GCP targets (by name, from their settings) whose principals a grant may act as: those of
     its own project when it is project-wide, else of the project of the service account it names."""
-    grant = GrantSettings.of(settings)
-    takeover, usable = _openings(tuple(grant.roles), grant.project_wide)
+    settings = GrantSettings.of(grant)
+    takeover, usable = _openings(tuple(settings.roles), settings.project_wide)
     if not takeover and not usable:
         return set()
-    if grant.project_wide:
+    if settings.project_wide:
         project = TargetSettings.of(target).project_id
     else:
-        email = service_account_of(grant.resource)
+        email = service_account_of(settings.resource)
         if not (usable and email):
             return set()
         project = _project_of(email)

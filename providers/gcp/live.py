@@ -144,7 +144,7 @@ def _readable(what: str):
         raise Unreadable(f"{what}: {error}", REJECTED) from None
 
 
-def read(plan: GCPPlan, expected_objects: list[LiveObject], connection: Connection) -> list[LiveObject]:
+def read(plan: GCPPlan, expected: list[LiveObject], connection: Connection) -> list[LiveObject]:
     if connection.problem:
         raise Unreadable(connection.problem, NO_CREDENTIALS)
     settings = plan.settings
@@ -171,7 +171,7 @@ def read(plan: GCPPlan, expected_objects: list[LiveObject], connection: Connecti
                 token = (page or {}).get("nextPageToken")
                 if not token:
                     break
-    wanted = {o.name for o in expected_objects if o.kind == "service_account"}
+    wanted = {o.name for o in expected if o.kind == "service_account"}
     emails = set()
     with _readable("service accounts"):
         iam = connection.iam()
@@ -185,7 +185,7 @@ def read(plan: GCPPlan, expected_objects: list[LiveObject], connection: Connecti
                 "display_name": account.display_name, "description": account.description,
                 "iam_policy": _policy((b.role, m) for b in policy.bindings for m in b.members)}))
     pool_members = settings.members_prefix
-    ours = {o.name for o in expected_objects if o.kind == "project_member"}
+    ours = {o.name for o in expected if o.kind == "project_member"}
     with _readable("project IAM policy"):
         policy = connection.projects().get_iam_policy(request={"resource": f"projects/{project}"}, timeout=TIMEOUT)
     roles: dict[str, set] = {}
