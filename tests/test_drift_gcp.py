@@ -147,3 +147,45 @@ def test_cli_json(cloud, tmp_path):
     assert drifted.returncode == 1
     change, = {t["target"]: t for t in json.loads(drifted.stdout)["targets"]}["prod"]["changed"]
     assert change["differences"] == [{"field": "disabled", "expected": False, "actual": True}]
+
+
+BINDINGS_SPEC = """
+issuer:
+  gitlab: { kind: gitlab_ci }
+target:
+  gcp:
+    prod: { project_id: acme-prod, project_number: "123456789012" }
+workload:
+  deployer:
+    identity:
+      - { issuer: gitlab, project_path: acme/platform/deployer, ref_type: branch, ref: main }
+    grant:
+      gcp:
+        prod: { roles: ["roles/run.developer"] }
+  runner:
+    identity:
+      - { issuer: gitlab, project_path: acme/platform/runner, ref_type: branch, ref: main }
+    grant:
+      gcp:
+        prod:
+          roles: ["roles/iam.serviceAccountTokenCreator"]
+          resource: projects/acme-prod/serviceAccounts/wiam-deployer@acme-prod.iam.gserviceaccount.com
+  auditor:
+    identity:
+      - { issuer: gitlab, project_path: acme/sec/audit, ref_type: branch, ref: main }
+    grant:
+      gcp:
+        prod: { roles: ["roles/viewer"], resource: projects/acme-other, mode: direct }
+"""
+
+
+def test_roles_on_the_targets_own_accounts_are_expected_and_others_unchecked(tmp_path):
+    """A role on a service account the target creates is in that account's expected policy, which
+    drift reads; one on another project's policy is not read, so it counts as unchecked."""
+    plan = plan_model(load_model(str(write_spec(tmp_path / "spec", {"spec.wiam.yaml": BINDINGS_SPEC}))))[("gcp", "prod")]
+    objects = {(o.kind, o.name): o.state for o in live.expected(plan)}
+    assert objects[("service_account", "wiam-deployer")]["iam_policy"]["roles/iam.serviceAccountTokenCreator"] == [
+        "serviceAccount:wiam-runner@acme-prod.iam.gserviceaccount.com"]
+    assert [name for kind, name in objects if kind == "project_member"] == [
+        "serviceAccount:wiam-deployer@acme-prod.iam.gserviceaccount.com"]  # not the auditor's, on acme-other
+    assert live.unchecked(plan) == 1
