@@ -10,7 +10,7 @@ from wiam.model import Model
 from . import catalog
 from .permissions import IMPERSONATION, POOL_TAKEOVER, grant_permissions
 from .plan import CLOUD, GCPPlan, service_account_of
-from .settings import SERVICE_ACCOUNT, GrantSettings, TargetSettings
+from .settings import SERVICE_ACCOUNT, GrantSettings, TargetSettings, account_project
 
 
 def graph(plan: GCPPlan, access: AccessGraph) -> None:
@@ -38,10 +38,6 @@ def _openings(roles: tuple[str, ...], project_wide: bool) -> tuple[tuple[str, ..
             tuple(p for p in IMPERSONATION if p in permissions))
 
 
-def _project_of(email: str) -> str:
-    return email.partition("@")[2].removesuffix(".iam.gserviceaccount.com")
-
-
 def reach(grant: dict, target: dict, targets: dict[str, dict]) -> set[str]:
     """The GCP targets (by name, from their settings) whose principals a grant may act as: those of
     its own project when it is project-wide, else of the project of the service account it names."""
@@ -55,7 +51,7 @@ def reach(grant: dict, target: dict, targets: dict[str, dict]) -> set[str]:
         email = service_account_of(settings.resource)
         if not (usable and email):
             return set()
-        project = _project_of(email)
+        project = account_project(email)
     return {name for name, other in targets.items() if TargetSettings.of(other).project_id == project}
 
 

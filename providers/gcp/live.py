@@ -148,8 +148,8 @@ def read(plan: GCPPlan, expected: list[LiveObject], connection: Connection) -> l
     if connection.problem:
         raise Unreadable(connection.problem, NO_CREDENTIALS)
     settings = plan.settings
-    project, pool_id = settings.project_id, settings.pool_id
-    pool_path = f"/v1/{settings.pool_name(project)}"
+    pool_id = settings.pool_id
+    pool_path = f"/v1/{settings.pool_name(settings.project_id)}"
     found = []
     with _readable("workload identity pool"):
         pool = connection.get(pool_path)
@@ -175,7 +175,7 @@ def read(plan: GCPPlan, expected: list[LiveObject], connection: Connection) -> l
     emails = set()
     with _readable("service accounts"):
         iam = connection.iam()
-        for account in iam.list_service_accounts(request={"name": f"projects/{project}"}, timeout=TIMEOUT):
+        for account in iam.list_service_accounts(request={"name": settings.project_name}, timeout=TIMEOUT):
             account_id = account.email.split("@", 1)[0]
             if account_id not in wanted and not account_id.startswith(ACCOUNT_PREFIX):
                 continue
@@ -187,7 +187,7 @@ def read(plan: GCPPlan, expected: list[LiveObject], connection: Connection) -> l
     pool_members = settings.members_prefix
     ours = {o.name for o in expected if o.kind == "project_member"}
     with _readable("project IAM policy"):
-        policy = connection.projects().get_iam_policy(request={"resource": f"projects/{project}"}, timeout=TIMEOUT)
+        policy = connection.projects().get_iam_policy(request={"resource": settings.project_name}, timeout=TIMEOUT)
     roles: dict[str, set] = {}
     for binding in policy.bindings:
         for member in binding.members:

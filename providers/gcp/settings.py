@@ -16,6 +16,7 @@ SERVICE_ACCOUNT, DIRECT = "service_account", "direct"  # grant modes, and the pr
 ID_MIN, ID_MAX = 4, 32  # pool and provider IDs
 SERVICE_ACCOUNT_ID_MIN, SERVICE_ACCOUNT_ID_MAX = 6, 30
 ACCOUNT_PREFIX = "wiam-"  # of every service account ID wiam gives
+ACCOUNT_DOMAIN = ".iam.gserviceaccount.com"  # after the project ID in a service account's email
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,12 @@ class TargetSettings:
         return f"iam.googleapis.com/{self.pool_name(self.project_number)}/providers/{provider_id}"
 
     def service_account_email(self, account_id: str) -> str:
-        return f"{account_id}@{self.project_id}.iam.gserviceaccount.com"
+        return f"{account_id}@{self.project_id}{ACCOUNT_DOMAIN}"
+
+
+def account_project(email: str) -> str:
+    """The project ID of a service account's email (service_account_email's inverse)."""
+    return email.partition("@")[2].removesuffix(ACCOUNT_DOMAIN)
 
 
 @dataclass(slots=True)
