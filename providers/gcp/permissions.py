@@ -3,12 +3,11 @@ roles, each a set of permissions (service.resource.verb) from the shipped catalo
 
 from __future__ import annotations
 
-import re
-
 from wiam.model import Grant
 
 from . import catalog
 from .catalog import problem
+from .plan import relative_name
 
 __all__ = ["BASIC_ROLES", "FIELD", "IMPERSONATION", "POOL_TAKEOVER", "allows", "covers", "grant_permissions", "impact",
            "permission_set", "problem", "writes"]
@@ -51,7 +50,7 @@ def allows(node: dict, action: str) -> bool:
 
 def covers(grant: dict, resource: str) -> bool:
     """Whether a grant node's resource (or project) is, or contains, a full resource name."""
-    resource = re.sub(r"^//[a-z0-9.-]+\.googleapis\.com/", "", resource)
+    resource = relative_name(resource)
     if grant["project_wide"] and resource.startswith("projects/_/"):
         return True  # a bucket's project is not in its name: it may be this one
     return resource == grant["resource"] or resource.startswith(grant["resource"] + "/")

@@ -93,12 +93,18 @@ RESOURCE_KINDS = (
 )
 SUPPORTED_KINDS = "projects/P, " + ", ".join(
     f"{k.label} ({k.pattern.pattern})" for k in RESOURCE_KINDS[1:])
+_API_PREFIX = re.compile(r"^//[a-z0-9.-]+\.googleapis\.com/")
 _SERVICE_ACCOUNT = re.compile(r"(?://iam\.googleapis\.com/)?projects/[^/]+/serviceAccounts/(?P<email>[^/]+)")
+
+
+def relative_name(resource: str) -> str:
+    """A full resource name without its service (//storage.googleapis.com/...), as IAM bindings take it."""
+    return _API_PREFIX.sub("", resource)
 
 
 def resource_binding(resource: str) -> tuple[str, dict] | None:
     """The IAM member resource type and its arguments for a full resource name, or None."""
-    name = re.sub(r"^//[a-z0-9.-]+\.googleapis\.com/", "", resource)
+    name = relative_name(resource)
     for kind in RESOURCE_KINDS:
         match = kind.pattern.fullmatch(name)
         if match:
@@ -327,7 +333,8 @@ def _check_subjects(target: Target, settings: TargetSettings, identities: list[I
                          "shorten the names that make up the subject (branch, environment, namespace...)")
         subjects.setdefault(identity.subject, []).append(identity)
     for subject, sharing in subjects.items():
-        _check_shared_subject(target, settings, subject, sharing, report)
+        if len(sharing) > 1:  # most subjects are one identity's
+            _check_shared_subject(target, settings, subject, sharing, report)
 
 
 def _trust_key(identity: Identity) -> tuple[str, str]:
