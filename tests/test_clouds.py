@@ -11,6 +11,7 @@ from wiam.compile import compile_model, load_model
 from support.specs import BASE_HCL, compiled_files, resources, spec_errors, workload_hcl
 from wiam import terraform
 from wiam.providers import aws, azure, gcp
+from wiam.providers.gcp.plan import resource_binding
 
 
 def _module(folder):
@@ -244,7 +245,7 @@ def test_gcp_same_subject_from_two_issuers_in_one_pool_is_refused(spec):
     ("projects/other-project", "google_project_iam_member", {"project": "other-project"}),
 ])
 def test_gcp_resource_kinds(resource, kind, arguments):
-    assert gcp.resource_binding(resource) == (kind, arguments)
+    assert resource_binding(resource) == (kind, arguments)
 
 
 def test_gcp_direct_mode_binds_principals_without_service_account(spec):
@@ -258,10 +259,10 @@ def test_gcp_direct_mode_binds_principals_without_service_account(spec):
 
 def test_gcp_service_account_ids_fit():
     for name in ["ab", "A_Very_Long_Workload_Name_That_Goes_On", "x" * 64]:
-        account = gcp.service_account_id(name)
+        account = gcp.settings.service_account_id(name)
         assert 6 <= len(account) <= 30 and account[0].isalpha() and account[-1].isalnum()
         assert all(c.islower() or c.isdigit() or c == "-" for c in account)
-    assert gcp.service_account_id("a-b") != gcp.service_account_id("A-b")
+    assert gcp.settings.service_account_id("a-b") != gcp.settings.service_account_id("A-b")
 
 
 @pytest.mark.parametrize("count,ok", [(20, True), (21, False)])

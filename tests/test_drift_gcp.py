@@ -5,7 +5,10 @@ import json
 import pytest
 
 from wiam.compile import load_model
-from wiam.drift import drift, expected_resources
+from wiam import registry
+from wiam.drift import drift
+from wiam.planning import plan_model
+from wiam.terraform import Module
 from support.cli import run_wiam
 from support.specs import write_spec
 from fake_gcp import State, apply, fake_gcp, fake_iam_grpc
@@ -44,8 +47,10 @@ def cloud(tmp_path):
     """The spec applied to the fake GCP, the `locked` project refusing every call."""
     model = load_model(str(write_spec(tmp_path / "spec", {"spec.wiam.yaml": SPEC})))
     state = State()
-    for target in model.targets_of("gcp"):
-        apply(state, expected_resources(model, target), target.settings["project_id"], target.settings["project_number"])
+    for (cloud, _), plan in plan_model(model).items():
+        module = Module()
+        registry.get(cloud).emit(plan, module)
+        apply(state, module.resources, plan.settings.project_id, plan.settings.project_number)
     state.forbidden.add("acme-locked")
     with fake_gcp(state) as rest, fake_iam_grpc(state) as grpc:
         yield model, state, live.connect(rest=rest, grpc=grpc), (rest, grpc)
@@ -140,3 +145,45 @@ def test_cli_json(cloud, tmp_path):
     assert drifted.returncode == 1
     change, = {t["target"]: t for t in json.loads(drifted.stdout)["targets"]}["prod"]["changed"]
     assert change["differences"] == [{"field": "disabled", "expected": False, "actual": True}]
+
+
+BINDINGS_SPEC = """
+issuer:
+  gitlab: { kind: gitlab_ci }
+target:
+  gcp:
+    prod: { project_id: acme-prod, project_number: "123456789012" }
+workload:
+  deployer:
+    identity:
+      - { issuer: gitlab, project_path: acme/platform/deployer, ref_type: branch, ref: main }
+    grant:
+      gcp:
+        prod: { roles: ["roles/run.developer"] }
+  runner:
+    identity:
+      - { issuer: gitlab, project_path: acme/platform/runner, ref_type: branch, ref: main }
+    grant:
+      gcp:
+        prod:
+          roles: ["roles/iam.serviceAccountTokenCreator"]
+          resource: projects/acme-prod/serviceAccounts/wiam-deployer@acme-prod.iam.gserviceaccount.com
+  auditor:
+    identity:
+      - { issuer: gitlab, project_path: acme/sec/audit, ref_type: branch, ref: main }
+    grant:
+      gcp:
+        prod: { roles: ["roles/viewer"], resource: projects/acme-other, mode: direct }
+"""
+
+
+def test_roles_on_the_targets_own_accounts_are_expected_and_others_unchecked(tmp_path):
+    """A role on a service account the target creates is in that account's expected policy, which
+    drift reads; one on another project's policy is not read, so it counts as unchecked."""
+    plan = plan_model(load_model(str(write_spec(tmp_path / "spec", {"spec.wiam.yaml": BINDINGS_SPEC}))))[("gcp", "prod")]
+    objects = {(o.kind, o.name): o.state for o in live.expected(plan)}
+    assert objects[("service_account", "wiam-deployer")]["iam_policy"]["roles/iam.serviceAccountTokenCreator"] == [
+        "serviceAccount:wiam-runner@acme-prod.iam.gserviceaccount.com"]
+    assert [name for kind, name in objects if kind == "project_member"] == [
+        "serviceAccount:wiam-deployer@acme-prod.iam.gserviceaccount.com"]  # not the auditor's, on acme-other
+    assert live.unchecked(plan) == 1

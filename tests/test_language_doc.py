@@ -12,7 +12,7 @@ from support.paths import LANGUAGE_MD, ROOT
 from support.specs import compiled_files, spec_errors, write_spec
 from wiam.diagnostics import Report
 from wiam.issuers import KINDS
-from wiam.providers.gcp.terraform import RESOURCE_KINDS, resource_binding
+from wiam.providers.gcp.plan import RESOURCE_KINDS, resource_binding
 from wiam.readers import read
 
 SCHEMA = json.loads((ROOT / "schemas" / "wiam.schema.json").read_text(encoding="utf-8"))

@@ -13,7 +13,7 @@ from wiam.compile import load_model
 from wiam.names import short_hash, slug
 from wiam.providers import aws, azure, gcp
 from wiam.providers.azure.settings import credential_name
-from wiam.providers.gcp.terraform import provider_id
+from wiam.providers.gcp.settings import provider_id
 
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*(_[A-Za-z0-9-]+)*")  # the schema's name pattern, at most 64
 ISSUER = {"kc": {"kind": "generic_oidc", "url": "https://sso.example/realms/p"}}
@@ -57,7 +57,7 @@ ALL_CLOUDS = {"aws": {"prod": _aws(0)}, "gcp": {"prod": _gcp(0)}, "azure": {"pro
 
 def test_fitted_and_case_variants_of_one_workload_name_are_refused_per_cloud(tmp_path):
     """The review's reproduction: Deploy, deploy and the GCP fitted form of Deploy."""
-    fitted = gcp.service_account_id("Deploy").removeprefix("wiam-")  # Deploy is lower-cased, so hashed
+    fitted = gcp.settings.service_account_id("Deploy").removeprefix("wiam-")  # Deploy is lower-cased, so hashed
     errors = spec_errors(_write(tmp_path, _spec(ALL_CLOUDS, ["Deploy", fitted, "deploy"])))
     by_cloud = {e.block.split('"')[1]: e for e in errors}
     assert len(errors) == 3 and set(by_cloud) == {"aws", "gcp", "azure"}
@@ -120,7 +120,7 @@ BASE = st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,6}(_[A-Za-z0-9]{1,3})?", fullmatch
 VARIANTS = {
     "same": lambda n: n,
     "swapcase": str.swapcase,
-    "gcp": lambda n: gcp.service_account_id(n).removeprefix("wiam-"),
+    "gcp": lambda n: gcp.settings.service_account_id(n).removeprefix("wiam-"),
     "long": lambda n: (n + "-" + "b" * 64)[:64],
     "aws-cut": lambda n: aws.role_name((n + "-" + "b" * 64)[:64]).removeprefix("wiam-"),
 }

@@ -47,7 +47,7 @@ def test_token_fixtures_are_accepted_by_their_example(fixture):
 
 def _tokens_for(model):
     """For each identity and each cloud it is granted in: the claims of a token that cloud should accept."""
-    from wiam.providers.gcp.terraform import POOL_DEFAULT_ID
+    from wiam.providers.gcp.settings import POOL_DEFAULT_ID
 
     for workload in model.workloads.values():
         for identity in workload.active_identities:

@@ -13,8 +13,7 @@ from support.specs import spec_errors, write_spec
 from wiam.diagnostics import SpecError
 from wiam.model import host_path
 from trust_eval import aws_roles_accepting, azure_identities_accepting, cel_admits, gcp_principals_accepting
-from wiam.providers.gcp import subject_condition
-from wiam.providers.gcp import terraform as gcp_terraform
+from wiam.providers.gcp.plan import ATTRIBUTE_CONDITION_MAX, _chunks, subject_condition
 
 EXAMPLE_DIRS = EXAMPLE_SPECS
 
@@ -124,13 +123,13 @@ def test_gcp_condition_is_the_equality_form_scanners_read():
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=127), max_size=150, unique=True))
 def test_gcp_conditions_split_within_the_limit_and_keep_every_subject_once(subjects):
-    chunks = gcp_terraform._chunks(sorted(subjects))
+    chunks = _chunks(sorted(subjects))
     assert [s for chunk in chunks for s in chunk] == sorted(subjects)
-    conditions = [gcp_terraform.subject_condition(chunk) for chunk in chunks]
-    assert all(len(c) <= gcp_terraform.ATTRIBUTE_CONDITION_MAX for c in conditions)
+    conditions = [subject_condition(chunk) for chunk in chunks]
+    assert all(len(c) <= ATTRIBUTE_CONDITION_MAX for c in conditions)
     # Greedy: a chunk ends only where the next subject would not fit.
     for condition, following in zip(conditions, chunks[1:]):
-        assert len(condition + " || " + gcp_terraform.subject_condition(following[:1])) > gcp_terraform.ATTRIBUTE_CONDITION_MAX
+        assert len(condition + " || " + subject_condition(following[:1])) > ATTRIBUTE_CONDITION_MAX
 
 
 # Workloads sharing a subject: either validate refuses, or every cloud keeps them apart.

@@ -1,19 +1,30 @@
-"""The GCP dialect: Terraform resources (terraform), catalog (catalog), access graph (graph), rules (rules),
-simulation (simulate), live state for drift (live)."""
+"""The GCP provider (wiam.provider.Provider): typed settings and names (settings), the plan with its
+limits (plan), Terraform (terraform), access graph (graph), permissions and catalog (permissions,
+catalog), rules (rules), simulation (simulate), live state for drift (live)."""
 
-from . import live
-from .catalog import problem as catalog_problem
-from .graph import allows, covers, graph_target, impact, link_principals, permission_set, reach
-from .rules import RULES, writes
+import functools
+
+import wiam.schema
+from wiam.provider import Endpoint, Example
+
+from . import live, permissions
+from .graph import graph, link_principals, reach
+from .plan import CLOUD, plan
+from .rules import RULES
+from .settings import object_names, places
 from .simulate import simulate
-from .terraform import CLOUD, TERRAFORM_PROVIDER, compile_target, object_names, places, resource_binding, service_account_id, subject_condition
+from .terraform import TERRAFORM_PROVIDER, emit
 
-CATALOG_FIELD = "roles"  # the grant field whose entries the catalog checks
+ENDPOINTS = (
+    Endpoint("rest", "--gcp-endpoint", "WIAM_GCP_ENDPOINT",
+             "Another base URL for GCP's REST APIs (a private endpoint or an emulator)."),
+    Endpoint("grpc", "--gcp-grpc-endpoint", "WIAM_GCP_GRPC_ENDPOINT",
+             "Another host:port for the IAM Admin API, which is gRPC only."),
+)
+EXAMPLE = Example(target={"project_id": "acme-prod", "project_number": "123456789012"},
+                  grant={"roles": ["roles/storage.objectViewer"], "resource": "projects/_/buckets/acme-artifacts"})
+DATA_PACKAGES: tuple[str, ...] = ()
+schema = functools.partial(wiam.schema.packaged, __name__)
 
-__all__ = ["CATALOG_FIELD", "CLOUD", "live", "RULES", "TERRAFORM_PROVIDER", "catalog_problem", "compile_target", "object_names", "places",
-           "allows", "covers", "graph_target", "impact", "link_principals", "permission_set", "reach", "simulate", "writes",
-           "resource_binding", "service_account_id", "subject_condition"]
-
-from .._legacy import adapt
-
-adapt(globals())
+__all__ = ["CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "emit", "graph",
+           "link_principals", "live", "object_names", "permissions", "places", "plan", "reach", "schema", "simulate"]

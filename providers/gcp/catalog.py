@@ -31,10 +31,11 @@ def permissions(role: str) -> frozenset[str] | None:
     return frozenset(entry["permissions"]) if entry else None
 
 
-def problem(role: str) -> tuple[str, str] | None:
-    if CUSTOM_ROLE.fullmatch(role) or role in roles():
+def problem(entry: str) -> tuple[str, str] | None:
+    """Why a grant's role is not known, or None: a predefined role or a custom role's full name."""
+    if CUSTOM_ROLE.fullmatch(entry) or entry in roles():
         return None
-    close = closest(role, _sorted_roles())
-    return (f"{role!r} is not a predefined GCP role ({source()})",
+    close = closest(entry, _sorted_roles())
+    return (f"{entry!r} is not a predefined GCP role ({source()})",
             (f"did you mean {close!r}? " if close else "") +
             "use a predefined role, a custom role's full name (projects/P/roles/R), or list it in custom")

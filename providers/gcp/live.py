@@ -16,19 +16,14 @@ from urllib.parse import urlparse
 
 from wiam.live import BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, LiveObject, Unreadable
 from wiam.model import Model, Target
-from wiam.terraform import ref, referenced
 
 from .. import catalogs
-from .terraform import POOL_DEFAULT_ID
+from .plan import ATTRIBUTE_MAPPING, PROJECT_MEMBER, Binding, GCPPlan
+from .settings import ACCOUNT_PREFIX
 
-ACCOUNT_PREFIX = "wiam-"  # service_account_id() names every account wiam creates so
 IAM_REST = "https://iam.googleapis.com"
-ACCOUNT = "google_service_account"
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 TIMEOUT = 30  # seconds per call, retries included: an unreachable API fails the target, not hangs the run
-CHECKED = {"google_iam_workload_identity_pool", "google_iam_workload_identity_pool_provider", "google_service_account",
-           "google_service_account_iam_member", "google_project_iam_member"}
-
 
 @dataclass
 class Connection:
@@ -80,7 +75,7 @@ def connect(rest: str | None = None, grpc: str | None = None) -> Connection:
     return Connection(credentials, rest=rest, grpc=grpc)
 
 
-def _bindings(pairs) -> dict[str, list[str]]:
+def _policy(pairs) -> dict[str, list[str]]:
     roles: dict[str, set] = {}
     for role, member in pairs:
         roles.setdefault(role, set()).add(member)
@@ -93,40 +88,44 @@ def _provider_state(display_name, description, disabled, mapping, condition, iss
             "issuer_uri": issuer_uri, "allowed_audiences": sorted(audiences or [])}
 
 
-def expected(model: Model, target: Target, resources: dict) -> list[LiveObject]:
-    project = target.settings["project_id"]
+def expected(plan: GCPPlan) -> list[LiveObject]:
     found = []
-    for body in resources.get("google_iam_workload_identity_pool", {}).values():
-        found.append(LiveObject("pool", body["workload_identity_pool_id"], {
-            "display_name": body.get("display_name", ""), "description": body.get("description", ""),
-            "disabled": bool(body.get("disabled", False))}))
-    for body in resources.get("google_iam_workload_identity_pool_provider", {}).values():
-        found.append(LiveObject("pool_provider", body["workload_identity_pool_provider_id"], _provider_state(
-            body.get("display_name"), body.get("description"), body.get("disabled"), body["attribute_mapping"],
-            body.get("attribute_condition"), body["oidc"]["issuer_uri"], body["oidc"].get("allowed_audiences"))))
-    accounts = resources.get("google_service_account", {})
-    emails = {key: f"{body['account_id']}@{project}.iam.gserviceaccount.com" for key, body in accounts.items()}
-    members = {key: [] for key in accounts}
-    for body in resources.get("google_service_account_iam_member", {}).values():
-        members[referenced(body["service_account_id"], ACCOUNT)].append((body["role"], body["member"]))
-    for key, body in accounts.items():
-        found.append(LiveObject("service_account", body["account_id"], {
-            "display_name": body.get("display_name", ""), "description": body.get("description", ""),
-            "iam_policy": _bindings(members[key])}))
+    if plan.pool:  # wiam never disables the pool
+        found.append(LiveObject("pool", plan.pool.pool_id, {
+            "display_name": plan.pool.display_name, "description": plan.pool.description, "disabled": False}))
+    found += [LiveObject("pool_provider", p.provider_id, _provider_state(
+        p.display_name, p.description, p.disabled, ATTRIBUTE_MAPPING, p.attribute_condition, p.issuer_uri,
+        p.allowed_audiences)) for p in plan.providers]
+    accounts = {w.account.email: w for w in plan.workloads if w.account}
+    policies = {email: [(b.role, b.grantee) for b in w.federation] for email, w in accounts.items()}
     project_roles: dict[str, list] = {}
-    for body in resources.get("google_project_iam_member", {}).values():
-        member, account = body["member"], referenced(body["member"], ACCOUNT)
-        if account:  # serviceAccount:${google_service_account.NAME.email}
-            member = member.replace(ref(f"{ACCOUNT}.{account}.email"), emails[account])
-        project_roles.setdefault(member, []).append(body["role"])
+    for binding in _bindings_of(plan):
+        if _on_project(plan, binding):
+            project_roles.setdefault(binding.grantee, []).append(binding.role)
+        elif binding.account in policies:  # a role on one of the target's own service accounts
+            policies[binding.account].append((binding.role, binding.grantee))
+    found += [LiveObject("service_account", w.account.account_id, {
+        "display_name": w.account.display_name, "description": w.account.description,
+        "iam_policy": _policy(policies[email])}) for email, w in accounts.items()]
     found += [LiveObject("project_member", member, {"roles": sorted(set(roles))})
               for member, roles in sorted(project_roles.items())]
     return found
 
 
-def unchecked(resources: dict) -> int:
-    """How many compiled resources drift cannot read (bindings on single resources)."""
-    return sum(len(items) for kind, items in resources.items() if kind not in CHECKED)
+def _bindings_of(plan: GCPPlan):
+    return (binding for workload in plan.workloads for binding in workload.bindings)
+
+
+def _on_project(plan: GCPPlan, binding: Binding) -> bool:
+    """Whether a binding is in the target's own project's policy, which read() reads."""
+    return binding.terraform_type == PROJECT_MEMBER and binding.arguments["project"] == plan.settings.project_id
+
+
+def unchecked(plan: GCPPlan) -> int:
+    """How many planned bindings drift cannot read: those on single resources (but the target's own
+    service accounts) and on other projects."""
+    accounts = {w.account.email for w in plan.workloads if w.account}
+    return sum(1 for b in _bindings_of(plan) if not _on_project(plan, b) and b.account not in accounts)
 
 
 @contextmanager
@@ -145,12 +144,12 @@ def _readable(what: str):
         raise Unreadable(f"{what}: {error}", REJECTED) from None
 
 
-def read(model: Model, target: Target, expected_objects: list[LiveObject], connection: Connection) -> list[LiveObject]:
+def read(plan: GCPPlan, expected: list[LiveObject], connection: Connection) -> list[LiveObject]:
     if connection.problem:
         raise Unreadable(connection.problem, NO_CREDENTIALS)
-    project, number = target.settings["project_id"], target.settings["project_number"]
-    pool_id = target.settings.get("pool_id", POOL_DEFAULT_ID)
-    pool_path = f"/v1/projects/{project}/locations/global/workloadIdentityPools/{pool_id}"
+    settings = plan.settings
+    pool_id = settings.pool_id
+    pool_path = f"/v1/{settings.pool_name(settings.project_id)}"
     found = []
     with _readable("workload identity pool"):
         pool = connection.get(pool_path)
@@ -172,11 +171,11 @@ def read(model: Model, target: Target, expected_objects: list[LiveObject], conne
                 token = (page or {}).get("nextPageToken")
                 if not token:
                     break
-    wanted = {o.name for o in expected_objects if o.kind == "service_account"}
+    wanted = {o.name for o in expected if o.kind == "service_account"}
     emails = set()
     with _readable("service accounts"):
         iam = connection.iam()
-        for account in iam.list_service_accounts(request={"name": f"projects/{project}"}, timeout=TIMEOUT):
+        for account in iam.list_service_accounts(request={"name": settings.project_name}, timeout=TIMEOUT):
             account_id = account.email.split("@", 1)[0]
             if account_id not in wanted and not account_id.startswith(ACCOUNT_PREFIX):
                 continue
@@ -184,11 +183,11 @@ def read(model: Model, target: Target, expected_objects: list[LiveObject], conne
             policy = iam.get_iam_policy(request={"resource": account.name}, timeout=TIMEOUT)
             found.append(LiveObject("service_account", account_id, {
                 "display_name": account.display_name, "description": account.description,
-                "iam_policy": _bindings((b.role, m) for b in policy.bindings for m in b.members)}))
-    pool_members = f"principal://iam.googleapis.com/projects/{number}/locations/global/workloadIdentityPools/{pool_id}/"
-    ours = {o.name for o in expected_objects if o.kind == "project_member"}
+                "iam_policy": _policy((b.role, m) for b in policy.bindings for m in b.members)}))
+    pool_members = settings.members_prefix
+    ours = {o.name for o in expected if o.kind == "project_member"}
     with _readable("project IAM policy"):
-        policy = connection.projects().get_iam_policy(request={"resource": f"projects/{project}"}, timeout=TIMEOUT)
+        policy = connection.projects().get_iam_policy(request={"resource": settings.project_name}, timeout=TIMEOUT)
     roles: dict[str, set] = {}
     for binding in policy.bindings:
         for member in binding.members:
@@ -210,9 +209,15 @@ def role_records(connection: Connection) -> list[dict]:
                  "includedPermissions": list(role.included_permissions)} for role in roles]
 
 
-def refresh_catalog(connect, folder: str, date: str) -> str:
-    """Write the GCP role catalog from roles.list; connect() makes the Connection."""
+def importable(model: Model, target: Target, connection: Connection) -> dict[str, dict[str, str]]:
+    """Nothing: a target's pool holds its own providers, none shared with what exists outside wiam."""
+    return {}
+
+
+def refresh_catalog(connect, folder: str | None, date: str) -> str:
+    """Write the GCP role catalog from roles.list into `folder` (None: the shipped one); connect()
+    makes the Connection."""
     records = role_records(connect())
-    path = os.path.join(folder, catalogs.GCP_FILE)
+    path = os.path.join(folder or os.path.dirname(catalogs.__file__), catalogs.GCP_FILE)
     catalogs.write(catalogs.gcp_catalog(records, "GCP IAM roles.list (view FULL)", date), path)
     return f"{len(records)} predefined roles written to {path}"

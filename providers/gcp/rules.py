@@ -7,11 +7,10 @@ from wiam.document import describe
 from wiam.model import Grant
 
 from . import catalog
-from .graph import IMPERSONATION, POOL_TAKEOVER, grant_permissions
+from .permissions import BASIC_ROLES, IMPERSONATION, POOL_TAKEOVER
 
 RULES: list[Rule] = []
 
-BASIC_ROLES = frozenset({"roles/owner", "roles/editor"})
 BASIC_VIEWER = "roles/viewer"  # the third basic role, read-only: its own, lower-severity rule
 ESCALATION_PERMISSIONS = frozenset(IMPERSONATION) | frozenset(POOL_TAKEOVER) | frozenset({
     "iam.roles.create", "iam.roles.update", "resourcemanager.folders.setIamPolicy",
@@ -19,18 +18,9 @@ ESCALATION_PERMISSIONS = frozenset(IMPERSONATION) | frozenset(POOL_TAKEOVER) | f
     "secretmanager.secrets.setIamPolicy", "pubsub.topics.setIamPolicy", "cloudkms.cryptoKeys.setIamPolicy",
     "deploymentmanager.deployments.create", "cloudfunctions.functions.create", "cloudbuild.builds.create",
 })
-# Services whose resources take their own IAM policy (see RESOURCE_KINDS in terraform.py).
+# Services whose resources take their own IAM policy (see RESOURCE_KINDS in plan.py).
 RESOURCE_LEVEL_SERVICES = frozenset({"storage", "pubsub", "secretmanager", "bigquery", "artifactregistry",
                                      "cloudkms"})
-_READ_VERBS = ("get", "list", "search", "read", "query")
-
-
-def writes(grant: Grant) -> bool:
-    """Whether any role grants a permission beyond reading; custom roles count as writing."""
-    roles = grant.settings["roles"]
-    if any(catalog.permissions(role) is None for role in roles):
-        return True
-    return any(not permission.rsplit(".", 1)[-1].startswith(_READ_VERBS) for permission in grant_permissions(roles))
 
 
 def _role_findings(rule: Rule, context: Context, select):

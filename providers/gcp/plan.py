@@ -1,0 +1,428 @@
+"""GCP planning: a workload identity pool per target, providers per issuer (and audience) with an
+attribute condition that admits only the named subjects, service accounts and IAM bindings, with
+the documented limits checked (Workload Identity Federation and IAM docs)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from wiam.diagnostics import Report
+from wiam.document import describe
+from wiam.model import Grant, Identity, Model, Target, Workload
+from wiam.names import fit_name, free_name, short_hash, slug, terraform_name
+from wiam.plan import Principal, TargetPlan
+from wiam.terraform import Expr, one_or_list, ref
+
+from .settings import DIRECT, SERVICE_ACCOUNT, GrantSettings, TargetSettings, alias, provider_id, service_account_id
+
+CLOUD = "gcp"
+ATTRIBUTE_CONDITION_MAX = 4096
+SUBJECT_MAX_BYTES = 127  # google.subject
+DISPLAY_NAME_MAX = 32  # pool and provider display names
+PRINCIPALS_PER_POLICY = 1500
+WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
+ATTRIBUTE_MAPPING = {"google.subject": "assertion.sub"}
+
+POOL = "google_iam_workload_identity_pool"
+PROVIDER = "google_iam_workload_identity_pool_provider"
+ACCOUNT = "google_service_account"
+ACCOUNT_MEMBER = "google_service_account_iam_member"
+PROJECT_MEMBER = "google_project_iam_member"
+
+
+_CEL_SPECIAL = re.compile(r'[\\"\x00-\x1f\x7f]')
+
+
+def _cel_escape(match: re.Match) -> str:
+    char = match.group(0)
+    return "\\" + char if char in '\\"' else f"\\u{ord(char):04x}"
+
+
+def cel_string(text: str) -> str:
+    """A CEL string literal that denotes exactly `text`."""
+    return '"' + _CEL_SPECIAL.sub(_cel_escape, text) + '"'
+
+
+# One equality per subject, not `assertion.sub in [...]`: the same subjects, in the form scanners
+# such as checkov (CKV_GCP_125) read; a provider admitting no subject (it is disabled) says false.
+_SUBJECT_OR = " || "
+_NO_SUBJECT = "false"
+
+
+def _subject_term(subject: str) -> str:
+    return "assertion.sub == " + cel_string(subject)
+
+
+def subject_condition(subjects: list[str]) -> str:
+    return _SUBJECT_OR.join(map(_subject_term, subjects)) or _NO_SUBJECT
+
+
+# Resource kinds, by full resource name: the IAM member resource that binds a role on each.
+@dataclass(frozen=True)
+class ResourceKind:
+    label: str
+    pattern: re.Pattern
+    terraform_type: str
+    arguments: tuple[tuple[str, str], ...]  # (terraform argument, regex group or "name")
+
+
+def _kind(label, pattern, terraform_type, *arguments):
+    return ResourceKind(label, re.compile(pattern), terraform_type, arguments)
+
+
+RESOURCE_KINDS = (
+    _kind("project", r"projects/(?P<project>[a-z][a-z0-9-]{4,28}[a-z0-9])", PROJECT_MEMBER, ("project", "project")),
+    _kind("storage bucket", r"projects/_/buckets/(?P<bucket>[a-z0-9][a-z0-9_.-]{1,220}[a-z0-9])",
+          "google_storage_bucket_iam_member", ("bucket", "bucket")),
+    _kind("Pub/Sub topic", r"projects/(?P<project>[^/]+)/topics/(?P<topic>[^/]+)", "google_pubsub_topic_iam_member",
+          ("project", "project"), ("topic", "topic")),
+    _kind("Pub/Sub subscription", r"projects/(?P<project>[^/]+)/subscriptions/(?P<subscription>[^/]+)",
+          "google_pubsub_subscription_iam_member", ("project", "project"), ("subscription", "subscription")),
+    _kind("Secret Manager secret", r"projects/(?P<project>[^/]+)/secrets/(?P<secret>[^/]+)",
+          "google_secret_manager_secret_iam_member", ("project", "project"), ("secret_id", "secret")),
+    _kind("BigQuery dataset", r"projects/(?P<project>[^/]+)/datasets/(?P<dataset>[A-Za-z0-9_]+)",
+          "google_bigquery_dataset_iam_member", ("project", "project"), ("dataset_id", "dataset")),
+    _kind("Artifact Registry repository",
+          r"projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/repositories/(?P<repository>[^/]+)",
+          "google_artifact_registry_repository_iam_member", ("project", "project"), ("location", "location"),
+          ("repository", "repository")),
+    _kind("KMS crypto key", r"projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+",
+          "google_kms_crypto_key_iam_member", ("crypto_key_id", "name")),
+    _kind("service account", r"projects/[^/]+/serviceAccounts/[^/]+@[^/]+", ACCOUNT_MEMBER, ("service_account_id", "name")),
+)
+SUPPORTED_KINDS = "projects/P, " + ", ".join(
+    f"{k.label} ({k.pattern.pattern})" for k in RESOURCE_KINDS[1:])
+_API_PREFIX = re.compile(r"^//[a-z0-9.-]+\.googleapis\.com/")
+_SERVICE_ACCOUNT = re.compile(r"(?://iam\.googleapis\.com/)?projects/[^/]+/serviceAccounts/(?P<email>[^/]+)")
+
+
+def relative_name(resource: str) -> str:
+    """A full resource name without its service (//storage.googleapis.com/...), as IAM bindings take it."""
+    return _API_PREFIX.sub("", resource)
+
+
+def resource_binding(resource: str) -> tuple[str, dict] | None:
+    """The IAM member resource type and its arguments for a full resource name, or None."""
+    name = relative_name(resource)
+    for kind in RESOURCE_KINDS:
+        match = kind.pattern.fullmatch(name)
+        if match:
+            return kind.terraform_type, {arg: (name if group == "name" else match.group(group))
+                                         for arg, group in kind.arguments}
+    return None
+
+
+def service_account_of(resource: str) -> str | None:
+    """The email of the service account a full resource name names, or None."""
+    match = _SERVICE_ACCOUNT.fullmatch(resource)
+    return match["email"] if match else None
+
+
+@dataclass(slots=True)
+class Resource:
+    """A Terraform resource the plan writes."""
+
+    terraform_type: str
+    name: str  # the Terraform resource name
+
+    @property
+    def address(self) -> str:
+        return f"{self.terraform_type}.{self.name}"
+
+
+@dataclass(slots=True)
+class Pool(Resource):
+    pool_id: str
+    display_name: str = "wiam"
+    description: str = "Workload identities managed by wiam"
+
+
+@dataclass(slots=True)
+class PoolProvider(Resource):
+    provider_id: str
+    display_name: str
+    description: str
+    issuer: str  # the spec's issuer name
+    issuer_uri: str
+    allowed_audiences: list[str]  # empty: GCP's default (the provider's own resource name)
+    subjects: list[str]  # every subject of the issuer and audience in this chunk, disabled ones too
+    attribute_condition: str
+    disabled: bool
+
+
+@dataclass(slots=True)
+class ServiceAccount(Resource):
+    account_id: str
+    email: str
+    display_name: str
+    description: str
+
+
+@dataclass(slots=True)
+class Binding(Resource):
+    """One IAM member resource: a role for a member on the project or one resource."""
+
+    arguments: dict  # what names the resource (project, bucket, service_account_id...)
+    role: str
+    member: str  # as written: a principal://, or a reference to the service account's email
+    grantee: str  # the member as the cloud holds it
+    depends_on: list[str] | None  # provider addresses, where the member is a pool principal
+    account: str | None = None  # the email of the service account whose policy holds it
+
+
+@dataclass(slots=True)
+class WorkloadPlan:
+    workload: Workload
+    grant: Grant
+    settings: GrantSettings
+    roles: list[str]  # as granted, each once
+    resource: str  # the granted resource's full name, or the project's
+    account: ServiceAccount | None  # in service_account mode
+    federation: list[Binding]  # workloadIdentityUser on the account for each member (service_account mode)
+    bindings: list[Binding]  # the roles granted
+
+
+@dataclass
+class GCPPlan(TargetPlan):
+    settings: TargetSettings | None = None
+    spec: Target | None = None  # the target as the spec has it
+    alias: str = ""  # the target's Terraform provider configuration
+    pool: Pool | None = None  # None when nothing is granted on the target
+    providers: list[PoolProvider] = field(default_factory=list)
+    workloads: list[WorkloadPlan] = field(default_factory=list)  # those with identities
+
+
+def plan(model: Model, target: Target, report: Report) -> GCPPlan:
+    settings = TargetSettings.of(target.settings)
+    result = GCPPlan(CLOUD, target.name, settings=settings, spec=target, alias=alias(target.name))
+    grants = model.grants_on(target)
+    if not grants:
+        return result
+    result.pool = Pool(POOL, target.name, settings.pool_id)
+    identities = [i for workload, _ in grants for i in workload.identities]
+    _check_subjects(target, settings, identities, report)
+    result.providers = _providers(model, target, identities, report)
+    subject_provider = {(p.issuer, s): p.address for p in result.providers for s in p.subjects}
+
+    planning = _Planning(model, target, settings, report)
+    for workload, grant in grants:
+        if not workload.identities:
+            continue
+        # A disabled identity leaves the bindings; a disabled issuer's provider is disabled instead.
+        bound = [i for i in workload.identities if not i.disabled]
+        members = [settings.principal(i.subject) for i in bound]
+        used_providers = sorted({subject_provider[(i.issuer.name, i.subject)] for i in workload.identities})
+        planned = planning.workload(workload, grant, list(dict.fromkeys(members)), used_providers)  # one per subject
+        result.workloads.append(planned)
+        result.principals[workload.name] = _principal(target, settings, planned, bound, members)
+        output = {"workload_identity_provider": one_or_list([ref(f"{p}.name") for p in used_providers])}
+        if planned.account:
+            output["service_account_email"] = ref(f"{planned.account.address}.email")
+        result.outputs[workload.name] = output
+    for (kind, resource), members in sorted(planning.policies.items()):
+        if len(members) > PRINCIPALS_PER_POLICY:
+            report.error(target.pos, describe(target.path),
+                         f"the IAM policy of {resource} would hold {len(members)} principals; "
+                         f"GCP allows {PRINCIPALS_PER_POLICY}",
+                         "grant through fewer principals (service accounts instead of direct mode), "
+                         "or narrower resources")
+    return result
+
+
+def _principal(target: Target, settings: TargetSettings, planned: WorkloadPlan, bound: list[Identity],
+               members: list[str]) -> Principal:
+    """What the access graph shows: the issuers of the bound identities (those enabled) and their members."""
+    workload = planned.workload
+    members = sorted(members)
+    issuers = sorted({i.issuer.url for i in bound if not i.issuer.disabled})
+    if planned.account:
+        email = planned.account.email
+        return Principal(CLOUD, target.name, workload.name, SERVICE_ACCOUNT, email,
+                         {"issuers": issuers, "members": members, "role": WORKLOAD_IDENTITY_USER},
+                         {"email": email, "resource": f"{settings.project_name}/serviceAccounts/{email}"})
+    return Principal(CLOUD, target.name, workload.name, DIRECT, f"{workload.name} (direct principals)",
+                     {"issuers": issuers, "members": members}, {"members": members})
+
+
+@dataclass
+class _Planning:
+    """What the workloads of one target share while planned: the Terraform names taken and the
+    members of each IAM policy (for its limit)."""
+
+    model: Model
+    target: Target
+    settings: TargetSettings
+    report: Report
+    taken: dict[str, set[str]] = field(default_factory=dict)  # by resource type
+    policies: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # by (kind, resource)
+
+    def name(self, terraform_type: str, name: str, *parts: str) -> str:
+        """A Terraform name not yet taken in its type (see free_name), now taken."""
+        names = self.taken.setdefault(terraform_type, set())
+        name = free_name(name, names, *parts)
+        names.add(name)
+        return name
+
+    def workload(self, workload: Workload, grant: Grant, members: list[str], used_providers: list[str]) -> WorkloadPlan:
+        grant_settings = GrantSettings.of(grant.settings)
+        base = terraform_name(self.target.name, workload.name)
+        account, federation = None, []
+        if grant_settings.mode == SERVICE_ACCOUNT:
+            account = self.account(base, workload)
+            federation = self.federation(base, account, members, used_providers)
+            grantees = [("sa", Expr("serviceAccount:${" + account.address + ".email}"),
+                         f"serviceAccount:{account.email}")]
+        else:
+            grantees = [(f"p_{short_hash(m)}", m, m) for m in members]
+        roles = list(dict.fromkeys(grant_settings.roles))
+        resource = grant_settings.resource or self.settings.project_name
+        bindings = self.bindings(grant, grant_settings, base, roles, grantees, used_providers)
+        return WorkloadPlan(workload, grant, grant_settings, roles, resource, account, federation, bindings)
+
+    def account(self, base: str, workload: Workload) -> ServiceAccount:
+        account_id = service_account_id(workload.name)
+        return ServiceAccount(ACCOUNT, base, account_id, self.settings.service_account_email(account_id),
+                              workload.name, workload.description or f"wiam workload {workload.name}")
+
+    def federation(self, base: str, account: ServiceAccount, members: list[str],
+                   used_providers: list[str]) -> list[Binding]:
+        """workloadIdentityUser on the account for each member."""
+        arguments = {"service_account_id": ref(f"{account.address}.name")}
+        self.policies.setdefault(("service_account", base), set()).update(members)
+        return [Binding(ACCOUNT_MEMBER,
+                        self.name(ACCOUNT_MEMBER, terraform_name(base, f"wif_{short_hash(member)}"), member), arguments,
+                        WORKLOAD_IDENTITY_USER, member, member, used_providers, account.email)
+                for member in members]
+
+    def bindings(self, grant: Grant, grant_settings: GrantSettings, base: str, roles: list[str],
+                 grantees: list[tuple[str, str, str]], depends_on: list[str]) -> list[Binding]:
+        """Each role for each grantee (tag, member as written, member as held), on the project or the resource."""
+        if grant_settings.resource is None:
+            binding = (PROJECT_MEMBER, {"project": self.settings.project_id})
+            policy_key = ("project", self.settings.project_name)
+        else:
+            binding = resource_binding(grant_settings.resource)
+            policy_key = ("resource", grant_settings.resource)
+            if binding is None:
+                self.report.error(self.model.where(grant.path + ("resource",)), describe(grant.path),
+                                  f"unsupported or malformed resource {grant_settings.resource!r}",
+                                  f"name a resource of a supported kind: {SUPPORTED_KINDS}; "
+                                  "leave resource out for the project")
+                return []
+        terraform_type, arguments = binding
+        account = service_account_of(grant_settings.resource) if terraform_type == ACCOUNT_MEMBER else None
+        members = self.policies.setdefault(policy_key, set())
+        found = []
+        for role in roles:
+            for tag, member, grantee in grantees:
+                name = terraform_name(base, f"{slug(role)}_{short_hash(role, length=6)}_{tag}")
+                found.append(Binding(terraform_type, self.name(terraform_type, name, role, str(member)), arguments,
+                                     role, member, grantee, None if tag == "sa" else depends_on, account))
+                members.add(str(member))
+        return found
+
+
+def _check_subjects(target: Target, settings: TargetSettings, identities: list[Identity], report: Report) -> None:
+    subjects: dict[str, list[Identity]] = {}
+    for identity in identities:
+        size = len(identity.subject.encode("utf-8"))
+        if size > SUBJECT_MAX_BYTES:
+            report.error(identity.pos, describe(("workload", identity.workload, "identity", identity.index)),
+                         f"the subject is {size} bytes; GCP's google.subject holds at most {SUBJECT_MAX_BYTES}",
+                         "shorten the names that make up the subject (branch, environment, namespace...)")
+        subjects.setdefault(identity.subject, []).append(identity)
+    for subject, sharing in subjects.items():
+        if len(sharing) > 1:  # most subjects are one identity's
+            _check_shared_subject(target, settings, subject, sharing, report)
+
+
+def _trust_key(identity: Identity) -> tuple[str, str]:
+    """What tells two tokens of one subject apart in GCP: the provider (issuer, audience) admitting them."""
+    return identity.issuer.name, identity.audience_for(None) or ""
+
+
+def _trust_label(key: tuple[str, str]) -> str:
+    return f"issuer {key[0]!r} with " + (f"audience {key[1]!r}" if key[1] else "the provider's default audience")
+
+
+def _check_shared_subject(target: Target, settings: TargetSettings, subject: str, identities: list[Identity],
+                          report: Report) -> None:
+    """Principals are pool-scoped (principal://.../subject/SUB, whichever provider admitted the
+    token), so every workload bound to a subject accepts every issuer and audience any of them trusts
+    it from. Refuse unless the workloads sharing a subject trust exactly the same ones. Workloads are
+    grouped by what they trust, so a subject shared by many costs one error per group."""
+    keys: dict[str, dict[tuple[str, str], Identity]] = {}
+    for identity in identities:
+        keys.setdefault(identity.workload, {}).setdefault(_trust_key(identity), identity)
+    groups: dict[frozenset, str] = {}
+    for workload in sorted(keys):
+        groups.setdefault(frozenset(keys[workload]), workload)
+    if len(groups) < 2:
+        return
+    (first_keys, first), *others = groups.items()
+    for other_keys, other in others:
+        into_first, into_other = other_keys - first_keys, first_keys - other_keys
+        mine = keys[other][min(into_first or other_keys)]
+        theirs = keys[first][min(into_other or first_keys)]
+        leak = ("a token for either workload can act as the other" if into_first and into_other else
+                f"a token for workload {(other if into_first else first)!r} can act as "
+                f"workload {(first if into_first else other)!r}")
+        report.error(mine.pos, describe(("workload", mine.workload, "identity", mine.index)),
+                     f"subject {subject!r} is trusted here from {_trust_label(_trust_key(mine))}, and by workload "
+                     f"{first!r} (at {theirs.pos}) from {_trust_label(_trust_key(theirs))}; GCP principals are per "
+                     f"pool (principal://.../workloadIdentityPools/{settings.pool_id}"
+                     f"/subject/{subject}, whichever provider admitted the token), so {leak} in gcp target "
+                     f"{target.name!r}",
+                     "give these workloads distinct subjects, or the same issuer and audience, or separate pools "
+                     "(grant one of them on another GCP target with its own pool_id)")
+
+
+def _providers(model: Model, target: Target, identities: list[Identity], report: Report) -> list[PoolProvider]:
+    """One provider per issuer and audience, split further where a condition would pass 4,096."""
+    groups: dict[tuple[str, str | None], set[str]] = {}
+    admitted: set[tuple] = set()  # (issuer, audience, subject) of identities not disabled themselves
+    for identity in identities:
+        group = (identity.issuer.name, identity.audience_for(None))
+        groups.setdefault(group, set()).add(identity.subject)
+        if not identity.disabled:
+            admitted.add((*group, identity.subject))
+    audiences_per_issuer: dict[str, int] = {}
+    for issuer_name, _ in groups:
+        audiences_per_issuer[issuer_name] = audiences_per_issuer.get(issuer_name, 0) + 1
+    providers: list[PoolProvider] = []
+    used_ids: set[str] = set()
+    for (issuer_name, audience), subjects in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        issuer = model.issuers[issuer_name]
+        tag = short_hash(audience or "", length=4) if audiences_per_issuer[issuer_name] > 1 else ""
+        chunks = _chunks(sorted(subjects))  # over every subject, so that disabling one moves nothing
+        for index, chunk in enumerate(chunks):
+            pid = provider_id(issuer_name, tag, index)
+            salt = ""
+            while pid in used_ids:  # e.g. issuer "ci" chunk 2 and issuer "ci-2"; a fallback may be taken too
+                pid = provider_id(f"{issuer_name}-{short_hash(issuer_name, audience or '', str(index) + salt)}", "", 0)
+                salt += "+"
+            used_ids.add(pid)
+            admits = [s for s in chunk if (issuer_name, audience, s) in admitted]
+            providers.append(PoolProvider(
+                PROVIDER, terraform_name(target.name, pid), pid, fit_name(pid, DISPLAY_NAME_MAX),
+                f"wiam: issuer {issuer_name}", issuer_name, issuer.url, [audience] if audience else [], chunk,
+                subject_condition(admits), bool(issuer.disabled) or not admits))
+        if len(chunks) > 1:
+            report.notes.append(f"gcp target {target.name!r}: issuer {issuer_name!r} admits {len(subjects)} subjects, "
+                                f"split over {len(chunks)} providers to keep each attribute_condition within "
+                                f"{ATTRIBUTE_CONDITION_MAX} characters")
+    return providers
+
+
+def _chunks(subjects: list[str]) -> list[list[str]]:
+    """Greedy packing: each chunk's condition stays within the limit."""
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for subject in subjects:
+        term = len(_subject_term(subject))
+        if chunks[-1] and size + len(_SUBJECT_OR) + term > ATTRIBUTE_CONDITION_MAX:
+            chunks.append([])
+        size = term if not chunks[-1] else size + len(_SUBJECT_OR) + term
+        chunks[-1].append(subject)
+    return chunks
