@@ -11,7 +11,7 @@ from typing import Any
 from .access import principal_id
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a plan holds one per workload, and frozen ones cost 4x to build
 class Principal:
     """A workload's principal on a target: what a token becomes there."""
 
