@@ -85,8 +85,9 @@ def definition(role: str) -> RoleDefinition | None:
                           tuple(entry["dataActions"]), tuple(entry["notDataActions"]))
 
 
-def problem(role: str) -> tuple[str, str] | None:
+def problem(entry: str) -> tuple[str, str] | None:
     """Role names must be built-in; GUIDs and IDs that are not built-in are custom roles."""
+    role = entry
     if role_reference(role, "") is None:
         return (f"{role!r} is neither a role name nor a role definition ID",
                 "use a built-in role name such as \"Storage Blob Data Reader\", a role definition GUID, "

@@ -50,10 +50,10 @@ def link_principals(model: Model, access: AccessGraph) -> None:
                             technique=TAKEOVER[usable])
 
 
-def reach(settings: dict, target: dict, targets: dict[str, dict]) -> set[str]:
+def reach(grant: dict, target: dict, targets: dict[str, dict]) -> set[str]:
     """The Azure targets (by name, from their settings) whose identities a grant may act as: those
     whose resource group its scope holds, or lies in."""
-    access = GrantSettings.of(settings, TargetSettings.of(target))
+    access = GrantSettings.of(grant, TargetSettings.of(target))
     if not opening(access.roles):
         return set()
     found = set()

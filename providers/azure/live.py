@@ -116,9 +116,9 @@ def _readable(what: str):
         raise Unreadable(f"{what}: {str(error).splitlines()[0]}") from None
 
 
-def read(plan: AzurePlan, expected_objects: list[LiveObject], connection: Connection) -> list[LiveObject]:
+def read(plan: AzurePlan, expected: list[LiveObject], connection: Connection) -> list[LiveObject]:
     subscription, group = plan.settings.subscription_id, plan.settings.resource_group
-    wanted = {o.name for o in expected_objects if o.kind == "identity"}
+    wanted = {o.name for o in expected if o.kind == "identity"}
     found = []
     principals: dict[str, str] = {}  # principal ID -> identity name
     with _readable(f"managed identities in {group}"):
