@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from functools import lru_cache
+from typing import Iterable
 
 from wiam.suggest import closest
 
@@ -59,6 +60,14 @@ def expand(pattern: str) -> dict[str, str]:
         return {actions[name][0]: actions[name][1]} if name in actions else {}
     regex = re.compile(fnmatch.translate(name))
     return {canonical: level for key, (canonical, level, _) in actions.items() if regex.match(key)}
+
+
+def expanded(patterns: Iterable[str]) -> dict[str, str]:
+    """Every catalogued action some of the patterns match, with its access level (custom entries stay unknown)."""
+    allowed: dict[str, str] = {}
+    for pattern in patterns:
+        allowed.update(expand(pattern))
+    return allowed
 
 
 def takes_only_wildcard_resource(action: str) -> bool:
