@@ -11,7 +11,8 @@ from hypothesis import given, settings, strategies as st
 from conftest import compile_folder, resources, spec_errors, write_spec
 from wiam.compile import load_model
 from wiam.names import short_hash, slug
-from wiam.providers import aws, azure, gcp
+from wiam.providers import azure, gcp
+from wiam.providers.aws import settings as aws
 from wiam.providers.azure.terraform import credential_name
 from wiam.providers.gcp.terraform import provider_id
 
