@@ -94,15 +94,13 @@ def graph(plan: AWSPlan, access: AccessGraph) -> None:
                             access_level=catalog.access_level(actions))
         for pattern in dict.fromkeys(settings.actions):
             matched = catalog.expand(pattern)
-            access.node(f"aws:action:{pattern}", "action", pattern, cloud=CLOUD,
-                        access_level=catalog.access_level(matched), matches=len(matched))
-            access.edge(node, f"aws:action:{pattern}", "allows")
+            access.edge(node, access.node(f"{CLOUD}:action:{pattern}", "action", pattern, cloud=CLOUD,
+                                          access_level=catalog.access_level(matched), matches=len(matched)), "allows")
         for arn in dict.fromkeys(settings.managed_policies or ()):
-            access.node(f"aws:policy:{arn}", "role", arn.rsplit("/", 1)[-1], cloud=CLOUD, kind="managed_policy", arn=arn)
-            access.edge(node, f"aws:policy:{arn}", "allows")
+            access.edge(node, access.node(f"{CLOUD}:policy:{arn}", "role", arn.rsplit("/", 1)[-1], cloud=CLOUD,
+                                          kind="managed_policy", arn=arn), "allows")
         for arn in dict.fromkeys(settings.resources or ()):
-            access.node(f"aws:resource:{arn}", "resource", arn, cloud=CLOUD)
-            access.edge(node, f"aws:resource:{arn}", "on")
+            access.edge(node, access.node(f"{CLOUD}:resource:{arn}", "resource", arn, cloud=CLOUD), "on")
 
 
 @lru_cache(maxsize=4096)

@@ -12,6 +12,7 @@ from wiam.model import Grant
 from . import catalog
 from .graph import COMPUTE_WITH_ROLE, policy_variables
 from .permissions import ADMIN_POLICIES, allowed_actions
+from .settings import CLOUD
 
 RULES: list[Rule] = []
 
@@ -43,7 +44,7 @@ PRINCIPAL_KEYS = frozenset({"aws:principalaccount", "aws:principalarn", "aws:pri
 def _grants(context: Context):
     for name, workload in sorted(context.model.workloads.items()):
         for grant in workload.grants:
-            if grant.cloud == "aws":
+            if grant.cloud == CLOUD:
                 yield name, grant
 
 
