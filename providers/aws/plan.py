@@ -90,7 +90,7 @@ class Attachment:
     arn: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Role:
     """A workload's IAM role (aws_iam_role), with its inline policy and attachments."""
 
@@ -115,11 +115,11 @@ class Role:
         return f"{ROLE_KIND}.{self.resource}"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class AWSPlan(TargetPlan):
-    block: Target | None = None  # the target as the spec gives it
-    settings: TargetSettings | None = None
-    alias: str = ""  # the Terraform provider configuration its resources name
+    block: Target  # the target as the spec gives it
+    settings: TargetSettings
+    alias: str  # the Terraform provider configuration its resources name
     oidc_providers: list[CreatedProvider] = field(default_factory=list)
     roles: list[Role] = field(default_factory=list)  # in workload-name order
 
