@@ -90,7 +90,7 @@ class Attachment:
     arn: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class Role:
     """A workload's IAM role (aws_iam_role), with its inline policy and attachments."""
 
