@@ -5,7 +5,6 @@ import json
 
 from hypothesis import given, settings, strategies as st
 
-from conftest import write_spec
 from wiam.compile import load_model
 from wiam.graph import build_graph
 from wiam.planning import plan_model
@@ -31,11 +30,11 @@ def _spec(partition: str, accounts: tuple[str, str], victim: str, resources: lis
        NAMES)
 def test_reach_finds_the_account_of_every_planned_role(tmp_path_factory, partition, accounts, victim):
     folder = tmp_path_factory.mktemp("spec")
-    write_spec(folder, {"main.wiam.json": json.dumps(_spec(partition, accounts, victim, []))})
+    (folder / "main.wiam.json").write_text(json.dumps(_spec(partition, accounts, victim, [])))
     arn = plan_model(load_model(str(folder)))[("aws", "dst")].principals[victim].attributes["arn"]
 
     spec = _spec(partition, accounts, victim, [arn])
-    write_spec(folder, {"main.wiam.json": json.dumps(spec)})
+    (folder / "main.wiam.json").write_text(json.dumps(spec))
     access = build_graph(load_model(str(folder)))
     chained = {v for _, v, k in access.graph.out_edges(f"aws:role:src:chain-{victim[:50]}", keys=True) if k == "can_act_as"}
     assert chained == {f"aws:role:dst:{victim}"}

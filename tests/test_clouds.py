@@ -11,7 +11,6 @@ from wiam.compile import compile_model, load_model
 from conftest import BASE_HCL, compile_folder, resources, spec_errors, workload_hcl
 from wiam import terraform
 from wiam.providers import aws, azure, gcp
-from wiam.providers.aws.settings import role_name
 
 
 def _module(folder):
@@ -174,10 +173,10 @@ def test_aws_session_duration_bounds(spec, duration, ok):
 
 def test_aws_role_names_fit_64_and_stay_unique():
     long_a, long_b = "a" * 60 + "-one", "a" * 60 + "-two"
-    names = {role_name(long_a), role_name(long_b)}
+    names = {aws.settings.role_name(long_a), aws.settings.role_name(long_b)}
     assert len(names) == 2 and all(len(n) <= 64 for n in names)
-    assert role_name("short") == "wiam-short"
-    assert role_name(long_a) == role_name(long_a)
+    assert aws.settings.role_name("short") == "wiam-short"
+    assert aws.settings.role_name(long_a) == aws.settings.role_name(long_a)
 
 
 def test_aws_description_must_fit_iam(spec):

@@ -9,13 +9,13 @@ import pytest
 
 from wiam.compile import load_model
 from wiam.drift import compare, drift, selected
-from wiam import registry
-from wiam.planning import plan_model
-from wiam.terraform import Module
 from wiam.live import WRONG_ACCOUNT
 from conftest import EXAMPLES, write_spec
 from live_aws import FAKE_ENVIRONMENT, apply, moto_server, reset, session, trust_with
 from wiam.providers.aws import live
+from wiam import registry
+from wiam.planning import plan_model
+from wiam.terraform import Module
 
 MOTO_ACCOUNT = "123456789012"  # the account moto serves
 
