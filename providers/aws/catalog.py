@@ -77,23 +77,23 @@ def takes_only_wildcard_resource(action: str) -> bool:
     return bool(entry and entry[2])
 
 
-def problem(action: str) -> tuple[str, str] | None:
+def problem(entry: str) -> tuple[str, str] | None:
     """(message, fix) when an action or pattern names nothing in the catalog, else None."""
     services = _database()
-    service, name = _split(action)
-    if action == "*":
+    service, name = _split(entry)
+    if entry == "*":
         return None
     if service not in services:
         close = closest(service, _sorted_names(None))
-        return (f"unknown AWS service prefix {action.partition(':')[0]!r}",
+        return (f"unknown AWS service prefix {entry.partition(':')[0]!r}",
                 (f"did you mean {close!r}? " if close else "") +
                 "use a service prefix from the AWS Service Authorization Reference, or list it in custom")
-    if expand(action):
+    if expand(entry):
         return None
     close = closest(name, _sorted_names(service))
     suggestion = f"did you mean {services[service][close][0]!r}? " if close else ""
     what = "matches no action" if "*" in name or "?" in name else "is not an action"
-    return (f"{action!r} {what} of service {service!r} ({source()})",
+    return (f"{entry!r} {what} of service {service!r} ({source()})",
             suggestion + "check the action name, or list it in custom if it is newer than the catalog")
 
 

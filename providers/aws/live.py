@@ -148,10 +148,10 @@ def _oidc_providers(iam) -> list[tuple[str, str, list[str], dict]]:
     return found
 
 
-def read(plan: AWSPlan, expected_objects: list[LiveObject], connection: Connection) -> list[LiveObject]:
+def read(plan: AWSPlan, expected: list[LiveObject], connection: Connection) -> list[LiveObject]:
     _require_account(connection, plan.settings.account_id)
     iam = connection.client("iam")
-    wanted = {(o.kind, o.name) for o in expected_objects}
+    wanted = {(o.kind, o.name) for o in expected}
     found = [LiveObject("oidc_provider", name, {"client_ids": client_ids, "tags": tags})
              for _, name, client_ids, tags in _oidc_providers(iam)
              if ("oidc_provider", name) in wanted or tags.get(MANAGED[0]) == MANAGED[1]]
