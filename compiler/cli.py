@@ -577,7 +577,7 @@ def import_command(directory: str = DirArgument, recursive: bool = RecursiveOpti
     """Find each AWS account's OIDC providers that wiam did not create and that the spec's issuers
     need, and add them to the target's existing_oidc_providers, so that compiling reuses them
     instead of colliding with them. Credentials come from boto3's default chain."""
-    live = registry.get("aws").live.module  # TEMPORARY: the CLI rewrite makes import generic
+    live = registry.get("aws").live  # TEMPORARY: the CLI rewrite makes import generic
 
     from .live import Unreadable
     from .spec_edit import EditError, add_entries, write_in_place
@@ -594,15 +594,12 @@ def import_command(directory: str = DirArgument, recursive: bool = RecursiveOpti
     results, failed, originals = [], False, {}
     for name in sorted(targets or aws):
         target = aws[name]
-        known = target.settings.get("existing_oidc_providers", {})
         try:
-            found = live.existing_oidc_providers(connection, target.settings["account_id"])
+            added = live.importable(model, target, connection)["existing_oidc_providers"]
         except Unreadable as error:
             failed = True
             results.append({"target": name, "error": str(error), "added": {}})
             continue
-        added = {issuer: found[model.issuers[issuer].host_path] for issuer in sorted(model.issuers)
-                 if model.issuers[issuer].host_path in found and issuer not in known}
         result = {"target": name, "added": added, "file": None, "error": None}
         if added and write:
             try:

@@ -174,10 +174,10 @@ def test_aws_session_duration_bounds(spec, duration, ok):
 
 def test_aws_role_names_fit_64_and_stay_unique():
     long_a, long_b = "a" * 60 + "-one", "a" * 60 + "-two"
-    names = {aws.role_name(long_a), aws.role_name(long_b)}
+    names = {aws.settings.role_name(long_a), aws.settings.role_name(long_b)}
     assert len(names) == 2 and all(len(n) <= 64 for n in names)
-    assert aws.role_name("short") == "wiam-short"
-    assert aws.role_name(long_a) == aws.role_name(long_a)
+    assert aws.settings.role_name("short") == "wiam-short"
+    assert aws.settings.role_name(long_a) == aws.settings.role_name(long_a)
 
 
 def test_aws_description_must_fit_iam(spec):

@@ -6,13 +6,16 @@ import os
 import pytest
 
 from wiam.compile import load_model
-from wiam.drift import compare, drift, expected_resources, selected
+from wiam.drift import compare, drift, selected
 from wiam.live import WRONG_ACCOUNT
 from support.cli import run_wiam
 from support.paths import EXAMPLES
 from support.specs import write_spec
 from live_aws import FAKE_ENVIRONMENT, apply, moto_server, reset, session, trust_with
 from wiam.providers.aws import live
+from wiam import registry
+from wiam.planning import plan_model
+from wiam.terraform import Module
 
 MOTO_ACCOUNT = "123456789012"  # the account moto serves
 
@@ -44,7 +47,9 @@ def deployed(endpoint, spec):
     model = load_model(str(spec))
     boto = session(endpoint)
     prod = model.targets[("aws", "prod")]
-    apply(expected_resources(model, prod), boto)
+    module = Module()
+    registry.get("aws").emit(plan_model(model)[("aws", "prod")], module)
+    apply(module.resources, boto)
     return model, boto, prod
 
 
@@ -66,7 +71,7 @@ def test_applied_spec_has_no_drift(deployed):
 def test_hand_edited_trust_policy_is_changed(deployed):
     model, boto, target = deployed
     iam = boto.client("iam")
-    role = next(o for o in live.expected(model, target, expected_resources(model, target)) if o.kind == "role")
+    role = next(o for o in live.expected(plan_model(model)[("aws", target.name)]) if o.kind == "role")
     current = iam.get_role(RoleName=role.name)["Role"]["AssumeRolePolicyDocument"]
     iam.update_assume_role_policy(RoleName=role.name, PolicyDocument=trust_with(current, "repo:evil/fork:ref:refs/heads/main"))
     result, = aws_drift(model, boto)
@@ -84,7 +89,7 @@ def test_hand_edited_trust_policy_is_changed(deployed):
 def test_added_policy_and_deleted_role_and_extra_role(deployed):
     model, boto, target = deployed
     iam = boto.client("iam")
-    roles = sorted(o.name for o in live.expected(model, target, expected_resources(model, target)) if o.kind == "role")
+    roles = sorted(o.name for o in live.expected(plan_model(model)[("aws", target.name)]) if o.kind == "role")
     assert len(roles) >= 2, "the example should compile to at least two roles"
     extra_policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
     iam.put_role_policy(RoleName=roles[0], PolicyName="hand-added", PolicyDocument=json.dumps(extra_policy))
@@ -112,7 +117,7 @@ def test_added_policy_and_deleted_role_and_extra_role(deployed):
 def test_rewritten_but_equal_policies_are_not_drift(deployed):
     model, boto, target = deployed
     iam = boto.client("iam")
-    role = next(o for o in live.expected(model, target, expected_resources(model, target))
+    role = next(o for o in live.expected(plan_model(model)[("aws", target.name)])
                 if o.kind == "role" and o.state["inline_policies"])
     name, policy = next(iter(role.state["inline_policies"].items()))
     rewritten = {"Version": policy["Version"], "Statement": [
@@ -152,7 +157,7 @@ def test_cli_exit_codes_unread_narrowed_and_drift(deployed, endpoint, spec):
     assert f"aws staging: not read (wrong account): the credentials are for account {MOTO_ACCOUNT}" in unreadable.stdout
     unknown = run("--target", "prod", "--target", "nope")
     assert unknown.returncode == 2 and "no target named 'nope' in aws (targets: aws.prod, aws.staging)" in unknown.stderr
-    role = next(o.name for o in live.expected(model, target, expected_resources(model, target)) if o.kind == "role")
+    role = next(o.name for o in live.expected(plan_model(model)[("aws", target.name)]) if o.kind == "role")
     boto.client("iam").put_role_policy(RoleName=role, PolicyName="hand-added", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}))
     drifted = run()

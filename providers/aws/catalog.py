@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from functools import lru_cache
+from typing import Iterable
 
 from wiam.suggest import closest
 
@@ -61,6 +62,14 @@ def expand(pattern: str) -> dict[str, str]:
     return {canonical: level for key, (canonical, level, _) in actions.items() if regex.match(key)}
 
 
+def expanded(patterns: Iterable[str]) -> dict[str, str]:
+    """Every catalogued action some of the patterns match, with its access level (custom entries stay unknown)."""
+    allowed: dict[str, str] = {}
+    for pattern in patterns:
+        allowed.update(expand(pattern))
+    return allowed
+
+
 def takes_only_wildcard_resource(action: str) -> bool:
     """Whether an action has no resource types, so IAM only accepts Resource "*" for it."""
     service, name = _split(action)
@@ -68,23 +77,23 @@ def takes_only_wildcard_resource(action: str) -> bool:
     return bool(entry and entry[2])
 
 
-def problem(action: str) -> tuple[str, str] | None:
+def problem(entry: str) -> tuple[str, str] | None:
     """(message, fix) when an action or pattern names nothing in the catalog, else None."""
     services = _database()
-    service, name = _split(action)
-    if action == "*":
+    service, name = _split(entry)
+    if entry == "*":
         return None
     if service not in services:
         close = closest(service, _sorted_names(None))
-        return (f"unknown AWS service prefix {action.partition(':')[0]!r}",
+        return (f"unknown AWS service prefix {entry.partition(':')[0]!r}",
                 (f"did you mean {close!r}? " if close else "") +
                 "use a service prefix from the AWS Service Authorization Reference, or list it in custom")
-    if expand(action):
+    if expand(entry):
         return None
     close = closest(name, _sorted_names(service))
     suggestion = f"did you mean {services[service][close][0]!r}? " if close else ""
     what = "matches no action" if "*" in name or "?" in name else "is not an action"
-    return (f"{action!r} {what} of service {service!r} ({source()})",
+    return (f"{entry!r} {what} of service {service!r} ({source()})",
             suggestion + "check the action name, or list it in custom if it is newer than the catalog")
 
 

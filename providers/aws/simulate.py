@@ -1,19 +1,16 @@
-"""AWS STS AssumeRoleWithWebIdentity, judged on the compiled roles: the token's issuer must be the
+"""AWS STS AssumeRoleWithWebIdentity, judged on the planned roles: the token's issuer must be the
 role's federated OIDC provider (whose client ID list holds the audience), an Allow statement's
 StringEquals conditions must hold for aud and sub, and no Deny statement may match."""
 
 from __future__ import annotations
 
-import json
 import re
 
 from wiam.diagnostics import quote
-from wiam.access import principal_id
-from wiam.model import Model
-from wiam.names import terraform_name
 from wiam.verdict import Check, Verdict, audiences, closest
 
-from .terraform import role_name
+from .plan import AWSPlan
+from .settings import CLOUD
 
 NO_SUBJECT = Check("sub", False, "the role trusts no subject (every identity is disabled)")
 
@@ -45,29 +42,21 @@ def _statement_checks(statement: dict, host: str, claims: dict, client_ids: dict
     return checks
 
 
-def simulate(model: Model, module: dict, claims: dict) -> list[Verdict]:
-    resources = module.get("resource", {})
-    roles = resources.get("aws_iam_role", {})
+def simulate(plan: AWSPlan, claims: dict) -> list[Verdict]:
     host = claims["iss"].removeprefix("https://").rstrip("/")
+    client_ids = {p.provider.host_path: p.client_ids for p in plan.oidc_providers}
     verdicts = []
-    for target in model.targets_of("aws"):
-        client_ids = {p["url"].removeprefix("https://").rstrip("/"): p["client_id_list"]
-                      for p in resources.get("aws_iam_openid_connect_provider", {}).values()
-                      if p["provider"] == f"aws.{target.name}"}
-        for workload, _ in model.grants_on(target):
-            role = roles.get(terraform_name(target.name, workload.name))
-            if role is None:
-                continue
-            allows, denied = [], False
-            for statement in json.loads(role["assume_role_policy"])["Statement"]:
-                checks = _statement_checks(statement, host, claims, client_ids)
-                if statement["Effect"] == "Deny":
-                    denied = denied or all(c.passed for c in checks)
-                else:
-                    allows.append(checks)
-            enabled = Check("enabled", not denied, f"{claims['sub']!r} is refused by the kill switch "
-                                                   "(an explicit Deny in the trust policy)")
-            verdicts.append(Verdict("aws", target.name, workload.name, role_name(workload.name),
-                                    principal_id("aws", "role", target.name, workload.name),
-                                    closest([tuple(a) + (enabled,) for a in allows], NO_SUBJECT)))
+    for role in plan.roles:
+        allows, denied = [], False
+        for statement in role.trust["Statement"]:
+            checks = _statement_checks(statement, host, claims, client_ids)
+            if statement["Effect"] == "Deny":
+                denied = denied or all(c.passed for c in checks)
+            else:
+                allows.append(checks)
+        enabled = Check("enabled", not denied, f"{claims['sub']!r} is refused by the kill switch "
+                                               "(an explicit Deny in the trust policy)")
+        principal = plan.principals[role.workload.name]
+        verdicts.append(Verdict(CLOUD, plan.target, principal.workload, principal.name, principal.node,
+                                closest([tuple(a) + (enabled,) for a in allows], NO_SUBJECT)))
     return verdicts

@@ -1,0 +1,364 @@
+"""AWS planning: the IAM OIDC providers and roles (web-identity trust policies, inline and managed
+policies) a target will hold, with IAM's documented limits checked."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from wiam.diagnostics import Report
+from wiam.document import describe
+from wiam.model import Grant, Identity, Model, Target, Workload, host_path, normalised_url
+from wiam.names import free_name, short_hash, slug, terraform_name
+from wiam.plan import Principal, TargetPlan
+from wiam.terraform import one_or_list, policy_json, ref
+
+from .settings import CLOUD, DEFAULT_AUDIENCE, GrantSettings, TargetSettings, provider_alias, role_name
+
+# Documented IAM quotas (IAM and AWS STS quotas page).
+INLINE_POLICY_MAX = 10240  # aggregate inline policy size per role, whitespace not counted
+SESSION_MIN, SESSION_MAX = 3600, 43200
+ROLES_PER_ACCOUNT_MAX = 5000
+OIDC_PROVIDERS_PER_ACCOUNT = 100
+CLIENT_IDS_PER_PROVIDER = 100
+ROLE_DESCRIPTION_MAX = 1000
+_ROLE_DESCRIPTION_CHARS = re.compile(r"[\t\n\r\x20-\x7e\xa1-\xff]*")
+INLINE_POLICY_NAME = "wiam-grant"
+OIDC_PROVIDER_KIND, ROLE_KIND = "aws_iam_openid_connect_provider", "aws_iam_role"
+
+CONDITION_OPERATORS = {
+    "StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase",
+    "StringLike", "StringNotLike", "NumericEquals", "NumericNotEquals", "NumericLessThan",
+    "NumericLessThanEquals", "NumericGreaterThan", "NumericGreaterThanEquals", "DateEquals",
+    "DateNotEquals", "DateLessThan", "DateLessThanEquals", "DateGreaterThan", "DateGreaterThanEquals",
+    "Bool", "BinaryEquals", "IpAddress", "NotIpAddress", "ArnEquals", "ArnLike", "ArnNotEquals",
+    "ArnNotLike", "Null",
+}
+
+
+def valid_condition_operator(operator: str) -> bool:
+    base = re.sub(r"^(ForAllValues|ForAnyValue):", "", operator)
+    if base.endswith("IfExists") and base != "NullIfExists":
+        base = base[: -len("IfExists")]
+    return base in CONDITION_OPERATORS
+
+
+def parse_duration(value) -> int | None:
+    if isinstance(value, int):
+        return value
+    match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", value)
+    if not match or not any(match.groups()):
+        return None
+    hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+@dataclass(frozen=True)
+class OidcProvider:
+    """The one IAM OIDC provider of an issuer URL in an account, shared by the issuers naming that URL."""
+
+    url: str  # as the first issuer (by name) writes it
+    arn: str
+    issuers: tuple[str, ...]  # sorted; the first names the Terraform resource
+    existing: bool  # given by existing_oidc_providers, not created here
+
+    @property
+    def host_path(self) -> str:
+        """How IAM names the provider (its ARN) and its condition keys."""
+        return self.arn.split("oidc-provider/", 1)[1]
+
+
+@dataclass(frozen=True)
+class CreatedProvider:
+    """An OIDC provider this target creates (aws_iam_openid_connect_provider)."""
+
+    resource: str  # Terraform resource name
+    provider: OidcProvider
+    client_ids: list[str]  # sorted
+    tags: dict[str, str]
+
+    @property
+    def address(self) -> str:
+        return f"{OIDC_PROVIDER_KIND}.{self.resource}"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A managed policy attached to a role (aws_iam_role_policy_attachment)."""
+
+    resource: str  # Terraform resource name
+    arn: str
+
+
+@dataclass
+class Role:
+    """A workload's IAM role (aws_iam_role), with its inline policy and attachments."""
+
+    workload: Workload
+    grant: Grant
+    settings: GrantSettings
+    resource: str  # Terraform resource name, also of its inline policy
+    name: str  # the IAM role name
+    arn: str
+    trust: dict  # the trust policy document
+    assume_role_policy: str  # the trust policy exactly as written
+    tags: dict[str, str]
+    depends_on: list[str]  # addresses of the OIDC providers it trusts that this target creates
+    description: str | None
+    max_session_duration: int | None
+    permissions_boundary: str | None
+    inline_policy: str | None  # the policy JSON of INLINE_POLICY_NAME
+    attachments: list[Attachment]
+
+    @property
+    def address(self) -> str:
+        return f"{ROLE_KIND}.{self.resource}"
+
+
+@dataclass(kw_only=True)
+class AWSPlan(TargetPlan):
+    block: Target  # the target as the spec gives it
+    settings: TargetSettings
+    alias: str  # the Terraform provider configuration its resources name
+    oidc_providers: list[CreatedProvider] = field(default_factory=list)
+    roles: list[Role] = field(default_factory=list)  # in workload-name order
+
+
+def oidc_providers(model: Model, target: Target, settings: TargetSettings, issuer_names,
+                   report: Report) -> dict[str, OidcProvider]:
+    """Each issuer's provider in the target's account. IAM takes one provider per URL, so issuers whose
+    URLs normalise alike share one; what makes sharing impossible is an error."""
+    existing = settings.existing_oidc_providers
+    groups: dict[str, list[str]] = {}
+    for name in sorted(set(issuer_names)):
+        groups.setdefault(normalised_url(model.issuers[name].url), []).append(name)
+    providers: dict[str, OidcProvider] = {}
+    for url, names in sorted(groups.items()):
+        entries = {n: existing[n] for n in names if n in existing}  # issuer -> ARN, in name order
+        first = model.issuers[names[0]]
+        arn = next(iter(entries.values()), None)
+        provider = OidcProvider(first.url, arn or settings.oidc_provider_arn(first.host_path), tuple(names),
+                                arn is not None)
+        providers.update(dict.fromkeys(names, provider))
+        _check_sharing(model, target, settings, provider, url, entries, report)
+    return providers
+
+
+def _check_sharing(model: Model, target: Target, settings: TargetSettings, provider: OidcProvider, url: str,
+                   entries: dict[str, str], report: Report) -> None:
+    account = settings.account_id
+    issuers = [model.issuers[n] for n in provider.issuers]
+    shared = f"issuers {', '.join(repr(i.name) for i in issuers)} all name {url}"
+    for name, arn in entries.items():
+        where = model.where(target.path + ("existing_oidc_providers", name))
+        if arn.split(":")[4] != account:
+            report.error(where, describe(target.path), f"{arn!r} is not in account {account}",
+                         "use the ARN of the OIDC provider in this target's account")
+        if normalised_url("https://" + arn.split("oidc-provider/", 1)[1]) != url:
+            report.error(where, describe(target.path), f"{arn!r} is not the provider of issuer {name!r} ({url})",
+                         f"use the ARN ending in oidc-provider/{host_path(url)}")
+        if arn != provider.arn:
+            report.error(where, describe(target.path),
+                         f"{shared}, which has one OIDC provider per account, but existing_oidc_providers maps "
+                         f"{name!r} to {arn!r} and {provider.issuers[0]!r}'s provider is {provider.arn!r}",
+                         "map every issuer of this URL to the one provider ARN")
+    disabled = [i for i in issuers if i.disabled]
+    if disabled and len(disabled) < len(issuers):
+        enabled = next(i for i in issuers if not i.disabled)
+        report.error(enabled.pos, describe(("issuer", enabled.name)),
+                     f"{shared} (one AWS OIDC provider, the same tokens), but only "
+                     f"{', '.join(repr(i.name) for i in disabled)} is disabled: {enabled.name!r} would still admit "
+                     f"the tokens the kill switch means to refuse", "disable every issuer of this URL, or none")
+
+
+def iam_literal(text: str) -> str:
+    """`text` as a literal in an IAM condition value, where `${` starts a policy variable and the
+    variable `${$}` is a literal `$`."""
+    return text.replace("${", "${$}{")
+
+
+def trust_policy(providers: dict[str, OidcProvider], identities: list[Identity]) -> dict:
+    """One Allow statement per OIDC provider and audience, pinning aud and the exact sub values of the
+    active identities; disabled subjects (and disabled issuers, whole) get an explicit Deny, which wins."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    denied: dict[str, set[str]] = {}
+    by_arn: dict[str, tuple[OidcProvider, bool]] = {}
+    for identity in identities:
+        provider = providers[identity.issuer.name]
+        by_arn[provider.arn] = provider, bool(identity.issuer.disabled)  # alike for issuers of one URL
+        if identity.active:
+            groups.setdefault((provider.arn, identity.audience_for(DEFAULT_AUDIENCE)), []).append(identity.subject)
+        else:
+            denied.setdefault(provider.arn, set()).add(identity.subject)
+    statements = []
+    for (arn, audience), subjects in sorted(groups.items()):
+        keys = by_arn[arn][0].host_path
+        statements.append({
+            "Effect": "Allow",
+            "Principal": {"Federated": arn},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {
+                f"{keys}:aud": iam_literal(audience),
+                f"{keys}:sub": one_or_list([iam_literal(s) for s in sorted(set(subjects))]),
+            }},
+        })
+    # Sids must be unique within a policy.
+    for number, (arn, subjects) in enumerate(sorted(denied.items()), 1):
+        provider, issuer_disabled = by_arn[arn]
+        statement = {"Sid": f"WiamDisabled{number}", "Effect": "Deny", "Principal": {"Federated": arn},
+                     "Action": "sts:AssumeRoleWithWebIdentity"}
+        if not issuer_disabled:  # a disabled issuer is refused whole
+            statement["Condition"] = {"StringEquals": {
+                f"{provider.host_path}:sub": one_or_list([iam_literal(s) for s in sorted(subjects)])}}
+        statements.append(statement)
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def inline_policy(settings: GrantSettings) -> dict | None:
+    actions = list(dict.fromkeys(settings.actions))
+    if not actions or settings.resources is None:
+        return None
+    statement = {
+        "Sid": "WiamGrant",
+        "Effect": "Allow",
+        "Action": one_or_list(actions),
+        "Resource": one_or_list(list(dict.fromkeys(settings.resources))),
+    }
+    if settings.conditions:
+        statement["Condition"] = settings.conditions
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def _check_grant(model: Model, target: TargetSettings, workload: Workload, settings: GrantSettings, path: tuple,
+                 report: Report) -> None:
+    block = describe(path)
+    if settings.actions and settings.resources is None:
+        report.error(model.where(path + ("actions",), key=True), block, "actions need resources",
+                     'add resources = ["arn:..."] (the ARNs the actions apply to)')
+    for operator in sorted(settings.conditions or {}):
+        if not valid_condition_operator(operator):
+            report.error(model.where(path + ("conditions", operator), key=True), block,
+                         f"unknown IAM condition operator {operator!r}",
+                         "use an IAM operator such as StringEquals, StringLike, ArnLike, Bool, IpAddress "
+                         "(optionally with IfExists, ForAllValues: or ForAnyValue:)")
+    partition = target.partition
+    arns = [("managed_policies", i, arn) for i, arn in enumerate(settings.managed_policies or ())]
+    if settings.permissions_boundary is not None:
+        arns.append(("permissions_boundary", None, settings.permissions_boundary))
+    arns += [("resources", i, arn) for i, arn in enumerate(settings.resources or ()) if arn != "*"]
+    for field_name, index, arn in arns:
+        if arn.split(":")[1] != partition:
+            where = path + ((field_name, index) if index is not None else (field_name,))
+            report.error(model.where(where), block, f"{arn!r} is not in the target's partition {partition!r}",
+                         f"use arn:{partition}:... or set partition on the target")
+    quota = target.managed_policies_quota
+    count = len(set(settings.managed_policies or ()))
+    if count > quota:
+        report.error(model.where(path + ("managed_policies",), key=True), block,
+                     f"{count} managed policies; a role takes at most {quota} (IAM quota)",
+                     "merge policies, move actions to the inline policy, or raise the quota (at most 20) "
+                     "and declare it with managed_policies_quota on the target")
+    if settings.max_session_duration is not None:
+        seconds = parse_duration(settings.max_session_duration)
+        if seconds is None or not SESSION_MIN <= seconds <= SESSION_MAX:
+            report.error(model.where(path + ("max_session_duration",)), block,
+                         f"max_session_duration {settings.max_session_duration!r} is outside 1 to 12 hours",
+                         "use 3600 to 43200 seconds, e.g. \"1h\" or \"12h\"")
+    description = workload.description
+    if description and (len(description) > ROLE_DESCRIPTION_MAX or not _ROLE_DESCRIPTION_CHARS.fullmatch(description)):
+        report.error(model.where(("workload", workload.name, "description")), describe(("workload", workload.name)),
+                     "this description cannot be an IAM role description (Latin-1 printable text only)",
+                     "remove characters outside Latin-1 from the description")
+
+
+def _created(model: Model, target: Target, providers: dict[str, OidcProvider], audiences: dict[str, set[str]],
+             report: Report) -> list[CreatedProvider]:
+    """The OIDC providers the target creates (not those it reuses), with their client ID limit checked."""
+    created = []
+    for provider in sorted(set(providers.values()), key=lambda p: p.issuers):
+        if provider.existing:
+            continue
+        first = model.issuers[provider.issuers[0]]
+        client_ids = sorted(set().union(*(audiences[n] for n in provider.issuers)))
+        if len(client_ids) > CLIENT_IDS_PER_PROVIDER:
+            report.error(first.pos, describe(("issuer", first.name)),
+                         f"{len(client_ids)} audiences for one AWS OIDC provider (of {normalised_url(first.url)}); "
+                         f"the limit is {CLIENT_IDS_PER_PROVIDER}", "use fewer distinct audiences")
+        created.append(CreatedProvider(terraform_name(target.name, first.name), provider, client_ids,
+                                       {"managed-by": "wiam", "wiam-issuer": first.name}))
+    return created
+
+
+def plan(model: Model, target: Target, report: Report) -> AWSPlan:
+    settings = TargetSettings.of(target.settings)
+    grants = model.grants_on(target)
+    for issuer_name in sorted(settings.existing_oidc_providers):
+        if issuer_name not in model.issuers:
+            report.error(model.where(target.path + ("existing_oidc_providers", issuer_name), key=True),
+                         describe(target.path), f"no issuer named {issuer_name!r}",
+                         "existing_oidc_providers maps issuer names to provider ARNs")
+
+    # Which issuers (and audiences) this account must trust: one provider per URL, audiences united.
+    audiences: dict[str, set[str]] = {}
+    for workload, _ in grants:
+        for identity in workload.identities:
+            audiences.setdefault(identity.issuer.name, set()).add(identity.audience_for(DEFAULT_AUDIENCE))
+    providers = oidc_providers(model, target, settings, audiences, report)
+    result = AWSPlan(CLOUD, target.name, block=target, settings=settings, alias=provider_alias(target.name),
+                     oidc_providers=_created(model, target, providers, audiences, report))
+    if len(result.oidc_providers) > OIDC_PROVIDERS_PER_ACCOUNT:
+        report.error(target.pos, describe(target.path),
+                     f"{len(result.oidc_providers)} OIDC providers in one account; IAM allows {OIDC_PROVIDERS_PER_ACCOUNT}",
+                     "reuse providers through existing_oidc_providers or spread issuers over accounts")
+    if len(grants) > ROLES_PER_ACCOUNT_MAX:
+        report.error(target.pos, describe(target.path),
+                     f"{len(grants)} roles in one account; IAM allows at most {ROLES_PER_ACCOUNT_MAX}",
+                     "spread the workloads over several accounts")
+
+    addresses = {issuer: p.address for p in result.oidc_providers for issuer in p.provider.issuers}
+    taken: set[str] = set()  # attachment resource names
+    for workload, grant in grants:
+        grant_settings = GrantSettings.of(grant.settings)
+        _check_grant(model, settings, workload, grant_settings, grant.path, report)
+        if not workload.identities:
+            continue
+        role = _role(model, target, settings, workload, grant, grant_settings, providers, addresses, taken, report)
+        result.roles.append(role)
+        result.principals[workload.name] = Principal(CLOUD, target.name, workload.name, "role", role.name,
+                                                     role.trust, {"arn": role.arn})
+        result.outputs[workload.name] = {"role_arn": ref(f"{role.address}.arn")}
+    return result
+
+
+def _role(model: Model, target: Target, settings: TargetSettings, workload: Workload, grant: Grant,
+          grant_settings: GrantSettings, providers: dict[str, OidcProvider], addresses: dict[str, str],
+          taken: set[str], report: Report) -> Role:
+    resource = terraform_name(target.name, workload.name)
+    trust = trust_policy(providers, workload.identities)
+    text = policy_json(trust)
+    quota = settings.trust_policy_quota
+    if len(text) > quota:
+        report.error(workload.pos, describe(("workload", workload.name)),
+                     f"the trust policy for target \"{target.name}\" is {len(text)} characters; "
+                     f"the account's limit is {quota}",
+                     "split the identities over several workloads, or raise the role trust policy quota "
+                     "(at most 4096) and declare it with trust_policy_quota on the target")
+    policy = inline_policy(grant_settings)
+    inline = None if policy is None else policy_json(policy)
+    if inline is not None and len(inline) > INLINE_POLICY_MAX:
+        report.error(model.where(grant.path, key=True), describe(grant.path),
+                     f"the inline policy is {len(inline)} characters; IAM allows {INLINE_POLICY_MAX} per role",
+                     "use wildcards that stay least-privilege, fewer resources, or managed_policies")
+    attachments = []
+    for arn in sorted(set(grant_settings.managed_policies or ())):
+        name = free_name(terraform_name(resource, f"{slug(arn.rsplit('/', 1)[-1])}_{short_hash(arn, length=6)}"),
+                         taken, arn)
+        taken.add(name)
+        attachments.append(Attachment(name, arn))
+    used = {i.issuer.name for i in workload.identities} & set(addresses)
+    name = role_name(workload.name)
+    duration = grant_settings.max_session_duration
+    return Role(workload, grant, grant_settings, resource, name, settings.role_arn(name), trust, text,
+                workload.tags(), sorted({addresses[i] for i in used}), workload.description or None,
+                None if duration is None else parse_duration(duration), grant_settings.permissions_boundary,
+                inline, attachments)

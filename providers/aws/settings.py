@@ -1,0 +1,76 @@
+"""AWS settings as typed values with their defaults, and every name and ARN derived from them: plan,
+reach, places, object_names and live all read them here, so they cannot disagree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from wiam.model import Model, Target
+from wiam.names import ObjectName, fit_name
+
+CLOUD = "aws"
+DEFAULT_AUDIENCE = "sts.amazonaws.com"  # the client ID STS expects when a token names no other
+ROLE_NAME_MAX = 64
+
+
+def role_name(workload: str) -> str:
+    return fit_name(f"wiam-{workload}", ROLE_NAME_MAX, allowed=r"\w+=,.@-")
+
+
+def provider_alias(target: str) -> str:
+    """The Terraform provider configuration of a target, as resources name it."""
+    return f"{CLOUD}.{target}"
+
+
+def _known(cls, raw: dict[str, Any]) -> dict[str, Any]:
+    """The settings of `raw` that are fields of `cls` (the schema allows no others)."""
+    return {name: raw[name] for name in cls.__dataclass_fields__ if name in raw}
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    account_id: str
+    partition: str = "aws"
+    region: str = "us-east-1"
+    existing_oidc_providers: dict[str, str] = field(default_factory=dict)  # issuer -> provider ARN
+    trust_policy_quota: int = 2048  # IAM's default role trust policy length
+    managed_policies_quota: int = 10  # IAM's default managed policies per role
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> TargetSettings:
+        return cls(**_known(cls, raw))
+
+    def role_arn(self, role: str) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:role/{role}"
+
+    def oidc_provider_arn(self, host_path: str) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:oidc-provider/{host_path}"
+
+
+@dataclass(frozen=True)
+class GrantSettings:
+    """A grant as written; None where the spec leaves a setting out and that absence means something."""
+
+    actions: list[str] = field(default_factory=list)
+    resources: list[str] | None = None  # actions need resources
+    conditions: dict[str, dict] | None = None
+    managed_policies: list[str] | None = None
+    permissions_boundary: str | None = None
+    max_session_duration: int | str | None = None  # seconds, or a duration such as "1h"
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> GrantSettings:
+        return cls(**_known(cls, raw))
+
+
+def object_names(model: Model, target: Target) -> list[ObjectName]:
+    """Role names, which IAM holds unique per account without regard to case."""
+    scope = ("account", TargetSettings.of(target.settings).account_id)
+    return [ObjectName.of_grant(grant, "IAM role name", scope, role_name(workload.name), True)
+            for workload, grant in model.grants_on(target)]
+
+
+def places(settings: dict) -> list[tuple[str, str, tuple]]:
+    """The cloud objects a target manages alone: IAM (roles, OIDC providers) is one per account."""
+    return [("account", "account_id", (TargetSettings.of(settings).account_id,))]
