@@ -209,7 +209,7 @@ def test_reach_holds_every_edge_the_graph_draws(tmp_path):
     from wiam.compile import load_model
     from wiam.graph import build_graph
     from support.paths import EXAMPLE_SPECS
-    from wiam.providers import PROVIDERS
+    from wiam import registry
 
     generate.write(_base(), str(tmp_path / "org"), "mixed")
     edges = {}
@@ -222,6 +222,6 @@ def test_reach_holds_every_edge_the_graph_draws(tmp_path):
             settings = model.workloads[grant["workload"]].grants
             settings = next(g.settings for g in settings if (g.cloud, g.target) == (cloud, target))
             targets = {name: t.settings for (c, name), t in model.targets.items() if c == cloud}
-            assert access.graph.nodes[other]["target"] in PROVIDERS[cloud].reach(settings, targets[target], targets)
+            assert access.graph.nodes[other]["target"] in registry.get(cloud).reach(settings, targets[target], targets)
             edges[cloud] = edges.get(cloud, 0) + 1
     assert set(edges) == {"aws", "gcp", "azure"} and sum(edges.values()) > 100
