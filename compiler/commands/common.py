@@ -138,17 +138,15 @@ def _parameter(option: str) -> str:
 def with_endpoints(command: Callable) -> Callable:
     """The command with each provider's ENDPOINTS as options (--<cloud>-... with its environment
     variable); it is called with `endpoints`, each cloud's live.connect() keywords."""
-    declared = [(cloud, endpoint) for cloud, provider in registry.providers() for endpoint in provider.ENDPOINTS]
+    declared = [(cloud, provider.ENDPOINTS) for cloud, provider in registry.providers()]
     options = [inspect.Parameter(_parameter(e.option), inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
                                  default=typer.Option(None, e.option, envvar=e.envvar, help=e.help))
-               for _, e in declared]
+               for _, endpoints in declared for e in endpoints]
     own = [p for name, p in inspect.signature(command).parameters.items() if name != "endpoints"]
 
     @wraps(command)
     def run(**given):
-        endpoints: dict[str, dict[str, str | None]] = {cloud: {} for cloud in registry.names()}
-        for cloud, endpoint in declared:
-            endpoints[cloud][endpoint.keyword] = given.pop(_parameter(endpoint.option))
+        endpoints = {cloud: {e.keyword: given.pop(_parameter(e.option)) for e in endpoints} for cloud, endpoints in declared}
         return command(**given, endpoints=endpoints)
 
     run.__signature__ = inspect.Signature(own + options)
