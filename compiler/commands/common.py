@@ -137,17 +137,20 @@ def _parameter(option: str) -> str:
 
 def with_endpoints(command: Callable) -> Callable:
     """The command with each provider's ENDPOINTS as options (--<cloud>-... with its environment
-    variable); it is called with `endpoints`, each cloud's live.connect() keywords."""
+    variable) where its `endpoints` parameter is; it is called with `endpoints`, each cloud's
+    live.connect() keywords."""
     declared = [(cloud, provider.ENDPOINTS) for cloud, provider in registry.providers()]
-    options = [inspect.Parameter(_parameter(e.option), inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
-                                 default=typer.Option(None, e.option, envvar=e.envvar, help=e.help))
+    options = [inspect.Parameter(_parameter(e.option), inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                 annotation=Optional[str], default=typer.Option(None, e.option, envvar=e.envvar,
+                                                                                help=e.help))
                for _, endpoints in declared for e in endpoints]
-    own = [p for name, p in inspect.signature(command).parameters.items() if name != "endpoints"]
+    parameters = list(inspect.signature(command).parameters.values())
+    at = [p.name for p in parameters].index("endpoints")
 
     @wraps(command)
     def run(**given):
         endpoints = {cloud: {e.keyword: given.pop(_parameter(e.option)) for e in endpoints} for cloud, endpoints in declared}
         return command(**given, endpoints=endpoints)
 
-    run.__signature__ = inspect.Signature(own + options)
+    run.__signature__ = inspect.Signature(parameters[:at] + options + parameters[at + 1:])
     return run

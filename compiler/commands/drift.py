@@ -21,7 +21,7 @@ def drift(directory: str = DirArgument, recursive: bool = RecursiveOption,
           targets: Optional[list[str]] = typer.Option(None, "--target", metavar="NAME",
                                                       help="Read only this target, NAME or CLOUD.NAME (repeatable)."),
           allow_unread: bool = typer.Option(False, "--allow-unread", help="Exit 0, not 3, when a target cannot be read."),
-          fmt: OutputFormat = FormatOption, endpoints: dict[str, dict] = None) -> None:
+          endpoints: dict[str, dict] = None, fmt: OutputFormat = FormatOption) -> None:
     """Compare what runs in the clouds with what the spec compiles to, read-only: missing, extra and
     changed objects per target. Credentials come from each SDK's default chain. Exit 1 on drift, 3
     when a target it was asked to read could not be read (--cloud and --target leave targets out)."""
