@@ -17,7 +17,8 @@ from wiam import cache, registry
 from wiam.cli import app
 from wiam.commands.common import with_endpoints
 from wiam.compile import load_valid_model
-from wiam.importing import Imported, find, to_text
+from wiam.diagnostics import SpecError
+from wiam.importing import Imported, find, to_text, write
 from wiam.live import Unreadable
 from wiam.loader import UsageError
 from wiam.provider import Endpoint
@@ -160,3 +161,23 @@ def test_catalog_refresh_says_where_it_could_not_write(monkeypatch):
     assert result.exit_code == 2
     assert "cannot write the catalogs into the installed package's catalog folder: Permission denied (use --out)" in (
         result.output)
+
+
+def test_import_writes_each_edit_and_puts_every_file_back_when_the_spec_breaks(tmp_path):
+    text = (EXAMPLES / "github-actions-aws" / "main.wiam.hcl").read_text()
+    spec = tmp_path / "spec"
+    spec.mkdir()
+    (spec / "main.wiam.hcl").write_text(text)
+    arn = "arn:aws:iam::210987654321:oidc-provider/token.actions.githubusercontent.com"
+    good = [Imported("aws", "prod", "existing_oidc_providers", {"github": arn}), Imported("aws", "staging", "s", {})]
+    write(load_valid_model(str(spec)), good, str(spec), False)
+    assert good[0].file == str(spec / "main.wiam.hcl") and good[1].file is None
+    edited = (spec / "main.wiam.hcl").read_text()
+    assert load_valid_model(str(spec)).targets[("aws", "prod")].settings["existing_oidc_providers"] == {"github": arn}
+
+    (spec / "main.wiam.hcl").write_text(text)
+    broken = [Imported("aws", "prod", "existing_oidc_providers", {"github": arn}),
+              Imported("aws", "staging", "existing_oidc_providers", {"github": "not-an-arn"})]
+    with pytest.raises(SpecError):
+        write(load_valid_model(str(spec)), broken, str(spec), False)
+    assert (spec / "main.wiam.hcl").read_text() == text != edited
