@@ -14,6 +14,7 @@ from typing import Any, Callable
 from . import registry
 from .compile import load_valid_model
 from .diagnostics import SpecError, bounded, printable
+from .drift import selected
 from .live import Unreadable
 from .loader import UsageError
 from .model import Model
@@ -35,24 +36,31 @@ class Imported:
                 "file": self.file, "error": self.error}
 
 
-def find(model: Model, keys: list[tuple[str, str]], connect: Callable[[str], Any], named: bool) -> list[Imported]:
-    """What each target of `keys` should reuse, one Imported per setting its provider imports into
-    (targets of a provider that imports nothing are left out; `named` ones are a usage error).
-    `connect(cloud)` gives a cloud's live connection, asked for once per cloud, when first needed."""
+def find(model: Model, names: list[str] | None, connect: Callable[[str], Any]) -> list[Imported]:
+    """What each target should reuse (those `names` gives, each NAME or CLOUD.NAME, else all), one
+    Imported per setting its provider imports into; targets of a provider that imports nothing are
+    left out, and a name that leaves only such targets is a usage error. `connect(cloud)` gives a
+    cloud's live connection, asked for once per cloud, when first needed."""
+    try:
+        keys = selected(model, None, names)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     connections: dict[str, Any] = {}
     found = []
     for cloud, name in keys:
-        live = registry.get(cloud).live
         if cloud not in connections:
             connections[cloud] = connect(cloud)
         try:
-            settings = live.importable(model, model.targets[(cloud, name)], connections[cloud])
+            settings = registry.get(cloud).live.importable(model, model.targets[(cloud, name)], connections[cloud])
         except Unreadable as error:
             found.append(Imported(cloud, name, None, error=str(error)))
             continue
-        if not settings and named:
-            raise UsageError(f"--target {cloud}.{name}: wiam imports nothing into {cloud} targets")
         found += [Imported(cloud, name, setting, dict(entries)) for setting, entries in sorted(settings.items())]
+    for given in names or ():
+        matched = selected(model, None, [given])
+        if not any((item.cloud, item.target) in matched for item in found):
+            clouds = " or ".join(sorted({cloud for cloud, _ in matched}))
+            raise UsageError(f"--target {given}: wiam imports nothing into {clouds} targets")
     return found
 
 

@@ -109,7 +109,7 @@ def multi(monkeypatch):
 def test_import_asks_every_target_connecting_once_per_cloud(multi):
     model, lives = multi
     connected = []
-    found = find(model, sorted(model.targets), lambda cloud: connected.append(cloud) or f"to {cloud}", named=False)
+    found = find(model, None, lambda cloud: connected.append(cloud) or f"to {cloud}")
     assert connected == sorted({cloud for cloud, _ in model.targets})
     for cloud, live in lives.items():
         assert live.asked == [(name, f"to {cloud}") for c, name in sorted(model.targets) if c == cloud]
@@ -122,11 +122,15 @@ def test_import_asks_every_target_connecting_once_per_cloud(multi):
             assert item.setting is None and item.error == "denied for key [redacted]"
 
 
-def test_a_named_target_whose_cloud_imports_nothing_is_a_usage_error(multi):
-    model, _ = multi
-    gcp = sorted(key for key in model.targets if key[0] == "gcp")[0]
-    with pytest.raises(UsageError, match=rf"--target gcp\.{gcp[1]}: wiam imports nothing into gcp targets"):
-        find(model, [gcp], lambda cloud: None, named=True)
+def test_a_name_that_leaves_only_targets_importing_nothing_is_a_usage_error(multi):
+    """Every multi-cloud target is named prod: prod reads the AWS one (and the unreadable Azure one),
+    gcp.prod is refused, as is a name no target has."""
+    model, lives = multi
+    assert {(i.cloud, i.target) for i in find(model, ["prod"], lambda cloud: None)} == {("aws", "prod"), ("azure", "prod")}
+    with pytest.raises(UsageError, match=r"^--target gcp\.prod: wiam imports nothing into gcp targets$"):
+        find(model, ["aws.prod", "gcp.prod"], lambda cloud: None)
+    with pytest.raises(UsageError, match=r"^no target named 'nope' \(targets: aws.prod, azure.prod, gcp.prod\)$"):
+        find(model, ["nope"], lambda cloud: None)
 
 
 def test_import_text_names_issuers_and_what_to_do():

@@ -9,7 +9,6 @@ import typer
 
 from .. import registry
 from ..diagnostics import Report, SpecError
-from ..drift import selected
 from ..importing import find, to_text, write
 from ..loader import UsageError
 from .common import (EXIT_SPEC, DirArgument, FormatOption, OutputFormat, RecursiveOption, fail_spec, fail_usage,
@@ -27,9 +26,8 @@ def import_command(directory: str = DirArgument, recursive: bool = RecursiveOpti
     Credentials come from each SDK's default chain."""
     model = valid_model(directory, recursive, fmt, Report())
     try:
-        keys = selected(model, None, targets)
-        found = find(model, keys, lambda cloud: registry.get(cloud).live.connect(), bool(targets))
-    except (ValueError, UsageError) as error:
+        found = find(model, targets, lambda cloud: registry.get(cloud).live.connect())
+    except UsageError as error:
         fail_usage(str(error))
     except ImportError as error:
         fail_usage(f"the SDK for import is not installed ({error.name}): pip install 'wiam[live]'")
