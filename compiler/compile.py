@@ -10,7 +10,6 @@ from typing import Callable
 import yaml
 
 from . import registry
-from .cache import remember_valid
 from .diagnostics import Report
 from .loader import load
 from .model import Model
@@ -41,7 +40,6 @@ def load_model(directory: str, recursive: bool = False, report: Report | None = 
     with gc_paused():
         document = load(directory, report, recursive, on_file)
         model = build_model(document, report) if not report.diagnostics else Model(document=document)
-    gc.freeze()  # the model lives as long as the command: later collections need not scan it again
     report.raise_if_any()
     return model
 
@@ -53,7 +51,6 @@ def load_valid_model(directory: str, recursive: bool = False, report: Report | N
     model = load_model(directory, recursive, report)
     with gc_paused():
         plan_model(model, report)
-    remember_valid(model.document.digest)
     return model
 
 
@@ -74,9 +71,11 @@ def compile_model(model: Model, split: bool = False, report: Report | None = Non
 
 def compile_folder(directory: str, recursive: bool = False, split: bool = False, report: Report | None = None,
                    on_file: Callable[[int, int], None] | None = None,
-                   on_target: Callable[[int, int], None] | None = None) -> dict[str, bytes]:
+                   on_target: Callable[[int, int], None] | None = None,
+                   on_valid: Callable[[str], None] | None = None) -> dict[str, bytes]:
     """load_model, then compile_model, without keeping the spec while the output is rendered: the
-    two never need to be in memory at once, which is what bounds a large spec's peak memory."""
+    two never need to be in memory at once, which is what bounds a large spec's peak memory.
+    on_valid(spec digest) once the spec compiled (the caller's cache marks it known valid)."""
     report = report or Report()
     model = load_model(directory, recursive, report, on_file)
     with gc_paused():
@@ -85,7 +84,8 @@ def compile_folder(directory: str, recursive: bool = False, split: bool = False,
         digest = model.document.digest
         del model
         files = _render(modules, manifest)
-    remember_valid(digest)
+    if on_valid:
+        on_valid(digest)
     return files
 
 

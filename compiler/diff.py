@@ -12,12 +12,13 @@ import subprocess
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import networkx as nx
 
 from . import registry, schema, slicing
 from .analysis import Finding, analyze
-from .cache import known_valid, remember_valid
+from .cache import known_valid
 from .compile import gc_paused, load_valid_model
 from .planning import plan_model
 from .diagnostics import Pos, Report, SpecError, printable
@@ -29,9 +30,6 @@ from .model import Model
 from .readers import reader_for
 from .revision import run_git
 from .validate import build_model
-
-CLASSES = ("neutral", "narrowing", "widening")
-
 
 @dataclass(frozen=True, order=True)
 class Access:
@@ -51,6 +49,7 @@ class Side:
     """What a diff needs of one spec, small enough to pass between processes."""
     label: str
     folder: str | None  # where a git revision was copied to, for relabelling places
+    digest: str  # the spec's, which this side found valid
     tuples: set[Access]
     findings: list[Finding]
     subjects: set[str]  # "issuer-URL subject" of the subjects that authenticate as something
@@ -70,8 +69,8 @@ def read_side(model: Model, label: str, folder: str | None) -> Side:
             disabled.add(("workload", name, ""))
         else:
             disabled |= {("subject", name, i.subject) for i in workload.identities if i.disabled}
-    return Side(label, folder, access_tuples(model, access), analyze(model, access), subjects, principals,
-                {name: _signature(model, name) for name in model.workloads}, disabled)
+    return Side(label, folder, model.document.digest, access_tuples(model, access), analyze(model, access), subjects,
+                principals, {name: _signature(model, name) for name in model.workloads}, disabled)
 
 
 @dataclass(frozen=True)
@@ -349,13 +348,15 @@ def _disabled(items: set[tuple[str, str, str]], rename: dict[str, str] | None = 
     return {shown[kind](name, subject) for kind, name, subject in items}
 
 
-def diff(base_spec: str, head_spec: str, path: str = ".", recursive: bool = False, incremental: bool = True) -> Diff:
+def diff(base_spec: str, head_spec: str, path: str = ".", recursive: bool = False, incremental: bool = True,
+         on_valid: Callable[[str], None] | None = None) -> Diff:
     """Read from the slice of workloads a change can affect when the base is known valid and the two
     differ in workloads only (see slicing); else both sides whole, at once in two processes where the
-    machine has the cores (fork keeps the start cheap), each sending back only its Side."""
+    machine has the cores (fork keeps the start cheap), each sending back only its Side.
+    on_valid(spec digest) for each side found valid (the caller's cache marks it known valid)."""
     with tempfile.TemporaryDirectory(prefix="wiam-diff-") as workdir:
         base, head = (source(spec, path, recursive, workdir) for spec in (base_spec, head_spec))
-        found = _sliced_diff(base, head, recursive) if incremental else None
+        found = _sliced_diff(base, head, recursive, on_valid) if incremental else None
         if found is not None:
             return found
         jobs = [(base, recursive), (head, recursive)]
@@ -364,13 +365,16 @@ def diff(base_spec: str, head_spec: str, path: str = ".", recursive: bool = Fals
                 old, new = pool.map(_load_and_read, *zip(*jobs))
         else:
             old, new = (_load_and_read(*job) for job in jobs)
+        for side in (old, new) if on_valid else ():
+            on_valid(side.digest)
         return diff_sides(old, new)
 
 
 SLICE_AT_MOST = 0.5  # of the workloads: beyond it, slicing costs about what it saves
 
 
-def _sliced_diff(base: Source, head: Source, recursive: bool) -> Diff | None:
+def _sliced_diff(base: Source, head: Source, recursive: bool,
+                 on_valid: Callable[[str], None] | None = None) -> Diff | None:
     """The diff of the two slices, or None where a slice would not surely give the whole diff: the
     base not known valid, a change beyond workloads, a slice so large that slicing saves nothing, or
     any error at all (the full read then reports every one, in its place)."""
@@ -405,7 +409,8 @@ def _sliced_diff(base: Source, head: Source, recursive: bool) -> Diff | None:
         if report.diagnostics:
             return None
         sides = read_side(old_model, base.label, base.copy), read_side(new_model, head.label, head.copy)
-    remember_valid(new.digest)
+    if on_valid:
+        on_valid(new.digest)  # the head, read as valid through the slice
     return diff_sides(*sides)
 
 

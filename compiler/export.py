@@ -11,7 +11,6 @@ import re
 
 import networkx as nx
 
-FORMATS = ("json", "graphml", "gexf", "dot", "mermaid", "cypher", "csv")
 CYPHER_BATCH = 500
 LABELS = {"issuer": "Issuer", "subject": "Subject", "workload": "Workload", "target": "Target",
           "principal": "Principal", "grant": "Grant", "action": "Action", "role": "Role", "resource": "Resource"}

@@ -1,4 +1,4 @@
-"""Who can reach an action, a resource or a role, and through which path."""
+"""Who can reach an action, a resource or a role, and through which path; what a compromise reaches."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import networkx as nx
 
 from . import registry
 from .access import AccessGraph
+from .findings import SEVERITIES
 from .graph import reachable
 
 # The edges along which control flows from a subject to the grants it ends up holding.
@@ -26,6 +27,13 @@ class Answer:
     @property
     def direct(self) -> bool:
         return self.hops == 0
+
+    def as_json(self, access: AccessGraph) -> dict:
+        nodes = access.graph.nodes
+        return {"subject": nodes[self.subject]["subject"], "issuer": nodes[self.subject]["issuer"],
+                "workload": self.workload, "principal": nodes[self.principal]["label"],
+                "cloud": nodes[self.grant]["cloud"], "target": nodes[self.grant]["target"], "direct": self.direct,
+                "hops": self.hops, "path": list(self.path), "path_labels": [nodes[n]["label"] for n in self.path]}
 
 
 def matching_grants(access: AccessGraph, action: str | None = None, resource: str | None = None,
@@ -121,3 +129,65 @@ def blast_radius(access: AccessGraph, starts: list[str]) -> list[Reached]:
                     severity = registry.get(data["cloud"]).permissions.impact(graph.nodes[allowed])
                     reached.append(Reached(allowed, (*path, allowed), hops(path), severity, node, resources))
     return reached
+
+
+@dataclass
+class Exposure:
+    """A compromise's blast radius as it is shown: the principals and permissions it reaches."""
+    access: AccessGraph
+    start: dict[str, str]  # the starting point as given: {"issuer": name} and so on
+    starts: list[str]  # its nodes
+    principals: list[Reached]
+    permissions: list[Reached]
+
+    @property
+    def summary(self) -> dict[str, int]:
+        return {severity: sum(1 for r in self.permissions if r.severity == severity) for severity in SEVERITIES}
+
+    @property
+    def note(self) -> str | None:
+        """Why it reaches nothing, when it does not."""
+        nodes = self.access.graph.nodes
+        (kind, value), = self.start.items()
+        if not self.starts:
+            return f"no identity names {kind} {value!r}: it reaches nothing"
+        if self.principals or self.permissions:
+            return None
+        disabled = sorted({nodes[n]["disabled"] for n in self.starts if nodes[n].get("disabled")})
+        return "it reaches nothing" + (f" (disabled: {'; '.join(disabled)})" if disabled else "")
+
+    def by_target(self) -> list[tuple[tuple[str, str], list[Reached]]]:
+        """(cloud, target) in order, each with its principals first, then its permissions, worst first."""
+        nodes = self.access.graph.nodes
+        groups: dict[tuple[str, str], list[Reached]] = {}
+        for r in self.principals + self.permissions:
+            data = nodes[r.grant] if r.severity else nodes[r.node]
+            groups.setdefault((data["cloud"], data["target"]), []).append(r)
+        return [(key, sorted(items, key=lambda r: (r.severity is not None, -SEVERITIES.index(r.severity or "low"),
+                                                   r.hops)))
+                for key, items in sorted(groups.items())]
+
+    def as_json(self) -> dict:
+        nodes = self.access.graph.nodes
+
+        def item(r: Reached) -> dict:
+            data = nodes[r.node]
+            entry = {"id": r.node, "label": data["label"], "cloud": data.get("cloud"), "hops": r.hops,
+                     "path": list(r.path), "path_labels": [nodes[n]["label"] for n in r.path]}
+            if r.severity:
+                grant = nodes[r.grant]
+                entry.update(cloud=grant["cloud"], target=grant["target"], workload=grant["workload"],
+                             severity=r.severity, resources=list(r.resources))
+            else:
+                entry.update(target=data["target"], workload=data["workload"])
+            return entry
+        return {"start": self.start, "start_nodes": self.starts, "note": self.note, "summary": self.summary,
+                "principals": [item(r) for r in self.principals], "permissions": [item(r) for r in self.permissions]}
+
+
+def exposure(access: AccessGraph, start: dict[str, str]) -> Exposure:
+    """The blast radius of one starting point: {"issuer"|"subject"|"workload"|"repository": value}."""
+    starts = starting_points(access, **start)
+    reached = blast_radius(access, starts)
+    return Exposure(access, start, starts, [r for r in reached if access.graph.nodes[r.node]["type"] == "principal"],
+                    [r for r in reached if r.severity])

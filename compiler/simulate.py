@@ -8,12 +8,17 @@ import json
 import math
 import os
 import re
+from dataclasses import dataclass
 
 from . import registry
+from .access import AccessGraph
+from .findings import SEVERITIES
+from .graph import build_graph
 from .planning import plan_model
 from .loader import UsageError, read_bytes
 from .model import Model
 from .plan import Plans
+from .query import Reached, blast_radius
 from .verdict import Verdict, closeness
 from .readers.domain import SURROGATE  # only an unpaired \u escape gives one
 
@@ -112,3 +117,40 @@ def nearest(verdicts: list[Verdict], count: int = 5) -> list[Verdict]:
     """The refusing principals that came closest: exact subject first, then the most checks passed."""
     refused = [v for v in verdicts if not v.accepted]
     return sorted(refused, key=lambda v: (closeness(v.checks), v.cloud, v.target, v.workload))[:count]
+
+
+@dataclass
+class Simulation:
+    """A token against the spec: who accepts it, what it could then reach, else who came closest."""
+    claims: dict
+    accepted: list[Verdict]
+    reaches: list[Reached]  # the permissions reached from the accepting principals
+    nearest: list[Verdict]  # when none accepts it
+    access: AccessGraph
+
+    def ranked(self) -> list[Reached]:
+        """The reached permissions, worst first, then nearest."""
+        return sorted(self.reaches, key=lambda r: (-SEVERITIES.index(r.severity), r.hops, r.node))
+
+    def as_json(self) -> dict:
+        nodes = self.access.graph.nodes
+        return {
+            "claims": {k: self.claims.get(k) for k in ("iss", "sub", "aud")},
+            "accepted": [{"cloud": v.cloud, "target": v.target, "workload": v.workload, "principal": v.principal}
+                         for v in self.accepted],
+            "reaches": [{"permission": nodes[r.node]["label"], "severity": r.severity, "resources": list(r.resources),
+                         "cloud": nodes[r.grant]["cloud"], "target": nodes[r.grant]["target"], "hops": r.hops,
+                         "path": [nodes[n]["label"] for n in r.path]} for r in self.reaches],
+            "nearest": [{"cloud": v.cloud, "target": v.target, "workload": v.workload, "principal": v.principal,
+                         "passed": list(v.passed), "reasons": list(v.reasons),
+                         "checks": [{"check": c.name, "passed": c.passed, "detail": c.detail} for c in v.checks]}
+                        for v in self.nearest],
+        }
+
+
+def simulation(model: Model, claims: dict) -> Simulation:
+    verdicts = simulate(model, claims)
+    accepted = [v for v in verdicts if v.accepted]
+    access = build_graph(model)
+    reaches = [r for r in blast_radius(access, [v.node for v in accepted]) if r.severity]
+    return Simulation(claims, accepted, reaches, nearest(verdicts) if not accepted else [], access)

@@ -1,0 +1,88 @@
+"""wiam analyze."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+from enum import Enum
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from .. import __version__
+from ..analysis import SEVERITIES, all_rules, at_or_above, disabled_blocks
+from ..analysis import analyze as analyze_model
+from ..analysis import output as analysis_output
+from ..diagnostics import Report
+from ..revision import line_origin
+from .common import EXIT_SPEC, DirArgument, OutOption, RecursiveOption, emit, valid_model
+
+
+class AnalyzeFormat(str, Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+
+
+Severity = Enum("Severity", {severity: severity for severity in SEVERITIES}, type=str)
+SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan"}
+
+
+def analyze(directory: str = DirArgument, recursive: bool = RecursiveOption,
+            fmt: AnalyzeFormat = typer.Option(AnalyzeFormat.text, "--format", "-f", help="Output format."),
+            fail_on: Optional[Severity] = typer.Option(None, "--fail-on",
+                                                       help="Exit 1 on unsuppressed findings at or above this severity."),
+            out: Optional[str] = OutOption) -> None:
+    """Least-privilege findings, each with its rule, severity, place in the spec and fix."""
+    model = valid_model(directory, recursive, fmt, Report())
+    rules = all_rules()
+    findings = analyze_model(model)
+    failing = at_or_above(findings, fail_on.value) if fail_on else []
+    disabled = [{**item, "since": line_origin(item["file"], item["line"])} for item in disabled_blocks(model)]
+    if fmt is AnalyzeFormat.json:
+        data = {**analysis_output.to_json(findings, rules, fail_on.value if fail_on else None), "disabled": disabled}
+        emit((json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode(), out, directory)
+    elif fmt is AnalyzeFormat.sarif:
+        sarif = analysis_output.to_sarif(findings, rules, __version__)
+        emit((json.dumps(sarif, indent=2, ensure_ascii=False) + "\n").encode(), out, directory)
+        if len(sarif["runs"][0]["results"]) < len(findings):  # the exit code still counts them all
+            typer.echo("note: " + analysis_output.truncation_note(len(findings), len(sarif["runs"][0]["results"])),
+                       err=True)
+    else:
+        buffer = io.StringIO() if out else None  # colour only on a terminal; rich decides
+        console = Console(highlight=False, soft_wrap=True, file=buffer, emoji=False)
+        _print_findings(console, findings, rules)
+        _print_disabled(console, disabled)
+        if buffer is not None:
+            emit(buffer.getvalue().encode(), out, directory)
+    raise typer.Exit(EXIT_SPEC if failing else 0)
+
+
+def _print_findings(console: Console, findings, rules) -> None:
+    shown = [f for f in findings if not f.suppressed]
+    for file, in_file in itertools.groupby(shown, key=lambda f: f.pos.file):  # findings come sorted by file
+        console.print(file, style="bold", markup=False)
+        for finding in in_file:
+            console.print(f"  {finding.pos.line}:{finding.pos.column} ", end="", markup=False)
+            console.print(f"{finding.severity.upper()}", style=SEVERITY_STYLE[finding.severity], end="", markup=False)
+            console.print(f" {finding.rule} {rules[finding.rule].title} ({finding.block})", markup=False)
+            console.print(f"    {finding.message}", markup=False)
+            console.print(f"    fix: {rules[finding.rule].fix}", style="dim", markup=False)
+    counts = analysis_output.summary(findings)
+    parts = [f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s]]
+    console.print(f"{len(shown)} finding{'s' if len(shown) != 1 else ''}" + (f": {', '.join(parts)}" if parts else "")
+                  + (f" ({counts['suppressed']} suppressed)" if counts["suppressed"] else ""), markup=False)
+
+
+def _print_disabled(console: Console, disabled: list[dict]) -> None:
+    if not disabled:
+        return
+    console.print(f"disabled by the kill switch ({len(disabled)}):", style="bold", markup=False)
+    for item in disabled:
+        since = item["since"]
+        origin = (f"since {since['commit'][:12]} ({since['date']}, {since['author']})" if since["commit"]
+                  else since["why"])
+        console.print(f"  {item['file']}:{item['line']}:{item['column']} {item['block']}: {item['reason']} "
+                      f"[{origin}]", markup=False)

@@ -1,0 +1,156 @@
+"""What every command shares: exit codes, options, error printing, progress, safe output, and the
+side effects of a run (the collector's freeze, the cache's valid marks)."""
+
+from __future__ import annotations
+
+import gc
+import inspect
+import json
+import os
+import sys
+from contextlib import contextmanager
+from enum import Enum
+from functools import wraps
+from typing import Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .. import registry
+from ..cache import remember_valid
+from ..compile import load_valid_model
+from ..diagnostics import Report, SpecError, bounded, printable
+from ..loader import UsageError, inside, spec_root
+from ..model import Model
+from ..readers import reader_for
+from ..terraform import write_file
+
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)  # ":x:" in an ARN stays text
+
+EXIT_SPEC, EXIT_USAGE, EXIT_UNREAD = 1, 2, 3
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+Cloud = Enum("Cloud", {name: name for name in registry.names()}, type=str)
+
+DirArgument = typer.Argument(".", help="The spec folder (or one spec file).", show_default=True)
+RecursiveOption = typer.Option(False, "--recursive", "-r", help="Also load spec files in subfolders.")
+FormatOption = typer.Option(OutputFormat.text, "--format", "-f", help="Output format.")
+OutOption = typer.Option(None, "--out", "-o", help="Write to this file (atomically) instead of printing.")
+
+
+def fail_spec(error: SpecError, fmt) -> None:
+    if fmt.value != "text":  # every machine format gets the errors as JSON
+        typer.echo(json.dumps({"ok": False, "errors": [d.as_json() for d in error.diagnostics]}, indent=2))
+    else:
+        for diagnostic in error.diagnostics:
+            err.print(diagnostic.render(), markup=False)
+        count = len(error.diagnostics)
+        err.print(f"{count} error{'s' if count != 1 else ''}", markup=False)
+    raise typer.Exit(EXIT_SPEC)
+
+
+def fail_usage(message: str) -> None:
+    err.print(f"wiam: {bounded(message)}", markup=False)
+    raise typer.Exit(EXIT_USAGE)
+
+
+@contextmanager
+def progress():
+    """Progress bars for files and targets on a terminal; silent otherwise (CI, pipes)."""
+    if not err.is_terminal:
+        yield None, None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as bars:
+        files = bars.add_task("reading", total=None)
+        targets = bars.add_task("compiling", total=None)
+        yield (lambda done, total: bars.update(files, completed=done, total=total),
+               lambda done, total: bars.update(targets, completed=done, total=total))
+
+
+def notes(report: Report) -> None:
+    for note in report.notes:
+        err.print(f"note: {note}", markup=False)
+
+
+def valid_model(directory: str, recursive: bool, fmt, report: Report) -> Model:
+    """The validated model, or exit 1 with every spec error (cloud limits included) or 2 on misuse.
+    The spec is marked known valid (incremental diffs start from such a base), and the model,
+    which lives as long as the command, is frozen out of the collector's later passes."""
+    try:
+        model = load_valid_model(directory, recursive, report)
+    except SpecError as error:
+        fail_spec(error, fmt)
+    except UsageError as error:
+        fail_usage(str(error))
+    gc.freeze()
+    remember_valid(model.document.digest)
+    return model
+
+
+def refuse_overlap(out: str, spec: str, recursive: bool) -> None:
+    """An output folder is replaced whole: it must not be the spec folder or hold it, once links are
+    resolved, nor lie inside it when read with --recursive or when reached through a link (a link
+    that a pull request committed into the spec folder)."""
+    root = spec_root(spec)
+    written_inside = os.path.commonpath([os.path.abspath(out), os.path.abspath(root)]) == os.path.abspath(root)
+    if inside(root, out) or inside(out, root) and (recursive or not written_inside):
+        fail_usage(f"--out {out} overlaps the spec folder {root} (links resolved): write the output elsewhere")
+
+
+def kept(paths: list[str], out: str) -> None:
+    for path in paths:
+        err.print(f"note: {printable(path)} is not carried into {printable(out)}: a generated file has its "
+                  "name; it stays where it is", markup=False)
+
+
+def refuse_spec_file(option: str, out: str, *specs: str) -> None:
+    """A file wiam writes is never a spec file of the spec folder, nor a folder, even through a link."""
+    if reader_for(os.path.realpath(out)) and any(inside(out, spec_root(s)) for s in specs if os.path.exists(s)):
+        fail_usage(f"{option} {out} is a spec file name in the spec folder (links resolved): write the output elsewhere")
+    if os.path.isdir(out):
+        fail_usage(f"{option} {out} is a folder: name the file to write")
+
+
+def emit(content: bytes, out: Optional[str], *specs: str) -> None:
+    """Print, or write the file atomically; never over a spec file of `specs`, even through a link."""
+    if out is None:
+        sys.stdout.buffer.write(content)
+        sys.stdout.flush()
+        return
+    refuse_spec_file("--out", out, *specs)
+    try:
+        write_file(out, content)
+    except OSError as error:
+        fail_usage(f"cannot write {out}: {error.strerror or error}")
+
+
+def _parameter(option: str) -> str:
+    return option.lstrip("-").replace("-", "_")
+
+
+def with_endpoints(command: Callable) -> Callable:
+    """The command with each provider's ENDPOINTS as options (--<cloud>-... with its environment
+    variable) where its `endpoints` parameter is; it is called with `endpoints`, each cloud's
+    live.connect() keywords."""
+    declared = [(cloud, provider.ENDPOINTS) for cloud, provider in registry.providers()]
+    options = [inspect.Parameter(_parameter(e.option), inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                 annotation=Optional[str], default=typer.Option(None, e.option, envvar=e.envvar,
+                                                                                help=e.help))
+               for _, endpoints in declared for e in endpoints]
+    parameters = list(inspect.signature(command).parameters.values())
+    at = [p.name for p in parameters].index("endpoints")
+
+    @wraps(command)
+    def run(**given):
+        endpoints = {cloud: {e.keyword: given.pop(_parameter(e.option)) for e in endpoints} for cloud, endpoints in declared}
+        return command(**given, endpoints=endpoints)
+
+    run.__signature__ = inspect.Signature(parameters[:at] + options + parameters[at + 1:])
+    return run

@@ -1,0 +1,43 @@
+"""wiam graph."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Optional
+
+import typer
+
+from .. import export
+from ..diagnostics import Report
+from ..graph import build_graph
+from ..terraform import write_tree
+from .common import DirArgument, RecursiveOption, emit, fail_usage, kept, refuse_overlap, valid_model
+
+
+class GraphFormat(str, Enum):
+    json = "json"
+    graphml = "graphml"
+    gexf = "gexf"
+    dot = "dot"
+    mermaid = "mermaid"
+    cypher = "cypher"
+    csv = "csv"
+
+
+def graph(directory: str = DirArgument, recursive: bool = RecursiveOption,
+          fmt: GraphFormat = typer.Option(GraphFormat.json, "--format", "-f", help="Export format."),
+          out: Optional[str] = typer.Option(None, "--out", "-o",
+                                            help="Write to this file (a folder for csv) instead of printing.")) -> None:
+    """Export the access graph: issuers, subjects, workloads, principals, grants, permissions, resources."""
+    model = valid_model(directory, recursive, fmt, Report())
+    access = build_graph(model)
+    if fmt is GraphFormat.csv:
+        if out is None:
+            fail_usage("--format csv writes nodes.csv and relationships.csv: give the folder with --out")
+        refuse_overlap(out, directory, recursive)
+        try:
+            kept(write_tree(out, export.to_csv(access.graph)), out)
+        except OSError as error:
+            fail_usage(f"cannot write {out}: {error.strerror or error}")
+        return
+    emit(getattr(export, f"to_{fmt.value}")(access.graph), out, directory)
