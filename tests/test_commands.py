@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from conftest import EXAMPLES
+from support.paths import EXAMPLES
 from wiam import cache, registry
 from wiam.cli import app
 from wiam.commands.common import with_endpoints

@@ -71,11 +71,8 @@ def _literals(path: Path) -> set[str]:
             if isinstance(node, ast.Constant) and isinstance(node.value, str)}
 
 
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(reason="until the CLI rewrite (h-cli), which takes cloud options "
-                                                   "from ENDPOINTS; then drop this mark"))
-    if p.name == "cli.py" and p.parent == CORE else p
-    for p in CORE_MODULES if p.name != "registry.py"], ids=lambda p: str(p.relative_to(CORE)))
+@pytest.mark.parametrize("path", [p for p in CORE_MODULES if p.name != "registry.py"],
+                         ids=lambda p: str(p.relative_to(CORE)))
 def test_the_core_names_no_cloud(path):
     """A cloud is known by its registry entry alone: no core module compares with or picks one by name."""
     assert not _literals(path) & set(registry.names())
