@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 import typer
@@ -36,3 +37,5 @@ def main() -> None:
         app(standalone_mode=True)
     except KeyboardInterrupt:
         sys.exit(130)
+    finally:
+        gc.freeze()  # the exit's last collection would scan every catalog and model object only to free them

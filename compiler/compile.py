@@ -44,14 +44,18 @@ def load_model(directory: str, recursive: bool = False, report: Report | None = 
     return model
 
 
-def load_valid_model(directory: str, recursive: bool = False, report: Report | None = None) -> Model:
-    """load_model, then the cloud limits, which are part of validity: the model, or SpecError
-    with every problem. The Terraform is built to check the limits, not rendered."""
+def load_planned(directory: str, recursive: bool = False, report: Report | None = None) -> tuple[Model, Plans]:
+    """load_model, then its plans, which check the cloud limits (part of validity): the model and its
+    plans, or SpecError with every problem. Commands pass the plans on, so each target is planned once."""
     report = report or Report()
     model = load_model(directory, recursive, report)
     with gc_paused():
-        plan_model(model, report)
-    return model
+        return model, plan_model(model, report)
+
+
+def load_valid_model(directory: str, recursive: bool = False, report: Report | None = None) -> Model:
+    """load_planned's model alone: the spec is valid, cloud limits included, or SpecError."""
+    return load_planned(directory, recursive, report)[0]
 
 
 MODULES_MANIFEST = "modules.json"
@@ -66,7 +70,7 @@ def compile_model(model: Model, split: bool = False, report: Report | None = Non
     report = report or Report()
     with gc_paused():
         modules = build_modules(plan_model(model, report, on_target), split)
-        return _render(modules, _manifest(model) if split else None)
+        return render_modules(modules, _manifest(model) if split else None)
 
 
 def compile_folder(directory: str, recursive: bool = False, split: bool = False, report: Report | None = None,
@@ -83,7 +87,7 @@ def compile_folder(directory: str, recursive: bool = False, split: bool = False,
         manifest = _manifest(model) if split else None
         digest = model.document.digest
         del model
-        files = _render(modules, manifest)
+        files = render_modules(modules, manifest)
     if on_valid:
         on_valid(digest)
     return files
@@ -96,7 +100,7 @@ def _manifest(model: Model) -> dict:
         for (cloud, name), target in sorted(model.targets.items())]}
 
 
-def _render(modules: dict[str, Module], manifest: dict | None) -> dict[str, bytes]:
+def render_modules(modules: dict[str, Module], manifest: dict | None) -> dict[str, bytes]:
     """Each module rendered, then let go of, so that one module's tree and bytes are held at a time;
     its terraform block goes to versions.tf beside it."""
     files: dict[str, bytes] = {}

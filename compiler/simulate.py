@@ -148,9 +148,10 @@ class Simulation:
         }
 
 
-def simulation(model: Model, claims: dict) -> Simulation:
-    verdicts = simulate(model, claims)
+def simulation(model: Model, claims: dict, plans: Plans | None = None) -> Simulation:
+    plans = plan_model(model) if plans is None else plans
+    verdicts = simulate(model, claims, plans)
     accepted = [v for v in verdicts if v.accepted]
-    access = build_graph(model)
+    access = build_graph(model, plans)
     reaches = [r for r in blast_radius(access, [v.node for v in accepted]) if r.severity]
     return Simulation(claims, accepted, reaches, nearest(verdicts) if not accepted else [], access)

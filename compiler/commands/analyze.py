@@ -16,8 +16,9 @@ from ..analysis import SEVERITIES, all_rules, at_or_above, disabled_blocks
 from ..analysis import analyze as analyze_model
 from ..analysis import output as analysis_output
 from ..diagnostics import Report
+from ..graph import build_graph
 from ..revision import line_origin
-from .common import EXIT_SPEC, DirArgument, OutOption, RecursiveOption, emit, valid_model
+from .common import EXIT_SPEC, DirArgument, OutOption, RecursiveOption, emit, planned_spec
 
 
 class AnalyzeFormat(str, Enum):
@@ -36,9 +37,9 @@ def analyze(directory: str = DirArgument, recursive: bool = RecursiveOption,
                                                        help="Exit 1 on unsuppressed findings at or above this severity."),
             out: Optional[str] = OutOption) -> None:
     """Least-privilege findings, each with its rule, severity, place in the spec and fix."""
-    model = valid_model(directory, recursive, fmt, Report())
+    model, plans = planned_spec(directory, recursive, fmt, Report())
     rules = all_rules()
-    findings = analyze_model(model)
+    findings = analyze_model(model, build_graph(model, plans))
     failing = at_or_above(findings, fail_on.value) if fail_on else []
     disabled = [{**item, "since": line_origin(item["file"], item["line"])} for item in disabled_blocks(model)]
     if fmt is AnalyzeFormat.json:

@@ -11,7 +11,7 @@ from ..diagnostics import Report, printable
 from ..findings import SEVERITIES
 from ..graph import build_graph, describe_path
 from ..query import exposure
-from .common import DirArgument, FormatOption, OutputFormat, RecursiveOption, fail_usage, valid_model
+from .common import DirArgument, FormatOption, OutputFormat, RecursiveOption, fail_usage, planned_spec
 
 
 def blast_radius_command(directory: str = DirArgument, recursive: bool = RecursiveOption,
@@ -26,12 +26,12 @@ def blast_radius_command(directory: str = DirArgument, recursive: bool = Recursi
                                ("repository", repository)) if v is not None}
     if len(given) != 1:
         fail_usage("give exactly one of --issuer, --subject, --workload, --repository")
-    model = valid_model(directory, recursive, fmt, Report())
+    model, plans = planned_spec(directory, recursive, fmt, Report())
     (kind, value), = given.items()
     known = {"issuer": model.issuers, "workload": model.workloads}.get(kind)
     if known is not None and value not in known:
         fail_usage(f"no {kind} named {value!r} in the spec")
-    access = build_graph(model)
+    access = build_graph(model, plans)
     found = exposure(access, given)
     if fmt is OutputFormat.json:
         typer.echo(json.dumps(found.as_json(), indent=2, ensure_ascii=False))

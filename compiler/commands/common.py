@@ -19,10 +19,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .. import registry
 from ..cache import remember_valid
-from ..compile import load_valid_model
+from ..compile import load_planned
 from ..diagnostics import Report, SpecError, bounded, printable
 from ..loader import UsageError, inside, spec_root
 from ..model import Model
+from ..plan import Plans
 from ..readers import reader_for
 from ..terraform import write_file
 
@@ -79,19 +80,24 @@ def notes(report: Report) -> None:
         err.print(f"note: {note}", markup=False)
 
 
-def valid_model(directory: str, recursive: bool, fmt, report: Report) -> Model:
-    """The validated model, or exit 1 with every spec error (cloud limits included) or 2 on misuse.
-    The spec is marked known valid (incremental diffs start from such a base), and the model,
-    which lives as long as the command, is frozen out of the collector's later passes."""
+def planned_spec(directory: str, recursive: bool, fmt, report: Report) -> tuple[Model, Plans]:
+    """The validated model and its plans, or exit 1 with every spec error (cloud limits included) or
+    2 on misuse. The spec is marked known valid (incremental diffs start from such a base), and the
+    model, which lives as long as the command, is frozen out of the collector's later passes."""
     try:
-        model = load_valid_model(directory, recursive, report)
+        model, plans = load_planned(directory, recursive, report)
     except SpecError as error:
         fail_spec(error, fmt)
     except UsageError as error:
         fail_usage(str(error))
     gc.freeze()
     remember_valid(model.document.digest)
-    return model
+    return model, plans
+
+
+def valid_model(directory: str, recursive: bool, fmt, report: Report) -> Model:
+    """planned_spec's model, for commands that read no plan."""
+    return planned_spec(directory, recursive, fmt, report)[0]
 
 
 def refuse_overlap(out: str, spec: str, recursive: bool) -> None:

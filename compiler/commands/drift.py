@@ -12,7 +12,7 @@ from ..diagnostics import Report
 from ..drift import drift as find_drift
 from ..drift import selected, to_text
 from .common import (EXIT_SPEC, EXIT_UNREAD, Cloud, DirArgument, FormatOption, OutputFormat, RecursiveOption,
-                     fail_usage, valid_model, with_endpoints)
+                     fail_usage, planned_spec, with_endpoints)
 
 
 @with_endpoints
@@ -25,7 +25,7 @@ def drift(directory: str = DirArgument, recursive: bool = RecursiveOption,
     """Compare what runs in the clouds with what the spec compiles to, read-only: missing, extra and
     changed objects per target. Credentials come from each SDK's default chain. Exit 1 on drift, 3
     when a target it was asked to read could not be read (--cloud and --target leave targets out)."""
-    model = valid_model(directory, recursive, fmt, Report())
+    model, plans = planned_spec(directory, recursive, fmt, Report())
     try:
         keys = selected(model, {c.value for c in clouds} if clouds else None, targets)
     except ValueError as error:
@@ -33,7 +33,7 @@ def drift(directory: str = DirArgument, recursive: bool = RecursiveOption,
     try:
         connections = {cloud: registry.get(cloud).live.connect(**endpoints[cloud])
                        for cloud in sorted({cloud for cloud, _ in keys})}
-        results = find_drift(model, connections, targets=keys)
+        results = find_drift(model, connections, targets=keys, plans=plans)
     except ImportError as error:
         fail_usage(f"the SDK for drift is not installed ({error.name}): pip install 'wiam[live]'")
     drifted, unread = any(r.drifted for r in results), any(r.unreadable for r in results)

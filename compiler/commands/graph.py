@@ -11,7 +11,7 @@ from .. import export
 from ..diagnostics import Report
 from ..graph import build_graph
 from ..terraform import write_tree
-from .common import DirArgument, RecursiveOption, emit, fail_usage, kept, refuse_overlap, valid_model
+from .common import DirArgument, RecursiveOption, emit, fail_usage, kept, planned_spec, refuse_overlap
 
 
 class GraphFormat(str, Enum):
@@ -29,8 +29,8 @@ def graph(directory: str = DirArgument, recursive: bool = RecursiveOption,
           out: Optional[str] = typer.Option(None, "--out", "-o",
                                             help="Write to this file (a folder for csv) instead of printing.")) -> None:
     """Export the access graph: issuers, subjects, workloads, principals, grants, permissions, resources."""
-    model = valid_model(directory, recursive, fmt, Report())
-    access = build_graph(model)
+    model, plans = planned_spec(directory, recursive, fmt, Report())
+    access = build_graph(model, plans)
     if fmt is GraphFormat.csv:
         if out is None:
             fail_usage("--format csv writes nodes.csv and relationships.csv: give the folder with --out")

@@ -12,14 +12,14 @@ from ..graph import build_graph
 from ..report import generated_at, report_data
 from ..report import render as render_report
 from ..revision import spec_revision
-from .common import DirArgument, OutputFormat, RecursiveOption, emit, valid_model
+from .common import DirArgument, OutputFormat, RecursiveOption, emit, planned_spec
 
 
 def report(directory: str = DirArgument, recursive: bool = RecursiveOption,
            out: str = typer.Option(..., "--out", "-o", help="The HTML file to write (atomically).")) -> None:
     """A self-contained HTML audit report: summary, interactive access graph, findings, workloads."""
-    model = valid_model(directory, recursive, OutputFormat.text, Report())
-    access = build_graph(model)
+    model, plans = planned_spec(directory, recursive, OutputFormat.text, Report())
+    access = build_graph(model, plans)
     findings = analyze_model(model, access)
     meta = {"spec": directory, "revision": spec_revision(directory), "generated": generated_at(), "wiam": __version__}
     emit(render_report(report_data(access, findings, all_rules(), meta)), out, directory)

@@ -11,7 +11,7 @@ import typer
 from ..diagnostics import Report, quote
 from ..loader import UsageError
 from ..simulate import read_claims, simulation
-from .common import EXIT_SPEC, DirArgument, FormatOption, OutputFormat, RecursiveOption, fail_usage, valid_model
+from .common import EXIT_SPEC, DirArgument, FormatOption, OutputFormat, RecursiveOption, fail_usage, planned_spec
 
 
 class Expectation(str, Enum):
@@ -31,8 +31,8 @@ def simulate(directory: str = DirArgument, recursive: bool = RecursiveOption,
         claims = read_claims(claims_file, token)
     except UsageError as error:
         fail_usage(str(error))
-    model = valid_model(directory, recursive, fmt, Report())
-    result = simulation(model, claims)
+    model, plans = planned_spec(directory, recursive, fmt, Report())
+    result = simulation(model, claims, plans)
     nodes = result.access.graph.nodes
     if fmt is OutputFormat.json:
         typer.echo(json.dumps(result.as_json(), indent=2, ensure_ascii=False))

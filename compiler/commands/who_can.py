@@ -10,7 +10,7 @@ import typer
 from ..diagnostics import Report, printable
 from ..graph import build_graph, describe_path
 from ..query import who_can
-from .common import DirArgument, FormatOption, OutputFormat, RecursiveOption, fail_usage, valid_model
+from .common import DirArgument, FormatOption, OutputFormat, RecursiveOption, fail_usage, planned_spec
 
 
 def who_can_command(directory: str = DirArgument, recursive: bool = RecursiveOption,
@@ -25,8 +25,8 @@ def who_can_command(directory: str = DirArgument, recursive: bool = RecursiveOpt
         fail_usage("give --action (with or without --resource), --role or --resource")
     if action is not None and role is not None:
         fail_usage("give either --action or --role, not both")
-    model = valid_model(directory, recursive, fmt, Report())
-    access = build_graph(model)
+    model, plans = planned_spec(directory, recursive, fmt, Report())
+    access = build_graph(model, plans)
     answers = who_can(access, action, resource, role)
     if fmt is OutputFormat.json:
         typer.echo(json.dumps({"query": {"action": action, "resource": resource, "role": role},
