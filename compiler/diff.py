@@ -443,15 +443,10 @@ def _access_line(a: Access) -> str:
 
 
 def summary_line(d: Diff) -> str:
+    counted = ((d.widened, "widening"), (d.renamed, "renamed"), (d.findings_introduced, "new findings"),
+               (d.findings_fixed, "fixed"))
     parts = [f"{len(d.added)} access added", f"{len(d.removed)} removed"]
-    if d.widened:
-        parts.append(f"{len(d.widened)} widening")
-    if d.renamed:
-        parts.append(f"{len(d.renamed)} renamed")
-    if d.findings_introduced:
-        parts.append(f"{len(d.findings_introduced)} new findings")
-    if d.findings_fixed:
-        parts.append(f"{len(d.findings_fixed)} fixed")
+    parts += [f"{len(items)} {label}" for items, label in counted if items]
     return f"{d.classification.upper()}: " + ", ".join(parts)
 
 

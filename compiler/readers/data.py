@@ -301,13 +301,9 @@ class _JsonScanner:
             else:
                 result[key] = value
                 self.doc.key_positions[at + (key,)] = key_pos
-            i = self.skip(i)
-            if self.text.startswith(",", i):
-                i += 1
-            elif self.text.startswith("}", i):
-                return result, i + 1
-            else:
-                raise _JsonSyntaxError(i, "expected ',' or '}'")
+            i, closed = self.after_item(i, "}")
+            if closed:
+                return result, i
 
     def array(self, i: int, at: tuple) -> tuple[list, int]:
         result: list = []
@@ -317,13 +313,18 @@ class _JsonScanner:
         while True:
             value, i = self.value(i, at + (len(result),))
             result.append(value)
-            i = self.skip(i)
-            if self.text.startswith(",", i):
-                i += 1
-            elif self.text.startswith("]", i):
-                return result, i + 1
-            else:
-                raise _JsonSyntaxError(i, "expected ',' or ']'")
+            i, closed = self.after_item(i, "]")
+            if closed:
+                return result, i
+
+    def after_item(self, i: int, close: str) -> tuple[int, bool]:
+        """Past the comma after an object's or array's item, or past its closing bracket (True)."""
+        i = self.skip(i)
+        if self.text.startswith(",", i):
+            return i + 1, False
+        if self.text.startswith(close, i):
+            return i + 1, True
+        raise _JsonSyntaxError(i, f"expected ',' or '{close}'")
 
 
 def read_json(path: str, text: str, report: Report) -> Document:
