@@ -28,6 +28,11 @@ class IssuerKind:
     ref_problem: Callable[[str], tuple[str, str] | None] = lambda ref: None
     # what untrusted code obtains the subject through (e.g. pull requests), else None
     untrusted: Callable[[dict[str, Any]], str | None] = lambda fields: None
+    # The claims its tokens carry beyond iss, sub and aud, which `claims` may pin; None: any claim.
+    claims: frozenset[str] | None = frozenset()
+    # The subject an issuer's subject_claims template gives (keys, fields, claims), if the kind has
+    # templates; raises TemplateError naming a key the identity gives no value for.
+    templated: Callable[[tuple[str, ...], dict[str, Any], dict[str, str]], str] | None = None
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -45,11 +50,52 @@ def github_repo_part(repository: str, owner_id: str | None = None, repository_id
 
 def _github(fields: dict[str, Any]) -> str:
     repo = github_repo_part(fields["repository"], fields.get("owner_id"), fields.get("repository_id"))
+    return f"repo:{repo}:{_github_context(fields)}"
+
+
+class TemplateError(ValueError):
+    """A subject_claims key that the identity gives no value for: the key."""
+
+
+# GitHub Actions tokens' claims beyond iss, sub and aud (github/docs, "OpenID Connect reference").
+GITHUB_CLAIMS = frozenset({
+    "actor", "actor_id", "base_ref", "check_run_id", "enterprise", "enterprise_id", "environment", "event_name",
+    "head_ref", "job_workflow_ref", "job_workflow_sha", "ref", "ref_type", "repository", "repository_id",
+    "repository_owner", "repository_owner_id", "repository_visibility", "run_attempt", "run_id", "run_number",
+    "runner_environment", "sha", "workflow", "workflow_ref", "workflow_sha",
+})
+
+
+def _github_context(fields: dict[str, Any]) -> str:
+    """The part of GitHub's default subject after the repository: what triggered the job."""
     if "ref" in fields:
-        return f"repo:{repo}:ref:{fields['ref']}"
+        return f"ref:{fields['ref']}"
     if "environment" in fields:
-        return f"repo:{repo}:environment:{fields['environment']}"
-    return f"repo:{repo}:pull_request"
+        return f"environment:{fields['environment']}"
+    return "pull_request"
+
+
+def _github_templated(keys: tuple[str, ...], fields: dict[str, Any], claims: dict[str, str]) -> str:
+    """A customised GitHub subject: each key as `key:value` in the template's order, `repo` as the
+    repository (with its IDs when immutable), `context` as the default subject's trigger; a `:` inside a
+    value is written %3A, as GitHub writes it (github/docs, "Customizing the subject claims")."""
+    parts = []
+    for key in keys:
+        if key == "repo":
+            value = github_repo_part(fields["repository"], fields.get("owner_id"), fields.get("repository_id"))
+            parts.append(f"repo:{value}")
+        elif key == "context":
+            parts.append(_github_context(fields))
+        elif key in claims or isinstance(fields.get(key), str):
+            parts.append(f"{key}:" + (claims.get(key) or fields[key]).replace(":", "%3A"))
+        else:
+            raise TemplateError(key)
+    return ":".join(parts)
+
+
+def carried(keys: tuple[str, ...]) -> frozenset[str]:
+    """The claims a templated subject carries, which need no check of their own."""
+    return frozenset(keys) - {"repo", "context"}
 
 
 def _github_ref(ref: str) -> tuple[str, str] | None:
@@ -67,6 +113,21 @@ def _github_untrusted(fields: dict[str, Any]) -> str | None:
     if branch != ref and branch not in DEFAULT_BRANCHES:
         return f"branch {branch!r}, {BRANCH_PUSHERS}"
     return None
+
+
+# GitLab CI ID tokens' claims (docs.gitlab.com, "OpenID Connect (OIDC) Authentication Using ID Tokens").
+GITLAB_CLAIMS = frozenset({
+    "namespace_id", "namespace_path", "project_id", "project_path", "user_id", "user_login", "user_email",
+    "user_access_level", "pipeline_id", "pipeline_source", "job_id", "ref", "ref_type", "ref_path", "ref_protected",
+    "environment", "environment_protected", "deployment_tier", "environment_action", "runner_id",
+    "runner_environment", "sha", "ci_config_ref_uri", "ci_config_sha", "project_visibility",
+})
+# HCP Terraform workload identity tokens' claims (developer.hashicorp.com, "Workload identity").
+TERRAFORM_CLOUD_CLAIMS = frozenset({
+    "terraform_organization_id", "terraform_organization_name", "terraform_project_id", "terraform_project_name",
+    "terraform_workspace_id", "terraform_workspace_name", "terraform_full_workspace", "terraform_run_id",
+    "terraform_run_phase",
+})
 
 
 def _gitlab_ref(ref: str) -> tuple[str, str] | None:
@@ -99,14 +160,17 @@ KINDS: dict[str, IssuerKind] = {
     for kind in (
         IssuerKind("github_actions", GITHUB_URL, ("repository",), ("owner_id", "repository_id"), _github,
                    one_of=("ref", "environment", "pull_request"), immutable_ids=("owner_id", "repository_id"),
-                   repository="repository", enterprise=True, ref_problem=_github_ref, untrusted=_github_untrusted),
+                   repository="repository", enterprise=True, ref_problem=_github_ref, untrusted=_github_untrusted,
+                   claims=GITHUB_CLAIMS, templated=_github_templated),
         IssuerKind("gitlab_ci", "https://gitlab.com", ("project_path", "ref_type", "ref"), (), _gitlab,
-                   repository="project_path", ref_problem=_gitlab_ref, untrusted=_gitlab_untrusted),
+                   repository="project_path", ref_problem=_gitlab_ref, untrusted=_gitlab_untrusted,
+                   claims=GITLAB_CLAIMS),
         IssuerKind("kubernetes", None, ("namespace", "service_account"), (), _kubernetes),
         IssuerKind("spiffe", None, ("spiffe_id",), (), lambda f: f["spiffe_id"]),
         IssuerKind("terraform_cloud", "https://app.terraform.io",
-                   ("organization", "project", "workspace", "run_phase"), (), _terraform_cloud),
-        IssuerKind("generic_oidc", None, ("subject",), ("audience",), lambda f: f["subject"]),
+                   ("organization", "project", "workspace", "run_phase"), (), _terraform_cloud,
+                   claims=TERRAFORM_CLOUD_CLAIMS),
+        IssuerKind("generic_oidc", None, ("subject",), ("audience",), lambda f: f["subject"], claims=None),
     )
 }
 

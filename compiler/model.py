@@ -18,6 +18,7 @@ class Issuer:
     audience: str | None  # None: each cloud's default
     pos: Pos
     disabled: str | None = None  # kill switch: the reason, when every subject of this issuer is refused
+    subject_claims: tuple[str, ...] = ()  # the claim keys its subjects carry, in order; () for the kind's default
 
     @property
     def host_path(self) -> str:
@@ -48,6 +49,9 @@ class Identity:
     pos: Pos
     disabled: str | None = None  # kill switch on the identity or its workload: the reason
     switched_off: str | None = None  # its own kill switch's reason (not its workload's)
+    # Claims pinned beyond the subject, (name, value) sorted by name: every cloud checks each exactly.
+    # Claims the subject carries (subject_claims) are not here: the subject checks them.
+    conditions: tuple[tuple[str, str], ...] = ()
 
     @property
     def active(self) -> bool:

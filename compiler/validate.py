@@ -9,7 +9,7 @@ from . import registry, schema
 from .analysis import all_rules
 from .diagnostics import Report, printable, quote
 from .document import Document, describe
-from .issuers import KINDS, issuer_url
+from .issuers import KINDS, TemplateError, carried, issuer_url
 from .model import Grant, Identity, Issuer, Model, Target, Workload
 from .names import check_unique, split_dirs
 from .suggest import closest, listed
@@ -129,7 +129,14 @@ def _issuer(doc: Document, name: str, body: dict, report: Report) -> Issuer | No
         report.error(doc.where(path, key=True), describe(path), f"a {kind} issuer needs a url",
                      "set url to the issuer's https URL (the iss claim of its tokens)")
         return None
-    return Issuer(name, kind, url, body.get("audience"), doc.where(path, key=True), _disabled(doc, path, body, report))
+    template = tuple(body.get("subject_claims", ()))
+    if template and KINDS[kind].templated is None:
+        templated = ", ".join(name for name, k in KINDS.items() if k.templated)
+        report.error(doc.where(path + ("subject_claims",), key=True), describe(path),
+                     f"subject_claims applies to {templated} issuers only", "remove it")
+        return None
+    return Issuer(name, kind, url, body.get("audience"), doc.where(path, key=True), _disabled(doc, path, body, report),
+                  template)
 
 
 def _disabled(doc: Document, path: tuple, body: dict, report: Report) -> str | None:
@@ -214,7 +221,7 @@ def _identity(doc: Document, model: Model, workload: str, index: int, fields: di
         return None
     kind = KINDS[issuer.kind]
     ok = True
-    for field_name in sorted(set(fields) - {"issuer", *KILL_SWITCH} - set(kind.fields)):
+    for field_name in sorted(set(fields) - {"issuer", "claims", *KILL_SWITCH} - set(kind.fields)):
         report.error(doc.where(path + (field_name,), key=True), block,
                      f"{field_name!r} does not apply to a {kind.name} issuer ({issuer_name!r})",
                      f"a {kind.name} identity takes: {', '.join(kind.fields)}")
@@ -239,9 +246,44 @@ def _identity(doc: Document, model: Model, workload: str, index: int, fields: di
     if problem:
         report.error(doc.where(path + ("ref",)), block, *problem)
         ok = False
+    pinned = fields.get("claims", {})
+    ok = _check_claims(doc, path, kind, issuer_name, fields, pinned, report) and ok
     if not ok:
         return None
-    claims = tuple(sorted((k, v) for k, v in fields.items() if k not in ("issuer", *KILL_SWITCH)))
+    subject, conditions = kind.subject(fields), dict(pinned)
+    if issuer.subject_claims:
+        try:
+            subject = kind.templated(issuer.subject_claims, fields, pinned)
+        except TemplateError as missing:
+            report.error(doc.where(path, key=True), block,
+                         f"issuer {issuer_name!r} puts {str(missing)!r} in its subjects (subject_claims), "
+                         "and this identity gives it no value",
+                         f"add claims = {{ {missing} = \"...\" }}, or remove {str(missing)!r} from subject_claims")
+            return None
+        conditions = {k: v for k, v in pinned.items() if k not in carried(issuer.subject_claims)}
+    claims = tuple(sorted((k, v) for k, v in fields.items() if k not in ("issuer", "claims", *KILL_SWITCH)))
     disabled = _disabled(doc, path, fields, report)
-    return Identity(workload, index, issuer, kind.subject(fields), fields.get("audience"), claims,
-                    doc.where(path, key=True), disabled, switched_off=disabled)
+    return Identity(workload, index, issuer, subject, fields.get("audience"), claims,
+                    doc.where(path, key=True), disabled, switched_off=disabled,
+                    conditions=tuple(sorted(conditions.items())))
+
+
+def _check_claims(doc: Document, path: tuple, kind, issuer_name: str, fields: dict, pinned: dict[str, str],
+                  report: Report) -> bool:
+    """Each pinned claim is one the kind's tokens carry, and not one the identity pins already."""
+    ok = True
+    for claim in sorted(pinned):
+        where, block = doc.where(path + ("claims", claim), key=True), describe(path)
+        if claim in fields and claim in kind.fields:
+            report.error(where, block, f"{claim!r} is pinned twice: as a field of this identity and as a claim",
+                         f"keep {claim} = ... and remove it from claims")
+            ok = False
+        elif claim in kind.required:
+            report.error(where, block, f"{claim!r} is pinned by the subject already",
+                         f"set it with {claim} = ... and remove it from claims")
+            ok = False
+        elif kind.claims is not None and claim not in kind.claims:
+            report.error(where, block, f"{kind.name} tokens carry no claim {claim!r} (issuer {issuer_name!r})",
+                         _did_you_mean(claim, kind.claims) or f"{kind.name} tokens carry: {listed(sorted(kind.claims))}")
+            ok = False
+    return ok
