@@ -61,11 +61,18 @@ def test_a_claim_of_a_kind_without_subject_templates_cannot_reach_azure(spec):
                           "workload elsewhere")
 
 
-def test_carried_claims_compile_and_only_azure_grants_refuse_the_others(spec):
-    carrying = ('issuer "carrying" {\n  kind = "github_actions"\n'
-                '  subject_claims = ["repo", "context", "job_workflow_ref", "repository_owner"]\n}\n')
-    folder = spec(BASE_HCL + carrying + workload_hcl("w", [PINNED.format(issuer="carrying")], [AZURE_GRANT]))
-    assert spec_errors(folder) == []
+def test_carried_claims_compile_and_the_fix_extends_the_issuers_own_template(spec):
+    def carrying(keys: str) -> str:
+        return f'issuer "carrying" {{\n  kind = "github_actions"\n  subject_claims = [{keys}]\n}}\n'
+
+    workload = workload_hcl("w", [PINNED.format(issuer="carrying")], [AZURE_GRANT])
+    assert spec_errors(spec(BASE_HCL + carrying('"repo", "context", "job_workflow_ref", "repository_owner"') + workload)) == []
+    [error] = spec_errors(spec(BASE_HCL + carrying('"context", "job_workflow_ref"') + workload))
+    assert "claim 'repository_owner' of issuer 'carrying'" in error.message
+    assert 'subject_claims = ["context", "job_workflow_ref", "repository_owner"]' in error.hint
+
+
+def test_only_azure_grants_refuse_claims_beyond_the_subject(spec):
     gcp = ('gcp', 'prod', 'roles = ["roles/viewer"]\n    resource = "projects/acme-prod"')
     folder = spec(BASE_HCL + workload_hcl("w", [PINNED.format(issuer="github")], [gcp]))
     assert [e for e in spec_errors(folder) if "azure" in e.message] == []
