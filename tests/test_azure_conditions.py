@@ -17,8 +17,8 @@ from wiam.simulate import simulate
 
 GITHUB = "https://token.actions.githubusercontent.com"
 AUDIENCE = "api://AzureADTokenExchange"
-TARGET = {"tenant_id": "00000000-0000-0000-0000-000000000000", "subscription_id": "11111111-1111-1111-1111-111111111111",
-          "resource_group": "ids", "location": "eastus"}
+TARGET = {"tenant_id": "00000000-0000-0000-0000-000000000000",
+          "subscription_id": "11111111-1111-1111-1111-111111111111", "resource_group": "ids", "location": "eastus"}
 AZURE_GRANT = ('azure', 'prod', 'roles = ["Reader"]')
 PINNED = ('issuer = "{issuer}"\n    repository = "acme/app"\n    ref = "refs/heads/main"\n'
           '    claims = {{\n      job_workflow_ref = "acme/wf/.github/workflows/a.yml@refs/heads/main"\n'
@@ -66,7 +66,8 @@ def test_carried_claims_compile_and_the_fix_extends_the_issuers_own_template(spe
         return f'issuer "carrying" {{\n  kind = "github_actions"\n  subject_claims = [{keys}]\n}}\n'
 
     workload = workload_hcl("w", [PINNED.format(issuer="carrying")], [AZURE_GRANT])
-    assert spec_errors(spec(BASE_HCL + carrying('"repo", "context", "job_workflow_ref", "repository_owner"') + workload)) == []
+    every = carrying('"repo", "context", "job_workflow_ref", "repository_owner"')
+    assert spec_errors(spec(BASE_HCL + every + workload)) == []
     [error] = spec_errors(spec(BASE_HCL + carrying('"context", "job_workflow_ref"') + workload))
     assert "claim 'repository_owner' of issuer 'carrying'" in error.message
     assert 'subject_claims = ["context", "job_workflow_ref", "repository_owner"]' in error.hint
@@ -115,8 +116,8 @@ def test_the_600_character_subject_limit_counts_the_subject_as_github_sends_it(s
 KEYS = ["job_workflow_ref", "repository_owner", "actor", "workflow", "runner_environment", "event_name",
         "repository_visibility", "enterprise"]
 # Specs refuse controls and invisible characters (validate.INVISIBLE_CATEGORIES); every other one may come.
-HOSTILE = st.text(st.sampled_from(list(':"\'\\${}%@/ é😀')) | st.characters(blacklist_categories=("Cs", "Cc", "Cf", "Zl", "Zp")),
-                  min_size=1, max_size=30)
+HOSTILE = st.text(st.sampled_from(list(':"\'\\${}%@/ é😀'))
+                  | st.characters(blacklist_categories=("Cs", "Cc", "Cf", "Zl", "Zp")), min_size=1, max_size=30)
 CONTEXTS = st.sampled_from([{"ref": "refs/heads/main"}, {"ref": "refs/tags/v1"}, {"environment": "prod"},
                             {"pull_request": True}])
 
