@@ -179,10 +179,10 @@ def _check_conditions(model: Model, target: str, item: Identity, report: Report)
                      _block(item),
                      f"azure target {target!r} cannot check claim {claim!r} of issuer {issuer.name!r} "
                      f"({issuer.url}): its exact federated credentials compare issuer, subject and audience only",
-                     _conditions_fix(item, claim))
+                     _conditions_fix(item))
 
 
-def _conditions_fix(item: Identity, claim: str) -> str:
+def _conditions_fix(item: Identity) -> str:
     issuer = item.issuer
     if KINDS[issuer.kind].templated is None:
         return "Azure's exact federated credentials cannot check it: remove the claim or grant this workload elsewhere"
