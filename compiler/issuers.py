@@ -93,6 +93,10 @@ def _github_templated(keys: tuple[str, ...], fields: dict[str, Any], claims: dic
     return ":".join(parts)
 
 
+# GitHub's default subject as a subject_claims template: its keys, in order (github/docs).
+GITHUB_DEFAULT_TEMPLATE = ("repo", "context")
+
+
 def carried(keys: tuple[str, ...]) -> frozenset[str]:
     """The claims a templated subject carries, which need no check of their own."""
     return frozenset(keys) - {"repo", "context"}

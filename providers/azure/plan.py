@@ -3,11 +3,13 @@ identity credentials and its role assignments, named once, with Azure's document
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from operator import itemgetter
 
 from wiam.diagnostics import Report
 from wiam.document import describe
+from wiam.issuers import GITHUB_DEFAULT_TEMPLATE, KINDS
 from wiam.model import Grant, Identity, Model, Target, Workload
 from wiam.names import ObjectName, free_name, short_hash, slug, terraform_name
 from wiam.plan import Principal, TargetPlan
@@ -120,6 +122,7 @@ def _identity(model: Model, result: AzurePlan, workload: Workload, grant: Grant,
     seen: dict[tuple[str, str], Identity] = {}  # Entra takes one per issuer and subject
     for item in sorted(workload.identities, key=lambda i: (i.issuer.name, i.subject)):
         _check_identity(model, item, seen, report)
+        _check_conditions(model, result.target, item, report)
         if not item.active:
             continue  # kill switch: the credential goes; the identity and its role assignments stay
         audience = item.audience_for(DEFAULT_AUDIENCE)
@@ -165,6 +168,29 @@ def _check_identity(model: Model, item: Identity, seen: dict[tuple[str, str], Id
         report.error(model.where(("issuer", item.issuer.name, "url")), describe(("issuer", item.issuer.name)),
                      f"the issuer URL is {len(item.issuer.url)} characters; Azure allows {ISSUER_MAX}",
                      "use a shorter issuer URL")
+
+
+def _check_conditions(model: Model, target: str, item: Identity, report: Report) -> None:
+    """Exact federated credentials compare issuer, subject and audience only: a claim beyond the
+    subject is unchecked in Azure, so it is an error, never a silent drop."""
+    issuer = item.issuer
+    for claim, _ in item.conditions:
+        report.error(model.where(("workload", item.workload, "identity", item.index, "claims", claim), key=True),
+                     _block(item),
+                     f"azure target {target!r} cannot check claim {claim!r} of issuer {issuer.name!r} "
+                     f"({issuer.url}): its exact federated credentials compare issuer, subject and audience only",
+                     _conditions_fix(item))
+
+
+def _conditions_fix(item: Identity) -> str:
+    issuer = item.issuer
+    if KINDS[issuer.kind].templated is None:
+        return "Azure's exact federated credentials cannot check it: remove the claim or grant this workload elsewhere"
+    keys = issuer.subject_claims or GITHUB_DEFAULT_TEMPLATE
+    keys += tuple(name for name, _ in item.conditions if name not in keys)  # every unchecked claim, in one template
+    return (f"add the claim to subject_claims on issuer {issuer.name!r}, so the subject carries it "
+            f"(e.g. subject_claims = [{', '.join(map(json.dumps, keys))}]); the repositories using it must set the "
+            f"same include_claim_keys")
 
 
 def _block(identity: Identity) -> str:
