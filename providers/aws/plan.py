@@ -256,7 +256,7 @@ def _check_conditions(model: Model, target: Target, workload: Workload, report: 
             only = (f"pin only claims AWS checks: {', '.join(sorted(checkable))}" if checkable
                     else "remove it from claims (AWS checks only sub and aud of this issuer's tokens)")
             report.error(model.where(path + ("claims", claim), key=True), describe(path),
-                         f"{CLOUD} target {target.name!r} cannot check claim {claim!r} of issuer {issuer.name!r} "
+                         f"{CLOUD} target \"{target.name}\" cannot check claim {claim!r} of issuer {issuer.name!r} "
                          f"({issuer.url}): STS compares only the claims it knows for that issuer", carry + only)
 
 
