@@ -253,7 +253,8 @@ def _check_conditions(model: Model, target: Target, workload: Workload, report: 
             path = ("workload", workload.name, "identity", identity.index)
             carry = (f"carry it in the subject: add it to subject_claims on issuer {issuer.name!r}, or "
                      if KINDS[issuer.kind].templated else "")
-            only = (f"pin only claims AWS checks: {', '.join(sorted(checkable))}" if checkable
+            pinnable = sorted(checkable - set(KINDS[issuer.kind].required))  # the subject holds those
+            only = (f"pin only claims AWS checks: {', '.join(pinnable)}" if pinnable
                     else "remove it from claims (AWS checks only sub and aud of this issuer's tokens)")
             report.error(model.where(path + ("claims", claim), key=True), describe(path),
                          f"{CLOUD} target \"{target.name}\" cannot check claim {claim!r} of issuer {issuer.name!r} "
