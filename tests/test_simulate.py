@@ -60,7 +60,8 @@ def _tokens_for(model):
                 else:
                     audience = identity.audience_for({"aws": "sts.amazonaws.com",
                                                       "azure": "api://AzureADTokenExchange"}[grant.cloud])
-                yield workload, grant.cloud, {"iss": identity.issuer.url, "sub": identity.subject, "aud": audience}
+                yield workload, grant.cloud, {"iss": identity.issuer.url, "sub": identity.subject, "aud": audience,
+                                              **dict(identity.conditions)}
 
 
 def _gcp_provider_id(model, target, identity):

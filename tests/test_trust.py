@@ -27,7 +27,7 @@ def _compiled(folder):
 def _claims(identity, cloud):
     defaults = {"aws": "sts.amazonaws.com", "azure": "api://AzureADTokenExchange", "gcp": None}
     audience = identity.audience or identity.issuer.audience or defaults[cloud]
-    return {"iss": identity.issuer.url, "sub": identity.subject, "aud": audience}
+    return {"iss": identity.issuer.url, "sub": identity.subject, "aud": audience, **dict(identity.conditions)}
 
 
 def _expected(model, workload_name, cloud):

@@ -1,6 +1,6 @@
 """Evaluate compiled trust the way each cloud does, for tokens given as claims.
 
-AWS: the role's trust policy (Federated principal by issuer, StringEquals on aud and sub; Deny wins).
+AWS: the role's trust policy (Federated principal by issuer, StringEquals on aud, sub and other claims; Deny wins).
 GCP: a provider that is not disabled, its issuer and audience, then its attribute_condition in a real CEL engine
 (cel-python), then the principal:// binding on the service account or the granted resource.
 Azure: a federated credential whose issuer, subject and audience match exactly.
@@ -32,7 +32,8 @@ def _aws_statement_matches(statement: dict, host: str, claims: dict) -> bool:
         return False  # only the operator wiam writes is modelled here
     equals = {k: [_iam_value(x) for x in (v if isinstance(v, list) else [v])]
               for k, v in condition.get("StringEquals", {}).items()}
-    keys = {f"{host}:aud": claims["aud"], f"{host}:sub": claims["sub"]}
+    # Each string claim is the key `<host>:<claim>`; a key the token lacks matches nothing.
+    keys = {f"{host}:{claim}": value for claim, value in claims.items() if isinstance(value, str)}
     return all(key in keys and keys[key] in values for key, values in equals.items())
 
 

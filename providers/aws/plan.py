@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from wiam.diagnostics import Report
 from wiam.document import describe
+from wiam.issuers import KINDS
 from wiam.model import Grant, Identity, Model, Target, Workload, host_path, normalised_url
 from wiam.names import free_name, short_hash, slug, terraform_name
 from wiam.plan import Principal, TargetPlan
@@ -34,6 +35,29 @@ CONDITION_OPERATORS = {
     "Bool", "BinaryEquals", "IpAddress", "NotIpAddress", "ArnEquals", "ArnLike", "ArnNotEquals",
     "ArnNotLike", "Null",
 }
+
+
+# The claims beyond aud and sub that STS checks in a web-identity trust policy, as condition keys
+# `<provider host/path>:<claim>`, by the issuer URL's host/path (AWS Service Authorization Reference,
+# sts:AssumeRoleWithWebIdentity; IAM User Guide, reference_policies_iam-condition-keys.html#condition-keys-wif).
+# Any other issuer (GitHub Enterprise Server, self-hosted GitLab, ...) has only aud and sub.
+_GITHUB_STS_CLAIMS = frozenset({
+    "actor", "actor_id", "enterprise_id", "environment", "job_workflow_ref", "ref", "repository", "repository_id",
+    "repository_owner_id", "workflow",
+})
+STS_CLAIMS: tuple[tuple[re.Pattern, frozenset[str]], ...] = (
+    (re.compile(r"token\.actions\.githubusercontent\.com(/[^/]+)?"), _GITHUB_STS_CLAIMS),  # /<enterprise slug>
+    (re.compile(r"token\.actions\.[a-z0-9-]+\.ghe\.com"), _GITHUB_STS_CLAIMS),  # GHE.com data residency
+    (re.compile(r"gitlab\.com"), frozenset({
+        "namespace_id", "pipeline_source", "project_id", "ref_protected", "runner_environment", "user_access_level",
+        "user_email", "user_id", "user_login"})),
+)
+
+
+def sts_claims(url: str) -> frozenset[str]:
+    """The claims (beyond aud and sub) STS checks on tokens of the issuer at `url`."""
+    where = host_path(normalised_url(url))
+    return next((claims for pattern, claims in STS_CLAIMS if pattern.fullmatch(where)), frozenset())
 
 
 def valid_condition_operator(operator: str) -> bool:
@@ -178,29 +202,33 @@ def iam_literal(text: str) -> str:
 
 
 def trust_policy(providers: dict[str, OidcProvider], identities: list[Identity]) -> dict:
-    """One Allow statement per OIDC provider and audience, pinning aud and the exact sub values of the
-    active identities; disabled subjects (and disabled issuers, whole) get an explicit Deny, which wins."""
-    groups: dict[tuple[str, str], list[str]] = {}
+    """One Allow statement per OIDC provider, audience and set of pinned claims, pinning aud, the exact
+    sub values of the active identities and each claim; disabled subjects (and disabled issuers, whole)
+    get an explicit Deny, which wins whatever the claims."""
+    groups: dict[tuple[str, str, tuple], list[str]] = {}
     denied: dict[str, set[str]] = {}
     by_arn: dict[str, tuple[OidcProvider, bool]] = {}
     for identity in identities:
         provider = providers[identity.issuer.name]
         by_arn[provider.arn] = provider, bool(identity.issuer.disabled)  # alike for issuers of one URL
         if identity.active:
-            groups.setdefault((provider.arn, identity.audience_for(DEFAULT_AUDIENCE)), []).append(identity.subject)
+            key = provider.arn, identity.audience_for(DEFAULT_AUDIENCE), identity.conditions
+            groups.setdefault(key, []).append(identity.subject)
         else:
             denied.setdefault(provider.arn, set()).add(identity.subject)
     statements = []
-    for (arn, audience), subjects in sorted(groups.items()):
+    for (arn, audience, conditions), subjects in sorted(groups.items()):
         keys = by_arn[arn][0].host_path
+        equals = {
+            f"{keys}:aud": iam_literal(audience),
+            f"{keys}:sub": one_or_list([iam_literal(s) for s in sorted(set(subjects))]),
+        }
+        equals.update((f"{keys}:{claim}", iam_literal(value)) for claim, value in conditions)
         statements.append({
             "Effect": "Allow",
             "Principal": {"Federated": arn},
             "Action": "sts:AssumeRoleWithWebIdentity",
-            "Condition": {"StringEquals": {
-                f"{keys}:aud": iam_literal(audience),
-                f"{keys}:sub": one_or_list([iam_literal(s) for s in sorted(set(subjects))]),
-            }},
+            "Condition": {"StringEquals": equals},
         })
     # Sids must be unique within a policy.
     for number, (arn, subjects) in enumerate(sorted(denied.items()), 1):
@@ -212,6 +240,25 @@ def trust_policy(providers: dict[str, OidcProvider], identities: list[Identity])
                 f"{provider.host_path}:sub": one_or_list([iam_literal(s) for s in sorted(subjects)])}}
         statements.append(statement)
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _check_conditions(model: Model, target: Target, workload: Workload, report: Report) -> None:
+    """Every claim an identity pins must be one STS checks for its issuer: never dropped in silence."""
+    for identity in workload.identities:
+        issuer = identity.issuer
+        checkable = sts_claims(issuer.url)
+        for claim, _ in identity.conditions:
+            if claim in checkable:
+                continue
+            path = ("workload", workload.name, "identity", identity.index)
+            carry = (f"carry it in the subject: add it to subject_claims on issuer {issuer.name!r}, or "
+                     if KINDS[issuer.kind].templated else "")
+            pinnable = sorted(checkable - set(KINDS[issuer.kind].required))  # the subject holds those
+            only = (f"pin only claims AWS checks: {', '.join(pinnable)}" if pinnable
+                    else "remove it from claims (AWS checks only sub and aud of this issuer's tokens)")
+            report.error(model.where(path + ("claims", claim), key=True), describe(path),
+                         f"{CLOUD} target \"{target.name}\" cannot check claim {claim!r} of issuer {issuer.name!r} "
+                         f"({issuer.url}): STS compares only the claims it knows for that issuer", carry + only)
 
 
 def inline_policy(settings: GrantSettings) -> dict | None:
@@ -320,6 +367,7 @@ def plan(model: Model, target: Target, report: Report) -> AWSPlan:
     for workload, grant in grants:
         grant_settings = GrantSettings.of(grant.settings)
         _check_grant(model, settings, workload, grant_settings, grant.path, report)
+        _check_conditions(model, target, workload, report)
         if not workload.identities:
             continue
         role = _role(model, target, settings, workload, grant, grant_settings, providers, addresses, taken, report)

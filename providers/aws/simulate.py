@@ -1,6 +1,6 @@
 """AWS STS AssumeRoleWithWebIdentity, judged on the planned roles: the token's issuer must be the
 role's federated OIDC provider (whose client ID list holds the audience), an Allow statement's
-StringEquals conditions must hold for aud and sub, and no Deny statement may match."""
+StringEquals conditions must hold for aud, sub and every pinned claim, and no Deny statement may match."""
 
 from __future__ import annotations
 
@@ -32,9 +32,10 @@ def _statement_checks(statement: dict, host: str, claims: dict, client_ids: dict
     for key, expected in statement.get("Condition", {}).get("StringEquals", {}).items():
         claim = key.rsplit(":", 1)[1]
         wanted = [iam_value(v) for v in (expected if isinstance(expected, list) else [expected])]
-        present = audiences(claims) if claim == "aud" else [claims.get(claim)]
-        checks.append(Check(claim, bool(set(wanted) & set(present)),
-                            f"the token has {_shown(present)}, the role expects {_shown(wanted)}"))
+        value = claims.get(claim)  # a token's other claims may be any JSON: only a string can be equal
+        present = audiences(claims) if claim == "aud" else [value] if isinstance(value, str) else []
+        has = _shown(present) if present else f"no {claim} claim" if value is None else f"a non-string {claim}"
+        checks.append(Check(claim, bool(set(wanted) & set(present)), f"the token has {has}, the role expects {_shown(wanted)}"))
     if provider in client_ids and not set(audiences(claims)) & set(client_ids[provider]) and all(
             c.passed for c in checks if c.name == "aud"):
         checks.append(Check("aud", False, f"{_shown(audiences(claims))} is not a client ID of the OIDC provider "
