@@ -14,6 +14,7 @@ from support.cli import run_wiam
 from support.paths import EXAMPLES
 from support.specs import spec_errors, write_spec
 from wiam.compile import load_model
+from wiam.diff import condition_changes
 from wiam.graph import build_graph
 
 WORKFLOW = "acme/shared-workflows/.github/workflows/release.yml@refs/heads/main"
@@ -235,3 +236,19 @@ def test_diff_sees_a_condition_change_of_a_renamed_workload(tmp_path):
     head = write_spec(tmp_path / "head", {"spec.wiam.hcl": _hcl(head_data)})
     payload = json.loads(run_wiam("diff", base, head, "--format", "json").stdout)
     assert payload["classification"] == "widening"  # not a plain rename: its tokens changed
+
+
+PINS = st.dictionaries(st.sampled_from(["job_workflow_ref", "repository_id", "actor", "environment"]),
+                       st.sampled_from(["a", "A", "b", "a:b"]), max_size=4)
+
+
+@settings(max_examples=100, deadline=None)
+@given(before=PINS, after=PINS)
+def test_condition_changes_loosen_exactly_where_a_base_claim_is_not_kept(before, after):
+    key = ("w", "https://issuer.example sub")
+    loosened, tightened = condition_changes({key: tuple(sorted(before.items()))},
+                                            {("w2", key[1]): tuple(sorted(after.items()))}, {"w": "w2"})
+    assert bool(loosened) == any(after.get(claim) != value for claim, value in before.items())
+    assert len(loosened) == sum(after.get(claim) != value for claim, value in before.items())
+    assert len(tightened) == len(after.keys() - before.keys())
+    assert all(line.startswith("https://issuer.example sub as workload w2: ") for line in loosened + tightened)
