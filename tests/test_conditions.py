@@ -252,3 +252,43 @@ def test_condition_changes_loosen_exactly_where_a_base_claim_is_not_kept(before,
     assert len(loosened) == sum(after.get(claim) != value for claim, value in before.items())
     assert len(tightened) == len(after.keys() - before.keys())
     assert all(line.startswith("https://issuer.example sub as workload w2: ") for line in loosened + tightened)
+
+
+# End to end through the clouds: these need the providers' half of issue 18 (h-aws18, h-gcp18,
+# h-azure18). strict: once the providers land they pass, and the merger removes the mark.
+NEEDS_PROVIDERS = pytest.mark.xfail(strict=True, reason="needs the providers' conditions of issue 18; remove after "
+                                                        "merging h-aws18, h-gcp18 and h-azure18")
+RELEASE_TOKEN = {"iss": "https://token.actions.githubusercontent.com", "sub": "repo:acme/payments:ref:refs/heads/main",
+                 "job_workflow_ref": WORKFLOW, "repository_id": "892416"}
+
+
+@NEEDS_PROVIDERS
+def test_every_cloud_checks_the_pinned_claims_of_the_spec_example():
+    from support.specs import compiled_files, resources
+    from trust_eval import gcp_principals_accepting
+
+    module = compiled_files(EXAMPLES / "spec-reference")["main.tf.json"]
+    trust = json.loads(resources(module, "aws_iam_role")["prod__payments-release"]["assume_role_policy"])
+    equals = [s["Condition"]["StringEquals"] for s in trust["Statement"]]
+    assert {"token.actions.githubusercontent.com:job_workflow_ref": WORKFLOW,
+            "token.actions.githubusercontent.com:repository_id": "892416"}.items() <= equals[0].items()
+    gcp_aud = {"aud": "//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/wiam-pool/"
+                      "providers/github"}
+    releases = {name for name in resources(module, "google_service_account") if "payments-release" in name}
+    assert releases == {"prod__payments-release"}
+    assert releases <= gcp_principals_accepting(module, {**RELEASE_TOKEN, **gcp_aud})
+    other = {**RELEASE_TOKEN, **gcp_aud, "job_workflow_ref": WORKFLOW.replace("release", "other")}
+    assert not releases & gcp_principals_accepting(module, other)
+
+
+@NEEDS_PROVIDERS
+def test_a_claim_azure_cannot_check_is_a_compile_error_naming_the_cloud_issuer_and_claim(tmp_path):
+    data = _data({"job_workflow_ref": WORKFLOW})
+    data["target"]["azure"] = {"prod": {"tenant_id": "00000000-0000-0000-0000-000000000000",
+                                        "subscription_id": "11111111-1111-1111-1111-111111111111",
+                                        "resource_group": "wi", "location": "eastus"}}
+    data["workload"]["w"]["grant"] = {"azure": {"prod": {"roles": ["Storage Blob Data Reader"]}}}
+    text, (error,) = _errors(tmp_path, data, "json")
+    assert "azure" in error.message.lower() and "'github'" in error.message and "job_workflow_ref" in error.message
+    assert "subject_claims" in error.hint
+    assert (error.pos.line, error.pos.column) == _where(text, "job_workflow_ref")
