@@ -433,9 +433,11 @@ def test_a_branch_subject_carrying_the_workflow_is_pinned(spec):
     text = planted("aws", 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]',
                    'issuer = "gh"\n    repository = "acme/app"\n    ref = "refs/heads/main"\n'
                    '    claims = { job_workflow_ref = "acme/app/.github/workflows/d.yml@refs/heads/main" }')
-    carried = text + 'issuer "gh" {\n  kind = "github_actions"\n  subject_claims = ["repo", "context", "job_workflow_ref"]\n}\n'
+    carried = text + ('issuer "gh" {\n  kind = "github_actions"\n'
+                      '  subject_claims = ["repo", "context", "job_workflow_ref"]\n}\n')
     assert "WIAM008" not in rule_ids(spec(carried))
     plain = text + 'issuer "gh" {\n  kind = "github_actions"\n}\n'
     assert "WIAM008" not in rule_ids(spec(plain))
-    (finding,) = [f for f in findings_of(spec(plain.replace("job_workflow_ref", "workflow_ref"))) if f.rule == "WIAM008"]
+    unpinned = plain.replace("job_workflow_ref", "workflow_ref")  # names the caller's workflow, not the one run
+    (finding,) = [f for f in findings_of(spec(unpinned)) if f.rule == "WIAM008"]
     assert finding.block == 'identity #1 in workload "app"' and "branch 'main' alone" in finding.message

@@ -272,13 +272,16 @@ def test_every_cloud_checks_the_pinned_claims_of_the_spec_example():
     equals = [s["Condition"]["StringEquals"] for s in trust["Statement"]]
     assert {"token.actions.githubusercontent.com:job_workflow_ref": WORKFLOW,
             "token.actions.githubusercontent.com:repository_id": "892416"}.items() <= equals[0].items()
-    gcp_aud = {"aud": "//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/wiam-pool/"
-                      "providers/github"}
-    releases = {name for name in resources(module, "google_service_account") if "payments-release" in name}
-    assert releases == {"prod__payments-release"}
-    assert releases <= gcp_principals_accepting(module, {**RELEASE_TOKEN, **gcp_aud})
-    other = {**RELEASE_TOKEN, **gcp_aud, "job_workflow_ref": WORKFLOW.replace("release", "other")}
-    assert not releases & gcp_principals_accepting(module, other)
+
+    def gcp_accepting(token):  # through any of the pool's providers, each with its own default audience
+        providers = resources(module, "google_iam_workload_identity_pool_provider").values()
+        audiences = [f"//providers/{p['workload_identity_pool_provider_id']}" for p in providers]
+        return set().union(*(gcp_principals_accepting(module, {**token, "aud": aud}) for aud in audiences))
+
+    assert "prod__payments-release" in gcp_accepting(RELEASE_TOKEN)
+    other = {**RELEASE_TOKEN, "job_workflow_ref": WORKFLOW.replace("release", "other")}
+    assert "prod__payments-release" not in gcp_accepting(other)
+    assert "prod__payments-deployer" in gcp_accepting(other)  # it pins no claim
 
 
 @NEEDS_PROVIDERS
