@@ -11,7 +11,7 @@ import re
 import subprocess
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import networkx as nx
@@ -56,6 +56,8 @@ class Side:
     principals: set[tuple[str, str, str]]  # (cloud, target, workload)
     signatures: dict[str, str]  # workload -> what it is without its name, to spot renames
     disabled: set[tuple[str, str, str]]  # ("issuer", name, ""), ("workload", name, ""), ("subject", workload, subject)
+    # (workload, "issuer-URL subject") -> the claims every cloud checks beyond the subject, of each active identity
+    conditions: dict[tuple[str, str], tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
 
 def read_side(model: Model, label: str, folder: str | None) -> Side:
@@ -69,8 +71,10 @@ def read_side(model: Model, label: str, folder: str | None) -> Side:
             disabled.add(("workload", name, ""))
         else:
             disabled |= {("subject", name, i.subject) for i in workload.identities if i.disabled}
+    conditions = {(w.name, f"{i.issuer.url} {i.subject}"): i.conditions
+                  for w in model.workloads.values() for i in w.active_identities}
     return Side(label, folder, model.document.digest, access_tuples(model, access), analyze(model, access), subjects,
-                principals, {name: _signature(model, name) for name in model.workloads}, disabled)
+                principals, {name: _signature(model, name) for name in model.workloads}, disabled, conditions)
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,8 @@ class Diff:
     escalations_added: list[Finding]
     escalations_removed: list[Finding]
     disabled: list[str]  # blocks the kill switch turned on
+    conditions_loosened: list[str] = field(default_factory=list)  # a pinned claim removed or changed: widening
+    conditions_tightened: list[str] = field(default_factory=list)  # a claim pinned anew: narrowing
 
     def as_json(self) -> dict:
         def finding(f: Finding) -> dict:
@@ -132,6 +138,7 @@ class Diff:
             "findings": {"introduced": [finding(f) for f in self.findings_introduced],
                          "fixed": [finding(f) for f in self.findings_fixed]},
             "disabled": self.disabled,
+            "conditions": {"loosened": self.conditions_loosened, "tightened": self.conditions_tightened},
         }
 
 
@@ -266,7 +273,8 @@ def access_tuples(model: Model, access: AccessGraph) -> set[Access]:
 def _signature(model: Model, name: str) -> str:
     """What a workload is, without its name: its subjects and its grants."""
     workload = model.workloads[name]
-    identities = sorted((i.issuer.url, i.subject, i.audience or "", bool(i.active)) for i in workload.identities)
+    identities = sorted((i.issuer.url, i.subject, i.audience or "", bool(i.active), i.conditions)
+                        for i in workload.identities)
     grants = sorted((g.cloud, g.target, json.dumps(g.settings, sort_keys=True)) for g in workload.grants)
     return json.dumps([identities, grants, workload.environment, workload.owner])
 
@@ -327,9 +335,10 @@ def diff_sides(old: Side, new: Side) -> Diff:
     fixed = [old_findings[k] for k in sorted(old_findings.keys() - new_findings.keys())]
     new_principals, old_principals = principals(new, {}), principals(old, rename)
     disabled = sorted(_disabled(new.disabled) - _disabled(old.disabled, rename))
-    if widened or new.subjects - old.subjects or [f for f in introduced if f.rule == "WIAM001"]:
+    loosened, tightened = condition_changes(old.conditions, new.conditions, rename)
+    if widened or new.subjects - old.subjects or loosened or [f for f in introduced if f.rule == "WIAM001"]:
         classification = "widening"
-    elif removed or old.subjects - new.subjects or disabled:
+    elif removed or old.subjects - new.subjects or disabled or tightened:
         classification = "narrowing"
     else:
         classification = "neutral"
@@ -337,7 +346,27 @@ def diff_sides(old: Side, new: Side) -> Diff:
                 sorted(new.subjects - old.subjects), sorted(old.subjects - new.subjects),
                 sorted(new_principals - old_principals), sorted(old_principals - new_principals),
                 introduced, fixed, [f for f in introduced if f.rule == "WIAM001"],
-                [f for f in fixed if f.rule == "WIAM001"], disabled)
+                [f for f in fixed if f.rule == "WIAM001"], disabled, loosened, tightened)
+
+
+def condition_changes(old: dict[tuple[str, str], tuple], new: dict[tuple[str, str], tuple],
+                      rename: dict[str, str]) -> tuple[list[str], list[str]]:
+    """(loosened, tightened) of the subjects that authenticate as the same workload on both sides: a
+    claim the head no longer pins, or pins to another value, admits tokens the base refused; a claim
+    pinned anew refuses some it admitted."""
+    renamed = {(rename.get(workload, workload), subject): pins for (workload, subject), pins in old.items()}
+    loosened, tightened = [], []
+    for workload, subject in sorted(renamed.keys() & new.keys()):
+        before, after = dict(renamed[workload, subject]), dict(new[workload, subject])
+        where = f"{subject} as workload {workload}:"
+        for claim in sorted(before.keys() | after.keys()):
+            was, now = before.get(claim), after.get(claim)
+            if was is not None and was != now:
+                change = "no longer pinned" if now is None else f"now {json.dumps(now)}"
+                loosened.append(f"{where} {claim} = {json.dumps(was)} {change}")
+            elif was is None:
+                tightened.append(f"{where} {claim} = {json.dumps(now)} pinned")
+    return loosened, tightened
 
 
 def _disabled(items: set[tuple[str, str, str]], rename: dict[str, str] | None = None) -> set[str]:
@@ -443,8 +472,8 @@ def _access_line(a: Access) -> str:
 
 
 def summary_line(d: Diff) -> str:
-    counted = ((d.widened, "widening"), (d.renamed, "renamed"), (d.findings_introduced, "new findings"),
-               (d.findings_fixed, "fixed"))
+    counted = ((d.widened, "widening"), (d.conditions_loosened, "conditions loosened"), (d.renamed, "renamed"),
+               (d.findings_introduced, "new findings"), (d.findings_fixed, "fixed"))
     parts = [f"{len(d.added)} access added", f"{len(d.removed)} removed"]
     parts += [f"{len(items)} {label}" for items, label in counted if items]
     return f"{d.classification.upper()}: " + ", ".join(parts)
@@ -455,6 +484,7 @@ def _sections(d: Diff) -> list[tuple[str, list[str]]]:
         return f"{f.severity} {f.rule} {f.pos.file}:{f.pos.line}: {f.message}"
     return [
         ("Widening (access no existing permission covered)", [_access_line(a) for a in d.widened]),
+        ("Widening (conditions removed or changed)", d.conditions_loosened),
         ("Access added", [_access_line(a) for a in d.added]),
         ("Access removed", [_access_line(a) for a in d.removed]),
         ("Renamed workloads (same access; their cloud principals are replaced)",
@@ -466,6 +496,7 @@ def _sections(d: Diff) -> list[tuple[str, list[str]]]:
         ("Findings introduced", [finding(f) for f in d.findings_introduced]),
         ("Findings fixed", [finding(f) for f in d.findings_fixed]),
         ("Disabled (kill switch)", d.disabled),
+        ("Conditions added (narrowing)", d.conditions_tightened),
     ]
 
 

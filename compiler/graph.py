@@ -34,8 +34,10 @@ def build_graph(model: Model, plans: Plans | None = None) -> AccessGraph:
                                   subject=identity.subject, repository=dict(identity.claims).get(repository))
             access.edge(issuer_id(identity.issuer.name), subject, "issues")
             if identity.active:  # a disabled subject authenticates as nothing: the kill switch
+                # None (left out) without claims: graphs of specs without claims stay as they were
                 access.edge(subject, workload_id(name), "authenticates", identity=identity.index + 1,
-                            audience=identity.audience, **place(identity.pos))
+                            audience=identity.audience, conditions=dict(identity.conditions) or None,
+                            **place(identity.pos))
             elif subject not in active_subjects:
                 access.node(subject, "subject", identity.subject,
                             disabled=identity.disabled or f"issuer {identity.issuer.name}: {identity.issuer.disabled}")

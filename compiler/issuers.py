@@ -33,6 +33,10 @@ class IssuerKind:
     # The subject an issuer's subject_claims template gives (keys, fields, claims), if the kind has
     # templates; raises TemplateError naming a key the identity gives no value for.
     templated: Callable[[tuple[str, ...], dict[str, Any], dict[str, str]], str] | None = None
+    # the branch a subject is pinned by (a ref anyone with push access moves), else None
+    branch: Callable[[dict[str, Any]], str | None] = lambda fields: None
+    # claims or fields that pin the workflow or the repository's immutable ID beyond a branch
+    workflow_pins: tuple[str, ...] = ()
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -109,12 +113,16 @@ def _github_ref(ref: str) -> tuple[str, str] | None:
             f"GitHub subjects carry the full ref: write refs/heads/{ref} or refs/tags/{ref}")
 
 
+def _github_branch(fields: dict[str, Any]) -> str | None:
+    ref = fields.get("ref", "")
+    return ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
+
+
 def _github_untrusted(fields: dict[str, Any]) -> str | None:
     if fields.get("pull_request") is True:
         return "pull_request events (code from any pull request, including forks' if the workflow allows)"
-    ref = fields.get("ref", "")
-    branch = ref.removeprefix("refs/heads/")
-    if branch != ref and branch not in DEFAULT_BRANCHES:
+    branch = _github_branch(fields)
+    if branch is not None and branch not in DEFAULT_BRANCHES:
         return f"branch {branch!r}, {BRANCH_PUSHERS}"
     return None
 
@@ -165,7 +173,8 @@ KINDS: dict[str, IssuerKind] = {
         IssuerKind("github_actions", GITHUB_URL, ("repository",), ("owner_id", "repository_id"), _github,
                    one_of=("ref", "environment", "pull_request"), immutable_ids=("owner_id", "repository_id"),
                    repository="repository", enterprise=True, ref_problem=_github_ref, untrusted=_github_untrusted,
-                   claims=GITHUB_CLAIMS, templated=_github_templated),
+                   claims=GITHUB_CLAIMS, templated=_github_templated, branch=_github_branch,
+                   workflow_pins=("job_workflow_ref", "repository_id")),
         IssuerKind("gitlab_ci", "https://gitlab.com", ("project_path", "ref_type", "ref"), (), _gitlab,
                    repository="project_path", ref_problem=_gitlab_ref, untrusted=_gitlab_untrusted,
                    claims=GITLAB_CLAIMS),

@@ -126,7 +126,16 @@ def test_every_published_escalation_method_is_an_escalation_finding(spec, method
      '    environment = "staging"', "production", ["WIAM004"]),
     ('issuer = "github"\n    repository = "acme/app"\n    owner_id = "1"\n    repository_id = "2"\n'
      '    environment = "production"', "prod", []),
-    ('issuer = "github"\n    repository = "acme/app"\n    ref = "refs/heads/main"', "prod", ["WIAM005"]),
+    ('issuer = "github"\n    repository = "acme/app"\n    ref = "refs/heads/main"', "prod", ["WIAM005", "WIAM008"]),
+    ('issuer = "github"\n    repository = "acme/app"\n    ref = "refs/heads/main"', "dev", ["WIAM005"]),
+    ('issuer = "github"\n    repository = "acme/app"\n    ref = "refs/heads/main"\n'
+     '    claims = { job_workflow_ref = "acme/app/.github/workflows/d.yml@refs/heads/main" }', "prod", ["WIAM005"]),
+    ('issuer = "github"\n    repository = "acme/app"\n    ref = "refs/heads/main"\n'
+     '    claims = { repository_id = "200" }', "prod", ["WIAM005"]),
+    ('issuer = "github"\n    repository = "acme/app"\n    ref = "refs/heads/main"\n'
+     '    claims = { workflow = "deploy" }', "prod", ["WIAM005", "WIAM008"]),  # a workflow's name is not a pin
+    ('issuer = "github"\n    repository = "acme/app"\n    ref = "refs/tags/v1"', "prod", ["WIAM005"]),
+    ('issuer = "github"\n    repository = "acme/app"\n    environment = "prod"', "prod", ["WIAM005"]),
 ])
 def test_subject_rules(spec, identity, environment, expected):
     grant = 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]'
@@ -303,7 +312,8 @@ workload:
 """})
     found = findings_of(folder)
     assert [(f.rule, f.suppressed, f.pos.line) for f in found] == [
-        ("WIAM005", "the repository predates immutable subjects", 14), ("AWS101", "accepted for now", 17)]
+        ("WIAM005", "the repository predates immutable subjects", 14), ("WIAM008", None, 14),
+        ("AWS101", "accepted for now", 17)]
 
 
 @pytest.mark.parametrize("block,needle", [
@@ -417,3 +427,17 @@ def test_the_rule_index_page_is_generated_from_the_rules():
     assert (ROOT / "docs" / "rules.md").read_text(encoding="utf-8") == rules_markdown(all_rules())
     for rule in all_rules().values():
         assert rule.title and rule.explanation and rule.fix and rule.severity in ("low", "medium", "high", "critical")
+
+
+def test_a_branch_subject_carrying_the_workflow_is_pinned(spec):
+    text = planted("aws", 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]',
+                   'issuer = "gh"\n    repository = "acme/app"\n    ref = "refs/heads/main"\n'
+                   '    claims = { job_workflow_ref = "acme/app/.github/workflows/d.yml@refs/heads/main" }')
+    carried = text + ('issuer "gh" {\n  kind = "github_actions"\n'
+                      '  subject_claims = ["repo", "context", "job_workflow_ref"]\n}\n')
+    assert "WIAM008" not in rule_ids(spec(carried))
+    plain = text + 'issuer "gh" {\n  kind = "github_actions"\n}\n'
+    assert "WIAM008" not in rule_ids(spec(plain))
+    unpinned = plain.replace("job_workflow_ref", "workflow")  # a name any workflow file can take
+    (finding,) = [f for f in findings_of(spec(unpinned)) if f.rule == "WIAM008"]
+    assert finding.block == 'identity #1 in workload "app"' and "branch 'main' alone" in finding.message

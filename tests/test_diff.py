@@ -96,7 +96,7 @@ def test_new_subject_and_new_branch_widen_with_the_new_subject_named(tmp_path):
     assert result.classification == "widening"
     assert result.subjects_added == [f"{GITHUB} {develop}"]
     assert {a.subject for a in result.added} == {develop} and len(result.added) == 4  # 2 AWS actions, GCP, Azure
-    assert [f.rule for f in result.findings_introduced] == ["WIAM002", "WIAM005"]  # a feature branch on prod
+    assert [f.rule for f in result.findings_introduced] == ["WIAM002", "WIAM005", "WIAM008"]  # a feature branch on prod
 
 
 def test_rename_is_reported_as_a_rename(tmp_path):

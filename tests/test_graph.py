@@ -33,18 +33,27 @@ def test_spec_example_graph_has_exactly_the_expected_nodes():
     for node, data in access.graph.nodes(data=True):
         by_type.setdefault(data["type"], set()).add(node)
     assert by_type == {
-        "issuer": {"issuer:github", "issuer:eks-prod"},
-        "subject": {SPEC_SUBJECT, "subject:eks-prod:system:serviceaccount:orders:orders-api"},
-        "workload": {"workload:payments-deployer", "workload:orders-api"},
+        "issuer": {"issuer:github", "issuer:eks-prod", "issuer:github-workflows"},
+        "subject": {SPEC_SUBJECT, "subject:eks-prod:system:serviceaccount:orders:orders-api",
+                    "subject:github-workflows:repo:acme/payments:ref:refs/heads/main:job_workflow_ref:"
+                    "acme/shared-workflows/.github/workflows/sync.yml@refs/heads/main"},
+        "workload": {"workload:payments-deployer", "workload:orders-api", "workload:payments-release",
+                     "workload:payments-blob-sync"},
         "target": {"target:aws:prod", "target:gcp:prod", "target:azure:prod"},
         "principal": {"aws:role:prod:payments-deployer", "aws:role:prod:orders-api",
-                      "gcp:service_account:prod:payments-deployer", "azure:identity:prod:payments-deployer"},
+                      "gcp:service_account:prod:payments-deployer", "azure:identity:prod:payments-deployer",
+                      "aws:role:prod:payments-release", "gcp:service_account:prod:payments-release",
+                      "azure:identity:prod:payments-blob-sync"},
         "grant": {"grant:aws:prod:payments-deployer", "grant:aws:prod:orders-api",
-                  "grant:gcp:prod:payments-deployer", "grant:azure:prod:payments-deployer"},
+                  "grant:gcp:prod:payments-deployer", "grant:azure:prod:payments-deployer",
+                  "grant:aws:prod:payments-release", "grant:gcp:prod:payments-release",
+                  "grant:azure:prod:payments-blob-sync"},
         "action": {"aws:action:s3:GetObject", "aws:action:s3:PutObject", "aws:action:sqs:ReceiveMessage",
                    "aws:action:sqs:DeleteMessage"},
-        "role": {"gcp:role:roles/storage.objectViewer", "azure:role:Storage Blob Data Reader"},
+        "role": {"gcp:role:roles/storage.objectViewer", "azure:role:Storage Blob Data Reader",
+                 "gcp:role:roles/storage.objectCreator", "azure:role:Storage Blob Data Contributor"},
         "resource": {"aws:resource:arn:aws:s3:::acme-payments-artifacts/*",
+                     "aws:resource:arn:aws:s3:::acme-payments-artifacts/releases/*",
                      "aws:resource:arn:aws:sqs:us-east-1:123456789012:orders",
                      "gcp:resource:projects/_/buckets/acme-payments-artifacts",
                      "azure:scope:/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/payments"},
@@ -198,7 +207,8 @@ def test_blast_radius_of_a_subject_an_issuer_and_a_repository(chains):
     repository = _radius(spec_reference, repository="Acme/Payments")  # GitHub names ignore case
     assert {n for (n, _), r in repository.items() if not r.severity} == {
         "aws:role:prod:payments-deployer", "gcp:service_account:prod:payments-deployer",
-        "azure:identity:prod:payments-deployer"}
+        "azure:identity:prod:payments-deployer", "aws:role:prod:payments-release",
+        "gcp:service_account:prod:payments-release", "azure:identity:prod:payments-blob-sync"}
     assert {r.severity for r in repository.values() if r.severity} == {"high", "medium"}
 
 

@@ -192,3 +192,15 @@ def test_links_to_sections_of_the_page_resolve():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     links = set(re.findall(r"\]\(#([^)]+)\)", TEXT)) | set(re.findall(r"\]\(docs/language\.md#([^)]+)\)", readme))
     assert links and links <= anchors
+
+
+def test_token_claims_table_matches_the_issuer_kinds():
+    (rows,) = _tables("token-claims").values()
+    documented = {row[0].strip("`"): row[1] for row in rows}
+    assert set(documented) == set(KINDS)
+    for name, kind in KINDS.items():
+        cell = documented[name]
+        if kind.claims is None:
+            assert cell == "any claim", name
+        else:
+            assert set(_cell_names(cell)) == kind.claims and (kind.claims or cell == "none"), name

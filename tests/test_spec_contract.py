@@ -16,12 +16,13 @@ SUBJECT = "repo:acme/payments:ref:refs/heads/main"
 
 def test_examples_folder_holds_the_contract_examples_verbatim():
     assert sorted((b.lang, b.contract) for b in CONTRACT) == [
-        ("hcl", "examples/spec-reference/main.wiam.hcl"), ("yaml", "examples/spec-reference-yaml/spec.wiam.yaml")]
+        ("hcl", "examples/spec-reference/conditions.wiam.hcl"), ("hcl", "examples/spec-reference/main.wiam.hcl"),
+        ("yaml", "examples/spec-reference-yaml/spec.wiam.yaml")]
     for block in CONTRACT:
         assert (ROOT / block.contract).read_text(encoding="utf-8") == block.text, f"{block.contract} drifted"
 
 
-@pytest.mark.parametrize("block", CONTRACT, ids=lambda b: b.lang)
+@pytest.mark.parametrize("block", [b for b in CONTRACT if not b.fragment], ids=lambda b: b.lang)
 def test_contract_example_validates_and_compiles(spec, block):
     folder = spec({f"spec.wiam.{block.lang}": block.text})
     assert spec_errors(folder) == []
@@ -41,7 +42,7 @@ def test_contract_example_validates_and_compiles(spec, block):
 
 
 def test_contract_hcl_example_compiles_every_cloud(spec):
-    (hcl,) = [b.text for b in CONTRACT if b.lang == "hcl"]
+    (hcl,) = [b.text for b in CONTRACT if b.lang == "hcl" and not b.fragment]
     module = compiled_files(spec({"spec.wiam.hcl": hcl}))["main.tf.json"]
     # AWS: one OIDC provider per issuer and account, shared by the workloads.
     providers = resources(module, "aws_iam_openid_connect_provider")
@@ -75,3 +76,17 @@ def test_contract_hcl_example_compiles_every_cloud(spec):
     assert set(outputs) == {"aws_prod_role_arn", "gcp_prod_workload_identity_provider",
                             "gcp_prod_service_account_email", "azure_prod_client_id", "azure_prod_tenant_id"}
     assert set(module["output"]["orders-api"]["value"]) == {"aws_prod_role_arn"}
+
+
+def test_conditional_contract_example_validates_and_compiles_with_the_contract_example(spec):
+    """The conditional example is written against the contract example's issuers and targets."""
+    texts = {b.contract: b.text for b in CONTRACT if b.lang == "hcl"}
+    folder = spec({"main.wiam.hcl": texts["examples/spec-reference/main.wiam.hcl"],
+                   "conditions.wiam.hcl": texts["examples/spec-reference/conditions.wiam.hcl"]})
+    assert spec_errors(folder) == []
+    module = compiled_files(folder)["main.tf.json"]
+    (credential,) = [c for c in resources(module, "azurerm_federated_identity_credential").values()
+                     if c["subject"] != SUBJECT]
+    assert credential["subject"] == (  # the SPEC's subject for payments-blob-sync
+        "repo:acme/payments:ref:refs/heads/main:job_workflow_ref:"
+        "acme/shared-workflows/.github/workflows/sync.yml@refs/heads/main")

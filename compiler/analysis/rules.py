@@ -9,7 +9,7 @@ from .. import registry
 from ..access import issuer_id, target_id, workload_id
 from ..document import describe
 from ..findings import Context, Rule, rule
-from ..issuers import KINDS
+from ..issuers import KINDS, carried
 from ..suggest import LISTED, listed
 
 if TYPE_CHECKING:
@@ -109,6 +109,17 @@ def _escalation_paths(rule: Rule, context: Context):
                                path=[workload_id(name), *path], related=[node for _, node in nearest])
 
 
+def _privileged(workload) -> list[str]:
+    """Why a workload's access matters: its production environment, its write access; [] if neither."""
+    privileged = []
+    if environment_of(workload.environment) == "prod":
+        privileged.append(f"environment {workload.environment!r}")
+    writes = [f"{g.cloud} {g.target}" for g in workload.grants if registry.get(g.cloud).permissions.writes(g)]
+    if writes:
+        privileged.append("write access on " + listed(writes))  # repeated per identity: capped
+    return privileged
+
+
 @rule(RULES, "WIAM002", "untrusted-trigger-on-privileged", "high",
       "Pull request or feature-branch subject on a production or write workload",
       """A subject for pull requests or for a branch other than the default one is controlled by anyone
@@ -118,12 +129,7 @@ def _escalation_paths(rule: Rule, context: Context):
       reviewers; give pull requests a separate read-only workload.""")
 def _untrusted_triggers(rule: Rule, context: Context):
     for name, workload in sorted(context.model.workloads.items()):
-        privileged = []
-        if environment_of(workload.environment) == "prod":
-            privileged.append(f"environment {workload.environment!r}")
-        writes = [f"{g.cloud} {g.target}" for g in workload.grants if registry.get(g.cloud).permissions.writes(g)]
-        if writes:
-            privileged.append("write access on " + listed(writes))  # repeated per identity: capped
+        privileged = _privileged(workload)
         if not privileged:
             continue
         for identity in workload.active_identities:
@@ -214,3 +220,26 @@ def _unused_issuers(rule: Rule, context: Context):
     for name, issuer in sorted(context.model.issuers.items()):
         if not context.access.graph.out_degree(issuer_id(name)):
             yield rule.finding(issuer.pos, describe(("issuer", name)), f"no identity uses issuer {name!r}")
+
+
+@rule(RULES, "WIAM008", "branch-only-github-subject", "low",
+      "Production or write workload pinned by a branch alone",
+      """The subject names a branch, which moves: every workflow file on that branch, and every change
+      merged into it, gets the workload's access, and nothing pins which workflow runs or which
+      repository (by immutable ID) it is. On a production workload, or one with write access, one
+      workflow's access is every workflow's.""",
+      """Pin the workflow or the immutable IDs: claims = { job_workflow_ref =
+      "OWNER/REPO/.github/workflows/FILE@REF" } (or carry it in the subject with subject_claims), or
+      owner_id and repository_id.""")
+def _branch_only_subjects(rule: Rule, context: Context):
+    for name, workload in sorted(context.model.workloads.items()):
+        privileged = _privileged(workload)
+        for identity in workload.active_identities if privileged else ():
+            kind, fields = KINDS[identity.issuer.kind], dict(identity.claims)
+            branch = kind.branch(fields)
+            pinned = fields.keys() | dict(identity.conditions).keys() | carried(identity.issuer.subject_claims)
+            if branch is not None and not pinned & set(kind.workflow_pins):
+                yield rule.finding(identity.pos, describe(("workload", name, "identity", identity.index)),
+                                   f"subject {identity.subject!r} is pinned by branch {branch!r} alone, on a "
+                                   f"workload with {' and '.join(privileged)}: pin the workflow or the immutable "
+                                   "IDs", workload=name)
