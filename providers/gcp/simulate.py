@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from wiam.verdict import Check, Verdict, audiences, closest
 
-from .plan import CLOUD, GCPPlan, PoolProvider
+from .plan import CLOUD, GCPPlan, PoolProvider, Term
 from .settings import TargetSettings
 
 NO_PROVIDER = Check("iss", False, "the pool has no provider")
@@ -42,6 +42,27 @@ def default_audiences(settings: TargetSettings, provider_id: str) -> list[str]:
     return [f"//{name}", f"https://{name}"]
 
 
+def _claim_checks(pid: str, term: Term, claims: dict) -> tuple[Check, ...]:
+    """One check per claim a term requires with the token's subject (exact string equality, as the CEL)."""
+    return tuple(Check(name, claims.get(name) == value,
+                       (f"the token has {claims[name]!r}" if name in claims else f"the token has no {name!r} claim")
+                       + f", provider {pid} requires {value!r} with sub {term[0]!r}")
+                 for name, value in term[1])
+
+
+def _condition_checks(provider: PoolProvider, claims: dict) -> tuple[Check, ...]:
+    """The attribute condition's verdict (the real CEL decides); when it refuses a subject it admits
+    with some claims, the claims of the closest such term say which failed."""
+    pid = provider.provider_id
+    admitted = condition_admits(provider.attribute_condition, claims)
+    explained = [_claim_checks(pid, term, claims) for term in provider.admits if term[0] == claims["sub"]]
+    closest_claims = min(explained, key=lambda checks: sum(not c.passed for c in checks), default=())
+    if not admitted and not all(c.passed for c in closest_claims):
+        return closest_claims
+    return (Check("claims", admitted,
+                  f"the attribute_condition of provider {pid} does not admit the token (sub {claims['sub']!r})"),)
+
+
 def _provider_checks(provider: PoolProvider, claims: dict, settings: TargetSettings) -> tuple[Check, ...]:
     pid = provider.provider_id
     allowed = provider.allowed_audiences or default_audiences(settings, pid)
@@ -50,8 +71,7 @@ def _provider_checks(provider: PoolProvider, claims: dict, settings: TargetSetti
               f"the token is from {claims['iss']!r}, provider {pid} trusts {provider.issuer_uri!r}"),
         Check("aud", bool(set(audiences(claims)) & set(allowed)),
               f"the token has {audiences(claims)!r}, provider {pid} allows {allowed!r}"),
-        Check("claims", condition_admits(provider.attribute_condition, claims),
-              f"the attribute_condition of provider {pid} does not admit the token (sub {claims['sub']!r})"),
+        *_condition_checks(provider, claims),
         Check("enabled", not provider.disabled, f"provider {pid} is disabled (kill switch)"),
     )
 
