@@ -27,7 +27,7 @@ def _compiled(folder):
 def _claims(identity, cloud):
     defaults = {"aws": "sts.amazonaws.com", "azure": "api://AzureADTokenExchange", "gcp": None}
     audience = identity.audience or identity.issuer.audience or defaults[cloud]
-    return {"iss": identity.issuer.url, "sub": identity.subject, "aud": audience}
+    return {"iss": identity.issuer.url, "sub": identity.subject, "aud": audience, **dict(identity.conditions)}
 
 
 def _expected(model, workload_name, cloud):
@@ -58,7 +58,9 @@ def test_each_named_subject_reaches_exactly_its_workload(folder):
                 continue
             claims = _claims(identity, "gcp")
             if claims["aud"] is None:  # default audience: the provider's resource name
-                providers = module["resource"]["google_iam_workload_identity_pool_provider"].values()
+                # The identity's own provider: one checking its claims, where there is one.
+                providers = sorted(module["resource"]["google_iam_workload_identity_pool_provider"].values(),
+                                   key=lambda p: p["attribute_mapping"]["google.subject"] == "assertion.sub")
                 claims["aud"] = next(
                     f"//iam.googleapis.com/projects/x/locations/global/workloadIdentityPools/p/providers/"
                     f"{p['workload_identity_pool_provider_id']}" for p in providers

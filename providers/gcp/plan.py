@@ -4,6 +4,7 @@ the documented limits checked (Workload Identity Federation and IAM docs)."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -78,6 +79,27 @@ def term_expression(term: Term) -> str:
 def _joined_expression(term: Term) -> str:
     """A term as it reads between ||."""
     return f"({term_expression(term)})" if term[1] else term_expression(term)
+
+
+# Principals are pool-wide and bound by google.subject, so the subjects a provider admits only with
+# claims are mapped apart: google.subject = sub + ":wiam-" + a hash of the claims. A token without
+# them is refused by that provider and, through any other, maps to its bare sub: another principal.
+# (Characters subjects already hold, so the principal:// member reads as any other.)
+_CLAIMS_SEPARATOR = ":wiam-"
+
+
+def claims_hash(conditions: Conditions) -> str:
+    return short_hash(json.dumps(conditions, ensure_ascii=False), length=10) if conditions else ""
+
+
+def claims_suffix(conditions: Conditions) -> str:
+    """What a provider checking these claims appends to google.subject ("" for none)."""
+    return _CLAIMS_SEPARATOR + claims_hash(conditions) if conditions else ""
+
+
+def mapped_subject(identity: Identity) -> str:
+    """The google.subject of this identity's tokens, which its principal:// names."""
+    return identity.subject + claims_suffix(identity.conditions)
 
 
 def subject_condition(terms: list[Term]) -> str:
@@ -178,10 +200,17 @@ class PoolProvider(Resource):
     admits: list[Term]  # those its attribute_condition admits
     attribute_condition: str
     disabled: bool
+    subject_suffix: str = ""  # what google.subject appends to assertion.sub: the claims every term checks
 
     @property
     def allowed_audiences(self) -> list[str]:
         return [self.audience] if self.audience else []
+
+    @property
+    def attribute_mapping(self) -> dict[str, str]:
+        if not self.subject_suffix:
+            return dict(ATTRIBUTE_MAPPING)
+        return {"google.subject": f"assertion.sub + {cel_string(self.subject_suffix)}"}
 
 
 @dataclass(slots=True)
@@ -244,8 +273,8 @@ def plan(model: Model, target: Target, report: Report) -> GCPPlan:
             continue
         # A disabled identity leaves the bindings; a disabled issuer's provider is disabled instead.
         bound = [i for i in workload.identities if not i.disabled]
-        members = [settings.principal(i.subject) for i in bound]
-        used_providers = sorted({term_provider[(*_group(i), _term(i))] for i in workload.identities})
+        members = [settings.principal(mapped_subject(i)) for i in bound]
+        used_providers = sorted({term_provider[(*_group(i)[:2], _term(i))] for i in workload.identities})
         planned = planning.workload(workload, grant, list(dict.fromkeys(members)), used_providers)  # one per subject
         result.workloads.append(planned)
         result.principals[workload.name] = _principal(target, settings, planned, bound, members)
@@ -364,10 +393,11 @@ class _Planning:
 def _check_subjects(target: Target, settings: TargetSettings, identities: list[Identity], report: Report) -> None:
     subjects: dict[str, list[Identity]] = {}
     for identity in identities:
-        size = len(identity.subject.encode("utf-8"))
+        size = len(mapped_subject(identity).encode("utf-8"))
         if size > SUBJECT_MAX_BYTES:
+            claims = f" with {len(claims_suffix(identity.conditions))} for its claims" if identity.conditions else ""
             report.error(identity.pos, describe(("workload", identity.workload, "identity", identity.index)),
-                         f"the subject is {size} bytes; GCP's google.subject holds at most {SUBJECT_MAX_BYTES}",
+                         f"the subject is {size} bytes{claims}; GCP's google.subject holds at most {SUBJECT_MAX_BYTES}",
                          "shorten the names that make up the subject (branch, environment, namespace...)")
         length = len(term_expression(_term(identity)))
         if length > ATTRIBUTE_CONDITION_MAX:
@@ -375,7 +405,7 @@ def _check_subjects(target: Target, settings: TargetSettings, identities: list[I
                          f"the attribute condition admitting this subject and its claims is {length} characters; "
                          f"GCP allows {ATTRIBUTE_CONDITION_MAX}",
                          "pin fewer or shorter claims, or carry them in the subject (subject_claims on the issuer)")
-        subjects.setdefault(identity.subject, []).append(identity)
+        subjects.setdefault(mapped_subject(identity), []).append(identity)
     for subject, sharing in subjects.items():
         if len(sharing) > 1:  # most subjects are one identity's
             _check_shared_subject(target, settings, subject, sharing, report)
@@ -398,10 +428,10 @@ def _check_shared_subject(target: Target, settings: TargetSettings, subject: str
                           report: Report) -> None:
     """Principals are pool-scoped (principal://.../subject/SUB, whichever provider admitted the
     token), so every workload bound to a subject accepts every issuer and audience any of them trusts
-    it from, with whichever claims. Refuse unless the workloads sharing a subject trust exactly the same
-    ones with the same claims (a workload pinning none trusts every token of it). Workloads are
+    it from. Refuse unless the workloads sharing a subject trust exactly the same ones, with the same
+    claims (claims map to their own subject, so this is a sub that reads like one). Workloads are
     grouped by what they trust, so a subject shared by many costs one error per group."""
-    keys: dict[str, dict[tuple[str, str], Identity]] = {}
+    keys: dict[str, dict[tuple[str, str, Conditions], Identity]] = {}
     for identity in identities:
         keys.setdefault(identity.workload, {}).setdefault(_trust_key(identity), identity)
     groups: dict[frozenset, str] = {}
@@ -423,14 +453,13 @@ def _check_shared_subject(target: Target, settings: TargetSettings, subject: str
                      f"pool (principal://.../workloadIdentityPools/{settings.pool_id}"
                      f"/subject/{subject}, whichever provider admitted the token), so {leak} in gcp target "
                      f"{target.name!r}",
-                     "give these workloads distinct subjects (for claims: carry them in the subject with "
-                     "subject_claims on the issuer), or the same issuer, audience and claims, or separate pools "
+                     "give these workloads distinct subjects, or the same issuer and audience (and claims), or separate pools "
                      "(grant one of them on another GCP target with its own pool_id)")
 
 
-def _group(identity: Identity) -> tuple[str, str | None]:
-    """The provider that admits an identity: its issuer and audience."""
-    return identity.issuer.name, identity.audience_for(None)
+def _group(identity: Identity) -> tuple[str, str | None, Conditions]:
+    """The providers that admit an identity: its issuer, audience and the claims checked with its subject."""
+    return identity.issuer.name, identity.audience_for(None), identity.conditions
 
 
 def _term(identity: Identity) -> Term:
@@ -439,33 +468,37 @@ def _term(identity: Identity) -> Term:
 
 def _providers(model: Model, target: Target, identities: list[Identity], report: Report) -> list[PoolProvider]:
     """One provider per issuer and audience, split further where a condition would pass 4,096."""
-    groups: dict[tuple[str, str | None], set[Term]] = {}
+    groups: dict[tuple[str, str | None, Conditions], set[Term]] = {}
     admitted: set[tuple] = set()  # (issuer, audience, term) of identities not disabled themselves
     for identity in identities:
         groups.setdefault(_group(identity), set()).add(_term(identity))
         if not identity.disabled:
             admitted.add((*_group(identity), _term(identity)))
     audiences_per_issuer: dict[str, int] = {}
-    for issuer_name, _ in groups:
+    for issuer_name, audience in {group[:2] for group in groups}:
         audiences_per_issuer[issuer_name] = audiences_per_issuer.get(issuer_name, 0) + 1
     providers: list[PoolProvider] = []
     used_ids: set[str] = set()
-    for (issuer_name, audience), terms in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+    for (issuer_name, audience, conditions), terms in sorted(groups.items(),
+                                                            key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2])):
         issuer = model.issuers[issuer_name]
-        tag = short_hash(audience or "", length=4) if audiences_per_issuer[issuer_name] > 1 else ""
+        suffix = claims_suffix(conditions)
+        tag = "-".join(filter(None, [short_hash(audience or "", length=4) if audiences_per_issuer[issuer_name] > 1
+                                     else "", claims_hash(conditions)[:6]]))
         chunks = _chunks(sorted(terms))  # over every term, so that disabling one moves nothing
         for index, chunk in enumerate(chunks):
             pid = provider_id(issuer_name, tag, index)
             salt = ""
             while pid in used_ids:  # e.g. issuer "ci" chunk 2 and issuer "ci-2"; a fallback may be taken too
-                pid = provider_id(f"{issuer_name}-{short_hash(issuer_name, audience or '', str(index) + salt)}", "", 0)
+                pid = provider_id(f"{issuer_name}-{short_hash(issuer_name, audience or '', str(index) + suffix + salt)}",
+                                  "", 0)
                 salt += "+"
             used_ids.add(pid)
-            admits = [t for t in chunk if (issuer_name, audience, t) in admitted]
+            admits = [t for t in chunk if (issuer_name, audience, conditions, t) in admitted]
             providers.append(PoolProvider(
                 PROVIDER, terraform_name(target.name, pid), pid, fit_name(pid, DISPLAY_NAME_MAX),
                 f"wiam: issuer {issuer_name}", issuer_name, issuer.url, audience, chunk, admits,
-                subject_condition(admits), bool(issuer.disabled) or not admits))
+                subject_condition(admits), bool(issuer.disabled) or not admits, suffix))
         if len(chunks) > 1:
             report.notes.append(f"gcp target {target.name!r}: issuer {issuer_name!r} admits {len(terms)} subjects, "
                                 f"split over {len(chunks)} providers to keep each attribute_condition within "

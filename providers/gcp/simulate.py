@@ -81,19 +81,24 @@ def _bound_subjects(members: set[str], settings: TargetSettings) -> list[str]:
     return sorted(m.removeprefix(prefix) for m in members if m.startswith(prefix))
 
 
+def _bound(provider: PoolProvider, claims: dict, members: set[str], settings: TargetSettings) -> Check:
+    """The provider maps google.subject = assertion.sub (+ the suffix of the claims it checks): the
+    member the token becomes through it."""
+    subject = claims["sub"] + provider.subject_suffix
+    mapped = f", provider {provider.provider_id} maps it to {subject!r}" if provider.subject_suffix else ""
+    return Check("sub", settings.principal(subject) in members,
+                 f"the token has {claims['sub']!r}{mapped}, the principal is bound to "
+                 f"{_bound_subjects(members, settings)!r}")
+
+
 def simulate(plan: GCPPlan, claims: dict) -> list[Verdict]:
     settings = plan.settings
-    providers = [_provider_checks(p, claims, settings) for p in plan.providers]
+    providers = [(p, _provider_checks(p, claims, settings)) for p in plan.providers]
     verdicts = []
     for workload, principal in plan.principals.items():
         members = set(principal.trust["members"])
         if not members:
             continue  # nothing of this workload is bound: every identity is disabled
-        # The pool maps google.subject = assertion.sub: the member is the token's subject, whichever
-        # provider admitted it.
-        bound = Check("sub", settings.principal(claims["sub"]) in members,
-                      f"the token has {claims['sub']!r}, the principal is bound to "
-                      f"{_bound_subjects(members, settings)!r}")
-        checks = closest([p + (bound,) for p in providers], NO_PROVIDER)
+        checks = closest([checks + (_bound(p, claims, members, settings),) for p, checks in providers], NO_PROVIDER)
         verdicts.append(Verdict(CLOUD, plan.target, workload, principal.name, principal.node, checks))
     return verdicts
