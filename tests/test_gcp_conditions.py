@@ -97,7 +97,8 @@ def test_terms_with_claims_are_parenthesised_only_among_others():
     with_claims = ("a", (("ref", "main"),))
     assert subject_condition([with_claims]) == 'assertion.sub == "a" && assertion.ref == "main"'
     both = subject_condition([with_claims, ("b", (("ref", "main"),))])
-    assert both == '(assertion.sub == "a" && assertion.ref == "main") || (assertion.sub == "b" && assertion.ref == "main")'
+    assert both == ('(assertion.sub == "a" && assertion.ref == "main") || '
+                    '(assertion.sub == "b" && assertion.ref == "main")')
     assert cel_admits(both, {"sub": "b", "ref": "main"}) and not cel_admits(both, {"sub": "b", "ref": "dev"})
 
 
@@ -169,7 +170,8 @@ def test_the_trust_in_the_graph_shows_the_claims_only_where_some_are(tmp_path):
     from wiam.planning import plan_model
 
     folder = _spec(tmp_path, {"plain": [_identity("one")], "release": [_identity("svc", {"workflow": "r.yml"})]})
-    principals = {name: p for plan in plan_model(load_model(str(folder))).values() for name, p in plan.principals.items()}
+    plans = plan_model(load_model(str(folder))).values()
+    principals = {name: p for plan in plans for name, p in plan.principals.items()}
     assert "conditions" not in principals["plain"].trust
     assert principals["release"].trust["conditions"] == [{"subject": "svc", "claims": {"workflow": "r.yml"}}]
 

@@ -453,7 +453,8 @@ def _check_shared_subject(target: Target, settings: TargetSettings, subject: str
                      f"pool (principal://.../workloadIdentityPools/{settings.pool_id}"
                      f"/subject/{subject}, whichever provider admitted the token), so {leak} in gcp target "
                      f"{target.name!r}",
-                     "give these workloads distinct subjects, or the same issuer and audience (and claims), or separate pools "
+                     "give these workloads distinct subjects, or the same issuer and audience (and claims), "
+                     "or separate pools "
                      "(grant one of them on another GCP target with its own pool_id)")
 
 
@@ -490,8 +491,8 @@ def _providers(model: Model, target: Target, identities: list[Identity], report:
             pid = provider_id(issuer_name, tag, index)
             salt = ""
             while pid in used_ids:  # e.g. issuer "ci" chunk 2 and issuer "ci-2"; a fallback may be taken too
-                pid = provider_id(f"{issuer_name}-{short_hash(issuer_name, audience or '', str(index) + suffix + salt)}",
-                                  "", 0)
+                fallback = short_hash(issuer_name, audience or "", str(index) + suffix + salt)
+                pid = provider_id(f"{issuer_name}-{fallback}", "", 0)
                 salt += "+"
             used_ids.add(pid)
             admits = [t for t in chunk if (issuer_name, audience, conditions, t) in admitted]
