@@ -429,7 +429,8 @@ def _check_shared_subject(target: Target, settings: TargetSettings, subject: str
     """Principals are pool-scoped (principal://.../subject/SUB, whichever provider admitted the
     token), so every workload bound to a subject accepts every issuer and audience any of them trusts
     it from. Refuse unless the workloads sharing a subject trust exactly the same ones, with the same
-    claims (claims map to their own subject, so this is a sub that reads like one). Workloads are
+    claims (claims get a google.subject of their own: differing ones meet here only when a sub is
+    spelled like a claimed subject). Workloads are
     grouped by what they trust, so a subject shared by many costs one error per group."""
     keys: dict[str, dict[tuple[str, str, Conditions], Identity]] = {}
     for identity in identities:
@@ -468,7 +469,7 @@ def _term(identity: Identity) -> Term:
 
 
 def _providers(model: Model, target: Target, identities: list[Identity], report: Report) -> list[PoolProvider]:
-    """One provider per issuer and audience, split further where a condition would pass 4,096."""
+    """One provider per issuer, audience and claim set, split further where a condition would pass 4,096."""
     groups: dict[tuple[str, str | None, Conditions], set[Term]] = {}
     admitted: set[tuple] = set()  # (issuer, audience, term) of identities not disabled themselves
     for identity in identities:
