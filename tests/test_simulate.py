@@ -69,9 +69,11 @@ def _gcp_provider_id(model, target, identity):
     from wiam.providers.gcp.simulate import condition_admits
 
     module = json.loads(compile_model(model)["main.tf.json"])
-    claims = {"iss": identity.issuer.url, "sub": identity.subject}
+    claims = {"iss": identity.issuer.url, "sub": identity.subject, **dict(identity.conditions)}
+    # The identity's own provider: one checking its claims, where there is one.
     return next(p["workload_identity_pool_provider_id"]
-                for p in module["resource"]["google_iam_workload_identity_pool_provider"].values()
+                for p in sorted(module["resource"]["google_iam_workload_identity_pool_provider"].values(),
+                                key=lambda p: p["attribute_mapping"]["google.subject"] == "assertion.sub")
                 if p["provider"] == f"google.{target.name}" and p["oidc"]["issuer_uri"] == identity.issuer.url
                 and condition_admits(p["attribute_condition"], claims))
 

@@ -58,7 +58,9 @@ def test_each_named_subject_reaches_exactly_its_workload(folder):
                 continue
             claims = _claims(identity, "gcp")
             if claims["aud"] is None:  # default audience: the provider's resource name
-                providers = module["resource"]["google_iam_workload_identity_pool_provider"].values()
+                # The identity's own provider: one checking its claims, where there is one.
+                providers = sorted(module["resource"]["google_iam_workload_identity_pool_provider"].values(),
+                                   key=lambda p: p["attribute_mapping"]["google.subject"] == "assertion.sub")
                 claims["aud"] = next(
                     f"//iam.googleapis.com/projects/x/locations/global/workloadIdentityPools/p/providers/"
                     f"{p['workload_identity_pool_provider_id']}" for p in providers
@@ -98,7 +100,7 @@ def test_other_issuer_with_same_subject_is_refused():
 
 @pytest.mark.parametrize("hostile", ['a"b', "a\\b", 'a\\"] || true || ["', "line\nbreak", "tab\there", "\u00e9\u6f22", "${x}%{y}"])
 def test_cel_literals_hold_hostile_subjects_exactly(hostile):
-    condition = subject_condition([hostile, "plain"])
+    condition = subject_condition([(hostile, ()), ("plain", ())])
     assert cel_admits(condition, {"sub": hostile})
     assert cel_admits(condition, {"sub": "plain"})
     assert not cel_admits(condition, {"sub": hostile + " "})
@@ -108,14 +110,14 @@ def test_cel_literals_hold_hostile_subjects_exactly(hostile):
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.text(max_size=20), max_size=6, unique=True), st.text(max_size=20))
 def test_gcp_condition_admits_exactly_its_subjects(subjects, other):
-    condition = subject_condition(subjects)
+    condition = subject_condition([(s, ()) for s in subjects])
     assert all(cel_admits(condition, {"sub": s}) for s in subjects)
     assert cel_admits(condition, {"sub": other}) == (other in subjects)
 
 
 def test_gcp_condition_is_the_equality_form_scanners_read():
     # checkov's CKV_GCP_125 judges the first `assertion.sub == '...'` it finds.
-    assert subject_condition(["repo:acme/a:ref:refs/heads/main", "repo:acme/b:environment:prod"]) == (
+    assert subject_condition([("repo:acme/a:ref:refs/heads/main", ()), ("repo:acme/b:environment:prod", ())]) == (
         'assertion.sub == "repo:acme/a:ref:refs/heads/main" || assertion.sub == "repo:acme/b:environment:prod"')
     assert subject_condition([]) == "false" and not cel_admits("false", {"sub": ""})
 
@@ -123,8 +125,8 @@ def test_gcp_condition_is_the_equality_form_scanners_read():
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=127), max_size=150, unique=True))
 def test_gcp_conditions_split_within_the_limit_and_keep_every_subject_once(subjects):
-    chunks = _chunks(sorted(subjects))
-    assert [s for chunk in chunks for s in chunk] == sorted(subjects)
+    chunks = _chunks([(s, ()) for s in sorted(subjects)])
+    assert [s for chunk in chunks for s, _ in chunk] == sorted(subjects)
     conditions = [subject_condition(chunk) for chunk in chunks]
     assert all(len(c) <= ATTRIBUTE_CONDITION_MAX for c in conditions)
     # Greedy: a chunk ends only where the next subject would not fit.

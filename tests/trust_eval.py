@@ -2,7 +2,7 @@
 
 AWS: the role's trust policy (Federated principal by issuer, StringEquals on aud, sub and other claims; Deny wins).
 GCP: a provider that is not disabled, its issuer and audience, then its attribute_condition in a real CEL engine
-(cel-python), then the principal:// binding on the service account or the granted resource.
+(cel-python), then the principal:// binding of the google.subject its attribute_mapping gives on the service account or the granted resource.
 Azure: a federated credential whose issuer, subject and audience match exactly.
 """
 
@@ -49,16 +49,23 @@ def aws_roles_accepting(module: dict, claims: dict) -> set[str]:
     return accepted
 
 
+def _cel_value(expression: str, claims: dict):
+    program = _CEL.program(_CEL.compile(expression))
+    return program.evaluate({"assertion": celpy.json_to_cel(claims)})
+
+
 def cel_admits(condition: str, claims: dict) -> bool:
-    program = _CEL.program(_CEL.compile(condition))
-    return bool(program.evaluate({"assertion": celpy.json_to_cel(claims)}))
+    try:
+        return bool(_cel_value(condition, claims))
+    except celpy.CELEvalError:  # e.g. a claim the token lacks: GCP refuses the token
+        return False
 
 
 def gcp_principals_accepting(module: dict, claims: dict) -> set[str]:
     """Service accounts (by resource name) and direct principals the token can act as."""
     resources = module.get("resource", {})
     pools = resources.get("google_iam_workload_identity_pool", {})
-    subject = None
+    subjects = set()  # the google.subject each admitting provider maps the token to
     for provider in resources.get("google_iam_workload_identity_pool_provider", {}).values():
         if provider["oidc"]["issuer_uri"] != claims["iss"] or provider.get("disabled"):
             continue
@@ -68,11 +75,9 @@ def gcp_principals_accepting(module: dict, claims: dict) -> set[str]:
         if audiences is None and not claims["aud"].endswith(provider["workload_identity_pool_provider_id"]):
             continue  # default audience: the provider's own resource name
         if cel_admits(provider["attribute_condition"], claims):
-            subject = claims["sub"]
-    if subject is None:
-        return set()
+            subjects.add(str(_cel_value(provider["attribute_mapping"]["google.subject"], claims)))
     members = {f"principal://iam.googleapis.com/projects/{_number(module)}/locations/global/workloadIdentityPools/"
-               f"{pool['workload_identity_pool_id']}/subject/{subject}" for pool in pools.values()}
+               f"{pool['workload_identity_pool_id']}/subject/{subject}" for pool in pools.values() for subject in subjects}
     accepted = set()
     for kind, bindings in resources.items():
         if not kind.endswith("_iam_member"):

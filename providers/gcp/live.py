@@ -18,7 +18,7 @@ from wiam.live import BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, REJECTED, UNREACHA
 from wiam.model import Model, Target
 
 from .. import catalogs
-from .plan import ATTRIBUTE_MAPPING, PROJECT_MEMBER, Binding, GCPPlan
+from .plan import PROJECT_MEMBER, Binding, GCPPlan
 from .settings import ACCOUNT_PREFIX
 
 IAM_REST = "https://iam.googleapis.com"
@@ -94,7 +94,7 @@ def expected(plan: GCPPlan) -> list[LiveObject]:
         found.append(LiveObject("pool", plan.pool.pool_id, {
             "display_name": plan.pool.display_name, "description": plan.pool.description, "disabled": False}))
     found += [LiveObject("pool_provider", p.provider_id, _provider_state(
-        p.display_name, p.description, p.disabled, ATTRIBUTE_MAPPING, p.attribute_condition, p.issuer_uri,
+        p.display_name, p.description, p.disabled, p.attribute_mapping, p.attribute_condition, p.issuer_uri,
         p.allowed_audiences)) for p in plan.providers]
     accounts = {w.account.email: w for w in plan.workloads if w.account}
     policies = {email: [(b.role, b.grantee) for b in w.federation] for email, w in accounts.items()}

@@ -4,6 +4,7 @@ the documented limits checked (Workload Identity Federation and IAM docs)."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -46,16 +47,65 @@ def cel_string(text: str) -> str:
 
 # One equality per subject, not `assertion.sub in [...]`: the same subjects, in the form scanners
 # such as checkov (CKV_GCP_125) read; a provider admitting no subject (it is disabled) says false.
+# A subject with conditions is one term: its equality and one per claim, parenthesised among others.
 _SUBJECT_OR = " || "
+_CLAIM_AND = " && "
 _NO_SUBJECT = "false"
+# CEL identifiers, less CEL's reserved words: any other claim name is written as a map key.
+_CEL_IDENTIFIER = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
+_CEL_RESERVED = frozenset("true false null in as break const continue else for function if import let loop "
+                          "package namespace return var void while".split())
+
+Conditions = tuple[tuple[str, str], ...]
+Term = tuple[str, Conditions]  # a subject and the claims its tokens must carry
 
 
-def _subject_term(subject: str) -> str:
-    return "assertion.sub == " + cel_string(subject)
+def claim_access(name: str) -> str:
+    """The CEL expression for a token claim: assertion.name, or assertion["name"] where name is no identifier."""
+    if _CEL_IDENTIFIER.fullmatch(name) and name not in _CEL_RESERVED:
+        return f"assertion.{name}"
+    return f"assertion[{cel_string(name)}]"
 
 
-def subject_condition(subjects: list[str]) -> str:
-    return _SUBJECT_OR.join(map(_subject_term, subjects)) or _NO_SUBJECT
+def _claim_equality(name: str, value: str) -> str:
+    return f"{claim_access(name)} == {cel_string(value)}"
+
+
+def term_expression(term: Term) -> str:
+    subject, conditions = term
+    return _CLAIM_AND.join([_claim_equality("sub", subject)] + [_claim_equality(*c) for c in conditions])
+
+
+def _joined_expression(term: Term) -> str:
+    """A term as it reads between ||."""
+    return f"({term_expression(term)})" if term[1] else term_expression(term)
+
+
+# Principals are pool-wide and bound by google.subject, so the subjects a provider admits only with
+# claims are mapped apart: google.subject = sub + ":wiam-" + a hash of the claims. A token without
+# them is refused by that provider and, through any other, maps to its bare sub: another principal.
+# (Characters subjects already hold, so the principal:// member reads as any other.)
+_CLAIMS_SEPARATOR = ":wiam-"
+
+
+def claims_hash(conditions: Conditions) -> str:
+    return short_hash(json.dumps(conditions, ensure_ascii=False), length=10) if conditions else ""
+
+
+def claims_suffix(conditions: Conditions) -> str:
+    """What a provider checking these claims appends to google.subject ("" for none)."""
+    return _CLAIMS_SEPARATOR + claims_hash(conditions) if conditions else ""
+
+
+def mapped_subject(identity: Identity) -> str:
+    """The google.subject of this identity's tokens, which its principal:// names."""
+    return identity.subject + claims_suffix(identity.conditions)
+
+
+def subject_condition(terms: list[Term]) -> str:
+    if len(terms) == 1:
+        return term_expression(terms[0])
+    return _SUBJECT_OR.join(map(_joined_expression, terms)) or _NO_SUBJECT
 
 
 # Resource kinds, by full resource name: the IAM member resource that binds a role on each.
@@ -145,10 +195,22 @@ class PoolProvider(Resource):
     description: str
     issuer: str  # the spec's issuer name
     issuer_uri: str
-    allowed_audiences: list[str]  # empty: GCP's default (the provider's own resource name)
-    subjects: list[str]  # every subject of the issuer and audience in this chunk, disabled ones too
+    audience: str | None  # None: GCP's default (the provider's own resource name)
+    terms: list[Term]  # every subject (with its conditions) of the issuer and audience in this chunk, disabled too
+    admits: list[Term]  # those its attribute_condition admits
     attribute_condition: str
     disabled: bool
+    subject_suffix: str = ""  # what google.subject appends to assertion.sub: the claims every term checks
+
+    @property
+    def allowed_audiences(self) -> list[str]:
+        return [self.audience] if self.audience else []
+
+    @property
+    def attribute_mapping(self) -> dict[str, str]:
+        if not self.subject_suffix:
+            return dict(ATTRIBUTE_MAPPING)
+        return {"google.subject": f"assertion.sub + {cel_string(self.subject_suffix)}"}
 
 
 @dataclass(slots=True)
@@ -203,7 +265,7 @@ def plan(model: Model, target: Target, report: Report) -> GCPPlan:
     identities = [i for workload, _ in grants for i in workload.identities]
     _check_subjects(target, settings, identities, report)
     result.providers = _providers(model, target, identities, report)
-    subject_provider = {(p.issuer, s): p.address for p in result.providers for s in p.subjects}
+    term_provider = {(p.issuer, p.audience, term): p.address for p in result.providers for term in p.terms}
 
     planning = _Planning(model, target, settings, report)
     for workload, grant in grants:
@@ -211,8 +273,8 @@ def plan(model: Model, target: Target, report: Report) -> GCPPlan:
             continue
         # A disabled identity leaves the bindings; a disabled issuer's provider is disabled instead.
         bound = [i for i in workload.identities if not i.disabled]
-        members = [settings.principal(i.subject) for i in bound]
-        used_providers = sorted({subject_provider[(i.issuer.name, i.subject)] for i in workload.identities})
+        members = [settings.principal(mapped_subject(i)) for i in bound]
+        used_providers = sorted({term_provider[(*_group(i)[:2], _term(i))] for i in workload.identities})
         planned = planning.workload(workload, grant, list(dict.fromkeys(members)), used_providers)  # one per subject
         result.workloads.append(planned)
         result.principals[workload.name] = _principal(target, settings, planned, bound, members)
@@ -232,17 +294,22 @@ def plan(model: Model, target: Target, report: Report) -> GCPPlan:
 
 def _principal(target: Target, settings: TargetSettings, planned: WorkloadPlan, bound: list[Identity],
                members: list[str]) -> Principal:
-    """What the access graph shows: the issuers of the bound identities (those enabled) and their members."""
+    """What the access graph shows: the issuers of the bound identities (those enabled), their
+    members, and the claims the attribute condition requires with each subject (only where some are)."""
     workload = planned.workload
     members = sorted(members)
     issuers = sorted({i.issuer.url for i in bound if not i.issuer.disabled})
+    trust = {"issuers": issuers, "members": members}
+    if any(i.conditions for i in bound):
+        trust["conditions"] = [{"subject": subject, "claims": dict(conditions)}
+                               for subject, conditions in sorted({_term(i) for i in bound})]
     if planned.account:
         email = planned.account.email
         return Principal(CLOUD, target.name, workload.name, SERVICE_ACCOUNT, email,
-                         {"issuers": issuers, "members": members, "role": WORKLOAD_IDENTITY_USER},
+                         {**trust, "role": WORKLOAD_IDENTITY_USER},
                          {"email": email, "resource": f"{settings.project_name}/serviceAccounts/{email}"})
     return Principal(CLOUD, target.name, workload.name, DIRECT, f"{workload.name} (direct principals)",
-                     {"issuers": issuers, "members": members}, {"members": members})
+                     trust, {"members": members})
 
 
 @dataclass
@@ -326,33 +393,46 @@ class _Planning:
 def _check_subjects(target: Target, settings: TargetSettings, identities: list[Identity], report: Report) -> None:
     subjects: dict[str, list[Identity]] = {}
     for identity in identities:
-        size = len(identity.subject.encode("utf-8"))
+        size = len(mapped_subject(identity).encode("utf-8"))
         if size > SUBJECT_MAX_BYTES:
+            claims = f" with {len(claims_suffix(identity.conditions))} for its claims" if identity.conditions else ""
             report.error(identity.pos, describe(("workload", identity.workload, "identity", identity.index)),
-                         f"the subject is {size} bytes; GCP's google.subject holds at most {SUBJECT_MAX_BYTES}",
+                         f"the subject is {size} bytes{claims}; GCP's google.subject holds at most {SUBJECT_MAX_BYTES}",
                          "shorten the names that make up the subject (branch, environment, namespace...)")
-        subjects.setdefault(identity.subject, []).append(identity)
+        length = len(term_expression(_term(identity)))
+        if length > ATTRIBUTE_CONDITION_MAX:
+            report.error(identity.pos, describe(("workload", identity.workload, "identity", identity.index)),
+                         f"the attribute condition admitting this subject and its claims is {length} characters; "
+                         f"GCP allows {ATTRIBUTE_CONDITION_MAX}",
+                         "pin fewer or shorter claims, or carry them in the subject (subject_claims on the issuer)")
+        subjects.setdefault(mapped_subject(identity), []).append(identity)
     for subject, sharing in subjects.items():
         if len(sharing) > 1:  # most subjects are one identity's
             _check_shared_subject(target, settings, subject, sharing, report)
 
 
-def _trust_key(identity: Identity) -> tuple[str, str]:
-    """What tells two tokens of one subject apart in GCP: the provider (issuer, audience) admitting them."""
-    return identity.issuer.name, identity.audience_for(None) or ""
+def _trust_key(identity: Identity) -> tuple[str, str, Conditions]:
+    """What tells two tokens of one subject apart in GCP: the provider (issuer, audience) admitting
+    them, and the claims its condition requires with the subject."""
+    return identity.issuer.name, identity.audience_for(None) or "", identity.conditions
 
 
-def _trust_label(key: tuple[str, str]) -> str:
-    return f"issuer {key[0]!r} with " + (f"audience {key[1]!r}" if key[1] else "the provider's default audience")
+def _trust_label(key: tuple[str, str, Conditions]) -> str:
+    issuer, audience, conditions = key
+    claims = ", ".join(f"{name} = {value!r}" for name, value in conditions)
+    return (f"issuer {issuer!r} with " + (f"audience {audience!r}" if audience else "the provider's default audience")
+            + (f" and claims {claims}" if conditions else ""))
 
 
 def _check_shared_subject(target: Target, settings: TargetSettings, subject: str, identities: list[Identity],
                           report: Report) -> None:
     """Principals are pool-scoped (principal://.../subject/SUB, whichever provider admitted the
     token), so every workload bound to a subject accepts every issuer and audience any of them trusts
-    it from. Refuse unless the workloads sharing a subject trust exactly the same ones. Workloads are
+    it from. Refuse unless the workloads sharing a subject trust exactly the same ones, with the same
+    claims (claims get a google.subject of their own: differing ones meet here only when a sub is
+    spelled like a claimed subject). Workloads are
     grouped by what they trust, so a subject shared by many costs one error per group."""
-    keys: dict[str, dict[tuple[str, str], Identity]] = {}
+    keys: dict[str, dict[tuple[str, str, Conditions], Identity]] = {}
     for identity in identities:
         keys.setdefault(identity.workload, {}).setdefault(_trust_key(identity), identity)
     groups: dict[frozenset, str] = {}
@@ -374,55 +454,68 @@ def _check_shared_subject(target: Target, settings: TargetSettings, subject: str
                      f"pool (principal://.../workloadIdentityPools/{settings.pool_id}"
                      f"/subject/{subject}, whichever provider admitted the token), so {leak} in gcp target "
                      f"{target.name!r}",
-                     "give these workloads distinct subjects, or the same issuer and audience, or separate pools "
+                     "give these workloads distinct subjects, or the same issuer and audience (and claims), "
+                     "or separate pools "
                      "(grant one of them on another GCP target with its own pool_id)")
 
 
+def _group(identity: Identity) -> tuple[str, str | None, Conditions]:
+    """The providers that admit an identity: its issuer, audience and the claims checked with its subject."""
+    return identity.issuer.name, identity.audience_for(None), identity.conditions
+
+
+def _term(identity: Identity) -> Term:
+    return identity.subject, identity.conditions
+
+
 def _providers(model: Model, target: Target, identities: list[Identity], report: Report) -> list[PoolProvider]:
-    """One provider per issuer and audience, split further where a condition would pass 4,096."""
-    groups: dict[tuple[str, str | None], set[str]] = {}
-    admitted: set[tuple] = set()  # (issuer, audience, subject) of identities not disabled themselves
+    """One provider per issuer, audience and claim set, split further where a condition would pass 4,096."""
+    groups: dict[tuple[str, str | None, Conditions], set[Term]] = {}
+    admitted: set[tuple] = set()  # (issuer, audience, term) of identities not disabled themselves
     for identity in identities:
-        group = (identity.issuer.name, identity.audience_for(None))
-        groups.setdefault(group, set()).add(identity.subject)
+        groups.setdefault(_group(identity), set()).add(_term(identity))
         if not identity.disabled:
-            admitted.add((*group, identity.subject))
+            admitted.add((*_group(identity), _term(identity)))
     audiences_per_issuer: dict[str, int] = {}
-    for issuer_name, _ in groups:
+    for issuer_name, audience in {group[:2] for group in groups}:
         audiences_per_issuer[issuer_name] = audiences_per_issuer.get(issuer_name, 0) + 1
     providers: list[PoolProvider] = []
     used_ids: set[str] = set()
-    for (issuer_name, audience), subjects in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+    for (issuer_name, audience, conditions), terms in sorted(groups.items(),
+                                                            key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2])):
         issuer = model.issuers[issuer_name]
-        tag = short_hash(audience or "", length=4) if audiences_per_issuer[issuer_name] > 1 else ""
-        chunks = _chunks(sorted(subjects))  # over every subject, so that disabling one moves nothing
+        suffix = claims_suffix(conditions)
+        tag = "-".join(filter(None, [short_hash(audience or "", length=4) if audiences_per_issuer[issuer_name] > 1
+                                     else "", claims_hash(conditions)[:6]]))
+        chunks = _chunks(sorted(terms))  # over every term, so that disabling one moves nothing
         for index, chunk in enumerate(chunks):
             pid = provider_id(issuer_name, tag, index)
             salt = ""
             while pid in used_ids:  # e.g. issuer "ci" chunk 2 and issuer "ci-2"; a fallback may be taken too
-                pid = provider_id(f"{issuer_name}-{short_hash(issuer_name, audience or '', str(index) + salt)}", "", 0)
+                fallback = short_hash(issuer_name, audience or "", str(index) + suffix + salt)
+                pid = provider_id(f"{issuer_name}-{fallback}", "", 0)
                 salt += "+"
             used_ids.add(pid)
-            admits = [s for s in chunk if (issuer_name, audience, s) in admitted]
+            admits = [t for t in chunk if (issuer_name, audience, conditions, t) in admitted]
             providers.append(PoolProvider(
                 PROVIDER, terraform_name(target.name, pid), pid, fit_name(pid, DISPLAY_NAME_MAX),
-                f"wiam: issuer {issuer_name}", issuer_name, issuer.url, [audience] if audience else [], chunk,
-                subject_condition(admits), bool(issuer.disabled) or not admits))
+                f"wiam: issuer {issuer_name}", issuer_name, issuer.url, audience, chunk, admits,
+                subject_condition(admits), bool(issuer.disabled) or not admits, suffix))
         if len(chunks) > 1:
-            report.notes.append(f"gcp target {target.name!r}: issuer {issuer_name!r} admits {len(subjects)} subjects, "
+            report.notes.append(f"gcp target {target.name!r}: issuer {issuer_name!r} admits {len(terms)} subjects, "
                                 f"split over {len(chunks)} providers to keep each attribute_condition within "
                                 f"{ATTRIBUTE_CONDITION_MAX} characters")
     return providers
 
 
-def _chunks(subjects: list[str]) -> list[list[str]]:
-    """Greedy packing: each chunk's condition stays within the limit."""
-    chunks: list[list[str]] = [[]]
+def _chunks(terms: list[Term]) -> list[list[Term]]:
+    """Greedy packing: each chunk's condition stays within the limit (a term counted with its parentheses)."""
+    chunks: list[list[Term]] = [[]]
     size = 0
-    for subject in subjects:
-        term = len(_subject_term(subject))
-        if chunks[-1] and size + len(_SUBJECT_OR) + term > ATTRIBUTE_CONDITION_MAX:
+    for term in terms:
+        length = len(_joined_expression(term))
+        if chunks[-1] and size + len(_SUBJECT_OR) + length > ATTRIBUTE_CONDITION_MAX:
             chunks.append([])
-        size = term if not chunks[-1] else size + len(_SUBJECT_OR) + term
-        chunks[-1].append(subject)
+        size = length if not chunks[-1] else size + len(_SUBJECT_OR) + length
+        chunks[-1].append(term)
     return chunks

@@ -43,7 +43,7 @@ class TargetSettings:
         return f"principal://iam.googleapis.com/{self.pool_name(self.project_number)}/"
 
     def principal(self, subject: str) -> str:
-        """The member a token of this subject becomes (the pool maps google.subject = assertion.sub)."""
+        """The member a token of this subject becomes (google.subject as its provider maps it)."""
         return f"{self.members_prefix}subject/{subject}"
 
     def provider_name(self, provider_id: str) -> str:

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from wiam.verdict import Check, Verdict, audiences, closest
 
-from .plan import CLOUD, GCPPlan, PoolProvider
+from .plan import CLOUD, GCPPlan, PoolProvider, Term
 from .settings import TargetSettings
 
 NO_PROVIDER = Check("iss", False, "the pool has no provider")
@@ -42,6 +42,27 @@ def default_audiences(settings: TargetSettings, provider_id: str) -> list[str]:
     return [f"//{name}", f"https://{name}"]
 
 
+def _claim_checks(pid: str, term: Term, claims: dict) -> tuple[Check, ...]:
+    """One check per claim a term requires with the token's subject (exact string equality, as the CEL)."""
+    return tuple(Check(name, claims.get(name) == value,
+                       (f"the token has {claims[name]!r}" if name in claims else f"the token has no {name!r} claim")
+                       + f", provider {pid} requires {value!r} with sub {term[0]!r}")
+                 for name, value in term[1])
+
+
+def _condition_checks(provider: PoolProvider, claims: dict) -> tuple[Check, ...]:
+    """The attribute condition's verdict (the real CEL decides); when it refuses a subject it admits
+    with some claims, the claims of the closest such term say which failed."""
+    pid = provider.provider_id
+    admitted = condition_admits(provider.attribute_condition, claims)
+    explained = [_claim_checks(pid, term, claims) for term in provider.admits if term[0] == claims["sub"]]
+    closest_claims = min(explained, key=lambda checks: sum(not c.passed for c in checks), default=())
+    if not admitted and not all(c.passed for c in closest_claims):
+        return closest_claims
+    return (Check("claims", admitted,
+                  f"the attribute_condition of provider {pid} does not admit the token (sub {claims['sub']!r})"),)
+
+
 def _provider_checks(provider: PoolProvider, claims: dict, settings: TargetSettings) -> tuple[Check, ...]:
     pid = provider.provider_id
     allowed = provider.allowed_audiences or default_audiences(settings, pid)
@@ -50,8 +71,7 @@ def _provider_checks(provider: PoolProvider, claims: dict, settings: TargetSetti
               f"the token is from {claims['iss']!r}, provider {pid} trusts {provider.issuer_uri!r}"),
         Check("aud", bool(set(audiences(claims)) & set(allowed)),
               f"the token has {audiences(claims)!r}, provider {pid} allows {allowed!r}"),
-        Check("claims", condition_admits(provider.attribute_condition, claims),
-              f"the attribute_condition of provider {pid} does not admit the token (sub {claims['sub']!r})"),
+        *_condition_checks(provider, claims),
         Check("enabled", not provider.disabled, f"provider {pid} is disabled (kill switch)"),
     )
 
@@ -61,19 +81,24 @@ def _bound_subjects(members: set[str], settings: TargetSettings) -> list[str]:
     return sorted(m.removeprefix(prefix) for m in members if m.startswith(prefix))
 
 
+def _bound(provider: PoolProvider, claims: dict, members: set[str], settings: TargetSettings) -> Check:
+    """The provider maps google.subject = assertion.sub (+ the suffix of the claims it checks): the
+    member the token becomes through it."""
+    subject = claims["sub"] + provider.subject_suffix
+    mapped = f", provider {provider.provider_id} maps it to {subject!r}" if provider.subject_suffix else ""
+    return Check("sub", settings.principal(subject) in members,
+                 f"the token has {claims['sub']!r}{mapped}, the principal is bound to "
+                 f"{_bound_subjects(members, settings)!r}")
+
+
 def simulate(plan: GCPPlan, claims: dict) -> list[Verdict]:
     settings = plan.settings
-    providers = [_provider_checks(p, claims, settings) for p in plan.providers]
+    providers = [(p, _provider_checks(p, claims, settings)) for p in plan.providers]
     verdicts = []
     for workload, principal in plan.principals.items():
         members = set(principal.trust["members"])
         if not members:
             continue  # nothing of this workload is bound: every identity is disabled
-        # The pool maps google.subject = assertion.sub: the member is the token's subject, whichever
-        # provider admitted it.
-        bound = Check("sub", settings.principal(claims["sub"]) in members,
-                      f"the token has {claims['sub']!r}, the principal is bound to "
-                      f"{_bound_subjects(members, settings)!r}")
-        checks = closest([p + (bound,) for p in providers], NO_PROVIDER)
+        checks = closest([checks + (_bound(p, claims, members, settings),) for p, checks in providers], NO_PROVIDER)
         verdicts.append(Verdict(CLOUD, plan.target, workload, principal.name, principal.node, checks))
     return verdicts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from wiam.terraform import Module, ref
 
-from .plan import ATTRIBUTE_MAPPING, Binding, GCPPlan
+from .plan import Binding, GCPPlan
 
 TERRAFORM_PROVIDER = ("google", "hashicorp/google", ">= 6.0, < 8.0")
 
@@ -26,7 +26,7 @@ def emit(plan: GCPPlan, module: Module) -> None:
             "provider": plan.alias, "project": project,
             "workload_identity_pool_id": ref(f"{plan.pool.address}.workload_identity_pool_id"),
             "workload_identity_pool_provider_id": provider.provider_id, "display_name": provider.display_name,
-            "description": provider.description, "attribute_mapping": dict(ATTRIBUTE_MAPPING),
+            "description": provider.description, "attribute_mapping": provider.attribute_mapping,
             "attribute_condition": provider.attribute_condition, "disabled": provider.disabled, "oidc": oidc})
     for workload in plan.workloads:
         if workload.account:
