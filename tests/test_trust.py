@@ -30,8 +30,16 @@ def _claims(identity, cloud):
     return {"iss": identity.issuer.url, "sub": identity.subject, "aud": audience, **dict(identity.conditions)}
 
 
-def _expected(model, workload_name, cloud):
-    return {f"{g.target}__{workload_name}" for g in model.workloads[workload_name].grants if g.cloud == cloud}
+def _expected(model, identity, cloud):
+    """The principals a token of `identity` (its subject and claims) reaches in a cloud that checks
+    each principal's own trust: its workload's, and those of workloads that trust the same subject
+    with no claim the token lacks (a shared subject gives the union of their access)."""
+    def trusts(other):
+        return (other.issuer.url == identity.issuer.url and other.subject == identity.subject
+                and other.audience_for(None) == identity.audience_for(None)
+                and set(other.conditions) <= set(identity.conditions))
+    return {f"{g.target}__{w.name}" for w in model.workloads.values() for g in w.grants
+            if g.cloud == cloud and (w.name == identity.workload or any(trusts(o) for o in w.active_identities))}
 
 
 def _near_misses(subject: str):
@@ -50,9 +58,9 @@ def test_each_named_subject_reaches_exactly_its_workload(folder):
     for workload in model.workloads.values():
         for identity in workload.identities:
             aws = aws_roles_accepting(module, _claims(identity, "aws"))
-            assert aws == _expected(model, workload.name, "aws"), identity.subject
+            assert aws == _expected(model, identity, "aws"), identity.subject
             azure = azure_identities_accepting(module, _claims(identity, "azure"))
-            assert azure == _expected(model, workload.name, "azure"), identity.subject
+            assert azure == _expected(model, identity, "azure"), identity.subject
             gcp_grants = [g for g in workload.grants if g.cloud == "gcp"]
             if not gcp_grants:
                 continue
