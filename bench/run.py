@@ -166,7 +166,7 @@ def table(rows: list[dict]) -> str:
                      f"{cell(commands['validate']['seconds'])} | {cell(commands['diff']['seconds'])} | "
                      f"{commands['diff']['seconds'] / commands['compile']['seconds']:.2f} | "
                      f"{commands['compile']['peak_bytes'] / 2**20:,.0f} MiB |")
-    lines += ["", "Stages of one in-process run without the cache (seconds):", "",
+    lines += ["", "Stages in process without the cache, each the best of three (seconds):", "",
               "| workloads | load | validate | compile | graph | analyze | write |", "|---|---|---|---|---|---|---|"]
     for row in rows:
         stages = row["stages"]
