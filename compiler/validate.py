@@ -284,6 +284,8 @@ def _check_claims(doc: Document, path: tuple, kind, issuer_name: str, fields: di
             ok = False
         elif kind.claims is not None and claim not in kind.claims:
             report.error(where, block, f"{kind.name} tokens carry no claim {claim!r} (issuer {issuer_name!r})",
-                         _did_you_mean(claim, kind.claims) or f"{kind.name} tokens carry: {listed(sorted(kind.claims))}")
+                         _did_you_mean(claim, kind.claims) or (f"{kind.name} tokens carry: {listed(sorted(kind.claims))}"
+                                                               if kind.claims else
+                                                               f"remove claims: a {kind.name} identity pins its subject only"))
             ok = False
     return ok

@@ -105,6 +105,7 @@ def test_a_kind_whose_tokens_carry_no_claims_lists_none_to_pin(tmp_path, fmt):
     identity = {"issuer": "k8s", "namespace": "orders", "service_account": "api"}
     text, (error,) = _errors(tmp_path, _data({"team": "orders"}, identity=identity), fmt)
     assert "kubernetes tokens carry no claim 'team'" in error.message and "issuer 'k8s'" in error.message
+    assert error.hint == "remove claims: a kubernetes identity pins its subject only"
     assert (error.pos.line, error.pos.column) == _where(text, "team")
 
 
