@@ -169,7 +169,8 @@ def _parse_in_parallel(texts: dict[str, tuple[str, bytes]]) -> dict[str, tuple[D
     than one core: (outline document, diagnostics, every position when the cache is off) by path.
     Parsing is most of a cold load, and each file's parse is independent of the others."""
     missing = [(path, text, digest) for path, (text, digest) in texts.items() if not cached(path, digest)]
-    if _workers() < 2 or len(missing) < 2 or sum(len(text) for _, text, _ in missing) < PARALLEL_BYTES:
+    if (_workers() < 2 or len(missing) < 2 or sum(len(text) for _, text, _ in missing) < PARALLEL_BYTES
+            or "fork" not in multiprocessing.get_all_start_methods()):  # Windows: no fork, one process
         return {}
     context = multiprocessing.get_context("fork")
     with context.Pool(min(_workers(), len(missing))) as pool:
