@@ -29,6 +29,11 @@ class Expr(str):
     """
 
 
+def provider_alias(local_name: str, alias: str) -> str:
+    """How a resource names an aliased provider configuration (its `provider` argument)."""
+    return f"{local_name}.{alias}"
+
+
 def ref(address: str) -> Expr:
     return Expr("${" + address + "}")
 

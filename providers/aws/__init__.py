@@ -11,9 +11,9 @@ from . import live, permissions
 from .graph import graph, link_principals, reach
 from .plan import plan
 from .rules import RULES
-from .settings import CLOUD, object_names, places
+from .settings import CLOUD, TERRAFORM_PROVIDER, object_names, places
 from .simulate import simulate
-from .terraform import TERRAFORM_PROVIDER, emit
+from .terraform import emit
 
 ENDPOINTS = ()  # boto3 reads its own AWS_ENDPOINT_URL
 EXAMPLE = Example(target={"account_id": "123456789012", "region": "eu-west-1"},

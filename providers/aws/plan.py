@@ -12,9 +12,9 @@ from wiam.issuers import KINDS
 from wiam.model import Grant, Identity, Model, Target, Workload, host_path, normalised_url
 from wiam.names import free_name, short_hash, slug, terraform_name
 from wiam.plan import Principal, TargetPlan
-from wiam.terraform import one_or_list, policy_json, ref
+from wiam.terraform import one_or_list, policy_json, provider_alias, ref
 
-from .settings import CLOUD, DEFAULT_AUDIENCE, GrantSettings, TargetSettings, provider_alias, role_name
+from .settings import CLOUD, DEFAULT_AUDIENCE, TERRAFORM_PROVIDER, GrantSettings, TargetSettings, role_name
 
 # Documented IAM quotas (IAM and AWS STS quotas page).
 INLINE_POLICY_MAX = 10240  # aggregate inline policy size per role, whitespace not counted
@@ -351,7 +351,7 @@ def plan(model: Model, target: Target, report: Report) -> AWSPlan:
         for identity in workload.identities:
             audiences.setdefault(identity.issuer.name, set()).add(identity.audience_for(DEFAULT_AUDIENCE))
     providers = oidc_providers(model, target, settings, audiences, report)
-    result = AWSPlan(CLOUD, target.name, block=target, settings=settings, alias=provider_alias(target.name),
+    result = AWSPlan(CLOUD, target.name, block=target, settings=settings, alias=provider_alias(TERRAFORM_PROVIDER[0], target.name),
                      oidc_providers=_created(model, target, providers, audiences, report))
     if len(result.oidc_providers) > OIDC_PROVIDERS_PER_ACCOUNT:
         report.error(target.pos, describe(target.path),

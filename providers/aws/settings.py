@@ -10,17 +10,13 @@ from wiam.model import Model, Target
 from wiam.names import ObjectName, fit_name
 
 CLOUD = "aws"
+TERRAFORM_PROVIDER = ("aws", "hashicorp/aws", ">= 6.0, < 7.0")
 DEFAULT_AUDIENCE = "sts.amazonaws.com"  # the client ID STS expects when a token names no other
 ROLE_NAME_MAX = 64
 
 
 def role_name(workload: str) -> str:
     return fit_name(f"wiam-{workload}", ROLE_NAME_MAX, allowed=r"\w+=,.@-")
-
-
-def provider_alias(target: str) -> str:
-    """The Terraform provider configuration of a target, as resources name it."""
-    return f"{CLOUD}.{target}"
 
 
 def _known(cls, raw: dict[str, Any]) -> dict[str, Any]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from wiam.terraform import Module, ref
 
 from .plan import INLINE_POLICY_NAME, OIDC_PROVIDER_KIND, ROLE_KIND, AWSPlan, Role
+from .settings import TERRAFORM_PROVIDER
 
-TERRAFORM_PROVIDER = ("aws", "hashicorp/aws", ">= 6.0, < 7.0")
 
 
 def emit(plan: AWSPlan, module: Module) -> None:

@@ -13,7 +13,7 @@ from wiam.issuers import GITHUB_DEFAULT_TEMPLATE, KINDS
 from wiam.model import Grant, Identity, Model, Target, Workload
 from wiam.names import ObjectName, free_name, short_hash, slug, terraform_name
 from wiam.plan import Principal, TargetPlan
-from wiam.terraform import Expr, ref
+from wiam.terraform import Expr, provider_alias, ref
 
 from .settings import (CLOUD, DEFAULT_AUDIENCE, TERRAFORM_PROVIDER, GrantSettings, TargetSettings, assignment_name,
                        credential_name, identity_name, role_reference)
@@ -89,7 +89,7 @@ class AzurePlan(TargetPlan):
 def plan(model: Model, target: Target, report: Report) -> AzurePlan:
     settings = TargetSettings.of(target.settings)
     result = AzurePlan(CLOUD, target.name, spec=target, settings=settings,
-                       alias=f"{TERRAFORM_PROVIDER[0]}.{target.name}")
+                       alias=provider_alias(TERRAFORM_PROVIDER[0], target.name))
     taken: dict[str, set[str]] = {CREDENTIAL: set(), ASSIGNMENT: set()}  # resource names by kind, for free_name
     assignments = 0
     for workload, grant in model.grants_on(target):

@@ -11,9 +11,9 @@ from . import live, permissions
 from .graph import graph, link_principals, reach
 from .plan import CLOUD, plan
 from .rules import RULES
-from .settings import object_names, places
+from .settings import TERRAFORM_PROVIDER, object_names, places
 from .simulate import simulate
-from .terraform import TERRAFORM_PROVIDER, emit
+from .terraform import emit
 
 ENDPOINTS = (
     Endpoint("rest", "--gcp-endpoint", "WIAM_GCP_ENDPOINT",

@@ -13,9 +13,10 @@ from wiam.document import describe
 from wiam.model import Grant, Identity, Model, Target, Workload
 from wiam.names import fit_name, free_name, short_hash, slug, terraform_name
 from wiam.plan import Principal, TargetPlan
-from wiam.terraform import Expr, one_or_list, ref
+from wiam.terraform import Expr, one_or_list, provider_alias, ref
 
-from .settings import DIRECT, SERVICE_ACCOUNT, GrantSettings, TargetSettings, alias, provider_id, service_account_id
+from .settings import (DIRECT, SERVICE_ACCOUNT, TERRAFORM_PROVIDER, GrantSettings, TargetSettings, provider_id,
+                       service_account_id)
 
 CLOUD = "gcp"
 ATTRIBUTE_CONDITION_MAX = 4096
@@ -257,7 +258,7 @@ class GCPPlan(TargetPlan):
 
 def plan(model: Model, target: Target, report: Report) -> GCPPlan:
     settings = TargetSettings.of(target.settings)
-    result = GCPPlan(CLOUD, target.name, settings=settings, spec=target, alias=alias(target.name))
+    result = GCPPlan(CLOUD, target.name, settings=settings, spec=target, alias=provider_alias(TERRAFORM_PROVIDER[0], target.name))
     grants = model.grants_on(target)
     if not grants:
         return result

@@ -11,6 +11,7 @@ from typing import Any
 from wiam.model import Model, Target
 from wiam.names import ObjectName, fit_name
 
+TERRAFORM_PROVIDER = ("google", "hashicorp/google", ">= 6.0, < 8.0")
 POOL_DEFAULT_ID = "wiam-pool"
 SERVICE_ACCOUNT, DIRECT = "service_account", "direct"  # grant modes, and the principal kinds they give
 ID_MIN, ID_MAX = 4, 32  # pool and provider IDs
@@ -71,11 +72,6 @@ class GrantSettings:
     @property
     def project_wide(self) -> bool:
         return self.resource is None
-
-
-def alias(target: str) -> str:
-    """The Terraform provider configuration of a target."""
-    return f"google.{target}"
 
 
 def service_account_id(workload: str) -> str:

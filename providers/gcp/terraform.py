@@ -5,8 +5,8 @@ from __future__ import annotations
 from wiam.terraform import Module, ref
 
 from .plan import Binding, GCPPlan
+from .settings import TERRAFORM_PROVIDER
 
-TERRAFORM_PROVIDER = ("google", "hashicorp/google", ">= 6.0, < 8.0")
 
 
 def emit(plan: GCPPlan, module: Module) -> None:

@@ -10,9 +10,9 @@ from wiam.document import describe
 from wiam.model import Grant, Model, Target, Workload
 from wiam.names import ObjectName, terraform_name
 from wiam.plan import Principal, TargetPlan
-from wiam.terraform import Expr, ref
+from wiam.terraform import Expr, provider_alias, ref
 
-from .settings import CLOUD, DEFAULT_AUDIENCE, GrantSettings, TargetSettings, alias, principal_name
+from .settings import CLOUD, DEFAULT_AUDIENCE, TERRAFORM_PROVIDER, GrantSettings, TargetSettings, principal_name
 
 KIND = "principal"
 PRINCIPAL, BINDING = "example_principal", "example_binding"  # Terraform resource types
@@ -40,7 +40,7 @@ class ExamplePlan(TargetPlan):
 
 def plan(model: Model, target: Target, report: Report) -> ExamplePlan:
     settings = TargetSettings.of(target.settings)
-    result = ExamplePlan(CLOUD, target.name, block=target, settings=settings, alias=alias(target.name))
+    result = ExamplePlan(CLOUD, target.name, block=target, settings=settings, alias=provider_alias(TERRAFORM_PROVIDER[0], target.name))
     for workload, grant in model.grants_on(target):
         trusted = sorted({(i.issuer.url, i.subject, i.audience_for(DEFAULT_AUDIENCE))
                           for i in workload.active_identities})

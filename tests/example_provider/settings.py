@@ -35,11 +35,6 @@ def principal_name(workload: str) -> str:
     return f"wiam-{workload}"
 
 
-def alias(target: str) -> str:
-    """The Terraform provider alias of a target."""
-    return f"{TERRAFORM_PROVIDER[0]}.{target}"
-
-
 def places(settings: dict) -> list[tuple[str, str, tuple]]:
     """Principal names are unique per account: one target per account."""
     return [("account", "account", (TargetSettings.of(settings).account,))]
