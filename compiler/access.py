@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import windows
 from .diagnostics import Pos
 from .model import Grant, Identity, Target, Workload
 
@@ -105,7 +106,8 @@ class AccessGraph:
         """The node of one grant block, held by the principal it applies to."""
         node_id = f"grant:{grant.cloud}:{grant.target}:{grant.workload}"
         self.node(node_id, "grant", f"{grant.cloud} {grant.target} grant of {grant.workload}", cloud=grant.cloud,
-                  target=grant.target, workload=grant.workload, **attributes, **place(grant.pos))
+                  target=grant.target, workload=grant.workload, window=windows.as_json(grant.window) or None,
+                  **attributes, **place(grant.pos))
         self.edge(principal, node_id, "holds")
         return node_id
 

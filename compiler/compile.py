@@ -5,11 +5,12 @@ from __future__ import annotations
 import gc
 import os
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Callable
 
 import yaml
 
-from . import registry
+from . import registry, windows
 from .diagnostics import Report
 from .loader import load
 from .model import Model
@@ -34,28 +35,32 @@ def gc_paused():
 
 
 def load_model(directory: str, recursive: bool = False, report: Report | None = None,
-               on_file: Callable[[int, int], None] | None = None) -> Model:
-    """Load, merge and validate a spec folder; raise SpecError with every problem found."""
+               on_file: Callable[[int, int], None] | None = None, at: datetime | None = None) -> Model:
+    """Load, merge and validate a spec folder, then resolve its time windows at `at` (default:
+    windows.current());
+    raise SpecError with every problem found. Validity never depends on the time."""
     report = report or Report()
     with gc_paused():
         document = load(directory, report, recursive, on_file)
         model = build_model(document, report) if not report.diagnostics else Model(document=document)
     report.raise_if_any()
-    return model
+    return windows.resolve(model, at or windows.current(), report)
 
 
-def load_planned(directory: str, recursive: bool = False, report: Report | None = None) -> tuple[Model, Plans]:
+def load_planned(directory: str, recursive: bool = False, report: Report | None = None,
+                 at: datetime | None = None) -> tuple[Model, Plans]:
     """load_model, then its plans, which check the cloud limits (part of validity): the model and its
     plans, or SpecError with every problem. Commands pass the plans on, so each target is planned once."""
     report = report or Report()
-    model = load_model(directory, recursive, report)
+    model = load_model(directory, recursive, report, at=at)
     with gc_paused():
         return model, plan_model(model, report)
 
 
-def load_valid_model(directory: str, recursive: bool = False, report: Report | None = None) -> Model:
+def load_valid_model(directory: str, recursive: bool = False, report: Report | None = None,
+                     at: datetime | None = None) -> Model:
     """load_planned's model alone: the spec is valid, cloud limits included, or SpecError."""
-    return load_planned(directory, recursive, report)[0]
+    return load_planned(directory, recursive, report, at)[0]
 
 
 MODULES_MANIFEST = "modules.json"
@@ -76,12 +81,12 @@ def compile_model(model: Model, split: bool = False, report: Report | None = Non
 def compile_folder(directory: str, recursive: bool = False, split: bool = False, report: Report | None = None,
                    on_file: Callable[[int, int], None] | None = None,
                    on_target: Callable[[int, int], None] | None = None,
-                   on_valid: Callable[[str], None] | None = None) -> dict[str, bytes]:
+                   on_valid: Callable[[str], None] | None = None, at: datetime | None = None) -> dict[str, bytes]:
     """load_model, then compile_model, without keeping the spec while the output is rendered: the
     two never need to be in memory at once, which is what bounds a large spec's peak memory.
     on_valid(spec digest) once the spec compiled (the caller's cache marks it known valid)."""
     report = report or Report()
-    model = load_model(directory, recursive, report, on_file)
+    model = load_model(directory, recursive, report, on_file, at)
     with gc_paused():
         modules = build_modules(plan_model(model, report, on_target), split)
         manifest = _manifest(model) if split else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from . import registry
+from . import registry, windows
 from .access import AccessGraph, issuer_id, place, subject_id, target_id, workload_id
 from .issuers import KINDS
 from .planning import plan_model
@@ -37,7 +37,7 @@ def build_graph(model: Model, plans: Plans | None = None) -> AccessGraph:
                 # None (left out) without claims: graphs of specs without claims stay as they were
                 access.edge(subject, workload_id(name), "authenticates", identity=identity.index + 1,
                             audience=identity.audience, conditions=dict(identity.conditions) or None,
-                            **place(identity.pos))
+                            window=windows.as_json(identity.window) or None, **place(identity.pos))
             elif subject not in active_subjects:
                 access.node(subject, "subject", identity.subject,
                             disabled=identity.disabled or f"issuer {identity.issuer.name}: {identity.issuer.disabled}")

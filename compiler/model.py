@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,6 +40,20 @@ def normalised_url(url: str) -> str:
 
 
 @dataclass(frozen=True)
+class Window:
+    """When access holds: from not_before (inclusive) until expires (exclusive), UTC; None is unbounded."""
+
+    not_before: datetime | None = None
+    expires: datetime | None = None
+
+    def __bool__(self) -> bool:
+        return self.not_before is not None or self.expires is not None
+
+
+ALWAYS = Window()
+
+
+@dataclass(frozen=True)
 class Identity:
     workload: str
     index: int
@@ -52,6 +67,8 @@ class Identity:
     # Claims pinned beyond the subject, (name, value) sorted by name: every cloud checks each exactly.
     # Claims the subject carries (subject_claims) are not here: the subject checks them.
     conditions: tuple[tuple[str, str], ...] = ()
+    # When its tokens are accepted: its own window within its workload's (each cloud enforces it in trust).
+    window: Window = ALWAYS
 
     @property
     def active(self) -> bool:
@@ -76,9 +93,12 @@ class Grant:
     workload: str
     cloud: str
     target: str
-    settings: dict[str, Any]
+    settings: dict[str, Any]  # the cloud's own settings (the core's fields below are not in them)
     pos: Pos
     path: tuple
+    window: Window = ALWAYS  # its own, not narrowed by its workload's (trust carries that)
+    reason: str | None = None
+    ticket: str | None = None
 
 
 @dataclass
@@ -92,6 +112,11 @@ class Workload:
     pos: Pos
     suppress: dict[str, str] = field(default_factory=dict)  # rule ID -> the reason it is accepted
     disabled: str | None = None  # kill switch: the reason
+    window: Window = ALWAYS
+    break_glass: bool = False
+    reason: str | None = None  # why it exists (break-glass, windows); a kill switch's is `disabled`
+    ticket: str | None = None
+    closed: list[Grant] = field(default_factory=list)  # grants whose window had closed at the model's time
 
     @property
     def active_identities(self) -> list[Identity]:
@@ -113,6 +138,7 @@ class Model:
     targets: dict[tuple[str, str], Target] = field(default_factory=dict)
     workloads: dict[str, Workload] = field(default_factory=dict)
     document: Document = field(default_factory=Document)
+    at: datetime | None = None  # the time windows were evaluated at (compile's --at), once resolved
     _grants_by_target: dict | None = field(default=None, repr=False, compare=False)
 
     def where(self, path: tuple, key: bool = False) -> Pos:

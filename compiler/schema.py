@@ -30,12 +30,17 @@ def packaged(package: str, name: str = "schema.json") -> dict:
 
 def compose(core: dict, parts: list[tuple[str, dict]]) -> dict:
     """The whole schema: the core's, with each cloud's target and grant settings (and its own
-    definitions) under that cloud's name."""
+    definitions) under that cloud's name; every cloud's grant also takes the core's grant fields
+    (time windows and why)."""
     document = json.loads(json.dumps(core))  # a copy: the parts are cached
     targets = document["properties"]["target"]["properties"]
     grants = document["$defs"]["workload"]["properties"]["grant"]["properties"]
     definitions = document["$defs"]
+    common = definitions.pop("grant_common")["properties"]
     for cloud, part in parts:
+        if common.keys() & part["grant"]["properties"].keys():
+            raise ValueError(f"the {cloud} schema redefines the core's grant fields")  # a provider bug
+        part = {**part, "grant": {**part["grant"], "properties": {**part["grant"]["properties"], **common}}}
         targets[cloud] = {"type": "object", "propertyNames": {"$ref": "#/$defs/name"},
                           "additionalProperties": {"$ref": f"#/$defs/{cloud}_target"}}
         grants[cloud] = {"type": "object", "additionalProperties": {"$ref": f"#/$defs/{cloud}_grant"}}

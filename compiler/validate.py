@@ -5,17 +5,19 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import replace
 
-from . import registry, schema
+from . import registry, schema, windows
 from .analysis import all_rules
 from .diagnostics import Report, printable, quote
 from .document import Document, describe
 from .issuers import KINDS, TemplateError, carried, issuer_url
-from .model import Grant, Identity, Issuer, Model, Target, Workload
+from .model import ALWAYS, Grant, Identity, Issuer, Model, Target, Window, Workload
 from .names import check_unique, split_dirs
 from .suggest import closest, listed
 
 
 KILL_SWITCH = ("disabled", "reason")
+WINDOW = ("not_before", "expires", "ticket")  # the core's fields on workloads, identities and grants
+GRANT_FIELDS = WINDOW + ("reason",)  # the core's part of a grant; the rest is its cloud's
 
 
 def _did_you_mean(name: str, choices) -> str:
@@ -145,19 +147,45 @@ def _disabled(doc: Document, path: tuple, body: dict, report: Report) -> str | N
     if body.get("disabled") is True and not reason:
         report.error(doc.where(path + ("disabled",), key=True), describe(path), "disabled = true needs a reason",
                      'add reason = "..." (the incident or ticket), so the change explains itself')
-    if "reason" in body and body.get("disabled") is not True:
-        report.error(doc.where(path + ("reason",), key=True), describe(path), "reason applies to disabled = true",
-                     "set disabled = true, or remove reason")
+    explained = ("disabled", "break_glass", "not_before", "expires")
+    if "reason" in body and not any(body.get(key) not in (None, False) for key in explained):
+        report.error(doc.where(path + ("reason",), key=True), describe(path),
+                     "reason applies to disabled = true, break_glass = true or a time window",
+                     "set one of them, or remove reason")
     return reason if body.get("disabled") is True else None
+
+
+def _window(doc: Document, path: tuple, body: dict, report: Report, within: Window = ALWAYS) -> Window:
+    """A block's own time window; a bound that is no real time, a window that ends before it begins,
+    or one that never meets `within` (its workload's) is an error."""
+    bounds = {}
+    for key in ("not_before", "expires"):
+        if key in body:
+            try:
+                bounds[key] = windows.parse(body[key])
+            except ValueError:
+                report.error(doc.where(path + (key,)), describe(path), f"{key} {body[key]!r} is no real time",
+                             "write an existing UTC time as YYYY-MM-DDTHH:MM:SSZ, e.g. 2026-12-02T02:00:00Z")
+    own = Window(bounds.get("not_before"), bounds.get("expires"))
+    if windows.empty(own):
+        report.error(doc.where(path + ("expires",)), describe(path), "expires is not after not_before",
+                     "set expires later than not_before")
+        return own
+    if own and within and windows.empty(windows.narrowest(within, own)):
+        report.error(doc.where(path + (next(iter(bounds)),)), describe(path),
+                     f"this window ({windows.described(own)}) never meets its workload's ({windows.described(within)})",
+                     "move the window inside the workload's, or change the workload's")
+    return own
 
 
 def _workload(doc: Document, model: Model, name: str, body: dict, report: Report) -> Workload:
     path = ("workload", name)
     disabled = _disabled(doc, path, body, report)
+    window = _window(doc, path, body, report)
     identities = []
     seen: dict[tuple, int] = {}
     for index, fields in enumerate(body["identity"]):
-        identity = _identity(doc, model, name, index, fields, report)
+        identity = _identity(doc, model, name, index, fields, report, window)
         if identity is None:
             continue
         if disabled and not identity.disabled:
@@ -182,15 +210,37 @@ def _workload(doc: Document, model: Model, name: str, body: dict, report: Report
                 report.error(doc.where(grant_path, key=True), describe(grant_path),
                              f"no {cloud} target named {target_name!r}", hint)
                 continue
-            grant = Grant(name, cloud, target_name, settings, doc.where(grant_path, key=True), grant_path)
+            own = {key: value for key, value in settings.items() if key not in GRANT_FIELDS}
+            grant = Grant(name, cloud, target_name, own, doc.where(grant_path, key=True), grant_path,
+                          _window(doc, grant_path, settings, report, window), settings.get("reason"), settings.get("ticket"))
             _check_catalog(doc, grant, report)
             grants.append(grant)
     suppress = {rule: entry["reason"] for rule, entry in body.get("suppress", {}).items()}
     for rule in sorted(set(suppress) - set(all_rules())):
         report.error(doc.where(path + ("suppress", rule), key=True), describe(path + ("suppress", rule)),
                      f"no analysis rule {rule!r}", _did_you_mean(rule, all_rules()) or "see docs/rules.md for rule IDs")
+    break_glass = body.get("break_glass") is True
+    if break_glass:
+        _check_break_glass(doc, path, body, window, grants, report)
     return Workload(name, body.get("description", ""), body.get("owner", ""), body.get("environment", ""),
-                    identities, grants, doc.where(path, key=True), suppress, disabled)
+                    identities, grants, doc.where(path, key=True), suppress, disabled, window, break_glass,
+                    body.get("reason"), body.get("ticket"))
+
+
+def _check_break_glass(doc: Document, path: tuple, body: dict, window: Window, grants: list[Grant],
+                       report: Report) -> None:
+    """Emergency access ends by itself and says why: expires and reason on the workload, or on each grant."""
+    if window.expires is not None and body.get("reason"):
+        return
+    for grant in grants:
+        if grant.window.expires is None or not grant.reason:
+            missing = " and ".join(key for key, ok in (("expires", window.expires or grant.window.expires),
+                                                        ("reason", body.get("reason") or grant.reason)) if not ok)
+            report.error(doc.where(path + ("break_glass",), key=True), describe(path),
+                         f"break_glass = true needs expires and reason on the workload or on every grant; "
+                         f"grant {grant.cloud!r} {grant.target!r} has no {missing}",
+                         'set expires = "YYYY-MM-DDTHH:MM:SSZ" and reason = "..." on the workload (or on each grant)')
+            return
 
 
 def _check_catalog(doc: Document, grant: Grant, report: Report) -> None:
@@ -209,7 +259,8 @@ def _check_catalog(doc: Document, grant: Grant, report: Report) -> None:
                          f"custom names entries of {permissions.FIELD}; remove {entry!r} or add it there")
 
 
-def _identity(doc: Document, model: Model, workload: str, index: int, fields: dict, report: Report):
+def _identity(doc: Document, model: Model, workload: str, index: int, fields: dict, report: Report,
+              within: Window = ALWAYS):
     path = ("workload", workload, "identity", index)
     block = describe(path)
     issuer_name = fields["issuer"]
@@ -221,7 +272,7 @@ def _identity(doc: Document, model: Model, workload: str, index: int, fields: di
         return None
     kind = KINDS[issuer.kind]
     ok = True
-    for field_name in sorted(set(fields) - {"issuer", "claims", *KILL_SWITCH} - set(kind.fields)):
+    for field_name in sorted(set(fields) - {"issuer", "claims", *KILL_SWITCH, *WINDOW} - set(kind.fields)):
         report.error(doc.where(path + (field_name,), key=True), block,
                      f"{field_name!r} does not apply to a {kind.name} issuer ({issuer_name!r})",
                      f"a {kind.name} identity takes: {', '.join(kind.fields)}")
@@ -261,11 +312,12 @@ def _identity(doc: Document, model: Model, workload: str, index: int, fields: di
                          f"add claims = {{ {missing} = \"...\" }}, or remove {str(missing)!r} from subject_claims")
             return None
         conditions = {k: v for k, v in pinned.items() if k not in carried(issuer.subject_claims)}
-    claims = tuple(sorted((k, v) for k, v in fields.items() if k not in ("issuer", "claims", *KILL_SWITCH)))
+    claims = tuple(sorted((k, v) for k, v in fields.items() if k not in ("issuer", "claims", *KILL_SWITCH, *WINDOW)))
     disabled = _disabled(doc, path, fields, report)
     return Identity(workload, index, issuer, subject, fields.get("audience"), claims,
                     doc.where(path, key=True), disabled, switched_off=disabled,
-                    conditions=tuple(sorted(conditions.items())))
+                    conditions=tuple(sorted(conditions.items())),
+                    window=windows.narrowest(within, _window(doc, path, fields, report, within)))
 
 
 def _check_claims(doc: Document, path: tuple, kind, issuer_name: str, fields: dict, pinned: dict[str, str],

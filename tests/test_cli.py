@@ -56,7 +56,7 @@ def test_graph_exports_to_stdout_and_files(tmp_path):
     printed = run_wiam("graph", EXAMPLES / "spec-reference", "--format", "json")
     assert printed.returncode == 0, printed.stderr
     data = json.loads(printed.stdout)
-    assert len(data["nodes"]) == 40 and {n["type"] for n in data["nodes"]} >= {"subject", "principal", "grant"}
+    assert len(data["nodes"]) == 46 and {n["type"] for n in data["nodes"]} >= {"subject", "principal", "grant"}
     out = tmp_path / "graph.graphml"
     assert run_wiam("graph", EXAMPLES / "spec-reference", "--format", "graphml", "--out", out).returncode == 0
     assert out.read_text(encoding="utf-8").startswith("<?xml")

@@ -16,7 +16,8 @@ SUBJECT = "repo:acme/payments:ref:refs/heads/main"
 
 def test_examples_folder_holds_the_contract_examples_verbatim():
     assert sorted((b.lang, b.contract) for b in CONTRACT) == [
-        ("hcl", "examples/spec-reference/conditions.wiam.hcl"), ("hcl", "examples/spec-reference/main.wiam.hcl"),
+        ("hcl", "examples/spec-reference/conditions.wiam.hcl"), ("hcl", "examples/spec-reference/jit.wiam.hcl"),
+        ("hcl", "examples/spec-reference/main.wiam.hcl"),
         ("yaml", "examples/spec-reference-yaml/spec.wiam.yaml")]
     for block in CONTRACT:
         assert (ROOT / block.contract).read_text(encoding="utf-8") == block.text, f"{block.contract} drifted"

@@ -18,7 +18,7 @@ from ..analysis import output as analysis_output
 from ..diagnostics import Report
 from ..graph import build_graph
 from ..revision import line_origin
-from .common import EXIT_SPEC, DirArgument, OutOption, RecursiveOption, emit, planned_spec
+from .common import AtOption, moment, EXIT_SPEC, DirArgument, OutOption, RecursiveOption, emit, planned_spec
 
 
 class AnalyzeFormat(str, Enum):
@@ -35,9 +35,10 @@ def analyze(directory: str = DirArgument, recursive: bool = RecursiveOption,
             fmt: AnalyzeFormat = typer.Option(AnalyzeFormat.text, "--format", "-f", help="Output format."),
             fail_on: Optional[Severity] = typer.Option(None, "--fail-on",
                                                        help="Exit 1 on unsuppressed findings at or above this severity."),
-            out: Optional[str] = OutOption) -> None:
+            out: Optional[str] = OutOption,
+            at: Optional[str] = AtOption) -> None:
     """Least-privilege findings, each with its rule, severity, place in the spec and fix."""
-    model, plans = planned_spec(directory, recursive, fmt, Report())
+    model, plans = planned_spec(directory, recursive, fmt, Report(), moment(at))
     rules = all_rules()
     findings = analyze_model(model, build_graph(model, plans))
     failing = at_or_above(findings, fail_on.value) if fail_on else []

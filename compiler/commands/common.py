@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .. import registry
+from .. import registry, windows
 from ..cache import remember_valid
 from ..compile import load_planned
 from ..diagnostics import Report, SpecError, bounded, printable
@@ -43,6 +43,18 @@ DirArgument = typer.Argument(".", help="The spec folder (or one spec file).", sh
 RecursiveOption = typer.Option(False, "--recursive", "-r", help="Also load spec files in subfolders.")
 FormatOption = typer.Option(OutputFormat.text, "--format", "-f", help="Output format.")
 OutOption = typer.Option(None, "--out", "-o", help="Write to this file (atomically) instead of printing.")
+AtOption = typer.Option(None, "--at", metavar="TIME",
+                        help=f"Evaluate time windows at this UTC time (YYYY-MM-DDTHH:MM:SSZ); default: "
+                             f"${windows.AT_VARIABLE} if set, else now.")
+
+
+def moment(at: str | None):
+    """--at as a time (else $WIAM_AT, else now), or exit 2: the one way output depends on the clock."""
+    try:
+        return windows.parse(at) if at is not None else windows.current()
+    except ValueError:
+        given = f"--at {at!r}" if at is not None else f"{windows.AT_VARIABLE}={os.environ[windows.AT_VARIABLE]!r}"
+        fail_usage(f"{given} is no UTC time: write YYYY-MM-DDTHH:MM:SSZ, e.g. 2026-12-02T02:00:00Z")
 
 
 def fail_spec(error: SpecError, fmt) -> None:
@@ -80,12 +92,12 @@ def notes(report: Report) -> None:
         err.print(f"note: {note}", markup=False)
 
 
-def planned_spec(directory: str, recursive: bool, fmt, report: Report) -> tuple[Model, Plans]:
+def planned_spec(directory: str, recursive: bool, fmt, report: Report, at=None) -> tuple[Model, Plans]:
     """The validated model and its plans, or exit 1 with every spec error (cloud limits included) or
     2 on misuse. The spec is marked known valid (incremental diffs start from such a base), and the
     model, which lives as long as the command, is frozen out of the collector's later passes."""
     try:
-        model, plans = load_planned(directory, recursive, report)
+        model, plans = load_planned(directory, recursive, report, at)
     except SpecError as error:
         fail_spec(error, fmt)
     except UsageError as error:
@@ -95,9 +107,9 @@ def planned_spec(directory: str, recursive: bool, fmt, report: Report) -> tuple[
     return model, plans
 
 
-def valid_model(directory: str, recursive: bool, fmt, report: Report) -> Model:
+def valid_model(directory: str, recursive: bool, fmt, report: Report, at=None) -> Model:
     """planned_spec's model, for commands that read no plan."""
-    return planned_spec(directory, recursive, fmt, report)[0]
+    return planned_spec(directory, recursive, fmt, report, at)[0]
 
 
 def refuse_overlap(out: str, spec: str, recursive: bool) -> None:

@@ -14,8 +14,8 @@ from ..compile import MODULES_MANIFEST, atlantis_yaml, compile_folder
 from ..diagnostics import Report, SpecError, printable
 from ..loader import UsageError
 from ..terraform import write_file, write_tree
-from .common import (DirArgument, FormatOption, OutputFormat, RecursiveOption, fail_spec, fail_usage, kept, notes,
-                     progress, refuse_overlap, refuse_spec_file)
+from .common import (AtOption, DirArgument, FormatOption, OutputFormat, RecursiveOption, fail_spec, fail_usage, kept,
+                     moment, notes, progress, refuse_overlap, refuse_spec_file)
 
 
 class Split(str, Enum):
@@ -28,14 +28,17 @@ def compile_command(directory: str = DirArgument,
                     atlantis: Optional[str] = typer.Option(None, "--atlantis",
                                                            help="With --split: write an atlantis.yaml here (the "
                                                                 "repository root), one project per module."),
-                    recursive: bool = RecursiveOption, fmt: OutputFormat = FormatOption) -> None:
+                    recursive: bool = RecursiveOption, fmt: OutputFormat = FormatOption,
+                    at: Optional[str] = AtOption) -> None:
     """Compile a spec into Terraform: OUT/main.tf.json and versions.tf, or both per OUT/<cloud>-<target>/."""
     report = Report()
+    when = moment(at)
     if atlantis and split is None:
         fail_usage("--atlantis needs --split target (one Atlantis project per root module)")
     try:
         with progress() as (on_file, on_target):
-            files = compile_folder(directory, recursive, split is not None, report, on_file, on_target, remember_valid)
+            files = compile_folder(directory, recursive, split is not None, report, on_file, on_target, remember_valid,
+                                       when)
     except SpecError as error:
         fail_spec(error, fmt)
     except UsageError as error:

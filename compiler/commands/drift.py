@@ -11,7 +11,7 @@ from .. import registry
 from ..diagnostics import Report
 from ..drift import drift as find_drift
 from ..drift import selected, to_text
-from .common import (EXIT_SPEC, EXIT_UNREAD, Cloud, DirArgument, FormatOption, OutputFormat, RecursiveOption,
+from .common import (AtOption, moment, EXIT_SPEC, EXIT_UNREAD, Cloud, DirArgument, FormatOption, OutputFormat, RecursiveOption,
                      fail_usage, planned_spec, with_endpoints)
 
 
@@ -21,11 +21,12 @@ def drift(directory: str = DirArgument, recursive: bool = RecursiveOption,
           targets: Optional[list[str]] = typer.Option(None, "--target", metavar="NAME",
                                                       help="Read only this target, NAME or CLOUD.NAME (repeatable)."),
           allow_unread: bool = typer.Option(False, "--allow-unread", help="Exit 0, not 3, when a target cannot be read."),
-          endpoints: dict[str, dict] = None, fmt: OutputFormat = FormatOption) -> None:
+          endpoints: dict[str, dict] = None, fmt: OutputFormat = FormatOption,
+          at: Optional[str] = AtOption) -> None:
     """Compare what runs in the clouds with what the spec compiles to, read-only: missing, extra and
     changed objects per target. Credentials come from each SDK's default chain. Exit 1 on drift, 3
     when a target it was asked to read could not be read (--cloud and --target leave targets out)."""
-    model, plans = planned_spec(directory, recursive, fmt, Report())
+    model, plans = planned_spec(directory, recursive, fmt, Report(), moment(at))
     try:
         keys = selected(model, {c.value for c in clouds} if clouds else None, targets)
     except ValueError as error:

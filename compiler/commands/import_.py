@@ -11,7 +11,7 @@ from .. import registry
 from ..diagnostics import Report, SpecError
 from ..importing import find, to_text, write
 from ..loader import UsageError
-from .common import (EXIT_SPEC, DirArgument, FormatOption, OutputFormat, RecursiveOption, fail_spec, fail_usage,
+from .common import (AtOption, moment, EXIT_SPEC, DirArgument, FormatOption, OutputFormat, RecursiveOption, fail_spec, fail_usage,
                      valid_model)
 
 
@@ -19,12 +19,13 @@ def import_command(directory: str = DirArgument, recursive: bool = RecursiveOpti
                    targets: Optional[list[str]] = typer.Option(None, "--target", metavar="NAME",
                                                                help="Only this target, NAME or CLOUD.NAME (repeatable)."),
                    write_spec: bool = typer.Option(False, "--write", help="Add them to the spec files (else only print)."),
-                   fmt: OutputFormat = FormatOption) -> None:
+                   fmt: OutputFormat = FormatOption,
+                   at: Optional[str] = AtOption) -> None:
     """Find the objects in the clouds that wiam did not create and that the spec's targets need (an
     AWS account's OIDC providers for the spec's issuers), and add them to the targets' settings
     (existing_oidc_providers), so that compiling reuses them instead of colliding with them.
     Credentials come from each SDK's default chain."""
-    model = valid_model(directory, recursive, fmt, Report())
+    model = valid_model(directory, recursive, fmt, Report(), moment(at))
     try:
         found = find(model, targets, lambda cloud: registry.get(cloud).live.connect())
     except UsageError as error:

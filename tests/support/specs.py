@@ -5,6 +5,12 @@ from pathlib import Path
 
 from wiam.compile import compile_model, load_model
 from wiam.diagnostics import SpecError
+from wiam.windows import parse
+
+# The moment every test evaluates time windows at, unless it says otherwise: inside the window of
+# the contract's break-glass example. conftest gives it to the CLI as WIAM_AT.
+AT_TEXT = "2026-12-01T21:00:00Z"
+AT = parse(AT_TEXT)
 
 BASE_HCL = '''
 issuer "github" {
@@ -47,18 +53,19 @@ def write_spec(folder: Path, files: dict[str, str]) -> Path:
     return folder
 
 
-def spec_errors(folder: Path) -> list:
-    """Every diagnostic that validating and compiling the spec at `folder` reports."""
+def spec_errors(folder: Path, at=None) -> list:
+    """Every diagnostic that validating and compiling the spec at `folder` reports (windows at `at`)."""
     try:
-        compile_model(load_model(str(folder)))
+        compile_model(load_model(str(folder), at=at))
     except SpecError as error:
         return error.diagnostics
     return []
 
 
-def compiled_files(folder: Path, split: bool = False) -> dict[str, dict | str]:
-    """The files `wiam compile` would write for `folder`, by name: JSON ones parsed, the others as text."""
-    files = compile_model(load_model(str(folder)), split=split)
+def compiled_files(folder: Path, split: bool = False, at=None) -> dict[str, dict | str]:
+    """The files `wiam compile` would write for `folder` (windows at `at`, default $WIAM_AT), by name: JSON ones parsed,
+    the others as text."""
+    files = compile_model(load_model(str(folder), at=at), split=split)
     return {name: json.loads(content) if name.endswith(".json") else content.decode() for name, content in files.items()}
 
 

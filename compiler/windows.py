@@ -1,0 +1,98 @@
+"""Time windows (just-in-time access): parsing the spec's timestamps, narrowing windows along a
+workload's path, and resolving a model at one moment, the only way time enters a compile."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from .diagnostics import Report
+from .model import Model, Window
+
+FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # RFC 3339 in UTC to the second: what every cloud's condition reads
+
+
+def parse(text: str) -> datetime:
+    """A spec timestamp as an aware UTC datetime; ValueError if it is no real time (2026-02-30)."""
+    return datetime.strptime(text, FORMAT).replace(tzinfo=timezone.utc)
+
+
+def text(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime(FORMAT)
+
+
+AT_VARIABLE = "WIAM_AT"  # the moment to evaluate windows at when none is given: reproducible runs, tests
+
+
+def current() -> datetime:
+    """The moment windows are evaluated at by default: $WIAM_AT if set (ValueError if it is no
+    time), else now, to the second."""
+    given = os.environ.get(AT_VARIABLE)
+    return parse(given) if given else datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def narrowest(*windows: Window) -> Window:
+    """The window within all of them: the latest start and the earliest end."""
+    starts = [w.not_before for w in windows if w.not_before is not None]
+    ends = [w.expires for w in windows if w.expires is not None]
+    return Window(max(starts) if starts else None, min(ends) if ends else None)
+
+
+def empty(window: Window) -> bool:
+    """Whether the window can never hold (it ends before it begins)."""
+    return window.not_before is not None and window.expires is not None and window.expires <= window.not_before
+
+
+def closed(window: Window, at: datetime) -> bool:
+    return window.expires is not None and window.expires <= at
+
+
+def pending(window: Window, at: datetime) -> bool:
+    return window.not_before is not None and at < window.not_before
+
+
+def holds(window: Window, at: datetime) -> bool:
+    return not closed(window, at) and not pending(window, at)
+
+
+def described(window: Window) -> str:
+    if window.not_before and window.expires:
+        return f"from {text(window.not_before)} until {text(window.expires)}"
+    if window.expires:
+        return f"until {text(window.expires)}"
+    return f"from {text(window.not_before)}" if window.not_before else "always"
+
+
+def as_json(window: Window) -> dict[str, str]:
+    """The window as the graph, plans and reports carry it: only its bounds that are set."""
+    return {key: text(value) for key, value in (("not_before", window.not_before), ("expires", window.expires))
+            if value is not None}
+
+
+def resolve(model: Model, at: datetime, report: Report) -> Model:
+    """The model at one moment: an identity whose window has closed is refused like a disabled one,
+    and a grant whose window (within its workload's) has closed is no access at all. Windows still to
+    come stay, for each cloud to enforce. Notes say what closed, so the change explains itself."""
+    model.at = at
+    for workload in model.workloads.values():
+        identities = []
+        for identity in workload.identities:
+            if identity.window and closed(identity.window, at) and not identity.disabled:
+                report.notes.append(f"workload {workload.name!r} identity #{identity.index + 1}: its window closed at "
+                            f"{text(identity.window.expires)}; its tokens are refused")
+                identity = replace(identity, disabled=f"its window closed at {text(identity.window.expires)}")
+            identities.append(identity)
+        workload.identities = identities
+        kept = []
+        for grant in workload.grants:
+            if closed(narrowest(workload.window, grant.window), at):
+                report.notes.append(f"workload {workload.name!r} grant {grant.cloud!r} {grant.target!r}: its window "
+                            f"closed at {text(narrowest(workload.window, grant.window).expires)}; it compiles to no access")
+                workload.closed.append(grant)
+            else:
+                kept.append(grant)
+        workload.grants = kept
+    model._grants_by_target = None
+    return model
+
