@@ -98,7 +98,9 @@ def named(model: Model) -> list[Named]:
 
 def check_templates(model: Model, report: Report) -> None:
     """A repository has one subject template: active identities naming it through issuers of
-    different templates cannot all get tokens. The later of each pair (in file order) is reported."""
+    different templates cannot all get tokens. The later of each pair (in file order) is reported: an
+    error where either issuer manages the template (wiam would write one and break the other), else
+    a note (the contract example of conditions does this)."""
     first: dict[tuple, Named] = {}
     for entry in sorted(named(model), key=lambda n: (n.identity.pos, n.identity.workload, n.identity.index)):
         if not entry.identity.active:
@@ -107,13 +109,15 @@ def check_templates(model: Model, report: Report) -> None:
         if seen.template == entry.template:
             continue
         this, other = entry.identity, seen.identity
-        report.error(this.pos, describe(("workload", this.workload, "identity", this.index)),
-                     f"repository {entry.owner}/{entry.repository} has one subject template on {entry.host.title}, "
-                     f"but issuer {this.issuer.name!r} (workload {this.workload!r}) pins subjects of "
-                     f"[{', '.join(entry.template)}] and issuer {other.issuer.name!r} (workload {other.workload!r}, "
-                     f"at {other.pos}) pins subjects of [{', '.join(seen.template)}]",
-                     "give both issuers the same subject_claims, name the repository through one of them, "
-                     "or disable one")
+        message = (f"repository {entry.owner}/{entry.repository} has one subject template on {entry.host.title}, "
+                   f"but issuer {this.issuer.name!r} (workload {this.workload!r}) pins subjects of "
+                   f"[{', '.join(entry.template)}] and issuer {other.issuer.name!r} (workload {other.workload!r}, "
+                   f"at {other.pos}) pins subjects of [{', '.join(seen.template)}]")
+        fix = "give both issuers the same subject_claims, name the repository through one of them, or disable one"
+        if this.issuer.manage_subject_claims or other.issuer.manage_subject_claims:
+            report.error(this.pos, describe(("workload", this.workload, "identity", this.index)), message, fix)
+        else:
+            report.notes.append(f"{this.pos}: {message}: tokens reach one of them only; {fix}")
 
 
 def plan(model: Model) -> list[OwnerSide]:
