@@ -21,15 +21,15 @@ class Named:
 
     identity: Identity
     host: CodeHost
+    served: bool  # whether its issuer's tokens come from the host (see serves)
     owner: str
     repository: str  # without the owner
 
     @property
     def scope(self) -> tuple[str, str, str]:
         """Where the repository is one: on the host for issuers it serves, else at the issuer's URL.
-        Host names are compared without case, as GitHub compares them."""
-        issuer = self.identity.issuer
-        where = self.host.title if serves(issuer) else normalised_url(issuer.url)
+        Names are compared without case, as GitHub compares them."""
+        where = self.host.title if self.served else normalised_url(self.identity.issuer.url)
         return where, self.owner.lower(), self.repository.lower()
 
     @property
@@ -85,6 +85,7 @@ def management_problem(issuer: Issuer) -> tuple[str, str] | None:
 
 def named(model: Model) -> list[Named]:
     """Every identity naming a repository of a kind with a code host, in workload order."""
+    served = {name: serves(issuer) for name, issuer in model.issuers.items()}
     found = []
     for name in sorted(model.workloads):
         for identity in model.workloads[name].identities:
@@ -92,7 +93,7 @@ def named(model: Model) -> list[Named]:
             if kind.code_host is None or kind.repository is None:
                 continue
             owner, repository = dict(identity.claims)[kind.repository].split("/", 1)
-            found.append(Named(identity, kind.code_host, owner, repository))
+            found.append(Named(identity, kind.code_host, served[identity.issuer.name], owner, repository))
     return found
 
 
@@ -124,9 +125,11 @@ def plan(model: Model) -> list[OwnerSide]:
     """Per owner, one template for each repository that an identity of a managing issuer names: the
     template of its active identities (which check_templates made agree), else of the first disabled
     one by issuer name. Sorted by owner; names unique across all owners (one module may hold them all)."""
+    if not any(issuer.manage_subject_claims for issuer in model.issuers.values()):
+        return []
     by_repository: dict[tuple, list[Named]] = {}
     for entry in named(model):
-        if serves(entry.identity.issuer):
+        if entry.served:
             by_repository.setdefault(entry.scope, []).append(entry)
     owners: dict[tuple[str, str], list[list[Named]]] = {}
     for (where, owner, _), entries in sorted(by_repository.items()):
