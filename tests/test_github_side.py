@@ -268,3 +268,28 @@ def test_user_strings_are_escaped_where_they_land():
 def test_a_hostile_repository_is_refused(spec):
     result = run_wiam("validate", spec(_hcl(CUSTOM, second_repo="acme/${file(\\\"/etc/passwd\\\")}")))
     assert result.returncode == 1 and "Traceback" not in result.stderr and "fix:" in result.stderr
+
+
+def test_hcl_and_yaml_specs_compile_to_the_same_github_side(spec):
+    hcl = spec({"main.wiam.hcl": 'issuer "ent" {\n  kind = "github_actions"\n  enterprise_slug = "acme"\n'
+                                 '  subject_claims = ["repo", "context", "actor"]\n  manage_subject_claims = true\n}\n'
+                                 'target "aws" "prod" {\n  account_id = "123456789012"\n}\n'
+                                 'workload "w" {\n  identity {\n    issuer = "ent"\n    repository = "acme/app"\n'
+                                 '    environment = "prod"\n    claims = { actor = "octocat" }\n  }\n'
+                                 '  grant "aws" "prod" {\n    actions = ["s3:GetObject"]\n'
+                                 '    resources = ["arn:aws:s3:::b/*"]\n  }\n}\n'})
+    yaml_spec = spec({"main.wiam.yaml": """issuer:
+  ent: {kind: github_actions, enterprise_slug: acme, subject_claims: [repo, context, actor], manage_subject_claims: true}
+target:
+  aws: {prod: {account_id: "123456789012"}}
+workload:
+  w:
+    identity:
+      - {issuer: ent, repository: acme/app, environment: prod, claims: {actor: octocat}}
+    grant:
+      aws: {prod: {actions: ["s3:GetObject"], resources: ["arn:aws:s3:::b/*"]}}
+"""})
+    files = compiled_files(hcl)
+    assert files == compiled_files(yaml_spec)
+    assert files["main.tf.json"]["resource"][TEMPLATE] == {"repo__acme__app": {
+        "repository": "app", "use_default": False, "include_claim_keys": ["repo", "context", "actor"]}}
