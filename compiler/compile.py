@@ -10,7 +10,7 @@ from typing import Callable
 
 import yaml
 
-from . import registry, windows
+from . import code_host, registry, windows
 from .diagnostics import Report
 from .loader import load
 from .model import Model
@@ -75,7 +75,8 @@ def compile_model(model: Model, split: bool = False, report: Report | None = Non
     report = report or Report()
     with gc_paused():
         modules = build_modules(plan_model(model, report, on_target), split)
-        return render_modules(modules, _manifest(model) if split else None)
+        sides = add_code_hosts(modules, model, split)
+        return render_modules(modules, _manifest(model, sides) if split else None)
 
 
 def compile_folder(directory: str, recursive: bool = False, split: bool = False, report: Report | None = None,
@@ -89,7 +90,8 @@ def compile_folder(directory: str, recursive: bool = False, split: bool = False,
     model = load_model(directory, recursive, report, on_file, at)
     with gc_paused():
         modules = build_modules(plan_model(model, report, on_target), split)
-        manifest = _manifest(model) if split else None
+        sides = add_code_hosts(modules, model, split)
+        manifest = _manifest(model, sides) if split else None
         digest = model.document.digest
         del model
         files = render_modules(modules, manifest)
@@ -98,11 +100,23 @@ def compile_folder(directory: str, recursive: bool = False, split: bool = False,
     return files
 
 
-def _manifest(model: Model) -> dict:
+def _manifest(model: Model, sides: list[code_host.OwnerSide]) -> dict:
     return {"generated_by": "wiam", "modules": [{
         "dir": module_dir(cloud, name), "cloud": cloud, "target": name,
         "workloads": sorted(w.name for w, _ in model.grants_on(target))}
-        for (cloud, name), target in sorted(model.targets.items())]}
+        for (cloud, name), target in sorted(model.targets.items())] + [{
+        "dir": side.dir, "code_host": side.host.provider[0], "owner": side.owner, "workloads": list(side.workloads)}
+        for side in sides]}
+
+
+def add_code_hosts(modules: dict[str, Module], model: Model, split: bool) -> list[code_host.OwnerSide]:
+    """The code hosts' side (code_host.plan): with `split`, a root module per owner; else in the one
+    module, a provider alias per owner when there are several. The sides added."""
+    sides = code_host.plan(model)
+    for side in sides:
+        key = f"{side.dir}/{MAIN_FILE}" if split else MAIN_FILE
+        code_host.emit(side, modules.setdefault(key, Module()), aliased=not split and len(sides) > 1)
+    return sides
 
 
 def render_modules(modules: dict[str, Module], manifest: dict | None) -> dict[str, bytes]:

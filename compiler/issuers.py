@@ -13,6 +13,18 @@ BRANCH_PUSHERS = "which anyone who can push a branch may write"
 
 
 @dataclass(frozen=True)
+class CodeHost:
+    """The Terraform provider that sets the subject template of a kind's repositories, so that the
+    template the host puts in tokens and the one the clouds pin come from one spec."""
+    title: str  # as people name the host
+    provider: tuple[str, str, str]  # Terraform local name, source, version constraint
+    resource: str  # its per-repository template resource
+    template: Callable[[str, tuple[str, ...]], dict]  # that resource for (REPO, subject_claims; () the default)
+    config: Callable[[str], dict]  # the provider configuration for an owner
+    default_template: tuple[str, ...]  # the subject_claims that give the kind's default subject
+
+
+@dataclass(frozen=True)
 class IssuerKind:
     name: str
     default_url: str | None
@@ -37,6 +49,7 @@ class IssuerKind:
     branch: Callable[[dict[str, Any]], str | None] = lambda fields: None
     # claims or fields that pin the workflow or the repository's immutable ID beyond a branch
     workflow_pins: tuple[str, ...] = ()
+    code_host: CodeHost | None = None  # where manage_subject_claims sets the repositories' template
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -99,6 +112,21 @@ def _github_templated(keys: tuple[str, ...], fields: dict[str, Any], claims: dic
 
 # GitHub's default subject as a subject_claims template: its keys, in order (github/docs).
 GITHUB_DEFAULT_TEMPLATE = ("repo", "context")
+
+
+def _github_template(repository: str, keys: tuple[str, ...]) -> dict:
+    """Checked against integrations/terraform-provider-github, github/resource_github_actions_repository_oidc_
+    subject_claim_customization_template.go: repository (the name, 1-100 characters) and use_default are
+    required; include_claim_keys must stay unset when use_default is true."""
+    if not keys:
+        return {"repository": repository, "use_default": True}
+    return {"repository": repository, "use_default": False, "include_claim_keys": list(keys)}
+
+
+# `owner`: the provider's argument for the organization or user (website/docs/index.html.markdown).
+GITHUB_HOST = CodeHost("GitHub", ("github", "integrations/github", ">= 6.0, < 7.0"),
+                       "github_actions_repository_oidc_subject_claim_customization_template", _github_template,
+                       lambda owner: {"owner": owner}, GITHUB_DEFAULT_TEMPLATE)
 
 
 def carried(keys: tuple[str, ...]) -> frozenset[str]:
@@ -174,7 +202,7 @@ KINDS: dict[str, IssuerKind] = {
                    one_of=("ref", "environment", "pull_request"), immutable_ids=("owner_id", "repository_id"),
                    repository="repository", enterprise=True, ref_problem=_github_ref, untrusted=_github_untrusted,
                    claims=GITHUB_CLAIMS, templated=_github_templated, branch=_github_branch,
-                   workflow_pins=("job_workflow_ref", "repository_id")),
+                   workflow_pins=("job_workflow_ref", "repository_id"), code_host=GITHUB_HOST),
         IssuerKind("gitlab_ci", "https://gitlab.com", ("project_path", "ref_type", "ref"), (), _gitlab,
                    repository="project_path", ref_problem=_gitlab_ref, untrusted=_gitlab_untrusted,
                    claims=GITLAB_CLAIMS),

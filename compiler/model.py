@@ -20,6 +20,7 @@ class Issuer:
     pos: Pos
     disabled: str | None = None  # kill switch: the reason, when every subject of this issuer is refused
     subject_claims: tuple[str, ...] = ()  # the claim keys its subjects carry, in order; () for the kind's default
+    manage_subject_claims: bool = False  # also emit the code host's side: the template its repositories use
 
     @property
     def host_path(self) -> str:

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from . import registry, schema, windows
 from .analysis import all_rules
+from .code_host import check_templates, management_problem
 from .diagnostics import Report, printable, quote
 from .document import Document, describe
 from .issuers import KINDS, TemplateError, carried, issuer_url
@@ -47,6 +48,7 @@ def build_model(doc: Document, report: Report) -> Model:
     shared = _check_places(doc, model, report)
     for name, body in sorted(doc.data.get("workload", {}).items()):
         model.workloads[name] = _workload(doc, model, name, body, report)
+    check_templates(model, report)
     # Targets sharing a place would clash in every name they derive: that one error says it all.
     check_unique(split_dirs(model) + [name for target in model.targets.values() if target not in shared
                                       for name in registry.get(target.cloud).object_names(model, target)], report)
@@ -137,8 +139,13 @@ def _issuer(doc: Document, name: str, body: dict, report: Report) -> Issuer | No
         report.error(doc.where(path + ("subject_claims",), key=True), describe(path),
                      f"subject_claims applies to {templated} issuers only", "remove it")
         return None
-    return Issuer(name, kind, url, body.get("audience"), doc.where(path, key=True), _disabled(doc, path, body, report),
-                  template)
+    issuer = Issuer(name, kind, url, body.get("audience"), doc.where(path, key=True),
+                    _disabled(doc, path, body, report), template, body.get("manage_subject_claims") is True)
+    problem = management_problem(issuer)
+    if problem:
+        report.error(doc.where(path + ("manage_subject_claims",), key=True), describe(path), *problem)
+        return None
+    return issuer
 
 
 def _disabled(doc: Document, path: tuple, body: dict, report: Report) -> str | None:
