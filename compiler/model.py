@@ -52,6 +52,7 @@ class Identity:
     # Claims pinned beyond the subject, (name, value) sorted by name: every cloud checks each exactly.
     # Claims the subject carries (subject_claims) are not here: the subject checks them.
     conditions: tuple[tuple[str, str], ...] = ()
+    pinned: tuple[tuple[str, str], ...] = ()  # every claim in `claims`, carried or not, sorted: for analysis
 
     @property
     def active(self) -> bool:

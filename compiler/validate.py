@@ -265,7 +265,7 @@ def _identity(doc: Document, model: Model, workload: str, index: int, fields: di
     disabled = _disabled(doc, path, fields, report)
     return Identity(workload, index, issuer, subject, fields.get("audience"), claims,
                     doc.where(path, key=True), disabled, switched_off=disabled,
-                    conditions=tuple(sorted(conditions.items())))
+                    conditions=tuple(sorted(conditions.items())), pinned=tuple(sorted(pinned.items())))
 
 
 def _check_claims(doc: Document, path: tuple, kind, issuer_name: str, fields: dict, pinned: dict[str, str],
