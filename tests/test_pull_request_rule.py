@@ -16,7 +16,7 @@ from wiam.compile import load_model
 
 ISSUER = "https://token.actions.githubusercontent.com"
 READ, WRITE = "roles/storage.objectViewer", "roles/storage.objectCreator"
-OWNERS = st.from_regex(r"[a-z][a-z0-9-]{0,7}", fullmatch=True)
+OWNERS = st.from_regex(r"[a-z][a-z0-9-]{0,4}", fullmatch=True)  # short: GCP subjects hold 127 bytes
 TRIGGERS = st.sampled_from([{"pull_request": True}, {"ref": "refs/heads/main"}, {"ref": "refs/heads/feature"},
                             {"environment": "production"}])
 # GitHub's include_claim_keys: the default, with the workflow, and two that carry no trigger.
@@ -33,10 +33,10 @@ def identities(draw):
     template = draw(TEMPLATES)
     pin = draw(st.sampled_from(["own", "other"] if "job_workflow_ref" in template else [None, "own", "other"]))
     pinned_repo = {"own": draw(st.sampled_from([f"{owner}/{repo}", f"{owner.upper()}/{repo}", f"{owner}/{repo.upper()}"])),
-                   "other": f"{owner}/{repo}-workflows", None: None}[pin]
+                   "other": f"{owner}/{repo}-w", None: None}[pin]
     claims = {}
     if pinned_repo:
-        claims["job_workflow_ref"] = f"{pinned_repo}/.github/workflows/deploy.yml@refs/heads/main"
+        claims["job_workflow_ref"] = f"{pinned_repo}/.github/workflows/d.yml@refs/heads/main"
     event = draw(EVENTS)
     if event:
         claims["event_name"] = event
@@ -109,7 +109,7 @@ def test_a_pull_request_subject_on_a_read_only_dev_workload_is_no_finding():
 def test_a_foreign_workflow_pin_refuses_the_pull_requests_own_workflow():
     """What makes the pin count: a pull request's job running a workflow of its own repository gets
     a token whose job_workflow_ref differs, and the cloud refuses it."""
-    pinned = "acme/shared/.github/workflows/deploy.yml@refs/heads/main"
+    pinned = "acme/shared/.github/workflows/d.yml@refs/heads/main"
     identity = {"issuer": "github", "repository": "acme/app", "pull_request": True,
                 "claims": {"job_workflow_ref": pinned}}
     with tempfile.TemporaryDirectory() as tmp:
