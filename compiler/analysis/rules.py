@@ -276,8 +276,8 @@ def _migrating(workload: Workload) -> dict[int, Identity]:
       whoever gets the old name after a rename or transfer (which moves the repository itself to
       immutable subjects) can obtain it and the workload's access.""",
       """Drop the identity without IDs once the repository issues immutable subjects (its OIDC settings,
-      or a rename or transfer) and a run has used the immutable identity; disabled = true on it first
-      is a fast way back.""")
+      or a rename or transfer) and a run has used the immutable identity. Disable it first (disabled =
+      true with a reason): removing those lines restores it.""")
 def _migrations(rule: Rule, context: Context):
     for name, workload in sorted(context.model.workloads.items()):
         by_index = {i.index: i for i in workload.identities}
@@ -305,7 +305,8 @@ def _pull_requests(identity: Identity) -> str | None:
       pull request: they write the workflow that runs. On a production workload, or one with write
       access, that is unreviewed code with that access, unless the token is pinned to a reusable
       workflow of another repository (job_workflow_ref), whose steps the pull request cannot change. A
-      pin to a workflow of the same repository proves nothing: the pull request can change it.""",
+      pin to a workflow of the same repository proves nothing: the pull request can change it. (WIAM002
+      reported pull_request subjects before: a suppression of them moves to WIAM010.)""",
       """Pin a reusable workflow of another repository: claims = { job_workflow_ref =
       "OWNER/OTHER-REPO/.github/workflows/FILE@REF" }; or give pull requests a separate read-only
       workload.""")
