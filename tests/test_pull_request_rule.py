@@ -32,8 +32,8 @@ def identities(draw):
     owner, repo = draw(OWNERS), draw(OWNERS)
     template = draw(TEMPLATES)
     pin = draw(st.sampled_from(["own", "other"] if "job_workflow_ref" in template else [None, "own", "other"]))
-    pinned_repo = {"own": draw(st.sampled_from([f"{owner}/{repo}", f"{owner.upper()}/{repo}", f"{owner}/{repo.upper()}"])),
-                   "other": f"{owner}/{repo}-w", None: None}[pin]
+    own = draw(st.sampled_from([f"{owner}/{repo}", f"{owner.upper()}/{repo}", f"{owner}/{repo.upper()}"]))
+    pinned_repo = {"own": own, "other": f"{owner}/{repo}-w", None: None}[pin]
     claims = {}
     if pinned_repo:
         claims["job_workflow_ref"] = f"{pinned_repo}/.github/workflows/d.yml@refs/heads/main"

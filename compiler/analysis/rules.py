@@ -135,8 +135,7 @@ def _untrusted_triggers(rule: Rule, context: Context):
         if not privileged:
             continue
         for identity in workload.active_identities:
-            kind, fields = KINDS[identity.issuer.kind], dict(identity.claims)
-            trigger = None if _pull_requests(identity) else kind.untrusted(fields)
+            trigger = None if _pull_requests(identity) else KINDS[identity.issuer.kind].untrusted(dict(identity.claims))
             if trigger:
                 yield rule.finding(identity.pos, describe(("workload", name, "identity", identity.index)),
                                    f"subject {identity.subject!r} admits {trigger}, on a workload with "
