@@ -304,8 +304,11 @@ def _pull_requests(identity: Identity) -> str | None:
       pull request: they write the workflow that runs. On a production workload, or one with write
       access, that is unreviewed code with that access, unless the token is pinned to a reusable
       workflow of another repository (job_workflow_ref), whose steps the pull request cannot change. A
-      pin to a workflow of the same repository proves nothing: the pull request can change it. (WIAM002
-      reported pull_request subjects before: a suppression of them moves to WIAM010.)""",
+      pin to a workflow of the same repository proves nothing: the pull request can change it. A job
+      that names an environment gets the environment's subject, on a pull request too; whether it may
+      is the environment's deployment branches and reviewers, which wiam does not read, so environment
+      subjects are not reported. (WIAM002 reported pull_request subjects before: a suppression of them
+      moves to WIAM010.)""",
       """Pin a reusable workflow of another repository: claims = { job_workflow_ref =
       "OWNER/OTHER-REPO/.github/workflows/FILE@REF" }; or give pull requests a separate read-only
       workload.""")
