@@ -138,3 +138,15 @@ def test_the_window_in_the_language_reference_compiles_and_is_reported(spec):
     both = ("repo:acme/payments:ref:refs/heads/main", "repo:acme@1234/payments@892416:ref:refs/heads/main")
     assert any(all(subject in policy for subject in both) for policy in subjects)
     assert [f.rule for f in _findings(folder, "WIAM009")] == ["WIAM009"]
+
+
+def test_a_mutable_identity_is_told_the_ids_another_identity_of_its_repository_carries(spec):
+    """WIAM005, not a second finding: the by-name identity of another workload is reported as before,
+    and its message gives the IDs to copy into its immutable twin."""
+    base = BASE_HCL + workload_hcl("new", _pair("acme/app", 'ref = "refs/tags/v1"', ("1234", "5678"))[1:])
+    found = _findings(spec(base + workload_hcl("old", _pair("acme/app", 'ref = "refs/heads/main"', None))), "WIAM005")
+    assert [(f.workload, f.message.split("; ")[1]) for f in found] == [
+        ("old", 'its IDs are known: owner_id = "1234", repository_id = "5678"')]
+    old = workload_hcl("old", _pair("acme/app", 'ref = "refs/heads/main"', None))
+    alone = _findings(spec(BASE_HCL + old), "WIAM005")
+    assert [f.workload for f in alone] == ["old"] and "IDs are known" not in alone[0].message

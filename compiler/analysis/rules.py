@@ -15,7 +15,7 @@ from ..suggest import LISTED, listed
 if TYPE_CHECKING:
     import networkx as nx
 
-    from ..model import Identity, Workload
+    from ..model import Identity, Model, Workload
 
 RULES: list[Rule] = []
 
@@ -191,17 +191,34 @@ def _environment_mismatches(rule: Rule, context: Context):
       """The subject names the owner and repository. If the repository is renamed, deleted or
       transferred, someone who creates a repository with the old name gets its subject. GitHub can
       issue immutable subjects that carry the owner and repository IDs instead.""",
-      """Add owner_id and repository_id (from the GitHub API) to the identity and switch the
-      repository to immutable subjects.""")
+      """Move without an outage: accept a second identity with owner_id and repository_id (from the
+      GitHub API) beside this one, switch the repository to immutable subjects, then drop this one
+      (docs/language.md, "Moving to immutable GitHub subjects"). The message gives the IDs when
+      another identity in the spec carries them.""")
 def _mutable_github_subjects(rule: Rule, context: Context):
+    known = _known_ids(context.model)
     for name, workload in sorted(context.model.workloads.items()):
         migrating = _migrating(workload)  # WIAM009's: the immutable twin is there already
         for identity in workload.active_identities:
             kind, claims = KINDS[identity.issuer.kind], dict(identity.claims)
             if kind.immutable_ids and not _immutable(identity) and identity.index not in migrating:
+                repository = claims.get(kind.repository)
+                ids = ", ".join(f'{k} = "{v}"' for k, v in known.get(repository, ()))
+                given = f"; its IDs are known: {ids}" if ids else ""
                 yield rule.finding(identity.pos, describe(("workload", name, "identity", identity.index)),
-                                   f"subject {identity.subject!r} pins repository {claims.get(kind.repository)!r} "
-                                   f"by name", workload=name)
+                                   f"subject {identity.subject!r} pins repository {repository!r} by name{given}",
+                                   workload=name)
+
+
+def _known_ids(model: Model) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Each repository's immutable IDs, from the first identity (by workload, then index) carrying them."""
+    known: dict[str, tuple[tuple[str, str], ...]] = {}
+    for _, workload in sorted(model.workloads.items()):
+        for identity in workload.identities:
+            if _immutable(identity):
+                kind, fields = KINDS[identity.issuer.kind], dict(identity.claims)
+                known.setdefault(fields[kind.repository], tuple((k, fields[k]) for k in kind.immutable_ids))
+    return known
 
 
 @rule(RULES, "WIAM006", "unused-target", "low", "Target with no grants",
