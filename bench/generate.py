@@ -33,6 +33,10 @@ GCP_ROLES = [
 ]
 AZURE_ROLES = ["Storage Blob Data Reader", "Storage Blob Data Contributor", "Key Vault Secrets User", "Reader",
                "Azure Service Bus Data Sender"]
+# The claims a conditioned organisation pins: its deploy workflow (in another repository) and the repository's ID.
+WORKFLOW = "acme/ci/.github/workflows/d.yml@refs/heads/main"
+PINNED_KEYS = ["repo", "context", "job_workflow_ref", "repository_id"]
+GCP_SUBJECT_MAX = 127  # bytes of google.subject
 RISKY = [("aws", {"actions": ["s3:*"]}), ("gcp", {"roles": ["roles/editor"]}), ("azure", {"roles": ["Contributor"]})]
 
 
@@ -132,6 +136,41 @@ def organisation(workloads: int, seed: int) -> dict:
     return document
 
 
+def _context(found: dict) -> str:
+    return f"ref:{found['ref']}" if "ref" in found else f"environment:{found['environment']}"
+
+
+def with_conditions(document: dict, fraction: float, seed: int) -> tuple[dict, int]:
+    """The same organisation with job_workflow_ref and repository_id pinned on `fraction` of all its
+    identities (GitHub ones by name, chosen by `seed`), and how many. An identity of a workload granted
+    on Azure, which checks no claim beyond the subject, moves to a copy of its issuer whose subjects
+    carry them (`<issuer>-pinned`), so it is chosen only if that subject fits GCP where the workload is
+    granted there too."""
+    rng = random.Random(seed)
+    conditioned = json.loads(json.dumps(document))
+    github = sorted(n for n, issuer in conditioned["issuer"].items() if issuer["kind"] == "github_actions")
+    candidates, total = [], 0
+    for _, body in sorted(conditioned["workload"].items()):
+        for item in body["identity"]:
+            total += 1
+            if item["issuer"] not in github or "repository_id" in item:
+                continue
+            claims = {"job_workflow_ref": WORKFLOW, "repository_id": str(1000000 + rng.randrange(9000000))}
+            templated = "azure" in body["grant"]
+            subject = (f"repo:{item['repository']}:{_context(item)}:job_workflow_ref:{WORKFLOW}:"
+                       f"repository_id:{claims['repository_id']}")
+            if not (templated and "gcp" in body["grant"] and len(subject.encode()) > GCP_SUBJECT_MAX):
+                candidates.append((item, claims, templated))
+    chosen = rng.sample(candidates, min(len(candidates), round(total * fraction)))
+    for item, claims, templated in chosen:
+        item["claims"] = claims
+        if templated:
+            item["issuer"] += "-pinned"
+    for name in github:
+        conditioned["issuer"][f"{name}-pinned"] = {**conditioned["issuer"][name], "subject_claims": PINNED_KEYS}
+    return conditioned, len(chosen)
+
+
 def _hcl_value(value) -> str:
     if isinstance(value, str):
         return json.dumps(value).replace("${", "$${").replace("%{", "%%{")
@@ -139,6 +178,8 @@ def _hcl_value(value) -> str:
         return "true" if value else "false"
     if isinstance(value, list):
         return "[" + ", ".join(_hcl_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_hcl_value(v)}" for k, v in value.items()) + " }"
     return json.dumps(value)
 
 

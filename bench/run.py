@@ -7,7 +7,9 @@ For each size it generates the organisation (bench/generate.py) in HCL and in JS
 - the floor: json.loads of the JSON files plus json.dumps of the compiled output;
 - wiam's stages in this process (load, validate, graph, analyze, compile, write);
 - the commands as a user runs them (validate, compile, diff with one workload changed), each in a
-  fresh process, with its peak memory.
+  fresh process, with its peak memory;
+- the cold compile of the same organisation with conditions (job_workflow_ref and repository_id
+  pinned) on a quarter of its identities, as a ratio to the cold compile without them.
 Times are ratios to the baseline, so the table holds on a slower or faster machine.
 """
 
@@ -30,6 +32,7 @@ import generate  # noqa: E402
 
 
 STAGE_RUNS = 3  # each stage's best of three: a shared machine's noise only ever adds time
+CONDITIONED = 0.25  # the fraction of identities that pin claims in the conditioned organisation
 
 
 def _timed(function, *args, runs: int = 1):
@@ -106,11 +109,11 @@ sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def command(args: list[str]) -> tuple[float, int]:
-    """Wall time and peak memory (bytes) of one wiam command in a fresh process."""
+def command(args: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Wall time and peak memory (bytes) of one wiam command in a fresh process (`env` added to ours)."""
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", LAUNCHER, *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
     seconds = time.perf_counter() - start
     if result.returncode not in (0, 1):
         raise SystemExit(f"wiam {' '.join(args)} failed: {result.stderr[-2000:]}")
@@ -131,7 +134,12 @@ def measure(size: int, seed: int, work: Path) -> dict:
     generate.write(document, str(as_json), "json")
     changed = work / f"changed-{size}"
     change_one_workload(hcl, changed)
-    row: dict = {"size": size, "files": len(list(hcl.iterdir()))}
+    conditioned, pinned = generate.with_conditions(document, CONDITIONED, seed)
+    with_claims = work / f"conditions-{size}"
+    generate.write(conditioned, str(with_claims), "hcl")
+    identities = sum(len(w["identity"]) for w in document["workload"].values())
+    row: dict = {"size": size, "files": len(list(hcl.iterdir())), "identities": identities,
+                 "conditioned_identities": pinned}
     row["baseline"] = baseline_seconds(hcl)
     os.environ["WIAM_CACHE"] = "0"  # the stages time real parsing
     row["stages"], output = stage_seconds(hcl, work / f"out-stages-{size}")
@@ -145,6 +153,10 @@ def measure(size: int, seed: int, work: Path) -> dict:
                        ("diff", ["diff", str(hcl), str(changed), "--format", "json"])):
         seconds, memory = command(args)
         row["commands"][name] = {"seconds": seconds, "peak_bytes": memory}
+    # Cold as the compile above: a cache of its own, empty.
+    seconds, memory = command(["compile", str(with_claims), "--out", str(work / f"out-conditions-{size}")],
+                              {"WIAM_CACHE_DIR": str(work / f"cache-conditions-{size}")})
+    row["commands"]["compile_conditions"] = {"seconds": seconds, "peak_bytes": memory}
     return row
 
 
@@ -153,8 +165,8 @@ def table(rows: list[dict]) -> str:
     lines = [f"Measured {datetime.date.today().isoformat()} on {machine} by `python bench/run.py`.", "",
              "| workloads | files | python-hcl2 parse (baseline) | floor (json) | wiam compile (cold cache) "
              "| wiam compile (warm cache) | wiam validate (warm) | wiam diff (1 workload changed, warm) "
-             "| diff / cold compile | peak memory (cold compile) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| diff / cold compile | conditions on 1/4 of identities / cold compile | peak memory (cold compile) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         base = row["baseline"]
         commands = row["commands"]
@@ -165,6 +177,7 @@ def table(rows: list[dict]) -> str:
                      f"{cell(commands['compile']['seconds'])} | {cell(commands['compile_warm']['seconds'])} | "
                      f"{cell(commands['validate']['seconds'])} | {cell(commands['diff']['seconds'])} | "
                      f"{commands['diff']['seconds'] / commands['compile']['seconds']:.2f} | "
+                     f"{commands['compile_conditions']['seconds'] / commands['compile']['seconds']:.2f} | "
                      f"{commands['compile']['peak_bytes'] / 2**20:,.0f} MiB |")
     lines += ["", "Stages in process without the cache, each the best of three (seconds):", "",
               "| workloads | load | validate | compile | graph | analyze | write |", "|---|---|---|---|---|---|---|"]

@@ -50,6 +50,10 @@ class IssuerKind:
     # claims or fields that pin the workflow or the repository's immutable ID beyond a branch
     workflow_pins: tuple[str, ...] = ()
     code_host: CodeHost | None = None  # where manage_subject_claims sets the repositories' template
+    # how a pull request's job obtains the subject (fields, pinned claims, subject_claims), else None
+    pull_requests: Callable[[dict[str, Any], dict[str, str], tuple[str, ...]], str | None] = lambda f, c, t: None
+    # the repository (OWNER/REPO) of the reusable workflow a pinned claim names, else None
+    workflow_repository: Callable[[dict[str, str]], str | None] = lambda claims: None
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -147,12 +151,37 @@ def _github_branch(fields: dict[str, Any]) -> str | None:
 
 
 def _github_untrusted(fields: dict[str, Any]) -> str | None:
-    if fields.get("pull_request") is True:
-        return "pull_request events (code from any pull request, including forks' if the workflow allows)"
     branch = _github_branch(fields)
     if branch is not None and branch not in DEFAULT_BRANCHES:
         return f"branch {branch!r}, {BRANCH_PUSHERS}"
     return None
+
+
+# Keys that, carried in a subject or pinned, tie it to a trigger a pull request's job does not have.
+GITHUB_TRIGGERS = ("context", "ref", "environment")
+PULL_REQUEST_EVENTS = frozenset({"pull_request", "pull_request_target"})
+
+
+def _github_pull_requests(fields: dict[str, Any], claims: dict[str, str], template: tuple[str, ...]) -> str | None:
+    """How a pull request's job obtains the subject: its trigger is pull_request, event_name is pinned to
+    a pull request event, or neither the subject nor a pinned claim ties it to a ref, an environment or
+    an event (a subject_claims template without `context` carries no trigger); None if it cannot."""
+    keys = template or GITHUB_DEFAULT_TEMPLATE
+    event = claims.get("event_name")
+    if event is not None:
+        return f"event_name {event!r}" if event in PULL_REQUEST_EVENTS else None
+    if "context" in keys:
+        return "the pull_request trigger" if fields.get("pull_request") is True else None
+    if any(key in keys or key in claims for key in GITHUB_TRIGGERS):
+        return None
+    return "subject_claims that carry no trigger (context, ref or environment)"
+
+
+def _github_workflow_repository(claims: dict[str, str]) -> str | None:
+    """OWNER/REPO of a pinned job_workflow_ref (`OWNER/REPO/.github/workflows/FILE@REF`)."""
+    owner, _, rest = claims.get("job_workflow_ref", "").partition("/")
+    repo = rest.split("/", 1)[0]
+    return f"{owner}/{repo}" if owner and repo else None
 
 
 # GitLab CI ID tokens' claims (docs.gitlab.com, "OpenID Connect (OIDC) Authentication Using ID Tokens").
@@ -202,7 +231,8 @@ KINDS: dict[str, IssuerKind] = {
                    one_of=("ref", "environment", "pull_request"), immutable_ids=("owner_id", "repository_id"),
                    repository="repository", enterprise=True, ref_problem=_github_ref, untrusted=_github_untrusted,
                    claims=GITHUB_CLAIMS, templated=_github_templated, branch=_github_branch,
-                   workflow_pins=("job_workflow_ref", "repository_id"), code_host=GITHUB_HOST),
+                   workflow_pins=("job_workflow_ref", "repository_id"), code_host=GITHUB_HOST,
+                   pull_requests=_github_pull_requests, workflow_repository=_github_workflow_repository),
         IssuerKind("gitlab_ci", "https://gitlab.com", ("project_path", "ref_type", "ref"), (), _gitlab,
                    repository="project_path", ref_problem=_gitlab_ref, untrusted=_gitlab_untrusted,
                    claims=GITLAB_CLAIMS),

@@ -70,6 +70,7 @@ class Identity:
     conditions: tuple[tuple[str, str], ...] = ()
     # When its tokens are accepted: its own window within its workload's (each cloud enforces it in trust).
     window: Window = ALWAYS
+    pinned: tuple[tuple[str, str], ...] = ()  # every claim in `claims`, carried or not, sorted: for analysis
 
     @property
     def active(self) -> bool:

@@ -323,7 +323,7 @@ def _identity(doc: Document, model: Model, workload: str, index: int, fields: di
     disabled = _disabled(doc, path, fields, report)
     return Identity(workload, index, issuer, subject, fields.get("audience"), claims,
                     doc.where(path, key=True), disabled, switched_off=disabled,
-                    conditions=tuple(sorted(conditions.items())),
+                    conditions=tuple(sorted(conditions.items())), pinned=tuple(sorted(pinned.items())),
                     window=windows.narrowest(within, _window(doc, path, fields, report, within)))
 
 

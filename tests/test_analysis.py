@@ -117,7 +117,7 @@ def test_every_published_escalation_method_is_an_escalation_finding(spec, method
 
 
 @pytest.mark.parametrize("identity,environment,expected", [
-    ('issuer = "github"\n    repository = "acme/app"\n    pull_request = true', "prod", ["WIAM002", "WIAM005"]),
+    ('issuer = "github"\n    repository = "acme/app"\n    pull_request = true', "prod", ["WIAM005", "WIAM010"]),
     ('issuer = "github"\n    repository = "acme/app"\n    owner_id = "1"\n    repository_id = "2"\n'
      '    ref = "refs/heads/feature-x"', "prod", ["WIAM002"]),
     ('issuer = "github"\n    repository = "acme/app"\n    owner_id = "1"\n    repository_id = "2"\n'
@@ -239,8 +239,8 @@ def test_untrusted_trigger_messages_do_not_list_every_grant(spec):
     data = {"issuer": {"github": {"kind": "github_actions"}}, "target": {"aws": targets},
             "workload": {"app": {"environment": "dev", "identity": identities, "grant": {"aws": {
                 name: {"actions": ["s3:PutObject"], "resources": ["arn:aws:s3:::b/*"]} for name in targets}}}}}
-    untrusted = [f for f in findings_of(spec({"spec.wiam.json": json.dumps(data)})) if f.rule == "WIAM002"]
-    assert len(untrusted) == 2  # one per identity, each naming 10 of the 15 writing grants
+    untrusted = [f for f in findings_of(spec({"spec.wiam.json": json.dumps(data)})) if f.rule in ("WIAM002", "WIAM010")]
+    assert len(untrusted) == 2  # one per identity (the branch's, the pull request's), each naming 10 of 15 grants
     for finding in untrusted:
         assert "write access on aws acct00, aws acct01" in finding.message and "and 5 more" in finding.message
         assert "acct10" not in finding.message

@@ -33,6 +33,31 @@ def test_benchmark_smoke_run_at_1000_workloads(tmp_path):
     [row] = json.loads(Path(tmp_path / "rows.json").read_text())
     assert row["size"] == 1000 and row["baseline"] > 0 and row["floor"] > 0
     assert set(row["stages"]) == {"load", "validate", "compile", "graph", "analyze", "write"}
-    assert set(row["commands"]) == {"compile", "compile_warm", "validate", "diff"}
+    assert set(row["commands"]) == {"compile", "compile_warm", "validate", "diff", "compile_conditions"}
+    assert row["conditioned_identities"] == round(row["identities"] / 4)
     assert all(c["peak_bytes"] > 0 for c in row["commands"].values())
     assert "| 1,000 |" in result.stdout
+
+
+def test_the_conditioned_organisation_is_the_same_one_with_claims_on_a_quarter_of_its_identities(tmp_path):
+    document = generate.organisation(400, seed=3)
+    before = json.dumps(document)
+    conditioned, pinned = generate.with_conditions(document, 0.25, seed=3)
+    assert json.dumps(document) == before and generate.with_conditions(document, 0.25, seed=3) == (conditioned, pinned)
+    identities = [i for w in document["workload"].values() for i in w["identity"]]
+    assert pinned == round(len(identities) / 4)
+    generate.write(conditioned, str(tmp_path / "org"), "mixed")
+    model = load_model(str(tmp_path / "org"))
+    compile_model(model)  # every cloud checks the claims: a claim a cloud cannot check would fail here
+    with_claims = [i for w in model.workloads.values() for i in w.identities if i.pinned]
+    assert len(with_claims) == pinned
+    assert all({k for k, _ in i.pinned} == {"job_workflow_ref", "repository_id"} for i in with_claims)
+    # Beside the claims, the workloads are the same: names, grants, and each identity's fields.
+    assert sorted(model.workloads) == sorted(document["workload"])
+    for name, body in conditioned["workload"].items():
+        original = document["workload"][name]
+        assert body["grant"] == original["grant"]
+        for item, was in zip(body["identity"], original["identity"]):
+            assert {k: v for k, v in item.items() if k not in ("claims", "issuer")} == \
+                {k: v for k, v in was.items() if k != "issuer"}
+            assert item["issuer"] in (was["issuer"], was["issuer"] + "-pinned")

@@ -15,6 +15,8 @@ from ..suggest import LISTED, listed
 if TYPE_CHECKING:
     import networkx as nx
 
+    from ..model import Identity, Model, Workload
+
 RULES: list[Rule] = []
 
 # Spellings of the same environment, so "production" matches "prod".
@@ -121,19 +123,19 @@ def _privileged(workload) -> list[str]:
 
 
 @rule(RULES, "WIAM002", "untrusted-trigger-on-privileged", "high",
-      "Pull request or feature-branch subject on a production or write workload",
-      """A subject for pull requests or for a branch other than the default one is controlled by anyone
-      who can open a pull request or push a branch. On a production workload, or one with write
-      access, it lets unreviewed code use that access.""",
+      "Feature-branch subject on a production or write workload",
+      """A subject for a branch other than the default one is controlled by anyone who can push a
+      branch. On a production workload, or one with write access, it lets unreviewed code use that
+      access. Subjects that pull requests obtain are WIAM010's.""",
       """Pin the subject to the default branch, a protected tag or a GitHub environment with required
-      reviewers; give pull requests a separate read-only workload.""")
+      reviewers; give other branches a separate read-only workload.""")
 def _untrusted_triggers(rule: Rule, context: Context):
     for name, workload in sorted(context.model.workloads.items()):
         privileged = _privileged(workload)
         if not privileged:
             continue
         for identity in workload.active_identities:
-            trigger = KINDS[identity.issuer.kind].untrusted(dict(identity.claims))
+            trigger = None if _pull_requests(identity) else KINDS[identity.issuer.kind].untrusted(dict(identity.claims))
             if trigger:
                 yield rule.finding(identity.pos, describe(("workload", name, "identity", identity.index)),
                                    f"subject {identity.subject!r} admits {trigger}, on a workload with "
@@ -189,16 +191,34 @@ def _environment_mismatches(rule: Rule, context: Context):
       """The subject names the owner and repository. If the repository is renamed, deleted or
       transferred, someone who creates a repository with the old name gets its subject. GitHub can
       issue immutable subjects that carry the owner and repository IDs instead.""",
-      """Add owner_id and repository_id (from the GitHub API) to the identity and switch the
-      repository to immutable subjects.""")
+      """Move without an outage: accept a second identity with owner_id and repository_id (from the
+      GitHub API) beside this one, switch the repository to immutable subjects, then drop this one
+      (docs/language.md, "Moving to immutable GitHub subjects"). The message gives the IDs when
+      another identity in the spec carries them.""")
 def _mutable_github_subjects(rule: Rule, context: Context):
+    known = _known_ids(context.model)
     for name, workload in sorted(context.model.workloads.items()):
+        migrating = _migrating(workload)  # WIAM009's: the immutable twin is there already
         for identity in workload.active_identities:
             kind, claims = KINDS[identity.issuer.kind], dict(identity.claims)
-            if kind.immutable_ids and not set(kind.immutable_ids) <= claims.keys():
+            if kind.immutable_ids and not _immutable(identity) and identity.index not in migrating:
+                repository = claims.get(kind.repository)
+                ids = ", ".join(f'{k} = "{v}"' for k, v in known.get(repository, ()))
+                given = f"; its IDs are known: {ids}" if ids else ""
                 yield rule.finding(identity.pos, describe(("workload", name, "identity", identity.index)),
-                                   f"subject {identity.subject!r} pins repository {claims.get(kind.repository)!r} "
-                                   f"by name", workload=name)
+                                   f"subject {identity.subject!r} pins repository {repository!r} by name{given}",
+                                   workload=name)
+
+
+def _known_ids(model: Model) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Each repository's immutable IDs, from the first identity (by workload, then index) carrying them."""
+    known: dict[str, tuple[tuple[str, str], ...]] = {}
+    for _, workload in sorted(model.workloads.items()):
+        for identity in workload.identities:
+            if _immutable(identity):
+                kind, fields = KINDS[identity.issuer.kind], dict(identity.claims)
+                known.setdefault(fields[kind.repository], tuple((k, fields[k]) for k in kind.immutable_ids))
+    return known
 
 
 @rule(RULES, "WIAM006", "unused-target", "low", "Target with no grants",
@@ -234,12 +254,95 @@ def _unused_issuers(rule: Rule, context: Context):
 def _branch_only_subjects(rule: Rule, context: Context):
     for name, workload in sorted(context.model.workloads.items()):
         privileged = _privileged(workload)
+        migrating = _migrating(workload) if privileged else {}  # their immutable twins pin the IDs
         for identity in workload.active_identities if privileged else ():
             kind, fields = KINDS[identity.issuer.kind], dict(identity.claims)
-            branch = kind.branch(fields)
+            branch = None if identity.index in migrating else kind.branch(fields)
             pinned = fields.keys() | dict(identity.conditions).keys() | carried(identity.issuer.subject_claims)
             if branch is not None and not pinned & set(kind.workflow_pins):
                 yield rule.finding(identity.pos, describe(("workload", name, "identity", identity.index)),
                                    f"subject {identity.subject!r} is pinned by branch {branch!r} alone, on a "
                                    f"workload with {' and '.join(privileged)}: pin the workflow or the immutable "
                                    "IDs", workload=name)
+
+
+def _immutable(identity: Identity) -> bool:
+    """Whether the identity's subject carries its kind's immutable IDs."""
+    ids = KINDS[identity.issuer.kind].immutable_ids
+    return bool(ids) and set(ids) <= dict(identity.claims).keys()
+
+
+def _migrating(workload: Workload) -> dict[int, Identity]:
+    """Each active identity by name whose immutable twin (same issuer, same fields but the IDs) the
+    workload also accepts, by index: the twin."""
+    def key(identity):
+        ids = KINDS[identity.issuer.kind].immutable_ids
+        return identity.issuer.name, tuple((k, v) for k, v in identity.claims if k not in ids)
+
+    immutable = {key(i): i for i in workload.active_identities if _immutable(i)}
+    return {i.index: immutable[key(i)] for i in workload.active_identities
+            if KINDS[i.issuer.kind].immutable_ids and not _immutable(i) and key(i) in immutable}
+
+
+@rule(RULES, "WIAM009", "immutable-subject-migration", "low",
+      "GitHub repository accepted by its mutable and its immutable subject",
+      """The workload accepts the same repository and trigger twice: by the subject that names the owner
+      and repository and by the immutable one that carries their IDs, the window that moves a
+      repository to immutable subjects without an outage. While the mutable subject is accepted,
+      whoever gets the old name after a rename or transfer (which moves the repository itself to
+      immutable subjects) can obtain it and the workload's access.""",
+      """Drop the identity without IDs once the repository issues immutable subjects (its OIDC settings,
+      or a rename or transfer) and a run has used the immutable identity. Disable it first (disabled =
+      true with a reason): removing those lines restores it.""")
+def _migrations(rule: Rule, context: Context):
+    for name, workload in sorted(context.model.workloads.items()):
+        by_index = {i.index: i for i in workload.identities}
+        for index, twin in sorted(_migrating(workload).items()):
+            identity, kind = by_index[index], KINDS[twin.issuer.kind]
+            repository = dict(identity.claims).get(kind.repository)
+            yield rule.finding(identity.pos, describe(("workload", name, "identity", index)),
+                               f"workload {name!r} accepts repository {repository!r} by name, {identity.subject!r}, "
+                               f"and by ID, {twin.subject!r} (identity #{twin.index + 1}): whoever gets the name "
+                               f"{repository!r} after a rename or transfer can obtain the first; drop this identity "
+                               "once the repository issues immutable subjects and a run has used the other",
+                               workload=name)
+
+
+def _pull_requests(identity: Identity) -> str | None:
+    """How a pull request's job obtains the identity's subject, else None."""
+    return KINDS[identity.issuer.kind].pull_requests(dict(identity.claims), dict(identity.pinned),
+                                                     identity.issuer.subject_claims)
+
+
+@rule(RULES, "WIAM010", "pull-request-subject-on-privileged", "high",
+      "Pull request subject on a production or write workload, no other repository's workflow pinned",
+      """A subject that a pull request's job obtains (the pull_request trigger, event_name pinned to a
+      pull request event, or subject_claims that carry no trigger) is controlled by whoever opens a
+      pull request: they write the workflow that runs. On a production workload, or one with write
+      access, that is unreviewed code with that access, unless the token is pinned to a reusable
+      workflow of another repository (job_workflow_ref), whose steps the pull request cannot change. A
+      pin to a workflow of the same repository proves nothing: the pull request can change it. A job
+      that names an environment gets the environment's subject, on a pull request too; whether it may
+      is the environment's deployment branches and reviewers, which wiam does not read, so environment
+      subjects are not reported. (WIAM002 reported pull_request subjects before: a suppression of them
+      moves to WIAM010.)""",
+      """Pin a reusable workflow of another repository: claims = { job_workflow_ref =
+      "OWNER/OTHER-REPO/.github/workflows/FILE@REF" }; or give pull requests a separate read-only
+      workload.""")
+def _pull_request_subjects(rule: Rule, context: Context):
+    for name, workload in sorted(context.model.workloads.items()):
+        privileged = _privileged(workload)
+        for identity in workload.active_identities if privileged else ():
+            how = _pull_requests(identity)
+            if how is None:
+                continue
+            kind = KINDS[identity.issuer.kind]
+            repository = str(dict(identity.claims).get(kind.repository, ""))
+            pinned = kind.workflow_repository(dict(identity.pinned))
+            if pinned is not None and pinned.lower() != repository.lower():
+                continue  # GitHub names are case-insensitive: the same repository in other case is no pin
+            pin = (f"its job_workflow_ref names a workflow of {repository!r} itself, which a pull request can change"
+                   if pinned else "no job_workflow_ref pins a reusable workflow of another repository")
+            yield rule.finding(identity.pos, describe(("workload", name, "identity", identity.index)),
+                               f"subject {identity.subject!r} is obtained by any pull request's job through {how}, "
+                               f"on a workload with {' and '.join(privileged)}, and {pin}", workload=name)
