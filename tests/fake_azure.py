@@ -63,6 +63,11 @@ def apply(state: State, resources: dict, subscription: str) -> None:
             "id": f"{parent['id']}/federatedIdentityCredentials/{body['name']}", "name": body["name"],
             "type": "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials",
             "properties": {"issuer": body["issuer"], "subject": body["subject"], "audiences": body["audience"]}}
+    for body in resources.get("azapi_resource", {}).values():  # flexible credentials, as azapi PUTs them
+        parent = reference(body["parent_id"])
+        parent["credentials"][body["name"]] = {
+            "id": f"{parent['id']}/federatedIdentityCredentials/{body['name']}", "name": body["name"],
+            "type": body["type"].split("@")[0], "properties": body["body"]["properties"]}
     for body in resources.get("azurerm_role_assignment", {}).values():
         role = role_guid(body.get("role_definition_id") or body["role_definition_name"])
         account["assignments"].append(assignment(subscription, body["name"], body["scope"], role,

@@ -69,8 +69,7 @@ def problems(found: Platform | None, subject: str,
     if found.required and not set(found.required) & {name for name, _ in claims}:
         found_problems.append(("", f"Azure requires a flexible credential for {found.name} tokens to match "
                                    f"{' or '.join(found.required)} besides sub",
-                               f"pin {found.required[0]} = \"<its numeric ID>\" in claims, outside the issuer's "
-                               "subject_claims"))
+                               f"pin {found.required[0]} = \"<its numeric ID>\" in claims"))
     return found_problems + [
         (name, f"the value of {name} holds a single quote, which Entra's expression language treats as an escape "
                "character in a way its documentation does not define",
