@@ -35,8 +35,8 @@ PLATFORMS = (
     Platform("GitLab", re.compile(r"https://gitlab(\.[a-z0-9-]+)?\.(com|ca)"), ("project_id",), ("project_id",)),
     Platform("Terraform Cloud", re.compile(r"https://app(\.eu)?\.terraform\.io"), (), ()),
 )
-ISSUERS = "https://token.actions.githubusercontent.com, https://gitlab.com (or gitlab.<name>.com/.ca), " \
-          "https://app.terraform.io and https://app.eu.terraform.io"
+ISSUERS = ("https://token.actions.githubusercontent.com, https://gitlab.com (or gitlab.<name>.com/.ca), "
+           "https://app.terraform.io and https://app.eu.terraform.io")
 
 
 def platform(url: str) -> Platform | None:

@@ -47,8 +47,13 @@ class Credential:
     claims: tuple[tuple[str, str], ...] = ()  # matched beyond sub, sorted: a flexible credential; () an exact one
 
     @property
+    def kind(self) -> str:
+        """Its Terraform resource type: azurerm has no flexible credentials, azapi writes them."""
+        return flexible.RESOURCE if self.claims else CREDENTIAL
+
+    @property
     def address(self) -> str:
-        return f"{flexible.RESOURCE if self.claims else CREDENTIAL}.{self.resource}"
+        return f"{self.kind}.{self.resource}"
 
     @property
     def expression(self) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from wiam.terraform import Expr, Module, provider_alias
 
 from . import flexible
-from .plan import ASSIGNMENT, CREDENTIAL, IDENTITY, AzurePlan, Credential
+from .plan import ASSIGNMENT, IDENTITY, AzurePlan, Credential
 from .settings import AZAPI_PROVIDER, TERRAFORM_PROVIDER
 
 
@@ -34,7 +34,7 @@ def emit(plan: AzurePlan, module: Module) -> None:
                         "issuer": credential.issuer, "subject": credential.subject}
             if credential.after:
                 body["depends_on"] = [credential.after]
-            module.resource(flexible.RESOURCE if credential.claims else CREDENTIAL, credential.resource, body)
+            module.resource(credential.kind, credential.resource, body)
         for assignment in identity.assignments:
             module.resource(ASSIGNMENT, assignment.resource, {
                 "provider": plan.alias, "name": assignment.name, "scope": assignment.scope,
