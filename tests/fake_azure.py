@@ -75,6 +75,14 @@ def apply(state: State, resources: dict, subscription: str) -> None:
                                                  body.get("description", "")))
 
 
+def _in_version(credential: dict, api_version: str) -> dict:
+    """A credential as an API version shows it: claimsMatchingExpression only from 2025-01-31-preview on."""
+    if api_version >= "2025-01-31":
+        return credential
+    return {**credential, "properties": {k: v for k, v in credential["properties"].items()
+                                         if k != "claimsMatchingExpression"}}
+
+
 def _public(item: dict) -> dict:
     return {k: v for k, v in item.items() if k != "credentials"}
 
@@ -138,12 +146,17 @@ class Handler(BaseHTTPRequestHandler):
             return self._page([_public(i) for (g, _), i in sorted(account["identities"].items()) if g.lower() == group],
                               query)
         found = re.fullmatch(r"/resourceGroups/([^/]+)/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/"
-                             r"([^/]+)/federatedIdentityCredentials", rest, re.I)
+                             r"([^/]+)/federatedIdentityCredentials(?:/([^/]+))?", rest, re.I)
         if found:
             item = account["identities"].get((found[1], found[2]))
             if item is None:
                 return self._send(404, {"error": {"code": "ResourceNotFound", "message": f"{found[2]} was not found."}})
-            return self._page(list(item["credentials"].values()), query)
+            credentials = [_in_version(c, query["api-version"][0]) for c in item["credentials"].values()]
+            if found[3] is None:
+                return self._page(credentials, query)
+            one = [c for c in credentials if c["name"] == found[3]]
+            return self._send(200, one[0]) if one else self._send(404, {"error": {
+                "code": "NotFound", "message": f"{found[3]} was not found."}})
         if re.fullmatch(r"/providers/Microsoft\.Authorization/roleAssignments", rest, re.I):
             return self._page(account["assignments"], query)
         return self._send(404, {"error": {"code": "NotFound", "message": path}})

@@ -219,12 +219,14 @@ def test_flexible_credentials_count_towards_the_twenty_per_identity(tmp_path):
 
 
 def test_the_graph_and_drift_know_the_flexible_credential(tmp_path):
-    spec = _spec([_github(repository_id="892416", job_workflow_ref=WORKFLOW), _github("dev")])
+    # Two exact credentials first: the fake pages by two, so the flexible one is on the GA-versioned second page.
+    spec = _spec([_github(repository_id="892416", job_workflow_ref=WORKFLOW), _github("dev"), _github("rc")])
     model = load_model(str(write_spec(tmp_path, {"spec.wiam.json": json.dumps(spec)})))
     graph = build_graph(model)
     [trust] = [d["trust"] for _, _, d in graph.graph.edges(data=True) if d["relation"] == "federates"]
-    dev, main = trust["federated_credentials"]  # by subject
-    assert main["claims"] == {"job_workflow_ref": WORKFLOW, "repository_id": "892416"} and "claims" not in dev
+    dev, main, rc = trust["federated_credentials"]  # by subject
+    assert main["claims"] == {"job_workflow_ref": WORKFLOW, "repository_id": "892416"}
+    assert "claims" not in dev and "claims" not in rc
     state = State()
     [plan] = plan_model(model).values()
     registry.get("azure").emit(plan, module := Module())
@@ -234,6 +236,7 @@ def test_the_graph_and_drift_know_the_flexible_credential(tmp_path):
         [result] = drift(model, {"azure": connection})
         assert not result.drifted and result.unreadable is None
         [credentials] = [i["credentials"] for i in state.subscriptions[SUBSCRIPTION]["identities"].values()]
+        assert "claimsMatchingExpression" in list(credentials.values())[2]["properties"]
         [loose] = [c for c in credentials.values() if "claimsMatchingExpression" in c["properties"]]
         expression = loose["properties"]["claimsMatchingExpression"]
         expected = expression["value"]

@@ -123,6 +123,26 @@ def _readable(what: str):
         raise Unreadable(f"{what}: {str(error).splitlines()[0]}") from None
 
 
+def _credentials(operations, group: str, identity: str, reads_expressions: bool) -> list[LiveObject]:
+    """An identity's federated credentials. azure-mgmt-msi knows no claimsMatchingExpression: where flexible
+    ones are expected the preview API is asked and its JSON kept; the SDK asks for pages after the first in
+    its GA version, so a credential there without a subject is read again on its own."""
+    raw: dict[str, dict] = {}  # credential name -> its properties as sent
+
+    def keep(response) -> None:
+        body = response.http_response.json()
+        raw.update((item["name"], item.get("properties") or {}) for item in body.get("value", [body]))
+    preview = {"api_version": FLEXIBLE_API, "raw_response_hook": keep} if reads_expressions else {}
+    found = []
+    for credential in operations.list(group, identity, **preview):
+        if preview and credential.subject is None and "claimsMatchingExpression" not in raw.get(credential.name, {}):
+            operations.get(group, identity, credential.name, **preview)
+        expression = (raw.get(credential.name, {}).get("claimsMatchingExpression") or {}).get("value")
+        found.append(LiveObject("federated_credential", f"{identity}/{credential.name}", _credential_state(
+            credential.issuer, expression, credential.subject, credential.audiences or [])))
+    return found
+
+
 def read(plan: AzurePlan, expected: list[LiveObject], connection: Connection) -> list[LiveObject]:
     subscription, group = plan.settings.subscription_id, plan.settings.resource_group
     wanted = {o.name for o in expected if o.kind == "identity"}
@@ -137,14 +157,7 @@ def read(plan: AzurePlan, expected: list[LiveObject], connection: Connection) ->
                 continue
             principals[identity.principal_id] = identity.name
             found.append(LiveObject("identity", identity.name, {"location": identity.location, "tags": tags}))
-            raw: dict[str, dict] = {}  # credential name -> properties as sent: azure-mgmt-msi drops the expression
-            options = {"api_version": FLEXIBLE_API, "raw_response_hook": lambda response: raw.update(
-                (c["name"], c.get("properties") or {}) for c in response.http_response.json().get("value", []))
-            } if reads_expressions else {}
-            for credential in msi.federated_identity_credentials.list(group, identity.name, **options):
-                expression = (raw.get(credential.name, {}).get("claimsMatchingExpression") or {}).get("value")
-                found.append(LiveObject("federated_credential", f"{identity.name}/{credential.name}", _credential_state(
-                    credential.issuer, expression, credential.subject, credential.audiences or [])))
+            found += _credentials(msi.federated_identity_credentials, group, identity.name, reads_expressions)
     with _readable("role assignments"):
         for assignment in connection.authorization(subscription).role_assignments.list_for_subscription():
             holder = principals.get(assignment.principal_id)
