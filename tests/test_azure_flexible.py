@@ -244,3 +244,13 @@ def test_the_graph_and_drift_know_the_flexible_credential(tmp_path):
         [result] = drift(model, {"azure": connection})
     [(_, _, found)] = result.changed
     assert found == [{"field": "expression", "expected": expected, "actual": expression["value"]}]
+
+
+def test_a_required_id_carried_in_the_subject_is_not_matched_again_and_the_fix_says_so():
+    spec = _spec([{**_github(repository_id="1", job_workflow_ref=WORKFLOW), "issuer": "carrying"}])
+    spec["issuer"] = {"carrying": {"kind": "github_actions", "subject_claims": ["repo", "context", "repository_id"]}}
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "spec.wiam.json").write_text(json.dumps(spec), encoding="utf-8")
+        [error] = spec_errors(Path(folder))
+    assert "to match repository_id or repository_owner_id besides sub" in error.message
+    assert error.hint == 'pin repository_id = "<its numeric ID>" in claims, not one carried in the subject by subject_claims'

@@ -203,6 +203,8 @@ def _check_conditions(model: Model, target: str, flexible_credentials: bool, ite
         path = ("workload", item.workload, "identity", item.index)
         where = model.where(path + ("claims", claim), key=True) if claim in conditions else item.pos
         what = f"cannot check claim {claim!r} of" if claim else "cannot write a flexible credential for"
+        if not claim and issuer.subject_claims:  # a claim the subject carries is not among the conditions
+            fix += ", not one carried in the subject by subject_claims"
         report.error(where, _block(item), f"azure target {target!r} {what} issuer {issuer.name!r} ({issuer.url}): "
                                           f"{why}", fix or _conditions_fix(item))
     return claims
