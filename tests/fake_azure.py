@@ -63,11 +63,24 @@ def apply(state: State, resources: dict, subscription: str) -> None:
             "id": f"{parent['id']}/federatedIdentityCredentials/{body['name']}", "name": body["name"],
             "type": "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials",
             "properties": {"issuer": body["issuer"], "subject": body["subject"], "audiences": body["audience"]}}
+    for body in resources.get("azapi_resource", {}).values():  # flexible credentials, as azapi PUTs them
+        parent = reference(body["parent_id"])
+        parent["credentials"][body["name"]] = {
+            "id": f"{parent['id']}/federatedIdentityCredentials/{body['name']}", "name": body["name"],
+            "type": body["type"].split("@")[0], "properties": body["body"]["properties"]}
     for body in resources.get("azurerm_role_assignment", {}).values():
         role = role_guid(body.get("role_definition_id") or body["role_definition_name"])
         account["assignments"].append(assignment(subscription, body["name"], body["scope"], role,
                                                  reference(body["principal_id"])["properties"]["principalId"],
                                                  body.get("description", "")))
+
+
+def _in_version(credential: dict, api_version: str) -> dict:
+    """A credential as an API version shows it: claimsMatchingExpression only from 2025-01-31-preview on."""
+    if api_version >= "2025-01-31":
+        return credential
+    return {**credential, "properties": {k: v for k, v in credential["properties"].items()
+                                         if k != "claimsMatchingExpression"}}
 
 
 def _public(item: dict) -> dict:
@@ -133,12 +146,17 @@ class Handler(BaseHTTPRequestHandler):
             return self._page([_public(i) for (g, _), i in sorted(account["identities"].items()) if g.lower() == group],
                               query)
         found = re.fullmatch(r"/resourceGroups/([^/]+)/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/"
-                             r"([^/]+)/federatedIdentityCredentials", rest, re.I)
+                             r"([^/]+)/federatedIdentityCredentials(?:/([^/]+))?", rest, re.I)
         if found:
             item = account["identities"].get((found[1], found[2]))
             if item is None:
                 return self._send(404, {"error": {"code": "ResourceNotFound", "message": f"{found[2]} was not found."}})
-            return self._page(list(item["credentials"].values()), query)
+            credentials = [_in_version(c, query["api-version"][0]) for c in item["credentials"].values()]
+            if found[3] is None:
+                return self._page(credentials, query)
+            one = [c for c in credentials if c["name"] == found[3]]
+            return self._send(200, one[0]) if one else self._send(404, {"error": {
+                "code": "NotFound", "message": f"{found[3]} was not found."}})
         if re.fullmatch(r"/providers/Microsoft\.Authorization/roleAssignments", rest, re.I):
             return self._page(account["assignments"], query)
         return self._send(404, {"error": {"code": "NotFound", "message": path}})

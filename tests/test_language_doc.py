@@ -177,7 +177,7 @@ def test_the_page_names_the_terraform_resources_its_examples_compile_to_and_no_o
     produced = set()
     for block in COMPLETE:
         produced |= set(compiled_files(_spec_folder(tmp_path, block))["main.tf.json"].get("resource", {}))
-    named = set(re.findall(r"`((?:aws|google|azurerm)_[a-z_]+)`", TEXT))
+    named = set(re.findall(r"`((?:aws|google|azurerm|azapi)_[a-z_]+)`", TEXT))
     bindings = {k.terraform_type for k in RESOURCE_KINDS}  # the GCP resource table's, checked above
     assert produced <= named <= produced | bindings
 

@@ -3,7 +3,8 @@
 AWS: the role's trust policy (Federated principal by issuer, StringEquals on aud, sub and other claims; Deny wins).
 GCP: a provider that is not disabled, its issuer and audience, then its attribute_condition in a real CEL engine
 (cel-python), then the principal:// binding of the google.subject its attribute_mapping gives on the service account or the granted resource.
-Azure: a federated credential whose issuer, subject and audience match exactly.
+Azure: a federated credential whose issuer, subject and audience match exactly, or a flexible one
+whose issuer and audience match and whose claimsMatchingExpression (parsed here, `eq` and `and` only) holds.
 """
 
 import json
@@ -106,5 +107,49 @@ def azure_identities_accepting(module: dict, claims: dict) -> set[str]:
     for credential in module.get("resource", {}).get("azurerm_federated_identity_credential", {}).values():
         if (credential["issuer"] == claims["iss"] and credential["subject"] == claims["sub"]
                 and claims["aud"] in credential["audience"]):
+            accepted.add(credential["parent_id"].split(".")[1])
+    return accepted
+
+
+# Entra's flexible credential language, the part wiam writes: claims['NAME'] eq 'VALUE', joined by " and "
+# (single spaces; a comparand holds no quote). Anything else fails to parse.
+_CME_TERM = re.compile(r"claims\['([^']+)'\] eq '([^']*)'")
+
+
+def parse_claims_expression(text: str) -> list[tuple[str, str]]:
+    """The (claim, value) pairs of an expression, in order; ValueError if it is not term (and term)*."""
+    terms, position = [], 0
+    while True:
+        term = _CME_TERM.match(text, position)
+        if term is None:
+            raise ValueError(f"no term at {position} of {text!r}")
+        terms.append((term[1], term[2]))
+        position = term.end()
+        if position == len(text):
+            return terms
+        if not text.startswith(" and ", position):
+            raise ValueError(f"no ' and ' at {position} of {text!r}")
+        position += len(" and ")
+
+
+def _terraform_reads(text: str) -> str:
+    """A Terraform JSON string as Terraform reads it: `$${` and `%%{` are the literals `${` and `%{`."""
+    return re.sub(r"([$%])\1\{", r"\1{", text)
+
+
+def azure_flexible_accepting(module: dict, claims: dict) -> set[str]:
+    """Identities (by resource name) with a flexible credential admitting the token."""
+    accepted = set()
+    for credential in module.get("resource", {}).get("azapi_resource", {}).values():
+        if not credential["type"].startswith("Microsoft.ManagedIdentity/userAssignedIdentities/"
+                                             "federatedIdentityCredentials@"):
+            continue
+        properties = credential["body"]["properties"]
+        assert "subject" not in properties  # Entra takes a subject or an expression, never both
+        expression = properties["claimsMatchingExpression"]
+        assert expression["languageVersion"] == 1
+        terms = parse_claims_expression(_terraform_reads(expression["value"]))
+        if (_terraform_reads(properties["issuer"]) == claims["iss"] and claims["aud"] in properties["audiences"]
+                and all(claims.get(name) == value for name, value in terms)):
             accepted.add(credential["parent_id"].split(".")[1])
     return accepted

@@ -15,10 +15,11 @@ from wiam.live import BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, UNREACHABLE, WRONG
 from wiam.model import Model, Target
 
 from .. import catalogs
-from . import catalog
+from . import catalog, flexible
 from .plan import AzurePlan
 
 MANAGED = ("managed-by", "wiam")
+FLEXIBLE_API = flexible.TYPE.split("@")[1]  # the API version that returns claimsMatchingExpression
 # ARM's codes for a token of another tenant, or a subscription these credentials do not see.
 _WRONG_ACCOUNT = {"InvalidAuthenticationTokenTenant", "SubscriptionNotFound", "InvalidSubscriptionId"}
 # Short timeouts and few retries: an unreachable endpoint fails the target in seconds.
@@ -80,13 +81,19 @@ def connect(endpoint: str | None = None) -> Connection:
 def expected(plan: AzurePlan) -> list[LiveObject]:
     found = [LiveObject("identity", i.name, {"location": plan.settings.location, "tags": i.tags})
              for i in plan.identities]
-    found += [LiveObject("federated_credential", f"{i.name}/{c.name}", {
-        "issuer": c.issuer, "subject": c.subject, "audiences": sorted(c.audiences)})
-        for i in plan.identities for c in i.credentials]
+    found += [LiveObject("federated_credential", f"{i.name}/{c.name}", _credential_state(
+        c.issuer, c.expression if c.claims else None, c.subject, c.audiences)) for i in plan.identities for c in i.credentials]
     found += [LiveObject("role_assignment", a.name, {
         "identity": i.name, "scope": a.scope.lower(), "role": catalog.role_guid(a.reference[1])})
         for i in plan.identities for a in i.assignments]
     return found
+
+
+def _credential_state(issuer: str, expression: str | None, subject: str | None, audiences) -> dict:
+    """Exact credentials by subject, flexible ones by their claimsMatchingExpression (never both)."""
+    if expression is not None:
+        return {"issuer": issuer, "expression": expression, "audiences": sorted(audiences)}
+    return {"issuer": issuer, "subject": subject, "audiences": sorted(audiences)}
 
 
 def unchecked(plan: AzurePlan) -> int:
@@ -116,9 +123,30 @@ def _readable(what: str):
         raise Unreadable(f"{what}: {str(error).splitlines()[0]}") from None
 
 
+def _credentials(operations, group: str, identity: str, reads_expressions: bool) -> list[LiveObject]:
+    """An identity's federated credentials. azure-mgmt-msi knows no claimsMatchingExpression: where flexible
+    ones are expected the preview API is asked and its JSON kept; the SDK asks for pages after the first in
+    its GA version, so a credential there without a subject is read again on its own."""
+    raw: dict[str, dict] = {}  # credential name -> its properties as sent
+
+    def keep(response) -> None:
+        body = response.http_response.json()
+        raw.update((item["name"], item.get("properties") or {}) for item in body.get("value", [body]))
+    preview = {"api_version": FLEXIBLE_API, "raw_response_hook": keep} if reads_expressions else {}
+    found = []
+    for credential in operations.list(group, identity, **preview):
+        if preview and credential.subject is None and "claimsMatchingExpression" not in raw.get(credential.name, {}):
+            operations.get(group, identity, credential.name, **preview)
+        expression = (raw.get(credential.name, {}).get("claimsMatchingExpression") or {}).get("value")
+        found.append(LiveObject("federated_credential", f"{identity}/{credential.name}", _credential_state(
+            credential.issuer, expression, credential.subject, credential.audiences or [])))
+    return found
+
+
 def read(plan: AzurePlan, expected: list[LiveObject], connection: Connection) -> list[LiveObject]:
     subscription, group = plan.settings.subscription_id, plan.settings.resource_group
     wanted = {o.name for o in expected if o.kind == "identity"}
+    reads_expressions = any("expression" in o.state for o in expected)
     found = []
     principals: dict[str, str] = {}  # principal ID -> identity name
     with _readable(f"managed identities in {group}"):
@@ -129,10 +157,7 @@ def read(plan: AzurePlan, expected: list[LiveObject], connection: Connection) ->
                 continue
             principals[identity.principal_id] = identity.name
             found.append(LiveObject("identity", identity.name, {"location": identity.location, "tags": tags}))
-            for credential in msi.federated_identity_credentials.list(group, identity.name):
-                found.append(LiveObject("federated_credential", f"{identity.name}/{credential.name}", {
-                    "issuer": credential.issuer, "subject": credential.subject,
-                    "audiences": sorted(credential.audiences or [])}))
+            found += _credentials(msi.federated_identity_credentials, group, identity.name, reads_expressions)
     with _readable("role assignments"):
         for assignment in connection.authorization(subscription).role_assignments.list_for_subscription():
             holder = principals.get(assignment.principal_id)

@@ -1,5 +1,6 @@
-"""Azure's plan of a target: a user-assigned managed identity per workload, its exact federated
-identity credentials and its role assignments, named once, with Azure's documented limits checked."""
+"""Azure's plan of a target: a user-assigned managed identity per workload, its federated identity
+credentials (exact, or flexible where the target opts in and claims need it) and its role
+assignments, named once, with Azure's documented limits checked."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from wiam.names import ObjectName, free_name, short_hash, slug, terraform_name
 from wiam.plan import Principal, TargetPlan
 from wiam.terraform import Expr, provider_alias, ref
 
+from . import flexible
 from .settings import (CLOUD, DEFAULT_AUDIENCE, TERRAFORM_PROVIDER, GrantSettings, TargetSettings, assignment_name,
                        credential_name, identity_name, role_reference)
 
@@ -33,8 +35,8 @@ PRINCIPAL_KIND = "identity"
 # Plain, not frozen, dataclasses: one of each is made per workload, and frozen ones cost four times as much.
 @dataclass
 class Credential:
-    """A federated identity credential: Entra accepts a token whose issuer and subject equal these
-    and whose audience is one of `audiences`."""
+    """A federated identity credential: Entra accepts a token whose issuer and subject equal these,
+    whose audience is one of `audiences` and, for a flexible one, whose `claims` equal these."""
 
     resource: str  # Terraform resource name
     name: str
@@ -42,10 +44,21 @@ class Credential:
     subject: str
     audiences: tuple[str, ...]
     after: str | None  # the address of the credential written before it: Azure refuses concurrent writes
+    claims: tuple[tuple[str, str], ...] = ()  # matched beyond sub, sorted: a flexible credential; () an exact one
+
+    @property
+    def kind(self) -> str:
+        """Its Terraform resource type: azurerm has no flexible credentials, azapi writes them."""
+        return flexible.RESOURCE if self.claims else CREDENTIAL
 
     @property
     def address(self) -> str:
-        return f"{CREDENTIAL}.{self.resource}"
+        return f"{self.kind}.{self.resource}"
+
+    @property
+    def expression(self) -> str:
+        """A flexible credential's claimsMatchingExpression value."""
+        return flexible.expression(self.subject, self.claims)
 
 
 @dataclass
@@ -122,7 +135,7 @@ def _identity(model: Model, result: AzurePlan, workload: Workload, grant: Grant,
     seen: dict[tuple[str, str], Identity] = {}  # Entra takes one per issuer and subject
     for item in sorted(workload.identities, key=lambda i: (i.issuer.name, i.subject)):
         _check_identity(model, item, seen, report)
-        _check_conditions(model, result.target, item, report)
+        claims = _check_conditions(model, result.target, settings.flexible_credentials, item, report)
         if not item.active:
             continue  # kill switch: the credential goes; the identity and its role assignments stay
         audience = item.audience_for(DEFAULT_AUDIENCE)
@@ -130,7 +143,7 @@ def _identity(model: Model, result: AzurePlan, workload: Workload, grant: Grant,
         resource = free_name(terraform_name(base, short_hash(*parts)), taken[CREDENTIAL], *parts)
         taken[CREDENTIAL].add(resource)
         credentials.append(Credential(resource, credential_name(*parts), item.issuer.url, item.subject, (audience,),
-                                      credentials[-1].address if credentials else None))
+                                      credentials[-1].address if credentials else None, claims))
     access = GrantSettings.of(grant.settings, settings)
     assignments = []
     for role in access.roles:
@@ -146,8 +159,10 @@ def _identity(model: Model, result: AzurePlan, workload: Workload, grant: Grant,
 
 
 def _trust(identity: ManagedIdentity) -> dict:
-    """What Entra checks, as the access graph has always shown it: each credential with its one audience."""
-    credentials = [{"issuer": c.issuer, "subject": c.subject, "audience": c.audiences[0]} for c in identity.credentials]
+    """What Entra checks, as the access graph has always shown it: each credential with its one audience
+    (and a flexible one's claims)."""
+    credentials = [{"issuer": c.issuer, "subject": c.subject, "audience": c.audiences[0],
+                    **({"claims": dict(c.claims)} if c.claims else {})} for c in identity.credentials]
     credentials.sort(key=itemgetter("issuer", "subject"))
     return {"federated_credentials": credentials}
 
@@ -170,16 +185,29 @@ def _check_identity(model: Model, item: Identity, seen: dict[tuple[str, str], Id
                      "use a shorter issuer URL")
 
 
-def _check_conditions(model: Model, target: str, item: Identity, report: Report) -> None:
-    """Exact federated credentials compare issuer, subject and audience only: a claim beyond the
-    subject is unchecked in Azure, so it is an error, never a silent drop."""
+def _check_conditions(model: Model, target: str, flexible_credentials: bool, item: Identity,
+                      report: Report) -> tuple[tuple[str, str], ...]:
+    """The claims the identity's credential matches beyond its subject: () for an exact credential, which
+    compares issuer, subject and audience only. A claim no credential can check is an error, never a
+    silent drop."""
+    if not item.conditions:
+        return ()
     issuer = item.issuer
-    for claim, _ in item.conditions:
-        report.error(model.where(("workload", item.workload, "identity", item.index, "claims", claim), key=True),
-                     _block(item),
-                     f"azure target {target!r} cannot check claim {claim!r} of issuer {issuer.name!r} "
-                     f"({issuer.url}): its exact federated credentials compare issuer, subject and audience only",
-                     _conditions_fix(item))
+    found = flexible.platform(issuer.url) if flexible_credentials else None
+    claims = flexible.matched(found, item) if found else item.conditions
+    problems = (flexible.problems(found, item.subject, claims) if flexible_credentials else
+                [(claim, "its exact federated credentials compare issuer, subject and audience only", None)
+                 for claim, _ in claims])
+    conditions = dict(item.conditions)
+    for claim, why, fix in problems:
+        path = ("workload", item.workload, "identity", item.index)
+        where = model.where(path + ("claims", claim), key=True) if claim in conditions else item.pos
+        what = f"cannot check claim {claim!r} of" if claim else "cannot write a flexible credential for"
+        if not claim and issuer.subject_claims:  # a claim the subject carries is not among the conditions
+            fix += ", not one carried in the subject by subject_claims"
+        report.error(where, _block(item), f"azure target {target!r} {what} issuer {issuer.name!r} ({issuer.url}): "
+                                          f"{why}", fix or _conditions_fix(item))
+    return claims
 
 
 def _conditions_fix(item: Identity) -> str:

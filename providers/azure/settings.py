@@ -12,6 +12,8 @@ from wiam.names import fit_name, short_hash
 
 CLOUD = "azure"
 TERRAFORM_PROVIDER = ("azurerm", "hashicorp/azurerm", ">= 4.0, < 5.0")
+# For flexible credentials: v2 takes `body` as an object; 2.4.0 first embeds the 2025-01-31-preview schema.
+AZAPI_PROVIDER = ("azapi", "Azure/azapi", ">= 2.4, < 3.0")
 DEFAULT_AUDIENCE = "api://AzureADTokenExchange"
 
 # Documented limits of names (Microsoft Entra workload identity federation, managed identities).
@@ -32,10 +34,12 @@ class TargetSettings:
     subscription_id: str
     resource_group: str
     location: str
+    flexible_credentials: bool = False  # claims beyond the subject through flexible credentials (preview)
 
     @classmethod
     def of(cls, raw: dict) -> TargetSettings:
-        return cls(raw["tenant_id"], raw["subscription_id"], raw["resource_group"], raw["location"])
+        return cls(raw["tenant_id"], raw["subscription_id"], raw["resource_group"], raw["location"],
+                   raw.get("flexible_credentials", False))
 
     @property
     def subscription_scope(self) -> str:

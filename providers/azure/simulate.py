@@ -1,6 +1,7 @@
 """Microsoft Entra workload identity federation, judged on the planned credentials: a federated
 identity credential of the managed identity whose issuer and subject equal the token's exactly and
-whose audiences hold the token's audience."""
+whose audiences hold the token's audience; a flexible one's claimsMatchingExpression, `eq` on each
+claim, holds too."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ def _credential_checks(credential: Credential, claims: dict) -> tuple[Check, ...
               f"the token has {claims['sub']!r}, the credential expects {credential.subject!r}"),
         Check("aud", bool(set(audiences(claims)) & set(expected)),
               f"the token has {audiences(claims)!r}, the credential expects {expected!r}"),
+        *(Check(name, claims.get(name) == value,
+                (f"the token has {claims[name]!r}" if name in claims else f"the token has no {name!r} claim")
+                + f", the flexible credential expects {value!r}") for name, value in credential.claims),
     )
 
 

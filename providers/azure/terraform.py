@@ -1,12 +1,13 @@
-"""Azure's plan as Terraform: the azurerm provider of the target, then each managed identity, its
-federated credentials and its role assignments."""
+"""Azure's plan as Terraform: the azurerm provider of the target (and azapi's, for flexible
+credentials), then each managed identity, its federated credentials and its role assignments."""
 
 from __future__ import annotations
 
-from wiam.terraform import Module
+from wiam.terraform import Expr, Module, provider_alias
 
-from .plan import ASSIGNMENT, CREDENTIAL, IDENTITY, AzurePlan
-from .settings import TERRAFORM_PROVIDER
+from . import flexible
+from .plan import ASSIGNMENT, IDENTITY, AzurePlan, Credential
+from .settings import AZAPI_PROVIDER, TERRAFORM_PROVIDER
 
 
 def emit(plan: AzurePlan, module: Module) -> None:
@@ -15,20 +16,37 @@ def emit(plan: AzurePlan, module: Module) -> None:
     module.provider(TERRAFORM_PROVIDER[0], {"alias": plan.target, "features": {},
                                             "subscription_id": settings.subscription_id,
                                             "tenant_id": settings.tenant_id})
+    if any(c.claims for i in plan.identities for c in i.credentials):
+        module.require(*AZAPI_PROVIDER)
+        module.provider(AZAPI_PROVIDER[0], {"alias": plan.target, "subscription_id": settings.subscription_id,
+                                           "tenant_id": settings.tenant_id})
     for identity in plan.identities:
         module.resource(IDENTITY, identity.resource, {
             "provider": plan.alias, "name": identity.name, "resource_group_name": settings.resource_group,
             "location": settings.location, "tags": identity.tags})
         parent, principal = identity.attribute("id"), identity.attribute("principal_id")
         for credential in identity.credentials:
-            body = {"provider": plan.alias, "name": credential.name, "resource_group_name": settings.resource_group,
-                    "parent_id": parent, "audience": list(credential.audiences),
-                    "issuer": credential.issuer, "subject": credential.subject}
+            if credential.claims:
+                body = _flexible(plan.target, credential, parent)
+            else:
+                body = {"provider": plan.alias, "name": credential.name, "resource_group_name": settings.resource_group,
+                        "parent_id": parent, "audience": list(credential.audiences),
+                        "issuer": credential.issuer, "subject": credential.subject}
             if credential.after:
                 body["depends_on"] = [credential.after]
-            module.resource(CREDENTIAL, credential.resource, body)
+            module.resource(credential.kind, credential.resource, body)
         for assignment in identity.assignments:
             module.resource(ASSIGNMENT, assignment.resource, {
                 "provider": plan.alias, "name": assignment.name, "scope": assignment.scope,
                 assignment.reference[0]: assignment.reference[1], "principal_id": principal,
                 "principal_type": "ServicePrincipal", "description": assignment.description})
+
+
+def _flexible(target: str, credential: Credential, parent: Expr) -> dict:
+    """A flexible credential as an azapi_resource (azapi docs/resources/resource.md); `subject` is absent:
+    Entra takes it or claimsMatchingExpression, never both."""
+    return {"provider": provider_alias(AZAPI_PROVIDER[0], target), "type": flexible.TYPE, "name": credential.name,
+            "parent_id": parent, "body": {"properties": {
+                "issuer": credential.issuer, "audiences": list(credential.audiences),
+                "claimsMatchingExpression": {"value": credential.expression,
+                                             "languageVersion": flexible.LANGUAGE_VERSION}}}}
