@@ -52,6 +52,19 @@ class Identity:
     # Claims pinned beyond the subject, (name, value) sorted by name: every cloud checks each exactly.
     # Claims the subject carries (subject_claims) are not here: the subject checks them.
     conditions: tuple[tuple[str, str], ...] = ()
+    # The claim (in conditions) that pins it where its kind's sub does not (CircleCI's names the user):
+    # no cloud compares sub, and subject is the name of its principal (e.g. project:ID). None: sub pins.
+    pinned_by: str | None = None
+
+    @property
+    def pin(self) -> tuple[str, str]:
+        """The claim and value that tell this identity's tokens apart: sub = subject, or its pinning claim."""
+        return (self.pinned_by, dict(self.conditions)[self.pinned_by]) if self.pinned_by else ("sub", self.subject)
+
+    @property
+    def other_conditions(self) -> tuple[tuple[str, str], ...]:
+        """Its conditions beyond the pin."""
+        return tuple(c for c in self.conditions if c[0] != self.pinned_by) if self.pinned_by else self.conditions
 
     @property
     def active(self) -> bool:

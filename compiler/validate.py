@@ -124,10 +124,23 @@ def _issuer(doc: Document, name: str, body: dict, report: Report) -> Issuer | No
         report.error(doc.where(path + ("enterprise_slug",), key=True), describe(path),
                      "set url or enterprise_slug, not both",
                      f"remove url; enterprise_slug gives {KINDS[kind].default_url}/{slug}")
-    url = issuer_url(kind, body.get("url"), slug)
+    organization = body.get("organization_id")
+    if organization and not KINDS[kind].organization:
+        named = ", ".join(name for name, k in KINDS.items() if k.organization)
+        report.error(doc.where(path + ("organization_id",), key=True), describe(path),
+                     f"organization_id applies to {named} issuers only", "remove it")
+    elif KINDS[kind].organization and not organization:
+        report.error(doc.where(path, key=True), describe(path), f"a {kind} issuer needs organization_id",
+                     "set organization_id to the organization's ID (a UUID; its tokens' aud and the end of their iss)")
+        return None
+    url = issuer_url(kind, body.get("url"), slug, organization)
     if url is None:
         report.error(doc.where(path, key=True), describe(path), f"a {kind} issuer needs a url",
                      "set url to the issuer's https URL (the iss claim of its tokens)")
+        return None
+    problem = KINDS[kind].url_problem(url)
+    if problem:
+        report.error(doc.where(path + ("url",)), describe(path), *problem)
         return None
     template = tuple(body.get("subject_claims", ()))
     if template and KINDS[kind].templated is None:
@@ -135,8 +148,9 @@ def _issuer(doc: Document, name: str, body: dict, report: Report) -> Issuer | No
         report.error(doc.where(path + ("subject_claims",), key=True), describe(path),
                      f"subject_claims applies to {templated} issuers only", "remove it")
         return None
-    return Issuer(name, kind, url, body.get("audience"), doc.where(path, key=True), _disabled(doc, path, body, report),
-                  template)
+    # CircleCI tokens' aud is the organization ID (unless custom claims set others)
+    audience = body.get("audience") or (organization if KINDS[kind].organization else None)
+    return Issuer(name, kind, url, audience, doc.where(path, key=True), _disabled(doc, path, body, report), template)
 
 
 def _disabled(doc: Document, path: tuple, body: dict, report: Report) -> str | None:
@@ -224,7 +238,7 @@ def _identity(doc: Document, model: Model, workload: str, index: int, fields: di
     for field_name in sorted(set(fields) - {"issuer", "claims", *KILL_SWITCH} - set(kind.fields)):
         report.error(doc.where(path + (field_name,), key=True), block,
                      f"{field_name!r} does not apply to a {kind.name} issuer ({issuer_name!r})",
-                     f"a {kind.name} identity takes: {', '.join(kind.fields)}")
+                     dict(kind.refused).get(field_name) or f"a {kind.name} identity takes: {', '.join(kind.fields)}")
         ok = False
     for field_name in kind.required:
         if field_name not in fields:
@@ -261,11 +275,13 @@ def _identity(doc: Document, model: Model, workload: str, index: int, fields: di
                          f"add claims = {{ {missing} = \"...\" }}, or remove {str(missing)!r} from subject_claims")
             return None
         conditions = {k: v for k, v in pinned.items() if k not in carried(issuer.subject_claims)}
+    if kind.pinned_by:
+        conditions[kind.pinned_by[0]] = fields[kind.required[0]]
     claims = tuple(sorted((k, v) for k, v in fields.items() if k not in ("issuer", "claims", *KILL_SWITCH)))
     disabled = _disabled(doc, path, fields, report)
     return Identity(workload, index, issuer, subject, fields.get("audience"), claims,
                     doc.where(path, key=True), disabled, switched_off=disabled,
-                    conditions=tuple(sorted(conditions.items())))
+                    conditions=tuple(sorted(conditions.items())), pinned_by=kind.pinned_by and kind.pinned_by[0])
 
 
 def _check_claims(doc: Document, path: tuple, kind, issuer_name: str, fields: dict, pinned: dict[str, str],
@@ -281,6 +297,10 @@ def _check_claims(doc: Document, path: tuple, kind, issuer_name: str, fields: di
         elif claim in kind.required:
             report.error(where, block, f"{claim!r} is pinned by the subject already",
                          f"set it with {claim} = ... and remove it from claims")
+            ok = False
+        elif kind.pinned_by and claim == kind.pinned_by[0]:
+            report.error(where, block, f"{claim!r} is pinned by {kind.required[0]} already",
+                         f"set {kind.required[0]} = ... and remove it from claims")
             ok = False
         elif kind.claims is not None and claim not in kind.claims:
             report.error(where, block, f"{kind.name} tokens carry no claim {claim!r} (issuer {issuer_name!r})",

@@ -174,6 +174,13 @@ def _check_conditions(model: Model, target: str, item: Identity, report: Report)
     """Exact federated credentials compare issuer, subject and audience only: a claim beyond the
     subject is unchecked in Azure, so it is an error, never a silent drop."""
     issuer = item.issuer
+    if item.pinned_by:  # its sub names the user who started the run: an exact credential would pin one user
+        report.error(item.pos, _block(item),
+                     f"azure target {target!r} cannot trust a {issuer.kind} identity (issuer {issuer.name!r}): "
+                     f"its tokens' sub names the user who started the run, and Azure's federated credentials "
+                     f"compare sub exactly (no wildcards), so the project ({item.pinned_by}) cannot be pinned alone",
+                     f"grant this workload in a cloud that checks the claim (aws, gcp), or remove grant \"azure\"")
+        return
     for claim, _ in item.conditions:
         report.error(model.where(("workload", item.workload, "identity", item.index, "claims", claim), key=True),
                      _block(item),
