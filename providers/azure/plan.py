@@ -179,7 +179,7 @@ def _check_conditions(model: Model, target: str, item: Identity, report: Report)
                      f"azure target {target!r} cannot trust a {issuer.kind} identity (issuer {issuer.name!r}): "
                      f"its tokens' sub names the user who started the run, and Azure's federated credentials "
                      f"compare sub exactly (no wildcards), so the project ({item.pinned_by}) cannot be pinned alone",
-                     f"grant this workload in a cloud that checks the claim (aws, gcp), or remove grant \"azure\"")
+                     f"grant this workload in a cloud that checks the claim (aws, gcp), not in azure target {target!r}")
         return
     for claim, _ in item.conditions:
         report.error(model.where(("workload", item.workload, "identity", item.index, "claims", claim), key=True),
