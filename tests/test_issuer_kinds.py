@@ -15,6 +15,7 @@ from support.specs import compiled_files, spec_errors, write_spec
 from test_fuzz import as_terraform_reads
 from trust_eval import aws_roles_accepting, azure_identities_accepting, gcp_principals_accepting
 from wiam.compile import load_model
+from wiam.report import unpack
 from wiam.simulate import simulate
 
 PROJECT_CLAIM = "oidc.circleci.com/project-id"
@@ -288,3 +289,30 @@ def test_ghes_subjects_are_githubs_and_refuse_the_enterprise_slug(tmp_path):
     messages = " | ".join(e.message for e in errors)
     assert "enterprise_slug applies to github_actions issuers only" in messages
     assert "'main' is not a full Git ref" in messages  # GitHub's ref rule
+
+
+# -- every reader of an identity's subject ----------------------------------------------------------
+
+def _circleci_spec(folder, project: str):
+    document = {"issuer": {"cci": {"kind": "circleci", "organization_id": ORG}},
+                "target": {"aws": TARGETS["aws"], "gcp": TARGETS["gcp"]},
+                "workload": {"build": {"identity": [{"issuer": "cci", "project_id": project}],
+                                       "grant": {"aws": {"prod": GRANTS["aws"]}, "gcp": {"prod": GRANTS["gcp"]}}}}}
+    return write_spec(folder, {"main.wiam.json": json.dumps(document)})
+
+
+def test_a_circleci_identity_is_named_by_its_project_in_graph_who_can_diff_and_report(tmp_path):
+    base, head = _circleci_spec(tmp_path / "base", PROJECT), _circleci_spec(tmp_path / "head", ORG)
+    who = run_wiam("who-can", base, "--action", "s3:GetObject")
+    assert who.returncode == 0 and f"cci project:{PROJECT} (workload build)" in who.stdout, who.stderr
+    graph = json.loads(run_wiam("graph", base, "--format", "json").stdout)
+    subjects = [n for n in graph["nodes"] if n.get("type") == "subject"]
+    assert [n["subject"] for n in subjects] == [f"project:{PROJECT}"]
+    diff = run_wiam("diff", base, head, "--format", "json")
+    assert diff.returncode == 0, diff.stderr
+    changes = json.loads(diff.stdout)
+    assert f"project:{ORG}" in json.dumps(changes["added"]) and f"project:{PROJECT}" in json.dumps(changes["removed"])
+    report = run_wiam("report", base, "--out", tmp_path / "report.html")
+    packed = re.search(r'id="wiam-data">([^<]+)<', (tmp_path / "report.html").read_text())[1]
+    assert report.returncode == 0 and f"project:{PROJECT}" in json.dumps(unpack(packed.strip())), report.stderr
+    assert run_wiam("analyze", base).returncode == 0
