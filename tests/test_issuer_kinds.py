@@ -250,6 +250,9 @@ CASES = {
     "ghes-immutable": (_ghes("https://ghe.acme.example/_services/token")
                        + _workload(GHES_IDENTITY + '    owner_id      = "1"\n    repository_id = "2"\n', "aws"),
                        "owner_id", ["owner_id", "github_enterprise_server"], "claims = { repository_id"),
+    "aws-circleci-other-url": (CIRCLECI.replace("}", '  url             = "https://circleci.acme.example/org/x"\n}')
+                               + _workload(CIRCLECI_IDENTITY, "aws"), "identity {",
+                               ["aws", PROJECT_CLAIM], "remove url"),
     "circleci-no-organization": ('issuer "cci" {\n  kind = "circleci"\n}\n' + _workload(CIRCLECI_IDENTITY, "aws"),
                                  'issuer "cci"', ["organization_id"], "UUID"),
     "circleci-project-claim": (CIRCLECI + _workload(CIRCLECI_IDENTITY + f'    claims = {{\n      "{PROJECT_CLAIM}" = '

@@ -258,6 +258,9 @@ def _check_conditions(model: Model, target: Target, workload: Workload, report: 
             only = (f"pin only claims AWS checks: {', '.join(pinnable)}" if pinnable
                     else f"remove it from claims (AWS checks only {', '.join(['sub', *sorted(checkable)])} and aud "
                          "of this issuer's tokens)")
+            if claim == identity.pinned_by:  # the claim the identity rests on: no way out but another URL or cloud
+                carry, only = "", (f"remove url from issuer {issuer.name!r} (its default is "
+                                   f"{KINDS[issuer.kind].default_url}, where STS checks it), or grant this workload in gcp")
             report.error(model.where(path + ("claims", claim), key=True), describe(path),
                          f"{CLOUD} target \"{target.name}\" cannot check claim {claim!r} of issuer {issuer.name!r} "
                          f"({issuer.url}): STS compares only the claims it knows for that issuer", carry + only)
