@@ -162,6 +162,20 @@ CIRCLECI_CLAIMS = frozenset({
     "oidc.circleci.com/vcs-ref",
 })
 CIRCLECI_PRINCIPAL = "project:"
+# Claims whose token value is no string, by name, and how a pinned value matches it: "bool", the
+# pinned "true" or "false" is the boolean; "list", the pinned value is one of the list's.
+CLAIM_TYPES = {"oidc.circleci.com/ssh-rerun": "bool", "oidc.circleci.com/context-ids": "list"}
+BOOLEANS = ("true", "false")
+
+
+def claim_holds(name: str, pinned: str, value: Any) -> bool:
+    """Whether a token's claim value matches the value pinned for it."""
+    kind = CLAIM_TYPES.get(name)
+    if kind == "bool":
+        return value is (pinned == "true")
+    if kind == "list":
+        return isinstance(value, list) and pinned in value
+    return value == pinned
 
 
 # GitLab CI ID tokens' claims (docs.gitlab.com, "OpenID Connect (OIDC) Authentication Using ID Tokens").

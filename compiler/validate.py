@@ -9,7 +9,7 @@ from . import registry, schema
 from .analysis import all_rules
 from .diagnostics import Report, printable, quote
 from .document import Document, describe
-from .issuers import KINDS, TemplateError, carried, issuer_url
+from .issuers import BOOLEANS, CLAIM_TYPES, KINDS, TemplateError, carried, issuer_url
 from .model import Grant, Identity, Issuer, Model, Target, Workload
 from .names import check_unique, split_dirs
 from .suggest import closest, listed
@@ -307,5 +307,9 @@ def _check_claims(doc: Document, path: tuple, kind, issuer_name: str, fields: di
                          _did_you_mean(claim, kind.claims) or (f"{kind.name} tokens carry: {listed(sorted(kind.claims))}"
                                                                if kind.claims else
                                                                f"remove claims: a {kind.name} identity pins its subject only"))
+            ok = False
+        elif CLAIM_TYPES.get(claim) == "bool" and pinned[claim] not in BOOLEANS:
+            report.error(doc.where(path + ("claims", claim)), block,
+                         f"{claim!r} is a boolean in the tokens, never {pinned[claim]!r}", 'pin "true" or "false"')
             ok = False
     return ok

@@ -111,6 +111,28 @@ def test_circleci_claims_are_checked_by_gcp(tmp_path_factory, org, project, user
                for p in providers)  # the user who ran it is never pinned
 
 
+@settings(max_examples=10, deadline=None)
+@given(org=uuids, project=uuids, user=uuids, contexts=st.lists(uuids, min_size=2, max_size=4, unique=True),
+       rerun=st.booleans())
+def test_circleci_claims_that_are_no_string_match_as_their_type_on_gcp(tmp_path_factory, org, project, user,
+                                                                       contexts, rerun):
+    """ssh-rerun is a boolean ("false" pins SSH reruns out), context-ids a list (the pinned context
+    must be among the job's)."""
+    wanted, *others = contexts
+    claims = {"oidc.circleci.com/ssh-rerun": str(rerun).lower(), "oidc.circleci.com/context-ids": wanted}
+    module, model = _spec(tmp_path_factory, {"cci": {"kind": "circleci", "organization_id": org}},
+                          {"w": [{"issuer": "cci", "project_id": project, "claims": claims}]}, "gcp")
+    token = _circleci_token(org, project, user, False, **{"oidc.circleci.com/ssh-rerun": rerun,
+                                                          "oidc.circleci.com/context-ids": others + [wanted]})
+    assert _accepted("gcp", module, model, token) == {"prod__w"}
+    for miss in ({**token, "oidc.circleci.com/ssh-rerun": not rerun},
+                 {**token, "oidc.circleci.com/ssh-rerun": str(rerun).lower()},  # a string is not the boolean
+                 {**token, "oidc.circleci.com/context-ids": others},
+                 {**token, "oidc.circleci.com/context-ids": wanted},  # nor a string the list
+                 {k: v for k, v in token.items() if k != "oidc.circleci.com/ssh-rerun"}):
+        assert _accepted("gcp", module, model, miss) == set(), miss
+
+
 def test_circleci_aws_trust_pins_the_project_key_and_no_sub(tmp_path_factory):
     org, project = str(uuid.UUID(int=1)), str(uuid.UUID(int=2))
     module, _ = _spec(tmp_path_factory, {"cci": {"kind": "circleci", "organization_id": org}},
@@ -253,6 +275,9 @@ CASES = {
     "aws-circleci-other-url": (CIRCLECI.replace("}", '  url             = "https://circleci.acme.example/org/x"\n}')
                                + _workload(CIRCLECI_IDENTITY, "aws"), "identity {",
                                ["aws", PROJECT_CLAIM], "remove url"),
+    "circleci-ssh-rerun-not-boolean": (CIRCLECI + _workload(CIRCLECI_IDENTITY + '    claims = {\n      '
+                                                            '"oidc.circleci.com/ssh-rerun" = "no"\n    }\n', "aws"),
+                                       '"no"', ["boolean"], '"true" or "false"'),
     "circleci-no-organization": ('issuer "cci" {\n  kind = "circleci"\n}\n' + _workload(CIRCLECI_IDENTITY, "aws"),
                                  'issuer "cci"', ["organization_id"], "UUID"),
     "circleci-project-claim": (CIRCLECI + _workload(CIRCLECI_IDENTITY + f'    claims = {{\n      "{PROJECT_CLAIM}" = '

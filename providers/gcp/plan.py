@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from wiam.diagnostics import Report
 from wiam.document import describe
-from wiam.issuers import KINDS
+from wiam.issuers import CLAIM_TYPES, KINDS
 from wiam.model import Grant, Identity, Model, Target, Workload
 from wiam.names import fit_name, free_name, short_hash, slug, terraform_name
 from wiam.plan import Principal, TargetPlan
@@ -72,6 +72,13 @@ def claim_access(name: str) -> str:
 
 
 def _claim_equality(name: str, value: str) -> str:
+    """The CEL that a claim matches its pinned value (claim_holds): equal, or for claims that are no
+    string, the boolean or an element of the list."""
+    kind = CLAIM_TYPES.get(name)
+    if kind == "bool":
+        return f"{claim_access(name)} == {'true' if value == 'true' else 'false'}"
+    if kind == "list":
+        return f"{cel_string(value)} in {claim_access(name)}"
     return f"{claim_access(name)} == {cel_string(value)}"
 
 

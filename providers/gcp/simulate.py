@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from wiam.issuers import claim_holds
 from wiam.verdict import Check, Verdict, audiences, closest
 
 from .plan import ATTRIBUTE_MAPPING, CLOUD, GCPPlan, PoolProvider, Term
@@ -44,7 +45,7 @@ def default_audiences(settings: TargetSettings, provider_id: str) -> list[str]:
 
 def _claim_checks(pid: str, term: Term, claims: dict) -> tuple[Check, ...]:
     """One check per claim a term requires with the token's subject (exact string equality, as the CEL)."""
-    return tuple(Check(name, claims.get(name) == value,
+    return tuple(Check(name, claim_holds(name, value, claims.get(name)),
                        (f"the token has {claims[name]!r}" if name in claims else f"the token has no {name!r} claim")
                        + f", provider {pid} requires {value!r}" + (f" with sub {term[0]!r}" if term[0] else ""))
                  for name, value in term[1])
