@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 GITHUB_URL = "https://token.actions.githubusercontent.com"
+GHES_TOKEN_PATH = "/_services/token"  # GitHub Enterprise Server's issuer: https://HOST/_services/token
+CIRCLECI_URL = "https://oidc.circleci.com/org/{organization_id}"
 DEFAULT_BRANCHES = frozenset({"main", "master"})
 BRANCH_PUSHERS = "which anyone who can push a branch may write"
 
@@ -54,6 +57,16 @@ class IssuerKind:
     pull_requests: Callable[[dict[str, Any], dict[str, str], tuple[str, ...]], str | None] = lambda f, c, t: None
     # the repository (OWNER/REPO) of the reusable workflow a pinned claim names, else None
     workflow_repository: Callable[[dict[str, str]], str | None] = lambda claims: None
+    # (message, fix) when the issuer URL is not of the kind's form, else None
+    url_problem: Callable[[str], tuple[str, str] | None] = lambda url: None
+    # fields of other kinds this kind refuses with a fix of their own: (field, fix)
+    refused: tuple[tuple[str, str], ...] = ()
+    # whether the issuer names its organization (organization_id), its default URL's and audience's value
+    organization: bool = False
+    # (claim, prefix) where the kind's sub does not pin an identity (CircleCI's names the user who
+    # started the run): the claim carries the first required field and pins it, no cloud compares sub,
+    # and the identity's subject is the name of its principal, prefix + that value.
+    pinned_by: tuple[str, str] | None = None
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -184,6 +197,44 @@ def _github_workflow_repository(claims: dict[str, str]) -> str | None:
     return f"{owner}/{repo}" if owner and repo else None
 
 
+def _ghes_url(url: str) -> tuple[str, str] | None:
+    parts = urlsplit(url)
+    if parts.path == GHES_TOKEN_PATH and parts.hostname and not parts.query and not parts.fragment:
+        return None
+    host = parts.hostname or "HOST"
+    return (f"url {url!r} is not a GitHub Enterprise Server issuer (https://HOST{GHES_TOKEN_PATH})",
+            f"set url = \"https://{host}{GHES_TOKEN_PATH}\", the iss claim of the server's tokens")
+
+
+# Immutable subjects (OWNER@ID/REPO@ID) are github.com's only (github/docs, "Immutable subject claims").
+_GHES_NO_IDS = ("GitHub Enterprise Server subjects carry no IDs (no immutable subjects); pin the repository's "
+                "ID as a claim instead, claims = { repository_id = \"...\" }, in clouds that check it")
+
+
+# CircleCI OIDC tokens' claims beyond iss, sub and aud, less the project ID that project_id pins
+# (circleci-docs, "Using OpenID Connect tokens in jobs").
+CIRCLECI_PROJECT_CLAIM = "oidc.circleci.com/project-id"
+CIRCLECI_CLAIMS = frozenset({
+    "oidc.circleci.com/context-ids", "oidc.circleci.com/ssh-rerun", "oidc.circleci.com/vcs-origin",
+    "oidc.circleci.com/vcs-ref",
+})
+CIRCLECI_PRINCIPAL = "project:"
+# Claims whose token value is no string, by name, and how a pinned value matches it: "bool", the
+# pinned "true" or "false" is the boolean; "list", the pinned value is one of the list's.
+CLAIM_TYPES = {"oidc.circleci.com/ssh-rerun": "bool", "oidc.circleci.com/context-ids": "list"}
+BOOLEANS = ("true", "false")
+
+
+def claim_holds(name: str, pinned: str, value: Any) -> bool:
+    """Whether a token's claim value matches the value pinned for it."""
+    kind = CLAIM_TYPES.get(name)
+    if kind == "bool":
+        return value is (pinned == "true")
+    if kind == "list":
+        return isinstance(value, list) and pinned in value
+    return value == pinned
+
+
 # GitLab CI ID tokens' claims (docs.gitlab.com, "OpenID Connect (OIDC) Authentication Using ID Tokens").
 GITLAB_CLAIMS = frozenset({
     "namespace_id", "namespace_path", "project_id", "project_path", "user_id", "user_login", "user_email",
@@ -224,15 +275,22 @@ def _terraform_cloud(fields: dict[str, Any]) -> str:
             f":workspace:{fields['workspace']}:run_phase:{fields['run_phase']}")
 
 
+# What GitHub Actions and GitHub Enterprise Server share: subjects, templates, refs, triggers, claims.
+_GITHUB_LIKE = dict(one_of=("ref", "environment", "pull_request"), repository="repository", ref_problem=_github_ref,
+                    untrusted=_github_untrusted, claims=GITHUB_CLAIMS, templated=_github_templated,
+                    branch=_github_branch, workflow_pins=("job_workflow_ref", "repository_id"),
+                    pull_requests=_github_pull_requests, workflow_repository=_github_workflow_repository)
+
 KINDS: dict[str, IssuerKind] = {
     kind.name: kind
     for kind in (
         IssuerKind("github_actions", GITHUB_URL, ("repository",), ("owner_id", "repository_id"), _github,
-                   one_of=("ref", "environment", "pull_request"), immutable_ids=("owner_id", "repository_id"),
-                   repository="repository", enterprise=True, ref_problem=_github_ref, untrusted=_github_untrusted,
-                   claims=GITHUB_CLAIMS, templated=_github_templated, branch=_github_branch,
-                   workflow_pins=("job_workflow_ref", "repository_id"), code_host=GITHUB_HOST,
-                   pull_requests=_github_pull_requests, workflow_repository=_github_workflow_repository),
+                   immutable_ids=("owner_id", "repository_id"), enterprise=True, code_host=GITHUB_HOST,
+                   **_GITHUB_LIKE),
+        IssuerKind("github_enterprise_server", None, ("repository",), (), _github, url_problem=_ghes_url,
+                   refused=(("owner_id", _GHES_NO_IDS), ("repository_id", _GHES_NO_IDS)), **_GITHUB_LIKE),
+        IssuerKind("circleci", CIRCLECI_URL, ("project_id",), (), lambda f: CIRCLECI_PRINCIPAL + f["project_id"],
+                   claims=CIRCLECI_CLAIMS, organization=True, pinned_by=(CIRCLECI_PROJECT_CLAIM, CIRCLECI_PRINCIPAL)),
         IssuerKind("gitlab_ci", "https://gitlab.com", ("project_path", "ref_type", "ref"), (), _gitlab,
                    repository="project_path", ref_problem=_gitlab_ref, untrusted=_gitlab_untrusted,
                    claims=GITLAB_CLAIMS),
@@ -246,11 +304,15 @@ KINDS: dict[str, IssuerKind] = {
 }
 
 
-def issuer_url(kind: str, url: str | None, enterprise_slug: str | None) -> str | None:
-    """The issuer URL: as given, or the kind's default (GitHub Enterprise adds its slug)."""
+def issuer_url(kind: str, url: str | None, enterprise_slug: str | None,
+               organization_id: str | None = None) -> str | None:
+    """The issuer URL: as given, or the kind's default (GitHub Enterprise adds its slug, CircleCI
+    names the organization; None without it)."""
     if url:
         return url  # exactly as the iss claim reads: AKS issuers end in a slash
     default = KINDS[kind].default_url
+    if KINDS[kind].organization:
+        return default.format(organization_id=organization_id) if organization_id else None
     if default and enterprise_slug:
         return f"{default}/{enterprise_slug}"
     return default

@@ -71,6 +71,19 @@ class Identity:
     # When its tokens are accepted: its own window within its workload's (each cloud enforces it in trust).
     window: Window = ALWAYS
     pinned: tuple[tuple[str, str], ...] = ()  # every claim in `claims`, carried or not, sorted: for analysis
+    # The claim (in conditions) that pins it where its kind's sub does not (CircleCI's names the user):
+    # no cloud compares sub, and subject is the name of its principal (e.g. project:ID). None: sub pins.
+    pinned_by: str | None = None
+
+    @property
+    def pin(self) -> tuple[str, str]:
+        """The claim and value that tell this identity's tokens apart: sub = subject, or its pinning claim."""
+        return (self.pinned_by, dict(self.conditions)[self.pinned_by]) if self.pinned_by else ("sub", self.subject)
+
+    @property
+    def other_conditions(self) -> tuple[tuple[str, str], ...]:
+        """Its conditions beyond the pin."""
+        return tuple(c for c in self.conditions if c[0] != self.pinned_by) if self.pinned_by else self.conditions
 
     @property
     def active(self) -> bool:

@@ -10,7 +10,7 @@ from .analysis import all_rules
 from .code_host import check_templates, management_problem
 from .diagnostics import Report, printable, quote
 from .document import Document, describe
-from .issuers import KINDS, TemplateError, carried, issuer_url
+from .issuers import BOOLEANS, CLAIM_TYPES, KINDS, TemplateError, carried, issuer_url
 from .model import ALWAYS, Grant, Identity, Issuer, Model, Target, Window, Workload
 from .names import check_unique, split_dirs
 from .suggest import closest, listed
@@ -128,10 +128,23 @@ def _issuer(doc: Document, name: str, body: dict, report: Report) -> Issuer | No
         report.error(doc.where(path + ("enterprise_slug",), key=True), describe(path),
                      "set url or enterprise_slug, not both",
                      f"remove url; enterprise_slug gives {KINDS[kind].default_url}/{slug}")
-    url = issuer_url(kind, body.get("url"), slug)
+    organization = body.get("organization_id")
+    if organization and not KINDS[kind].organization:
+        named = ", ".join(name for name, k in KINDS.items() if k.organization)
+        report.error(doc.where(path + ("organization_id",), key=True), describe(path),
+                     f"organization_id applies to {named} issuers only", "remove it")
+    elif KINDS[kind].organization and not organization:
+        report.error(doc.where(path, key=True), describe(path), f"a {kind} issuer needs organization_id",
+                     "set organization_id to the organization's ID (a UUID; its tokens' aud and the end of their iss)")
+        return None
+    url = issuer_url(kind, body.get("url"), slug, organization)
     if url is None:
         report.error(doc.where(path, key=True), describe(path), f"a {kind} issuer needs a url",
                      "set url to the issuer's https URL (the iss claim of its tokens)")
+        return None
+    problem = KINDS[kind].url_problem(url)
+    if problem:
+        report.error(doc.where(path + ("url",)), describe(path), *problem)
         return None
     template = tuple(body.get("subject_claims", ()))
     if template and KINDS[kind].templated is None:
@@ -139,7 +152,9 @@ def _issuer(doc: Document, name: str, body: dict, report: Report) -> Issuer | No
         report.error(doc.where(path + ("subject_claims",), key=True), describe(path),
                      f"subject_claims applies to {templated} issuers only", "remove it")
         return None
-    issuer = Issuer(name, kind, url, body.get("audience"), doc.where(path, key=True),
+    # CircleCI tokens' aud is the organization ID (unless custom claims set others)
+    audience = body.get("audience") or (organization if KINDS[kind].organization else None)
+    issuer = Issuer(name, kind, url, audience, doc.where(path, key=True),
                     _disabled(doc, path, body, report), template, body.get("manage_subject_claims") is True)
     problem = management_problem(issuer)
     if problem:
@@ -282,7 +297,7 @@ def _identity(doc: Document, model: Model, workload: str, index: int, fields: di
     for field_name in sorted(set(fields) - {"issuer", "claims", *KILL_SWITCH, *WINDOW} - set(kind.fields)):
         report.error(doc.where(path + (field_name,), key=True), block,
                      f"{field_name!r} does not apply to a {kind.name} issuer ({issuer_name!r})",
-                     f"a {kind.name} identity takes: {', '.join(kind.fields)}")
+                     dict(kind.refused).get(field_name) or f"a {kind.name} identity takes: {', '.join(kind.fields)}")
         ok = False
     for field_name in kind.required:
         if field_name not in fields:
@@ -319,12 +334,15 @@ def _identity(doc: Document, model: Model, workload: str, index: int, fields: di
                          f"add claims = {{ {missing} = \"...\" }}, or remove {str(missing)!r} from subject_claims")
             return None
         conditions = {k: v for k, v in pinned.items() if k not in carried(issuer.subject_claims)}
+    if kind.pinned_by:
+        conditions[kind.pinned_by[0]] = fields[kind.required[0]]
     claims = tuple(sorted((k, v) for k, v in fields.items() if k not in ("issuer", "claims", *KILL_SWITCH, *WINDOW)))
     disabled = _disabled(doc, path, fields, report)
     return Identity(workload, index, issuer, subject, fields.get("audience"), claims,
                     doc.where(path, key=True), disabled, switched_off=disabled,
                     conditions=tuple(sorted(conditions.items())), pinned=tuple(sorted(pinned.items())),
-                    window=windows.narrowest(within, _window(doc, path, fields, report, within)))
+                    window=windows.narrowest(within, _window(doc, path, fields, report, within)),
+                    pinned_by=kind.pinned_by and kind.pinned_by[0])
 
 
 def _check_claims(doc: Document, path: tuple, kind, issuer_name: str, fields: dict, pinned: dict[str, str],
@@ -341,10 +359,18 @@ def _check_claims(doc: Document, path: tuple, kind, issuer_name: str, fields: di
             report.error(where, block, f"{claim!r} is pinned by the subject already",
                          f"set it with {claim} = ... and remove it from claims")
             ok = False
+        elif kind.pinned_by and claim == kind.pinned_by[0]:
+            report.error(where, block, f"{claim!r} is pinned by {kind.required[0]} already",
+                         f"set {kind.required[0]} = ... and remove it from claims")
+            ok = False
         elif kind.claims is not None and claim not in kind.claims:
             report.error(where, block, f"{kind.name} tokens carry no claim {claim!r} (issuer {issuer_name!r})",
                          _did_you_mean(claim, kind.claims) or (f"{kind.name} tokens carry: {listed(sorted(kind.claims))}"
                                                                if kind.claims else
                                                                f"remove claims: a {kind.name} identity pins its subject only"))
+            ok = False
+        elif CLAIM_TYPES.get(claim) == "bool" and pinned[claim] not in BOOLEANS:
+            report.error(doc.where(path + ("claims", claim)), block,
+                         f"{claim!r} is a boolean in the tokens, never {pinned[claim]!r}", 'pin "true" or "false"')
             ok = False
     return ok

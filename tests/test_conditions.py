@@ -113,7 +113,7 @@ def test_a_kind_whose_tokens_carry_no_claims_lists_none_to_pin(tmp_path, fmt):
 def test_subject_claims_on_an_issuer_without_templates_is_an_error(tmp_path, fmt):
     issuer = {"k8s": {"kind": "kubernetes", "url": "https://k8s.example", "subject_claims": ["repo"]}}
     text, (error,) = _errors(tmp_path, _data(issuer=issuer), fmt)
-    assert error.block == 'issuer "k8s"' and "github_actions issuers only" in error.message
+    assert error.block == 'issuer "k8s"' and "github_actions, github_enterprise_server issuers only" in error.message
     assert error.hint == "remove it"
     assert (error.pos.line, error.pos.column) == _where(text, "subject_claims", after="k8s")
 

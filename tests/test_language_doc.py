@@ -143,7 +143,7 @@ def test_field_types_defaults_and_descriptions_agree_with_the_schema(pointer):
 
 
 def _cell_names(cell: str) -> tuple[str, ...]:
-    return tuple(re.findall(r"`([a-z_]+)`", cell))
+    return tuple(re.findall(r"`([a-z_][a-z0-9_./-]*)`", cell))  # claim names hold . / -
 
 
 def test_issuer_kind_table_matches_the_issuer_kinds():

@@ -51,6 +51,7 @@ STS_CLAIMS: tuple[tuple[re.Pattern, frozenset[str]], ...] = (
     (re.compile(r"gitlab\.com"), frozenset({
         "namespace_id", "pipeline_source", "project_id", "ref_protected", "runner_environment", "user_access_level",
         "user_email", "user_id", "user_login"})),
+    (re.compile(r"oidc\.circleci\.com/org/[0-9a-f-]+"), frozenset({"oidc.circleci.com/project-id"})),
 )
 
 
@@ -205,24 +206,24 @@ def trust_policy(providers: dict[str, OidcProvider], identities: list[Identity])
     """One Allow statement per OIDC provider, audience and set of pinned claims, pinning aud, the exact
     sub values of the active identities and each claim; disabled subjects (and disabled issuers, whole)
     get an explicit Deny, which wins whatever the claims."""
-    groups: dict[tuple[str, str, tuple], list[str]] = {}
-    denied: dict[str, set[str]] = {}
+    groups: dict[tuple[str, str, tuple, bool], list[str]] = {}
+    denied: dict[tuple[str, str], set[str]] = {}  # by provider and the claim pinning the identities
     by_arn: dict[str, tuple[OidcProvider, bool]] = {}
     for identity in identities:
         provider = providers[identity.issuer.name]
         by_arn[provider.arn] = provider, bool(identity.issuer.disabled)  # alike for issuers of one URL
-        if identity.active:
-            key = provider.arn, identity.audience_for(DEFAULT_AUDIENCE), identity.conditions
+        if identity.active:  # an identity pinned by a claim has it among its conditions, and no sub
+            key = provider.arn, identity.audience_for(DEFAULT_AUDIENCE), identity.conditions, not identity.pinned_by
             groups.setdefault(key, []).append(identity.subject)
         else:
-            denied.setdefault(provider.arn, set()).add(identity.subject)
+            claim, value = identity.pin
+            denied.setdefault((provider.arn, claim), set()).add(value)
     statements = []
-    for (arn, audience, conditions), subjects in sorted(groups.items()):
+    for (arn, audience, conditions, by_sub), subjects in sorted(groups.items()):
         keys = by_arn[arn][0].host_path
-        equals = {
-            f"{keys}:aud": iam_literal(audience),
-            f"{keys}:sub": one_or_list([iam_literal(s) for s in sorted(set(subjects))]),
-        }
+        equals = {f"{keys}:aud": iam_literal(audience)}
+        if by_sub:
+            equals[f"{keys}:sub"] = one_or_list([iam_literal(s) for s in sorted(set(subjects))])
         equals.update((f"{keys}:{claim}", iam_literal(value)) for claim, value in conditions)
         statements.append({
             "Effect": "Allow",
@@ -231,13 +232,13 @@ def trust_policy(providers: dict[str, OidcProvider], identities: list[Identity])
             "Condition": {"StringEquals": equals},
         })
     # Sids must be unique within a policy.
-    for number, (arn, subjects) in enumerate(sorted(denied.items()), 1):
+    for number, ((arn, claim), values) in enumerate(sorted(denied.items()), 1):
         provider, issuer_disabled = by_arn[arn]
         statement = {"Sid": f"WiamDisabled{number}", "Effect": "Deny", "Principal": {"Federated": arn},
                      "Action": "sts:AssumeRoleWithWebIdentity"}
         if not issuer_disabled:  # a disabled issuer is refused whole
             statement["Condition"] = {"StringEquals": {
-                f"{provider.host_path}:sub": one_or_list([iam_literal(s) for s in sorted(subjects)])}}
+                f"{provider.host_path}:{claim}": one_or_list([iam_literal(s) for s in sorted(values)])}}
         statements.append(statement)
     return {"Version": "2012-10-17", "Statement": statements}
 
@@ -253,9 +254,13 @@ def _check_conditions(model: Model, target: Target, workload: Workload, report: 
             path = ("workload", workload.name, "identity", identity.index)
             carry = (f"carry it in the subject: add it to subject_claims on issuer {issuer.name!r}, or "
                      if KINDS[issuer.kind].templated else "")
-            pinnable = sorted(checkable - set(KINDS[issuer.kind].required))  # the subject holds those
+            pinnable = sorted(checkable - set(KINDS[issuer.kind].required) - {identity.pinned_by})  # pinned already
             only = (f"pin only claims AWS checks: {', '.join(pinnable)}" if pinnable
-                    else "remove it from claims (AWS checks only sub and aud of this issuer's tokens)")
+                    else f"remove it from claims (AWS checks only {', '.join(['sub', *sorted(checkable)])} and aud "
+                         "of this issuer's tokens)")
+            if claim == identity.pinned_by:  # the claim the identity rests on: no way out but another URL or cloud
+                carry, only = "", (f"remove url from issuer {issuer.name!r} (its default is "
+                                   f"{KINDS[issuer.kind].default_url}, where STS checks it), or grant this workload in gcp")
             report.error(model.where(path + ("claims", claim), key=True), describe(path),
                          f"{CLOUD} target \"{target.name}\" cannot check claim {claim!r} of issuer {issuer.name!r} "
                          f"({issuer.url}): STS compares only the claims it knows for that issuer", carry + only)

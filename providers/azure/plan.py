@@ -193,6 +193,13 @@ def _check_conditions(model: Model, target: str, flexible_credentials: bool, ite
     if not item.conditions:
         return ()
     issuer = item.issuer
+    if item.pinned_by:  # its sub names the user who started the run: an exact credential would pin one user
+        report.error(item.pos, _block(item),
+                     f"azure target {target!r} cannot trust a {issuer.kind} identity (issuer {issuer.name!r}): "
+                     f"its tokens' sub names the user who started the run, and Azure's federated credentials "
+                     f"compare sub exactly (no wildcards), so the project ({item.pinned_by}) cannot be pinned alone",
+                     f"grant this workload in a cloud that checks the claim (aws, gcp), not in azure target {target!r}")
+        return ()
     found = flexible.platform(issuer.url) if flexible_credentials else None
     claims = flexible.matched(found, item) if found else item.conditions
     problems = (flexible.problems(found, item.subject, claims) if flexible_credentials else

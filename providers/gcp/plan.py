@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from wiam.diagnostics import Report
 from wiam.document import describe
+from wiam.issuers import CLAIM_TYPES, KINDS
 from wiam.model import Grant, Identity, Model, Target, Workload
 from wiam.names import fit_name, free_name, short_hash, slug, terraform_name
 from wiam.plan import Principal, TargetPlan
@@ -58,7 +59,9 @@ _CEL_RESERVED = frozenset("true false null in as break const continue else for f
                           "package namespace return var void while".split())
 
 Conditions = tuple[tuple[str, str], ...]
-Term = tuple[str, Conditions]  # a subject and the claims its tokens must carry
+# A subject and the claims its tokens must carry; None for identities pinned by a claim (among the
+# claims), whose sub is not compared.
+Term = tuple[str | None, Conditions]
 
 
 def claim_access(name: str) -> str:
@@ -69,12 +72,20 @@ def claim_access(name: str) -> str:
 
 
 def _claim_equality(name: str, value: str) -> str:
+    """The CEL that a claim matches its pinned value (claim_holds): equal, or for claims that are no
+    string, the boolean or an element of the list."""
+    kind = CLAIM_TYPES.get(name)
+    if kind == "bool":
+        return f"{claim_access(name)} == {'true' if value == 'true' else 'false'}"
+    if kind == "list":
+        return f"{cel_string(value)} in {claim_access(name)}"
     return f"{claim_access(name)} == {cel_string(value)}"
 
 
 def term_expression(term: Term) -> str:
     subject, conditions = term
-    return _CLAIM_AND.join([_claim_equality("sub", subject)] + [_claim_equality(*c) for c in conditions])
+    sub = [] if subject is None else [_claim_equality("sub", subject)]
+    return _CLAIM_AND.join(sub + [_claim_equality(*c) for c in conditions])
 
 
 def _joined_expression(term: Term) -> str:
@@ -100,7 +111,7 @@ def claims_suffix(conditions: Conditions) -> str:
 
 def mapped_subject(identity: Identity) -> str:
     """The google.subject of this identity's tokens, which its principal:// names."""
-    return identity.subject + claims_suffix(identity.conditions)
+    return identity.subject + claims_suffix(identity.other_conditions)
 
 
 def subject_condition(terms: list[Term]) -> str:
@@ -202,6 +213,10 @@ class PoolProvider(Resource):
     attribute_condition: str
     disabled: bool
     subject_suffix: str = ""  # what google.subject appends to assertion.sub: the claims every term checks
+    # google.subject is subject_prefix + this claim (+ the suffix): the kind's pin, so that it names the
+    # identity's subject (CircleCI: "project:" + the project ID claim)
+    subject_claim: str = "sub"
+    subject_prefix: str = ""
 
     @property
     def allowed_audiences(self) -> list[str]:
@@ -209,9 +224,11 @@ class PoolProvider(Resource):
 
     @property
     def attribute_mapping(self) -> dict[str, str]:
-        if not self.subject_suffix:
+        if not self.subject_suffix and not self.subject_prefix:
             return dict(ATTRIBUTE_MAPPING)
-        return {"google.subject": f"assertion.sub + {cel_string(self.subject_suffix)}"}
+        parts = [cel_string(self.subject_prefix)] if self.subject_prefix else []
+        parts += [claim_access(self.subject_claim)] + ([cel_string(self.subject_suffix)] if self.subject_suffix else [])
+        return {"google.subject": " + ".join(parts)}
 
 
 @dataclass(slots=True)
@@ -303,7 +320,7 @@ def _principal(target: Target, settings: TargetSettings, planned: WorkloadPlan, 
     trust = {"issuers": issuers, "members": members}
     if any(i.conditions for i in bound):
         trust["conditions"] = [{"subject": subject, "claims": dict(conditions)}
-                               for subject, conditions in sorted({_term(i) for i in bound})]
+                               for subject, conditions in sorted({(i.subject, i.conditions) for i in bound})]
     if planned.account:
         email = planned.account.email
         return Principal(CLOUD, target.name, workload.name, SERVICE_ACCOUNT, email,
@@ -396,7 +413,8 @@ def _check_subjects(target: Target, settings: TargetSettings, identities: list[I
     for identity in identities:
         size = len(mapped_subject(identity).encode("utf-8"))
         if size > SUBJECT_MAX_BYTES:
-            claims = f" with {len(claims_suffix(identity.conditions))} for its claims" if identity.conditions else ""
+            suffix = claims_suffix(identity.other_conditions)
+            claims = f" with {len(suffix)} for its claims" if suffix else ""
             report.error(identity.pos, describe(("workload", identity.workload, "identity", identity.index)),
                          f"the subject is {size} bytes{claims}; GCP's google.subject holds at most {SUBJECT_MAX_BYTES}",
                          "shorten the names that make up the subject (branch, environment, namespace...)")
@@ -462,11 +480,11 @@ def _check_shared_subject(target: Target, settings: TargetSettings, subject: str
 
 def _group(identity: Identity) -> tuple[str, str | None, Conditions]:
     """The providers that admit an identity: its issuer, audience and the claims checked with its subject."""
-    return identity.issuer.name, identity.audience_for(None), identity.conditions
+    return identity.issuer.name, identity.audience_for(None), identity.other_conditions
 
 
 def _term(identity: Identity) -> Term:
-    return identity.subject, identity.conditions
+    return (None if identity.pinned_by else identity.subject), identity.conditions
 
 
 def _providers(model: Model, target: Target, identities: list[Identity], report: Report) -> list[PoolProvider]:
@@ -486,6 +504,7 @@ def _providers(model: Model, target: Target, identities: list[Identity], report:
                                                             key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2])):
         issuer = model.issuers[issuer_name]
         suffix = claims_suffix(conditions)
+        claim, prefix = KINDS[issuer.kind].pinned_by or ("sub", "")
         tag = "-".join(filter(None, [short_hash(audience or "", length=4) if audiences_per_issuer[issuer_name] > 1
                                      else "", claims_hash(conditions)[:6]]))
         chunks = _chunks(sorted(terms))  # over every term, so that disabling one moves nothing
@@ -501,7 +520,7 @@ def _providers(model: Model, target: Target, identities: list[Identity], report:
             providers.append(PoolProvider(
                 PROVIDER, terraform_name(target.name, pid), pid, fit_name(pid, DISPLAY_NAME_MAX),
                 f"wiam: issuer {issuer_name}", issuer_name, issuer.url, audience, chunk, admits,
-                subject_condition(admits), bool(issuer.disabled) or not admits, suffix))
+                subject_condition(admits), bool(issuer.disabled) or not admits, suffix, claim, prefix))
         if len(chunks) > 1:
             report.notes.append(f"gcp target {target.name!r}: issuer {issuer_name!r} admits {len(terms)} subjects, "
                                 f"split over {len(chunks)} providers to keep each attribute_condition within "

@@ -1,16 +1,17 @@
 """GCP workload identity federation, judged on the planned pool: an enabled provider of the token's
 issuer whose allowed audiences (or, by default, its own resource name) hold the audience and whose
-attribute_condition (CEL, evaluated with cel-python) admits the claims; then google.subject =
-assertion.sub gives the principal:// member, which must be bound on the service account
+attribute_condition (CEL, evaluated with cel-python) admits the claims; then its attribute_mapping's
+google.subject (assertion.sub, by default) gives the principal:// member, which must be bound on the service account
 (workloadIdentityUser) or, in direct mode, on the granted resource."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
+from wiam.issuers import claim_holds
 from wiam.verdict import Check, Verdict, audiences, closest
 
-from .plan import CLOUD, GCPPlan, PoolProvider, Term
+from .plan import ATTRIBUTE_MAPPING, CLOUD, GCPPlan, PoolProvider, Term
 from .settings import TargetSettings
 
 NO_PROVIDER = Check("iss", False, "the pool has no provider")
@@ -44,9 +45,9 @@ def default_audiences(settings: TargetSettings, provider_id: str) -> list[str]:
 
 def _claim_checks(pid: str, term: Term, claims: dict) -> tuple[Check, ...]:
     """One check per claim a term requires with the token's subject (exact string equality, as the CEL)."""
-    return tuple(Check(name, claims.get(name) == value,
+    return tuple(Check(name, claim_holds(name, value, claims.get(name)),
                        (f"the token has {claims[name]!r}" if name in claims else f"the token has no {name!r} claim")
-                       + f", provider {pid} requires {value!r} with sub {term[0]!r}")
+                       + f", provider {pid} requires {value!r}" + (f" with sub {term[0]!r}" if term[0] else ""))
                  for name, value in term[1])
 
 
@@ -55,7 +56,7 @@ def _condition_checks(provider: PoolProvider, claims: dict) -> tuple[Check, ...]
     with some claims, the claims of the closest such term say which failed."""
     pid = provider.provider_id
     admitted = condition_admits(provider.attribute_condition, claims)
-    explained = [_claim_checks(pid, term, claims) for term in provider.admits if term[0] == claims["sub"]]
+    explained = [_claim_checks(pid, term, claims) for term in provider.admits if term[0] in (None, claims["sub"])]
     closest_claims = min(explained, key=lambda checks: sum(not c.passed for c in checks), default=())
     if not admitted and not all(c.passed for c in closest_claims):
         return closest_claims
@@ -81,12 +82,23 @@ def _bound_subjects(members: set[str], settings: TargetSettings) -> list[str]:
     return sorted(m.removeprefix(prefix) for m in members if m.startswith(prefix))
 
 
+def mapped_subject(provider: PoolProvider, claims: dict) -> str | None:
+    """The google.subject the provider's attribute_mapping gives the token (CEL), None if it fails."""
+    celpy, _ = _cel()
+    try:
+        subject = _program(provider.attribute_mapping["google.subject"]).evaluate({"assertion": celpy.json_to_cel(claims)})
+    except celpy.CELEvalError:
+        return None  # GCP refuses a token it cannot map
+    return str(subject) if isinstance(subject, str) else None
+
+
 def _bound(provider: PoolProvider, claims: dict, members: set[str], settings: TargetSettings) -> Check:
-    """The provider maps google.subject = assertion.sub (+ the suffix of the claims it checks): the
+    """The provider maps google.subject (assertion.sub, + the suffix of the claims it checks): the
     member the token becomes through it."""
-    subject = claims["sub"] + provider.subject_suffix
-    mapped = f", provider {provider.provider_id} maps it to {subject!r}" if provider.subject_suffix else ""
-    return Check("sub", settings.principal(subject) in members,
+    subject = mapped_subject(provider, claims)
+    mapped = (f", provider {provider.provider_id} maps it to {subject!r}"
+              if provider.attribute_mapping != ATTRIBUTE_MAPPING else "")
+    return Check("sub", subject is not None and settings.principal(subject) in members,
                  f"the token has {claims['sub']!r}{mapped}, the principal is bound to "
                  f"{_bound_subjects(members, settings)!r}")
 
