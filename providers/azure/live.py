@@ -1,6 +1,7 @@
 """Live Azure, read-only: user-assigned identities in the target's resource group (azure-mgmt-msi),
 their federated credentials, and the role assignments held by those identities
-(azure-mgmt-authorization). wiam's identities carry the tag managed-by = wiam."""
+(azure-mgmt-authorization), PIM's active assignment schedules among them where the plan has any.
+wiam's identities carry the tag managed-by = wiam."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from wiam import windows
 from wiam.live import BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, UNREACHABLE, WRONG_ACCOUNT, LiveObject, Unreadable
 from wiam.model import Model, Target
 
@@ -85,8 +87,19 @@ def expected(plan: AzurePlan) -> list[LiveObject]:
         for i in plan.identities for c in i.credentials]
     found += [LiveObject("role_assignment", a.name, {
         "identity": i.name, "scope": a.scope.lower(), "role": catalog.role_guid(a.reference[1])})
-        for i in plan.identities for a in i.assignments]
+        for i in plan.identities for a in i.assignments if not a.schedule]
+    found += [_schedule(i.name, a.scope, catalog.role_guid(a.reference[1]), a.schedule.start, a.schedule.end)
+              for i in plan.identities for a in i.assignments if a.schedule]
     return found
+
+
+def _schedule(identity: str, scope: str, role: str, start: str | None, end: str | None) -> LiveObject:
+    """A PIM active assignment schedule, named as Terraform's ID is (scope|role|principal): Azure names
+    the schedule itself. An unset start is the apply's moment, so it is compared only when set."""
+    state = {"identity": identity, "scope": scope.lower(), "role": role, "end": end}
+    if start:
+        state["start"] = start
+    return LiveObject("pim_assignment", f"{scope.lower()}|{role}|{identity}", state)
 
 
 def unchecked(plan: AzurePlan) -> int:
@@ -133,13 +146,40 @@ def read(plan: AzurePlan, expected: list[LiveObject], connection: Connection) ->
                 found.append(LiveObject("federated_credential", f"{identity.name}/{credential.name}", {
                     "issuer": credential.issuer, "subject": credential.subject,
                     "audiences": sorted(credential.audiences or [])}))
+    schedules = _schedules(plan, expected, connection, principals)
+    found += schedules
+    # An active PIM schedule shows as a role assignment too: it is compared as the schedule.
+    scheduled = {(o.state["identity"], o.state["scope"], o.state["role"]) for o in schedules}
     with _readable("role assignments"):
         for assignment in connection.authorization(subscription).role_assignments.list_for_subscription():
             holder = principals.get(assignment.principal_id)
-            if holder is not None:
+            role = catalog.role_guid(assignment.role_definition_id)
+            if holder is not None and (holder, assignment.scope.lower(), role) not in scheduled:
                 found.append(LiveObject("role_assignment", assignment.name, {
-                    "identity": holder, "scope": assignment.scope.lower(),
-                    "role": catalog.role_guid(assignment.role_definition_id)}))
+                    "identity": holder, "scope": assignment.scope.lower(), "role": role}))
+    return found
+
+
+def _schedules(plan: AzurePlan, expected: list[LiveObject], connection: Connection,
+               principals: dict[str, str]) -> list[LiveObject]:
+    """The active PIM assignment schedules of wiam's identities, read only where the plan has some (a
+    tenant without PIM licences has none to read)."""
+    wanted = {o.name: o for o in expected if o.kind == "pim_assignment"}
+    if not wanted:
+        return []
+    found = []
+    with _readable("PIM role assignment schedules"):
+        client = connection.authorization(plan.settings.subscription_id)
+        for item in client.role_assignment_schedules.list_for_scope(plan.settings.subscription_scope):
+            holder = principals.get(item.principal_id)
+            if holder is None or item.assignment_type not in (None, "Assigned"):
+                continue  # another principal's, or an activation of an eligible assignment
+            read = _schedule(holder, item.scope, catalog.role_guid(item.role_definition_id),
+                             item.start_date_time and windows.text(item.start_date_time),
+                             item.end_date_time and windows.text(item.end_date_time))
+            if "start" not in wanted.get(read.name, read).state:
+                read.state.pop("start", None)
+            found.append(read)
     return found
 
 

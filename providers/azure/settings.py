@@ -32,10 +32,12 @@ class TargetSettings:
     subscription_id: str
     resource_group: str
     location: str
+    pim: bool = False  # windowed role assignments as PIM schedules (needs Entra ID P2 or ID Governance)
 
     @classmethod
     def of(cls, raw: dict) -> TargetSettings:
-        return cls(raw["tenant_id"], raw["subscription_id"], raw["resource_group"], raw["location"])
+        return cls(raw["tenant_id"], raw["subscription_id"], raw["resource_group"], raw["location"],
+                   raw.get("pim", False))
 
     @property
     def subscription_scope(self) -> str:
