@@ -171,7 +171,11 @@ class Handler(BaseHTTPRequestHandler):
         if re.fullmatch(r"/providers/Microsoft\.Authorization/roleAssignments", rest, re.I):
             return self._page(account["assignments"], query)
         if re.fullmatch(r"/providers/Microsoft\.Authorization/roleAssignmentSchedules", rest, re.I):
-            return self._page(account["schedules"], query)
+            principal = re.fullmatch(r"principalId eq '([^']+)'", query.get("$filter", ["principalId eq '*'"])[0])
+            if principal is None:
+                return self._send(400, {"error": {"code": "InvalidFilter", "message": "The filter is not supported."}})
+            return self._page([s for s in account["schedules"]
+                               if principal[1] in ("*", s["properties"]["principalId"])], query)
         return self._send(404, {"error": {"code": "NotFound", "message": path}})
 
 

@@ -162,25 +162,30 @@ def read(plan: AzurePlan, expected: list[LiveObject], connection: Connection) ->
 
 def _schedules(plan: AzurePlan, expected: list[LiveObject], connection: Connection,
                principals: dict[str, str]) -> list[LiveObject]:
-    """The active PIM assignment schedules of wiam's identities, read only where the plan has some (a
-    tenant without PIM licences has none to read)."""
+    """The active PIM assignment schedules of the identities the plan gives some, read only then (a tenant
+    without PIM licences has none to read); by principal, which lists them at, above and below the scope."""
     wanted = {o.name: o for o in expected if o.kind == "pim_assignment"}
-    if not wanted:
-        return []
+    holders = {o.state["identity"] for o in wanted.values()}
     found = []
     with _readable("PIM role assignment schedules"):
         client = connection.authorization(plan.settings.subscription_id)
-        for item in client.role_assignment_schedules.list_for_scope(plan.settings.subscription_scope):
-            holder = principals.get(item.principal_id)
-            if holder is None or item.assignment_type not in (None, "Assigned"):
-                continue  # another principal's, or an activation of an eligible assignment
-            read = _schedule(holder, item.scope, catalog.role_guid(item.role_definition_id),
-                             item.start_date_time and windows.text(item.start_date_time),
-                             item.end_date_time and windows.text(item.end_date_time))
-            if "start" not in wanted.get(read.name, read).state:
-                read.state.pop("start", None)
-            found.append(read)
+        for principal in sorted(p for p, name in principals.items() if name in holders):
+            for item in client.role_assignment_schedules.list_for_scope(
+                    plan.settings.subscription_scope, filter=f"principalId eq '{principal}'"):
+                found += _read_schedule(item, principals, wanted)
     return found
+
+
+def _read_schedule(item, principals: dict[str, str], wanted: dict[str, LiveObject]) -> list[LiveObject]:
+    holder = principals.get(item.principal_id)
+    if holder is None or item.assignment_type not in (None, "Assigned"):
+        return []  # another principal's, or an activation of an eligible assignment
+    read = _schedule(holder, item.scope, catalog.role_guid(item.role_definition_id),
+                     item.start_date_time and windows.text(item.start_date_time),
+                     item.end_date_time and windows.text(item.end_date_time))
+    if "start" not in wanted.get(read.name, read).state:
+        read.state.pop("start", None)
+    return [read]
 
 
 def role_definition_records(connection: Connection) -> list[dict]:

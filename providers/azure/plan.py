@@ -171,7 +171,7 @@ def _identity(model: Model, result: AzurePlan, workload: Workload, grant: Grant,
                                       credentials[-1].address if credentials else None))
     access = GrantSettings.of(grant.settings, settings)
     window = windows.narrowest(workload.window, grant.window)
-    schedule = _schedule(model, workload, grant, window, report) if window and settings.pim else None
+    schedule = _schedule(workload, grant, window, report) if window and settings.pim else None
     # Without PIM nothing holds a plain assignment back: it is written once its window opens.
     roles = access.roles if schedule or not windows.pending(window, model.at) else ()
     assignments = []
@@ -189,7 +189,7 @@ def _identity(model: Model, result: AzurePlan, workload: Workload, grant: Grant,
                            access, tuple(assignments), tuple(pending))
 
 
-def _schedule(model: Model, workload: Workload, grant: Grant, window: Window, report: Report) -> Schedule:
+def _schedule(workload: Workload, grant: Grant, window: Window, report: Report) -> Schedule:
     """The PIM schedule of a grant's assignments: exactly its window within its workload's, so the same
     bytes at every --at, with the grant's (else the workload's) reason and ticket."""
     if window.not_before and window.expires and (window.expires - window.not_before).total_seconds() < PIM_MINIMUM:
