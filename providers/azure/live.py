@@ -166,6 +166,8 @@ def _schedules(plan: AzurePlan, expected: list[LiveObject], connection: Connecti
     without PIM licences has none to read); by principal, which lists them at, above and below the scope."""
     wanted = {o.name: o for o in expected if o.kind == "pim_assignment"}
     holders = {o.state["identity"] for o in wanted.values()}
+    if not holders:
+        return []
     found = []
     with _readable("PIM role assignment schedules"):
         client = connection.authorization(plan.settings.subscription_id)
