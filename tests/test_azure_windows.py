@@ -96,6 +96,12 @@ def _holds(window, at) -> bool:
     return (start is None or start <= at) and (end is None or at < end)
 
 
+def _left_to_enforce(window, at) -> bool:
+    """Whether a window still has to begin or end after `at`: what a cloud without it must leave to re-applies."""
+    start, end = window
+    return (end is not None and at < end) or (end is None and start is not None and at < start)
+
+
 @settings(max_examples=60, deadline=None)
 @given(pim=st.booleans(), workload=bounds, grant=bounds, identity=bounds, probe=st.integers(-8 * 60, 14 * 60))
 def test_assignments_and_credentials_follow_the_path_window_at_the_moment(pim, workload, grant, identity, probe):
@@ -124,18 +130,13 @@ def test_assignments_and_credentials_follow_the_path_window_at_the_moment(pim, w
             if path[1] is not None:
                 expected["expiration"] = {"end_date_time": _text(path[1])}
             assert body["schedule"] == expected
-            assert body["justification"] == "restore after INC-1" if reason else body["justification"]
+            assert body["justification"] == ("restore after INC-1" if reason else "jit")
     else:
         assert not resources.get(PIM)
         assert len(resources.get(PLAIN, {})) == (2 if _holds(path, at) else 0)
     assert len(resources.get(CREDENTIAL, {})) == (1 if _holds(trust, at) else 0)
 
-    still_to_end = lambda window: window[1] is not None or not _holds(window, at)  # noqa: E731
-    expected = []
-    if (trust[1] is None or at < trust[1]) and trust != (None, None) and still_to_end(trust):
-        expected.append("trust window")
-    if bounded and not pim and still_to_end(path):
-        expected.append("grant window")
+    expected = ["trust window"] * _left_to_enforce(trust, at) + ["grant window"] * (not pim and _left_to_enforce(path, at))
     assert plan.unenforced.get("app", []) == expected
     mine = [n for n in notes if n.startswith("workload 'app' on azure target 'prod': ")]
     assert len(mine) == (1 if expected else 0)
