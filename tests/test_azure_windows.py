@@ -4,6 +4,7 @@ pim = true, else plain ones present only while it holds; what Azure cannot end i
 plan's `unenforced` and one note. Windows are generated around one fixed moment, never the clock."""
 
 import json
+import re
 import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 from fake_azure import State, apply, fake_azure
+from support.cli import run_wiam
 from support.specs import spec_errors, write_spec
 from wiam import registry
 from wiam.compile import compile_model, load_model
@@ -266,3 +268,19 @@ def test_a_schedule_ended_early_or_removed_is_drift(applied):
     assert missing.kind == "pim_assignment" and missing.state["role"] in removed["properties"]["roleDefinitionId"]
     # the role assignment the removed schedule held now stands alone: a plain assignment wiam did not plan
     assert [o.kind for o in result.extra] == ["role_assignment"]
+
+
+def test_compile_says_what_azure_cannot_enforce_and_refuses_a_custom_role_name_under_pim(tmp_path):
+    window = {"expires": _text(T0 + timedelta(hours=1)), "reason": "jit"}
+    good = write_spec(tmp_path / "good", {"spec.wiam.json": json.dumps(_spec(False, window))})
+    done = run_wiam("compile", good, "--out", tmp_path / "out", "--at", _text(T0))
+    assert done.returncode == 0, done.stderr
+    assert "workload 'app' on azure target 'prod': Azure cannot enforce its time window" in done.stdout + done.stderr
+    bad = write_spec(tmp_path / "bad", {"spec.wiam.json": json.dumps(
+        _spec(True, {**window, "roles": ["Orders Restorer"], "custom": ["Orders Restorer"]}), indent=1)})
+    failed = run_wiam("compile", bad, "--out", tmp_path / "out2", "--at", _text(T0))
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert re.search(re.escape(str(bad / "spec.wiam.json")) + r':\d+:\d+: error in grant "azure" "prod" in workload "app"',
+                     failed.stderr)
+    assert "fix: write the custom role as its role definition ID" in failed.stderr
+    assert not (tmp_path / "out2").exists()
