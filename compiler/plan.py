@@ -36,6 +36,8 @@ class TargetPlan:
     target: str
     principals: dict[str, Principal] = field(default_factory=dict)  # by workload
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # by workload: what it needs to use them
+    # by workload: the windows the cloud itself cannot enforce ("trust window", "grant window")
+    unenforced: dict[str, list[str]] = field(default_factory=dict)
 
 
 Plans = dict[tuple[str, str], TargetPlan]  # by (cloud, target)

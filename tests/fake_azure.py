@@ -1,7 +1,7 @@
 """A local Azure Resource Manager answering the calls wiam reads, in the shapes of the public REST
 references: Microsoft.ManagedIdentity userAssignedIdentities (list by resource group) and their
 federatedIdentityCredentials (list), Microsoft.Authorization roleAssignments (list for
-subscription) and roleDefinitions (list, with $filter). Lists page through nextLink and
+subscription), roleAssignmentSchedules (list for scope) and roleDefinitions (list, with $filter). Lists page through nextLink and
 $skiptoken; errors use
 ARM's {"error": {"code", "message"}}. `apply` fills it the way Terraform's azurerm provider would."""
 
@@ -25,9 +25,10 @@ class State:
         self.subscriptions: dict[str, dict] = {}  # id -> {"identities": {(group, name): {...}}, "assignments": [...]}
         self.role_definitions: list[dict] = []
         self.forbidden: set[str] = set()
+        self.applied_at = "2026-12-01T00:00:00Z"  # when `apply` runs: the start of a PIM schedule that sets none
 
     def subscription(self, subscription_id: str) -> dict:
-        return self.subscriptions.setdefault(subscription_id, {"identities": {}, "assignments": []})
+        return self.subscriptions.setdefault(subscription_id, {"identities": {}, "assignments": [], "schedules": []})
 
 
 def identity(subscription: str, group: str, name: str, location: str, tags: dict) -> dict:
@@ -73,6 +74,34 @@ def apply(state: State, resources: dict, subscription: str) -> None:
         account["assignments"].append(assignment(subscription, body["name"], body["scope"], role,
                                                  reference(body["principal_id"])["properties"]["principalId"],
                                                  body.get("description", "")))
+    _apply_schedules(state, resources, subscription)
+
+
+def _schedule(state: State, body: dict, principal_id: str) -> dict:
+    """An active PIM assignment schedule as the roleAssignmentSchedules API shows one."""
+    plan = body.get("schedule", {})
+    name = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{body['scope']}|{body['role_definition_id']}|{principal_id}"))
+    return {"id": f"{body['scope']}/providers/Microsoft.Authorization/roleAssignmentSchedules/{name}", "name": name,
+            "type": "Microsoft.Authorization/roleAssignmentSchedules",
+            "properties": {"scope": body["scope"], "roleDefinitionId": body["role_definition_id"],
+                           "principalId": principal_id, "principalType": "ServicePrincipal",
+                           "assignmentType": "Assigned", "memberType": "Direct", "status": "Provisioned",
+                           "startDateTime": plan.get("start_date_time", state.applied_at),
+                           "endDateTime": plan.get("expiration", {}).get("end_date_time")}}
+
+
+def _apply_schedules(state: State, resources: dict, subscription: str) -> None:
+    """PIM active assignments, as `apply` writes them: each schedule, and the role assignment Azure keeps while it
+    is in effect (the fake has no clock: always)."""
+    account = state.subscription(subscription)
+    principals = {i["name"]: i["properties"]["principalId"] for i in account["identities"].values()}
+    names = {key: body["name"] for key, body in resources.get("azurerm_user_assigned_identity", {}).items()}
+    for body in resources.get("azurerm_pim_active_role_assignment", {}).values():
+        principal = principals[names[referenced(body["principal_id"], "azurerm_user_assigned_identity")]]
+        made = _schedule(state, body, principal)
+        account["schedules"].append(made)
+        account["assignments"].append(assignment(subscription, made["name"], body["scope"],
+                                                 role_guid(body["role_definition_id"]), principal))
 
 
 def _in_version(credential: dict, api_version: str) -> dict:
@@ -159,6 +188,12 @@ class Handler(BaseHTTPRequestHandler):
                 "code": "NotFound", "message": f"{found[3]} was not found."}})
         if re.fullmatch(r"/providers/Microsoft\.Authorization/roleAssignments", rest, re.I):
             return self._page(account["assignments"], query)
+        if re.fullmatch(r"/providers/Microsoft\.Authorization/roleAssignmentSchedules", rest, re.I):
+            principal = re.fullmatch(r"principalId eq '([^']+)'", query.get("$filter", ["principalId eq '*'"])[0])
+            if principal is None:
+                return self._send(400, {"error": {"code": "InvalidFilter", "message": "The filter is not supported."}})
+            return self._page([s for s in account["schedules"]
+                               if principal[1] in ("*", s["properties"]["principalId"])], query)
         return self._send(404, {"error": {"code": "NotFound", "message": path}})
 
 

@@ -9,7 +9,7 @@ from wiam.model import Model
 
 from . import catalog
 from .permissions import TAKEOVER, opening
-from .plan import AzurePlan
+from .plan import AzurePlan, ManagedIdentity
 from .settings import CLOUD, GrantSettings, TargetSettings, scope_contains
 
 
@@ -20,7 +20,8 @@ def graph(plan: AzurePlan, access: AccessGraph) -> None:
                                 **principal.attributes)
         roles = list(identity.access.roles)
         grant_id = access.grant(node, identity.grant, roles=roles, scope=identity.access.scope,
-                                subscription_wide=identity.access.subscription_wide)
+                                subscription_wide=identity.access.subscription_wide,
+                                unenforced=plan.unenforced.get(identity.workload.name), schedule=_schedule(identity))
         for role in roles:
             definition = catalog.definition(role)
             role_id = f"{CLOUD}:role:{definition.name if definition else role}"
@@ -30,6 +31,14 @@ def graph(plan: AzurePlan, access: AccessGraph) -> None:
         scope_id = f"{CLOUD}:scope:{identity.access.scope}"
         access.node(scope_id, "resource", identity.access.scope, cloud=CLOUD)
         access.edge(grant_id, scope_id, "on")
+
+
+def _schedule(identity: ManagedIdentity) -> dict | None:
+    """The PIM schedule Azure holds the grant's role assignments to (None: plain, standing assignments)."""
+    schedule = next((a.schedule for a in identity.assignments if a.schedule), None)
+    if schedule is None:
+        return None
+    return {key: value for key, value in (("not_before", schedule.start), ("expires", schedule.end)) if value}
 
 
 def link_principals(model: Model, access: AccessGraph) -> None:

@@ -1,6 +1,7 @@
 """Live Azure, read-only: user-assigned identities in the target's resource group (azure-mgmt-msi),
 their federated credentials, and the role assignments held by those identities
-(azure-mgmt-authorization). wiam's identities carry the tag managed-by = wiam."""
+(azure-mgmt-authorization), PIM's active assignment schedules among them where the plan has any.
+wiam's identities carry the tag managed-by = wiam."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from wiam import windows
 from wiam.live import BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, UNREACHABLE, WRONG_ACCOUNT, LiveObject, Unreadable
 from wiam.model import Model, Target
 
@@ -85,7 +87,9 @@ def expected(plan: AzurePlan) -> list[LiveObject]:
         c.issuer, c.expression if c.claims else None, c.subject, c.audiences)) for i in plan.identities for c in i.credentials]
     found += [LiveObject("role_assignment", a.name, {
         "identity": i.name, "scope": a.scope.lower(), "role": catalog.role_guid(a.reference[1])})
-        for i in plan.identities for a in i.assignments]
+        for i in plan.identities for a in i.assignments if not a.schedule]
+    found += [_schedule(i.name, a.scope, catalog.role_guid(a.reference[1]), a.schedule.start, a.schedule.end)
+              for i in plan.identities for a in i.assignments if a.schedule]
     return found
 
 
@@ -94,6 +98,15 @@ def _credential_state(issuer: str, expression: str | None, subject: str | None, 
     if expression is not None:
         return {"issuer": issuer, "expression": expression, "audiences": sorted(audiences)}
     return {"issuer": issuer, "subject": subject, "audiences": sorted(audiences)}
+
+
+def _schedule(identity: str, scope: str, role: str, start: str | None, end: str | None) -> LiveObject:
+    """A PIM active assignment schedule, named as Terraform's ID is (scope|role|principal): Azure names
+    the schedule itself. An unset start is the apply's moment, so it is compared only when set."""
+    state = {"identity": identity, "scope": scope.lower(), "role": role, "end": end}
+    if start:
+        state["start"] = start
+    return LiveObject("pim_assignment", f"{scope.lower()}|{role}|{identity}", state)
 
 
 def unchecked(plan: AzurePlan) -> int:
@@ -158,14 +171,48 @@ def read(plan: AzurePlan, expected: list[LiveObject], connection: Connection) ->
             principals[identity.principal_id] = identity.name
             found.append(LiveObject("identity", identity.name, {"location": identity.location, "tags": tags}))
             found += _credentials(msi.federated_identity_credentials, group, identity.name, reads_expressions)
+    schedules = _schedules(plan, expected, connection, principals)
+    found += schedules
+    # An active PIM schedule shows as a role assignment too: it is compared as the schedule.
+    scheduled = {(o.state["identity"], o.state["scope"], o.state["role"]) for o in schedules}
     with _readable("role assignments"):
         for assignment in connection.authorization(subscription).role_assignments.list_for_subscription():
             holder = principals.get(assignment.principal_id)
-            if holder is not None:
+            role = catalog.role_guid(assignment.role_definition_id)
+            if holder is not None and (holder, assignment.scope.lower(), role) not in scheduled:
                 found.append(LiveObject("role_assignment", assignment.name, {
-                    "identity": holder, "scope": assignment.scope.lower(),
-                    "role": catalog.role_guid(assignment.role_definition_id)}))
+                    "identity": holder, "scope": assignment.scope.lower(), "role": role}))
     return found
+
+
+def _schedules(plan: AzurePlan, expected: list[LiveObject], connection: Connection,
+               principals: dict[str, str]) -> list[LiveObject]:
+    """The active PIM assignment schedules of the identities the plan gives some, read only then (a tenant
+    without PIM licences has none to read); by principal, which lists them at, above and below the scope."""
+    wanted = {o.name: o for o in expected if o.kind == "pim_assignment"}
+    holders = {o.state["identity"] for o in wanted.values()}
+    if not holders:
+        return []
+    found = []
+    with _readable("PIM role assignment schedules"):
+        client = connection.authorization(plan.settings.subscription_id)
+        for principal in sorted(p for p, name in principals.items() if name in holders):
+            for item in client.role_assignment_schedules.list_for_scope(
+                    plan.settings.subscription_scope, filter=f"principalId eq '{principal}'"):
+                found += _read_schedule(item, principals, wanted)
+    return found
+
+
+def _read_schedule(item, principals: dict[str, str], wanted: dict[str, LiveObject]) -> list[LiveObject]:
+    holder = principals.get(item.principal_id)
+    if holder is None or item.assignment_type not in (None, "Assigned"):
+        return []  # another principal's, or an activation of an eligible assignment
+    read = _schedule(holder, item.scope, catalog.role_guid(item.role_definition_id),
+                     item.start_date_time and windows.text(item.start_date_time),
+                     item.end_date_time and windows.text(item.end_date_time))
+    if "start" not in wanted.get(read.name, read).state:
+        read.state.pop("start", None)
+    return [read]
 
 
 def role_definition_records(connection: Connection) -> list[dict]:

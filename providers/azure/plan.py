@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from operator import itemgetter
 
+from wiam import windows
 from wiam.diagnostics import Report
 from wiam.document import describe
 from wiam.issuers import GITHUB_DEFAULT_TEMPLATE, KINDS
-from wiam.model import Grant, Identity, Model, Target, Workload
+from wiam.model import Grant, Identity, Model, Target, Window, Workload
 from wiam.names import ObjectName, free_name, short_hash, slug, terraform_name
 from wiam.plan import Principal, TargetPlan
 from wiam.terraform import Expr, provider_alias, ref
 
-from . import flexible
+from . import catalog, flexible
 from .settings import (CLOUD, DEFAULT_AUDIENCE, TERRAFORM_PROVIDER, GrantSettings, TargetSettings, assignment_name,
                        credential_name, identity_name, role_reference)
 
@@ -29,6 +31,9 @@ ROLE_ASSIGNMENTS_PER_SUBSCRIPTION = 4000
 IDENTITY = "azurerm_user_assigned_identity"
 CREDENTIAL = "azurerm_federated_identity_credential"
 ASSIGNMENT = "azurerm_role_assignment"
+PIM_ASSIGNMENT = "azurerm_pim_active_role_assignment"  # azurerm docs/r/pim_active_role_assignment
+PIM_MINIMUM = 300  # seconds: PIM assigns for no less than five minutes (Entra ID Governance docs)
+TICKET_SYSTEM = "wiam"
 PRINCIPAL_KIND = "identity"
 
 
@@ -69,6 +74,31 @@ class Assignment:
     role: str  # as written
     reference: tuple[str, str]  # (role_definition_id or role_definition_name, its value)
     description: str
+    # A PIM schedule, which Azure starts and ends itself; None: a plain, standing role assignment.
+    schedule: Schedule | None = None
+
+    @property
+    def kind(self) -> str:
+        return PIM_ASSIGNMENT if self.schedule else ASSIGNMENT
+
+
+@dataclass
+class Schedule:
+    """An active PIM assignment's schedule: its window's bounds as RFC 3339 text (None: unbounded, so
+    it starts when applied, or never ends), and why it exists."""
+
+    start: str | None
+    end: str | None
+    justification: str
+    ticket: str | None
+
+
+@dataclass
+class Pending:
+    """A credential not written yet: its identity's window opens later, and a compile from then on writes it."""
+
+    credential: Credential
+    opens: datetime
 
 
 @dataclass
@@ -82,6 +112,7 @@ class ManagedIdentity:
     credentials: tuple[Credential, ...]  # of the active identities, in the order they are written
     access: GrantSettings
     assignments: tuple[Assignment, ...]
+    pending: tuple[Pending, ...] = ()  # credentials of identities whose window is still to come
 
     @property
     def address(self) -> str:
@@ -109,6 +140,7 @@ def plan(model: Model, target: Target, report: Report) -> AzurePlan:
         if not workload.identities:
             continue
         identity = _identity(model, result, workload, grant, taken, report)
+        _unenforced(model, result, workload, grant, report)
         assignments += len(identity.assignments)
         result.identities.append(identity)
         result.principals[workload.name] = Principal(CLOUD, target.name, workload.name, PRINCIPAL_KIND, identity.name,
@@ -132,6 +164,7 @@ def _identity(model: Model, result: AzurePlan, workload: Workload, grant: Grant,
                      f"{CREDENTIALS_PER_IDENTITY} federated credentials",
                      f"split the identities over several workloads of at most {CREDENTIALS_PER_IDENTITY}")
     credentials: list[Credential] = []
+    pending: list[Pending] = []
     seen: dict[tuple[str, str], Identity] = {}  # Entra takes one per issuer and subject
     for item in sorted(workload.identities, key=lambda i: (i.issuer.name, i.subject)):
         _check_identity(model, item, seen, report)
@@ -140,22 +173,95 @@ def _identity(model: Model, result: AzurePlan, workload: Workload, grant: Grant,
             continue  # kill switch: the credential goes; the identity and its role assignments stay
         audience = item.audience_for(DEFAULT_AUDIENCE)
         parts = (item.issuer.name, item.subject, audience)
+        if windows.pending(item.window, model.at):  # Entra cannot hold a credential back: it is written once open
+            pending.append(Pending(Credential("", credential_name(*parts), item.issuer.url, item.subject, (audience,),
+                                              None, claims), item.window.not_before))
+            continue
         resource = free_name(terraform_name(base, short_hash(*parts)), taken[CREDENTIAL], *parts)
         taken[CREDENTIAL].add(resource)
         credentials.append(Credential(resource, credential_name(*parts), item.issuer.url, item.subject, (audience,),
                                       credentials[-1].address if credentials else None, claims))
     access = GrantSettings.of(grant.settings, settings)
+    window = windows.narrowest(workload.window, grant.window)
+    schedule = _schedule(workload, grant, window, report) if window and settings.pim else None
+    # Without PIM nothing holds a plain assignment back: it is written once its window opens.
+    roles = access.roles if schedule or not windows.pending(window, model.at) else ()
     assignments = []
-    for role in access.roles:
+    for index, role in enumerate(roles):
         resource = free_name(terraform_name(base, f"{slug(role)}_{short_hash(access.scope, role, length=6)}"),
                              taken[ASSIGNMENT], access.scope, role)
         taken[ASSIGNMENT].add(resource)
+        reference = role_reference(role, settings.subscription_id)
+        if schedule:
+            reference = _definition_id(model, grant, index, reference, settings.subscription_id, report)
         assignments.append(Assignment(resource, assignment_name(settings.subscription_id, workload.name, access.scope, role),
-                                      access.scope, role, role_reference(role, settings.subscription_id),
-                                      f"wiam workload {workload.name}"))
+                                      access.scope, role, reference, f"wiam workload {workload.name}", schedule))
     name = identity_name(workload.name)
     return ManagedIdentity(workload, grant, base, name, settings.identity_id(name), workload.tags(), tuple(credentials),
-                           access, tuple(assignments))
+                           access, tuple(assignments), tuple(pending))
+
+
+def _schedule(workload: Workload, grant: Grant, window: Window, report: Report) -> Schedule:
+    """The PIM schedule of a grant's assignments: exactly its window within its workload's, so the same
+    bytes at every --at, with the grant's (else the workload's) reason and ticket."""
+    if window.not_before and window.expires and (window.expires - window.not_before).total_seconds() < PIM_MINIMUM:
+        report.error(grant.pos, describe(grant.path),
+                     f"the window {windows.described(window)} is shorter than five minutes, the least Azure PIM "
+                     f"assigns a role for", "make the window at least five minutes long")
+    return Schedule(window.not_before and windows.text(window.not_before), window.expires and windows.text(window.expires),
+                    grant.reason or workload.reason or f"wiam workload {workload.name}", grant.ticket or workload.ticket)
+
+
+def _definition_id(model: Model, grant: Grant, index: int, reference: tuple[str, str] | None, subscription: str,
+                   report: Report) -> tuple[str, str] | None:
+    """A PIM assignment names its role by definition ID only: a built-in name through the catalog."""
+    if reference is None or reference[0] == "role_definition_id":
+        return reference
+    guid = catalog.role_guid(reference[1])
+    if guid == reference[1]:
+        report.error(model.where(grant.path + ("roles", index)), describe(grant.path),
+                     f"{reference[1]!r} is no built-in role, and a PIM assignment (pim = true, a time window) "
+                     f"names its role by definition ID", "write the custom role as its role definition ID: "
+                     f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/<GUID>")
+        return reference
+    return role_reference(guid, subscription)
+
+
+def _unenforced(model: Model, result: AzurePlan, workload: Workload, grant: Grant, report: Report) -> None:
+    """The windows Azure cannot end or begin itself, in the plan and one note: federated credentials carry
+    none, and plain role assignments none (PIM schedules do). A window that has begun and never ends
+    needs nothing more."""
+    def open_ended(window: Window) -> bool:
+        return bool(window.expires) or windows.pending(window, model.at)
+
+    clauses, what = [], []
+    for identity in workload.identities:
+        if identity.active and open_ended(identity.window):
+            clauses.append(_lifetime(f"identity #{identity.index + 1}'s credential", identity.window, model.at))
+    if clauses:
+        what.append("trust window")
+    window = windows.narrowest(workload.window, grant.window)
+    if not result.settings.pim and open_ended(window):
+        what.append("grant window")
+        clauses.append(_lifetime("its role assignments", window, model.at))
+    if not what:
+        return
+    result.unenforced[workload.name] = what
+    why = [reason for key, reason in (("trust window", "federated credentials carry none"),
+                                      ("grant window", "role assignments carry none without pim = true on the target"))
+           if key in what]
+    report.notes.append(f"workload {workload.name!r} on azure target {result.target!r}: Azure cannot enforce its time "
+                        f"window ({' and '.join(why)}): it holds only as long as the spec is compiled and applied "
+                        f"again: {'; '.join(clauses)}")
+
+
+def _lifetime(what: str, window: Window, at: datetime) -> str:
+    steps = []
+    if windows.pending(window, at):
+        steps.append(f"written by the first compile applied at or after {windows.text(window.not_before)}")
+    if window.expires:
+        steps.append(f"removed by the first compile applied at or after {windows.text(window.expires)}")
+    return f"{what} is {' and '.join(steps)}"
 
 
 def _trust(identity: ManagedIdentity) -> dict:

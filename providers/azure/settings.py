@@ -35,11 +35,12 @@ class TargetSettings:
     resource_group: str
     location: str
     flexible_credentials: bool = False  # claims beyond the subject through flexible credentials (preview)
+    pim: bool = False  # windowed role assignments as PIM schedules (needs Entra ID P2 or ID Governance)
 
     @classmethod
     def of(cls, raw: dict) -> TargetSettings:
         return cls(raw["tenant_id"], raw["subscription_id"], raw["resource_group"], raw["location"],
-                   raw.get("flexible_credentials", False))
+                   raw.get("flexible_credentials", False), raw.get("pim", False))
 
     @property
     def subscription_scope(self) -> str:

@@ -1,13 +1,15 @@
 """Microsoft Entra workload identity federation, judged on the planned credentials: a federated
 identity credential of the managed identity whose issuer and subject equal the token's exactly and
 whose audiences hold the token's audience; a flexible one's claimsMatchingExpression, `eq` on each
-claim, holds too."""
+claim, holds too. The plan is made at Model.at: an identity whose window is still to come has no
+credential yet, and says so."""
 
 from __future__ import annotations
 
+from wiam import windows
 from wiam.verdict import Check, Verdict, audiences, closest
 
-from .plan import AzurePlan, Credential
+from .plan import AzurePlan, Credential, Pending
 
 NO_CREDENTIAL = Check("enabled", False, "the identity has no federated credential (every one is disabled)")
 
@@ -27,11 +29,18 @@ def _credential_checks(credential: Credential, claims: dict) -> tuple[Check, ...
     )
 
 
+def _pending_checks(pending: Pending, claims: dict) -> tuple[Check, ...]:
+    return _credential_checks(pending.credential, claims) + (
+        Check("window", False, f"the identity's window opens at {windows.text(pending.opens)}; its credential is "
+                               f"written by the first compile applied from then on"),)
+
+
 def simulate(plan: AzurePlan, claims: dict) -> list[Verdict]:
     verdicts = []
     for identity in plan.identities:
         principal = plan.principals[identity.workload.name]
         paths = [_credential_checks(c, claims) for c in identity.credentials]
+        paths += [_pending_checks(p, claims) for p in identity.pending]
         verdicts.append(Verdict(plan.cloud, plan.target, principal.workload, principal.name, principal.node,
                                 closest(paths, NO_CREDENTIAL)))
     return verdicts

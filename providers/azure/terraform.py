@@ -1,12 +1,13 @@
 """Azure's plan as Terraform: the azurerm provider of the target (and azapi's, for flexible
-credentials), then each managed identity, its federated credentials and its role assignments."""
+credentials), then each managed identity, its federated credentials and its role assignments (plain,
+or PIM schedules where a window applies)."""
 
 from __future__ import annotations
 
 from wiam.terraform import Expr, Module, provider_alias
 
 from . import flexible
-from .plan import ASSIGNMENT, IDENTITY, AzurePlan, Credential
+from .plan import IDENTITY, TICKET_SYSTEM, Assignment, AzurePlan, Credential
 from .settings import AZAPI_PROVIDER, TERRAFORM_PROVIDER
 
 
@@ -36,10 +37,24 @@ def emit(plan: AzurePlan, module: Module) -> None:
                 body["depends_on"] = [credential.after]
             module.resource(credential.kind, credential.resource, body)
         for assignment in identity.assignments:
-            module.resource(ASSIGNMENT, assignment.resource, {
-                "provider": plan.alias, "name": assignment.name, "scope": assignment.scope,
+            module.resource(assignment.kind, assignment.resource, _assignment(plan.alias, assignment, principal))
+
+
+def _assignment(alias: str, assignment: Assignment, principal: Expr) -> dict:
+    if assignment.schedule is None:
+        return {"provider": alias, "name": assignment.name, "scope": assignment.scope,
                 assignment.reference[0]: assignment.reference[1], "principal_id": principal,
-                "principal_type": "ServicePrincipal", "description": assignment.description})
+                "principal_type": "ServicePrincipal", "description": assignment.description}
+    # azurerm docs/r/pim_active_role_assignment: no name or description (Azure names the schedule), the
+    # role by definition ID only; an unset start is the apply's moment, an unset expiration never ends.
+    schedule = assignment.schedule
+    body = {"provider": alias, "scope": assignment.scope, "role_definition_id": assignment.reference[1],
+            "principal_id": principal, "justification": schedule.justification,
+            "schedule": {**({"start_date_time": schedule.start} if schedule.start else {}),
+                         **({"expiration": {"end_date_time": schedule.end}} if schedule.end else {})}}
+    if schedule.ticket:
+        body["ticket"] = {"number": schedule.ticket, "system": TICKET_SYSTEM}
+    return body
 
 
 def _flexible(target: str, credential: Credential, parent: Expr) -> dict:
