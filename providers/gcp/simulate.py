@@ -6,11 +6,13 @@ assertion.sub gives the principal:// member, which must be bound on the service 
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 
 from wiam.verdict import Check, Verdict, audiences, closest
+from wiam.windows import described, holds, text
 
-from .plan import CLOUD, GCPPlan, PoolProvider, Term
+from .plan import CLOUD, GCPPlan, PoolProvider, Term, WorkloadPlan
 from .settings import TargetSettings
 
 NO_PROVIDER = Check("iss", False, "the pool has no provider")
@@ -81,24 +83,47 @@ def _bound_subjects(members: set[str], settings: TargetSettings) -> list[str]:
     return sorted(m.removeprefix(prefix) for m in members if m.startswith(prefix))
 
 
+def _mapped(provider: PoolProvider, claims: dict, settings: TargetSettings) -> str:
+    """The member a token becomes through a provider: google.subject = assertion.sub (+ the suffix
+    of the claims it checks)."""
+    return settings.principal(claims["sub"] + provider.subject_suffix)
+
+
 def _bound(provider: PoolProvider, claims: dict, members: set[str], settings: TargetSettings) -> Check:
-    """The provider maps google.subject = assertion.sub (+ the suffix of the claims it checks): the
-    member the token becomes through it."""
     subject = claims["sub"] + provider.subject_suffix
     mapped = f", provider {provider.provider_id} maps it to {subject!r}" if provider.subject_suffix else ""
-    return Check("sub", settings.principal(subject) in members,
+    return Check("sub", _mapped(provider, claims, settings) in members,
                  f"the token has {claims['sub']!r}{mapped}, the principal is bound to "
                  f"{_bound_subjects(members, settings)!r}")
+
+
+def _window_checks(planned: WorkloadPlan, member: str, at: datetime | None) -> tuple[Check, ...]:
+    """The IAM conditions on the token's way at the plan's moment: the account's workloadIdentityUser
+    binding of its member (service_account mode), then the roles of what it acts as (one window each)."""
+    if at is None:
+        return ()
+    if planned.account:
+        ways = [("trust window", [b for b in planned.federation if b.grantee == member][:1]),
+                ("grant window", planned.bindings[:1])]
+    else:
+        ways = [("window", [b for b in planned.bindings if b.grantee == member][:1])]
+    return tuple(Check(name, False, f"{binding.role} is bound {described(binding.window)} (IAM condition "
+                                    f"{binding.condition.expression}); the token is presented at {text(at)}")
+                 for name, bindings in ways for binding in bindings
+                 if binding.window and not holds(binding.window, at))
 
 
 def simulate(plan: GCPPlan, claims: dict) -> list[Verdict]:
     settings = plan.settings
     providers = [(p, _provider_checks(p, claims, settings)) for p in plan.providers]
+    planned = {w.workload.name: w for w in plan.workloads}
     verdicts = []
     for workload, principal in plan.principals.items():
         members = set(principal.trust["members"])
         if not members:
             continue  # nothing of this workload is bound: every identity is disabled
-        checks = closest([checks + (_bound(p, claims, members, settings),) for p, checks in providers], NO_PROVIDER)
+        checks = closest([checks + (_bound(p, claims, members, settings),)
+                          + _window_checks(planned[workload], _mapped(p, claims, settings), plan.at)
+                          for p, checks in providers], NO_PROVIDER)
         verdicts.append(Verdict(CLOUD, plan.target, workload, principal.name, principal.node, checks))
     return verdicts
