@@ -539,8 +539,7 @@ class _Planning:
             return
         self.report.notes.append(f"workload {workload.name!r} on gcp target {self.target.name!r}: its tokens are refused "
                                  f"from {text(early[0])}, but a service account token minted before then stays valid "
-                                 "for its lifetime (1 hour by default); the grant's and workload's windows are checked "
-                                 "on every request")
+                                 f"for its lifetime (1 hour by default); its roles hold {described(roles_window)}")
         self.unenforced.setdefault(workload.name, []).append(TOKEN_LIFETIME)
 
 
