@@ -209,8 +209,9 @@ def window_expression(window: Window) -> str:
 
 def window_condition(window: Window) -> Condition | None:
     """The condition of a binding that holds in `window`; None when it always holds. The title
-    names the window, so bindings of one role in different windows differ by title too (short:
-    at most 58 characters, timestamps only)."""
+    names the window, so bindings of one role in different windows differ by title too; it holds
+    timestamps only, at most 57 characters, like the fixed description far within any title or
+    description field."""
     if not window:
         return None
     return Condition(f"wiam {described(window)}", CONDITION_DESCRIPTION, window_expression(window))
