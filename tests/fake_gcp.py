@@ -6,6 +6,7 @@ Terraform's google provider would from wiam's compiled resources."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from contextlib import contextmanager
@@ -30,12 +31,23 @@ class State:
                                                      "accounts": {}, "pools": {}})
 
 
-def _bind(policy: dict, role: str, member: str) -> None:
-    binding = next((b for b in policy["bindings"] if b["role"] == role), None)
+def _bind(policy: dict, role: str, member: str, condition: dict | None = None) -> None:
+    """A member of the binding of (role, condition), as IAM keys bindings."""
+    binding = next((b for b in policy["bindings"] if b["role"] == role and b.get("condition") == condition), None)
     if binding is None:
-        policy["bindings"].append({"role": role, "members": [member]})
+        policy["bindings"].append({"role": role, "members": [member], **({"condition": condition} if condition else {})})
     elif member not in binding["members"]:
         binding["members"].append(member)
+
+
+def rendered(policy: dict, version: int) -> dict:
+    """A policy as getIamPolicy answers for the requested version: below 3, each conditional
+    binding loses its condition and its role is renamed `<role>_withcond_<hash>` (IAM's policy versions)."""
+    if version >= 3:
+        return {**policy, "version": 3 if any("condition" in b for b in policy["bindings"]) else policy["version"]}
+    bindings = [{"role": b["role"] + "_withcond_" + hashlib.sha256(json.dumps(b["condition"]).encode()).hexdigest()[:20],
+                 "members": b["members"]} if "condition" in b else b for b in policy["bindings"]]
+    return {**policy, "version": 1, "bindings": bindings}
 
 
 def apply(state: State, resources: dict, project_id: str, number: str) -> None:
@@ -70,10 +82,10 @@ def apply(state: State, resources: dict, project_id: str, number: str) -> None:
             "policy": {"version": 1, "etag": "ACAB", "bindings": []}}
     for body in resources.get("google_service_account_iam_member", {}).values():
         account = referenced(body["service_account_id"], "google_service_account")
-        _bind(project["accounts"][emails[account]]["policy"], body["role"], body["member"])
+        _bind(project["accounts"][emails[account]]["policy"], body["role"], body["member"], body.get("condition"))
     for body in resources.get("google_project_iam_member", {}).values():
         member = re.sub(r"\$\{google_service_account\.([^.]+)\.email\}", lambda m: emails[m[1]], body["member"])
-        _bind(project["policy"], body["role"], member)
+        _bind(project["policy"], body["role"], member, body.get("condition"))
 
 
 def _page(items: list, query: dict, key: str) -> dict:
@@ -111,9 +123,10 @@ class Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         query = parse_qs(url.query)
         path = url.path
+        body = {}
         if method == "POST":
             length = int(self.headers.get("Content-Length") or 0)
-            self.rfile.read(length)
+            body = json.loads(self.rfile.read(length) or b"{}")
         if method == "GET" and path == "/v1/roles":
             return self._send(200, _page(self.state.roles, query, "roles"))
         match = re.match(r"^/v[13]/projects/([^/:]+)", path)
@@ -128,7 +141,8 @@ class Handler(BaseHTTPRequestHandler):
         project = self.state.projects[project_id]
         rest = path[match.end():]
         if method == "POST" and rest == ":getIamPolicy" and path.startswith("/v3/"):
-            return self._send(200, project["policy"])
+            version = int(body.get("options", {}).get("requestedPolicyVersion", 0))
+            return self._send(200, rendered(project["policy"], version))
         if method == "GET" and rest == "/serviceAccounts":
             return self._send(200, _page([_public(a) for a in project["accounts"].values()], query, "accounts"))
         found = re.match(r"^/serviceAccounts/([^/:]+):getIamPolicy$", rest)
@@ -165,6 +179,7 @@ def fake_iam_grpc(state: State):
     import grpc
     from google.cloud.iam_admin_v1 import types
     from google.iam.v1 import iam_policy_pb2, policy_pb2
+    from google.type import expr_pb2
 
     def context_project(name: str, context):
         project_id = name.split("/")[1]
@@ -189,8 +204,10 @@ def fake_iam_grpc(state: State):
         account = project["accounts"].get(request.resource.rsplit("/", 1)[1])
         if account is None:
             context.abort(grpc.StatusCode.NOT_FOUND, "no such service account")
-        return policy_pb2.Policy(version=1, etag=b"ACAB", bindings=[
-            policy_pb2.Binding(role=b["role"], members=b["members"]) for b in account["policy"]["bindings"]])
+        policy = rendered(account["policy"], request.options.requested_policy_version)
+        return policy_pb2.Policy(version=policy["version"], etag=b"ACAB", bindings=[
+            policy_pb2.Binding(role=b["role"], members=b["members"], condition=expr_pb2.Expr(**b.get("condition", {})))
+            for b in policy["bindings"]])
 
     def list_roles(request, context):
         page = _page(state.roles, {"pageToken": [request.page_token], "pageSize": [request.page_size or PAGE_SIZE]},

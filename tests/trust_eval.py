@@ -2,15 +2,18 @@
 
 AWS: the role's trust policy (Federated principal by issuer, StringEquals on aud, sub and other claims; Deny wins).
 GCP: a provider that is not disabled, its issuer and audience, then its attribute_condition in a real CEL engine
-(cel-python), then the principal:// binding of the google.subject its attribute_mapping gives on the service account or the granted resource.
+(cel-python), then the principal:// binding of the google.subject its attribute_mapping gives on the service account or the granted resource,
+each binding's IAM condition evaluated in the same engine with `request.time` the moment the token is used.
 Azure: a federated credential whose issuer, subject and audience match exactly, or a flexible one
 whose issuer and audience match and whose claimsMatchingExpression (parsed here, `eq` and `and` only) holds.
 """
 
 import json
 import re
+from datetime import datetime
 
 import celpy
+from celpy import celtypes
 
 _CEL = celpy.Environment()
 
@@ -62,11 +65,29 @@ def cel_admits(condition: str, claims: dict) -> bool:
         return False
 
 
-def gcp_principals_accepting(module: dict, claims: dict) -> set[str]:
-    """Service accounts (by resource name) and direct principals the token can act as."""
+def iam_condition_holds(expression: str, at: datetime) -> bool:
+    """An IAM condition at the moment `at`: `request.time` is a CEL timestamp; an error denies."""
+    request = celtypes.MapType({celtypes.StringType("time"): celtypes.TimestampType(at)})
+    try:
+        return bool(_CEL.program(_CEL.compile(expression)).evaluate({"request": request}))
+    except celpy.CELEvalError:
+        return False
+
+
+def _binding_holds(binding: dict, at: datetime | None) -> bool:
+    condition = binding.get("condition")
+    if condition is None:
+        return True
+    assert at is not None, "a conditional binding needs the moment it is used at"
+    return iam_condition_holds(condition["expression"], at)
+
+
+def _gcp_members(module: dict, claims: dict) -> set[str]:
+    """The principal:// members the token becomes: through each provider that admits it, the
+    google.subject its attribute_mapping gives."""
     resources = module.get("resource", {})
     pools = resources.get("google_iam_workload_identity_pool", {})
-    subjects = set()  # the google.subject each admitting provider maps the token to
+    subjects = set()
     for provider in resources.get("google_iam_workload_identity_pool_provider", {}).values():
         if provider["oidc"]["issuer_uri"] != claims["iss"] or provider.get("disabled"):
             continue
@@ -77,19 +98,47 @@ def gcp_principals_accepting(module: dict, claims: dict) -> set[str]:
             continue  # default audience: the provider's own resource name
         if cel_admits(provider["attribute_condition"], claims):
             subjects.add(str(_cel_value(provider["attribute_mapping"]["google.subject"], claims)))
-    members = {f"principal://iam.googleapis.com/projects/{_number(module)}/locations/global/workloadIdentityPools/"
-               f"{pool['workload_identity_pool_id']}/subject/{subject}" for pool in pools.values() for subject in subjects}
+    return {f"principal://iam.googleapis.com/projects/{_number(module)}/locations/global/workloadIdentityPools/"
+            f"{pool['workload_identity_pool_id']}/subject/{subject}" for pool in pools.values() for subject in subjects}
+
+
+def _member_bindings(module: dict):
+    for kind, bindings in module.get("resource", {}).items():
+        if kind.endswith("_iam_member"):
+            for name, binding in bindings.items():
+                yield kind, name, binding
+
+
+def gcp_principals_accepting(module: dict, claims: dict, at: datetime | None = None) -> set[str]:
+    """Service accounts (by resource name) and direct principals the token can act as (at `at`,
+    where bindings carry conditions)."""
+    members = _gcp_members(module, claims)
     accepted = set()
-    for kind, bindings in resources.items():
-        if not kind.endswith("_iam_member"):
-            continue
-        for name, binding in bindings.items():
-            if binding["member"] in members:
-                if kind == "google_service_account_iam_member" and binding["role"] == "roles/iam.workloadIdentityUser":
-                    accepted.add(binding["service_account_id"].split(".")[1])
-                else:
-                    accepted.add(f"direct:{name.split('__')[1]}")
+    for kind, name, binding in _member_bindings(module):
+        if binding["member"] in members and _binding_holds(binding, at):
+            if kind == "google_service_account_iam_member" and binding["role"] == "roles/iam.workloadIdentityUser":
+                accepted.add(binding["service_account_id"].split(".")[1])
+            else:
+                accepted.add(f"direct:{name.split('__')[1]}")
     return accepted
+
+
+_ACCOUNT_MEMBER = re.compile(r"serviceAccount:\$\{google_service_account\.([^.]+)\.email\}")
+
+
+def gcp_roles_usable(module: dict, claims: dict, at: datetime) -> set[tuple[str, str]]:
+    """The role bindings (type, name) the token can use at `at`: its own (direct) and those of the
+    service accounts it can act as then, whose conditions hold then too."""
+    members = _gcp_members(module, claims)
+    accounts = gcp_principals_accepting(module, claims, at)
+    usable = set()
+    for kind, name, binding in _member_bindings(module):
+        if binding["role"] == "roles/iam.workloadIdentityUser" or not _binding_holds(binding, at):
+            continue
+        account = _ACCOUNT_MEMBER.fullmatch(binding["member"])
+        if (account[1] in accounts) if account else binding["member"] in members:
+            usable.add((kind, name))
+    return usable
 
 
 def _number(module: dict) -> str:

@@ -18,7 +18,7 @@ from wiam.live import BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, REJECTED, UNREACHA
 from wiam.model import Model, Target
 
 from .. import catalogs
-from .plan import PROJECT_MEMBER, Binding, GCPPlan
+from .plan import PROJECT_MEMBER, Binding, GCPPlan, window_expression
 from .settings import ACCOUNT_PREFIX
 
 IAM_REST = "https://iam.googleapis.com"
@@ -75,10 +75,19 @@ def connect(rest: str | None = None, grpc: str | None = None) -> Connection:
     return Connection(credentials, rest=rest, grpc=grpc)
 
 
-def _policy(pairs) -> dict[str, list[str]]:
+POLICY_VERSION = 3  # the version that shows conditional bindings as they are (1 renames their roles, drops conditions)
+
+
+def granted(role: str, expression: str) -> str:
+    """A role as drift compares it: with the expression of its condition (a window), if any."""
+    return f"{role} when {expression}" if expression else role
+
+
+def _policy(triples) -> dict[str, list[str]]:
+    """(role, member, condition expression) triples as role (with its condition) -> members."""
     roles: dict[str, set] = {}
-    for role, member in pairs:
-        roles.setdefault(role, set()).add(member)
+    for role, member, expression in triples:
+        roles.setdefault(granted(role, expression), set()).add(member)
     return {role: sorted(members) for role, members in sorted(roles.items())}
 
 
@@ -97,19 +106,23 @@ def expected(plan: GCPPlan) -> list[LiveObject]:
         p.display_name, p.description, p.disabled, p.attribute_mapping, p.attribute_condition, p.issuer_uri,
         p.allowed_audiences)) for p in plan.providers]
     accounts = {w.account.email: w for w in plan.workloads if w.account}
-    policies = {email: [(b.role, b.grantee) for b in w.federation] for email, w in accounts.items()}
+    policies = {email: [_triple(b) for b in w.federation] for email, w in accounts.items()}
     project_roles: dict[str, list] = {}
     for binding in _bindings_of(plan):
         if _on_project(plan, binding):
-            project_roles.setdefault(binding.grantee, []).append(binding.role)
+            project_roles.setdefault(binding.grantee, []).append(granted(binding.role, window_expression(binding.window)))
         elif binding.account in policies:  # a role on one of the target's own service accounts
-            policies[binding.account].append((binding.role, binding.grantee))
+            policies[binding.account].append(_triple(binding))
     found += [LiveObject("service_account", w.account.account_id, {
         "display_name": w.account.display_name, "description": w.account.description,
         "iam_policy": _policy(policies[email])}) for email, w in accounts.items()]
     found += [LiveObject("project_member", member, {"roles": sorted(set(roles))})
               for member, roles in sorted(project_roles.items())]
     return found
+
+
+def _triple(binding: Binding) -> tuple[str, str, str]:
+    return binding.role, binding.grantee, window_expression(binding.window)
 
 
 def _bindings_of(plan: GCPPlan):
@@ -180,19 +193,21 @@ def read(plan: GCPPlan, expected: list[LiveObject], connection: Connection) -> l
             if account_id not in wanted and not account_id.startswith(ACCOUNT_PREFIX):
                 continue
             emails.add(account.email)
-            policy = iam.get_iam_policy(request={"resource": account.name}, timeout=TIMEOUT)
+            policy = iam.get_iam_policy(request={"resource": account.name, "options": {
+                "requested_policy_version": POLICY_VERSION}}, timeout=TIMEOUT)
             found.append(LiveObject("service_account", account_id, {
                 "display_name": account.display_name, "description": account.description,
-                "iam_policy": _policy((b.role, m) for b in policy.bindings for m in b.members)}))
+                "iam_policy": _policy((b.role, m, b.condition.expression) for b in policy.bindings for m in b.members)}))
     pool_members = settings.members_prefix
     ours = {o.name for o in expected if o.kind == "project_member"}
     with _readable("project IAM policy"):
-        policy = connection.projects().get_iam_policy(request={"resource": settings.project_name}, timeout=TIMEOUT)
+        policy = connection.projects().get_iam_policy(request={"resource": settings.project_name, "options": {
+            "requested_policy_version": POLICY_VERSION}}, timeout=TIMEOUT)
     roles: dict[str, set] = {}
     for binding in policy.bindings:
         for member in binding.members:
             if member in ours or member.split(":", 1)[-1] in emails or member.startswith(pool_members):
-                roles.setdefault(member, set()).add(binding.role)
+                roles.setdefault(member, set()).add(granted(binding.role, binding.condition.expression))
     found += [LiveObject("project_member", member, {"roles": sorted(r)}) for member, r in sorted(roles.items())]
     return found
 

@@ -7,14 +7,16 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from wiam.diagnostics import Report
 from wiam.document import describe
 from wiam.issuers import CLAIM_TYPES, KINDS
-from wiam.model import Grant, Identity, Model, Target, Workload
+from wiam.model import ALWAYS, Grant, Identity, Model, Target, Window, Workload
 from wiam.names import fit_name, free_name, short_hash, slug, terraform_name
 from wiam.plan import Principal, TargetPlan
 from wiam.terraform import Expr, one_or_list, provider_alias, ref
+from wiam.windows import described, narrowest, text
 
 from .settings import (DIRECT, SERVICE_ACCOUNT, TERRAFORM_PROVIDER, GrantSettings, TargetSettings, provider_id,
                        service_account_id)
@@ -32,6 +34,16 @@ PROVIDER = "google_iam_workload_identity_pool_provider"
 ACCOUNT = "google_service_account"
 ACCOUNT_MEMBER = "google_service_account_iam_member"
 PROJECT_MEMBER = "google_project_iam_member"
+
+# IAM conditions (cloud.google.com/iam/docs/conditions-overview): request.time is each request's
+# time; `>=` not_before and `<` expires hold exactly where windows.holds does. GCP takes at most 100
+# conditional role bindings in one allow policy, and 20 bindings of one role to one principal that
+# differ only in their condition; basic roles take no condition (google_project_iam docs).
+CONDITIONAL_BINDINGS_PER_POLICY = 100
+CONDITIONS_PER_ROLE_AND_MEMBER = 20
+UNCONDITIONAL_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
+TOKEN_LIFETIME = "trust window: service account tokens minted before it closes outlive it by their lifetime"
+CONDITION_DESCRIPTION = "Set by wiam: access from not_before (inclusive) until expires (exclusive), UTC"
 
 
 _CEL_SPECIAL = re.compile(r'[\\"\x00-\x1f\x7f]')
@@ -120,17 +132,21 @@ def subject_condition(terms: list[Term]) -> str:
     return _SUBJECT_OR.join(map(_joined_expression, terms)) or _NO_SUBJECT
 
 
-# Resource kinds, by full resource name: the IAM member resource that binds a role on each.
+# Resource kinds, by full resource name: the IAM member resource that binds a role on each. Those
+# whose policies GCP refuses conditions in (Pub/Sub, Artifact Registry: IAM's "resource types that
+# accept conditional role bindings"), and KMS keys, whose member resource takes a condition only in
+# google-beta (google_kms_crypto_key_iam docs), cannot hold a window.
 @dataclass(frozen=True)
 class ResourceKind:
     label: str
     pattern: re.Pattern
     terraform_type: str
     arguments: tuple[tuple[str, str], ...]  # (terraform argument, regex group or "name")
+    conditions: bool  # whether its bindings can carry an IAM condition (a window)
 
 
-def _kind(label, pattern, terraform_type, *arguments):
-    return ResourceKind(label, re.compile(pattern), terraform_type, arguments)
+def _kind(label, pattern, terraform_type, *arguments, conditions=True):
+    return ResourceKind(label, re.compile(pattern), terraform_type, arguments, conditions)
 
 
 RESOURCE_KINDS = (
@@ -138,9 +154,10 @@ RESOURCE_KINDS = (
     _kind("storage bucket", r"projects/_/buckets/(?P<bucket>[a-z0-9][a-z0-9_.-]{1,220}[a-z0-9])",
           "google_storage_bucket_iam_member", ("bucket", "bucket")),
     _kind("Pub/Sub topic", r"projects/(?P<project>[^/]+)/topics/(?P<topic>[^/]+)", "google_pubsub_topic_iam_member",
-          ("project", "project"), ("topic", "topic")),
+          ("project", "project"), ("topic", "topic"), conditions=False),
     _kind("Pub/Sub subscription", r"projects/(?P<project>[^/]+)/subscriptions/(?P<subscription>[^/]+)",
-          "google_pubsub_subscription_iam_member", ("project", "project"), ("subscription", "subscription")),
+          "google_pubsub_subscription_iam_member", ("project", "project"), ("subscription", "subscription"),
+          conditions=False),
     _kind("Secret Manager secret", r"projects/(?P<project>[^/]+)/secrets/(?P<secret>[^/]+)",
           "google_secret_manager_secret_iam_member", ("project", "project"), ("secret_id", "secret")),
     _kind("BigQuery dataset", r"projects/(?P<project>[^/]+)/datasets/(?P<dataset>[A-Za-z0-9_]+)",
@@ -148,11 +165,12 @@ RESOURCE_KINDS = (
     _kind("Artifact Registry repository",
           r"projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/repositories/(?P<repository>[^/]+)",
           "google_artifact_registry_repository_iam_member", ("project", "project"), ("location", "location"),
-          ("repository", "repository")),
+          ("repository", "repository"), conditions=False),
     _kind("KMS crypto key", r"projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+",
-          "google_kms_crypto_key_iam_member", ("crypto_key_id", "name")),
+          "google_kms_crypto_key_iam_member", ("crypto_key_id", "name"), conditions=False),
     _kind("service account", r"projects/[^/]+/serviceAccounts/[^/]+@[^/]+", ACCOUNT_MEMBER, ("service_account_id", "name")),
 )
+CONDITIONAL_TYPES = frozenset(k.terraform_type for k in RESOURCE_KINDS if k.conditions)
 SUPPORTED_KINDS = "projects/P, " + ", ".join(
     f"{k.label} ({k.pattern.pattern})" for k in RESOURCE_KINDS[1:])
 _API_PREFIX = re.compile(r"^//[a-z0-9.-]+\.googleapis\.com/")
@@ -179,6 +197,35 @@ def service_account_of(resource: str) -> str | None:
     """The email of the service account a full resource name names, or None."""
     match = _SERVICE_ACCOUNT.fullmatch(resource)
     return match["email"] if match else None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """An IAM condition: the expression decides; title and description only say what it is."""
+
+    title: str
+    description: str
+    expression: str
+
+
+def window_expression(window: Window) -> str:
+    """The CEL that holds exactly inside `window` (not_before inclusive, expires exclusive)."""
+    bounds = []
+    if window.not_before is not None:
+        bounds.append(f'request.time >= timestamp("{text(window.not_before)}")')
+    if window.expires is not None:
+        bounds.append(f'request.time < timestamp("{text(window.expires)}")')
+    return " && ".join(bounds)
+
+
+def window_condition(window: Window) -> Condition | None:
+    """The condition of a binding that holds in `window`; None when it always holds. The title
+    names the window, so bindings of one role in different windows differ by title too; it holds
+    timestamps only, at most 57 characters, like the fixed description far within any title or
+    description field."""
+    if not window:
+        return None
+    return Condition(f"wiam {described(window)}", CONDITION_DESCRIPTION, window_expression(window))
 
 
 @dataclass(slots=True)
@@ -249,6 +296,11 @@ class Binding(Resource):
     grantee: str  # the member as the cloud holds it
     depends_on: list[str] | None  # provider addresses, where the member is a pool principal
     account: str | None = None  # the email of the service account whose policy holds it
+    window: Window = ALWAYS  # when it grants: its condition
+
+    @property
+    def condition(self) -> Condition | None:
+        return window_condition(self.window)
 
 
 @dataclass(slots=True)
@@ -271,11 +323,13 @@ class GCPPlan(TargetPlan):
     pool: Pool | None = None  # None when nothing is granted on the target
     providers: list[PoolProvider] = field(default_factory=list)
     workloads: list[WorkloadPlan] = field(default_factory=list)  # those with identities
+    at: datetime | None = None  # the model's moment: when simulate presents a token
 
 
 def plan(model: Model, target: Target, report: Report) -> GCPPlan:
     settings = TargetSettings.of(target.settings)
-    result = GCPPlan(CLOUD, target.name, settings=settings, spec=target, alias=provider_alias(TERRAFORM_PROVIDER[0], target.name))
+    result = GCPPlan(CLOUD, target.name, settings=settings, spec=target,
+                     alias=provider_alias(TERRAFORM_PROVIDER[0], target.name), at=model.at)
     grants = model.grants_on(target)
     if not grants:
         return result
@@ -293,7 +347,8 @@ def plan(model: Model, target: Target, report: Report) -> GCPPlan:
         bound = [i for i in workload.identities if not i.disabled]
         members = [settings.principal(mapped_subject(i)) for i in bound]
         used_providers = sorted({term_provider[(*_group(i)[:2], _term(i))] for i in workload.identities})
-        planned = planning.workload(workload, grant, list(dict.fromkeys(members)), used_providers)  # one per subject
+        windows = _member_windows(target, settings, bound, report)  # one per subject
+        planned = planning.workload(workload, grant, windows, used_providers)
         result.workloads.append(planned)
         result.principals[workload.name] = _principal(target, settings, planned, bound, members)
         output = {"workload_identity_provider": one_or_list([ref(f"{p}.name") for p in used_providers])}
@@ -307,7 +362,61 @@ def plan(model: Model, target: Target, report: Report) -> GCPPlan:
                          f"GCP allows {PRINCIPALS_PER_POLICY}",
                          "grant through fewer principals (service accounts instead of direct mode), "
                          "or narrower resources")
+    _check_conditions(target, result.workloads, report)
+    result.unenforced = planning.unenforced
     return result
+
+
+def _policy_of(binding: Binding) -> str:
+    """The allow policy that holds a binding, as people read it (one service account's, whichever
+    way it is named)."""
+    if binding.account:
+        return f"service account {binding.account}"
+    return f"{binding.terraform_type} " + " ".join(map(str, binding.arguments.values()))
+
+
+def _check_conditions(target: Target, planned: list[WorkloadPlan], report: Report) -> None:
+    """GCP's limits on conditional role bindings in one allow policy: (role, condition) pairs, and
+    the conditions one role is bound to one principal under."""
+    pairs: dict[str, set[tuple[str, str]]] = {}
+    conditions: dict[tuple[str, str, str], set[str]] = {}  # "" for the binding without one
+    for workload in planned:
+        for binding in workload.federation + workload.bindings:
+            policy = _policy_of(binding)
+            expression = window_expression(binding.window)
+            if expression:
+                pairs.setdefault(policy, set()).add((binding.role, expression))
+            conditions.setdefault((policy, binding.role, binding.grantee), set()).add(expression)
+    for policy, found in sorted(pairs.items()):
+        if len(found) > CONDITIONAL_BINDINGS_PER_POLICY:
+            report.error(target.pos, describe(target.path),
+                         f"the IAM policy of {policy} would hold {len(found)} conditional role bindings (one per role "
+                         f"and window); GCP allows {CONDITIONAL_BINDINGS_PER_POLICY}",
+                         "give the grants there fewer distinct windows (the same not_before and expires), or fewer roles")
+    for (policy, role, member), found in sorted(conditions.items()):
+        if len(found) > CONDITIONS_PER_ROLE_AND_MEMBER:
+            report.error(target.pos, describe(target.path),
+                         f"the IAM policy of {policy} would bind {role} to {member} under {len(found)} conditions; "
+                         f"GCP allows {CONDITIONS_PER_ROLE_AND_MEMBER}",
+                         "give the workloads sharing this subject fewer distinct windows, or distinct subjects")
+
+
+def _member_windows(target: Target, settings: TargetSettings, bound: list[Identity],
+                    report: Report) -> dict[str, Window]:
+    """Each member a workload binds, once, with the window of its identities: identities that map
+    to one principal are one to GCP, so they must share a window."""
+    first: dict[str, Identity] = {}
+    for identity in bound:
+        member = settings.principal(mapped_subject(identity))
+        other = first.setdefault(member, identity)
+        if other.window != identity.window:
+            report.error(identity.pos, describe(("workload", identity.workload, "identity", identity.index)),
+                         f"this identity's window ({described(identity.window)}) differs from identity "
+                         f"#{other.index + 1}'s ({described(other.window)}), but both become principal "
+                         f"{member} in gcp target {target.name!r}, which GCP cannot tell apart",
+                         "give these identities the same window (on the workload, or the same not_before and "
+                         "expires on each), or distinct subjects")
+    return {member: identity.window for member, identity in first.items()}
 
 
 def _principal(target: Target, settings: TargetSettings, planned: WorkloadPlan, bound: list[Identity],
@@ -341,6 +450,7 @@ class _Planning:
     report: Report
     taken: dict[str, set[str]] = field(default_factory=dict)  # by resource type
     policies: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # by (kind, resource)
+    unenforced: dict[str, list[str]] = field(default_factory=dict)  # TargetPlan.unenforced
 
     def name(self, terraform_type: str, name: str, *parts: str) -> str:
         """A Terraform name not yet taken in its type (see free_name), now taken."""
@@ -349,20 +459,25 @@ class _Planning:
         names.add(name)
         return name
 
-    def workload(self, workload: Workload, grant: Grant, members: list[str], used_providers: list[str]) -> WorkloadPlan:
+    def workload(self, workload: Workload, grant: Grant, windows: dict[str, Window],
+                 used_providers: list[str]) -> WorkloadPlan:
+        """In service_account mode the account's workloadIdentityUser bindings hold each member's
+        window (trust), and its roles the grant's within the workload's, checked on every request
+        with the account's tokens. In direct mode each member's roles hold the whole path's window."""
         grant_settings = GrantSettings.of(grant.settings)
         base = terraform_name(self.target.name, workload.name)
         account, federation = None, []
         if grant_settings.mode == SERVICE_ACCOUNT:
             account = self.account(base, workload)
-            federation = self.federation(base, account, members, used_providers)
+            federation = self.federation(base, account, windows, used_providers)
             grantees = [("sa", Expr("serviceAccount:${" + account.address + ".email}"),
-                         f"serviceAccount:{account.email}")]
+                         f"serviceAccount:{account.email}", narrowest(workload.window, grant.window))]
         else:
-            grantees = [(f"p_{short_hash(m)}", m, m) for m in members]
+            grantees = [(f"p_{short_hash(m)}", m, m, narrowest(window, grant.window)) for m, window in windows.items()]
         roles = list(dict.fromkeys(grant_settings.roles))
         resource = grant_settings.resource or self.settings.project_name
         bindings = self.bindings(grant, grant_settings, base, roles, grantees, used_providers)
+        self.check_token_lifetime(workload, federation, bindings)
         return WorkloadPlan(workload, grant, grant_settings, roles, resource, account, federation, bindings)
 
     def account(self, base: str, workload: Workload) -> ServiceAccount:
@@ -370,19 +485,19 @@ class _Planning:
         return ServiceAccount(ACCOUNT, base, account_id, self.settings.service_account_email(account_id),
                               workload.name, workload.description or f"wiam workload {workload.name}")
 
-    def federation(self, base: str, account: ServiceAccount, members: list[str],
+    def federation(self, base: str, account: ServiceAccount, windows: dict[str, Window],
                    used_providers: list[str]) -> list[Binding]:
-        """workloadIdentityUser on the account for each member."""
+        """workloadIdentityUser on the account for each member, in its window."""
         arguments = {"service_account_id": ref(f"{account.address}.name")}
-        self.policies.setdefault(("service_account", base), set()).update(members)
+        self.policies.setdefault(("service_account", base), set()).update(windows)
         return [Binding(ACCOUNT_MEMBER,
                         self.name(ACCOUNT_MEMBER, terraform_name(base, f"wif_{short_hash(member)}"), member), arguments,
-                        WORKLOAD_IDENTITY_USER, member, member, used_providers, account.email)
-                for member in members]
+                        WORKLOAD_IDENTITY_USER, member, member, used_providers, account.email, window)
+                for member, window in windows.items()]
 
     def bindings(self, grant: Grant, grant_settings: GrantSettings, base: str, roles: list[str],
-                 grantees: list[tuple[str, str, str]], depends_on: list[str]) -> list[Binding]:
-        """Each role for each grantee (tag, member as written, member as held), on the project or the resource."""
+                 grantees: list[tuple[str, str, str, Window]], depends_on: list[str]) -> list[Binding]:
+        """Each role for each grantee (tag, member as written, member as held, window), on the project or the resource."""
         if grant_settings.resource is None:
             binding = (PROJECT_MEMBER, {"project": self.settings.project_id})
             policy_key = ("project", self.settings.project_name)
@@ -396,16 +511,62 @@ class _Planning:
                                   "leave resource out for the project")
                 return []
         terraform_type, arguments = binding
+        refusal = _condition_refusal(terraform_type, roles) if any(w for *_, w in grantees) else None
+        if refusal:
+            if grant.window or grant_settings.mode == DIRECT:
+                self.refuse_window(grant, grant_settings, refusal)
+                return []
+            # The workload's window alone: its trust bindings hold it (check_token_lifetime says the rest).
+            grantees = [(*grantee[:3], ALWAYS) for grantee in grantees]
+        elif terraform_type == "google_storage_bucket_iam_member" and grantees and grantees[0][3]:
+            self.report.notes.append(f"workload {grant.workload!r} on gcp target {self.target.name!r}: the window on "
+                                     f"{grant_settings.resource} needs uniform bucket-level access on the bucket; "
+                                     "GCP refuses the conditional binding otherwise")
         account = service_account_of(grant_settings.resource) if terraform_type == ACCOUNT_MEMBER else None
         members = self.policies.setdefault(policy_key, set())
         found = []
         for role in roles:
-            for tag, member, grantee in grantees:
+            for tag, member, grantee, window in grantees:
                 name = terraform_name(base, f"{slug(role)}_{short_hash(role, length=6)}_{tag}")
                 found.append(Binding(terraform_type, self.name(terraform_type, name, role, str(member)), arguments,
-                                     role, member, grantee, None if tag == "sa" else depends_on, account))
+                                     role, member, grantee, None if tag == "sa" else depends_on, account, window))
                 members.add(str(member))
         return found
+
+    def refuse_window(self, grant: Grant, grant_settings: GrantSettings, refusal: str) -> None:
+        """The error of a window that these bindings cannot hold and nothing else enforces."""
+        if grant.window:
+            where = self.model.where(grant.path + ("expires" if grant.window.expires else "not_before",))
+            source, dropped = "this grant's window", "or drop not_before and expires from the grant"
+        else:
+            where = grant.pos
+            source = "the window of its workload or identities (direct mode binds them here)"
+            dropped = "or use service_account mode, whose workloadIdentityUser bindings hold that window"
+        self.report.error(where, describe(grant.path),
+                          f"{source} cannot be enforced on {grant_settings.resource or 'the project'}: {refusal}",
+                          "grant predefined roles on the project or on a resource whose bindings take a condition "
+                          f"(a bucket, a secret, a dataset, a service account), {dropped}")
+
+    def check_token_lifetime(self, workload: Workload, federation: list[Binding], bindings: list[Binding]) -> None:
+        """An account's tokens are minted inside the trust window but live on (1 hour by default):
+        a trust window that closes before the roles' own leaves that much unenforced."""
+        roles_window = bindings[0].window if bindings else ALWAYS
+        early = sorted({b.window.expires for b in federation if b.window.expires is not None
+                        and (roles_window.expires is None or b.window.expires < roles_window.expires)})
+        if not early:
+            return
+        self.report.notes.append(f"workload {workload.name!r} on gcp target {self.target.name!r}: its tokens are refused "
+                                 f"from {text(early[0])}, but a service account token minted before then stays valid "
+                                 f"for its lifetime (1 hour by default); its roles hold {described(roles_window)}")
+        self.unenforced.setdefault(workload.name, []).append(TOKEN_LIFETIME)
+
+
+def _condition_refusal(terraform_type: str, roles: list[str]) -> str | None:
+    """Why bindings of these roles by this IAM member resource cannot carry a condition, or None."""
+    if terraform_type not in CONDITIONAL_TYPES:
+        return f"its IAM bindings ({terraform_type}) take no condition"
+    basic = sorted(UNCONDITIONAL_ROLES.intersection(roles))
+    return f"GCP refuses conditions on basic roles ({', '.join(basic)})" if basic else None
 
 
 def _check_subjects(target: Target, settings: TargetSettings, identities: list[Identity], report: Report) -> None:

@@ -6,12 +6,14 @@ google.subject (assertion.sub, by default) gives the principal:// member, which 
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 
 from wiam.issuers import claim_holds
 from wiam.verdict import Check, Verdict, audiences, closest
+from wiam.windows import described, holds, text
 
-from .plan import ATTRIBUTE_MAPPING, CLOUD, GCPPlan, PoolProvider, Term
+from .plan import ATTRIBUTE_MAPPING, CLOUD, GCPPlan, PoolProvider, Term, WorkloadPlan
 from .settings import TargetSettings
 
 NO_PROVIDER = Check("iss", False, "the pool has no provider")
@@ -92,25 +94,50 @@ def mapped_subject(provider: PoolProvider, claims: dict) -> str | None:
     return str(subject) if isinstance(subject, str) else None
 
 
+def _mapped(provider: PoolProvider, claims: dict, settings: TargetSettings) -> str | None:
+    """The member a token becomes through a provider, None if the provider cannot map it."""
+    subject = mapped_subject(provider, claims)
+    return None if subject is None else settings.principal(subject)
+
+
 def _bound(provider: PoolProvider, claims: dict, members: set[str], settings: TargetSettings) -> Check:
     """The provider maps google.subject (assertion.sub, + the suffix of the claims it checks): the
     member the token becomes through it."""
     subject = mapped_subject(provider, claims)
     mapped = (f", provider {provider.provider_id} maps it to {subject!r}"
               if provider.attribute_mapping != ATTRIBUTE_MAPPING else "")
-    return Check("sub", subject is not None and settings.principal(subject) in members,
+    return Check("sub", _mapped(provider, claims, settings) in members,
                  f"the token has {claims['sub']!r}{mapped}, the principal is bound to "
                  f"{_bound_subjects(members, settings)!r}")
+
+
+def _window_checks(planned: WorkloadPlan, member: str, at: datetime | None) -> tuple[Check, ...]:
+    """The IAM conditions on the token's way at the plan's moment: the account's workloadIdentityUser
+    binding of its member (service_account mode), then the roles of what it acts as (one window each)."""
+    if at is None:
+        return ()
+    if planned.account:
+        ways = [("trust window", [b for b in planned.federation if b.grantee == member][:1]),
+                ("grant window", planned.bindings[:1])]
+    else:
+        ways = [("window", [b for b in planned.bindings if b.grantee == member][:1])]
+    return tuple(Check(name, False, f"{binding.role} is bound {described(binding.window)} (IAM condition "
+                                    f"{binding.condition.expression}); the token is presented at {text(at)}")
+                 for name, bindings in ways for binding in bindings
+                 if binding.window and not holds(binding.window, at))
 
 
 def simulate(plan: GCPPlan, claims: dict) -> list[Verdict]:
     settings = plan.settings
     providers = [(p, _provider_checks(p, claims, settings)) for p in plan.providers]
+    planned = {w.workload.name: w for w in plan.workloads}
     verdicts = []
     for workload, principal in plan.principals.items():
         members = set(principal.trust["members"])
         if not members:
             continue  # nothing of this workload is bound: every identity is disabled
-        checks = closest([checks + (_bound(p, claims, members, settings),) for p, checks in providers], NO_PROVIDER)
+        checks = closest([checks + (_bound(p, claims, members, settings),)
+                          + _window_checks(planned[workload], _mapped(p, claims, settings), plan.at)
+                          for p, checks in providers], NO_PROVIDER)
         verdicts.append(Verdict(CLOUD, plan.target, workload, principal.name, principal.node, checks))
     return verdicts

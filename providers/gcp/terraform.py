@@ -40,6 +40,10 @@ def emit(plan: GCPPlan, module: Module) -> None:
 
 def _binding(alias: str, binding: Binding, module: Module) -> None:
     body = {"provider": alias, **binding.arguments, "role": binding.role, "member": binding.member}
+    condition = binding.condition
+    if condition:  # the `condition` block of every google_*_iam_member (title, description, expression)
+        body["condition"] = {"title": condition.title, "description": condition.description,
+                             "expression": condition.expression}
     if binding.depends_on is not None:
         body["depends_on"] = binding.depends_on
     module.resource(binding.terraform_type, binding.name, body)
