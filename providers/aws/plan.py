@@ -143,8 +143,8 @@ class Role:
     permissions_boundary: str | None
     inline_policy: str | None  # the policy JSON of INLINE_POLICY_NAME
     attachments: list[Attachment]
-    # When its permissions hold: the grant's window within its workload's. (The trust policy holds each
-    # identity's, which bounds only when sessions begin; this bounds every request of a session.)
+    # When its permissions hold (permission_window): the trust policy's windows bound only when a
+    # session begins, this every request of it.
     window: Window = ALWAYS
 
     @property
@@ -406,6 +406,17 @@ def _check_grant(model: Model, target: TargetSettings, workload: Workload, setti
                      "remove characters outside Latin-1 from the description")
 
 
+def permission_window(workload: Workload, grant: Grant) -> Window:
+    """The grant's window within the span of its workload's identities' windows (each within the
+    workload's): exactly the union of its paths' windows when the identities share one, so a session
+    outlives none of them then; wider, never narrower, when they differ. Identities refused since
+    count too: a session they began earlier stays bounded."""
+    spans = [i.window for i in workload.identities] or [workload.window]
+    starts, ends = [w.not_before for w in spans], [w.expires for w in spans]
+    span = Window(None if None in starts else min(starts), None if None in ends else max(ends))
+    return windows.narrowest(span, grant.window)
+
+
 def _check_window_conditions(model: Model, conditions: dict | None, window: Window, path: tuple,
                              report: Report) -> None:
     for operator, key in undated_conditions(conditions, window):
@@ -465,7 +476,7 @@ def plan(model: Model, target: Target, report: Report) -> AWSPlan:
         grant_settings = GrantSettings.of(grant.settings)
         _check_grant(model, settings, workload, grant_settings, grant.path, report)
         _check_conditions(model, target, workload, report)
-        window = windows.narrowest(workload.window, grant.window)  # see Role.window
+        window = permission_window(workload, grant)
         _check_window_conditions(model, grant_settings.conditions, window, grant.path, report)
         if not workload.identities:
             continue
