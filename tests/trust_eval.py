@@ -1,6 +1,7 @@
 """Evaluate compiled trust the way each cloud does, for tokens given as claims.
 
-AWS: the role's trust policy (Federated principal by issuer, StringEquals on aud, sub and other claims; Deny wins).
+AWS: the role's trust policy (Federated principal by issuer, StringEquals on aud, sub and other claims, Date operators
+on aws:CurrentTime; Deny wins), and its inline policies and attachments for one action at one time.
 GCP: a provider that is not disabled, its issuer and audience, then its attribute_condition in a real CEL engine
 (cel-python), then the principal:// binding of the google.subject its attribute_mapping gives on the service account or the granted resource,
 each binding's IAM condition evaluated in the same engine with `request.time` the moment the token is used.
@@ -9,8 +10,10 @@ whose issuer and audience match and whose claimsMatchingExpression (parsed here,
 """
 
 import json
+import operator
 import re
-from datetime import datetime
+from datetime import datetime, timezone
+from fnmatch import fnmatchcase
 
 import celpy
 from celpy import celtypes
@@ -26,31 +29,80 @@ def _iam_value(text: str) -> str | None:
     return re.sub(r"\$\{([$*?])\}", r"\1", text)
 
 
-def _aws_statement_matches(statement: dict, host: str, claims: dict) -> bool:
+def _listed(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+# IAM's Date operators: the request's time against each value (any value may match), ISO 8601 or epoch seconds.
+_DATES = {"DateEquals": operator.eq, "DateNotEquals": operator.ne, "DateLessThan": operator.lt,
+          "DateLessThanEquals": operator.le, "DateGreaterThan": operator.gt, "DateGreaterThanEquals": operator.ge}
+
+
+def _aws_date(value) -> datetime:
+    if isinstance(value, (int, float)) or re.fullmatch(r"\d+", value):
+        return datetime.fromtimestamp(int(value), timezone.utc)
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _aws_dates_hold(condition: dict, at: datetime | None) -> bool:
+    """Every Date operator of a condition on the request context {aws:CurrentTime: at} (keys ignore case);
+    a key the request lacks (any other, or the time when none is given) matches nothing."""
+    for name, compare in _DATES.items():
+        for key, values in condition.get(name, {}).items():
+            if key.lower() != "aws:currenttime" or at is None:
+                return False
+            if not any(compare(at, _aws_date(v)) for v in _listed(values)):
+                return False
+    return True
+
+
+def _aws_statement_matches(statement: dict, host: str, claims: dict, at: datetime | None) -> bool:
     if not statement["Principal"]["Federated"].endswith(f":oidc-provider/{host}"):
         return False
     if statement["Action"] != "sts:AssumeRoleWithWebIdentity":
         return False
     condition = statement.get("Condition", {})
-    if set(condition) - {"StringEquals"}:
-        return False  # only the operator wiam writes is modelled here
-    equals = {k: [_iam_value(x) for x in (v if isinstance(v, list) else [v])]
-              for k, v in condition.get("StringEquals", {}).items()}
+    if set(condition) - {"StringEquals", *_DATES}:
+        return False  # only the operators wiam writes are modelled here
+    equals = {k: [_iam_value(x) for x in _listed(v)] for k, v in condition.get("StringEquals", {}).items()}
     # Each string claim is the key `<host>:<claim>`; a key the token lacks matches nothing.
     keys = {f"{host}:{claim}": value for claim, value in claims.items() if isinstance(value, str)}
-    return all(key in keys and keys[key] in values for key, values in equals.items())
+    return all(key in keys and keys[key] in values for key, values in equals.items()) and _aws_dates_hold(condition, at)
 
 
-def aws_roles_accepting(module: dict, claims: dict) -> set[str]:
-    """Roles whose trust policy allows the token: an Allow matches and no Deny does (a Deny wins)."""
+def aws_roles_accepting(module: dict, claims: dict, at: datetime | None = None) -> set[str]:
+    """Roles whose trust policy allows the token presented at `at`: an Allow matches and no Deny does."""
     accepted = set()
     host = claims["iss"].removeprefix("https://").rstrip("/")
     for name, role in module.get("resource", {}).get("aws_iam_role", {}).items():
         statements = json.loads(role["assume_role_policy"])["Statement"]
-        matching = [s["Effect"] for s in statements if _aws_statement_matches(s, host, claims)]
+        matching = [s["Effect"] for s in statements if _aws_statement_matches(s, host, claims, at)]
         if "Allow" in matching and "Deny" not in matching:
             accepted.add(name)
     return accepted
+
+
+def _aws_permits(statement: dict, action: str, resource: str, at: datetime) -> bool:
+    condition = statement.get("Condition", {})
+    if set(condition) - set(_DATES):
+        raise NotImplementedError(f"only Date conditions are modelled, not {sorted(condition)}")
+    return (any(fnmatchcase(action.lower(), a.lower()) for a in _listed(statement["Action"]))
+            and any(fnmatchcase(resource, r) for r in _listed(statement["Resource"]))
+            and _aws_dates_hold(condition, at))
+
+
+def aws_role_may(module: dict, role: str, action: str, resource: str, at: datetime) -> bool:
+    """Whether the role's identity policies allow `action` on `resource` at `at`: a statement of its inline
+    policies matches, or any managed policy is attached (taken to allow everything: its text is not in the
+    module), and no Deny matches."""
+    resources = module.get("resource", {})
+    mine = lambda body: f"aws_iam_role.{role}." in body["role"]  # noqa: E731
+    statements = [s for body in resources.get("aws_iam_role_policy", {}).values() if mine(body)
+                  for s in json.loads(body["policy"])["Statement"]]
+    matching = {s["Effect"] for s in statements if _aws_permits(s, action, resource, at)}
+    managed = any(mine(body) for body in resources.get("aws_iam_role_policy_attachment", {}).values())
+    return "Deny" not in matching and ("Allow" in matching or managed)
 
 
 def _cel_value(expression: str, claims: dict):

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from wiam.diagnostics import Report
 from wiam.document import describe
 from wiam.issuers import KINDS
-from wiam.model import Grant, Identity, Model, Target, Workload, host_path, normalised_url
+from wiam.model import ALWAYS, Grant, Identity, Model, Target, Window, Workload, host_path, normalised_url
 from wiam.names import free_name, short_hash, slug, terraform_name
 from wiam.plan import Principal, TargetPlan
 from wiam.terraform import one_or_list, policy_json, provider_alias, ref
+from wiam import windows
 
 from .settings import CLOUD, DEFAULT_AUDIENCE, TERRAFORM_PROVIDER, GrantSettings, TargetSettings, role_name
 
@@ -35,6 +37,14 @@ CONDITION_OPERATORS = {
     "Bool", "BinaryEquals", "IpAddress", "NotIpAddress", "ArnEquals", "ArnLike", "ArnNotEquals",
     "ArnNotLike", "Null",
 }
+
+# A window is enforced on aws:CurrentTime, the time of each request (STS's included), which IAM's Date
+# operators compare with ISO 8601 values (2026-12-02T02:00:00Z) or epoch seconds; DateLessThan is strict
+# and DateGreaterThanEquals is not: exactly windows.holds, not_before <= time < expires. (IAM User Guide,
+# reference_policies_elements_condition_operators.html#Conditions_DateEquals, and
+# reference_policies_condition-keys.html#condition-keys-currenttime.)
+CURRENT_TIME = "aws:CurrentTime"
+FROM, UNTIL = "DateGreaterThanEquals", "DateLessThan"
 
 
 # The claims beyond aud and sub that STS checks in a web-identity trust policy, as condition keys
@@ -134,6 +144,9 @@ class Role:
     permissions_boundary: str | None
     inline_policy: str | None  # the policy JSON of INLINE_POLICY_NAME
     attachments: list[Attachment]
+    # When its permissions hold (permission_window): the trust policy's windows bound only when a
+    # session begins, this every request of it.
+    window: Window = ALWAYS
 
     @property
     def address(self) -> str:
@@ -147,6 +160,7 @@ class AWSPlan(TargetPlan):
     alias: str  # the Terraform provider configuration its resources name
     oidc_providers: list[CreatedProvider] = field(default_factory=list)
     roles: list[Role] = field(default_factory=list)  # in workload-name order
+    at: datetime | None = None  # the model's moment: when simulate presents a token
 
 
 def oidc_providers(model: Model, target: Target, settings: TargetSettings, issuer_names,
@@ -202,24 +216,36 @@ def iam_literal(text: str) -> str:
     return text.replace("${", "${$}{")
 
 
+def window_conditions(window: Window) -> dict[str, dict[str, str]]:
+    """The Date conditions that hold exactly inside `window` (none when it is unbounded)."""
+    return {operator: {CURRENT_TIME: windows.text(moment)}
+            for operator, moment in ((FROM, window.not_before), (UNTIL, window.expires)) if moment is not None}
+
+
+def _window_order(window: Window) -> tuple[str, str]:
+    return tuple(windows.text(m) if m else "" for m in (window.not_before, window.expires))
+
+
 def trust_policy(providers: dict[str, OidcProvider], identities: list[Identity]) -> dict:
-    """One Allow statement per OIDC provider, audience and set of pinned claims, pinning aud, the exact
-    sub values of the active identities and each claim; disabled subjects (and disabled issuers, whole)
-    get an explicit Deny, which wins whatever the claims."""
-    groups: dict[tuple[str, str, tuple, bool], list[str]] = {}
+    """One Allow statement per OIDC provider, audience, set of pinned claims and window, pinning aud,
+    the exact sub values of the active identities, each claim and the window; disabled subjects (and
+    disabled issuers, whole) get an explicit Deny, which wins whatever the claims."""
+    groups: dict[tuple[str, str, tuple, bool, Window], list[str]] = {}
     denied: dict[tuple[str, str], set[str]] = {}  # by provider and the claim pinning the identities
     by_arn: dict[str, tuple[OidcProvider, bool]] = {}
     for identity in identities:
         provider = providers[identity.issuer.name]
         by_arn[provider.arn] = provider, bool(identity.issuer.disabled)  # alike for issuers of one URL
         if identity.active:  # an identity pinned by a claim has it among its conditions, and no sub
-            key = provider.arn, identity.audience_for(DEFAULT_AUDIENCE), identity.conditions, not identity.pinned_by
+            key = (provider.arn, identity.audience_for(DEFAULT_AUDIENCE), identity.conditions, not identity.pinned_by,
+                   identity.window)
             groups.setdefault(key, []).append(identity.subject)
         else:
             claim, value = identity.pin
             denied.setdefault((provider.arn, claim), set()).add(value)
     statements = []
-    for (arn, audience, conditions, by_sub), subjects in sorted(groups.items()):
+    for (arn, audience, conditions, by_sub, window), subjects in sorted(groups.items(),
+                                                                         key=lambda g: (g[0][:4], _window_order(g[0][4]))):
         keys = by_arn[arn][0].host_path
         equals = {f"{keys}:aud": iam_literal(audience)}
         if by_sub:
@@ -229,7 +255,7 @@ def trust_policy(providers: dict[str, OidcProvider], identities: list[Identity])
             "Effect": "Allow",
             "Principal": {"Federated": arn},
             "Action": "sts:AssumeRoleWithWebIdentity",
-            "Condition": {"StringEquals": equals},
+            "Condition": {"StringEquals": equals, **window_conditions(window)},
         })
     # Sids must be unique within a policy.
     for number, ((arn, claim), values) in enumerate(sorted(denied.items()), 1):
@@ -266,19 +292,82 @@ def _check_conditions(model: Model, target: Target, workload: Workload, report: 
                          f"({issuer.url}): STS compares only the claims it knows for that issuer", carry + only)
 
 
-def inline_policy(settings: GrantSettings) -> dict | None:
-    actions = list(dict.fromkeys(settings.actions))
-    if not actions or settings.resources is None:
+def iam_date(value) -> datetime | None:
+    """A Date condition value as IAM reads it, ISO 8601 (UTC unless it says otherwise) or epoch
+    seconds; None if it is neither."""
+    if isinstance(value, bool):
         return None
-    statement = {
-        "Sid": "WiamGrant",
-        "Effect": "Allow",
-        "Action": one_or_list(actions),
-        "Resource": one_or_list(list(dict.fromkeys(settings.resources))),
-    }
-    if settings.conditions:
-        statement["Condition"] = settings.conditions
-    return {"Version": "2012-10-17", "Statement": [statement]}
+    try:
+        if isinstance(value, (int, float)) or re.fullmatch(r"-?\d+(\.\d+)?", value):
+            return datetime.fromtimestamp(float(value), timezone.utc)
+        moment = datetime.fromisoformat(value)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+# Of several values of one key any may hold (IAM ORs them), so their loosest is the bound they set;
+# of the user's bound and the window's both must hold, so the narrowest is the one kept.
+_LOOSEST = {FROM: min, UNTIL: max}
+_NARROWEST = {FROM: max, UNTIL: min}
+
+
+def one_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _time_keys(block: dict) -> list[str]:
+    return [key for key in block if key.lower() == CURRENT_TIME.lower()]  # IAM condition keys ignore case
+
+
+def undated_conditions(conditions: dict | None, window: Window) -> list[tuple[str, str]]:
+    """The (operator, key) pairs on aws:CurrentTime that the window must merge with but that hold a
+    value IAM does not read as a date."""
+    blocks = conditions or {}
+    return [(operator, key) for operator in window_conditions(window) for key in _time_keys(blocks.get(operator, {}))
+            if any(iam_date(v) is None for v in one_list(blocks[operator][key]))]
+
+
+def windowed(conditions: dict | None, window: Window) -> dict | None:
+    """`conditions` and the window's on aws:CurrentTime, both holding: where the user bounds it with the
+    same operator, one key keeps the narrower bound (two keys differing in case would be ambiguous)."""
+    merged = {operator: dict(block) for operator, block in (conditions or {}).items()}
+    for operator, ours in window_conditions(window).items():
+        block = merged.setdefault(operator, {})
+        bounds = [ours[CURRENT_TIME]]  # first: the window's value wins a tie
+        for key in _time_keys(block):
+            values = [v for v in one_list(block.pop(key)) if iam_date(v) is not None]  # others are errors
+            bounds += [_LOOSEST[operator](values, key=iam_date)] if values else []
+        block[CURRENT_TIME] = _NARROWEST[operator](bounds, key=iam_date)
+    return merged or None
+
+
+def window_denials(window: Window) -> list[dict]:
+    """Denies of every action outside `window`. Managed policies cannot carry a condition, but an
+    explicit Deny in the role's own policy wins over any Allow, theirs too, on every request."""
+    outside = (("WiamBeforeWindow", UNTIL, window.not_before), ("WiamAfterWindow", FROM, window.expires))
+    return [{"Sid": sid, "Effect": "Deny", "Action": "*", "Resource": "*", "Condition": {operator: {CURRENT_TIME: windows.text(moment)}}}
+            for sid, operator, moment in outside if moment is not None]
+
+
+def inline_policy(settings: GrantSettings, window: Window = ALWAYS) -> dict | None:
+    """The role's own policy: the grant's actions on its resources, and only inside `window`."""
+    actions = list(dict.fromkeys(settings.actions))
+    statements = []
+    if actions and settings.resources is not None:
+        statement = {
+            "Sid": "WiamGrant",
+            "Effect": "Allow",
+            "Action": one_or_list(actions),
+            "Resource": one_or_list(list(dict.fromkeys(settings.resources))),
+        }
+        conditions = windowed(settings.conditions, window)
+        if conditions:
+            statement["Condition"] = conditions
+        statements.append(statement)
+    if settings.managed_policies:
+        statements += window_denials(window)
+    return {"Version": "2012-10-17", "Statement": statements} if statements else None
 
 
 def _check_grant(model: Model, target: TargetSettings, workload: Workload, settings: GrantSettings, path: tuple,
@@ -323,6 +412,26 @@ def _check_grant(model: Model, target: TargetSettings, workload: Workload, setti
                      "remove characters outside Latin-1 from the description")
 
 
+def permission_window(workload: Workload, grant: Grant) -> Window:
+    """The grant's window within the span of its workload's identities' windows (each within the
+    workload's): exactly the union of its paths' windows when the identities share one, so a session
+    outlives none of them then; wider, never narrower, when they differ. Identities refused since
+    count too: a session they began earlier stays bounded."""
+    spans = [i.window for i in workload.identities] or [workload.window]
+    starts, ends = [w.not_before for w in spans], [w.expires for w in spans]
+    span = Window(None if None in starts else min(starts), None if None in ends else max(ends))
+    return windows.narrowest(span, grant.window)
+
+
+def _check_window_conditions(model: Model, conditions: dict | None, window: Window, path: tuple,
+                             report: Report) -> None:
+    for operator, key in undated_conditions(conditions, window):
+        report.error(model.where(path + ("conditions", operator, key)), describe(path),
+                     f"the grant's window merges with {operator} on {key}, whose value IAM cannot read as a date",
+                     "write the time as 2026-12-02T02:00:00Z, or leave the bound to the grant's "
+                     "not_before and expires")
+
+
 def _created(model: Model, target: Target, providers: dict[str, OidcProvider], audiences: dict[str, set[str]],
              report: Report) -> list[CreatedProvider]:
     """The OIDC providers the target creates (not those it reuses), with their client ID limit checked."""
@@ -357,7 +466,7 @@ def plan(model: Model, target: Target, report: Report) -> AWSPlan:
             audiences.setdefault(identity.issuer.name, set()).add(identity.audience_for(DEFAULT_AUDIENCE))
     providers = oidc_providers(model, target, settings, audiences, report)
     result = AWSPlan(CLOUD, target.name, block=target, settings=settings, alias=provider_alias(TERRAFORM_PROVIDER[0], target.name),
-                     oidc_providers=_created(model, target, providers, audiences, report))
+                     oidc_providers=_created(model, target, providers, audiences, report), at=model.at)
     if len(result.oidc_providers) > OIDC_PROVIDERS_PER_ACCOUNT:
         report.error(target.pos, describe(target.path),
                      f"{len(result.oidc_providers)} OIDC providers in one account; IAM allows {OIDC_PROVIDERS_PER_ACCOUNT}",
@@ -373,9 +482,12 @@ def plan(model: Model, target: Target, report: Report) -> AWSPlan:
         grant_settings = GrantSettings.of(grant.settings)
         _check_grant(model, settings, workload, grant_settings, grant.path, report)
         _check_conditions(model, target, workload, report)
+        window = permission_window(workload, grant)
+        _check_window_conditions(model, grant_settings.conditions, window, grant.path, report)
         if not workload.identities:
             continue
-        role = _role(model, target, settings, workload, grant, grant_settings, providers, addresses, taken, report)
+        role = _role(model, target, settings, workload, grant, grant_settings, window, providers, addresses, taken,
+                     report)
         result.roles.append(role)
         result.principals[workload.name] = Principal(CLOUD, target.name, workload.name, "role", role.name,
                                                      role.trust, {"arn": role.arn})
@@ -384,7 +496,7 @@ def plan(model: Model, target: Target, report: Report) -> AWSPlan:
 
 
 def _role(model: Model, target: Target, settings: TargetSettings, workload: Workload, grant: Grant,
-          grant_settings: GrantSettings, providers: dict[str, OidcProvider], addresses: dict[str, str],
+          grant_settings: GrantSettings, window: Window, providers: dict[str, OidcProvider], addresses: dict[str, str],
           taken: set[str], report: Report) -> Role:
     resource = terraform_name(target.name, workload.name)
     trust = trust_policy(providers, workload.identities)
@@ -396,7 +508,7 @@ def _role(model: Model, target: Target, settings: TargetSettings, workload: Work
                      f"the account's limit is {quota}",
                      "split the identities over several workloads, or raise the role trust policy quota "
                      "(at most 4096) and declare it with trust_policy_quota on the target")
-    policy = inline_policy(grant_settings)
+    policy = inline_policy(grant_settings, window)
     inline = None if policy is None else policy_json(policy)
     if inline is not None and len(inline) > INLINE_POLICY_MAX:
         report.error(model.where(grant.path, key=True), describe(grant.path),
@@ -414,4 +526,4 @@ def _role(model: Model, target: Target, settings: TargetSettings, workload: Work
     return Role(workload, grant, grant_settings, resource, name, settings.role_arn(name), trust, text,
                 workload.tags(), sorted({addresses[i] for i in used}), workload.description or None,
                 None if duration is None else parse_duration(duration), grant_settings.permissions_boundary,
-                inline, attachments)
+                inline, attachments, window)

@@ -1,15 +1,20 @@
 """AWS STS AssumeRoleWithWebIdentity, judged on the planned roles: the token's issuer must be the
 role's federated OIDC provider (whose client ID list holds the audience), an Allow statement's
-StringEquals conditions must hold for aud, sub and every pinned claim, and no Deny statement may match."""
+StringEquals conditions must hold for aud, sub and every pinned claim and its window at the plan's
+moment, and no Deny statement may match; the role's permissions too hold only inside their window."""
 
 from __future__ import annotations
 
 import re
 
+from datetime import datetime
+
+from wiam import windows
 from wiam.diagnostics import quote
+from wiam.model import Window
 from wiam.verdict import Check, Verdict, audiences, closest
 
-from .plan import AWSPlan
+from .plan import CURRENT_TIME, FROM, UNTIL, AWSPlan
 from .settings import CLOUD
 
 NO_SUBJECT = Check("sub", False, "the role trusts no subject (every identity is disabled)")
@@ -25,7 +30,21 @@ def _shown(values) -> str:
     return ", ".join(quote(v) for v in values[:3]) + (f" and {len(values) - 3} more" if len(values) > 3 else "")
 
 
-def _statement_checks(statement: dict, host: str, claims: dict, client_ids: dict[str, list[str]]) -> list[Check]:
+def statement_window(condition: dict) -> Window:
+    """The window a trust statement's Date conditions on aws:CurrentTime bound, as the plan writes them."""
+    bound = {operator: windows.parse(condition[operator][CURRENT_TIME])
+             for operator in (FROM, UNTIL) if CURRENT_TIME in condition.get(operator, {})}
+    return Window(bound.get(FROM), bound.get(UNTIL))
+
+
+def time_check(window: Window, at: datetime, what: str) -> list[Check]:
+    """Whether `at` is inside the window (no check when it is unbounded)."""
+    return [Check("time", windows.holds(window, at), f"{what} {windows.described(window)}; the token is presented "
+                                                     f"at {windows.text(at)}")] if window else []
+
+
+def _statement_checks(statement: dict, host: str, claims: dict, client_ids: dict[str, list[str]],
+                      at: datetime) -> list[Check]:
     """Every comparison of one statement, the issuer included: a refusal shows all that differ."""
     provider = statement["Principal"]["Federated"].split("oidc-provider/", 1)[1]
     checks = [Check("iss", provider == host, f"the token is from {claims['iss']!r}, the role trusts https://{provider}")]
@@ -40,24 +59,26 @@ def _statement_checks(statement: dict, host: str, claims: dict, client_ids: dict
             c.passed for c in checks if c.name == "aud"):
         checks.append(Check("aud", False, f"{_shown(audiences(claims))} is not a client ID of the OIDC provider "
                                           f"({_shown(client_ids[provider])})"))
-    return checks
+    return checks + time_check(statement_window(statement.get("Condition", {})), at, "the role admits this subject")
 
 
 def simulate(plan: AWSPlan, claims: dict) -> list[Verdict]:
     host = claims["iss"].removeprefix("https://").rstrip("/")
     client_ids = {p.provider.host_path: p.client_ids for p in plan.oidc_providers}
+    at = plan.at or windows.current()  # a plan is of a model resolved at one moment; this is for bare ones
     verdicts = []
     for role in plan.roles:
         allows, denied = [], False
         for statement in role.trust["Statement"]:
-            checks = _statement_checks(statement, host, claims, client_ids)
+            checks = _statement_checks(statement, host, claims, client_ids, at)
             if statement["Effect"] == "Deny":
                 denied = denied or all(c.passed for c in checks)
             else:
                 allows.append(checks)
         enabled = Check("enabled", not denied, f"{claims['sub']!r} is refused by the kill switch "
                                                "(an explicit Deny in the trust policy)")
+        permitted = tuple(time_check(role.window, at, "the role's permissions hold"))
         principal = plan.principals[role.workload.name]
         verdicts.append(Verdict(CLOUD, plan.target, principal.workload, principal.name, principal.node,
-                                closest([tuple(a) + (enabled,) for a in allows], NO_SUBJECT)))
+                                closest([tuple(a) + (enabled,) + permitted for a in allows], NO_SUBJECT)))
     return verdicts
