@@ -19,7 +19,7 @@ import stat
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 
 from .diagnostics import Report
@@ -118,29 +118,59 @@ class Refused(Exception):
     """Why an edit is not made (the EditError gives the text to add by hand)."""
 
 
-def _members(fmt: str, key: str, entries: dict[str, str], present: bool, inline: bool, step: str) -> list[str]:
+def _value(value: Any, fmt: str) -> str:
+    """A string, a list or a map written on one line."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(item, fmt) for item in value) + "]"
+    if isinstance(value, dict):
+        link = " = " if fmt == "hcl" else ": "
+        listed = ", ".join(f"{_quoted(k, fmt)}{link}{_value(v, fmt)}" for k, v in value.items())
+        return f"{{{listed}}}" if fmt == "json" else f"{{ {listed} }}"
+    return _quoted(value, fmt)
+
+
+def _item(fmt: str, key: str, value: Any, inline: bool, step: str) -> list[str]:
+    """One member of a map: on one line, or a map over several lines (its members a step in)."""
+    name = _quoted(key, fmt)
+    if inline or not isinstance(value, dict) or not value:
+        return [f"{name}{' = ' if fmt == 'hcl' else ': '}{_value(value, fmt)}"]
+    inner = [step + line for line in _listed(fmt, list(value.items()), step)]
+    return [f"{name}:", *inner] if fmt == "yaml" else [f"{name}{' = ' if fmt == 'hcl' else ': '}{{", *inner, "}"]
+
+
+def _listed(fmt: str, items: list[tuple[str, Any]], step: str) -> list[str]:
+    """Members over several lines; JSON commas between them only."""
+    lines = []
+    for index, (key, value) in enumerate(items):
+        member = _item(fmt, key, value, False, step)
+        if fmt == "json" and index < len(items) - 1:
+            member[-1] += ","
+        lines += member
+    return lines
+
+
+def _members(fmt: str, key: str, entries: dict[str, Any], present: bool, inline: bool, step: str) -> list[str]:
     """The new members of the map (present) or of the block (a new map `key`): one-line members, or
     lines indented from the first; JSON commas between them only."""
-    link = " = " if fmt == "hcl" else ": "
-    items = [f"{_quoted(k, fmt)}{link}{_quoted(v, fmt)}" for k, v in sorted(entries.items())]
+    items = sorted(entries.items())
     name = _quoted(key, fmt) if fmt == "json" else key
     if inline:
-        listed = ", ".join(items)
-        return items if present else [{"json": f"{name}: {{{listed}}}", "yaml": f"{name}: {{ {listed} }}",
-                                       "hcl": f"{name} = {{ {listed} }}"}[fmt]]
-    if fmt == "json":
-        items = [item + ("," if i < len(items) - 1 else "") for i, item in enumerate(items)]
+        listed = ", ".join(line for k, v in items for line in _item(fmt, k, v, True, ""))
+        return [listed] if present else [{"json": f"{name}: {{{listed}}}", "yaml": f"{name}: {{ {listed} }}",
+                                          "hcl": f"{name} = {{ {listed} }}"}[fmt]]
+    members = _listed(fmt, items, step)
     if present:
-        return items
+        return members
     if fmt == "yaml":
-        return [f"{name}:", *(step + item for item in items)]
-    return [f"{name}: {{" if fmt == "json" else f"{name} = {{", *(step + item for item in items), "}"]
+        return [f"{name}:", *(step + member for member in members)]
+    return [f"{name}: {{" if fmt == "json" else f"{name} = {{", *(step + member for member in members), "}"]
 
 
-def _plan(fmt: str, source: Source, doc: Document, path: tuple, key: str, entries: dict[str, str]) -> Edit:
+Render = Callable[[bool, bool, str], list[str]]  # (present, inline, step) -> the lines to add
+
+
+def _plan(fmt: str, source: Source, doc: Document, path: tuple, key: str, present: bool, render: Render) -> Edit:
     lines = source.lines
-    block = _block(doc.data, path)
-    present = key in block
     into = path + (key,) if present else path
     where = doc.positions[into]
     line, column = where.line - 1, where.column - 1
@@ -152,7 +182,7 @@ def _plan(fmt: str, source: Source, doc: Document, path: tuple, key: str, entrie
             if fmt == "hcl" and not present:
                 raise Refused("the block is written on one line")
             gap = len(rest) - len(rest.lstrip(" \t"))
-            members = ", ".join(_members(fmt, key, entries, present, True, ""))
+            members = ", ".join(render(present, True, ""))
             at = column + 1 + gap
             return Edit(line, (text[:at] + members + (", " if nonempty else "") + text[at:],), replace=True)
         if fmt == "yaml":
@@ -163,14 +193,14 @@ def _plan(fmt: str, source: Source, doc: Document, path: tuple, key: str, entrie
     elif fmt == "yaml" and not text[:column].strip():  # a block mapping, at its first key
         outer = " " * (doc.key_positions[path].column - 1) if path in doc.key_positions else ""
         inner = text[:column]
-        members = _members(fmt, key, entries, present, False, _step(outer, inner, lines))
+        members = render(present, False, _step(outer, inner, lines))
         return Edit(line, tuple(inner + member for member in members))
     else:
         raise Refused("something else is written where the entries would go")
     outer = _indent(text)
     following = _indent(next((other for other in lines[line + 1:] if other.strip()), ""))
     inner = following if len(following) > len(outer) and following.startswith(outer) else outer + _unit(lines)
-    members = _members(fmt, key, entries, present, False, _step(outer, inner, lines))
+    members = render(present, False, _step(outer, inner, lines))
     if fmt == "json" and nonempty:  # the members that follow need a comma before them
         members[-1] += ","
     return Edit(line + 1, tuple(inner + member for member in members))
@@ -203,18 +233,38 @@ def _read(file: str, text: str) -> Document:
 def edit_text(file: str, raw: bytes, path: tuple, key: str, entries: dict[str, str]) -> bytes:
     """The file's new content with `entries` added to the map `key` of the block at `path`, or
     Refused. The result reads back as the old document plus the entries, or it is refused."""
+    source, fmt, old = _opened(file, raw)
+    present = key in _at(old.data, path)
+    expected = copy.deepcopy(old.data)
+    _block(expected, path).setdefault(key, {}).update(entries)
+    render: Render = lambda there, inline, step: _members(fmt, key, entries, there, inline, step)
+    return _checked(file, _planned(fmt, source, old, path, key, present, render), expected)
+
+
+def _opened(file: str, raw: bytes) -> tuple[Source, str, Document]:
     try:
         source = parse_source(raw)
     except UnicodeDecodeError:
         raise Refused("the file is not UTF-8 text") from None
-    fmt = _format(file)
-    old = _read(file, source.text)  # the readers refuse YAML anchors and aliases, so no edit can miss one
+    return source, _format(file), _read(file, source.text)  # the readers refuse YAML anchors and aliases
+
+
+def _at(data: Any, path: tuple) -> Any:
     try:
-        edited = _apply(source, _plan(fmt, source, old, path, key, entries))
+        return _block(data, path)
     except (KeyError, IndexError, TypeError):
         raise Refused("the block is not written where the spec says") from None
-    expected = copy.deepcopy(old.data)
-    _block(expected, path).setdefault(key, {}).update(entries)
+
+
+def _planned(fmt: str, source: Source, old: Document, path: tuple, key: str, present: bool, render: Render) -> Source:
+    try:
+        return _apply(source, _plan(fmt, source, old, path, key, present, render))
+    except (KeyError, IndexError, TypeError):
+        raise Refused("the block is not written where the spec says") from None
+
+
+def _checked(file: str, edited: Source, expected: dict) -> bytes:
+    """The edited file, if it reads back as exactly the document expected."""
     report = Report()
     if read(file, edited.text, report).data != expected or report.diagnostics:
         raise Refused("the edited file would not read back as the spec plus the entries")
