@@ -191,7 +191,7 @@ def _plan(fmt: str, source: Source, doc: Document, path: tuple, key: str, presen
         if not text.rstrip().endswith("{"):
             raise Refused("the block's first line holds more than its opening (one line, or a comment)")
     elif fmt == "yaml" and not text[:column].strip():  # a block mapping, at its first key
-        outer = " " * (doc.key_positions[path].column - 1) if path in doc.key_positions else ""
+        outer = " " * (doc.key_positions[into].column - 1) if into in doc.key_positions else ""
         inner = text[:column]
         members = render(present, False, _step(outer, inner, lines))
         return Edit(line, tuple(inner + member for member in members))
@@ -290,6 +290,152 @@ def add_entries(model: Model, path: tuple, key: str, entries: dict[str, str]) ->
     except (Refused, OSError) as error:
         reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
         raise EditError(f"{by_hand(where.file, where.line, path, key, entries, present)}\n  (not written: {reason})") from None
+
+
+def _hcl_block(kind: str, labels: tuple[str, ...], body: dict[str, Any], step: str) -> list[str]:
+    """An HCL block over several lines, its attributes aligned as `terraform fmt` aligns them."""
+    width = max(map(len, body), default=0)
+    head = " ".join([kind, *(_quoted(label, "hcl") for label in labels)])
+    return [f"{head} {{", *(f"{step}{name.ljust(width)} = {_value(value, 'hcl')}" for name, value in body.items()), "}"]
+
+
+def block_text(file: str, kind: str, labels: tuple[str, ...], body: dict[str, Any]) -> list[str]:
+    """The new block as the file's format writes it, two spaces a step: what to add by hand."""
+    fmt = _format(file)
+    if fmt == "hcl":
+        return _hcl_block(kind, labels, body, "  ")
+    nested: Any = body
+    for label in reversed(labels):
+        nested = {label: nested}
+    return _item(fmt, kind, nested, False, "  ")
+
+
+def add_block_text(file: str, raw: bytes, path: tuple, kind: str, labels: tuple[str, ...], body: dict[str, Any]) -> bytes:
+    """The file's new content with a block `kind "labels"... { body }` first in the block at `path`
+    (in YAML and JSON: the body under its labels' maps, first in the deepest one that exists), or
+    Refused. The result reads back as the old document plus the block, or it is refused."""
+    source, fmt, old = _opened(file, raw)
+    chain = (kind, *labels)
+    expected = copy.deepcopy(old.data)
+    node = _at(expected, path)
+    for part in chain[:-1]:
+        node = node.setdefault(part, {})
+    if chain[-1] in node:
+        raise Refused(f"{describe(path + chain)} exists already")
+    node[chain[-1]] = body
+    if fmt == "hcl":
+        render: Render = lambda _, inline, step: _hcl_block(kind, labels, body, step) if not inline else _no_line()
+        return _checked(file, _planned(fmt, source, old, path, kind, False, render), expected)
+    at, depth = path, 0  # down the labels' maps that exist: the new entry goes in the deepest
+    while depth < len(chain) - 1 and chain[depth] in _at(old.data, at) and chain[depth + 1] in _at(old.data, at)[chain[depth]]:
+        at, depth = at + (chain[depth],), depth + 1
+    entry: Any = body
+    for label in reversed(chain[depth + 1:]):
+        entry = {label: entry}
+    present = chain[depth] in _at(old.data, at)
+    render = lambda there, inline, step: _members(fmt, chain[depth], entry, there, inline, step)
+    return _checked(file, _planned(fmt, source, old, at, chain[depth], present, render), expected)
+
+
+def _no_line() -> list[str]:
+    raise Refused("the block is written on one line")
+
+
+def add_block(model: Model, path: tuple, kind: str, labels: tuple[str, ...], body: dict[str, Any]) -> tuple[str, bytes]:
+    """(file, its new content) with a new block in the block at `path`, in the file that declares it."""
+    where = model.where(path, key=True)
+    try:
+        with open(where.file, "rb") as handle:
+            raw = handle.read()
+        return where.file, add_block_text(where.file, raw, path, kind, labels, body)
+    except (Refused, OSError) as error:
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        text = "".join(f"\n    {line}" for line in block_text(where.file, kind, labels, body))
+        raise EditError(f"{where.file}:{where.line}: add by hand in {describe(path)}:{text}\n  (not written: {reason})") from None
+
+
+def _delete(data: dict, path: tuple) -> tuple:
+    """Delete the value at `path` and the maps and lists that leaves empty; the outermost path deleted."""
+    parents = [data]
+    for part in path[:-1]:
+        parents.append(parents[-1][part])
+    del parents[-1][path[-1]]
+    top = path
+    for depth in range(len(path) - 1, 0, -1):
+        if parents[depth]:
+            break
+        del parents[depth - 1][path[depth - 1]]
+        top = path[:depth]
+    return top
+
+
+def _lines_of(doc: Document, path: tuple) -> list[int]:
+    """The lines (0-based) where the value at `path` or anything in it is written."""
+    return [pos.line - 1 for table in (doc.positions, doc.key_positions) for where, pos in table.items()
+            if where[:len(path)] == path]
+
+
+def _without_lines(source: Source, first: int, last: int, fmt: str) -> Source:
+    """The source without lines first..last; in JSON also the comma the removed member leaves dangling."""
+    lines, ends = source.lines[:first] + source.lines[last + 1:], source.ends[:first] + source.ends[last + 1:]
+    if fmt == "json":
+        before = next((i for i in range(first - 1, -1, -1) if lines[i].strip()), None)
+        after = next((i for i in range(first, len(lines)) if lines[i].strip()), None)
+        if before is not None and after is not None and lines[before].rstrip().endswith(",") \
+                and lines[after].lstrip()[:1] in "}]":
+            kept = lines[before].rstrip()
+            lines[before] = kept[:-1] + lines[before][len(kept):]
+    return Source(source.bom, lines, ends, source.newline)
+
+
+def remove_text(file: str, raw: bytes, paths: list[tuple]) -> bytes:
+    """The file's new content without the blocks at `paths` (whole lines, each block's own; in YAML
+    and JSON also the maps they leave empty), or Refused. Each removal must read back as exactly the
+    document without that block; the rest stays byte for byte."""
+    source, fmt, old = _opened(file, raw)
+    expected = copy.deepcopy(old.data)
+    units = []
+    for path in sorted(paths, key=lambda p: min(_lines_of(old, p), default=-1), reverse=True):
+        try:
+            top = _delete(expected, path)
+        except (KeyError, IndexError, TypeError):
+            raise Refused(f"{describe(path)} is not written in this file") from None
+        units.append((path if fmt == "hcl" else top, copy.deepcopy(expected)))
+    for unit, wanted in units:  # from the last in the file up: the lines above stay where they were
+        inside = _lines_of(old, unit)
+        first, last = min(inside), max(inside)
+        following = [line for table in (old.positions, old.key_positions) for where, pos in table.items()
+                     if (line := pos.line - 1) > last and where[:len(unit)] != unit]
+        source = _first_that_reads(file, fmt, source, first, range(last, min(following, default=len(source.lines))), wanted)
+    return source.encode()
+
+
+def _first_that_reads(file: str, fmt: str, source: Source, first: int, lasts: range, wanted: dict) -> Source:
+    """The source without lines first..last for the first `last` that reads back as `wanted`: the
+    block's own lines, not the comments or blank lines after it."""
+    for last in lasts:
+        candidate = _without_lines(source, first, last, fmt)
+        report = Report()
+        if read(file, candidate.text, report).data == wanted and not report.diagnostics:
+            return candidate
+    raise Refused("the block does not take whole lines of its own")
+
+
+def remove_blocks(model: Model, paths: list[tuple]) -> dict[str, bytes]:
+    """Each file's new content without the blocks at `paths` that it declares."""
+    by_file: dict[str, list[tuple]] = {}
+    for path in paths:
+        by_file.setdefault(model.where(path, key=True).file, []).append(path)
+    edited = {}
+    for file, inside in by_file.items():
+        try:
+            with open(file, "rb") as handle:
+                edited[file] = remove_text(file, handle.read(), inside)
+        except (Refused, OSError) as error:
+            reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+            places = "; ".join(f"{describe(p)} (line {model.where(p, key=True).line})" for p in inside)
+            raise EditError(f"{file}: remove by hand: {places}\n  (not written: {reason})") from None
+    return edited
 
 
 def write_in_place(file: str, content: bytes, folder: str) -> None:
