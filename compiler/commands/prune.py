@@ -25,8 +25,9 @@ def prune_command(directory: str = DirArgument, recursive: bool = RecursiveOptio
     removals = jit.closed_blocks(model, when)
     edited: dict[str, bytes] = {}
     try:
-        edited = remove_blocks(model, [removal.path for removal in removals])
-        jit.validated(directory, recursive, edited, when)
+        if removals:
+            edited = remove_blocks(model, [removal.path for removal in removals])
+            jit.validated(directory, recursive, edited, when)
         for file, content in edited.items() if not dry_run else ():
             write_in_place(file, content, directory)
     except EditError as error:
