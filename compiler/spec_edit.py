@@ -389,36 +389,100 @@ def _without_lines(source: Source, first: int, last: int, fmt: str) -> Source:
 
 
 def remove_text(file: str, raw: bytes, paths: list[tuple]) -> bytes:
-    """The file's new content without the blocks at `paths` (whole lines, each block's own; in YAML
-    and JSON also the maps they leave empty), or Refused. Each removal must read back as exactly the
-    document without that block; the rest stays byte for byte."""
+    """The file's new content without the blocks at `paths` (whole lines, each block's own, or a
+    member of a map written on one line; in YAML and JSON also the maps they leave empty), or
+    Refused. Each removal must read back as exactly the document without that block; the rest stays
+    byte for byte."""
     source, fmt, old = _opened(file, raw)
     expected = copy.deepcopy(old.data)
     units = []
-    for path in sorted(paths, key=lambda p: min(_lines_of(old, p), default=-1), reverse=True):
+    for path in sorted(paths, key=lambda p: _start(old, p), reverse=True):
         try:
             top = _delete(expected, path)
         except (KeyError, IndexError, TypeError):
             raise Refused(f"{describe(path)} is not written in this file") from None
         units.append((path if fmt == "hcl" else top, copy.deepcopy(expected)))
-    for unit, wanted in units:  # from the last in the file up: the lines above stay where they were
+    for unit, wanted in units:  # from the last in the file up: what is before stays where it was
         inside = _lines_of(old, unit)
         first, last = min(inside), max(inside)
         following = [line for table in (old.positions, old.key_positions) for where, pos in table.items()
                      if (line := pos.line - 1) > last and where[:len(unit)] != unit]
-        source = _first_that_reads(file, fmt, source, first, range(last, min(following, default=len(source.lines))), wanted)
+        lasts = range(last, min(following, default=len(source.lines)))
+        shorter = next((c for c in (_without_lines(source, first, end, fmt) for end in lasts)
+                        if _reads_as(file, c, wanted)), None)
+        if shorter is None and first == last and fmt != "hcl":
+            keyed = unit in old.key_positions
+            shorter = _without_member(source, first, (old.key_positions if keyed else old.positions)[unit].column - 1, keyed)
+            shorter = shorter if shorter is not None and _reads_as(file, shorter, wanted) else None
+        if shorter is None:
+            raise Refused("the block shares its lines with others")
+        source = shorter
     return source.encode()
 
 
-def _first_that_reads(file: str, fmt: str, source: Source, first: int, lasts: range, wanted: dict) -> Source:
-    """The source without lines first..last for the first `last` that reads back as `wanted`: the
-    block's own lines, not the comments or blank lines after it."""
-    for last in lasts:
-        candidate = _without_lines(source, first, last, fmt)
-        report = Report()
-        if read(file, candidate.text, report).data == wanted and not report.diagnostics:
-            return candidate
-    raise Refused("the block does not take whole lines of its own")
+def _start(doc: Document, path: tuple) -> tuple[int, int]:
+    return min(((pos.line, pos.column) for table in (doc.positions, doc.key_positions)
+                for where, pos in table.items() if where[:len(path)] == path), default=(0, 0))
+
+
+def _reads_as(file: str, source: Source, wanted: dict) -> bool:
+    report = Report()
+    return read(file, source.text, report).data == wanted and not report.diagnostics
+
+
+def _value_end(text: str, at: int) -> int:
+    """Where the flow value (or quoted key) starting at `at` ends: past its closing bracket or quote,
+    or at a plain scalar's next `,`, `}` or `]`."""
+    depth, quote, index = 0, None, at
+    while index < len(text):
+        char = text[index]
+        if quote:
+            if char == "\\" and quote == '"':
+                index += 1
+            elif char == quote:
+                quote = None
+                if not depth:
+                    return index + 1
+        elif char in "\"'":
+            quote = char
+        elif char in "{[":
+            depth += 1
+        elif char == "," and not depth:
+            return index
+        elif char in "}]":
+            if not depth:
+                return index
+            depth -= 1
+            if not depth:
+                return index + 1
+        index += 1
+    return index
+
+
+def _without_member(source: Source, line: int, column: int, keyed: bool) -> Source | None:
+    """The source without the map member whose key (or the list item that) starts at (line, column)
+    on a line it shares (YAML flow style, JSON on one line), and the comma that set it apart; None
+    if nothing such is there."""
+    text = source.lines[line]
+    start = column
+    if keyed:
+        key_end = _value_end(text, column) if text[column:column + 1] in ("'", '"') else text.find(":", column)
+        if key_end < 0:
+            return None
+        colon = key_end + len(text[key_end:]) - len(text[key_end:].lstrip(" \t"))
+        if text[colon:colon + 1] != ":":
+            return None
+        start = colon + 1 + len(text[colon + 1:]) - len(text[colon + 1:].lstrip(" \t"))
+    end = len(text[:_value_end(text, start)].rstrip(" \t"))
+    after = re.match(r"[ \t]*,[ \t]*", text[end:])
+    before = re.search(r",[ \t]*\Z", text[:column])
+    if after:
+        text = text[:column] + text[end + after.end():]
+    elif before:
+        text = text[:before.start()] + text[end:]
+    else:
+        return None
+    return Source(source.bom, [*source.lines[:line], text, *source.lines[line + 1:]], source.ends, source.newline)
 
 
 def remove_blocks(model: Model, paths: list[tuple]) -> dict[str, bytes]:

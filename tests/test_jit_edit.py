@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from wiam import jit
 from wiam.diagnostics import Report
 from wiam.readers import read
-from wiam.spec_edit import Refused, add_block_text, remove_text
+from wiam.spec_edit import add_block_text, remove_text
 from support.cli import run_wiam
 from support.git import commit_all, git, init_repo
 from support.specs import AT_TEXT, BASE_HCL, workload_hcl
@@ -199,12 +199,7 @@ def test_grant_then_prune_gives_back_the_file(fmt, unit, flow, crlf, bom, reason
     assert data["workload"]["app"]["grant"][where[0]][where[1]] == body
     assert data["workload"]["app"]["grant"]["aws"]["prod"] == APP["grant"]["aws"]["prod"]
     assert edited.startswith(codecs.BOM_UTF8) == bom and (b"\r\n" in edited) == crlf
-    one_line = flow and fmt != "hcl"
-    if one_line:  # the new grant shares its line with others: prune leaves that to the user
-        with pytest.raises(Refused):
-            remove_text(file, edited, [path])
-    else:
-        assert remove_text(file, edited, [path]) == raw
+    assert remove_text(file, edited, [path]) == raw
 
 
 @given(days=st.integers(0, 7), hours=st.integers(0, 30), minutes=st.integers(0, 120))
@@ -217,3 +212,18 @@ def test_durations_read_as_written_and_are_bounded(days, hours, minutes):
     else:
         with pytest.raises(ValueError):
             jit.duration(text)
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+@pytest.mark.parametrize("flow", [False, True])
+@pytest.mark.parametrize("index", [0, 1])
+def test_an_identity_goes_from_its_list_and_the_rest_stays(fmt, flow, index):
+    second = {"issuer": "github", "repository": "acme/old", "ref": "refs/heads/main", "expires": "2026-12-01T20:00:00Z"}
+    app = {**APP, "identity": [*APP["identity"], second]}
+    data = {**BASE, "workload": {"app": app}}
+    text = (json.dumps(data, indent=None if flow else 2) if fmt == "json"
+            else yaml.safe_dump(data, sort_keys=False, default_flow_style=flow, width=10 ** 6))
+    file = f"main.wiam.{fmt}"
+    left = remove_text(file, text.encode(), [("workload", "app", "identity", index)])
+    assert loaded(file, left)["workload"]["app"]["identity"] == [app["identity"][1 - index]]
+    assert loaded(file, left)["workload"]["app"]["grant"] == APP["grant"]
