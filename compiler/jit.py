@@ -120,22 +120,19 @@ def closed_blocks(model: Model, at: datetime) -> list[Removal]:
     for name in sorted(model.workloads):
         workload = model.workloads[name]
         base = ("workload", name)
-        grants = [(base + ("grant", g.cloud, g.target), narrowest_end(workload.window, g.window)) for g in workload.closed]
+        grants = [(base + ("grant", g.cloud, g.target), windows.narrowest(workload.window, g.window).expires) for g in workload.closed]
         identities = [(base + ("identity", i.index), i.window.expires) for i in workload.identities
                       if windows.closed(i.window, at)]
-        if (grants and not workload.grants) or (identities and len(identities) == len(workload.identities)):
-            shut = [end for _, end in grants + identities]
-            found.append(Removal(base, model.where(base, key=True),
-                                 f"every {'grant' if grants and not workload.grants else 'identity'}'s window closed "
-                                 f"(the last at {windows.text(max(shut))}); a workload needs one"))
+        emptied = (("grant", grants) if grants and not workload.grants
+                   else ("identity", identities) if identities and len(identities) == len(workload.identities) else None)
+        if emptied:
+            kind, shut = emptied
+            found.append(Removal(base, model.where(base, key=True), f"every {kind}'s window closed (the last at "
+                                 f"{windows.text(max(end for _, end in shut))}); a workload needs one"))
             continue
         found += [Removal(path, model.where(path, key=True), f"its window closed at {windows.text(end)}")
                   for path, end in grants + identities]
     return found
-
-
-def narrowest_end(*among: Window) -> datetime:
-    return windows.narrowest(*among).expires
 
 
 def validated(directory: str, recursive: bool, edited: dict[str, bytes], at: datetime) -> Model:

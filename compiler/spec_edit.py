@@ -9,6 +9,7 @@ add by hand and where, and the file is left as it is."""
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import copy
 import json
@@ -369,12 +370,6 @@ def _delete(data: dict, path: tuple) -> tuple:
     return top
 
 
-def _lines_of(doc: Document, path: tuple) -> list[int]:
-    """The lines (0-based) where the value at `path` or anything in it is written."""
-    return [pos.line - 1 for table in (doc.positions, doc.key_positions) for where, pos in table.items()
-            if where[:len(path)] == path]
-
-
 def _without_lines(source: Source, first: int, last: int, fmt: str) -> Source:
     """The source without lines first..last; in JSON also the comma the removed member leaves dangling."""
     lines, ends = source.lines[:first] + source.lines[last + 1:], source.ends[:first] + source.ends[last + 1:]
@@ -388,41 +383,101 @@ def _without_lines(source: Source, first: int, last: int, fmt: str) -> Source:
     return Source(source.bom, lines, ends, source.newline)
 
 
+@dataclass(frozen=True)
+class _Outline:
+    """Where each block, and everything in it, is written: worked out once for all of a file's removals."""
+    starts: dict[tuple, tuple[int, int]]  # path -> the first (line, column), 0-based, of it or anything in it
+    ends: dict[tuple, int]  # path -> the last line it or anything in it is written on
+    lines: list[int]  # the lines anything is written on, sorted
+
+    def after(self, line: int, otherwise: int) -> int:
+        """The first line after `line` that something is written on."""
+        index = bisect.bisect_right(self.lines, line)
+        return self.lines[index] if index < len(self.lines) else otherwise
+
+
+def _outline(doc: Document) -> _Outline:
+    starts: dict[tuple, tuple[int, int]] = {}
+    ends: dict[tuple, int] = {}
+    for table in (doc.positions, doc.key_positions):
+        for where, pos in table.items():
+            here = (pos.line - 1, pos.column - 1)
+            for length in range(len(where) + 1):
+                prefix = where[:length]
+                if here < starts.get(prefix, (math.inf, 0)):
+                    starts[prefix] = here
+                if ends.get(prefix, -1) < here[0]:
+                    ends[prefix] = here[0]
+    return _Outline(starts, ends, sorted({line for line, _ in starts.values()} | set(ends.values())))
+
+
+def _balanced(lines: list[str], fmt: str) -> bool:
+    """Whether the lines open as many brackets as they close, outside strings and comments: where a
+    block written over lines ends (a guess; the result is read back)."""
+    depth = 0
+    for line in lines:
+        quoted = False
+        for index, char in enumerate(line):
+            if quoted:
+                quoted = char != '"' or line[index - 1] == "\\" and line[index - 2:index] != "\\\\"
+            elif char == '"':
+                quoted = True
+            elif char == "#" and fmt != "json" or line.startswith("//", index) and fmt == "hcl":
+                break
+            elif char in "{[":
+                depth += 1
+            elif char in "}]":
+                depth -= 1
+    return depth == 0
+
+
 def remove_text(file: str, raw: bytes, paths: list[tuple]) -> bytes:
     """The file's new content without the blocks at `paths` (whole lines, each block's own, or a
     member of a map written on one line; in YAML and JSON also the maps they leave empty), or
-    Refused. Each removal must read back as exactly the document without that block; the rest stays
-    byte for byte."""
+    Refused. The result must read back as exactly the document without them; the rest stays byte
+    for byte. Each block's lines are first guessed from its brackets, all at once; when that does
+    not read back, each removal is found and checked one at a time."""
     source, fmt, old = _opened(file, raw)
+    outline = _outline(old)
     expected = copy.deepcopy(old.data)
     units = []
-    for path in sorted(paths, key=lambda p: _start(old, p), reverse=True):
+    for path in sorted(paths, key=lambda p: outline.starts.get(p, (-1, -1)), reverse=True):
         try:
             top = _delete(expected, path)
         except (KeyError, IndexError, TypeError):
             raise Refused(f"{describe(path)} is not written in this file") from None
         units.append((path if fmt == "hcl" else top, copy.deepcopy(expected)))
-    for unit, wanted in units:  # from the last in the file up: what is before stays where it was
-        inside = _lines_of(old, unit)
-        first, last = min(inside), max(inside)
-        following = [line for table in (old.positions, old.key_positions) for where, pos in table.items()
-                     if (line := pos.line - 1) > last and where[:len(unit)] != unit]
-        lasts = range(last, min(following, default=len(source.lines)))
-        shorter = next((c for c in (_without_lines(source, first, end, fmt) for end in lasts)
-                        if _reads_as(file, c, wanted)), None)
-        if shorter is None and first == last and fmt != "hcl":
-            keyed = unit in old.key_positions
-            shorter = _without_member(source, first, (old.key_positions if keyed else old.positions)[unit].column - 1, keyed)
-            shorter = shorter if shorter is not None and _reads_as(file, shorter, wanted) else None
-        if shorter is None:
-            raise Refused("the block shares its lines with others")
-        source = shorter
+    guessed: Source | None = source
+    for unit, _ in units:  # from the last in the file up: what is before stays where it was
+        first, last = outline.starts[unit][0], outline.ends[unit]
+        lines = guessed.lines
+        end = next((e for e in range(last, outline.after(last, len(lines))) if _balanced(lines[first:e + 1], fmt)), None)
+        if end is None:
+            break
+        guessed = _without_lines(guessed, first, end, fmt)
+    else:
+        if _reads_as(file, guessed, expected):
+            return guessed.encode()
+    for unit, wanted in units:
+        source = _one_removed(file, fmt, source, outline, unit, wanted, old.key_positions)
     return source.encode()
 
 
-def _start(doc: Document, path: tuple) -> tuple[int, int]:
-    return min(((pos.line, pos.column) for table in (doc.positions, doc.key_positions)
-                for where, pos in table.items() if where[:len(path)] == path), default=(0, 0))
+def _one_removed(file: str, fmt: str, source: Source, outline: _Outline, unit: tuple, wanted: dict,
+                 keys: dict) -> Source:
+    """The source without one block: its lines up to the first end that reads back as `wanted`
+    (not the comments or blank lines after it), or the member of a line it shares."""
+    first, last = outline.starts[unit][0], outline.ends[unit]
+    for end in range(last, outline.after(last, len(source.lines))):
+        shorter = _without_lines(source, first, end, fmt)
+        if _reads_as(file, shorter, wanted):
+            return shorter
+    if first == last and fmt != "hcl":
+        column = keys[unit].column - 1 if unit in keys else outline.starts[unit][1]
+        shorter = _without_member(source, first, column, unit in keys)
+        if shorter is not None and _reads_as(file, shorter, wanted):
+            return shorter
+    raise Refused("the block shares its lines with others")
 
 
 def _reads_as(file: str, source: Source, wanted: dict) -> bool:
