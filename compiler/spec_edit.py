@@ -440,15 +440,10 @@ def remove_text(file: str, raw: bytes, paths: list[tuple]) -> bytes:
     source, fmt, old = _opened(file, raw)
     outline = _outline(old)
     expected = copy.deepcopy(old.data)
-    units = []
-    for path in sorted(paths, key=lambda p: outline.starts.get(p, (-1, -1)), reverse=True):
-        try:
-            top = _delete(expected, path)
-        except (KeyError, IndexError, TypeError):
-            raise Refused(f"{describe(path)} is not written in this file") from None
-        units.append((path if fmt == "hcl" else top, copy.deepcopy(expected)))
-    guessed: Source | None = source
-    for unit, _ in units:  # from the last in the file up: what is before stays where it was
+    ordered = sorted(paths, key=lambda p: outline.starts.get(p, (-1, -1)), reverse=True)
+    units = [_deleted(expected, path, fmt) for path in ordered]
+    guessed = source
+    for unit in units:  # from the last in the file up: what is before stays where it was
         first, last = outline.starts[unit][0], outline.ends[unit]
         lines = guessed.lines
         end = next((e for e in range(last, outline.after(last, len(lines))) if _balanced(lines[first:e + 1], fmt)), None)
@@ -458,9 +453,21 @@ def remove_text(file: str, raw: bytes, paths: list[tuple]) -> bytes:
     else:
         if _reads_as(file, guessed, expected):
             return guessed.encode()
-    for unit, wanted in units:
+    wanted = copy.deepcopy(old.data)
+    for path, unit in zip(ordered, units):
+        _deleted(wanted, path, fmt)
         source = _one_removed(file, fmt, source, outline, unit, wanted, old.key_positions)
     return source.encode()
+
+
+def _deleted(data: dict, path: tuple, fmt: str) -> tuple:
+    """Delete the block at `path` from `data`; the path whose lines go (in YAML and JSON the
+    outermost map it left empty; in HCL those are written by no lines of their own)."""
+    try:
+        top = _delete(data, path)
+    except (KeyError, IndexError, TypeError):
+        raise Refused(f"{describe(path)} is not written in this file") from None
+    return path if fmt == "hcl" else top
 
 
 def _one_removed(file: str, fmt: str, source: Source, outline: _Outline, unit: tuple, wanted: dict,

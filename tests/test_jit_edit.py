@@ -227,3 +227,19 @@ def test_an_identity_goes_from_its_list_and_the_rest_stays(fmt, flow, index):
     left = remove_text(file, text.encode(), [("workload", "app", "identity", index)])
     assert loaded(file, left)["workload"]["app"]["identity"] == [app["identity"][1 - index]]
     assert loaded(file, left)["workload"]["app"]["grant"] == APP["grant"]
+
+
+@pytest.mark.parametrize("file, text, path, left", [
+    # a block scalar's lines carry no position of their own: the first guess at the block's end is short
+    ("main.wiam.yaml", "workload:\n  app:\n    grant:\n      gcp:\n        prod:\n          reason: |\n            line one\n"
+     "            line two\n      aws:\n        prod:\n          actions: [\"s3:GetObject\"]\n  # next\n",
+     ("workload", "app", "grant", "gcp"),
+     "workload:\n  app:\n    grant:\n      aws:\n        prod:\n          actions: [\"s3:GetObject\"]\n  # next\n"),
+    # braces inside a heredoc do not count
+    ("main.wiam.hcl", 'workload "app" {\n  grant "gcp" "prod" {\n    reason = <<-EOT\n      {{ not HCL\n      EOT\n  }\n'
+     '  # stays\n  grant "aws" "prod" {\n    actions = ["s3:GetObject"]\n  }\n}\n',
+     ("workload", "app", "grant", "gcp", "prod"),
+     'workload "app" {\n  # stays\n  grant "aws" "prod" {\n    actions = ["s3:GetObject"]\n  }\n}\n'),
+])
+def test_blocks_whose_end_is_hard_to_see_are_removed_whole(file, text, path, left):
+    assert remove_text(file, text.encode(), [path]).decode() == left
