@@ -1,11 +1,12 @@
 """Small edits to spec files that keep everything else as written: add entries to a map attribute
-of a block, in the file and format that block is written in.
+of a block, add a whole block, or remove blocks, in the file and format they are written in.
 
-An edit either inserts whole lines (in a map or block written over several lines) or changes the
-one line that opens a one-line map (YAML flow mappings, JSON on one line); the new entries go first.
-It keeps the file's BOM, line endings and indentation, and it holds only if the edited file reads
-back as exactly the old document plus the entries. Anything else is refused with the exact text to
-add by hand and where, and the file is left as it is."""
+An addition either inserts whole lines (in a map or block written over several lines) or changes
+the one line that opens a one-line map (YAML flow mappings, JSON on one line); the new entries go
+first. A removal takes out the block's own lines, or its member of a line it shares. Every edit
+keeps the file's BOM, line endings and indentation, and it holds only if the edited file reads back
+as exactly the old document with the change. Anything else is refused with the exact text to add
+or remove by hand and where, and the file is left as it is."""
 
 from __future__ import annotations
 
@@ -266,8 +267,7 @@ def _planned(fmt: str, source: Source, old: Document, path: tuple, key: str, pre
 
 def _checked(file: str, edited: Source, expected: dict) -> bytes:
     """The edited file, if it reads back as exactly the document expected."""
-    report = Report()
-    if read(file, edited.text, report).data != expected or report.diagnostics:
+    if not _reads_as(file, edited, expected):
         raise Refused("the edited file would not read back as the spec plus the entries")
     return edited.encode()
 
@@ -325,7 +325,7 @@ def add_block_text(file: str, raw: bytes, path: tuple, kind: str, labels: tuple[
         raise Refused(f"{describe(path + chain)} exists already")
     node[chain[-1]] = body
     if fmt == "hcl":
-        render: Render = lambda _, inline, step: _hcl_block(kind, labels, body, step) if not inline else _no_line()
+        render: Render = lambda _, __, step: _hcl_block(kind, labels, body, step)  # never inline: _plan refuses one-line blocks
         return _checked(file, _planned(fmt, source, old, path, kind, False, render), expected)
     at, depth = path, 0  # down the labels' maps that exist: the new entry goes in the deepest
     while depth < len(chain) - 1 and chain[depth] in _at(old.data, at) and chain[depth + 1] in _at(old.data, at)[chain[depth]]:
@@ -336,10 +336,6 @@ def add_block_text(file: str, raw: bytes, path: tuple, kind: str, labels: tuple[
     present = chain[depth] in _at(old.data, at)
     render = lambda there, inline, step: _members(fmt, chain[depth], entry, there, inline, step)
     return _checked(file, _planned(fmt, source, old, at, chain[depth], present, render), expected)
-
-
-def _no_line() -> list[str]:
-    raise Refused("the block is written on one line")
 
 
 def add_block(model: Model, path: tuple, kind: str, labels: tuple[str, ...], body: dict[str, Any]) -> tuple[str, bytes]:
@@ -416,10 +412,12 @@ def _balanced(lines: list[str], fmt: str) -> bool:
     block written over lines ends (a guess; the result is read back)."""
     depth = 0
     for line in lines:
-        quoted = False
+        quoted = escaped = False
         for index, char in enumerate(line):
-            if quoted:
-                quoted = char != '"' or line[index - 1] == "\\" and line[index - 2:index] != "\\\\"
+            if escaped:
+                escaped = False
+            elif quoted:
+                escaped, quoted = char == "\\", char != '"'
             elif char == '"':
                 quoted = True
             elif char == "#" and fmt != "json" or line.startswith("//", index) and fmt == "hcl":
