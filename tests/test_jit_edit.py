@@ -12,13 +12,14 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wiam import jit
+from wiam import jit, windows
+from wiam.compile import load_model
 from wiam.diagnostics import Report
 from wiam.readers import read
-from wiam.spec_edit import add_block_text, remove_text
+from wiam.spec_edit import add_block_text, remove_blocks, remove_text
 from support.cli import run_wiam
 from support.git import commit_all, git, init_repo
-from support.specs import AT_TEXT, BASE_HCL, workload_hcl
+from support.specs import AT, AT_TEXT, BASE_HCL, workload_hcl
 
 ENDS = "2026-12-01T23:00:00Z"  # AT_TEXT + 2h
 ROLE, PROJECT = "roles/storage.objectViewer", "projects/acme-prod"
@@ -266,3 +267,37 @@ def test_grant_and_prune_in_a_spec_read_recursively(spec):
     assert "teams/app/app.wiam.hcl" in done.stdout and (folder / "base.wiam.hcl").read_text() == BASE_HCL
     assert run_wiam("prune", "--recursive", "--at", ENDS, folder).returncode == 0
     assert (folder / "teams/app/app.wiam.hcl").read_bytes() == before
+
+
+HOURS = st.one_of(st.none(), st.integers(-5, 5).filter(bool))  # an expiry this many hours from AT, or none
+GRANT_BODIES = {"aws": 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]',
+                "gcp": f'roles = ["{ROLE}"]\n    resource = "{PROJECT}"', "azure": 'roles = ["Reader"]'}
+
+
+def _expiry(hours):
+    return "" if hours is None else f'\n    expires = "{windows.text(AT + timedelta(hours=hours))}"'
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(identities=st.lists(HOURS, min_size=1, max_size=3), grants=st.lists(HOURS, min_size=1, max_size=3))
+def test_prune_takes_exactly_the_closed_blocks(tmp_path_factory, identities, grants):
+    clouds = ["aws", "gcp", "azure"][:len(grants)]
+    app = workload_hcl("app", identities=[f'issuer = "github"\n    repository = "acme/r{i}"\n    ref = "refs/heads/main"'
+                                          + _expiry(hours) for i, hours in enumerate(identities)],
+                       grants=[(cloud, "prod", GRANT_BODIES[cloud] + _expiry(hours)) for cloud, hours in zip(clouds, grants)])
+    folder = tmp_path_factory.mktemp("spec")
+    (folder / "main.wiam.hcl").write_text(BASE_HCL + workload_hcl("keep") + app)
+    model = load_model(str(folder), at=AT)
+    found = {removal.path for removal in jit.closed_blocks(model, AT)}
+    shut_identities = [i for i, hours in enumerate(identities) if hours is not None and hours <= 0]
+    shut_grants = [cloud for cloud, hours in zip(clouds, grants) if hours is not None and hours <= 0]
+    if len(shut_identities) == len(identities) or len(shut_grants) == len(grants):
+        assert found == {("workload", "app")}
+    else:
+        assert found == {("workload", "app", "identity", i) for i in shut_identities} | {
+            ("workload", "app", "grant", cloud, "prod") for cloud in shut_grants}
+    after = jit.validated(str(folder), False, remove_blocks(model, sorted(found)), AT)
+    assert "keep" in after.workloads and not jit.closed_blocks(after, AT)
+    if ("workload", "app") not in found:
+        assert len(after.workloads["app"].identities) == len(identities) - len(shut_identities)
+        assert len(after.workloads["app"].grants) == len(grants) - len(shut_grants)
