@@ -56,16 +56,15 @@ def grant_command(workload: str = typer.Argument(..., help="The workload to gran
     new = valid_model(directory, recursive, fmt, Report(), start)
     change = diff_sides(read_side(old, "before", None), read_side(new, "after", None))
     written = new.workloads[workload]
-    made = next(g for g in written.grants if (g.cloud, g.target) == (asked.cloud, asked.target))
+    made = next(g for g in written.grants + written.closed if (g.cloud, g.target) == (asked.cloud, asked.target))
     window = windows.narrowest(written.window, made.window)  # what holds: the workload's window narrows it
+    place = new.where(asked.path, key=True)
     if fmt is OutputFormat.json:
-        shown = {"workload": workload, "cloud": asked.cloud, "target": asked.target, "file": file,
-                 "line": new.where(asked.path, key=True).line, "window": windows.as_json(window),
-                 "reason": reason, "ticket": ticket}
+        shown = {"workload": workload, "cloud": asked.cloud, "target": asked.target, "file": file, "line": place.line,
+                 "window": windows.as_json(window), "reason": reason, "ticket": ticket}
         typer.echo(json.dumps({"grant": shown, "diff": change.as_json()}, indent=2, ensure_ascii=False))
         return
     ticketed = f"; ticket {printable(ticket)}" if ticket is not None else ""
-    typer.echo(f"wrote grant \"{asked.cloud}\" \"{asked.target}\" in workload \"{workload}\" to "
-               f"{printable(new.where(asked.path, key=True).__str__())}\n"
+    typer.echo(f'wrote grant "{asked.cloud}" "{asked.target}" in workload "{workload}" to {printable(str(place))}\n'
                f"window: {windows.described(window)}; reason: {printable(reason)}{ticketed}\n")
     typer.echo(to_text(change), nl=False)
