@@ -17,6 +17,7 @@ from .diagnostics import Pos, SpecError
 from .document import describe
 from .loader import UsageError, read_bytes, spec_files, spec_root
 from .model import Model, Window
+from .spec_edit import EditError, write_in_place
 
 MAX_FOR = timedelta(days=7)  # longer access is no just-in-time grant: write it by hand, reviewed as such
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
@@ -154,3 +155,24 @@ def validated(directory: str, recursive: bool, edited: dict[str, bytes], at: dat
         except SpecError as error:
             raise SpecError([replace(d, pos=d.pos._replace(file=names.get(d.pos.file, d.pos.file)))
                              for d in error.diagnostics]) from None
+
+
+def write_all(edited: dict[str, bytes], directory: str) -> None:
+    """Write every edited file (each atomically), or, when one cannot be written, put back those
+    already written: the spec is never left half edited."""
+    originals = {}
+    for file in edited:
+        try:
+            with open(file, "rb") as handle:
+                originals[file] = handle.read()
+        except OSError as error:
+            raise EditError(f"{file}: not written: {error.strerror or error}") from None
+    done = []
+    try:
+        for file, content in edited.items():
+            write_in_place(file, content, directory)
+            done.append(file)
+    except EditError:
+        for file in done:
+            write_in_place(file, originals[file], directory)
+        raise

@@ -301,3 +301,20 @@ def test_prune_takes_exactly_the_closed_blocks(tmp_path_factory, identities, gra
     if ("workload", "app") not in found:
         assert len(after.workloads["app"].identities) == len(identities) - len(shut_identities)
         assert len(after.workloads["app"].grants) == len(grants) - len(shut_grants)
+
+
+def test_files_written_before_one_that_cannot_be_are_put_back(tmp_path, monkeypatch):
+    first, second = tmp_path / "a.wiam.hcl", tmp_path / "b.wiam.hcl"
+    first.write_bytes(b"first\n")
+    second.write_bytes(b"second\n")
+    real = jit.write_in_place
+
+    def failing_on_second(file, content, folder):
+        if file == str(second):
+            raise jit.EditError(f"{file}: not written: disk full")  # what a full disk or a lost mount gives
+        real(file, content, folder)
+
+    monkeypatch.setattr(jit, "write_in_place", failing_on_second)
+    with pytest.raises(jit.EditError):
+        jit.write_all({str(first): b"edited\n", str(second): b"edited\n"}, str(tmp_path))
+    assert first.read_bytes() == b"first\n" and second.read_bytes() == b"second\n"

@@ -9,9 +9,10 @@ import typer
 
 from .. import jit, windows
 from ..diagnostics import Report, SpecError, printable
-from ..spec_edit import EditError, remove_blocks, write_in_place
+from ..loader import UsageError
+from ..spec_edit import EditError, remove_blocks
 from .common import (EXIT_SPEC, AtOption, DirArgument, FormatOption, OutputFormat, RecursiveOption, fail_lines,
-                     fail_spec, moment, valid_model)
+                     fail_spec, fail_usage, moment, valid_model)
 
 
 def prune_command(directory: str = DirArgument, recursive: bool = RecursiveOption,
@@ -28,10 +29,12 @@ def prune_command(directory: str = DirArgument, recursive: bool = RecursiveOptio
         if removals:
             edited = remove_blocks(model, [removal.path for removal in removals])
             jit.validated(directory, recursive, edited, when)
-        for file, content in edited.items() if not dry_run else ():
-            write_in_place(file, content, directory)
+        if not dry_run:
+            jit.write_all(edited, directory)
     except EditError as error:
         fail_lines(str(error), EXIT_SPEC)
+    except UsageError as error:
+        fail_usage(str(error))
     except SpecError as error:
         fail_spec(error, fmt)
     if fmt is OutputFormat.json:
