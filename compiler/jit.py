@@ -121,6 +121,10 @@ def closed_blocks(model: Model, at: datetime) -> list[Removal]:
     for name in sorted(model.workloads):
         workload = model.workloads[name]
         base = ("workload", name)
+        if windows.closed(workload.window, at):
+            found.append(Removal(base, model.where(base, key=True),
+                                 f"its window closed at {windows.text(workload.window.expires)}"))
+            continue
         grants = [(base + ("grant", g.cloud, g.target), windows.narrowest(workload.window, g.window).expires) for g in workload.closed]
         identities = [(base + ("identity", i.index), i.window.expires) for i in workload.identities
                       if windows.closed(i.window, at)]

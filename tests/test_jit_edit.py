@@ -143,14 +143,16 @@ def test_prune_removes_closed_identities_and_grants_and_a_workload_left_without_
                                                '    expires = "2026-12-01T20:30:00Z"')])
     gone = workload_hcl("gone", grants=[("aws", "prod", 'actions = ["s3:GetObject"]\n    resources = ["*"]\n'
                                                         '    expires = "2026-12-01T20:00:00Z"\n    reason = "done"')])
-    text = BASE_HCL + "# kept\n" + keep + "\n# the app\n" + app + "\n# gone soon\n" + gone
+    over = workload_hcl("over", extra='  expires = "2026-12-01T19:00:00Z"\n  reason  = "done"\n')
+    text = BASE_HCL + "# kept\n" + keep + "\n# the app\n" + app + "\n# gone soon\n" + gone + over
     folder = spec(text)
     dry = run_wiam("prune", folder, "--dry-run", "--format", "json")
     assert dry.returncode == 0, dry.stderr
     removed = json.loads(dry.stdout)["removed"]
     assert [r["block"] for r in removed] == ['grant "gcp" "prod" in workload "app"', 'identity #2 in workload "app"',
-                                             'workload "gone"']
+                                             'workload "gone"', 'workload "over"']
     assert "a workload needs one" in removed[2]["why"] and (folder / "main.wiam.hcl").read_text() == text
+    assert removed[3]["why"] == "its window closed at 2026-12-01T19:00:00Z"
     done = run_wiam("prune", folder)
     assert done.returncode == 0, done.stderr
     left = (folder / "main.wiam.hcl").read_text()
