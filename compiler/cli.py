@@ -14,8 +14,10 @@ from .commands.blast_radius import blast_radius_command
 from .commands.compile import compile_command
 from .commands.diff import diff_command
 from .commands.drift import drift
+from .commands.grant import grant_command
 from .commands.graph import graph
 from .commands.import_ import import_command
+from .commands.prune import prune_command
 from .commands.report import report
 from .commands.rules import rules
 from .commands.simulate import simulate
@@ -27,7 +29,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 for name, command in (("validate", validate), ("compile", compile_command), ("analyze", analyze), ("graph", graph),
                       ("who-can", who_can_command), ("blast-radius", blast_radius_command), ("simulate", simulate),
                       ("diff", diff_command), ("report", report), ("drift", drift), ("import", import_command),
-                      ("rules", rules)):
+                      ("grant", grant_command), ("prune", prune_command), ("rules", rules)):
     app.command(name)(command)
 app.add_typer(catalog.app, name="catalog")
 

@@ -1,14 +1,16 @@
 """Small edits to spec files that keep everything else as written: add entries to a map attribute
-of a block, in the file and format that block is written in.
+of a block, add a whole block, or remove blocks, in the file and format they are written in.
 
-An edit either inserts whole lines (in a map or block written over several lines) or changes the
-one line that opens a one-line map (YAML flow mappings, JSON on one line); the new entries go first.
-It keeps the file's BOM, line endings and indentation, and it holds only if the edited file reads
-back as exactly the old document plus the entries. Anything else is refused with the exact text to
-add by hand and where, and the file is left as it is."""
+An addition either inserts whole lines (in a map or block written over several lines) or changes
+the one line that opens a one-line map (YAML flow mappings, JSON on one line); the new entries go
+first. A removal takes out the block's own lines, or its member of a line it shares. Every edit
+keeps the file's BOM, line endings and indentation, and it holds only if the edited file reads back
+as exactly the old document with the change. Anything else is refused with the exact text to add
+or remove by hand and where, and the file is left as it is."""
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import copy
 import json
@@ -19,7 +21,7 @@ import stat
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 
 from .diagnostics import Report
@@ -118,29 +120,59 @@ class Refused(Exception):
     """Why an edit is not made (the EditError gives the text to add by hand)."""
 
 
-def _members(fmt: str, key: str, entries: dict[str, str], present: bool, inline: bool, step: str) -> list[str]:
+def _value(value: Any, fmt: str) -> str:
+    """A string, a list or a map written on one line."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(item, fmt) for item in value) + "]"
+    if isinstance(value, dict):
+        link = " = " if fmt == "hcl" else ": "
+        listed = ", ".join(f"{_quoted(k, fmt)}{link}{_value(v, fmt)}" for k, v in value.items())
+        return f"{{{listed}}}" if fmt == "json" else f"{{ {listed} }}"
+    return _quoted(value, fmt)
+
+
+def _item(fmt: str, key: str, value: Any, inline: bool, step: str) -> list[str]:
+    """One member of a map: on one line, or a map over several lines (its members a step in)."""
+    name = _quoted(key, fmt)
+    if inline or not isinstance(value, dict) or not value:
+        return [f"{name}{' = ' if fmt == 'hcl' else ': '}{_value(value, fmt)}"]
+    inner = [step + line for line in _listed(fmt, list(value.items()), step)]
+    return [f"{name}:", *inner] if fmt == "yaml" else [f"{name}{' = ' if fmt == 'hcl' else ': '}{{", *inner, "}"]
+
+
+def _listed(fmt: str, items: list[tuple[str, Any]], step: str) -> list[str]:
+    """Members over several lines; JSON commas between them only."""
+    lines = []
+    for index, (key, value) in enumerate(items):
+        member = _item(fmt, key, value, False, step)
+        if fmt == "json" and index < len(items) - 1:
+            member[-1] += ","
+        lines += member
+    return lines
+
+
+def _members(fmt: str, key: str, entries: dict[str, Any], present: bool, inline: bool, step: str) -> list[str]:
     """The new members of the map (present) or of the block (a new map `key`): one-line members, or
     lines indented from the first; JSON commas between them only."""
-    link = " = " if fmt == "hcl" else ": "
-    items = [f"{_quoted(k, fmt)}{link}{_quoted(v, fmt)}" for k, v in sorted(entries.items())]
+    items = sorted(entries.items())
     name = _quoted(key, fmt) if fmt == "json" else key
     if inline:
-        listed = ", ".join(items)
-        return items if present else [{"json": f"{name}: {{{listed}}}", "yaml": f"{name}: {{ {listed} }}",
-                                       "hcl": f"{name} = {{ {listed} }}"}[fmt]]
-    if fmt == "json":
-        items = [item + ("," if i < len(items) - 1 else "") for i, item in enumerate(items)]
+        listed = ", ".join(line for k, v in items for line in _item(fmt, k, v, True, ""))
+        return [listed] if present else [{"json": f"{name}: {{{listed}}}", "yaml": f"{name}: {{ {listed} }}",
+                                          "hcl": f"{name} = {{ {listed} }}"}[fmt]]
+    members = _listed(fmt, items, step)
     if present:
-        return items
+        return members
     if fmt == "yaml":
-        return [f"{name}:", *(step + item for item in items)]
-    return [f"{name}: {{" if fmt == "json" else f"{name} = {{", *(step + item for item in items), "}"]
+        return [f"{name}:", *(step + member for member in members)]
+    return [f"{name}: {{" if fmt == "json" else f"{name} = {{", *(step + member for member in members), "}"]
 
 
-def _plan(fmt: str, source: Source, doc: Document, path: tuple, key: str, entries: dict[str, str]) -> Edit:
+Render = Callable[[bool, bool, str], list[str]]  # (present, inline, step) -> the lines to add
+
+
+def _plan(fmt: str, source: Source, doc: Document, path: tuple, key: str, present: bool, render: Render) -> Edit:
     lines = source.lines
-    block = _block(doc.data, path)
-    present = key in block
     into = path + (key,) if present else path
     where = doc.positions[into]
     line, column = where.line - 1, where.column - 1
@@ -152,7 +184,7 @@ def _plan(fmt: str, source: Source, doc: Document, path: tuple, key: str, entrie
             if fmt == "hcl" and not present:
                 raise Refused("the block is written on one line")
             gap = len(rest) - len(rest.lstrip(" \t"))
-            members = ", ".join(_members(fmt, key, entries, present, True, ""))
+            members = ", ".join(render(present, True, ""))
             at = column + 1 + gap
             return Edit(line, (text[:at] + members + (", " if nonempty else "") + text[at:],), replace=True)
         if fmt == "yaml":
@@ -161,16 +193,16 @@ def _plan(fmt: str, source: Source, doc: Document, path: tuple, key: str, entrie
         if not text.rstrip().endswith("{"):
             raise Refused("the block's first line holds more than its opening (one line, or a comment)")
     elif fmt == "yaml" and not text[:column].strip():  # a block mapping, at its first key
-        outer = " " * (doc.key_positions[path].column - 1) if path in doc.key_positions else ""
+        outer = " " * (doc.key_positions[into].column - 1) if into in doc.key_positions else ""
         inner = text[:column]
-        members = _members(fmt, key, entries, present, False, _step(outer, inner, lines))
+        members = render(present, False, _step(outer, inner, lines))
         return Edit(line, tuple(inner + member for member in members))
     else:
         raise Refused("something else is written where the entries would go")
     outer = _indent(text)
     following = _indent(next((other for other in lines[line + 1:] if other.strip()), ""))
     inner = following if len(following) > len(outer) and following.startswith(outer) else outer + _unit(lines)
-    members = _members(fmt, key, entries, present, False, _step(outer, inner, lines))
+    members = render(present, False, _step(outer, inner, lines))
     if fmt == "json" and nonempty:  # the members that follow need a comma before them
         members[-1] += ","
     return Edit(line + 1, tuple(inner + member for member in members))
@@ -203,20 +235,39 @@ def _read(file: str, text: str) -> Document:
 def edit_text(file: str, raw: bytes, path: tuple, key: str, entries: dict[str, str]) -> bytes:
     """The file's new content with `entries` added to the map `key` of the block at `path`, or
     Refused. The result reads back as the old document plus the entries, or it is refused."""
+    source, fmt, old = _opened(file, raw)
+    present = key in _at(old.data, path)
+    expected = copy.deepcopy(old.data)
+    _block(expected, path).setdefault(key, {}).update(entries)
+    render: Render = lambda there, inline, step: _members(fmt, key, entries, there, inline, step)
+    return _checked(file, _planned(fmt, source, old, path, key, present, render), expected)
+
+
+def _opened(file: str, raw: bytes) -> tuple[Source, str, Document]:
     try:
         source = parse_source(raw)
     except UnicodeDecodeError:
         raise Refused("the file is not UTF-8 text") from None
-    fmt = _format(file)
-    old = _read(file, source.text)  # the readers refuse YAML anchors and aliases, so no edit can miss one
+    return source, _format(file), _read(file, source.text)  # the readers refuse YAML anchors and aliases
+
+
+def _at(data: Any, path: tuple) -> Any:
     try:
-        edited = _apply(source, _plan(fmt, source, old, path, key, entries))
+        return _block(data, path)
     except (KeyError, IndexError, TypeError):
         raise Refused("the block is not written where the spec says") from None
-    expected = copy.deepcopy(old.data)
-    _block(expected, path).setdefault(key, {}).update(entries)
-    report = Report()
-    if read(file, edited.text, report).data != expected or report.diagnostics:
+
+
+def _planned(fmt: str, source: Source, old: Document, path: tuple, key: str, present: bool, render: Render) -> Source:
+    try:
+        return _apply(source, _plan(fmt, source, old, path, key, present, render))
+    except (KeyError, IndexError, TypeError):
+        raise Refused("the block is not written where the spec says") from None
+
+
+def _checked(file: str, edited: Source, expected: dict) -> bytes:
+    """The edited file, if it reads back as exactly the document expected."""
+    if not _reads_as(file, edited, expected):
         raise Refused("the edited file would not read back as the spec plus the entries")
     return edited.encode()
 
@@ -240,6 +291,275 @@ def add_entries(model: Model, path: tuple, key: str, entries: dict[str, str]) ->
     except (Refused, OSError) as error:
         reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
         raise EditError(f"{by_hand(where.file, where.line, path, key, entries, present)}\n  (not written: {reason})") from None
+
+
+def _hcl_block(kind: str, labels: tuple[str, ...], body: dict[str, Any], step: str) -> list[str]:
+    """An HCL block over several lines, its attributes aligned as `terraform fmt` aligns them."""
+    width = max(map(len, body), default=0)
+    head = " ".join([kind, *(_quoted(label, "hcl") for label in labels)])
+    return [f"{head} {{", *(f"{step}{name.ljust(width)} = {_value(value, 'hcl')}" for name, value in body.items()), "}"]
+
+
+def block_text(file: str, kind: str, labels: tuple[str, ...], body: dict[str, Any]) -> list[str]:
+    """The new block as the file's format writes it, two spaces a step: what to add by hand."""
+    fmt = _format(file)
+    if fmt == "hcl":
+        return _hcl_block(kind, labels, body, "  ")
+    nested: Any = body
+    for label in reversed(labels):
+        nested = {label: nested}
+    return _item(fmt, kind, nested, False, "  ")
+
+
+def add_block_text(file: str, raw: bytes, path: tuple, kind: str, labels: tuple[str, ...], body: dict[str, Any]) -> bytes:
+    """The file's new content with a block `kind "labels"... { body }` first in the block at `path`
+    (in YAML and JSON: the body under its labels' maps, first in the deepest one that exists), or
+    Refused. The result reads back as the old document plus the block, or it is refused."""
+    source, fmt, old = _opened(file, raw)
+    chain = (kind, *labels)
+    expected = copy.deepcopy(old.data)
+    node = _at(expected, path)
+    for part in chain[:-1]:
+        node = node.setdefault(part, {})
+    if chain[-1] in node:
+        raise Refused(f"{describe(path + chain)} exists already")
+    node[chain[-1]] = body
+    if fmt == "hcl":
+        render: Render = lambda _, __, step: _hcl_block(kind, labels, body, step)  # never inline: _plan refuses one-line blocks
+        return _checked(file, _planned(fmt, source, old, path, kind, False, render), expected)
+    at, depth = path, 0  # down the labels' maps that exist: the new entry goes in the deepest
+    while depth < len(chain) - 1 and chain[depth] in _at(old.data, at) and chain[depth + 1] in _at(old.data, at)[chain[depth]]:
+        at, depth = at + (chain[depth],), depth + 1
+    entry: Any = body
+    for label in reversed(chain[depth + 1:]):
+        entry = {label: entry}
+    present = chain[depth] in _at(old.data, at)
+    render = lambda there, inline, step: _members(fmt, chain[depth], entry, there, inline, step)
+    return _checked(file, _planned(fmt, source, old, at, chain[depth], present, render), expected)
+
+
+def add_block(model: Model, path: tuple, kind: str, labels: tuple[str, ...], body: dict[str, Any]) -> tuple[str, bytes]:
+    """(file, its new content) with a new block in the block at `path`, in the file that declares it."""
+    where = model.where(path, key=True)
+    try:
+        with open(where.file, "rb") as handle:
+            raw = handle.read()
+        return where.file, add_block_text(where.file, raw, path, kind, labels, body)
+    except (Refused, OSError) as error:
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        text = "".join(f"\n    {line}" for line in block_text(where.file, kind, labels, body))
+        raise EditError(f"{where.file}:{where.line}: add by hand in {describe(path)}:{text}\n  (not written: {reason})") from None
+
+
+def _delete(data: dict, path: tuple) -> tuple:
+    """Delete the value at `path` and the maps and lists that leaves empty; the outermost path deleted."""
+    parents = [data]
+    for part in path[:-1]:
+        parents.append(parents[-1][part])
+    del parents[-1][path[-1]]
+    top = path
+    for depth in range(len(path) - 1, 0, -1):
+        if parents[depth]:
+            break
+        del parents[depth - 1][path[depth - 1]]
+        top = path[:depth]
+    return top
+
+
+def _without_lines(source: Source, first: int, last: int, fmt: str) -> Source:
+    """The source without lines first..last; in JSON also the comma the removed member leaves dangling."""
+    lines, ends = source.lines[:first] + source.lines[last + 1:], source.ends[:first] + source.ends[last + 1:]
+    if fmt == "json":
+        before = next((i for i in range(first - 1, -1, -1) if lines[i].strip()), None)
+        after = next((i for i in range(first, len(lines)) if lines[i].strip()), None)
+        if before is not None and after is not None and lines[before].rstrip().endswith(",") \
+                and lines[after].lstrip()[:1] in "}]":
+            kept = lines[before].rstrip()
+            lines[before] = kept[:-1] + lines[before][len(kept):]
+    return Source(source.bom, lines, ends, source.newline)
+
+
+@dataclass(frozen=True)
+class _Outline:
+    """Where each block, and everything in it, is written: worked out once for all of a file's removals."""
+    starts: dict[tuple, tuple[int, int]]  # path -> the first (line, column), 0-based, of it or anything in it
+    ends: dict[tuple, int]  # path -> the last line it or anything in it is written on
+    lines: list[int]  # the lines anything is written on, sorted
+
+    def after(self, line: int, otherwise: int) -> int:
+        """The first line after `line` that something is written on."""
+        index = bisect.bisect_right(self.lines, line)
+        return self.lines[index] if index < len(self.lines) else otherwise
+
+
+def _outline(doc: Document) -> _Outline:
+    starts: dict[tuple, tuple[int, int]] = {}
+    ends: dict[tuple, int] = {}
+    for table in (doc.positions, doc.key_positions):
+        for where, pos in table.items():
+            here = (pos.line - 1, pos.column - 1)
+            for length in range(len(where) + 1):
+                prefix = where[:length]
+                if here < starts.get(prefix, (math.inf, 0)):
+                    starts[prefix] = here
+                if ends.get(prefix, -1) < here[0]:
+                    ends[prefix] = here[0]
+    return _Outline(starts, ends, sorted({line for line, _ in starts.values()} | set(ends.values())))
+
+
+def _balanced(lines: list[str], fmt: str) -> bool:
+    """Whether the lines open as many brackets as they close, outside strings and comments: where a
+    block written over lines ends (a guess; the result is read back)."""
+    depth = 0
+    for line in lines:
+        quoted = escaped = False
+        for index, char in enumerate(line):
+            if escaped:
+                escaped = False
+            elif quoted:
+                escaped, quoted = char == "\\", char != '"'
+            elif char == '"':
+                quoted = True
+            elif char == "#" and fmt != "json" or line.startswith("//", index) and fmt == "hcl":
+                break
+            elif char in "{[":
+                depth += 1
+            elif char in "}]":
+                depth -= 1
+    return depth == 0
+
+
+def remove_text(file: str, raw: bytes, paths: list[tuple]) -> bytes:
+    """The file's new content without the blocks at `paths` (whole lines, each block's own, or a
+    member of a map written on one line; in YAML and JSON also the maps they leave empty), or
+    Refused. The result must read back as exactly the document without them; the rest stays byte
+    for byte. Each block's lines are first guessed from its brackets, all at once; when that does
+    not read back, each removal is found and checked one at a time."""
+    source, fmt, old = _opened(file, raw)
+    outline = _outline(old)
+    expected = copy.deepcopy(old.data)
+    ordered = sorted(paths, key=lambda p: outline.starts.get(p, (-1, -1)), reverse=True)
+    units = [_deleted(expected, path, fmt) for path in ordered]
+    guessed = source
+    for unit in units:  # from the last in the file up: what is before stays where it was
+        first, last = outline.starts[unit][0], outline.ends[unit]
+        lines = guessed.lines
+        end = next((e for e in range(last, outline.after(last, len(lines))) if _balanced(lines[first:e + 1], fmt)), None)
+        if end is None:
+            break
+        guessed = _without_lines(guessed, first, end, fmt)
+    else:
+        if _reads_as(file, guessed, expected):
+            return guessed.encode()
+    wanted = copy.deepcopy(old.data)
+    for path, unit in zip(ordered, units):
+        _deleted(wanted, path, fmt)
+        source = _one_removed(file, fmt, source, outline, unit, wanted, old.key_positions)
+    return source.encode()
+
+
+def _deleted(data: dict, path: tuple, fmt: str) -> tuple:
+    """Delete the block at `path` from `data`; the path whose lines go (in YAML and JSON the
+    outermost map it left empty; in HCL those are written by no lines of their own)."""
+    try:
+        top = _delete(data, path)
+    except (KeyError, IndexError, TypeError):
+        raise Refused(f"{describe(path)} is not written in this file") from None
+    return path if fmt == "hcl" else top
+
+
+def _one_removed(file: str, fmt: str, source: Source, outline: _Outline, unit: tuple, wanted: dict,
+                 keys: dict) -> Source:
+    """The source without one block: its lines up to the first end that reads back as `wanted`
+    (not the comments or blank lines after it), or the member of a line it shares."""
+    first, last = outline.starts[unit][0], outline.ends[unit]
+    for end in range(last, outline.after(last, len(source.lines))):
+        shorter = _without_lines(source, first, end, fmt)
+        if _reads_as(file, shorter, wanted):
+            return shorter
+    if first == last and fmt != "hcl":
+        column = keys[unit].column - 1 if unit in keys else outline.starts[unit][1]
+        shorter = _without_member(source, first, column, unit in keys)
+        if shorter is not None and _reads_as(file, shorter, wanted):
+            return shorter
+    raise Refused("the block shares its lines with others")
+
+
+def _reads_as(file: str, source: Source, wanted: dict) -> bool:
+    report = Report()
+    return read(file, source.text, report).data == wanted and not report.diagnostics
+
+
+def _value_end(text: str, at: int) -> int:
+    """Where the flow value (or quoted key) starting at `at` ends: past its closing bracket or quote,
+    or at a plain scalar's next `,`, `}` or `]`."""
+    depth, quote, index = 0, None, at
+    while index < len(text):
+        char = text[index]
+        if quote:
+            if char == "\\" and quote == '"':
+                index += 1
+            elif char == quote:
+                quote = None
+                if not depth:
+                    return index + 1
+        elif char in "\"'":
+            quote = char
+        elif char in "{[":
+            depth += 1
+        elif char == "," and not depth:
+            return index
+        elif char in "}]":
+            if not depth:
+                return index
+            depth -= 1
+            if not depth:
+                return index + 1
+        index += 1
+    return index
+
+
+def _without_member(source: Source, line: int, column: int, keyed: bool) -> Source | None:
+    """The source without the map member whose key (or the list item that) starts at (line, column)
+    on a line it shares (YAML flow style, JSON on one line), and the comma that set it apart; None
+    if nothing such is there."""
+    text = source.lines[line]
+    start = column
+    if keyed:
+        key_end = _value_end(text, column) if text[column:column + 1] in ("'", '"') else text.find(":", column)
+        if key_end < 0:
+            return None
+        colon = key_end + len(text[key_end:]) - len(text[key_end:].lstrip(" \t"))
+        if text[colon:colon + 1] != ":":
+            return None
+        start = colon + 1 + len(text[colon + 1:]) - len(text[colon + 1:].lstrip(" \t"))
+    end = len(text[:_value_end(text, start)].rstrip(" \t"))
+    after = re.match(r"[ \t]*,[ \t]*", text[end:])
+    before = re.search(r",[ \t]*\Z", text[:column])
+    if after:
+        text = text[:column] + text[end + after.end():]
+    elif before:
+        text = text[:before.start()] + text[end:]
+    else:
+        return None
+    return Source(source.bom, [*source.lines[:line], text, *source.lines[line + 1:]], source.ends, source.newline)
+
+
+def remove_blocks(model: Model, paths: list[tuple]) -> dict[str, bytes]:
+    """Each file's new content without the blocks at `paths` that it declares."""
+    by_file: dict[str, list[tuple]] = {}
+    for path in paths:
+        by_file.setdefault(model.where(path, key=True).file, []).append(path)
+    edited = {}
+    for file, inside in by_file.items():
+        try:
+            with open(file, "rb") as handle:
+                edited[file] = remove_text(file, handle.read(), inside)
+        except (Refused, OSError) as error:
+            reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+            places = "; ".join(f"{describe(p)} (line {model.where(p, key=True).line})" for p in inside)
+            raise EditError(f"{file}: remove by hand: {places}\n  (not written: {reason})") from None
+    return edited
 
 
 def write_in_place(file: str, content: bytes, folder: str) -> None:

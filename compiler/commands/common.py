@@ -68,6 +68,13 @@ def fail_spec(error: SpecError, fmt) -> None:
     raise typer.Exit(EXIT_SPEC)
 
 
+def fail_lines(message: str, code: int) -> None:
+    """A message over several lines (what to write by hand, and where; a fix), each line shown as is safe."""
+    for number, line in enumerate(message.splitlines()):
+        err.print(f"{'wiam: ' if not number else ''}{bounded(line)}", markup=False)
+    raise typer.Exit(code)
+
+
 def fail_usage(message: str) -> None:
     err.print(f"wiam: {bounded(message)}", markup=False)
     raise typer.Exit(EXIT_USAGE)
