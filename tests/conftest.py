@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, settings
 from support.specs import AT_TEXT, write_spec
 
 os.environ.setdefault("WIAM_CACHE_DIR", tempfile.mkdtemp(prefix="wiam-test-cache-"))  # never the user's cache
-os.environ["WIAM_AT"] = AT_TEXT  # time windows are evaluated at one fixed moment, in process and in the CLI
+os.environ.update(WIAM_AT=AT_TEXT)  # time windows are evaluated at one fixed moment, in process and in the CLI
 # Under CI every property test draws the same examples each run (a red CI is a real failure, never a
 # rare draw); elsewhere they stay random, to keep finding new cases.
 settings.register_profile("wiam-ci", derandomize=True, database=None, deadline=None,
