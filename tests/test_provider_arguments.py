@@ -1,0 +1,187 @@
+"""Every resource and provider configuration wiam emits exists in the real provider schemas, as the
+providers' docs pages list them (tests/data/provider_arguments.json, made as tests/data/README.md
+says): a known type, only documented arguments, nested blocks and meta-arguments, every required
+argument present, nested blocks likewise, and required_providers naming the documented sources."""
+
+import json
+import tempfile
+from pathlib import Path
+
+import hcl2
+import pytest
+from hypothesis import given, settings
+
+from support.markdown import doc_blocks
+from support.paths import EXAMPLE_SPECS, LANGUAGE_MD, ROOT
+from support.specs import compiled_files, write_spec
+from test_fuzz import RENDER, documents, write_formats
+from wiam.compile import compile_folder
+from wiam.diagnostics import SpecError
+
+ARGUMENTS = json.loads((ROOT / "tests" / "data" / "provider_arguments.json").read_text(encoding="utf-8"))
+RESOURCES, PROVIDERS = ARGUMENTS["resources"], ARGUMENTS["providers"]
+META = ARGUMENTS["meta_arguments"]
+COMPLETE = [b for b in doc_blocks(LANGUAGE_MD.read_text(encoding="utf-8")) if not b.fragment]
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def block_problems(where: str, body: dict, schema: dict, meta=()) -> list[str]:
+    """What in `body` the documented `schema` (required, optional, blocks, one_of...) does not allow."""
+    blocks = schema.get("blocks", {})
+    known = set(schema["required"]) | set(schema["optional"]) | set(blocks) | set(schema.get("deprecated", {}))
+    problems = [f"{where}: {key!r} is no documented argument or block" for key in sorted(set(body) - known - set(meta))]
+    problems += [f"{where}: required {key!r} is missing" for key in schema["required"]
+                 + schema.get("required_blocks", []) if key not in body]
+    for group in schema.get("one_of", []) + schema.get("one_of_blocks", []):
+        if sum(key in body for key in group) != 1:
+            problems.append(f"{where}: exactly one of {group} must be set")
+    for group in schema.get("at_most_one_of", []):
+        if sum(key in body for key in group) > 1:
+            problems.append(f"{where}: at most one of {group} may be set")
+    for name in sorted(set(blocks) & set(body)):
+        for index, nested in enumerate(_as_list(body[name])):
+            if not isinstance(nested, dict):
+                problems.append(f"{where}.{name}[{index}]: a block, written as an object, not {nested!r}")
+                continue
+            problems += block_problems(f"{where}.{name}[{index}]", nested, blocks[name])
+    return problems
+
+
+def required_providers(versions: str) -> dict[str, str]:
+    """Local name to source in versions.tf (python-hcl2 keeps strings quoted and marks blocks __is_block__)."""
+    return {name: json.loads(settings["source"]) for block in hcl2.loads(versions)["terraform"]
+            for entry in block.get("required_providers", []) for name, settings in entry.items()
+            if not name.startswith("__")}
+
+
+def module_problems(main: dict, versions: str) -> list[str]:
+    problems = []
+    for kind, named in sorted(main.get("resource", {}).items()):
+        if kind not in RESOURCES:
+            problems.append(f"resource type {kind} is not in tests/data/provider_arguments.json: add its documented "
+                            f"arguments (required, optional, nested blocks) from its provider's docs page, with the source")
+            continue
+        for name, body in sorted(named.items()):
+            problems += block_problems(f"{kind}.{name}", body, RESOURCES[kind], META["resource"])
+    for local, configs in sorted(main.get("provider", {}).items()):
+        if local not in PROVIDERS:
+            problems.append(f"provider {local} is not in tests/data/provider_arguments.json: add its documented arguments")
+            continue
+        for index, config in enumerate(configs):
+            problems += block_problems(f"provider.{local}[{index}]", config, PROVIDERS[local], META["provider"])
+    required = required_providers(versions)
+    for local, source in sorted(required.items()):
+        documented = PROVIDERS.get(local, {}).get("source")
+        if source != documented:
+            problems.append(f"required_providers.{local}: source {source!r}, documented {documented!r}")
+    used = set(main.get("provider", {})) | {RESOURCES[kind]["provider"] for kind in main.get("resource", {})
+                                            if kind in RESOURCES}
+    problems += [f"provider {local} is used but not in required_providers" for local in sorted(used - set(required))]
+    return problems
+
+
+def output_problems(files: dict[str, bytes | dict | str]) -> list[str]:
+    """Problems of every root module among compiled files, by folder."""
+    def text(value):
+        return value.decode() if isinstance(value, bytes) else value
+
+    def parsed(value):
+        return value if isinstance(value, dict) else json.loads(value)
+
+    problems = []
+    for path in sorted(p for p in files if p.endswith("main.tf.json")):
+        folder = path[: -len("main.tf.json")]
+        problems += [f"{folder or './'}: {p}" for p in
+                     module_problems(parsed(files[path]), text(files[folder + "versions.tf"]))]
+    return problems
+
+
+def seen_types(files: dict) -> set[str]:
+    return {kind for path, value in files.items() if path.endswith("main.tf.json")
+            for kind in (value if isinstance(value, dict) else json.loads(value)).get("resource", {})}
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["plain", "split"])
+@pytest.mark.parametrize("example", EXAMPLE_SPECS, ids=lambda p: p.name)
+def test_examples_emit_documented_arguments(example, split):
+    files = compiled_files(example, split=split)
+    assert files and output_problems(files) == []
+
+
+@pytest.mark.parametrize("block", COMPLETE, ids=lambda b: f"line{b.line}-{b.lang}")
+def test_language_doc_examples_emit_documented_arguments(tmp_path, block):
+    folder = write_spec(tmp_path / "spec", {f"spec.wiam.{block.lang}": block.text})
+    for split in (False, True):
+        assert output_problems(compiled_files(folder, split=split)) == []
+
+
+def test_the_examples_cover_the_emitted_types():
+    """The fixed inputs above reach most resource types, so their checks are no empty pass."""
+    seen = set()
+    for example in EXAMPLE_SPECS:
+        seen |= seen_types(compiled_files(example))
+    with tempfile.TemporaryDirectory() as root:
+        for index, block in enumerate(COMPLETE):
+            seen |= seen_types(compiled_files(write_spec(Path(root) / str(index), {f"s.wiam.{block.lang}": block.text})))
+    assert len(seen) >= 12 and seen <= set(RESOURCES), sorted(seen)
+
+
+@settings(max_examples=25, deadline=None)
+@given(document=documents())
+def test_generated_specs_emit_documented_arguments(document):
+    with tempfile.TemporaryDirectory() as root:
+        folder = write_formats({k: v for k, v in document.items()}, Path(root))["json"]
+        for split in (False, True):
+            try:
+                files = compile_folder(str(folder), split=split)
+            except SpecError:
+                return  # an invalid draw: no Terraform to check
+            assert output_problems(files) == []
+
+
+# The checker itself: a wrong body is caught, with a message saying what to do.
+GOOD_ROLE = {"provider": "aws.prod", "assume_role_policy": "{}", "name": "r"}
+
+
+def test_an_undocumented_argument_is_reported():
+    assert block_problems("aws_iam_role.r", {**GOOD_ROLE, "thumbprint": "x"}, RESOURCES["aws_iam_role"],
+                          META["resource"]) == ["aws_iam_role.r: 'thumbprint' is no documented argument or block"]
+
+
+def test_a_missing_required_argument_is_reported_in_nested_blocks_too():
+    pool = RESOURCES["google_iam_workload_identity_pool_provider"]
+    body = {"workload_identity_pool_id": "p", "workload_identity_pool_provider_id": "q", "oidc": {"jwks_json": "{}"}}
+    assert block_problems("p", body, pool) == ["p.oidc[0]: required 'issuer_uri' is missing"]
+    assert block_problems("p", {**body, "oidc": {"issuer_uri": "u"}, "saml": {"idp_metadata_xml": "x"}}, pool) == [
+        "p: exactly one of ['aws', 'oidc', 'saml', 'x509'] must be set"]
+
+
+def test_pim_schedule_blocks_are_checked():
+    pim = RESOURCES["azurerm_pim_active_role_assignment"]
+    body = {"scope": "s", "role_definition_id": "r", "principal_id": "p", "justification": "j",
+            "ticket": {"number": "1", "system": "wiam"},
+            "schedule": {"start_date_time": "t", "expiration": {"end_date_time": "t", "duration_hours": 1}}}
+    assert block_problems("a", body, pim) == [
+        "a.schedule[0].expiration[0]: at most one of ['duration_days', 'duration_hours', 'end_date_time'] may be set"]
+
+
+def test_an_unknown_resource_type_says_to_add_its_arguments():
+    (problem,) = module_problems({"resource": {"aws_iam_user": {"u": {"name": "u"}}}}, "terraform {}\n")
+    assert "aws_iam_user is not in tests/data/provider_arguments.json: add its documented arguments" in problem
+
+
+def test_an_undocumented_provider_source_is_reported():
+    versions = 'terraform {\n  required_providers {\n    aws = {\n      source = "acme/aws"\n    }\n  }\n}\n'
+    assert module_problems({"provider": {"aws": [{"alias": "prod", "region": "x"}]}}, versions) == [
+        "required_providers.aws: source 'acme/aws', documented 'hashicorp/aws'"]
+
+
+def test_every_recorded_type_names_its_provider_and_page():
+    for kind, entry in RESOURCES.items():
+        assert kind.startswith(entry["provider"] + "_") and entry["provider"] in PROVIDERS
+        assert entry["source"]["repository"] == PROVIDERS[entry["provider"]]["repository"]
+        assert len(entry["source"]["commit"]) == 40 and entry["source"]["path"].endswith(".md") or \
+            entry["source"]["path"].endswith(".markdown")
