@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from packaging.specifiers import SpecifierSet
 
 from support.markdown import doc_blocks
+from support.provider_docs import sections
 from support.paths import EXAMPLE_SPECS, EXAMPLES, LANGUAGE_MD, ROOT
 from support.specs import BASE_HCL, compiled_files, workload_hcl, write_spec
 from test_fuzz import RENDER, documents, write_formats
@@ -260,3 +261,52 @@ def test_no_deprecated_argument_is_emitted():
     deprecated = [f"{kind}.{name}.{key}" for kind, named in files["main.tf.json"]["resource"].items()
                   for name, body in named.items() for key in RESOURCES[kind].get("deprecated", {}) if key in body]
     assert deprecated == []
+
+
+# tests/support/provider_docs.py, which compared the file with the pages, reads both page formats.
+LEGACY_PAGE = """## Argument Reference
+
+* `member/members` - (Required) Identities.
+* `policy_data` - (Required only by `google_x_iam_policy`) The policy.
+* `workload_identity_pool_id` -
+  (Required)
+  The ID.
+* `condition` - (Optional) A condition. Structure is [documented below](#nested_condition).
+
+<a name="nested_condition"></a>The `condition` block supports:
+
+* `title` - (Required) A title.
+
+## Attributes Reference
+
+* `etag` - (Computed) Not an argument.
+"""
+PLUGIN_PAGE = """## Schema
+
+### Required
+
+- `type` (String) The type.
+
+### Optional
+
+- `identity` (Block List) See below.
+
+### Read-Only
+
+- `id` (String) Not an argument.
+
+<a id="nested--identity"></a>
+### Nested Schema for `identity`
+
+Required:
+
+- `type` (String) Its type.
+"""
+
+
+def test_the_page_reader_reads_both_formats():
+    assert sections(LEGACY_PAGE, "google_x_iam_member") == {
+        "": {"member": "required", "workload_identity_pool_id": "required", "condition": "optional"},
+        "nested_condition": {"title": "required"}}
+    assert sections(PLUGIN_PAGE, "azapi_resource") == {
+        "": {"type": "required", "identity": "optional"}, "nested.identity": {"type": "required"}}

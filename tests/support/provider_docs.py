@@ -3,16 +3,17 @@ recorded page at its recorded commit from local git copies of the provider repos
 where the page's arguments differ from the file (the differences the file explains in a `note`).
 Not a test: it reads outside the repository.
 
-    python tests/support/provider_docs.py OWNER/NAME=GIT_DIR ...
+    cd tests && python -m support.provider_docs OWNER/NAME=GIT_DIR ...
 """
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 from pathlib import Path
+
+from .git import git
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "provider_arguments.json"
 
@@ -115,8 +116,7 @@ def main(pairs: list[str]) -> int:
         if source["repository"] not in gits:
             print(f"{resource}: no local copy of {source['repository']}; skipped")
             continue
-        text = subprocess.run(["git", "-C", gits[source["repository"]], "show", f"{source['commit']}:{source['path']}"],
-                              check=True, capture_output=True, text=True).stdout
+        text = git(Path(gits[source["repository"]]), "show", f"{source['commit']}:{source['path']}")
         page = page_names(sections(text, resource))
         recorded = {path.rsplit(".", 1)[-1]: kind for path, kind in flatten(entry).items()}
         for name in sorted(set(page) | set(recorded)):
