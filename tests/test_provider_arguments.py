@@ -150,9 +150,22 @@ FLEXIBLE = json.dumps({
     "workload": {"w": {"identity": [{"issuer": "gh", "repository": "acme/app", "ref": "refs/heads/main",
                                      "claims": {"repository_id": "42"}}],
                        "grant": {"azure": {"flex": {"roles": ["Reader"]}}}}}})
+# Time windows on grants of every cloud, on the GCP kinds whose bindings take conditions: what the clouds
+# write for a window (conditions, PIM schedules) is checked like the rest.
+WINDOW = '\n    reason = "change 42"\n    not_before = "2026-11-01T00:00:00Z"\n    expires = "2027-01-01T00:00:00Z"'
+WINDOWED = [("gcp", f'roles = ["{role}"]\n    resource = "{name}"\n    mode = "{mode}"') for name, role in [
+    ("projects/_/buckets/my-bucket", "roles/storage.objectViewer"), ("projects/p1/secrets/s", "roles/secretmanager.secretAccessor"),
+    ("projects/p1/datasets/d_1", "roles/bigquery.dataViewer"), ("projects/other-project", "roles/pubsub.publisher"),
+    ("projects/p1/serviceAccounts/sa@p1.iam.gserviceaccount.com", "roles/iam.serviceAccountTokenCreator")]
+    for mode in ("direct", "service_account")] + [
+    ("aws", 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]'), ("azure", 'roles = ["Reader"]')]
+WINDOWS = BASE_HCL + "".join(workload_hcl(f"t{index}", grants=[(cloud, "prod", body + WINDOW)])
+                             for index, (cloud, body) in enumerate(WINDOWED))
 FIXED = {"reach": ({"main.wiam.hcl": REACH}, {"github_actions_repository_oidc_subject_claim_customization_template",
                                                 "google_kms_crypto_key_iam_member"}),
-         "flexible": ({"spec.wiam.json": FLEXIBLE}, {"azapi_resource"})}
+         "flexible": ({"spec.wiam.json": FLEXIBLE}, {"azapi_resource"}),
+         "windows": ({"main.wiam.hcl": WINDOWS}, {"aws_iam_role_policy", "azurerm_role_assignment",
+                                                  "google_storage_bucket_iam_member"})}
 
 
 @pytest.mark.parametrize("split", [False, True], ids=["plain", "split"])
