@@ -199,7 +199,7 @@ def test_a_benchmark_organisation_emits_documented_arguments(tmp_path):
 
 def test_the_fixed_inputs_reach_every_recorded_type(tmp_path):
     """Examples, the language reference and the specs above emit every type the file records, so no
-    record goes unchecked (the PIM assignment comes with Azure's time windows, not yet here)."""
+    record goes unchecked."""
     seen = set()
     for example in EXAMPLE_SPECS:
         seen |= seen_types(compiled_files(example))
@@ -207,7 +207,7 @@ def test_the_fixed_inputs_reach_every_recorded_type(tmp_path):
         seen |= seen_types(compiled_files(write_spec(tmp_path / str(index), {f"s.wiam.{block.lang}": block.text})))
     for name, (spec, _) in FIXED.items():
         seen |= seen_types(compiled_files(write_spec(tmp_path / name, spec)))
-    assert set(RESOURCES) - seen <= {"azurerm_pim_active_role_assignment"}
+    assert set(RESOURCES) - seen == set()
 
 
 @settings(max_examples=25, deadline=None)
