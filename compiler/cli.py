@@ -17,6 +17,7 @@ from .commands.drift import drift
 from .commands.graph import graph
 from .commands.import_ import import_command
 from .commands.report import report
+from .commands.review import review_command
 from .commands.rules import rules
 from .commands.simulate import simulate
 from .commands.validate import validate
@@ -27,7 +28,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 for name, command in (("validate", validate), ("compile", compile_command), ("analyze", analyze), ("graph", graph),
                       ("who-can", who_can_command), ("blast-radius", blast_radius_command), ("simulate", simulate),
                       ("diff", diff_command), ("report", report), ("drift", drift), ("import", import_command),
-                      ("rules", rules)):
+                      ("rules", rules), ("review", review_command)):
     app.command(name)(command)
 app.add_typer(catalog.app, name="catalog")
 
