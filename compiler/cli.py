@@ -11,6 +11,7 @@ import typer
 from .commands import catalog
 from .commands.analyze import analyze
 from .commands.blast_radius import blast_radius_command
+from .commands.codeowners import codeowners_command
 from .commands.compile import compile_command
 from .commands.diff import diff_command
 from .commands.drift import drift
@@ -28,7 +29,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 for name, command in (("validate", validate), ("compile", compile_command), ("analyze", analyze), ("graph", graph),
                       ("who-can", who_can_command), ("blast-radius", blast_radius_command), ("simulate", simulate),
                       ("diff", diff_command), ("report", report), ("drift", drift), ("import", import_command),
-                      ("rules", rules), ("review", review_command)):
+                      ("rules", rules), ("review", review_command),
+                      ("codeowners", codeowners_command)):
     app.command(name)(command)
 app.add_typer(catalog.app, name="catalog")
 
