@@ -84,23 +84,24 @@ def expected_rules(model: Model, root: str, report: Report) -> tuple[list[Expect
     return rules, warnings
 
 
-def section(rules: list[Expected]) -> str:
+def section(rules: list[Expected], newline: str = "\n") -> str:
     lines = [BEGIN] + [f"{rule.path} {' '.join(rule.teams)}" for rule in rules if rule.teams] + [END]
-    return "".join(line + "\n" for line in lines)
+    return "".join(line + newline for line in lines)
 
 
 def merged(existing: str, rules: list[Expected]) -> str:
     """The CODEOWNERS text with wiam's section replaced, or added at the end (where it wins, GitHub
     reading the last matching rule); every other line kept as written. ValueError: a broken section."""
     lines = existing.splitlines(keepends=True)
+    newline = "\r\n" if "\r\n" in existing else "\n"  # the file's own
     starts = [i for i, line in enumerate(lines) if line.rstrip("\r\n") == BEGIN]
     ends = [i for i, line in enumerate(lines) if line.rstrip("\r\n") == END]
     if not starts and not ends:
-        gap = "" if not existing else "\n" if existing.endswith("\n") else "\n\n"
-        return existing + gap + section(rules)
+        gap = "" if not existing else newline if existing.endswith("\n") else newline * 2
+        return existing + gap + section(rules, newline)
     if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
         raise ValueError("its wiam section is broken (a BEGIN or END line missing, repeated or out of order)")
-    return "".join(lines[:starts[0]]) + section(rules) + "".join(lines[ends[0] + 1:])
+    return "".join(lines[:starts[0]]) + section(rules, newline) + "".join(lines[ends[0] + 1:])
 
 
 _TOKEN = re.compile(r"(?:\\.|[^\s\\])+")
