@@ -156,3 +156,50 @@ def test_json_check_output(repo):
     done = codeowners(repo, "--check", repo / "CODEOWNERS", "--format", "json")
     out = json.loads(done.stdout)
     assert done.returncode == 1 and not out["ok"] and len(out["problems"]) == 2
+
+
+# wiam diff --format markdown: the owners a change widens, and an author outside the owning team.
+
+MEMBERS = ('settings {\n  owners = { "team-a" = "@acme/a" }\n'
+           '  members = { "@acme/a" = ["alice@example.com"] }\n}\n')
+WIDER = ('actions = ["s3:GetObject", "s3:PutObject"]\n    resources = ["arn:aws:s3:::b/*"]')
+
+
+def _widened_by(tmp_path, monkeypatch, author, settings_block=MEMBERS):
+    from support.git import commit_all
+    repo = init_repo(tmp_path / "diffrepo")
+    write_spec(repo / "specs", {"base.wiam.hcl": BASE_HCL + settings_block, "a.wiam.hcl": owned("pay", "team-a")})
+    commit_all(repo, "base")
+    (repo / "specs" / "a.wiam.hcl").write_text(
+        workload_hcl("pay", grants=[("aws", "prod", WIDER)], extra='  owner = "team-a"\n'))
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", author)
+    commit_all(repo, "widen pay")
+    done = run_wiam("diff", "HEAD~1", "HEAD", "--path", "specs", "--format", "markdown", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    return done.stdout, repo
+
+
+def test_markdown_names_the_owner_and_flags_an_author_outside_the_team(tmp_path, monkeypatch):
+    out, repo = _widened_by(tmp_path, monkeypatch, "mallory@example.com")
+    assert "**Owners whose workloads this widens**" in out
+    assert "- `team-a` (`@acme/a`): `pay`; ⚠️ authored by `mallory@example.com`, who is not a member of `@acme/a`" in out
+    data = json.loads(run_wiam("diff", "HEAD~1", "HEAD", "--path", "specs", "--format", "json", cwd=repo).stdout)
+    assert data["owners_widened"] == [{"owner": "team-a", "team": "@acme/a", "workloads": ["pay"], "author": "outsider"}]
+
+
+def test_a_member_author_is_not_flagged(tmp_path, monkeypatch):
+    out, _ = _widened_by(tmp_path, monkeypatch, "Alice@Example.com")
+    assert "a member of `@acme/a`" in out and "⚠️" not in out
+
+
+def test_without_members_the_author_is_not_checked(tmp_path, monkeypatch):
+    out, repo = _widened_by(tmp_path, monkeypatch, "mallory@example.com", OWNERS)
+    assert "author not checked (settings members lists no one for `@acme/a`)" in out and "⚠️" not in out
+    folders = run_wiam("diff", repo / "specs", repo / "specs", "--format", "markdown")
+    assert "Owners whose" not in folders.stdout  # no widening, no owners
+
+
+def test_a_hostile_author_email_stays_in_a_code_span(tmp_path, monkeypatch):
+    out, _ = _widened_by(tmp_path, monkeypatch, "x`@acme/admins [link](https://e.example)`@e.example")
+    line = next(line for line in out.splitlines() if "authored by" in line)
+    assert "``x`@acme/admins [link](https://e.example)`@e.example``" in line
