@@ -78,6 +78,13 @@ def statuses(model: Model, every: timedelta, today: date) -> list[Status]:
     return sorted(found, key=lambda s: (order[s.state], s.due or date.min, s.workload))
 
 
+def described(status: Status) -> str:
+    """A status in a few words: "overdue (never reviewed)", "fresh (last 2026-11-02, due 2027-01-31)"."""
+    if status.last is None:
+        return f"{status.state} (never reviewed)"
+    return f"{status.state} (last {status.last.on}, due {status.due})"
+
+
 def changes_since(file: str, since: date | None, until: datetime) -> tuple[Change, ...] | None:
     """The first-parent commits that changed `file` after the start of `since` (all, when None) and up
     to `until`, newest first; None when the file is not in a git work tree."""

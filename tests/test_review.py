@@ -252,3 +252,16 @@ def test_approve_refuses_a_one_line_block_and_says_what_to_add(spec):
     done = run_wiam("review", folder, "--approve", "app", "--by", "bob")
     assert done.returncode == 1 and "add by hand" in done.stderr and 'review { by = "bob"' in done.stderr
     assert (folder / "main.wiam.hcl").read_bytes() == before
+
+
+def test_the_report_shows_each_workloads_review_status(spec, tmp_path):
+    import re
+    from wiam.report import unpack
+    folder = spec(BASE_HCL + settings_hcl() + reviewed("fresh", (TODAY - timedelta(days=10)).isoformat())
+                  + reviewed("never"))
+    done = run_wiam("report", folder, "--out", tmp_path / "report.html")
+    assert done.returncode == 0, done.stderr
+    packed = re.search(rb'id="wiam-data">([^<]*)</script>', (tmp_path / "report.html").read_bytes()).group(1)
+    shown = {n["label"]: n.get("review") for n in unpack(packed.decode())["nodes"] if n["type"] == "workload"}
+    last, due = TODAY - timedelta(days=10), TODAY + timedelta(days=80)
+    assert shown == {"fresh": f"fresh (last {last}, due {due})", "never": "overdue (never reviewed)"}
