@@ -85,19 +85,42 @@ def described(status: Status) -> str:
     return f"{status.state} (last {status.last.on}, due {status.due})"
 
 
-def changes_since(file: str, since: date | None, until: datetime) -> tuple[Change, ...] | None:
-    """The first-parent commits that changed `file` after the start of `since` (all, when None) and up
-    to `until`, newest first; None when the file is not in a git work tree."""
-    folder = os.path.dirname(os.path.abspath(file))
-    args = ["log", "--first-parent", f"-n{CHANGES_SHOWN}", "--format=%h%x00%as%x00%an%x00%s",
-            f"--until=@{int(until.timestamp())}"]
+def _start(day: date) -> int:
+    return int(datetime.combine(day, time(), timezone.utc).timestamp())
+
+
+def _folder_log(folder: str, since: date | None, until: datetime) -> dict[str, list[tuple[int, Change]]] | None:
+    """Each file's first-parent commits in `folder` (paths relative to it), newest first, with their
+    commit times; None when the folder is not in a git work tree. One git run for every workload."""
+    args = ["-c", "core.quotePath=false", "log", "--first-parent", "--relative", "--name-only",
+            "--format=%x01%h%x00%ct%x00%as%x00%an%x00%s", f"--until=@{int(until.timestamp())}"]
     if since is not None:
-        args.append(f"--since=@{int(datetime.combine(since, time(), timezone.utc).timestamp())}")
+        args.append(f"--since=@{_start(since)}")
     try:
-        result = run_git([*args, "--", os.path.basename(file)], folder, 30)
+        result = run_git([*args, "--", "."], folder, 60)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if result.returncode != 0:
         return None
-    rows = result.stdout.decode("utf-8", "replace").splitlines()
-    return tuple(Change(*row.split("\0", 3)) for row in rows if row.count("\0") == 3)
+    files: dict[str, list[tuple[int, Change]]] = {}
+    for entry in result.stdout.decode("utf-8", "replace").split("\x01")[1:]:
+        head, *names = entry.split("\n")
+        commit, when, day, author, subject = head.split("\0", 4)
+        for name in filter(None, names):
+            files.setdefault(name, []).append((int(when), Change(commit, day, author, subject)))
+    return files
+
+
+def changes(listed: list[Status], folder: str, until: datetime) -> dict[str, tuple[Change, ...] | None]:
+    """By workload: the commits (at most CHANGES_SHOWN, newest first) that changed its file since the
+    start of the day of its last review (all, never reviewed) up to `until`; None outside git."""
+    days = [s.last.on if s.last else None for s in listed]
+    log = _folder_log(folder, None if None in days else min(days, default=None), until) if listed else {}
+    found: dict[str, tuple[Change, ...] | None] = {}
+    for s, day in zip(listed, days):
+        if log is None:
+            found[s.workload] = None
+            continue
+        commits = log.get(os.path.relpath(s.file, folder).replace(os.sep, "/"), [])
+        found[s.workload] = tuple(c for when, c in commits if day is None or when >= _start(day))[:CHANGES_SHOWN]
+    return found

@@ -94,20 +94,24 @@ def test_no_interval_is_a_usage_error(spec):
 
 
 def test_changes_since_the_last_review_come_from_git(tmp_path, monkeypatch):
+    """One git run serves every workload: each gets the commits to its own file since its own review."""
     repo = init_repo(tmp_path / "repo")
-    spec_file = repo / "specs" / "app.wiam.hcl"
-    spec_file.parent.mkdir()
-    last = TODAY - timedelta(days=120)
-    for offset, message in ((-130, "before the review"), (-60, "widen app"), (-5, "tweak app")):
+    specs = repo / "specs"
+    specs.mkdir()
+    (specs / "base.wiam.hcl").write_text(BASE_HCL + settings_hcl())
+    reviews = {"a": TODAY - timedelta(days=120), "b": TODAY - timedelta(days=95)}
+    for offset, touched, message in ((-130, "ab", "before the reviews"), (-100, "a", "widen a"),
+                                     (-60, "ab", "widen both"), (-5, "a", "tweak a")):
         day = (TODAY + timedelta(days=offset)).isoformat()
         monkeypatch.setenv("GIT_COMMITTER_DATE", f"{day}T12:00:00Z")
         monkeypatch.setenv("GIT_AUTHOR_DATE", f"{day}T12:00:00Z")
-        spec_file.write_text(BASE_HCL + settings_hcl() + reviewed("app", last.isoformat()) + f"# {message}\n")
+        for name in touched:
+            (specs / f"{name}.wiam.hcl").write_text(reviewed(name, reviews[name].isoformat()) + f"# {message}\n")
         commit_all(repo, message)
-    _, out = review_json(repo / "specs")
-    (entry,) = out["workloads"]
-    assert [c["subject"] for c in entry["changes"]] == ["tweak app", "widen app"]
-    assert run_wiam("review", tmp_path / "repo" / "specs").stdout.count("changed:") == 2
+    _, out = review_json(specs)
+    found = {w["workload"]: [c["subject"] for c in w["changes"]] for w in out["workloads"]}
+    assert found == {"a": ["tweak a", "widen both", "widen a"], "b": ["widen both"]}
+    assert run_wiam("review", specs).stdout.count("changed:") == 4
 
 
 def test_changes_are_unknown_outside_git(tmp_path):

@@ -13,7 +13,8 @@ import typer
 from .. import schema, windows
 from ..diagnostics import Report, printable
 from ..model import Model
-from ..review import DUE_SOON, Status, changes_since, statuses
+from ..loader import spec_root
+from ..review import DUE_SOON, Status, changes, statuses
 from ..spec_edit import EditError, add_block, write_in_place
 from ..suggest import closest
 from .common import (AtOption, EXIT_SPEC, DirArgument, FormatOption, OutputFormat, RecursiveOption, err, fail_usage,
@@ -48,13 +49,13 @@ def review_command(directory: str = DirArgument, recursive: bool = RecursiveOpti
     if every is None:
         fail_usage('the spec sets no review interval: add settings { review_every = "90d" } to one spec file')
     listed = [s for s in statuses(model, every, when.date()) if s.state != "fresh"]
-    changes = {s.workload: changes_since(s.file, s.last.on if s.last else None, when) for s in listed}
+    found = changes(listed, spec_root(directory), when)
     if fmt is OutputFormat.json:
         typer.echo(json.dumps({"at": windows.text(when), "review_every_days": every.days, "due_soon_days": DUE_SOON.days,
-                               "workloads": [{**s.as_json(), "changes": _changes_json(changes[s.workload])}
+                               "workloads": [{**s.as_json(), "changes": _changes_json(found[s.workload])}
                                              for s in listed]}, indent=2, sort_keys=True))
     else:
-        typer.echo(_text(listed, changes, every.days), nl=False)
+        typer.echo(_text(listed, found, every.days), nl=False)
     failing = {FailOn.overdue: {"overdue"}, FailOn.due: {"due", "overdue"}}.get(fail_on, set())
     raise typer.Exit(EXIT_SPEC if any(s.state in failing for s in listed) else 0)
 
