@@ -29,7 +29,6 @@ class Expected:
     file: str  # as loaded
     path: str  # from the repository root, with a leading "/": the rule's pattern
     teams: tuple[str, ...]
-    owners: tuple[str, ...]  # the workload owners behind the teams
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,7 @@ def expected_rules(model: Model, root: str, report: Report) -> tuple[list[Expect
         if len(handles) > 1:
             warnings.append(f"{file} holds workloads of several owners ({', '.join(sorted(owners))}): any one of "
                             f"{' '.join(handles)} may approve a change to all of them; split the file, one owner each")
-        rules.append(Expected(file, "/" + relative, handles, tuple(sorted(owners))))
+        rules.append(Expected(file, "/" + relative, handles))
     return rules, warnings
 
 

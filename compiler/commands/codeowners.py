@@ -35,7 +35,11 @@ def codeowners_command(directory: str = DirArgument, recursive: bool = Recursive
     for warning in warnings:
         err.print(f"warning: {printable(warning)}", markup=False)
     if check is not None:
-        found = problems(parse(_read(check) if os.path.lexists(check) else "")[0], rules)  # no file: no rule
+        given, ignored = parse(_read(check) if os.path.lexists(check) else "")  # no file: no rule
+        for line in ignored:
+            err.print(f"note: {printable(check)}:{line}: GitHub ignores this rule (a negation or a character range)",
+                      markup=False)
+        found = problems(given, rules)
         if fmt is OutputFormat.json:
             typer.echo(json.dumps({"ok": not found, "problems": found, "warnings": warnings}, indent=2))
         else:
