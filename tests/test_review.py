@@ -137,6 +137,7 @@ def test_a_second_settings_block_names_both_places(spec):
     (settings_hcl("90d", '  owners = { "team-a" = "acme/payments" }\n'), "@org/team"),
     (settings_hcl("90d", '  owners = { "team-a" = "@acme/pay" }\n  members = { "@acme/other" = ["a@example.com"] }\n'),
      "no owner maps to"),
+    (settings_hcl("90d", '  owners = { "team-a" = "@acme/pay\\n* @acme/everyone" }\n'), "@org/team"),  # a CODEOWNERS line
     (reviewed("app", "2026-02-30"), "no real day"),
     (reviewed("app", "02/12/2026"), "YYYY-MM-DD"),
 ])
