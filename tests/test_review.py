@@ -81,11 +81,12 @@ def test_review_command_lists_due_overdue_and_never_reviewed_and_not_fresh(spec)
     assert "fresh" not in text.stdout.split()
 
 
-@pytest.mark.parametrize("gate, code", [(None, 0), ("overdue", 1), ("due", 1)])
-def test_fail_on_gates_on_the_state(spec, gate, code):
-    folder = spec(BASE_HCL + settings_hcl() + reviewed("due", (TODAY - timedelta(days=80)).isoformat()))
+@pytest.mark.parametrize("age, gate, code", [(80, None, 0), (80, "overdue", 0), (80, "due", 1), (95, "overdue", 1),
+                                             (10, "due", 0)])
+def test_fail_on_gates_on_the_state(spec, age, gate, code):
+    folder = spec(BASE_HCL + settings_hcl() + reviewed("app", (TODAY - timedelta(days=age)).isoformat()))
     done = run_wiam("review", folder, *(["--fail-on", gate] if gate else []))
-    assert done.returncode == (0 if gate == "overdue" else code), done.stderr
+    assert done.returncode == code, done.stderr
 
 
 def test_no_interval_is_a_usage_error(spec):
