@@ -271,3 +271,8 @@ def test_the_report_shows_each_workloads_review_status(spec, tmp_path):
     shown = {n["label"]: n.get("review") for n in unpack(packed.decode())["nodes"] if n["type"] == "workload"}
     last, due = TODAY - timedelta(days=10), TODAY + timedelta(days=80)
     assert shown == {"fresh": f"fresh (last {last}, due {due})", "never": "overdue (never reviewed)"}
+
+
+def test_settings_written_as_a_yaml_mapping_says_how_to_write_it(spec):
+    (error,) = spec_errors(spec({"main.wiam.hcl": BASE_HCL, "s.wiam.yaml": "settings:\n  review_every: 90d\n"}))
+    assert error.pos.file.endswith("s.wiam.yaml") and "settings: [{review_every: 90d}]" in error.hint
