@@ -29,9 +29,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 for name, command in (("validate", validate), ("compile", compile_command), ("analyze", analyze), ("graph", graph),
                       ("who-can", who_can_command), ("blast-radius", blast_radius_command), ("simulate", simulate),
                       ("diff", diff_command), ("report", report), ("drift", drift), ("import", import_command),
-                      ("rules", rules), ("review", review_command),
-                      ("codeowners", codeowners_command)):
+                      ("rules", rules)):
     app.command(name)(command)
+app.command("review")(review_command)  # issue 22: access reviews and separation of duties
+app.command("codeowners")(codeowners_command)
 app.add_typer(catalog.app, name="catalog")
 
 

@@ -276,3 +276,22 @@ def test_the_report_shows_each_workloads_review_status(spec, tmp_path):
 def test_settings_written_as_a_yaml_mapping_says_how_to_write_it(spec):
     (error,) = spec_errors(spec({"main.wiam.hcl": BASE_HCL, "s.wiam.yaml": "settings:\n  review_every: 90d\n"}))
     assert error.pos.file.endswith("s.wiam.yaml") and "settings: [{review_every: 90d}]" in error.hint
+
+
+VISIBLE = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Cf", "Zl", "Zp")), min_size=1, max_size=30)
+
+
+@settings(max_examples=30, deadline=None)
+@given(by=VISIBLE, fmt=st.sampled_from(["hcl", "yaml", "json"]))
+def test_any_reviewer_name_lands_literally_in_every_format(by, fmt):
+    """Quotes, backslashes, template openers (${, %{) and YAML indicators are escaped where they land:
+    the edited file reads back as exactly the old spec plus the block (block_text refuses otherwise)."""
+    from wiam.diagnostics import Report
+    from wiam.readers import read
+    from wiam.spec_edit import block_text
+    text = {"hcl": BASE_HCL + reviewed("app", "2026-01-02"), "yaml": YAML_SPEC, "json": JSON_SPEC}[fmt]
+    name = f"main.wiam.{fmt}"
+    edited = block_text(name, text.encode(), ("workload", "app"), "review", {"by": by, "on": "2026-11-30"})
+    report = Report()
+    assert read(name, edited.decode(), report).data["workload"]["app"]["review"][0] == {"by": by, "on": "2026-11-30"}
+    assert report.diagnostics == []
