@@ -11,6 +11,7 @@ import typer
 from .commands import catalog
 from .commands.analyze import analyze
 from .commands.blast_radius import blast_radius_command
+from .commands.codeowners import codeowners_command
 from .commands.compile import compile_command
 from .commands.diff import diff_command
 from .commands.drift import drift
@@ -19,6 +20,7 @@ from .commands.graph import graph
 from .commands.import_ import import_command
 from .commands.prune import prune_command
 from .commands.report import report
+from .commands.review import review_command
 from .commands.rules import rules
 from .commands.simulate import simulate
 from .commands.validate import validate
@@ -31,6 +33,8 @@ for name, command in (("validate", validate), ("compile", compile_command), ("an
                       ("diff", diff_command), ("report", report), ("drift", drift), ("import", import_command),
                       ("grant", grant_command), ("prune", prune_command), ("rules", rules)):
     app.command(name)(command)
+app.command("review")(review_command)  # issue 22: access reviews and separation of duties
+app.command("codeowners")(codeowners_command)
 app.add_typer(catalog.app, name="catalog")
 
 

@@ -58,6 +58,9 @@ class Side:
     disabled: set[tuple[str, str, str]]  # ("issuer", name, ""), ("workload", name, ""), ("subject", workload, subject)
     # (workload, "issuer-URL subject") -> the claims every cloud checks beyond the subject, of each active identity
     conditions: dict[tuple[str, str], tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)  # workload -> its owner
+    teams: dict[str, str] = field(default_factory=dict)  # settings owners: owner -> code-host handle
+    members: dict[str, tuple[str, ...]] = field(default_factory=dict)  # settings members: handle -> emails
 
 
 def read_side(model: Model, label: str, folder: str | None) -> Side:
@@ -74,7 +77,8 @@ def read_side(model: Model, label: str, folder: str | None) -> Side:
     conditions = {(w.name, f"{i.issuer.url} {i.subject}"): i.conditions
                   for w in model.workloads.values() for i in w.active_identities}
     return Side(label, folder, model.document.digest, access_tuples(model, access), analyze(model, access), subjects,
-                principals, {name: _signature(model, name) for name in model.workloads}, disabled, conditions)
+                principals, {name: _signature(model, name) for name in model.workloads}, disabled, conditions,
+                {name: w.owner for name, w in model.workloads.items()}, model.settings.owners, model.settings.members)
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,21 @@ def _load_and_read(source: Source, recursive: bool) -> Side:
         return read_side(model, source.label, source.copy)
 
 
+@dataclass(frozen=True)
+class Owning:
+    """An owner whose workloads a change widens, with its team and the team's known members."""
+    owner: str  # "" for workloads without one
+    team: str  # "" when settings owners does not map it
+    workloads: tuple[str, ...]
+    members: tuple[str, ...] | None  # None: settings members does not list the team
+
+    def author_verdict(self, author: str | None) -> str:
+        """"member", "outsider" or "unchecked" (no author, or no members listed for the team)."""
+        if author is None or self.members is None:
+            return "unchecked"
+        return "member" if author.lower() in {m.lower() for m in self.members} else "outsider"
+
+
 @dataclass
 class Diff:
     base: str
@@ -118,6 +137,8 @@ class Diff:
     disabled: list[str]  # blocks the kill switch turned on
     conditions_loosened: list[str] = field(default_factory=list)  # a pinned claim removed or changed: widening
     conditions_tightened: list[str] = field(default_factory=list)  # a claim pinned anew: narrowing
+    owners: list[Owning] = field(default_factory=list)  # whose workloads the widening tuples reach
+    author: str | None = None  # the git author email of HEAD, when HEAD is a revision
 
     def as_json(self) -> dict:
         def finding(f: Finding) -> dict:
@@ -139,6 +160,9 @@ class Diff:
                          "fixed": [finding(f) for f in self.findings_fixed]},
             "disabled": self.disabled,
             "conditions": {"loosened": self.conditions_loosened, "tightened": self.conditions_tightened},
+            "author": self.author,
+            "owners_widened": [{"owner": o.owner, "team": o.team or None, "workloads": list(o.workloads),
+                                "author": o.author_verdict(self.author)} for o in self.owners],
         }
 
 
@@ -346,7 +370,16 @@ def diff_sides(old: Side, new: Side) -> Diff:
                 sorted(new.subjects - old.subjects), sorted(old.subjects - new.subjects),
                 sorted(new_principals - old_principals), sorted(old_principals - new_principals),
                 introduced, fixed, [f for f in introduced if f.rule == "WIAM001"],
-                [f for f in fixed if f.rule == "WIAM001"], disabled, loosened, tightened)
+                [f for f in fixed if f.rule == "WIAM001"], disabled, loosened, tightened, owning(widened, new))
+
+
+def owning(widened: list[Access], side: Side) -> list[Owning]:
+    """The owners of the workloads whose principals the widening tuples go through, by owner."""
+    by_owner: dict[str, set[str]] = {}
+    for a in widened:
+        by_owner.setdefault(side.owners.get(a.workload, ""), set()).add(a.workload)
+    return [Owning(owner, side.teams.get(owner, ""), tuple(sorted(names)), side.members.get(side.teams.get(owner, "")))
+            for owner, names in sorted(by_owner.items())]
 
 
 def condition_changes(old: dict[tuple[str, str], tuple], new: dict[tuple[str, str], tuple],
@@ -385,9 +418,10 @@ def diff(base_spec: str, head_spec: str, path: str = ".", recursive: bool = Fals
     on_valid(spec digest) for each side found valid (the caller's cache marks it known valid)."""
     with tempfile.TemporaryDirectory(prefix="wiam-diff-") as workdir:
         base, head = (source(spec, path, recursive, workdir) for spec in (base_spec, head_spec))
+        author = _author(head_spec.partition(":")[0]) if head.copy else None
         found = _sliced_diff(base, head, recursive, on_valid) if incremental else None
         if found is not None:
-            return found
+            return replace(found, author=author)
         jobs = [(base, recursive), (head, recursive)]
         if (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
             with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork")) as pool:
@@ -396,7 +430,13 @@ def diff(base_spec: str, head_spec: str, path: str = ".", recursive: bool = Fals
             old, new = (_load_and_read(*job) for job in jobs)
         for side in (old, new) if on_valid else ():
             on_valid(side.digest)
-        return diff_sides(old, new)
+        return replace(diff_sides(old, new), author=author)
+
+
+def _author(revision: str) -> str:
+    """The author email a revision's commit gives: what its author chose to write, not proof."""
+    top = _git(["rev-parse", "--show-toplevel"], ".").strip()
+    return _git(["log", "-1", "--format=%ae", f"{revision}^{{commit}}", "--"], top).strip()
 
 
 SLICE_AT_MOST = 0.5  # of the workloads: beyond it, slicing costs about what it saves
@@ -521,6 +561,28 @@ def _code(text: str) -> str:
     return f"{fence}{pad}{shown}{pad}{fence}"
 
 
+def _owners_markdown(d: Diff) -> list[str]:
+    """Whose workloads the change widens, and whether the author is in the owning team."""
+    if not d.owners:
+        return []
+    lines = ["**Owners whose workloads this widens**", ""]
+    for o in d.owners[:10]:
+        who = f"{_code(o.owner)} ({_code(o.team)})" if o.team else (_code(o.owner) + " (no team in settings owners)"
+                                                                   if o.owner else "no owner")
+        listed = ", ".join(_code(w) for w in o.workloads[:10]) + (f" and {len(o.workloads) - 10} more"
+                                                                  if len(o.workloads) > 10 else "")
+        verdict = o.author_verdict(d.author)
+        if verdict == "outsider":
+            note = f"⚠️ authored by {_code(d.author)}, who is not a member of {_code(o.team)}"
+        elif verdict == "member":
+            note = f"authored by {_code(d.author)}, a member of {_code(o.team)}"
+        else:
+            note = "author not checked" + (" (HEAD is not a git revision)" if d.author is None else
+                                           f" (settings members lists no one for {_code(o.team)})" if o.team else "")
+        lines.append(f"- {who}: {listed}; {note}")
+    return lines + ([f"- … and {len(d.owners) - 10} more owners"] if len(d.owners) > 10 else []) + [""]
+
+
 def to_markdown(d: Diff) -> str:
     """For a pull request comment: the verdict first, the details folded; user text only in code spans."""
     icon = {"widening": "🔺", "narrowing": "🔻", "neutral": "⚪"}[d.classification]
@@ -529,6 +591,7 @@ def to_markdown(d: Diff) -> str:
     for title, items in top:
         lines += [f"**{title}**", ""] + [f"- {_code(i)}" for i in items[:10]]
         lines += ([f"- … and {len(items) - 10} more"] if len(items) > 10 else []) + [""]
+    lines += _owners_markdown(d)
     shown = {title for title, items in top if len(items) <= 10}
     budget = COMMENT_MAX_CHARS - 400 - sum(len(line) + 1 for line in lines)  # room for the closing lines
     left_out = 0

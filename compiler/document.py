@@ -18,8 +18,8 @@ Path = tuple  # tuple[str | int, ...]
 # How many labels each block type takes, by the path of the body it appears in. Readers use it
 # to nest HCL blocks the way Terraform's JSON syntax does, and to merge files.
 BLOCK_LABELS: dict[tuple, dict[str, int]] = {
-    (): {"issuer": 1, "target": 2, "workload": 1},
-    ("workload",): {"identity": 0, "grant": 2, "suppress": 1},
+    (): {"issuer": 1, "target": 2, "workload": 1, "settings": 0},
+    ("workload",): {"identity": 0, "grant": 2, "suppress": 1, "review": 0},
 }
 
 
@@ -256,10 +256,14 @@ def describe(path: Path) -> str:
         return f"{path[0]} blocks" if path else "the spec"
     if path[0] == "target":
         return f'target "{path[1]}" "{path[2]}"' if len(path) > 2 else f'targets for "{path[1]}"'
+    if path[0] == "settings":
+        return "settings"
     outer = f'{path[0]} "{path[1]}"'
     if path[0] == "workload" and len(path) > 3:
         if path[2] == "identity" and isinstance(path[3], int):
             return f"identity #{path[3] + 1} in {outer}"
+        if path[2] == "review" and isinstance(path[3], int):
+            return f"review #{path[3] + 1} in {outer}"
         if path[2] == "grant" and len(path) > 4:
             return f'grant "{path[3]}" "{path[4]}" in {outer}'
     return outer

@@ -246,10 +246,11 @@ def _merge_level(merged, doc, file, target: dict, key: str, value, path: tuple, 
         for sub_key, sub_value in value.items():
             _merge_level(merged, doc, file, target[key], sub_key, sub_value, path + (sub_key,), depth - 1, report)
         return
-    first = merged.where(path, key=True)
+    once = isinstance(target[key], list)  # an unlabeled top-level block (settings): one in all the files
+    first = merged.where(path + (0,) if once else path, key=True)
     block = " ".join([path[0]] + [f'"{label}"' for label in path[1:]])
-    report.error(doc.where(path, key=True), block, f"{block} is defined twice: here and at {first}",
-                 "keep one definition, or rename one of them")
+    report.error(doc.where(path + (0,) if once else path, key=True), block, f"{block} is defined twice: here and at {first}",
+                 f"keep one {block} block for all the files: merge the two" if once else "keep one definition, or rename one of them")
 
 
 def _own(owners: dict, file: str, path: tuple, value, depth: int) -> None:

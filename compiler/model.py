@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -116,6 +116,23 @@ class Grant:
     ticket: str | None = None
 
 
+@dataclass(frozen=True)
+class Review:
+    """An access review of a workload: who looked at its access, and on which day (UTC)."""
+    by: str
+    on: date
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The spec-wide settings block: how often access is reviewed, and who owns what on the code host."""
+    review_every: timedelta | None = None
+    owners: dict[str, str] = field(default_factory=dict)  # workload owner -> code-host handle (@org/team)
+    members: dict[str, tuple[str, ...]] = field(default_factory=dict)  # handle -> git author emails
+    pos: Pos | None = None
+
+
 @dataclass
 class Workload:
     name: str
@@ -132,6 +149,7 @@ class Workload:
     reason: str | None = None  # why it exists (break-glass, windows); a kill switch's is `disabled`
     ticket: str | None = None
     closed: list[Grant] = field(default_factory=list)  # grants whose window had closed at the model's time
+    reviews: tuple[Review, ...] = ()  # as written; the latest day counts
 
     @property
     def active_identities(self) -> list[Identity]:
@@ -152,6 +170,7 @@ class Model:
     issuers: dict[str, Issuer] = field(default_factory=dict)
     targets: dict[tuple[str, str], Target] = field(default_factory=dict)
     workloads: dict[str, Workload] = field(default_factory=dict)
+    settings: Settings = field(default_factory=Settings)
     document: Document = field(default_factory=Document)
     at: datetime | None = None  # the time windows were evaluated at (compile's --at), once resolved
     _grants_by_target: dict | None = field(default=None, repr=False, compare=False)

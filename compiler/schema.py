@@ -114,7 +114,7 @@ def _report(doc: Document, error: jsonschema.ValidationError, report: Report) ->
             message = f"unknown attribute or block {extra!r}"
             fix = f"remove it, or use one of: {', '.join(allowed)}" if allowed else "remove it"
             if not path:
-                fix = "top-level blocks are issuer, target and workload"
+                fix = "top-level blocks are issuer, target, workload and settings"
             elif path == ("target",):
                 message, fix = f"unknown cloud {extra!r}", f"a target's cloud is one of: {', '.join(registry.names())}"
             report.error(where, describe(path + (extra,)) if len(path) > 1 else block, message, fix)

@@ -589,3 +589,105 @@ def _replace(real: str, content: bytes) -> None:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+
+
+# Adding a block (a workload's review): the new block goes first, before the ones written already.
+
+def _repeated_item(fmt: str, fields: dict[str, str]) -> str:
+    """One block as a one-line list item: a YAML flow mapping or a JSON object."""
+    link = ": "
+    inner = ", ".join(f"{_quoted(k, fmt) if fmt == 'json' else k}{link}{_quoted(v, fmt)}" for k, v in fields.items())
+    return f"{{{inner}}}" if fmt == "json" else f"{{ {inner} }}"
+
+
+def _new_block(fmt: str, kind: str, fields: dict[str, str], inline: bool, step: str) -> list[str]:
+    """The lines of a new block `kind` (HCL), or of a new list `kind` holding it (YAML, JSON)."""
+    if fmt == "hcl":
+        return [f"{kind} {{", *(f"{step}{k} = {_quoted(v, fmt)}" for k, v in fields.items()), "}"]
+    name = _quoted(kind, fmt) if fmt == "json" else kind
+    if inline or fmt == "json":
+        return [f"{name}: [{_repeated_item(fmt, fields)}]"]
+    return [f"{name}:", f"{step}- {_repeated_item(fmt, fields)}"]
+
+
+def _plan_block(fmt: str, source: Source, doc: Document, path: tuple, kind: str, fields: dict[str, str]) -> Edit:
+    lines = source.lines
+    present = fmt != "hcl" and kind in _block(doc.data, path)  # HCL repeats the block; the others extend a list
+    into = path + (kind,) if present else path
+    where = doc.positions[into]
+    line, column = where.line - 1, where.column - 1
+    text = lines[line]
+    opener = text[column:column + 1]
+    rest = text[column + 1:]
+    if present and opener == "[" and rest.strip():  # a list on one line: the item goes first in it
+        gap = len(rest) - len(rest.lstrip(" \t"))
+        at = column + 1 + gap
+        comma = ", " if _block(doc.data, into) else ""
+        return Edit(line, (text[:at] + _repeated_item(fmt, fields) + comma + text[at:],), replace=True)
+    if present and opener == "-":  # a YAML block sequence, at its first item
+        return Edit(line, (text[:column] + "- " + _repeated_item(fmt, fields),))
+    if present and opener == "[" and fmt == "json":
+        outer = _indent(text)
+        following = _indent(next((other for other in lines[line + 1:] if other.strip()), ""))
+        inner = following if len(following) > len(outer) else outer + _unit(lines)
+        return Edit(line + 1, (inner + _repeated_item(fmt, fields) + ("," if _block(doc.data, into) else ""),))
+    if present:
+        raise Refused("the list is written in a way wiam does not edit")
+    if opener == "{" and rest.strip():  # a one-line mapping (YAML flow, JSON): the list goes first in it
+        if fmt == "hcl":
+            raise Refused("the block is written on one line")
+        gap = len(rest) - len(rest.lstrip(" \t"))
+        at = column + 1 + gap
+        return Edit(line, (text[:at] + _new_block(fmt, kind, fields, True, "")[0] + ", " + text[at:],), replace=True)
+    if fmt == "yaml" and opener != "{" and not text[:column].strip():  # a block mapping, at its first key
+        outer = " " * (doc.key_positions[path].column - 1) if path in doc.key_positions else ""
+        inner = text[:column]
+        return Edit(line, tuple(inner + member for member in _new_block(fmt, kind, fields, False, _step(outer, inner, lines))))
+    if fmt == "hcl" and not text.rstrip().endswith("{"):
+        raise Refused("the block's first line holds more than its opening (one line, or a comment)")
+    if fmt == "yaml":
+        raise Refused("the flow mapping spans lines")
+    outer = _indent(text)
+    following = _indent(next((other for other in lines[line + 1:] if other.strip()), ""))
+    inner = following if len(following) > len(outer) and following.startswith(outer) else outer + _unit(lines)
+    members = _new_block(fmt, kind, fields, False, _step(outer, inner, lines))
+    if fmt == "json":
+        members[-1] += ","  # a workload is never empty: its members follow
+    return Edit(line + 1, tuple(inner + member for member in members))
+
+
+def repeated_block_text(file: str, raw: bytes, path: tuple, kind: str, fields: dict[str, str]) -> bytes:
+    """The file's new content with a block `kind` of `fields` first in the block at `path`, or Refused.
+    The result reads back as the old document with that block added, or it is refused."""
+    try:
+        source = parse_source(raw)
+    except UnicodeDecodeError:
+        raise Refused("the file is not UTF-8 text") from None
+    fmt = _format(file)
+    old = _read(file, source.text)
+    try:
+        edited = _apply(source, _plan_block(fmt, source, old, path, kind, fields))
+    except (KeyError, IndexError, TypeError):
+        raise Refused("the block is not written where the spec says") from None
+    expected = copy.deepcopy(old.data)
+    body = _block(expected, path)
+    body[kind] = [dict(fields), *body.get(kind, [])]
+    report = Report()
+    if read(file, edited.text, report).data != expected or report.diagnostics:
+        raise Refused("the edited file would not read back as the spec plus the block")
+    return edited.encode()
+
+
+def add_repeated_block(model: Model, path: tuple, kind: str, fields: dict[str, str]) -> tuple[str, bytes]:
+    """(file, its new content) with a block `kind` of `fields` added to the block at `path`."""
+    where = model.where(path, key=True)
+    try:
+        with open(where.file, "rb") as handle:
+            raw = handle.read()
+        return where.file, repeated_block_text(where.file, raw, path, kind, fields)
+    except (Refused, OSError) as error:
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        shown = " ".join(_new_block("hcl", kind, fields, True, "")) if _format(where.file) == "hcl" else \
+            _new_block(_format(where.file), kind, fields, True, "")[0]
+        raise EditError(f"{where.file}:{where.line}: add by hand in {describe(path)}: {shown}\n"
+                        f"  (not written: {reason})") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import replace
+from datetime import date, timedelta
 
 from . import registry, schema, windows
 from .analysis import all_rules
@@ -11,7 +12,7 @@ from .code_host import check_templates, management_problem
 from .diagnostics import Report, printable, quote
 from .document import Document, describe
 from .issuers import BOOLEANS, CLAIM_TYPES, KINDS, TemplateError, carried, issuer_url
-from .model import ALWAYS, Grant, Identity, Issuer, Model, Target, Window, Workload
+from .model import ALWAYS, Grant, Identity, Issuer, Model, Review, Settings, Target, Window, Workload
 from .names import check_unique, split_dirs
 from .suggest import closest, listed
 
@@ -36,7 +37,7 @@ def build_model(doc: Document, report: Report) -> Model:
         _check_visible(doc, doc.data, (), report)
     if report.diagnostics:
         return Model(document=doc)
-    model = Model(document=doc)
+    model = Model(document=doc, settings=_settings(doc, doc.data.get("settings", []), report))
     for name, body in sorted(doc.data.get("issuer", {}).items()):
         issuer = _issuer(doc, name, body, report)
         if issuer:
@@ -246,7 +247,39 @@ def _workload(doc: Document, model: Model, name: str, body: dict, report: Report
         _check_break_glass(doc, path, body, window, grants, report)
     return Workload(name, body.get("description", ""), body.get("owner", ""), body.get("environment", ""),
                     identities, grants, doc.where(path, key=True), suppress, disabled, window, break_glass,
-                    body.get("reason"), body.get("ticket"))
+                    body.get("reason"), body.get("ticket"), reviews=_reviews(doc, path, body.get("review", []), report))
+
+
+def _reviews(doc: Document, path: tuple, bodies: list[dict], report: Report) -> tuple[Review, ...]:
+    reviews = []
+    for index, body in enumerate(bodies):
+        where = path + ("review", index)
+        try:
+            reviews.append(Review(body["by"], date.fromisoformat(body["on"]), doc.where(where, key=True)))
+        except ValueError:
+            report.error(doc.where(where + ("on",)), describe(where), f"on {body['on']!r} is no real day",
+                         "write an existing day as YYYY-MM-DD, e.g. 2026-12-02")
+    return tuple(reviews)
+
+
+def _settings(doc: Document, blocks: list[dict], report: Report) -> Settings:
+    """The one settings block (the loader refuses a second in another file; here, in the same one)."""
+    if not blocks:
+        return Settings()
+    for index in range(1, len(blocks)):
+        report.error(doc.where(("settings", index), key=True), "settings",
+                     f"settings is defined twice: here and at {doc.where(('settings', 0), key=True)}",
+                     "keep one settings block for all the files: merge the two")
+    body, pos = blocks[0], doc.where(("settings", 0), key=True)
+    every = body.get("review_every")
+    owners = body.get("owners", {})
+    members = {handle: tuple(emails) for handle, emails in body.get("members", {}).items()}
+    for handle in sorted(set(members) - set(owners.values())):
+        report.error(doc.where(("settings", 0, "members", handle), key=True), "settings",
+                     f"members lists {handle}, which no owner maps to",
+                     f"map an owner to it in owners, or remove {handle} from members")
+    unit = {"d": 1, "w": 7}
+    return Settings(timedelta(days=int(every[:-1]) * unit[every[-1]]) if every else None, dict(owners), members, pos)
 
 
 def _check_break_glass(doc: Document, path: tuple, body: dict, window: Window, grants: list[Grant],

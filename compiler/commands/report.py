@@ -13,6 +13,7 @@ from ..diagnostics import Report
 from ..graph import build_graph
 from ..report import generated_at, report_data
 from ..report import render as render_report
+from ..review import described, statuses
 from ..revision import spec_revision
 from .common import AtOption, moment, DirArgument, OutputFormat, RecursiveOption, emit, planned_spec
 
@@ -21,8 +22,11 @@ def report(directory: str = DirArgument, recursive: bool = RecursiveOption,
            out: str = typer.Option(..., "--out", "-o", help="The HTML file to write (atomically)."),
            at: Optional[str] = AtOption) -> None:
     """A self-contained HTML audit report: summary, interactive access graph, findings, workloads."""
-    model, plans = planned_spec(directory, recursive, OutputFormat.text, Report(), moment(at))
+    when = moment(at)
+    model, plans = planned_spec(directory, recursive, OutputFormat.text, Report(), when)
     access = build_graph(model, plans)
     findings = analyze_model(model, access)
     meta = {"spec": directory, "revision": spec_revision(directory), "generated": generated_at(), "wiam": __version__}
-    emit(render_report(report_data(access, findings, all_rules(), meta)), out, directory)
+    every, day = model.settings.review_every, when.date()
+    reviews = {s.workload: described(s) for s in statuses(model, every, day)} if every else None
+    emit(render_report(report_data(access, findings, all_rules(), meta, reviews)), out, directory)

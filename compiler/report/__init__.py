@@ -54,9 +54,10 @@ def worst_severity(findings: list[Finding]) -> dict[str, str]:
     return worst
 
 
-def report_data(access: AccessGraph, findings: list[Finding], rules: dict[str, Rule], meta: dict) -> dict:
+def report_data(access: AccessGraph, findings: list[Finding], rules: dict[str, Rule], meta: dict,
+                reviews: dict[str, str] | None = None) -> dict:
     """Everything the page shows, as plain JSON: nodes with their attributes, edges as index
-    pairs, findings and counts."""
+    pairs, findings and counts; `reviews`, each workload's review status, when the spec sets one."""
     worst = worst_severity(findings)
     index = {node: i for i, node in enumerate(access.graph.nodes)}
     nodes = []
@@ -64,6 +65,8 @@ def report_data(access: AccessGraph, findings: list[Finding], rules: dict[str, R
         item = {"id": node, **data}
         if data["type"] == "workload" and data["label"] in worst:
             item["severity"] = worst[data["label"]]
+        if data["type"] == "workload" and data["label"] in (reviews or {}):
+            item["review"] = reviews[data["label"]]
         nodes.append(item)
     edges = []
     for source, target, relation, data in access.graph.edges(keys=True, data=True):

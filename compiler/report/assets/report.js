@@ -631,7 +631,8 @@
 
     function workloadItem(w) {
       const node = nodes[w];
-      const facts = [node.owner, node.environment, node.severity ? `worst finding ${node.severity}` : null].filter(Boolean).join(", ");
+      const facts = [node.owner, node.environment, node.severity ? `worst finding ${node.severity}` : null,
+        node.review ? `review ${node.review}` : null].filter(Boolean).join(", ");
       const item = element("details", { class: "workload", id: `workload-${node.label}` },
         element("summary", {}, node.label, " ", element("span", { class: "sub", text: facts })));
       item.addEventListener("toggle", () => {

@@ -1,0 +1,126 @@
+"""Access reviews: which workloads are due or overdue for review under settings.review_every, and
+what changed in their files since their last review."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+from . import registry
+from .model import Model, Review, Workload
+from .revision import run_git
+
+DUE_SOON = timedelta(days=14)  # a review falls due this long before its interval ends
+CHANGES_SHOWN = 20  # commits listed per workload, newest first
+
+
+def state(last: date | None, every: timedelta, today: date) -> str:
+    """"overdue" (never reviewed, or the interval since the last review has ended by `today`), "due"
+    (it ends within DUE_SOON) or "fresh"."""
+    if last is None or today >= last + every:
+        return "overdue"
+    return "due" if today >= last + every - DUE_SOON else "fresh"
+
+
+def counted(reviews: tuple[Review, ...], today: date) -> tuple[Review | None, tuple[Review, ...]]:
+    """(the latest review on or before `today`, the reviews dated after it): a review dated in the
+    future is not counted, so that no one postpones the next review by writing a later day."""
+    past = [r for r in reviews if r.on <= today]
+    return max(past, key=lambda r: r.on, default=None), tuple(r for r in reviews if r.on > today)
+
+
+@dataclass(frozen=True)
+class Change:
+    commit: str
+    day: str
+    author: str
+    subject: str
+
+
+@dataclass(frozen=True)
+class Status:
+    workload: str
+    owner: str
+    state: str
+    last: Review | None
+    due: date | None  # when the next review is due; None when never reviewed
+    file: str
+    access: tuple[str, ...]  # one line per grant: "cloud target: permissions"
+    future: tuple[Review, ...]  # reviews dated after the moment: not counted
+
+    def as_json(self) -> dict:
+        return {"workload": self.workload, "owner": self.owner, "state": self.state, "file": self.file,
+                "last_review": {"by": self.last.by, "on": self.last.on.isoformat()} if self.last else None,
+                "due": self.due.isoformat() if self.due else None, "access": list(self.access),
+                "not_counted": [{"by": r.by, "on": r.on.isoformat()} for r in self.future]}
+
+
+def access_lines(workload: Workload) -> tuple[str, ...]:
+    lines = []
+    for grant in workload.grants:
+        entries = grant.settings.get(registry.get(grant.cloud).permissions.FIELD, [])
+        lines.append(f"{grant.cloud} {grant.target}: {', '.join(entries) or 'no permissions'}")
+    return tuple(lines)
+
+
+def status(workload: Workload, every: timedelta, today: date) -> Status:
+    last, future = counted(workload.reviews, today)
+    return Status(workload.name, workload.owner, state(last.on if last else None, every, today), last,
+                  last.on + every if last else None, workload.pos.file, access_lines(workload), future)
+
+
+def statuses(model: Model, every: timedelta, today: date) -> list[Status]:
+    """Every workload's status, overdue first, then by due day and name."""
+    found = [status(w, every, today) for _, w in sorted(model.workloads.items())]
+    order = {"overdue": 0, "due": 1, "fresh": 2}
+    return sorted(found, key=lambda s: (order[s.state], s.due or date.min, s.workload))
+
+
+def described(status: Status) -> str:
+    """A status in a few words: "overdue (never reviewed)", "fresh (last 2026-11-02, due 2027-01-31)"."""
+    if status.last is None:
+        return f"{status.state} (never reviewed)"
+    return f"{status.state} (last {status.last.on}, due {status.due})"
+
+
+def _start(day: date) -> int:
+    return int(datetime.combine(day, time(), timezone.utc).timestamp())
+
+
+def _folder_log(folder: str, since: date | None, until: datetime) -> dict[str, list[tuple[int, Change]]] | None:
+    """Each file's first-parent commits in `folder` (paths relative to it), newest first, with their
+    commit times; None when the folder is not in a git work tree. One git run for every workload."""
+    args = ["-c", "core.quotePath=false", "log", "--first-parent", "--relative", "--name-only",
+            "--format=%x01%h%x00%ct%x00%as%x00%an%x00%s", f"--until=@{int(until.timestamp())}"]
+    if since is not None:
+        args.append(f"--since=@{_start(since)}")
+    try:
+        result = run_git([*args, "--", "."], folder, 60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if result.returncode != 0:
+        return None
+    files: dict[str, list[tuple[int, Change]]] = {}
+    for entry in result.stdout.decode("utf-8", "replace").split("\x01")[1:]:
+        head, *names = entry.split("\n")
+        commit, when, day, author, subject = head.split("\0", 4)
+        for name in filter(None, names):
+            files.setdefault(name, []).append((int(when), Change(commit, day, author, subject)))
+    return files
+
+
+def changes(listed: list[Status], folder: str, until: datetime) -> dict[str, tuple[Change, ...] | None]:
+    """By workload: the commits (at most CHANGES_SHOWN, newest first) that changed its file since the
+    start of the day of its last review (all, never reviewed) up to `until`; None outside git."""
+    days = [s.last.on if s.last else None for s in listed]
+    log = _folder_log(folder, None if None in days else min(days, default=None), until) if listed else {}
+    found: dict[str, tuple[Change, ...] | None] = {}
+    for s, day in zip(listed, days):
+        if log is None:
+            found[s.workload] = None
+            continue
+        commits = log.get(os.path.relpath(s.file, folder).replace(os.sep, "/"), [])
+        found[s.workload] = tuple(c for when, c in commits if day is None or when >= _start(day))[:CHANGES_SHOWN]
+    return found
