@@ -12,11 +12,12 @@ import subprocess
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Callable
 
 import networkx as nx
 
-from . import registry, schema, slicing
+from . import registry, schema, slicing, windows
 from .analysis import Finding, analyze
 from .cache import known_valid
 from .compile import gc_paused, load_valid_model
@@ -89,9 +90,9 @@ class Source:
         return SpecError([replace(d, pos=_relabel(d.pos, self.copy, self.label)) for d in error.diagnostics])
 
 
-def _load_and_read(source: Source, recursive: bool) -> Side:
+def _load_and_read(source: Source, recursive: bool, at: datetime | None = None) -> Side:
     try:
-        model = load_valid_model(source.folder, recursive)
+        model = load_valid_model(source.folder, recursive, at=at)
     except SpecError as error:
         raise source.relabel(error) from None
     with gc_paused():
@@ -197,11 +198,20 @@ def source(spec: str, path: str, recursive: bool, workdir: str) -> Source:
     revision, _, inside = spec.partition(":")
     if revision.startswith("-"):
         raise UsageError(f"{spec}: not a folder or a git revision")
-    inside = inside or path
-    top = _git(["rev-parse", "--show-toplevel"], ".").strip()
-    prefix = os.path.relpath(os.path.abspath(inside), top)
-    prefix = "" if prefix == "." else prefix.replace(os.sep, "/")
+    top, prefix = repository_of(inside or path, ".")
     _git(["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], top)
+    return copy_revision(revision, top, prefix, recursive, workdir)
+
+
+def repository_of(folder: str, cwd: str) -> tuple[str, str]:
+    """(the top of the git work tree `cwd` is in, `folder`'s path inside it, "" for the top)."""
+    top = _git(["rev-parse", "--show-toplevel"], cwd).strip()
+    prefix = os.path.relpath(os.path.abspath(folder), top)
+    return top, "" if prefix == "." else prefix.replace(os.sep, "/")
+
+
+def copy_revision(revision: str, top: str, prefix: str, recursive: bool, workdir: str) -> Source:
+    """The spec files under `prefix` in the commit `revision`, copied into a new folder in `workdir`."""
     tree = _tree(revision, prefix, top)
     folder = tempfile.mkdtemp(dir=workdir)
     for name in tree:
@@ -380,23 +390,38 @@ def _disabled(items: set[tuple[str, str, str]], rename: dict[str, str] | None = 
 def diff(base_spec: str, head_spec: str, path: str = ".", recursive: bool = False, incremental: bool = True,
          on_valid: Callable[[str], None] | None = None) -> Diff:
     """Read from the slice of workloads a change can affect when the base is known valid and the two
-    differ in workloads only (see slicing); else both sides whole, at once in two processes where the
-    machine has the cores (fork keeps the start cheap), each sending back only its Side.
+    differ in workloads only (see slicing); else both sides whole (see compare).
     on_valid(spec digest) for each side found valid (the caller's cache marks it known valid)."""
     with tempfile.TemporaryDirectory(prefix="wiam-diff-") as workdir:
         base, head = (source(spec, path, recursive, workdir) for spec in (base_spec, head_spec))
-        found = _sliced_diff(base, head, recursive, on_valid) if incremental else None
-        if found is not None:
-            return found
-        jobs = [(base, recursive), (head, recursive)]
-        if (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
-            with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork")) as pool:
-                old, new = pool.map(_load_and_read, *zip(*jobs))
-        else:
-            old, new = (_load_and_read(*job) for job in jobs)
-        for side in (old, new) if on_valid else ():
-            on_valid(side.digest)
-        return diff_sides(old, new)
+        return compare(base, head, recursive, incremental, on_valid).diff
+
+
+@dataclass
+class Comparison:
+    diff: Diff
+    old: Side
+    new: Side
+    whole: bool  # the sides are the whole specs, not the slice of the workloads a change can affect
+
+
+def compare(base: Source, head: Source, recursive: bool, incremental: bool = True,
+            on_valid: Callable[[str], None] | None = None, at: datetime | None = None) -> Comparison:
+    """The diff and the sides it was taken of: the slices, or both sides whole, at once in two
+    processes where the machine has the cores (fork keeps the start cheap), each sending back only its
+    Side. Both sides' windows are evaluated at `at` (default: windows.current())."""
+    sliced = _sliced_sides(base, head, recursive, on_valid, at) if incremental else None
+    if sliced is not None:
+        return Comparison(diff_sides(*sliced), *sliced, False)
+    jobs = [(base, recursive, at), (head, recursive, at)]
+    if (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork")) as pool:
+            old, new = pool.map(_load_and_read, *zip(*jobs))
+    else:
+        old, new = (_load_and_read(*job) for job in jobs)
+    for side in (old, new) if on_valid else ():
+        on_valid(side.digest)
+    return Comparison(diff_sides(old, new), old, new, True)
 
 
 SLICE_AT_MOST = 0.5  # of the workloads: beyond it, slicing costs about what it saves
@@ -404,9 +429,16 @@ SLICE_AT_MOST = 0.5  # of the workloads: beyond it, slicing costs about what it 
 
 def _sliced_diff(base: Source, head: Source, recursive: bool,
                  on_valid: Callable[[str], None] | None = None) -> Diff | None:
-    """The diff of the two slices, or None where a slice would not surely give the whole diff: the
-    base not known valid, a change beyond workloads, a slice so large that slicing saves nothing, or
-    any error at all (the full read then reports every one, in its place)."""
+    sides = _sliced_sides(base, head, recursive, on_valid)
+    return diff_sides(*sides) if sides else None
+
+
+def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callable[[str], None] | None = None,
+                  at: datetime | None = None) -> tuple[Side, Side] | None:
+    """The two slices, or None where a slice would not surely give the whole diff: the base not known
+    valid, a change beyond workloads, a time window in either spec when `at` is given (one closing
+    between the two commits changes workloads outside the slice), a slice so large that slicing saves
+    nothing, or any error at all (the full read then reports every one, in its place)."""
     if not known_valid(spec_digest(base.folder, recursive)):
         return None  # before any parse: the full read needs them all anyway
     with gc_paused():
@@ -419,6 +451,8 @@ def _sliced_diff(base: Source, head: Source, recursive: bool,
         old, new = docs
         if _beyond_workloads(old.data) != _beyond_workloads(new.data):
             return None
+        if at is not None and (_windowed(old.data.get("workload")) or _windowed(new.data.get("workload"))):
+            return None
         old_workloads, new_workloads = old.data.get("workload", {}), new.data.get("workload", {})
         changed = {n for n in old_workloads.keys() | new_workloads.keys() if old_workloads.get(n) != new_workloads.get(n)}
         if not _valid_alone(new, changed):
@@ -429,7 +463,9 @@ def _sliced_diff(base: Source, head: Source, recursive: bool,
         if len(chosen) > SLICE_AT_MOST * max(len(old_workloads), len(new_workloads)):
             return None
         report = Report()
-        old_model, new_model = (build_model(_only(doc, chosen), report) for doc in (old, new))
+        moment = at or windows.current()  # as the full read resolves them
+        old_model, new_model = (windows.resolve(build_model(_only(doc, chosen), report), moment, Report())
+                                for doc in (old, new))
         if not report.diagnostics:
             try:
                 plan_model(new_model, report)  # the limits of the targets changed
@@ -440,7 +476,14 @@ def _sliced_diff(base: Source, head: Source, recursive: bool,
         sides = read_side(old_model, base.label, base.copy), read_side(new_model, head.label, head.copy)
     if on_valid:
         on_valid(new.digest)  # the head, read as valid through the slice
-    return diff_sides(*sides)
+    return sides
+
+
+def _windowed(data) -> bool:
+    """Whether a time window bound appears anywhere in these blocks."""
+    if isinstance(data, dict):
+        return "not_before" in data or "expires" in data or any(_windowed(v) for v in data.values())
+    return isinstance(data, list) and any(_windowed(v) for v in data)
 
 
 def _beyond_workloads(data: dict) -> dict:
