@@ -15,6 +15,7 @@ from .commands.compile import compile_command
 from .commands.diff import diff_command
 from .commands.drift import drift
 from .commands.graph import graph
+from .commands.history import history
 from .commands.import_ import import_command
 from .commands.report import report
 from .commands.rules import rules
@@ -27,7 +28,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 for name, command in (("validate", validate), ("compile", compile_command), ("analyze", analyze), ("graph", graph),
                       ("who-can", who_can_command), ("blast-radius", blast_radius_command), ("simulate", simulate),
                       ("diff", diff_command), ("report", report), ("drift", drift), ("import", import_command),
-                      ("rules", rules)):
+                      ("rules", rules), ("history", history)):
     app.command(name)(command)
 app.add_typer(catalog.app, name="catalog")
 

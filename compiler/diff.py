@@ -145,10 +145,10 @@ class Diff:
 
 # Reading a side: a folder, or a git revision read without touching the working tree.
 
-def _git(args: list[str], cwd: str) -> str:
+def _git(args: list[str], cwd: str, stdin: bytes | None = None) -> str:
     """git's output; bytes that are not UTF-8 kept as surrogates, so blobs round-trip."""
     try:
-        result = run_git(args, cwd, 60)
+        result = run_git(args, cwd, 60, stdin)
     except (OSError, subprocess.TimeoutExpired) as error:
         raise UsageError(f"git failed: {error}") from None
     if result.returncode != 0:
@@ -405,11 +405,20 @@ class Comparison:
     whole: bool  # the sides are the whole specs, not the slice of the workloads a change can affect
 
 
-def compare(base: Source, head: Source, recursive: bool, incremental: bool = True,
+NOTHING = Side("nothing", None, "", set(), [], set(), set(), {}, set())  # the base before a spec's first commit
+
+
+def compare(base: Source | None, head: Source, recursive: bool, incremental: bool = True,
             on_valid: Callable[[str], None] | None = None, at: datetime | None = None) -> Comparison:
     """The diff and the sides it was taken of: the slices, or both sides whole, at once in two
     processes where the machine has the cores (fork keeps the start cheap), each sending back only its
-    Side. Both sides' windows are evaluated at `at` (default: windows.current())."""
+    Side; against NOTHING when there is no base. Both sides' windows are evaluated at `at` (default:
+    windows.current())."""
+    if base is None:
+        new = _load_and_read(head, recursive, at)
+        if on_valid:
+            on_valid(new.digest)
+        return Comparison(diff_sides(NOTHING, new), NOTHING, new, True)
     sliced = _sliced_sides(base, head, recursive, on_valid, at) if incremental else None
     if sliced is not None:
         return Comparison(diff_sides(*sliced), *sliced, False)
