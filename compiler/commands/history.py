@@ -54,15 +54,21 @@ def _bounds(given: str | None, top: str, rows: list[dict], after: bool) -> set[i
     return {row["seq"] for row in rows if row["sha"] in shas}
 
 
+def _cell(value):
+    """A CSV cell a spreadsheet shows as text and a terminal prints as it is: controls escaped, and a
+    cell a commit's author wrote that starts like a formula (= + - @) prefixed with a quote."""
+    if not isinstance(value, str):
+        return value
+    shown = printable(value)
+    return "'" + shown if shown[:1] in ("=", "+", "-", "@") else shown
+
+
 def _csv(rows: list[dict], columns: tuple[str, ...]) -> str:
-    """CSV whose cells a spreadsheet shows as text: a cell a commit's author wrote that starts like a
-    formula (= + - @, a tab) is prefixed with a quote."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(["'" + str(v) if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r") else v
-                         for v in (row[c] for c in columns)])
+        writer.writerow([_cell(row[c]) for c in columns])
     return out.getvalue()
 
 

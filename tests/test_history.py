@@ -1,0 +1,339 @@
+"""wiam history: over generated git histories (adds, removals, renames of workloads and files, kill
+switches, time windows, an invalid commit, a force push) the record's intervals are those found by
+compiling every revision whole; an incremental record is the full one; SQLite and PostgreSQL hold the
+same rows; a run that fails leaves the record as it was."""
+
+import io
+import json
+import os
+import random
+import sqlite3
+import subprocess
+import tarfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from wiam import record as record_module
+from wiam.compile import load_valid_model
+from wiam.diagnostics import SpecError
+from wiam.diff import access_tuples
+from wiam.graph import build_graph
+from wiam.record import record
+from wiam.store import open_store
+from wiam.windows import text
+from support.cli import run_wiam
+from support.git import commit_all, git, init_repo
+from support.postgres import binaries, server
+
+TABLES = {"specs": "id", "commits": "spec, seq", "workloads": "spec, id", "tuples": "spec, id",
+          "intervals": "spec, id", "findings": "spec, seq, rule, workload, file, line, col, message"}
+HEADER = '''issuer "github" {
+  kind = "github_actions"
+}
+
+target "aws" "prod" {
+  account_id = "123456789012"
+}
+
+target "aws" "dev" {
+  account_id = "210987654321"
+}
+'''
+ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:*", "sqs:SendMessage", "dynamodb:GetItem"]
+START = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
+
+
+class History:
+    """A spec folder's git history, written one change a commit, that knows the truth about it: each
+    commit's workload names, by the lineage (first name) each belongs to."""
+
+    def __init__(self, root: Path, seed: int, monkeypatch):
+        self.root, self.rng, self.monkeypatch = init_repo(root), random.Random(seed), monkeypatch
+        self.specs = root / "specs"
+        self.workloads: dict[str, dict] = {}  # lineage -> its workload as it is now
+        self.lineage: dict[str, dict[str, str]] = {}  # commit -> workload name -> lineage
+        self.day, self.fresh, self.broken = 0, 0, False
+        self.commit("outside the spec folder", spec=False)  # before the folder exists: not recorded
+        for _ in range(4):
+            self.add()
+        self.commit("first workloads")
+
+    def commit(self, message: str, spec: bool = True) -> str:
+        self.day += 1
+        when = (START + timedelta(days=self.day)).strftime("%Y-%m-%dT%H:%M:%S+0000")
+        self.monkeypatch.setenv("GIT_COMMITTER_DATE", when)
+        self.monkeypatch.setenv("GIT_AUTHOR_DATE", when)
+        if spec:
+            self.write()
+        (self.root / "README").write_text(f"day {self.day}\n")  # every commit changes something
+        sha = commit_all(self.root, message)
+        self.lineage[sha] = {w["name"]: lineage for lineage, w in self.workloads.items()}
+        return sha
+
+    def write(self) -> None:
+        self.specs.mkdir(exist_ok=True)
+        for old in self.specs.glob("*.wiam.hcl"):
+            old.unlink()
+        files: dict[str, str] = {"base.wiam.hcl": HEADER}
+        for lineage in sorted(self.workloads):
+            w = self.workloads[lineage]
+            files[w["file"]] = files.get(w["file"], "") + _workload_hcl(lineage, w)
+        if self.broken:
+            files["broken.wiam.hcl"] = 'workload "half" {\n'
+        for name, content in files.items():
+            (self.specs / name).write_text(content, encoding="utf-8")
+
+    def add(self) -> None:
+        self.fresh += 1
+        lineage = f"w{self.fresh}"
+        assume = self.rng.random() < 0.2  # a workload that may act as the others: indirect access
+        self.workloads[lineage] = {
+            "name": lineage, "file": f"{self.rng.choice('abc')}.wiam.hcl", "target": self.rng.choice(["prod", "dev"]),
+            "actions": ["sts:AssumeRole"] if assume else sorted(self.rng.sample(ACTIONS, 2)),
+            "resource": "arn:aws:iam::210987654321:role/*" if assume else f"arn:aws:s3:::{lineage}/*",
+            "disabled": False, "expires": None, "env": self.rng.choice([None, "production"])}
+
+    def step(self) -> str:
+        """One random change, committed."""
+        if self.broken:
+            self.broken = False
+            return self.commit("fix the broken file")
+        names = sorted(self.workloads)
+        kind = self.rng.choice(["add", "remove", "rename", "move", "kill", "window", "actions", "broken", "readme"])
+        pick = self.workloads[self.rng.choice(names)] if names else None
+        if kind == "add" or pick is None:
+            self.add()
+        elif kind == "remove" and len(names) > 1:
+            del self.workloads[self.rng.choice(names)]
+        elif kind == "rename":
+            pick["name"] = f"{pick['name']}-r{self.day}"
+        elif kind == "move":
+            pick["file"] = f"{self.rng.choice('abcd')}.wiam.hcl"
+        elif kind == "kill":
+            pick["disabled"] = not pick["disabled"]
+        elif kind == "window":  # closes before the next commit, or a week later
+            pick["expires"] = None if pick["expires"] else text(START + timedelta(days=self.day + self.rng.choice([1, 7]),
+                                                                                    hours=-1))
+        elif kind == "actions":
+            pick["actions"] = sorted(self.rng.sample(ACTIONS, self.rng.choice([1, 2, 3])))
+        elif kind == "broken":
+            self.broken = True
+        return self.commit(kind)  # "readme" changes nothing in the spec folder
+
+    def break_spec(self) -> None:
+        self.broken = True
+        self.commit("broken")
+
+
+def _workload_hcl(lineage: str, w: dict) -> str:
+    extra = '  disabled = true\n  reason   = "INC-1: token leaked"\n' if w["disabled"] else ""
+    window = f'\n    expires   = "{w["expires"]}"' if w["expires"] else ""
+    pin = f'environment = "{w["env"]}"' if w["env"] else 'ref        = "refs/heads/main"'
+    return (f'workload "{w["name"]}" {{\n{extra}  identity {{\n    issuer     = "github"\n'
+            f'    repository = "acme/{lineage}"\n    {pin}\n  }}\n'
+            f'  grant "aws" "{w["target"]}" {{\n    actions   = {json.dumps(w["actions"])}\n'
+            f'    resources = ["{w["resource"]}"]{window}\n  }}\n}}\n')
+
+
+def expected_intervals(history: History, tmp_path: Path) -> set[tuple]:
+    """The intervals found by compiling every first-parent revision whole (from `git archive`), each
+    at its commit date, and following the lineages the history knows."""
+    shas = git(history.root, "rev-list", "--first-parent", "--reverse", "HEAD").split()
+    open_since: dict[tuple, str] = {}
+    found, last_tree = set(), None
+    for sha in shas:
+        tree = git(history.root, "ls-tree", sha, "specs").strip() or None
+        if tree == last_tree or tree is None:
+            continue
+        last_tree = tree
+        folder = tmp_path / "revisions" / sha
+        folder.mkdir(parents=True)
+        tarfile.open(fileobj=io.BytesIO(_archive(history.root, sha))).extractall(folder, filter="data")
+        moment = datetime.fromtimestamp(int(git(history.root, "log", "-1", "--format=%ct", sha)), timezone.utc)
+        try:
+            model = load_valid_model(str(folder / "specs"), at=moment)
+        except SpecError:
+            continue  # access carried from the last valid revision
+        names = history.lineage[sha]
+        conditions = {(w.name, f"{i.issuer.url} {i.subject}"): i.conditions
+                      for w in model.workloads.values() for i in w.active_identities}
+        now = set()
+        for a in access_tuples(model, build_graph(model)):
+            pins = () if a.indirect else conditions.get((a.workload, f"{a.issuer} {a.subject}"), ())
+            now.add((a.issuer, a.subject, a.cloud, a.target, names[a.workload], a.permission, a.resource, a.indirect,
+                     json.dumps(dict(pins), sort_keys=True) if pins else ""))
+        for key in set(open_since) - now:
+            found.add((*key, open_since.pop(key), sha))
+        for key in now - set(open_since):
+            open_since[key] = sha
+    return found | {(*key, began, None) for key, began in open_since.items()}
+
+
+def _archive(root: Path, sha: str) -> bytes:
+    return subprocess.run(["git", "archive", "--format=tar", sha, "specs"], cwd=root, check=True,
+                          capture_output=True).stdout
+
+
+def recorded_intervals(store) -> set[tuple]:
+    rows = store.rows(
+        "SELECT t.issuer, t.subject, t.cloud, t.target, "
+        "(SELECT w.name FROM workloads w WHERE w.spec = t.spec AND w.lineage = t.lineage ORDER BY w.began, w.id "
+        "LIMIT 1), t.permission, t.resource, t.indirect, i.conditions, b.sha, e.sha "
+        "FROM intervals i JOIN tuples t ON t.spec = i.spec AND t.id = i.tuple "
+        "JOIN commits b ON b.spec = i.spec AND b.seq = i.began LEFT JOIN commits e ON e.spec = i.spec AND e.seq = i.ended")
+    return {(*row[:7], bool(row[7]), *row[8:]) for row in rows}
+
+
+def every_row(store) -> dict[str, list[tuple]]:
+    return {table: store.rows(f"SELECT * FROM {table} ORDER BY {order}") for table, order in TABLES.items()}
+
+
+def _grow(history: History, steps: int) -> None:
+    for _ in range(steps):
+        history.step()
+    if history.broken:
+        history.step()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_record_is_every_revision_compiled_whole_and_an_incremental_record_is_the_full_one(tmp_path, seed,
+                                                                                               monkeypatch):
+    history = History(tmp_path / "repo", seed, monkeypatch)
+    incremental = open_store(str(tmp_path / "incremental.sqlite"))
+    for _ in range(3):
+        _grow(history, 6)
+        record(str(history.specs), incremental)
+    history.break_spec()
+    history.step()  # its fix
+    outcome = record(str(history.specs), incremental)
+    assert len(outcome.invalid) == 1 and len(outcome.recorded) == 2
+    full = open_store(str(tmp_path / "full.sqlite"))
+    record(str(history.specs), full)
+    assert recorded_intervals(full) == expected_intervals(history, tmp_path)
+    assert every_row(incremental) == every_row(full)
+    invalid = full.rows("SELECT count(*) FROM commits WHERE valid = 0")[0][0]
+    assert invalid == git(history.root, "log", "--format=%s").split("\n").count("broken")
+
+
+def test_a_force_push_rebuilds_the_record_from_the_last_shared_commit(tmp_path, monkeypatch):
+    history = History(tmp_path / "repo", 3, monkeypatch)
+    _grow(history, 8)
+    shared = git(history.root, "rev-parse", "HEAD").strip()
+    kept = dict(history.workloads)
+    _grow(history, 5)
+    store = open_store(str(tmp_path / "record.sqlite"))
+    record(str(history.specs), store)
+    git(history.root, "reset", "-q", "--hard", shared)
+    history.workloads = {k: dict(v) for k, v in kept.items()}
+    _grow(history, 5)
+    outcome = record(str(history.specs), store)
+    assert outcome.rebuilt_from is not None
+    assert git(history.root, "merge-base", "--is-ancestor", outcome.rebuilt_from, shared, check=False) == ""
+    fresh = open_store(str(tmp_path / "fresh.sqlite"))
+    record(str(history.specs), fresh)
+    assert every_row(store) == every_row(fresh)
+    assert recorded_intervals(store) == expected_intervals(history, tmp_path)
+
+
+def test_a_renamed_workload_keeps_its_tuples_intervals_and_the_commit_is_neutral(tmp_path, monkeypatch):
+    history = History(tmp_path / "repo", 4, monkeypatch)
+    for w in history.workloads.values():  # WIAM001's message names the renamed principal: not neutral
+        w.update(actions=["s3:GetObject"], resource=f"arn:aws:s3:::{w['name']}/*")
+    history.commit("no chains")
+    lineage = sorted(history.workloads)[0]
+    history.workloads[lineage]["name"] = "renamed"
+    history.workloads[lineage]["file"] = "moved.wiam.hcl"  # the file renamed too
+    renaming = history.commit("rename")
+    store = open_store(str(tmp_path / "record.sqlite"))
+    record(str(history.specs), store)
+    assert store.rows("SELECT classification FROM commits WHERE sha = ?", (renaming,)) == [("neutral",)]
+    assert store.rows("SELECT count(*) FROM intervals WHERE ended = 3")[0][0] == 0
+    names = store.rows("SELECT name, ended IS NULL FROM workloads WHERE lineage = "
+                       "(SELECT lineage FROM workloads WHERE name = 'renamed') ORDER BY began")
+    assert names == [(lineage, 0), ("renamed", 1)]
+
+
+def test_a_failed_run_leaves_the_previous_record_as_it_was(tmp_path, monkeypatch):
+    history = History(tmp_path / "repo", 5, monkeypatch)
+    store = open_store(str(tmp_path / "record.sqlite"))
+    record(str(history.specs), store)
+    before = every_row(store)
+    _grow(history, 4)
+    calls = []
+
+    def failing(self, *args):
+        calls.append(args)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # as a kill would, halfway through
+        return writes(self, *args)
+    writes = record_module.Writer.changes
+    monkeypatch.setattr(record_module.Writer, "changes", failing)
+    with pytest.raises(KeyboardInterrupt):
+        record(str(history.specs), store)
+    assert every_row(store) == before
+    again = open_store(str(tmp_path / "record.sqlite"))
+    assert every_row(again) == before
+
+
+def _postgres_available() -> bool:
+    if binaries():
+        return True
+    if os.environ.get("CI"):
+        pytest.fail("PostgreSQL's binaries (Debian's postgresql package) are missing; .ci/run installs them")
+    return False
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    if not _postgres_available():
+        pytest.skip("PostgreSQL's binaries are not installed (/usr/lib/postgresql/*/bin): apt-get install postgresql")
+    with server() as url:
+        yield url
+
+
+def test_sqlite_and_postgresql_hold_the_same_rows(tmp_path, monkeypatch, postgres_url):
+    history = History(tmp_path / "repo", 6, monkeypatch)
+    lite, pg = open_store(str(tmp_path / "record.sqlite")), open_store(postgres_url)
+    for _ in range(2):
+        _grow(history, 5)
+        for store in (lite, pg):
+            record(str(history.specs), store)
+    assert every_row(lite) == every_row(pg) and every_row(pg)["intervals"]
+    pg.close()
+    assert every_row(open_store(postgres_url)) == every_row(lite)  # committed, and read back the same
+
+
+def test_the_command_prints_commits_and_timelines_and_escapes_what_authors_wrote(tmp_path, monkeypatch):
+    history = History(tmp_path / "repo", 7, monkeypatch)
+    lineage = sorted(history.workloads)[0]
+    history.workloads[lineage]["name"] = "renamed"
+    history.commit("=HYPERLINK(\"http://x\") \x1b[31m")
+    db = tmp_path / "record.sqlite"
+    done = run_wiam("history", history.specs, "--db", db, "--format", "csv")
+    assert done.returncode == 0, done.stderr
+    assert "'=HYPERLINK" in done.stdout and "\x1b" not in done.stdout and "\\x1b[31m" in done.stdout
+    shown = run_wiam("history", history.specs, "--db", db, "--workload", "renamed")
+    assert shown.returncode == 0 and "0 new commits recorded" in shown.stderr
+    assert f"aws {history.workloads[lineage]['target']} {lineage} -> " in shown.stdout
+    assert "still held" in shown.stdout and "\x1b" not in shown.stdout
+    timeline = json.loads(run_wiam("history", history.specs, "--db", db, "--workload", "renamed", "-f", "json").stdout)
+    assert {i["workload"] for i in timeline["intervals"]} == {lineage}  # under its name when each began
+    assert all(i["ended_sha"] is None for i in timeline["intervals"])
+
+
+def test_the_default_record_lives_in_the_git_folder_and_misuse_exits_2(tmp_path, monkeypatch):
+    history = History(tmp_path / "repo", 8, monkeypatch)
+    done = run_wiam("history", history.specs)
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(history.root / ".git" / "wiam" / "history.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM commits").fetchone()[0] == 1
+    assert run_wiam("history", history.specs, "--db", history.specs / "a.wiam.hcl").returncode == 2
+    (tmp_path / "plain").mkdir()
+    outside = run_wiam("history", tmp_path / "plain", "--db", tmp_path / "x.sqlite")
+    assert outside.returncode == 2 and "Traceback" not in outside.stderr
+    not_a_record = tmp_path / "junk.sqlite"
+    not_a_record.write_bytes(b"not sqlite" * 100)
+    junk = run_wiam("history", history.specs, "--db", not_a_record)
+    assert junk.returncode == 2 and "not a wiam record" in junk.stderr
