@@ -214,6 +214,7 @@ def copy_revision(revision: str, top: str, prefix: str, recursive: bool, workdir
     """The spec files under `prefix` in the commit `revision`, copied into a new folder in `workdir`."""
     tree = _tree(revision, prefix, top)
     folder = tempfile.mkdtemp(dir=workdir)
+    wanted = []
     for name in tree:
         relative = name[len(prefix) + 1:] if prefix else name
         if not reader_for(name) or (not recursive and "/" in relative):
@@ -221,11 +222,27 @@ def copy_revision(revision: str, top: str, prefix: str, recursive: bool, workdir
         if ".." in relative.split("/"):
             raise UsageError(f"{name}: a path that leaves the spec folder in the revision")
         blob = _blob_of(name, tree, f"{prefix}/" if prefix else "", top)
-        target = os.path.join(folder, relative)
+        wanted.append((os.path.join(folder, relative), blob.object))
+    for (target, _), content in zip(wanted, read_objects([obj for _, obj in wanted], top)):
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(target, "wb") as handle:
-            handle.write(_git(["cat-file", "blob", blob.object], top).encode("utf-8", "surrogateescape"))
+            handle.write(content)
     return Source(folder, f"{revision}:{prefix}" if prefix else revision, folder)
+
+
+def read_objects(names: list[str], top: str) -> list[bytes]:
+    """The contents of these git objects, read by one `git cat-file --batch`."""
+    if not names:
+        return []
+    listing = "".join(f"{n}\n" for n in names).encode()
+    output = _git(["cat-file", "--batch"], top, listing).encode("utf-8", "surrogateescape")
+    found, at = [], 0
+    for _ in names:
+        header_end = output.index(b"\n", at)
+        size = int(output[at:header_end].split()[2])
+        found.append(output[header_end + 1:header_end + 1 + size])
+        at = header_end + 2 + size
+    return found
 
 
 def _relabel(pos: Pos, folder: str | None, label: str) -> Pos:

@@ -22,7 +22,7 @@ from typing import Callable
 
 from . import windows
 from .diagnostics import SpecError
-from .diff import Access, Comparison, Diff, Side, _git, compare, copy_revision, repository_of
+from .diff import Access, Comparison, Diff, Side, _git, compare, copy_revision, read_objects, repository_of
 from .loader import UsageError
 from .store import Store
 
@@ -63,17 +63,12 @@ def first_parent(top: str, prefix: str, head: str) -> list[Commit]:
     shas = _git(["rev-list", "--first-parent", "--reverse", head, "--"], top).split()
     if not shas:
         return []
-    objects = _git(["cat-file", "--batch"], top, "\n".join(shas).encode() + b"\n").encode("utf-8", "surrogateescape")
     places = "\n".join(f"{sha}:{prefix}" if prefix else f"{sha}^{{tree}}" for sha in shas).encode()
     trees = _git(["cat-file", "--batch-check=%(objectname) %(objecttype)"], top, places + b"\n").splitlines()
-    commits, at = [], 0
-    for sha, tree in zip(shas, trees):
-        header_end = objects.index(b"\n", at)
-        size = int(objects[at:header_end].split()[2])
-        body = objects[header_end + 1:header_end + 1 + size].decode("utf-8", "replace")
-        at = header_end + 2 + size
+    commits = []
+    for sha, tree, body in zip(shas, trees, read_objects(shas, top)):
         name, kind = (tree.split() + ["", ""])[:2]
-        commits.append(_commit(sha, body, name if kind == "tree" else None))
+        commits.append(_commit(sha, body.decode("utf-8", "replace"), name if kind == "tree" else None))
     return commits
 
 
@@ -129,7 +124,8 @@ def advance(state: State, compared: Comparison) -> State:
 
 def _key(held: Held, lineage: dict[str, int]) -> tuple:
     a, claims = held
-    return (a.issuer, a.subject, a.cloud, a.target, lineage[a.workload], a.permission, a.resource, int(a.indirect)), claims
+    row = a.issuer, a.subject, a.cloud, a.target, lineage[a.workload], a.permission, a.resource, int(a.indirect)
+    return row, claims
 
 
 class Writer:
@@ -194,12 +190,15 @@ def _spec_id(store: Store, name: str) -> tuple[int, str | None]:
 
 def cut_back(store: Store, spec: int, keep: int) -> None:
     """The record as it stood after commit `keep`: what later commits wrote is taken back."""
-    for statement in ("DELETE FROM findings WHERE spec = ? AND seq > ?", "DELETE FROM commits WHERE spec = ? AND seq > ?",
-                      "DELETE FROM intervals WHERE spec = ? AND began > ?", "DELETE FROM workloads WHERE spec = ? AND began > ?",
+    for statement in ("DELETE FROM findings WHERE spec = ? AND seq > ?",
+                      "DELETE FROM commits WHERE spec = ? AND seq > ?",
+                      "DELETE FROM intervals WHERE spec = ? AND began > ?",
+                      "DELETE FROM workloads WHERE spec = ? AND began > ?",
                       "UPDATE intervals SET ended = NULL WHERE spec = ? AND ended > ?",
                       "UPDATE workloads SET ended = NULL WHERE spec = ? AND ended > ?"):
         store.run(statement, (spec, keep))
-    store.run("DELETE FROM tuples WHERE spec = ? AND id NOT IN (SELECT tuple FROM intervals WHERE spec = ?)", (spec, spec))
+    store.run("DELETE FROM tuples WHERE spec = ? AND id NOT IN (SELECT tuple FROM intervals WHERE spec = ?)",
+              (spec, spec))
 
 
 def load_state(store: Store, spec: int) -> State:
