@@ -25,6 +25,7 @@ from wiam.store import open_store
 from wiam.windows import text
 from support.cli import run_wiam
 from support.git import commit_all, git, init_repo
+from support.paths import ROOT
 from support.postgres import binaries, server
 
 TABLES = {"specs": "id", "commits": "spec, seq", "workloads": "spec, id", "tuples": "spec, id",
@@ -277,6 +278,42 @@ def test_a_failed_run_leaves_the_previous_record_as_it_was(tmp_path, monkeypatch
     assert every_row(again) == before
 
 
+def readme_queries(resource: str, on: str, quarter: tuple[str, str]) -> tuple[str, str]:
+    """The README's two auditor queries, with its example values replaced by these."""
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("### The system of record")[1]
+    reach, changes = [block.split("```")[0] for block in section.split("```sql\n")[1:3]]
+    reach = reach.replace("arn:aws:s3:::acme-payments-artifacts/*", resource).replace("2026-03-01T00:00:00Z", on)
+    return reach, changes.replace("2026-07-01T00:00:00Z", quarter[0]).replace("2026-10-01T00:00:00Z", quarter[1])
+
+
+def _dates(history: History) -> dict[str, str]:
+    log = git(history.root, "log", "--format=%H %ct").split()
+    return {sha: text(datetime.fromtimestamp(int(when), timezone.utc)) for sha, when in zip(log[::2], log[1::2])}
+
+
+def test_the_readme_queries_answer_who_could_reach_it_then_and_every_change_in_a_quarter(tmp_path, monkeypatch):
+    history = History(tmp_path / "repo", 9, monkeypatch)
+    _grow(history, 12)
+    store = open_store(str(tmp_path / "record.sqlite"))
+    record(str(history.specs), store)
+    expected, dates = expected_intervals(history, tmp_path), _dates(history)
+    shas = git(history.root, "rev-list", "--first-parent", "--reverse", "HEAD").split()
+    on = text(START + timedelta(days=7, hours=1))  # an hour after the 7th day's commit
+    then = [sha for sha in shas if dates[sha] <= on][-1]
+    name_of = {lineage: name for name, lineage in history.lineage[then].items()}
+    held = [row for row in expected if dates[row[9]] <= on and (row[10] is None or dates[row[10]] > on)]
+    resource = sorted(row[6] for row in held)[0]
+    quarter = text(START + timedelta(days=2)), text(START + timedelta(days=12))
+    reach, changes = readme_queries(resource, on, quarter)
+    answered = {(row[1], row[2], row[5], row[8], row[7]) for row in store.rows(reach)}
+    assert answered == {(row[1], name_of[row[4]], row[5], row[9], row[8]) for row in held if row[6] == resource}
+    assert all(row[9] == "T" for row in store.rows(reach))  # who granted it: the history's one author
+    inside = {sha for sha in dates if quarter[0] <= dates[sha] < quarter[1]}
+    events = {(row[9], "began", *row[:2], *row[5:7]) for row in expected if row[9] in inside and row[3] == "prod"}
+    events |= {(row[10], "ended", *row[:2], *row[5:7]) for row in expected if row[10] in inside and row[3] == "prod"}
+    assert {(row[1], row[6], *row[7:9], *row[11:13]) for row in store.rows(changes)} == events and events
+
+
 def _postgres_available() -> bool:
     if binaries():
         return True
@@ -301,6 +338,9 @@ def test_sqlite_and_postgresql_hold_the_same_rows(tmp_path, monkeypatch, postgre
         for store in (lite, pg):
             record(str(history.specs), store)
     assert every_row(lite) == every_row(pg) and every_row(pg)["intervals"]
+    resource = lite.rows("SELECT resource FROM tuples ORDER BY id")[0][0]
+    for query in readme_queries(resource, text(START + timedelta(days=4)), (text(START), text(START + timedelta(days=9)))):
+        assert lite.rows(query) == pg.rows(query) != []
     pg.close()
     assert every_row(open_store(postgres_url)) == every_row(lite)  # committed, and read back the same
 
