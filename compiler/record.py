@@ -22,7 +22,7 @@ from typing import Callable
 
 from . import windows
 from .diagnostics import SpecError
-from .diff import Access, Comparison, Diff, Side, _git, compare, copy_revision, read_objects, repository_of
+from .diff import Access, Comparison, Diff, Side, Source, _git, compare, copy_revision, read_objects, repository_of
 from .loader import UsageError
 from .store import Store
 
@@ -312,3 +312,37 @@ def timeline(store: Store, spec: int, workload: str | None = None, resource: str
         "AND (w.ended IS NULL OR w.ended > i.began) "
         f"WHERE i.spec = ? AND {chosen} ORDER BY i.began, i.id", (spec, *params))
     return [dict(zip(INTERVAL_COLUMNS, row), indirect=bool(row[7])) for row in rows]
+
+
+# The spec as it stood then.
+
+def spec_then(folder: str, when: str, recursive: bool, workdir: str) -> tuple[Source, datetime]:
+    """The spec folder as it stood at a revision, or at a UTC date (YYYY-MM-DD or a full time: the
+    branch's last first-parent commit by then), copied out of git; with the moment to evaluate its
+    windows at: the date given, else the commit's committer date."""
+    if not os.path.isdir(folder):
+        raise UsageError(f"{folder}: not a folder; --rev reads a spec folder in a git repository")
+    top, prefix = repository_of(folder, folder)
+    moment = utc_date(when)
+    if moment is not None:
+        found = _git(["rev-list", "--first-parent", "-1", f"--before={moment.timestamp():.0f}", "HEAD", "--"],
+                     top).split()
+        if not found:
+            raise UsageError(f"--rev {when}: the branch has no commit by then")
+        sha = found[0]
+    elif when.startswith("-"):
+        raise UsageError(f"--rev {when}: not a revision or a UTC date")
+    else:
+        sha = _git(["rev-parse", "--verify", "--quiet", f"{when}^{{commit}}"], top).strip()
+    commit = _commit(sha, read_objects([sha], top)[0].decode("utf-8", "replace"), None)
+    return copy_revision(sha, top, prefix, recursive, workdir), moment or windows.parse(commit.date)
+
+
+def utc_date(text: str) -> datetime | None:
+    """YYYY-MM-DD (its midnight) or YYYY-MM-DDTHH:MM:SSZ as a UTC time; None when it is neither."""
+    for candidate in (text, f"{text}T00:00:00Z"):
+        try:
+            return windows.parse(candidate)
+        except ValueError:
+            continue
+    return None

@@ -377,3 +377,26 @@ def test_the_default_record_lives_in_the_git_folder_and_misuse_exits_2(tmp_path,
     not_a_record.write_bytes(b"not sqlite" * 100)
     junk = run_wiam("history", history.specs, "--db", not_a_record)
     assert junk.returncode == 2 and "not a wiam record" in junk.stderr
+
+
+def test_rev_reads_the_spec_as_it_stood_then_with_its_windows_evaluated_then(tmp_path, monkeypatch):
+    history = History(tmp_path / "repo", 10, monkeypatch)
+    lineage = next(n for n, w in sorted(history.workloads.items()) if "sts:AssumeRole" not in w["actions"])
+    resource = f"arn:aws:s3:::{lineage}/*"
+    history.workloads[lineage]["expires"] = text(START + timedelta(days=history.day + 7))  # open then, closed now
+    windowed = history.commit("a window")
+    del history.workloads[lineage]
+    history.commit("removed")
+    subject = f"repo:acme/{lineage}:"
+
+    def who_can(*args):
+        return run_wiam("who-can", history.specs, "--resource", resource, *args)
+    assert subject not in who_can().stdout  # the working tree: removed
+    assert subject in who_can("--rev", windowed).stdout  # at its commit's time, the window is open
+    assert subject in who_can("--rev", text(START + timedelta(days=history.day - 1, hours=1))).stdout
+    assert subject not in who_can("--rev", windowed, "--at", "2026-12-01T21:00:00Z").stdout  # closed by then
+    history.break_spec()
+    broken = who_can("--rev", "HEAD")
+    assert broken.returncode == 1 and f"{git(history.root, 'rev-parse', 'HEAD').strip()}:specs/broken.wiam.hcl:" in broken.stderr
+    assert who_can("--rev", "no-such-branch").returncode == 2
+    assert who_can("--rev", "2000-01-01").returncode == 2

@@ -16,7 +16,7 @@ from ..cache import remember_valid
 from ..diagnostics import printable
 from ..diff import _git, repository_of
 from ..loader import UsageError
-from ..record import COMMIT_COLUMNS, INTERVAL_COLUMNS, commit_log, record, spec_of, timeline
+from ..record import COMMIT_COLUMNS, INTERVAL_COLUMNS, commit_log, record, spec_of, timeline, utc_date
 from ..store import open_store
 from .common import DirArgument, OutOption, RecursiveOption, emit, err, fail_usage, refuse_spec_file
 
@@ -39,14 +39,10 @@ def _bounds(given: str | None, top: str, rows: list[dict], after: bool) -> set[i
     (its first-parent history) or a UTC date (YYYY-MM-DD or a full time)."""
     if given is None:
         return {row["seq"] for row in rows}
-    for shape in ("%Y-%m-%d", windows.FORMAT):
-        try:
-            moment = windows.text(windows.parse(given) if shape == windows.FORMAT else
-                                  windows.parse(f"{given}T00:00:00Z"))
-        except ValueError:
-            continue
-        return {row["seq"] for row in rows if (row["date"] >= moment if after else row["date"] < moment)
-                or (not after and shape == windows.FORMAT and row["date"] == moment)}
+    moment = utc_date(given)
+    if moment is not None:
+        bound = windows.text(moment)
+        return {row["seq"] for row in rows if (row["date"] >= bound if after else row["date"] < bound)}
     if given.startswith("-"):
         fail_usage(f"{given}: not a revision or a date")
     span = [f"{given}..HEAD"] if after else [given]
