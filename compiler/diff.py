@@ -426,17 +426,18 @@ NOTHING = Side("nothing", None, "", set(), [], set(), set(), {}, set())  # the b
 
 
 def compare(base: Source | None, head: Source, recursive: bool, incremental: bool = True,
-            on_valid: Callable[[str], None] | None = None, at: datetime | None = None) -> Comparison:
+            on_valid: Callable[[str], None] | None = None, at: datetime | None = None,
+            documents: dict[str, Document] | None = None) -> Comparison:
     """The diff and the sides it was taken of: the slices, or both sides whole, at once in two
     processes where the machine has the cores (fork keeps the start cheap), each sending back only its
     Side; against NOTHING when there is no base. Both sides' windows are evaluated at `at` (default:
-    windows.current())."""
+    windows.current()); `documents` as _sliced_sides keeps them."""
     if base is None:
         new = _load_and_read(head, recursive, at)
         if on_valid:
             on_valid(new.digest)
         return Comparison(diff_sides(NOTHING, new), NOTHING, new, True)
-    sliced = _sliced_sides(base, head, recursive, on_valid, at) if incremental else None
+    sliced = _sliced_sides(base, head, recursive, on_valid, at, documents) if incremental else None
     if sliced is not None:
         return Comparison(diff_sides(*sliced), *sliced, False)
     jobs = [(base, recursive, at), (head, recursive, at)]
@@ -460,20 +461,26 @@ def _sliced_diff(base: Source, head: Source, recursive: bool,
 
 
 def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callable[[str], None] | None = None,
-                  at: datetime | None = None) -> tuple[Side, Side] | None:
+                  at: datetime | None = None, documents: dict[str, Document] | None = None) -> tuple[Side, Side] | None:
     """The two slices, or None where a slice would not surely give the whole diff: the base not known
     valid, a change beyond workloads, a time window in either spec when `at` is given (one closing
     between the two commits changes workloads outside the slice), a slice so large that slicing saves
-    nothing, or any error at all (the full read then reports every one, in its place)."""
-    if not known_valid(spec_digest(base.folder, recursive)):
+    nothing, or any error at all (the full read then reports every one, in its place). `documents`
+    keeps each folder's loaded document for the next call (a history's head is the next base)."""
+    documents = {} if documents is None else documents
+    known = documents.get(base.folder)
+    if not known_valid(known.digest if known else spec_digest(base.folder, recursive)):
         return None  # before any parse: the full read needs them all anyway
     with gc_paused():
         docs = []
         for side in (base, head):
-            report = Report()
-            docs.append(load(side.folder, report, recursive))
-            if report.diagnostics:
-                return None
+            if side.folder not in documents:
+                report = Report()
+                loaded = load(side.folder, report, recursive)
+                if report.diagnostics:
+                    return None
+                documents[side.folder] = loaded
+            docs.append(documents[side.folder])
         old, new = docs
         if _beyond_workloads(old.data) != _beyond_workloads(new.data):
             return None

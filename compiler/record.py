@@ -214,6 +214,13 @@ def load_state(store: Store, spec: int) -> State:
     return State(held, lineage, following)
 
 
+def _drop(copy: Source | None, documents: dict) -> None:
+    """A revision's copy is no longer needed: its files and its loaded document go."""
+    if copy is not None:
+        shutil.rmtree(copy.folder)
+        documents.pop(copy.folder, None)
+
+
 def record(folder: str, store: Store, recursive: bool = False, head: str = "HEAD",
            on_valid: Callable[[str], None] | None = None) -> Outcome:
     """Bring the record of the spec folder up to `head` (see the module's text); UsageError when git
@@ -235,10 +242,10 @@ def record(folder: str, store: Store, recursive: bool = False, head: str = "HEAD
             last = rebuilt_from or None
         start = position[last] + 1 if last else 0
         tree = recorded[kept - 1][2] if kept else None
-        valid = [row[1] for row in recorded[:kept] if row[3]]
-        base = copy_revision(valid[-1], top, prefix, recursive, workdir) if valid else None
+        valid = [row for row in recorded[:kept] if row[3]]
+        base = copy_revision(valid[-1][1], top, prefix, recursive, workdir) if valid and valid[-1][2] else None
         state, seq = load_state(store, spec), kept
-        writer = Writer(store, spec)
+        writer, documents = Writer(store, spec), {}
         outcome = Outcome(name, [], [], rebuilt_from)
         for commit in commits[start:]:
             if commit.tree == tree or (commit.tree is None and seq == 0):
@@ -247,24 +254,25 @@ def record(folder: str, store: Store, recursive: bool = False, head: str = "HEAD
             outcome.recorded.append(commit.sha)
             if commit.tree is None:  # the folder was removed: all its access ends
                 writer.commit(seq, commit, None, "narrowing" if state.held else "neutral")
-                new, base = State(next_lineage=state.next_lineage), None
+                new = State(next_lineage=state.next_lineage)
                 writer.changes(seq, state, new, None)
-                state = new
+                state, base = new, _drop(base, documents)
                 continue
             at = windows.parse(commit.date)
+            head_copy = None
             try:
                 head_copy = copy_revision(commit.sha, top, prefix, recursive, workdir)
-                compared = compare(base, head_copy, recursive, on_valid=on_valid, at=at)
+                compared = compare(base, head_copy, recursive, on_valid=on_valid, at=at, documents=documents)
             except (SpecError, UsageError) as error:
                 errors = "\n".join(d.render() for d in error.diagnostics) if isinstance(error, SpecError) else str(error)
                 writer.commit(seq, commit, errors, None)
                 outcome.invalid.append(commit.sha)
+                _drop(head_copy, documents)
                 continue
             new = advance(state, compared)
             writer.commit(seq, commit, None, compared.diff.classification)
             writer.changes(seq, state, new, compared.diff)
-            if base is not None:
-                shutil.rmtree(base.folder)
+            _drop(base, documents)
             base, state = head_copy, new
         if commits:
             store.run("UPDATE specs SET head = ? WHERE id = ?", (commits[-1].sha, spec))

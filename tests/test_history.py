@@ -146,9 +146,13 @@ def expected_intervals(history: History, tmp_path: Path) -> set[tuple]:
     found, last_tree = set(), None
     for sha in shas:
         tree = git(history.root, "ls-tree", sha, "specs").strip() or None
-        if tree == last_tree or tree is None:
+        if tree == last_tree:
             continue
         last_tree = tree
+        if tree is None:  # the folder removed: every tuple ends
+            for key in list(open_since):
+                found.add((*key, open_since.pop(key), sha))
+            continue
         folder = tmp_path / "revisions" / sha
         folder.mkdir(parents=True)
         tarfile.open(fileobj=io.BytesIO(_archive(history.root, sha))).extractall(folder, filter="data")
@@ -216,6 +220,26 @@ def test_the_record_is_every_revision_compiled_whole_and_an_incremental_record_i
     assert every_row(incremental) == every_row(full)
     invalid = full.rows("SELECT count(*) FROM commits WHERE valid = 0")[0][0]
     assert invalid == git(history.root, "log", "--format=%s").split("\n").count("broken")
+
+
+def test_a_spec_folder_removed_and_brought_back_ends_and_begins_its_access(tmp_path, monkeypatch):
+    history = History(tmp_path / "repo", 11, monkeypatch)
+    _grow(history, 4)
+    store = open_store(str(tmp_path / "record.sqlite"))
+    record(str(history.specs), store)
+    for old in history.specs.glob("*"):
+        old.unlink()
+    history.specs.rmdir()
+    removed = history.commit("remove the folder", spec=False)
+    history.workloads = {w["name"]: w for w in history.workloads.values()}  # new workloads, as far as git knows
+    history.commit("bring it back")
+    _grow(history, 3)
+    record(str(history.specs), store)
+    assert store.rows("SELECT classification FROM commits WHERE sha = ?", (removed,)) == [("narrowing",)]
+    assert recorded_intervals(store) == expected_intervals(history, tmp_path)
+    fresh = open_store(str(tmp_path / "fresh.sqlite"))
+    record(str(history.specs), fresh)
+    assert every_row(fresh)["intervals"] == every_row(store)["intervals"]
 
 
 def test_a_force_push_rebuilds_the_record_from_the_last_shared_commit(tmp_path, monkeypatch):
