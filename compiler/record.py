@@ -237,6 +237,9 @@ def record(folder: str, store: Store, recursive: bool = False, head: str = "HEAD
         kept = next((n for n, row in enumerate(recorded) if row[1] not in position), len(recorded))
         rebuilt_from = None
         if last is not None and last not in position:  # a force push
+            if _git(["rev-parse", "--is-shallow-repository"], top).strip() == "true":
+                raise UsageError("the repository is a shallow clone, so its history looks rewritten: fetch the "
+                                 "whole history (git fetch --unshallow; actions/checkout with fetch-depth: 0)")
             rebuilt_from = recorded[kept - 1][1] if kept else ""
             cut_back(store, spec, kept)
             last = rebuilt_from or None

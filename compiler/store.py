@@ -73,9 +73,9 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Store]:
         """Everything inside is written at once or not at all (a killed run leaves the record as it was)."""
-        if self.dialect == "sqlite":
-            self.connection.execute("BEGIN IMMEDIATE")  # a second run waits for this one
         try:
+            # a second run waits for this one (PostgreSQL: a lock held until the transaction ends)
+            self.run("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "SELECT pg_advisory_xact_lock(2207)")
             yield self
         except BaseException:
             self.connection.rollback()
@@ -84,8 +84,6 @@ class Store:
 
     def migrate(self) -> None:
         with self.transaction():
-            if self.dialect == "postgresql":  # two first runs at once: one creates the schema, the other waits
-                self.run("SELECT pg_advisory_xact_lock(2207)")
             version = self.rows("SELECT version FROM wiam_schema")[0][0] if self.rows(_HAS_SCHEMA[self.dialect])[0][0] else 0
             if version > VERSION:
                 raise UsageError(f"the record has schema version {version}, newer than this wiam's {VERSION}: "

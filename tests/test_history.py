@@ -9,6 +9,7 @@ import os
 import random
 import sqlite3
 import subprocess
+import sys
 import tarfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from wiam import record as record_module
 from wiam.compile import load_valid_model
 from wiam.diagnostics import SpecError
+from wiam.loader import UsageError
 from wiam.diff import access_tuples
 from wiam.graph import build_graph
 from wiam.record import record
@@ -424,3 +426,28 @@ def test_rev_reads_the_spec_as_it_stood_then_with_its_windows_evaluated_then(tmp
     assert broken.returncode == 1 and f"{git(history.root, 'rev-parse', 'HEAD').strip()}:specs/broken.wiam.hcl:" in broken.stderr
     assert who_can("--rev", "no-such-branch").returncode == 2
     assert who_can("--rev", "2000-01-01").returncode == 2
+
+
+def test_the_history_benchmark_runs_and_reports_both_ratios():
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "history.py"), "--workloads", "100", "--commits", "3"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    row = json.loads(done.stdout.rsplit("}", 1)[0] + "}")
+    assert row["commits"] == 3 and row["full_ratio"] > 0 and row["incremental_ratio"] > 0
+    assert "target at most 20x" in done.stdout and "target at most 2x" in done.stdout
+
+
+def test_a_shallow_clone_is_refused_rather_than_taken_for_a_force_push(tmp_path, monkeypatch):
+    history = History(tmp_path / "repo", 12, monkeypatch)
+    _grow(history, 3)
+    full, shallow = tmp_path / "full", tmp_path / "shallow"
+    source = f"file://{history.root}"
+    git(tmp_path, "clone", "-q", source, full)
+    store = open_store(str(tmp_path / "record.sqlite"))
+    record(str(full / "specs"), store)
+    _grow(history, 2)  # the next CI run's checkout holds only the newest commit
+    git(tmp_path, "clone", "-q", "--depth", "1", source, shallow)
+    before = every_row(store)
+    with pytest.raises(UsageError, match="shallow clone"):
+        record(str(shallow / "specs"), store)
+    assert every_row(store) == before
