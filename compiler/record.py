@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -73,19 +74,24 @@ def first_parent(top: str, prefix: str, head: str) -> list[Commit]:
 
 
 def _commit(sha: str, body: str, tree: str | None) -> Commit:
-    headers, _, message = body.partition("\n\n")
+    # NUL is the one character PostgreSQL's text refuses; a crafted commit object may hold it
+    headers, _, message = body.replace("\0", "\ufffd").partition("\n\n")
     fields = dict(line.split(" ", 1) for line in headers.splitlines() if " " in line)
     author = fields.get("author", "")
     ident, _, when = author.rpartition(">")
     name, _, email = ident.partition("<")
     committed = fields.get("committer", "").rpartition(">")[2].split()
-    moment = datetime.fromtimestamp(int(committed[0]) if committed and committed[0].isdigit() else 0, timezone.utc)
+    try:
+        moment = datetime.fromtimestamp(int(committed[0]) if committed and committed[0].isdigit() else 0, timezone.utc)
+    except (OverflowError, ValueError, OSError):  # a crafted date beyond what a datetime holds
+        moment = datetime.fromtimestamp(0, timezone.utc)
     return Commit(sha, name.strip(), email.strip(), windows.text(moment), message.strip(), tree)
 
 
 def spec_name(top: str, prefix: str) -> str:
     """The record's name of a spec folder: its repository's origin (else its path) and the folder in it."""
     origin = _git(["config", "--default", "", "--get", "remote.origin.url"], top).strip()
+    origin = re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", origin, flags=re.I)  # never a token in the URL
     return f"{origin or top}:{prefix}"
 
 

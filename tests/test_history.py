@@ -451,3 +451,27 @@ def test_a_shallow_clone_is_refused_rather_than_taken_for_a_force_push(tmp_path,
     with pytest.raises(UsageError, match="shallow clone"):
         record(str(shallow / "specs"), store)
     assert every_row(store) == before
+
+
+def test_what_a_crafted_commit_holds_is_recorded_as_data_and_no_token_of_the_origin_url(tmp_path, monkeypatch):
+    history = History(tmp_path / "repo", 13, monkeypatch)
+    git(history.root, "remote", "add", "origin", "https://x-access-token:ghs_SECRET@github.com/acme/specs.git")
+    history.workloads.popitem()  # the crafted commit changes the spec: it is recorded
+    history.write()
+    git(history.root, "add", "-A")
+    tree = git(history.root, "write-tree").strip()
+    crafted = (f"tree {tree}\nparent {git(history.root, 'rev-parse', 'HEAD').strip()}\n"
+               "author Eve\0 <e@x> 99999999999999999999 +0000\ncommitter Eve <e@x> 99999999999999999999 +0000\n\n"
+               "=cmd|' /C calc'!A0\0 \x1b]8;;http://x\x07\n").encode()
+    sha = subprocess.run(["git", "hash-object", "-t", "commit", "-w", "--literally", "--stdin"], cwd=history.root,
+                         input=crafted, capture_output=True, check=True).stdout.decode().strip()
+    git(history.root, "reset", "-q", "--soft", sha)
+    history.step()
+    store = open_store(str(tmp_path / "record.sqlite"))
+    outcome = record(str(history.specs), store)
+    assert outcome.spec == "https://github.com/acme/specs.git:specs" and sha in outcome.recorded
+    assert store.rows("SELECT author, date FROM commits WHERE sha = ?", (sha,)) == [("Eve\ufffd", "1970-01-01T00:00:00Z")]
+    rows = json.dumps(every_row(store))
+    assert "SECRET" not in rows and "\\u0000" not in rows
+    done = run_wiam("history", history.specs, "--db", tmp_path / "record.sqlite", "--format", "csv")
+    assert done.returncode == 0 and "\x1b" not in done.stdout and "\x07" not in done.stdout
