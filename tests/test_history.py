@@ -20,7 +20,8 @@ from wiam import record as record_module
 from wiam.compile import load_valid_model
 from wiam.diagnostics import SpecError
 from wiam.loader import UsageError
-from wiam.diff import access_tuples
+from wiam.cache import remember_valid
+from wiam.diff import Source, access_tuples, compare
 from wiam.graph import build_graph
 from wiam.record import record
 from wiam.store import open_store
@@ -29,6 +30,7 @@ from support.cli import run_wiam
 from support.git import commit_all, git, init_repo
 from support.paths import ROOT
 from support.postgres import binaries, server
+from support.specs import write_spec
 
 TABLES = {"specs": "id", "commits": "spec, seq", "workloads": "spec, id", "tuples": "spec, id",
           "intervals": "spec, id", "findings": "spec, seq, rule, workload, file, line, col, message"}
@@ -475,3 +477,22 @@ def test_what_a_crafted_commit_holds_is_recorded_as_data_and_no_token_of_the_ori
     assert "SECRET" not in rows and "\\u0000" not in rows
     done = run_wiam("history", history.specs, "--db", tmp_path / "record.sqlite", "--format", "csv")
     assert done.returncode == 0 and "\x1b" not in done.stdout and "\x07" not in done.stdout
+
+
+def test_the_slice_and_the_whole_read_agree_on_a_window_closed_at_the_moment_of_the_diff(tmp_path):
+    workloads = {f"w{n}": {"name": f"w{n}", "file": "a.wiam.hcl", "target": "prod", "actions": ["s3:GetObject"],
+                               "resource": f"arn:aws:s3:::w{n}/*", "disabled": False, "expires": None, "env": None}
+                     for n in range(1, 5)}
+    # the changed workload, alone on its target, with a window closed at the tests' moment ($WIAM_AT)
+    workloads["w1"].update(expires="2026-06-01T00:00:00Z", target="dev")
+    texts = []
+    for change in (False, True):
+        workloads["w1"]["actions"] = ["s3:GetObject", "s3:PutObject"] if change else ["s3:GetObject"]
+        texts.append(HEADER + "".join(_workload_hcl(n, w) for n, w in sorted(workloads.items())))
+    base, head = (write_spec(tmp_path / side, {"main.wiam.hcl": t}) for side, t in zip(("base", "head"), texts))
+    remember_valid(load_valid_model(str(base)).document.digest)
+    sources = [Source(str(folder), str(folder), None) for folder in (base, head)]
+    sliced, whole = compare(*sources, False), compare(*sources, False, incremental=False)
+    assert not sliced.whole and whole.whole
+    assert sliced.diff.as_json() == whole.diff.as_json() and sliced.diff.classification == "neutral"
+    assert not any(a.workload == "w1" for a in sliced.old.tuples | sliced.new.tuples)
