@@ -11,10 +11,12 @@ import sqlite3
 import subprocess
 import sys
 import tarfile
+import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from wiam import record as record_module
 from wiam.compile import load_valid_model
@@ -206,24 +208,26 @@ def _grow(history: History, steps: int) -> None:
         history.step()
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_the_record_is_every_revision_compiled_whole_and_an_incremental_record_is_the_full_one(tmp_path, seed,
-                                                                                               monkeypatch):
-    history = History(tmp_path / "repo", seed, monkeypatch)
-    incremental = open_store(str(tmp_path / "incremental.sqlite"))
-    for _ in range(3):
-        _grow(history, 6)
-        record(str(history.specs), incremental)
-    history.break_spec()
-    history.step()  # its fix
-    outcome = record(str(history.specs), incremental)
-    assert len(outcome.invalid) == 1 and len(outcome.recorded) == 2
-    full = open_store(str(tmp_path / "full.sqlite"))
-    record(str(history.specs), full)
-    assert recorded_intervals(full) == expected_intervals(history, tmp_path)
-    assert every_row(incremental) == every_row(full)
-    invalid = full.rows("SELECT count(*) FROM commits WHERE valid = 0")[0][0]
-    assert invalid == git(history.root, "log", "--format=%s").split("\n").count("broken")
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32), steps=st.integers(3, 8))
+def test_the_record_is_every_revision_compiled_whole_and_an_incremental_record_is_the_full_one(seed, steps):
+    with tempfile.TemporaryDirectory(prefix="wiam-test-history-") as folder, pytest.MonkeyPatch.context() as patch:
+        tmp_path = Path(folder)
+        history = History(tmp_path / "repo", seed, patch)
+        incremental = open_store(str(tmp_path / "incremental.sqlite"))
+        for _ in range(3):  # a run every few commits
+            _grow(history, steps)
+            record(str(history.specs), incremental)
+        history.break_spec()
+        history.step()  # its fix
+        outcome = record(str(history.specs), incremental)
+        assert len(outcome.invalid) == 1 and len(outcome.recorded) == 2
+        full = open_store(str(tmp_path / "full.sqlite"))
+        record(str(history.specs), full)
+        assert recorded_intervals(full) == expected_intervals(history, tmp_path)
+        assert every_row(incremental) == every_row(full)
+        invalid = full.rows("SELECT count(*) FROM commits WHERE valid = 0")[0][0]
+        assert invalid == git(history.root, "log", "--format=%s").split("\n").count("broken")
 
 
 def test_a_spec_folder_removed_and_brought_back_ends_and_begins_its_access(tmp_path, monkeypatch):
