@@ -100,7 +100,7 @@ class History:
             "name": lineage, "file": f"{self.rng.choice('abc')}.wiam.hcl", "target": self.rng.choice(["prod", "dev"]),
             "actions": ["sts:AssumeRole"] if assume else sorted(self.rng.sample(ACTIONS, 2)),
             "resource": "arn:aws:iam::210987654321:role/*" if assume else f"arn:aws:s3:::{lineage}/*",
-            "disabled": False, "expires": None, "env": self.rng.choice([None, "production"])}
+            "disabled": False, "expires": None, "env": self.rng.choice([None, "production"]), "claims": False}
 
     def step(self) -> str:
         """One random change, committed."""
@@ -108,7 +108,8 @@ class History:
             self.broken = False
             return self.commit("fix the broken file")
         names = sorted(self.workloads)
-        kind = self.rng.choice(["add", "remove", "rename", "move", "kill", "window", "actions", "broken", "readme"])
+        kind = self.rng.choice(["add", "remove", "rename", "move", "kill", "window", "actions", "claims", "broken",
+                                "readme"])
         pick = self.workloads[self.rng.choice(names)] if names else None
         if kind == "add" or pick is None:
             self.add()
@@ -125,6 +126,8 @@ class History:
                                                                                     hours=-1))
         elif kind == "actions":
             pick["actions"] = sorted(self.rng.sample(ACTIONS, self.rng.choice([1, 2, 3])))
+        elif kind == "claims":  # pinned or unpinned: its direct tuples end and begin under the new claims
+            pick["claims"] = not pick["claims"]
         elif kind == "broken":
             self.broken = True
         return self.commit(kind)  # "readme" changes nothing in the spec folder
@@ -138,6 +141,8 @@ def _workload_hcl(lineage: str, w: dict) -> str:
     extra = '  disabled = true\n  reason   = "INC-1: token leaked"\n' if w["disabled"] else ""
     window = f'\n    expires   = "{w["expires"]}"' if w["expires"] else ""
     pin = f'environment = "{w["env"]}"' if w["env"] else 'ref        = "refs/heads/main"'
+    if w.get("claims"):
+        pin += '\n    claims = {\n      job_workflow_ref = "acme/ci/.github/workflows/d.yml@refs/heads/main"\n    }'
     return (f'workload "{w["name"]}" {{\n{extra}  identity {{\n    issuer     = "github"\n'
             f'    repository = "acme/{lineage}"\n    {pin}\n  }}\n'
             f'  grant "aws" "{w["target"]}" {{\n    actions   = {json.dumps(w["actions"])}\n'
