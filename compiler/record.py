@@ -252,7 +252,8 @@ def record(folder: str, store: Store, recursive: bool = False, head: str = "HEAD
         start = position[last] + 1 if last else 0
         tree = recorded[kept - 1][2] if kept else None
         valid = [row for row in recorded[:kept] if row[3]]
-        base = copy_revision(valid[-1][1], top, prefix, recursive, workdir) if valid and valid[-1][2] else None
+        base_sha = valid[-1][1] if valid and valid[-1][2] else None  # copied when a commit needs it
+        base = None
         state, seq = load_state(store, spec), kept
         writer, documents = Writer(store, spec), {}
         outcome = Outcome(name, [], [], rebuilt_from)
@@ -265,11 +266,13 @@ def record(folder: str, store: Store, recursive: bool = False, head: str = "HEAD
                 writer.commit(seq, commit, None, "narrowing" if state.held else "neutral")
                 new = State(next_lineage=state.next_lineage)
                 writer.changes(seq, state, new, None)
-                state, base = new, _drop(base, documents)
+                state, base, base_sha = new, _drop(base, documents), None
                 continue
             at = windows.parse(commit.date)
             head_copy = None
             try:
+                if base is None and base_sha is not None:
+                    base = copy_revision(base_sha, top, prefix, recursive, workdir)
                 head_copy = copy_revision(commit.sha, top, prefix, recursive, workdir)
                 compared = compare(base, head_copy, recursive, on_valid=on_valid, at=at, documents=documents)
             except (SpecError, UsageError) as error:
