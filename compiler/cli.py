@@ -17,6 +17,7 @@ from .commands.diff import diff_command
 from .commands.drift import drift
 from .commands.grant import grant_command
 from .commands.graph import graph
+from .commands.history import history
 from .commands.import_ import import_command
 from .commands.prune import prune_command
 from .commands.report import report
@@ -31,7 +32,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 for name, command in (("validate", validate), ("compile", compile_command), ("analyze", analyze), ("graph", graph),
                       ("who-can", who_can_command), ("blast-radius", blast_radius_command), ("simulate", simulate),
                       ("diff", diff_command), ("report", report), ("drift", drift), ("import", import_command),
-                      ("grant", grant_command), ("prune", prune_command), ("rules", rules)):
+                      ("grant", grant_command), ("prune", prune_command), ("rules", rules), ("history", history)):
     app.command(name)(command)
 app.command("review")(review_command)  # issue 22: access reviews and separation of duties
 app.command("codeowners")(codeowners_command)

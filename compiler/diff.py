@@ -12,11 +12,12 @@ import subprocess
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Callable
 
 import networkx as nx
 
-from . import registry, schema, slicing
+from . import registry, schema, slicing, windows
 from .analysis import Finding, analyze
 from .cache import known_valid
 from .compile import gc_paused, load_valid_model
@@ -93,9 +94,9 @@ class Source:
         return SpecError([replace(d, pos=_relabel(d.pos, self.copy, self.label)) for d in error.diagnostics])
 
 
-def _load_and_read(source: Source, recursive: bool) -> Side:
+def _load_and_read(source: Source, recursive: bool, at: datetime | None = None) -> Side:
     try:
-        model = load_valid_model(source.folder, recursive)
+        model = load_valid_model(source.folder, recursive, at=at)
     except SpecError as error:
         raise source.relabel(error) from None
     with gc_paused():
@@ -168,10 +169,10 @@ class Diff:
 
 # Reading a side: a folder, or a git revision read without touching the working tree.
 
-def _git(args: list[str], cwd: str) -> str:
+def _git(args: list[str], cwd: str, stdin: bytes | None = None) -> str:
     """git's output; bytes that are not UTF-8 kept as surrogates, so blobs round-trip."""
     try:
-        result = run_git(args, cwd, 60)
+        result = run_git(args, cwd, 60, stdin)
     except (OSError, subprocess.TimeoutExpired) as error:
         raise UsageError(f"git failed: {error}") from None
     if result.returncode != 0:
@@ -221,13 +222,23 @@ def source(spec: str, path: str, recursive: bool, workdir: str) -> Source:
     revision, _, inside = spec.partition(":")
     if revision.startswith("-"):
         raise UsageError(f"{spec}: not a folder or a git revision")
-    inside = inside or path
-    top = _git(["rev-parse", "--show-toplevel"], ".").strip()
-    prefix = os.path.relpath(os.path.abspath(inside), top)
-    prefix = "" if prefix == "." else prefix.replace(os.sep, "/")
+    top, prefix = repository_of(inside or path, ".")
     _git(["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], top)
+    return copy_revision(revision, top, prefix, recursive, workdir)
+
+
+def repository_of(folder: str, cwd: str) -> tuple[str, str]:
+    """(the top of the git work tree `cwd` is in, `folder`'s path inside it, "" for the top)."""
+    top = _git(["rev-parse", "--show-toplevel"], cwd).strip()
+    prefix = os.path.relpath(os.path.abspath(folder), top)
+    return top, "" if prefix == "." else prefix.replace(os.sep, "/")
+
+
+def copy_revision(revision: str, top: str, prefix: str, recursive: bool, workdir: str) -> Source:
+    """The spec files under `prefix` in the commit `revision`, copied into a new folder in `workdir`."""
     tree = _tree(revision, prefix, top)
     folder = tempfile.mkdtemp(dir=workdir)
+    wanted = []
     for name in tree:
         relative = name[len(prefix) + 1:] if prefix else name
         if not reader_for(name) or (not recursive and "/" in relative):
@@ -235,11 +246,27 @@ def source(spec: str, path: str, recursive: bool, workdir: str) -> Source:
         if ".." in relative.split("/"):
             raise UsageError(f"{name}: a path that leaves the spec folder in the revision")
         blob = _blob_of(name, tree, f"{prefix}/" if prefix else "", top)
-        target = os.path.join(folder, relative)
+        wanted.append((os.path.join(folder, relative), blob.object))
+    for (target, _), content in zip(wanted, read_objects([obj for _, obj in wanted], top)):
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(target, "wb") as handle:
-            handle.write(_git(["cat-file", "blob", blob.object], top).encode("utf-8", "surrogateescape"))
+            handle.write(content)
     return Source(folder, f"{revision}:{prefix}" if prefix else revision, folder)
+
+
+def read_objects(names: list[str], top: str) -> list[bytes]:
+    """The contents of these git objects, read by one `git cat-file --batch`."""
+    if not names:
+        return []
+    listing = "".join(f"{n}\n" for n in names).encode()
+    output = _git(["cat-file", "--batch"], top, listing).encode("utf-8", "surrogateescape")
+    found, at = [], 0
+    for _ in names:
+        header_end = output.index(b"\n", at)
+        size = int(output[at:header_end].split()[2])
+        found.append(output[header_end + 1:header_end + 1 + size])
+        at = header_end + 2 + size
+    return found
 
 
 def _relabel(pos: Pos, folder: str | None, label: str) -> Pos:
@@ -413,24 +440,12 @@ def _disabled(items: set[tuple[str, str, str]], rename: dict[str, str] | None = 
 def diff(base_spec: str, head_spec: str, path: str = ".", recursive: bool = False, incremental: bool = True,
          on_valid: Callable[[str], None] | None = None) -> Diff:
     """Read from the slice of workloads a change can affect when the base is known valid and the two
-    differ in workloads only (see slicing); else both sides whole, at once in two processes where the
-    machine has the cores (fork keeps the start cheap), each sending back only its Side.
+    differ in workloads only (see slicing); else both sides whole (see compare).
     on_valid(spec digest) for each side found valid (the caller's cache marks it known valid)."""
     with tempfile.TemporaryDirectory(prefix="wiam-diff-") as workdir:
         base, head = (source(spec, path, recursive, workdir) for spec in (base_spec, head_spec))
         author = _author(head_spec.partition(":")[0]) if head.copy else None
-        found = _sliced_diff(base, head, recursive, on_valid) if incremental else None
-        if found is not None:
-            return replace(found, author=author)
-        jobs = [(base, recursive), (head, recursive)]
-        if (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
-            with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork")) as pool:
-                old, new = pool.map(_load_and_read, *zip(*jobs))
-        else:
-            old, new = (_load_and_read(*job) for job in jobs)
-        for side in (old, new) if on_valid else ():
-            on_valid(side.digest)
-        return replace(diff_sides(old, new), author=author)
+        return replace(compare(base, head, recursive, incremental, on_valid).diff, author=author)
 
 
 def _author(revision: str) -> str:
@@ -439,25 +454,77 @@ def _author(revision: str) -> str:
     return _git(["log", "-1", "--format=%ae", f"{revision}^{{commit}}", "--"], top).strip()
 
 
+@dataclass
+class Comparison:
+    diff: Diff
+    old: Side
+    new: Side
+    whole: bool  # the sides are the whole specs, not the slice of the workloads a change can affect
+
+
+NOTHING = Side("nothing", None, "", set(), [], set(), set(), {}, set())  # the base before a spec's first commit
+
+
+def compare(base: Source | None, head: Source, recursive: bool, incremental: bool = True,
+            on_valid: Callable[[str], None] | None = None, at: datetime | None = None,
+            documents: dict[str, Document] | None = None) -> Comparison:
+    """The diff and the sides it was taken of: the slices, or both sides whole, at once in two
+    processes where the machine has the cores (fork keeps the start cheap), each sending back only its
+    Side; against NOTHING when there is no base. Both sides' windows are evaluated at `at` (default:
+    windows.current()); `documents` as _sliced_sides keeps them."""
+    if base is None:
+        new = _load_and_read(head, recursive, at)
+        if on_valid:
+            on_valid(new.digest)
+        return Comparison(diff_sides(NOTHING, new), NOTHING, new, True)
+    sliced = _sliced_sides(base, head, recursive, on_valid, at, documents) if incremental else None
+    if sliced is not None:
+        return Comparison(diff_sides(*sliced), *sliced, False)
+    jobs = [(base, recursive, at), (head, recursive, at)]
+    if (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork")) as pool:
+            old, new = pool.map(_load_and_read, *zip(*jobs))
+    else:
+        old, new = (_load_and_read(*job) for job in jobs)
+    for side in (old, new) if on_valid else ():
+        on_valid(side.digest)
+    return Comparison(diff_sides(old, new), old, new, True)
+
+
 SLICE_AT_MOST = 0.5  # of the workloads: beyond it, slicing costs about what it saves
 
 
 def _sliced_diff(base: Source, head: Source, recursive: bool,
                  on_valid: Callable[[str], None] | None = None) -> Diff | None:
-    """The diff of the two slices, or None where a slice would not surely give the whole diff: the
-    base not known valid, a change beyond workloads, a slice so large that slicing saves nothing, or
-    any error at all (the full read then reports every one, in its place)."""
-    if not known_valid(spec_digest(base.folder, recursive)):
+    sides = _sliced_sides(base, head, recursive, on_valid)
+    return diff_sides(*sides) if sides else None
+
+
+def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callable[[str], None] | None = None,
+                  at: datetime | None = None, documents: dict[str, Document] | None = None) -> tuple[Side, Side] | None:
+    """The two slices, or None where a slice would not surely give the whole diff: the base not known
+    valid, a change beyond workloads, a time window in either spec when `at` is given (one closing
+    between the two commits changes workloads outside the slice), a slice so large that slicing saves
+    nothing, or any error at all (the full read then reports every one, in its place). `documents`
+    keeps each folder's loaded document for the next call (a history's head is the next base)."""
+    documents = {} if documents is None else documents
+    known = documents.get(base.folder)
+    if not known_valid(known.digest if known else spec_digest(base.folder, recursive)):
         return None  # before any parse: the full read needs them all anyway
     with gc_paused():
         docs = []
         for side in (base, head):
-            report = Report()
-            docs.append(load(side.folder, report, recursive))
-            if report.diagnostics:
-                return None
+            if side.folder not in documents:
+                report = Report()
+                loaded = load(side.folder, report, recursive)
+                if report.diagnostics:
+                    return None
+                documents[side.folder] = loaded
+            docs.append(documents[side.folder])
         old, new = docs
         if _beyond_workloads(old.data) != _beyond_workloads(new.data):
+            return None
+        if at is not None and (_windowed(old.data.get("workload")) or _windowed(new.data.get("workload"))):
             return None
         old_workloads, new_workloads = old.data.get("workload", {}), new.data.get("workload", {})
         changed = {n for n in old_workloads.keys() | new_workloads.keys() if old_workloads.get(n) != new_workloads.get(n)}
@@ -469,7 +536,9 @@ def _sliced_diff(base: Source, head: Source, recursive: bool,
         if len(chosen) > SLICE_AT_MOST * max(len(old_workloads), len(new_workloads)):
             return None
         report = Report()
-        old_model, new_model = (build_model(_only(doc, chosen), report) for doc in (old, new))
+        moment = at or windows.current()  # as the full read resolves them
+        old_model, new_model = (windows.resolve(build_model(_only(doc, chosen), report), moment, Report())
+                                for doc in (old, new))
         if not report.diagnostics:
             try:
                 plan_model(new_model, report)  # the limits of the targets changed
@@ -480,7 +549,14 @@ def _sliced_diff(base: Source, head: Source, recursive: bool,
         sides = read_side(old_model, base.label, base.copy), read_side(new_model, head.label, head.copy)
     if on_valid:
         on_valid(new.digest)  # the head, read as valid through the slice
-    return diff_sides(*sides)
+    return sides
+
+
+def _windowed(data) -> bool:
+    """Whether a time window bound appears anywhere in these blocks."""
+    if isinstance(data, dict):
+        return "not_before" in data or "expires" in data or any(_windowed(v) for v in data.values())
+    return isinstance(data, list) and any(_windowed(v) for v in data)
 
 
 def _beyond_workloads(data: dict) -> dict:

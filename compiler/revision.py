@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 _SAFE = ["-c", "safe.bareRepository=explicit", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null"]
 
 
-def run_git(args: list[str], cwd: str, timeout: int) -> subprocess.CompletedProcess:
-    """git with `args` in `cwd`, its output as bytes; raises OSError or TimeoutExpired."""
-    return subprocess.run(["git", *_SAFE, *args], cwd=cwd, capture_output=True, timeout=timeout,
+def run_git(args: list[str], cwd: str, timeout: int, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    """git with `args` in `cwd` (reading `stdin`), its output as bytes; raises OSError or TimeoutExpired."""
+    return subprocess.run(["git", *_SAFE, *args], cwd=cwd, capture_output=True, timeout=timeout, input=stdin,
                           env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})  # status writes no index
 
 

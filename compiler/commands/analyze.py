@@ -18,7 +18,7 @@ from ..analysis import output as analysis_output
 from ..diagnostics import Report
 from ..graph import build_graph
 from ..revision import line_origin
-from .common import AtOption, moment, EXIT_SPEC, DirArgument, OutOption, RecursiveOption, emit, planned_spec
+from .common import AtOption, RevOption, moment, EXIT_SPEC, DirArgument, OutOption, RecursiveOption, emit, planned_spec
 
 
 class AnalyzeFormat(str, Enum):
@@ -36,9 +36,9 @@ def analyze(directory: str = DirArgument, recursive: bool = RecursiveOption,
             fail_on: Optional[Severity] = typer.Option(None, "--fail-on",
                                                        help="Exit 1 on unsuppressed findings at or above this severity."),
             out: Optional[str] = OutOption,
-            at: Optional[str] = AtOption) -> None:
+            at: Optional[str] = AtOption, rev: Optional[str] = RevOption) -> None:
     """Least-privilege findings, each with its rule, severity, place in the spec and fix."""
-    model, plans = planned_spec(directory, recursive, fmt, Report(), moment(at))
+    model, plans = planned_spec(directory, recursive, fmt, Report(), moment(at, rev), rev)
     rules = all_rules()
     findings = analyze_model(model, build_graph(model, plans))
     failing = at_or_above(findings, fail_on.value) if fail_on else []

@@ -11,7 +11,7 @@ from ..diagnostics import Report, printable
 from ..findings import SEVERITIES
 from ..graph import build_graph, describe_path
 from ..query import exposure
-from .common import AtOption, moment, DirArgument, FormatOption, OutputFormat, RecursiveOption, fail_usage, planned_spec
+from .common import AtOption, RevOption, moment, DirArgument, FormatOption, OutputFormat, RecursiveOption, fail_usage, planned_spec
 
 
 def blast_radius_command(directory: str = DirArgument, recursive: bool = RecursiveOption,
@@ -21,13 +21,13 @@ def blast_radius_command(directory: str = DirArgument, recursive: bool = Recursi
                          repository: Optional[str] = typer.Option(None, "--repository",
                                                                   help="A compromised repository, OWNER/REPO."),
                          fmt: OutputFormat = FormatOption,
-                         at: Optional[str] = AtOption) -> None:
+                         at: Optional[str] = AtOption, rev: Optional[str] = RevOption) -> None:
     """Everything reachable from a compromised issuer, subject, workload or repository, with paths."""
     given = {k: v for k, v in (("issuer", issuer), ("subject", subject), ("workload", workload),
                                ("repository", repository)) if v is not None}
     if len(given) != 1:
         fail_usage("give exactly one of --issuer, --subject, --workload, --repository")
-    model, plans = planned_spec(directory, recursive, fmt, Report(), moment(at))
+    model, plans = planned_spec(directory, recursive, fmt, Report(), moment(at, rev), rev)
     (kind, value), = given.items()
     known = {"issuer": model.issuers, "workload": model.workloads}.get(kind)
     if known is not None and value not in known:

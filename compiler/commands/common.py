@@ -3,11 +3,14 @@ side effects of a run (the collector's freeze, the cache's valid marks)."""
 
 from __future__ import annotations
 
+import atexit
 import gc
 import inspect
 import json
 import os
+import shutil
 import sys
+import tempfile
 from contextlib import contextmanager
 from enum import Enum
 from functools import wraps
@@ -24,6 +27,7 @@ from ..diagnostics import Report, SpecError, bounded, printable
 from ..loader import UsageError, inside, spec_root
 from ..model import Model
 from ..plan import Plans
+from ..record import spec_then
 from ..readers import reader_for
 from ..terraform import write_file
 
@@ -45,11 +49,17 @@ FormatOption = typer.Option(OutputFormat.text, "--format", "-f", help="Output fo
 OutOption = typer.Option(None, "--out", "-o", help="Write to this file (atomically) instead of printing.")
 AtOption = typer.Option(None, "--at", metavar="TIME",
                         help=f"Evaluate time windows at this UTC time (YYYY-MM-DDTHH:MM:SSZ); default: "
-                             f"${windows.AT_VARIABLE} if set, else now.")
+                             f"${windows.AT_VARIABLE} if set, else now (with --rev: the revision's time).")
+RevOption = typer.Option(None, "--rev", metavar="REV|DATE",
+                         help="Read the spec folder as it stood at this git revision, or at this UTC date "
+                              "(YYYY-MM-DD[THH:MM:SSZ]: the branch's last commit by then), without a checkout.")
 
 
-def moment(at: str | None):
-    """--at as a time (else $WIAM_AT, else now), or exit 2: the one way output depends on the clock."""
+def moment(at: str | None, rev: str | None = None):
+    """--at as a time (else $WIAM_AT, else now; None with --rev: the revision's own time), or exit 2:
+    the one way output depends on the clock."""
+    if at is None and rev is not None:
+        return None
     try:
         return windows.parse(at) if at is not None else windows.current()
     except ValueError:
@@ -99,14 +109,22 @@ def notes(report: Report) -> None:
         err.print(f"note: {note}", markup=False)
 
 
-def planned_spec(directory: str, recursive: bool, fmt, report: Report, at=None) -> tuple[Model, Plans]:
+def planned_spec(directory: str, recursive: bool, fmt, report: Report, at=None,
+                 rev: str | None = None) -> tuple[Model, Plans]:
     """The validated model and its plans, or exit 1 with every spec error (cloud limits included) or
-    2 on misuse. The spec is marked known valid (incremental diffs start from such a base), and the
-    model, which lives as long as the command, is frozen out of the collector's later passes."""
+    2 on misuse; with `rev`, of the spec as it stood then (see spec_then). The spec is marked known
+    valid (incremental diffs start from such a base), and the model, which lives as long as the
+    command, is frozen out of the collector's later passes."""
+    source = None
     try:
+        if rev is not None:
+            workdir = tempfile.mkdtemp(prefix="wiam-rev-")
+            atexit.register(shutil.rmtree, workdir, True)  # the model's files are read until the command ends
+            source, then = spec_then(directory, rev, recursive, workdir)
+            directory, at = source.folder, at or then
         model, plans = load_planned(directory, recursive, report, at)
     except SpecError as error:
-        fail_spec(error, fmt)
+        fail_spec(source.relabel(error) if source else error, fmt)
     except UsageError as error:
         fail_usage(str(error))
     gc.freeze()

@@ -11,7 +11,7 @@ from .. import export
 from ..diagnostics import Report
 from ..graph import build_graph
 from ..terraform import write_tree
-from .common import AtOption, moment, DirArgument, RecursiveOption, emit, fail_usage, kept, planned_spec, refuse_overlap
+from .common import AtOption, RevOption, moment, DirArgument, RecursiveOption, emit, fail_usage, kept, planned_spec, refuse_overlap
 
 
 class GraphFormat(str, Enum):
@@ -28,9 +28,9 @@ def graph(directory: str = DirArgument, recursive: bool = RecursiveOption,
           fmt: GraphFormat = typer.Option(GraphFormat.json, "--format", "-f", help="Export format."),
           out: Optional[str] = typer.Option(None, "--out", "-o",
                                             help="Write to this file (a folder for csv) instead of printing."),
-          at: Optional[str] = AtOption) -> None:
+          at: Optional[str] = AtOption, rev: Optional[str] = RevOption) -> None:
     """Export the access graph: issuers, subjects, workloads, principals, grants, permissions, resources."""
-    model, plans = planned_spec(directory, recursive, fmt, Report(), moment(at))
+    model, plans = planned_spec(directory, recursive, fmt, Report(), moment(at, rev), rev)
     access = build_graph(model, plans)
     if fmt is GraphFormat.csv:
         if out is None:

@@ -15,15 +15,15 @@ from ..report import generated_at, report_data
 from ..report import render as render_report
 from ..review import described, statuses
 from ..revision import spec_revision
-from .common import AtOption, moment, DirArgument, OutputFormat, RecursiveOption, emit, planned_spec
+from .common import AtOption, RevOption, moment, DirArgument, OutputFormat, RecursiveOption, emit, planned_spec
 
 
 def report(directory: str = DirArgument, recursive: bool = RecursiveOption,
            out: str = typer.Option(..., "--out", "-o", help="The HTML file to write (atomically)."),
-           at: Optional[str] = AtOption) -> None:
+           at: Optional[str] = AtOption, rev: Optional[str] = RevOption) -> None:
     """A self-contained HTML audit report: summary, interactive access graph, findings, workloads."""
-    when = moment(at)
-    model, plans = planned_spec(directory, recursive, OutputFormat.text, Report(), when)
+    when = moment(at, rev)
+    model, plans = planned_spec(directory, recursive, OutputFormat.text, Report(), when, rev)
     access = build_graph(model, plans)
     findings = analyze_model(model, access)
     meta = {"spec": directory, "revision": spec_revision(directory), "generated": generated_at(), "wiam": __version__}

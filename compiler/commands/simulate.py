@@ -11,7 +11,7 @@ import typer
 from ..diagnostics import Report, quote
 from ..loader import UsageError
 from ..simulate import read_claims, simulation
-from .common import AtOption, moment, EXIT_SPEC, DirArgument, FormatOption, OutputFormat, RecursiveOption, fail_usage, planned_spec
+from .common import AtOption, RevOption, moment, EXIT_SPEC, DirArgument, FormatOption, OutputFormat, RecursiveOption, fail_usage, planned_spec
 
 
 class Expectation(str, Enum):
@@ -26,13 +26,13 @@ def simulate(directory: str = DirArgument, recursive: bool = RecursiveOption,
                                                           help="Exit 1 unless the token is accepted (or refused) "
                                                                "somewhere."),
              fmt: OutputFormat = FormatOption,
-             at: Optional[str] = AtOption) -> None:
+             at: Optional[str] = AtOption, rev: Optional[str] = RevOption) -> None:
     """Which cloud principals would accept a token, what it could then reach, and why others refuse it."""
     try:
         claims = read_claims(claims_file, token)
     except UsageError as error:
         fail_usage(str(error))
-    model, plans = planned_spec(directory, recursive, fmt, Report(), moment(at))
+    model, plans = planned_spec(directory, recursive, fmt, Report(), moment(at, rev), rev)
     result = simulation(model, claims, plans)
     nodes = result.access.graph.nodes
     if fmt is OutputFormat.json:

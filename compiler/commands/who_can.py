@@ -10,7 +10,7 @@ import typer
 from ..diagnostics import Report, printable
 from ..graph import build_graph, describe_path
 from ..query import who_can
-from .common import AtOption, moment, DirArgument, FormatOption, OutputFormat, RecursiveOption, fail_usage, planned_spec
+from .common import AtOption, RevOption, moment, DirArgument, FormatOption, OutputFormat, RecursiveOption, fail_usage, planned_spec
 
 
 def who_can_command(directory: str = DirArgument, recursive: bool = RecursiveOption,
@@ -20,13 +20,13 @@ def who_can_command(directory: str = DirArgument, recursive: bool = RecursiveOpt
                                                                                      "or Azure resource ID."),
                     role: Optional[str] = typer.Option(None, "--role", help="A GCP or Azure role, or an AWS managed policy."),
                     fmt: OutputFormat = FormatOption,
-                    at: Optional[str] = AtOption) -> None:
+                    at: Optional[str] = AtOption, rev: Optional[str] = RevOption) -> None:
     """Which subjects and workloads reach an action, resource or role, and through which path."""
     if action is None and role is None and resource is None:
         fail_usage("give --action (with or without --resource), --role or --resource")
     if action is not None and role is not None:
         fail_usage("give either --action or --role, not both")
-    model, plans = planned_spec(directory, recursive, fmt, Report(), moment(at))
+    model, plans = planned_spec(directory, recursive, fmt, Report(), moment(at, rev), rev)
     access = build_graph(model, plans)
     answers = who_can(access, action, resource, role)
     if fmt is OutputFormat.json:

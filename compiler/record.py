@@ -1,0 +1,368 @@
+"""The system of record: every access tuple of a spec folder's first-parent git history, as
+intervals between the commits where it began and ended, with each commit's classification and the
+findings it introduced (store.py holds the schema).
+
+Each commit that changed the spec folder is compared with the last valid one through the diff
+engine (the slice of the workloads it changed, where it can), its windows evaluated at its commit
+date; a commit that does not validate is recorded as such and its access carried from the last valid
+one. A renamed workload keeps its lineage, so its tuples keep their intervals. A later run goes on
+from the last commit it processed; when that commit is no longer in the branch's first-parent
+history (a force push), the record is cut back to the last commit both histories share and rebuilt
+from there. A run writes in one transaction."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Callable
+
+from . import windows
+from .diagnostics import SpecError
+from .diff import Access, Comparison, Diff, Side, Source, _git, compare, copy_revision, read_objects, repository_of
+from .loader import UsageError
+from .store import Store
+
+Held = tuple[Access, str]  # a tuple and the claims (JSON, "" for none) its subject must present
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    author: str
+    email: str
+    date: str  # committer date, UTC, windows.FORMAT
+    message: str
+    tree: str | None  # the spec folder's tree in it; None when the folder is absent
+
+
+@dataclass
+class State:
+    """What the record holds after a commit: the open intervals and the workloads by lineage."""
+    held: set[Held] = field(default_factory=set)
+    lineage: dict[str, int] = field(default_factory=dict)  # workload name -> lineage
+    next_lineage: int = 1
+
+
+@dataclass
+class Outcome:
+    spec: str  # the record's name of the spec folder
+    recorded: list[str]  # the commits recorded by this run
+    invalid: list[str]  # those of them that did not validate
+    rebuilt_from: str | None  # after a force push: the last commit both histories share ("" for none)
+
+
+# Reading git.
+
+def first_parent(top: str, prefix: str, head: str) -> list[Commit]:
+    """The first-parent history of `head`, oldest first, read from the commit objects themselves (no
+    format string a crafted name or message could break)."""
+    shas = _git(["rev-list", "--first-parent", "--reverse", head, "--"], top).split()
+    if not shas:
+        return []
+    places = "\n".join(f"{sha}:{prefix}" if prefix else f"{sha}^{{tree}}" for sha in shas).encode()
+    trees = _git(["cat-file", "--batch-check=%(objectname) %(objecttype)"], top, places + b"\n").splitlines()
+    commits = []
+    for sha, tree, body in zip(shas, trees, read_objects(shas, top)):
+        name, kind = (tree.split() + ["", ""])[:2]
+        commits.append(_commit(sha, body.decode("utf-8", "replace"), name if kind == "tree" else None))
+    return commits
+
+
+def _commit(sha: str, body: str, tree: str | None) -> Commit:
+    # NUL is the one character PostgreSQL's text refuses; a crafted commit object may hold it
+    headers, _, message = body.replace("\0", "\ufffd").partition("\n\n")
+    fields = dict(line.split(" ", 1) for line in headers.splitlines() if " " in line)
+    author = fields.get("author", "")
+    ident, _, when = author.rpartition(">")
+    name, _, email = ident.partition("<")
+    committed = fields.get("committer", "").rpartition(">")[2].split()
+    try:
+        moment = datetime.fromtimestamp(int(committed[0]) if committed and committed[0].isdigit() else 0, timezone.utc)
+    except (OverflowError, ValueError, OSError):  # a crafted date beyond what a datetime holds
+        moment = datetime.fromtimestamp(0, timezone.utc)
+    return Commit(sha, name.strip(), email.strip(), windows.text(moment), message.strip(), tree)
+
+
+def spec_name(top: str, prefix: str) -> str:
+    """The record's name of a spec folder: its repository's origin (else its path) and the folder in it."""
+    origin = _git(["config", "--default", "", "--get", "remote.origin.url"], top).strip()
+    origin = re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", origin, flags=re.I)  # never a token in the URL
+    return f"{origin or top}:{prefix}"
+
+
+# From one commit's comparison to the next state.
+
+def held_of(side: Side) -> set[Held]:
+    """The side's tuples, each with the claims its subject presents as the workload holding it (a
+    tuple reached through another workload's principal is held under that workload's trust: none)."""
+    def claims(a: Access) -> str:
+        pins = () if a.indirect else side.conditions.get((a.workload, f"{a.issuer} {a.subject}"), ())
+        return json.dumps(dict(pins), sort_keys=True) if pins else ""
+    return {(a, claims(a)) for a in side.tuples}
+
+
+def advance(state: State, compared: Comparison) -> State:
+    """The state after a commit: the head's tuples where the sides are whole; else the slice's tuples
+    for the subjects the slice holds, and the others' as they were (renamed)."""
+    rename = compared.diff.renamed
+    held = held_of(compared.new)
+    if compared.whole:
+        names = set(compared.new.signatures)
+    else:
+        sliced = {(a.issuer, a.subject) for a in compared.old.tuples | compared.new.tuples}
+        held |= {(replace(a, workload=rename.get(a.workload, a.workload)), claims) for a, claims in state.held
+                 if (a.issuer, a.subject) not in sliced}
+        gone = {rename.get(n, n) for n in compared.old.signatures}
+        names = {rename.get(n, n) for n in state.lineage} - gone | set(compared.new.signatures)
+    lineage = {rename.get(n, n): i for n, i in state.lineage.items() if rename.get(n, n) in names}
+    following = state.next_lineage
+    for name in sorted(names - lineage.keys()):
+        lineage[name], following = following, following + 1
+    return State(held, lineage, following)
+
+
+# Writing the record.
+
+def _key(held: Held, lineage: dict[str, int]) -> tuple:
+    a, claims = held
+    row = a.issuer, a.subject, a.cloud, a.target, lineage[a.workload], a.permission, a.resource, int(a.indirect)
+    return row, claims
+
+
+class Writer:
+    """The rows of one spec's record, written commit by commit inside the run's transaction."""
+
+    def __init__(self, store: Store, spec: int):
+        self.store, self.spec = store, spec
+        rows = store.rows("SELECT id, issuer, subject, cloud, target, lineage, permission, resource, indirect "
+                          "FROM tuples WHERE spec = ?", (spec,))
+        self.tuples = {tuple(row[1:]): row[0] for row in rows}
+        self.next = {table: 1 + store.rows(f"SELECT coalesce(max(id), 0) FROM {table} WHERE spec = ?", (spec,))[0][0]
+                     for table in ("tuples", "intervals", "workloads")}
+
+    def _ids(self, table: str, count: int) -> range:
+        first = self.next[table]
+        self.next[table] += count
+        return range(first, first + count)
+
+    def commit(self, seq: int, commit: Commit, errors: str | None, classification: str | None) -> None:
+        self.store.run("INSERT INTO commits (spec, seq, sha, tree, author, email, date, message, valid, errors, "
+                       "classification) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (self.spec, seq, commit.sha, commit.tree, commit.author, commit.email, commit.date,
+                        commit.message, int(errors is None), errors, classification))
+
+    def changes(self, seq: int, old: State, new: State, diff: Diff | None) -> None:
+        """The intervals and workload names that ended and began at commit `seq`, and its findings."""
+        spec, store = self.spec, self.store
+        before = {_key(h, old.lineage) for h in old.held}
+        after = {_key(h, new.lineage) for h in new.held}
+        store.run_many("UPDATE intervals SET ended = ? WHERE spec = ? AND ended IS NULL AND conditions = ? AND "
+                       "tuple = ?", [(seq, spec, claims, self.tuples[t]) for t, claims in sorted(before - after)])
+        began = sorted(after - before)
+        fresh = sorted({t for t, _ in began} - self.tuples.keys())
+        for row, number in zip(fresh, self._ids("tuples", len(fresh))):
+            self.tuples[row] = number
+        store.run_many("INSERT INTO tuples (spec, id, issuer, subject, cloud, target, lineage, permission, resource, "
+                       "indirect) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [(spec, self.tuples[t], *t) for t in fresh])
+        store.run_many("INSERT INTO intervals (spec, id, tuple, conditions, began) VALUES (?, ?, ?, ?, ?)",
+                       [(spec, number, self.tuples[t], claims, seq)
+                        for (t, claims), number in zip(began, self._ids("intervals", len(began)))])
+        names_before, names_after = set(old.lineage.items()), set(new.lineage.items())
+        store.run_many("UPDATE workloads SET ended = ? WHERE spec = ? AND ended IS NULL AND lineage = ?",
+                       [(seq, spec, lineage) for _, lineage in sorted(names_before - names_after)])
+        named = sorted(names_after - names_before)
+        store.run_many("INSERT INTO workloads (spec, id, lineage, name, began) VALUES (?, ?, ?, ?, ?)",
+                       [(spec, number, lineage, name, seq)
+                        for (name, lineage), number in zip(named, self._ids("workloads", len(named)))])
+        store.run_many("INSERT INTO findings (spec, seq, rule, severity, workload, file, line, col, message) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       [(spec, seq, f.rule, f.severity, f.workload, f.pos.file, f.pos.line, f.pos.column, f.message)
+                        for f in (diff.findings_introduced if diff else [])])
+
+
+def _spec_id(store: Store, name: str) -> tuple[int, str | None]:
+    found = store.rows("SELECT id, head FROM specs WHERE name = ?", (name,))
+    if found:
+        return found[0]
+    number = store.rows("SELECT coalesce(max(id), 0) + 1 FROM specs")[0][0]
+    store.run("INSERT INTO specs (id, name) VALUES (?, ?)", (number, name))
+    return number, None
+
+
+def cut_back(store: Store, spec: int, keep: int) -> None:
+    """The record as it stood after commit `keep`: what later commits wrote is taken back."""
+    for statement in ("DELETE FROM findings WHERE spec = ? AND seq > ?",
+                      "DELETE FROM commits WHERE spec = ? AND seq > ?",
+                      "DELETE FROM intervals WHERE spec = ? AND began > ?",
+                      "DELETE FROM workloads WHERE spec = ? AND began > ?",
+                      "UPDATE intervals SET ended = NULL WHERE spec = ? AND ended > ?",
+                      "UPDATE workloads SET ended = NULL WHERE spec = ? AND ended > ?"):
+        store.run(statement, (spec, keep))
+    store.run("DELETE FROM tuples WHERE spec = ? AND id NOT IN (SELECT tuple FROM intervals WHERE spec = ?)",
+              (spec, spec))
+
+
+def load_state(store: Store, spec: int) -> State:
+    """The state the record holds now: its open intervals, under the workloads' current names."""
+    lineage = dict(store.rows("SELECT name, lineage FROM workloads WHERE spec = ? AND ended IS NULL", (spec,)))
+    names = {number: name for name, number in lineage.items()}
+    rows = store.rows("SELECT t.issuer, t.subject, t.cloud, t.target, t.lineage, t.permission, t.resource, t.indirect, "
+                      "i.conditions FROM intervals i JOIN tuples t ON t.spec = i.spec AND t.id = i.tuple "
+                      "WHERE i.spec = ? AND i.ended IS NULL", (spec,))
+    held = {(Access(issuer, subject, cloud, target, names[number], permission, resource, bool(indirect)), claims)
+            for issuer, subject, cloud, target, number, permission, resource, indirect, claims in rows}
+    following = store.rows("SELECT coalesce(max(lineage), 0) + 1 FROM workloads WHERE spec = ?", (spec,))[0][0]
+    return State(held, lineage, following)
+
+
+def _drop(copy: Source | None, documents: dict) -> None:
+    """A revision's copy is no longer needed: its files and its loaded document go."""
+    if copy is not None:
+        shutil.rmtree(copy.folder)
+        documents.pop(copy.folder, None)
+
+
+def record(folder: str, store: Store, recursive: bool = False, head: str = "HEAD",
+           on_valid: Callable[[str], None] | None = None) -> Outcome:
+    """Bring the record of the spec folder up to `head` (see the module's text); UsageError when git
+    cannot read it."""
+    if not os.path.isdir(folder):
+        raise UsageError(f"{folder}: not a folder; wiam history reads a spec folder in a git repository")
+    top, prefix = repository_of(folder, folder)
+    commits = first_parent(top, prefix, _git(["rev-parse", "--verify", f"{head}^{{commit}}"], top).strip())
+    name = spec_name(top, prefix)
+    with store.transaction(), tempfile.TemporaryDirectory(prefix="wiam-history-") as workdir:
+        spec, last = _spec_id(store, name)
+        recorded = store.rows("SELECT seq, sha, tree, valid FROM commits WHERE spec = ? ORDER BY seq", (spec,))
+        position = {c.sha: n for n, c in enumerate(commits)}
+        kept = next((n for n, row in enumerate(recorded) if row[1] not in position), len(recorded))
+        rebuilt_from = None
+        if last is not None and last not in position:  # a force push
+            if _git(["rev-parse", "--is-shallow-repository"], top).strip() == "true":
+                raise UsageError("the repository is a shallow clone, so its history looks rewritten: fetch the "
+                                 "whole history (git fetch --unshallow; actions/checkout with fetch-depth: 0)")
+            rebuilt_from = recorded[kept - 1][1] if kept else ""
+            cut_back(store, spec, kept)
+            last = rebuilt_from or None
+        start = position[last] + 1 if last else 0
+        tree = recorded[kept - 1][2] if kept else None
+        valid = [row for row in recorded[:kept] if row[3]]
+        base_sha = valid[-1][1] if valid and valid[-1][2] else None  # copied when a commit needs it
+        base = None
+        state, seq = load_state(store, spec), kept
+        writer, documents = Writer(store, spec), {}
+        outcome = Outcome(name, [], [], rebuilt_from)
+        for commit in commits[start:]:
+            if commit.tree == tree or (commit.tree is None and seq == 0):
+                continue  # the spec folder did not change, or does not exist yet
+            tree, seq = commit.tree, seq + 1
+            outcome.recorded.append(commit.sha)
+            if commit.tree is None:  # the folder was removed: all its access ends
+                writer.commit(seq, commit, None, "narrowing" if state.held else "neutral")
+                new = State(next_lineage=state.next_lineage)
+                writer.changes(seq, state, new, None)
+                state, base, base_sha = new, _drop(base, documents), None
+                continue
+            at = windows.parse(commit.date)
+            head_copy = None
+            try:
+                if base is None and base_sha is not None:
+                    base = copy_revision(base_sha, top, prefix, recursive, workdir)
+                head_copy = copy_revision(commit.sha, top, prefix, recursive, workdir)
+                compared = compare(base, head_copy, recursive, on_valid=on_valid, at=at, documents=documents)
+            except (SpecError, UsageError) as error:
+                errors = "\n".join(d.render() for d in error.diagnostics) if isinstance(error, SpecError) else str(error)
+                writer.commit(seq, commit, errors, None)
+                outcome.invalid.append(commit.sha)
+                _drop(head_copy, documents)
+                continue
+            new = advance(state, compared)
+            writer.commit(seq, commit, None, compared.diff.classification)
+            writer.changes(seq, state, new, compared.diff)
+            _drop(base, documents)
+            base, state = head_copy, new
+        if commits:
+            store.run("UPDATE specs SET head = ? WHERE id = ?", (commits[-1].sha, spec))
+    return outcome
+
+
+# Reading the record.
+
+COMMIT_COLUMNS = ("seq", "sha", "author", "email", "date", "message", "valid", "classification", "began", "ended",
+                  "findings")
+INTERVAL_COLUMNS = ("workload", "issuer", "subject", "cloud", "target", "permission", "resource", "indirect",
+                    "conditions", "began", "ended", "began_sha", "began_date", "began_author", "began_message", "ended_sha",
+                    "ended_date", "ended_author", "ended_message")
+
+
+def spec_of(store: Store, name: str) -> int | None:
+    found = store.rows("SELECT id FROM specs WHERE name = ?", (name,))
+    return found[0][0] if found else None
+
+
+def commit_log(store: Store, spec: int) -> list[dict]:
+    """Every recorded commit, oldest first, with how many intervals began and ended at it and the
+    number of findings it introduced."""
+    rows = store.rows(
+        "SELECT c.seq, c.sha, c.author, c.email, c.date, c.message, c.valid, c.classification, "
+        "(SELECT count(*) FROM intervals i WHERE i.spec = c.spec AND i.began = c.seq), "
+        "(SELECT count(*) FROM intervals i WHERE i.spec = c.spec AND i.ended = c.seq), "
+        "(SELECT count(*) FROM findings f WHERE f.spec = c.spec AND f.seq = c.seq) "
+        "FROM commits c WHERE c.spec = ? ORDER BY c.seq", (spec,))
+    return [dict(zip(COMMIT_COLUMNS, row), valid=bool(row[6])) for row in rows]
+
+
+def timeline(store: Store, spec: int, workload: str | None = None, resource: str | None = None) -> list[dict]:
+    """The intervals of the tuples held by a workload (under any of its names) or on a resource, in
+    the order they began, each under the workload's name when it began."""
+    chosen, params = ("t.lineage IN (SELECT lineage FROM workloads WHERE spec = ? AND name = ?)", (spec, workload)) \
+        if workload is not None else ("t.resource = ?", (resource,))
+    rows = store.rows(
+        "SELECT w.name, t.issuer, t.subject, t.cloud, t.target, t.permission, t.resource, t.indirect, i.conditions, "
+        "i.began, i.ended, b.sha, b.date, b.author, b.message, e.sha, e.date, e.author, e.message "
+        "FROM intervals i JOIN tuples t ON t.spec = i.spec AND t.id = i.tuple "
+        "JOIN commits b ON b.spec = i.spec AND b.seq = i.began "
+        "LEFT JOIN commits e ON e.spec = i.spec AND e.seq = i.ended "
+        "JOIN workloads w ON w.spec = i.spec AND w.lineage = t.lineage AND w.began <= i.began "
+        "AND (w.ended IS NULL OR w.ended > i.began) "
+        f"WHERE i.spec = ? AND {chosen} ORDER BY i.began, i.id", (spec, *params))
+    return [dict(zip(INTERVAL_COLUMNS, row), indirect=bool(row[7])) for row in rows]
+
+
+# The spec as it stood then.
+
+def spec_then(folder: str, when: str, recursive: bool, workdir: str) -> tuple[Source, datetime]:
+    """The spec folder as it stood at a revision, or at a UTC date (YYYY-MM-DD or a full time: the
+    branch's last first-parent commit by then), copied out of git; with the moment to evaluate its
+    windows at: the date given, else the commit's committer date."""
+    if not os.path.isdir(folder):
+        raise UsageError(f"{folder}: not a folder; --rev reads a spec folder in a git repository")
+    top, prefix = repository_of(folder, folder)
+    moment = utc_date(when)
+    if moment is not None:
+        found = _git(["rev-list", "--first-parent", "-1", f"--before={moment.timestamp():.0f}", "HEAD", "--"],
+                     top).split()
+        if not found:
+            raise UsageError(f"--rev {when}: the branch has no commit by then")
+        sha = found[0]
+    elif when.startswith("-"):
+        raise UsageError(f"--rev {when}: not a revision or a UTC date")
+    else:
+        sha = _git(["rev-parse", "--verify", "--quiet", f"{when}^{{commit}}"], top).strip()
+    commit = _commit(sha, read_objects([sha], top)[0].decode("utf-8", "replace"), None)
+    return copy_revision(sha, top, prefix, recursive, workdir), moment or windows.parse(commit.date)
+
+
+def utc_date(text: str) -> datetime | None:
+    """YYYY-MM-DD (its midnight) or YYYY-MM-DDTHH:MM:SSZ as a UTC time; None when it is neither."""
+    for candidate in (text, f"{text}T00:00:00Z"):
+        try:
+            return windows.parse(candidate)
+        except ValueError:
+            continue
+    return None
