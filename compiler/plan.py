@@ -36,6 +36,7 @@ class TargetPlan:
     target: str
     principals: dict[str, Principal] = field(default_factory=dict)  # by workload
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # by workload: what it needs to use them
+    unenforced: dict[str, list[str]] = field(default_factory=dict)  # by workload: the windows the cloud cannot enforce
 
 
 Plans = dict[tuple[str, str], TargetPlan]  # by (cloud, target)

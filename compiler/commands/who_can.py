@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from .. import windows
 from ..diagnostics import Report, printable
 from ..graph import build_graph, describe_path
 from ..query import who_can
@@ -28,13 +29,14 @@ def who_can_command(directory: str = DirArgument, recursive: bool = RecursiveOpt
         fail_usage("give either --action or --role, not both")
     model, plans = planned_spec(directory, recursive, fmt, Report(), moment(at))
     access = build_graph(model, plans)
-    answers = who_can(access, action, resource, role)
+    answers = who_can(access, action, resource, role, model.at)
     if fmt is OutputFormat.json:
-        typer.echo(json.dumps({"query": {"action": action, "resource": resource, "role": role},
+        query = {"action": action, "resource": resource, "role": role}
+        typer.echo(json.dumps({"at": windows.text(model.at), "query": query,
                                "answers": [a.as_json(access) for a in answers]}, indent=2, ensure_ascii=False))
         return
     if not answers:
-        typer.echo("no subject reaches it")
+        typer.echo(f"no subject reaches it at {windows.text(model.at)}")
         return
     nodes = access.graph.nodes
     for answer in answers:
