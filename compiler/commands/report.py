@@ -6,12 +6,12 @@ from typing import Optional
 
 import typer
 
-from .. import __version__
+from .. import __version__, windows
 from ..analysis import all_rules
 from ..analysis import analyze as analyze_model
 from ..diagnostics import Report
 from ..graph import build_graph
-from ..report import generated_at, report_data
+from ..report import generated_at, report_data, workload_windows
 from ..report import render as render_report
 from ..revision import spec_revision
 from .common import AtOption, moment, DirArgument, OutputFormat, RecursiveOption, emit, planned_spec
@@ -23,6 +23,7 @@ def report(directory: str = DirArgument, recursive: bool = RecursiveOption,
     """A self-contained HTML audit report: summary, interactive access graph, findings, workloads."""
     model, plans = planned_spec(directory, recursive, OutputFormat.text, Report(), moment(at))
     access = build_graph(model, plans)
-    findings = analyze_model(model, access)
-    meta = {"spec": directory, "revision": spec_revision(directory), "generated": generated_at(), "wiam": __version__}
-    emit(render_report(report_data(access, findings, all_rules(), meta)), out, directory)
+    findings = analyze_model(model, access, plans)
+    meta = {"spec": directory, "revision": spec_revision(directory), "generated": generated_at(), "wiam": __version__,
+            "at": windows.text(model.at)}
+    emit(render_report(report_data(access, findings, all_rules(), meta, workload_windows(model))), out, directory)
