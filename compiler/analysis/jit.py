@@ -62,7 +62,8 @@ def _grant_path(workload: Workload, grant: Grant) -> tuple:
     return ("workload", workload.name, "grant", grant.cloud, grant.target)
 
 
-@rule(RULES, "WIAM020", "standing-privileged-access", "high", "Production access rated high or critical with no expiry",
+@rule(RULES, "WIAM020", "standing-privileged-access", "medium",
+      "Production access rated high or critical with no expiry",
       """A production workload holds a grant whose permissions are rated high or critical (the blast
       radius severity) and no window ends it: whoever obtains one of its subjects holds that access
       at any time, not only while it is needed.""",
