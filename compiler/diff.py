@@ -461,6 +461,7 @@ def _sliced_diff(base: Source, head: Source, recursive: bool,
     """The diff of the two slices, or None where a slice would not surely give the whole diff: the
     base not known valid, a change beyond workloads, a slice so large that slicing saves nothing, or
     any error at all (the full read then reports every one, in its place)."""
+    at = at or windows.current()
     if not known_valid(spec_digest(base.folder, recursive)):
         return None  # before any parse: the full read needs them all anyway
     with gc_paused():
@@ -483,8 +484,7 @@ def _sliced_diff(base: Source, head: Source, recursive: bool,
         if len(chosen) > SLICE_AT_MOST * max(len(old_workloads), len(new_workloads)):
             return None
         report = Report()
-        old_model, new_model = (windows.resolve(build_model(_only(doc, chosen), report), at or windows.current(), report)
-                                for doc in (old, new))
+        old_model, new_model = (windows.resolve(build_model(_only(doc, chosen), report), at, report) for doc in (old, new))
         if not report.diagnostics:
             try:
                 plan_model(new_model, report)  # the limits of the targets changed
