@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given, settings, strategies as st
 
 from support.cli import run_wiam
-from test_report import embedded  # the report tests' reader of the page's packed data
+from test_report import Page, browser, embedded, make_report  # noqa: F401 (browser: the report tests' fixture)
 from support.specs import AT, BASE_HCL, write_spec
 from wiam import windows
 from wiam.analysis import Limits, analyze
@@ -263,3 +263,14 @@ def test_report_shows_each_workloads_windows_at_the_moment(tmp_path):
     assert restore["windows"] == [{"block": "grant aws prod", "window": "from 2026-12-01T20:00:00Z until "
                                    "2026-12-02T02:00:00Z", "not_before": "2026-12-01T20:00:00Z",
                                    "expires": "2026-12-02T02:00:00Z", "state": "holds"}]
+
+
+def test_the_report_page_shows_the_windows_of_an_opened_workload(browser, tmp_path):
+    page = Page(browser, make_report(jit_spec(tmp_path), tmp_path / "r.html", WIAM_AT=AFTER))
+    page.js("location.hash = '#workload-restore'")
+    page.page.wait_for_selector("#workload-restore[open]")
+    shown = page.page.locator("#workload-restore").text_content()
+    assert f"Time windows at {AFTER}" in shown and "closed (no access)" in shown and "2026-12-02T02:00:00Z" in shown
+    assert f"time windows at {AFTER}" in page.page.locator("#meta").text_content()
+    assert page.problems == [] and page.requests == []
+    page.close()
