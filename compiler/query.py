@@ -11,6 +11,7 @@ from . import registry, windows
 from .access import AccessGraph
 from .findings import SEVERITIES
 from .graph import reachable
+from .model import Window
 
 # The edges along which control flows from a subject to the grants it ends up holding.
 _CONTROL = frozenset({"authenticates", "federates", "can_act_as", "holds"})
@@ -29,12 +30,20 @@ class Answer:
     def direct(self) -> bool:
         return self.hops == 0
 
+    def window(self, access: AccessGraph) -> Window:
+        """When the path holds: its identity's window (within its workload's) and its grant's."""
+        graph = access.graph
+        return windows.narrowest(windows.from_json(graph[self.path[0]][self.path[1]]["authenticates"].get("window")),
+                                 windows.from_json(graph.nodes[self.grant].get("window")))
+
     def as_json(self, access: AccessGraph) -> dict:
         nodes = access.graph.nodes
+        window = windows.as_json(self.window(access))
         return {"subject": nodes[self.subject]["subject"], "issuer": nodes[self.subject]["issuer"],
                 "workload": self.workload, "principal": nodes[self.principal]["label"],
                 "cloud": nodes[self.grant]["cloud"], "target": nodes[self.grant]["target"], "direct": self.direct,
-                "hops": self.hops, "path": list(self.path), "path_labels": [nodes[n]["label"] for n in self.path]}
+                "hops": self.hops, "path": list(self.path), "path_labels": [nodes[n]["label"] for n in self.path],
+                **({"window": window} if window else {})}
 
 
 def matching_grants(access: AccessGraph, action: str | None = None, resource: str | None = None,

@@ -67,7 +67,11 @@ def test_who_can_counts_a_grant_only_inside_its_window(tmp_path):
     subjects = {at: [a["subject"] for a in json_of("who-can", folder, "--action", "s3:DeleteObject", "--at", at)["answers"]]
                 for at in (BEFORE, INSIDE, AFTER)}
     assert subjects == {BEFORE: [], INSIDE: [RESTORE_SUBJECT], AFTER: []}
-    assert json_of("who-can", folder, "--action", "s3:DeleteObject", "--at", INSIDE)["at"] == INSIDE
+    inside = json_of("who-can", folder, "--action", "s3:DeleteObject", "--at", INSIDE)
+    assert inside["at"] == INSIDE
+    assert inside["answers"][0]["window"] == {"not_before": "2026-12-01T20:00:00Z", "expires": "2026-12-02T02:00:00Z"}
+    shown = run_wiam("who-can", folder, "--action", "s3:DeleteObject", "--at", INSIDE).stdout
+    assert "directly, from 2026-12-01T20:00:00Z until 2026-12-02T02:00:00Z:" in shown
     text = run_wiam("who-can", folder, "--action", "s3:DeleteObject", "--at", BEFORE)
     assert text.returncode == 0 and f"no subject reaches it at {BEFORE}" in text.stdout
 

@@ -41,6 +41,8 @@ def who_can_command(directory: str = DirArgument, recursive: bool = RecursiveOpt
     nodes = access.graph.nodes
     for answer in answers:
         how = "directly" if answer.direct else f"through {answer.hops} other principal{'s' if answer.hops > 1 else ''}"
+        window = answer.window(access)
+        until = f", {windows.described(window)}" if window else ""
         typer.echo(printable(f"{nodes[answer.subject]['issuer']} {nodes[answer.subject]['subject']} "
-                             f"(workload {answer.workload}), {how}:"))
+                             f"(workload {answer.workload}), {how}{until}:"))
         typer.echo(f"  {printable(describe_path(access, list(answer.path)))}")
