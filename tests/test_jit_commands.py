@@ -92,6 +92,10 @@ def test_blast_radius_reaches_a_grant_only_inside_its_window(tmp_path):
         assert data["at"] == at
         reached[at] = [p["label"] for p in data["permissions"]]
     assert reached == {BEFORE: [], INSIDE: ["s3:DeleteObject"], AFTER: []}
+    # a workload no subject can become yet (its only identity opens on 12-05) reaches nothing until then
+    later = {at: [p["label"] for p in json_of("blast-radius", folder, "--workload", "later", "--at", at)["permissions"]]
+             for at in (INSIDE, "2026-12-05T00:00:00Z")}
+    assert later == {INSIDE: [], "2026-12-05T00:00:00Z": ["s3:PutObject"]}
     inside = run_wiam("blast-radius", folder, "--subject", RESTORE_SUBJECT, "--at", INSIDE).stdout
     assert f"at {INSIDE}" in inside and "s3:DeleteObject" in inside
 
