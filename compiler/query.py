@@ -197,7 +197,7 @@ class Exposure:
             return None
         disabled = sorted({nodes[n]["disabled"] for n in self.starts if nodes[n].get("disabled")})
         when = f" at {windows.text(self.at)}" if self.at else ""
-        return f"it reaches nothing{when}" + (f" (disabled: {'; '.join(disabled)})" if disabled else "")
+        return "it reaches nothing" + (f" (disabled: {'; '.join(disabled)})" if disabled else "") + when
 
     def by_target(self) -> list[tuple[tuple[str, str], list[Reached]]]:
         """(cloud, target) in order, each with its principals first, then its permissions, worst first."""
