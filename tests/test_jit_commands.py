@@ -17,7 +17,9 @@ from wiam.analysis import Limits, analyze
 from wiam.analysis.jit import expiring_soon, too_long
 from wiam.compile import load_planned
 from wiam.diff import bound_changes
+from wiam.graph import build_graph
 from wiam.model import Window
+from wiam.query import exposure, who_can
 from wiam.report import workload_windows
 from wiam.simulate import outside_window
 from wiam.verdict import Check, Verdict
@@ -92,10 +94,12 @@ def test_blast_radius_reaches_a_grant_only_inside_its_window(tmp_path):
         assert data["at"] == at
         reached[at] = [p["label"] for p in data["permissions"]]
     assert reached == {BEFORE: [], INSIDE: ["s3:DeleteObject"], AFTER: []}
-    # a workload no subject can become yet (its only identity opens on 12-05) reaches nothing until then
-    later = {at: [p["label"] for p in json_of("blast-radius", folder, "--workload", "later", "--at", at)["permissions"]]
+    # from its subject, the identity's window (open on 12-05) is on the path; from the workload (its
+    # principal compromised) only the grant's is, like the kill switch, which stops subjects alone
+    later = {at: [[p["label"] for p in json_of("blast-radius", folder, start, value, "--at", at)["permissions"]]
+                  for start, value in (("--subject", "repo:acme/later:ref:refs/heads/main"), ("--workload", "later"))]
              for at in (INSIDE, "2026-12-05T00:00:00Z")}
-    assert later == {INSIDE: [], "2026-12-05T00:00:00Z": ["s3:PutObject"]}
+    assert later == {INSIDE: [[], ["s3:PutObject"]], "2026-12-05T00:00:00Z": [["s3:PutObject"], ["s3:PutObject"]]}
     inside = run_wiam("blast-radius", folder, "--subject", RESTORE_SUBJECT, "--at", INSIDE).stdout
     assert f"at {INSIDE}" in inside and "s3:DeleteObject" in inside
 
@@ -118,6 +122,38 @@ def test_simulate_names_the_identity_window_that_refuses_a_token(tmp_path):
     assert "workload later" in line and "from 2026-12-05T00:00:00Z" in line and windows.text(AT) in line
     model_later, _ = load_planned(str(tmp_path), at=windows.parse("2026-12-06T00:00:00Z"))
     assert outside_window(model_later, claims, refused) == []
+
+
+OFFSET = st.one_of(st.none(), st.integers(-3, 3))  # hours from AT; None: unbounded
+
+
+def bounds(start, end) -> str:
+    """not_before/expires lines for hours from AT (a window that would end before it begins is swapped)."""
+    if start is not None and end is not None and end <= start:
+        start, end = end, start + 1
+    lines = [f'    {key} = "{windows.text(AT + timedelta(hours=h))}"\n'
+             for key, h in (("not_before", start), ("expires", end)) if h is not None]
+    return "".join(lines) + ('    reason = "r"\n' if lines else "")
+
+
+@given(identity_window=st.tuples(OFFSET, OFFSET), grant_window=st.tuples(OFFSET, OFFSET), probe=st.integers(-4, 4))
+@settings(max_examples=25, deadline=None)
+def test_who_can_and_blast_radius_answer_exactly_where_the_path_window_holds(identity_window, grant_window, probe):
+    """Over generated identity and grant windows: at each probe moment, who-can answers and the
+    subject's blast radius reaches the grant exactly when both windows hold then."""
+    workload = ('workload "app" {\n' + identity("acme/app", bounds(*identity_window))
+                + grant('["s3:GetObject"]', '["arn:aws:s3:::b/*"]', bounds(*grant_window)) + "}\n")
+    at = AT + timedelta(hours=probe, seconds=probe % 2)  # on a bound, and a second past one
+    with tempfile.TemporaryDirectory() as folder:
+        model, plans = load_planned(str(jit_spec(Path(folder), workload)), at=at)
+    access = build_graph(model, plans)
+    app = model.workloads["app"]
+    (identity_model,), grants = app.identities, app.grants + app.closed
+    expected = windows.holds(windows.narrowest(identity_model.window, grants[0].window), at)
+    assert bool(who_can(access, action="s3:GetObject", at=at)) == expected
+    assert bool(exposure(access, {"subject": identity_model.subject}, at).permissions) == expected
+    # from the workload (its principal compromised), the grant's window alone is on the path
+    assert bool(exposure(access, {"workload": "app"}, at).permissions) == windows.holds(grants[0].window, at)
 
 
 # analyze: the window rules at the moment analysed
