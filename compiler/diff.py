@@ -20,7 +20,7 @@ import networkx as nx
 from . import registry, schema, slicing, windows
 from .analysis import Finding, analyze
 from .cache import known_valid
-from .compile import gc_paused, load_valid_model
+from .compile import gc_paused, load_planned
 from .planning import plan_model
 from .diagnostics import Pos, Report, SpecError, printable
 from .document import Document
@@ -28,6 +28,7 @@ from .graph import build_graph
 from .access import AccessGraph
 from .loader import MAX_FILE_BYTES, UsageError, load, spec_digest, too_large
 from .model import Model, Window
+from .plan import Plans
 from .readers import reader_for
 from .revision import run_git
 from .validate import build_model
@@ -74,8 +75,9 @@ def path_windows(model: Model) -> dict[tuple[str, str], Window]:
     return found
 
 
-def read_side(model: Model, label: str, folder: str | None) -> Side:
-    plans = plan_model(model)
+def read_side(model: Model, label: str, folder: str | None, plans: Plans | None = None) -> Side:
+    """The side of a valid model, from its plans (planned here when not given)."""
+    plans = plan_model(model) if plans is None else plans
     access = build_graph(model, plans)
     subjects = {f"{model.issuers[d['issuer']].url} {d['subject']}" for node, d in access.nodes_of("subject")
                 if access.graph.out_degree(node)}
@@ -107,11 +109,11 @@ class Source:
 
 def _load_and_read(source: Source, recursive: bool, at: datetime) -> Side:
     try:
-        model = load_valid_model(source.folder, recursive, at=at)
+        model, plans = load_planned(source.folder, recursive, at=at)
     except SpecError as error:
         raise source.relabel(error) from None
     with gc_paused():
-        return read_side(model, source.label, source.copy)
+        return read_side(model, source.label, source.copy, plans)
 
 
 @dataclass
@@ -485,14 +487,15 @@ def _sliced_diff(base: Source, head: Source, recursive: bool,
             return None
         report = Report()
         old_model, new_model = (windows.resolve(build_model(_only(doc, chosen), report), at, report) for doc in (old, new))
+        new_plans = None
         if not report.diagnostics:
             try:
-                plan_model(new_model, report)  # the limits of the targets changed
+                new_plans = plan_model(new_model, report)  # the limits of the targets changed
             except SpecError:
                 return None
         if report.diagnostics:
             return None
-        sides = read_side(old_model, base.label, base.copy), read_side(new_model, head.label, head.copy)
+        sides = read_side(old_model, base.label, base.copy), read_side(new_model, head.label, head.copy, new_plans)
     if on_valid:
         on_valid(new.digest)  # the head, read as valid through the slice
     return diff_sides(*sides, at)

@@ -50,8 +50,8 @@ def analyze(directory: str = DirArgument, recursive: bool = RecursiveOption,
     failing = at_or_above(findings, fail_on.value) if fail_on else []
     disabled = [{**item, "since": line_origin(item["file"], item["line"])} for item in disabled_blocks(model)]
     if fmt is AnalyzeFormat.json:
-        data = {"at": windows.text(model.at), **analysis_output.to_json(findings, rules, fail_on.value if fail_on else None),
-                "disabled": disabled}
+        data = {"at": windows.text(model.at),
+                **analysis_output.to_json(findings, rules, fail_on.value if fail_on else None), "disabled": disabled}
         emit((json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode(), out, directory)
     elif fmt is AnalyzeFormat.sarif:
         sarif = analysis_output.to_sarif(findings, rules, __version__)

@@ -42,7 +42,8 @@ def blast_radius_command(directory: str = DirArgument, recursive: bool = Recursi
         typer.echo(printable(found.note))
         return
     summary, nodes = found.summary, access.graph.nodes
-    typer.echo(f"{kind} {printable(value)} at {windows.text(model.at)}: {len(found.principals)} principals, {len(found.permissions)} permissions ("
+    typer.echo(f"{kind} {printable(value)} at {windows.text(model.at)}: {len(found.principals)} principals, "
+               f"{len(found.permissions)} permissions ("
                + ", ".join(f"{summary[s]} {s}" for s in reversed(SEVERITIES) if summary[s]) + ")")
     for (cloud, target), items in found.by_target():
         typer.echo(f"{cloud} {target}:")
