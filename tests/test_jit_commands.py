@@ -166,6 +166,8 @@ def test_analyze_judges_windows_at_the_moment_given(tmp_path):
     assert rules_at[INSIDE] == ["WIAM021"]  # closes at 02:00, within 24h; 6h long, under 12h
     assert rules_at[AFTER] == ["WIAM022"]  # closed: still in the spec
     assert json_of("analyze", folder, "--at", AFTER)["at"] == AFTER
+    sarif = json.loads(run_wiam("analyze", folder, "--at", AFTER, "--format", "sarif").stdout)
+    assert sarif["runs"][0]["properties"] == {"at": AFTER}
     tight = json_of("analyze", folder, "--at", INSIDE, "--max-break-glass", "5h", "--expiring-within", "1h")
     assert sorted({f["rule"] for f in tight["findings"] if f["rule"].startswith("WIAM02")}) == ["WIAM023"]
     bad = run_wiam("analyze", folder, "--max-break-glass", "twelve hours")

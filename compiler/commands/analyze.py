@@ -54,7 +54,7 @@ def analyze(directory: str = DirArgument, recursive: bool = RecursiveOption,
                 **analysis_output.to_json(findings, rules, fail_on.value if fail_on else None), "disabled": disabled}
         emit((json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode(), out, directory)
     elif fmt is AnalyzeFormat.sarif:
-        sarif = analysis_output.to_sarif(findings, rules, __version__)
+        sarif = analysis_output.to_sarif(findings, rules, __version__, windows.text(model.at))
         emit((json.dumps(sarif, indent=2, ensure_ascii=False) + "\n").encode(), out, directory)
         if len(sarif["runs"][0]["results"]) < len(findings):  # the exit code still counts them all
             typer.echo("note: " + analysis_output.truncation_note(len(findings), len(sarif["runs"][0]["results"])),
