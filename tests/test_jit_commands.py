@@ -160,7 +160,7 @@ def test_who_can_and_blast_radius_answer_exactly_where_the_path_window_holds(ide
 
 
 def test_analyze_judges_windows_at_the_moment_given(tmp_path):
-    folder = jit_spec(tmp_path)
+    folder = jit_spec(tmp_path / "spec")
     rules_at = {at: sorted({f["rule"] for f in json_of("analyze", folder, "--at", at)["findings"]
                             if f["rule"].startswith("WIAM02")}) for at in (INSIDE, AFTER)}
     assert rules_at[INSIDE] == ["WIAM021"]  # closes at 02:00, within 24h; 6h long, under 12h
@@ -170,6 +170,8 @@ def test_analyze_judges_windows_at_the_moment_given(tmp_path):
     assert sarif["runs"][0]["properties"] == {"at": AFTER}
     tight = json_of("analyze", folder, "--at", INSIDE, "--max-break-glass", "5h", "--expiring-within", "1h")
     assert sorted({f["rule"] for f in tight["findings"] if f["rule"].startswith("WIAM02")}) == ["WIAM023"]
+    for command in (("validate", folder), ("compile", folder, "--out", tmp_path / "out")):
+        assert json_of(*command, "--at", AFTER)["at"] == AFTER
     bad = run_wiam("analyze", folder, "--max-break-glass", "twelve hours")
     assert bad.returncode == 2 and "--max-break-glass" in bad.stderr and "Traceback" not in bad.stderr
 
