@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from .. import registry, windows
+from ..access import grant_id
 from ..document import describe
-from ..findings import Context, Rule, rule
+from ..findings import SEVERITIES, Context, Rule, rule
 from ..model import Grant, Window, Workload
 from ..suggest import listed
 from .rules import environment_of
@@ -22,12 +23,12 @@ def grant_severity(context: Context, grant: Grant) -> str | None:
     """The worst severity of what the grant allows, as each cloud rates it (blast radius); None if
     it is not in the graph."""
     graph = context.access.graph
-    node = f"grant:{grant.cloud}:{grant.target}:{grant.workload}"
+    node = grant_id(grant)
     if node not in graph:
         return None
     impact = registry.get(grant.cloud).permissions.impact
     rated = [impact(graph.nodes[n]) for n in graph.successors(node) if graph.nodes[n]["type"] in ("action", "role")]
-    return max(rated, key=("low", "medium", "high", "critical").index, default=None)
+    return max(rated, key=SEVERITIES.index, default=None)
 
 
 def standing(workload: Workload, grant: Grant) -> bool:
