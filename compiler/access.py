@@ -50,6 +50,10 @@ def principal_id(cloud: str, kind: str, target: str, workload: str) -> str:
     return f"{cloud}:{kind}:{target}:{workload}"
 
 
+def grant_id(grant: Grant) -> str:
+    return f"grant:{grant.cloud}:{grant.target}:{grant.workload}"
+
+
 def place(pos: Pos) -> dict:
     """Where a node comes from in the spec, as scalar attributes."""
     return {"file": pos.file, "line": pos.line, "column": pos.column} if pos.line else {}
@@ -104,7 +108,7 @@ class AccessGraph:
 
     def grant(self, principal: str, grant: Grant, **attributes) -> str:
         """The node of one grant block, held by the principal it applies to."""
-        node_id = f"grant:{grant.cloud}:{grant.target}:{grant.workload}"
+        node_id = grant_id(grant)
         self.node(node_id, "grant", f"{grant.cloud} {grant.target} grant of {grant.workload}", cloud=grant.cloud,
                   target=grant.target, workload=grant.workload, window=windows.as_json(grant.window) or None,
                   **attributes, **place(grant.pos))

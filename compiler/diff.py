@@ -20,14 +20,15 @@ import networkx as nx
 from . import registry, schema, slicing, windows
 from .analysis import Finding, analyze
 from .cache import known_valid
-from .compile import gc_paused, load_valid_model
+from .compile import gc_paused, load_planned
 from .planning import plan_model
 from .diagnostics import Pos, Report, SpecError, printable
 from .document import Document
 from .graph import build_graph
 from .access import AccessGraph
 from .loader import MAX_FILE_BYTES, UsageError, load, spec_digest, too_large
-from .model import Model
+from .model import Model, Window
+from .plan import Plans
 from .readers import reader_for
 from .revision import run_git
 from .validate import build_model
@@ -62,10 +63,25 @@ class Side:
     owners: dict[str, str] = field(default_factory=dict)  # workload -> its owner
     teams: dict[str, str] = field(default_factory=dict)  # settings owners: owner -> code-host handle
     members: dict[str, tuple[str, ...]] = field(default_factory=dict)  # settings members: handle -> emails
+    # (workload, "identity issuer-URL subject" | "grant CLOUD TARGET") -> the window on that path
+    windows: dict[tuple[str, str], Window] = field(default_factory=dict)
 
 
-def read_side(model: Model, label: str, folder: str | None) -> Side:
-    access = build_graph(model)
+def path_windows(model: Model) -> dict[tuple[str, str], Window]:
+    """Each identity's window (its workload's within) and each grant's (within its workload's), closed
+    ones too: what diff compares bound by bound."""
+    found = {}
+    for workload in model.workloads.values():
+        found.update({(workload.name, f"identity {i.issuer.url} {i.subject}"): i.window for i in workload.identities})
+        found.update({(workload.name, f"grant {g.cloud} {g.target}"): windows.narrowest(workload.window, g.window)
+                      for g in workload.grants + workload.closed})
+    return found
+
+
+def read_side(model: Model, label: str, folder: str | None, plans: Plans | None = None) -> Side:
+    """The side of a valid model, from its plans (planned here when not given)."""
+    plans = plan_model(model) if plans is None else plans
+    access = build_graph(model, plans)
     subjects = {f"{model.issuers[d['issuer']].url} {d['subject']}" for node, d in access.nodes_of("subject")
                 if access.graph.out_degree(node)}
     principals = {(d["cloud"], d["target"], d["workload"]) for _, d in access.nodes_of("principal")}
@@ -77,9 +93,10 @@ def read_side(model: Model, label: str, folder: str | None) -> Side:
             disabled |= {("subject", name, i.subject) for i in workload.identities if i.disabled}
     conditions = {(w.name, f"{i.issuer.url} {i.subject}"): i.conditions
                   for w in model.workloads.values() for i in w.active_identities}
-    return Side(label, folder, model.document.digest, access_tuples(model, access), analyze(model, access), subjects,
-                principals, {name: _signature(model, name) for name in model.workloads}, disabled, conditions,
-                {name: w.owner for name, w in model.workloads.items()}, model.settings.owners, model.settings.members)
+    return Side(label, folder, model.document.digest, access_tuples(model, access), analyze(model, access, plans),
+                subjects, principals, {name: _signature(model, name) for name in model.workloads}, disabled, conditions,
+                {name: w.owner for name, w in model.workloads.items()}, model.settings.owners, model.settings.members,
+                path_windows(model))
 
 
 @dataclass(frozen=True)
@@ -96,11 +113,11 @@ class Source:
 
 def _load_and_read(source: Source, recursive: bool, at: datetime | None = None) -> Side:
     try:
-        model = load_valid_model(source.folder, recursive, at=at)
+        model, plans = load_planned(source.folder, recursive, at=at)
     except SpecError as error:
         raise source.relabel(error) from None
     with gc_paused():
-        return read_side(model, source.label, source.copy)
+        return read_side(model, source.label, source.copy, plans)
 
 
 @dataclass(frozen=True)
@@ -140,12 +157,16 @@ class Diff:
     conditions_tightened: list[str] = field(default_factory=list)  # a claim pinned anew: narrowing
     owners: list[Owning] = field(default_factory=list)  # whose workloads the widening tuples reach
     author: str | None = None  # the git author email of HEAD, when HEAD is a revision
+    windows_widened: list[str] = field(default_factory=list)  # an expiry extended or removed, a start earlier
+    windows_narrowed: list[str] = field(default_factory=list)  # an expiry shortened or added, a start later
+    at: datetime | None = None  # the moment both sides were resolved at
 
     def as_json(self) -> dict:
         def finding(f: Finding) -> dict:
             return {"rule": f.rule, "severity": f.severity, "message": f.message, "workload": f.workload,
                     "file": f.pos.file, "line": f.pos.line, "column": f.pos.column}
         return {
+            **({"at": windows.text(self.at)} if self.at else {}),
             "base": self.base, "head": self.head, "classification": self.classification,
             "summary": {"added": len(self.added), "removed": len(self.removed), "widened": len(self.widened),
                         "renamed": len(self.renamed), "findings_introduced": len(self.findings_introduced),
@@ -164,6 +185,7 @@ class Diff:
             "author": self.author,
             "owners_widened": [{"owner": o.owner, "team": o.team or None, "workloads": list(o.workloads),
                                 "author": o.author_verdict(self.author)} for o in self.owners],
+            "windows": {"widened": self.windows_widened, "narrowed": self.windows_narrowed},
         }
 
 
@@ -365,7 +387,7 @@ def _finding_key(finding: Finding, rename: dict[str, str]) -> tuple:
     return finding.rule, rename.get(finding.workload, finding.workload), message
 
 
-def diff_sides(old: Side, new: Side) -> Diff:
+def diff_sides(old: Side, new: Side, at: datetime | None = None) -> Diff:
     rename = renames(old.signatures, new.signatures)
     old_tuples = {Access(**{**a.__dict__, "workload": rename.get(a.workload, a.workload)}) for a in old.tuples}
     added = sorted(new.tuples - old_tuples)
@@ -387,9 +409,10 @@ def diff_sides(old: Side, new: Side) -> Diff:
     new_principals, old_principals = principals(new, {}), principals(old, rename)
     disabled = sorted(_disabled(new.disabled) - _disabled(old.disabled, rename))
     loosened, tightened = condition_changes(old.conditions, new.conditions, rename)
-    if widened or new.subjects - old.subjects or loosened or [f for f in introduced if f.rule == "WIAM001"]:
+    later, sooner = window_changes(old.windows, new.windows, rename)
+    if widened or new.subjects - old.subjects or loosened or later or [f for f in introduced if f.rule == "WIAM001"]:
         classification = "widening"
-    elif removed or old.subjects - new.subjects or disabled or tightened:
+    elif removed or old.subjects - new.subjects or disabled or tightened or sooner:
         classification = "narrowing"
     else:
         classification = "neutral"
@@ -397,7 +420,8 @@ def diff_sides(old: Side, new: Side) -> Diff:
                 sorted(new.subjects - old.subjects), sorted(old.subjects - new.subjects),
                 sorted(new_principals - old_principals), sorted(old_principals - new_principals),
                 introduced, fixed, [f for f in introduced if f.rule == "WIAM001"],
-                [f for f in fixed if f.rule == "WIAM001"], disabled, loosened, tightened, owning(widened, new))
+                [f for f in fixed if f.rule == "WIAM001"], disabled, loosened, tightened, owning(widened, new),
+                windows_widened=later, windows_narrowed=sooner, at=at)
 
 
 def owning(widened: list[Access], side: Side) -> list[Owning]:
@@ -429,6 +453,36 @@ def condition_changes(old: dict[tuple[str, str], tuple], new: dict[tuple[str, st
     return loosened, tightened
 
 
+def bound_changes(before: Window, after: Window) -> list[tuple[str, bool]]:
+    """Each bound of a window that moved, said for people, and whether it widens the window: an
+    expiry later or gone, a start earlier or gone, admit moments the base refused."""
+    changes = []
+    for bound, wider_when in (("expires", lambda was, now: now > was), ("not_before", lambda was, now: now < was)):
+        was, now = getattr(before, bound), getattr(after, bound)
+        if was == now:
+            continue
+        if now is None:
+            changes.append((f"{bound} {windows.text(was)} removed", True))
+        elif was is None:
+            changes.append((f"{bound} {windows.text(now)} added", False))
+        else:
+            wider = wider_when(was, now)
+            moved = {"expires": ("extended", "shortened"), "not_before": ("moved earlier", "moved later")}[bound]
+            changes.append((f"{bound} {windows.text(was)} {moved[not wider]} to {windows.text(now)}", wider))
+    return changes
+
+
+def window_changes(old: dict[tuple[str, str], Window], new: dict[tuple[str, str], Window],
+                   rename: dict[str, str]) -> tuple[list[str], list[str]]:
+    """(widened, narrowed) of the windows on paths both sides have, bound by bound."""
+    renamed = {(rename.get(workload, workload), what): window for (workload, what), window in old.items()}
+    widened, narrowed = [], []
+    for workload, what in sorted(renamed.keys() & new.keys()):
+        for change, wider in bound_changes(renamed[workload, what], new[workload, what]):
+            (widened if wider else narrowed).append(f"{what} of workload {workload}: {change}")
+    return widened, narrowed
+
+
 def _disabled(items: set[tuple[str, str, str]], rename: dict[str, str] | None = None) -> set[str]:
     rename = rename or {}
     shown = {"issuer": lambda name, _: f"issuer {name}",
@@ -438,14 +492,16 @@ def _disabled(items: set[tuple[str, str, str]], rename: dict[str, str] | None = 
 
 
 def diff(base_spec: str, head_spec: str, path: str = ".", recursive: bool = False, incremental: bool = True,
-         on_valid: Callable[[str], None] | None = None) -> Diff:
+         on_valid: Callable[[str], None] | None = None, at: datetime | None = None) -> Diff:
     """Read from the slice of workloads a change can affect when the base is known valid and the two
     differ in workloads only (see slicing); else both sides whole (see compare).
-    on_valid(spec digest) for each side found valid (the caller's cache marks it known valid)."""
+    on_valid(spec digest) for each side found valid (the caller's cache marks it known valid).
+    Both sides are resolved at one moment, `at` (default windows.current())."""
+    at = at or windows.current()
     with tempfile.TemporaryDirectory(prefix="wiam-diff-") as workdir:
         base, head = (source(spec, path, recursive, workdir) for spec in (base_spec, head_spec))
         author = _author(head_spec.partition(":")[0]) if head.copy else None
-        return replace(compare(base, head, recursive, incremental, on_valid).diff, author=author)
+        return replace(compare(base, head, recursive, incremental, on_valid, at).diff, author=author)
 
 
 def _author(revision: str) -> str:
@@ -476,10 +532,10 @@ def compare(base: Source | None, head: Source, recursive: bool, incremental: boo
         new = _load_and_read(head, recursive, at)
         if on_valid:
             on_valid(new.digest)
-        return Comparison(diff_sides(NOTHING, new), NOTHING, new, True)
+        return Comparison(diff_sides(NOTHING, new, at), NOTHING, new, True)
     sliced = _sliced_sides(base, head, recursive, on_valid, at, documents) if incremental else None
     if sliced is not None:
-        return Comparison(diff_sides(*sliced), *sliced, False)
+        return Comparison(diff_sides(*sliced, at), *sliced, False)
     jobs = [(base, recursive, at), (head, recursive, at)]
     if (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
         with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork")) as pool:
@@ -488,16 +544,17 @@ def compare(base: Source | None, head: Source, recursive: bool, incremental: boo
         old, new = (_load_and_read(*job) for job in jobs)
     for side in (old, new) if on_valid else ():
         on_valid(side.digest)
-    return Comparison(diff_sides(old, new), old, new, True)
+    return Comparison(diff_sides(old, new, at), old, new, True)
 
 
 SLICE_AT_MOST = 0.5  # of the workloads: beyond it, slicing costs about what it saves
 
 
 def _sliced_diff(base: Source, head: Source, recursive: bool,
-                 on_valid: Callable[[str], None] | None = None) -> Diff | None:
-    sides = _sliced_sides(base, head, recursive, on_valid)
-    return diff_sides(*sides) if sides else None
+                 on_valid: Callable[[str], None] | None = None, at: datetime | None = None) -> Diff | None:
+    at = at or windows.current()
+    sides = _sliced_sides(base, head, recursive, on_valid, at)
+    return diff_sides(*sides, at) if sides else None
 
 
 def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callable[[str], None] | None = None,
@@ -539,14 +596,15 @@ def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callabl
         moment = at or windows.current()  # as the full read resolves them
         old_model, new_model = (windows.resolve(build_model(_only(doc, chosen), report), moment, Report())
                                 for doc in (old, new))
+        new_plans = None
         if not report.diagnostics:
             try:
-                plan_model(new_model, report)  # the limits of the targets changed
+                new_plans = plan_model(new_model, report)  # the limits of the targets changed
             except SpecError:
                 return None
         if report.diagnostics:
             return None
-        sides = read_side(old_model, base.label, base.copy), read_side(new_model, head.label, head.copy)
+        sides = read_side(old_model, base.label, base.copy), read_side(new_model, head.label, head.copy, new_plans)
     if on_valid:
         on_valid(new.digest)  # the head, read as valid through the slice
     return sides
@@ -588,7 +646,8 @@ def _access_line(a: Access) -> str:
 
 
 def summary_line(d: Diff) -> str:
-    counted = ((d.widened, "widening"), (d.conditions_loosened, "conditions loosened"), (d.renamed, "renamed"),
+    counted = ((d.widened, "widening"), (d.conditions_loosened, "conditions loosened"),
+               (d.windows_widened, "windows widened"), (d.renamed, "renamed"),
                (d.findings_introduced, "new findings"), (d.findings_fixed, "fixed"))
     parts = [f"{len(d.added)} access added", f"{len(d.removed)} removed"]
     parts += [f"{len(items)} {label}" for items, label in counted if items]
@@ -601,6 +660,7 @@ def _sections(d: Diff) -> list[tuple[str, list[str]]]:
     return [
         ("Widening (access no existing permission covered)", [_access_line(a) for a in d.widened]),
         ("Widening (conditions removed or changed)", d.conditions_loosened),
+        ("Widening (time windows extended, opened earlier or removed)", d.windows_widened),
         ("Access added", [_access_line(a) for a in d.added]),
         ("Access removed", [_access_line(a) for a in d.removed]),
         ("Renamed workloads (same access; their cloud principals are replaced)",
@@ -613,6 +673,7 @@ def _sections(d: Diff) -> list[tuple[str, list[str]]]:
         ("Findings fixed", [finding(f) for f in d.findings_fixed]),
         ("Disabled (kill switch)", d.disabled),
         ("Conditions added (narrowing)", d.conditions_tightened),
+        ("Time windows shortened, opened later or added (narrowing)", d.windows_narrowed),
     ]
 
 

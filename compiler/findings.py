@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Callable, Iterable
 
 from .access import AccessGraph
 from .diagnostics import Pos, printable
 from .model import Model
+from .plan import Plans
 
 SEVERITIES = ("low", "medium", "high", "critical")
 
@@ -33,10 +35,19 @@ class Finding:
         return (self.pos.file, self.pos.line, self.pos.column, self.rule, self.message)
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What the time-window rules measure against (analyze's options)."""
+    expiring_within: timedelta = timedelta(hours=24)  # a window closing this soon after --at is reported
+    max_break_glass: timedelta = timedelta(hours=12)  # the longest a break-glass window may hold
+
+
 @dataclass
 class Context:
     model: Model
     access: AccessGraph
+    plans: Plans = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass(frozen=True)

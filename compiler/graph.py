@@ -48,9 +48,10 @@ def build_graph(model: Model, plans: Plans | None = None) -> AccessGraph:
     return access
 
 
-def reachable(access: AccessGraph, start: str) -> dict[str, list[str]]:
-    """Every node reachable from `start`, with one shortest path (node IDs) to it."""
-    paths = nx.single_source_shortest_path(access.graph, start)
+def reachable(access: AccessGraph, start: str, graph: nx.MultiDiGraph | None = None) -> dict[str, list[str]]:
+    """Every node reachable from `start` (in `graph`, a part of the access graph, if given), with one
+    shortest path (node IDs) to it."""
+    paths = nx.single_source_shortest_path(access.graph if graph is None else graph, start)
     return {node: path for node, path in paths.items() if node != start}
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import networkx as nx
 
-from . import registry
+from . import registry, windows
 from .access import AccessGraph
 from .findings import SEVERITIES
 from .graph import reachable
+from .model import Window
 
 # The edges along which control flows from a subject to the grants it ends up holding.
 _CONTROL = frozenset({"authenticates", "federates", "can_act_as", "holds"})
@@ -28,12 +30,20 @@ class Answer:
     def direct(self) -> bool:
         return self.hops == 0
 
+    def window(self, access: AccessGraph) -> Window:
+        """When the path holds: its identity's window (within its workload's) and its grant's."""
+        graph = access.graph
+        return windows.narrowest(windows.from_json(graph[self.path[0]][self.path[1]]["authenticates"].get("window")),
+                                 windows.from_json(graph.nodes[self.grant].get("window")))
+
     def as_json(self, access: AccessGraph) -> dict:
         nodes = access.graph.nodes
+        window = windows.as_json(self.window(access))
         return {"subject": nodes[self.subject]["subject"], "issuer": nodes[self.subject]["issuer"],
                 "workload": self.workload, "principal": nodes[self.principal]["label"],
                 "cloud": nodes[self.grant]["cloud"], "target": nodes[self.grant]["target"], "direct": self.direct,
-                "hops": self.hops, "path": list(self.path), "path_labels": [nodes[n]["label"] for n in self.path]}
+                "hops": self.hops, "path": list(self.path), "path_labels": [nodes[n]["label"] for n in self.path],
+                **({"window": window} if window else {})}
 
 
 def matching_grants(access: AccessGraph, action: str | None = None, resource: str | None = None,
@@ -58,11 +68,35 @@ def matching_grants(access: AccessGraph, action: str | None = None, resource: st
     return found
 
 
+def outside(access: AccessGraph, at: datetime | None) -> tuple[list[str], list[tuple[str, str]]]:
+    """The grant nodes and authenticates edges whose windows do not hold at `at` (none when no `at`):
+    at that moment no path goes through them."""
+    if at is None:
+        return [], []
+    grants = sorted(n for n, d in access.nodes_of("grant") if not windows.holds(windows.from_json(d.get("window")), at))
+    edges = sorted((u, v) for u, v, d in access.graph.edges(data=True)
+                   if d["relation"] == "authenticates" and not windows.holds(windows.from_json(d.get("window")), at))
+    return grants, edges
+
+
+def at_moment(graph: nx.DiGraph, closed: tuple[list[str], list[tuple[str, str]]]) -> nx.DiGraph:
+    """The graph (the access graph or one of its `only` views) without what `outside` found; itself
+    when nothing is outside, so specs without windows search as fast as before."""
+    grants, edges = closed
+    if not grants and not edges:
+        return graph
+    graph = graph.copy()
+    graph.remove_nodes_from(grants)
+    graph.remove_edges_from([(u, v, "authenticates") for u, v in edges] if graph.is_multigraph() else edges)
+    return graph
+
+
 def who_can(access: AccessGraph, action: str | None = None, resource: str | None = None,
-            role: str | None = None) -> list[Answer]:
-    """Every subject that reaches a matching grant, directly or through other principals."""
+            role: str | None = None, at: datetime | None = None) -> list[Answer]:
+    """Every subject that reaches a matching grant, directly or through other principals, at `at`
+    (windows that do not hold then are no path) or whenever when no `at`."""
     graph = access.graph
-    backwards = access.only(*_CONTROL).reverse(copy=False)
+    backwards = at_moment(access.only(*_CONTROL), outside(access, at)).reverse(copy=False)
     answers: dict[tuple[str, str], Answer] = {}
     for grant_id, evidence in sorted(matching_grants(access, action, resource, role).items()):
         if grant_id not in backwards:
@@ -104,12 +138,14 @@ def starting_points(access: AccessGraph, issuer: str | None = None, subject: str
     return sorted(n for n, d in access.nodes_of("subject") if str(d.get("repository", "")).lower() == wanted)
 
 
-def blast_radius(access: AccessGraph, starts: list[str]) -> list[Reached]:
-    """Every principal and permission reachable from the starting points, with the shortest path."""
+def blast_radius(access: AccessGraph, starts: list[str], at: datetime | None = None) -> list[Reached]:
+    """Every principal and permission reachable from the starting points, with the shortest path, at
+    `at` (windows that do not hold then are no path) or whenever when no `at`."""
     graph = access.graph
+    open_graph = at_moment(graph, outside(access, at))
     paths: dict[str, list[str]] = {}
     for start in starts:
-        for node, path in reachable(access, start).items():
+        for node, path in reachable(access, start, open_graph).items():
             if node not in paths or len(path) < len(paths[node]):
                 paths[node] = path
 
@@ -139,6 +175,7 @@ class Exposure:
     starts: list[str]  # its nodes
     principals: list[Reached]
     permissions: list[Reached]
+    at: datetime | None = None  # the moment it is for: windows that do not hold then reach nothing
 
     @property
     def summary(self) -> dict[str, int]:
@@ -154,7 +191,8 @@ class Exposure:
         if self.principals or self.permissions:
             return None
         disabled = sorted({nodes[n]["disabled"] for n in self.starts if nodes[n].get("disabled")})
-        return "it reaches nothing" + (f" (disabled: {'; '.join(disabled)})" if disabled else "")
+        when = f" at {windows.text(self.at)}" if self.at else ""
+        return "it reaches nothing" + (f" (disabled: {'; '.join(disabled)})" if disabled else "") + when
 
     def by_target(self) -> list[tuple[tuple[str, str], list[Reached]]]:
         """(cloud, target) in order, each with its principals first, then its permissions, worst first."""
@@ -181,13 +219,13 @@ class Exposure:
             else:
                 entry.update(target=data["target"], workload=data["workload"])
             return entry
-        return {"start": self.start, "start_nodes": self.starts, "note": self.note, "summary": self.summary,
+        return {**({"at": windows.text(self.at)} if self.at else {}), "start": self.start, "start_nodes": self.starts, "note": self.note, "summary": self.summary,
                 "principals": [item(r) for r in self.principals], "permissions": [item(r) for r in self.permissions]}
 
 
-def exposure(access: AccessGraph, start: dict[str, str]) -> Exposure:
-    """The blast radius of one starting point: {"issuer"|"subject"|"workload"|"repository": value}."""
+def exposure(access: AccessGraph, start: dict[str, str], at: datetime | None = None) -> Exposure:
+    """The blast radius of one starting point, {"issuer"|"subject"|"workload"|"repository": value}, at `at`."""
     starts = starting_points(access, **start)
-    reached = blast_radius(access, starts)
+    reached = blast_radius(access, starts, at)
     return Exposure(access, start, starts, [r for r in reached if access.graph.nodes[r.node]["type"] == "principal"],
-                    [r for r in reached if r.severity])
+                    [r for r in reached if r.severity], at)

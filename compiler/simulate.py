@@ -8,15 +8,16 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from . import registry
+from . import registry, windows
 from .access import AccessGraph
 from .findings import SEVERITIES
 from .graph import build_graph
 from .planning import plan_model
 from .loader import UsageError, read_bytes
-from .model import Model
+from .model import Model, normalised_url
 from .plan import Plans
 from .query import Reached, blast_radius
 from .verdict import Verdict, closeness
@@ -127,6 +128,8 @@ class Simulation:
     reaches: list[Reached]  # the permissions reached from the accepting principals
     nearest: list[Verdict]  # when none accepts it
     access: AccessGraph
+    at: datetime | None = None  # the moment the token is presented
+    outside_window: list[str] = field(default_factory=list)  # refusals its identity's window explains
 
     def ranked(self) -> list[Reached]:
         """The reached permissions, worst first, then nearest."""
@@ -135,6 +138,7 @@ class Simulation:
     def as_json(self) -> dict:
         nodes = self.access.graph.nodes
         return {
+            **({"at": windows.text(self.at)} if self.at else {}),
             "claims": {k: self.claims.get(k) for k in ("iss", "sub", "aud")},
             "accepted": [{"cloud": v.cloud, "target": v.target, "workload": v.workload, "principal": v.principal}
                          for v in self.accepted],
@@ -145,13 +149,33 @@ class Simulation:
                          "passed": list(v.passed), "reasons": list(v.reasons),
                          "checks": [{"check": c.name, "passed": c.passed, "detail": c.detail} for c in v.checks]}
                         for v in self.nearest],
+            **({"outside_window": self.outside_window} if self.at else {}),
         }
 
 
+def outside_window(model: Model, claims: dict, refused: list[Verdict]) -> list[str]:
+    """Each refusing principal whose workload names this token's issuer and subject in an identity
+    whose window does not hold at the model's moment: the window that refuses it, said by the core
+    whatever each cloud calls its check."""
+    if model.at is None:
+        return []
+    issuer, found = normalised_url(claims["iss"]), []
+    for verdict in refused:
+        for identity in model.workloads[verdict.workload].identities:
+            if (identity.subject == claims["sub"] and normalised_url(identity.issuer.url) == issuer
+                    and not windows.holds(identity.window, model.at)):
+                found.append(f"{verdict.cloud} {verdict.target}: {verdict.principal} (workload {verdict.workload}): "
+                             f"identity #{identity.index + 1} admits it {windows.described(identity.window)}, "
+                             f"not at {windows.text(model.at)}")
+    return found
+
+
 def simulation(model: Model, claims: dict, plans: Plans | None = None) -> Simulation:
+    """The token presented at the model's moment: windows that do not hold then admit and reach nothing."""
     plans = plan_model(model) if plans is None else plans
     verdicts = simulate(model, claims, plans)
     accepted = [v for v in verdicts if v.accepted]
     access = build_graph(model, plans)
-    reaches = [r for r in blast_radius(access, [v.node for v in accepted]) if r.severity]
-    return Simulation(claims, accepted, reaches, nearest(verdicts) if not accepted else [], access)
+    reaches = [r for r in blast_radius(access, [v.node for v in accepted], model.at) if r.severity]
+    return Simulation(claims, accepted, reaches, nearest(verdicts) if not accepted else [], access, model.at,
+                      outside_window(model, claims, [v for v in verdicts if not v.accepted]))

@@ -4,8 +4,9 @@ workload's path, and resolving a model at one moment, the only way time enters a
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from .diagnostics import Report
 from .model import Model, Window
@@ -20,6 +21,18 @@ def parse(text: str) -> datetime:
 
 def text(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime(FORMAT)
+
+
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+def duration(given: str) -> timedelta:
+    """A duration as options take it: 12h, 90m, 1d12h, 30s; ValueError if it is none."""
+    match = _DURATION.fullmatch(given)
+    if not match or not any(match.groups()):
+        raise ValueError(f"{given!r} is no duration")
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
 
 
 AT_VARIABLE = "WIAM_AT"  # the moment to evaluate windows at when none is given: reproducible runs, tests
@@ -68,6 +81,17 @@ def as_json(window: Window) -> dict[str, str]:
     """The window as the graph, plans and reports carry it: only its bounds that are set."""
     return {key: text(value) for key, value in (("not_before", window.not_before), ("expires", window.expires))
             if value is not None}
+
+
+def from_json(data: dict | None) -> Window:
+    """The window as_json gave (None or {} for always)."""
+    data = data or {}
+    return Window(*(parse(data[key]) if key in data else None for key in ("not_before", "expires")))
+
+
+def state(window: Window, at: datetime) -> str:
+    """Where `at` is in the window: "holds", "pending" (not yet) or "closed"."""
+    return "closed" if closed(window, at) else "pending" if pending(window, at) else "holds"
 
 
 def resolve(model: Model, at: datetime, report: Report) -> Model:

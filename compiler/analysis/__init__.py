@@ -9,17 +9,19 @@ from .. import registry
 from ..access import AccessGraph
 from ..diagnostics import printable
 from ..document import describe
-from ..findings import SEVERITIES, Context, Finding, Rule
+from ..findings import SEVERITIES, Context, Finding, Limits, Rule
 from ..model import Model
+from ..plan import Plans
+from .jit import RULES as WINDOW_RULES
 from .rules import RULES as GENERIC_RULES
 
-__all__ = ["SEVERITIES", "Finding", "Rule", "all_rules", "analyze", "at_or_above", "disabled_blocks"]
+__all__ = ["SEVERITIES", "Finding", "Limits", "Rule", "all_rules", "analyze", "at_or_above", "disabled_blocks"]
 
 
 @lru_cache(maxsize=1)
 def all_rules() -> dict[str, Rule]:
     """Every rule by ID: the generic ones, then each cloud's."""
-    rules = list(GENERIC_RULES)
+    rules = list(GENERIC_RULES) + WINDOW_RULES
     for _, provider in registry.providers():
         rules.extend(provider.RULES)
     ids = [r.id for r in rules]
@@ -27,11 +29,15 @@ def all_rules() -> dict[str, Rule]:
     return {r.id: r for r in sorted(rules, key=lambda r: r.id)}
 
 
-def analyze(model: Model, access: AccessGraph | None = None) -> list[Finding]:
-    """Every finding, sorted by place; those the spec suppresses carry the reason given."""
+def analyze(model: Model, access: AccessGraph | None = None, plans: Plans | None = None,
+            limits: Limits = Limits()) -> list[Finding]:
+    """Every finding at the model's moment, sorted by place; those the spec suppresses carry the
+    reason given. The graph is built from `plans` (planned here when not given)."""
     from ..graph import build_graph  # here: validation imports this package for the rule IDs alone
+    from ..planning import plan_model
 
-    context = Context(model, access or build_graph(model))
+    plans = plan_model(model) if plans is None else plans
+    context = Context(model, access or build_graph(model, plans), plans, limits)
     with model.document.batch() as exact:  # rules point at attributes: each file is read once for them
         found = [(rule, finding) for rule in all_rules().values() for finding in rule.run(context)]
     findings = []

@@ -101,7 +101,8 @@ def truncation_note(total: int, kept: int) -> str:
             f"for all of them")
 
 
-def to_sarif(findings: list[Finding], rules: dict[str, Rule], version: str) -> dict:
+def to_sarif(findings: list[Finding], rules: dict[str, Rule], version: str, at: str | None = None) -> dict:
+    """The findings as one SARIF run; `at`, the moment windows were judged at, in its properties."""
     ordered = list(rules.values())
     results = _sarif_results(findings, {rule.id: i for i, rule in enumerate(ordered)})
     run: dict = {
@@ -118,6 +119,7 @@ def to_sarif(findings: list[Finding], rules: dict[str, Rule], version: str) -> d
             } for rule in ordered],
         }},
         "results": results,
+        **({"properties": {"at": at}} if at else {}),
     }
     if len(results) < len(findings):
         run["invocations"] = [{"executionSuccessful": True, "toolExecutionNotifications": [{

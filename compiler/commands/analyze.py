@@ -12,13 +12,14 @@ import typer
 from rich.console import Console
 
 from .. import __version__
-from ..analysis import SEVERITIES, all_rules, at_or_above, disabled_blocks
+from .. import windows
+from ..analysis import SEVERITIES, Limits, all_rules, at_or_above, disabled_blocks
 from ..analysis import analyze as analyze_model
 from ..analysis import output as analysis_output
 from ..diagnostics import Report
 from ..graph import build_graph
 from ..revision import line_origin
-from .common import AtOption, RevOption, moment, EXIT_SPEC, DirArgument, OutOption, RecursiveOption, emit, planned_spec
+from .common import AtOption, RevOption, duration, moment, EXIT_SPEC, DirArgument, OutOption, RecursiveOption, emit, planned_spec
 
 
 class AnalyzeFormat(str, Enum):
@@ -36,18 +37,24 @@ def analyze(directory: str = DirArgument, recursive: bool = RecursiveOption,
             fail_on: Optional[Severity] = typer.Option(None, "--fail-on",
                                                        help="Exit 1 on unsuppressed findings at or above this severity."),
             out: Optional[str] = OutOption,
-            at: Optional[str] = AtOption, rev: Optional[str] = RevOption) -> None:
-    """Least-privilege findings, each with its rule, severity, place in the spec and fix."""
+            at: Optional[str] = AtOption, rev: Optional[str] = RevOption,
+            expiring_within: str = typer.Option("24h", "--expiring-within", metavar="DURATION",
+                                                help="WIAM021: report windows closing this soon after --at (12h, 2d)."),
+            max_break_glass: str = typer.Option("12h", "--max-break-glass", metavar="DURATION",
+                                                help="WIAM023: the longest a break-glass window may hold.")) -> None:
+    """Least-privilege findings, each with its rule, severity, place in the spec and fix, at --at."""
+    limits = Limits(duration("--expiring-within", expiring_within), duration("--max-break-glass", max_break_glass))
     model, plans = planned_spec(directory, recursive, fmt, Report(), moment(at, rev), rev)
     rules = all_rules()
-    findings = analyze_model(model, build_graph(model, plans))
+    findings = analyze_model(model, build_graph(model, plans), plans, limits)
     failing = at_or_above(findings, fail_on.value) if fail_on else []
     disabled = [{**item, "since": line_origin(item["file"], item["line"])} for item in disabled_blocks(model)]
     if fmt is AnalyzeFormat.json:
-        data = {**analysis_output.to_json(findings, rules, fail_on.value if fail_on else None), "disabled": disabled}
+        data = {"at": windows.text(model.at),
+                **analysis_output.to_json(findings, rules, fail_on.value if fail_on else None), "disabled": disabled}
         emit((json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode(), out, directory)
     elif fmt is AnalyzeFormat.sarif:
-        sarif = analysis_output.to_sarif(findings, rules, __version__)
+        sarif = analysis_output.to_sarif(findings, rules, __version__, windows.text(model.at))
         emit((json.dumps(sarif, indent=2, ensure_ascii=False) + "\n").encode(), out, directory)
         if len(sarif["runs"][0]["results"]) < len(findings):  # the exit code still counts them all
             typer.echo("note: " + analysis_output.truncation_note(len(findings), len(sarif["runs"][0]["results"])),

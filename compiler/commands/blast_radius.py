@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from .. import windows
 from ..diagnostics import Report, printable
 from ..findings import SEVERITIES
 from ..graph import build_graph, describe_path
@@ -33,7 +34,7 @@ def blast_radius_command(directory: str = DirArgument, recursive: bool = Recursi
     if known is not None and value not in known:
         fail_usage(f"no {kind} named {value!r} in the spec")
     access = build_graph(model, plans)
-    found = exposure(access, given)
+    found = exposure(access, given, model.at)
     if fmt is OutputFormat.json:
         typer.echo(json.dumps(found.as_json(), indent=2, ensure_ascii=False))
         return
@@ -41,7 +42,8 @@ def blast_radius_command(directory: str = DirArgument, recursive: bool = Recursi
         typer.echo(printable(found.note))
         return
     summary, nodes = found.summary, access.graph.nodes
-    typer.echo(f"{kind} {printable(value)}: {len(found.principals)} principals, {len(found.permissions)} permissions ("
+    typer.echo(f"{kind} {printable(value)} at {windows.text(model.at)}: {len(found.principals)} principals, "
+               f"{len(found.permissions)} permissions ("
                + ", ".join(f"{summary[s]} {s}" for s in reversed(SEVERITIES) if summary[s]) + ")")
     for (cloud, target), items in found.by_target():
         typer.echo(f"{cloud} {target}:")

@@ -67,6 +67,14 @@ def moment(at: str | None, rev: str | None = None):
         fail_usage(f"{given} is no UTC time: write YYYY-MM-DDTHH:MM:SSZ, e.g. 2026-12-02T02:00:00Z")
 
 
+def duration(option: str, given: str):
+    """A duration option's value as a timedelta, or exit 2."""
+    try:
+        return windows.duration(given)
+    except ValueError:
+        fail_usage(f"{option} {given!r} is no duration: write e.g. 12h, 90m or 1d12h")
+
+
 def fail_spec(error: SpecError, fmt) -> None:
     if fmt.value != "text":  # every machine format gets the errors as JSON
         typer.echo(json.dumps({"ok": False, "errors": [d.as_json() for d in error.diagnostics]}, indent=2))

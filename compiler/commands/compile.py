@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from .. import windows
 from ..cache import remember_valid
 from ..compile import MODULES_MANIFEST, atlantis_yaml, compile_folder
 from ..diagnostics import Report, SpecError, printable
@@ -56,7 +57,8 @@ def compile_command(directory: str = DirArgument,
     except OSError as error:
         fail_usage(f"cannot write {path}: {error.strerror or error}")  # fail_usage shows it printable
     if fmt is OutputFormat.json:
-        typer.echo(json.dumps({"ok": True, "out": out, "files": sorted(files), "notes": report.notes}, indent=2))
+        typer.echo(json.dumps({"ok": True, "at": windows.text(when), "out": out, "files": sorted(files),
+                               "notes": report.notes}, indent=2))
         return
     notes(report)
     typer.echo(f"wrote {len(files)} file{'s' if len(files) != 1 else ''} to {printable(out)}: {', '.join(sorted(files))}")

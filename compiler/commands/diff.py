@@ -14,7 +14,7 @@ from ..diagnostics import SpecError
 from ..diff import diff as diff_specs
 from ..diff import to_markdown, to_text
 from ..loader import UsageError
-from .common import EXIT_SPEC, OutOption, RecursiveOption, emit, fail_spec, fail_usage
+from .common import AtOption, moment, EXIT_SPEC, OutOption, RecursiveOption, emit, fail_spec, fail_usage
 
 
 class DiffFormat(str, Enum):
@@ -31,12 +31,14 @@ def diff_command(base: str = typer.Argument(..., help="A spec folder, or a git r
                  fail_on: Optional[str] = typer.Option(None, "--fail-on",
                                                        help="widening, or a severity: exit 1 on new findings at "
                                                             "or above it."),
-                 out: Optional[str] = OutOption) -> None:
-    """The access HEAD adds and removes against BASE: who reaches what, findings, escalation paths."""
+                 out: Optional[str] = OutOption,
+                 at: Optional[str] = AtOption) -> None:
+    """The access HEAD adds and removes against BASE, both at --at: who reaches what, findings, escalation
+    paths, conditions and time windows."""
     if fail_on is not None and fail_on != "widening" and fail_on not in SEVERITIES:
         fail_usage(f"--fail-on takes widening or one of {', '.join(SEVERITIES)}")
     try:
-        result = diff_specs(base, head, path, recursive, on_valid=remember_valid)
+        result = diff_specs(base, head, path, recursive, on_valid=remember_valid, at=moment(at))
     except SpecError as error:
         fail_spec(error, fmt)
     except UsageError as error:

@@ -6,12 +6,12 @@ from typing import Optional
 
 import typer
 
-from .. import __version__
+from .. import __version__, windows
 from ..analysis import all_rules
 from ..analysis import analyze as analyze_model
 from ..diagnostics import Report
 from ..graph import build_graph
-from ..report import generated_at, report_data
+from ..report import generated_at, report_data, workload_windows
 from ..report import render as render_report
 from ..review import described, statuses
 from ..revision import spec_revision
@@ -25,8 +25,9 @@ def report(directory: str = DirArgument, recursive: bool = RecursiveOption,
     when = moment(at, rev)
     model, plans = planned_spec(directory, recursive, OutputFormat.text, Report(), when, rev)
     access = build_graph(model, plans)
-    findings = analyze_model(model, access)
-    meta = {"spec": directory, "revision": spec_revision(directory), "generated": generated_at(), "wiam": __version__}
+    findings = analyze_model(model, access, plans)
+    meta = {"spec": directory, "revision": spec_revision(directory), "generated": generated_at(), "wiam": __version__,
+            "at": windows.text(model.at)}
     every, day = model.settings.review_every, when.date()
     reviews = {s.workload: described(s) for s in statuses(model, every, day)} if every else None
-    emit(render_report(report_data(access, findings, all_rules(), meta, reviews)), out, directory)
+    emit(render_report(report_data(access, findings, all_rules(), meta, reviews, workload_windows(model))), out, directory)

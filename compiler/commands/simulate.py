@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from ..diagnostics import Report, quote
+from .. import windows
+from ..diagnostics import Report, printable, quote
 from ..loader import UsageError
 from ..simulate import read_claims, simulation
 from .common import AtOption, RevOption, moment, EXIT_SPEC, DirArgument, FormatOption, OutputFormat, RecursiveOption, fail_usage, planned_spec
@@ -54,5 +55,9 @@ def simulate(directory: str = DirArgument, recursive: bool = RecursiveOption,
                        f"passes {', '.join(verdict.passed) or 'nothing'}; fails {', '.join(failed)}")
             for reason in verdict.reasons:
                 typer.echo(f"    {reason}")
+    if result.outside_window and fmt is not OutputFormat.json:
+        typer.echo(f"refused at {windows.text(model.at)} by a time window:")
+        for line in result.outside_window:
+            typer.echo(f"  {printable(line)}")
     if expect is not None and (expect is Expectation.accepted) != bool(result.accepted):
         raise typer.Exit(EXIT_SPEC)

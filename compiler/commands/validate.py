@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from .. import windows
 from ..diagnostics import Report
 from .common import AtOption, moment, DirArgument, FormatOption, OutputFormat, RecursiveOption, notes, valid_model
 
@@ -21,7 +22,8 @@ def validate(directory: str = DirArgument, recursive: bool = RecursiveOption,
     summary = {"files": len(model.document.files), "issuers": len(model.issuers),
                "targets": len(model.targets), "workloads": len(model.workloads)}
     if fmt is OutputFormat.json:
-        typer.echo(json.dumps({"ok": True, "errors": [], "notes": report.notes, "summary": summary}, indent=2))
+        typer.echo(json.dumps({"ok": True, "at": windows.text(model.at), "errors": [], "notes": report.notes,
+                               "summary": summary}, indent=2))
         return
     notes(report)
     typer.echo(f"ok: {summary['files']} files, {summary['issuers']} issuers, {summary['targets']} targets, "

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from .. import windows
 from ..diagnostics import Report, printable
 from ..graph import build_graph, describe_path
 from ..query import who_can
@@ -28,17 +29,20 @@ def who_can_command(directory: str = DirArgument, recursive: bool = RecursiveOpt
         fail_usage("give either --action or --role, not both")
     model, plans = planned_spec(directory, recursive, fmt, Report(), moment(at, rev), rev)
     access = build_graph(model, plans)
-    answers = who_can(access, action, resource, role)
+    answers = who_can(access, action, resource, role, model.at)
     if fmt is OutputFormat.json:
-        typer.echo(json.dumps({"query": {"action": action, "resource": resource, "role": role},
+        query = {"action": action, "resource": resource, "role": role}
+        typer.echo(json.dumps({"at": windows.text(model.at), "query": query,
                                "answers": [a.as_json(access) for a in answers]}, indent=2, ensure_ascii=False))
         return
     if not answers:
-        typer.echo("no subject reaches it")
+        typer.echo(f"no subject reaches it at {windows.text(model.at)}")
         return
     nodes = access.graph.nodes
     for answer in answers:
         how = "directly" if answer.direct else f"through {answer.hops} other principal{'s' if answer.hops > 1 else ''}"
+        window = answer.window(access)
+        until = f", {windows.described(window)}" if window else ""
         typer.echo(printable(f"{nodes[answer.subject]['issuer']} {nodes[answer.subject]['subject']} "
-                             f"(workload {answer.workload}), {how}:"))
+                             f"(workload {answer.workload}), {how}{until}:"))
         typer.echo(f"  {printable(describe_path(access, list(answer.path)))}")

@@ -12,9 +12,11 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .. import windows
 from ..analysis import SEVERITIES, Finding, Rule
 from ..analysis.output import finding_json, summary
 from ..access import AccessGraph
+from ..model import Model
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 # Above this many nodes the graph opens folded: workloads by owner, principals into their target,
@@ -54,11 +56,29 @@ def worst_severity(findings: list[Finding]) -> dict[str, str]:
     return worst
 
 
+def workload_windows(model: Model) -> dict[str, list[dict]]:
+    """Each workload's time windows, its own, each identity's (within it) and each grant's (within it,
+    closed ones too), and where the model's moment is in each; workloads without windows left out."""
+    found = {}
+    for name, workload in sorted(model.workloads.items()):
+        rows = [("workload", workload.window)] if workload.window else []
+        rows += [(f"identity #{i.index + 1}", i.window) for i in workload.identities if i.window]
+        rows += [(f"grant {g.cloud} {g.target}", windows.narrowest(workload.window, g.window))
+                 for g in sorted(workload.grants + workload.closed, key=lambda g: (g.cloud, g.target))
+                 if workload.window or g.window]
+        if rows:
+            found[name] = [{"block": block, "window": windows.described(window), **windows.as_json(window),
+                            "state": windows.state(window, model.at)} for block, window in rows]
+    return found
+
+
 def report_data(access: AccessGraph, findings: list[Finding], rules: dict[str, Rule], meta: dict,
-                reviews: dict[str, str] | None = None) -> dict:
-    """Everything the page shows, as plain JSON: nodes with their attributes, edges as index
-    pairs, findings and counts; `reviews`, each workload's review status, when the spec sets one."""
+                reviews: dict[str, str] | None = None, windows_of: dict[str, list[dict]] | None = None) -> dict:
+    """Everything the page shows, as plain JSON: nodes with their attributes (workloads with their
+    windows_of), edges as index pairs, findings and counts; `reviews`, each workload's review status,
+    when the spec sets one."""
     worst = worst_severity(findings)
+    windows_of = windows_of or {}
     index = {node: i for i, node in enumerate(access.graph.nodes)}
     nodes = []
     for node, data in access.graph.nodes(data=True):
@@ -67,6 +87,8 @@ def report_data(access: AccessGraph, findings: list[Finding], rules: dict[str, R
             item["severity"] = worst[data["label"]]
         if data["type"] == "workload" and data["label"] in (reviews or {}):
             item["review"] = reviews[data["label"]]
+        if data["type"] == "workload" and data["label"] in windows_of:
+            item["windows"] = windows_of[data["label"]]
         nodes.append(item)
     edges = []
     for source, target, relation, data in access.graph.edges(keys=True, data=True):

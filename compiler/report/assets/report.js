@@ -518,7 +518,8 @@
       const revision = meta.revision.commit
         ? `revision ${meta.revision.commit.slice(0, 12)}${meta.revision.dirty ? " with uncommitted changes" : ""}`
         : `revision unknown (${meta.revision.why})`;
-      document.getElementById("meta").textContent = `Spec ${meta.spec}, ${revision}; made ${meta.generated} by wiam ${meta.wiam}`;
+      document.getElementById("meta").textContent = `Spec ${meta.spec}, ${revision}; made ${meta.generated} by wiam ${meta.wiam}` +
+        (meta.at ? `; time windows at ${meta.at}` : "");
       const card = (name, key, value) => element("div", { class: "card" },
         element("span", { class: "value", "data-summary": key, text: value }), element("span", { class: "name", text: name }));
       const perCloud = (name, key, counts) => element("div", { class: "card" }, element("span", { class: "name", text: name }),
@@ -591,11 +592,17 @@
         element("tbody", {}, rows.map((row) => element("tr", {}, row.map((cell) => element("td", {}, cell))))));
     }
 
+    const WINDOW_STATE = { holds: "holds", pending: "not yet open", closed: "closed (no access)" };
+
     function workloadBody(w) {
       const node = nodes[w];
       const parts = [];
       if (node.description) parts.push(element("p", { text: node.description }));
       if (node.disabled) parts.push(element("p", { text: `Disabled by the kill switch: ${node.disabled}` }));
+      if (node.windows) {
+        parts.push(element("h4", { text: `Time windows at ${data.meta.at}` }),
+          table(["block", "window", "at that moment"], node.windows.map((w) => [w.block, w.window, WINDOW_STATE[w.state]])));
+      }
       const subjects = incoming[w].filter((k) => relation(k) === "authenticates").map((k) => {
         const subject = nodes[data.edges[k][0]];
         return [subject.issuer, subject.subject, edgeAttributes(k).audience || "", `${edgeAttributes(k).file}:${edgeAttributes(k).line}`];
