@@ -48,6 +48,7 @@ class Context:
     access: AccessGraph
     plans: Plans = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    shared: dict = field(default_factory=dict)  # what several rules compute of one run, computed once
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from .suggest import closest, listed
 KILL_SWITCH = ("disabled", "reason")
 WINDOW = ("not_before", "expires", "ticket")  # the core's fields on workloads, identities and grants
 GRANT_FIELDS = WINDOW + ("reason",)  # the core's part of a grant; the rest is its cloud's
+NOT_KIND_FIELDS = frozenset({"issuer", "claims", *KILL_SWITCH, *WINDOW})  # an identity's fields every kind takes
 
 
 def _did_you_mean(name: str, choices) -> str:
@@ -181,6 +182,8 @@ def _disabled(doc: Document, path: tuple, body: dict, report: Report) -> str | N
 def _window(doc: Document, path: tuple, body: dict, report: Report, within: Window = ALWAYS) -> Window:
     """A block's own time window; a bound that is no real time, a window that ends before it begins,
     or one that never meets `within` (its workload's) is an error."""
+    if "not_before" not in body and "expires" not in body:
+        return ALWAYS  # most blocks: nothing to parse or check
     bounds = {}
     for key in ("not_before", "expires"):
         if key in body:
@@ -327,7 +330,7 @@ def _identity(doc: Document, model: Model, workload: str, index: int, fields: di
         return None
     kind = KINDS[issuer.kind]
     ok = True
-    for field_name in sorted(set(fields) - {"issuer", "claims", *KILL_SWITCH, *WINDOW} - set(kind.fields)):
+    for field_name in sorted(fields.keys() - NOT_KIND_FIELDS - set(kind.fields)):
         report.error(doc.where(path + (field_name,), key=True), block,
                      f"{field_name!r} does not apply to a {kind.name} issuer ({issuer_name!r})",
                      dict(kind.refused).get(field_name) or f"a {kind.name} identity takes: {', '.join(kind.fields)}")
@@ -369,7 +372,7 @@ def _identity(doc: Document, model: Model, workload: str, index: int, fields: di
         conditions = {k: v for k, v in pinned.items() if k not in carried(issuer.subject_claims)}
     if kind.pinned_by:
         conditions[kind.pinned_by[0]] = fields[kind.required[0]]
-    claims = tuple(sorted((k, v) for k, v in fields.items() if k not in ("issuer", "claims", *KILL_SWITCH, *WINDOW)))
+    claims = tuple(sorted((k, v) for k, v in fields.items() if k not in NOT_KIND_FIELDS))
     disabled = _disabled(doc, path, fields, report)
     return Identity(workload, index, issuer, subject, fields.get("audience"), claims,
                     doc.where(path, key=True), disabled, switched_off=disabled,

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from .diagnostics import Report
-from .model import Model, Window
+from .model import ALWAYS, Model, Window
 
 FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # RFC 3339 in UTC to the second: what every cloud's condition reads
 
@@ -47,6 +47,9 @@ def current() -> datetime:
 
 def narrowest(*windows: Window) -> Window:
     """The window within all of them: the latest start and the earliest end."""
+    bounded = [w for w in windows if w]
+    if len(bounded) < 2:
+        return bounded[0] if bounded else ALWAYS
     starts = [w.not_before for w in windows if w.not_before is not None]
     ends = [w.expires for w in windows if w.expires is not None]
     return Window(max(starts) if starts else None, min(ends) if ends else None)

@@ -111,8 +111,16 @@ def _escalation_paths(rule: Rule, context: Context):
                                path=[workload_id(name), *path], related=[node for _, node in nearest])
 
 
-def _privileged(workload) -> list[str]:
-    """Why a workload's access matters: its production environment, its write access; [] if neither."""
+def _privileged(workload, context: Context) -> list[str]:
+    """Why a workload's access matters: its production environment, its write access; [] if neither
+    (computed once a run: several rules ask)."""
+    key = ("privileged", workload.name)
+    if key not in context.shared:
+        context.shared[key] = _privileges(workload)
+    return context.shared[key]
+
+
+def _privileges(workload) -> list[str]:
     privileged = []
     if environment_of(workload.environment) == "prod":
         privileged.append(f"environment {workload.environment!r}")
@@ -131,7 +139,7 @@ def _privileged(workload) -> list[str]:
       reviewers; give other branches a separate read-only workload.""")
 def _untrusted_triggers(rule: Rule, context: Context):
     for name, workload in sorted(context.model.workloads.items()):
-        privileged = _privileged(workload)
+        privileged = _privileged(workload, context)
         if not privileged:
             continue
         for identity in workload.active_identities:
@@ -253,7 +261,7 @@ def _unused_issuers(rule: Rule, context: Context):
       owner_id and repository_id.""")
 def _branch_only_subjects(rule: Rule, context: Context):
     for name, workload in sorted(context.model.workloads.items()):
-        privileged = _privileged(workload)
+        privileged = _privileged(workload, context)
         migrating = _migrating(workload) if privileged else {}  # their immutable twins pin the IDs
         for identity in workload.active_identities if privileged else ():
             kind, fields = KINDS[identity.issuer.kind], dict(identity.claims)
@@ -331,7 +339,7 @@ def _pull_requests(identity: Identity) -> str | None:
       workload.""")
 def _pull_request_subjects(rule: Rule, context: Context):
     for name, workload in sorted(context.model.workloads.items()):
-        privileged = _privileged(workload)
+        privileged = _privileged(workload, context)
         for identity in workload.active_identities if privileged else ():
             how = _pull_requests(identity)
             if how is None:
