@@ -33,7 +33,7 @@ def test_benchmark_smoke_run_at_1000_workloads(tmp_path):
     [row] = json.loads(Path(tmp_path / "rows.json").read_text())
     assert row["size"] == 1000 and row["baseline"] > 0 and row["floor"] > 0
     assert set(row["stages"]) == {"load", "validate", "compile", "graph", "analyze", "write"}
-    assert set(row["commands"]) == {"compile", "compile_warm", "validate", "diff", "compile_conditions"}
+    assert set(row["commands"]) == {"compile", "compile_warm", "validate", "diff", "compile_plain", "compile_conditions"}
     assert row["conditioned_identities"] == round(row["identities"] / 4)
     assert all(c["peak_bytes"] > 0 for c in row["commands"].values())
     assert "| 1,000 |" in result.stdout
