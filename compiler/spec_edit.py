@@ -284,13 +284,19 @@ def add_entries(model: Model, path: tuple, key: str, entries: dict[str, str]) ->
     """(file, its new content) with `entries` added to the map `key` of the block at `path`."""
     present = key in _block(model.document.data, path)
     where = model.where(path + (key,) if present else path, key=True)
+    return _edited(where.file, lambda raw: edit_text(where.file, raw, path, key, entries),
+                   lambda: by_hand(where.file, where.line, path, key, entries, present))
+
+
+def _edited(file: str, edit: Callable[[bytes], bytes], by_hand: Callable[[], str]) -> tuple[str, bytes]:
+    """(file, its content after `edit`), or EditError with what to write by hand and why it was not."""
     try:
-        with open(where.file, "rb") as handle:
+        with open(file, "rb") as handle:
             raw = handle.read()
-        return where.file, edit_text(where.file, raw, path, key, entries)
+        return file, edit(raw)
     except (Refused, OSError) as error:
         reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-        raise EditError(f"{by_hand(where.file, where.line, path, key, entries, present)}\n  (not written: {reason})") from None
+        raise EditError(f"{by_hand()}\n  (not written: {reason})") from None
 
 
 def _hcl_block(kind: str, labels: tuple[str, ...], body: dict[str, Any], step: str) -> list[str]:
@@ -341,14 +347,9 @@ def add_block_text(file: str, raw: bytes, path: tuple, kind: str, labels: tuple[
 def add_block(model: Model, path: tuple, kind: str, labels: tuple[str, ...], body: dict[str, Any]) -> tuple[str, bytes]:
     """(file, its new content) with a new block in the block at `path`, in the file that declares it."""
     where = model.where(path, key=True)
-    try:
-        with open(where.file, "rb") as handle:
-            raw = handle.read()
-        return where.file, add_block_text(where.file, raw, path, kind, labels, body)
-    except (Refused, OSError) as error:
-        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-        text = "".join(f"\n    {line}" for line in block_text(where.file, kind, labels, body))
-        raise EditError(f"{where.file}:{where.line}: add by hand in {describe(path)}:{text}\n  (not written: {reason})") from None
+    lines = lambda: "".join(f"\n    {line}" for line in block_text(where.file, kind, labels, body))
+    return _edited(where.file, lambda raw: add_block_text(where.file, raw, path, kind, labels, body),
+                   lambda: f"{where.file}:{where.line}: add by hand in {describe(path)}:{lines()}")
 
 
 def _delete(data: dict, path: tuple) -> tuple:
@@ -681,13 +682,10 @@ def repeated_block_text(file: str, raw: bytes, path: tuple, kind: str, fields: d
 def add_repeated_block(model: Model, path: tuple, kind: str, fields: dict[str, str]) -> tuple[str, bytes]:
     """(file, its new content) with a block `kind` of `fields` added to the block at `path`."""
     where = model.where(path, key=True)
-    try:
-        with open(where.file, "rb") as handle:
-            raw = handle.read()
-        return where.file, repeated_block_text(where.file, raw, path, kind, fields)
-    except (Refused, OSError) as error:
-        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-        shown = " ".join(_new_block("hcl", kind, fields, True, "")) if _format(where.file) == "hcl" else \
-            _new_block(_format(where.file), kind, fields, True, "")[0]
-        raise EditError(f"{where.file}:{where.line}: add by hand in {describe(path)}: {shown}\n"
-                        f"  (not written: {reason})") from None
+
+    def shown() -> str:
+        fmt = _format(where.file)
+        block = _new_block(fmt, kind, fields, True, "")
+        return " ".join(block) if fmt == "hcl" else block[0]
+    return _edited(where.file, lambda raw: repeated_block_text(where.file, raw, path, kind, fields),
+                   lambda: f"{where.file}:{where.line}: add by hand in {describe(path)}: {shown()}")
