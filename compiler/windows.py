@@ -20,7 +20,8 @@ def parse(text: str) -> datetime:
 
 
 def text(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime(FORMAT)
+    utc = moment.astimezone(timezone.utc)
+    return f"{utc.year:04d}" + utc.strftime(FORMAT[2:])  # strftime's %Y drops a small year's zeros
 
 
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
