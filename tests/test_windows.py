@@ -143,3 +143,18 @@ def test_a_window_closing_past_the_last_representable_time_is_no_traceback(tmp_p
     grant = run_wiam("grant", "app", spec, "--cloud", "aws", "--target", "prod", "--actions", "s3:PutObject",
                      "--resources", "arn:aws:s3:::c/*", "--for", "2h", "--reason", "r", "--at", "9999-12-31T23:00:00Z")
     assert grant.returncode == 2 and "--for" in grant.stderr and "Traceback" not in grant.stderr
+
+
+@settings(max_examples=30)
+@given(st.integers(0, 10 ** 30), st.sampled_from("dhms"))
+def test_a_duration_is_a_timedelta_or_a_value_error(count, unit):
+    try:
+        length = windows.duration(f"{count}{unit}")
+    except ValueError:
+        return
+    assert length == timedelta(**{{"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}[unit]: count})
+
+
+def test_an_absurd_analyze_duration_is_a_usage_error(tmp_path):
+    done = run_wiam("analyze", REFERENCE, "--expiring-within", "9999999999d")
+    assert done.returncode == 2 and "--expiring-within" in done.stderr and "Traceback" not in done.stderr
