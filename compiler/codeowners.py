@@ -107,7 +107,7 @@ _TOKEN = re.compile(r"(?:\\.|[^\s\\])+")
 
 
 def parse(text: str) -> tuple[list[Rule], list[int]]:
-    """The rules of a CODEOWNERS file, and the lines GitHub ignores as invalid (negation, ranges)."""
+    """The rules of a CODEOWNERS file, and the lines GitHub ignores as invalid (negation, ranges, unreadable)."""
     rules, ignored = [], []
     for number, raw in enumerate(text.splitlines(), 1):
         tokens = _TOKEN.findall(raw)
@@ -118,11 +118,20 @@ def parse(text: str) -> tuple[list[Rule], list[int]]:
             if token.startswith("#"):
                 break
             owners.append(token)
-        if tokens[0].startswith("!") or "[" in tokens[0]:
+        if tokens[0].startswith("!") or "[" in tokens[0] or not _readable(tokens[0]):
             ignored.append(number)
             continue
         rules.append(Rule(number, tokens[0], tuple(owners)))
     return rules, ignored
+
+
+def _readable(pattern: str) -> bool:
+    """Whether git reads the pattern at all (a hostile file may end one in a lone escape)."""
+    try:
+        GitIgnoreSpec.from_lines([pattern])
+    except ValueError:  # pathspec's pattern error, named apart in each release
+        return False
+    return True
 
 
 def owning_rule(rules: list[Rule], path: str) -> Rule | None:

@@ -199,7 +199,9 @@ def _github_workflow_repository(claims: dict[str, str]) -> str | None:
 
 def _ghes_url(url: str) -> tuple[str, str] | None:
     parts = urlsplit(url)
-    if parts.path == GHES_TOKEN_PATH and parts.hostname and not parts.query and not parts.fragment:
+    # The server's iss is https://HOST/_services/token: credentials or a port make another issuer.
+    if (parts.path == GHES_TOKEN_PATH and parts.hostname and parts.netloc.lower() == parts.hostname
+            and not parts.query and not parts.fragment):
         return None
     host = parts.hostname or "HOST"
     return (f"url {url!r} is not a GitHub Enterprise Server issuer (https://HOST{GHES_TOKEN_PATH})",

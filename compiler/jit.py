@@ -78,6 +78,8 @@ def request(workload: str, cloud: str, target: str, fields: dict[str, Any], star
         window = Window(start, start + duration(length))
     except ValueError as error:
         raise UsageError(str(error)) from None
+    except OverflowError:
+        raise UsageError(f"--for {length}: from {windows.text(start)} it ends after 9999-12-31T23:59:59Z") from None
     return GrantRequest(workload, cloud, target, given, window, reason, ticket)
 
 

@@ -19,9 +19,17 @@ CHANGES_SHOWN = 20  # commits listed per workload, newest first
 def state(last: date | None, every: timedelta, today: date) -> str:
     """"overdue" (never reviewed, or the interval since the last review has ended by `today`), "due"
     (it ends within DUE_SOON) or "fresh"."""
-    if last is None or today >= last + every:
+    if last is None or today >= due_day(last, every):
         return "overdue"
-    return "due" if today >= last + every - DUE_SOON else "fresh"
+    return "due" if today >= due_day(last, every) - DUE_SOON else "fresh"
+
+
+def due_day(last: date, every: timedelta) -> date:
+    """The day the next review is due; the last day there is when the interval runs past it."""
+    try:
+        return last + every
+    except OverflowError:
+        return date.max
 
 
 def counted(reviews: tuple[Review, ...], today: date) -> tuple[Review | None, tuple[Review, ...]]:
@@ -68,7 +76,7 @@ def access_lines(workload: Workload) -> tuple[str, ...]:
 def status(workload: Workload, every: timedelta, today: date) -> Status:
     last, future = counted(workload.reviews, today)
     return Status(workload.name, workload.owner, state(last.on if last else None, every, today), last,
-                  last.on + every if last else None, workload.pos.file, access_lines(workload), future)
+                  due_day(last.on, every) if last else None, workload.pos.file, access_lines(workload), future)
 
 
 def statuses(model: Model, every: timedelta, today: date) -> list[Status]:

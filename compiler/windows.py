@@ -20,7 +20,8 @@ def parse(text: str) -> datetime:
 
 
 def text(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime(FORMAT)
+    utc = moment.astimezone(timezone.utc)
+    return f"{utc.year:04d}" + utc.strftime(FORMAT[2:])  # strftime's %Y drops a small year's zeros
 
 
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
@@ -32,7 +33,10 @@ def duration(given: str) -> timedelta:
     if not match or not any(match.groups()):
         raise ValueError(f"{given!r} is no duration")
     days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"{given!r} is longer than any time can be") from None
 
 
 AT_VARIABLE = "WIAM_AT"  # the moment to evaluate windows at when none is given: reproducible runs, tests

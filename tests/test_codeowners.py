@@ -77,6 +77,21 @@ def test_lines_github_ignores_do_not_count(repo):
     assert done.returncode == 0 and "CODEOWNERS:3: GitHub ignores" in done.stderr and "CODEOWNERS:4:" in done.stderr
 
 
+def test_a_pattern_git_cannot_read_is_ignored_not_a_traceback(repo):
+    (repo / "CODEOWNERS").write_text("/specs/a.wiam.hcl @acme/a\n/specs/b.wiam.hcl @acme/b\n\\\t @acme/z\n")
+    done = codeowners(repo, "--check", repo / "CODEOWNERS")
+    assert done.returncode == 0, done.stderr
+    assert "CODEOWNERS:3: GitHub ignores" in done.stderr and "Traceback" not in done.stderr
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab/*\\!#[] \t\r\n?.", max_size=12))
+def test_any_codeowners_text_is_checked_without_an_exception(text):
+    rules, ignored = parse(text)
+    assert not {rule.line for rule in rules} & set(ignored)
+    problems(rules, [Expected("f", "/a/b", ("@x",))])
+
+
 def test_no_codeowners_file_fails_the_check(repo):
     done = codeowners(repo, "--check", repo / "CODEOWNERS")
     assert done.returncode == 1 and "a.wiam.hcl: no CODEOWNERS rule" in done.stdout

@@ -269,6 +269,12 @@ CASES = {
     "ghes-url": (_ghes("https://ghe.acme.example/api/token") + _workload(GHES_IDENTITY, "aws"),
                  '"https://ghe.acme.example/api/token"', ["_services/token"],
                  'url = "https://ghe.acme.example/_services/token"'),
+    "ghes-url-credentials": (_ghes("https://u:p@ghe.acme.example/_services/token") + _workload(GHES_IDENTITY, "aws"),
+                             '"https://u:p@ghe.acme.example/_services/token"', ["_services/token"],
+                             'url = "https://ghe.acme.example/_services/token"'),
+    "ghes-url-port": (_ghes("https://ghe.acme.example:99999/_services/token") + _workload(GHES_IDENTITY, "aws"),
+                      '"https://ghe.acme.example:99999/_services/token"', ["_services/token"],
+                      'url = "https://ghe.acme.example/_services/token"'),
     "ghes-immutable": (_ghes("https://ghe.acme.example/_services/token")
                        + _workload(GHES_IDENTITY + '    owner_id      = "1"\n    repository_id = "2"\n', "aws"),
                        "owner_id", ["owner_id", "github_enterprise_server"], "claims = { repository_id"),

@@ -295,3 +295,12 @@ def test_any_reviewer_name_lands_literally_in_every_format(by, fmt):
     report = Report()
     assert read(name, edited.decode(), report).data["workload"]["app"]["review"][0] == {"by": by, "on": "2026-11-30"}
     assert report.diagnostics == []
+
+
+def test_an_interval_ending_past_the_last_day_is_fresh_not_a_traceback(tmp_path):
+    folder = write_spec(tmp_path / "spec", {"main.wiam.hcl": BASE_HCL + settings_hcl("9999w")
+                                            + reviewed("app", "9999-12-01")})
+    done = run_wiam("review", folder, "--at", "9999-12-02T00:00:00Z", "--format", "json")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    (listed,) = [s for s in statuses(load_model(str(folder), at=AT), timedelta(weeks=9999), date(9999, 12, 2))]
+    assert (listed.state, listed.due) == ("fresh", date.max)

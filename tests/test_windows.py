@@ -8,6 +8,7 @@ from support.cli import run_wiam
 from support.paths import ROOT
 from support.specs import BASE_HCL, compiled_files, resources, spec_errors, workload_hcl, write_spec
 from wiam import windows
+from wiam.analysis.jit import expiring_soon
 from wiam.compile import load_model
 from wiam.model import Window
 
@@ -122,3 +123,38 @@ def test_wiam_at_sets_the_default_moment_and_a_bad_one_is_a_usage_error(tmp_path
     assert after.returncode == 0 and "its window closed" in after.stderr
     bad = run_wiam("compile", REFERENCE, "--out", tmp_path / "b", env={"WIAM_AT": "soon"})
     assert bad.returncode == 2 and "WIAM_AT" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@settings(max_examples=60)
+@given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)))
+def test_every_moment_is_written_as_the_rfc_3339_the_spec_takes(moment):
+    written = windows.text(moment.replace(microsecond=0, tzinfo=timezone.utc))
+    assert windows.parse(written) == moment.replace(microsecond=0, tzinfo=timezone.utc)
+    assert len(written) == len("2026-12-02T02:00:00Z")  # what AWS and GCP conditions read
+
+
+def test_a_window_closing_past_the_last_representable_time_is_no_traceback(tmp_path):
+    last = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+    assert expiring_soon(Window(None, last), last - timedelta(hours=1), timedelta(days=2))
+    assert not expiring_soon(Window(None, last), last, timedelta(days=2))
+    spec = _spec(tmp_path / "spec", grant_extra='expires = "9999-12-31T23:59:59Z"')
+    done = run_wiam("analyze", spec, "--at", "9999-12-31T23:00:00Z", "--expiring-within", "7d")
+    assert "Traceback" not in done.stderr and "WIAM021" in done.stdout, done.stderr
+    grant = run_wiam("grant", "app", spec, "--cloud", "aws", "--target", "prod", "--actions", "s3:PutObject",
+                     "--resources", "arn:aws:s3:::c/*", "--for", "2h", "--reason", "r", "--at", "9999-12-31T23:00:00Z")
+    assert grant.returncode == 2 and "--for" in grant.stderr and "Traceback" not in grant.stderr
+
+
+@settings(max_examples=30)
+@given(st.integers(0, 10 ** 30), st.sampled_from("dhms"))
+def test_a_duration_is_a_timedelta_or_a_value_error(count, unit):
+    try:
+        length = windows.duration(f"{count}{unit}")
+    except ValueError:
+        return
+    assert length == timedelta(**{{"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}[unit]: count})
+
+
+def test_an_absurd_analyze_duration_is_a_usage_error(tmp_path):
+    done = run_wiam("analyze", REFERENCE, "--expiring-within", "9999999999d")
+    assert done.returncode == 2 and "--expiring-within" in done.stderr and "Traceback" not in done.stderr

@@ -39,7 +39,7 @@ def standing(workload: Workload, grant: Grant) -> bool:
 
 def expiring_soon(window: Window, at: datetime, within: timedelta) -> bool:
     """Whether the window closes after `at` and within `within` of it."""
-    return window.expires is not None and at < window.expires <= at + within
+    return window.expires is not None and at < window.expires and window.expires - at <= within  # no overflow
 
 
 def length(window: Window, at: datetime) -> timedelta | None:

@@ -37,8 +37,8 @@ def codeowners_command(directory: str = DirArgument, recursive: bool = Recursive
     if check is not None:
         given, ignored = parse(_read(check) if os.path.lexists(check) else "")  # no file: no rule
         for line in ignored:
-            err.print(f"note: {printable(check)}:{line}: GitHub ignores this rule (a negation or a character range)",
-                      markup=False)
+            err.print(f"note: {printable(check)}:{line}: GitHub ignores this rule (a negation, a character range "
+                      "or an invalid pattern)", markup=False)
         found = problems(given, rules)
         if fmt is OutputFormat.json:
             typer.echo(json.dumps({"ok": not found, "problems": found, "warnings": warnings}, indent=2))
