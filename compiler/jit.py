@@ -5,7 +5,6 @@ before the whole edited spec validates (a copy of the folder, outside it, with t
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -20,19 +19,12 @@ from .model import Model, Window
 from .spec_edit import EditError, write_in_place
 
 MAX_FOR = timedelta(days=7)  # longer access is no just-in-time grant: write it by hand, reviewed as such
-_DURATION = re.compile(r"(?:(\d{1,9})d)?(?:(\d{1,9})h)?(?:(\d{1,9})m)?")
-
-
 def duration(text: str) -> timedelta:
-    """`30m`, `2h`, `1h30m`, `1d`: more than nothing and at most MAX_FOR, else ValueError."""
-    match = _DURATION.fullmatch(text)
-    if not text or match is None:
-        raise ValueError(f"--for {text!r}: write a duration such as 30m, 2h, 1h30m or 1d")
-    days, hours, minutes = (int(part or 0) for part in match.groups())
+    """`30m`, `2h`, `1h30m`, `1d` (windows.duration): more than nothing and at most MAX_FOR, else ValueError."""
     try:
-        length = timedelta(days=days, hours=hours, minutes=minutes)
-    except OverflowError:  # more days than a date holds
-        length = timedelta.max
+        length = windows.duration(text)
+    except ValueError:
+        raise ValueError(f"--for {text!r}: write a duration such as 30m, 2h, 1h30m or 1d") from None
     if not length:
         raise ValueError(f"--for {text}: a grant must last more than nothing")
     if length > MAX_FOR:
