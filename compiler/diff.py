@@ -380,11 +380,30 @@ def _covered(added: Access, present: dict[tuple, set[str]]) -> bool:
     return bool(wanted) and any(wanted <= (permissions.permission_set(other) or frozenset()) for other in others)
 
 
+def _renamed_node(node: str, rename: dict[str, str]) -> str:
+    """A graph node ID (or a workload name, as aggregated findings list them) in head's names: the
+    workload's, principal's and grant's IDs end with their workload's name; subjects' hold user text."""
+    if node in rename:
+        return rename[node]
+    kind, _, _ = node.partition(":")
+    head, _, name = node.rpartition(":")
+    return f"{head}:{rename[name]}" if kind not in ("subject", "issuer", "target") and name in rename else node
+
+
 def _finding_key(finding: Finding, rename: dict[str, str]) -> tuple:
+    """A finding's identity in head's names. A graph finding is its rule, workload, block and where its
+    path starts: its text names derived principals (role names, ARNs, emails) and the nearest of ties,
+    which a rename changes. Others name only spec objects, quoted, in their text."""
+    block = finding.block
+    for old, new in rename.items():
+        block = block.replace(f'workload "{old}"', f'workload "{new}"')
+    identity = (finding.rule, rename.get(finding.workload, finding.workload), block)
+    if finding.path:
+        return (*identity, tuple(_renamed_node(n, rename) for n in finding.path[:2]), ())
     message = finding.message
     for old, new in rename.items():
         message = message.replace(f"'{old}'", f"'{new}'")
-    return finding.rule, rename.get(finding.workload, finding.workload), message
+    return (*identity, tuple(sorted(_renamed_node(n, rename) for n in finding.related)), message)
 
 
 def diff_sides(old: Side, new: Side, at: datetime | None = None) -> Diff:

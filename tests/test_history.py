@@ -277,10 +277,12 @@ def test_a_force_push_rebuilds_the_record_from_the_last_shared_commit(tmp_path, 
 
 def test_a_renamed_workload_keeps_its_tuples_intervals_and_the_commit_is_neutral(tmp_path, monkeypatch):
     history = History(tmp_path / "repo", 4, monkeypatch)
-    for w in history.workloads.values():  # WIAM001's message names the renamed principal: not neutral
-        w.update(actions=["s3:GetObject"], resource=f"arn:aws:s3:::{w['name']}/*")
-    history.commit("no chains")
-    lineage = sorted(history.workloads)[0]
+    lineage, *others = sorted(history.workloads)
+    history.workloads[lineage].update(actions=["s3:GetObject"], resource=f"arn:aws:s3:::{lineage}/*", disabled=False)
+    for other in others:  # each can assume the renamed one's role: WIAM001 names its principal
+        history.workloads[other].update(actions=["sts:AssumeRole"], resource="arn:aws:iam::210987654321:role/*",
+                                        target=history.workloads[lineage]["target"])
+    history.commit("role chains to the workload renamed next")
     history.workloads[lineage]["name"] = "renamed"
     history.workloads[lineage]["file"] = "moved.wiam.hcl"  # the file renamed too
     renaming = history.commit("rename")
