@@ -626,7 +626,7 @@ def _windowed_either(old: Loaded, new: Loaded, changed: set[str]) -> bool:
         return True
     if new.windowed is None:
         mine = new.document.data.get("workload", {})
-        new.windowed = _windowed({n: mine[n] for n in mine.keys() & (changed | {"not_before", "expires"})})
+        new.windowed = _windowed({n: mine[n] for n in mine.keys() & changed})
     return new.windowed
 
 
