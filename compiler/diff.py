@@ -542,7 +542,7 @@ NOTHING = Side("nothing", None, "", set(), [], set(), set(), {}, set())  # the b
 
 def compare(base: Source | None, head: Source, recursive: bool, incremental: bool = True,
             on_valid: Callable[[str], None] | None = None, at: datetime | None = None,
-            documents: dict[str, Document] | None = None) -> Comparison:
+            documents: dict[str, Loaded] | None = None) -> Comparison:
     """The diff and the sides it was taken of: the slices, or both sides whole, at once in two
     processes where the machine has the cores (fork keeps the start cheap), each sending back only its
     Side; against NOTHING when there is no base. Both sides' windows are evaluated at `at` (default:
@@ -577,7 +577,7 @@ def _sliced_diff(base: Source, head: Source, recursive: bool,
 
 
 def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callable[[str], None] | None = None,
-                  at: datetime | None = None, documents: dict[str, Document] | None = None) -> tuple[Side, Side] | None:
+                  at: datetime | None = None, documents: dict[str, Loaded] | None = None) -> tuple[Side, Side] | None:
     """The two slices, or None where a slice would not surely give the whole diff: the base not known
     valid, a change beyond workloads, a time window in either spec when `at` is given (one closing
     between the two commits changes workloads outside the slice), a slice so large that slicing saves
@@ -585,7 +585,7 @@ def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callabl
     keeps each folder's loaded document for the next call (a history's head is the next base)."""
     documents = {} if documents is None else documents
     known = documents.get(base.folder)
-    if not known_valid(known.digest if known else spec_digest(base.folder, recursive)):
+    if not known_valid(known.document.digest if known else spec_digest(base.folder, recursive)):
         return None  # before any parse: the full read needs them all anyway
     with gc_paused():
         docs = []
@@ -595,15 +595,15 @@ def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callabl
                 loaded = load(side.folder, report, recursive)
                 if report.diagnostics:
                     return None
-                documents[side.folder] = loaded
-            docs.append(documents[side.folder])
+                documents[side.folder] = Loaded(loaded)
+            docs.append(documents[side.folder].document)
         old, new = docs
         if _beyond_workloads(old.data) != _beyond_workloads(new.data):
             return None
-        if at is not None and (_windowed(old.data.get("workload")) or _windowed(new.data.get("workload"))):
-            return None
         old_workloads, new_workloads = old.data.get("workload", {}), new.data.get("workload", {})
         changed = {n for n in old_workloads.keys() | new_workloads.keys() if old_workloads.get(n) != new_workloads.get(n)}
+        if at is not None and _windowed_either(documents[base.folder], documents[head.folder], changed):
+            return None
         if not _valid_alone(new, changed):
             return None
         same = old_workloads.keys() & new_workloads.keys() - changed
@@ -627,6 +627,26 @@ def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callabl
     if on_valid:
         on_valid(new.digest)  # the head, read as valid through the slice
     return sides
+
+
+@dataclass
+class Loaded:
+    """A folder's loaded document, and whether its workloads hold a time window (None: not looked yet)."""
+    document: Document
+    windowed: bool | None = None
+
+
+def _windowed_either(old: Loaded, new: Loaded, changed: set[str]) -> bool:
+    """Whether either side's workloads hold a window; the head's found from the base's and the
+    changed workloads alone (the others are the base's), so a history scans each spec once."""
+    if old.windowed is None:
+        old.windowed = _windowed(old.document.data.get("workload"))
+    if old.windowed:
+        return True
+    if new.windowed is None:
+        mine = new.document.data.get("workload", {})
+        new.windowed = _windowed({n: mine[n] for n in mine.keys() & changed})
+    return new.windowed
 
 
 def _windowed(data) -> bool:

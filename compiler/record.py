@@ -115,8 +115,8 @@ def advance(state: State, compared: Comparison) -> State:
         names = set(compared.new.signatures)
     else:
         sliced = {(a.issuer, a.subject) for a in compared.old.tuples | compared.new.tuples}
-        held |= {(replace(a, workload=rename.get(a.workload, a.workload)), claims) for a, claims in state.held
-                 if (a.issuer, a.subject) not in sliced}
+        held |= {(replace(a, workload=rename[a.workload]) if a.workload in rename else a, claims)
+                 for a, claims in state.held if (a.issuer, a.subject) not in sliced}
         gone = {rename.get(n, n) for n in compared.old.signatures}
         names = {rename.get(n, n) for n in state.lineage} - gone | set(compared.new.signatures)
     lineage = {rename.get(n, n): i for n, i in state.lineage.items() if rename.get(n, n) in names}
@@ -132,6 +132,15 @@ def _key(held: Held, lineage: dict[str, int]) -> tuple:
     a, claims = held
     row = a.issuer, a.subject, a.cloud, a.target, lineage[a.workload], a.permission, a.resource, int(a.indirect)
     return row, claims
+
+
+def _moved(old: State, new: State) -> tuple[set[tuple], set[tuple]]:
+    """The rows of the tuples held before and after a commit, but for those held alike on both sides
+    (the same tuple, its workload under the same lineage): a commit changes few, and each state's
+    lineages are distinct, so the differences of these sets are those of the whole states'."""
+    relined = {n for n in old.lineage.keys() | new.lineage.keys() if old.lineage.get(n) != new.lineage.get(n)}
+    alike = {h for h in old.held & new.held if h[0].workload not in relined}
+    return {_key(h, old.lineage) for h in old.held - alike}, {_key(h, new.lineage) for h in new.held - alike}
 
 
 class Writer:
@@ -159,8 +168,7 @@ class Writer:
     def changes(self, seq: int, old: State, new: State, diff: Diff | None) -> None:
         """The intervals and workload names that ended and began at commit `seq`, and its findings."""
         spec, store = self.spec, self.store
-        before = {_key(h, old.lineage) for h in old.held}
-        after = {_key(h, new.lineage) for h in new.held}
+        before, after = _moved(old, new)
         store.run_many("UPDATE intervals SET ended = ? WHERE spec = ? AND ended IS NULL AND conditions = ? AND "
                        "tuple = ?", [(seq, spec, claims, self.tuples[t]) for t, claims in sorted(before - after)])
         began = sorted(after - before)
