@@ -110,16 +110,18 @@ def resolve(model: Model, at: datetime, report: Report) -> Model:
         identities = []
         for identity in workload.identities:
             if identity.window and closed(identity.window, at) and not identity.disabled:
-                report.notes.append(f"workload {workload.name!r} identity #{identity.index + 1}: its window closed at "
-                            f"{text(identity.window.expires)}; its tokens are refused")
-                identity = replace(identity, disabled=f"its window closed at {text(identity.window.expires)}")
+                why = f"its window closed at {text(identity.window.expires)}"
+                report.notes.append(f"workload {workload.name!r} identity #{identity.index + 1}: {why}; "
+                                    "its tokens are refused")
+                identity = replace(identity, disabled=why)
             identities.append(identity)
         workload.identities = identities
         kept = []
         for grant in workload.grants:
-            if closed(narrowest(workload.window, grant.window), at):
+            window = narrowest(workload.window, grant.window)
+            if closed(window, at):
                 report.notes.append(f"workload {workload.name!r} grant {grant.cloud!r} {grant.target!r}: its window "
-                            f"closed at {text(narrowest(workload.window, grant.window).expires)}; it compiles to no access")
+                                    f"closed at {text(window.expires)}; it compiles to no access")
                 workload.closed.append(grant)
             else:
                 kept.append(grant)
