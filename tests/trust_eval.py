@@ -86,7 +86,7 @@ def aws_roles_accepting(module: dict, claims: dict, at: datetime | None = None) 
 def _aws_permits(statement: dict, action: str, resource: str, at: datetime) -> bool:
     condition = statement.get("Condition", {})
     if set(condition) - set(_DATES):
-        raise NotImplementedError(f"only Date conditions are modelled, not {sorted(condition)}")
+        raise AssertionError(f"the evaluator models Date conditions only, not {sorted(condition)}: extend it")
     return (any(fnmatchcase(action.lower(), a.lower()) for a in _listed(statement["Action"]))
             and any(fnmatchcase(resource, r) for r in _listed(statement["Resource"]))
             and _aws_dates_hold(condition, at))
