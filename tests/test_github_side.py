@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from support.cli import run_wiam
-from support.specs import compiled_files, spec_errors, write_spec
+from support.specs import compiled_files, spec_errors, workload_hcl, write_spec
 from wiam.code_host import OwnerSide, Template, emit
 from wiam.issuers import GITHUB_HOST
 from wiam.terraform import Module, render
@@ -238,18 +238,9 @@ def test_manage_subject_claims_needs_a_github_issuer_at_githubs_url(spec):
 
 
 def test_repository_names_that_slug_alike_get_distinct_resources(spec):
-    identities = "".join(f'''workload "w{i}" {{
-  identity {{
-    issuer     = "github"
-    repository = "acme/{name}"
-    ref        = "refs/heads/main"
-  }}
-  grant "aws" "prod" {{
-    actions   = ["s3:GetObject"]
-    resources = ["arn:aws:s3:::b/*"]
-  }}
-}}
-''' for i, name in enumerate(["a.b", "a_b", "a-b", "A.B"]))
+    identities = "".join(workload_hcl(f"w{i}", identities=[f'issuer = "github"\n    repository = "acme/{name}"\n'
+                                                              '    ref = "refs/heads/main"'])
+                         for i, name in enumerate(["a.b", "a_b", "a-b", "A.B"]))
     folder = spec('issuer "github" {\n  kind = "github_actions"\n  manage_subject_claims = true\n}\n'
                   'target "aws" "prod" {\n  account_id = "123456789012"\n}\n' + identities)
     emitted = compiled_files(folder)["main.tf.json"]["resource"][TEMPLATE]
