@@ -67,6 +67,12 @@ class IssuerKind:
     # started the run): the claim carries the first required field and pins it, no cloud compares sub,
     # and the identity's subject is the name of its principal, prefix + that value.
     pinned_by: tuple[str, str] | None = None
+    # False: the kind's issuer has no URL users write (the cloud names the authority itself); its
+    # Issuer.url is default_url, formatted with issuer_fields, a label for display and diffs.
+    takes_url: bool = True
+    issuer_fields: tuple[str, ...] = ()  # issuer-block fields the kind requires (e.g. tenant_id); others refuse them
+    # (field, pattern, hint): identity fields whose form depends on the kind (project_id: a UUID for CircleCI)
+    patterns: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -277,6 +283,18 @@ def _terraform_cloud(fields: dict[str, Any]) -> str:
             f":workspace:{fields['workspace']}:run_phase:{fields['run_phase']}")
 
 
+UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+GCP_PROJECT = r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$"
+GCP_PROJECT_HINT = "a Google Cloud project ID: 6-30 lowercase letters, digits and hyphens, starting with a letter"
+OTHER_WORKLOAD = "workload:"  # the subject of an identity that names another workload instead of an ID
+
+
+def _other(id_field: str) -> Callable[[dict[str, Any]], str]:
+    """The subject of a kind whose identity names either an ID or another workload of the spec (whose
+    principal the compiled trust refers to by Terraform reference): the ID, or workload:NAME."""
+    return lambda f: f[id_field] if id_field in f else OTHER_WORKLOAD + f["workload"]
+
+
 # What GitHub Actions and GitHub Enterprise Server share: subjects, templates, refs, triggers, claims.
 _GITHUB_LIKE = dict(one_of=("ref", "environment", "pull_request"), repository="repository", ref_problem=_github_ref,
                     untrusted=_github_untrusted, claims=GITHUB_CLAIMS, templated=_github_templated,
@@ -292,7 +310,8 @@ KINDS: dict[str, IssuerKind] = {
         IssuerKind("github_enterprise_server", None, ("repository",), (), _github, url_problem=_ghes_url,
                    refused=(("owner_id", _GHES_NO_IDS), ("repository_id", _GHES_NO_IDS)), **_GITHUB_LIKE),
         IssuerKind("circleci", CIRCLECI_URL, ("project_id",), (), lambda f: CIRCLECI_PRINCIPAL + f["project_id"],
-                   claims=CIRCLECI_CLAIMS, organization=True, pinned_by=(CIRCLECI_PROJECT_CLAIM, CIRCLECI_PRINCIPAL)),
+                   claims=CIRCLECI_CLAIMS, organization=True, pinned_by=(CIRCLECI_PROJECT_CLAIM, CIRCLECI_PRINCIPAL),
+                   patterns=(("project_id", UUID, "a CircleCI project ID is a lowercase UUID (Project Settings > Overview)"),)),
         IssuerKind("gitlab_ci", "https://gitlab.com", ("project_path", "ref_type", "ref"), (), _gitlab,
                    repository="project_path", ref_problem=_gitlab_ref, untrusted=_gitlab_untrusted,
                    claims=GITLAB_CLAIMS),
@@ -302,17 +321,36 @@ KINDS: dict[str, IssuerKind] = {
                    ("organization", "project", "workspace", "run_phase"), (), _terraform_cloud,
                    claims=TERRAFORM_CLOUD_CLAIMS),
         IssuerKind("generic_oidc", None, ("subject",), ("audience",), lambda f: f["subject"], claims=None),
+        # Workloads the clouds identify themselves (issue 20): no issuer URL, one cloud or several.
+        IssuerKind("eks_pod_identity", "pods.eks.amazonaws.com", ("cluster", "namespace", "service_account"), (),
+                   lambda f: f"cluster/{f['cluster']}/ns/{f['namespace']}/sa/{f['service_account']}", takes_url=False),
+        IssuerKind("gke", "container.googleapis.com", ("project_id", "namespace", "service_account"), (),
+                   lambda f: f"{f['project_id']}.svc.id.goog/ns/{f['namespace']}/sa/{f['service_account']}",
+                   takes_url=False, patterns=(("project_id", GCP_PROJECT, GCP_PROJECT_HINT),)),
+        IssuerKind("gcp_service_account", "https://accounts.google.com", (), (), _other("unique_id"),
+                   one_of=("workload", "unique_id"), takes_url=False),
+        IssuerKind("azure_managed_identity", "https://login.microsoftonline.com/{tenant_id}/v2.0", (), (),
+                   _other("principal_id"), one_of=("workload", "principal_id"), takes_url=False,
+                   issuer_fields=("tenant_id",)),
+        IssuerKind("aws_role", "sts.amazonaws.com", (), (), _other("role_arn"), one_of=("workload", "role_arn"),
+                   takes_url=False),
+        IssuerKind("spiffe_x509", "x509", ("spiffe_id",), (), lambda f: f["spiffe_id"], takes_url=False,
+                   issuer_fields=("trust_bundle_file",)),
     )
 }
+# The kinds whose tokens are OIDC JWTs of an issuer URL: what a cloud's OIDC federation accepts.
+OIDC_KINDS = frozenset(name for name, kind in KINDS.items() if kind.takes_url)
 
 
 def issuer_url(kind: str, url: str | None, enterprise_slug: str | None,
-               organization_id: str | None = None) -> str | None:
+               organization_id: str | None = None, fields: dict[str, str] | None = None) -> str | None:
     """The issuer URL: as given, or the kind's default (GitHub Enterprise adds its slug, CircleCI
-    names the organization; None without it)."""
+    names the organization, a kind's issuer_fields fill theirs; None without it)."""
     if url:
         return url  # exactly as the iss claim reads: AKS issuers end in a slash
     default = KINDS[kind].default_url
+    if KINDS[kind].issuer_fields:
+        return default.format(**(fields or {}))
     if KINDS[kind].organization:
         return default.format(organization_id=organization_id) if organization_id else None
     if default and enterprise_slug:

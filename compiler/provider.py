@@ -88,6 +88,7 @@ class Live(Protocol):
 @runtime_checkable
 class Provider(Protocol):
     CLOUD: str  # the cloud's name in the spec
+    KINDS: frozenset[str]  # the issuer kinds whose identities its trust accepts (issuers.KINDS names them)
     TERRAFORM_PROVIDER: tuple[str, str, str]  # (local name, source, version constraint)
     ENDPOINTS: tuple[Endpoint, ...]
     EXAMPLE: Example

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import replace
 from datetime import date, timedelta
@@ -118,6 +119,11 @@ def _check_places(doc: Document, model: Model, report: Report) -> list[Target]:
     return shared
 
 
+# issuer-block fields only some kinds take -> those kinds
+ISSUER_FIELDS = {field_name: tuple(name for name, k in KINDS.items() if field_name in k.issuer_fields)
+                 for kind in KINDS.values() for field_name in kind.issuer_fields}
+
+
 def _issuer(doc: Document, name: str, body: dict, report: Report) -> Issuer | None:
     path = ("issuer", name)
     kind = body["kind"]
@@ -139,7 +145,22 @@ def _issuer(doc: Document, name: str, body: dict, report: Report) -> Issuer | No
         report.error(doc.where(path, key=True), describe(path), f"a {kind} issuer needs organization_id",
                      "set organization_id to the organization's ID (a UUID; its tokens' aud and the end of their iss)")
         return None
-    url = issuer_url(kind, body.get("url"), slug, organization)
+    if body.get("url") and not KINDS[kind].takes_url:
+        report.error(doc.where(path + ("url",), key=True), describe(path),
+                     f"a {kind} issuer has no url: the cloud identifies these workloads itself", "remove url")
+        return None
+    fields = {}
+    for field_name in sorted((ISSUER_FIELDS.keys() - set(KINDS[kind].issuer_fields)) & body.keys()):
+        report.error(doc.where(path + (field_name,), key=True), describe(path),
+                     f"{field_name} applies to {', '.join(ISSUER_FIELDS[field_name])} issuers only", "remove it")
+        return None
+    for field_name in KINDS[kind].issuer_fields:
+        if field_name not in body:
+            report.error(doc.where(path, key=True), describe(path), f"a {kind} issuer needs {field_name}",
+                         f"set {field_name} (see the {kind} kind in docs/language.md)")
+            return None
+        fields[field_name] = body[field_name]
+    url = issuer_url(kind, body.get("url"), slug, organization, fields)
     if url is None:
         report.error(doc.where(path, key=True), describe(path), f"a {kind} issuer needs a url",
                      "set url to the issuer's https URL (the iss claim of its tokens)")
@@ -345,6 +366,11 @@ def _identity(doc: Document, model: Model, workload: str, index: int, fields: di
                      f"a {kind.name} identity pins exactly one of {', '.join(kind.one_of)}",
                      "set one of them (for example ref = \"refs/heads/main\"); use several identity blocks for several")
         ok = False
+    for field_name, pattern, hint in kind.patterns:
+        value = fields.get(field_name)
+        if isinstance(value, str) and not re.fullmatch(pattern, value):
+            report.error(doc.where(path + (field_name,)), block, f"{field_name} {quote(value)} is not of its form for a {kind.name} identity", hint)
+            ok = False
     ids = kind.immutable_ids
     if ids and 0 < sum(f in fields for f in ids) < len(ids):
         report.error(doc.where(path + (next(f for f in ids if f in fields),), key=True), block, f"{' and '.join(ids)} go together",

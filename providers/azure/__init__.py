@@ -5,6 +5,7 @@ access graph (graph), simulation (simulate), permissions and catalog (permission
 import functools
 
 import wiam.schema
+from wiam.issuers import OIDC_KINDS
 from wiam.provider import Endpoint, Example
 
 from . import live, permissions
@@ -23,6 +24,7 @@ EXAMPLE = Example(
             "resource_group": "identities", "location": "eastus"},
     grant={"roles": ["Storage Blob Data Reader"], "scope": f"/subscriptions/{_SUBSCRIPTION}/resourceGroups/data"})
 DATA_PACKAGES: tuple[str, ...] = ()
+KINDS = OIDC_KINDS  # the issuer kinds its trust accepts
 schema = functools.partial(wiam.schema.packaged, __name__)
 
 __all__ = ["CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "emit", "graph",

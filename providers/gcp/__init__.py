@@ -5,6 +5,7 @@ catalog), rules (rules), simulation (simulate), live state for drift (live)."""
 import functools
 
 import wiam.schema
+from wiam.issuers import OIDC_KINDS
 from wiam.provider import Endpoint, Example
 
 from . import live, permissions
@@ -24,6 +25,7 @@ ENDPOINTS = (
 EXAMPLE = Example(target={"project_id": "acme-prod", "project_number": "123456789012"},
                   grant={"roles": ["roles/storage.objectViewer"], "resource": "projects/_/buckets/acme-artifacts"})
 DATA_PACKAGES: tuple[str, ...] = ()
+KINDS = OIDC_KINDS  # the issuer kinds its trust accepts
 schema = functools.partial(wiam.schema.packaged, __name__)
 
 __all__ = ["CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "emit", "graph",

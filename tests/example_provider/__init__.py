@@ -3,6 +3,7 @@ cloud. The contract test (tests/test_provider_contract.py) registers and checks 
 
 import functools
 
+from wiam.issuers import OIDC_KINDS
 from wiam.provider import Endpoint, Example
 from wiam.schema import packaged
 
@@ -18,4 +19,5 @@ ENDPOINTS = (Endpoint("endpoint", "--example-endpoint", "WIAM_EXAMPLE_ENDPOINT",
                       "Another URL for the example cloud's API (an emulator)."),)
 EXAMPLE = Example(target={"account": "acme-prod"}, grant={"permissions": ["read"], "resources": ["reports"]})
 DATA_PACKAGES = ()
+KINDS = OIDC_KINDS  # the issuer kinds its trust accepts
 schema = functools.partial(packaged, __name__)
