@@ -245,6 +245,9 @@ def test_long_break_glass_at_its_boundary(start, span, maximum):
 def test_the_rule_predicates_at_their_boundaries(expires_in, within, start):
     window = Window(None, AT + timedelta(seconds=expires_in))
     assert expiring_soon(window, AT, timedelta(seconds=within)) == (0 < expires_in <= within)
+    later = Window(AT + timedelta(seconds=start), AT + timedelta(seconds=max(start + 1, expires_in)))
+    assert expiring_soon(later, AT, timedelta(seconds=within)) == (
+        start <= 0 < max(start + 1, expires_in) <= within)  # a window not yet open is not closing
     held = Window(AT + timedelta(seconds=start), AT + timedelta(seconds=start + within))
     for maximum in (within - 1, within, within + 1):
         assert too_long(held, AT, timedelta(seconds=maximum)) == (start + within > 0 and within > maximum)

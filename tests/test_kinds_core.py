@@ -73,3 +73,10 @@ def test_a_cloud_without_a_way_to_trust_a_kind_refuses_it(tmp_path, kind):
     errors = [e for e in _errors(tmp_path, text) if "cannot accept" in e.message]
     assert [e.message.split(":")[0] for e in errors] == [f"{cloud} target 'prod' cannot accept a {kind} identity (issuer 'own')"]
     assert (errors[0].block, errors[0].pos.line) == ('identity #1 in workload "app"', text.count("\n", 0, text.index("identity {")) + BASE_HCL.count("\n") + 1)
+
+
+@pytest.mark.parametrize("url", ["https://user:pass@idp.example", "https://token@idp.example/tenant",
+                                 "https://idp.example@evil.example"])
+def test_an_issuer_url_with_credentials_is_refused(tmp_path, url):
+    (error,) = _errors(tmp_path, f'issuer "own" {{\n  kind = "generic_oidc"\n  url = "{url}"\n}}\n')
+    assert "no credentials" in error.hint and error.block == 'issuer "own"'

@@ -38,8 +38,9 @@ def standing(workload: Workload, grant: Grant) -> bool:
 
 
 def expiring_soon(window: Window, at: datetime, within: timedelta) -> bool:
-    """Whether the window closes after `at` and within `within` of it."""
-    return window.expires is not None and at < window.expires and window.expires - at <= within  # no overflow
+    """Whether the window is open at `at` and closes within `within` of it (one not yet open holds no access)."""
+    opened = window.not_before is None or window.not_before <= at
+    return opened and window.expires is not None and at < window.expires and window.expires - at <= within
 
 
 def length(window: Window, at: datetime) -> timedelta | None:
@@ -95,7 +96,7 @@ def _own_windows(workload: Workload) -> list[tuple[tuple, Window]]:
 
 
 @rule(RULES, "WIAM021", "window-expiring-soon", "low", "Time window closing soon",
-      """A window closes within the expiring-soon duration of the moment analysed (analyze
+      """An open window closes within the expiring-soon duration of the moment analysed (analyze
       --expiring-within, default 24h). When it closes the access ends; if it is still needed, the
       owner has to extend it before then.""",
       """Extend expires (with the reason and ticket) if the access is still needed, or let it close
