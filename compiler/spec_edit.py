@@ -318,8 +318,8 @@ def block_text(file: str, kind: str, labels: tuple[str, ...], body: dict[str, An
 
 
 def add_block_text(file: str, raw: bytes, path: tuple, kind: str, labels: tuple[str, ...], body: dict[str, Any]) -> bytes:
-    """The file's new content with a block `kind "labels"... { body }` first in the block at `path`
-    (in YAML and JSON: the body under its labels' maps, first in the deepest one that exists), or
+    """The file's new content with a block `kind "labels"... { body }` last in the block at `path` (in
+    HCL, else first; in YAML and JSON: the body under its labels' maps, first in the deepest one that exists), or
     Refused. The result reads back as the old document plus the block, or it is refused."""
     source, fmt, old = _opened(file, raw)
     chain = (kind, *labels)
@@ -331,6 +331,10 @@ def add_block_text(file: str, raw: bytes, path: tuple, kind: str, labels: tuple[
         raise Refused(f"{describe(path + chain)} exists already")
     node[chain[-1]] = body
     if fmt == "hcl":
+        try:  # last in the block, after a blank line, as people add blocks
+            return _checked(file, _hcl_block_last(source, old, path, kind, labels, body), expected)
+        except Refused:
+            pass
         render: Render = lambda _, __, step: _hcl_block(kind, labels, body, step)  # never inline: _plan refuses one-line blocks
         return _checked(file, _planned(fmt, source, old, path, kind, False, render), expected)
     at, depth = path, 0  # down the labels' maps that exist: the new entry goes in the deepest
@@ -342,6 +346,24 @@ def add_block_text(file: str, raw: bytes, path: tuple, kind: str, labels: tuple[
     present = chain[depth] in _at(old.data, at)
     render = lambda there, inline, step: _members(fmt, chain[depth], entry, there, inline, step)
     return _checked(file, _planned(fmt, source, old, at, chain[depth], present, render), expected)
+
+
+def _hcl_block_last(source: Source, old: Document, path: tuple, kind: str, labels: tuple[str, ...],
+                    body: dict[str, Any]) -> Source:
+    """The HCL source with the new block just before the closing brace of the block at `path`, when
+    that brace stands on a line of its own; else Refused."""
+    lines, outline = source.lines, _outline(old)
+    if path not in outline.ends:
+        raise Refused("the block is not written where the spec says")
+    outer = _indent(lines[outline.starts[path][0]])
+    close = next((i for i in range(outline.ends[path] + 1, len(lines)) if lines[i].strip()
+                  and (lines[i].strip() != "}" or _indent(lines[i]) == outer)), len(lines))  # past nested blocks' braces
+    if close == len(lines) or lines[close].strip() != "}" or _indent(lines[close]) != outer:
+        raise Refused("the block's closing brace is not on a line of its own")
+    inner = outer + _unit(lines)
+    block = [inner + line for line in _hcl_block(kind, labels, body, _unit(lines))]
+    apart = lines[close - 1].strip() and not lines[close - 1].rstrip().endswith("{")  # a blank line between blocks
+    return _apply(source, Edit(close, tuple([""] * bool(apart) + block)))
 
 
 def add_block(model: Model, path: tuple, kind: str, labels: tuple[str, ...], body: dict[str, Any]) -> tuple[str, bytes]:
@@ -377,6 +399,11 @@ def _without_lines(source: Source, first: int, last: int, fmt: str) -> Source:
                 and lines[after].lstrip()[:1] in "}]":
             kept = lines[before].rstrip()
             lines[before] = kept[:-1] + lines[before][len(kept):]
+    closes = first == len(lines) or not lines[first].strip() or lines[first].strip()[:1] in "}]"
+    if 0 < first and not lines[first - 1].strip() and closes:  # the blank line that set the block apart
+        del lines[first - 1], ends[first - 1]
+    elif 0 < first < len(lines) and lines[first - 1].rstrip()[-1:] in ("{", "[") and not lines[first].strip():
+        del lines[first], ends[first]  # the first in its block: no blank line after the opening brace
     return Source(source.bom, lines, ends, source.newline)
 
 

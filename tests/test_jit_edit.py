@@ -123,8 +123,21 @@ def test_an_existing_grant_on_the_target_is_refused_with_a_fix(spec):
     assert (folder / "main.wiam.hcl").read_bytes() == before
 
 
+def test_a_new_grant_goes_last_in_its_workload_after_a_blank_line(spec):
+    text = BASE_HCL + workload_hcl().replace('workload "app" {', 'workload "app" { # ours')
+    folder = spec(text)
+    done = run_wiam("grant", *GRANT, folder)
+    assert done.returncode == 0, done.stderr
+    after = (folder / "main.wiam.hcl").read_text()
+    closing = text.rindex("}")
+    assert after.startswith(text[:closing]) and after.endswith("}\n")
+    added = after[closing:-2]
+    assert added.startswith('\n  grant "gcp" "prod" {\n') and added.endswith("  }\n")
+
+
 def test_a_layout_it_cannot_edit_gets_the_block_to_add_by_hand(spec):
-    folder = spec(BASE_HCL + workload_hcl().replace('workload "app" {', 'workload "app" { # ours'))
+    text = BASE_HCL + workload_hcl().replace('workload "app" {', 'workload "app" { # ours')
+    folder = spec(text[:text.rindex("}")] + "} # end of app\n")
     before = (folder / "main.wiam.hcl").read_bytes()
     done = run_wiam("grant", *GRANT, folder)
     assert done.returncode == 1
@@ -288,7 +301,8 @@ def test_prune_takes_exactly_the_closed_blocks(tmp_path_factory, identities, gra
                                           + _expiry(hours) for i, hours in enumerate(identities)],
                        grants=[(cloud, "prod", GRANT_BODIES[cloud] + _expiry(hours)) for cloud, hours in zip(clouds, grants)])
     folder = tmp_path_factory.mktemp("spec")
-    (folder / "main.wiam.hcl").write_text(BASE_HCL + workload_hcl("keep") + app)
+    app = app.replace("  }\n  ", "  }\n\n  ")  # blocks set apart by blank lines, as people write them
+    (folder / "main.wiam.hcl").write_text(BASE_HCL + workload_hcl("keep") + "\n" + app)
     model = load_model(str(folder), at=AT)
     found = {removal.path for removal in jit.closed_blocks(model, AT)}
     shut_identities = [i for i, hours in enumerate(identities) if hours is not None and hours <= 0]
@@ -298,7 +312,10 @@ def test_prune_takes_exactly_the_closed_blocks(tmp_path_factory, identities, gra
     else:
         assert found == {("workload", "app", "identity", i) for i in shut_identities} | {
             ("workload", "app", "grant", cloud, "prod") for cloud in shut_grants}
-    after = jit.validated(str(folder), False, remove_blocks(model, sorted(found)), AT)
+    edited = remove_blocks(model, sorted(found))
+    for content in edited.values():  # no blank line left where a block was
+        assert b"\n\n\n" not in content and not content.endswith(b"\n\n") and b"{\n\n" not in content
+    after = jit.validated(str(folder), False, edited, AT)
     assert "keep" in after.workloads and not jit.closed_blocks(after, AT)
     if ("workload", "app") not in found:
         assert len(after.workloads["app"].identities) == len(identities) - len(shut_identities)
