@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from . import registry
 from .model import Model, Review, Workload
 from .revision import run_git
+from .store import Store
 
 DUE_SOON = timedelta(days=14)  # a review falls due this long before its interval ends
 CHANGES_SHOWN = 20  # commits listed per workload, newest first
@@ -132,3 +133,20 @@ def changes(listed: list[Status], folder: str, until: datetime) -> dict[str, tup
         commits = log.get(os.path.relpath(s.file, folder).replace(os.sep, "/"), [])
         found[s.workload] = tuple(c for when, c in commits if day is None or when >= _start(day))[:CHANGES_SHOWN]
     return found
+
+
+class RecordedReviews:
+    """The record's reviews table, written as a history walks: each review block of a workload lineage
+    at the commit where it first appeared (a later rename or removal leaves that row as it is)."""
+
+    def __init__(self, store: Store, spec: int):
+        self.store, self.spec = store, spec
+        self.seen = set(store.rows("SELECT lineage, reviewer, day FROM reviews WHERE spec = ?", (spec,)))
+
+    def commit(self, seq: int, lineage: dict[str, int], reviews: dict[str, frozenset[tuple[str, str]]]) -> None:
+        """The reviews of a commit's workloads (those it read: all, or the slice it changed)."""
+        fresh = sorted({(lineage[name], name, by, on) for name, found in reviews.items() for by, on in found
+                        if (lineage[name], by, on) not in self.seen})
+        self.seen |= {(n, by, on) for n, _, by, on in fresh}
+        self.store.run_many("INSERT INTO reviews (spec, lineage, workload, reviewer, day, seq) VALUES (?, ?, ?, ?, ?, ?)",
+                            [(self.spec, *row, seq) for row in fresh])
