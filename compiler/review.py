@@ -1,5 +1,6 @@
 """Access reviews: which workloads are due or overdue for review under settings.review_every, and
-what changed in their files since their last review."""
+what changed since their last review: the access the record (wiam history) saw begin and end, else
+the commits to their files; and the record's reviews table, which the history walk writes."""
 
 from __future__ import annotations
 
@@ -46,6 +47,13 @@ class Change:
     day: str
     author: str
     subject: str
+
+
+@dataclass(frozen=True)
+class AccessChange(Change):
+    """A tuple of the workload's that began or ended at a recorded commit."""
+    event: str  # "began" or "ended"
+    access: str  # "subject -> cloud target -> permission on resource [(indirect)] [when claims]"
 
 
 @dataclass(frozen=True)
@@ -150,3 +158,29 @@ class RecordedReviews:
         self.seen |= {(n, by, on) for n, _, by, on in fresh}
         self.store.run_many("INSERT INTO reviews (spec, lineage, workload, reviewer, day, seq) VALUES (?, ?, ?, ?, ?, ?)",
                             [(self.spec, *row, seq) for row in fresh])
+
+
+def recorded_changes(listed: list[Status], store: Store, spec: int, until: str) -> dict[str, tuple[AccessChange, ...]]:
+    """By workload: the tuples of its lineage (the workload across its renames) that began or ended at
+    a recorded commit since the start of the day of its last review (all, never reviewed) up to `until`
+    (a UTC time as the record writes it), the newest
+    CHANGES_SHOWN commits' worth, newest first."""
+    found = {}
+    for s in listed:
+        rows = store.rows(
+            "SELECT c.seq, c.sha, c.date, c.author, c.message, c.seq = i.began, t.subject, t.cloud, t.target, "
+            "t.permission, t.resource, t.indirect, i.conditions FROM intervals i JOIN tuples t ON t.spec = i.spec AND t.id = i.tuple "
+            "JOIN commits c ON c.spec = i.spec AND (c.seq = i.began OR c.seq = i.ended) "
+            "WHERE i.spec = ? AND c.date >= ? AND c.date <= ? AND t.lineage IN "
+            "(SELECT lineage FROM workloads WHERE spec = ? AND name = ? AND ended IS NULL) "
+            "ORDER BY c.seq DESC, c.seq = i.began, t.subject, t.cloud, t.target, t.permission, t.resource, t.indirect",
+            (spec, f"{s.last.on.isoformat()}T00:00:00Z" if s.last else "", until, spec, s.workload))
+        newest = sorted({row[0] for row in rows}, reverse=True)[:CHANGES_SHOWN]
+        found[s.workload] = tuple(
+            AccessChange(sha, day, author, message.split("\n", 1)[0], "began" if began else "ended",
+                         f"{subject} -> {cloud} {target} -> {permission} on {resource}" + (" (indirect)" if indirect else "")
+                         + (f" when {claims}" if claims else ""))
+            for seq, sha, day, author, message, began, subject, cloud, target, permission, resource, indirect, claims
+            in rows
+            if newest and seq >= newest[-1])
+    return found
