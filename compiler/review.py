@@ -160,6 +160,12 @@ class RecordedReviews:
                             [(self.spec, *row, seq) for row in fresh])
 
 
+def access_text(subject: str, cloud: str, target: str, permission: str, resource: str, indirect, claims: str) -> str:
+    """A recorded tuple in one line, as an AccessChange shows it."""
+    return (f"{subject} -> {cloud} {target} -> {permission} on {resource}" + (" (indirect)" if indirect else "")
+            + (f" when {claims}" if claims else ""))
+
+
 def recorded_changes(listed: list[Status], store: Store, spec: int, until: str) -> dict[str, tuple[AccessChange, ...]]:
     """By workload: the tuples of its lineage (the workload across its renames) that began or ended at
     a recorded commit since the start of the day of its last review (all, never reviewed) up to `until`
@@ -177,10 +183,6 @@ def recorded_changes(listed: list[Status], store: Store, spec: int, until: str) 
             (spec, f"{s.last.on.isoformat()}T00:00:00Z" if s.last else "", until, spec, s.workload))
         newest = sorted({row[0] for row in rows}, reverse=True)[:CHANGES_SHOWN]
         found[s.workload] = tuple(
-            AccessChange(sha, day, author, message.split("\n", 1)[0], "began" if began else "ended",
-                         f"{subject} -> {cloud} {target} -> {permission} on {resource}" + (" (indirect)" if indirect else "")
-                         + (f" when {claims}" if claims else ""))
-            for seq, sha, day, author, message, began, subject, cloud, target, permission, resource, indirect, claims
-            in rows
-            if newest and seq >= newest[-1])
+            AccessChange(sha, day, author, message.split("\n", 1)[0], "began" if began else "ended", access_text(*row))
+            for seq, sha, day, author, message, began, *row in rows if newest and seq >= newest[-1])
     return found

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
-from typing import Optional
+from typing import Callable, Optional, TypeVar
 
 import typer
 
@@ -31,6 +31,9 @@ DbOption = typer.Option(None, "--db", metavar="PATH|URL",
                         help="The record wiam history writes (default: its default place, when a record is there).")
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class Record:
     """A spec folder's record, open."""
@@ -38,6 +41,15 @@ class Record:
     spec: int
     head: str  # the last commit it processed
     behind: str | None  # why it lacks the branch's newest change to the folder; None when it has it
+
+    def read(self, reading: Callable[[Store, int], T]) -> T:
+        """reading(store, spec), the record closed after; exit 2 when its database fails."""
+        try:
+            return reading(self.store, self.spec)
+        except self.store.failure as error:
+            fail_usage(f"the record could not be read: {str(error).strip()}")
+        finally:
+            self.store.close()
 
 
 def open_record(directory: str, db: str | None) -> Record | str:
@@ -66,8 +78,9 @@ def open_record(directory: str, db: str | None) -> Record | str:
         store.close()
         return "the record holds no history of this folder yet (wiam history writes it)"
     (spec, head), = found
-    try:
-        rewritten = _git(["rev-list", "--count", f"HEAD..{head}", "--"], top).strip() != "0"
+    try:  # a head that is no commit name (a record written by hand) never reaches git's arguments
+        rewritten = not re.fullmatch(r"[0-9a-f]{40,64}", head) or \
+            _git(["rev-list", "--count", f"HEAD..{head}", "--"], top).strip() != "0"
         later = not rewritten and _git(["rev-list", "-1", f"{head}..HEAD", "--", prefix or "."], top).strip()
     except UsageError:
         rewritten, later = True, False  # its head is not in this repository
@@ -121,15 +134,11 @@ def _changes(listed: list[Status], directory: str, db: Optional[str], when) -> t
     """What changed since each review: the access the record saw begin and end when it holds the
     folder's newest change, else the commits to each file (git log); and which, and why."""
     found = open_record(directory, db) if listed or db else "no workload is listed"
+    if isinstance(found, Record) and found.behind is None:
+        return (found.read(lambda store, spec: recorded_changes(listed, store, spec, windows.text(when))),
+                {"source": "record", "head": found.head, "why": None})
     if isinstance(found, Record):
-        try:
-            if found.behind is None:
-                return (recorded_changes(listed, found.store, found.spec, windows.text(when)),
-                        {"source": "record", "head": found.head, "why": None})
-        except found.store.failure as error:
-            fail_usage(f"the record could not be read: {str(error).strip()}")
-        finally:
-            found.store.close()
+        found.store.close()
         found = found.behind
     return changes(listed, spec_root(directory), when), {"source": "git", "head": None, "why": found}
 
