@@ -110,7 +110,11 @@ class Source:
 
     def relabel(self, error: SpecError) -> SpecError:
         """The error with its places in the revision, not in the temporary copy."""
-        return SpecError([replace(d, pos=_relabel(d.pos, self.copy, self.label)) for d in error.diagnostics])
+        return SpecError([replace(d, pos=self.place(d.pos)) for d in error.diagnostics])
+
+    def place(self, pos: Pos) -> Pos:
+        """A place in the revision (REV:path), not in the temporary copy."""
+        return _relabel(pos, self.copy, self.label)
 
 
 def _load_and_read(source: Source, recursive: bool, at: datetime | None = None) -> Side:

@@ -567,3 +567,31 @@ def test_the_timeline_is_shown_as_text_in_the_browser(browser, tmp_path, monkeyp
     assert page.js("document.getElementById('timeline-status').textContent").startswith("No timeline: ")
     assert page.js("document.getElementById('timeline-body').hidden")
     page.close()
+
+
+# ---- --rev: places in the revision, not in its temporary copy
+
+def test_with_rev_findings_name_the_revision_and_sarif_the_repository_path(tmp_path, monkeypatch):
+    history = History(tmp_path / "repo", 22, monkeypatch)
+    then = git(history.root, "rev-parse", "HEAD").strip()
+    history.step()
+    history.commit("later")
+
+    def run(*args):
+        done = run_wiam(*args, "--rev", then, cwd=history.root)
+        assert done.returncode in (0, 1) and "wiam-rev-" not in done.stdout, done.stderr
+        return done.stdout
+    found = json.loads(run("analyze", "specs", "-f", "json"))["findings"]
+    assert found and all(f["file"].startswith(f"{then}:specs/") for f in found)
+    for f in found:  # each place is a file of that revision
+        assert git(history.root, "cat-file", "-t", f["file"], check=False).strip() == "blob"
+    assert f"{then}:specs/" in run("analyze", "specs")
+    sarif = json.loads(run("analyze", "specs", "-f", "sarif"))["runs"][0]
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["results"]}
+    assert uris == {f["file"].split(":", 1)[1] for f in found} and sarif["properties"]["revision"] == then
+    out = tmp_path / "r.html"
+    run("report", "specs", "--out", out)
+    data = embedded(out.read_bytes())
+    assert {f["file"] for f in data["findings"]} == {f["file"] for f in found}
+    assert data["meta"]["revision"] == {"commit": then, "dirty": False}
+    assert "wiam-rev-" not in json.dumps(data)

@@ -328,6 +328,16 @@ def test_the_report_shows_each_workloads_review_status(spec, tmp_path):
     shown = {n["label"]: n.get("review") for n in unpack(packed.decode())["nodes"] if n["type"] == "workload"}
     last, due = TODAY - timedelta(days=10), TODAY + timedelta(days=80)
     assert shown == {"fresh": f"fresh (last {last}, due {due})", "never": "overdue (never reviewed)"}
+    repo = init_repo(tmp_path / "repo")  # with --rev, the review status is judged at the revision's own time
+    (repo / "specs").mkdir()
+    for file in folder.iterdir():
+        (repo / "specs" / file.name).write_bytes(file.read_bytes())
+    commit_all(repo, "the spec")
+    then = run_wiam("report", repo / "specs", "--rev", "HEAD", "--out", tmp_path / "then.html")
+    assert then.returncode == 0 and "Traceback" not in then.stderr, then.stderr
+    packed = re.search(rb'id="wiam-data">([^<]*)</script>', (tmp_path / "then.html").read_bytes()).group(1)
+    assert {n["label"]: n.get("review") for n in unpack(packed.decode())["nodes"] if n["type"] == "workload"}["never"] \
+        == "overdue (never reviewed)"
 
 
 def test_settings_written_as_a_yaml_mapping_says_how_to_write_it(spec):

@@ -11,6 +11,7 @@ import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from .. import windows
 from ..analysis import SEVERITIES, Finding, Rule
@@ -133,16 +134,17 @@ def record_timeline(store: Store, spec: int, head: str, behind: str | None) -> d
 
 def report_data(access: AccessGraph, findings: list[Finding], rules: dict[str, Rule], meta: dict,
                 reviews: dict[str, str] | None = None, windows_of: dict[str, list[dict]] | None = None,
-                record: dict | str | None = None) -> dict:
+                record: dict | str | None = None, named: Callable[[str], str] = str) -> dict:
     """Everything the page shows, as plain JSON: nodes with their attributes (workloads with their
     windows_of), edges as index pairs, findings and counts; `reviews`, each workload's review status,
-    when the spec sets one; `record`, the record's timeline (record_timeline), or why there is none."""
+    when the spec sets one; `record`, the record's timeline (record_timeline), or why there is none;
+    `named`, how the places name a file (with --rev: in the revision, not its temporary copy)."""
     worst = worst_severity(findings)
     windows_of = windows_of or {}
     index = {node: i for i, node in enumerate(access.graph.nodes)}
     nodes = []
     for node, data in access.graph.nodes(data=True):
-        item = {"id": node, **data}
+        item = {"id": node, **data, **({"file": named(data["file"])} if "file" in data else {})}
         if data["type"] == "workload" and data["label"] in worst:
             item["severity"] = worst[data["label"]]
         if data["type"] == "workload" and data["label"] in (reviews or {}):
@@ -152,7 +154,7 @@ def report_data(access: AccessGraph, findings: list[Finding], rules: dict[str, R
         nodes.append(item)
     edges = []
     for source, target, relation, data in access.graph.edges(keys=True, data=True):
-        extra = {k: v for k, v in data.items() if k != "relation"}
+        extra = {k: named(v) if k == "file" else v for k, v in data.items() if k != "relation"}
         edges.append([index[source], index[target], relation, *([extra] if extra else [])])
     return {"meta": meta, "summary": counts(access, findings), "fold_above": FOLD_ABOVE,
             "fold_targets_above": FOLD_TARGETS_ABOVE, "severities": list(SEVERITIES),
