@@ -106,7 +106,8 @@ def review_command(directory: str = DirArgument, recursive: bool = RecursiveOpti
                    db: Optional[str] = DbOption) -> None:
     """List the workloads whose access review is due (within 14 days) or overdue under settings
     review_every, with owner, current access and what changed since the last review (the access
-    the record saw begin and end, when it is up to date; else the commits to their files); or, with --approve, write a review block into a workload's file (formatting kept)."""
+    the record saw begin and end, when it is up to date; else the commits to their files); or, with
+    --approve, write a review block into a workload's file (formatting kept)."""
     when = moment(at)
     model = valid_model(directory, recursive, fmt, Report(), when)
     if approve is not None:
