@@ -65,6 +65,7 @@ class Side:
     members: dict[str, tuple[str, ...]] = field(default_factory=dict)  # settings members: handle -> emails
     # (workload, "identity issuer-URL subject" | "grant CLOUD TARGET") -> the window on that path
     windows: dict[tuple[str, str], Window] = field(default_factory=dict)
+    reviews: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)  # workload -> (by, on YYYY-MM-DD)
 
 
 def path_windows(model: Model) -> dict[tuple[str, str], Window]:
@@ -96,7 +97,8 @@ def read_side(model: Model, label: str, folder: str | None, plans: Plans | None 
     return Side(label, folder, model.document.digest, access_tuples(model, access), analyze(model, access, plans),
                 subjects, principals, {name: _signature(model, name) for name in model.workloads}, disabled, conditions,
                 {name: w.owner for name, w in model.workloads.items()}, model.settings.owners, model.settings.members,
-                path_windows(model))
+                path_windows(model), {n: frozenset((r.by, r.on.isoformat()) for r in w.reviews)
+                                      for n, w in model.workloads.items()})
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,11 @@ class Source:
 
     def relabel(self, error: SpecError) -> SpecError:
         """The error with its places in the revision, not in the temporary copy."""
-        return SpecError([replace(d, pos=_relabel(d.pos, self.copy, self.label)) for d in error.diagnostics])
+        return SpecError([replace(d, pos=self.place(d.pos)) for d in error.diagnostics])
+
+    def place(self, pos: Pos) -> Pos:
+        """A place in the revision (REV:path), not in the temporary copy."""
+        return _relabel(pos, self.copy, self.label)
 
 
 def _load_and_read(source: Source, recursive: bool, at: datetime | None = None) -> Side:

@@ -25,6 +25,7 @@ from . import windows
 from .diagnostics import SpecError
 from .diff import Access, Comparison, Diff, Side, Source, _git, compare, copy_revision, read_objects, repository_of
 from .loader import UsageError
+from .review import RecordedReviews
 from .store import Store
 
 Held = tuple[Access, str]  # a tuple and the claims (JSON, "" for none) its subject must present
@@ -205,6 +206,7 @@ def _spec_id(store: Store, name: str) -> tuple[int, str | None]:
 def cut_back(store: Store, spec: int, keep: int) -> None:
     """The record as it stood after commit `keep`: what later commits wrote is taken back."""
     for statement in ("DELETE FROM findings WHERE spec = ? AND seq > ?",
+                      "DELETE FROM reviews WHERE spec = ? AND seq > ?",
                       "DELETE FROM commits WHERE spec = ? AND seq > ?",
                       "DELETE FROM intervals WHERE spec = ? AND began > ?",
                       "DELETE FROM workloads WHERE spec = ? AND began > ?",
@@ -263,7 +265,7 @@ def record(folder: str, store: Store, recursive: bool = False, head: str = "HEAD
         base_sha = valid[-1][1] if valid and valid[-1][2] else None  # copied when a commit needs it
         base = None
         state, seq = load_state(store, spec), kept
-        writer, documents = Writer(store, spec), {}
+        writer, documents, reviews = Writer(store, spec), {}, RecordedReviews(store, spec)
         outcome = Outcome(name, [], [], rebuilt_from)
         for commit in commits[start:]:
             if commit.tree == tree or (commit.tree is None and seq == 0):
@@ -292,6 +294,7 @@ def record(folder: str, store: Store, recursive: bool = False, head: str = "HEAD
             new = advance(state, compared)
             writer.commit(seq, commit, None, compared.diff.classification)
             writer.changes(seq, state, new, compared.diff)
+            reviews.commit(seq, new.lineage, compared.new.reviews)
             _drop(base, documents)
             base, state = head_copy, new
         if commits:

@@ -1,5 +1,6 @@
 """Access reviews: which workloads are due or overdue for review under settings.review_every, and
-what changed in their files since their last review."""
+what changed since their last review: the access the record (wiam history) saw begin and end, else
+the commits to their files; and the record's reviews table, which the history walk writes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from . import registry
 from .model import Model, Review, Workload
 from .revision import run_git
+from .store import Store
 
 DUE_SOON = timedelta(days=14)  # a review falls due this long before its interval ends
 CHANGES_SHOWN = 20  # commits listed per workload, newest first
@@ -45,6 +47,13 @@ class Change:
     day: str
     author: str
     subject: str
+
+
+@dataclass(frozen=True)
+class AccessChange(Change):
+    """A tuple of the workload's that began or ended at a recorded commit."""
+    event: str  # "began" or "ended"
+    access: str  # "subject -> cloud target -> permission on resource [(indirect)] [when claims]"
 
 
 @dataclass(frozen=True)
@@ -131,4 +140,49 @@ def changes(listed: list[Status], folder: str, until: datetime) -> dict[str, tup
             continue
         commits = log.get(os.path.relpath(s.file, folder).replace(os.sep, "/"), [])
         found[s.workload] = tuple(c for when, c in commits if day is None or when >= _start(day))[:CHANGES_SHOWN]
+    return found
+
+
+class RecordedReviews:
+    """The record's reviews table, written as a history walks: each review block of a workload lineage
+    at the commit where it first appeared (a later rename or removal leaves that row as it is)."""
+
+    def __init__(self, store: Store, spec: int):
+        self.store, self.spec = store, spec
+        self.seen = set(store.rows("SELECT lineage, reviewer, day FROM reviews WHERE spec = ?", (spec,)))
+
+    def commit(self, seq: int, lineage: dict[str, int], reviews: dict[str, frozenset[tuple[str, str]]]) -> None:
+        """The reviews of a commit's workloads (those it read: all, or the slice it changed)."""
+        fresh = sorted({(lineage[name], name, by, on) for name, found in reviews.items() for by, on in found
+                        if (lineage[name], by, on) not in self.seen})
+        self.seen |= {(n, by, on) for n, _, by, on in fresh}
+        self.store.run_many("INSERT INTO reviews (spec, lineage, workload, reviewer, day, seq) VALUES (?, ?, ?, ?, ?, ?)",
+                            [(self.spec, *row, seq) for row in fresh])
+
+
+def access_text(subject: str, cloud: str, target: str, permission: str, resource: str, indirect, claims: str) -> str:
+    """A recorded tuple in one line, as an AccessChange shows it."""
+    return (f"{subject} -> {cloud} {target} -> {permission} on {resource}" + (" (indirect)" if indirect else "")
+            + (f" when {claims}" if claims else ""))
+
+
+def recorded_changes(listed: list[Status], store: Store, spec: int, until: str) -> dict[str, tuple[AccessChange, ...]]:
+    """By workload: the tuples of its lineage (the workload across its renames) that began or ended at
+    a recorded commit since the start of the day of its last review (all, never reviewed) up to `until`
+    (a UTC time as the record writes it), the newest
+    CHANGES_SHOWN commits' worth, newest first."""
+    found = {}
+    for s in listed:
+        rows = store.rows(
+            "SELECT c.seq, c.sha, c.date, c.author, c.message, c.seq = i.began, t.subject, t.cloud, t.target, "
+            "t.permission, t.resource, t.indirect, i.conditions FROM intervals i JOIN tuples t ON t.spec = i.spec AND t.id = i.tuple "
+            "JOIN commits c ON c.spec = i.spec AND (c.seq = i.began OR c.seq = i.ended) "
+            "WHERE i.spec = ? AND c.date >= ? AND c.date <= ? AND t.lineage IN "
+            "(SELECT lineage FROM workloads WHERE spec = ? AND name = ? AND ended IS NULL) "
+            "ORDER BY c.seq DESC, c.seq = i.began, t.subject, t.cloud, t.target, t.permission, t.resource, t.indirect",
+            (spec, f"{s.last.on.isoformat()}T00:00:00Z" if s.last else "", until, spec, s.workload))
+        newest = sorted({row[0] for row in rows}, reverse=True)[:CHANGES_SHOWN]
+        found[s.workload] = tuple(
+            AccessChange(sha, day, author, message.split("\n", 1)[0], "began" if began else "ended", access_text(*row))
+            for seq, sha, day, author, message, began, *row in rows if newest and seq >= newest[-1])
     return found

@@ -41,6 +41,15 @@ MIGRATIONS: list[list[str]] = [[
     "CREATE INDEX intervals_open ON intervals (spec, ended)",
     "CREATE INDEX tuples_resource ON tuples (spec, resource)",
     "CREATE INDEX workloads_name ON workloads (spec, name)",
+], [
+    # a review block of a workload lineage as first seen, at commit seq; a record of version 1 is emptied
+    # and rebuilt whole by the next run (its commits' review blocks were never read): nothing is lost,
+    # since the record never holds a commit the branch no longer has
+    """CREATE TABLE reviews (spec BIGINT NOT NULL REFERENCES specs (id), lineage BIGINT NOT NULL,
+        workload TEXT NOT NULL, reviewer TEXT NOT NULL, day TEXT NOT NULL, seq BIGINT NOT NULL,
+        PRIMARY KEY (spec, lineage, reviewer, day))""",
+    *(f"DELETE FROM {table}" for table in ("findings", "intervals", "tuples", "workloads", "commits")),
+    "UPDATE specs SET head = NULL",
 ]]
 VERSION = len(MIGRATIONS)
 _HAS_SCHEMA = {"sqlite": "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'wiam_schema'",

@@ -113,3 +113,9 @@ CASES: list[Case] = [
     Case("huge-data-file", "a.wiam.json", '{"x": "' + "a" * 2_700_000 + '"}', 1, 1, "more than the 2,621,440"),
     Case("huge-data-file", "a.wiam.yaml", 'x: "' + "a" * 2_700_000 + '"\n', 1, 1, "more than the 2,621,440"),
 ]
+
+# What a pull request's commits may carry in their messages and author names: markup and script for
+# an HTML page, terminal escapes, a bidi override, a spreadsheet formula, template syntax.
+COMMIT_TEXT = ["</script><script>window.pwned=1</script><img src=x onerror=window.pwned=2>",
+               "\x1b]8;;http://x\x07link\x1b]8;;\x07 \x1b[31mred", "admin\u202egnp.exe", '=HYPERLINK("http://x")',
+               "${var.x} %{ if } {{TITLE}} {{DATA}}"]

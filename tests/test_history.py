@@ -35,7 +35,8 @@ from support.postgres import binaries, server
 from support.specs import write_spec
 
 TABLES = {"specs": "id", "commits": "spec, seq", "workloads": "spec, id", "tuples": "spec, id",
-          "intervals": "spec, id", "findings": "spec, seq, rule, workload, file, line, col, message"}
+          "intervals": "spec, id", "findings": "spec, seq, rule, workload, file, line, col, message",
+          "reviews": "spec, lineage, reviewer, day"}
 HEADER = '''issuer "github" {
   kind = "github_actions"
 }
@@ -61,6 +62,7 @@ class History:
         self.specs = root / "specs"
         self.workloads: dict[str, dict] = {}  # lineage -> its workload as it is now
         self.lineage: dict[str, dict[str, str]] = {}  # commit -> workload name -> lineage
+        self.reviews: dict[tuple, str] = {}  # (lineage, name, by, on) -> the first valid commit holding it
         self.day, self.fresh, self.broken = 0, 0, False
         self.commit("outside the spec folder", spec=False)  # before the folder exists: not recorded
         for _ in range(4):
@@ -77,6 +79,10 @@ class History:
         (self.root / "README").write_text(f"day {self.day}\n")  # every commit changes something
         sha = commit_all(self.root, message)
         self.lineage[sha] = {w["name"]: lineage for lineage, w in self.workloads.items()}
+        for lineage, w in self.workloads.items() if spec and not self.broken else ():
+            for by, on in w.get("reviews", []):
+                if not any(key[0] == lineage and key[2:] == (by, on) for key in self.reviews):
+                    self.reviews[(lineage, w["name"], by, on)] = sha
         return sha
 
     def write(self) -> None:
@@ -109,7 +115,7 @@ class History:
             return self.commit("fix the broken file")
         names = sorted(self.workloads)
         kind = self.rng.choice(["add", "remove", "rename", "move", "kill", "window", "actions", "claims", "broken",
-                                "readme"])
+                                "review", "readme"])
         pick = self.workloads[self.rng.choice(names)] if names else None
         if kind == "add" or pick is None:
             self.add()
@@ -130,6 +136,10 @@ class History:
             pick["claims"] = not pick["claims"]
         elif kind == "broken":
             self.broken = True
+        elif kind == "review":  # a review block added, or the last one taken out
+            reviews = pick.setdefault("reviews", [])
+            reviews[:] = reviews[:-1] if reviews and self.rng.random() < 0.3 else reviews + [
+                (self.rng.choice(["alice", "bob"]), (START + timedelta(days=self.rng.randrange(self.day + 1))).date().isoformat())]
         return self.commit(kind)  # "readme" changes nothing in the spec folder
 
     def break_spec(self) -> None:
@@ -143,6 +153,7 @@ def _workload_hcl(lineage: str, w: dict) -> str:
     pin = f'environment = "{w["env"]}"' if w["env"] else 'ref        = "refs/heads/main"'
     if w.get("claims"):
         pin += '\n    claims = {\n      job_workflow_ref = "acme/ci/.github/workflows/d.yml@refs/heads/main"\n    }'
+    extra += "".join(f'  review {{\n    by = "{by}"\n    on = "{on}"\n  }}\n' for by, on in w.get("reviews", []))
     return (f'workload "{w["name"]}" {{\n{extra}  identity {{\n    issuer     = "github"\n'
             f'    repository = "acme/{lineage}"\n    {pin}\n  }}\n'
             f'  grant "aws" "{w["target"]}" {{\n    actions   = {json.dumps(w["actions"])}\n'
@@ -202,6 +213,13 @@ def recorded_intervals(store) -> set[tuple]:
     return {(*row[:7], bool(row[7]), *row[8:]) for row in rows}
 
 
+def recorded_reviews(store) -> dict[tuple, str]:
+    rows = store.rows("SELECT (SELECT w.name FROM workloads w WHERE w.spec = r.spec AND w.lineage = r.lineage "
+                      "ORDER BY w.began, w.id LIMIT 1), r.workload, r.reviewer, r.day, c.sha FROM reviews r "
+                      "JOIN commits c ON c.spec = r.spec AND c.seq = r.seq")
+    return {tuple(row[:4]): row[4] for row in rows}
+
+
 def every_row(store) -> dict[str, list[tuple]]:
     return {table: store.rows(f"SELECT * FROM {table} ORDER BY {order}") for table, order in TABLES.items()}
 
@@ -230,6 +248,7 @@ def test_the_record_is_every_revision_compiled_whole_and_an_incremental_record_i
         full = open_store(str(tmp_path / "full.sqlite"))
         record(str(history.specs), full)
         assert recorded_intervals(full) == expected_intervals(history, tmp_path)
+        assert recorded_reviews(full) == history.reviews
         assert every_row(incremental) == every_row(full)
         invalid = full.rows("SELECT count(*) FROM commits WHERE valid = 0")[0][0]
         assert invalid == git(history.root, "log", "--format=%s").split("\n").count("broken")
@@ -372,11 +391,12 @@ def postgres_url():
 def test_sqlite_and_postgresql_hold_the_same_rows(tmp_path, monkeypatch, postgres_url):
     history = History(tmp_path / "repo", 6, monkeypatch)
     lite, pg = open_store(str(tmp_path / "record.sqlite")), open_store(postgres_url)
+    history.workloads[sorted(history.workloads)[0]]["reviews"] = [("O'Brien; DROP TABLE reviews", "2026-01-02")]
     for _ in range(2):
         _grow(history, 5)
         for store in (lite, pg):
             record(str(history.specs), store)
-    assert every_row(lite) == every_row(pg) and every_row(pg)["intervals"]
+    assert every_row(lite) == every_row(pg) and every_row(pg)["intervals"] and every_row(pg)["reviews"]
     resource = lite.rows("SELECT resource FROM tuples ORDER BY id")[0][0]
     for query in readme_queries(resource, text(START + timedelta(days=4)), (text(START), text(START + timedelta(days=9)))):
         assert lite.rows(query) == pg.rows(query) != []
@@ -507,3 +527,21 @@ def test_the_slice_and_the_whole_read_agree_on_a_window_closed_at_the_moment_of_
     assert not sliced.whole and whole.whole
     assert sliced.diff.as_json() == whole.diff.as_json() and sliced.diff.classification == "neutral"
     assert not any(a.workload == "w1" for a in sliced.old.tuples | sliced.new.tuples)
+
+
+def test_a_record_of_schema_1_is_emptied_when_opened_and_rebuilt_whole_with_its_reviews(tmp_path, monkeypatch):
+    history = History(tmp_path / "repo", 14, monkeypatch)
+    history.workloads[sorted(history.workloads)[0]]["reviews"] = [("alice", "2026-01-02")]
+    _grow(history, 4)
+    path = str(tmp_path / "old.sqlite")
+    record(str(history.specs), open_store(path))
+    with sqlite3.connect(path) as old:  # as wiam's schema 1 left it: no reviews table
+        old.executescript("DROP TABLE reviews; UPDATE wiam_schema SET version = 1;")
+    upgraded = open_store(path)
+    assert upgraded.rows("SELECT version FROM wiam_schema") == [(2,)]
+    assert upgraded.rows("SELECT count(*) FROM commits") == [(0,)] and upgraded.rows("SELECT head FROM specs") == [(None,)]
+    record(str(history.specs), upgraded)
+    fresh = open_store(str(tmp_path / "fresh.sqlite"))
+    record(str(history.specs), fresh)
+    assert every_row(upgraded) == every_row(fresh) and every_row(fresh)["reviews"]
+    assert recorded_reviews(upgraded) == history.reviews

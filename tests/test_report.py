@@ -15,11 +15,18 @@ import pytest
 from wiam.analysis import analyze, all_rules
 from wiam.compile import load_model
 from wiam.graph import build_graph
-from wiam.report import FOLD_ABOVE, render, report_data, unpack
+import wiam.report as report_module
+from wiam.diagnostics import printable
+from wiam.record import commit_log, spec_of
+from wiam.report import FOLD_ABOVE, record_timeline, render, report_data, unpack
+from wiam.store import open_store
 from wiam.report.vendor import LIBRARIES, VENDOR, locked_version, sha256
 
+from hostile_corpus import COMMIT_TEXT
 from support.cli import run_wiam
+from support.git import git
 from support.paths import EXAMPLE_SPECS, EXAMPLES, ROOT
+from test_history import History
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -468,3 +475,123 @@ def test_first_view_of_a_few_hundred_nodes_reads_from_the_issuers(browser, tmp_p
     page.js("document.getElementById('fit').click()")  # the whole graph is one click away
     assert page.js("cy.zoom()") < READABLE_PX / page.js("parseFloat(cy.nodes().first().style('font-size'))")
     page.close()
+
+
+# ---- the record's timeline
+
+def recorded_history(tmp_path: Path, monkeypatch, steps: int = 8):
+    """A spec folder's generated git history (test_history's) whose commits carry the hostile corpus's
+    messages and author names, and its record."""
+    history = History(tmp_path / "repo", 21, monkeypatch)
+    for number in range(steps):
+        monkeypatch.setenv("GIT_AUTHOR_NAME", f"Mallory {COMMIT_TEXT[number % len(COMMIT_TEXT)]}")
+        history.step()
+        changed = history.workloads[sorted(history.workloads)[0]]  # a change to the spec, under the hostile message
+        changed["actions"] = ["s3:PutObject"] if changed["actions"] == ["s3:GetObject"] else ["s3:GetObject"]
+        history.commit("\n\n".join(COMMIT_TEXT))
+    if history.broken:
+        history.step()
+    db = tmp_path / "record.sqlite"
+    assert run_wiam("history", str(history.specs), "--db", str(db)).returncode == 0
+    return history, db
+
+
+def test_the_timeline_is_the_record_newest_first_bounded_and_the_page_deterministic(tmp_path, monkeypatch):
+    history, db = recorded_history(tmp_path, monkeypatch)
+    epoch = {"SOURCE_DATE_EPOCH": "1767225600"}
+    pages = [run_wiam("report", str(history.specs), "--db", str(db), "--out", str(tmp_path / f"{n}.html"), env=epoch)
+             for n in "ab"]
+    assert all(p.returncode == 0 for p in pages), pages[0].stderr
+    first = (tmp_path / "a.html").read_bytes()
+    assert first == (tmp_path / "b.html").read_bytes() and b"window.pwned" not in first
+    record = embedded(first)["record"]
+    store = open_store(str(db))
+    log = commit_log(store, spec_of(store, "%s:specs" % history.root.resolve()))
+    assert [c["sha"] for c in record["commits"]] == [row["sha"] for row in reversed(log)] and record["earlier"] == 0
+    assert record["head"] == git(history.root, "rev-parse", "HEAD").strip() and record["behind"] is None
+    for shown, row in zip(record["commits"], reversed(log)):
+        assert (len(shown["began"]), len(shown["ended"])) == (row["began"], row["ended"])
+        assert shown["classification"] == (row["classification"] if row["valid"] else "invalid")
+    # what authors wrote, its lines kept and every character a browser would not show as itself escaped
+    assert [(c["author"], c["message"].split("\n")) for c in record["commits"]] == [
+        (printable(r["author"]), [printable(line) for line in r["message"].split("\n")]) for r in reversed(log)]
+    assert any(c["author"] == f"Mallory {printable(COMMIT_TEXT[1])}" for c in record["commits"])
+    assert any(c["message"] == "\n\n".join(map(printable, COMMIT_TEXT)) for c in record["commits"])
+    assert not re.search("[\x00-\x09\x0b-\x1f\u202a-\u202e\u2066-\u2069]", json.dumps(record["commits"], ensure_ascii=False))
+    intervals = store.rows("SELECT count(*) FROM intervals")[0][0]
+    assert sum(len(w["intervals"]) for w in record["workloads"]) == intervals > 0
+    assert sum(len(c["began"]) for c in record["commits"]) == intervals  # every interval began at a recorded commit
+    history.workloads[sorted(history.workloads)[0]]["actions"] = ["dynamodb:GetItem"]
+    history.commit("a change the record has not seen")
+    behind = run_wiam("report", str(history.specs), "--db", str(db), "--out", str(tmp_path / "c.html"))
+    assert "changed after the record" in embedded((tmp_path / "c.html").read_bytes())["record"]["behind"], behind.stderr
+    missing = run_wiam("report", str(history.specs), "--db", str(tmp_path / "none.sqlite"), "--out", str(tmp_path / "d.html"))
+    assert missing.returncode == 2 and "no record there" in missing.stderr and not (tmp_path / "d.html").exists()
+
+
+def test_the_timeline_shows_the_newest_commits_and_counts_the_earlier(tmp_path, monkeypatch):
+    history, db = recorded_history(tmp_path, monkeypatch, steps=3)
+    monkeypatch.setattr(report_module, "TIMELINE_COMMITS", 2)
+    monkeypatch.setattr(report_module, "TIMELINE_ACCESS", 1)
+    store = open_store(str(db))
+    spec, = store.rows("SELECT id FROM specs")[0]
+    log = commit_log(store, spec)
+    found = record_timeline(store, spec, "head", None)
+    assert [c["seq"] for c in found["commits"]] == [log[-1]["seq"], log[-2]["seq"]]
+    assert found["earlier"] == len(log) - 2 and found["last_seq"] == log[-1]["seq"]
+    for shown, row in zip(found["commits"], log[::-1]):
+        assert len(shown["began"]) == min(1, row["began"]) and shown["began_more"] == max(0, row["began"] - 1)
+
+
+def test_the_timeline_is_shown_as_text_in_the_browser(browser, tmp_path, monkeypatch):
+    history, db = recorded_history(tmp_path, monkeypatch, steps=5)
+    out = tmp_path / "r.html"
+    assert run_wiam("report", str(history.specs), "--db", str(db), "--out", str(out)).returncode == 0
+    record = embedded(out.read_bytes())["record"]
+    page = Page(browser, out)
+    rows = page.js("[...document.querySelectorAll('#timeline-commits tbody tr')].map(r => [...r.cells].map(c => c.textContent))")
+    assert [row[1] for row in rows] == [c["sha"][:12] for c in record["commits"]]
+    assert [row[2] for row in rows] == [c["author"] for c in record["commits"]]
+    assert [row[3] for row in rows] == [c["message"].split("\n")[0] + c["message"].split("\n", 1)[1].strip()
+                                        if "\n" in c["message"] else c["message"] for c in record["commits"]]
+    assert any(COMMIT_TEXT[0] in row[3] for row in rows)  # the markup shown as text
+    assert page.js("document.querySelectorAll('#timeline img, #timeline script, #timeline iframe').length") == 0
+    page.page.locator("#timeline-workloads summary").first.click()
+    page.page.wait_for_selector("#timeline-workloads details[open] .track .bar")  # drawn on the toggle event
+    bars = page.js("document.querySelectorAll('#timeline-workloads details[open] .track .bar').length")
+    assert bars == len(record["workloads"][0]["intervals"]) > 0
+    assert page.js("window.pwned === undefined") and page.problems == [] and page.requests == []
+    page.close()
+    bare = make_report(EXAMPLES / "multi-cloud", tmp_path / "bare.html")
+    page = Page(browser, bare)
+    assert page.js("document.getElementById('timeline-status').textContent").startswith("No timeline: ")
+    assert page.js("document.getElementById('timeline-body').hidden")
+    page.close()
+
+
+# ---- --rev: places in the revision, not in its temporary copy
+
+def test_with_rev_findings_name_the_revision_and_sarif_the_repository_path(tmp_path, monkeypatch):
+    history = History(tmp_path / "repo", 22, monkeypatch)
+    then = git(history.root, "rev-parse", "HEAD").strip()
+    history.step()
+    history.commit("later")
+
+    def run(*args):
+        done = run_wiam(*args, "--rev", then, cwd=history.root)
+        assert done.returncode in (0, 1) and "wiam-rev-" not in done.stdout, done.stderr
+        return done.stdout
+    found = json.loads(run("analyze", "specs", "-f", "json"))["findings"]
+    assert found and all(f["file"].startswith(f"{then}:specs/") for f in found)
+    for f in found:  # each place is a file of that revision
+        assert git(history.root, "cat-file", "-t", f["file"], check=False).strip() == "blob"
+    assert f"{then}:specs/" in run("analyze", "specs")
+    sarif = json.loads(run("analyze", "specs", "-f", "sarif"))["runs"][0]
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["results"]}
+    assert uris == {f["file"].split(":", 1)[1] for f in found} and sarif["properties"]["revision"] == then
+    out = tmp_path / "r.html"
+    run("report", "specs", "--out", out)
+    data = embedded(out.read_bytes())
+    assert {f["file"] for f in data["findings"]} == {f["file"] for f in found}
+    assert data["meta"]["revision"] == {"commit": then, "dirty": False}
+    assert "wiam-rev-" not in json.dumps(data)

@@ -112,7 +112,64 @@ def test_changes_since_the_last_review_come_from_git(tmp_path, monkeypatch):
     _, out = review_json(specs)
     found = {w["workload"]: [c["subject"] for c in w["changes"]] for w in out["workloads"]}
     assert found == {"a": ["tweak a", "widen both", "widen a"], "b": ["widen both"]}
+    assert out["changes_from"] == {"source": "git", "head": None, "why": "no record (wiam history writes one)"}
     assert run_wiam("review", specs).stdout.count("changed:") == 4
+
+
+def _workload(name, lineage, actions, day):
+    grant = ("aws", "prod", f'actions = {json.dumps(actions)}\n    resources = ["arn:aws:s3:::{lineage}/*"]')
+    return workload_hcl(name, [f'issuer = "github"\n    repository = "acme/{lineage}"\n    ref = "refs/heads/main"'],
+                        [grant], extra=f'  owner = "team-a"\n  review {{\n    by = "alice"\n    on = "{day}"\n  }}\n')
+
+
+def test_changes_since_the_last_review_come_from_the_record_when_it_is_up_to_date(tmp_path, monkeypatch):
+    """With a record that holds the folder's newest change, each workload gets the access its lineage
+    (across a rename) began and ended since its review, with commit and author; a change the record
+    has not seen yet sends review back to git log, saying why."""
+    repo = init_repo(tmp_path / "repo")
+    specs, db = repo / "specs", tmp_path / "record.sqlite"
+    specs.mkdir()
+    (specs / "base.wiam.hcl").write_text(BASE_HCL + settings_hcl())
+    reviews = {"a": (TODAY - timedelta(days=120)).isoformat(), "b": (TODAY - timedelta(days=95)).isoformat()}
+    names = {"a": "a", "b": "b"}
+    actions = {"a": ["s3:GetObject"], "b": ["s3:GetObject"]}
+    shas = {}
+    for offset, change, message in ((-130, {}, "before the reviews"), (-100, {"a": ["s3:PutObject"]}, "widen a"),
+                                    (-60, {"a": ["sqs:SendMessage"], "b": ["s3:PutObject"]}, "widen both"),
+                                    (-30, {}, "rename b"), (-5, {"a": ["-s3:GetObject"]}, "narrow a")):
+        day = (TODAY + timedelta(days=offset)).isoformat()
+        for variable in ("GIT_COMMITTER_DATE", "GIT_AUTHOR_DATE"):
+            monkeypatch.setenv(variable, f"{day}T12:00:00Z")
+        monkeypatch.setenv("GIT_AUTHOR_NAME", f"Mallory {message} \x1b[31m")
+        names["b"] = "bee" if message == "rename b" else names["b"]
+        for lineage, added in change.items():
+            kept = set(actions[lineage]) - {x[1:] for x in added if x.startswith("-")}
+            actions[lineage] = sorted(kept | {x for x in added if not x.startswith("-")})
+        for lineage in "ab":
+            (specs / f"{lineage}.wiam.hcl").write_text(_workload(names[lineage], lineage, actions[lineage], reviews[lineage]))
+        shas[message] = commit_all(repo, message)
+    assert run_wiam("history", specs, "--db", db).returncode == 0
+    done, out = review_json(specs, "--db", db)
+    assert out["changes_from"] == {"source": "record", "head": shas["narrow a"], "why": None}
+    found = {w["workload"]: [(c["event"], c["access"].split(" -> ")[-1], c["subject"], c["commit"]) for c in w["changes"]]
+             for w in out["workloads"]}
+    assert found == {"a": [("ended", "s3:GetObject on arn:aws:s3:::a/*", "narrow a", shas["narrow a"]),
+                           ("began", "sqs:SendMessage on arn:aws:s3:::a/*", "widen both", shas["widen both"]),
+                           ("began", "s3:PutObject on arn:aws:s3:::a/*", "widen a", shas["widen a"])],
+                     "bee": [("began", "s3:PutObject on arn:aws:s3:::b/*", "widen both", shas["widen both"])]}
+    change = out["workloads"][0]["changes"][0]
+    assert change["author"] == "Mallory narrow a \x1b[31m" and change["day"].startswith((TODAY - timedelta(days=5)).isoformat())
+    text = run_wiam("review", specs, "--db", db).stdout
+    assert f"through {shas['narrow a'][:12]}" in text and "\x1b" not in text
+    assert (f"  ended: {change['day']} {shas['narrow a'][:12]} Mallory narrow a \\x1b[31m: narrow a: "
+            "repo:acme/a:ref:refs/heads/main -> aws prod -> s3:GetObject on arn:aws:s3:::a/*\n") in text
+    assert text.count("  began: ") == 3 and text.count("  ended: ") == 1
+    (specs / "a.wiam.hcl").write_text(_workload("a", "a", ["s3:GetObject"], reviews["a"]))
+    commit_all(repo, "after the record")
+    _, behind = review_json(specs, "--db", db)
+    assert behind["changes_from"]["source"] == "git" and "changed after the record" in behind["changes_from"]["why"]
+    assert [c["subject"] for c in behind["workloads"][0]["changes"]][0] == "after the record"
+    assert run_wiam("review", specs, "--db", tmp_path / "none.sqlite").returncode == 2
 
 
 def test_changes_are_unknown_outside_git(tmp_path):
@@ -271,6 +328,16 @@ def test_the_report_shows_each_workloads_review_status(spec, tmp_path):
     shown = {n["label"]: n.get("review") for n in unpack(packed.decode())["nodes"] if n["type"] == "workload"}
     last, due = TODAY - timedelta(days=10), TODAY + timedelta(days=80)
     assert shown == {"fresh": f"fresh (last {last}, due {due})", "never": "overdue (never reviewed)"}
+    repo = init_repo(tmp_path / "repo")  # with --rev, the review status is judged at the revision's own time
+    (repo / "specs").mkdir()
+    for file in folder.iterdir():
+        (repo / "specs" / file.name).write_bytes(file.read_bytes())
+    commit_all(repo, "the spec")
+    then = run_wiam("report", repo / "specs", "--rev", "HEAD", "--out", tmp_path / "then.html")
+    assert then.returncode == 0 and "Traceback" not in then.stderr, then.stderr
+    packed = re.search(rb'id="wiam-data">([^<]*)</script>', (tmp_path / "then.html").read_bytes()).group(1)
+    assert {n["label"]: n.get("review") for n in unpack(packed.decode())["nodes"] if n["type"] == "workload"}["never"] \
+        == "overdue (never reviewed)"
 
 
 def test_settings_written_as_a_yaml_mapping_says_how_to_write_it(spec):

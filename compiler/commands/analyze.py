@@ -19,7 +19,8 @@ from ..analysis import output as analysis_output
 from ..diagnostics import Report
 from ..graph import build_graph
 from ..revision import line_origin
-from .common import AtOption, RevOption, duration, moment, EXIT_SPEC, DirArgument, OutOption, RecursiveOption, emit, planned_spec
+from .common import (AtOption, RevOption, duration, moment, EXIT_SPEC, DirArgument, OutOption, RecursiveOption, emit,
+                     places, planned_revision, relabelled)
 
 
 class AnalyzeFormat(str, Enum):
@@ -44,17 +45,21 @@ def analyze(directory: str = DirArgument, recursive: bool = RecursiveOption,
                                                 help="WIAM023: the longest a break-glass window may hold.")) -> None:
     """Least-privilege findings, each with its rule, severity, place in the spec and fix, at --at."""
     limits = Limits(duration("--expiring-within", expiring_within), duration("--max-break-glass", max_break_glass))
-    model, plans = planned_spec(directory, recursive, fmt, Report(), moment(at, rev), rev)
+    model, plans, source = planned_revision(directory, recursive, fmt, Report(), moment(at, rev), rev)
     rules = all_rules()
-    findings = analyze_model(model, build_graph(model, plans), plans, limits)
+    named = places(source, directory, in_work_tree=fmt is AnalyzeFormat.sarif)
+    findings = relabelled(analyze_model(model, build_graph(model, plans), plans, limits), named)
     failing = at_or_above(findings, fail_on.value) if fail_on else []
-    disabled = [{**item, "since": line_origin(item["file"], item["line"])} for item in disabled_blocks(model)]
+    disabled = [{**item, "file": named(item["file"]), "since": line_origin(item["file"], item["line"])}
+                for item in disabled_blocks(model)]
     if fmt is AnalyzeFormat.json:
         data = {"at": windows.text(model.at),
                 **analysis_output.to_json(findings, rules, fail_on.value if fail_on else None), "disabled": disabled}
         emit((json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode(), out, directory)
     elif fmt is AnalyzeFormat.sarif:
         sarif = analysis_output.to_sarif(findings, rules, __version__, windows.text(model.at))
+        if source is not None:  # the places are the work tree's paths; the revision read is this one
+            sarif["runs"][0].setdefault("properties", {})["revision"] = source.label.partition(":")[0]
         emit((json.dumps(sarif, indent=2, ensure_ascii=False) + "\n").encode(), out, directory)
         if len(sarif["runs"][0]["results"]) < len(findings):  # the exit code still counts them all
             typer.echo("note: " + analysis_output.truncation_note(len(findings), len(sarif["runs"][0]["results"])),

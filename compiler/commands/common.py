@@ -12,6 +12,7 @@ import shutil
 import sys
 import tempfile
 from contextlib import contextmanager
+from dataclasses import replace
 from enum import Enum
 from functools import wraps
 from typing import Callable, Optional
@@ -23,7 +24,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from .. import registry, windows
 from ..cache import remember_valid
 from ..compile import load_planned
-from ..diagnostics import Report, SpecError, bounded, printable
+from ..diagnostics import Pos, Report, SpecError, bounded, printable
+from ..diff import Source, repository_of
+from ..findings import Finding
 from ..loader import UsageError, inside, spec_root
 from ..model import Model
 from ..plan import Plans
@@ -123,6 +126,12 @@ def planned_spec(directory: str, recursive: bool, fmt, report: Report, at=None,
     2 on misuse; with `rev`, of the spec as it stood then (see spec_then). The spec is marked known
     valid (incremental diffs start from such a base), and the model, which lives as long as the
     command, is frozen out of the collector's later passes."""
+    return planned_revision(directory, recursive, fmt, report, at, rev)[:2]
+
+
+def planned_revision(directory: str, recursive: bool, fmt, report: Report, at=None,
+                     rev: str | None = None) -> tuple[Model, Plans, Source | None]:
+    """planned_spec, and with `rev` the revision's copy the model's files are in (see places)."""
     source = None
     try:
         if rev is not None:
@@ -137,7 +146,28 @@ def planned_spec(directory: str, recursive: bool, fmt, report: Report, at=None,
         fail_usage(str(error))
     gc.freeze()
     remember_valid(model.document.digest)
-    return model, plans
+    return model, plans, source
+
+
+def places(source: Source | None, directory: str, in_work_tree: bool = False) -> Callable[[str], str]:
+    """How output names a file of planned_revision's model: as it is; with a revision, not by its
+    temporary copy but as REV:path (as its errors are named), or, in_work_tree, by the file's path
+    in the work tree (SARIF's URIs are the repository's paths; the revision goes beside them)."""
+    if source is None:
+        return lambda file: file
+    top = repository_of(directory, directory)[0]  # spec_then read the revision from it
+    prefix = source.label.partition(":")[2]
+
+    def named(file: str) -> str:
+        if not file.startswith(source.folder + os.sep):
+            return file
+        return (os.path.join(top, prefix, file[len(source.folder) + 1:]) if in_work_tree
+                else source.place(Pos(file, 0, 0)).file)
+    return named
+
+
+def relabelled(findings: list[Finding], named: Callable[[str], str]) -> list[Finding]:
+    return [replace(f, pos=f.pos._replace(file=named(f.pos.file))) for f in findings]
 
 
 def valid_model(directory: str, recursive: bool, fmt, report: Report, at=None) -> Model:

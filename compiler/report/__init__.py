@@ -11,18 +11,26 @@ import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from .. import windows
 from ..analysis import SEVERITIES, Finding, Rule
 from ..analysis.output import finding_json, summary
 from ..access import AccessGraph
+from ..diagnostics import printable
 from ..model import Model
+from ..record import commit_log
+from ..review import access_text
+from ..store import Store
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 # Above this many nodes the graph opens folded: workloads by owner, principals into their target,
 # and above this many targets, targets into their cloud.
 FOLD_ABOVE = 400
 FOLD_TARGETS_ABOVE = 40
+# The record's timeline: the newest commits shown, the tuples listed per commit and side, the intervals per
+# workload, and the characters of a commit message (a crafted one may be megabytes).
+TIMELINE_COMMITS, TIMELINE_ACCESS, TIMELINE_INTERVALS, TIMELINE_MESSAGE = 200, 50, 100, 2000
 
 
 def generated_at() -> str:
@@ -72,17 +80,71 @@ def workload_windows(model: Model) -> dict[str, list[dict]]:
     return found
 
 
+def _name_at(names: list[tuple[int, str]], seq: int) -> str:
+    """A lineage's name at a commit: the last it was given by then (names as (began, name), in order)."""
+    return [name for began, name in names if began <= seq][-1]
+
+
+def shown_message(message: str) -> str:
+    """A commit message as the page shows it: its lines kept, every other character a browser would
+    not show as itself escaped (a bidi override reorders the text around it), and cut short."""
+    return "\n".join(printable(line) for line in message[:TIMELINE_MESSAGE].split("\n"))
+
+
+def record_timeline(store: Store, spec: int, head: str, behind: str | None) -> dict:
+    """The record for the page: its newest TIMELINE_COMMITS commits, newest first, each with the
+    tuples it began and ended (TIMELINE_ACCESS of each shown), how many earlier commits there are,
+    and per workload lineage (under its latest name) its intervals by commit seq (TIMELINE_INTERVALS
+    shown). Every list is in a fixed order: the same record gives the same page."""
+    names: dict[int, list[tuple[int, str]]] = {}
+    for lineage, began, name in store.rows("SELECT lineage, began, name FROM workloads WHERE spec = ? "
+                                           "ORDER BY lineage, began, id", (spec,)):
+        names.setdefault(lineage, []).append((began, name))
+    rows = store.rows(
+        "SELECT t.lineage, t.subject, t.cloud, t.target, t.permission, t.resource, t.indirect, i.conditions, i.began, "
+        "i.ended, b.date, e.date FROM intervals i JOIN tuples t ON t.spec = i.spec AND t.id = i.tuple "
+        "JOIN commits b ON b.spec = i.spec AND b.seq = i.began LEFT JOIN commits e ON e.spec = i.spec AND e.seq = i.ended "
+        "WHERE i.spec = ? ORDER BY t.lineage, i.began, i.id", (spec,))
+    log = commit_log(store, spec)
+    shown = log[::-1][:TIMELINE_COMMITS]
+    events: dict[tuple[str, int], list[str]] = {}
+    intervals: dict[int, list[dict]] = {}
+    for lineage, *tuple_, began, ended, since, until in rows:
+        text = access_text(*tuple_)
+        events.setdefault(("began", began), []).append(f"{_name_at(names[lineage], began)}: {text}")
+        if ended is not None:
+            events.setdefault(("ended", ended), []).append(f"{_name_at(names[lineage], ended - 1)}: {text}")
+        intervals.setdefault(lineage, []).append({"access": text, "began": began, "ended": ended, "from": since,
+                                                  "until": until})
+    commits = []
+    for row in shown:
+        began, ended = (sorted(events.get((kind, row["seq"]), [])) for kind in ("began", "ended"))
+        commits.append({"seq": row["seq"], "sha": row["sha"], "date": row["date"], "author": printable(row["author"]),
+                        "message": shown_message(row["message"]), "findings": row["findings"],
+                        "classification": row["classification"] if row["valid"] else "invalid",
+                        "began": began[:TIMELINE_ACCESS], "ended": ended[:TIMELINE_ACCESS],
+                        "began_more": max(0, len(began) - TIMELINE_ACCESS), "ended_more": max(0, len(ended) - TIMELINE_ACCESS)})
+    workloads = [{"name": names[lineage][-1][1], "names": [name for _, name in names[lineage]],
+                  "intervals": found[:TIMELINE_INTERVALS], "more": max(0, len(found) - TIMELINE_INTERVALS)}
+                 for lineage, found in intervals.items()]
+    return {"head": head, "behind": behind, "last_seq": log[-1]["seq"] if log else 0, "commits": commits,
+            "earlier": len(log) - len(shown),
+            "workloads": sorted(workloads, key=lambda w: (w["name"], w["names"]))}
+
+
 def report_data(access: AccessGraph, findings: list[Finding], rules: dict[str, Rule], meta: dict,
-                reviews: dict[str, str] | None = None, windows_of: dict[str, list[dict]] | None = None) -> dict:
+                reviews: dict[str, str] | None = None, windows_of: dict[str, list[dict]] | None = None,
+                record: dict | str | None = None, named: Callable[[str], str] = str) -> dict:
     """Everything the page shows, as plain JSON: nodes with their attributes (workloads with their
     windows_of), edges as index pairs, findings and counts; `reviews`, each workload's review status,
-    when the spec sets one."""
+    when the spec sets one; `record`, the record's timeline (record_timeline), or why there is none;
+    `named`, how the places name a file (with --rev: in the revision, not its temporary copy)."""
     worst = worst_severity(findings)
     windows_of = windows_of or {}
     index = {node: i for i, node in enumerate(access.graph.nodes)}
     nodes = []
     for node, data in access.graph.nodes(data=True):
-        item = {"id": node, **data}
+        item = {"id": node, **data, **({"file": named(data["file"])} if "file" in data else {})}
         if data["type"] == "workload" and data["label"] in worst:
             item["severity"] = worst[data["label"]]
         if data["type"] == "workload" and data["label"] in (reviews or {}):
@@ -92,12 +154,13 @@ def report_data(access: AccessGraph, findings: list[Finding], rules: dict[str, R
         nodes.append(item)
     edges = []
     for source, target, relation, data in access.graph.edges(keys=True, data=True):
-        extra = {k: v for k, v in data.items() if k != "relation"}
+        extra = {k: named(v) if k == "file" else v for k, v in data.items() if k != "relation"}
         edges.append([index[source], index[target], relation, *([extra] if extra else [])])
     return {"meta": meta, "summary": counts(access, findings), "fold_above": FOLD_ABOVE,
             "fold_targets_above": FOLD_TARGETS_ABOVE, "severities": list(SEVERITIES),
             "nodes": nodes, "edges": edges,
-            "findings": [finding_json(f, rules[f.rule]) for f in findings]}
+            "findings": [finding_json(f, rules[f.rule]) for f in findings],
+            "record": record if isinstance(record, dict) else {"why": record or "no record was read"}}
 
 
 def pack(data: dict) -> str:

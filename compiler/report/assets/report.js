@@ -678,9 +678,73 @@
     }
     window.addEventListener("hashchange", followHash);
 
+    // ---- the record's timeline: commits newest first, then each workload's intervals (rendered when opened)
+    function accessList(label, shown, more) {
+      if (!shown.length) return null;
+      return element("div", {}, element("span", { class: "sub", text: label }),
+        element("ul", {}, shown.map((a) => element("li", { text: a })), more ? element("li", { class: "hint", text: `and ${more} more` }) : null));
+    }
+
+    function accessCell(c) {  // folded: a commit may begin hundreds of tuples
+      const began = c.began.length + c.began_more, ended = c.ended.length + c.ended_more;
+      if (!began && !ended) return "none";
+      return element("details", {}, element("summary", { text: `+${began} \u2212${ended}` }),
+        accessList("began", c.began, c.began_more), accessList("ended", c.ended, c.ended_more));
+    }
+
+    function messageCell(message) {  // the subject line; the rest of the message when opened
+      const [subject, ...rest] = message.split("\n");
+      const body = rest.join("\n").trim();
+      return body ? element("details", {}, element("summary", { text: subject }), element("div", { class: "body", text: body })) : subject;
+    }
+
+    function intervalItem(interval, last) {
+      const end = interval.ended === null ? last + 1 : interval.ended;
+      const bar = element("span", { class: interval.ended === null ? "bar open" : "bar" });
+      bar.style.left = `${(100 * (interval.began - 1)) / last}%`;
+      bar.style.width = `${(100 * (end - interval.began)) / last}%`;
+      const until = interval.ended === null ? "still held" : `until ${interval.until}`;
+      return element("li", {}, element("div", { text: interval.access }),
+        element("div", { class: "sub", text: `from ${interval.from} ${until}` }), element("div", { class: "track" }, bar));
+    }
+
+    function renderTimeline() {
+      const record = data.record;
+      const status = document.getElementById("timeline-status");
+      if (!record.commits) {
+        status.textContent = `No timeline: ${record.why}.`;
+        return;
+      }
+      status.textContent = `${record.commits.length + record.earlier} commits recorded, through ${record.head.slice(0, 12)}` +
+        (record.behind ? `; ${record.behind}` : "") + ".";
+      document.getElementById("timeline-body").hidden = false;
+      document.getElementById("timeline-commits").tBodies[0].replaceChildren(...record.commits.map((c) => element("tr", {},
+        element("td", { text: c.date }), element("td", { title: c.sha, text: c.sha.slice(0, 12) }),
+        element("td", { text: c.author }), element("td", {}, messageCell(c.message)),
+        element("td", {}, element("span", { class: `change ${c.classification}`, text: c.classification }),
+          c.findings ? ` ${c.findings} new findings` : null),
+        element("td", {}, accessCell(c)))));
+      const earlier = document.getElementById("timeline-earlier");
+      earlier.hidden = !record.earlier;
+      earlier.textContent = `${record.earlier} earlier commits are in the record, not shown.`;
+      document.getElementById("timeline-workloads").replaceChildren(...record.workloads.map((w) => {
+        const names = w.names.length > 1 ? `, formerly ${w.names.slice(0, -1).join(", ")}` : "";
+        const item = element("details", { class: "workload" }, element("summary", {}, w.name, " ",
+          element("span", { class: "sub", text: `${w.intervals.length + w.more} intervals${names}` })));
+        item.addEventListener("toggle", () => {
+          if (item.open && item.children.length === 1) {
+            item.append(element("ul", { class: "intervals" }, w.intervals.map((i) => intervalItem(i, record.last_seq))));
+            if (w.more) item.append(element("p", { class: "hint", text: `and ${w.more} more intervals` }));
+          }
+        });
+        return item;
+      }));
+    }
+
     renderSummary();
     renderFindings();
     renderWorkloads();
+    renderTimeline();
     draw();
     followHash();
     window.wiamReport = { cy, state, view, draw, select, toggle };
