@@ -31,8 +31,9 @@ class Credential:
 
     def __post_init__(self) -> None:  # CI files and cloud names are hostile: printable text only
         assert self.kind in KINDS, self.kind
-        for name in ("where", "what", "replacement", "owner"):
+        for name in ("where", "what", "owner"):
             object.__setattr__(self, name, printable(getattr(self, name)))
+        object.__setattr__(self, "replacement", "\n".join(map(printable, self.replacement.split("\n"))))
 
     def sort_key(self) -> tuple:
         return (self.pos or Pos("", 0, 0), self.where, self.kind, self.what)
@@ -53,8 +54,8 @@ def to_text(found: list[Credential]) -> str:
     lines = []
     for credential in found:
         owner = f" in {credential.owner}" if credential.owner else ""
-        lines += [f"{credential.where}: {KINDS[credential.kind]}{owner}: {credential.what}",
-                  f"  replace: {credential.replacement}"]
+        lines += [f"{credential.where}: {KINDS[credential.kind]}{owner}: {credential.what}", "  replace with:",
+                  *(f"    {line}" for line in credential.replacement.split("\n"))]
     return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -81,3 +82,16 @@ def to_sarif(found: list[Credential], version: str) -> dict:
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [{
         "tool": {"driver": {"name": "wiam", "version": version, "informationUri": INFORMATION_URI, "rules": rules}},
         "results": results}]}
+
+
+@dataclass(frozen=True)
+class CiLogins:
+    """How CI files log in to one cloud with a long-lived secret, and what replaces that: each
+    provider's `ci` module holds one (the CI scan knows no cloud by name)."""
+
+    kind: str  # the Credential kind a login with a secret is
+    actions: dict[str, frozenset[str]]  # GitHub action (owner/name, lower case) -> its inputs that take a secret
+    variables: frozenset[str]  # environment and CI variables that hold a secret
+    scripts: tuple[str, ...]  # regular expressions of shell commands that log in with a secret
+    github: str  # the step that logs in with OIDC instead (YAML, under the job's steps)
+    gitlab: str  # the job's lines that log in with an ID token instead (YAML, under the job)

@@ -1,0 +1,223 @@
+"""wiam discover: long-lived cloud credentials, in CI files (--repo) or in the clouds, and the
+secretless replacement: a draft spec and each job's workflow change. Exit codes: 0 none found,
+1 some found (a CI gate), 2 a usage error, 3 a CI file could not be read."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from typing import Optional
+
+import typer
+
+from .. import __version__, ci_draft, ci_scan
+from ..compile import load_planned
+from ..diagnostics import Diagnostic, Pos, Report, SpecError, printable
+from ..loader import UsageError, read_bytes, spec_files, spec_root
+from ..model import Model
+from ..names import fit_name
+from ..secretless import as_json, ordered, to_sarif, to_text
+from .common import EXIT_UNREAD, Cloud, DirArgument, OutputFormat, err, fail_spec, fail_usage, valid_model
+
+FORMATS = ("text", "json", "sarif")
+PERMISSIONS = "permissions:\n  id-token: write  # the job may ask GitHub for its OIDC token\n  contents: read"
+_REMOTE = re.compile(r'\[remote "origin"\][^\[]*?\burl\s*=\s*(\S+)', re.DOTALL)
+_REMOTE_PATH = re.compile(r"^(?:[a-z+]+://(?:[^@/]+@)?[^/]+/|[^@/]+@[^:/]+:)([^?#]+?)(?:\.git)?/?$")
+
+
+def repository_of(repo: str) -> str | None:
+    """OWNER/NAME (GitLab: GROUP/.../NAME) of the checkout's origin remote, from .git/config, read as
+    text (no git command runs in a checkout a pull request controls)."""
+    try:
+        config = read_bytes(os.path.join(repo, ".git", "config"), repo, 1 << 20, "a git config").decode("utf-8")
+    except (UsageError, UnicodeDecodeError):
+        return None
+    remote = _REMOTE.search(config)
+    path = _REMOTE_PATH.match(remote[1]) if remote else None
+    return path[1] if path and re.fullmatch(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+", path[1]) else None
+
+
+def _folder_model(directory: str) -> Model | None:
+    try:
+        return valid_model(directory, False, OutputFormat.text, Report()) if spec_files(directory) else None
+    except UsageError:
+        return None
+
+
+def _errors_as(fmt: str) -> OutputFormat:
+    """How spec errors print: as text, or (json, sarif) as JSON."""
+    return OutputFormat.text if fmt == "text" else OutputFormat.json
+
+
+def validated(draft: str, name: str, directory: str | None) -> None:
+    """Raises SpecError unless the folder's spec files with the draft validate (cloud limits too);
+    the errors name the draft and the folder's own files."""
+    scratch = tempfile.mkdtemp(prefix="wiam-discover-")
+    try:
+        mapping = {os.path.join(scratch, name): name}
+        for path in spec_files(directory) if directory else []:
+            copy = os.path.join(scratch, os.path.basename(path))
+            with open(copy, "wb") as out:
+                out.write(read_bytes(path, spec_root(directory)))
+            mapping[copy] = path
+        with open(os.path.join(scratch, name), "w", encoding="utf-8") as out:
+            out.write(draft)
+        try:
+            load_planned(scratch, False, Report())
+        except SpecError as error:
+            raise SpecError([Diagnostic(Pos(mapping.get(d.pos.file, d.pos.file), d.pos.line, d.pos.column),
+                                        d.block, d.message, d.hint) for d in error.diagnostics]) from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def write_new(path: str, content: bytes) -> None:
+    """Write `path` whole, and only if no file is there: a link to a complete temporary file, which
+    fails on any existing name (a file, a link, one created meanwhile)."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(path) or ".")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)
+        os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+
+
+def _change(job: ci_scan.Job, scan: ci_scan.Scan) -> str:
+    snippets = sorted({c.replacement for c in scan.found if c.pos and c.pos.file == job.file
+                       and c.cloud in job.clouds})
+    head = PERMISSIONS + "\nsteps:\n" if job.system == "github" else ""
+    indent = "  " if job.system == "github" else ""
+    return head + "\n".join("\n".join(indent + line for line in snippet.split("\n")) for snippet in snippets)
+
+
+def discover(directory: str = DirArgument,
+             repos: Optional[list[str]] = typer.Option(None, "--repo", metavar="PATH",
+                                                      help="Scan this checkout's CI files (repeatable)."),
+             clouds: Optional[list[Cloud]] = typer.Option(None, "--cloud", help="Without --repo: read these clouds."),
+             fmt: str = typer.Option("text", "--format", "-f", help="text, json or sarif."),
+             write: bool = typer.Option(False, "--write", help="Add the draft spec to the spec folder as its own file."),
+             repository: Optional[str] = typer.Option(None, "--repository", metavar="OWNER/NAME",
+                                                      help="The repository the CI runs as (default: the origin "
+                                                           "remote); with one --repo."),
+             default_branch: str = typer.Option("main", "--default-branch", metavar="NAME",
+                                                help="The branch schedule and workflow_run run on.")) -> None:
+    """Find long-lived cloud credentials: with --repo, the cloud logins in GitHub Actions workflows and
+    GitLab CI files that use secrets, each job's proposed identities and workflow change, and a draft
+    spec that replaces them (--write adds it to the spec folder). Nothing is written to any cloud."""
+    if fmt not in FORMATS:
+        fail_usage(f"--format {fmt!r}: use text, json or sarif")
+    if not repos:
+        _clouds(directory, clouds, fmt)
+        return
+    if repository is not None and len(repos) != 1:
+        fail_usage("--repository names the repository of one --repo: give one --repo with it")
+    scans, drafts, failed = [], [], Report()
+    model = _folder_model(directory) if write else None
+    for repo in repos:
+        if not os.path.isdir(repo):
+            fail_usage(f"--repo {repo}: no such folder")
+        scan = ci_scan.scan(repo, default_branch)
+        scans.append(scan)
+        failed.diagnostics += [Diagnostic(Pos(os.path.join(repo, d.pos.file), d.pos.line, d.pos.column), d.block,
+                                          d.message, d.hint) for d in scan.report.diagnostics]
+        drafts.append(_draft(scan, repository or repository_of(repo), model))
+    if write:
+        _write(directory, drafts, fmt)
+    _print(scans, drafts, failed, fmt)
+    found = any(scan.found for scan in scans)
+    raise typer.Exit(EXIT_UNREAD if failed.diagnostics else 1 if found else 0)
+
+
+def _draft(scan: ci_scan.Scan, repository: str | None, model: Model | None) -> tuple[str, str] | None:
+    """(the draft's file name, its text), or None: nothing to draft, or no repository to trust."""
+    if not ci_draft.has_workloads(scan.jobs):
+        return None
+    if repository is None:
+        scan.notes.append(f"{printable(scan.root)}: no origin remote names the repository: give --repository "
+                          "OWNER/NAME for a draft spec")
+        return None
+    where = ci_draft.place(scan.jobs, model)
+    text = ci_draft.draft(scan.jobs, {"github": repository, "gitlab": repository}, where)
+    slug = fit_name(repository.rsplit("/", 1)[-1], 40, allowed="a-z0-9-", lower=True)
+    return f"discovered-{slug}.wiam.hcl", text
+
+
+def _write(directory: str, drafts: list, fmt: str) -> None:
+    folder = spec_root(directory)
+    if not os.path.isdir(folder):
+        fail_usage(f"{directory}: no such spec folder to write the draft into")
+    for entry in filter(None, drafts):
+        name, text = entry
+        target = os.path.join(folder, name)
+        if os.path.lexists(target):
+            fail_usage(f"{target} exists: wiam never overwrites a file; move it away or merge the draft by hand")
+        try:
+            validated(text, name, directory if spec_files(directory) else None)
+        except SpecError as error:
+            fail_spec(error, _errors_as(fmt))
+        except UsageError as error:
+            fail_usage(str(error))
+        try:
+            write_new(target, text.encode("utf-8"))
+        except OSError as error:
+            fail_usage(f"cannot write {target}: {error.strerror or error}")
+        err.print(f"wrote {printable(target)}", markup=False)
+
+
+def _print(scans: list[ci_scan.Scan], drafts: list, failed: Report, fmt: str) -> None:
+    found = ordered([c for scan in scans for c in scan.found])
+    if fmt == "sarif":
+        typer.echo(json.dumps(to_sarif(found, __version__), indent=2, ensure_ascii=False))
+    elif fmt == "json":
+        typer.echo(json.dumps({
+            "credentials": [as_json(c) for c in found],
+            "jobs": [{"system": job.system, "file": job.file, "line": job.pos.line, "column": job.pos.column,
+                      "job": job.name, "clouds": sorted(job.clouds), "refs": job.refs,
+                      "environment": job.environment, "pull_request": job.pull_request,
+                      "production": job.production, "notes": job.notes, "change": _change(job, scan)}
+                     for scan in scans for job in scan.jobs],
+            "drafts": [{"file": d[0], "text": d[1]} for d in drafts if d],
+            "notes": [note for scan in scans for note in scan.notes],
+            "errors": [d.as_json() for d in failed.diagnostics]}, indent=2, ensure_ascii=False))
+    else:
+        typer.echo(to_text(found), nl=False)
+        for scan in scans:
+            for job in scan.jobs:
+                typer.echo("\n".join(ci_scan.jobs_text([job])))
+                typer.echo("  workflow change:\n" + "\n".join(f"    {line}" for line in _change(job, scan).split("\n")))
+        for entry in filter(None, drafts):
+            typer.echo(f"\n# draft spec {entry[0]} (wiam discover --write adds it)\n{entry[1]}", nl=False)
+        for note in (note for scan in scans for note in scan.notes):
+            err.print(f"note: {printable(note)}", markup=False)
+        for diagnostic in failed.diagnostics:
+            err.print(diagnostic.render(), markup=False)
+        if not found:
+            err.print("no long-lived cloud credential found", markup=False)
+
+
+def _clouds(directory: str, clouds: Optional[list[Cloud]], fmt: str) -> None:
+    """The cloud side (wiam.discovery, built beside this command): the spec's targets' long-lived keys."""
+    from .. import discovery  # noqa: PLC0415 (the cloud SDKs load only when clouds are read)
+    from .. import registry
+
+    model = valid_model(directory, False, _errors_as(fmt), Report())
+    try:
+        found = ordered(discovery.find(model, [c.value for c in clouds or []],
+                                       lambda cloud: registry.get(cloud).live.connect()))
+    except UsageError as error:
+        fail_usage(str(error))
+    if fmt == "sarif":
+        typer.echo(json.dumps(to_sarif(found, __version__), indent=2, ensure_ascii=False))
+    elif fmt == "json":
+        typer.echo(json.dumps({"credentials": [as_json(c) for c in found]}, indent=2, ensure_ascii=False))
+    else:
+        typer.echo(to_text(found), nl=False)
+    raise typer.Exit(1 if found else 0)
+
