@@ -103,16 +103,19 @@ def draft(jobs: list[Job], repositories: dict[str, str], where: Place) -> str:
                   *_block(f'target "{cloud}" "{NEW_TARGET}"', list(example.items()))]
     taken = set(where.taken)
     for job in jobs:
-        found = identities(job, where.issuers[job.system], repositories[job.system])
+        proposed = identities(job, where.issuers[job.system], repositories[job.system])
+        found = [i for i in proposed if all(str(value).isprintable() for _, value in i)]
         lines += [""] + _comment(f"{system_names[job.system]} job {job.name!r} in {job.file}")
         lines += _comment("\n".join(f"note: {note}" for note in job.notes)) if job.notes else []
+        lines += _comment("note: a trigger named with invisible characters is not proposed") \
+            if len(found) < len(proposed) else []
         if not found:
             lines += _comment("no trigger of this job can be pinned exactly: no workload drafted")
             continue
         grants = [["# TODO: a placeholder, read-only: grant what the job does",
                    *_block(f'grant "{cloud}" {hcl_value(where.targets[cloud])}',
                            list(registry.get(cloud).EXAMPLE.grant.items()))] for cloud in sorted(job.clouds)]
-        body = [("description", f"{job.name} in {job.file}, once it logs in with OIDC"), ("owner", "TODO")]
+        body = [("description", printable(f"{job.name} in {job.file}, once it logs in with OIDC")), ("owner", "TODO")]
         body += [("environment", "prod")] if job.production else []
         lines += _block(f"workload {hcl_value(workload_name(job, taken))}", body,
                         [_block("identity", identity) for identity in found] + grants)

@@ -269,6 +269,8 @@ def _github_job(scan: Scan, file: str, workflow: dict, positions: dict, job_id: 
                                    body.get("name") if isinstance(body.get("name"), str) else None,
                                    workflow.get("name") if isinstance(workflow.get("name"), str) else None)
     _pin_github(job, triggers, environment, default_branch)
+    if "uses" in body:
+        return job  # a reusable workflow's caller runs no step; the called workflow's jobs are scanned
     place = _Place(scan, job, positions)
     _env_findings(place, workflow.get("env"), ("env",), all_logins)
     _env_findings(place, body.get("env"), ("jobs", job_id, "env"), all_logins)
@@ -390,16 +392,17 @@ def _expand_include(scan: Scan, local: str) -> list[str]:
     return sorted(matches)
 
 
-def _extended(jobs: dict, name: str, depth: int = 0) -> dict:
-    """The job with what it extends: keys of the job win, as in GitLab (a shallow merge of its keywords)."""
+def _extended(jobs: dict, name: str, depth: int = 0) -> tuple[dict, dict[str, str]]:
+    """The job with what it extends, and for each keyword the job it comes from: keys of the job win,
+    as in GitLab (a shallow merge of its keywords)."""
     body = _mapping(jobs.get(name))
-    if depth > 10:
-        return body
-    merged: dict = {}
-    for parent in _list(body.get("extends")):
+    merged, origin = {}, {}
+    for parent in _list(body.get("extends")) if depth < 10 else []:
         if isinstance(parent, str) and parent in jobs:
-            merged.update(_extended(jobs, parent, depth + 1))
-    return {**merged, **body}
+            inherited, came_from = _extended(jobs, parent, depth + 1)
+            merged.update(inherited)
+            origin.update(came_from)
+    return {**merged, **body}, {**origin, **{key: name for key in body}}
 
 
 def _gitlab_pins(job: Job, body: dict, default_branch: str) -> None:
@@ -447,7 +450,8 @@ def _gitlab_pins(job: Job, body: dict, default_branch: str) -> None:
 
 
 def _gitlab_variables(place: _Place, variables: Any, path: tuple, all_logins: list[_Logins]) -> set[str]:
-    """Finds login variables set from other (CI/CD settings) variables; returns those set to plain text."""
+    """Finds login variables set from other (CI/CD settings) variables; returns those set to plain text.
+    Those of another block than the job (global, a template) are found once, for every job."""
     plain = set()
     for logins in all_logins:
         named = []
@@ -458,7 +462,7 @@ def _gitlab_variables(place: _Place, variables: Any, path: tuple, all_logins: li
                 (named.append(name) if isinstance(value, str) and "$" in value else plain.add(name))
         if named:
             _finding(place, logins, path + (named[-1],), f"variables {', '.join(named)} from CI/CD variables",
-                     shared=path == ("variables",))
+                     shared=path[0] != place.job.name)
     return plain
 
 
@@ -477,20 +481,22 @@ def scan_gitlab(scan: Scan, default_branch: str, all_logins: list[_Logins]) -> N
     for name in sorted(jobs):
         if name.startswith("."):
             continue  # a template: scanned in the jobs that extend it
-        body = _extended(jobs, name)
-        shown, positions = where[name]
-        job = Job("gitlab", shown, name, positions.get((name,), Pos(shown, 1, 1)))
+        body, origin = _extended(jobs, name)
+        shown, positions = where[origin.get("variables", name)]
+        job = Job("gitlab", where[name][0], name, where[name][1].get((name,), Pos(where[name][0], 1, 1)))
         environment = body.get("environment")
         environment = _mapping(environment).get("name") if isinstance(environment, dict) else environment
         job.production = is_production(environment if isinstance(environment, str) else None, name)
         _gitlab_pins(job, body, default_branch)
-        place = _Place(scan, job, positions)
         plain = _gitlab_variables(_Place(scan, job, global_positions), global_vars, ("variables",), all_logins)
-        plain |= _gitlab_variables(place, body.get("variables"), (name, "variables"), all_logins)
+        plain |= _gitlab_variables(_Place(scan, job, positions), body.get("variables"),
+                                   (origin.get("variables", name), "variables"), all_logins)
+        default, default_positions, _ = top.get("default", ({}, {}, ""))
         for key in _SCRIPTS:
-            lines = body.get(key, _mapping(top.get("default", ({},))[0]).get(key))
+            lines, source, positions = ((body[key], origin[key], where[origin[key]][1]) if key in body
+                                        else (_mapping(default).get(key), "default", default_positions))
             for index, line in enumerate(_list(lines)):
-                _gitlab_script(place, line, (name, key, index), all_logins, plain)
+                _gitlab_script(_Place(scan, job, positions), line, (source, key, index), all_logins, plain)
         if job.clouds:
             scan.jobs.append(job)
 
@@ -503,9 +509,11 @@ def _gitlab_script(place: _Place, line: Any, path: tuple, all_logins: list[_Logi
             continue  # one login per job and cloud
         used = [v for v in sorted(logins.ci.variables - plain) if re.search(rf"\$\{{?{v}\b", line)]
         if used:
-            _finding(place, logins, path, f"the script uses {', '.join(used)}, long-lived keys from CI/CD variables")
+            _finding(place, logins, path, f"the script uses {', '.join(used)}, long-lived keys from CI/CD variables",
+                     shared=path[0] != place.job.name)
         elif any(re.search(pattern, line) for pattern in logins.ci.scripts):
-            _finding(place, logins, path, "a login command with a key from CI/CD variables")
+            _finding(place, logins, path, "a login command with a key from CI/CD variables",
+                     shared=path[0] != place.job.name)
 
 
 def scan(root: str, default_branch: str = "main") -> Scan:

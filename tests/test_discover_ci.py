@@ -1,0 +1,394 @@
+"""wiam discover --repo: long-lived cloud logins in GitHub Actions and GitLab CI files, the triggers
+each job's identities pin, the draft spec (it validates and compiles), --write, and hostile files."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from wiam import ci_scan
+from wiam.cli import app
+from wiam.commands.discover import repository_of, validated
+from wiam.compile import compile_folder
+from wiam.ci_draft import draft, place
+
+runner = CliRunner()
+
+
+def _repo(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return root
+
+
+def _discover(*args: str) -> tuple[int, dict]:
+    result = runner.invoke(app, ["discover", *args, "--format", "json"])
+    return result.exit_code, json.loads(result.stdout) if result.stdout.strip() else {}
+
+
+def _lines(output: dict) -> set[tuple[str, int]]:
+    return {(c["pos"]["file"], c["pos"]["line"]) for c in output["credentials"]}
+
+
+DEPLOY = """
+name: deploy
+on:
+  push:
+    branches: [main]
+    tags: ["v1.0.0", "v2.*"]
+  pull_request:
+env:
+  AWS_SECRET_ACCESS_KEY: ${{ secrets.AWS_SECRET }}
+  AWS_ACCESS_KEY_ID: ${{ secrets.AWS_KEY }}
+jobs:
+  test:
+    strategy:
+      matrix:
+        python: ["3.11", "3.12"]
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: aws-actions/configure-aws-credentials@v4
+        with:
+          role-to-assume: ${{ vars.ROLE }}
+          aws-region: eu-west-1
+  publish:
+    runs-on: ubuntu-latest
+    environment:
+      name: staging
+    env:
+      GOOGLE_CREDENTIALS: ${{ vars.NOT_A_SECRET_PATH }}
+    steps:
+      - uses: google-github-actions/auth@v2
+        with:
+          credentials_json: ${{ secrets.GCP_KEY }}
+      - uses: google-github-actions/auth@v2
+        with:
+          workload_identity_provider: ${{ vars.WIF }}
+      - name: azure
+        uses: Azure/login@v1
+        with:
+          creds: ${{ secrets.AZURE_CREDENTIALS }}
+      - uses: azure/login@v2
+        with:
+          client-id: ${{ vars.AZURE_CLIENT_ID }}
+          tenant-id: ${{ vars.AZURE_TENANT_ID }}
+          subscription-id: ${{ vars.AZURE_SUBSCRIPTION_ID }}
+      - run: az login --service-principal -u x -p "${{ secrets.SP_PASSWORD }}" --tenant t
+      - run: az login --service-principal -u x --tenant t --federated-token "$TOKEN"
+  call:
+    uses: ./.github/workflows/reusable.yml
+    secrets: inherit
+  local:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: ./.github/actions/login
+        with:
+          key-id: ${{ secrets.AWS_KEY }}
+          region: eu-west-1
+"""
+
+REUSABLE = """
+on:
+  workflow_call:
+jobs:
+  release:
+    runs-on: ubuntu-latest
+    steps:
+      - env:
+          ARM_CLIENT_SECRET: ${{ secrets.ARM_SECRET }}
+        run: terraform apply
+"""
+
+COMPOSITE = """
+name: login
+inputs:
+  key-id: {required: true}
+  region: {required: true}
+runs:
+  using: composite
+  steps:
+    - uses: aws-actions/configure-aws-credentials@v4
+      with:
+        aws-access-key-id: ${{ inputs.key-id }}
+        aws-region: ${{ inputs.region }}
+"""
+
+
+@pytest.fixture
+def github(tmp_path):
+    return _repo(tmp_path / "repo", {".github/workflows/deploy.yml": DEPLOY, ".github/workflows/reusable.yml": REUSABLE,
+                                     ".github/actions/login/action.yml": COMPOSITE})
+
+
+def test_github_styles_every_secret_login_found_and_none_invented(github):
+    code, output = _discover("--repo", str(github), "--repository", "acme/app")
+    assert code == 1
+    workflow, reusable = ".github/workflows/deploy.yml", ".github/workflows/reusable.yml"
+    # Workflow env (once, for every job), credentials_json, creds, the az password login, the composite
+    # action fed a secret, the reusable workflow's step env; not vars, not role-to-assume, not OIDC logins.
+    assert _lines(output) == {(workflow, 8), (workflow, 31), (workflow, 38), (workflow, 44), (workflow, 54),
+                              (reusable, 8)}
+    kinds = {(c["pos"]["line"], c["kind"]) for c in output["credentials"] if c["pos"]["file"] == workflow}
+    assert kinds == {(8, "aws-access-key"), (31, "gcp-service-account-key"), (38, "azure-client-secret"),
+                     (44, "azure-client-secret"), (54, "aws-access-key")}
+
+
+def test_github_identities_pin_exactly_the_triggers(github):
+    _, output = _discover("--repo", str(github), "--repository", "acme/app")
+    jobs = {job["job"]: job for job in output["jobs"]}
+    assert jobs["test"]["refs"] == ["refs/heads/main", "refs/tags/v1.0.0"] and jobs["test"]["pull_request"]
+    assert any("'v2.*'" in note for note in jobs["test"]["notes"])  # a glob: said, not pinned
+    assert jobs["publish"]["environment"] == "staging" and jobs["publish"]["refs"] == []
+    assert jobs["release"]["refs"] == jobs["test"]["refs"]  # a reusable workflow runs on its caller's triggers
+    assert "permissions:\n  id-token: write" in jobs["publish"]["change"]
+    assert "workload_identity_provider" in jobs["publish"]["change"] and "client-id" in jobs["publish"]["change"]
+
+
+def test_pull_requests_are_refused_for_production():
+    triggers = ci_scan.github_triggers({"push": {"branches": ["main"]}, "pull_request": None})
+    production = ci_scan.Job("github", "w.yml", "deploy-prod", ci_scan.Pos("w.yml", 1, 1), production=True)
+    ci_scan._pin_github(production, triggers, None, "main")
+    assert production.refs == ["refs/heads/main"] and not production.pull_request
+    assert any("refused" in note for note in production.notes)
+    assert ci_scan.is_production("production") and ci_scan.is_production("deploy-prd")
+    assert not ci_scan.is_production("products") and not ci_scan.is_production("staging")
+
+
+GITLAB = """
+include:
+  - local: ci/deploy.yml
+  - project: other/templates
+    file: base.yml
+variables:
+  AWS_ACCESS_KEY_ID: test
+unit:
+  script:
+    - echo $AWS_ACCESS_KEY_ID
+"""
+
+GITLAB_DEPLOY = """
+.keys:
+  variables:
+    ARM_CLIENT_SECRET: $AZURE_SP_SECRET
+deploy:
+  extends: .keys
+  environment: production
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "merge_request_event"
+    - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH
+    - if: $CI_COMMIT_TAG == "v3.0.0"
+  script:
+    - terraform apply
+gcloud:
+  only: [release, tags]
+  script:
+    - echo "$SA_KEY" > key.json
+    - gcloud auth activate-service-account --key-file key.json
+upload:
+  script:
+    - aws s3 cp dist s3://bucket --region "$AWS_DEFAULT_REGION" --profile "$AWS_SECRET_ACCESS_KEY"
+"""
+
+
+def test_gitlab_includes_templates_and_rules(tmp_path):
+    repo = _repo(tmp_path / "repo", {".gitlab-ci.yml": GITLAB, "ci/deploy.yml": GITLAB_DEPLOY})
+    code, output = _discover("--repo", str(repo), "--repository", "acme/platform/app")
+    assert code == 1
+    # The template's variable (for the job that extends it), gcloud's key file, a key variable in a
+    # script; not the unit job's plain test key.
+    assert _lines(output) == {("ci/deploy.yml", 3), ("ci/deploy.yml", 17), ("ci/deploy.yml", 20)}
+    jobs = {job["job"]: job for job in output["jobs"]}
+    assert jobs["deploy"]["refs"] == ["branch:main", "tag:v3.0.0"] and jobs["deploy"]["production"]
+    assert any("merge request" in note for note in jobs["deploy"]["notes"])
+    assert jobs["gcloud"]["refs"] == ["branch:release"] and any("'tags'" in n for n in jobs["gcloud"]["notes"])
+    assert jobs["upload"]["refs"] == [] and "id_tokens:" in jobs["upload"]["change"]
+    assert any("another project" in note for note in output["notes"])
+
+
+# The property: workflows generated from trigger sets and login styles.
+
+LOGINS = {  # style -> (the step's lines, whether it is a long-lived login)
+    "aws-keys": (["uses: aws-actions/configure-aws-credentials@v4", "with:",
+                  "  aws-access-key-id: ${{ secrets.AWS_KEY }}", "  aws-secret-access-key: ${{ secrets.AWS_SECRET }}"],
+                 True),
+    "aws-role": (["uses: aws-actions/configure-aws-credentials@v4", "with:", "  role-to-assume: ${{ vars.ROLE }}"],
+                 False),
+    "gcp-key": (["uses: google-github-actions/auth@v2", "with:", "  credentials_json: ${{ secrets.GCP }}"], True),
+    "gcp-wif": (["uses: google-github-actions/auth@v2", "with:", "  workload_identity_provider: ${{ vars.WIF }}"],
+                False),
+    "azure-creds": (["uses: azure/login@v2", "with:", "  creds: ${{ secrets.AZURE_CREDENTIALS }}"], True),
+    "azure-oidc": (["uses: azure/login@v2", "with:", "  client-id: ${{ vars.ID }}", "  tenant-id: ${{ vars.T }}"],
+                   False),
+    "env-keys": (["run: aws s3 ls", "env:", "  AWS_ACCESS_KEY_ID: ${{ secrets.K }}",
+                  "  AWS_SECRET_ACCESS_KEY: ${{ secrets.S }}"], True),
+    "env-vars": (["run: aws s3 ls", "env:", "  AWS_ACCESS_KEY_ID: ${{ vars.K }}"], False),
+    "localstack": (["run: aws s3 ls", "env:", "  AWS_ACCESS_KEY_ID: test", "  AWS_SECRET_ACCESS_KEY: test"], False),
+}
+BRANCHES = st.lists(st.sampled_from(["main", "develop", "release/1.0", "feature/*"]), unique=True, max_size=3)
+TAGS = st.lists(st.sampled_from(["v1.0.0", "v2.0.0", "v*"]), unique=True, max_size=2)
+
+
+@st.composite
+def workflows(draw):
+    branches, tags, pull_request = draw(BRANCHES), draw(TAGS), draw(st.booleans())
+    environment = draw(st.sampled_from([None, "staging", "production"]))
+    styles = draw(st.lists(st.sampled_from(sorted(LOGINS)), min_size=1, max_size=4))
+    lines = ["on:", "  push:"]
+    lines += [f"    branches: {json.dumps(branches)}"] if branches else []
+    lines += [f"    tags: {json.dumps(tags)}"] if tags or not branches else []
+    lines += ["  pull_request:"] if pull_request else []
+    lines += ["jobs:", "  work:", "    runs-on: ubuntu-latest"]
+    lines += [f"    environment: {environment}"] if environment else []
+    lines += ["    steps:"]
+    planted = set()
+    for style in styles:
+        step, secret = LOGINS[style]
+        lines.append(f"      - {step[0]}")
+        lines += [f"        {line}" for line in step[1:]]
+        if secret:
+            planted.add(len(lines))  # the login's last secret, the line its finding names
+    return "\n".join(lines) + "\n", branches, tags, pull_request, environment, planted
+
+
+@settings(max_examples=40, deadline=None)
+@given(workflows())
+def test_found_is_planted_and_identities_are_the_triggers(tmp_path_factory, generated):
+    text, branches, tags, pull_request, environment, planted = generated
+    root = _repo(tmp_path_factory.mktemp("repo"), {".github/workflows/ci.yml": text})
+    scan = ci_scan.scan(str(root))
+    assert {c.pos.line for c in scan.found} == planted
+    if not planted:
+        assert scan.jobs == []
+        return
+    (job,) = scan.jobs
+    if environment:
+        assert job.environment == environment and job.refs == [] and not job.pull_request
+        return
+    exact = {f"refs/heads/{b}" for b in branches if "*" not in b} | {f"refs/tags/{t}" for t in tags if "*" not in t}
+    assert set(job.refs) == exact
+    assert job.pull_request == pull_request
+    globs = [p for p in branches + tags if "*" in p]
+    assert all(any(repr(p) in note for note in job.notes) for p in globs)
+
+
+def test_the_draft_validates_and_compiles(github, tmp_path):
+    scan = ci_scan.scan(str(github))
+    text = draft(scan.jobs, {"github": "acme/app", "gitlab": "acme/app"}, place(scan.jobs, None))
+    validated(text, "discovered-app.wiam.hcl", None)
+    spec = tmp_path / "spec"
+    spec.mkdir()
+    (spec / "discovered-app.wiam.hcl").write_text(text, encoding="utf-8")
+    files = compile_folder(str(spec))
+    assert files and 'ref        = "refs/tags/v1.0.0"' in text and 'environment = "staging"' in text
+    assert len(re.findall(r'^workload "', text, re.MULTILINE)) == 4  # test, publish, local and the reusable workflow's release
+
+
+def test_write_adds_its_own_file_reusing_the_folders_blocks_and_never_overwrites(github, tmp_path):
+    spec = tmp_path / "spec"
+    spec.mkdir()
+    own = ('issuer "gh" {\n  kind = "github_actions"\n}\n\ntarget "aws" "prod" {\n  account_id = "123456789012"\n}\n\n'
+           'workload "deploy-test" {\n  owner = "t"\n  identity {\n    issuer     = "gh"\n    repository = "acme/app"\n'
+           '    ref        = "refs/heads/main"\n  }\n  grant "aws" "prod" {\n    actions   = ["s3:GetObject"]\n'
+           '    resources = ["arn:aws:s3:::b/*"]\n  }\n}\n')
+    (spec / "main.wiam.hcl").write_text(own, encoding="utf-8")
+    result = runner.invoke(app, ["discover", str(spec), "--repo", str(github), "--repository", "acme/app", "--write"])
+    assert result.exit_code == 1, result.output
+    written = (spec / "discovered-app.wiam.hcl").read_text(encoding="utf-8")
+    assert 'issuer = "gh"' in written.replace("     ", " ") and 'grant "aws" "prod"' in written
+    assert 'workload "deploy-test-2"' in written and 'issuer "github"' not in written
+    assert (spec / "main.wiam.hcl").read_text(encoding="utf-8") == own
+    again = runner.invoke(app, ["discover", str(spec), "--repo", str(github), "--repository", "acme/app", "--write"])
+    assert again.exit_code == 2 and "never overwrites" in again.output
+    assert (spec / "discovered-app.wiam.hcl").read_text(encoding="utf-8") == written
+    assert sorted(os.listdir(spec)) == ["discovered-app.wiam.hcl", "main.wiam.hcl"]
+
+
+def test_write_needs_a_repository_and_sarif_names_each_use(github, tmp_path):
+    result = runner.invoke(app, ["discover", "--repo", str(github), "--format", "sarif"])
+    assert result.exit_code == 1
+    results = json.loads(result.stdout)["runs"][0]["results"]
+    assert len(results) == 6 and {r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in results} \
+        == {8, 31, 38, 44, 54}
+    assert runner.invoke(app, ["discover", "--repo", str(github), "--format", "xml"]).exit_code == 2
+    assert runner.invoke(app, ["discover", "--repo", str(tmp_path / "missing")]).exit_code == 2
+
+
+def test_repository_from_the_origin_remote(tmp_path):
+    for url, expected in (("git@github.com:acme/app.git", "acme/app"),
+                          ("https://gitlab.com/acme/platform/app.git", "acme/platform/app"),
+                          ("https://token@github.com/acme/app", "acme/app"), ("not a url", None)):
+        _repo(tmp_path, {".git/config": f'[core]\n\tbare = false\n[remote "origin"]\n\turl = {url}\n'})
+        assert repository_of(str(tmp_path)) == expected
+
+
+def test_no_login_exits_0(tmp_path):
+    repo = _repo(tmp_path / "repo", {".github/workflows/ci.yml": "on: push\njobs:\n  a:\n    steps:\n      - run: make\n"})
+    assert _discover("--repo", str(repo)) [0] == 0
+
+
+# Hostile files
+
+
+def test_hostile_names_are_escaped_in_the_draft(tmp_path):
+    visible, invisible = 'x"${evil}%{y}\\', "prod\u202e"
+    login = "    steps:\n      - uses: google-github-actions/auth@v2\n        with:\n          credentials_json: ${{ secrets.K }}\n"
+    workflow = (f"on:\n  push:\n    branches: [main]\njobs:\n  {json.dumps(visible + invisible)}:\n"
+                f"    environment: {json.dumps(visible)}\n{login}  hidden:\n    environment: {json.dumps(invisible)}\n{login}")
+    repo = _repo(tmp_path / "repo", {".github/workflows/ci.yml": workflow})
+    scan = ci_scan.scan(str(repo))
+    assert len(scan.found) == 2
+    text = draft(scan.jobs, {"github": "acme/app", "gitlab": "acme/app"}, place(scan.jobs, None))
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    assert 'environment = "x\\"$${evil}%%{y}\\\\"' in code and "\u202e" not in text
+    assert len(re.findall(r'^workload "', text, re.MULTILINE)) == 1 and "invisible characters" in text
+    validated(text, "d.wiam.hcl", None)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"on: push\njobs:\n  a: \xff\xfe\n", "not UTF-8"),
+    (b"a: " + b"[" * 200 + b"]" * 200 + b"\n", "deeper than"),
+    (b"on: [push\n", "YAML syntax error"),
+])
+def test_unreadable_files_are_errors_at_their_place(tmp_path, content, message):
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    (repo / ".github" / "workflows" / "bad.yml").write_bytes(content)
+    result = runner.invoke(app, ["discover", "--repo", str(repo)])
+    assert result.exit_code == 3 and "Traceback" not in result.output
+    assert message in result.output and "bad.yml:" in result.output and "fix:" in result.output
+
+
+def test_aliases_are_never_expanded(tmp_path):
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(8))
+    repo = _repo(tmp_path / "repo", {".gitlab-ci.yml": bomb + "job:\n  script: [echo $AWS_SECRET_ACCESS_KEY]\n"})
+    scan = ci_scan.scan(str(repo))
+    assert len(scan.found) == 1 and any("anchors" in note for note in scan.notes)
+
+
+def test_links_out_of_the_repository_are_not_followed(tmp_path):
+    outside = tmp_path / "outside.yml"
+    outside.write_text("on: push\njobs:\n  a:\n    env:\n      AWS_SECRET_ACCESS_KEY: ${{ secrets.X }}\n")
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    (repo / ".github" / "workflows" / "linked.yml").symlink_to(outside)
+    (repo / ".gitlab-ci.yml").symlink_to(outside)
+    result = runner.invoke(app, ["discover", "--repo", str(repo)])
+    assert result.exit_code == 3 and "outside" in result.output and "secrets.X" not in result.output
+
+
+def test_a_huge_file_is_refused_unread(tmp_path):
+    repo = _repo(tmp_path / "repo", {".gitlab-ci.yml": "a: " + "x" * (ci_scan.MAX_CI_BYTES + 1) + "\n"})
+    result = runner.invoke(app, ["discover", "--repo", str(repo)])
+    assert result.exit_code == 3 and "larger than" in result.output
