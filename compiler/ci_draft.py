@@ -13,12 +13,11 @@ from typing import Any
 from . import registry
 from .ci_scan import Job
 from .diagnostics import printable
-from .issuers import KINDS
+from .issuers import CI_SYSTEM_KINDS, KINDS
 from .model import Model
 from .names import fit_name
 from .spec_edit import hcl_value
 
-ISSUER_KINDS = {"github": "github_actions", "gitlab": "gitlab_ci"}
 NEW_TARGET = "discovered"
 _MAX_NAME = 64
 
@@ -36,7 +35,7 @@ class Place:
 def place(jobs: list[Job], model: Model | None) -> Place:
     issuers, targets, new_issuers, new_targets = {}, {}, [], []
     for system in sorted({job.system for job in jobs}):
-        kind = ISSUER_KINDS[system]
+        kind = CI_SYSTEM_KINDS[system]
         own = sorted(n for n, i in (model.issuers.items() if model else ()) if i.kind == kind
                      and i.url == KINDS[kind].default_url and not i.subject_claims and not i.disabled)
         issuers[system] = own[0] if own else system
@@ -96,7 +95,7 @@ def draft(jobs: list[Job], repositories: dict[str, str], where: Place) -> str:
                      "secret, trusted from the triggers that run it. TODO before use: set each owner, replace\n"
                      "each placeholder grant with what the job does, then switch the job to its OIDC login.")
     for system in where.new_issuers:
-        lines += ["", *_block(f'issuer "{system}"', [("kind", ISSUER_KINDS[system])])]
+        lines += ["", *_block(f'issuer "{system}"', [("kind", CI_SYSTEM_KINDS[system])])]
     for cloud in where.new_targets:
         example = registry.get(cloud).EXAMPLE.target
         lines += ["", f"# TODO: the {cloud} target the jobs deploy to (these are placeholders)",
