@@ -30,7 +30,7 @@ from .secretless import CiLogins, Credential
 MAX_CI_BYTES = 2 * 1024 * 1024  # real workflows are a few KB
 MAX_CI_FILES = 1000  # workflows, included GitLab files and composite actions of one repository
 PRODUCTION = re.compile(r"(?:^|[^a-z0-9])(?:prod|production|prd|live)(?:$|[^a-z0-9])", re.IGNORECASE)
-_SECRET = re.compile(r"\$\{\{[^}]*?\bsecrets\s*(?:\.|\[)")
+_SECRET_TOKENS = re.compile(r"\$\{\{|\}\}|\bsecrets\s*[.\[]")  # scanned once, left to right: linear
 _EXPRESSION = re.compile(r"\$\{\{\s*(env|inputs)\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}")
 _GLOB = re.compile(r"[*?\[\]!+]")
 
@@ -57,6 +57,7 @@ class Scan:
     found: list[Credential] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     report: Report = field(default_factory=Report)  # files that could not be read
+    actions: dict[str, dict[str, str]] = field(default_factory=dict)  # local composite actions read, by path
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,21 @@ def _read(path: str, scan: Scan) -> tuple[dict, dict] | None:
 
 
 def _secret(value: Any) -> bool:
-    return isinstance(value, str) and bool(_SECRET.search(value))
+    """Whether a GitHub expression in `value` reads the secrets context."""
+    if not isinstance(value, str) or "secrets" not in value:
+        return False
+    within = False
+    for token in _SECRET_TOKENS.finditer(value):
+        if token[0] in ("${{", "}}"):
+            within = token[0] == "${{"
+        elif within:
+            return True
+    return False
+
+
+def logs_in(logins: CiLogins, script: str) -> bool:
+    """Whether a line of the script runs one of the cloud's login commands (each pattern is linear on a line)."""
+    return any(re.search(pattern, line) for line in script.splitlines() for pattern in logins.scripts)
 
 
 def _mapping(value: Any) -> dict:
@@ -232,12 +247,18 @@ def _script_findings(place: _Place, script: Any, path: tuple, all_logins: list[_
     if not isinstance(script, str) or (needs_secret and not _secret(script)):
         return
     for logins in all_logins:
-        if any(re.search(pattern, script) for pattern in logins.ci.scripts):
+        if logs_in(logins.ci, script):
             _finding(place, logins, path, "a login command with a secret in the script")
 
 
 def composite_inputs(scan: Scan, uses: str, all_logins: list[_Logins]) -> dict[str, str]:
-    """A local composite action's inputs that feed a login (input name -> cloud)."""
+    """A local composite action's inputs that feed a login (input name -> cloud), each action read once."""
+    if uses not in scan.actions:
+        scan.actions[uses] = _composite(scan, uses, all_logins)
+    return scan.actions[uses]
+
+
+def _composite(scan: Scan, uses: str, all_logins: list[_Logins]) -> dict[str, str]:
     folder = os.path.normpath(os.path.join(scan.root, uses))
     if not inside(folder, scan.root):
         scan.notes.append(f"{printable(uses)}: a local action outside the repository: not read")
@@ -310,16 +331,20 @@ def _pin_github(job: Job, triggers: _Triggers, environment: Any, default_branch:
     job.notes += [f"not pinned: {why}" for why in sorted(triggers.unpinned)]
 
 
-def _workflow_files(root: str) -> list[str]:
-    folder = os.path.join(root, ".github", "workflows")
-    if not os.path.isdir(folder) or not inside(folder, root):
+def _workflow_files(scan: Scan) -> list[str]:
+    folder = os.path.join(scan.root, ".github", "workflows")
+    if not os.path.isdir(folder):
+        return []
+    if not inside(folder, scan.root):
+        scan.report.error(Pos(".github/workflows", 1, 1), "", "a link to outside the repository; not followed",
+                          "keep the workflows folder inside the repository")
         return []
     return sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.endswith((".yml", ".yaml")))
 
 
 def scan_github(scan: Scan, default_branch: str, all_logins: list[_Logins]) -> None:
     workflows: dict[str, tuple[dict, dict]] = {}
-    for file in _workflow_files(scan.root)[:MAX_CI_FILES]:
+    for file in _workflow_files(scan)[:MAX_CI_FILES]:
         read = _read(file, scan)
         if read is not None:
             workflows[os.path.relpath(file, scan.root)] = read
@@ -511,7 +536,7 @@ def _gitlab_script(place: _Place, line: Any, path: tuple, all_logins: list[_Logi
         if used:
             _finding(place, logins, path, f"the script uses {', '.join(used)}, long-lived keys from CI/CD variables",
                      shared=path[0] != place.job.name)
-        elif any(re.search(pattern, line) for pattern in logins.ci.scripts):
+        elif logs_in(logins.ci, line):
             _finding(place, logins, path, "a login command with a key from CI/CD variables",
                      shared=path[0] != place.job.name)
 

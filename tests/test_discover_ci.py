@@ -392,3 +392,13 @@ def test_a_huge_file_is_refused_unread(tmp_path):
     repo = _repo(tmp_path / "repo", {".gitlab-ci.yml": "a: " + "x" * (ci_scan.MAX_CI_BYTES + 1) + "\n"})
     result = runner.invoke(app, ["discover", "--repo", str(repo)])
     assert result.exit_code == 3 and "larger than" in result.output
+
+
+def test_expressions_and_scripts_are_read_in_linear_time(tmp_path):
+    """Patterns a hostile value repeats thousands of times (unclosed expressions, login words on one
+    line) are read once each: the scan ends, and still finds the one real login at the end."""
+    noise = "${{ " * 200_000 + "secrets.X " + "az login --service-principal " * 20_000
+    workflow = ("on:\n  push:\n    branches: [main]\njobs:\n  a:\n    steps:\n      - run: " + json.dumps(noise) +
+                "\n      - run: az login --service-principal -u x -p ${{ secrets.P }} --tenant t\n")
+    repo = _repo(tmp_path / "repo", {".github/workflows/ci.yml": workflow})
+    assert [c.pos.line for c in ci_scan.scan(str(repo)).found] == [8]

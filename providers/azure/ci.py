@@ -7,8 +7,9 @@ CI = CiLogins(
     kind="azure-client-secret",
     actions={"azure/login": frozenset({"creds", "client-secret"})},
     variables=frozenset({"AZURE_CLIENT_SECRET", "ARM_CLIENT_SECRET"}),
-    # A service principal login by password or secret; `--federated-token` is the OIDC one.
-    scripts=(r"\baz\s+login\b(?=[^\n]*--service-principal)(?![^\n]*--federated-token)[^\n]*\s(?:-p|--password|--secret)\b",),
+    # A service principal login by password or secret; `--federated-token` is the OIDC one. Anchored,
+    # so each lookahead reads a line once.
+    scripts=(r"^(?=.*\baz\s+login\b)(?=.*--service-principal)(?!.*--federated-token)(?=.*\s(?:-p|--password)\b)",),
     github="""- uses: azure/login@v2
   with:
     client-id: ${{ vars.WIAM_CLIENT_ID }}  # the identity wiam compiles for this workload
