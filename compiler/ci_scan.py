@@ -177,7 +177,7 @@ def github_triggers(on: Any) -> _Triggers:
             _filter(config.get("tags"), "tags", found.tags, found.unpinned)
         elif event in ("pull_request", "pull_request_target"):
             found.pull_request = True
-        elif event in ("schedule", "workflow_run"):
+        elif event in ("schedule", "workflow_run", "repository_dispatch"):
             found.default_branch.add(event)
         elif event == "workflow_call":
             found.called = True
@@ -227,7 +227,8 @@ def _input_findings(place: _Place, step: dict, path: tuple, env: dict, all_login
     for logins in all_logins:
         keys = logins.ci.actions.get(action, frozenset())
         fed = composite.get(action, {})
-        secret = [name for name in sorted(given) if (name in keys or fed.get(name) == logins.cloud)
+        secret = [name for name in sorted(given) if (name in keys or fed.get(name) == logins.cloud
+                                                     or name.lower().replace("_", "-") in logins.ci.inputs)
                   and _secret_through(given[name], env, logins)]
         if secret:
             _finding(place, logins, path + ("with", secret[-1]),
@@ -290,9 +291,11 @@ def _github_job(scan: Scan, file: str, workflow: dict, positions: dict, job_id: 
                                    body.get("name") if isinstance(body.get("name"), str) else None,
                                    workflow.get("name") if isinstance(workflow.get("name"), str) else None)
     _pin_github(job, triggers, environment, default_branch)
-    if "uses" in body:
-        return job  # a reusable workflow's caller runs no step; the called workflow's jobs are scanned
     place = _Place(scan, job, positions)
+    if "uses" in body:  # a reusable workflow's caller runs no step: a local workflow is scanned itself,
+        if not str(body["uses"]).startswith("./"):  # another repository's gets secrets it logs in with
+            _env_findings(place, body.get("secrets"), ("jobs", job_id, "secrets"), all_logins)
+        return job
     _env_findings(place, workflow.get("env"), ("env",), all_logins)
     _env_findings(place, body.get("env"), ("jobs", job_id, "env"), all_logins)
     _input_findings(place, body, ("jobs", job_id), _env_chain(workflow.get("env"), body.get("env")), all_logins, {})
@@ -474,6 +477,14 @@ def _gitlab_pins(job: Job, body: dict, default_branch: str) -> None:
     job.notes += [f"not pinned: {why}" for why in sorted(unpinned)]
 
 
+_REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _from_variable(value: Any) -> bool:
+    """Whether a GitLab value reads a variable other than GitLab's own (CI_*, GITLAB_*): a CI/CD setting."""
+    return isinstance(value, str) and any(not name.startswith(("CI_", "GITLAB_")) for name in _REFERENCE.findall(value))
+
+
 def _gitlab_variables(place: _Place, variables: Any, path: tuple, all_logins: list[_Logins]) -> set[str]:
     """Finds login variables set from other (CI/CD settings) variables; returns those set to plain text.
     Those of another block than the job (global, a template) are found once, for every job."""
@@ -484,7 +495,7 @@ def _gitlab_variables(place: _Place, variables: Any, path: tuple, all_logins: li
             value = variables[name]
             value = _mapping(value).get("value") if isinstance(value, dict) else value
             if name in logins.ci.variables:
-                (named.append(name) if isinstance(value, str) and "$" in value else plain.add(name))
+                (named.append(name) if _from_variable(value) else plain.add(name))
         if named:
             _finding(place, logins, path + (named[-1],), f"variables {', '.join(named)} from CI/CD variables",
                      shared=path[0] != place.job.name)
@@ -532,7 +543,8 @@ def _gitlab_script(place: _Place, line: Any, path: tuple, all_logins: list[_Logi
     for logins in all_logins:
         if logins.cloud in place.job.clouds:
             continue  # one login per job and cloud
-        used = [v for v in sorted(logins.ci.variables - plain) if re.search(rf"\$\{{?{v}\b", line)]
+        used = [v for v in sorted(logins.ci.variables - plain) if re.search(rf"\$\{{?{v}\b", line)
+                or any(_from_variable(m[1]) for m in re.finditer(rf"\b{v}=(\S+)", line))]
         if used:
             _finding(place, logins, path, f"the script uses {', '.join(used)}, long-lived keys from CI/CD variables",
                      shared=path[0] != place.job.name)

@@ -402,3 +402,41 @@ def test_expressions_and_scripts_are_read_in_linear_time(tmp_path):
                 "\n      - run: az login --service-principal -u x -p ${{ secrets.P }} --tenant t\n")
     repo = _repo(tmp_path / "repo", {".github/workflows/ci.yml": workflow})
     assert [c.pos.line for c in ci_scan.scan(str(repo)).found] == [8]
+
+
+def test_third_party_actions_external_reusable_workflows_and_gitlab_exports(tmp_path):
+    workflow = """
+    on:
+      repository_dispatch:
+    jobs:
+      sync:
+        runs-on: ubuntu-latest
+        steps:
+          - uses: jakejarvis/s3-sync-action@v0.5.1
+            with:
+              AWS_SECRET_ACCESS_KEY: ${{ secrets.AWS_SECRET }}
+          - uses: docker/login-action@v3
+            with:
+              password: ${{ secrets.DOCKER_PASSWORD }}
+      shared:
+        uses: acme/workflows/.github/workflows/deploy.yml@v1
+        secrets:
+          ARM_CLIENT_SECRET: ${{ secrets.ARM_SECRET }}
+          token: ${{ secrets.TOKEN }}
+    """
+    gitlab = """
+    deploy:
+      variables:
+        GOOGLE_APPLICATION_CREDENTIALS: $CI_PROJECT_DIR/.wiam-gcp.json
+      script:
+        - export AWS_SECRET_ACCESS_KEY=$PROD_SECRET
+        - gcloud storage ls --credential-file-override="$GOOGLE_APPLICATION_CREDENTIALS"
+      only: [main]
+    """
+    repo = _repo(tmp_path / "repo", {".github/workflows/sync.yml": workflow, ".gitlab-ci.yml": gitlab})
+    scan = ci_scan.scan(str(repo))
+    assert {(c.pos.file, c.pos.line, c.kind) for c in scan.found} == {
+        (".github/workflows/sync.yml", 9, "aws-access-key"), (".github/workflows/sync.yml", 16, "azure-client-secret"),
+        (".gitlab-ci.yml", 5, "aws-access-key")}
+    jobs = {job.name: job for job in scan.jobs}
+    assert jobs["sync"].refs == ["refs/heads/main"] and jobs["deploy"].refs == ["branch:main"]

@@ -7,6 +7,7 @@ CI = CiLogins(
     kind="aws-access-key",
     actions={"aws-actions/configure-aws-credentials": frozenset({"aws-access-key-id", "aws-secret-access-key",
                                                                  "aws-session-token"})},
+    inputs=frozenset({"aws-access-key-id", "aws-secret-access-key"}),
     variables=frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}),
     scripts=(r"\baws\s+configure\s+set\s+(?:default\.)?aws_secret_access_key\b",),
     github="""- uses: aws-actions/configure-aws-credentials@v4

@@ -6,6 +6,7 @@ from wiam.secretless import CiLogins
 CI = CiLogins(
     kind="azure-client-secret",
     actions={"azure/login": frozenset({"creds", "client-secret"})},
+    inputs=frozenset({"azure-credentials", "azure-client-secret", "arm-client-secret"}),
     variables=frozenset({"AZURE_CLIENT_SECRET", "ARM_CLIENT_SECRET"}),
     # A service principal login by password or secret; `--federated-token` is the OIDC one. Anchored,
     # so each lookahead reads a line once.

@@ -10,6 +10,8 @@ CI = CiLogins(
     actions={"google-github-actions/auth": _KEYS, "google-github-actions/setup-gcloud": _KEYS,
              "google-github-actions/deploy-cloudrun": _KEYS, "google-github-actions/get-gke-credentials": _KEYS,
              "googlecloudplatform/github-actions/setup-gcloud": _KEYS},
+    inputs=frozenset({"credentials-json", "service-account-key", "gcp-sa-key", "google-credentials",
+                      "google-application-credentials"}),
     variables=frozenset({"GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_APPLICATION_CREDENTIALS_JSON", "GOOGLE_CREDENTIALS",
                          "GOOGLE_CLOUD_KEYFILE_JSON"}),
     scripts=(r"\bgcloud\s+auth\s+activate-service-account\b",),
