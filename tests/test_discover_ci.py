@@ -440,3 +440,28 @@ def test_third_party_actions_external_reusable_workflows_and_gitlab_exports(tmp_
         (".gitlab-ci.yml", 5, "aws-access-key")}
     jobs = {job.name: job for job in scan.jobs}
     assert jobs["sync"].refs == ["refs/heads/main"] and jobs["deploy"].refs == ["branch:main"]
+
+
+WORDS = ["on", "push", "branches", "tags", "pull_request", "jobs", "steps", "uses", "with", "env", "environment",
+         "name", "run", "secrets", "rules", "if", "only", "variables", "script", "extends", "include", "local",
+         "default", "AWS_SECRET_ACCESS_KEY", "credentials_json", "creds", "./x", ".t", "workflow_call"]
+VALUES = st.sampled_from(["${{ secrets.K }}", "$KEY", "main", "v*", "./.github/workflows/a.yml", "azure/login@v2",
+                          "aws-actions/configure-aws-credentials@v4", "$CI_COMMIT_BRANCH == \"main\"", ".t", "ci.yml"])
+TREES = st.recursive(st.one_of(VALUES, st.none(), st.booleans(), st.integers(-3, 3)),
+                     lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                             st.dictionaries(st.sampled_from(WORDS), inner, max_size=4)),
+                     max_leaves=25)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.sampled_from(WORDS), TREES, max_size=5), st.dictionaries(st.sampled_from(WORDS), TREES,
+                                                                                   max_size=5))
+def test_any_shape_of_file_is_scanned_without_error(tmp_path_factory, workflow, gitlab):
+    """Hostile shapes (a list where a mapping belongs, numbers for names, includes of anything) never
+    raise: each file is scanned as far as it makes sense, and a draft of whatever is found validates."""
+    root = _repo(tmp_path_factory.mktemp("repo"), {".github/workflows/a.yml": json.dumps(workflow),
+                                                   ".gitlab-ci.yml": json.dumps(gitlab), "ci.yml": json.dumps(gitlab)})
+    scan = ci_scan.scan(str(root))
+    assert all(c.pos.file in (".github/workflows/a.yml", ".gitlab-ci.yml", "ci.yml") for c in scan.found)
+    if any(job.refs or job.environment or job.pull_request for job in scan.jobs):
+        validated(draft(scan.jobs, {"github": "a/b", "gitlab": "a/b"}, place(scan.jobs, None)), "d.wiam.hcl", None)
