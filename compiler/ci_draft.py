@@ -48,9 +48,10 @@ def place(jobs: list[Job], model: Model | None) -> Place:
                  frozenset(model.workloads) if model else frozenset())
 
 
-def workload_name(job: Job, taken: set[str]) -> str:
-    stem = re.sub(r"\.ya?ml$", "", job.file.rsplit("/", 1)[-1]) if job.system == "github" else "gitlab"
-    name = fit_name(f"{stem}-{job.name}", _MAX_NAME, lower=True)
+def workload_name(job: Job, repository: str, taken: set[str]) -> str:
+    """<repo>-<workflow>-<job> (GitLab: <repo>-<job>), fitted to wiam's names and unique in the folder."""
+    stem = [re.sub(r"\.ya?ml$", "", job.file.rsplit("/", 1)[-1])] if job.system == "github" else []
+    name = fit_name("-".join([repository.rsplit("/", 1)[-1], *stem, job.name]), _MAX_NAME, lower=True)
     name = re.sub(r"-{2,}", "-", name).strip("-")
     name = name if name[:1].isalpha() else f"job-{name}"[:_MAX_NAME]
     unique, counter = name, 2
@@ -88,8 +89,27 @@ def _comment(text: str) -> list[str]:
     return [f"# {printable(line)}" for line in text.split("\n")]
 
 
+@dataclass(frozen=True)
+class Drafted:
+    """One job in the draft: its workload's name (None: nothing pinned exactly) and identities."""
+    job: Job
+    workload: str | None
+    identities: list
+    hidden: bool  # a trigger named with invisible characters was left out
+
+
+def drafted(jobs: list[Job], repositories: dict[str, str], where: Place) -> list[Drafted]:
+    """Each job's workload; `repositories`: system -> the repository path its identities name."""
+    taken, result = set(where.taken), []
+    for job in jobs:
+        proposed = identities(job, where.issuers[job.system], repositories[job.system])
+        found = [i for i in proposed if all(str(value).isprintable() for _, value in i)]
+        result.append(Drafted(job, workload_name(job, repositories[job.system], taken) if found else None, found, len(found) < len(proposed)))
+    return result
+
+
 def draft(jobs: list[Job], repositories: dict[str, str], where: Place) -> str:
-    """The draft spec's text; `repositories`: system -> the repository path its identities name."""
+    """The draft spec's text."""
     system_names = {"github": "GitHub Actions", "gitlab": "GitLab CI"}
     lines = _comment("Drafted by `wiam discover --repo`: one workload per CI job that logs in with a long-lived\n"
                      "secret, trusted from the triggers that run it. TODO before use: set each owner, replace\n"
@@ -100,15 +120,12 @@ def draft(jobs: list[Job], repositories: dict[str, str], where: Place) -> str:
         example = registry.get(cloud).EXAMPLE.target
         lines += ["", f"# TODO: the {cloud} target the jobs deploy to (these are placeholders)",
                   *_block(f'target "{cloud}" "{NEW_TARGET}"', list(example.items()))]
-    taken = set(where.taken)
-    for job in jobs:
-        proposed = identities(job, where.issuers[job.system], repositories[job.system])
-        found = [i for i in proposed if all(str(value).isprintable() for _, value in i)]
+    for item in drafted(jobs, repositories, where):
+        job = item.job
         lines += [""] + _comment(f"{system_names[job.system]} job {job.name!r} in {job.file}")
         lines += _comment("\n".join(f"note: {note}" for note in job.notes)) if job.notes else []
-        lines += _comment("note: a trigger named with invisible characters is not proposed") \
-            if len(found) < len(proposed) else []
-        if not found:
+        lines += _comment("note: a trigger named with invisible characters is not proposed") if item.hidden else []
+        if item.workload is None:
             lines += _comment("no trigger of this job can be pinned exactly: no workload drafted")
             continue
         grants = [["# TODO: a placeholder, read-only: grant what the job does",
@@ -116,8 +133,8 @@ def draft(jobs: list[Job], repositories: dict[str, str], where: Place) -> str:
                            list(registry.get(cloud).EXAMPLE.grant.items()))] for cloud in sorted(job.clouds)]
         body = [("description", printable(f"{job.name} in {job.file}, once it logs in with OIDC")), ("owner", "TODO")]
         body += [("environment", "prod")] if job.production else []
-        lines += _block(f"workload {hcl_value(workload_name(job, taken))}", body,
-                        [_block("identity", identity) for identity in found] + grants)
+        lines += _block(f"workload {hcl_value(item.workload)}", body,
+                        [_block("identity", identity) for identity in item.identities] + grants)
     return "\n".join(lines) + "\n"
 
 

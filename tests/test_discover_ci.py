@@ -298,7 +298,7 @@ def test_write_adds_its_own_file_reusing_the_folders_blocks_and_never_overwrites
     spec = tmp_path / "spec"
     spec.mkdir()
     own = ('issuer "gh" {\n  kind = "github_actions"\n}\n\ntarget "aws" "prod" {\n  account_id = "123456789012"\n}\n\n'
-           'workload "deploy-test" {\n  owner = "t"\n  identity {\n    issuer     = "gh"\n    repository = "acme/app"\n'
+           'workload "app-deploy-test" {\n  owner = "t"\n  identity {\n    issuer     = "gh"\n    repository = "acme/app"\n'
            '    ref        = "refs/heads/main"\n  }\n  grant "aws" "prod" {\n    actions   = ["s3:GetObject"]\n'
            '    resources = ["arn:aws:s3:::b/*"]\n  }\n}\n')
     (spec / "main.wiam.hcl").write_text(own, encoding="utf-8")
@@ -306,7 +306,7 @@ def test_write_adds_its_own_file_reusing_the_folders_blocks_and_never_overwrites
     assert result.exit_code == 1, result.output
     written = (spec / "discovered-app.wiam.hcl").read_text(encoding="utf-8")
     assert 'issuer = "gh"' in written.replace("     ", " ") and 'grant "aws" "prod"' in written
-    assert 'workload "deploy-test-2"' in written and 'issuer "github"' not in written
+    assert 'workload "app-deploy-test-2"' in written and 'issuer "github"' not in written
     assert (spec / "main.wiam.hcl").read_text(encoding="utf-8") == own
     again = runner.invoke(app, ["discover", str(spec), "--repo", str(github), "--repository", "acme/app", "--write"])
     assert again.exit_code == 2 and "never overwrites" in again.output
@@ -465,3 +465,22 @@ def test_any_shape_of_file_is_scanned_without_error(tmp_path_factory, workflow, 
     assert all(c.pos.file in (".github/workflows/a.yml", ".gitlab-ci.yml", "ci.yml") for c in scan.found)
     if any(job.refs or job.environment or job.pull_request for job in scan.jobs):
         validated(draft(scan.jobs, {"github": "a/b", "gitlab": "a/b"}, place(scan.jobs, None)), "d.wiam.hcl", None)
+
+
+def test_plan_shows_what_each_workload_compiles_to_and_drafts_of_two_repositories_coexist(github, tmp_path):
+    other = _repo(tmp_path / "other", {".github/workflows/deploy.yml": DEPLOY, ".github/workflows/reusable.yml": REUSABLE,
+                                       ".github/actions/login/action.yml": COMPOSITE,
+                                       ".git/config": '[remote "origin"]\n\turl = git@github.com:acme/api.git\n'})
+    _repo(github, {".git/config": '[remote "origin"]\n\turl = https://github.com/acme/app.git\n'})
+    spec = tmp_path / "spec"
+    spec.mkdir()
+    code, output = _discover(str(spec), "--repo", str(github), "--repo", str(other), "--write", "--plan")
+    assert code == 1 and sorted(os.listdir(spec)) == ["discovered-api.wiam.hcl", "discovered-app.wiam.hcl"]
+    assert runner.invoke(app, ["validate", str(spec)]).exit_code == 0
+    first, second = output["drafts"]
+    assert 'issuer "github"' in first["text"] and 'issuer "github"' not in second["text"]  # the second reuses it
+    planned = {(item["workload"], item["cloud"]): item for item in first["plan"]}
+    assert set(planned) == {("app-deploy-test", "aws"), ("app-deploy-local", "aws"), ("app-deploy-publish", "gcp"),
+                            ("app-deploy-publish", "aws"),
+                            ("app-deploy-publish", "azure"), ("app-reusable-release", "azure")}
+    assert "role_arn" in planned["app-deploy-test", "aws"]["outputs"]

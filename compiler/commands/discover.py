@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from typing import Optional
 
 import typer
@@ -19,6 +20,7 @@ from ..diagnostics import Diagnostic, Pos, Report, SpecError, printable
 from ..loader import UsageError, read_bytes, spec_files, spec_root
 from ..model import Model
 from ..names import fit_name
+from ..plan import Plans
 from ..secretless import as_json, ordered, to_sarif, to_text
 from .common import EXIT_UNREAD, Cloud, DirArgument, OutputFormat, err, fail_spec, fail_usage, valid_model
 
@@ -52,9 +54,9 @@ def _errors_as(fmt: str) -> OutputFormat:
     return OutputFormat.text if fmt == "text" else OutputFormat.json
 
 
-def validated(draft: str, name: str, directory: str | None) -> None:
-    """Raises SpecError unless the folder's spec files with the draft validate (cloud limits too);
-    the errors name the draft and the folder's own files."""
+def validated(draft: str, name: str, directory: str | None) -> Plans:
+    """The plans of the folder's spec files with the draft, or SpecError unless they validate (cloud
+    limits too); the errors name the draft and the folder's own files."""
     scratch = tempfile.mkdtemp(prefix="wiam-discover-")
     try:
         mapping = {os.path.join(scratch, name): name}
@@ -66,7 +68,7 @@ def validated(draft: str, name: str, directory: str | None) -> None:
         with open(os.path.join(scratch, name), "w", encoding="utf-8") as out:
             out.write(draft)
         try:
-            load_planned(scratch, False, Report())
+            return load_planned(scratch, False, Report())[1]
         except SpecError as error:
             raise SpecError([Diagnostic(Pos(mapping.get(d.pos.file, d.pos.file), d.pos.line, d.pos.column),
                                         d.block, d.message, d.hint) for d in error.diagnostics]) from None
@@ -97,12 +99,21 @@ def _change(job: ci_scan.Job, scan: ci_scan.Scan) -> str:
     return head + "\n".join("\n".join(indent + line for line in snippet.split("\n")) for snippet in snippets)
 
 
+@dataclass(frozen=True)
+class Draft:
+    file: str  # its name in the spec folder
+    text: str
+    workloads: dict[str, ci_scan.Job]  # the workloads it declares, each for its job
+    plan: list[dict] | None = None  # with --plan: what each workload compiles to
+
+
 def discover(directory: str = DirArgument,
              repos: Optional[list[str]] = typer.Option(None, "--repo", metavar="PATH",
                                                       help="Scan this checkout's CI files (repeatable)."),
              clouds: Optional[list[Cloud]] = typer.Option(None, "--cloud", help="Without --repo: read these clouds."),
              fmt: str = typer.Option("text", "--format", "-f", help="text, json or sarif."),
              write: bool = typer.Option(False, "--write", help="Add the draft spec to the spec folder as its own file."),
+             plan: bool = typer.Option(False, "--plan", help="Also show what each drafted workload compiles to."),
              repository: Optional[str] = typer.Option(None, "--repository", metavar="OWNER/NAME",
                                                       help="The repository the CI runs as (default: the origin "
                                                            "remote); with one --repo."),
@@ -118,8 +129,10 @@ def discover(directory: str = DirArgument,
         return
     if repository is not None and len(repos) != 1:
         fail_usage("--repository names the repository of one --repo: give one --repo with it")
+    if write and not os.path.isdir(spec_root(directory)):
+        fail_usage(f"{directory}: no such spec folder to write the draft into")
+    directory = spec_root(directory)  # the draft joins the whole folder, also when DIR names one of its files
     scans, drafts, failed = [], [], Report()
-    model = _folder_model(directory) if write else None
     for repo in repos:
         if not os.path.isdir(repo):
             fail_usage(f"--repo {repo}: no such folder")
@@ -127,16 +140,22 @@ def discover(directory: str = DirArgument,
         scans.append(scan)
         failed.diagnostics += [Diagnostic(Pos(os.path.join(repo, d.pos.file), d.pos.line, d.pos.column), d.block,
                                           d.message, d.hint) for d in scan.report.diagnostics]
-        drafts.append(_draft(scan, repository or repository_of(repo), model))
-    if write:
-        _write(directory, drafts, fmt)
+        # Each draft sees the folder as the drafts before it left it: their issuers, targets and names.
+        drafted = _draft(scan, repository or repository_of(repo), _folder_model(directory) if write else None)
+        if drafted is not None and write:
+            _refuse_existing(directory, drafted)
+        if drafted is not None and (write or plan):
+            drafted = _checked(drafted, directory if write else None, fmt, plan)
+        if drafted is not None and write:
+            _write(directory, drafted)
+        drafts.append(drafted)
     _print(scans, drafts, failed, fmt)
     found = any(scan.found for scan in scans)
     raise typer.Exit(EXIT_UNREAD if failed.diagnostics else 1 if found else 0)
 
 
-def _draft(scan: ci_scan.Scan, repository: str | None, model: Model | None) -> tuple[str, str] | None:
-    """(the draft's file name, its text), or None: nothing to draft, or no repository to trust."""
+def _draft(scan: ci_scan.Scan, repository: str | None, model: Model | None) -> Draft | None:
+    """The repository's draft spec, or None: nothing to draft, or no repository to trust."""
     if not ci_draft.has_workloads(scan.jobs):
         return None
     if repository is None:
@@ -144,34 +163,46 @@ def _draft(scan: ci_scan.Scan, repository: str | None, model: Model | None) -> t
                           "OWNER/NAME for a draft spec")
         return None
     where = ci_draft.place(scan.jobs, model)
-    text = ci_draft.draft(scan.jobs, {"github": repository, "gitlab": repository}, where)
+    repositories = {"github": repository, "gitlab": repository}
+    workloads = {d.workload: d.job for d in ci_draft.drafted(scan.jobs, repositories, where) if d.workload}
     slug = fit_name(repository.rsplit("/", 1)[-1], 40, allowed="a-z0-9-", lower=True)
-    return f"discovered-{slug}.wiam.hcl", text
+    return Draft(f"discovered-{slug}.wiam.hcl", ci_draft.draft(scan.jobs, repositories, where), workloads)
 
 
-def _write(directory: str, drafts: list, fmt: str) -> None:
-    folder = spec_root(directory)
-    if not os.path.isdir(folder):
-        fail_usage(f"{directory}: no such spec folder to write the draft into")
-    for entry in filter(None, drafts):
-        name, text = entry
-        target = os.path.join(folder, name)
-        if os.path.lexists(target):
-            fail_usage(f"{target} exists: wiam never overwrites a file; move it away or merge the draft by hand")
-        try:
-            validated(text, name, directory if spec_files(directory) else None)
-        except SpecError as error:
-            fail_spec(error, _errors_as(fmt))
-        except UsageError as error:
-            fail_usage(str(error))
-        try:
-            write_new(target, text.encode("utf-8"))
-        except OSError as error:
-            fail_usage(f"cannot write {target}: {error.strerror or error}")
-        err.print(f"wrote {printable(target)}", markup=False)
+def _checked(draft: Draft, directory: str | None, fmt: str, plan: bool) -> Draft:
+    """The draft validated with the spec folder's files (with --write), and with `plan` what its
+    workloads compile to."""
+    try:
+        plans = validated(draft.text, draft.file, directory if directory and spec_files(directory) else None)
+    except SpecError as error:
+        fail_spec(error, _errors_as(fmt))
+    except UsageError as error:
+        fail_usage(str(error))
+    planned = [{"workload": workload, "job": job.name, "file": job.file, "cloud": cloud, "target": target,
+                "kind": principal.kind, "name": principal.name, "outputs": plans[cloud, target].outputs.get(workload, {})}
+               for (cloud, target), target_plan in sorted(plans.items())
+               for workload, principal in sorted(target_plan.principals.items())
+               for job in [draft.workloads.get(workload)] if job is not None]
+    return Draft(draft.file, draft.text, draft.workloads, planned if plan else None)
 
 
-def _print(scans: list[ci_scan.Scan], drafts: list, failed: Report, fmt: str) -> None:
+def _refuse_existing(directory: str, draft: Draft) -> None:
+    target = os.path.join(spec_root(directory), draft.file)
+    if os.path.lexists(target):
+        fail_usage(f"{target} exists: wiam never overwrites a file; move it away or merge the draft by hand")
+
+
+def _write(directory: str, draft: Draft) -> None:
+    """The draft as its own file; one made meanwhile is not overwritten either (write_new)."""
+    target = os.path.join(spec_root(directory), draft.file)
+    try:
+        write_new(target, draft.text.encode("utf-8"))
+    except OSError as error:
+        fail_usage(f"cannot write {target}: {error.strerror or error}")
+    err.print(f"wrote {printable(target)}", markup=False)
+
+
+def _print(scans: list[ci_scan.Scan], drafts: list[Draft | None], failed: Report, fmt: str) -> None:
     found = ordered([c for scan in scans for c in scan.found])
     if fmt == "sarif":
         typer.echo(json.dumps(to_sarif(found, __version__), indent=2, ensure_ascii=False))
@@ -183,7 +214,7 @@ def _print(scans: list[ci_scan.Scan], drafts: list, failed: Report, fmt: str) ->
                       "environment": job.environment, "pull_request": job.pull_request,
                       "production": job.production, "notes": job.notes, "change": _change(job, scan)}
                      for scan in scans for job in scan.jobs],
-            "drafts": [{"file": d[0], "text": d[1]} for d in drafts if d],
+            "drafts": [{"file": d.file, "text": d.text, "plan": d.plan} for d in drafts if d],
             "notes": [note for scan in scans for note in scan.notes],
             "errors": [d.as_json() for d in failed.diagnostics]}, indent=2, ensure_ascii=False))
     else:
@@ -192,8 +223,12 @@ def _print(scans: list[ci_scan.Scan], drafts: list, failed: Report, fmt: str) ->
             for job in scan.jobs:
                 typer.echo("\n".join(ci_scan.jobs_text([job])))
                 typer.echo("  workflow change:\n" + "\n".join(f"    {line}" for line in _change(job, scan).split("\n")))
-        for entry in filter(None, drafts):
-            typer.echo(f"\n# draft spec {entry[0]} (wiam discover --write adds it)\n{entry[1]}", nl=False)
+        for draft in filter(None, drafts):
+            typer.echo(f"\n# draft spec {draft.file} (wiam discover --write adds it)\n{draft.text}", nl=False)
+            for item in draft.plan or []:
+                outputs = "; ".join(f"{key} = {value}" for key, value in sorted(item["outputs"].items()))
+                typer.echo(printable(f"plan: workload {item['workload']!r} (job {item['job']!r}): {item['cloud']} "
+                                     f"{item['target']} {item['kind']} {item['name']}; {outputs}"))
         for note in (note for scan in scans for note in scan.notes):
             err.print(f"note: {printable(note)}", markup=False)
         for diagnostic in failed.diagnostics:
