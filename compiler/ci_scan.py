@@ -562,6 +562,18 @@ def scan(root: str, default_branch: str = "main") -> Scan:
     return found
 
 
+PERMISSIONS = "permissions:\n  id-token: write  # the job may ask GitHub for its OIDC token\n  contents: read"
+
+
+def workflow_change(job: Job) -> str:
+    """What the job writes instead: GitHub's permissions and login steps, GitLab's ID token and login lines."""
+    logins = {each.cloud: each.ci for each in _logins()}
+    if job.system == "github":
+        steps = "\n".join("\n".join(f"  {line}" for line in logins[cloud].github.split("\n")) for cloud in sorted(job.clouds))
+        return f"{PERMISSIONS}\nsteps:\n{steps}"
+    return "\n".join(logins[cloud].gitlab for cloud in sorted(job.clouds))
+
+
 def jobs_text(jobs: list[Job]) -> Iterator[str]:
     for job in jobs:
         pinned = [f"environment {job.environment!r}"] if job.environment else [repr(r) for r in job.refs]

@@ -25,7 +25,6 @@ from ..secretless import as_json, ordered, to_sarif, to_text
 from .common import EXIT_UNREAD, Cloud, DirArgument, OutputFormat, err, fail_spec, fail_usage, valid_model
 
 FORMATS = ("text", "json", "sarif")
-PERMISSIONS = "permissions:\n  id-token: write  # the job may ask GitHub for its OIDC token\n  contents: read"
 _REMOTE = re.compile(r'\[remote "origin"\][^\[]*?\burl\s*=\s*(\S+)', re.DOTALL)
 _REMOTE_PATH = re.compile(r"^(?:[a-z+]+://(?:[^@/]+@)?[^/]+/|[^@/]+@[^:/]+:)([^?#]+?)(?:\.git)?/?$")
 
@@ -89,14 +88,6 @@ def write_new(path: str, content: bytes) -> None:
         os.link(temporary, path)
     finally:
         os.unlink(temporary)
-
-
-def _change(job: ci_scan.Job, scan: ci_scan.Scan) -> str:
-    snippets = sorted({c.replacement for c in scan.found if c.pos and c.pos.file == job.file
-                       and c.cloud in job.clouds})
-    head = PERMISSIONS + "\nsteps:\n" if job.system == "github" else ""
-    indent = "  " if job.system == "github" else ""
-    return head + "\n".join("\n".join(indent + line for line in snippet.split("\n")) for snippet in snippets)
 
 
 @dataclass(frozen=True)
@@ -202,39 +193,50 @@ def _write(directory: str, draft: Draft) -> None:
     err.print(f"wrote {printable(target)}", markup=False)
 
 
+def _job_json(job: ci_scan.Job, repo: str) -> dict:
+    return {"repo": repo, "system": job.system, "file": job.file, "line": job.pos.line, "column": job.pos.column,
+            "job": job.name, "clouds": sorted(job.clouds), "refs": job.refs, "environment": job.environment,
+            "pull_request": job.pull_request, "production": job.production, "notes": job.notes,
+            "change": ci_scan.workflow_change(job)}
+
+
 def _print(scans: list[ci_scan.Scan], drafts: list[Draft | None], failed: Report, fmt: str) -> None:
-    found = ordered([c for scan in scans for c in scan.found])
+    """Positions are relative to each repository's root (SARIF's %SRCROOT% when run in the checkout)."""
+    found = [ordered(scan.found) for scan in scans]
     if fmt == "sarif":
-        typer.echo(json.dumps(to_sarif(found, __version__), indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(to_sarif([c for each in found for c in each], __version__), indent=2, ensure_ascii=False))
     elif fmt == "json":
         typer.echo(json.dumps({
-            "credentials": [as_json(c) for c in found],
-            "jobs": [{"system": job.system, "file": job.file, "line": job.pos.line, "column": job.pos.column,
-                      "job": job.name, "clouds": sorted(job.clouds), "refs": job.refs,
-                      "environment": job.environment, "pull_request": job.pull_request,
-                      "production": job.production, "notes": job.notes, "change": _change(job, scan)}
-                     for scan in scans for job in scan.jobs],
-            "drafts": [{"file": d.file, "text": d.text, "plan": d.plan} for d in drafts if d],
+            "credentials": [{"repo": scan.root, **as_json(c)} for scan, each in zip(scans, found) for c in each],
+            "jobs": [_job_json(job, scan.root) for scan in scans for job in scan.jobs],
+            "drafts": [{"repo": scan.root, "file": d.file, "text": d.text, "plan": d.plan}
+                       for scan, d in zip(scans, drafts) if d],
             "notes": [note for scan in scans for note in scan.notes],
             "errors": [d.as_json() for d in failed.diagnostics]}, indent=2, ensure_ascii=False))
     else:
-        typer.echo(to_text(found), nl=False)
-        for scan in scans:
-            for job in scan.jobs:
-                typer.echo("\n".join(ci_scan.jobs_text([job])))
-                typer.echo("  workflow change:\n" + "\n".join(f"    {line}" for line in _change(job, scan).split("\n")))
-        for draft in filter(None, drafts):
-            typer.echo(f"\n# draft spec {draft.file} (wiam discover --write adds it)\n{draft.text}", nl=False)
-            for item in draft.plan or []:
-                outputs = "; ".join(f"{key} = {value}" for key, value in sorted(item["outputs"].items()))
-                typer.echo(printable(f"plan: workload {item['workload']!r} (job {item['job']!r}): {item['cloud']} "
-                                     f"{item['target']} {item['kind']} {item['name']}; {outputs}"))
-        for note in (note for scan in scans for note in scan.notes):
-            err.print(f"note: {printable(note)}", markup=False)
+        for scan, each, draft in zip(scans, found, drafts):
+            _print_text(scan, each, draft, len(scans) > 1)
         for diagnostic in failed.diagnostics:
             err.print(diagnostic.render(), markup=False)
-        if not found:
+        if not any(found):
             err.print("no long-lived cloud credential found", markup=False)
+
+
+def _print_text(scan: ci_scan.Scan, found: list, draft: Draft | None, named: bool) -> None:
+    if named:
+        typer.echo(printable(f"# --repo {scan.root}"))
+    typer.echo(to_text(found), nl=False)
+    for job in scan.jobs:
+        typer.echo("\n".join(ci_scan.jobs_text([job])))
+        typer.echo("  workflow change:\n" + "\n".join(f"    {line}" for line in ci_scan.workflow_change(job).split("\n")))
+    if draft is not None:
+        typer.echo(f"\n# draft spec {draft.file} (wiam discover --write adds it)\n{draft.text}", nl=False)
+        for item in draft.plan or []:
+            outputs = "; ".join(f"{key} = {value}" for key, value in sorted(item["outputs"].items()))
+            typer.echo(printable(f"plan: workload {item['workload']!r} (job {item['job']!r}): {item['cloud']} "
+                                 f"{item['target']} {item['kind']} {item['name']}; {outputs}"))
+    for note in scan.notes:
+        err.print(f"note: {printable(note)}", markup=False)
 
 
 def _clouds(directory: str, clouds: Optional[list[Cloud]], fmt: str) -> None:
