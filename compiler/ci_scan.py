@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from typing import Any, Iterator
 
+import yaml
+
 from . import registry
 from .diagnostics import Pos, Report, printable
 from .loader import UsageError, inside, read_bytes
 from .readers import read_yaml
-from .readers.domain import file_size
+from .readers.domain import MAX_DEPTH, file_size
 from .secretless import CiLogins, Credential
 
 MAX_CI_BYTES = 2 * 1024 * 1024  # real workflows are a few KB
@@ -98,8 +100,70 @@ def _read(path: str, scan: Scan) -> tuple[dict, dict] | None:
     if not doc.data and report.diagnostics:  # nothing read: a syntax error, a nesting too deep
         scan.report.diagnostics += report.diagnostics
         return None
-    scan.notes += [f"{d.pos}: read past: {d.message} (what it hides is not scanned)" for d in report.diagnostics]
-    return doc.data, doc.positions
+    if not report.diagnostics:
+        return doc.data, doc.positions
+    # What the spec reader refuses but CI files use (anchors, aliases, merge keys, GitLab's !reference):
+    # read again, nested no deeper than the reader allowed, aliases expanded within a budget.
+    try:
+        return _expanded(shown, text)
+    except yaml.YAMLError as error:  # e.g. an alias of no anchor, which the reader did not resolve
+        mark = getattr(error, "problem_mark", None)
+        scan.report.error(Pos(shown, mark.line + 1, mark.column + 1) if mark else Pos(shown, 1, 1), "",
+                          f"YAML error: {getattr(error, 'problem', None) or error}", "fix the YAML at this place")
+        return None
+    except _TooLarge as error:
+        scan.report.error(error.pos, "", f"YAML aliases expand to more than {MAX_EXPANDED:,} values",
+                          "write the repeated values out, or use fewer levels of aliases")
+        return None
+
+
+MAX_EXPANDED = 100_000  # values a CI file's aliases may expand to (a billion laughs stops here)
+_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _TooLarge(Exception):
+    def __init__(self, pos: Pos):
+        self.pos = pos
+
+
+def _expanded(shown: str, text: str) -> tuple[dict, dict]:
+    """The file's top mapping and positions with every alias expanded and merge keys (<<) merged; an
+    alias's values keep the positions where its anchor wrote them. The composer shares an anchor's
+    node wherever it is aliased, so only the walk below costs, and it stops at MAX_EXPANDED values."""
+    loader = _COMPOSER(text)  # recursive in libyaml, but the reader has checked the nesting depth
+    try:
+        node = loader.get_single_node()
+    finally:
+        loader.dispose()
+    positions: dict = {}
+    count = [0]
+
+    def build(node, path: tuple):
+        count[0] += 1
+        pos = Pos(shown, node.start_mark.line + 1, node.start_mark.column + 1)
+        if count[0] > MAX_EXPANDED or len(path) > 2 * MAX_DEPTH:
+            raise _TooLarge(pos)
+        positions[path] = pos
+        if isinstance(node, yaml.SequenceNode):
+            return [build(item, path + (index,)) for index, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            result: dict = {}
+            for key, value in node.value:  # merged first: the mapping's own keys win, wherever written
+                if key.tag == "tag:yaml.org,2002:merge":
+                    for source in value.value if isinstance(value, yaml.SequenceNode) else [value]:
+                        for name, item in _mapping(build(source, path)).items():
+                            result.setdefault(name, item)
+            for key, value in node.value:
+                if key.tag != "tag:yaml.org,2002:merge" and isinstance(key, yaml.ScalarNode):
+                    result[key.value] = build(value, path + (key.value,))
+            positions[path] = pos
+            return result
+        if node.tag == "tag:yaml.org,2002:null":
+            return None
+        return node.value
+
+    top = build(node, ()) if node is not None else {}
+    return _mapping(top), positions
 
 
 def _secret(value: Any) -> bool:

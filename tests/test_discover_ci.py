@@ -369,12 +369,15 @@ def test_unreadable_files_are_errors_at_their_place(tmp_path, content, message):
     assert message in result.output and "bad.yml:" in result.output and "fix:" in result.output
 
 
-def test_aliases_are_never_expanded(tmp_path):
+def test_an_alias_bomb_stops_at_the_budget(tmp_path):
+    """Nine levels of three aliases each would be 177,147 values: the walk stops at MAX_EXPANDED, and the
+    file is an error at the alias where it stopped."""
     bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(8))
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(9))
     repo = _repo(tmp_path / "repo", {".gitlab-ci.yml": bomb + "job:\n  script: [echo $AWS_SECRET_ACCESS_KEY]\n"})
-    scan = ci_scan.scan(str(repo))
-    assert len(scan.found) == 1 and any("anchors" in note for note in scan.notes)
+    result = runner.invoke(app, ["discover", "--repo", str(repo)])
+    assert result.exit_code == 3 and f"more than {ci_scan.MAX_EXPANDED:,} values" in result.output
+    assert ".gitlab-ci.yml:" in result.output and "fix:" in result.output
 
 
 def test_links_out_of_the_repository_are_not_followed(tmp_path):
@@ -484,3 +487,30 @@ def test_plan_shows_what_each_workload_compiles_to_and_drafts_of_two_repositorie
                             ("app-deploy-publish", "aws"),
                             ("app-deploy-publish", "azure"), ("app-reusable-release", "azure")}
     assert "role_arn" in planned["app-deploy-test", "aws"]["outputs"]
+
+
+def test_gitlab_anchors_and_merge_keys_are_followed_where_they_are_written(tmp_path):
+    gitlab = """
+    .aws: &aws
+      AWS_ACCESS_KEY_ID: $PROD_KEY_ID
+      AWS_SECRET_ACCESS_KEY: $PROD_SECRET
+    .rules: &main
+      - if: $CI_COMMIT_BRANCH == "main"
+    deploy:
+      variables:
+        <<: *aws
+        AWS_DEFAULT_REGION: eu-west-1
+      rules: *main
+      script: [terraform apply]
+    test:
+      variables:
+        <<: *aws
+        AWS_SECRET_ACCESS_KEY: test
+        AWS_ACCESS_KEY_ID: test
+      script: [make test]
+    """
+    repo = _repo(tmp_path / "repo", {".gitlab-ci.yml": gitlab})
+    scan = ci_scan.scan(str(repo))
+    # Found at the anchor, where the secret's use is written; the job that overrides both keys has none.
+    assert [(c.pos.line, c.owner) for c in scan.found] == [(3, "job 'deploy'")]
+    assert [(job.name, job.refs) for job in scan.jobs] == [("deploy", ["branch:main"])]
