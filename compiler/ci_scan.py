@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
 from typing import Any, Iterator
 
@@ -267,11 +267,9 @@ class _Place:
 
 
 def _finding(place: _Place, logins: _Logins, path: tuple, what: str, shared: bool = False) -> None:
-    """A login found at `path`; `shared`, in a block every job of the file sees: found once, for all of them."""
+    """A login found at `path`; `shared`, in a block every job of the file sees (see _one_per_use)."""
     pos = place.positions.get(path, place.job.pos)
     place.job.clouds.add(logins.cloud)
-    if shared and any(c.pos == pos and c.kind == logins.ci.kind for c in place.scan.found):
-        return
     replacement = logins.ci.github if place.job.system == "github" else logins.ci.gitlab
     place.scan.found.append(Credential(logins.ci.kind, logins.cloud, str(pos), what, replacement,
                                        "every job of the file" if shared else f"job {place.job.name!r}", pos))
@@ -623,7 +621,22 @@ def scan(root: str, default_branch: str = "main") -> Scan:
     all_logins = _logins()
     scan_github(found, default_branch, all_logins)
     scan_gitlab(found, default_branch, all_logins)
+    found.found = _one_per_use(found.found)
     return found
+
+
+def _one_per_use(found: list[Credential]) -> list[Credential]:
+    """One finding per secret's use: a place several jobs reach (an anchor, a template, a workflow's env)
+    is reported once, naming them all."""
+    groups: dict[tuple, list[Credential]] = {}
+    for credential in found:
+        groups.setdefault((credential.pos, credential.kind), []).append(credential)
+    merged = []
+    for group in groups.values():
+        owners = sorted({c.owner for c in group})
+        owner = owners[0] if len(owners) == 1 else "jobs " + ", ".join(o.removeprefix("job ") for o in owners)
+        merged.append(replace(group[0], owner=owner))
+    return merged
 
 
 PERMISSIONS = "permissions:\n  id-token: write  # the job may ask GitHub for its OIDC token\n  contents: read"

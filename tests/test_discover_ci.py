@@ -514,3 +514,19 @@ def test_gitlab_anchors_and_merge_keys_are_followed_where_they_are_written(tmp_p
     # Found at the anchor, where the secret's use is written; the job that overrides both keys has none.
     assert [(c.pos.line, c.owner) for c in scan.found] == [(3, "job 'deploy'")]
     assert [(job.name, job.refs) for job in scan.jobs] == [("deploy", ["branch:main"])]
+
+
+def test_a_place_several_jobs_reach_is_one_finding_naming_them(tmp_path):
+    gitlab = """
+    .keys: &keys
+      ARM_CLIENT_SECRET: $SP_SECRET
+    plan:
+      variables: *keys
+      script: [terraform plan]
+    apply:
+      variables: *keys
+      script: [terraform apply]
+    """
+    scan = ci_scan.scan(str(_repo(tmp_path / "repo", {".gitlab-ci.yml": gitlab})))
+    assert [(c.pos.line, c.owner) for c in scan.found] == [(2, "jobs 'apply', 'plan'")]
+    assert sorted(job.name for job in scan.jobs) == ["apply", "plan"]
