@@ -407,6 +407,22 @@ def _workflow_files(scan: Scan) -> list[str]:
     return sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.endswith((".yml", ".yaml")))
 
 
+def _inherit_callers(workflows: dict[str, tuple[dict, dict]], triggers: dict[str, _Triggers]) -> set[str]:
+    """A reusable workflow runs on its callers' triggers: each local caller's are added to it (to
+    GitHub's four levels of nesting). Returns the workflows some local job calls."""
+    called_here = set()
+    for _level in range(4):
+        for name, (data, _positions) in workflows.items():
+            for body in _mapping(data.get("jobs")).values():
+                uses = _mapping(body).get("uses")
+                if isinstance(uses, str) and uses.startswith("./"):
+                    called = os.path.normpath(uses.split("@")[0].removeprefix("./"))
+                    if called in triggers and triggers[called].called:
+                        triggers[called].merge(triggers[name])
+                        called_here.add(called)
+    return called_here
+
+
 def scan_github(scan: Scan, default_branch: str, all_logins: list[_Logins]) -> None:
     workflows: dict[str, tuple[dict, dict]] = {}
     for file in _workflow_files(scan)[:MAX_CI_FILES]:
@@ -414,18 +430,10 @@ def scan_github(scan: Scan, default_branch: str, all_logins: list[_Logins]) -> N
         if read is not None:
             workflows[os.path.relpath(file, scan.root)] = read
     triggers = {name: github_triggers(data.get("on")) for name, (data, _) in workflows.items()}
-    for _ in range(4):  # reusable workflows nest at most four levels (GitHub's limit)
-        for name, (data, _) in workflows.items():
-            for body in _mapping(data.get("jobs")).values():
-                uses = _mapping(body).get("uses")
-                called = os.path.normpath(uses.split("@")[0].removeprefix("./")) if isinstance(uses, str) \
-                    and uses.startswith("./") else None
-                if called in triggers and triggers[called].called:
-                    triggers[called].merge(triggers[name])
+    called_here = _inherit_callers(workflows, triggers)
     for name, (data, positions) in workflows.items():
-        if triggers[name].called and not (triggers[name].branches or triggers[name].tags
-                                          or triggers[name].pull_request or triggers[name].default_branch):
-            triggers[name].unpinned.add("workflow_call from outside this repository (its caller's triggers)")
+        if triggers[name].called and name not in called_here:
+            triggers[name].unpinned.add("workflow_call from another repository (it runs on its caller's triggers)")
         for job_id, body in _mapping(data.get("jobs")).items():
             job = _github_job(scan, os.path.join(scan.root, name), data, positions, job_id, _mapping(body),
                               triggers[name], default_branch, all_logins)
