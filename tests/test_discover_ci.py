@@ -242,13 +242,17 @@ TAGS = st.lists(st.sampled_from(["v1.0.0", "v2.0.0", "v*"]), unique=True, max_si
 @st.composite
 def workflows(draw):
     branches, tags, pull_request = draw(BRANCHES), draw(TAGS), draw(st.booleans())
+    schedule, dispatch = draw(st.booleans()), draw(st.booleans())
     environment = draw(st.sampled_from([None, "staging", "production"]))
+    job = draw(st.sampled_from(["work", "deploy-prod"]))
     styles = draw(st.lists(st.sampled_from(sorted(LOGINS)), min_size=1, max_size=4))
     lines = ["on:", "  push:"]
     lines += [f"    branches: {json.dumps(branches)}"] if branches else []
     lines += [f"    tags: {json.dumps(tags)}"] if tags or not branches else []
     lines += ["  pull_request:"] if pull_request else []
-    lines += ["jobs:", "  work:", "    runs-on: ubuntu-latest"]
+    lines += ["  schedule:", "    - cron: '0 4 * * *'"] if schedule else []
+    lines += ["  workflow_dispatch:"] if dispatch else []
+    lines += ["jobs:", f"  {job}:", "    runs-on: ubuntu-latest"]
     lines += [f"    environment: {environment}"] if environment else []
     lines += ["    steps:"]
     planted = set()
@@ -258,15 +262,16 @@ def workflows(draw):
         lines += [f"        {line}" for line in step[1:]]
         if secret:
             planted.add(len(lines))  # the login's last secret, the line its finding names
-    return "\n".join(lines) + "\n", branches, tags, pull_request, environment, planted
+    triggers = dict(branches=branches, tags=tags, pull_request=pull_request, schedule=schedule, dispatch=dispatch)
+    return "\n".join(lines) + "\n", triggers, environment, job, planted
 
 
 @settings(max_examples=40, deadline=None)
 @given(workflows())
 def test_found_is_planted_and_identities_are_the_triggers(tmp_path_factory, generated):
-    text, branches, tags, pull_request, environment, planted = generated
+    text, triggers, environment, name, planted = generated
     root = _repo(tmp_path_factory.mktemp("repo"), {".github/workflows/ci.yml": text})
-    scan = ci_scan.scan(str(root))
+    scan = ci_scan.scan(str(root), default_branch="trunk")
     assert {c.pos.line for c in scan.found} == planted
     if not planted:
         assert scan.jobs == []
@@ -275,11 +280,17 @@ def test_found_is_planted_and_identities_are_the_triggers(tmp_path_factory, gene
     if environment:
         assert job.environment == environment and job.refs == [] and not job.pull_request
         return
-    exact = {f"refs/heads/{b}" for b in branches if "*" not in b} | {f"refs/tags/{t}" for t in tags if "*" not in t}
+    exact = {f"refs/heads/{b}" for b in triggers["branches"] if "*" not in b}
+    exact |= {f"refs/tags/{t}" for t in triggers["tags"] if "*" not in t}
+    exact |= {"refs/heads/trunk"} if triggers["schedule"] else set()
     assert set(job.refs) == exact
-    assert job.pull_request == pull_request
-    globs = [p for p in branches + tags if "*" in p]
-    assert all(any(repr(p) in note for note in job.notes) for p in globs)
+    production = name == "deploy-prod"
+    assert job.pull_request == (triggers["pull_request"] and not production)
+    if triggers["pull_request"] and production:
+        assert any("refused" in note for note in job.notes)
+    unpinned = [p for p in triggers["branches"] + triggers["tags"] if "*" in p]
+    unpinned += ["workflow_dispatch"] if triggers["dispatch"] else []
+    assert all(any(repr(p) in note or p in note for note in job.notes) for p in unpinned)
 
 
 def test_the_draft_validates_and_compiles(github, tmp_path):
@@ -530,3 +541,38 @@ def test_a_place_several_jobs_reach_is_one_finding_naming_them(tmp_path):
     scan = ci_scan.scan(str(_repo(tmp_path / "repo", {".gitlab-ci.yml": gitlab})))
     assert [(c.pos.line, c.owner) for c in scan.found] == [(2, "jobs 'apply', 'plan'")]
     assert sorted(job.name for job in scan.jobs) == ["apply", "plan"]
+
+
+GITLAB_LOGINS = {  # style -> (the job's lines, whether it is a long-lived login)
+    "variables": (["variables:", "  AWS_ACCESS_KEY_ID: $KEY_ID", "  AWS_SECRET_ACCESS_KEY: ${SECRET}",
+                   "script:", "  - aws s3 ls"], True),
+    "plain": (["variables:", "  AWS_ACCESS_KEY_ID: test", "  AWS_SECRET_ACCESS_KEY: test", "script:",
+               "  - aws --endpoint-url http://localstack:4566 s3 ls"], False),
+    "script": (["script:", "  - az login --service-principal -u $ID -p $AZ_SECRET --tenant $T"], True),
+    "oidc": (["id_tokens:", "  TOKEN:", "    aud: api://AzureADTokenExchange", "script:",
+              "  - az login --service-principal -u $ID --tenant $T --federated-token $TOKEN"], False),
+}
+RULES = {  # rule -> the ref it pins, if any
+    '$CI_COMMIT_BRANCH == "main"': "branch:main",
+    "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH": "branch:trunk",
+    "$CI_COMMIT_TAG == 'v1.2.3'": "tag:v1.2.3",
+    '$CI_PIPELINE_SOURCE == "merge_request_event"': None,
+    "$CI_COMMIT_TAG =~ /^v/": None,
+    "$CI_COMMIT_BRANCH": None,
+}
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(sorted(GITLAB_LOGINS)), st.lists(st.sampled_from(sorted(RULES)), unique=True, max_size=4))
+def test_gitlab_found_is_planted_and_identities_are_the_rules(tmp_path_factory, style, rules):
+    lines, secret = GITLAB_LOGINS[style]
+    job = ["deploy:", *(f"  {line}" for line in lines)]
+    job += ["  rules:", *(f"    - if: {json.dumps(rule)}" for rule in rules)] if rules else []
+    root = _repo(tmp_path_factory.mktemp("repo"), {".gitlab-ci.yml": "\n".join(job) + "\n"})
+    scan = ci_scan.scan(str(root), default_branch="trunk")
+    assert len(scan.found) == (1 if secret else 0)
+    if secret:
+        (found,) = scan.jobs
+        assert found.refs == sorted(RULES[rule] for rule in rules if RULES[rule])
+        assert all(any(rule in note for note in found.notes) for rule in rules
+                   if RULES[rule] is None and "merge_request" not in rule)
