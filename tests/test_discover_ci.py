@@ -576,3 +576,8 @@ def test_gitlab_found_is_planted_and_identities_are_the_rules(tmp_path_factory, 
         assert found.refs == sorted(RULES[rule] for rule in rules if RULES[rule])
         assert all(any(rule in note for note in found.notes) for rule in rules
                    if RULES[rule] is None and "merge_request" not in rule)
+
+
+def test_cloud_and_repo_modes_do_not_mix(github):
+    result = runner.invoke(app, ["discover", "--repo", str(github), "--cloud", "aws"])
+    assert result.exit_code == 2 and "--cloud" in result.output

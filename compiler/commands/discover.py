@@ -118,6 +118,8 @@ def discover(directory: str = DirArgument,
     if not repos:
         _clouds(directory, clouds, fmt)
         return
+    if clouds:
+        fail_usage("--cloud reads the clouds, --repo a checkout's CI files: give one of them")
     if repository is not None and len(repos) != 1:
         fail_usage("--repository names the repository of one --repo: give one --repo with it")
     if write and not os.path.isdir(spec_root(directory)):
@@ -241,15 +243,20 @@ def _print_text(scan: ci_scan.Scan, found: list, draft: Draft | None, named: boo
 
 def _clouds(directory: str, clouds: Optional[list[Cloud]], fmt: str) -> None:
     """The cloud side (wiam.discovery, built beside this command): the spec's targets' long-lived keys."""
-    from .. import discovery  # noqa: PLC0415 (the cloud SDKs load only when clouds are read)
     from .. import registry
 
     model = valid_model(directory, False, _errors_as(fmt), Report())
     try:
+        from .. import discovery  # the cloud SDKs load only when clouds are read
+
         found = ordered(discovery.find(model, [c.value for c in clouds or []],
                                        lambda cloud: registry.get(cloud).live.connect()))
     except UsageError as error:
         fail_usage(str(error))
+    except ImportError as error:
+        if (error.name or "").split(".")[0] == "wiam":
+            fail_usage("this wiam reads no clouds for discover (wiam.discovery is missing): scan CI files with --repo PATH")
+        fail_usage(f"reading the clouds needs {error.name}, which is not installed: pip install 'wiam[live]'")
     if fmt == "sarif":
         typer.echo(json.dumps(to_sarif(found, __version__), indent=2, ensure_ascii=False))
     elif fmt == "json":
