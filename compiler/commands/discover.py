@@ -22,9 +22,9 @@ from ..model import Model
 from ..names import fit_name
 from ..plan import Plans
 from ..secretless import as_json, ordered, to_sarif, to_text
+from .analyze import AnalyzeFormat  # the same three: text, JSON, SARIF
 from .common import EXIT_UNREAD, Cloud, DirArgument, OutputFormat, err, fail_spec, fail_usage, valid_model
 
-FORMATS = ("text", "json", "sarif")
 _REMOTE = re.compile(r'\[remote "origin"\][^\[]*?\burl\s*=\s*(\S+)', re.DOTALL)
 _REMOTE_PATH = re.compile(r"^(?:[a-z+]+://(?:[^@/]+@)?[^/]+/|[^@/]+@[^:/]+:)([^?#]+?)(?:\.git)?/?$")
 
@@ -102,7 +102,7 @@ def discover(directory: str = DirArgument,
              repos: Optional[list[str]] = typer.Option(None, "--repo", metavar="PATH",
                                                       help="Scan this checkout's CI files (repeatable)."),
              clouds: Optional[list[Cloud]] = typer.Option(None, "--cloud", help="Without --repo: read these clouds."),
-             fmt: str = typer.Option("text", "--format", "-f", help="text, json or sarif."),
+             fmt: AnalyzeFormat = typer.Option(AnalyzeFormat.text, "--format", "-f", help="Output format."),
              write: bool = typer.Option(False, "--write", help="Add the draft spec to the spec folder as its own file."),
              plan: bool = typer.Option(False, "--plan", help="Also show what each drafted workload compiles to."),
              repository: Optional[str] = typer.Option(None, "--repository", metavar="OWNER/NAME",
@@ -113,8 +113,7 @@ def discover(directory: str = DirArgument,
     """Find long-lived cloud credentials: with --repo, the cloud logins in GitHub Actions workflows and
     GitLab CI files that use secrets, each job's proposed identities and workflow change, and a draft
     spec that replaces them (--write adds it to the spec folder). Nothing is written to any cloud."""
-    if fmt not in FORMATS:
-        fail_usage(f"--format {fmt!r}: use text, json or sarif")
+    fmt = fmt.value
     if not repos:
         _clouds(directory, clouds, fmt)
         return
