@@ -84,7 +84,9 @@ def write_new(path: str, content: bytes) -> None:
             stream.write(content)
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # as any new file, not mkstemp's owner-only mode
         os.link(temporary, path)
     finally:
         os.unlink(temporary)
