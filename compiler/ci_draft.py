@@ -38,7 +38,9 @@ def place(jobs: list[Job], model: Model | None) -> Place:
         kind = CI_SYSTEM_KINDS[system]
         own = sorted(n for n, i in (model.issuers.items() if model else ()) if i.kind == kind
                      and i.url == KINDS[kind].default_url and not i.subject_claims and not i.disabled)
-        issuers[system] = own[0] if own else system
+        fresh = next(name for name in (system, *(f"{system}-{n}" for n in range(2, 100)))
+                     if name not in (model.issuers if model else ()))  # the folder's other issuers keep theirs
+        issuers[system] = own[0] if own else fresh
         new_issuers += [] if own else [system]
     for cloud in sorted({cloud for job in jobs for cloud in job.clouds}):
         own = sorted(name for (c, name) in (model.targets if model else ()) if c == cloud)
@@ -115,7 +117,7 @@ def draft(jobs: list[Job], repositories: dict[str, str], where: Place) -> str:
                      "secret, trusted from the triggers that run it. TODO before use: set each owner, replace\n"
                      "each placeholder grant with what the job does, then switch the job to its OIDC login.")
     for system in where.new_issuers:
-        lines += ["", *_block(f'issuer "{system}"', [("kind", CI_SYSTEM_KINDS[system])])]
+        lines += ["", *_block(f"issuer {hcl_value(where.issuers[system])}", [("kind", CI_SYSTEM_KINDS[system])])]
     for cloud in where.new_targets:
         example = registry.get(cloud).EXAMPLE.target
         lines += ["", f"# TODO: the {cloud} target the jobs deploy to (these are placeholders)",

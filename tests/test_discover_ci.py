@@ -581,3 +581,14 @@ def test_gitlab_found_is_planted_and_identities_are_the_rules(tmp_path_factory, 
 def test_cloud_and_repo_modes_do_not_mix(github):
     result = runner.invoke(app, ["discover", "--repo", str(github), "--cloud", "aws"])
     assert result.exit_code == 2 and "--cloud" in result.output
+
+
+def test_an_issuer_name_the_folder_uses_for_another_kind_is_not_taken(tmp_path):
+    repo = _repo(tmp_path / "repo", {".gitlab-ci.yml": "deploy:\n  only: [main]\n  script: [echo $ARM_CLIENT_SECRET]\n"})
+    spec = tmp_path / "spec"
+    spec.mkdir()
+    (spec / "main.wiam.hcl").write_text('issuer "gitlab" {\n  kind = "gitlab_ci"\n  url  = "https://gitlab.acme.dev"\n}\n',
+                                        encoding="utf-8")
+    result = runner.invoke(app, ["discover", str(spec), "--repo", str(repo), "--repository", "acme/app", "--write"])
+    assert result.exit_code == 1, result.output
+    assert 'issuer "gitlab-2"' in (spec / "discovered-app.wiam.hcl").read_text(encoding="utf-8")

@@ -9,7 +9,7 @@ CI = CiLogins(
                                                                  "aws-session-token"})},
     inputs=frozenset({"aws-access-key-id", "aws-secret-access-key"}),
     variables=frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}),
-    scripts=(r"\baws\s+configure\s+set\s+(?:default\.)?aws_secret_access_key\b",),
+    scripts=(r"\baws\s+configure\s+set\s+(?:default\.)?aws_(?:secret_access_key|access_key_id)\b",),
     github="""- uses: aws-actions/configure-aws-credentials@v4
   with:
     role-to-assume: ${{ vars.WIAM_ROLE_ARN }}  # the role wiam compiles for this workload
