@@ -106,7 +106,8 @@ def drafted(jobs: list[Job], repositories: dict[str, str], where: Place) -> list
     for job in jobs:
         proposed = identities(job, where.issuers[job.system], repositories[job.system])
         found = [i for i in proposed if all(str(value).isprintable() for _, value in i)]
-        result.append(Drafted(job, workload_name(job, repositories[job.system], taken) if found else None, found, len(found) < len(proposed)))
+        name = workload_name(job, repositories[job.system], taken) if found else None
+        result.append(Drafted(job, name, found, len(found) < len(proposed)))
     return result
 
 

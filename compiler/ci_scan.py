@@ -654,7 +654,7 @@ def workflow_change(job: Job) -> str:
     """What the job writes instead: GitHub's permissions and login steps, GitLab's ID token and login lines."""
     logins = {each.cloud: each.ci for each in _logins()}
     if job.system == "github":
-        steps = "\n".join("\n".join(f"  {line}" for line in logins[cloud].github.split("\n")) for cloud in sorted(job.clouds))
+        steps = "\n".join(f"  {line}" for cloud in sorted(job.clouds) for line in logins[cloud].github.split("\n"))
         return f"{PERMISSIONS}\nsteps:\n{steps}"
     return "\n".join(logins[cloud].gitlab for cloud in sorted(job.clouds))
 

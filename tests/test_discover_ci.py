@@ -302,7 +302,8 @@ def test_the_draft_validates_and_compiles(github, tmp_path):
     (spec / "discovered-app.wiam.hcl").write_text(text, encoding="utf-8")
     files = compile_folder(str(spec))
     assert files and 'ref        = "refs/tags/v1.0.0"' in text and 'environment = "staging"' in text
-    assert len(re.findall(r'^workload "', text, re.MULTILINE)) == 4  # test, publish, local and the reusable workflow's release
+    # test, publish, local and the reusable workflow's release
+    assert len(re.findall(r'^workload "', text, re.MULTILINE)) == 4
 
 
 def test_write_adds_its_own_file_reusing_the_folders_blocks_and_never_overwrites(github, tmp_path):
@@ -353,9 +354,11 @@ def test_no_login_exits_0(tmp_path):
 
 def test_hostile_names_are_escaped_in_the_draft(tmp_path):
     visible, invisible = 'x"${evil}%{y}\\', "prod\u202e"
-    login = "    steps:\n      - uses: google-github-actions/auth@v2\n        with:\n          credentials_json: ${{ secrets.K }}\n"
+    login = ("    steps:\n      - uses: google-github-actions/auth@v2\n        with:\n"
+             "          credentials_json: ${{ secrets.K }}\n")
     workflow = (f"on:\n  push:\n    branches: [main]\njobs:\n  {json.dumps(visible + invisible)}:\n"
-                f"    environment: {json.dumps(visible)}\n{login}  hidden:\n    environment: {json.dumps(invisible)}\n{login}")
+                f"    environment: {json.dumps(visible)}\n{login}"
+                f"  hidden:\n    environment: {json.dumps(invisible)}\n{login}")
     repo = _repo(tmp_path / "repo", {".github/workflows/ci.yml": workflow})
     scan = ci_scan.scan(str(repo))
     assert len(scan.found) == 2
