@@ -376,6 +376,11 @@ def _github_job(scan: Scan, file: str, workflow: dict, positions: dict, job_id: 
 
 def _pin_github(job: Job, triggers: _Triggers, environment: Any, default_branch: str) -> None:
     if isinstance(environment, str) and "${{" not in environment:
+        only_pull_requests = not (triggers.branches or triggers.tags or triggers.default_branch or triggers.unpinned)
+        if triggers.pull_request and job.production and only_pull_requests:
+            job.notes.append(f"only pull requests run this job in the production environment {environment!r}: "
+                             "refused, no identity is proposed; deploy from a branch instead")
+            return
         job.environment = environment
         if triggers.pull_request and job.production:
             job.notes.append(f"pull requests also run this job in environment {environment!r}: allow only "

@@ -161,6 +161,9 @@ def test_pull_requests_are_refused_for_production():
     ci_scan._pin_github(production, triggers, None, "main")
     assert production.refs == ["refs/heads/main"] and not production.pull_request
     assert any("refused" in note for note in production.notes)
+    only_pull_requests = ci_scan.Job("github", "w.yml", "deploy", ci_scan.Pos("w.yml", 1, 1), production=True)
+    ci_scan._pin_github(only_pull_requests, ci_scan.github_triggers(["pull_request"]), "production", "main")
+    assert only_pull_requests.environment is None and any("refused" in n for n in only_pull_requests.notes)
     assert ci_scan.is_production("production") and ci_scan.is_production("deploy-prd")
     assert not ci_scan.is_production("products") and not ci_scan.is_production("staging")
 
@@ -277,6 +280,10 @@ def test_found_is_planted_and_identities_are_the_triggers(tmp_path_factory, gene
         assert scan.jobs == []
         return
     (job,) = scan.jobs
+    others = triggers["branches"] or triggers["tags"] or triggers["schedule"] or triggers["dispatch"]
+    if environment == "production" and triggers["pull_request"] and not others:
+        assert job.environment is None and job.refs == [] and any("refused" in note for note in job.notes)
+        return
     if environment:
         assert job.environment == environment and job.refs == [] and not job.pull_request
         return
