@@ -602,3 +602,19 @@ def test_an_issuer_name_the_folder_uses_for_another_kind_is_not_taken(tmp_path):
     result = runner.invoke(app, ["discover", str(spec), "--repo", str(repo), "--repository", "acme/app", "--write"])
     assert result.exit_code == 1, result.output
     assert 'issuer "gitlab-2"' in (spec / "discovered-app.wiam.hcl").read_text(encoding="utf-8")
+
+
+def test_text_names_each_use_its_jobs_pins_and_workflow_change(github):
+    result = runner.invoke(app, ["discover", "--repo", str(github), "--repository", "acme/app"])
+    assert result.exit_code == 1
+    out = result.stdout
+    assert ".github/workflows/deploy.yml:31:29: a long-lived GCP service account key in job 'publish'" in out
+    assert "job 'publish' pins environment 'staging'" in out
+    assert "permissions:\n      id-token: write" in out and "role-to-assume: ${{ vars.WIAM_ROLE_ARN }}" in out
+    assert '# draft spec discovered-app.wiam.hcl' in out
+    sarif = json.loads(runner.invoke(app, ["discover", "--repo", str(github), "--format", "sarif"]).stdout)
+    _, output = _discover("--repo", str(github))
+    regions = {(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+                r["locations"][0]["physicalLocation"]["region"]["startLine"],
+                r["locations"][0]["physicalLocation"]["region"]["startColumn"]) for r in sarif["runs"][0]["results"]}
+    assert regions == {(c["pos"]["file"], c["pos"]["line"], c["pos"]["column"]) for c in output["credentials"]}
