@@ -598,7 +598,10 @@ def scan_gitlab(scan: Scan, default_branch: str, all_logins: list[_Logins]) -> N
         environment = body.get("environment")
         environment = _mapping(environment).get("name") if isinstance(environment, dict) else environment
         job.production = is_production(environment if isinstance(environment, str) else None, name)
-        _gitlab_pins(job, body, default_branch)
+        # A job with no rules of its own runs in every pipeline that workflow: rules let start.
+        workflow = _mapping(top.get("workflow", ({},))[0])
+        pinned = body if {"rules", "only"} & set(body) else {"rules": workflow.get("rules")}
+        _gitlab_pins(job, pinned, default_branch)
         plain = _gitlab_variables(_Place(scan, job, global_positions), global_vars, ("variables",), all_logins)
         plain |= _gitlab_variables(_Place(scan, job, positions), body.get("variables"),
                                    (origin.get("variables", name), "variables"), all_logins)

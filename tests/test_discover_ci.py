@@ -618,3 +618,20 @@ def test_text_names_each_use_its_jobs_pins_and_workflow_change(github):
                 r["locations"][0]["physicalLocation"]["region"]["startLine"],
                 r["locations"][0]["physicalLocation"]["region"]["startColumn"]) for r in sarif["runs"][0]["results"]}
     assert regions == {(c["pos"]["file"], c["pos"]["line"], c["pos"]["column"]) for c in output["credentials"]}
+
+
+def test_gitlab_workflow_rules_pin_the_jobs_without_their_own(tmp_path):
+    gitlab = """
+    workflow:
+      rules:
+        - if: $CI_COMMIT_BRANCH == "main"
+        - if: $CI_COMMIT_TAG == "v1.0.0"
+    deploy:
+      script: [echo "$AWS_SECRET_ACCESS_KEY"]
+    release:
+      only: [stable]
+      script: [echo "$AWS_SECRET_ACCESS_KEY"]
+    """
+    scan = ci_scan.scan(str(_repo(tmp_path / "repo", {".gitlab-ci.yml": gitlab})))
+    assert {job.name: job.refs for job in scan.jobs} == {"deploy": ["branch:main", "tag:v1.0.0"],
+                                                         "release": ["branch:stable"]}
