@@ -9,7 +9,8 @@ Which triggers are pinned (docs: README, "wiam discover"):
   branch, pull_request(_target) as pull_request = true unless the job is production. Globs, unfiltered
   pushes, workflow_dispatch and release run on refs no identity can name exactly: noted, not proposed.
 - GitLab: exact branches and tags of only: and rules: if: ($CI_COMMIT_BRANCH, $CI_COMMIT_REF_NAME,
-  $CI_COMMIT_TAG, $CI_DEFAULT_BRANCH); merge request pipelines run on the source branch: never proposed.
+  $CI_COMMIT_TAG, $CI_DEFAULT_BRANCH), workflow: rules: for a job with none of its own; merge request
+  pipelines run on the source branch: never proposed.
 - Production: the environment, job or workflow name has the word prod, production, prd or live."""
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def _read(path: str, scan: Scan) -> tuple[dict, dict] | None:
     if not file_size(text, shown, report):
         scan.report.diagnostics += report.diagnostics
         return None
+    text = _without_header(text)
     doc = read_yaml(shown, text, report)
     if not doc.data and report.diagnostics:  # nothing read: a syntax error, a nesting too deep
         scan.report.diagnostics += report.diagnostics
@@ -115,6 +117,21 @@ def _read(path: str, scan: Scan) -> tuple[dict, dict] | None:
         scan.report.error(error.pos, "", f"YAML aliases expand to more than {MAX_EXPANDED:,} values",
                           "write the repeated values out, or use fewer levels of aliases")
         return None
+
+
+def _without_header(text: str) -> str:
+    """A GitLab file with a `spec:` header (its inputs) before `---`: the header's lines blanked, so
+    the configuration after it reads as the one document and keeps its line numbers."""
+    lines = text.split("\n")
+    start = next((i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")), None)
+    if start is None or not lines[start].startswith("spec:"):
+        return text
+    for end in range(start + 1, len(lines)):
+        if lines[end].rstrip() == "---":
+            return "\n" * (end + 1) + "\n".join(lines[end + 1:])
+        if lines[end][:1] not in ("", " ", "\t", "#"):
+            return text  # a top-level key after spec: no header
+    return text
 
 
 MAX_EXPANDED = 100_000  # values a CI file's aliases may expand to (a billion laughs stops here)

@@ -635,3 +635,20 @@ def test_gitlab_workflow_rules_pin_the_jobs_without_their_own(tmp_path):
     scan = ci_scan.scan(str(_repo(tmp_path / "repo", {".gitlab-ci.yml": gitlab})))
     assert {job.name: job.refs for job in scan.jobs} == {"deploy": ["branch:main", "tag:v1.0.0"],
                                                          "release": ["branch:stable"]}
+
+
+def test_a_gitlab_file_with_a_spec_header_keeps_its_lines(tmp_path):
+    included = """
+    spec:
+      inputs:
+        stage:
+          default: deploy
+    ---
+    deploy:
+      stage: $[[ inputs.stage ]]
+      only: [main]
+      variables:
+        ARM_CLIENT_SECRET: $SP_SECRET
+    """
+    repo = _repo(tmp_path / "repo", {".gitlab-ci.yml": "include: ci/deploy.yml\n", "ci/deploy.yml": included})
+    assert [(c.pos.file, c.pos.line) for c in ci_scan.scan(str(repo)).found] == [("ci/deploy.yml", 10)]
