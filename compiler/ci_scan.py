@@ -323,8 +323,9 @@ def _secret_through(value: Any, env: dict, logins: _Logins) -> bool:
     return bool(match and match[1] == "env" and match[2] not in logins.ci.variables and _secret(env.get(match[2])))
 
 
-def _script_findings(place: _Place, script: Any, path: tuple, all_logins: list[_Logins], needs_secret: bool) -> None:
-    if not isinstance(script, str) or (needs_secret and not _secret(script)):
+def _script_findings(place: _Place, script: Any, path: tuple, all_logins: list[_Logins]) -> None:
+    """A `run:` that logs in with a secret of its own text (a secret from env: is that env's finding)."""
+    if not _secret(script):
         return
     for logins in all_logins:
         if logs_in(logins.ci, script):
@@ -377,7 +378,6 @@ def _github_job(scan: Scan, file: str, workflow: dict, positions: dict, job_id: 
         return job
     _env_findings(place, workflow.get("env"), ("env",), all_logins)
     _env_findings(place, body.get("env"), ("jobs", job_id, "env"), all_logins)
-    _input_findings(place, body, ("jobs", job_id), _env_chain(workflow.get("env"), body.get("env")), all_logins, {})
     for index, step in enumerate(_list(body.get("steps"))):
         step, path = _mapping(step), ("jobs", job_id, "steps", index)
         env = _env_chain(workflow.get("env"), body.get("env"), step.get("env"))
@@ -387,7 +387,7 @@ def _github_job(scan: Scan, file: str, workflow: dict, positions: dict, job_id: 
         if isinstance(uses, str) and uses.startswith("./"):
             composite = {_action(uses): composite_inputs(scan, uses, all_logins)}
         _input_findings(place, step, path, env, all_logins, composite)
-        _script_findings(place, step.get("run"), path + ("run",), all_logins, True)
+        _script_findings(place, step.get("run"), path + ("run",), all_logins)
     return job
 
 
