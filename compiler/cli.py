@@ -14,6 +14,7 @@ from .commands.blast_radius import blast_radius_command
 from .commands.codeowners import codeowners_command
 from .commands.compile import compile_command
 from .commands.diff import diff_command
+from .commands.discover import discover
 from .commands.drift import drift
 from .commands.grant import grant_command
 from .commands.graph import graph
@@ -36,6 +37,7 @@ for name, command in (("validate", validate), ("compile", compile_command), ("an
     app.command(name)(command)
 app.command("review")(review_command)  # issue 22: access reviews and separation of duties
 app.command("codeowners")(codeowners_command)
+app.command("discover")(discover)  # issue 21: go secretless
 app.add_typer(catalog.app, name="catalog")
 
 

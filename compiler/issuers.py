@@ -356,3 +356,7 @@ def issuer_url(kind: str, url: str | None, enterprise_slug: str | None,
     if default and enterprise_slug:
         return f"{default}/{enterprise_slug}"
     return default
+
+
+# The kind that trusts each CI system's jobs, for the draft spec of `wiam discover --repo`.
+CI_SYSTEM_KINDS = {"github": "github_actions", "gitlab": "gitlab_ci"}

@@ -28,6 +28,11 @@ def get(cloud: str) -> Provider:
     return import_module(CLOUDS[cloud])
 
 
+def part(cloud: str, name: str):
+    """A module of a cloud's provider package beyond the Provider protocol (e.g. its CI login facts)."""
+    return import_module(f"{CLOUDS[cloud]}.{name}")
+
+
 def providers() -> list[tuple[str, Provider]]:
     return [(name, get(name)) for name in names()]
 

@@ -82,6 +82,11 @@ def _quoted(text: str, fmt: str) -> str:
     return f'"{quoted.replace("${", "$${").replace("%{", "%%{")}"' if fmt == "hcl" else f'"{quoted}"'
 
 
+def hcl_value(value: Any) -> str:
+    """A string, list or map of strings as an HCL value on one line, every character escaped for HCL."""
+    return _value(value, "hcl")
+
+
 def _indent(line: str) -> str:
     return line[: len(line) - len(line.lstrip(" \t"))]
 
