@@ -14,6 +14,7 @@ from .live import LiveObject
 from .model import Grant, Model, Target
 from .names import ObjectName
 from .plan import TargetPlan
+from .secretless import Credential
 from .terraform import Module
 from .verdict import Verdict
 
@@ -86,6 +87,15 @@ class Live(Protocol):
 
 
 @runtime_checkable
+class Discover(Protocol):
+    """Read-only discovery (wiam discover): what a target's account holds outside the spec."""
+
+    def find(self, plan: TargetPlan, connection: Any) -> list[Credential]:
+        """Its long-lived credentials and the identities the spec does not manage, through live.connect's
+        connection; raises live.Unreadable when the target cannot be read."""
+
+
+@runtime_checkable
 class Provider(Protocol):
     CLOUD: str  # the cloud's name in the spec
     TERRAFORM_PROVIDER: tuple[str, str, str]  # (local name, source, version constraint)
@@ -95,6 +105,7 @@ class Provider(Protocol):
     RULES: list[Rule]
     permissions: Permissions
     live: Live
+    discover: Discover
 
     def schema(self) -> dict:
         """The cloud's part of the spec's JSON Schema: {"target": ..., "grant": ..., "$defs": ...}."""

