@@ -16,10 +16,13 @@ from .. import windows
 from ..analysis import SEVERITIES, Limits, all_rules, at_or_above, disabled_blocks
 from ..analysis import analyze as analyze_model
 from ..analysis import output as analysis_output
-from ..diagnostics import Report
+from .. import discovery
+from ..diagnostics import Report, SpecError
+from ..loader import UsageError
 from ..graph import build_graph
 from ..revision import line_origin
-from .common import AtOption, RevOption, duration, moment, EXIT_SPEC, DirArgument, OutOption, RecursiveOption, emit, planned_spec
+from .common import (AtOption, RevOption, duration, moment, EXIT_SPEC, DirArgument, OutOption, RecursiveOption, emit,
+                     fail_spec, fail_usage, planned_spec)
 
 
 class AnalyzeFormat(str, Enum):
@@ -46,7 +49,13 @@ def analyze(directory: str = DirArgument, recursive: bool = RecursiveOption,
     limits = Limits(duration("--expiring-within", expiring_within), duration("--max-break-glass", max_break_glass))
     model, plans = planned_spec(directory, recursive, fmt, Report(), moment(at, rev), rev)
     rules = all_rules()
-    findings = analyze_model(model, build_graph(model, plans), plans, limits)
+    try:
+        discovered = discovery.load(directory)
+    except SpecError as error:
+        fail_spec(error, fmt)
+    except UsageError as error:
+        fail_usage(str(error))
+    findings = analyze_model(model, build_graph(model, plans), plans, limits, discovered)
     failing = at_or_above(findings, fail_on.value) if fail_on else []
     disabled = [{**item, "since": line_origin(item["file"], item["line"])} for item in disabled_blocks(model)]
     if fmt is AnalyzeFormat.json:
