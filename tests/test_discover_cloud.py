@@ -1,0 +1,145 @@
+"""wiam discover against the clouds: a moto server and the GCP and Azure fakes seeded with keys,
+secrets and identities made by hand next to wiam's, read through each provider's discover.find; the
+migration plan; the discovery file and the analyze rule that reports from it."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import boto3
+import pytest
+
+from wiam import discovery, registry
+from wiam.analysis import analyze
+from wiam.compile import load_model
+from wiam.diagnostics import SpecError
+from wiam.live import DENIED, WRONG_ACCOUNT
+from wiam.planning import plan_model
+from wiam.secretless import NEVER_USED, Credential
+from wiam.terraform import Module
+from support.cli import run_wiam
+from support.paths import EXAMPLES
+from support.specs import write_spec
+from live_aws import FAKE_ENVIRONMENT, apply, moto_server, reset, session
+from wiam.providers.aws import live as aws_live
+
+MOTO_ACCOUNT = "123456789012"
+READS = ("List", "Get")  # the operations discovery may call
+
+
+@pytest.fixture(scope="module")
+def aws_spec(tmp_path_factory):
+    """The github-actions-aws example with its prod account moved to moto's; staging stays elsewhere."""
+    text = (EXAMPLES / "github-actions-aws" / "main.wiam.hcl").read_text()
+    return write_spec(tmp_path_factory.mktemp("spec"), {"main.wiam.hcl": text.replace("210987654321", MOTO_ACCOUNT)})
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    saved = {k: os.environ.get(k) for k in FAKE_ENVIRONMENT}
+    os.environ.update(FAKE_ENVIRONMENT)
+    with moto_server() as url:
+        yield url
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def github_trust(provider_arn: str, subject: str) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": provider_arn}, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {"token.actions.githubusercontent.com:sub": subject}}}]})
+
+
+@pytest.fixture
+def account(endpoint, aws_spec):
+    """moto's account with the spec applied, and by hand: a user whose key was used, one whose key
+    never was, one with no key; a GitHub role, a role trusting another account, one trusting a
+    service; a role tagged as wiam's that the spec no longer compiles."""
+    reset(endpoint)
+    model = load_model(str(aws_spec))
+    boto = session(endpoint)
+    module = Module()
+    registry.get("aws").emit(plan_model(model)[("aws", "prod")], module)
+    apply(module.resources, boto)
+    iam = boto.client("iam")
+    iam.create_user(UserName="ci-deployer")
+    iam.put_user_policy(UserName="ci-deployer", PolicyName="deploy", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}]}))
+    used = iam.create_access_key(UserName="ci-deployer")["AccessKey"]
+    boto3.Session(aws_access_key_id=used["AccessKeyId"], aws_secret_access_key=used["SecretAccessKey"],
+                  region_name="eu-west-1").client("sts", endpoint_url=endpoint).get_caller_identity()
+    unused = iam.create_access_key(UserName="legacy-backup")["AccessKey"] if iam.create_user(UserName="legacy-backup") else None
+    iam.create_user(UserName="alice")  # a person with a console password at most: no key
+    provider = next(p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"])
+    iam.create_role(RoleName="gha-handmade", AssumeRolePolicyDocument=github_trust(provider, "repo:acme/tools:ref:refs/heads/main"))
+    iam.create_role(RoleName="partner-audit", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole"}]}))
+    iam.create_role(RoleName="lambda-exec", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+    iam.create_role(RoleName="wiam-retired", Tags=[{"Key": "managed-by", "Value": "wiam"}],
+                    AssumeRolePolicyDocument=github_trust(provider, "repo:acme/old:ref:refs/heads/main"))
+    return model, boto, used["AccessKeyId"], unused["AccessKeyId"]
+
+
+def recording(boto: boto3.Session) -> list[str]:
+    """Every API operation the session's clients call, by name, as they call it."""
+    calls: list[str] = []
+    boto.events.register("before-call.*.*", lambda model, **_: calls.append(model.name))
+    return calls
+
+
+def aws_find(model, boto):
+    return discovery.find(model, {"aws"}, lambda cloud: aws_live.Connection(boto))
+
+
+def test_aws_reports_exactly_the_unmanaged_credentials_with_their_last_use(account):
+    model, boto, used, unused = account
+    calls = recording(boto)
+    found = aws_find(model, boto)
+    by_id = {c.id: c for c in found.credentials}
+    keys = sorted((c.holder, c.id) for c in found.credentials if c.kind == "access_key")
+    assert keys == sorted([("ci-deployer", used), ("legacy-backup", unused)])
+    assert by_id[used].last_used.startswith("20") and by_id[used].last_used_by == "sts in eu-west-1"
+    assert by_id[used].grants == "the actions of its inline deploy" and by_id[used].status == "Active"
+    assert by_id[unused].last_used == NEVER_USED and by_id[unused].last_used_by == ""
+    roles = sorted(c.holder for c in found.credentials if c.kind == "role")
+    assert roles == ["gha-handmade", "partner-audit"]  # not wiam's (tagged or compiled), not a service's
+    assert all(c.long_lived == (c.kind == "access_key") for c in found.credentials)
+    assert [(u.target, u.reason) for u in found.unread] == [("staging", WRONG_ACCOUNT)]
+    assert calls and all(name.startswith(READS) for name in calls), sorted(set(calls))
+
+
+def test_aws_credentials_hold_no_secret(account):
+    model, boto, used, _ = account
+    saved = discovery.to_file(aws_find(model, boto)).decode()
+    assert used in saved and "SecretAccessKey" not in saved and "testing" not in saved
+
+
+def test_the_migration_plan_orders_each_credential_and_names_its_block(account):
+    model, boto, used, _ = account
+    credential = next(c for c in aws_find(model, boto).credentials if c.id == used)
+    steps = discovery.migration(credential, model)
+    assert [s.action for s in steps] == ["add", "switch", "watch", "delete"]
+    assert 'workload "ci-deployer"' in steps[0].text and 'grant "aws" "prod"' in steps[0].text
+    assert 'issuer = "github"' in steps[0].text and "inline deploy" in steps[0].text
+    assert steps[3].text == f"delete it: aws iam delete-access-key --user-name ci-deployer --access-key-id {used}"
+
+
+def test_analyze_reports_each_key_from_the_file_until_it_is_gone(account, aws_spec):
+    model, boto, used, unused = account
+    path = discovery.save(str(aws_spec), aws_find(model, boto))
+    assert path == os.path.join(str(aws_spec), discovery.FILE)
+    reported = [f for f in analyze(model, discovered=discovery.load(str(aws_spec))) if f.rule == "WIAM030"]
+    assert sorted(f.block for f in reported) == sorted([f'access_key "{used}"', f'access_key "{unused}"'])
+    assert all(f.pos.file == path and f.pos.line > 1 for f in reported)
+    result = run_wiam("analyze", aws_spec, "--format", "json")
+    assert sorted(f["block"] for f in json.loads(result.stdout)["findings"] if f["rule"] == "WIAM030") == \
+        sorted(f.block for f in reported)
+    boto.client("iam").delete_access_key(UserName="legacy-backup", AccessKeyId=unused)
+    discovery.save(str(aws_spec), aws_find(model, boto))
+    left = [f.block for f in analyze(model, discovered=discovery.load(str(aws_spec))) if f.rule == "WIAM030"]
+    assert left == [f'access_key "{used}"']
