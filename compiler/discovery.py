@@ -95,13 +95,15 @@ def replacement(credential: Credential, model: Model) -> str:
 def migration(credential: Credential, model: Model) -> list[Step]:
     """The order that never leaves the caller without access: the federated identity first, then the
     caller switched to it, then the credential watched until it goes unused, then deleted."""
-    used = ("it was never used" if credential.last_used == NEVER_USED
+    used = ("never used" if credential.last_used == NEVER_USED
             else f"last used {credential.last_used}" + (f" ({credential.last_used_by})" if credential.last_used_by else ""))
+    stop = (f"remove the stored {credential.kind} from the caller's secrets" if credential.long_lived
+            else f"stop it using {credential.holder}")
     return [
         Step("add", f"add {replacement(credential, model)} to the spec; wiam compile, review and terraform apply"),
         Step("switch", f"switch the caller of {credential.holder} to the workload's federated identity "
-                       f"(its CI job requests an OIDC token) and remove the stored {credential.kind} from the caller"),
-        Step("watch", f"run wiam discover again until its last use stays before the switch ({used} now)"),
+                       f"(its CI job requests an OIDC token) and {stop}"),
+        Step("watch", f"run wiam discover again until its last use stays before the switch (now: {used})"),
         Step("delete", f"delete it: {credential.remove}" if credential.remove else "delete it in the cloud"),
     ]
 

@@ -143,3 +143,79 @@ def test_analyze_reports_each_key_from_the_file_until_it_is_gone(account, aws_sp
     discovery.save(str(aws_spec), aws_find(model, boto))
     left = [f.block for f in analyze(model, discovered=discovery.load(str(aws_spec))) if f.rule == "WIAM030"]
     assert left == [f'access_key "{used}"']
+
+
+# GCP
+
+GCP_SPEC = """
+issuer:
+  gitlab: { kind: gitlab_ci }
+target:
+  gcp:
+    prod: { project_id: acme-prod, project_number: "123456789012" }
+    locked: { project_id: acme-locked, project_number: "210987654321" }
+workload:
+  deployer:
+    owner: team-platform
+    identity:
+      - { issuer: gitlab, project_path: acme/platform/deployer, ref_type: branch, ref: main }
+    grant:
+      gcp:
+        prod: { roles: ["roles/run.developer"] }
+        locked: { roles: ["roles/viewer"] }
+"""
+
+
+@pytest.fixture
+def gcp(tmp_path):
+    """The spec applied to the fake GCP, and by hand: a service account with a used and an unused
+    user-managed key (and a Google-managed one), a key on wiam's own account, Google's default
+    compute account; the `locked` project refuses every call."""
+    from fake_gcp import State, add_account, add_key, apply, fake_gcp
+    from wiam.providers.gcp import live
+
+    model = load_model(str(write_spec(tmp_path / "spec", {"spec.wiam.yaml": GCP_SPEC})))
+    state = State()
+    for (cloud, _), plan in plan_model(model).items():
+        registry.get(cloud).emit(plan, module := Module())
+        apply(state, module.resources, plan.settings.project_id, plan.settings.project_number)
+    state.forbidden.add("acme-locked")
+    legacy = add_account(state, "acme-prod", "legacy-etl", "ETL (made by hand)")
+    state.projects["acme-prod"]["policy"]["bindings"].append(
+        {"role": "roles/bigquery.dataEditor", "members": [f"serviceAccount:{legacy}"]})
+    add_key(state, "acme-prod", legacy, "k-used", "2025-01-02T03:04:05Z", "9999-12-31T23:59:59Z",
+            used="2026-11-30T07:00:00Z")
+    add_key(state, "acme-prod", legacy, "k-idle", "2024-05-06T07:08:09Z", "2027-01-01T00:00:00Z", disabled=True)
+    add_key(state, "acme-prod", legacy, "k-google", "2026-11-01T00:00:00Z", "2026-11-15T00:00:00Z", kind="SYSTEM_MANAGED")
+    ours = next(e for e in state.projects["acme-prod"]["accounts"] if e.startswith("wiam-"))
+    add_key(state, "acme-prod", ours, "k-ours", "2026-06-01T00:00:00Z", "9999-12-31T23:59:59Z")
+    state.projects["acme-prod"]["accounts"]["123456789012-compute@developer.gserviceaccount.com"] = {
+        **state.projects["acme-prod"]["accounts"][legacy], "email": "123456789012-compute@developer.gserviceaccount.com",
+        "name": "projects/acme-prod/serviceAccounts/123456789012-compute@developer.gserviceaccount.com", "keys": []}
+    with fake_gcp(state) as rest:
+        yield model, state, live.connect(rest=rest), legacy, ours
+
+
+def test_gcp_reports_user_managed_keys_and_unmanaged_accounts(gcp):
+    model, state, connection, legacy, ours = gcp
+    found = discovery.find(model, {"gcp"}, lambda cloud: connection)
+    keys = {c.id.rsplit("/", 1)[1]: c for c in found.credentials if c.kind == "service_account_key"}
+    assert sorted(keys) == ["k-idle", "k-ours", "k-used"]  # every user-managed key, wiam's account's too
+    assert keys["k-used"].last_used == "2026-11-30T07:00:00Z" and keys["k-used"].expires is None
+    assert keys["k-idle"].last_used == "none recorded by Activity Analyzer" and keys["k-idle"].status == "disabled"
+    assert keys["k-idle"].created == "2024-05-06T07:08:09Z" and keys["k-idle"].expires == "2027-01-01T00:00:00Z"
+    assert keys["k-used"].grants == "roles roles/bigquery.dataEditor on the project"
+    assert keys["k-used"].remove == f"gcloud iam service-accounts keys delete k-used --iam-account={legacy}"
+    assert [c.holder for c in found.credentials if c.kind == "service_account"] == [legacy]
+    assert [(u.target, u.reason) for u in found.unread] == [("locked", DENIED)]
+    assert state.calls and all(m == "GET" or p.endswith(":getIamPolicy") for m, p in state.calls), state.calls
+
+
+def test_gcp_last_authentication_not_read_when_policy_analyzer_refuses(gcp):
+    model, state, connection, _, _ = gcp
+    state.analyzer_off.add("acme-prod")
+    found = discovery.find(model, {"gcp"}, lambda cloud: connection)
+    keys = [c for c in found.credentials if c.kind == "service_account_key"]
+    assert keys and all(c.last_used.startswith("not read: Policy Analyzer answered GET ") and "403" in c.last_used
+                        for c in keys)
+    assert [u.target for u in found.unread] == ["locked"]  # the project itself was read
