@@ -12,17 +12,18 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 from typing import Any, Callable
 
-from . import registry
+from . import registry, secretless, windows
 from .diagnostics import Diagnostic, Pos, Report, SpecError, bounded
 from .live import REASONS, Unreadable
 from .loader import read_bytes, spec_root
 from .model import Model
 from .plan import Plans
 from .planning import plan_model
-from .secretless import NEVER_USED, Credential
+from .secretless import KINDS, NEVER_USED, Credential
 from .terraform import write_file
 
 FILE = "wiam.discovery.json"  # in the spec folder, committed: not a spec file (*.wiam.json)
@@ -45,10 +46,11 @@ class Discovery:
     unread: list[Unread] = field(default_factory=list)
 
 
-def find(model: Model, clouds: set[str] | None, connect: Callable[[str], Any], plans: Plans | None = None) -> Discovery:
-    """Every target's findings (of `clouds`, or all), each cloud's connection from connect(cloud), made
-    once. A target that cannot be read is reported as unread, and the others are still read. A
-    credential two targets both see (one account, two targets) is reported once, with the first."""
+def find(model: Model, clouds, connect: Callable[[str], Any], plans: Plans | None = None) -> Discovery:
+    """Every target's findings (of `clouds`, or all when empty), each cloud's connection from
+    connect(cloud), made once. A target that cannot be read is reported as unread, and the others are
+    still read. A credential two targets both see (one account, two targets) is reported once, with the
+    first. Providers give the cloud's facts; where, what, replacement and age are written here."""
     plans = plan_model(model) if plans is None else plans
     connections: dict[str, Any] = {}
     found: dict[tuple, Credential] = {}
@@ -63,7 +65,27 @@ def find(model: Model, clouds: set[str] | None, connect: Callable[[str], Any], p
                 found.setdefault(credential.key()[:1] + credential.key()[2:], credential)
         except Unreadable as error:
             unread.append(Unread(cloud, name, error.reason, str(error)))
-    return Discovery(sorted(found.values(), key=Credential.key), unread)
+    return Discovery([described(c, model) for c in sorted(found.values(), key=Credential.key)], unread)
+
+
+def age(created: str | None, at: datetime | None) -> int | None:
+    """Whole days from `created` to the model's moment (--at), when both are known."""
+    try:
+        return (at - windows.parse(created[:19] + "Z")).days if created and at else None
+    except ValueError:
+        return None
+
+
+def described(credential: Credential, model: Model) -> Credential:
+    """The credential with the text every output shows: where it is held, what it is, what replaces it."""
+    used = ("never used" if credential.last_used == NEVER_USED
+            else f"last used {credential.last_used}" + (f" ({credential.last_used_by})" if credential.last_used_by else ""))
+    dates = [f"created {credential.created}" if credential.created else "",
+             f"expires {credential.expires}" if credential.expires else "", used]
+    what = f"{credential.id}" + (f" [{credential.status}]" if credential.status else "") + ", " + \
+        ", ".join(d for d in dates if d)
+    return replace(credential, where=f"{credential.cloud} {credential.target}", what=what,
+                   replacement=replacement(credential, model), age_days=age(credential.created, model.at))
 
 
 # The migration plan
@@ -76,8 +98,9 @@ class Step:
 
 def workload_name(holder: str) -> str:
     """A workload name for the spec block that replaces a holder: its name, lowercased, in the
-    characters names take (an email's or a path's last part)."""
-    base = re.split(r"[@/]", holder.strip("/"))[0] if "@" in holder else holder.rsplit("/", 1)[-1]
+    characters names take (an email's local part, a path's last part, without a note in parentheses)."""
+    holder = re.sub(r"\s*\(.*\)$", "", holder)
+    base = holder.split("@", 1)[0] if "@" in holder else holder.rstrip("/").rsplit("/", 1)[-1]
     return re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-")[:63] or "replacement"
 
 
@@ -88,7 +111,7 @@ def replacement(credential: Credential, model: Model) -> str:
     issuer = f'issuer = "{issuers[0]}"' if len(issuers) == 1 else (
         f"issuer = one of {', '.join(json.dumps(i) for i in issuers)}" if issuers else "issuer = (an issuer block for the caller's CI)")
     grants = f" ({credential.grants})" if credential.grants else ""
-    return (f'workload "{workload_name(credential.holder)}" {{ identity {{ {issuer}, the caller\'s exact subject }} '
+    return (f'workload "{workload_name(credential.owner)}" {{ identity {{ {issuer}, the caller\'s exact subject }} '
             f'grant "{credential.cloud}" "{credential.target}"{grants} }}')
 
 
@@ -97,11 +120,11 @@ def migration(credential: Credential, model: Model) -> list[Step]:
     caller switched to it, then the credential watched until it goes unused, then deleted."""
     used = ("never used" if credential.last_used == NEVER_USED
             else f"last used {credential.last_used}" + (f" ({credential.last_used_by})" if credential.last_used_by else ""))
-    stop = (f"remove the stored {credential.kind} from the caller's secrets" if credential.long_lived
-            else f"stop it using {credential.holder}")
+    stop = ("remove the stored secret from the caller's settings" if credential.long_lived
+            else f"stop it using {credential.owner}")
     return [
         Step("add", f"add {replacement(credential, model)} to the spec; wiam compile, review and terraform apply"),
-        Step("switch", f"switch the caller of {credential.holder} to the workload's federated identity "
+        Step("switch", f"switch the caller of {credential.owner} to the workload's federated identity "
                        f"(its CI job requests an OIDC token) and {stop}"),
         Step("watch", f"run wiam discover again until its last use stays before the switch (now: {used})"),
         Step("delete", f"delete it: {credential.remove}" if credential.remove else "delete it in the cloud"),
@@ -116,7 +139,8 @@ def to_file(discovery: Discovery, previous: list[Credential] = ()) -> bytes:
     unread = {(u.cloud, u.target) for u in discovery.unread}
     kept = [c for c in previous if (c.cloud, c.target) in unread]
     credentials = {c.key(): c for c in [*kept, *discovery.credentials]}
-    body = {"version": VERSION, "credentials": [asdict(credentials[k]) for k in sorted(credentials)]}
+    body = {"version": VERSION, "credentials": [{name: getattr(credentials[k], name) for name in STORED}
+                                                for k in sorted(credentials)]}
     return (json.dumps(body, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode()
 
 
@@ -132,14 +156,17 @@ def save(directory: str, discovery: Discovery) -> str:
     return path
 
 
-_STRINGS = [f.name for f in fields(Credential) if f.name != "long_lived"]
+# What the file keeps of each credential: the cloud's facts. The texts are written again from them
+# (described), where and how a credential is found (pos, age) are not the file's.
+STORED = ("kind", "cloud", "target", "owner", "id", "created", "expires", "last_used", "last_used_by", "status",
+          "grants", "remove", "long_lived")
 _SCHEMA = {
     "type": "object", "required": ["version", "credentials"], "additionalProperties": False,
     "properties": {"version": {"const": VERSION}, "credentials": {"type": "array", "items": {
-        "type": "object", "required": ["cloud", "target", "kind", "id", "holder", "long_lived"],
-        "additionalProperties": False,
-        "properties": {**{name: {"type": ["string", "null"], "maxLength": 2048} for name in _STRINGS},
-                       "long_lived": {"type": "boolean"}, "cloud": {"enum": registry.names()}}}}}}
+        "type": "object", "required": list(STORED), "additionalProperties": False,
+        "properties": {**{name: {"type": ["string", "null"], "maxLength": 2048} for name in STORED},
+                       "kind": {"enum": sorted(KINDS)}, "cloud": {"enum": registry.names()},
+                       "long_lived": {"type": "boolean"}}}}}}
 
 
 def load(directory: str) -> list[tuple[Credential, Pos]]:
@@ -179,22 +206,19 @@ def _problem(pos: Pos, message: str) -> Diagnostic:
     return Diagnostic(pos, FILE, bounded(message), _FIX)
 
 
-# Text
+# Output: the shared forms (secretless), with the plan's steps and the unread targets
 
-def to_text(discovery: Discovery, model: Model | None = None) -> str:
-    """One line per finding (with its replacement, and the migration plan's steps when `model` is given)
-    and one per unread target. Every cloud string is printable already (Credential)."""
+def to_text(discovery: Discovery, model: Model, with_plan: bool = False) -> str:
     lines = []
-    for c in discovery.credentials:
-        dates = ", ".join(part for part in (f"created {c.created}" if c.created else "",
-                                            f"expires {c.expires}" if c.expires else "",
-                                            f"last used {c.last_used}" + (f" ({c.last_used_by})" if c.last_used_by else ""))
-                          if part)
-        lines.append(f"{c.cloud} {c.target}: {c.kind} {c.id} of {c.holder}" + (f" [{c.status}]" if c.status else "")
-                     + f": {dates}")
-        if model is not None:
-            lines += [f"  {n}. {step.action}: {step.text}" for n, step in enumerate(migration(c, model), 1)]
-    for u in discovery.unread:
-        lines.append(f"{u.cloud} {u.target}: not read ({REASONS[u.reason]}): {u.message}")
+    for credential in discovery.credentials:
+        lines.append(secretless.to_text([credential]).rstrip("\n"))
+        if with_plan:
+            lines += [f"  {n}. {step.action}: {step.text}" for n, step in enumerate(migration(credential, model), 1)]
+    lines += [f"{u.cloud} {u.target}: not read ({REASONS[u.reason]}): {u.message}" for u in discovery.unread]
     return "\n".join(lines) + ("\n" if lines else "")
 
+
+def to_json(discovery: Discovery, model: Model, with_plan: bool = False) -> dict:
+    return {"credentials": [{**secretless.as_json(c), **({"plan": [asdict(s) for s in migration(c, model)]}
+                                                         if with_plan else {})} for c in discovery.credentials],
+            "unread": [asdict(u) for u in discovery.unread]}

@@ -5,7 +5,7 @@ under providers/ implements it as module-level names (a module is the provider);
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
 
 from .access import AccessGraph
 from .diagnostics import Report
@@ -14,9 +14,11 @@ from .live import LiveObject
 from .model import Grant, Model, Target
 from .names import ObjectName
 from .plan import TargetPlan
-from .secretless import Credential
 from .terraform import Module
 from .verdict import Verdict
+
+if TYPE_CHECKING:
+    from .secretless import Credential  # it renders through analysis.output, which the types do not import
 
 
 @dataclass(frozen=True)

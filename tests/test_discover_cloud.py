@@ -101,14 +101,14 @@ def test_aws_reports_exactly_the_unmanaged_credentials_with_their_last_use(accou
     calls = recording(boto)
     found = aws_find(model, boto)
     by_id = {c.id: c for c in found.credentials}
-    keys = sorted((c.holder, c.id) for c in found.credentials if c.kind == "access_key")
+    keys = sorted((c.owner, c.id) for c in found.credentials if c.kind == "aws-access-key")
     assert keys == sorted([("ci-deployer", used), ("legacy-backup", unused)])
     assert by_id[used].last_used.startswith("20") and by_id[used].last_used_by == "sts in eu-west-1"
     assert by_id[used].grants == "the actions of its inline deploy" and by_id[used].status == "Active"
     assert by_id[unused].last_used == NEVER_USED and by_id[unused].last_used_by == ""
-    roles = sorted(c.holder for c in found.credentials if c.kind == "role")
+    roles = sorted(c.owner for c in found.credentials if c.kind == "aws-role")
     assert roles == ["gha-handmade", "partner-audit"]  # not wiam's (tagged or compiled), not a service's
-    assert all(c.long_lived == (c.kind == "access_key") for c in found.credentials)
+    assert all(c.long_lived == (c.kind == "aws-access-key") for c in found.credentials)
     assert [(u.target, u.reason) for u in found.unread] == [("staging", WRONG_ACCOUNT)]
     assert calls and all(name.startswith(READS) for name in calls), sorted(set(calls))
 
@@ -134,7 +134,7 @@ def test_analyze_reports_each_key_from_the_file_until_it_is_gone(account, aws_sp
     path = discovery.save(str(aws_spec), aws_find(model, boto))
     assert path == os.path.join(str(aws_spec), discovery.FILE)
     reported = [f for f in analyze(model, discovered=discovery.load(str(aws_spec))) if f.rule == "WIAM030"]
-    assert sorted(f.block for f in reported) == sorted([f'access_key "{used}"', f'access_key "{unused}"'])
+    assert sorted(f.block for f in reported) == sorted([f'aws-access-key "{used}"', f'aws-access-key "{unused}"'])
     assert all(f.pos.file == path and f.pos.line > 1 for f in reported)
     result = run_wiam("analyze", aws_spec, "--format", "json")
     assert sorted(f["block"] for f in json.loads(result.stdout)["findings"] if f["rule"] == "WIAM030") == \
@@ -142,7 +142,7 @@ def test_analyze_reports_each_key_from_the_file_until_it_is_gone(account, aws_sp
     boto.client("iam").delete_access_key(UserName="legacy-backup", AccessKeyId=unused)
     discovery.save(str(aws_spec), aws_find(model, boto))
     left = [f.block for f in analyze(model, discovered=discovery.load(str(aws_spec))) if f.rule == "WIAM030"]
-    assert left == [f'access_key "{used}"']
+    assert left == [f'aws-access-key "{used}"']
 
 
 # GCP
@@ -199,14 +199,14 @@ def gcp(tmp_path):
 def test_gcp_reports_user_managed_keys_and_unmanaged_accounts(gcp):
     model, state, connection, legacy, ours = gcp
     found = discovery.find(model, {"gcp"}, lambda cloud: connection)
-    keys = {c.id.rsplit("/", 1)[1]: c for c in found.credentials if c.kind == "service_account_key"}
+    keys = {c.id.rsplit("/", 1)[1]: c for c in found.credentials if c.kind == "gcp-service-account-key"}
     assert sorted(keys) == ["k-idle", "k-ours", "k-used"]  # every user-managed key, wiam's account's too
     assert keys["k-used"].last_used == "2026-11-30T07:00:00Z" and keys["k-used"].expires is None
     assert keys["k-idle"].last_used == "none recorded by Activity Analyzer" and keys["k-idle"].status == "disabled"
     assert keys["k-idle"].created == "2024-05-06T07:08:09Z" and keys["k-idle"].expires == "2027-01-01T00:00:00Z"
     assert keys["k-used"].grants == "roles roles/bigquery.dataEditor on the project"
     assert keys["k-used"].remove == f"gcloud iam service-accounts keys delete k-used --iam-account={legacy}"
-    assert [c.holder for c in found.credentials if c.kind == "service_account"] == [legacy]
+    assert [c.owner for c in found.credentials if c.kind == "gcp-service-account"] == [legacy]
     assert [(u.target, u.reason) for u in found.unread] == [("locked", DENIED)]
     assert state.calls and all(m == "GET" or p.endswith(":getIamPolicy") for m, p in state.calls), state.calls
 
@@ -215,7 +215,7 @@ def test_gcp_last_authentication_not_read_when_policy_analyzer_refuses(gcp):
     model, state, connection, _, _ = gcp
     state.analyzer_off.add("acme-prod")
     found = discovery.find(model, {"gcp"}, lambda cloud: connection)
-    keys = [c for c in found.credentials if c.kind == "service_account_key"]
+    keys = [c for c in found.credentials if c.kind == "gcp-service-account-key"]
     assert keys and all(c.last_used.startswith("not read: Policy Analyzer answered GET ") and "403" in c.last_used
                         for c in keys)
     assert [u.target for u in found.unread] == ["locked"]  # the project itself was read
@@ -274,14 +274,14 @@ def test_azure_reports_secrets_certificates_and_federated_credentials(azure):
     assert [(u.target, u.reason) for u in found.unread] == [("elsewhere", WRONG_ACCOUNT)]
     by_id = {c.id: c for c in found.credentials}
     assert sorted((c.kind, c.id[-1]) for c in found.credentials if c.long_lived) == [
-        ("certificate", "2"), ("client_secret", "1"), ("client_secret", "3"), ("client_secret", "4")]
+        ("azure-certificate", "2"), ("azure-client-secret", "1"), ("azure-client-secret", "3"), ("azure-client-secret", "4")]
     secret = by_id["11111111-0000-0000-0000-000000000001"]
     assert (secret.created, secret.expires) == ("2025-01-01T00:00:00Z", "2027-01-01T00:00:00Z")
-    assert secret.holder.startswith("legacy-deployer (appId ") and secret.last_used.startswith("not read")
+    assert secret.owner.startswith("legacy-deployer (appId ") and secret.last_used.startswith("not read")
     assert by_id["11111111-0000-0000-0000-000000000002"].remove.endswith(" --key-id 11111111-0000-0000-0000-000000000002 --cert")
     assert by_id["11111111-0000-0000-0000-000000000004"].remove.startswith("az ad sp credential delete --id ")
-    fic, = [c for c in found.credentials if c.kind == "federated_credential"]
-    assert fic.holder.startswith("gh-handmade") and "repo:acme/tools:ref:refs/heads/main" in fic.status
+    fic, = [c for c in found.credentials if c.kind == "azure-federated-credential"]
+    assert fic.owner.startswith("gh-handmade") and "repo:acme/tools:ref:refs/heads/main" in fic.status
     assert "Qx~" not in discovery.to_file(found).decode()  # Graph's hint: a secret's first characters
     assert state.calls and all(method == "GET" for method, _ in state.calls)
 
@@ -292,7 +292,8 @@ def test_hostile_cloud_names_are_escaped_in_every_output(azure):
     found = discovery.find(model, {"azure"}, lambda cloud: connection)
     hostile = next(c for c in found.credentials if c.id.endswith("3"))
     assert shlex.split(hostile.remove)[6] == "$(touch /tmp/pwned); x"  # one word, never run
-    for text in (discovery.to_text(found, model), discovery.to_file(found).decode(),
+    for text in (discovery.to_text(found, model, with_plan=True), discovery.to_file(found).decode(),
+                 json.dumps(discovery.to_json(found, model, with_plan=True), ensure_ascii=False),
                  *(s.text for s in discovery.migration(hostile, model))):
         assert "\x1b" not in text and "\u202e" not in text and "\nfix:" not in text
 

@@ -292,8 +292,8 @@ def test_the_skeleton_discovers_through_the_core():
         plan = plans[(SKELETON[0], "x")]
         account = example.target["account"]
         ours = next(iter(plan.principals.values())).name
-        held = [Credential(SKELETON[0], "", "api_key", "k1", "legacy-bot", True),
-                Credential(SKELETON[0], "", "api_key", "k2", ours, True)]
+        held = [Credential("aws-access-key", SKELETON[0], owner="legacy-bot", id="k1"),
+                Credential("aws-access-key", SKELETON[0], owner=ours, id="k2")]
         found = discovery.find(model, None, lambda cloud: Connection(accounts={account: []},
                                                                      credentials={account: held}), plans)
         assert [(c.id, c.target) for c in found.credentials] == [("k1", "x")] and not found.unread

@@ -63,7 +63,8 @@ def _keys(iam, target: str, user: str) -> list[Credential]:
         last = _call(iam.get_access_key_last_used, AccessKeyId=key["AccessKeyId"])["AccessKeyLastUsed"]
         where = [v for v in (last.get("ServiceName"), last.get("Region")) if v and v != _UNKNOWN]
         found.append(Credential(
-            "aws", target, "access_key", key["AccessKeyId"], user, True, created=_when(key.get("CreateDate")),
+            "aws-access-key", "aws", owner=user, target=target, id=key["AccessKeyId"],
+            created=_when(key.get("CreateDate")),
             last_used=_when(last.get("LastUsedDate")) or NEVER_USED, last_used_by=" in ".join(where),
             status=key.get("Status", ""), grants=grants,
             remove=join(["aws", "iam", "delete-access-key", "--user-name", user, "--access-key-id", key["AccessKeyId"]])))
@@ -74,7 +75,8 @@ def _role(iam, target: str, role: dict, outside: list[str]) -> Credential:
     detail = _call(iam.get_role, RoleName=role["RoleName"])["Role"]
     last = detail.get("RoleLastUsed") or {}
     return Credential(
-        "aws", target, "role", role["Arn"], role["RoleName"], False, created=_when(role.get("CreateDate")),
+        "aws-role", "aws", owner=role["RoleName"], target=target,
+        id=role["Arn"], long_lived=False, created=_when(role.get("CreateDate")),
         last_used=_when(last.get("LastUsedDate")) or NEVER_USED, last_used_by=last.get("Region", ""),
         status="trusts " + ", ".join(outside), grants=_policies(iam, "role", role["RoleName"]),
         remove=join(["aws", "iam", "delete-role", "--role-name", role["RoleName"]]) + "  (after detaching its policies)")

@@ -20,7 +20,7 @@ GRAPH = "https://graph.microsoft.com"
 SCOPE = f"{GRAPH}/.default"
 TIMEOUT = (5, 30)  # connect, read: an unreachable Graph fails the target in seconds
 _SELECT = "$select=id,appId,displayName,passwordCredentials,keyCredentials"
-_KINDS = (("passwordCredentials", "client_secret", ""), ("keyCredentials", "certificate", "--cert"))
+_KINDS = (("passwordCredentials", "azure-client-secret", ""), ("keyCredentials", "azure-certificate", "--cert"))
 _NO_LAST_USE = f"{NOT_READ}: Graph v1.0 does not say"
 
 
@@ -70,10 +70,9 @@ def _credentials(target: str, holder: dict, kind: str, command: str) -> list[Cre
     for field, credential_kind, flag in _KINDS:
         for item in holder.get(field) or []:
             found.append(Credential(
-                "azure", target, credential_kind, str(item.get("keyId")), name, True,
+                credential_kind, "azure", owner=name, target=target, id=str(item.get("keyId")),
                 created=item.get("startDateTime"), expires=item.get("endDateTime"), last_used=_NO_LAST_USE,
-                status=f"{kind} {item.get('displayName') or ''}".rstrip(),
-                grants=f"the role assignments of its service principal ({kind})",
+                status=f"{kind}'s {item.get('displayName') or 'unnamed'}", grants="the role assignments of its service principal",
                 remove=join(["az", "ad", command, "credential", "delete", "--id", str(holder.get("appId")),
                              "--key-id", str(item.get("keyId")), *([flag] if flag else [])])))
     return found
@@ -90,9 +89,10 @@ def find(plan: AzurePlan, connection: Connection) -> list[Credential]:
     for app in graph.pages(f"/v1.0/applications?{_SELECT}"):
         found += _credentials(target, app, "application", "app")
         for federated in graph.pages(f"/v1.0/applications/{quote(str(app.get('id')), safe='')}/federatedIdentityCredentials"):
+            holder = f"{app.get('displayName') or ''} (appId {app.get('appId')})"
             found.append(Credential(
-                "azure", target, "federated_credential", str(federated.get("id")),
-                f"{app.get('displayName') or ''} (appId {app.get('appId')})", False, last_used=_NO_LAST_USE,
+                "azure-federated-credential", "azure", owner=holder, target=target,
+                id=str(federated.get("id")), long_lived=False, last_used=_NO_LAST_USE,
                 status=f"trusts {federated.get('issuer')} subject {federated.get('subject')}",
                 grants="the role assignments of its service principal",
                 remove=join(["az", "ad", "app", "federated-credential", "delete", "--id", str(app.get("appId")),

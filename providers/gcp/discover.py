@@ -65,7 +65,8 @@ def _key(target: str, email: str, key: dict, used, grants: str) -> Credential:
     key_id = key["name"].rsplit("/", 1)[-1]
     last = used if isinstance(used, str) else used.get(_IAM_NAME + key["name"]) or "none recorded by Activity Analyzer"
     return Credential(
-        "gcp", target, "service_account_key", key["name"], email, True, created=key.get("validAfterTime"),
+        "gcp-service-account-key", "gcp", owner=email, target=target,
+        id=key["name"], created=key.get("validAfterTime"),
         expires=None if key.get("validBeforeTime", "").startswith("9999-") else key.get("validBeforeTime"),
         last_used=last, status="disabled" if key.get("disabled") else "enabled", grants=grants,
         remove=join(["gcloud", "iam", "service-accounts", "keys", "delete", key_id, f"--iam-account={email}"]))
@@ -92,7 +93,8 @@ def find(plan: GCPPlan, connection: Connection) -> list[Credential]:
         wiams = email in ours or email.split("@", 1)[0].startswith(ACCOUNT_PREFIX)
         if not wiams and email.endswith(own_domain):
             found.append(Credential(
-                "gcp", target, "service_account", account.get("uniqueId", email), email, False,
+                "gcp-service-account", "gcp", owner=email, target=target,
+                id=account.get("uniqueId", email), long_lived=False,
                 status="disabled" if account.get("disabled") else "enabled", grants=grants,
                 remove=join(["gcloud", "iam", "service-accounts", "delete", email])))
     return found

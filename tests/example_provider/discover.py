@@ -17,4 +17,4 @@ def find(plan: ExamplePlan, connection: Connection) -> list[Credential]:
     if account not in connection.accounts:
         raise Unreadable(f"account {account!r} is not one this connection reaches", WRONG_ACCOUNT)
     ours = {principal.name for principal in plan.principals.values()}
-    return [replace(c, target=plan.block.name) for c in connection.credentials.get(account, []) if c.holder not in ours]
+    return [replace(c, target=plan.block.name) for c in connection.credentials.get(account, []) if c.owner not in ours]
