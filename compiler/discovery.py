@@ -138,9 +138,11 @@ def to_file(discovery: Discovery, previous: list[Credential] = ()) -> bytes:
     the previous discovery is kept: not reading a target is no sign that its keys are gone."""
     unread = {(u.cloud, u.target) for u in discovery.unread}
     kept = [c for c in previous if (c.cloud, c.target) in unread]
-    credentials = {c.key(): c for c in [*kept, *discovery.credentials]}
-    body = {"version": VERSION, "credentials": [{name: getattr(credentials[k], name) for name in STORED}
-                                                for k in sorted(credentials)]}
+    entries: dict[tuple, dict] = {}
+    for entry in sorted(({name: getattr(c, name) for name in STORED} for c in [*kept, *discovery.credentials]),
+                        key=lambda e: json.dumps(e, sort_keys=True)):  # one per key, whatever the order
+        entries.setdefault(tuple(entry[name] for name in _KEY), entry)
+    body = {"version": VERSION, "credentials": [entries[k] for k in sorted(entries)]}
     return (json.dumps(body, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode()
 
 
@@ -160,6 +162,7 @@ def save(directory: str, discovery: Discovery) -> str:
 # (described), where and how a credential is found (pos, age) are not the file's.
 STORED = ("kind", "cloud", "target", "owner", "id", "created", "expires", "last_used", "last_used_by", "status",
           "grants", "remove", "long_lived")
+_KEY = ("cloud", "target", "kind", "owner", "id")  # Credential.key
 _SCHEMA = {
     "type": "object", "required": ["version", "credentials"], "additionalProperties": False,
     "properties": {"version": {"const": VERSION}, "credentials": {"type": "array", "items": {
@@ -187,7 +190,8 @@ def load(directory: str) -> list[tuple[Credential, Pos]]:
     except UnicodeDecodeError as error:
         raise SpecError([_problem(Pos(path, 1, 1), f"not UTF-8 text (byte {error.start})")]) from None
     document = read_json(path, text, report)
-    report.raise_if_any()
+    if report.diagnostics:  # the reader's place and message, this file's block and fix
+        raise SpecError([_problem(d.pos, d.message) for d in report.diagnostics])
     problems = [_problem(_nearest(document.positions, tuple(e.absolute_path), path), e.message)
                 for e in Draft202012Validator(_SCHEMA).iter_errors(document.data)]
     if problems:

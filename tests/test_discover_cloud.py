@@ -9,6 +9,7 @@ import os
 
 import boto3
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from wiam import discovery, registry
 from wiam.analysis import analyze
@@ -16,7 +17,7 @@ from wiam.compile import load_model
 from wiam.diagnostics import SpecError
 from wiam.live import DENIED, WRONG_ACCOUNT
 from wiam.planning import plan_model
-from wiam.secretless import NEVER_USED, Credential
+from wiam.secretless import KINDS, NEVER_USED, Credential
 from wiam.terraform import Module
 from support.cli import run_wiam
 from support.paths import EXAMPLES
@@ -305,3 +306,60 @@ def test_azure_graph_refusal_is_unread(azure):
     assert not found.credentials
     assert sorted((u.target, u.reason) for u in found.unread) == [("elsewhere", DENIED), ("prod", DENIED)]
     assert found.unread[0].message.startswith("GET /v1.0/organization: 403 Authorization_RequestDenied")
+
+
+# The discovery file
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
+_CREDENTIALS = st.builds(
+    Credential, kind=st.sampled_from(sorted(KINDS)), cloud=st.sampled_from(registry.names()), owner=_TEXT,
+    target=_TEXT, id=_TEXT, created=st.none() | _TEXT, expires=st.none() | _TEXT, last_used=_TEXT,
+    last_used_by=_TEXT, status=_TEXT, grants=_TEXT, remove=_TEXT, long_lived=st.booleans())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_CREDENTIALS, max_size=6, unique_by=Credential.key), st.randoms())
+def test_the_file_is_the_same_for_the_same_findings_and_reads_back(credentials, shuffle):
+    import tempfile
+
+    first = discovery.to_file(discovery.Discovery(list(credentials)))
+    shuffle.shuffle(credentials)
+    assert discovery.to_file(discovery.Discovery(credentials)) == first
+    with tempfile.TemporaryDirectory() as folder:
+        discovery.save(folder, discovery.Discovery(credentials))
+        read = [c for c, _ in discovery.load(folder)]
+    stored = lambda c: tuple(getattr(c, n) for n in discovery.STORED)  # noqa: E731
+    assert sorted(map(stored, read), key=repr) == sorted(map(stored, credentials), key=repr)
+
+
+def test_an_unread_target_keeps_what_the_last_discovery_found(tmp_path):
+    key = Credential("aws-access-key", "aws", owner="ci", target="staging", id="AKIAEXAMPLEEXAMPLE01")
+    other = Credential("aws-access-key", "aws", owner="ci", target="prod", id="AKIAEXAMPLEEXAMPLE02")
+    discovery.save(str(tmp_path), discovery.Discovery([key, other]))
+    discovery.save(str(tmp_path), discovery.Discovery([], [discovery.Unread("aws", "staging", DENIED, "refused")]))
+    assert [c.id for c, _ in discovery.load(str(tmp_path))] == [key.id]  # prod was read: its key is gone
+
+
+@pytest.mark.parametrize("content, line, message", [
+    ('{"version": 1, "credentials": [\n  {"kind": "aws-access-key"}\n]}', 2, "is a required property"),
+    ('{"version": 1, "credentials": [\n  ', 2, "JSON syntax error"),
+    ('{"version": 2, "credentials": []}', 1, "1 was expected"),
+])
+def test_a_hand_made_discovery_file_is_a_spec_error_at_its_place(tmp_path, content, line, message):
+    spec = write_spec(tmp_path / "spec", {"spec.wiam.yaml": GCP_SPEC})
+    (spec / discovery.FILE).write_text(content)
+    with pytest.raises(SpecError) as error:
+        discovery.load(str(spec))
+    first = error.value.diagnostics[0]
+    assert (first.pos.file, first.pos.line) == (str(spec / discovery.FILE), line) and message in first.message
+    result = run_wiam("analyze", spec)
+    assert result.returncode == 1 and f"{discovery.FILE}:{line}:" in result.stderr and "fix: run `wiam discover --save`" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_discovery_file_linked_outside_the_folder_is_not_read(tmp_path):
+    spec = write_spec(tmp_path / "spec", {"spec.wiam.yaml": GCP_SPEC})
+    (tmp_path / "elsewhere.json").write_text('{"version": 1, "credentials": []}')
+    (spec / discovery.FILE).symlink_to(tmp_path / "elsewhere.json")
+    result = run_wiam("analyze", spec)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and discovery.FILE in result.stderr
