@@ -76,12 +76,16 @@ def age(created: str | None, at: datetime | None) -> int | None:
         return None
 
 
+def last_use(credential: Credential) -> str:
+    if credential.last_used == NEVER_USED:
+        return "never used"
+    return f"last used {credential.last_used}" + (f" ({credential.last_used_by})" if credential.last_used_by else "")
+
+
 def described(credential: Credential, model: Model) -> Credential:
     """The credential with the text every output shows: where it is held, what it is, what replaces it."""
-    used = ("never used" if credential.last_used == NEVER_USED
-            else f"last used {credential.last_used}" + (f" ({credential.last_used_by})" if credential.last_used_by else ""))
     dates = [f"created {credential.created}" if credential.created else "",
-             f"expires {credential.expires}" if credential.expires else "", used]
+             f"expires {credential.expires}" if credential.expires else "", last_use(credential)]
     what = f"{credential.id}" + (f" [{credential.status}]" if credential.status else "") + ", " + \
         ", ".join(d for d in dates if d)
     return replace(credential, where=f"{credential.cloud} {credential.target}", what=what,
@@ -118,15 +122,13 @@ def replacement(credential: Credential, model: Model) -> str:
 def migration(credential: Credential, model: Model) -> list[Step]:
     """The order that never leaves the caller without access: the federated identity first, then the
     caller switched to it, then the credential watched until it goes unused, then deleted."""
-    used = ("never used" if credential.last_used == NEVER_USED
-            else f"last used {credential.last_used}" + (f" ({credential.last_used_by})" if credential.last_used_by else ""))
     stop = ("remove the stored secret from the caller's settings" if credential.long_lived
             else f"stop it using {credential.owner}")
     return [
         Step("add", f"add {replacement(credential, model)} to the spec; wiam compile, review and terraform apply"),
         Step("switch", f"switch the caller of {credential.owner} to the workload's federated identity "
                        f"(its CI job requests an OIDC token) and {stop}"),
-        Step("watch", f"run wiam discover again until its last use stays before the switch (now: {used})"),
+        Step("watch", f"run wiam discover again until its last use stays before the switch (now: {last_use(credential)})"),
         Step("delete", f"delete it: {credential.remove}" if credential.remove else "delete it in the cloud"),
     ]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime, timezone
 
 import boto3
 import pytest
@@ -205,6 +206,7 @@ def test_gcp_reports_user_managed_keys_and_unmanaged_accounts(gcp):
     assert keys["k-used"].last_used == "2026-11-30T07:00:00Z" and keys["k-used"].expires is None
     assert keys["k-idle"].last_used == "none recorded by Activity Analyzer" and keys["k-idle"].status == "disabled"
     assert keys["k-idle"].created == "2024-05-06T07:08:09Z" and keys["k-idle"].expires == "2027-01-01T00:00:00Z"
+    assert keys["k-idle"].age_days == (model.at - datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)).days > 900
     assert keys["k-used"].grants == "roles roles/bigquery.dataEditor on the project"
     assert keys["k-used"].remove == f"gcloud iam service-accounts keys delete k-used --iam-account={legacy}"
     assert [c.owner for c in found.credentials if c.kind == "gcp-service-account"] == [legacy]

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from wiam.live import NO_CREDENTIALS, Unreadable
 from wiam.secretless import NOT_READ, Credential
 
-from .live import POLICY_VERSION, TIMEOUT, Connection, _readable
+from .live import IAM_REST, POLICY_VERSION, TIMEOUT, Connection, _readable
 from .plan import GCPPlan
 from .settings import ACCOUNT_PREFIX
 
@@ -21,11 +21,10 @@ KEY_ACTIVITY = "serviceAccountKeyLastAuthentication"
 _IAM_NAME = "//iam.googleapis.com/"  # full resource names prefix what keys.list calls a key's name
 
 
-def _pages(connection: Connection, path: str, key: str, api: str | None = None) -> list[dict]:
+def _pages(connection: Connection, path: str, key: str, api: str = IAM_REST) -> list[dict]:
     items, token, separator = [], "", "&" if "?" in path else "?"
     while True:
-        page = connection.get(path + (f"{separator}pageToken={quote(token)}" if token else ""),
-                              *([api] if api else [])) or {}
+        page = connection.get(path + (f"{separator}pageToken={quote(token)}" if token else ""), api) or {}
         items += page.get(key, [])
         token = page.get("nextPageToken")
         if not token:
