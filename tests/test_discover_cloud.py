@@ -246,7 +246,7 @@ def azure(tmp_path):
     """A tenant with: an app with a client secret and a certificate, its service principal with a
     secret of its own, an app with a federated credential, a managed identity's service principal
     (whose certificate Azure rotates), and an app whose name and appId are hostile text."""
-    from fake_azure import State, application, certificate, fake_azure, password, service_principal
+    from fake_azure import State, apply, application, certificate, fake_azure, identity, password, service_principal
     from wiam.providers.azure import live
 
     model = load_model(str(write_spec(tmp_path / "spec", {"spec.wiam.json": json.dumps(AZURE_SPEC)})))
@@ -267,6 +267,17 @@ def azure(tmp_path):
         service_principal(application("id-checkout"), "ManagedIdentity",
                           certificates=[certificate("11111111-0000-0000-0000-000000000005", "msi", "2026-11-01T00:00:00Z",
                                                     "2027-02-01T00:00:00Z")])]
+    for (cloud, _), plan in plan_model(model).items():
+        registry.get(cloud).emit(plan, module := Module())
+        apply(state, module.resources, plan.settings.subscription_id)
+    subscription = AZURE_SPEC["target"]["azure"]["prod"]["subscription_id"]
+    made = identity(subscription, "ids", "id-legacy", "westeurope", {"team": "data"})
+    made["credentials"]["gh"] = {"id": f"{made['id']}/federatedIdentityCredentials/gh", "name": "gh",
+                                 "type": "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials",
+                                 "properties": {"issuer": "https://token.actions.githubusercontent.com",
+                                                "subject": "repo:acme/etl:environment:prod",
+                                                "audiences": ["api://AzureADTokenExchange"]}}
+    state.subscription(subscription)["identities"][("ids", "id-legacy")] = made
     with fake_azure(state) as endpoint:
         yield model, state, live.connect(endpoint, endpoint)
 
@@ -283,8 +294,10 @@ def test_azure_reports_secrets_certificates_and_federated_credentials(azure):
     assert secret.owner.startswith("legacy-deployer (appId ") and secret.last_used.startswith("not read")
     assert by_id["11111111-0000-0000-0000-000000000002"].remove.endswith(" --key-id 11111111-0000-0000-0000-000000000002 --cert")
     assert by_id["11111111-0000-0000-0000-000000000004"].remove.startswith("az ad sp credential delete --id ")
-    fic, = [c for c in found.credentials if c.kind == "azure-federated-credential"]
+    fic, legacy = sorted((c for c in found.credentials if c.kind == "azure-federated-credential"), key=lambda c: c.owner)
     assert fic.owner.startswith("gh-handmade") and "repo:acme/tools:ref:refs/heads/main" in fic.status
+    assert legacy.owner == "id-legacy" and "repo:acme/etl:environment:prod" in legacy.status  # wiam's are not listed
+    assert legacy.remove == "az identity federated-credential delete --name gh --identity-name id-legacy --resource-group ids"
     assert "Qx~" not in discovery.to_file(found).decode()  # Graph's hint: a secret's first characters
     assert state.calls and all(method == "GET" for method, _ in state.calls)
 

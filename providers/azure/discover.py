@@ -1,7 +1,9 @@
 """Azure discovery, read-only (GET on Microsoft Graph v1.0, plain HTTP with azure-identity's token):
 the tenant's app registrations and service principals with client secrets (passwordCredentials) or
 certificates (keyCredentials), each with its expiry, and the applications' federated identity
-credentials, which wiam never makes (it federates user-assigned managed identities). Only metadata
+credentials, which wiam never makes (it federates user-assigned managed identities); and through Azure
+Resource Manager, the federated credentials of the target's resource group's managed identities
+that are not wiam's. Only metadata
 is kept: Graph never returns a secret after its creation, and its `hint` (a secret's first three
 characters) is never read. Graph v1.0 gives no last use of a credential: it says "not read"."""
 
@@ -13,7 +15,7 @@ from urllib.parse import quote, urlparse
 from wiam.live import BY_HTTP_STATUS, FAILED, UNREACHABLE, WRONG_ACCOUNT, Unreadable
 from wiam.secretless import NOT_READ, Credential
 
-from .live import Connection, EmulatorToken, _readable
+from .live import MANAGED, Connection, EmulatorToken, _readable
 from .plan import AzurePlan
 
 GRAPH = "https://graph.microsoft.com"
@@ -100,4 +102,25 @@ def find(plan: AzurePlan, connection: Connection) -> list[Credential]:
     for principal in graph.pages(f"/v1.0/servicePrincipals?{_SELECT},servicePrincipalType"):
         if principal.get("servicePrincipalType") != "ManagedIdentity":  # Azure rotates those itself
             found += _credentials(target, principal, "service principal", "sp")
+    return found + _identity_credentials(plan, connection)
+
+
+def _identity_credentials(plan: AzurePlan, connection: Connection) -> list[Credential]:
+    """The federated credentials of the resource group's managed identities that are not wiam's
+    (neither tagged managed-by = wiam nor planned): drift reads only wiam's."""
+    group, ours = plan.settings.resource_group, {i.name for i in plan.identities}
+    found = []
+    with _readable(f"managed identities in {group}"):
+        msi = connection.identities(plan.settings.subscription_id)
+        for identity in msi.user_assigned_identities.list_by_resource_group(group):
+            if identity.name in ours or (identity.tags or {}).get(MANAGED[0]) == MANAGED[1]:
+                continue
+            for federated in msi.federated_identity_credentials.list(group, identity.name):
+                found.append(Credential(
+                    "azure-federated-credential", "azure", owner=identity.name, target=plan.spec.name,
+                    id=federated.id, long_lived=False, last_used=_NO_LAST_USE,
+                    status=f"managed identity's {federated.name} trusts {federated.issuer} subject {federated.subject}",
+                    grants="the role assignments of the managed identity",
+                    remove=join(["az", "identity", "federated-credential", "delete", "--name", federated.name,
+                                 "--identity-name", identity.name, "--resource-group", group])))
     return found
