@@ -114,6 +114,7 @@ class CiLogins:
 
     kind: str  # the Credential kind a login with a secret is
     actions: dict[str, frozenset[str]]  # GitHub action (owner/name, lower case) -> its inputs that take a secret
+    inputs: frozenset[str]  # inputs of any action that take one (lower case, '-' for '_')
     variables: frozenset[str]  # environment and CI variables that hold a secret
     scripts: tuple[str, ...]  # regular expressions of shell commands that log in with a secret
     github: str  # the step that logs in with OIDC instead (YAML, under the job's steps)
