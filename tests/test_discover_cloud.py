@@ -390,3 +390,17 @@ def test_hostile_text_in_the_discovery_file_is_escaped_by_analyze(tmp_path):
         result = run_wiam("analyze", spec, "--format", fmt)
         assert result.returncode == 0 and "WIAM030" in result.stdout
         assert "\x1b" not in result.stdout and "\u202e" not in result.stdout and "\nfix: curl" not in result.stdout
+
+
+def test_graph_unreachable_or_sending_elsewhere_is_unread():
+    from wiam.live import UNREACHABLE, Unreadable
+    from wiam.providers.azure import live
+    from wiam.providers.azure.discover import Graph
+
+    with pytest.raises(Unreadable) as dead:
+        Graph(live.connect("http://127.0.0.1:9", "http://127.0.0.1:9")).get("http://127.0.0.1:9/v1.0/organization")
+    assert dead.value.reason == UNREACHABLE
+    graph = Graph(live.connect("http://127.0.0.1:9", "http://127.0.0.1:9"))
+    for elsewhere in ("http://evil.example/v1.0/applications", "http://127.0.0.1:9@evil.example/v1.0/x"):
+        with pytest.raises(Unreadable, match="another host"):
+            graph.get(elsewhere)  # a next page is followed only on Graph's own host, where its token goes
