@@ -110,6 +110,8 @@ def test_aws_reports_exactly_the_unmanaged_credentials_with_their_last_use(accou
     assert by_id[unused].last_used == NEVER_USED and by_id[unused].last_used_by == ""
     roles = sorted(c.owner for c in found.credentials if c.kind == "aws-role")
     assert roles == ["gha-handmade", "partner-audit"]  # not wiam's (tagged or compiled), not a service's
+    assert {c.last_used for c in found.credentials if c.kind == "aws-role"} == {"none in IAM's tracking period (up to 400 days)"}
+    assert by_id[f"arn:aws:iam::{MOTO_ACCOUNT}:role/partner-audit"].status == "trusts arn:aws:iam::999988887777:root"
     assert all(c.long_lived == (c.kind == "aws-access-key") for c in found.credentials)
     assert [(u.target, u.reason) for u in found.unread] == [("staging", WRONG_ACCOUNT)]
     assert calls and all(name.startswith(READS) for name in calls), sorted(set(calls))

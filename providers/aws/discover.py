@@ -17,6 +17,7 @@ from .plan import AWSPlan
 _ACCOUNT = re.compile(r"^(?:arn:[\w-]+:iam::)?(\d{12})(?::|$)")
 _SERVICE_LINKED = "/aws-service-role/"
 _UNKNOWN = "N/A"  # GetAccessKeyLastUsed's ServiceName and Region for a key never used
+_ROLE_UNUSED = "none in IAM's tracking period (up to 400 days)"  # RoleLastUsed null: older use is not kept
 
 
 def _when(moment) -> str | None:
@@ -61,11 +62,11 @@ def _keys(iam, target: str, user: str) -> list[Credential]:
     found = []
     for key in keys:
         last = _call(iam.get_access_key_last_used, AccessKeyId=key["AccessKeyId"])["AccessKeyLastUsed"]
-        where = [v for v in (last.get("ServiceName"), last.get("Region")) if v and v != _UNKNOWN]
+        place = [v for v in (last.get("ServiceName"), last.get("Region")) if v and v != _UNKNOWN]
         found.append(Credential(
             "aws-access-key", "aws", owner=user, target=target, id=key["AccessKeyId"],
             created=_when(key.get("CreateDate")),
-            last_used=_when(last.get("LastUsedDate")) or NEVER_USED, last_used_by=" in ".join(where),
+            last_used=_when(last.get("LastUsedDate")) or NEVER_USED, last_used_by=" in ".join(place),
             status=key.get("Status", ""), grants=grants,
             remove=join(["aws", "iam", "delete-access-key", "--user-name", user, "--access-key-id", key["AccessKeyId"]])))
     return found
@@ -77,9 +78,9 @@ def _role(iam, target: str, role: dict, outside: list[str]) -> Credential:
     return Credential(
         "aws-role", "aws", owner=role["RoleName"], target=target,
         id=role["Arn"], long_lived=False, created=_when(role.get("CreateDate")),
-        last_used=_when(last.get("LastUsedDate")) or NEVER_USED, last_used_by=last.get("Region", ""),
+        last_used=_when(last.get("LastUsedDate")) or _ROLE_UNUSED, last_used_by=last.get("Region", ""),
         status="trusts " + ", ".join(outside), grants=_policies(iam, "role", role["RoleName"]),
-        remove=join(["aws", "iam", "delete-role", "--role-name", role["RoleName"]]) + "  (after detaching its policies)")
+        remove=join(["aws", "iam", "delete-role", "--role-name", role["RoleName"]]))  # IAM refuses it while policies are attached
 
 
 def find(plan: AWSPlan, connection: Connection) -> list[Credential]:
