@@ -35,6 +35,7 @@ class State:
         self.applications: list[dict] = []  # Graph application objects, with "federated": [...]
         self.service_principals: list[dict] = []
         self.graph_forbidden = False  # Graph answers 403 Authorization_RequestDenied
+        self.graph_repeats = False  # every Graph page's nextLink is the page itself (a server in a loop)
         self.calls: list[tuple[str, str]] = []  # (method, path) of every call, in order
 
     def subscription(self, subscription_id: str) -> dict:
@@ -202,10 +203,11 @@ class Handler(BaseHTTPRequestHandler):
     def _graph_page(self, items: list, query: dict) -> None:
         start = int(query.get("$skiptoken", ["0"])[0])
         answer = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata", "value": items[start:start + PAGE_SIZE]}
-        if start + PAGE_SIZE < len(items):
+        if start + PAGE_SIZE < len(items) or self.state.graph_repeats:
             rest = {k: v[0] for k, v in query.items() if k != "$skiptoken"}
+            following = start if self.state.graph_repeats else start + PAGE_SIZE
             answer["@odata.nextLink"] = (f"http://{self.headers['Host']}{urlparse(self.path).path}?"
-                                         + urlencode({**rest, "$skiptoken": start + PAGE_SIZE}))
+                                         + urlencode({**rest, "$skiptoken": following}))
         self._send(200, answer)
 
     def _refuse(self):  # discovery and drift only read: any other method is logged and refused

@@ -394,6 +394,13 @@ def test_hostile_text_in_the_discovery_file_is_escaped_by_analyze(tmp_path):
         assert "\x1b" not in result.stdout and "\u202e" not in result.stdout and "\nfix: curl" not in result.stdout
 
 
+def test_a_graph_page_sent_again_is_unread_not_a_loop(azure):
+    model, state, connection = azure
+    state.graph_repeats = True
+    found = discovery.find(model, {"azure"}, lambda cloud: connection)
+    assert not found.credentials and all("again" in u.message for u in found.unread) and len(found.unread) == 2
+
+
 def test_graph_unreachable_or_sending_elsewhere_is_unread():
     from wiam.live import UNREACHABLE, Unreadable
     from wiam.providers.azure import live

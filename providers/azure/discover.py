@@ -2,10 +2,10 @@
 the tenant's app registrations and service principals with client secrets (passwordCredentials) or
 certificates (keyCredentials), each with its expiry, and the applications' federated identity
 credentials, which wiam never makes (it federates user-assigned managed identities); and through Azure
-Resource Manager, the federated credentials of the target's resource group's managed identities
-that are not wiam's. Only metadata
-is kept: Graph never returns a secret after its creation, and its `hint` (a secret's first three
-characters) is never read. Graph v1.0 gives no last use of a credential: it says "not read"."""
+Resource Manager, the federated credentials of the target's resource group's managed identities that
+are not wiam's. Only metadata is kept: Graph never returns a secret after its creation, and its
+`hint` (a secret's first three characters) is never read. Graph v1.0 gives no last use of a
+credential: it says "not read"."""
 
 from __future__ import annotations
 
@@ -46,21 +46,25 @@ class Graph:
             response = self.session.get(url, timeout=TIMEOUT, allow_redirects=False)
         except requests.RequestException as error:
             raise Unreadable(f"Microsoft Graph: {type(error).__name__}", UNREACHABLE) from None
-        if response.status_code != 200:
-            try:
-                error = response.json().get("error", {})
-            except ValueError:
-                error = {}
-            path = urlparse(url).path
-            raise Unreadable(f"GET {path}: {response.status_code} {error.get('code', '')}".rstrip(),
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code != 200 or not isinstance(body, dict):
+            error = body.get("error") if isinstance(body, dict) else None
+            code = error.get("code", "") if isinstance(error, dict) else "" if body is not None else "no JSON"
+            raise Unreadable(f"GET {urlparse(url).path}: {response.status_code} {code}".rstrip(),
                              BY_HTTP_STATUS.get(response.status_code, FAILED))
-        return response.json()
+        return body
 
     def pages(self, path: str) -> list[dict]:
-        items, url = [], f"{self.base}{path}"
+        items, url, seen = [], f"{self.base}{path}", set()
         while url:
+            if url in seen:
+                raise Unreadable(f"Graph sent the page {urlparse(url).path} again")
+            seen.add(url)
             page = self.get(url)
-            items += page.get("value", [])
+            items += page.get("value") or []
             url = page.get("@odata.nextLink")
         return items
 

@@ -22,13 +22,16 @@ _IAM_NAME = "//iam.googleapis.com/"  # full resource names prefix what keys.list
 
 
 def _pages(connection: Connection, path: str, key: str, api: str = IAM_REST) -> list[dict]:
-    items, token, separator = [], "", "&" if "?" in path else "?"
+    items, token, seen, separator = [], "", set(), "&" if "?" in path else "?"
     while True:
         page = connection.get(path + (f"{separator}pageToken={quote(token)}" if token else ""), api) or {}
         items += page.get(key, [])
         token = page.get("nextPageToken")
         if not token:
             return items
+        if token in seen:
+            raise Unreadable(f"GET {path}: the page token {token[:20]!r} came again")
+        seen.add(token)
 
 
 def last_authentications(connection: Connection, project: str) -> dict[str, str] | str:
