@@ -49,6 +49,7 @@ class Context:
     plans: Plans = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     shared: dict = field(default_factory=dict)  # what several rules compute of one run, computed once
+    discovered: list = field(default_factory=list)  # (secretless.Credential, Pos) of the discovery file
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ under providers/ implements it as module-level names (a module is the provider);
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
 
 from .access import AccessGraph
 from .diagnostics import Report
@@ -16,6 +16,9 @@ from .names import ObjectName
 from .plan import TargetPlan
 from .terraform import Module
 from .verdict import Verdict
+
+if TYPE_CHECKING:
+    from .secretless import Credential  # it renders through analysis.output, which the types do not import
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,15 @@ class Live(Protocol):
 
 
 @runtime_checkable
+class Discover(Protocol):
+    """Read-only discovery (wiam discover): what a target's account holds outside the spec."""
+
+    def find(self, plan: TargetPlan, connection: Any) -> list[Credential]:
+        """Its long-lived credentials and the identities the spec does not manage, through live.connect's
+        connection; raises live.Unreadable when the target cannot be read."""
+
+
+@runtime_checkable
 class Provider(Protocol):
     CLOUD: str  # the cloud's name in the spec
     KINDS: frozenset[str]  # the issuer kinds whose identities its trust accepts (issuers.KINDS names them)
@@ -96,6 +108,7 @@ class Provider(Protocol):
     RULES: list[Rule]
     permissions: Permissions
     live: Live
+    discover: Discover
 
     def schema(self) -> dict:
         """The cloud's part of the spec's JSON Schema: {"target": ..., "grant": ..., "$defs": ...}."""

@@ -14,29 +14,52 @@ KINDS = {
     "aws-access-key": "a long-lived AWS access key",
     "gcp-service-account-key": "a long-lived GCP service account key",
     "azure-client-secret": "a long-lived Azure client secret",
+    # Found in the clouds only (wiam.discovery): certificates, and identities outside the spec.
+    "azure-certificate": "a long-lived Azure application certificate",
+    "aws-role": "an AWS role trusting outside its account that the spec does not manage",
+    "gcp-service-account": "a GCP service account the spec does not manage",
+    "azure-federated-credential": "an Azure application's federated credential the spec does not manage",
 }
+NEVER_USED = "never"  # the cloud says the credential has not been used (last_used)
+NOT_READ = "not read"  # the cloud may know, but wiam did not or could not ask (last_used, with why)
 
 
 @dataclass(frozen=True)
 class Credential:
     kind: str  # a key of KINDS
     cloud: str  # the provider registry's name: aws, gcp or azure
-    where: str  # file:line:column of the secret's use, or the cloud object that holds the key
-    what: str  # how it is used or held, e.g. "input aws-access-key-id from secrets.AWS_KEY"
-    replacement: str  # what to use instead: the workflow change, the role or provider
+    where: str = ""  # file:line:column of the secret's use, or the cloud and target that hold the key
+    what: str = ""  # how it is used or held, e.g. "input aws-access-key-id from secrets.AWS_KEY"
+    replacement: str = ""  # what to use instead: the workflow change, the role or provider
     owner: str = ""  # the CI job, or the principal the key belongs to
     pos: Pos | None = None  # set when `where` is a file position (SARIF's location)
     age_days: int | None = None  # cloud keys: days since it was created
-    last_used: str | None = None  # cloud keys: ISO date of its last use
+    last_used: str | None = None  # cloud keys: ISO date of its last use, NEVER_USED or NOT_READ (with why)
+    # Cloud discovery (wiam.discovery): what the discovery file keeps of each, metadata only.
+    target: str = ""  # the spec's target whose account, project or tenant holds it
+    id: str = ""  # the cloud's identifier (access key ID, key name, keyId GUID, ARN), never a secret
+    created: str | None = None  # UTC, YYYY-MM-DDTHH:MM:SSZ
+    expires: str | None = None
+    last_used_by: str = ""  # where it was last used, as the cloud says (service and region)
+    status: str = ""  # e.g. Active, disabled, the principals a role trusts
+    grants: str = ""  # what its holder may do, as the replacing grant needs it
+    remove: str = ""  # the cloud CLI command that deletes it, shell-quoted
+    long_lived: bool = True  # a key or secret (not a trust relationship): WIAM030 reports it
 
     def __post_init__(self) -> None:  # CI files and cloud names are hostile: printable text only
         assert self.kind in KINDS, self.kind
-        for name in ("where", "what", "owner"):
-            object.__setattr__(self, name, printable(getattr(self, name)))
+        for name in ("where", "what", "owner", "last_used", "target", "id", "created", "expires", "last_used_by",
+                     "status", "grants", "remove"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, printable(getattr(self, name)))
         object.__setattr__(self, "replacement", "\n".join(map(printable, self.replacement.split("\n"))))
 
     def sort_key(self) -> tuple:
         return (self.pos or Pos("", 0, 0), self.where, self.kind, self.what)
+
+    def key(self) -> tuple:
+        """What names a cloud-held one: a later discovery finds it again under the same key."""
+        return (self.cloud, self.target, self.kind, self.owner, self.id)
 
 
 def ordered(found: list[Credential]) -> list[Credential]:

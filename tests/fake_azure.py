@@ -3,7 +3,12 @@ references: Microsoft.ManagedIdentity userAssignedIdentities (list by resource g
 federatedIdentityCredentials (list), Microsoft.Authorization roleAssignments (list for
 subscription), roleAssignmentSchedules (list for scope) and roleDefinitions (list, with $filter). Lists page through nextLink and
 $skiptoken; errors use
-ARM's {"error": {"code", "message"}}. `apply` fills it the way Terraform's azurerm provider would."""
+ARM's {"error": {"code", "message"}}. `apply` fills it the way Terraform's azurerm provider would.
+
+The same server answers Microsoft Graph v1.0 under /v1.0 for discovery: organization, applications and
+servicePrincipals (with passwordCredentials' and keyCredentials' metadata; a secret's value is never
+returned after its creation) and applications' federatedIdentityCredentials, paged by @odata.nextLink.
+Every call, of any method, is logged."""
 
 from __future__ import annotations
 
@@ -26,6 +31,12 @@ class State:
         self.role_definitions: list[dict] = []
         self.forbidden: set[str] = set()
         self.applied_at = "2026-12-01T00:00:00Z"  # when `apply` runs: the start of a PIM schedule that sets none
+        self.tenant = "00000000-0000-0000-0000-000000000000"  # the tenant Graph answers for
+        self.applications: list[dict] = []  # Graph application objects, with "federated": [...]
+        self.service_principals: list[dict] = []
+        self.graph_forbidden = False  # Graph answers 403 Authorization_RequestDenied
+        self.graph_repeats = False  # every Graph page's nextLink is the page itself (a server in a loop)
+        self.calls: list[tuple[str, str]] = []  # (method, path) of every call, in order
 
     def subscription(self, subscription_id: str) -> dict:
         return self.subscriptions.setdefault(subscription_id, {"identities": {}, "assignments": [], "schedules": []})
@@ -104,6 +115,36 @@ def _apply_schedules(state: State, resources: dict, subscription: str) -> None:
                                                  role_guid(body["role_definition_id"]), principal))
 
 
+def password(key_id: str, name: str, start: str, end: str) -> dict:
+    """A client secret as Graph lists it: its value is only ever returned by addPassword."""
+    return {"customKeyIdentifier": None, "displayName": name, "endDateTime": end, "hint": "Qx~",
+            "keyId": key_id, "secretText": None, "startDateTime": start}
+
+
+def certificate(key_id: str, name: str, start: str, end: str) -> dict:
+    return {"customKeyIdentifier": "52D1C5D2A4C6D5E1F1E0C9B8A7B6C5D4E3F2A1B0", "displayName": name,
+            "endDateTime": end, "key": None, "keyId": key_id, "startDateTime": start, "type": "AsymmetricX509Cert",
+            "usage": "Verify"}
+
+
+def application(name: str, passwords=(), certificates=(), federated=()) -> dict:
+    app_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"app/{name}"))
+    return {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"object/{name}")), "appId": app_id, "displayName": name,
+            "passwordCredentials": list(passwords), "keyCredentials": list(certificates),
+            "federated": [{"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"fic/{name}/{f['subject']}")), "name": f["name"],
+                           "issuer": f["issuer"], "subject": f["subject"], "audiences": ["api://AzureADTokenExchange"]}
+                          for f in federated]}
+
+
+def service_principal(app: dict, kind: str = "Application", passwords=(), certificates=()) -> dict:
+    return {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sp/{app['appId']}")), "appId": app["appId"],
+            "displayName": app["displayName"], "servicePrincipalType": kind,
+            "passwordCredentials": list(passwords), "keyCredentials": list(certificates)}
+
+
+_SELECTABLE = {"id", "appId", "displayName", "passwordCredentials", "keyCredentials", "servicePrincipalType"}
+
+
 def _in_version(credential: dict, api_version: str) -> dict:
     """A credential as an API version shows it: claimsMatchingExpression only from 2025-01-31-preview on."""
     if api_version >= "2025-01-31":
@@ -141,9 +182,46 @@ class Handler(BaseHTTPRequestHandler):
                                   + urlencode({**rest, "$skiptoken": start + PAGE_SIZE}))
         self._send(200, answer)
 
+    def _graph(self, path: str, query: dict) -> None:
+        if self.state.graph_forbidden:
+            return self._send(403, {"error": {"code": "Authorization_RequestDenied",
+                                              "message": "Insufficient privileges to complete the operation."}})
+        selected = set(query.get("$select", [",".join(sorted(_SELECTABLE))])[0].split(","))
+        shown = lambda item: {k: v for k, v in item.items() if k in selected}  # noqa: E731
+        if path == "/v1.0/organization":
+            return self._graph_page([{"id": self.state.tenant}], query)
+        if path == "/v1.0/applications":
+            return self._graph_page([shown(a) for a in self.state.applications], query)
+        if path == "/v1.0/servicePrincipals":
+            return self._graph_page([shown(p) for p in self.state.service_principals], query)
+        found = re.fullmatch(r"/v1\.0/applications/([^/]+)/federatedIdentityCredentials", path)
+        app = next((a for a in self.state.applications if found and a["id"] == found[1]), None)
+        if app is not None:
+            return self._graph_page(app["federated"], query)
+        return self._send(404, {"error": {"code": "Request_ResourceNotFound", "message": f"{path} does not exist."}})
+
+    def _graph_page(self, items: list, query: dict) -> None:
+        start = int(query.get("$skiptoken", ["0"])[0])
+        answer = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata", "value": items[start:start + PAGE_SIZE]}
+        if start + PAGE_SIZE < len(items) or self.state.graph_repeats:
+            rest = {k: v[0] for k, v in query.items() if k != "$skiptoken"}
+            following = start if self.state.graph_repeats else start + PAGE_SIZE
+            answer["@odata.nextLink"] = (f"http://{self.headers['Host']}{urlparse(self.path).path}?"
+                                         + urlencode({**rest, "$skiptoken": following}))
+        self._send(200, answer)
+
+    def _refuse(self):  # discovery and drift only read: any other method is logged and refused
+        self.state.calls.append((self.command, urlparse(self.path).path))
+        self._send(405, {"error": {"code": "MethodNotAllowed", "message": f"{self.command} is not served"}})
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = _refuse
+
     def do_GET(self):
         url = urlparse(self.path)
         query = parse_qs(url.query)
+        self.state.calls.append(("GET", url.path))
+        if url.path.startswith("/v1.0/"):
+            return self._graph(url.path, query)
         if "api-version" not in query:
             return self._send(400, {"error": {"code": "MissingApiVersionParameter",
                                               "message": "The api-version query parameter (?api-version=) is required."}})

@@ -1,8 +1,10 @@
 """A local server answering the GCP REST calls wiam reads, in the shapes of the public references:
 IAM v1 `projects.serviceAccounts.list` and `getIamPolicy`, `roles.list` (FULL view),
 `projects.locations.workloadIdentityPools.get` and `.providers.list`, and Resource Manager v3
-`projects.getIamPolicy`. Errors use Google's JSON error shape. `apply` fills it the way
-Terraform's google provider would from wiam's compiled resources."""
+`projects.getIamPolicy`, and for discovery `projects.serviceAccounts.keys.list` (keyTypes) and Policy
+Analyzer's `activities.query` (serviceAccountKeyLastAuthentication). Errors use Google's JSON error
+shape. Every REST call is logged (method and path). `apply` fills it the way Terraform's google
+provider would from wiam's compiled resources."""
 
 from __future__ import annotations
 
@@ -24,11 +26,13 @@ class State:
         self.projects: dict[str, dict] = {}  # project id -> {"number", "policy", "accounts", "pools"}
         self.roles: list[dict] = []
         self.forbidden: set[str] = set()  # project ids whose calls answer 403
+        self.analyzer_off: set[str] = set()  # project ids where the Policy Analyzer API is not enabled
+        self.calls: list[tuple[str, str]] = []  # (method, path) of every REST call, in order
 
     def project(self, project_id: str, number: str) -> dict:
         return self.projects.setdefault(project_id, {"number": number, "policy": {"version": 1, "etag": "BwXfake=",
                                                                                    "bindings": []},
-                                                     "accounts": {}, "pools": {}})
+                                                     "accounts": {}, "pools": {}, "activities": {}})
 
 
 def _bind(policy: dict, role: str, member: str, condition: dict | None = None) -> None:
@@ -88,6 +92,38 @@ def apply(state: State, resources: dict, project_id: str, number: str) -> None:
         _bind(project["policy"], body["role"], member, body.get("condition"))
 
 
+def add_key(state: State, project_id: str, email: str, key_id: str, created: str, expires: str,
+            kind: str = "USER_MANAGED", disabled: bool = False, used: str | None = None) -> dict:
+    """A key of an account as keys.list shows it (no private key data), and its last
+    authentication as Activity Analyzer records it, if `used`."""
+    project = state.projects[project_id]
+    key = {"name": f"projects/{project_id}/serviceAccounts/{email}/keys/{key_id}", "validAfterTime": created,
+           "validBeforeTime": expires, "keyAlgorithm": "KEY_ALG_RSA_2048", "keyOrigin": "GOOGLE_PROVIDED",
+           "keyType": kind, **({"disabled": True} if disabled else {})}
+    project["accounts"][email].setdefault("keys", []).append(key)
+    if used:
+        full = f"//iam.googleapis.com/{key['name']}"
+        project["activities"][full] = {
+            "fullResourceName": full, "activityType": "serviceAccountKeyLastAuthentication",
+            "observationPeriod": {"startTime": "2026-09-01T07:00:00Z", "endTime": "2026-12-01T07:00:00Z"},
+            "activity": {"lastAuthenticatedTime": used, "serviceAccountKey": {
+                "fullResourceName": full, "projectNumber": project["number"]}}}
+    return key
+
+
+def add_account(state: State, project_id: str, account_id: str, display_name: str = "") -> str:
+    """A service account made by hand (not by wiam's Terraform); its email."""
+    project = state.projects[project_id]
+    email = f"{account_id}@{project_id}.iam.gserviceaccount.com"
+    project["accounts"][email] = {
+        "name": f"projects/{project_id}/serviceAccounts/{email}", "projectId": project_id,
+        "uniqueId": str(300000000000000000000 + len(project["accounts"])), "email": email,
+        "displayName": display_name, "description": "", "etag": "MDEwMjE5MjA=",
+        "oauth2ClientId": str(400000000000000000000 + len(project["accounts"])),
+        "policy": {"version": 1, "etag": "ACAB", "bindings": []}}
+    return email
+
+
 def _page(items: list, query: dict, key: str) -> dict:
     start = int(query.get("pageToken", ["0"])[0] or 0)
     size = int(query.get("pageSize", [PAGE_SIZE])[0] or PAGE_SIZE)
@@ -99,7 +135,7 @@ def _page(items: list, query: dict, key: str) -> dict:
 
 
 def _public(item: dict) -> dict:
-    return {k: v for k, v in item.items() if k not in ("policy", "providers")}
+    return {k: v for k, v in item.items() if k not in ("policy", "providers", "keys")}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -123,6 +159,7 @@ class Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         query = parse_qs(url.query)
         path = url.path
+        self.state.calls.append((method, path))
         body = {}
         if method == "POST":
             length = int(self.headers.get("Content-Length") or 0)
@@ -145,6 +182,18 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, rendered(project["policy"], version))
         if method == "GET" and rest == "/serviceAccounts":
             return self._send(200, _page([_public(a) for a in project["accounts"].values()], query, "accounts"))
+        found = re.match(r"^/serviceAccounts/([^/:]+)/keys$", rest)
+        if method == "GET" and found:
+            account = project["accounts"].get(found[1])
+            if account is None:
+                return self._error(404, "NOT_FOUND", f"Service account {found[1]} does not exist.")
+            kinds = set(query.get("keyTypes", []))
+            return self._send(200, {"keys": [k for k in account.get("keys", []) if not kinds or k["keyType"] in kinds]})
+        if method == "GET" and rest == "/locations/global/activityTypes/serviceAccountKeyLastAuthentication/activities:query":
+            if project_id in self.state.analyzer_off:
+                return self._error(403, "PERMISSION_DENIED", "Policy Analyzer API has not been used in project "
+                                                             f"{project['number']} before or it is disabled.")
+            return self._send(200, _page(list(project["activities"].values()), query, "activities"))
         found = re.match(r"^/serviceAccounts/([^/:]+):getIamPolicy$", rest)
         if method == "POST" and found:
             account = project["accounts"].get(found[1])

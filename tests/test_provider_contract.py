@@ -27,7 +27,7 @@ from wiam.findings import Rule
 from wiam.graph import build_graph
 from wiam.live import WRONG_ACCOUNT, LiveObject
 from wiam.planning import plan_model
-from wiam.provider import Endpoint, Live, Permissions, Provider
+from wiam.provider import Discover, Endpoint, Live, Permissions, Provider
 from wiam.simulate import simulate
 from wiam.terraform import render, versions_tf
 
@@ -90,7 +90,8 @@ def _keywords(signature: inspect.Signature) -> set[str] | None:
 
 
 @pytest.mark.parametrize("cloud", CLOUDS)
-@pytest.mark.parametrize("protocol, part", [(Provider, None), (Permissions, "permissions"), (Live, "live")])
+@pytest.mark.parametrize("protocol, part", [(Provider, None), (Permissions, "permissions"), (Live, "live"),
+                                            (Discover, "discover")])
 def test_it_offers_the_written_interface(cloud, protocol, part):
     _example(cloud)
     provider = _provider(cloud)
@@ -277,6 +278,27 @@ def test_the_skeleton_drifts_through_the_core():
         empty = against(Connection(accounts={account: []}))
         assert sorted((o.kind, o.name) for o in empty.missing) == sorted((o.kind, o.name) for o in expected)
         assert against(Connection()).reason == WRONG_ACCOUNT
+
+
+def test_the_skeleton_discovers_through_the_core():
+    """wiam.discovery over a cloud it has never heard of: the account's credentials but its own
+    principals', with the target named; an account the connection does not reach is unread."""
+    from example_provider.live import Connection
+    from wiam import discovery
+    from wiam.secretless import Credential
+
+    example = _example(SKELETON[0])
+    with _loaded(_spec(SKELETON[0], example, [{"ref": "refs/heads/main"}], None)) as (model, plans):
+        plan = plans[(SKELETON[0], "x")]
+        account = example.target["account"]
+        ours = next(iter(plan.principals.values())).name
+        held = [Credential("aws-access-key", SKELETON[0], owner="legacy-bot", id="k1"),
+                Credential("aws-access-key", SKELETON[0], owner=ours, id="k2")]
+        found = discovery.find(model, None, lambda cloud: Connection(accounts={account: []},
+                                                                     credentials={account: held}), plans)
+        assert [(c.id, c.target) for c in found.credentials] == [("k1", "x")] and not found.unread
+        unread = discovery.find(model, {SKELETON[0]}, lambda cloud: Connection(), plans)
+        assert not unread.credentials and [(u.target, u.reason) for u in unread.unread] == [("x", WRONG_ACCOUNT)]
 
 
 def test_the_skeletons_rules_run_and_are_suppressed_by_their_id():

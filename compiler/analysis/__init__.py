@@ -30,14 +30,15 @@ def all_rules() -> dict[str, Rule]:
 
 
 def analyze(model: Model, access: AccessGraph | None = None, plans: Plans | None = None,
-            limits: Limits = Limits()) -> list[Finding]:
+            limits: Limits = Limits(), discovered: list | None = None) -> list[Finding]:
     """Every finding at the model's moment, sorted by place; those the spec suppresses carry the
-    reason given. The graph is built from `plans` (planned here when not given)."""
+    reason given. The graph is built from `plans` (planned here when not given); `discovered` is
+    what the discovery file holds (discovery.load)."""
     from ..graph import build_graph  # here: validation imports this package for the rule IDs alone
     from ..planning import plan_model
 
     plans = plan_model(model) if plans is None else plans
-    context = Context(model, access or build_graph(model, plans), plans, limits)
+    context = Context(model, access or build_graph(model, plans), plans, limits, discovered=discovered or [])
     with model.document.batch() as exact:  # rules point at attributes: each file is read once for them
         found = [(rule, finding) for rule in all_rules().values() for finding in rule.run(context)]
     findings = []

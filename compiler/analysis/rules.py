@@ -354,3 +354,22 @@ def _pull_request_subjects(rule: Rule, context: Context):
             yield rule.finding(identity.pos, describe(("workload", name, "identity", identity.index)),
                                f"subject {identity.subject!r} is obtained by any pull request's job through {how}, "
                                f"on a workload with {' and '.join(privileged)}, and {pin}", workload=name)
+
+
+@rule(RULES, "WIAM030", "long-lived-credential", "medium", "Long-lived credential still in a target",
+      """The last discovery (wiam discover --save, the discovery file beside the spec) found a key,
+      client secret or certificate in one of the spec's targets. It works for whoever holds a copy until
+      it is deleted or expires, wherever they run, where a federated identity's token lasts an hour and
+      is issued only to the exact subject. Reported until a later discovery no longer finds it.""",
+      """Follow wiam discover --plan: add the workload that replaces it, switch its caller to the
+      federated identity, watch the credential go unused, delete it, then run wiam discover --save.""")
+def _long_lived(rule: Rule, context: Context):
+    from ..discovery import last_use, replacement  # here: validation imports the rules for their IDs alone
+    from ..secretless import KINDS
+
+    for credential, pos in context.discovered:  # their text is printable already (Credential)
+        if credential.long_lived:
+            yield rule.finding(pos, f'{credential.kind} "{credential.id}"',
+                               f'{KINDS[credential.kind]} "{credential.id}" of "{credential.owner}" in '
+                               f'{credential.cloud} target "{credential.target}" ({last_use(credential)}) was there '
+                               f"at the last discovery: replace it with {replacement(credential, context.model)}")

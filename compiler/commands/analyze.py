@@ -16,11 +16,13 @@ from .. import windows
 from ..analysis import SEVERITIES, Limits, all_rules, at_or_above, disabled_blocks
 from ..analysis import analyze as analyze_model
 from ..analysis import output as analysis_output
-from ..diagnostics import Report
+from .. import discovery
+from ..diagnostics import Report, SpecError
+from ..loader import UsageError
 from ..graph import build_graph
 from ..revision import line_origin
 from .common import (AtOption, RevOption, duration, moment, EXIT_SPEC, DirArgument, OutOption, RecursiveOption, emit,
-                     places, planned_revision, relabelled)
+                     fail_spec, fail_usage, places, planned_revision, relabelled)
 
 
 class AnalyzeFormat(str, Enum):
@@ -48,7 +50,13 @@ def analyze(directory: str = DirArgument, recursive: bool = RecursiveOption,
     model, plans, source = planned_revision(directory, recursive, fmt, Report(), moment(at, rev), rev)
     rules = all_rules()
     named = places(source, directory, in_work_tree=fmt is AnalyzeFormat.sarif)
-    findings = relabelled(analyze_model(model, build_graph(model, plans), plans, limits), named)
+    try:
+        discovered = discovery.load(directory)
+    except SpecError as error:
+        fail_spec(error, fmt)
+    except UsageError as error:
+        fail_usage(str(error))
+    findings = relabelled(analyze_model(model, build_graph(model, plans), plans, limits, discovered), named)
     failing = at_or_above(findings, fail_on.value) if fail_on else []
     disabled = [{**item, "file": named(item["file"]), "since": line_origin(item["file"], item["line"])}
                 for item in disabled_blocks(model)]

@@ -23,7 +23,8 @@ from ..names import fit_name
 from ..plan import Plans
 from ..secretless import as_json, ordered, to_sarif, to_text
 from .analyze import AnalyzeFormat  # the same three: text, JSON, SARIF
-from .common import EXIT_UNREAD, Cloud, DirArgument, OutputFormat, err, fail_spec, fail_usage, valid_model
+from .common import (EXIT_UNREAD, AtOption, Cloud, DirArgument, OutputFormat, err, fail_spec, fail_usage, moment,
+                     planned_spec, valid_model, with_endpoints)
 
 _REMOTE = re.compile(r'\[remote "origin"\][^\[]*?\burl\s*=\s*(\S+)', re.DOTALL)
 _REMOTE_PATH = re.compile(r"^(?:[a-z+]+://(?:[^@/]+@)?[^/]+/|[^@/]+@[^:/]+:)([^?#]+?)(?:\.git)?/?$")
@@ -100,13 +101,19 @@ class Draft:
     plan: list[dict] | None = None  # with --plan: what each workload compiles to
 
 
+@with_endpoints
 def discover(directory: str = DirArgument,
              repos: Optional[list[str]] = typer.Option(None, "--repo", metavar="PATH",
                                                       help="Scan this checkout's CI files (repeatable)."),
              clouds: Optional[list[Cloud]] = typer.Option(None, "--cloud", help="Without --repo: read these clouds."),
              fmt: AnalyzeFormat = typer.Option(AnalyzeFormat.text, "--format", "-f", help="Output format."),
              write: bool = typer.Option(False, "--write", help="Add the draft spec to the spec folder as its own file."),
-             plan: bool = typer.Option(False, "--plan", help="Also show what each drafted workload compiles to."),
+             plan: bool = typer.Option(False, "--plan", help="Also show what each drafted workload compiles to; "
+                                                              "without --repo, each credential's migration steps."),
+             save: bool = typer.Option(False, "--save", help="Without --repo: keep the findings in the spec folder's "
+                                                            "wiam.discovery.json, which wiam analyze reports (WIAM030)."),
+             endpoints: dict[str, dict] = None,
+             at: Optional[str] = AtOption,
              repository: Optional[str] = typer.Option(None, "--repository", metavar="OWNER/NAME",
                                                       help="The repository the CI runs as (default: the origin "
                                                            "remote); with one --repo."),
@@ -117,8 +124,10 @@ def discover(directory: str = DirArgument,
     spec that replaces them (--write adds it to the spec folder). Nothing is written to any cloud."""
     fmt = fmt.value
     if not repos:
-        _clouds(directory, clouds, fmt)
+        _clouds(directory, clouds, fmt, endpoints, plan, save, at)
         return
+    if save:
+        fail_usage("--save keeps what the clouds hold; --repo scans CI files: give --save without --repo")
     if clouds:
         fail_usage("--cloud reads the clouds, --repo a checkout's CI files: give one of them")
     if repository is not None and len(repos) != 1:
@@ -242,27 +251,31 @@ def _print_text(scan: ci_scan.Scan, found: list, draft: Draft | None, named: boo
         err.print(f"note: {printable(note)}", markup=False)
 
 
-def _clouds(directory: str, clouds: Optional[list[Cloud]], fmt: str) -> None:
-    """The cloud side (wiam.discovery, built beside this command): the spec's targets' long-lived keys."""
+def _clouds(directory: str, clouds: Optional[list[Cloud]], fmt: str, endpoints: dict[str, dict], with_plan: bool,
+            save: bool, at: Optional[str]) -> None:
+    """The cloud side (wiam.discovery): the spec's targets' long-lived keys and unmanaged identities.
+    Exit 1 when any is found, else 3 when a target could not be read (as drift), else 0."""
     from .. import registry
 
-    model = valid_model(directory, False, _errors_as(fmt), Report())
+    model, plans = planned_spec(directory, False, _errors_as(fmt), Report(), moment(at))
     try:
         from .. import discovery  # the cloud SDKs load only when clouds are read
 
-        found = ordered(discovery.find(model, [c.value for c in clouds or []],
-                                       lambda cloud: registry.get(cloud).live.connect()))
+        found = discovery.find(model, {c.value for c in clouds or []},
+                               lambda cloud: registry.get(cloud).live.connect(**endpoints[cloud]), plans)
+        written = discovery.save(directory, found) if save else None
     except UsageError as error:
         fail_usage(str(error))
+    except SpecError as error:
+        fail_spec(error, _errors_as(fmt))
     except ImportError as error:
-        if (error.name or "").split(".")[0] == "wiam":
-            fail_usage("this wiam reads no clouds for discover (wiam.discovery is missing): scan CI files with --repo PATH")
         fail_usage(f"reading the clouds needs {error.name}, which is not installed: pip install 'wiam[live]'")
     if fmt == "sarif":
-        typer.echo(json.dumps(to_sarif(found, __version__), indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(to_sarif(found.credentials, __version__), indent=2, ensure_ascii=False))
     elif fmt == "json":
-        typer.echo(json.dumps({"credentials": [as_json(c) for c in found]}, indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(discovery.to_json(found, model, with_plan), indent=2, ensure_ascii=False))
     else:
-        typer.echo(to_text(found), nl=False)
-    raise typer.Exit(1 if found else 0)
-
+        typer.echo(discovery.to_text(found, model, with_plan), nl=False)
+    if written:
+        err.print(f"wrote {printable(written)}", markup=False)
+    raise typer.Exit(1 if found.credentials else EXIT_UNREAD if found.unread else 0)

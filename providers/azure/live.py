@@ -49,9 +49,10 @@ def _emulator_authorization():
 @dataclass
 class Connection:
     """Credentials from azure-identity's DefaultAzureCredential; `endpoint` replaces Azure Resource
-    Manager (a sovereign cloud, or an emulator on plain http)."""
+    Manager (a sovereign cloud, or an emulator on plain http), `graph` Microsoft Graph (discovery)."""
     credential: Any
     endpoint: str | None = None
+    graph: str | None = None
 
     def _options(self) -> dict:
         if not self.endpoint:
@@ -70,14 +71,14 @@ class Connection:
         return AuthorizationManagementClient(self.credential, subscription, **self._options())
 
 
-def connect(endpoint: str | None = None) -> Connection:
+def connect(endpoint: str | None = None, graph: str | None = None) -> Connection:
     # azure-identity logs each failed credential to stderr (Python's last-resort handler), repeating
     # what the target's reason already says.
     logging.getLogger("azure").addHandler(logging.NullHandler())
     if endpoint and endpoint.startswith("http://"):
-        return Connection(EmulatorToken(), endpoint)
+        return Connection(EmulatorToken(), endpoint, graph)
     from azure.identity import DefaultAzureCredential
-    return Connection(DefaultAzureCredential(exclude_interactive_browser_credential=True), endpoint)
+    return Connection(DefaultAzureCredential(exclude_interactive_browser_credential=True), endpoint, graph)
 
 
 def expected(plan: AzurePlan) -> list[LiveObject]:

@@ -1,6 +1,6 @@
 """The GCP provider (wiam.provider.Provider): typed settings and names (settings), the plan with its
 limits (plan), Terraform (terraform), access graph (graph), permissions and catalog (permissions,
-catalog), rules (rules), simulation (simulate), live state for drift (live)."""
+catalog), rules (rules), simulation (simulate), live state for drift (live), discovery (discover)."""
 
 import functools
 
@@ -8,7 +8,7 @@ import wiam.schema
 from wiam.issuers import OIDC_KINDS
 from wiam.provider import Endpoint, Example
 
-from . import live, permissions
+from . import discover, live, permissions
 from .graph import graph, link_principals, reach
 from .plan import CLOUD, plan
 from .rules import RULES
@@ -28,5 +28,5 @@ DATA_PACKAGES: tuple[str, ...] = ()
 KINDS = OIDC_KINDS  # the issuer kinds its trust accepts
 schema = functools.partial(wiam.schema.packaged, __name__)
 
-__all__ = ["CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "emit", "graph",
+__all__ = ["CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "discover", "emit", "graph",
            "link_principals", "live", "object_names", "permissions", "places", "plan", "reach", "schema", "simulate"]

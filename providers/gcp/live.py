@@ -49,10 +49,10 @@ class Connection:
         options = ClientOptions(api_endpoint=self.rest) if self.rest else None
         return resourcemanager_v3.ProjectsClient(credentials=self.credentials, transport="rest", client_options=options)
 
-    def get(self, path: str) -> dict:
-        """A GET on the IAM REST API, raising Unreadable on refusal; None for 404."""
+    def get(self, path: str, api: str = IAM_REST) -> dict:
+        """A GET on a REST API (IAM's unless `api` says), raising Unreadable on refusal; None for 404."""
         from google.auth.transport.requests import AuthorizedSession
-        response = AuthorizedSession(self.credentials).get(f"{self.rest or IAM_REST}{path}", timeout=TIMEOUT)
+        response = AuthorizedSession(self.credentials).get(f"{self.rest or api}{path}", timeout=TIMEOUT)
         if response.status_code == 404:
             return None
         if response.status_code != 200:

@@ -7,7 +7,7 @@ from wiam.issuers import OIDC_KINDS
 from wiam.provider import Endpoint, Example
 from wiam.schema import packaged
 
-from . import live, permissions
+from . import discover, live, permissions
 from .graph import graph, link_principals, reach
 from .plan import object_names, plan
 from .rules import RULES

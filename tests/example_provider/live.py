@@ -16,6 +16,7 @@ from .plan import ExamplePlan
 class Connection:
     endpoint: str | None = None
     accounts: dict[str, list[LiveObject]] = field(default_factory=dict)  # what each account holds
+    credentials: dict[str, list] = field(default_factory=dict)  # each account's secretless.Credential
 
 
 def connect(endpoint: str | None = None) -> Connection:
