@@ -85,6 +85,7 @@ class Module:
     providers: dict[str, list[dict]] = field(default_factory=dict)
     resources: dict[str, dict[str, dict]] = field(default_factory=dict)
     outputs: dict[str, dict] = field(default_factory=dict)
+    imports: list[dict] = field(default_factory=list)  # Terraform >= 1.5 import blocks
 
     def require(self, name: str, source: str, version: str) -> None:
         self.required_providers[name] = {"source": source, "version": version}
@@ -99,6 +100,11 @@ class Module:
         bucket[name] = body
         return f"{kind}.{name}"
 
+    def adopt(self, address: str, cloud_id: str, provider: str) -> None:
+        """An import block: `terraform plan` takes the existing object `cloud_id` (in its provider's
+        documented import ID format) into `address` instead of creating one."""
+        self.imports.append({"to": address, "id": cloud_id, "provider": provider})
+
     def output(self, name: str, value: Any, description: str) -> None:
         self.outputs[name] = {"value": value, "description": description}
 
@@ -111,6 +117,8 @@ class Module:
             document["resource"] = self.resources
         if self.outputs:
             document["output"] = self.outputs
+        if self.imports:
+            document["import"] = sorted(self.imports, key=lambda block: block["to"])
         return escape_tree(document)
 
 
