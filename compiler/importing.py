@@ -7,6 +7,8 @@ Three steps, so that nothing is written before everything was read: `find` asks 
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -15,10 +17,12 @@ from . import registry
 from .compile import load_valid_model
 from .diagnostics import SpecError, bounded, printable
 from .drift import selected
-from .live import Unreadable
+from .issuers import KINDS
+from .live import Adoptable, Trusted, Unreadable
 from .loader import UsageError
-from .model import Model
-from .spec_edit import EditError, add_entries, write_in_place
+from .model import Model, host_path, normalised_url
+from .spec_edit import EditError, add_entries, hcl_blocks, write_in_place
+from .terraform import create_file
 
 
 @dataclass
@@ -106,4 +110,170 @@ def to_text(found: list[Imported], model: Model) -> str:
             lines.append(f"  {bounded(item.error)}")
         elif item.added:
             lines.append("  run again with --write to add them to the spec")
+    return "".join(line + "\n" for line in lines)
+
+
+# Adoption: principals that exist outside wiam, proposed as workloads whose grants adopt them.
+
+ADOPTED_FILE = "adopted"  # the proposal's file in the spec folder: adopted.wiam.hcl, else adopted-2.wiam.hcl...
+_NAME_CUT = re.compile(r"[^A-Za-z0-9-]+")
+NAME_MAX = 64  # the schema's names
+
+
+@dataclass
+class Adopted:
+    """What one target holds for adoption, proposed or not."""
+    cloud: str
+    target: str
+    found: list[Adoptable] = field(default_factory=list)
+    error: str | None = None  # why the target was not read
+
+
+@dataclass
+class Proposal:
+    """The spec text proposing a workload per adoptable object, and the names it gave them."""
+    text: str
+    workloads: dict[str, tuple[str, str, str]]  # workload -> (cloud, target, adopted object)
+    issuers: list[str]  # the new issuers it declares
+
+
+def find_adoptable(model: Model, names: list[str] | None, connect: Callable[[str], Any]) -> list[Adopted]:
+    """Each selected target's adoptable principals (every target's when `names` is None)."""
+    try:
+        keys = selected(model, None, names)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    connections: dict[str, Any] = {}
+    found = []
+    for cloud, name in keys:
+        if cloud not in connections:
+            connections[cloud] = connect(cloud)
+        try:
+            found.append(Adopted(cloud, name, registry.get(cloud).live.adoptable(
+                model, model.targets[(cloud, name)], connections[cloud])))
+        except Unreadable as error:
+            found.append(Adopted(cloud, name, error=str(error)))
+    return found
+
+
+def _free(name: str, taken: set[str]) -> str:
+    """`name` as a spec name (letters, digits, '-'; a letter first), made unique among `taken`."""
+    base = _NAME_CUT.sub("-", name).strip("-")
+    base = (base if base[:1].isalpha() else f"adopted-{base}".rstrip("-"))[:NAME_MAX - 4].rstrip("-")
+    free, number = base, 1
+    while free.lower() in taken:
+        number += 1
+        free = f"{base}-{number}"
+    taken.add(free.lower())
+    return free
+
+
+def _issuer_of(model: Model, trusted: Trusted, new: dict[str, dict], taken: set[str]) -> tuple[str, str | None]:
+    """(issuer name, its audience) for a trusted subject: a spec issuer of its URL and kind that
+    templates no subjects and is not disabled, else one proposed here."""
+    url = normalised_url(trusted.url)
+    for issuer in sorted(model.issuers.values(), key=lambda i: i.name):
+        if (normalised_url(issuer.url) == url and issuer.kind == trusted.kind and not issuer.subject_claims
+                and not issuer.disabled):
+            return issuer.name, issuer.audience
+    for name, body in new.items():
+        if body["url"] == url and body["kind"] == trusted.kind:
+            return name, None
+    kind = KINDS[trusted.kind]
+    name = _free(kind.name.split("_")[0] if kind.default_url and normalised_url(kind.default_url) == url
+                 else host_path(url).split("/")[0], taken)
+    new[name] = {"kind": trusted.kind, "url": url}
+    return name, None
+
+
+def _issuer_body(body: dict) -> dict:
+    kind = KINDS[body["kind"]]
+    same = kind.default_url and normalised_url(kind.default_url) == body["url"]
+    return {"kind": body["kind"]} if same else {"kind": body["kind"], "url": body["url"]}
+
+
+def _printable(value) -> bool:
+    """Whether a value read from a cloud is one a spec takes (strings of visible characters)."""
+    return not isinstance(value, str) or printable(value) == value
+
+
+def _comment(text: str) -> str:
+    """One comment line of text read from a cloud: printable, so it cannot end the comment."""
+    return f"# {bounded(text)}"
+
+
+def propose(model: Model, adopted: list[Adopted]) -> Proposal:
+    """HCL for every proposed object: the issuers it needs that the spec lacks, then one workload per
+    object, its identities the exact subjects it trusts, its grant adopting it; what an object holds
+    that the spec cannot say is a comment above its workload, and objects not proposed say why."""
+    workload_names = {name.lower() for name in model.workloads}
+    issuer_names = {name.lower() for name in model.issuers}
+    new_issuers: dict[str, dict] = {}
+    workloads: dict[str, tuple[str, str, str]] = {}
+    sections: list[list[str]] = []
+    for target in adopted:
+        for item in sorted(target.found, key=lambda a: a.name):
+            where = f"{target.cloud} target {target.target!r}"
+            if item.grant is None:
+                sections.append([_comment(f"not proposed: {item.name!r} on {where}: {item.left[0]}")])
+                continue
+            identities, refused = [], []
+            for trusted in item.trusted:
+                if not all(_printable(value) for value in (trusted.audience, *trusted.fields.values())):
+                    refused.append(f"subject {trusted.fields} (characters a spec refuses)")
+                    continue
+                issuer, audience = _issuer_of(model, trusted, new_issuers, issuer_names)
+                fields = {"issuer": issuer, **trusted.fields}
+                if trusted.audience != (audience or item.default_audience):
+                    fields["audience"] = trusted.audience
+                identities.append(("identity", (), fields))
+            name = _free(item.name, workload_names)
+            workloads[name] = (target.cloud, target.target, item.name)
+            if not identities:
+                sections.append([_comment(f"not proposed: {item.name!r} on {where}: no subject a spec can hold")])
+                continue
+            described = item.description and _printable(item.description)
+            if item.description and not described:
+                refused.append(f"description {item.description!r} (characters a spec refuses)")
+            body = {"description": item.description} if described else {}
+            body |= {"identity": identities,
+                     "grant": [("grant", (target.cloud, target.target), {**item.grant, "adopt": item.name})]}
+            notes = [_comment(f"adopts {item.name!r} on {where}")]
+            notes += [_comment(f"left, not carried: {entry}") for entry in [*item.left, *refused]]
+            sections.append(notes + hcl_blocks("workload", (name,), body))
+    head = [hcl_blocks("issuer", (name,), _issuer_body(body)) for name, body in new_issuers.items()]
+    text = "\n".join("\n".join(lines) + "\n" for lines in head + sections)
+    header = "# Proposed by wiam import: objects made outside wiam, adopted (Terraform imports them).\n\n"
+    return Proposal(header + text if text else "", workloads, list(new_issuers))
+
+
+def write_proposal(proposal: Proposal, directory: str, recursive: bool) -> str:
+    """Write the proposal as a new spec file of the folder, never over one, and keep it only if the
+    folder still validates with it (else it is removed and the SpecError raised). Its path."""
+    if not os.path.isdir(directory):
+        raise UsageError(f"{directory} is one spec file: the proposal is a file of its own; "
+                         "add the printed blocks by hand, or give the spec's folder")
+    folder, number = directory, 1
+    while True:
+        path = os.path.join(folder, f"{ADOPTED_FILE}{'' if number == 1 else f'-{number}'}.wiam.hcl")
+        try:
+            create_file(path, proposal.text.encode())
+            break
+        except FileExistsError:
+            number += 1
+    try:
+        load_valid_model(folder, recursive)
+    except SpecError:
+        os.unlink(path)
+        raise
+    return path
+
+
+def proposal_text(proposal: Proposal, adopted: list[Adopted], written: str | None) -> str:
+    """The proposal as `wiam import` prints it, after the targets' settings."""
+    lines = [f"{item.cloud} {item.target}: adoptable not read: {bounded(item.error)}" for item in adopted if item.error]
+    if proposal.text:
+        lines += ["", proposal.text.rstrip("\n"), ""]
+        lines.append(f"  written to {written}" if written else
+                     "  run again with --write to add them to the spec" if proposal.workloads else "  nothing to adopt")
     return "".join(line + "\n" for line in lines)

@@ -192,6 +192,23 @@ def write_file(path: str, content: bytes) -> None:
         raise
 
 
+def create_file(path: str, content: bytes) -> None:
+    """Write a new file whole or not at all, never over one that exists (FileExistsError): a
+    temporary file beside it, then a hard link, which fails where the name is taken."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(path) or ".")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+
+
 def _staging_prefix(out: str) -> str:
     return f".{os.path.basename(out)}.wiam-new-"
 
