@@ -5,6 +5,7 @@ and every rule about one kind lives here and nowhere else."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+import re
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -318,3 +319,21 @@ def issuer_url(kind: str, url: str | None, enterprise_slug: str | None,
     if default and enterprise_slug:
         return f"{default}/{enterprise_slug}"
     return default
+
+
+# How a GitHub Actions subject reads as an identity's fields (the default template; github/docs
+# "OpenID Connect reference", example subject claims).
+_GITHUB_SUBJECT = re.compile(r"repo:(?P<repository>[^:/]+/[^:]+):(?:ref:(?P<ref>refs/.+)|environment:(?P<environment>[^:]+)"
+                             r"|(?P<pull_request>pull_request))")
+
+
+def identity_fields(url: str, subject: str) -> tuple[str, dict[str, Any]]:
+    """(issuer kind, identity fields) that give exactly `subject` for the issuer at `url`: a GitHub
+    Actions identity where the subject reads as one, else a generic_oidc one (wiam import)."""
+    github = KINDS["github_actions"]
+    match = _GITHUB_SUBJECT.fullmatch(subject)
+    if match and url.rstrip("/") == github.default_url:
+        fields = {k: (True if k == "pull_request" else v) for k, v in match.groupdict().items() if v is not None}
+        if github.subject(fields) == subject:
+            return github.name, fields
+    return "generic_oidc", {"subject": subject}

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from wiam.issuers import KINDS
+from wiam.issuers import identity_fields
 from wiam.live import (DENIED, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, WRONG_ACCOUNT, Adoptable, LiveObject,
                        Trusted, Unreadable)
 from wiam.model import Model, Target, host_path
@@ -194,12 +194,6 @@ def importable(model: Model, target: Target, connection: Connection) -> dict[str
 
 
 WEB_IDENTITY = "sts:assumerolewithwebidentity"
-# How a GitHub Actions subject reads as an identity's fields (the default template; github/docs
-# "OpenID Connect reference", example subject claims); any other subject is a generic_oidc one.
-_GITHUB_SUBJECT = re.compile(r"repo:(?P<repository>[^:/]+/[^:]+):(?:ref:(?P<ref>refs/.+)|environment:(?P<environment>[^:]+)"
-                             r"|(?P<pull_request>pull_request))")
-
-
 def _schema_patterns() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
     """The grant's action, resource ARN and adopt patterns, from the schema that validates them."""
     from wiam import registry
@@ -207,16 +201,6 @@ def _schema_patterns() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
     grant = schema["grant"]["properties"]
     return (re.compile(grant["actions"]["items"]["pattern"]), re.compile(schema["$defs"]["aws_arn"]["pattern"]),
             re.compile(grant["adopt"]["pattern"]))
-
-
-def _subject_fields(url: str, subject: str) -> tuple[str, dict]:
-    """(issuer kind, identity fields) that compile to exactly `subject`."""
-    match = _GITHUB_SUBJECT.fullmatch(subject)
-    if match and url == KINDS["github_actions"].default_url:
-        fields = {k: (True if k == "pull_request" else v) for k, v in match.groupdict().items() if v is not None}
-        if KINDS["github_actions"].subject(fields) == subject:
-            return "github_actions", fields
-    return "generic_oidc", {"subject": subject}
 
 
 def _statements(document) -> list[dict]:
@@ -258,7 +242,7 @@ def _trusted(trust, iam_prefix: str) -> tuple[list[Trusted], list[str], bool]:
         url = f"https://{where}"
         for audience in sorted(set(exact.get("aud", [DEFAULT_AUDIENCE]))):
             for subject in sorted(set(exact["sub"])):
-                kind, fields = _subject_fields(url, subject)
+                kind, fields = identity_fields(url, subject)
                 trusted.append(Trusted(url, kind, fields, audience))
     return ([] if denies else trusted), left, federates  # a Deny may refuse some of them: trust none
 
