@@ -7,6 +7,7 @@ Three steps, so that nothing is written before everything was read: `find` asks 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -168,28 +169,35 @@ def _free(name: str, taken: set[str]) -> str:
     return free
 
 
-def _issuer_of(model: Model, trusted: Trusted, new: dict[str, dict], taken: set[str]) -> tuple[str, str | None]:
-    """(issuer name, its audience) for a trusted subject: a spec issuer of its URL and kind that
-    templates no subjects and is not disabled, else one proposed here."""
+def _issuer_of(model: Model, trusted: Trusted, default: str, new: dict[str, dict],
+               taken: set[str]) -> tuple[str, dict[str, str]]:
+    """(issuer name, the identity's audience field where it needs one) for a trusted subject: a spec
+    issuer of its URL and kind (not templating subjects, not disabled) whose audience is the subject's
+    unless its identities name their own, else one proposed here. `default`: the cloud's audience."""
     url = normalised_url(trusted.url)
-    for issuer in sorted(model.issuers.values(), key=lambda i: i.name):
-        if (normalised_url(issuer.url) == url and issuer.kind == trusted.kind and not issuer.subject_claims
-                and not issuer.disabled):
-            return issuer.name, issuer.audience
-    for name, body in new.items():
-        if body["url"] == url and body["kind"] == trusted.kind:
-            return name, None
-    kind = KINDS[trusted.kind]
-    name = _free(kind.name.split("_")[0] if kind.default_url and normalised_url(kind.default_url) == url
-                 else host_path(url).split("/")[0], taken)
-    new[name] = {"kind": trusted.kind, "url": url}
-    return name, None
+    own = "audience" in KINDS[trusted.kind].optional  # the kind's identities may name their audience
+
+    def fits(kind: str, issuer_url: str, audience: str | None) -> bool:
+        return issuer_url == url and kind == trusted.kind and (own or (audience or default) == trusted.audience)
+
+    name = next((i.name for i in sorted(model.issuers.values(), key=lambda i: i.name)
+                 if fits(i.kind, normalised_url(i.url), i.audience) and not i.subject_claims and not i.disabled), None)
+    name = name or next((n for n, body in new.items() if fits(body["kind"], body["url"], body.get("audience"))), None)
+    if name is None:
+        kind = KINDS[trusted.kind]
+        name = _free(kind.name.split("_")[0] if kind.default_url and normalised_url(kind.default_url) == url
+                     else host_path(url).split("/")[0], taken)
+        new[name] = {"kind": trusted.kind, "url": url}
+        if not own and trusted.audience != default:
+            new[name]["audience"] = trusted.audience
+    issuer_audience = model.issuers[name].audience if name in model.issuers else new[name].get("audience")
+    return name, ({"audience": trusted.audience} if own and trusted.audience != (issuer_audience or default) else {})
 
 
 def _issuer_body(body: dict) -> dict:
     kind = KINDS[body["kind"]]
     same = kind.default_url and normalised_url(kind.default_url) == body["url"]
-    return {"kind": body["kind"]} if same else {"kind": body["kind"], "url": body["url"]}
+    return {key: value for key, value in body.items() if not (key == "url" and same)}
 
 
 def _printable(value) -> bool:
@@ -218,15 +226,12 @@ def propose(model: Model, adopted: list[Adopted]) -> Proposal:
                 sections.append([_comment(f"not proposed: {item.name!r} on {where}: {item.left[0]}")])
                 continue
             identities, refused = [], []
-            for trusted in item.trusted:
+            for trusted in sorted(item.trusted, key=lambda t: json.dumps([t.url, t.audience, t.fields], sort_keys=True)):
                 if not all(_printable(value) for value in (trusted.audience, *trusted.fields.values())):
                     refused.append(f"subject {trusted.fields} (characters a spec refuses)")
                     continue
-                issuer, audience = _issuer_of(model, trusted, new_issuers, issuer_names)
-                fields = {"issuer": issuer, **trusted.fields}
-                if trusted.audience != (audience or item.default_audience):
-                    fields["audience"] = trusted.audience
-                identities.append(("identity", (), fields))
+                issuer, audience = _issuer_of(model, trusted, item.default_audience, new_issuers, issuer_names)
+                identities.append(("identity", (), {"issuer": issuer, **trusted.fields, **audience}))
             name = _free(item.name, workload_names)
             workloads[name] = (target.cloud, target.target, item.name)
             if not identities:

@@ -313,11 +313,11 @@ def _hcl_block(kind: str, labels: tuple[str, ...], body: dict[str, Any], step: s
 def hcl_blocks(kind: str, labels: tuple[str, ...], body: dict[str, Any], step: str = "  ") -> list[str]:
     """An HCL block whose body holds attributes and, as (kind, labels, body) tuples or lists of
     them under any key, nested blocks: a spec file's text, every string escaped."""
-    nested = {k for k, v in body.items() if isinstance(v, (tuple, list)) and v and isinstance(v[0], tuple)}
+    nested = [k for k, v in body.items() if isinstance(v, (tuple, list)) and v and isinstance(v[0], tuple)]
     lines = _hcl_block(kind, labels, {k: v for k, v in body.items() if k not in nested}, step)[:-1]
     for key in nested:
         for inner in body[key]:
-            lines += [""] + [step + line for line in hcl_blocks(*inner, step=step)]
+            lines += [""] * (len(lines) > 1) + [step + line for line in hcl_blocks(*inner, step=step)]
     return lines + ["}"]
 
 

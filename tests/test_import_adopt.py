@@ -8,11 +8,17 @@ import re
 
 import pytest
 
+import fake_azure
+import fake_gcp
 from live_aws import FAKE_ENVIRONMENT, moto_server, reset, session
 from support.cli import run_wiam
-from support.specs import write_spec
-from trust_eval import aws_roles_accepting
+from support.specs import workload_hcl, write_spec
+from trust_eval import aws_roles_accepting, azure_identities_accepting, gcp_principals_accepting
+from wiam import registry
 from wiam.compile import compile_model, load_model
+from wiam.importing import find_adoptable, propose, write_proposal
+from wiam.planning import plan_model
+from wiam.terraform import Module
 
 ACCOUNT = "123456789012"
 GITHUB = "token.actions.githubusercontent.com"
@@ -145,3 +151,121 @@ def test_a_second_run_proposes_nothing_and_writes_no_second_file(adopted, endpoi
     assert again.returncode == 0, again.stderr
     assert "adopt  " not in again.stdout and "# not proposed: 'nested'" in again.stdout
     assert sorted(p.name for p in spec.iterdir()) == ["adopted.wiam.hcl", "main.wiam.hcl"]
+
+
+# GCP and Azure, against the local fakes of their APIs, seeded by applying what a spec compiles to
+# (so the seeded objects are exactly what Terraform would have made) and then made foreign: a service
+# account ID without wiam's prefix, an identity without wiam's tag.
+GCP_SEED = """
+issuer "gh" {
+  kind = "github_actions"
+  audience = "https://github.com/o"
+}
+target "gcp" "seed" {
+  project_id     = "acme-prod"
+  project_number = "123456789012"
+  pool_id        = "ci-pool"
+}
+target "azure" "seed" {
+  tenant_id       = "00000000-0000-0000-0000-000000000000"
+  subscription_id = "11111111-1111-1111-1111-111111111111"
+  resource_group  = "workload-identities"
+  location        = "eastus"
+}
+""" + workload_hcl("deployer", identities=[
+    'issuer = "gh"\n    repository = "o/r"\n    ref = "refs/heads/main"',
+    'issuer = "gh"\n    repository = "o/r"\n    environment = "prod"'], grants=[
+    ("gcp", "seed", 'roles = ["roles/run.developer"]\n    adopt = "deployer"'),
+    ("azure", "seed", 'roles = ["Reader"]\n    adopt = "deployer-id"')],
+    extra=f'  description = {json.dumps(HOSTILE_DESCRIPTION).replace("${", "$${").replace("%{", "%%{")}\n') + \
+    workload_hcl("managed", identities=['issuer = "gh"\n    repository = "o/m"\n    ref = "refs/heads/main"'],
+                 grants=[("gcp", "seed", 'roles = ["roles/viewer"]'), ("azure", "seed", 'roles = ["Reader"]')])
+# google_service_account docs, "Import": projects/{{project}}/serviceAccounts/{{email}};
+# azurerm user_assigned_identity docs, "Import": the identity's resource ID.
+GCP_IMPORT_ID = re.compile(r"projects/(?P<project>[a-z][a-z0-9-]{4,28}[a-z0-9])/serviceAccounts/"
+                           r"(?P<id>[a-z][a-z0-9-]{4,28}[a-z0-9])@(?P=project)\.iam\.gserviceaccount\.com")
+AZURE_IMPORT_ID = re.compile(r"/subscriptions/(?P<subscription>[0-9a-f-]{36})/resourceGroups/(?P<group>[^/]+)/providers/"
+                             r"Microsoft\.ManagedIdentity/userAssignedIdentities/(?P<name>[A-Za-z0-9][A-Za-z0-9_-]{2,127})")
+TARGETS = SPEC.split("target")[0] + """target "gcp" "prod" {
+  project_id     = "acme-prod"
+  project_number = "123456789012"
+}
+
+target "azure" "prod" {
+  tenant_id       = "00000000-0000-0000-0000-000000000000"
+  subscription_id = "11111111-1111-1111-1111-111111111111"
+  resource_group  = "workload-identities"
+  location        = "eastus"
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    seed = load_model(str(write_spec(tmp_path_factory.mktemp("seed"), {"main.wiam.hcl": GCP_SEED})))
+    old = json.loads(compile_model(seed)["main.tf.json"])
+    gcp_state, azure_state = fake_gcp.State(), fake_azure.State()
+    for (cloud, _), plan in plan_model(seed).items():
+        registry.get(cloud).emit(plan, module := Module())
+        if cloud == "gcp":
+            fake_gcp.apply(gcp_state, module.resources, plan.settings.project_id, plan.settings.project_number)
+        else:
+            fake_azure.apply(azure_state, module.resources, plan.settings.subscription_id)
+    for (_, name), made in azure_state.subscription("11111111-1111-1111-1111-111111111111")["identities"].items():
+        if name == "deployer-id":
+            made["tags"] = {"team": "made by hand"}
+    with fake_gcp.fake_gcp(gcp_state) as rest, fake_gcp.fake_iam_grpc(gcp_state) as grpc, \
+            fake_azure.fake_azure(azure_state) as azure:
+        connections = {"gcp": registry.get("gcp").live.connect(rest=rest, grpc=grpc),
+                       "azure": registry.get("azure").live.connect(azure)}
+        spec = write_spec(tmp_path_factory.mktemp("clouds"), {"main.wiam.hcl": TARGETS})
+        model = load_model(str(spec))
+        adopted = find_adoptable(model, None, connections.get)
+        proposal = propose(model, adopted)
+        path = write_proposal(proposal, str(spec), False)
+        yield old, adopted, proposal, path, load_model(str(spec))
+
+
+def test_gcp_and_azure_propose_the_foreign_objects_only(seeded):
+    _, adopted, proposal, path, model = seeded
+    assert {(a.cloud, f.name) for a in adopted for f in a.found} == {("gcp", "deployer"), ("azure", "deployer-id")}
+    assert {(cloud, name) for cloud, _, name in proposal.workloads.values()} == {
+        ("gcp", "deployer"), ("azure", "deployer-id")}
+    assert path.endswith("adopted.wiam.hcl") and model.workloads
+    settings = {g.cloud: g.settings for w in model.workloads.values() for g in w.grants}
+    assert settings["gcp"] == {"roles": ["roles/run.developer"], "adopt": "deployer"}
+    assert settings["azure"] == {"roles": ["acdd72a7-3385-48ef-bd42-f606fba81ae7"], "adopt": "deployer-id"}  # Reader
+    (described,) = {w.description for w in model.workloads.values() if w.description}
+    assert described == HOSTILE_DESCRIPTION  # the service account's description, landed literally
+
+
+def test_gcp_and_azure_import_blocks_name_the_seeded_objects_by_their_documented_ids(seeded):
+    *_, model = seeded
+    main = json.loads(compile_model(model)["main.tf.json"])
+    ids = {block["to"].split(".")[0]: block["id"] for block in main["import"]}
+    gcp, azure = GCP_IMPORT_ID.fullmatch(ids["google_service_account"]), AZURE_IMPORT_ID.fullmatch(
+        ids["azurerm_user_assigned_identity"])
+    assert (gcp["project"], gcp["id"]) == ("acme-prod", "deployer")
+    assert (azure["subscription"], azure["group"], azure["name"]) == (
+        "11111111-1111-1111-1111-111111111111", "workload-identities", "deployer-id")
+    assert len(main["import"]) == 2
+
+
+def gcp_and_azure_claims():
+    subjects = ["repo:o/r:ref:refs/heads/main", "repo:o/r:environment:prod", "repo:o/m:ref:refs/heads/main",
+                "repo:o/r:ref:refs/heads/dev", "repo:o/r:pull_request"]
+    return [{"iss": "https://token.actions.githubusercontent.com", "sub": s, "aud": a}
+            for s in subjects for a in ("https://github.com/o", "api://AzureADTokenExchange", "other")]
+
+
+def test_gcp_and_azure_adopted_principals_trust_exactly_what_they_trusted(seeded):
+    old, *_, model = seeded
+    new = json.loads(compile_model(model)["main.tf.json"])
+    accounts = lambda module, claims: {a for a in gcp_principals_accepting(module, claims)  # noqa: E731
+                                       if module["resource"]["google_service_account"][a]["account_id"] == "deployer"}
+    identities = lambda module, claims: {i for i in azure_identities_accepting(module, claims)  # noqa: E731
+                                         if module["resource"]["azurerm_user_assigned_identity"][i]["name"] == "deployer-id"}
+    for claims in gcp_and_azure_claims():
+        assert bool(accounts(new, claims)) == bool(accounts(old, claims)), claims
+        assert bool(identities(new, claims)) == bool(identities(old, claims)), claims
+    assert any(accounts(new, c) for c in gcp_and_azure_claims()) and any(identities(new, c) for c in gcp_and_azure_claims())

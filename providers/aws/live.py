@@ -13,7 +13,7 @@ from typing import Any
 
 from wiam.issuers import identity_fields
 from wiam.live import (DENIED, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, WRONG_ACCOUNT, Adoptable, LiveObject,
-                       Trusted, Unreadable)
+                       Trusted, Unreadable, grant_pattern)
 from wiam.model import Model, Target, host_path
 
 from .catalog import problem
@@ -194,13 +194,12 @@ def importable(model: Model, target: Target, connection: Connection) -> dict[str
 
 
 WEB_IDENTITY = "sts:assumerolewithwebidentity"
-def _schema_patterns() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
-    """The grant's action, resource ARN and adopt patterns, from the schema that validates them."""
-    from wiam import registry
+def _schema_patterns() -> tuple[re.Pattern, re.Pattern]:
+    """The grant's action and resource ARN patterns, from the schema that validates them."""
+    from wiam import registry  # the registry's providers import this module
     schema = registry.get(CLOUD).schema()
-    grant = schema["grant"]["properties"]
-    return (re.compile(grant["actions"]["items"]["pattern"]), re.compile(schema["$defs"]["aws_arn"]["pattern"]),
-            re.compile(grant["adopt"]["pattern"]))
+    return (re.compile(schema["grant"]["properties"]["actions"]["items"]["pattern"]),
+            re.compile(schema["$defs"]["aws_arn"]["pattern"]))
 
 
 def _statements(document) -> list[dict]:
@@ -250,7 +249,7 @@ def _trusted(trust, iam_prefix: str) -> tuple[list[Trusted], list[str], bool]:
 def _grant(inline: dict[str, dict], attached: list[str], patterns) -> tuple[dict, list[str]]:
     """The grant settings a role's policies say in wiam's terms: one Allow of actions on resources
     (under one condition block) and managed policies; what else they hold is left, named."""
-    action_pattern, arn_pattern, _ = patterns
+    action_pattern, arn_pattern = patterns
     groups: dict[str, dict] = {}
     left = []
     for name, document in sorted(inline.items()):
@@ -293,7 +292,7 @@ def adoptable(model: Model, target: Target, connection: Connection) -> list[Adop
     iam = connection.client("iam")
     taken = {grant_role_name(w.name, g.settings).lower() for w, g in model.grants_on(target)}  # IAM ignores case
     prefix = f"arn:{settings.partition}:iam::{settings.account_id}:oidc-provider/"
-    patterns = _schema_patterns()
+    patterns, adopt = _schema_patterns(), grant_pattern(CLOUD, "adopt")
     found = []
     for role in _paged(iam, "list_roles", "Roles"):
         name = role["RoleName"]
@@ -308,7 +307,7 @@ def adoptable(model: Model, target: Target, connection: Connection) -> list[Adop
         refused = None
         if role.get("Path", "/") != "/":
             refused = f"its path {role['Path']!r} is not /: Terraform would replace the role, and its ARN with it"
-        elif not patterns[2].fullmatch(name):
+        elif not adopt.fullmatch(name):
             refused = "its name is no IAM role name wiam can keep"
         elif not trusted:
             refused = "it trusts no exact subject wiam can say alone (a Deny, or conditions beyond sub and aud)"

@@ -15,13 +15,13 @@ from typing import Any
 from wiam import windows
 from wiam.issuers import identity_fields
 from wiam.live import (BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, UNREACHABLE, WRONG_ACCOUNT, Adoptable, LiveObject,
-                       Trusted, Unreadable)
+                       Trusted, Unreadable, grant_pattern)
 from wiam.model import Model, Target
 
 from .. import catalogs
 from . import catalog, flexible
 from .plan import AzurePlan
-from .settings import DEFAULT_AUDIENCE, TargetSettings, grant_identity_name
+from .settings import CLOUD, DEFAULT_AUDIENCE, TargetSettings, grant_identity_name
 
 MANAGED = ("managed-by", "wiam")
 FLEXIBLE_API = flexible.TYPE.split("@")[1]  # the API version that returns claimsMatchingExpression
@@ -195,7 +195,7 @@ def adoptable(model: Model, target: Target, connection: Connection) -> list[Adop
     (azurerm_user_assigned_identity's location forces a new identity, with a new principal)."""
     settings = TargetSettings.of(target.settings)
     taken = {grant_identity_name(w.name, g.settings).lower() for w, g in model.grants_on(target)}  # ARM ignores case
-    found = []
+    found, adopt = [], grant_pattern(CLOUD, "adopt")
     with _readable(f"managed identities in {settings.resource_group}"):
         msi = connection.identities(settings.subscription_id)
         identities = [i for i in msi.user_assigned_identities.list_by_resource_group(settings.resource_group)
@@ -225,6 +225,7 @@ def adoptable(model: Model, target: Target, connection: Connection) -> list[Adop
                 grant["scope"] = scope
         refused = ("its location is not the target's: Terraform would replace it, and its principal with it"
                    if identity.location.lower() != settings.location.lower() else
+                   "its name is no managed identity name wiam can keep" if not adopt.fullmatch(identity.name) else
                    "it trusts no exact subject" if not trusted else "it holds no role assignment" if grant is None
                    else None)
         if not refused:  # Azure keeps credentials and assignments apart from the identity: wiam writes its own
