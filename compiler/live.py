@@ -33,12 +33,6 @@ def redacted(text: str) -> str:
     return _SECRET.sub("[redacted]", text)
 
 
-def grant_pattern(cloud: str, setting: str) -> re.Pattern:
-    """The pattern a cloud's grant schema gives a string setting (adopt): what a spec takes there."""
-    from . import registry  # the registry's providers import this module
-    return re.compile(registry.get(cloud).schema()["grant"]["properties"][setting]["pattern"])
-
-
 class Unreadable(Exception):
     """The caller may not read this target (or reached the wrong account): reported per target."""
 

@@ -13,12 +13,13 @@ from typing import Any
 
 from wiam.issuers import identity_fields
 from wiam.live import (DENIED, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, WRONG_ACCOUNT, Adoptable, LiveObject,
-                       Trusted, Unreadable, grant_pattern)
+                       Trusted, Unreadable)
 from wiam.model import Model, Target, host_path
+from wiam.schema import grant_pattern, packaged
 
 from .catalog import problem
 from .plan import INLINE_POLICY_NAME, AWSPlan
-from .settings import CLOUD, DEFAULT_AUDIENCE, TargetSettings, grant_role_name
+from .settings import DEFAULT_AUDIENCE, TargetSettings, grant_role_name
 
 MANAGED = ("managed-by", "wiam")
 DEFAULT_SESSION = 3600  # IAM's MaxSessionDuration when none is set
@@ -196,8 +197,7 @@ def importable(model: Model, target: Target, connection: Connection) -> dict[str
 WEB_IDENTITY = "sts:assumerolewithwebidentity"
 def _schema_patterns() -> tuple[re.Pattern, re.Pattern]:
     """The grant's action and resource ARN patterns, from the schema that validates them."""
-    from wiam import registry  # the registry's providers import this module
-    schema = registry.get(CLOUD).schema()
+    schema = packaged(__package__)
     return (re.compile(schema["grant"]["properties"]["actions"]["items"]["pattern"]),
             re.compile(schema["$defs"]["aws_arn"]["pattern"]))
 
@@ -292,7 +292,7 @@ def adoptable(model: Model, target: Target, connection: Connection) -> list[Adop
     iam = connection.client("iam")
     taken = {grant_role_name(w.name, g.settings).lower() for w, g in model.grants_on(target)}  # IAM ignores case
     prefix = f"arn:{settings.partition}:iam::{settings.account_id}:oidc-provider/"
-    patterns, adopt = _schema_patterns(), grant_pattern(CLOUD, "adopt")
+    patterns, adopt = _schema_patterns(), grant_pattern(__package__, "adopt")
     found = []
     for role in _paged(iam, "list_roles", "Roles"):
         name = role["RoleName"]

@@ -15,13 +15,14 @@ from typing import Any
 from wiam import windows
 from wiam.issuers import identity_fields
 from wiam.live import (BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, UNREACHABLE, WRONG_ACCOUNT, Adoptable, LiveObject,
-                       Trusted, Unreadable, grant_pattern)
+                       Trusted, Unreadable)
 from wiam.model import Model, Target
+from wiam.schema import grant_pattern
 
 from .. import catalogs
 from . import catalog, flexible
 from .plan import AzurePlan
-from .settings import CLOUD, DEFAULT_AUDIENCE, TargetSettings, grant_identity_name
+from .settings import DEFAULT_AUDIENCE, TargetSettings, grant_identity_name
 
 MANAGED = ("managed-by", "wiam")
 FLEXIBLE_API = flexible.TYPE.split("@")[1]  # the API version that returns claimsMatchingExpression
@@ -195,7 +196,7 @@ def adoptable(model: Model, target: Target, connection: Connection) -> list[Adop
     (azurerm_user_assigned_identity's location forces a new identity, with a new principal)."""
     settings = TargetSettings.of(target.settings)
     taken = {grant_identity_name(w.name, g.settings).lower() for w, g in model.grants_on(target)}  # ARM ignores case
-    found, adopt = [], grant_pattern(CLOUD, "adopt")
+    found, adopt = [], grant_pattern(__package__, "adopt")
     with _readable(f"managed identities in {settings.resource_group}"):
         msi = connection.identities(settings.subscription_id)
         identities = [i for i in msi.user_assigned_identities.list_by_resource_group(settings.resource_group)

@@ -17,11 +17,12 @@ from urllib.parse import urlparse
 
 from wiam.issuers import identity_fields
 from wiam.live import (BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, Adoptable, LiveObject, Trusted,
-                       Unreadable, grant_pattern)
+                       Unreadable)
 from wiam.model import Model, Target
+from wiam.schema import grant_pattern
 
 from .. import catalogs
-from .plan import ATTRIBUTE_MAPPING, CLOUD, PROJECT_MEMBER, WORKLOAD_IDENTITY_USER, Binding, GCPPlan, window_expression
+from .plan import ATTRIBUTE_MAPPING, PROJECT_MEMBER, WORKLOAD_IDENTITY_USER, Binding, GCPPlan, window_expression
 from .settings import ACCOUNT_PREFIX, SERVICE_ACCOUNT, GrantSettings, TargetSettings
 
 IAM_REST = "https://iam.googleapis.com"
@@ -267,7 +268,7 @@ def adoptable(model: Model, target: Target, connection: Connection) -> list[Adop
     settings = TargetSettings.of(target.settings)
     grants = [(w.name, GrantSettings.of(g.settings)) for w, g in model.grants_on(target)]
     taken = {s.account_id(name) for name, s in grants if s.mode == SERVICE_ACCOUNT}
-    adopt = grant_pattern(CLOUD, "adopt")
+    adopt = grant_pattern(__package__, "adopt")
     with _readable("service accounts"):
         iam = connection.iam()
         accounts = [a for a in iam.list_service_accounts(request={"name": settings.project_name}, timeout=TIMEOUT)
