@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import fake_azure
 import fake_gcp
@@ -16,7 +17,10 @@ from support.specs import workload_hcl, write_spec
 from trust_eval import aws_roles_accepting, azure_identities_accepting, gcp_principals_accepting
 from wiam import registry
 from wiam.compile import compile_model, load_model
-from wiam.importing import find_adoptable, propose, write_proposal
+from wiam.diagnostics import Report, SpecError, printable
+from wiam.importing import Proposal, find_adoptable, propose, write_proposal
+from wiam.readers import read
+from wiam.spec_edit import hcl_blocks
 from wiam.planning import plan_model
 from wiam.terraform import Module
 
@@ -269,3 +273,30 @@ def test_gcp_and_azure_adopted_principals_trust_exactly_what_they_trusted(seeded
         assert bool(accounts(new, claims)) == bool(accounts(old, claims)), claims
         assert bool(identities(new, claims)) == bool(identities(old, claims)), claims
     assert any(accounts(new, c) for c in gcp_and_azure_claims()) and any(identities(new, c) for c in gcp_and_azure_claims())
+
+
+# The proposal's HCL, whatever the clouds hold: strings read back exactly, in labels and values, and
+# nothing read from a cloud opens a block, a template or a comment.
+CLOUD_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30).filter(lambda t: printable(t) == t)
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=CLOUD_TEXT, number=st.integers(0, 10**6), flag=st.booleans())
+def test_proposed_blocks_read_back_as_the_values_they_hold(text, number, flag):
+    identity = {"issuer": text, "subject": text + "}", "seconds": number, "pull_request": flag}
+    body = {"description": f'{text}" }}\n', "identity": [("identity", (), identity)] * 2,
+            "grant": [("grant", ("aws", text), {"adopt": text, "resources": [text, "${x}"], "conditions": {text: {text: [text]}}})]}
+    report = Report()
+    document = read("adopted.wiam.hcl", "\n".join(hcl_blocks("workload", (text,), body)) + "\n", report)
+    assert report.diagnostics == []
+    assert document.data == {"workload": {text: {"description": body["description"], "identity": [identity] * 2,
+                                                 "grant": {"aws": {text: body["grant"][0][2]}}}}}
+
+
+def test_a_proposal_is_never_written_over_a_file_and_an_invalid_one_is_removed(tmp_path):
+    spec = write_spec(tmp_path, {"main.wiam.hcl": SPEC, "adopted.wiam.hcl": "# mine\n"})
+    invalid = Proposal('workload "w" {\n  grant "aws" "nowhere" {\n    adopt = "x"\n  }\n}\n', {"w": ("aws", "nowhere", "x")}, [])
+    with pytest.raises(SpecError):
+        write_proposal(invalid, str(spec), False)
+    assert sorted(p.name for p in spec.iterdir()) == ["adopted.wiam.hcl", "main.wiam.hcl"]
+    assert (spec / "adopted.wiam.hcl").read_text() == "# mine\n"
