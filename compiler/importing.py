@@ -200,9 +200,10 @@ def _issuer_body(body: dict) -> dict:
     return {key: value for key, value in body.items() if not (key == "url" and same)}
 
 
-def _printable(value) -> bool:
-    """Whether a value read from a cloud is one a spec takes (strings of visible characters)."""
-    return not isinstance(value, str) or printable(value) == value
+def _printable(value, breaks: str = "") -> bool:
+    """Whether a value read from a cloud is one a spec takes: strings of visible characters, and of
+    `breaks` (descriptions take line breaks and tabs)."""
+    return not isinstance(value, str) or all(c.isprintable() or c in breaks for c in value)
 
 
 def _comment(text: str) -> str:
@@ -237,7 +238,7 @@ def propose(model: Model, adopted: list[Adopted]) -> Proposal:
             if not identities:
                 sections.append([_comment(f"not proposed: {item.name!r} on {where}: no subject a spec can hold")])
                 continue
-            described = item.description and _printable(item.description)
+            described = item.description and _printable(item.description, "\n\t")
             if item.description and not described:
                 refused.append(f"description {item.description!r} (characters a spec refuses)")
             body = {"description": item.description} if described else {}

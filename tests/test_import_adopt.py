@@ -13,7 +13,7 @@ import fake_azure
 import fake_gcp
 from live_aws import FAKE_ENVIRONMENT, moto_server, reset, session
 from support.cli import run_wiam
-from support.specs import workload_hcl, write_spec
+from support.specs import BASE_HCL, spec_errors, workload_hcl, write_spec
 from trust_eval import aws_roles_accepting, azure_identities_accepting, gcp_principals_accepting
 from wiam import registry
 from wiam.compile import compile_model, load_model
@@ -31,7 +31,7 @@ READER = f"arn:aws:iam::{ACCOUNT}:policy/reader"  # a customer managed policy: m
 SPEC = f'issuer "github" {{\n  kind = "github_actions"\n}}\n\ntarget "aws" "prod" {{\n  account_id = "{ACCOUNT}"\n}}\n'
 # terraform-provider-aws website/docs/r/iam_role.html.markdown, "Import": the role name.
 ROLE_IMPORT_ID = re.compile(r"[A-Za-z0-9_+=,.@-]{1,64}")
-HOSTILE_DESCRIPTION = 'pwn" } workload "evil" { ${file("/etc/passwd")} %{ if true } # x'
+HOSTILE_DESCRIPTION = 'pwn" }\n}\nworkload "evil" {\t${file("/etc/passwd")} %{ if true } # x'
 HOSTILE_SUBJECT = 'repo:o/r:ref:refs/heads/"} %{y} $x # x'  # ${ would be an IAM policy variable: not exact
 UNSAYABLE_SUBJECT = "repo:o/r:ref:refs/heads/a\n}"  # a line break: no spec holds it, so it is left out
 
@@ -300,3 +300,33 @@ def test_a_proposal_is_never_written_over_a_file_and_an_invalid_one_is_removed(t
         write_proposal(invalid, str(spec), False)
     assert sorted(p.name for p in spec.iterdir()) == ["adopted.wiam.hcl", "main.wiam.hcl"]
     assert (spec / "adopted.wiam.hcl").read_text() == "# mine\n"
+
+
+# The adopt setting, written by hand: validated against each cloud's name rules, unique where the
+# cloud holds names unique, and never where no principal is made.
+ADOPTING = {"aws": 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]\n    adopt = "{}"',
+            "gcp": 'roles = ["roles/viewer"]\n    adopt = "{}"', "azure": 'roles = ["Reader"]\n    adopt = "{}"'}
+
+
+@pytest.mark.parametrize("cloud, name", [("aws", "a" * 65), ("aws", "has space"), ("gcp", "Upper-case"),
+                                         ("gcp", "short"), ("gcp", "ends-with-"), ("azure", "-lead"), ("azure", "ab")])
+def test_an_adopted_name_outside_the_clouds_rules_is_an_error_at_its_line(tmp_path, cloud, name):
+    text = BASE_HCL + workload_hcl("w", grants=[(cloud, "prod", ADOPTING[cloud].replace("{}", name))])
+    (error,) = spec_errors(write_spec(tmp_path, {"main.wiam.hcl": text}))
+    assert (error.pos.line, error.block) == (text[:text.index("adopt =")].count("\n") + 1, f'grant "{cloud}" "prod" in workload "w"')
+    assert "adopt" in error.message and error.hint
+
+
+@pytest.mark.parametrize("cloud, first, second", [("aws", "Deployer", "deployer"), ("gcp", "deployer", "deployer"),
+                                                  ("azure", "Deployer-id", "deployer-id")])
+def test_two_grants_adopting_one_object_are_refused(tmp_path, cloud, first, second):
+    text = BASE_HCL + "".join(workload_hcl(w, grants=[(cloud, "prod", ADOPTING[cloud].replace("{}", name))])
+                              for w, name in (("a", first), ("b", second)))
+    (error,) = spec_errors(write_spec(tmp_path, {"main.wiam.hcl": text}))
+    assert error.block == f'grant "{cloud}" "prod" in workload "b"' and "rename one of the two" in error.hint
+
+
+def test_a_direct_gcp_grant_cannot_adopt(tmp_path):
+    text = BASE_HCL + workload_hcl("w", grants=[("gcp", "prod", ADOPTING["gcp"].replace("{}", "deployer") + '\n    mode = "direct"')])
+    (error,) = spec_errors(write_spec(tmp_path, {"main.wiam.hcl": text}))
+    assert 'mode = "direct" makes no service account to adopt' in error.message and "remove adopt" in error.hint

@@ -189,6 +189,11 @@ def read(plan: AzurePlan, expected: list[LiveObject], connection: Connection) ->
     return found
 
 
+def _location(name: str) -> str:
+    """A location as ARM compares it: "East US" is eastus."""
+    return name.replace(" ", "").lower()
+
+
 def adoptable(model: Model, target: Target, connection: Connection) -> list[Adoptable]:
     """The resource group's user-assigned identities that wiam did not create (no managed-by tag) and
     no grant of the target names: their federated credentials' exact subjects as identities, their
@@ -225,7 +230,7 @@ def adoptable(model: Model, target: Target, connection: Connection) -> list[Adop
             if scope.lower() != settings.subscription_scope.lower():
                 grant["scope"] = scope
         refused = ("its location is not the target's: Terraform would replace it, and its principal with it"
-                   if identity.location.lower() != settings.location.lower() else
+                   if _location(identity.location) != _location(settings.location) else
                    "its name is no managed identity name wiam can keep" if not adopt.fullmatch(identity.name) else
                    "it trusts no exact subject" if not trusted else "it holds no role assignment" if grant is None
                    else None)
