@@ -330,3 +330,12 @@ def test_a_direct_gcp_grant_cannot_adopt(tmp_path):
     text = BASE_HCL + workload_hcl("w", grants=[("gcp", "prod", ADOPTING["gcp"].replace("{}", "deployer") + '\n    mode = "direct"')])
     (error,) = spec_errors(write_spec(tmp_path, {"main.wiam.hcl": text}))
     assert 'mode = "direct" makes no service account to adopt' in error.message and "remove adopt" in error.hint
+
+
+def test_json_output_carries_the_proposal(endpoint, tmp_path):
+    spec = write_spec(tmp_path, {"main.wiam.hcl": SPEC})
+    result = wiam_import(spec, endpoint, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    adopt = json.loads(result.stdout)["adopt"]
+    assert adopt["workloads"] == {"GitHubDeploy": ["aws", "prod", "GitHubDeploy"], "hostile": ["aws", "prod", "hostile"]}
+    assert adopt["file"] is None and adopt["unread"] == {} and 'adopt                = "GitHubDeploy"' in adopt["text"]
