@@ -41,22 +41,29 @@ class Imported:
                 "file": self.file, "error": self.error}
 
 
-def find(model: Model, names: list[str] | None, connect: Callable[[str], Any]) -> list[Imported]:
-    """What each target should reuse (those `names` gives, each NAME or CLOUD.NAME, else all), one
-    Imported per setting its provider imports into; targets of a provider that imports nothing are
-    left out, and a name that leaves only such targets is a usage error. `connect(cloud)` gives a
-    cloud's live connection, asked for once per cloud, when first needed."""
+def _targets(model: Model, names: list[str] | None, connect: Callable[[str], Any]):
+    """(cloud, name, target, connection) of each target `names` selects (each NAME or CLOUD.NAME,
+    else all); `connect(cloud)` is asked once per cloud, when first needed."""
     try:
         keys = selected(model, None, names)
     except ValueError as error:
         raise UsageError(str(error)) from None
     connections: dict[str, Any] = {}
-    found = []
     for cloud, name in keys:
         if cloud not in connections:
             connections[cloud] = connect(cloud)
+        yield cloud, name, model.targets[(cloud, name)], connections[cloud]
+
+
+def find(model: Model, names: list[str] | None, connect: Callable[[str], Any]) -> list[Imported]:
+    """What each target should reuse (those `names` gives, each NAME or CLOUD.NAME, else all), one
+    Imported per setting its provider imports into; targets of a provider that imports nothing are
+    left out, and a name that leaves only such targets is a usage error. `connect(cloud)` gives a
+    cloud's live connection, asked for once per cloud, when first needed."""
+    found = []
+    for cloud, name, target, connection in _targets(model, names, connect):
         try:
-            settings = registry.get(cloud).live.importable(model, model.targets[(cloud, name)], connections[cloud])
+            settings = registry.get(cloud).live.importable(model, target, connection)
         except Unreadable as error:
             found.append(Imported(cloud, name, None, error=str(error)))
             continue
@@ -140,18 +147,10 @@ class Proposal:
 
 def find_adoptable(model: Model, names: list[str] | None, connect: Callable[[str], Any]) -> list[Adopted]:
     """Each selected target's adoptable principals (every target's when `names` is None)."""
-    try:
-        keys = selected(model, None, names)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    connections: dict[str, Any] = {}
     found = []
-    for cloud, name in keys:
-        if cloud not in connections:
-            connections[cloud] = connect(cloud)
+    for cloud, name, target, connection in _targets(model, names, connect):
         try:
-            found.append(Adopted(cloud, name, registry.get(cloud).live.adoptable(
-                model, model.targets[(cloud, name)], connections[cloud])))
+            found.append(Adopted(cloud, name, registry.get(cloud).live.adoptable(model, target, connection)))
         except Unreadable as error:
             found.append(Adopted(cloud, name, error=str(error)))
     return found

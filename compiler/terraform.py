@@ -172,11 +172,9 @@ def _exchange(a: str, b: str) -> bool:
     return result == 0
 
 
-def write_file(path: str, content: bytes) -> None:
-    """Write one file whole or not at all: a temporary file beside it, then a rename. Through a
-    link: the link stays and points at the new file."""
-    path = os.path.realpath(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(path))
+def _written_beside(path: str, content: bytes) -> str:
+    """A temporary file beside `path` holding `content`, synced, with the mode a new file gets."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(path) or ".")
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(content)
@@ -185,6 +183,18 @@ def write_file(path: str, content: bytes) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    return temporary
+
+
+def write_file(path: str, content: bytes) -> None:
+    """Write one file whole or not at all: a temporary file beside it, then a rename. Through a
+    link: the link stays and points at the new file."""
+    path = os.path.realpath(path)
+    temporary = _written_beside(path, content)
+    try:
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
@@ -195,15 +205,8 @@ def write_file(path: str, content: bytes) -> None:
 def create_file(path: str, content: bytes) -> None:
     """Write a new file whole or not at all, never over one that exists (FileExistsError): a
     temporary file beside it, then a hard link, which fails where the name is taken."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(path) or ".")
+    temporary = _written_beside(path, content)
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
         os.link(temporary, path)
     finally:
         os.unlink(temporary)

@@ -190,18 +190,6 @@ GCP_IMPORT_ID = re.compile(r"projects/(?P<project>[a-z][a-z0-9-]{4,28}[a-z0-9])/
                            r"(?P<id>[a-z][a-z0-9-]{4,28}[a-z0-9])@(?P=project)\.iam\.gserviceaccount\.com")
 AZURE_IMPORT_ID = re.compile(r"/subscriptions/(?P<subscription>[0-9a-f-]{36})/resourceGroups/(?P<group>[^/]+)/providers/"
                              r"Microsoft\.ManagedIdentity/userAssignedIdentities/(?P<name>[A-Za-z0-9][A-Za-z0-9_-]{2,127})")
-TARGETS = SPEC.split("target")[0] + """target "gcp" "prod" {
-  project_id     = "acme-prod"
-  project_number = "123456789012"
-}
-
-target "azure" "prod" {
-  tenant_id       = "00000000-0000-0000-0000-000000000000"
-  subscription_id = "11111111-1111-1111-1111-111111111111"
-  resource_group  = "workload-identities"
-  location        = "eastus"
-}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -222,9 +210,9 @@ def seeded(tmp_path_factory):
             fake_azure.fake_azure(azure_state) as azure:
         connections = {"gcp": registry.get("gcp").live.connect(rest=rest, grpc=grpc),
                        "azure": registry.get("azure").live.connect(azure)}
-        spec = write_spec(tmp_path_factory.mktemp("clouds"), {"main.wiam.hcl": TARGETS})
+        spec = write_spec(tmp_path_factory.mktemp("clouds"), {"main.wiam.hcl": BASE_HCL})
         model = load_model(str(spec))
-        adopted = find_adoptable(model, None, connections.get)
+        adopted = find_adoptable(model, ["gcp.prod", "azure.prod"], connections.get)
         proposal = propose(model, adopted)
         path = write_proposal(proposal, str(spec), False)
         yield old, adopted, proposal, path, load_model(str(spec))
