@@ -1,9 +1,11 @@
 """Import: objects that exist in the clouds outside wiam and that the spec's targets should reuse
-(each provider's live.importable says which), added to the targets' settings in the spec files.
+(each provider's live.importable says which), added to the targets' settings in the spec files;
+and principals made outside wiam (live.adoptable) proposed as workloads whose grants adopt them.
 
-Three steps, so that nothing is written before everything was read: `find` asks every provider,
-`write` edits the spec files and puts every one back when the edited spec no longer validates,
-`to_text` shows what became of each target."""
+Nothing is written before everything was read: `find` asks every provider, `write` edits the spec
+files and puts every one back when the edited spec no longer validates, `to_text` shows what became
+of each target. Likewise `find_adoptable` reads, `propose` writes the HCL, and `write_proposal` adds
+it as a new file, kept only if the folder validates with it."""
 
 from __future__ import annotations
 

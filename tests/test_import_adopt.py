@@ -5,6 +5,8 @@ ID, and each adopted role's compiled trust admits exactly the tokens its old tru
 
 import json
 import re
+import tempfile
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -18,7 +20,8 @@ from trust_eval import aws_roles_accepting, azure_identities_accepting, gcp_prin
 from wiam import registry
 from wiam.compile import compile_model, load_model
 from wiam.diagnostics import Report, SpecError, printable
-from wiam.importing import Proposal, find_adoptable, propose, write_proposal
+from wiam.importing import Adopted, Proposal, find_adoptable, propose, write_proposal
+from wiam.live import Adoptable, Trusted
 from wiam.readers import read
 from wiam.spec_edit import hcl_blocks
 from wiam.planning import plan_model
@@ -327,3 +330,23 @@ def test_json_output_carries_the_proposal(endpoint, tmp_path):
     adopt = json.loads(result.stdout)["adopt"]
     assert adopt["workloads"] == {"GitHubDeploy": ["aws", "prod", "GitHubDeploy"], "hostile": ["aws", "prod", "hostile"]}
     assert adopt["file"] is None and adopt["unread"] == {} and 'adopt                = "GitHubDeploy"' in adopt["text"]
+
+
+@settings(max_examples=20, deadline=None)
+@given(names=st.lists(st.from_regex(r"[A-Za-z0-9_+=,.@-]{1,64}", fullmatch=True), min_size=1, max_size=4,
+                      unique_by=str.lower))
+def test_any_role_names_give_a_valid_spec_importing_exactly_them(names):
+    """Whatever IAM role names the account holds: each gets a workload of a valid, distinct name, and
+    the compiled module imports exactly those roles by name."""
+    trusted = (Trusted(f"https://{GITHUB}", "github_actions", {"repository": "o/r", "ref": "refs/heads/main"},
+                       "sts.amazonaws.com"),)
+    found = [Adoptable(name, trusted, {"actions": ["s3:GetObject"], "resources": ["*"]}, "sts.amazonaws.com")
+             for name in names]
+    with tempfile.TemporaryDirectory() as root:
+        spec = write_spec(Path(root), {"main.wiam.hcl": SPEC})
+        model = load_model(str(spec))
+        proposal = propose(model, [Adopted("aws", "prod", found)])
+        assert sorted(cloud_name for _, _, cloud_name in proposal.workloads.values()) == sorted(names)
+        write_proposal(proposal, str(spec), False)
+        main = json.loads(compile_model(load_model(str(spec)))["main.tf.json"])
+    assert sorted(block["id"] for block in main["import"]) == sorted(names)
