@@ -57,11 +57,12 @@ def _targets(model: Model, names: list[str] | None, connect: Callable[[str], Any
         yield cloud, name, model.targets[(cloud, name)], connections[cloud]
 
 
-def find(model: Model, names: list[str] | None, connect: Callable[[str], Any]) -> list[Imported]:
+def find(model: Model, names: list[str] | None, connect: Callable[[str], Any], adopting: bool = False) -> list[Imported]:
     """What each target should reuse (those `names` gives, each NAME or CLOUD.NAME, else all), one
     Imported per setting its provider imports into; targets of a provider that imports nothing are
-    left out, and a name that leaves only such targets is a usage error. `connect(cloud)` gives a
-    cloud's live connection, asked for once per cloud, when first needed."""
+    left out, and a name that leaves only such targets is a usage error, unless `adopting` (they are
+    read for principals to adopt too). `connect(cloud)` gives a cloud's live connection, asked for
+    once per cloud, when first needed."""
     found = []
     for cloud, name, target, connection in _targets(model, names, connect):
         try:
@@ -70,7 +71,7 @@ def find(model: Model, names: list[str] | None, connect: Callable[[str], Any]) -
             found.append(Imported(cloud, name, None, error=str(error)))
             continue
         found += [Imported(cloud, name, setting, dict(entries)) for setting, entries in sorted(settings.items())]
-    for given in names or ():
+    for given in () if adopting else names or ():
         matched = selected(model, None, [given])
         if not any((item.cloud, item.target) in matched for item in found):
             clouds = " or ".join(sorted({cloud for cloud, _ in matched}))

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-TERRAFORM_VERSION = ">= 1.5.0"
+TERRAFORM_VERSION = ">= 1.5.0"  # import blocks, with their provider argument (hashicorp/terraform#33175)
 MANIFEST = ".wiam-manifest.json"
 
 

@@ -43,7 +43,7 @@ def import_command(directory: str = DirArgument, recursive: bool = RecursiveOpti
         if write_spec and proposal.workloads:
             written = write_proposal(proposal, directory, recursive)
             model = load_valid_model(directory, recursive, at=moment(at))  # its issuers may need providers imported
-        found = find(model, targets, connect)
+        found = find(model, targets, connect, adopting=True)
     except UsageError as error:
         fail_usage(str(error))
     except ImportError as error:
