@@ -218,11 +218,11 @@ def seeded(tmp_path_factory):
         adopted = find_adoptable(model, ["gcp.prod", "azure.prod"], connections.get)
         proposal = propose(model, adopted)
         path = write_proposal(proposal, str(spec), False)
-        yield old, adopted, proposal, path, load_model(str(spec))
+        yield old, adopted, proposal, path, load_model(str(spec)), (rest, grpc, azure)
 
 
 def test_gcp_and_azure_propose_the_foreign_objects_only(seeded):
-    _, adopted, proposal, path, model = seeded
+    _, adopted, proposal, path, model, _ = seeded
     assert {(a.cloud, f.name) for a in adopted for f in a.found} == {("gcp", "deployer"), ("azure", "deployer-id")}
     assert {(cloud, name) for cloud, _, name in proposal.workloads.values()} == {
         ("gcp", "deployer"), ("azure", "deployer-id")}
@@ -235,7 +235,7 @@ def test_gcp_and_azure_propose_the_foreign_objects_only(seeded):
 
 
 def test_gcp_and_azure_import_blocks_name_the_seeded_objects_by_their_documented_ids(seeded):
-    *_, model = seeded
+    *_, model, _ = seeded
     main = json.loads(compile_model(model)["main.tf.json"])
     ids = {block["to"].split(".")[0]: block["id"] for block in main["import"]}
     gcp, azure = GCP_IMPORT_ID.fullmatch(ids["google_service_account"]), AZURE_IMPORT_ID.fullmatch(
@@ -246,6 +246,16 @@ def test_gcp_and_azure_import_blocks_name_the_seeded_objects_by_their_documented
     assert len(main["import"]) == 2
 
 
+def test_the_command_adopts_in_gcp_and_azure_through_their_endpoint_options(seeded, tmp_path):
+    *_, model, (rest, grpc, azure) = seeded
+    spec = write_spec(tmp_path, {"main.wiam.hcl": BASE_HCL})
+    result = run_wiam("import", spec, "--target", "gcp.prod", "--target", "azure.prod", "--write", "--gcp-endpoint", rest,
+                      "--gcp-grpc-endpoint", grpc, "--azure-endpoint", azure)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"written to {spec / 'adopted.wiam.hcl'}" in result.stdout
+    assert compile_model(load_model(str(spec))) == compile_model(model)  # what the fixture proposed in-process
+
+
 def gcp_and_azure_claims():
     subjects = ["repo:o/r:ref:refs/heads/main", "repo:o/r:environment:prod", "repo:o/m:ref:refs/heads/main",
                 "repo:o/r:ref:refs/heads/dev", "repo:o/r:pull_request"]
@@ -254,7 +264,7 @@ def gcp_and_azure_claims():
 
 
 def test_gcp_and_azure_adopted_principals_trust_exactly_what_they_trusted(seeded):
-    old, *_, model = seeded
+    old, *_, model, _ = seeded
     new = json.loads(compile_model(model)["main.tf.json"])
     accounts = lambda module, claims: {a for a in gcp_principals_accepting(module, claims)  # noqa: E731
                                        if module["resource"]["google_service_account"][a]["account_id"] == "deployer"}

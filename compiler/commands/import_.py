@@ -13,14 +13,15 @@ from ..compile import load_valid_model
 from ..importing import find, find_adoptable, propose, proposal_text, to_text, write, write_proposal
 from ..loader import UsageError
 from .common import (AtOption, moment, EXIT_SPEC, DirArgument, FormatOption, OutputFormat, RecursiveOption, fail_spec, fail_usage,
-                     valid_model)
+                     valid_model, with_endpoints)
 
 
+@with_endpoints
 def import_command(directory: str = DirArgument, recursive: bool = RecursiveOption,
                    targets: Optional[list[str]] = typer.Option(None, "--target", metavar="NAME",
                                                                help="Only this target, NAME or CLOUD.NAME (repeatable)."),
                    write_spec: bool = typer.Option(False, "--write", help="Add them to the spec files (else only print)."),
-                   fmt: OutputFormat = FormatOption,
+                   endpoints: dict[str, dict] = None, fmt: OutputFormat = FormatOption,
                    at: Optional[str] = AtOption) -> None:
     """Find the objects in the clouds that wiam did not create and that the spec's targets need (an
     AWS account's OIDC providers for the spec's issuers), and add them to the targets' settings
@@ -33,7 +34,7 @@ def import_command(directory: str = DirArgument, recursive: bool = RecursiveOpti
 
     def connect(cloud: str):
         if cloud not in connections:
-            connections[cloud] = registry.get(cloud).live.connect()
+            connections[cloud] = registry.get(cloud).live.connect(**endpoints[cloud])
         return connections[cloud]
 
     written = None
