@@ -20,6 +20,7 @@ from trust_eval import aws_roles_accepting, azure_identities_accepting, gcp_prin
 from wiam import registry
 from wiam.compile import compile_model, load_model
 from wiam.diagnostics import Report, SpecError, printable
+from wiam.issuers import KINDS, identity_fields
 from wiam.importing import Adopted, Proposal, find_adoptable, propose, write_proposal
 from wiam.live import Adoptable, Trusted
 from wiam.readers import read
@@ -360,3 +361,27 @@ def test_any_role_names_give_a_valid_spec_importing_exactly_them(names):
         write_proposal(proposal, str(spec), False)
         main = json.loads(compile_model(load_model(str(spec)))["main.tf.json"])
     assert sorted(block["id"] for block in main["import"]) == sorted(names)
+
+
+PART = st.from_regex(r"[A-Za-z0-9._-]{1,12}", fullmatch=True)
+LABEL_PATTERN = re.compile(r"[a-z0-9]([-a-z0-9]{0,10}[a-z0-9])?")  # a DNS label: namespaces, service accounts
+LABEL = st.from_regex(LABEL_PATTERN, fullmatch=True)
+SUBJECTS = st.one_of(  # (subject, the kind it reads as at GitHub's URL, elsewhere)
+    st.builds(lambda o, r, b: (f"repo:{o}/{r}:ref:refs/heads/{b}", "github_actions", "generic_oidc"), PART, PART, PART),
+    st.builds(lambda o, r, e: (f"repo:{o}/{r}:environment:{e}", "github_actions", "generic_oidc"), PART, PART, PART),
+    st.builds(lambda n, a: (f"system:serviceaccount:{n}:{a}", "generic_oidc", "kubernetes"), *[LABEL] * 2),
+    st.builds(lambda n, a: (f"system:serviceaccount:{n}:{a}", "generic_oidc", "generic_oidc"), PART.filter(
+        lambda p: not LABEL_PATTERN.fullmatch(p)), PART),  # no namespace: no Kubernetes identity can say it
+    st.builds(lambda o, b: (f"repo:{o}/x y:ref:refs/heads/{b}", "generic_oidc", "generic_oidc"), PART, PART),
+    st.builds(lambda t: (t, None, None), st.text(max_size=40)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(github=st.booleans(), case=SUBJECTS)
+def test_a_trusted_subject_reads_as_fields_that_give_exactly_it(github, case):
+    subject, at_github, elsewhere = case
+    url = f"https://{GITHUB}" if github else "https://oidc.eks.eu-west-1.amazonaws.com/id/ABC"
+    kind, fields = identity_fields(url, subject)
+    assert KINDS[kind].subject(fields) == subject
+    expected = at_github if github else elsewhere
+    assert kind == expected or expected is None
