@@ -228,26 +228,26 @@ def propose(model: Model, adopted: list[Adopted]) -> Proposal:
             if item.grant is None:
                 sections.append([_comment(f"not proposed: {item.name!r} on {where}: {item.left[0]}")])
                 continue
-            identities, refused = [], []
+            identities, dropped = [], []
             for trusted in sorted(item.trusted, key=lambda t: json.dumps([t.url, t.audience, t.fields], sort_keys=True)):
                 if not all(_printable(value) for value in (trusted.audience, *trusted.fields.values())):
-                    refused.append(f"subject {trusted.fields} (characters a spec refuses)")
+                    dropped.append(f"subject {trusted.fields} (characters a spec refuses)")
                     continue
                 issuer, audience = _issuer_of(model, trusted, item.default_audience, new_issuers, issuer_names)
                 identities.append(("identity", (), {"issuer": issuer, **trusted.fields, **audience}))
-            name = _free(item.name, workload_names)
-            workloads[name] = (target.cloud, target.target, item.name)
             if not identities:
                 sections.append([_comment(f"not proposed: {item.name!r} on {where}: no subject a spec can hold")])
                 continue
+            name = _free(item.name, workload_names)
+            workloads[name] = (target.cloud, target.target, item.name)
             described = item.description and _printable(item.description, "\n\t")
             if item.description and not described:
-                refused.append(f"description {item.description!r} (characters a spec refuses)")
+                dropped.append(f"description {item.description!r} (characters a spec refuses)")
             body = {"description": item.description} if described else {}
             body |= {"identity": identities,
                      "grant": [("grant", (target.cloud, target.target), {**item.grant, "adopt": item.name})]}
             notes = [_comment(f"adopts {item.name!r} on {where}")]
-            notes += [_comment(f"left, not carried: {entry}") for entry in [*item.left, *refused]]
+            notes += [_comment(f"left, not carried: {entry}") for entry in [*item.left, *dropped]]
             sections.append(notes + hcl_blocks("workload", (name,), body))
     head = [hcl_blocks("issuer", (name,), _issuer_body(body)) for name, body in new_issuers.items()]
     text = "\n".join("\n".join(lines) + "\n" for lines in head + sections)

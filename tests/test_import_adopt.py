@@ -385,3 +385,12 @@ def test_a_trusted_subject_reads_as_fields_that_give_exactly_it(github, case):
     assert KINDS[kind].subject(fields) == subject
     expected = at_github if github else elsewhere
     assert kind == expected or expected is None
+
+
+def test_an_object_whose_every_subject_a_spec_refuses_is_not_proposed(tmp_path):
+    model = load_model(str(write_spec(tmp_path, {"main.wiam.hcl": SPEC})))
+    unsayable = Trusted(f"https://{GITHUB}", "generic_oidc", {"subject": UNSAYABLE_SUBJECT}, "sts.amazonaws.com")
+    proposal = propose(model, [Adopted("aws", "prod", [Adoptable("r", (unsayable,), {"managed_policies": [READER]},
+                                                                 "sts.amazonaws.com")])])
+    assert proposal.workloads == {} and proposal.issuers == []
+    assert "# not proposed: 'r' on aws target 'prod': no subject a spec can hold" in proposal.text
