@@ -220,7 +220,7 @@ def _trusted(trust, iam_prefix: str) -> tuple[list[Trusted], list[str], bool]:
             denies = True
         if statement.get("Effect") != "Allow" or WEB_IDENTITY not in actions or len(federated) != 1 \
                 or not federated[0].startswith(iam_prefix) or set(statement) & {"NotAction", "NotPrincipal"}:
-            left.append(f"trust statement {json.dumps(statement, sort_keys=True)}")
+            left.append(f"trust statement {json.dumps(statement, sort_keys=True)}: the adopted role's trust will not hold it")
             continue
         where, federates = federated[0].removeprefix(iam_prefix), True
         exact: dict[str, list[str]] = {}
@@ -236,8 +236,10 @@ def _trusted(trust, iam_prefix: str) -> tuple[list[Trusted], list[str], bool]:
                 else:
                     unsaid = True
         if unsaid or "sub" not in exact:  # carrying part of its conditions would widen it
-            left.append(f"trust statement {json.dumps(statement, sort_keys=True)} (wiam trusts exact subjects only)")
+            left.append(f"trust statement {json.dumps(statement, sort_keys=True)}: wiam trusts exact subjects only")
             continue
+        if "aud" not in exact:
+            left.append(f"any audience of {where}: wiam pins {DEFAULT_AUDIENCE}")
         url = f"https://{where}"
         for audience in sorted(set(exact.get("aud", [DEFAULT_AUDIENCE]))):
             for subject in sorted(set(exact["sub"])):

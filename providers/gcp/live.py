@@ -273,7 +273,8 @@ def adoptable(model: Model, target: Target, connection: Connection) -> list[Adop
         iam = connection.iam()
         accounts = [a for a in iam.list_service_accounts(request={"name": settings.project_name}, timeout=TIMEOUT)
                     if a.email.split("@", 1)[0] not in taken and not a.email.startswith(ACCOUNT_PREFIX)]
-        policies = {a.email: iam.get_iam_policy(request={"resource": a.name}, timeout=TIMEOUT) for a in accounts}
+        policies = {a.email: iam.get_iam_policy(request={"resource": a.name, "options": {
+            "requested_policy_version": POLICY_VERSION}}, timeout=TIMEOUT) for a in accounts}
     with _readable("project IAM policy"):
         project = connection.projects().get_iam_policy(request={"resource": settings.project_name, "options": {
             "requested_policy_version": POLICY_VERSION}}, timeout=TIMEOUT)
