@@ -5,6 +5,7 @@ and every rule about one kind lives here and nowhere else."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+import re
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -360,3 +361,32 @@ def issuer_url(kind: str, url: str | None, enterprise_slug: str | None,
 
 # The kind that trusts each CI system's jobs, for the draft spec of `wiam discover --repo`.
 CI_SYSTEM_KINDS = {"github": "github_actions", "gitlab": "gitlab_ci"}
+
+
+# How subjects read as identities' fields: GitHub Actions' default template (github/docs "OpenID
+# Connect reference", example subject claims) and Kubernetes service accounts' tokens.
+_GITHUB_SUBJECT = re.compile(r"repo:(?P<repository>[^:/]+/[^:]+):(?:ref:(?P<ref>refs/.+)|environment:(?P<environment>[^:]+)"
+                             r"|(?P<pull_request>pull_request))")
+_KUBERNETES_SUBJECT = re.compile(r"system:serviceaccount:(?P<namespace>[^:]+):(?P<service_account>[^:]+)")
+
+
+def identity_fields(url: str, subject: str) -> tuple[str, dict[str, Any]]:
+    """(issuer kind, identity fields) that give exactly `subject` for the issuer at `url`: a GitHub
+    Actions identity at GitHub's URL, a Kubernetes one elsewhere, where the subject reads as one;
+    else a generic_oidc one (wiam import)."""
+    github = KINDS["github_actions"].default_url == url.rstrip("/")
+    kind, match = ("github_actions", _GITHUB_SUBJECT.fullmatch(subject)) if github else (
+        "kubernetes", _KUBERNETES_SUBJECT.fullmatch(subject))
+    if match:
+        fields = {k: (True if k == "pull_request" else v) for k, v in match.groupdict().items() if v is not None}
+        if KINDS[kind].subject(fields) == subject and _valid_fields(fields):
+            return kind, fields
+    return "generic_oidc", {"subject": subject}
+
+
+def _valid_fields(fields: dict[str, Any]) -> bool:
+    """Whether identity fields match the schema's patterns for them (a repository is OWNER/REPO...)."""
+    from .schema import CORE_FILE, packaged  # the schema module imports the registry, which imports this
+    properties = packaged("wiam.schemas", CORE_FILE)["$defs"]["identity"]["properties"]
+    return all(re.fullmatch(properties[key]["pattern"], value) for key, value in fields.items()
+               if isinstance(value, str) and "pattern" in properties[key])

@@ -39,3 +39,24 @@ class Unreadable(Exception):
     def __init__(self, message: str, reason: str = FAILED):
         super().__init__(redacted(message))
         self.reason = reason
+
+
+@dataclass(frozen=True)
+class Trusted:
+    """One subject an object trusts, in the spec's terms: what an identity block of it says."""
+    url: str  # the issuer's URL
+    kind: str  # the issuer kind its subject reads as
+    fields: dict  # the identity's fields but issuer and audience
+    audience: str
+
+
+@dataclass(frozen=True)
+class Adoptable:
+    """An object of a target that wiam did not create and that a workload could take over (wiam
+    import): what the workload's identities and grant would say, and what they cannot."""
+    name: str  # the object's name in the cloud: the grant's adopt
+    trusted: tuple[Trusted, ...]
+    grant: dict | None  # the grant's settings but adopt; None: not proposed, `left` says why
+    default_audience: str  # the audience the cloud's identities take when they name none
+    description: str | None = None
+    left: tuple[str, ...] = ()  # what the object holds that the proposal does not carry

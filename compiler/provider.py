@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
 from .access import AccessGraph
 from .diagnostics import Report
 from .findings import Rule
-from .live import LiveObject
+from .live import Adoptable, LiveObject
 from .model import Grant, Model, Target
 from .names import ObjectName
 from .plan import TargetPlan
@@ -83,6 +83,9 @@ class Live(Protocol):
 
     def importable(self, model: Model, target: Target, connection: Any) -> dict[str, dict[str, str]]:
         """Objects that exist outside wiam and that the target should reuse: {setting: {key: value}}."""
+
+    def adoptable(self, model: Model, target: Target, connection: Any) -> list[Adoptable]:
+        """The target's principals that wiam did not create and that no grant adopts yet, by name."""
 
     def refresh_catalog(self, connect: Callable[[], Any], folder: str, date: str) -> str:
         """Rebuild the cloud's shipped permission catalog from its API into `folder`; what was written."""

@@ -28,6 +28,11 @@ def packaged(package: str, name: str = "schema.json") -> dict:
     return json.loads(resources.files(package).joinpath(name).read_text(encoding="utf-8"))
 
 
+def grant_pattern(package: str, setting: str) -> re.Pattern:
+    """The pattern a provider package's grant schema gives a string setting (adopt): what a spec takes."""
+    return re.compile(packaged(package)["grant"]["properties"][setting]["pattern"])
+
+
 def compose(core: dict, parts: list[tuple[str, dict]]) -> dict:
     """The whole schema: the core's, with each cloud's target and grant settings (and its own
     definitions) under that cloud's name; every cloud's grant also takes the core's grant fields

@@ -126,7 +126,11 @@ class Refused(Exception):
 
 
 def _value(value: Any, fmt: str) -> str:
-    """A string, a list or a map written on one line."""
+    """A string, a number, a bool, a list or a map written on one line."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
     if isinstance(value, list):
         return "[" + ", ".join(_value(item, fmt) for item in value) + "]"
     if isinstance(value, dict):
@@ -309,6 +313,17 @@ def _hcl_block(kind: str, labels: tuple[str, ...], body: dict[str, Any], step: s
     width = max(map(len, body), default=0)
     head = " ".join([kind, *(_quoted(label, "hcl") for label in labels)])
     return [f"{head} {{", *(f"{step}{name.ljust(width)} = {_value(value, 'hcl')}" for name, value in body.items()), "}"]
+
+
+def hcl_blocks(kind: str, labels: tuple[str, ...], body: dict[str, Any], step: str = "  ") -> list[str]:
+    """An HCL block whose body holds attributes and, as (kind, labels, body) tuples or lists of
+    them under any key, nested blocks: a spec file's text, every string escaped."""
+    nested = [k for k, v in body.items() if isinstance(v, (tuple, list)) and v and isinstance(v[0], tuple)]
+    lines = _hcl_block(kind, labels, {k: v for k, v in body.items() if k not in nested}, step)[:-1]
+    for key in nested:
+        for inner in body[key]:
+            lines += [""] * (len(lines) > 1) + [step + line for line in hcl_blocks(*inner, step=step)]
+    return lines + ["}"]
 
 
 def block_text(file: str, kind: str, labels: tuple[str, ...], body: dict[str, Any]) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-TERRAFORM_VERSION = ">= 1.5.0"
+TERRAFORM_VERSION = ">= 1.5.0"  # import blocks, with their provider argument (hashicorp/terraform#33175)
 MANIFEST = ".wiam-manifest.json"
 
 
@@ -85,6 +85,7 @@ class Module:
     providers: dict[str, list[dict]] = field(default_factory=dict)
     resources: dict[str, dict[str, dict]] = field(default_factory=dict)
     outputs: dict[str, dict] = field(default_factory=dict)
+    imports: list[dict] = field(default_factory=list)  # Terraform >= 1.5 import blocks
 
     def require(self, name: str, source: str, version: str) -> None:
         self.required_providers[name] = {"source": source, "version": version}
@@ -99,6 +100,11 @@ class Module:
         bucket[name] = body
         return f"{kind}.{name}"
 
+    def adopt(self, address: str, cloud_id: str, provider: str) -> None:
+        """An import block: `terraform plan` takes the existing object `cloud_id` (in its provider's
+        documented import ID format) into `address` instead of creating one."""
+        self.imports.append({"to": address, "id": cloud_id, "provider": provider})
+
     def output(self, name: str, value: Any, description: str) -> None:
         self.outputs[name] = {"value": value, "description": description}
 
@@ -111,6 +117,8 @@ class Module:
             document["resource"] = self.resources
         if self.outputs:
             document["output"] = self.outputs
+        if self.imports:
+            document["import"] = sorted(self.imports, key=lambda block: block["to"])
         return escape_tree(document)
 
 
@@ -164,11 +172,9 @@ def _exchange(a: str, b: str) -> bool:
     return result == 0
 
 
-def write_file(path: str, content: bytes) -> None:
-    """Write one file whole or not at all: a temporary file beside it, then a rename. Through a
-    link: the link stays and points at the new file."""
-    path = os.path.realpath(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(path))
+def _written_beside(path: str, content: bytes) -> str:
+    """A temporary file beside `path` holding `content`, synced, with the mode a new file gets."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(path) or ".")
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(content)
@@ -177,11 +183,33 @@ def write_file(path: str, content: bytes) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    return temporary
+
+
+def write_file(path: str, content: bytes) -> None:
+    """Write one file whole or not at all: a temporary file beside it, then a rename. Through a
+    link: the link stays and points at the new file."""
+    path = os.path.realpath(path)
+    temporary = _written_beside(path, content)
+    try:
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+
+
+def create_file(path: str, content: bytes) -> None:
+    """Write a new file whole or not at all, never over one that exists (FileExistsError): a
+    temporary file beside it, then a hard link, which fails where the name is taken."""
+    temporary = _written_beside(path, content)
+    try:
+        os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
 
 
 def _staging_prefix(out: str) -> str:

@@ -84,9 +84,28 @@ def module_problems(main: dict, versions: str) -> list[str]:
         documented = PROVIDERS.get(local, {}).get("source")
         if source != documented:
             problems.append(f"required_providers.{local}: source {source!r}, documented {documented!r}")
+    problems += import_problems(main)
     used = set(main.get("provider", {})) | {RESOURCES[kind]["provider"] for kind in main.get("resource", {})
                                             if kind in RESOURCES}
     problems += [f"provider {local} is used but not in required_providers" for local in sorted(used - set(required))]
+    return problems
+
+
+def import_problems(main: dict) -> list[str]:
+    """Terraform's import block (language/block/import): `to` a resource of the module, a string `id`,
+    and `provider` the configuration that resource names."""
+    problems = []
+    for index, block in enumerate(main.get("import", [])):
+        where = f"import[{index}]"
+        problems += [f"{where}: {key!r} is no import argument" for key in sorted(set(block) - {"to", "id", "provider"})]
+        kind, _, name = block.get("to", "").partition(".")
+        resource = main.get("resource", {}).get(kind, {}).get(name)
+        if resource is None:
+            problems.append(f"{where}: to {block.get('to')!r} is no resource of the module")
+        elif block.get("provider") != resource.get("provider"):
+            problems.append(f"{where}: provider {block.get('provider')!r}, the resource's is {resource.get('provider')!r}")
+        if not isinstance(block.get("id"), str) or not block["id"]:
+            problems.append(f"{where}: id must be a non-empty string")
     return problems
 
 
@@ -161,9 +180,15 @@ WINDOWED = [("gcp", f'roles = ["{role}"]\n    resource = "{name}"\n    mode = "{
     ("aws", 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]'), ("azure", 'roles = ["Reader"]')]
 WINDOWS = BASE_HCL + "".join(workload_hcl(f"t{index}", grants=[(cloud, "prod", body + WINDOW)])
                              for index, (cloud, body) in enumerate(WINDOWED))
+# Adopted principals of every cloud: their import blocks are checked too.
+ADOPTED = BASE_HCL + workload_hcl("adopted", grants=[
+    ("aws", "prod", 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]\n    adopt = "GitHubDeploy"'),
+    ("gcp", "prod", 'roles = ["roles/viewer"]\n    adopt = "deployer"'),
+    ("azure", "prod", 'roles = ["Reader"]\n    adopt = "deployer-id"')])
 FIXED = {"reach": ({"main.wiam.hcl": REACH}, {"github_actions_repository_oidc_subject_claim_customization_template",
                                                 "google_kms_crypto_key_iam_member"}),
          "flexible": ({"spec.wiam.json": FLEXIBLE}, {"azapi_resource"}),
+         "adopted": ({"main.wiam.hcl": ADOPTED}, {"aws_iam_role", "google_service_account", "azurerm_user_assigned_identity"}),
          "windows": ({"main.wiam.hcl": WINDOWS}, {"aws_iam_role_policy", "azurerm_role_assignment",
                                                   "google_storage_bucket_iam_member"})}
 
@@ -175,6 +200,19 @@ def test_every_gcp_kind_the_github_side_and_azapi_emit_documented_arguments(tmp_
     files = compiled_files(write_spec(tmp_path, spec), split=split)
     assert output_problems(files) == []
     assert reached <= seen_types(files)
+    imported = sorted(block["to"].split(".")[0] for path, main in files.items() if path.endswith("main.tf.json")
+                      for block in (main if isinstance(main, dict) else json.loads(main)).get("import", []))
+    assert imported == (sorted(reached) if name == "adopted" else [])
+
+
+def test_an_import_block_of_no_resource_or_another_provider_is_reported():
+    main = {"resource": {"aws_iam_role": {"r": GOOD_ROLE}},
+            "import": [{"to": "aws_iam_role.r", "id": "r", "provider": "aws.other"},
+                       {"to": "aws_iam_role.s", "id": "", "provider": "aws.prod", "for_each": []}]}
+    assert import_problems(main) == [
+        "import[0]: provider 'aws.other', the resource's is 'aws.prod'",
+        "import[1]: 'for_each' is no import argument", "import[1]: to 'aws_iam_role.s' is no resource of the module",
+        "import[1]: id must be a non-empty string"]
 
 
 def test_the_pinned_versions_admit_the_checked_pages(tmp_path):

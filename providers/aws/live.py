@@ -6,15 +6,20 @@ compile to is extra."""
 from __future__ import annotations
 
 import json
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from wiam.live import DENIED, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, WRONG_ACCOUNT, LiveObject, Unreadable
+from wiam.issuers import identity_fields
+from wiam.live import (DENIED, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, WRONG_ACCOUNT, Adoptable, LiveObject,
+                       Trusted, Unreadable)
 from wiam.model import Model, Target, host_path
+from wiam.schema import grant_pattern, packaged
 
+from .catalog import problem
 from .plan import INLINE_POLICY_NAME, AWSPlan
-from .settings import TargetSettings
+from .settings import DEFAULT_AUDIENCE, TargetSettings, grant_role_name
 
 MANAGED = ("managed-by", "wiam")
 DEFAULT_SESSION = 3600  # IAM's MaxSessionDuration when none is set
@@ -187,6 +192,143 @@ def importable(model: Model, target: Target, connection: Connection) -> dict[str
     return {"existing_oidc_providers": {
         issuer: found[model.issuers[issuer].host_path] for issuer in sorted(model.issuers)
         if model.issuers[issuer].host_path in found and issuer not in settings.existing_oidc_providers}}
+
+
+WEB_IDENTITY = "sts:assumerolewithwebidentity"
+def _schema_patterns() -> tuple[re.Pattern, re.Pattern]:
+    """The grant's action and resource ARN patterns, from the schema that validates them."""
+    schema = packaged(__package__)
+    return (re.compile(schema["grant"]["properties"]["actions"]["items"]["pattern"]),
+            re.compile(schema["$defs"]["aws_arn"]["pattern"]))
+
+
+def _statements(document) -> list[dict]:
+    """A policy's statements as written (IAM hands documents over as JSON text or as objects)."""
+    document = json.loads(document) if isinstance(document, str) else document
+    return [s for s in _as_list(document.get("Statement", [])) if isinstance(s, dict)]
+
+
+def _trusted(trust, iam_prefix: str) -> tuple[list[Trusted], list[str], bool]:
+    """The exact subjects a trust policy admits through the account's OIDC providers, the statements
+    (or parts) it holds that identities cannot say, and whether it trusts such a provider at all."""
+    trusted, left, federates, denies = [], [], False, False
+    for statement in _statements(trust):
+        principal = statement.get("Principal")
+        federated = _as_list(principal.get("Federated", [])) if isinstance(principal, dict) else []
+        actions = {a.lower() for a in _as_list(statement.get("Action", []))}
+        if statement.get("Effect") == "Deny":
+            denies = True
+        if statement.get("Effect") != "Allow" or WEB_IDENTITY not in actions or len(federated) != 1 \
+                or not federated[0].startswith(iam_prefix) or set(statement) & {"NotAction", "NotPrincipal"}:
+            left.append(f"trust statement {json.dumps(statement, sort_keys=True)}: the adopted role's trust will not hold it")
+            continue
+        where, federates = federated[0].removeprefix(iam_prefix), True
+        exact: dict[str, list[str]] = {}
+        unsaid = False  # a condition beyond one exact sub and aud each
+        for operator, block in (statement.get("Condition") or {}).items():
+            for key, value in block.items():
+                values = [str(v) for v in _as_list(value)]
+                literal = operator == "StringEquals" or operator == "StringLike" and not any(
+                    c in v for v in values for c in "*?")
+                claim = key.lower().removeprefix(f"{where.lower()}:")  # condition keys ignore case
+                if literal and claim in ("sub", "aud") and claim not in exact and not any("${" in v for v in values):
+                    exact[claim] = values
+                else:
+                    unsaid = True
+        if unsaid or "sub" not in exact:  # carrying part of its conditions would widen it
+            left.append(f"trust statement {json.dumps(statement, sort_keys=True)}: wiam trusts exact subjects only")
+            continue
+        if "aud" not in exact:
+            left.append(f"any audience of {where}: wiam pins {DEFAULT_AUDIENCE}")
+        url = f"https://{where}"
+        for audience in sorted(set(exact.get("aud", [DEFAULT_AUDIENCE]))):
+            for subject in sorted(set(exact["sub"])):
+                kind, fields = identity_fields(url, subject)
+                trusted.append(Trusted(url, kind, fields, audience))
+    return ([] if denies else trusted), left, federates  # a Deny may refuse some of them: trust none
+
+
+def _grant(inline: dict[str, dict], attached: list[str], patterns) -> tuple[dict, list[str]]:
+    """The grant settings a role's policies say in wiam's terms: one Allow of actions on resources
+    (under one condition block) and managed policies; what else they hold is left, named."""
+    action_pattern, arn_pattern = patterns
+    groups: dict[str, dict] = {}
+    left = []
+    for name, document in sorted(inline.items()):
+        for statement in _statements(document):
+            actions = list(dict.fromkeys(map(str, _as_list(statement.get("Action", [])))))
+            resources = list(dict.fromkeys(map(str, _as_list(statement.get("Resource", [])))))
+            sayable = (statement.get("Effect") == "Allow" and actions and resources and not set(statement) & {
+                "NotAction", "NotResource", "Principal", "NotPrincipal"}
+                and all(action_pattern.fullmatch(a) for a in actions)
+                and all(r == "*" or arn_pattern.fullmatch(r) for r in resources))
+            if not sayable:
+                left.append(f"inline policy {name!r} statement {json.dumps(statement, sort_keys=True)}")
+                continue
+            key = json.dumps([resources, statement.get("Condition")], sort_keys=True)
+            group = groups.setdefault(key, {"actions": [], "resources": resources, "conditions": statement.get("Condition"),
+                                            "from": []})
+            group["actions"] += [a for a in actions if a not in group["actions"]]
+            group["from"].append(f"inline policy {name!r} statement {json.dumps(statement, sort_keys=True)}")
+    grant: dict = {}
+    if groups:  # one grant holds one actions-on-resources pair: the widest group, the others left
+        first = max(groups.values(), key=lambda g: (len(g["actions"]), json.dumps(g, sort_keys=True)))
+        left += [entry for group in groups.values() if group is not first for entry in group["from"]]
+        grant = {"actions": first["actions"], "resources": first["resources"]}
+        if first["conditions"]:
+            grant["conditions"] = first["conditions"]
+        custom = [a for a in first["actions"] if problem(a) is not None]
+        if custom:
+            grant["custom"] = custom
+    if attached:
+        grant["managed_policies"] = sorted(attached)
+    return grant, left
+
+
+def adoptable(model: Model, target: Target, connection: Connection) -> list[Adoptable]:
+    """The account's roles that trust its OIDC providers, that wiam did not create (no managed-by tag)
+    and that no grant of the target adopts or names already. A role away from path / is not proposed:
+    Terraform would replace it (aws_iam_role's path forces a new role), and so change its ARN."""
+    settings = TargetSettings.of(target.settings)
+    _require_account(connection, settings.account_id)
+    iam = connection.client("iam")
+    taken = {grant_role_name(w.name, g.settings).lower() for w, g in model.grants_on(target)}  # IAM ignores case
+    prefix = f"arn:{settings.partition}:iam::{settings.account_id}:oidc-provider/"
+    patterns, adopt = _schema_patterns(), grant_pattern(__package__, "adopt")
+    found = []
+    for role in _paged(iam, "list_roles", "Roles"):
+        name = role["RoleName"]
+        if name.lower() in taken:
+            continue
+        trust = role.get("AssumeRolePolicyDocument") or _call(iam.get_role, RoleName=name)["Role"]["AssumeRolePolicyDocument"]
+        trusted, left, federates = _trusted(trust, prefix)
+        if not federates:
+            continue  # no workload's role: it trusts no OIDC provider
+        if _tags(_paged(iam, "list_role_tags", "Tags", RoleName=name)).get(MANAGED[0]) == MANAGED[1]:
+            continue
+        refused = None
+        if role.get("Path", "/") != "/":
+            refused = f"its path {role['Path']!r} is not /: Terraform would replace the role, and its ARN with it"
+        elif not adopt.fullmatch(name):
+            refused = "its name is no IAM role name wiam can keep"
+        elif not trusted:
+            refused = "it trusts no exact subject wiam can say alone (a Deny, or conditions beyond sub and aud)"
+        detail = _call(iam.get_role, RoleName=name)["Role"]
+        inline = {policy: _call(iam.get_role_policy, RoleName=name, PolicyName=policy)["PolicyDocument"]
+                  for policy in _paged(iam, "list_role_policies", "PolicyNames", RoleName=name)}
+        attached = [p["PolicyArn"] for p in _paged(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name)]
+        grant, unsaid = _grant(inline, attached, patterns)
+        if not grant and refused is None:
+            refused = "its policies hold nothing a grant can say"
+        boundary = (detail.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+        if boundary:
+            grant["permissions_boundary"] = boundary
+        session = detail.get("MaxSessionDuration") or DEFAULT_SESSION
+        if session != DEFAULT_SESSION:
+            grant["max_session_duration"] = session
+        found.append(Adoptable(name, tuple(trusted), None if refused else grant, DEFAULT_AUDIENCE,
+                               detail.get("Description") or None, tuple(([refused] if refused else []) + left + unsaid)))
+    return found
 
 
 def refresh_catalog(connect, folder: str | None, date: str) -> str:

@@ -16,7 +16,7 @@ from wiam.plan import Principal, TargetPlan
 from wiam.terraform import one_or_list, policy_json, provider_alias, ref
 from wiam import windows
 
-from .settings import CLOUD, DEFAULT_AUDIENCE, TERRAFORM_PROVIDER, GrantSettings, TargetSettings, role_name
+from .settings import CLOUD, DEFAULT_AUDIENCE, TERRAFORM_PROVIDER, GrantSettings, TargetSettings, grant_role_name
 
 # Documented IAM quotas (IAM and AWS STS quotas page).
 INLINE_POLICY_MAX = 10240  # aggregate inline policy size per role, whitespace not counted
@@ -147,6 +147,11 @@ class Role:
     # When its permissions hold (permission_window): the trust policy's windows bound only when a
     # session begins, this every request of it.
     window: Window = ALWAYS
+
+    @property
+    def adopted(self) -> bool:
+        """The role exists already (the grant's adopt): Terraform imports it by its name."""
+        return self.settings.adopt is not None
 
     @property
     def address(self) -> str:
@@ -521,7 +526,7 @@ def _role(model: Model, target: Target, settings: TargetSettings, workload: Work
         taken.add(name)
         attachments.append(Attachment(name, arn))
     used = {i.issuer.name for i in workload.identities} & set(addresses)
-    name = role_name(workload.name)
+    name = grant_role_name(workload.name, grant.settings)
     duration = grant_settings.max_session_duration
     return Role(workload, grant, grant_settings, resource, name, settings.role_arn(name), trust, text,
                 workload.tags(), sorted({addresses[i] for i in used}), workload.description or None,

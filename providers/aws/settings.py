@@ -19,6 +19,11 @@ def role_name(workload: str) -> str:
     return fit_name(f"wiam-{workload}", ROLE_NAME_MAX, allowed=r"\w+=,.@-")
 
 
+def grant_role_name(workload: str, raw: dict[str, Any]) -> str:
+    """The role of a workload's grant: the one it adopts, else wiam's own name for it."""
+    return raw.get("adopt") or role_name(workload)
+
+
 def _known(cls, raw: dict[str, Any]) -> dict[str, Any]:
     """The settings of `raw` that are fields of `cls` (the schema allows no others)."""
     return {name: raw[name] for name in cls.__dataclass_fields__ if name in raw}
@@ -54,6 +59,7 @@ class GrantSettings:
     managed_policies: list[str] | None = None
     permissions_boundary: str | None = None
     max_session_duration: int | str | None = None  # seconds, or a duration such as "1h"
+    adopt: str | None = None  # the name of an existing role the grant's role takes over
 
     @classmethod
     def of(cls, raw: dict[str, Any]) -> GrantSettings:
@@ -63,7 +69,8 @@ class GrantSettings:
 def object_names(model: Model, target: Target) -> list[ObjectName]:
     """Role names, which IAM holds unique per account without regard to case."""
     scope = ("account", TargetSettings.of(target.settings).account_id)
-    return [ObjectName.of_grant(grant, "IAM role name", scope, role_name(workload.name), True)
+    return [ObjectName.of_grant(grant, "IAM role name", scope, grant_role_name(workload.name, grant.settings),
+                                True)
             for workload, grant in model.grants_on(target)]
 
 

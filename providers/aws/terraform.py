@@ -29,6 +29,8 @@ def _emit_role(alias: str, role: Role, module: Module) -> None:
                 "permissions_boundary": role.permissions_boundary}
     body.update((key, value) for key, value in optional.items() if value is not None)
     module.resource(ROLE_KIND, role.resource, body)
+    if role.adopted:  # terraform-provider-aws docs/r/iam_role: imported by the role name
+        module.adopt(role.address, role.name, alias)
     if role.inline_policy is not None:
         module.resource("aws_iam_role_policy", role.resource, {
             "provider": alias, "name": INLINE_POLICY_NAME, "role": ref(f"{role.address}.id"),

@@ -13,12 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from wiam import windows
-from wiam.live import BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, UNREACHABLE, WRONG_ACCOUNT, LiveObject, Unreadable
+from wiam.issuers import identity_fields
+from wiam.live import (BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, UNREACHABLE, WRONG_ACCOUNT, Adoptable, LiveObject,
+                       Trusted, Unreadable)
 from wiam.model import Model, Target
+from wiam.schema import grant_pattern
 
 from .. import catalogs
 from . import catalog, flexible
 from .plan import AzurePlan
+from .settings import DEFAULT_AUDIENCE, TargetSettings, grant_identity_name
 
 MANAGED = ("managed-by", "wiam")
 FLEXIBLE_API = flexible.TYPE.split("@")[1]  # the API version that returns claimsMatchingExpression
@@ -183,6 +187,58 @@ def read(plan: AzurePlan, expected: list[LiveObject], connection: Connection) ->
             if holder is not None and (holder, assignment.scope.lower(), role) not in scheduled:
                 found.append(LiveObject("role_assignment", assignment.name, {
                     "identity": holder, "scope": assignment.scope.lower(), "role": role}))
+    return found
+
+
+def _location(name: str) -> str:
+    """A location as ARM compares it: "East US" is eastus."""
+    return name.replace(" ", "").lower()
+
+
+def adoptable(model: Model, target: Target, connection: Connection) -> list[Adoptable]:
+    """The resource group's user-assigned identities that wiam did not create (no managed-by tag) and
+    no grant of the target names: their federated credentials' exact subjects as identities, their
+    role assignments at one scope as the grant's roles. One in another location is not proposed
+    (azurerm_user_assigned_identity's location forces a new identity, with a new principal)."""
+    settings = TargetSettings.of(target.settings)
+    taken = {grant_identity_name(w.name, g.settings).lower() for w, g in model.grants_on(target)}  # ARM ignores case
+    found, adopt = [], grant_pattern(__package__, "adopt")
+    with _readable(f"managed identities in {settings.resource_group}"):
+        msi = connection.identities(settings.subscription_id)
+        identities = [i for i in msi.user_assigned_identities.list_by_resource_group(settings.resource_group)
+                      if i.name.lower() not in taken and dict(i.tags or {}).get(MANAGED[0]) != MANAGED[1]]
+        credentials = {i.name: list(msi.federated_identity_credentials.list(settings.resource_group, i.name))
+                       for i in identities}
+    with _readable("role assignments"):
+        assignments = list(connection.authorization(settings.subscription_id).role_assignments.list_for_subscription())
+    for identity in sorted(identities, key=lambda i: i.name):
+        trusted, left = [], []
+        for credential in credentials[identity.name]:
+            if credential.subject is None:
+                left.append(f"federated credential {credential.name!r} (a claims expression)")
+                continue
+            kind, fields = identity_fields(credential.issuer, credential.subject)
+            trusted += [Trusted(credential.issuer, kind, fields, audience) for audience in credential.audiences or []]
+        scopes: dict[str, list[str]] = {}
+        for assignment in assignments:
+            if assignment.principal_id == identity.principal_id:
+                scopes.setdefault(assignment.scope, []).append(catalog.role_guid(assignment.role_definition_id))
+        grant = None
+        if scopes:  # a grant holds roles at one scope: the one with most, the others left
+            scope = max(sorted(scopes), key=lambda s: len(scopes[s]))
+            left += [f"roles {sorted(roles)} at {other}" for other, roles in sorted(scopes.items()) if other != scope]
+            grant = {"roles": sorted(set(scopes[scope]))}
+            if scope.lower() != settings.subscription_scope.lower():
+                grant["scope"] = scope
+        refused = ("its location is not the target's: Terraform would replace it, and its principal with it"
+                   if _location(identity.location) != _location(settings.location) else
+                   "its name is no managed identity name wiam can keep" if not adopt.fullmatch(identity.name) else
+                   "it trusts no exact subject" if not trusted else "it holds no role assignment" if grant is None
+                   else None)
+        if not refused:  # Azure keeps credentials and assignments apart from the identity: wiam writes its own
+            left.append("its federated credentials and role assignments: wiam creates its own; remove these first")
+        found.append(Adoptable(identity.name, tuple(trusted), None if refused else grant, DEFAULT_AUDIENCE, None,
+                               tuple(([refused] if refused else []) + left)))
     return found
 
 

@@ -20,7 +20,7 @@ from wiam.terraform import Expr, provider_alias, ref
 
 from . import catalog, flexible
 from .settings import (CLOUD, DEFAULT_AUDIENCE, TERRAFORM_PROVIDER, GrantSettings, TargetSettings, assignment_name,
-                       credential_name, identity_name, role_reference)
+                       credential_name, grant_identity_name, role_reference)
 
 # Documented limits (Microsoft Entra workload identity federation and Azure RBAC docs).
 CREDENTIALS_PER_IDENTITY = 20
@@ -121,6 +121,11 @@ class ManagedIdentity:
     def attribute(self, name: str) -> Expr:
         return ref(f"{self.address}.{name}")
 
+    @property
+    def adopted(self) -> bool:
+        """It exists already (the grant's adopt): Terraform imports it by its resource ID."""
+        return self.access.adopt is not None
+
 
 @dataclass
 class AzurePlan(TargetPlan):
@@ -196,7 +201,7 @@ def _identity(model: Model, result: AzurePlan, workload: Workload, grant: Grant,
             reference = _definition_id(model, grant, index, reference, settings.subscription_id, report)
         assignments.append(Assignment(resource, assignment_name(settings.subscription_id, workload.name, access.scope, role),
                                       access.scope, role, reference, f"wiam workload {workload.name}", schedule))
-    name = identity_name(workload.name)
+    name = grant_identity_name(workload.name, grant.settings)
     return ManagedIdentity(workload, grant, base, name, settings.identity_id(name), workload.tags(), tuple(credentials),
                            access, tuple(assignments), tuple(pending))
 
@@ -345,7 +350,7 @@ def object_names(model: Model, target: Target) -> list[ObjectName]:
     scope = ("resource group", settings.place[1], "of subscription", settings.place[0])
     names = []
     for workload, grant in model.grants_on(target):
-        identity = identity_name(workload.name)
+        identity = grant_identity_name(workload.name, grant.settings)
         names.append(ObjectName.of_grant(grant, "managed identity name", scope, identity, True))
         names += [ObjectName("federated credential name", ("managed identity", identity, "in", *scope),
                              credential_name(i.issuer.name, i.subject, i.audience_for(DEFAULT_AUDIENCE)), True,

@@ -65,15 +65,22 @@ class GrantSettings:
     roles: tuple[str, ...]  # as written, each once
     scope: str  # the whole subscription unless the grant names a scope
     subscription_wide: bool  # the grant names no scope
+    adopt: str | None = None  # the name of an existing managed identity the grant's takes over
 
     @classmethod
     def of(cls, raw: dict, target: TargetSettings) -> GrantSettings:
         wide = "scope" not in raw
-        return cls(tuple(dict.fromkeys(raw["roles"])), target.subscription_scope if wide else raw["scope"], wide)
+        return cls(tuple(dict.fromkeys(raw["roles"])), target.subscription_scope if wide else raw["scope"], wide,
+                   raw.get("adopt"))
 
 
 def identity_name(workload: str) -> str:
     return fit_name(f"wiam-{workload}", IDENTITY_NAME_MAX, min_length=IDENTITY_NAME_MIN, allowed="a-zA-Z0-9_-")
+
+
+def grant_identity_name(workload: str, raw: dict) -> str:
+    """The managed identity of a workload's grant: the one it adopts, else wiam's own name for it."""
+    return raw.get("adopt") or identity_name(workload)
 
 
 def credential_name(issuer: str, subject: str, audience: str) -> str:

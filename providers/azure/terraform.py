@@ -25,6 +25,8 @@ def emit(plan: AzurePlan, module: Module) -> None:
         module.resource(IDENTITY, identity.resource, {
             "provider": plan.alias, "name": identity.name, "resource_group_name": settings.resource_group,
             "location": settings.location, "tags": identity.tags})
+        if identity.adopted:  # terraform-provider-azurerm docs/r/user_assigned_identity: the resource ID
+            module.adopt(identity.address, identity.resource_id, plan.alias)
         parent, principal = identity.attribute("id"), identity.attribute("principal_id")
         for credential in identity.credentials:
             if credential.claims:

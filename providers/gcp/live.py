@@ -9,17 +9,21 @@ are not read: each target reports how many it leaves unchecked."""
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from wiam.live import BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, LiveObject, Unreadable
+from wiam.issuers import identity_fields
+from wiam.live import (BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, Adoptable, LiveObject, Trusted,
+                       Unreadable)
 from wiam.model import Model, Target
+from wiam.schema import grant_pattern
 
 from .. import catalogs
-from .plan import PROJECT_MEMBER, Binding, GCPPlan, window_expression
-from .settings import ACCOUNT_PREFIX
+from .plan import ATTRIBUTE_MAPPING, PROJECT_MEMBER, WORKLOAD_IDENTITY_USER, Binding, GCPPlan, window_expression
+from .settings import ACCOUNT_PREFIX, SERVICE_ACCOUNT, GrantSettings, TargetSettings
 
 IAM_REST = "https://iam.googleapis.com"
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
@@ -227,6 +231,82 @@ def role_records(connection: Connection) -> list[dict]:
 def importable(model: Model, target: Target, connection: Connection) -> dict[str, dict[str, str]]:
     """Nothing: a target's pool holds its own providers, none shared with what exists outside wiam."""
     return {}
+
+
+_POOL_SUBJECT = re.compile(r"principal://iam\.googleapis\.com/(projects/[^/]+/locations/global/workloadIdentityPools/[^/]+)"
+                           r"/subject/(.+)")
+
+
+def _pages(connection: Connection, path: str, key: str) -> list[dict]:
+    found, token = [], ""
+    while True:
+        page = connection.get(f"{path}?pageSize=100" + (f"&pageToken={token}" if token else "")) or {}
+        found += page.get(key, [])
+        token = page.get("nextPageToken")
+        if not token:
+            return found
+
+
+def _pool_issuer(connection: Connection, pool: str) -> tuple[str, list[str]] | None:
+    """(issuer URL, audiences) of a pool whose providers all map google.subject from sub and name
+    their audiences, of one issuer: then a principal's subject is that issuer's sub. Else None."""
+    providers = [p for p in _pages(connection, f"/v1/{pool}/providers", "workloadIdentityPoolProviders")
+                 if p.get("state") != "DELETED" and not p.get("disabled")]
+    urls = {p.get("oidc", {}).get("issuerUri") for p in providers}
+    if (len(urls) != 1 or None in urls or any(p.get("attributeMapping") != ATTRIBUTE_MAPPING for p in providers)
+            or any(not p["oidc"].get("allowedAudiences") for p in providers)):
+        return None  # a provider's default audience is its own resource name, which wiam's would not be
+    return urls.pop(), sorted({a for p in providers for a in p["oidc"]["allowedAudiences"]})
+
+
+def adoptable(model: Model, target: Target, connection: Connection) -> list[Adoptable]:
+    """The project's service accounts that wiam did not create (no wiam- prefix) and no grant of the
+    target names: the pool subjects they trust through workloadIdentityUser (of pools whose providers
+    wiam can say) as identities, their unconditional project roles as the grant's roles."""
+    if connection.problem:
+        raise Unreadable(connection.problem, NO_CREDENTIALS)
+    settings = TargetSettings.of(target.settings)
+    grants = [(w.name, GrantSettings.of(g.settings)) for w, g in model.grants_on(target)]
+    taken = {s.account_id(name) for name, s in grants if s.mode == SERVICE_ACCOUNT}
+    adopt = grant_pattern(__package__, "adopt")
+    with _readable("service accounts"):
+        iam = connection.iam()
+        accounts = [a for a in iam.list_service_accounts(request={"name": settings.project_name}, timeout=TIMEOUT)
+                    if a.email.split("@", 1)[0] not in taken and not a.email.startswith(ACCOUNT_PREFIX)]
+        policies = {a.email: iam.get_iam_policy(request={"resource": a.name, "options": {
+            "requested_policy_version": POLICY_VERSION}}, timeout=TIMEOUT) for a in accounts}
+    with _readable("project IAM policy"):
+        project = connection.projects().get_iam_policy(request={"resource": settings.project_name, "options": {
+            "requested_policy_version": POLICY_VERSION}}, timeout=TIMEOUT)
+    pools: dict[str, tuple[str, list[str]] | None] = {}
+    found = []
+    for account in sorted(accounts, key=lambda a: a.email):
+        account_id, trusted, left = account.email.split("@", 1)[0], [], []
+        with _readable("workload identity pool providers"):
+            for binding in policies[account.email].bindings:
+                for member in binding.members:
+                    subject = _POOL_SUBJECT.fullmatch(member)
+                    if binding.role == WORKLOAD_IDENTITY_USER and subject and not binding.condition.expression:
+                        if subject[1] not in pools:
+                            pools[subject[1]] = _pool_issuer(connection, subject[1])
+                        if pools[subject[1]] is not None:
+                            url, audiences = pools[subject[1]]
+                            kind, fields = identity_fields(url, subject[2])
+                            trusted += [Trusted(url, kind, fields, audience) for audience in audiences]
+                            continue
+                    left.append(f"{binding.role} for {member} on the service account")
+        roles = sorted({b.role for b in project.bindings if f"serviceAccount:{account.email}" in b.members
+                        and not b.condition.expression})
+        left += [f"{b.role} on the project under condition {b.condition.expression!r}" for b in project.bindings
+                 if f"serviceAccount:{account.email}" in b.members and b.condition.expression]
+        refused = ("its ID is no service account ID wiam can keep" if not adopt.fullmatch(account_id) else
+                   "it trusts no pool subject wiam can say" if not trusted else
+                   "it holds no role on the project" if not roles else None)
+        if not refused:
+            left.append("its workloadIdentityUser members stay until removed: wiam adds its own pool's principals")
+        found.append(Adoptable(account_id, tuple(trusted), None if refused else {"roles": roles}, "",
+                               account.description or None, tuple(([refused] if refused else []) + left)))
+    return found
 
 
 def refresh_catalog(connect, folder: str | None, date: str) -> str:

@@ -18,8 +18,7 @@ from wiam.plan import Principal, TargetPlan
 from wiam.terraform import Expr, one_or_list, provider_alias, ref
 from wiam.windows import described, narrowest, text
 
-from .settings import (DIRECT, SERVICE_ACCOUNT, TERRAFORM_PROVIDER, GrantSettings, TargetSettings, provider_id,
-                       service_account_id)
+from .settings import DIRECT, SERVICE_ACCOUNT, TERRAFORM_PROVIDER, GrantSettings, TargetSettings, provider_id
 
 CLOUD = "gcp"
 ATTRIBUTE_CONDITION_MAX = 4096
@@ -284,6 +283,7 @@ class ServiceAccount(Resource):
     email: str
     display_name: str
     description: str
+    adopted: bool = False  # it exists already (the grant's adopt): Terraform imports it
 
 
 @dataclass(slots=True)
@@ -468,11 +468,15 @@ class _Planning:
         base = terraform_name(self.target.name, workload.name)
         account, federation = None, []
         if grant_settings.mode == SERVICE_ACCOUNT:
-            account = self.account(base, workload)
+            account = self.account(base, workload, grant_settings)
             federation = self.federation(base, account, windows, used_providers)
             grantees = [("sa", Expr("serviceAccount:${" + account.address + ".email}"),
                          f"serviceAccount:{account.email}", narrowest(workload.window, grant.window))]
         else:
+            if grant_settings.adopt is not None:
+                self.report.error(self.model.where(grant.path + ("adopt",)), describe(grant.path),
+                                  'mode = "direct" makes no service account to adopt',
+                                  'remove adopt, or remove mode = "direct" (service_account mode takes the account over)')
             grantees = [(f"p_{short_hash(m)}", m, m, narrowest(window, grant.window)) for m, window in windows.items()]
         roles = list(dict.fromkeys(grant_settings.roles))
         resource = grant_settings.resource or self.settings.project_name
@@ -480,10 +484,11 @@ class _Planning:
         self.check_token_lifetime(workload, federation, bindings)
         return WorkloadPlan(workload, grant, grant_settings, roles, resource, account, federation, bindings)
 
-    def account(self, base: str, workload: Workload) -> ServiceAccount:
-        account_id = service_account_id(workload.name)
+    def account(self, base: str, workload: Workload, grant_settings: GrantSettings) -> ServiceAccount:
+        account_id = grant_settings.account_id(workload.name)
         return ServiceAccount(ACCOUNT, base, account_id, self.settings.service_account_email(account_id),
-                              workload.name, workload.description or f"wiam workload {workload.name}")
+                              workload.name, workload.description or f"wiam workload {workload.name}",
+                              grant_settings.adopt is not None)
 
     def federation(self, base: str, account: ServiceAccount, windows: dict[str, Window],
                    used_providers: list[str]) -> list[Binding]:

@@ -64,10 +64,15 @@ class GrantSettings:
     roles: list[str]
     resource: str | None = None  # a full resource name; None: the project
     mode: str = SERVICE_ACCOUNT
+    adopt: str | None = None  # the ID of an existing service account the grant's takes over
 
     @classmethod
     def of(cls, raw: dict[str, Any]) -> GrantSettings:
-        return cls(raw["roles"], raw.get("resource"), raw.get("mode", SERVICE_ACCOUNT))
+        return cls(raw["roles"], raw.get("resource"), raw.get("mode", SERVICE_ACCOUNT), raw.get("adopt"))
+
+    def account_id(self, workload: str) -> str:
+        """The service account of a workload's grant: the one it adopts, else wiam's own ID for it."""
+        return self.adopt or service_account_id(workload)
 
     @property
     def project_wide(self) -> bool:
@@ -90,9 +95,9 @@ def provider_id(issuer: str, audience_tag: str, chunk: int) -> str:
 def object_names(model: Model, target: Target) -> list[ObjectName]:
     """Service account IDs, unique per project (which targets with other pools may share)."""
     scope = ("project", TargetSettings.of(target.settings).project_id)
-    return [ObjectName.of_grant(grant, "service account ID", scope, service_account_id(workload.name), False)
-            for workload, grant in model.grants_on(target)
-            if GrantSettings.of(grant.settings).mode == SERVICE_ACCOUNT]
+    grants = [(workload, grant, GrantSettings.of(grant.settings)) for workload, grant in model.grants_on(target)]
+    return [ObjectName.of_grant(grant, "service account ID", scope, settings.account_id(workload.name), False)
+            for workload, grant, settings in grants if settings.mode == SERVICE_ACCOUNT]
 
 
 def places(settings: dict) -> list[tuple[str, str, tuple]]:

@@ -34,6 +34,8 @@ def emit(plan: GCPPlan, module: Module) -> None:
             module.resource(account.terraform_type, account.name, {
                 "provider": plan.alias, "project": project, "account_id": account.account_id,
                 "display_name": account.display_name, "description": account.description})
+            if account.adopted:  # terraform-provider-google docs/r/google_service_account: the import ID
+                module.adopt(account.address, f"{plan.settings.project_name}/serviceAccounts/{account.email}", plan.alias)
         for binding in workload.federation + workload.bindings:
             _binding(plan.alias, binding, module)
 

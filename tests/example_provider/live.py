@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from wiam.live import WRONG_ACCOUNT, LiveObject, Unreadable
+from wiam.live import WRONG_ACCOUNT, Adoptable, LiveObject, Unreadable
 from wiam.model import Model, Target
 
 from .plan import ExamplePlan
@@ -47,6 +47,11 @@ def unchecked(plan: ExamplePlan) -> int:
 def importable(model: Model, target: Target, connection: Any) -> dict[str, dict[str, str]]:
     """The example cloud has no shared objects a target could reuse."""
     return {}
+
+
+def adoptable(model: Model, target: Target, connection: Any) -> list[Adoptable]:
+    """Its principals are named after their workloads, with no setting to keep another name: none to adopt."""
+    return []
 
 
 def refresh_catalog(connect: Callable[[], Any], folder: str | None, date: str) -> str:

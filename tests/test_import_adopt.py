@@ -1,0 +1,396 @@
+"""`wiam import` adopting what exists, against a moto server seeded with a hand-made GitHub role (inline
+and attached policies), a wiam-managed one, one away from path / and a service's: the proposed spec
+validates and compiles, its import blocks name exactly the hand-made roles by their documented import
+ID, and each adopted role's compiled trust admits exactly the tokens its old trust admitted."""
+
+import json
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import fake_azure
+import fake_gcp
+from live_aws import FAKE_ENVIRONMENT, moto_server, reset, session
+from support.cli import run_wiam
+from support.specs import BASE_HCL, spec_errors, workload_hcl, write_spec
+from trust_eval import aws_roles_accepting, azure_identities_accepting, gcp_principals_accepting
+from wiam import registry
+from wiam.compile import compile_model, load_model
+from wiam.diagnostics import Report, SpecError, printable
+from wiam.issuers import KINDS, identity_fields
+from wiam.importing import Adopted, Proposal, find_adoptable, propose, write_proposal
+from wiam.live import Adoptable, Trusted
+from wiam.readers import read
+from wiam.spec_edit import hcl_blocks
+from wiam.planning import plan_model
+from wiam.terraform import Module
+
+ACCOUNT = "123456789012"
+GITHUB = "token.actions.githubusercontent.com"
+PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{GITHUB}"
+READER = f"arn:aws:iam::{ACCOUNT}:policy/reader"  # a customer managed policy: moto's server holds no AWS ones
+SPEC = f'issuer "github" {{\n  kind = "github_actions"\n}}\n\ntarget "aws" "prod" {{\n  account_id = "{ACCOUNT}"\n}}\n'
+# terraform-provider-aws website/docs/r/iam_role.html.markdown, "Import": the role name.
+ROLE_IMPORT_ID = re.compile(r"[A-Za-z0-9_+=,.@-]{1,64}")
+HOSTILE_DESCRIPTION = 'pwn" }\n}\nworkload "evil" {\t${file("/etc/passwd")} %{ if true } # x'
+HOSTILE_SUBJECT = 'repo:o/r:ref:refs/heads/"} %{y} $x # x'  # ${ would be an IAM policy variable: not exact
+UNSAYABLE_SUBJECT = "repo:o/r:ref:refs/heads/a\n}"  # a line break: no spec holds it, so it is left out
+
+
+def trust(subjects, audience="sts.amazonaws.com", operator="StringEquals", extra=()):
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Federated": PROVIDER}, "Action": "sts:AssumeRoleWithWebIdentity",
+         "Condition": {operator: {f"{GITHUB}:aud": audience, f"{GITHUB}:sub": subjects}}}, *extra]}
+
+
+OLD_TRUST = {
+    "GitHubDeploy": trust(["repo:o/r:ref:refs/heads/main", "repo:o/r:environment:prod"]),
+    "hostile": trust([HOSTILE_SUBJECT, UNSAYABLE_SUBJECT, "repo:o/r:pull_request"], extra=[
+        {"Effect": "Allow", "Principal": {"Federated": PROVIDER}, "Action": "sts:AssumeRoleWithWebIdentity",
+         "Condition": {"StringLike": {f"{GITHUB}:sub": "repo:o/*"}}}]),
+}
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    with moto_server() as url:
+        reset(url)
+        iam = session(url).client("iam")
+        iam.create_open_id_connect_provider(Url=f"https://{GITHUB}", ClientIDList=["sts.amazonaws.com"],
+                                            ThumbprintList=["0" * 40])
+        iam.create_policy(PolicyName="reader", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}))
+        iam.create_role(RoleName="GitHubDeploy", AssumeRolePolicyDocument=json.dumps(OLD_TRUST["GitHubDeploy"]),
+                        Description="Deploys o/r", MaxSessionDuration=7200)
+        iam.put_role_policy(RoleName="GitHubDeploy", PolicyName="deploy", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject"], "Resource": "arn:aws:s3:::b/*"},
+                {"Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"}]}))
+        iam.attach_role_policy(RoleName="GitHubDeploy", PolicyArn=READER)
+        iam.create_role(RoleName="hostile", AssumeRolePolicyDocument=json.dumps(OLD_TRUST["hostile"]),
+                        Description=HOSTILE_DESCRIPTION)
+        iam.attach_role_policy(RoleName="hostile", PolicyArn=READER)
+        iam.create_role(RoleName="wiam-managed", AssumeRolePolicyDocument=json.dumps(trust("repo:o/r:ref:refs/heads/x")),
+                        Tags=[{"Key": "managed-by", "Value": "wiam"}])
+        iam.create_role(RoleName="nested", Path="/ci/", AssumeRolePolicyDocument=json.dumps(trust("repo:o/n:ref:refs/heads/main")))
+        iam.create_role(RoleName="ec2-service", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+        yield url
+
+
+def wiam_import(spec, endpoint, *args):
+    return run_wiam("import", spec, *args, env={**FAKE_ENVIRONMENT, "AWS_ENDPOINT_URL": endpoint})
+
+
+def candidate_claims():
+    """Tokens each old trust admits, and near misses: other refs, repositories and audiences."""
+    subjects = ["repo:o/r:ref:refs/heads/main", "repo:o/r:environment:prod", "repo:o/r:pull_request",
+                HOSTILE_SUBJECT, UNSAYABLE_SUBJECT, "repo:o/r:ref:refs/heads/dev", "repo:o/other:ref:refs/heads/main", "repo:o/r"]
+    return [{"iss": f"https://{GITHUB}", "sub": s, "aud": a} for s in subjects for a in ("sts.amazonaws.com", "other")]
+
+
+def old_accepts(role: str, claims: dict) -> bool:
+    """The old trust, exact statements and subjects a spec can hold only: what the proposal leaves out
+    (StringLike, a subject with a line break) it says in a comment."""
+    if claims["sub"] == UNSAYABLE_SUBJECT:
+        return False
+    statements = [s for s in OLD_TRUST[role]["Statement"] if "StringEquals" in s["Condition"]]
+    module = {"resource": {"aws_iam_role": {role: {"assume_role_policy": json.dumps({"Statement": statements})}}}}
+    return bool(aws_roles_accepting(module, claims))
+
+
+@pytest.fixture(scope="module")
+def adopted(endpoint, tmp_path_factory):
+    spec = write_spec(tmp_path_factory.mktemp("adopt"), {"main.wiam.hcl": SPEC})
+    shown = wiam_import(spec, endpoint)
+    assert sorted(p.name for p in spec.iterdir()) == ["main.wiam.hcl"]  # nothing written without --write
+    written = wiam_import(spec, endpoint, "--write")
+    return spec, shown, written
+
+
+def test_the_hand_made_roles_are_proposed_and_the_others_are_not(adopted):
+    spec, shown, _ = adopted
+    assert shown.returncode == 0, shown.stderr
+    assert re.search(r'\n    adopt += "GitHubDeploy"\n', shown.stdout) and re.search(r'\n    adopt += "hostile"\n', shown.stdout)
+    assert "wiam-managed" not in shown.stdout and "ec2-service" not in shown.stdout
+    assert "# not proposed: 'nested' on aws target 'prod': its path '/ci/' is not /" in shown.stdout
+    assert "run again with --write" in shown.stdout
+
+
+def test_the_proposal_is_written_as_its_own_file_and_compiles_with_import_blocks(adopted):
+    spec, _, written = adopted
+    assert written.returncode == 0, written.stderr
+    assert (spec / "main.wiam.hcl").read_text().startswith(SPEC.split("target")[0])
+    model = load_model(str(spec))
+    assert model.targets[("aws", "prod")].settings["existing_oidc_providers"] == {"github": PROVIDER}
+    grants = {w.name: g.settings for w in model.workloads.values() for g in w.grants}
+    assert grants["GitHubDeploy"] == {
+        "actions": ["s3:PutObject", "s3:DeleteObject"], "resources": ["arn:aws:s3:::b/*"],
+        "managed_policies": [READER], "max_session_duration": 7200,
+        "adopt": "GitHubDeploy"}
+    assert model.workloads["hostile"].description == HOSTILE_DESCRIPTION  # landed literally, not as HCL
+    text = (spec / "adopted.wiam.hcl").read_text()
+    assert "# left, not carried: inline policy 'deploy' statement" in text and "StringLike" in text
+    assert "# left, not carried: subject {'subject': 'repo:o/r:ref:refs/heads/a\\n}'} (characters a spec refuses)" in text
+    main = json.loads(compile_model(model)["main.tf.json"])
+    assert "aws_iam_openid_connect_provider" not in main["resource"]
+    imports = main["import"]
+    assert all(ROLE_IMPORT_ID.fullmatch(block["id"]) for block in imports)
+    assert sorted(block["id"] for block in imports) == ["GitHubDeploy", "hostile"]
+    roles = main["resource"]["aws_iam_role"]
+    assert {roles[block["to"].split(".")[1]]["name"] for block in imports} == {"GitHubDeploy", "hostile"}
+
+
+@pytest.mark.parametrize("role", sorted(OLD_TRUST))
+def test_the_adopted_role_trusts_exactly_the_subjects_the_old_trust_did(adopted, role):
+    spec, _, _ = adopted
+    main = json.loads(compile_model(load_model(str(spec)))["main.tf.json"])
+    (resource,) = [k for k, body in main["resource"]["aws_iam_role"].items() if body["name"] == role]
+    for claims in candidate_claims():
+        assert (resource in aws_roles_accepting(main, claims)) == old_accepts(role, claims), claims
+
+
+def test_a_second_run_proposes_nothing_and_writes_no_second_file(adopted, endpoint):
+    spec, _, _ = adopted
+    again = wiam_import(spec, endpoint, "--write")
+    assert again.returncode == 0, again.stderr
+    assert "adopt  " not in again.stdout and "# not proposed: 'nested'" in again.stdout
+    assert sorted(p.name for p in spec.iterdir()) == ["adopted.wiam.hcl", "main.wiam.hcl"]
+
+
+# GCP and Azure, against the local fakes of their APIs, seeded by applying what a spec compiles to
+# (so the seeded objects are exactly what Terraform would have made) and then made foreign: a service
+# account ID without wiam's prefix, an identity without wiam's tag.
+GCP_SEED = """
+issuer "gh" {
+  kind = "github_actions"
+  audience = "https://github.com/o"
+}
+target "gcp" "seed" {
+  project_id     = "acme-prod"
+  project_number = "123456789012"
+  pool_id        = "ci-pool"
+}
+target "azure" "seed" {
+  tenant_id       = "00000000-0000-0000-0000-000000000000"
+  subscription_id = "11111111-1111-1111-1111-111111111111"
+  resource_group  = "workload-identities"
+  location        = "eastus"
+}
+""" + workload_hcl("deployer", identities=[
+    'issuer = "gh"\n    repository = "o/r"\n    ref = "refs/heads/main"',
+    'issuer = "gh"\n    repository = "o/r"\n    environment = "prod"'], grants=[
+    ("gcp", "seed", 'roles = ["roles/run.developer"]\n    adopt = "deployer"'),
+    ("azure", "seed", 'roles = ["Reader"]\n    adopt = "deployer-id"')],
+    extra=f'  description = {json.dumps(HOSTILE_DESCRIPTION).replace("${", "$${").replace("%{", "%%{")}\n') + \
+    workload_hcl("managed", identities=['issuer = "gh"\n    repository = "o/m"\n    ref = "refs/heads/main"'],
+                 grants=[("gcp", "seed", 'roles = ["roles/viewer"]'), ("azure", "seed", 'roles = ["Reader"]')])
+# google_service_account docs, "Import": projects/{{project}}/serviceAccounts/{{email}};
+# azurerm user_assigned_identity docs, "Import": the identity's resource ID.
+GCP_IMPORT_ID = re.compile(r"projects/(?P<project>[a-z][a-z0-9-]{4,28}[a-z0-9])/serviceAccounts/"
+                           r"(?P<id>[a-z][a-z0-9-]{4,28}[a-z0-9])@(?P=project)\.iam\.gserviceaccount\.com")
+AZURE_IMPORT_ID = re.compile(r"/subscriptions/(?P<subscription>[0-9a-f-]{36})/resourceGroups/(?P<group>[^/]+)/providers/"
+                             r"Microsoft\.ManagedIdentity/userAssignedIdentities/(?P<name>[A-Za-z0-9][A-Za-z0-9_-]{2,127})")
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    seed = load_model(str(write_spec(tmp_path_factory.mktemp("seed"), {"main.wiam.hcl": GCP_SEED})))
+    old = json.loads(compile_model(seed)["main.tf.json"])
+    gcp_state, azure_state = fake_gcp.State(), fake_azure.State()
+    for (cloud, _), plan in plan_model(seed).items():
+        registry.get(cloud).emit(plan, module := Module())
+        if cloud == "gcp":
+            fake_gcp.apply(gcp_state, module.resources, plan.settings.project_id, plan.settings.project_number)
+        else:
+            fake_azure.apply(azure_state, module.resources, plan.settings.subscription_id)
+    for (_, name), made in azure_state.subscription("11111111-1111-1111-1111-111111111111")["identities"].items():
+        if name == "deployer-id":
+            made["tags"] = {"team": "made by hand"}
+    with fake_gcp.fake_gcp(gcp_state) as rest, fake_gcp.fake_iam_grpc(gcp_state) as grpc, \
+            fake_azure.fake_azure(azure_state) as azure:
+        connections = {"gcp": registry.get("gcp").live.connect(rest=rest, grpc=grpc),
+                       "azure": registry.get("azure").live.connect(azure)}
+        spec = write_spec(tmp_path_factory.mktemp("clouds"), {"main.wiam.hcl": BASE_HCL})
+        model = load_model(str(spec))
+        adopted = find_adoptable(model, ["gcp.prod", "azure.prod"], connections.get)
+        proposal = propose(model, adopted)
+        path = write_proposal(proposal, str(spec), False)
+        yield old, adopted, proposal, path, load_model(str(spec)), (rest, grpc, azure)
+
+
+def test_gcp_and_azure_propose_the_foreign_objects_only(seeded):
+    _, adopted, proposal, path, model, _ = seeded
+    assert {(a.cloud, f.name) for a in adopted for f in a.found} == {("gcp", "deployer"), ("azure", "deployer-id")}
+    assert {(cloud, name) for cloud, _, name in proposal.workloads.values()} == {
+        ("gcp", "deployer"), ("azure", "deployer-id")}
+    assert path.endswith("adopted.wiam.hcl") and model.workloads
+    settings = {g.cloud: g.settings for w in model.workloads.values() for g in w.grants}
+    assert settings["gcp"] == {"roles": ["roles/run.developer"], "adopt": "deployer"}
+    assert settings["azure"] == {"roles": ["acdd72a7-3385-48ef-bd42-f606fba81ae7"], "adopt": "deployer-id"}  # Reader
+    (described,) = {w.description for w in model.workloads.values() if w.description}
+    assert described == HOSTILE_DESCRIPTION  # the service account's description, landed literally
+
+
+def test_gcp_and_azure_import_blocks_name_the_seeded_objects_by_their_documented_ids(seeded):
+    *_, model, _ = seeded
+    main = json.loads(compile_model(model)["main.tf.json"])
+    ids = {block["to"].split(".")[0]: block["id"] for block in main["import"]}
+    gcp, azure = GCP_IMPORT_ID.fullmatch(ids["google_service_account"]), AZURE_IMPORT_ID.fullmatch(
+        ids["azurerm_user_assigned_identity"])
+    assert (gcp["project"], gcp["id"]) == ("acme-prod", "deployer")
+    assert (azure["subscription"], azure["group"], azure["name"]) == (
+        "11111111-1111-1111-1111-111111111111", "workload-identities", "deployer-id")
+    assert len(main["import"]) == 2
+
+
+def test_the_command_adopts_in_gcp_and_azure_through_their_endpoint_options(seeded, tmp_path):
+    *_, model, (rest, grpc, azure) = seeded
+    spec = write_spec(tmp_path, {"main.wiam.hcl": BASE_HCL})
+    result = run_wiam("import", spec, "--target", "gcp.prod", "--target", "azure.prod", "--write", "--gcp-endpoint", rest,
+                      "--gcp-grpc-endpoint", grpc, "--azure-endpoint", azure)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"written to {spec / 'adopted.wiam.hcl'}" in result.stdout
+    assert compile_model(load_model(str(spec))) == compile_model(model)  # what the fixture proposed in-process
+
+
+def gcp_and_azure_claims():
+    subjects = ["repo:o/r:ref:refs/heads/main", "repo:o/r:environment:prod", "repo:o/m:ref:refs/heads/main",
+                "repo:o/r:ref:refs/heads/dev", "repo:o/r:pull_request"]
+    return [{"iss": "https://token.actions.githubusercontent.com", "sub": s, "aud": a}
+            for s in subjects for a in ("https://github.com/o", "api://AzureADTokenExchange", "other")]
+
+
+def test_gcp_and_azure_adopted_principals_trust_exactly_what_they_trusted(seeded):
+    old, *_, model, _ = seeded
+    new = json.loads(compile_model(model)["main.tf.json"])
+    accounts = lambda module, claims: {a for a in gcp_principals_accepting(module, claims)  # noqa: E731
+                                       if module["resource"]["google_service_account"][a]["account_id"] == "deployer"}
+    identities = lambda module, claims: {i for i in azure_identities_accepting(module, claims)  # noqa: E731
+                                         if module["resource"]["azurerm_user_assigned_identity"][i]["name"] == "deployer-id"}
+    for claims in gcp_and_azure_claims():
+        assert bool(accounts(new, claims)) == bool(accounts(old, claims)), claims
+        assert bool(identities(new, claims)) == bool(identities(old, claims)), claims
+    assert any(accounts(new, c) for c in gcp_and_azure_claims()) and any(identities(new, c) for c in gcp_and_azure_claims())
+
+
+# The proposal's HCL, whatever the clouds hold: strings read back exactly, in labels and values, and
+# nothing read from a cloud opens a block, a template or a comment.
+CLOUD_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30).filter(lambda t: printable(t) == t)
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=CLOUD_TEXT, number=st.integers(0, 10**6), flag=st.booleans())
+def test_proposed_blocks_read_back_as_the_values_they_hold(text, number, flag):
+    identity = {"issuer": text, "subject": text + "}", "seconds": number, "pull_request": flag}
+    body = {"description": f'{text}" }}\n', "identity": [("identity", (), identity)] * 2,
+            "grant": [("grant", ("aws", text), {"adopt": text, "resources": [text, "${x}"], "conditions": {text: {text: [text]}}})]}
+    report = Report()
+    document = read("adopted.wiam.hcl", "\n".join(hcl_blocks("workload", (text,), body)) + "\n", report)
+    assert report.diagnostics == []
+    assert document.data == {"workload": {text: {"description": body["description"], "identity": [identity] * 2,
+                                                 "grant": {"aws": {text: body["grant"][0][2]}}}}}
+
+
+def test_a_proposal_is_never_written_over_a_file_and_an_invalid_one_is_removed(tmp_path):
+    spec = write_spec(tmp_path, {"main.wiam.hcl": SPEC, "adopted.wiam.hcl": "# mine\n"})
+    invalid = Proposal('workload "w" {\n  grant "aws" "nowhere" {\n    adopt = "x"\n  }\n}\n', {"w": ("aws", "nowhere", "x")}, [])
+    with pytest.raises(SpecError):
+        write_proposal(invalid, str(spec), False)
+    assert sorted(p.name for p in spec.iterdir()) == ["adopted.wiam.hcl", "main.wiam.hcl"]
+    assert (spec / "adopted.wiam.hcl").read_text() == "# mine\n"
+
+
+# The adopt setting, written by hand: validated against each cloud's name rules, unique where the
+# cloud holds names unique, and never where no principal is made.
+ADOPTING = {"aws": 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]\n    adopt = "{}"',
+            "gcp": 'roles = ["roles/viewer"]\n    adopt = "{}"', "azure": 'roles = ["Reader"]\n    adopt = "{}"'}
+
+
+@pytest.mark.parametrize("cloud, name", [("aws", "a" * 65), ("aws", "has space"), ("gcp", "Upper-case"),
+                                         ("gcp", "short"), ("gcp", "ends-with-"), ("azure", "-lead"), ("azure", "ab")])
+def test_an_adopted_name_outside_the_clouds_rules_is_an_error_at_its_line(tmp_path, cloud, name):
+    text = BASE_HCL + workload_hcl("w", grants=[(cloud, "prod", ADOPTING[cloud].replace("{}", name))])
+    (error,) = spec_errors(write_spec(tmp_path, {"main.wiam.hcl": text}))
+    assert (error.pos.line, error.block) == (text[:text.index("adopt =")].count("\n") + 1, f'grant "{cloud}" "prod" in workload "w"')
+    assert "adopt" in error.message and error.hint
+
+
+@pytest.mark.parametrize("cloud, first, second", [("aws", "Deployer", "deployer"), ("gcp", "deployer", "deployer"),
+                                                  ("azure", "Deployer-id", "deployer-id")])
+def test_two_grants_adopting_one_object_are_refused(tmp_path, cloud, first, second):
+    text = BASE_HCL + "".join(workload_hcl(w, grants=[(cloud, "prod", ADOPTING[cloud].replace("{}", name))])
+                              for w, name in (("a", first), ("b", second)))
+    (error,) = spec_errors(write_spec(tmp_path, {"main.wiam.hcl": text}))
+    assert error.block == f'grant "{cloud}" "prod" in workload "b"' and "rename one of the two" in error.hint
+
+
+def test_a_direct_gcp_grant_cannot_adopt(tmp_path):
+    text = BASE_HCL + workload_hcl("w", grants=[("gcp", "prod", ADOPTING["gcp"].replace("{}", "deployer") + '\n    mode = "direct"')])
+    (error,) = spec_errors(write_spec(tmp_path, {"main.wiam.hcl": text}))
+    assert 'mode = "direct" makes no service account to adopt' in error.message and "remove adopt" in error.hint
+
+
+def test_json_output_carries_the_proposal(endpoint, tmp_path):
+    spec = write_spec(tmp_path, {"main.wiam.hcl": SPEC})
+    result = wiam_import(spec, endpoint, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    adopt = json.loads(result.stdout)["adopt"]
+    assert adopt["workloads"] == {"GitHubDeploy": ["aws", "prod", "GitHubDeploy"], "hostile": ["aws", "prod", "hostile"]}
+    assert adopt["file"] is None and adopt["unread"] == {} and 'adopt                = "GitHubDeploy"' in adopt["text"]
+
+
+@settings(max_examples=20, deadline=None)
+@given(names=st.lists(st.from_regex(r"[A-Za-z0-9_+=,.@-]{1,64}", fullmatch=True), min_size=1, max_size=4,
+                      unique_by=str.lower))
+def test_any_role_names_give_a_valid_spec_importing_exactly_them(names):
+    """Whatever IAM role names the account holds: each gets a workload of a valid, distinct name, and
+    the compiled module imports exactly those roles by name."""
+    trusted = (Trusted(f"https://{GITHUB}", "github_actions", {"repository": "o/r", "ref": "refs/heads/main"},
+                       "sts.amazonaws.com"),)
+    found = [Adoptable(name, trusted, {"actions": ["s3:GetObject"], "resources": ["*"]}, "sts.amazonaws.com")
+             for name in names]
+    with tempfile.TemporaryDirectory() as root:
+        spec = write_spec(Path(root), {"main.wiam.hcl": SPEC})
+        model = load_model(str(spec))
+        proposal = propose(model, [Adopted("aws", "prod", found)])
+        assert sorted(cloud_name for _, _, cloud_name in proposal.workloads.values()) == sorted(names)
+        write_proposal(proposal, str(spec), False)
+        main = json.loads(compile_model(load_model(str(spec)))["main.tf.json"])
+    assert sorted(block["id"] for block in main["import"]) == sorted(names)
+
+
+PART = st.from_regex(r"[A-Za-z0-9._-]{1,12}", fullmatch=True)
+LABEL_PATTERN = re.compile(r"[a-z0-9]([-a-z0-9]{0,10}[a-z0-9])?")  # a DNS label: namespaces, service accounts
+LABEL = st.from_regex(LABEL_PATTERN, fullmatch=True)
+SUBJECTS = st.one_of(  # (subject, the kind it reads as at GitHub's URL, elsewhere)
+    st.builds(lambda o, r, b: (f"repo:{o}/{r}:ref:refs/heads/{b}", "github_actions", "generic_oidc"), PART, PART, PART),
+    st.builds(lambda o, r, e: (f"repo:{o}/{r}:environment:{e}", "github_actions", "generic_oidc"), PART, PART, PART),
+    st.builds(lambda n, a: (f"system:serviceaccount:{n}:{a}", "generic_oidc", "kubernetes"), *[LABEL] * 2),
+    st.builds(lambda n, a: (f"system:serviceaccount:{n}:{a}", "generic_oidc", "generic_oidc"), PART.filter(
+        lambda p: not LABEL_PATTERN.fullmatch(p)), PART),  # no namespace: no Kubernetes identity can say it
+    st.builds(lambda o, b: (f"repo:{o}/x y:ref:refs/heads/{b}", "generic_oidc", "generic_oidc"), PART, PART),
+    st.builds(lambda t: (t, None, None), st.text(max_size=40)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(github=st.booleans(), case=SUBJECTS)
+def test_a_trusted_subject_reads_as_fields_that_give_exactly_it(github, case):
+    subject, at_github, elsewhere = case
+    url = f"https://{GITHUB}" if github else "https://oidc.eks.eu-west-1.amazonaws.com/id/ABC"
+    kind, fields = identity_fields(url, subject)
+    assert KINDS[kind].subject(fields) == subject
+    expected = at_github if github else elsewhere
+    assert kind == expected or expected is None
+
+
+def test_an_object_whose_every_subject_a_spec_refuses_is_not_proposed(tmp_path):
+    model = load_model(str(write_spec(tmp_path, {"main.wiam.hcl": SPEC})))
+    unsayable = Trusted(f"https://{GITHUB}", "generic_oidc", {"subject": UNSAYABLE_SUBJECT}, "sts.amazonaws.com")
+    proposal = propose(model, [Adopted("aws", "prod", [Adoptable("r", (unsayable,), {"managed_policies": [READER]},
+                                                                 "sts.amazonaws.com")])])
+    assert proposal.workloads == {} and proposal.issuers == []
+    assert "# not proposed: 'r' on aws target 'prod': no subject a spec can hold" in proposal.text
