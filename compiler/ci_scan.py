@@ -218,30 +218,66 @@ def _action(uses: Any) -> str:
 # GitHub Actions
 
 
+@dataclass(frozen=True)
+class _Run:
+    """A trigger's runs: on one exact ref, or (ref None) on refs chosen at run time or by a pattern."""
+    event: str
+    ref: str | None  # refs/heads/B, refs/tags/T, DEFAULT (the default branch) or a pull request's
+    why: str = ""  # ref None: which refs, for the note
+    allows: tuple[str, ...] = ()  # ref None: the prefixes its refs have (refs/heads/, refs/tags/)
+    patterns: tuple[tuple[str, tuple[str, ...]], ...] = ()  # push: (prefix, filter) pairs; empty: any
+
+
+DEFAULT = "DEFAULT"
+_PULL_REF = "refs/pull/0/merge"  # a pull request's ref: its number is not known
+
+
 @dataclass
 class _Triggers:
-    branches: set[str] = field(default_factory=set)
-    tags: set[str] = field(default_factory=set)
-    pull_request: bool = False
-    default_branch: set[str] = field(default_factory=set)  # the events that run on it
-    unpinned: set[str] = field(default_factory=set)  # why some runs have no exact ref
+    runs: list[_Run] = field(default_factory=list)
     called: bool = False  # on: workflow_call
 
     def merge(self, other: "_Triggers") -> None:
-        self.branches |= other.branches
-        self.tags |= other.tags
-        self.pull_request |= other.pull_request
-        self.default_branch |= other.default_branch
-        self.unpinned |= other.unpinned
+        self.runs += [run for run in other.runs if run not in self.runs]
 
 
-def _filter(patterns: Any, kind: str, exact: set[str], why: set[str]) -> None:
-    for pattern in _list(patterns):
-        text = str(pattern)
-        if _GLOB.search(text):
-            why.add(f"push {kind} pattern {text!r} (a glob: list the exact {kind} to pin them)")
-        else:
-            exact.add(text)
+def _github_glob(pattern: str) -> re.Pattern:
+    """GitHub's filter pattern: * within a path segment, ** across them, ? and + after a character."""
+    parts = re.split(r"(\*\*|\*|\?|\+|\[[^\]]*\])", pattern)
+    regex = "".join({"**": ".*", "*": "[^/]*", "?": "?", "+": "+"}.get(p, p if p[:1] == "[" else re.escape(p))
+                    for p in parts)
+    return re.compile(regex)
+
+
+def _matches(ref: str, patterns: tuple[str, ...]) -> bool:
+    """Whether a name passes a filter list: later patterns win, a `!` one excludes."""
+    matched = False
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        if _github_glob(pattern.removeprefix("!")).fullmatch(ref):
+            matched = not negated
+    return matched
+
+
+def _push_runs(config: dict) -> list[_Run]:
+    filters = {key: tuple(str(p) for p in _list(config.get(key))) for key in ("branches", "tags", "branches-ignore",
+                                                                              "tags-ignore") if key in config}
+    if not filters:
+        return [_Run("push", None, "push to any branch or tag (no branches: or tags: filter)",
+                     ("refs/heads/", "refs/tags/"))]
+    runs, allows, patterns = [], [], []
+    for kind, prefix in (("branches", "refs/heads/"), ("tags", "refs/tags/")):
+        if kind in filters:
+            exact = [p for p in filters[kind] if not _GLOB.search(p)]
+            runs += [_Run("push", prefix + p) for p in exact]
+            for glob in (p for p in filters[kind] if _GLOB.search(p)):
+                runs.append(_Run("push", None, f"push {kind} pattern {glob!r} (a glob: list the exact {kind} to pin "
+                                 "them)", (prefix,), ((prefix, filters[kind]),)))
+        elif f"{kind}-ignore" in filters:
+            ignored = tuple(f"!{p}" for p in filters[f"{kind}-ignore"])
+            runs.append(_Run("push", None, "push with branches-ignore or tags-ignore (every other ref runs it)",
+                             (prefix,), ((prefix, ("**", *ignored)),)))
+    return runs
 
 
 def github_triggers(on: Any) -> _Triggers:
@@ -250,21 +286,222 @@ def github_triggers(on: Any) -> _Triggers:
     for event, config in events.items():
         config = _mapping(config)
         if event == "push":
-            if "branches-ignore" in config or "tags-ignore" in config:
-                found.unpinned.add("push with branches-ignore or tags-ignore (every other ref runs it)")
-            if not {"branches", "tags", "branches-ignore", "tags-ignore"} & set(config):
-                found.unpinned.add("push to any branch or tag (no branches: or tags: filter)")
-            _filter(config.get("branches"), "branches", found.branches, found.unpinned)
-            _filter(config.get("tags"), "tags", found.tags, found.unpinned)
-        elif event in ("pull_request", "pull_request_target"):
-            found.pull_request = True
+            found.runs += _push_runs(config)
+        elif event == "pull_request":
+            found.runs.append(_Run(event, _PULL_REF))
+        elif event == "pull_request_target":  # the base branch's ref, with secrets, for forks too
+            found.runs.append(_Run(event, None, "", ("refs/heads/",)))
         elif event in ("schedule", "workflow_run", "repository_dispatch"):
-            found.default_branch.add(event)
+            found.runs.append(_Run(event, DEFAULT))
         elif event == "workflow_call":
             found.called = True
+        elif event == "release":
+            found.runs.append(_Run(event, None, "release (runs on the tag of each release)", ("refs/tags/",)))
+        elif event == "merge_group":
+            found.runs.append(_Run(event, None, "merge_group (a merge queue's temporary gh-readonly-queue/ branch)"))
         else:
-            found.unpinned.add(f"{event} (runs on a ref chosen at run time)")
+            found.runs.append(_Run(event, None, f"{event} (runs on a ref chosen at run time)",
+                                   ("refs/heads/", "refs/tags/")))
     return found
+
+
+@dataclass
+class _Pins:
+    """What a job's triggers, narrowed by its `if:`, let it run on."""
+    refs: set[str] = field(default_factory=set)
+    default_branch: set[str] = field(default_factory=set)  # the events that run it on the default branch
+    pull_request: bool = False
+    pull_request_target: bool = False
+    unpinned: set[str] = field(default_factory=set)  # why some runs have no exact ref
+
+
+def _pins(triggers: _Triggers, condition: Any, default_branch: str) -> _Pins:
+    """Each run kept that the job's `if:` may let through; an `if:` naming exact refs pins runs on refs
+    chosen at run time (workflow_dispatch, globs) to those it names that they can reach."""
+    expression = _if_expression(condition)
+    named = set() if expression is None else {v for v in expression.literals if v.startswith(("refs/heads/", "refs/tags/"))}
+    named |= {prefix + v for v in (expression.literals if expression else ()) for prefix in ("refs/heads/", "refs/tags/")
+              if not v.startswith("refs/")}
+    pins = _Pins()
+    for run in triggers.runs:
+        if run.ref is not None:
+            ref = f"refs/heads/{default_branch}" if run.ref == DEFAULT else run.ref
+            if _may(expression, run.event, ref):
+                if run.event == "pull_request":
+                    pins.pull_request = True
+                elif run.ref == DEFAULT:
+                    pins.default_branch.add(run.event)
+                else:
+                    pins.refs.add(ref)
+            continue
+        reached = {ref for ref in named if ref.startswith(run.allows) and _reaches(run, ref)
+                   and _may(expression, run.event, ref)}
+        if run.event == "pull_request_target":
+            pins.pull_request_target |= bool(reached) or _may(expression, run.event, None)
+        elif _may(expression, run.event, None):
+            pins.unpinned.add(run.why)  # runs on refs the if: does not name: none of them is exact
+        else:
+            pins.refs |= reached
+    return pins
+
+
+def _reaches(run: _Run, ref: str) -> bool:
+    return all(not ref.startswith(prefix) or _matches(ref.removeprefix(prefix), patterns)
+               for prefix, patterns in run.patterns)
+
+
+def _may(expression: "_Expression | None", event: str, ref: str | None) -> bool:
+    """Whether the `if:` may be true for this event on this ref (None: a ref it does not name)."""
+    return expression is None or _evaluate(expression.tree, event, ref) is not False
+
+
+# A job's `if:`, read as GitHub's expression language only as far as it narrows the event and the ref;
+# anything else in it (needs, inputs, functions) may be true or false.
+
+_TOKEN = re.compile(r"\s*(?:(\(|\)|&&|\|\||==|!=|<=|>=|<|>|!|,)|'((?:[^']|'')*)'|([A-Za-z0-9_.\-\[\]*]+))")
+MAX_IF = 2000  # characters of a job's if: read; longer is not narrowed
+_UNKNOWN = None
+
+
+@dataclass(frozen=True)
+class _Expression:
+    tree: tuple
+    literals: frozenset[str]
+
+
+def _if_expression(condition: Any) -> _Expression | None:
+    if isinstance(condition, bool):
+        condition = str(condition).lower()
+    if not isinstance(condition, str) or len(condition) > MAX_IF:
+        return None
+    text = condition.strip()
+    if text.startswith("${{") and text.endswith("}}"):
+        text = text[3:-2]
+    tokens, at = [], 0
+    while at < len(text.rstrip()):
+        match = _TOKEN.match(text, at)
+        if not match or match.end() == at:
+            return None
+        tokens.append(("op", match[1]) if match[1] else ("str", match[2].replace("''", "'")) if match[2] is not None
+                      else ("name", match[3]))
+        at = match.end()
+    try:
+        tree, rest = _parse_or(tokens, 0)
+    except (IndexError, ValueError, RecursionError):
+        return None
+    if rest != len(tokens):
+        return None
+    return _Expression(tree, frozenset(value for kind, value in tokens if kind == "str"))
+
+
+def _parse_or(tokens: list, at: int, depth: int = 0) -> tuple[tuple, int]:
+    if depth > 32:
+        raise ValueError("nested too deep")
+    left, at = _parse_and(tokens, at, depth)
+    while at < len(tokens) and tokens[at] == ("op", "||"):
+        right, at = _parse_and(tokens, at + 1, depth)
+        left = ("or", left, right)
+    return left, at
+
+
+def _parse_and(tokens: list, at: int, depth: int) -> tuple[tuple, int]:
+    left, at = _parse_compare(tokens, at, depth)
+    while at < len(tokens) and tokens[at] == ("op", "&&"):
+        right, at = _parse_compare(tokens, at + 1, depth)
+        left = ("and", left, right)
+    return left, at
+
+
+def _parse_compare(tokens: list, at: int, depth: int) -> tuple[tuple, int]:
+    left, at = _parse_unary(tokens, at, depth)
+    if at < len(tokens) and tokens[at][0] == "op" and tokens[at][1] in ("==", "!=", "<", ">", "<=", ">="):
+        operator = tokens[at][1]
+        right, at = _parse_unary(tokens, at + 1, depth)
+        left = (operator, left, right)
+    return left, at
+
+
+def _parse_unary(tokens: list, at: int, depth: int) -> tuple[tuple, int]:
+    kind, value = tokens[at]
+    if (kind, value) == ("op", "!"):
+        inner, at = _parse_unary(tokens, at + 1, depth + 1)
+        return ("not", inner), at
+    if (kind, value) == ("op", "("):
+        inner, at = _parse_or(tokens, at + 1, depth + 1)
+        if tokens[at] != ("op", ")"):
+            raise ValueError("no )")
+        return inner, at + 1
+    if kind == "str":
+        return ("str", value), at + 1
+    if kind != "name":
+        raise ValueError(value)
+    if at + 1 < len(tokens) and tokens[at + 1] == ("op", "("):  # a function call
+        args, at = [], at + 2
+        while tokens[at] != ("op", ")"):
+            arg, at = _parse_or(tokens, at, depth + 1)
+            args.append(arg)
+            if tokens[at] == ("op", ","):
+                at += 1
+        return ("call", value.lower(), tuple(args)), at + 1
+    return ("name", value), at + 1
+
+
+def _evaluate(tree: tuple, event: str, ref: str | None) -> Any:
+    """True, False, a string, or _UNKNOWN (may be either); ref None: a ref no literal names."""
+    kind = tree[0]
+    if kind == "str":
+        return tree[1]
+    if kind == "name":
+        return _context(tree[1].lower(), event, ref)
+    if kind in ("and", "or"):
+        left, right = (_truth(_evaluate(t, event, ref)) for t in tree[1:])
+        if kind == "and":
+            return False if False in (left, right) else True if (left, right) == (True, True) else _UNKNOWN
+        return True if True in (left, right) else False if (left, right) == (False, False) else _UNKNOWN
+    if kind == "not":
+        inner = _truth(_evaluate(tree[1], event, ref))
+        return _UNKNOWN if inner is _UNKNOWN else not inner
+    if kind in ("==", "!="):
+        left, right = (_evaluate(t, event, ref) for t in tree[1:])
+        if isinstance(left, _Other) or isinstance(right, _Other):  # a ref unlike every literal
+            other = right if isinstance(left, _Other) else left
+            equal = False if isinstance(other, str) else _UNKNOWN
+        elif isinstance(left, str) and isinstance(right, str):
+            equal = left.lower() == right.lower()  # GitHub compares strings ignoring case
+        else:
+            equal = _UNKNOWN
+        return equal if equal is _UNKNOWN or kind == "==" else not equal
+    if kind == "call" and tree[1] in ("startswith", "endswith", "contains") and len(tree[2]) == 2:
+        text, part = (_evaluate(t, event, ref) for t in tree[2])
+        if not (isinstance(text, str) and isinstance(part, str)):
+            return _UNKNOWN
+        text, part = text.lower(), part.lower()
+        return {"startswith": text.startswith, "endswith": text.endswith, "contains": text.__contains__}[tree[1]](part)
+    if kind == "call" and tree[1] == "always":
+        return True
+    return _UNKNOWN  # other comparisons and functions, needs, inputs, vars: either
+
+
+class _Other:
+    """A ref, or its name, that the `if:` names nowhere: equal to no literal, anything else unknown."""
+
+
+def _context(name: str, event: str, ref: str | None) -> Any:
+    if name == "github.event_name":
+        return event
+    if name == "github.ref":
+        return _Other() if ref is None else ref
+    if name == "github.ref_name":
+        return _Other() if ref is None else ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
+    if name == "github.ref_type" and ref is not None:
+        return "tag" if ref.startswith("refs/tags/") else "branch"
+    return _UNKNOWN
+
+
+def _truth(value: Any) -> Any:
+    if value is _UNKNOWN or isinstance(value, _Other) or isinstance(value, bool):
+        return _UNKNOWN if isinstance(value, _Other) else value
+    return bool(value)
 
 
 def _env_chain(*levels: Any) -> dict:
@@ -335,6 +572,7 @@ def _script_findings(place: _Place, script: Any, path: tuple, all_logins: list[_
 def composite_inputs(scan: Scan, uses: str, all_logins: list[_Logins]) -> dict[str, str]:
     """A local composite action's inputs that feed a login (input name -> cloud), each action read once."""
     if uses not in scan.actions:
+        scan.actions[uses] = {}  # an action that uses itself, directly or not, stops here
         scan.actions[uses] = _composite(scan, uses, all_logins)
     return scan.actions[uses]
 
@@ -350,9 +588,12 @@ def _composite(scan: Scan, uses: str, all_logins: list[_Logins]) -> dict[str, st
     fed: dict[str, str] = {}
     for step in _list(_mapping(_mapping(read[0] if read else {}).get("runs")).get("steps")):
         step = _mapping(step)
+        uses_local = step.get("uses")  # an action in the action (./ is the checkout's root, as for workflows)
+        nested = (composite_inputs(scan, uses_local, all_logins)
+                  if isinstance(uses_local, str) and uses_local.startswith("./") else {})
         for logins in all_logins:
             keys = logins.ci.actions.get(_action(step.get("uses")), frozenset())
-            values = [v for k, v in _mapping(step.get("with")).items() if k in keys]
+            values = [v for k, v in _mapping(step.get("with")).items() if k in keys or nested.get(k) == logins.cloud]
             values += [v for k, v in _mapping(step.get("env")).items() if k in logins.ci.variables]
             for value in values:
                 match = _EXPRESSION.fullmatch(value.strip()) if isinstance(value, str) else None
@@ -370,7 +611,7 @@ def _github_job(scan: Scan, file: str, workflow: dict, positions: dict, job_id: 
     job.production = is_production(environment if isinstance(environment, str) else None, job_id,
                                    body.get("name") if isinstance(body.get("name"), str) else None,
                                    workflow.get("name") if isinstance(workflow.get("name"), str) else None)
-    _pin_github(job, triggers, environment, default_branch)
+    _pin_github(job, triggers, environment, default_branch, body.get("if"))
     place = _Place(scan, job, positions)
     if "uses" in body:  # a reusable workflow's caller runs no step: a local workflow is scanned itself,
         if not str(body["uses"]).startswith("./"):  # another repository's gets secrets it logs in with
@@ -391,31 +632,36 @@ def _github_job(scan: Scan, file: str, workflow: dict, positions: dict, job_id: 
     return job
 
 
-def _pin_github(job: Job, triggers: _Triggers, environment: Any, default_branch: str) -> None:
+def _pin_github(job: Job, triggers: _Triggers, environment: Any, default_branch: str, condition: Any = None) -> None:
+    pins = _pins(triggers, condition, default_branch)
+    if pins.pull_request_target:
+        job.notes.append("pull_request_target runs pull requests, forks' too, with secrets and a token of the base "
+                         "branch: no identity is proposed for it; log in from a push, workflow_run or environment job")
     if isinstance(environment, str) and "${{" not in environment:
-        only_pull_requests = not (triggers.branches or triggers.tags or triggers.default_branch or triggers.unpinned)
-        if triggers.pull_request and job.production and only_pull_requests:
+        only_pull_requests = not (pins.refs or pins.default_branch or pins.unpinned)
+        if pins.pull_request and job.production and only_pull_requests:
             job.notes.append(f"only pull requests run this job in the production environment {environment!r}: "
                              "refused, no identity is proposed; deploy from a branch instead")
             return
+        if pins.pull_request_target and only_pull_requests and not pins.pull_request:
+            return
         job.environment = environment
-        if triggers.pull_request and job.production:
+        if pins.pull_request and job.production:
             job.notes.append(f"pull requests also run this job in environment {environment!r}: allow only "
                              "protected branches to deploy to it (environment protection rules)")
         return
     if environment is not None:
         job.notes.append("an environment set by an expression: no identity can name it exactly")
         return
-    job.refs = sorted({f"refs/heads/{b}" for b in triggers.branches} | {f"refs/tags/{t}" for t in triggers.tags}
-                      | ({f"refs/heads/{default_branch}"} if triggers.default_branch else set()))
-    if triggers.default_branch:
-        job.notes.append(f"{' and '.join(sorted(triggers.default_branch))} run on the default branch, taken "
+    job.refs = sorted(pins.refs | ({f"refs/heads/{default_branch}"} if pins.default_branch else set()))
+    if pins.default_branch:
+        job.notes.append(f"{' and '.join(sorted(pins.default_branch))} run on the default branch, taken "
                          f"as {default_branch!r} (--default-branch)")
-    if triggers.pull_request and job.production:
+    if pins.pull_request and job.production:
         job.notes.append("pull requests run this production job: refused, no pull_request identity is proposed; "
                          "deploy from a branch or an environment instead")
-    job.pull_request = triggers.pull_request and not job.production
-    job.notes += [f"not pinned: {why}" for why in sorted(triggers.unpinned)]
+    job.pull_request = pins.pull_request and not job.production
+    job.notes += [f"not pinned: {why}" for why in sorted(pins.unpinned)]
 
 
 def _workflow_files(scan: Scan) -> list[str]:
@@ -455,7 +701,8 @@ def scan_github(scan: Scan, default_branch: str, all_logins: list[_Logins]) -> N
     called_here = _inherit_callers(workflows, triggers)
     for name, (data, positions) in workflows.items():
         if triggers[name].called and name not in called_here:
-            triggers[name].unpinned.add("workflow_call from another repository (it runs on its caller's triggers)")
+            triggers[name].runs.append(_Run("workflow_call", None, "workflow_call from another repository (it runs "
+                                            "on its caller's triggers)"))
         for job_id, body in _mapping(data.get("jobs")).items():
             job = _github_job(scan, os.path.join(scan.root, name), data, positions, job_id, _mapping(body),
                               triggers[name], default_branch, all_logins)
@@ -681,7 +928,22 @@ def workflow_change(job: Job) -> str:
     if job.system == "github":
         steps = "\n".join(f"  {line}" for cloud in sorted(job.clouds) for line in logins[cloud].github.split("\n"))
         return f"{PERMISSIONS}\nsteps:\n{steps}"
-    return "\n".join(logins[cloud].gitlab for cloud in sorted(job.clouds))
+    return _merged_keys(logins[cloud].gitlab for cloud in sorted(job.clouds))
+
+
+def _merged_keys(snippets: Iterator[str]) -> str:
+    """GitLab job lines of several clouds as one YAML mapping: each top-level key once (one id_tokens:
+    map, one script: list), its lines from each cloud in turn (their token names differ)."""
+    sections: dict[str, list[str]] = {}
+    for snippet in snippets:
+        key = ""
+        for line in snippet.split("\n"):
+            if line[:1] not in ("", " "):
+                key = line
+                sections.setdefault(key, [])
+            else:
+                sections[key].append(line)
+    return "\n".join(line for key, lines in sections.items() for line in (key, *lines))
 
 
 def jobs_text(jobs: list[Job]) -> Iterator[str]:

@@ -15,11 +15,11 @@ CI = CiLogins(
     role-to-assume: ${{ vars.WIAM_ROLE_ARN }}  # the role wiam compiles for this workload
     aws-region: ${{ vars.AWS_REGION }}""",
     gitlab="""id_tokens:
-  WIAM_ID_TOKEN:
+  WIAM_AWS_TOKEN:
     aud: sts.amazonaws.com
 variables:
   AWS_ROLE_ARN: $WIAM_ROLE_ARN  # the role wiam compiles for this workload
   AWS_WEB_IDENTITY_TOKEN_FILE: $CI_BUILDS_DIR/.wiam-token
 before_script:
-  - echo "$WIAM_ID_TOKEN" > "$AWS_WEB_IDENTITY_TOKEN_FILE\"""",
+  - echo "$WIAM_AWS_TOKEN" > "$AWS_WEB_IDENTITY_TOKEN_FILE\"""",
 )
