@@ -196,9 +196,19 @@ def _secret(value: Any) -> bool:
     return False
 
 
+def commands(script: str) -> list[str]:
+    """The script's lines but its shell comments, which run nothing."""
+    return [line for line in script.splitlines() if not line.lstrip().startswith("#")]
+
+
 def logs_in(logins: CiLogins, script: str) -> bool:
     """Whether a line of the script runs one of the cloud's login commands (each pattern is linear on a line)."""
-    return any(re.search(pattern, line) for line in script.splitlines() for pattern in logins.scripts)
+    return any(re.search(pattern, line) for line in commands(script) for pattern in logins.scripts)
+
+
+def _sets_variable(logins: CiLogins, line: str) -> bool:
+    """Whether a shell line sets one of the cloud's key variables (`export V=`, `V=... cmd`, `echo "V=" >> $GITHUB_ENV`)."""
+    return any(re.search(rf"\b{name}=", line) for name in logins.variables)
 
 
 def _mapping(value: Any) -> dict:
@@ -562,11 +572,13 @@ def _secret_through(value: Any, env: dict, logins: _Logins) -> bool:
 
 def _script_findings(place: _Place, script: Any, path: tuple, all_logins: list[_Logins]) -> None:
     """A `run:` that logs in with a secret of its own text (a secret from env: is that env's finding)."""
-    if not _secret(script):
+    if not isinstance(script, str) or not _secret("\n".join(commands(script))):
         return
     for logins in all_logins:
         if logs_in(logins.ci, script):
             _finding(place, logins, path, "a login command with a secret in the script")
+        elif any(_sets_variable(logins.ci, line) and _secret(line) for line in commands(script)):
+            _finding(place, logins, path, "a key variable set from a secret in the script")
 
 
 def composite_inputs(scan: Scan, uses: str, all_logins: list[_Logins]) -> dict[str, str]:
@@ -882,6 +894,7 @@ def scan_gitlab(scan: Scan, default_branch: str, all_logins: list[_Logins]) -> N
 def _gitlab_script(place: _Place, line: Any, path: tuple, all_logins: list[_Logins], plain: set[str]) -> None:
     if not isinstance(line, str):
         return
+    line = "\n".join(commands(line))
     for logins in all_logins:
         if logins.cloud in place.job.clouds:
             continue  # one login per job and cloud

@@ -9,7 +9,8 @@ CI = CiLogins(
                                                                  "aws-session-token"})},
     inputs=frozenset({"aws-access-key-id", "aws-secret-access-key"}),
     variables=frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}),
-    scripts=(r"\baws\s+configure\s+set\s+(?:default\.)?aws_(?:secret_access_key|access_key_id)\b",),
+    scripts=(r"\baws\s+configure\s+set\s+(?:default\.)?aws_(?:secret_access_key|access_key_id)\b",
+             r"\b(?:serverless|sls)\s+config\s+credentials\b"),  # the Serverless Framework's key login
     github="""- uses: aws-actions/configure-aws-credentials@v4
   with:
     role-to-assume: ${{ vars.WIAM_ROLE_ARN }}  # the role wiam compiles for this workload
