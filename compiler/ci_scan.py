@@ -732,9 +732,10 @@ _REF_CLAUSE = re.compile(r"\$\{?(CI_COMMIT_BRANCH|CI_COMMIT_REF_NAME|CI_COMMIT_T
 _MERGE_REQUEST = re.compile(r"CI_PIPELINE_SOURCE\s*==\s*[\"']merge_request_event[\"']|CI_MERGE_REQUEST_")
 
 
-def _gitlab_files(scan: Scan) -> list[tuple[str, dict, dict]]:
-    """.gitlab-ci.yml and the local files it includes, transitively, each read once."""
-    queue, seen, read_files = [".gitlab-ci.yml"], set(), []
+def _gitlab_files(scan: Scan, start: list[str]) -> list[tuple[str, dict, dict]]:
+    """A pipeline's files (.gitlab-ci.yml, or a child pipeline's) and the local files they include,
+    transitively, each read once."""
+    queue, seen, read_files = list(start), set(), []
     while queue and len(seen) < MAX_CI_FILES:
         relative = queue.pop(0)
         path = os.path.normpath(os.path.join(scan.root, relative.lstrip("/")))
@@ -748,14 +749,21 @@ def _gitlab_files(scan: Scan) -> list[tuple[str, dict, dict]]:
         if read is None:
             continue
         read_files.append((os.path.relpath(path, scan.root), *read))
-        for include in _list(read[0].get("include")):
-            local = include if isinstance(include, str) and "://" not in include else _mapping(include).get("local")
-            if isinstance(local, str):
-                queue += _expand_include(scan, local)
-            else:
-                scan.notes.append(f"{read_files[-1][0]}: an include of another project, a template or a URL: "
-                                  "not scanned")
+        for local in _locals(scan, read_files[-1][0], read[0].get("include")):
+            queue += _expand_include(scan, local)
     return read_files
+
+
+def _locals(scan: Scan, shown: str, include: Any) -> list[str]:
+    """The local files of an include: (or a trigger's), a note for those of other projects, templates, URLs."""
+    found = []
+    for each in _list(include):
+        local = each if isinstance(each, str) and "://" not in each else _mapping(each).get("local")
+        if isinstance(local, str):
+            found.append(local)
+        else:
+            scan.notes.append(f"{shown}: an include of another project, a template, an artifact or a URL: not scanned")
+    return found
 
 
 def _expand_include(scan: Scan, local: str) -> list[str]:
@@ -854,7 +862,19 @@ def _gitlab_variables(place: _Place, variables: Any, path: tuple, all_logins: li
 
 
 def scan_gitlab(scan: Scan, default_branch: str, all_logins: list[_Logins]) -> None:
-    files = _gitlab_files(scan)
+    _scan_pipeline(scan, _gitlab_files(scan, [".gitlab-ci.yml"]), default_branch, all_logins, None, 0)
+
+
+def _child_pins(job: Job, parent: Job) -> None:
+    """A child pipeline runs on the ref of its parent's trigger job, only where that job runs: its
+    jobs' own rules can narrow those refs, never widen them."""
+    own = job.refs if job.refs and not any(note.startswith("not pinned") for note in job.notes) else parent.refs
+    job.refs = sorted(set(own) & set(parent.refs))
+    job.notes = [f"a child pipeline of job {parent.name!r} ({parent.file}): runs on its refs", *parent.notes]
+
+
+def _scan_pipeline(scan: Scan, files: list[tuple[str, dict, dict]], default_branch: str, all_logins: list[_Logins],
+                   parent: Job | None, depth: int) -> None:
     jobs: dict = {}
     where: dict[str, tuple[str, dict]] = {}
     top: dict = {}
@@ -878,6 +898,12 @@ def scan_gitlab(scan: Scan, default_branch: str, all_logins: list[_Logins]) -> N
         workflow = _mapping(top.get("workflow", ({},))[0])
         pinned = body if {"rules", "only"} & set(body) else {"rules": workflow.get("rules")}
         _gitlab_pins(job, pinned, default_branch)
+        if parent is not None:
+            _child_pins(job, parent)
+        trigger = _mapping(body.get("trigger"))
+        if "include" in trigger and depth < 2:  # GitLab nests child pipelines two levels deep
+            _scan_pipeline(scan, _gitlab_files(scan, [f.lstrip("/") for f in _locals(scan, job.file, trigger["include"])]),
+                           default_branch, all_logins, job, depth + 1)
         plain = _gitlab_variables(_Place(scan, job, global_positions), global_vars, ("variables",), all_logins)
         plain |= _gitlab_variables(_Place(scan, job, positions), body.get("variables"),
                                    (origin.get("variables", name), "variables"), all_logins)
