@@ -236,6 +236,7 @@ class _Run:
     why: str = ""  # ref None: which refs, for the note
     allows: tuple[str, ...] = ()  # ref None: the prefixes its refs have (refs/heads/, refs/tags/)
     patterns: tuple[tuple[str, tuple[str, ...]], ...] = ()  # push: (prefix, filter) pairs; empty: any
+    conditions: tuple[Any, ...] = ()  # the if: of each job that called the reusable workflow on it
 
 
 DEFAULT = "DEFAULT"
@@ -247,8 +248,11 @@ class _Triggers:
     runs: list[_Run] = field(default_factory=list)
     called: bool = False  # on: workflow_call
 
-    def merge(self, other: "_Triggers") -> None:
-        self.runs += [run for run in other.runs if run not in self.runs]
+    def merge(self, other: "_Triggers", condition: Any) -> None:
+        """Adds a caller's runs, each also under the calling job's `if:`."""
+        added = [replace(run, conditions=run.conditions + (condition,)) if condition is not None else run
+                 for run in other.runs]
+        self.runs += [run for run in added if run not in self.runs]
 
 
 def _github_glob(pattern: str) -> re.Pattern:
@@ -328,15 +332,14 @@ class _Pins:
 def _pins(triggers: _Triggers, condition: Any, default_branch: str) -> _Pins:
     """Each run kept that the job's `if:` may let through; an `if:` naming exact refs pins runs on refs
     chosen at run time (workflow_dispatch, globs) to those it names that they can reach."""
-    expression = _if_expression(condition)
-    named = set() if expression is None else {v for v in expression.literals if v.startswith(("refs/heads/", "refs/tags/"))}
-    named |= {prefix + v for v in (expression.literals if expression else ()) for prefix in ("refs/heads/", "refs/tags/")
-              if not v.startswith("refs/")}
     pins = _Pins()
     for run in triggers.runs:
+        expressions = [e for e in map(_if_expression, (condition, *run.conditions)) if e is not None]
+        literals = {value for e in expressions for value in e.literals}
+        named = {v if v.startswith("refs/") else prefix + v for v in literals for prefix in ("refs/heads/", "refs/tags/")}
         if run.ref is not None:
             ref = f"refs/heads/{default_branch}" if run.ref == DEFAULT else run.ref
-            if _may(expression, run.event, ref):
+            if _may(expressions, run.event, ref):
                 if run.event == "pull_request":
                     pins.pull_request = True
                 elif run.ref == DEFAULT:
@@ -345,10 +348,10 @@ def _pins(triggers: _Triggers, condition: Any, default_branch: str) -> _Pins:
                     pins.refs.add(ref)
             continue
         reached = {ref for ref in named if ref.startswith(run.allows) and _reaches(run, ref)
-                   and _may(expression, run.event, ref)}
+                   and _may(expressions, run.event, ref)}
         if run.event == "pull_request_target":
-            pins.pull_request_target |= bool(reached) or _may(expression, run.event, None)
-        elif _may(expression, run.event, None):
+            pins.pull_request_target |= bool(reached) or _may(expressions, run.event, None)
+        elif _may(expressions, run.event, None):
             pins.unpinned.add(run.why)  # runs on refs the if: does not name: none of them is exact
         else:
             pins.refs |= reached
@@ -360,9 +363,9 @@ def _reaches(run: _Run, ref: str) -> bool:
                for prefix, patterns in run.patterns)
 
 
-def _may(expression: "_Expression | None", event: str, ref: str | None) -> bool:
-    """Whether the `if:` may be true for this event on this ref (None: a ref it does not name)."""
-    return expression is None or _evaluate(expression.tree, event, ref) is not False
+def _may(expressions: list["_Expression"], event: str, ref: str | None) -> bool:
+    """Whether every `if:` may be true for this event on this ref (None: a ref none names)."""
+    return all(_evaluate(expression.tree, event, ref) is not False for expression in expressions)
 
 
 # A job's `if:`, read as GitHub's expression language only as far as it narrows the event and the ref;
@@ -698,7 +701,7 @@ def _inherit_callers(workflows: dict[str, tuple[dict, dict]], triggers: dict[str
                 if isinstance(uses, str) and uses.startswith("./"):
                     called = os.path.normpath(uses.split("@")[0].removeprefix("./"))
                     if called in triggers and triggers[called].called:
-                        triggers[called].merge(triggers[name])
+                        triggers[called].merge(triggers[name], _mapping(body).get("if"))
                         called_here.add(called)
     return called_here
 

@@ -444,3 +444,19 @@ def test_a_planted_login_is_found_once_at_its_line(tmp_path_factory, shape, plan
     found = ci_scan.scan(str(root)).found
     expected = [] if commented else [before.count("\n") + offset + 1]
     assert [c.pos.line for c in found] == expected
+
+
+def test_a_calling_jobs_if_narrows_the_reusable_workflows_triggers(tmp_path):
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "ci.yml").write_text(
+        "on:\n  push:\n    branches: [main, dev]\n  workflow_dispatch:\njobs:\n  deploy:\n"
+        "    if: github.ref == 'refs/heads/main'\n    uses: ./.github/workflows/deploy.yml\n    secrets: inherit\n"
+        , encoding="utf-8")
+    (workflows / "deploy.yml").write_text(
+        "on: workflow_call\njobs:\n  run:\n    if: github.event_name == 'push'\n    runs-on: ubuntu-latest\n"
+        "    env:\n      AWS_SECRET_ACCESS_KEY: ${{ secrets.AWS_SECRET }}\n    steps:\n      - run: aws s3 ls\n",
+        encoding="utf-8")
+    (job,) = ci_scan.scan(str(tmp_path)).jobs
+    # Called on main only (dev is cut by the caller's if:), and not on dispatch runs (by its own).
+    assert job.refs == ["refs/heads/main"] and not any("workflow_dispatch" in n for n in job.notes)
