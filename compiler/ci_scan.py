@@ -255,12 +255,53 @@ class _Triggers:
         self.runs += [run for run in added if run not in self.runs]
 
 
-def _github_glob(pattern: str) -> re.Pattern:
-    """GitHub's filter pattern: * within a path segment, ** across them, ? and + after a character."""
-    parts = re.split(r"(\*\*|\*|\?|\+|\[[^\]]*\])", pattern)
-    regex = "".join({"**": ".*", "*": "[^/]*", "?": "?", "+": "+"}.get(p, p if p[:1] == "[" else re.escape(p))
-                    for p in parts)
-    return re.compile(regex)
+@dataclass(frozen=True)
+class _Part:
+    """One element of a filter pattern: what character it takes, and how many times."""
+    takes: str  # "any" (**), "segment" (* : not /), or "set" / "char"
+    value: Any = None  # the character, or a compiled one-character class
+    many: bool = False  # * ** +
+    optional: bool = False  # * ** ?
+
+
+def _glob_parts(pattern: str) -> list[_Part]:
+    """GitHub's filter pattern: * within a path segment, ** across them, ? and + after a character, [..]."""
+    parts: list[_Part] = []
+    for token in re.findall(r"\*\*|\*|\[[^\]]+\]|.", pattern):
+        if token in ("**", "*"):
+            parts.append(_Part("any" if token == "**" else "segment", many=True, optional=True))
+        elif token in ("?", "+") and parts and parts[-1].takes in ("char", "set"):
+            parts[-1] = replace(parts[-1], many=token == "+", optional=token == "?")
+        elif token.startswith("[") and len(token) > 2:
+            try:
+                parts.append(_Part("set", re.compile(token)))
+            except re.error:
+                parts += [_Part("char", c) for c in token]
+        else:
+            parts.append(_Part("char", token))
+    return parts
+
+
+def _glob_match(parts: list[_Part], text: str) -> bool:
+    """A walk of the pattern's states over the text, each character once: linear in both (no backtracking)."""
+    def closure(states: set[int]) -> set[int]:
+        todo, seen = list(states), set(states)
+        while todo:
+            index = todo.pop()
+            if index < len(parts) and parts[index].optional and index + 1 not in seen:
+                seen.add(index + 1)
+                todo.append(index + 1)
+        return seen
+
+    def takes(part: _Part, char: str) -> bool:
+        return (part.takes == "any" or (part.takes == "segment" and char != "/")
+                or (part.takes == "char" and part.value == char) or (part.takes == "set" and bool(part.value.fullmatch(char))))
+
+    states = closure({0})
+    for char in text:
+        states = closure({step for index in states if index < len(parts) and takes(parts[index], char)
+                          for step in ((index, index + 1) if parts[index].many else (index + 1,))})
+    return len(parts) in states
 
 
 def _matches(ref: str, patterns: tuple[str, ...]) -> bool:
@@ -268,7 +309,7 @@ def _matches(ref: str, patterns: tuple[str, ...]) -> bool:
     matched = False
     for pattern in patterns:
         negated = pattern.startswith("!")
-        if _github_glob(pattern.removeprefix("!")).fullmatch(ref):
+        if _glob_match(_glob_parts(pattern.removeprefix("!")), ref):
             matched = not negated
     return matched
 
@@ -365,7 +406,10 @@ def _reaches(run: _Run, ref: str) -> bool:
 
 def _may(expressions: list["_Expression"], event: str, ref: str | None) -> bool:
     """Whether every `if:` may be true for this event on this ref (None: a ref none names)."""
-    return all(_evaluate(expression.tree, event, ref) is not False for expression in expressions)
+    try:
+        return all(_evaluate(expression.tree, event, ref) is not False for expression in expressions)
+    except RecursionError:  # a chain of thousands of && (hostile): read as may be true, so nothing narrows
+        return True
 
 
 # A job's `if:`, read as GitHub's expression language only as far as it narrows the event and the ref;

@@ -460,3 +460,27 @@ def test_a_calling_jobs_if_narrows_the_reusable_workflows_triggers(tmp_path):
     (job,) = ci_scan.scan(str(tmp_path)).jobs
     # Called on main only (dev is cut by the caller's if:), and not on dispatch runs (by its own).
     assert job.refs == ["refs/heads/main"] and not any("workflow_dispatch" in n for n in job.notes)
+
+
+def _backtracking(pattern: str) -> re.Pattern:
+    """GitHub's filter pattern as a regular expression, the obvious (exponential) way, for small cases."""
+    regex = ""
+    for token in re.findall(r"\*\*|\*|\[[^\]]+\]|.", pattern):
+        regex += {"**": ".*", "*": "[^/]*", "?": "?", "+": "+"}.get(token, token if token[0] == "[" else re.escape(token))
+    return re.compile(regex)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.from_regex(r"[ab/]?(?:[ab/]|\*\*?|\[ab\]|a[?+])*", fullmatch=True).filter(lambda p: len(p) < 9),
+       st.text("ab/", max_size=8))
+def test_push_filters_match_as_github_globs(pattern, ref):
+    assert ci_scan._glob_match(ci_scan._glob_parts(pattern), ref) == bool(_backtracking(pattern).fullmatch(ref))
+
+
+def test_hostile_conditions_and_patterns_do_not_narrow_or_hang():
+    triggers = ci_scan.github_triggers({"push": {"branches": ["**a" * 300]}, "workflow_dispatch": None})
+    job = ci_scan.Job("github", "w.yml", "j", ci_scan.Pos("w.yml", 1, 1))
+    ci_scan._pin_github(job, triggers, None, "main", " && ".join(["github.ref == 'refs/heads/main'"] * 300))
+    assert job.refs == [] and any("workflow_dispatch" in note for note in job.notes)  # too long: not narrowed
+    ci_scan._pin_github(job, triggers, None, "main", "(" * 40 + "github.ref == 'refs/heads/main'" + ")" * 40)
+    assert job.refs == []
