@@ -6,11 +6,12 @@ inside the repository only; discovery writes nothing and calls no cloud.
 Which triggers are pinned (docs: README, "wiam discover"):
 - GitHub: a job with an environment is pinned to it (its subject carries the environment); else each
   exact push branch and tag (refs/heads/B, refs/tags/T), schedule and workflow_run on the default
-  branch, pull_request(_target) as pull_request = true unless the job is production. Globs, unfiltered
-  pushes, workflow_dispatch and release run on refs no identity can name exactly: noted, not proposed.
+  branch, pull_request as pull_request = true unless the job is production; pull_request_target
+  never (forks' runs with secrets). Globs, unfiltered pushes, workflow_dispatch and release run on
+  refs no identity can name exactly: noted, not proposed. A job's if: narrows all of these.
 - GitLab: exact branches and tags of only: and rules: if: ($CI_COMMIT_BRANCH, $CI_COMMIT_REF_NAME,
   $CI_COMMIT_TAG, $CI_DEFAULT_BRANCH), workflow: rules: for a job with none of its own; merge request
-  pipelines run on the source branch: never proposed.
+  pipelines run on the source branch: never proposed. A child pipeline's jobs: its trigger job's refs.
 - Production: the environment, job or workflow name has the word prod, production, prd or live."""
 
 from __future__ import annotations
