@@ -587,9 +587,11 @@ def _finding(place: _Place, logins: _Logins, path: tuple, what: str, shared: boo
                                        "every job of the file" if shared else f"job {place.job.name!r}", pos))
 
 
-def _env_findings(place: _Place, env: Any, path: tuple, all_logins: list[_Logins]) -> None:
+def _env_findings(place: _Place, env: Any, path: tuple, all_logins: list[_Logins], inputs: bool = False) -> None:
+    """`inputs`: names of action inputs count too (a reusable workflow's secrets: such as aws-access-key-id)."""
     for logins in all_logins:
-        named = [name for name in sorted(_mapping(env)) if name in logins.ci.variables and _secret(env[name])]
+        named = [name for name in sorted(_mapping(env)) if _secret(env[name]) and (
+            name in logins.ci.variables or (inputs and name.lower().replace("_", "-") in logins.ci.inputs))]
         if named:  # one login per environment block and cloud, at its secret's value
             _finding(place, logins, path + (named[-1],), f"environment variables {', '.join(named)} from secrets",
                      shared=path == ("env",))
@@ -675,7 +677,7 @@ def _github_job(scan: Scan, file: str, workflow: dict, positions: dict, job_id: 
     place = _Place(scan, job, positions)
     if "uses" in body:  # a reusable workflow's caller runs no step: a local workflow is scanned itself,
         if not str(body["uses"]).startswith("./"):  # another repository's gets secrets it logs in with
-            _env_findings(place, body.get("secrets"), ("jobs", job_id, "secrets"), all_logins)
+            _env_findings(place, body.get("secrets"), ("jobs", job_id, "secrets"), all_logins, inputs=True)
         return job
     _env_findings(place, workflow.get("env"), ("env",), all_logins)
     _env_findings(place, body.get("env"), ("jobs", job_id, "env"), all_logins)
@@ -955,14 +957,24 @@ def _scan_pipeline(scan: Scan, files: list[tuple[str, dict, dict]], default_bran
         plain = _gitlab_variables(_Place(scan, job, global_positions), global_vars, ("variables",), all_logins)
         plain |= _gitlab_variables(_Place(scan, job, positions), body.get("variables"),
                                    (origin.get("variables", name), "variables"), all_logins)
-        default, default_positions, _ = top.get("default", ({}, {}, ""))
         for key in _SCRIPTS:
-            lines, source, positions = ((body[key], origin[key], where[origin[key]][1]) if key in body
-                                        else (_mapping(default).get(key), "default", default_positions))
+            lines, path, positions = _script_of(body, origin, where, top, key)
             for index, line in enumerate(_list(lines)):
-                _gitlab_script(_Place(scan, job, positions), line, (source, key, index), all_logins, plain)
+                _gitlab_script(_Place(scan, job, positions), line, (*path, index), all_logins, plain)
         if job.clouds:
             scan.jobs.append(job)
+
+
+def _script_of(body: dict, origin: dict, where: dict, top: dict, key: str) -> tuple[Any, tuple, dict]:
+    """A job's script lines of `key`, their path and positions: its own (or its template's), else
+    default:'s, else the older top-level before_script:/after_script:."""
+    if key in body:
+        return body[key], (origin[key], key), where[origin[key]][1]
+    if "default" in top:
+        return _mapping(top["default"][0]).get(key), ("default", key), top["default"][1]
+    if key in top:
+        return top[key][0], (key,), top[key][1]
+    return None, (), {}
 
 
 def _gitlab_script(place: _Place, line: Any, path: tuple, all_logins: list[_Logins], plain: set[str]) -> None:

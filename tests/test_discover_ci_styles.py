@@ -484,3 +484,23 @@ def test_hostile_conditions_and_patterns_do_not_narrow_or_hang():
     assert job.refs == [] and any("workflow_dispatch" in note for note in job.notes)  # too long: not narrowed
     ci_scan._pin_github(job, triggers, None, "main", "(" * 40 + "github.ref == 'refs/heads/main'" + ")" * 40)
     assert job.refs == []
+
+
+def test_older_gitlab_top_level_before_script_and_secrets_named_as_inputs(tmp_path):
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".gitlab-ci.yml").write_text(
+        "before_script:\n  - echo $SERVICE_ACCOUNT > /tmp/sa.json\n  - gcloud auth activate-service-account --key-file"
+        " /tmp/sa.json\ndeploy_production:\n  environment: Production\n  only: [master]\n  script: [gcloud app deploy]\n"
+        "deploy_staging:\n  only: [develop]\n  before_script: [echo own]\n  script: [gcloud app deploy]\n", encoding="utf-8")
+    (tmp_path / ".github" / "workflows" / "site.yml").write_text(
+        "on:\n  push:\n    branches: [main]\njobs:\n  site:\n    uses: acme/workflows/.github/workflows/s3.yml@v1\n"
+        "    secrets:\n      aws-access-key-id: ${{ secrets.AWS_KEY_ID }}\n      aws-secret-access-key: ${{ secrets.AWS_SECRET }}\n"
+        "  docs:\n    uses: acme/workflows/.github/workflows/docs.yml@v1\n    secrets:\n      token: ${{ secrets.DOCS_TOKEN }}\n",
+        encoding="utf-8")
+    scan = ci_scan.scan(str(tmp_path))
+    where = {(c.pos.file, c.pos.line, c.pos.column, c.owner) for c in scan.found}
+    # deploy_staging has a before_script of its own, so only deploy_production runs the global one
+    assert where == {(".gitlab-ci.yml", 3, 5, "every job of the file"),
+                     (".github/workflows/site.yml", 9, 30, "job 'site'")}
+    assert {job.name: job.refs for job in scan.jobs} == {"deploy_production": ["branch:master"],
+                                                         "site": ["refs/heads/main"]}
