@@ -545,6 +545,8 @@ class _Other:
 
 
 def _context(name: str, event: str, ref: str | None) -> Any:
+    if name in ("true", "false"):
+        return name == "true"
     if name == "github.event_name":
         return event
     if name == "github.ref":

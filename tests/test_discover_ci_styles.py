@@ -403,6 +403,7 @@ def test_every_workflow_change_is_one_valid_yaml_mapping(output):
     ("!(github.ref != 'refs/heads/dev')", ["refs/heads/dev"], False),
     ("contains(github.event.head_commit.message, '[deploy]')", ["refs/heads/main", "refs/heads/dev"], True),
     ("github.ref == 'refs/heads/other'", [], False),  # never runs: push filters name main and dev only
+    ("false", [], False),
     ("success() && github.ref_name == 'dev'", ["refs/heads/dev"], False),
     ("github.ref == 'refs/heads/main' ||", ["refs/heads/main", "refs/heads/dev"], True),  # not read: not narrowed
 ])
