@@ -559,9 +559,9 @@ def _context(name: str, event: str, ref: str | None) -> Any:
 
 
 def _truth(value: Any) -> Any:
-    if value is _UNKNOWN or isinstance(value, _Other) or isinstance(value, bool):
-        return _UNKNOWN if isinstance(value, _Other) else value
-    return bool(value)
+    if isinstance(value, _Other):
+        return _UNKNOWN
+    return value if value is _UNKNOWN or isinstance(value, bool) else bool(value)
 
 
 def _env_chain(*levels: Any) -> dict:
