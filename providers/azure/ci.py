@@ -17,8 +17,8 @@ CI = CiLogins(
     tenant-id: ${{ vars.AZURE_TENANT_ID }}
     subscription-id: ${{ vars.AZURE_SUBSCRIPTION_ID }}""",
     gitlab="""id_tokens:
-  WIAM_ID_TOKEN:
+  WIAM_AZURE_TOKEN:
     aud: api://AzureADTokenExchange
 script:
-  - az login --service-principal -u "$WIAM_CLIENT_ID" --tenant "$AZURE_TENANT_ID" --federated-token "$WIAM_ID_TOKEN\"""",
+  - az login --service-principal -u "$WIAM_CLIENT_ID" --tenant "$AZURE_TENANT_ID" --federated-token "$WIAM_AZURE_TOKEN\"""",
 )

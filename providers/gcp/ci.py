@@ -20,10 +20,10 @@ CI = CiLogins(
     workload_identity_provider: ${{ vars.WIAM_WORKLOAD_IDENTITY_PROVIDER }}  # the pool provider wiam compiles
     service_account: ${{ vars.WIAM_SERVICE_ACCOUNT }}  # the service account wiam compiles for this workload""",
     gitlab="""id_tokens:
-  WIAM_ID_TOKEN:
+  WIAM_GCP_TOKEN:
     aud: https://iam.googleapis.com/$WIAM_WORKLOAD_IDENTITY_PROVIDER
 script:
-  - echo "$WIAM_ID_TOKEN" > .wiam-token
+  - echo "$WIAM_GCP_TOKEN" > .wiam-token
   - gcloud iam workload-identity-pools create-cred-config "$WIAM_WORKLOAD_IDENTITY_PROVIDER"
       --service-account="$WIAM_SERVICE_ACCOUNT" --credential-source-file=.wiam-token --output-file=.wiam-gcp.json
   - gcloud auth login --cred-file=.wiam-gcp.json""",
