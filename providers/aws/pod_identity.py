@@ -1,0 +1,142 @@
+"""EKS Pod Identity (issuer kind eks_pod_identity): the role trusts the service pods.eks.amazonaws.com,
+and an aws_eks_pod_identity_association binds the cluster's namespace and service account to it.
+
+The association alone decides which pods EKS assumes the role for; the trust policy pins the same
+cluster, namespace and service account again on the session tags EKS sets (Amazon EKS User Guide,
+pod-id-role.html and pod-id-abac.html), so that an association someone else makes in the account for
+a neighbouring cluster, namespace or service account is refused by the role itself. The cluster is
+the target's: its account and region (the cluster ARN pins both)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from wiam.diagnostics import Report
+from wiam.document import describe
+from wiam.model import Identity, Target
+from wiam.names import short_hash, terraform_name
+from wiam.verdict import Check
+
+KIND = "eks_pod_identity"
+SERVICE = "pods.eks.amazonaws.com"
+ACTIONS = ["sts:AssumeRole", "sts:TagSession"]
+ASSOCIATION_KIND = "aws_eks_pod_identity_association"
+# The session tags EKS Pod Identity sets on each AssumeRole, by what they pin (pod-id-abac.html).
+CLUSTER_TAG, NAMESPACE_TAG, ACCOUNT_TAG = "eks-cluster-arn", "kubernetes-namespace", "kubernetes-service-account"
+TAGS = (CLUSTER_TAG, NAMESPACE_TAG, ACCOUNT_TAG)
+# EKS service quotas: Pod Identity associations per cluster.
+ASSOCIATIONS_PER_CLUSTER = 5000
+
+
+def is_pod(identity: Identity) -> bool:
+    return identity.issuer.kind == KIND
+
+
+def fields(identity: Identity) -> dict[str, str]:
+    return dict(identity.claims)
+
+
+def session_tags(arn: str, identity: Identity) -> dict[str, str]:
+    """The tags EKS sets when it assumes the role for this identity's pods: tag -> value."""
+    values = fields(identity)
+    return {CLUSTER_TAG: arn, NAMESPACE_TAG: values["namespace"], ACCOUNT_TAG: values["service_account"]}
+
+
+def _tag_conditions(tags: dict[str, str]) -> dict[str, str]:
+    return {f"aws:RequestTag/{tag}": value for tag, value in tags.items()}
+
+
+def statements(arn_of: Callable[[str], str], identities: list[Identity], window_conditions) -> list[dict]:
+    """An Allow per active identity (its three tags together, and its window), and a Deny per disabled
+    one (all of its issuer's, when the issuer is disabled): one statement each, since a statement's
+    list of values would admit any cluster with any namespace of the lists."""
+    allows, denies = [], []
+    for identity in sorted(identities, key=lambda i: i.subject):
+        tags = session_tags(arn_of(fields(identity)["cluster"]), identity)
+        if identity.active:
+            condition = {"StringEquals": _tag_conditions(tags), **window_conditions(identity.window)}
+            allows.append({"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": ACTIONS,
+                           "Condition": condition})
+        else:
+            denied = {} if identity.issuer.disabled else {"Condition": {"StringEquals": _tag_conditions(tags)}}
+            denies.append({"Effect": "Deny", "Principal": {"Service": SERVICE}, "Action": ACTIONS, **denied})
+    for number, statement in enumerate(denies, 1):  # Sids must be unique within a policy
+        statement["Sid"] = f"WiamPodDisabled{number}"
+    return allows + [dict(sorted(d.items(), key=lambda kv: kv[0] != "Sid")) for d in denies]
+
+
+@dataclass(frozen=True)
+class Association:
+    """An EKS Pod Identity association (aws_eks_pod_identity_association) of an active identity."""
+
+    resource: str  # Terraform resource name
+    identity: Identity
+
+    @property
+    def address(self) -> str:
+        return f"{ASSOCIATION_KIND}.{self.resource}"
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(cluster, namespace, service account)"""
+        values = fields(self.identity)
+        return values["cluster"], values["namespace"], values["service_account"]
+
+
+def associations(role_resource: str, identities: list[Identity]) -> list[Association]:
+    found = [Association(terraform_name(role_resource, f"pod_{short_hash(i.subject)}"), i)
+             for i in identities if i.active]
+    return sorted(found, key=lambda a: a.key)
+
+
+def check(target: Target, found: list[Association], report: Report) -> None:
+    """EKS takes one association per service account of a cluster, and a bounded number per cluster."""
+    first: dict[tuple, Association] = {}
+    per_cluster: dict[str, int] = {}
+    for association in found:
+        cluster, namespace, account = association.key
+        per_cluster[cluster] = per_cluster.get(cluster, 0) + 1
+        other = first.setdefault(association.key, association)
+        if other is not association:
+            identity = association.identity
+            report.error(identity.pos, describe(("workload", identity.workload, "identity", identity.index)),
+                         f"service account {account!r} of namespace {namespace!r} in EKS cluster {cluster!r} is "
+                         f"associated with workload {other.identity.workload!r} too; EKS takes one Pod Identity "
+                         f"association per service account (aws target {target.name!r})",
+                         "give each workload its own Kubernetes service account")
+    for cluster, count in sorted(per_cluster.items()):
+        if count > ASSOCIATIONS_PER_CLUSTER:
+            report.error(target.pos, describe(target.path),
+                         f"{count} Pod Identity associations in EKS cluster {cluster!r}; EKS allows "
+                         f"{ASSOCIATIONS_PER_CLUSTER} per cluster", "spread the service accounts over several clusters")
+
+
+def _claim(claims: dict, name: str) -> str | None:
+    value = claims.get(name)
+    return value if isinstance(value, str) else None
+
+
+def statement_checks(statement: dict, claims: dict) -> list[Check]:
+    """A trust statement of the service as STS judges EKS's AssumeRole: the caller is EKS Pod Identity
+    (the token's iss names it) and each tag condition equals the session tag EKS sets."""
+    checks = [Check("iss", claims["iss"] == SERVICE, f"the credentials come from {claims['iss']!r}, "
+                                                     f"the role trusts the service {SERVICE}")]
+    for key, expected in statement.get("Condition", {}).get("StringEquals", {}).items():
+        tag = key.removeprefix("aws:RequestTag/")
+        value = _claim(claims, tag)
+        wanted = expected if isinstance(expected, list) else [expected]
+        checks.append(Check(tag, value in wanted, f"the session has {tag} {value!r}, the role expects {wanted[0]!r}"))
+    return checks
+
+
+def association_check(role_arn: str, found: list[Association], arn_of: Callable[[str], str], claims: dict) -> Check:
+    """Whether EKS assumes this role for the pod at all: an association of the session's cluster,
+    namespace and service account names it; and the pod's token (sub) is of that service account."""
+    key = (_claim(claims, CLUSTER_TAG), _claim(claims, NAMESPACE_TAG), _claim(claims, ACCOUNT_TAG))
+    sub = f"system:serviceaccount:{key[1]}:{key[2]}"
+    if claims["sub"] != sub:
+        return Check("sub", False, f"the pod's token is of {claims['sub']!r}, its session tags say {sub!r}")
+    associated = any((arn_of(a.key[0]), *a.key[1:]) == key for a in found)
+    return Check("association", associated, f"no Pod Identity association of {key[0]!r} binds namespace "
+                                             f"{key[1]!r} and service account {key[2]!r} to {role_arn}")
