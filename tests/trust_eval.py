@@ -6,6 +6,8 @@ on aws:CurrentTime; Deny wins), and its inline policies and attachments for one 
 GCP: a provider that is not disabled, its issuer and audience, then its attribute_condition in a real CEL engine
 (cel-python), then the principal:// binding of the google.subject its attribute_mapping gives on the service account or the granted resource,
 each binding's IAM condition evaluated in the same engine with `request.time` the moment the token is used.
+GKE: a cluster's Kubernetes service account token is the principal of its project's Google-managed pool
+(PROJECT.svc.id.goog) and a member of its namespace's principal set; no provider of the module is involved.
 Azure: a federated credential whose issuer, subject and audience match exactly, or a flexible one
 whose issuer and audience match and whose claimsMatchingExpression (parsed here, `eq` and `and` only) holds.
 """
@@ -205,10 +207,21 @@ def _member_bindings(module: dict):
                 yield kind, name, binding
 
 
-def gcp_principals_accepting(module: dict, claims: dict, at: datetime | None = None) -> set[str]:
+def gke_members(claims: dict, numbers: dict[str, str]) -> set[str]:
+    """What a GKE cluster's Kubernetes service account token is to IAM: its project's Google-managed pool
+    PROJECT.svc.id.goog (by the project's number) names the service account, and the namespace's principal
+    set holds it. iss is the cluster's URL, .../v1/projects/PROJECT/locations/L/clusters/C."""
+    project = claims["iss"].split("/v1/projects/", 1)[1].split("/", 1)[0]
+    namespace, account = claims["sub"].removeprefix("system:serviceaccount:").split(":")
+    pool = f"iam.googleapis.com/projects/{numbers[project]}/locations/global/workloadIdentityPools/{project}.svc.id.goog"
+    return {f"principal://{pool}/subject/ns/{namespace}/sa/{account}", f"principalSet://{pool}/namespace/{namespace}"}
+
+
+def gcp_principals_accepting(module: dict, claims: dict, at: datetime | None = None,
+                             members: set[str] | None = None) -> set[str]:
     """Service accounts (by resource name) and direct principals the token can act as (at `at`,
-    where bindings carry conditions)."""
-    members = _gcp_members(module, claims)
+    where bindings carry conditions); `members`: what the token is, if not through the module's providers."""
+    members = _gcp_members(module, claims) if members is None else members
     accepted = set()
     for kind, name, binding in _member_bindings(module):
         if binding["member"] in members and _binding_holds(binding, at):
@@ -222,11 +235,11 @@ def gcp_principals_accepting(module: dict, claims: dict, at: datetime | None = N
 _ACCOUNT_MEMBER = re.compile(r"serviceAccount:\$\{google_service_account\.([^.]+)\.email\}")
 
 
-def gcp_roles_usable(module: dict, claims: dict, at: datetime) -> set[tuple[str, str]]:
+def gcp_roles_usable(module: dict, claims: dict, at: datetime, members: set[str] | None = None) -> set[tuple[str, str]]:
     """The role bindings (type, name) the token can use at `at`: its own (direct) and those of the
     service accounts it can act as then, whose conditions hold then too."""
-    members = _gcp_members(module, claims)
-    accounts = gcp_principals_accepting(module, claims, at)
+    members = _gcp_members(module, claims) if members is None else members
+    accounts = gcp_principals_accepting(module, claims, at, members)
     usable = set()
     for kind, name, binding in _member_bindings(module):
         if binding["role"] == "roles/iam.workloadIdentityUser" or not _binding_holds(binding, at):

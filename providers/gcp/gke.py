@@ -1,0 +1,83 @@
+"""GKE workloads (issuer kind gke): Workload Identity Federation for GKE, whose Google-managed pool
+PROJECT_ID.svc.id.goog (of the cluster's project) names each Kubernetes service account. A workload's
+roles are bound to that principal directly (or, in service_account mode, workloadIdentityUser on its
+account is): no pool or provider is created. A namespace-wide principal set only when the identity
+asks for it with all_service_accounts = true (IAM principal identifiers, "Kubernetes service accounts")."""
+
+from __future__ import annotations
+
+import re
+
+from wiam.diagnostics import Report
+from wiam.document import describe
+from wiam.model import Identity, Model
+from wiam.verdict import Check
+
+KIND = "gke"
+POOLS = "iam.googleapis.com/projects/{number}/locations/global/workloadIdentityPools/{project}.svc.id.goog"
+ALL_SERVICE_ACCOUNTS = "all_service_accounts"
+
+
+def is_gke(identity: Identity) -> bool:
+    return identity.issuer.kind == KIND
+
+
+def is_member(member: str) -> bool:
+    """Whether a member is of a GKE pool (pool IDs wiam gives hold no dot)."""
+    return ".svc.id.goog/" in member
+
+
+def namespace_wide(identity: Identity) -> bool:
+    return dict(identity.claims).get(ALL_SERVICE_ACCOUNTS) is True
+
+
+def project_numbers(model: Model) -> dict[str, str]:
+    """Project ID -> number, from the spec's gcp targets (the principal identifiers need the number)."""
+    return {t.settings["project_id"]: t.settings["project_number"] for t in model.targets_of("gcp")}
+
+
+def member(identity: Identity, numbers: dict[str, str]) -> str:
+    """The principal (or, namespace-wide, the principal set) of the identity's Kubernetes service account."""
+    fields = dict(identity.claims)
+    pool = POOLS.format(number=numbers[fields["project_id"]], project=fields["project_id"])
+    if namespace_wide(identity):
+        return f"principalSet://{pool}/namespace/{fields['namespace']}"
+    return f"principal://{pool}/subject/ns/{fields['namespace']}/sa/{fields['service_account']}"
+
+
+def check(model: Model, identities: list[Identity], report: Report) -> bool:
+    """Every cluster project is one a gcp target names (with its number); False after an error."""
+    numbers, ok = project_numbers(model), True
+    for identity in identities:
+        project = dict(identity.claims)["project_id"]
+        if project not in numbers:
+            report.error(model.where(("workload", identity.workload, "identity", identity.index, "project_id")),
+                         describe(("workload", identity.workload, "identity", identity.index)),
+                         f"project {project!r} is no gcp target's: its principals need the project's number",
+                         f'declare target "gcp" "NAME" {{ project_id = "{project}", project_number = "..." }} '
+                         "(it need not be granted on), or name the cluster's project of a gcp target")
+            ok = False
+    return ok
+
+
+# A GKE cluster's tokens (its issuer, the cluster's resource URL) and their Kubernetes subject.
+CLUSTER_ISSUER = re.compile(r"https://container\.googleapis\.com/v1/projects/(?P<project>[^/]+)/"
+                            r"(?:locations|zones)/[^/]+/clusters/[^/]+")
+KUBERNETES_SUBJECT = re.compile(r"system:serviceaccount:(?P<namespace>[^:]+):(?P<service_account>[^:]+)")
+
+
+def token_members(claims: dict, numbers: dict[str, str]) -> tuple[Check, list[str]]:
+    """Whether Google's pool of the cluster's project takes the token (a cluster of a project the spec
+    names), and the principals it then is: its service account's, and its namespace's principal set."""
+    issuer = CLUSTER_ISSUER.fullmatch(claims["iss"])
+    subject = KUBERNETES_SUBJECT.fullmatch(claims["sub"])
+    project = issuer and issuer["project"]
+    known = Check("iss", bool(issuer and subject and project in numbers),
+                  f"the token is from {claims['iss']!r} with sub {claims['sub']!r}; GKE's pools take a cluster's "
+                  "(https://container.googleapis.com/v1/projects/PROJECT/locations/L/clusters/C) Kubernetes service "
+                  f"accounts (system:serviceaccount:NS:SA), of the projects {sorted(numbers)!r}")
+    if not known.passed:
+        return known, []
+    pool = POOLS.format(number=numbers[project], project=project)
+    return known, [f"principal://{pool}/subject/ns/{subject['namespace']}/sa/{subject['service_account']}",
+                   f"principalSet://{pool}/namespace/{subject['namespace']}"]
