@@ -331,7 +331,7 @@ KINDS: dict[str, IssuerKind] = {
         IssuerKind("eks_pod_identity", "pods.eks.amazonaws.com", ("cluster", "namespace", "service_account"), (),
                    lambda f: f"cluster/{f['cluster']}/ns/{f['namespace']}/sa/{f['service_account']}", takes_url=False),
         IssuerKind("gke", "container.googleapis.com", ("project_id", "namespace"), (), _gke,
-                   one_of=("service_account", "all_service_accounts"), takes_url=False,
+                   one_of=("all_service_accounts", "service_account"), takes_url=False,
                    patterns=(("project_id", GCP_PROJECT, GCP_PROJECT_HINT),)),
         IssuerKind("gcp_service_account", "https://accounts.google.com", (), (), _other("unique_id"),
                    one_of=("workload", "unique_id"), takes_url=False),

@@ -363,8 +363,7 @@ def plan(model: Model, target: Target, report: Report) -> GCPPlan:
                   } if used_providers else {}  # GKE's pods need none
         if planned.account:
             output["service_account_email"] = ref(f"{planned.account.address}.email")
-        if output:
-            result.outputs[workload.name] = output
+        result.outputs[workload.name] = output or {"principal": one_or_list(sorted(members))}  # GKE's, bound directly
     for (kind, resource), members in sorted(planning.policies.items()):
         if len(members) > PRINCIPALS_PER_POLICY:
             report.error(target.pos, describe(target.path),
