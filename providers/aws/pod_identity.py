@@ -14,6 +14,7 @@ from typing import Callable
 
 from wiam.diagnostics import Report
 from wiam.document import describe
+from wiam.live import LiveObject
 from wiam.model import Identity, Target
 from wiam.names import short_hash, terraform_name
 from wiam.verdict import Check
@@ -140,3 +141,34 @@ def association_check(role_arn: str, found: list[Association], arn_of: Callable[
     associated = any((arn_of(a.key[0]), *a.key[1:]) == key for a in found)
     return Check("association", associated, f"no Pod Identity association of {key[0]!r} binds namespace "
                                              f"{key[1]!r} and service account {key[2]!r} to {role_arn}")
+
+
+LIVE_KIND = "pod_identity_association"
+
+
+def live_name(cluster: str, namespace: str, service_account: str) -> str:
+    return f"{cluster}/{namespace}/{service_account}"
+
+
+def live_state(role_arn: str, tags: dict[str, str], disable_session_tags: bool = False,
+               target_role_arn: str | None = None) -> dict:
+    """What drift compares of an association: the role, its tags, and the settings that would undo the
+    trust policy's pins (no session tags) or move the pod to another role (a target role)."""
+    return {"role_arn": role_arn, "tags": tags, "disable_session_tags": disable_session_tags,
+            "target_role_arn": target_role_arn}
+
+
+def read_associations(eks, clusters: list[str], wanted: set[tuple[str, str]], managed: tuple[str, str],
+                      paged, call) -> list[LiveObject]:
+    """The associations of the plan's clusters that it names, or that carry wiam's tag (extra otherwise)."""
+    found = []
+    for cluster in clusters:
+        for entry in paged(eks, "list_pod_identity_associations", "associations", clusterName=cluster):
+            name = live_name(cluster, entry["namespace"], entry["serviceAccount"])
+            detail = call(eks.describe_pod_identity_association, clusterName=cluster,
+                          associationId=entry["associationId"])["association"]
+            tags = detail.get("tags") or {}
+            if (LIVE_KIND, name) in wanted or tags.get(managed[0]) == managed[1]:
+                found.append(LiveObject(LIVE_KIND, name, live_state(
+                    detail["roleArn"], tags, bool(detail.get("disableSessionTags")), detail.get("targetRoleArn"))))
+    return found
