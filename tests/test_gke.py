@@ -120,3 +120,20 @@ def test_simulate_judges_the_cluster_token(tmp_path):
         assert [c.name for c in verdict.checks if not c.passed] == ["sub"], neighbour
     (verdict,) = simulate(model, dict(token("acme-clusters", "orders", "api"), iss="https://evil.example"), plans)
     assert not verdict.accepted and not verdict.checks[0].passed
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from(sorted(NUMBERS) + ["acme-else"]), st.sampled_from(["orders", "ci", "batch"]),
+       st.sampled_from(["api", "web"]))
+def test_simulate_agrees_with_the_evaluator(project, namespace, account):
+    workloads = {"a": ([gke("acme-prod", "orders", "api")], "direct"),
+                 "b": ([gke("acme-clusters", "orders", "web")], "service_account"),
+                 "c": ([gke("acme-prod", "batch")], "direct")}
+    with tempfile.TemporaryDirectory() as root:
+        folder = write_spec(Path(root), {"main.wiam.hcl": spec(workloads)})
+        model = load_model(str(folder))
+        module = compiled_files(folder)["main.tf.json"]
+    accepted = {expected_principal(v.workload, workloads[v.workload][1])
+                for v in simulate(model, token(project, namespace, account)) if v.accepted}
+    members = gke_members(token(project, namespace, account), NUMBERS) if project in NUMBERS else set()
+    assert accepted == gcp_principals_accepting(module, {}, AT, members)

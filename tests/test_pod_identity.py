@@ -147,3 +147,19 @@ def test_simulate_judges_the_session_tags_and_the_association(tmp_path):
     forged = dict(_session(arn("prod"), "orders", "api"), sub="system:serviceaccount:orders:other")
     (verdict,) = simulate(model, forged, plans)
     assert not verdict.accepted and "sub" in {c.name for c in verdict.checks if not c.passed}
+
+
+SPEC_TRIPLES = [("prod", "orders", "api"), ("prod", "orders", "web"), ("prod-2", "ci", "api")]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from(["prod", "prod-2", "prodx"]), st.sampled_from(["orders", "ci", "default"]),
+       st.sampled_from(["api", "web", "apix"]), st.sampled_from([REGION, "us-east-1"]))
+def test_simulate_agrees_with_the_evaluator(cluster, namespace, account, region):
+    with tempfile.TemporaryDirectory() as root:
+        folder = write_spec(Path(root), {"main.wiam.hcl": spec({f"w{i}": [pod(*t)] for i, t in enumerate(SPEC_TRIPLES)})})
+        model = load_model(str(folder))
+        compiled = module(folder)
+    accepted = {f"prod__{v.workload}" for v in simulate(model, _session(arn(cluster, region), namespace, account))
+                if v.accepted}
+    assert accepted == aws_roles_for_pod(compiled, arn(cluster, region), namespace, account)
