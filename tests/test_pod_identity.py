@@ -163,3 +163,16 @@ def test_simulate_agrees_with_the_evaluator(cluster, namespace, account, region)
     accepted = {f"prod__{v.workload}" for v in simulate(model, _session(arn(cluster, region), namespace, account))
                 if v.accepted}
     assert accepted == aws_roles_for_pod(compiled, arn(cluster, region), namespace, account)
+
+
+def test_a_disabled_issuer_refuses_its_service_accounts_only(tmp_path):
+    text = spec({"api": [pod("prod", "orders", "api"),
+                         pod("prod", "orders", "old").replace('issuer = "eks"', 'issuer = "old-eks"')]})
+    text = text.replace('issuer "github"', 'issuer "old-eks" {\n  kind = "eks_pod_identity"\n  disabled = true\n'
+                                           '  reason = "INC-8"\n}\nissuer "github"', 1)
+    compiled = module(write_spec(tmp_path, {"main.wiam.hcl": text}))
+    associations = compiled["resource"]["aws_eks_pod_identity_association"]
+    assert [a["service_account"] for a in associations.values()] == ["api"]
+    associations["rogue"] = dict(next(iter(associations.values())), service_account="old")
+    assert aws_roles_for_pod(compiled, arn("prod"), "orders", "old") == set()
+    assert aws_roles_for_pod(compiled, arn("prod"), "orders", "api") == {"prod__api"}

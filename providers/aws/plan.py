@@ -505,8 +505,7 @@ def _role(model: Model, target: Target, settings: TargetSettings, workload: Work
     resource = terraform_name(target.name, workload.name)
     pods = [i for i in workload.identities if pod_identity.is_pod(i)]
     trust = trust_policy(providers, [i for i in workload.identities if KINDS[i.issuer.kind].takes_url])
-    trust["Statement"] += pod_identity.statements(
-        settings.cluster_arn, pods, window_conditions)
+    trust["Statement"] += pod_identity.statements(settings.cluster_arn, pods, window_conditions)
     text = policy_json(trust)
     quota = settings.trust_policy_quota
     if len(text) > quota:

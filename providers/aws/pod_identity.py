@@ -31,6 +31,7 @@ ASSOCIATIONS_PER_CLUSTER = 5000
 
 
 def is_pod(identity: Identity) -> bool:
+    """Whether the identity is EKS Pod Identity's."""
     return identity.issuer.kind == KIND
 
 
@@ -49,22 +50,19 @@ def _tag_conditions(tags: dict[str, str]) -> dict[str, str]:
 
 
 def statements(arn_of: Callable[[str], str], identities: list[Identity], window_conditions) -> list[dict]:
-    """An Allow per active identity (its three tags together, and its window), and a Deny per disabled
-    one (all of its issuer's, when the issuer is disabled): one statement each, since a statement's
-    list of values would admit any cluster with any namespace of the lists."""
-    allows, denies = [], []
-    for identity in sorted(identities, key=lambda i: i.subject):
-        tags = session_tags(arn_of(fields(identity)["cluster"]), identity)
-        if identity.active:
-            condition = {"StringEquals": _tag_conditions(tags), **window_conditions(identity.window)}
-            allows.append({"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": ACTIONS,
-                           "Condition": condition})
-        else:
-            denied = {} if identity.issuer.disabled else {"Condition": {"StringEquals": _tag_conditions(tags)}}
-            denies.append({"Effect": "Deny", "Principal": {"Service": SERVICE}, "Action": ACTIONS, **denied})
-    for number, statement in enumerate(denies, 1):  # Sids must be unique within a policy
-        statement["Sid"] = f"WiamPodDisabled{number}"
-    return allows + [dict(sorted(d.items(), key=lambda kv: kv[0] != "Sid")) for d in denies]
+    """An Allow per active identity (its three tags together, and its window), and a Deny per one
+    refused by a kill switch (its own, its workload's or its issuer's): one statement each, since a
+    statement's lists of values would admit any cluster with any namespace of the lists, and every
+    issuer of the kind is the same service."""
+    ordered = sorted(identities, key=lambda i: i.subject)
+    tags = {i.subject: _tag_conditions(session_tags(arn_of(fields(i)["cluster"]), i)) for i in ordered}
+    allows = [{"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": ACTIONS,
+               "Condition": {"StringEquals": tags[i.subject], **window_conditions(i.window)}}
+              for i in ordered if i.active]
+    denies = [{"Sid": f"WiamPodDisabled{number}", "Effect": "Deny", "Principal": {"Service": SERVICE},
+               "Action": ACTIONS, "Condition": {"StringEquals": tags[i.subject]}}  # Sids: unique in a policy
+              for number, i in enumerate((i for i in ordered if not i.active), 1)]
+    return allows + denies
 
 
 @dataclass(frozen=True)

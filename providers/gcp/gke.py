@@ -81,3 +81,12 @@ def token_members(claims: dict, numbers: dict[str, str]) -> tuple[Check, list[st
     pool = POOLS.format(number=numbers[project], project=project)
     return known, [f"principal://{pool}/subject/ns/{subject['namespace']}/sa/{subject['service_account']}",
                    f"principalSet://{pool}/namespace/{subject['namespace']}"]
+
+
+def path_checks(found: tuple[Check, list[str]], members: set[str]) -> tuple[tuple[Check, ...], str | None]:
+    """GKE's way to a principal bound to `members` (token_members' verdict and principals): its checks,
+    and the member the token is there (None if it is none of them)."""
+    known, principals = found
+    bound = next((m for m in principals if m in members), None)
+    return (known, Check("sub", bound is not None, f"the token is {principals!r}, the principal is bound "
+                                                  f"to {sorted(members)!r}")), bound

@@ -141,9 +141,8 @@ def simulate(plan: GCPPlan, claims: dict) -> list[Verdict]:
         paths = [checks + (_bound(p, claims, members, settings),)
                  + _window_checks(planned[workload], _mapped(p, claims, settings), plan.at) for p, checks in providers]
         if pooled[1] or any(map(gke.is_member, members)):  # GKE's token, or GKE's principals
-            paths += [(pooled[0], Check("sub", bool(members & set(pooled[1])), f"the token is {pooled[1]!r}, the "
-                                        f"principal is bound to {sorted(members)!r}"))
-                      + _window_checks(planned[workload], next((m for m in pooled[1] if m in members), None), plan.at)]
+            checks, member = gke.path_checks(pooled, members)
+            paths.append(checks + _window_checks(planned[workload], member, plan.at))
         checks = closest(paths, NO_PROVIDER)
         verdicts.append(Verdict(CLOUD, plan.target, workload, principal.name, principal.node, checks))
     return verdicts
