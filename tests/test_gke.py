@@ -137,3 +137,15 @@ def test_simulate_agrees_with_the_evaluator(project, namespace, account):
                 for v in simulate(model, token(project, namespace, account)) if v.accepted}
     members = gke_members(token(project, namespace, account), NUMBERS) if project in NUMBERS else set()
     assert accepted == gcp_principals_accepting(module, {}, AT, members)
+
+
+def test_service_account_mode_binds_the_documented_member_and_refuses_a_namespace(tmp_path):
+    module = compiled_files(write_spec(tmp_path / "ok", {"main.wiam.hcl": spec(
+        {"api": ([gke("acme-clusters", "orders", "api")], "service_account")})}))["main.tf.json"]
+    (binding,) = module["resource"]["google_service_account_iam_member"].values()
+    assert (binding["role"], binding["member"]) == ("roles/iam.workloadIdentityUser",
+                                                    "serviceAccount:acme-clusters.svc.id.goog[orders/api]")
+    text = spec({"batch": ([gke("acme-prod", "batch")], "service_account")})
+    (error,) = spec_errors(write_spec(tmp_path / "refused", {"main.wiam.hcl": text}))
+    assert "cannot act as a service account" in error.message and error.hint.startswith('set mode = "direct"')
+    assert error.pos.line == HEAD.count("\n") + 6

@@ -176,9 +176,9 @@ KUBERNETES = json.dumps({
                               "not_before": "2026-11-01T00:00:00Z", "expires": "2027-01-01T00:00:00Z", "reason": "move"}],
                 "grant": {"aws": {"prod": {"actions": ["s3:GetObject"], "resources": ["arn:aws:s3:::b/*"]}}}},
         **{f"gke-{mode}": {"identity": [{"issuer": "gke", "project_id": "acme-prod", "namespace": mode.replace("_", "-"),
-                                         "service_account": "a"},
-                                        {"issuer": "gke", "project_id": "acme-prod", "namespace": "all",
-                                         "all_service_accounts": True}],
+                                         "service_account": "a"}] + [{"issuer": "gke", "project_id": "acme-prod",
+                                                                      "namespace": "all", "all_service_accounts": True}
+                                                                     ] * (mode == "direct"),
                            "grant": {"gcp": {"prod": {"roles": ["roles/storage.objectViewer"], "mode": mode,
                                                       "resource": "projects/_/buckets/acme-b"}}}}
            for mode in ("direct", "service_account")}}})

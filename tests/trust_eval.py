@@ -209,12 +209,14 @@ def _member_bindings(module: dict):
 
 def gke_members(claims: dict, numbers: dict[str, str]) -> set[str]:
     """What a GKE cluster's Kubernetes service account token is to IAM: its project's Google-managed pool
-    PROJECT.svc.id.goog (by the project's number) names the service account, and the namespace's principal
-    set holds it. iss is the cluster's URL, .../v1/projects/PROJECT/locations/L/clusters/C."""
+    PROJECT.svc.id.goog (by the project's number) names the service account, also in the older form
+    serviceAccount:PROJECT.svc.id.goog[NS/SA] that service accounts' workloadIdentityUser bindings use, and
+    the namespace's principal set holds it. iss is the cluster's URL, .../v1/projects/PROJECT/locations/L/clusters/C."""
     project = claims["iss"].split("/v1/projects/", 1)[1].split("/", 1)[0]
     namespace, account = claims["sub"].removeprefix("system:serviceaccount:").split(":")
     pool = f"iam.googleapis.com/projects/{numbers[project]}/locations/global/workloadIdentityPools/{project}.svc.id.goog"
-    return {f"principal://{pool}/subject/ns/{namespace}/sa/{account}", f"principalSet://{pool}/namespace/{namespace}"}
+    return {f"principal://{pool}/subject/ns/{namespace}/sa/{account}", f"principalSet://{pool}/namespace/{namespace}",
+            f"serviceAccount:{project}.svc.id.goog[{namespace}/{account}]"}
 
 
 def gcp_principals_accepting(module: dict, claims: dict, at: datetime | None = None,

@@ -1,8 +1,9 @@
 """GKE workloads (issuer kind gke): Workload Identity Federation for GKE, whose Google-managed pool
 PROJECT_ID.svc.id.goog (of the cluster's project) names each Kubernetes service account. A workload's
-roles are bound to that principal directly (or, in service_account mode, workloadIdentityUser on its
-account is): no pool or provider is created. A namespace-wide principal set only when the identity
-asks for it with all_service_accounts = true (IAM principal identifiers, "Kubernetes service accounts")."""
+roles are bound to that principal directly, or in service_account mode its account's
+workloadIdentityUser is, to the member form GKE documents for that (serviceAccount:PROJECT_ID.svc.id.goog
+[NS/SA]): no pool or provider is created. A namespace-wide principal set only when the identity asks
+for it with all_service_accounts = true, and only bound directly (it has no such member form)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import re
 
 from wiam.diagnostics import Report
 from wiam.document import describe
-from wiam.model import Identity, Model
+from wiam.model import Grant, Identity, Model, Workload
 from wiam.verdict import Check
 
 KIND = "gke"
@@ -24,7 +25,7 @@ def is_gke(identity: Identity) -> bool:
 
 def is_member(member: str) -> bool:
     """Whether a member is of a GKE pool (pool IDs wiam gives hold no dot)."""
-    return ".svc.id.goog/" in member
+    return ".svc.id.goog/" in member or ".svc.id.goog[" in member
 
 
 def namespace_wide(identity: Identity) -> bool:
@@ -36,27 +37,39 @@ def project_numbers(model: Model) -> dict[str, str]:
     return {t.settings["project_id"]: t.settings["project_number"] for t in model.targets_of("gcp")}
 
 
-def member(identity: Identity, numbers: dict[str, str]) -> str:
-    """The principal (or, namespace-wide, the principal set) of the identity's Kubernetes service account."""
+def member(identity: Identity, numbers: dict[str, str], impersonating: bool = False) -> str:
+    """The principal (or, namespace-wide, the principal set) of the identity's Kubernetes service account;
+    impersonating: as a service account's workloadIdentityUser binding names it."""
     fields = dict(identity.claims)
-    pool = POOLS.format(number=numbers[fields["project_id"]], project=fields["project_id"])
+    project, namespace = fields["project_id"], fields["namespace"]
     if namespace_wide(identity):
-        return f"principalSet://{pool}/namespace/{fields['namespace']}"
-    return f"principal://{pool}/subject/ns/{fields['namespace']}/sa/{fields['service_account']}"
+        return f"principalSet://{POOLS.format(number=numbers[project], project=project)}/namespace/{namespace}"
+    if impersonating:
+        return f"serviceAccount:{project}.svc.id.goog[{namespace}/{fields['service_account']}]"
+    return (f"principal://{POOLS.format(number=numbers[project], project=project)}/subject/ns/{namespace}"
+            f"/sa/{fields['service_account']}")
 
 
-def check(model: Model, identities: list[Identity], report: Report) -> bool:
-    """Every cluster project is one a gcp target names (with its number); False after an error."""
+def check(model: Model, grants: list[tuple[Workload, Grant]], impersonates, report: Report) -> bool:
+    """Every cluster project is one a gcp target names (with its number), and a namespace is bound
+    directly; False after an error. impersonates(grant): whether the grant is in service_account mode."""
     numbers, ok = project_numbers(model), True
-    for identity in identities:
-        project = dict(identity.claims)["project_id"]
-        if project not in numbers:
-            report.error(model.where(("workload", identity.workload, "identity", identity.index, "project_id")),
-                         describe(("workload", identity.workload, "identity", identity.index)),
-                         f"project {project!r} is no gcp target's: its principals need the project's number",
-                         f'declare target "gcp" "NAME" {{ project_id = "{project}", project_number = "..." }} '
-                         "(it need not be granted on), or name the cluster's project of a gcp target")
-            ok = False
+    for workload, grant in grants:
+        for identity in filter(is_gke, workload.identities):
+            path = ("workload", identity.workload, "identity", identity.index)
+            project = dict(identity.claims)["project_id"]
+            if project not in numbers:
+                report.error(model.where(path + ("project_id",)), describe(path),
+                             f"project {project!r} is no gcp target's: its principals need the project's number",
+                             f'declare target "gcp" "NAME" {{ project_id = "{project}", project_number = "..." }} '
+                             "(it need not be granted on), or name the cluster's project of a gcp target")
+                ok = False
+            if namespace_wide(identity) and impersonates(grant):
+                report.error(model.where(path + (ALL_SERVICE_ACCOUNTS,)), describe(path),
+                             f"a namespace's service accounts cannot act as a service account (grant \"gcp\" "
+                             f"{grant.target!r} of workload {workload.name!r} is in service_account mode)",
+                             'set mode = "direct" on the grant, or name one service_account')
+                ok = False
     return ok
 
 
@@ -80,7 +93,8 @@ def token_members(claims: dict, numbers: dict[str, str]) -> tuple[Check, list[st
         return known, []
     pool = POOLS.format(number=numbers[project], project=project)
     return known, [f"principal://{pool}/subject/ns/{subject['namespace']}/sa/{subject['service_account']}",
-                   f"principalSet://{pool}/namespace/{subject['namespace']}"]
+                   f"principalSet://{pool}/namespace/{subject['namespace']}",
+                   f"serviceAccount:{project}.svc.id.goog[{subject['namespace']}/{subject['service_account']}]"]
 
 
 def path_checks(found: tuple[Check, list[str]], members: set[str]) -> tuple[tuple[Check, ...], str | None]:

@@ -340,7 +340,7 @@ def plan(model: Model, target: Target, report: Report) -> GCPPlan:
         result.pool = Pool(POOL, target.name, settings.pool_id)
     _check_subjects(target, settings, identities, report)
     result.providers = _providers(model, target, identities, report)
-    if not gke.check(model, [i for w, _ in grants for i in w.identities if gke.is_gke(i)], report):
+    if not gke.check(model, grants, lambda g: GrantSettings.of(g.settings).mode == SERVICE_ACCOUNT, report):
         return result
     numbers = result.projects = gke.project_numbers(model)
     term_provider = {(p.issuer, p.audience, term): p.address for p in result.providers for term in p.terms}
@@ -352,10 +352,11 @@ def plan(model: Model, target: Target, report: Report) -> GCPPlan:
         # A disabled identity leaves the bindings; a disabled issuer's provider is disabled instead
         # (GKE's has none: its identities leave them too).
         bound = [i for i in workload.identities if not i.disabled and not (gke.is_gke(i) and i.issuer.disabled)]
-        members = [_member(settings, numbers, i) for i in bound]
+        impersonating = GrantSettings.of(grant.settings).mode == SERVICE_ACCOUNT
+        members = [_member(settings, numbers, i, impersonating) for i in bound]
         used_providers = sorted({term_provider[(*_group(i)[:2], _term(i))] for i in workload.identities
                                  if not gke.is_gke(i)})
-        windows = _member_windows(target, settings, numbers, bound, report)  # one per subject
+        windows = _member_windows(target, bound, members, report)  # one per subject
         planned = planning.workload(workload, grant, windows, used_providers)
         result.workloads.append(planned)
         result.principals[workload.name] = _principal(target, settings, planned, bound, members)
@@ -410,18 +411,18 @@ def _check_conditions(target: Target, planned: list[WorkloadPlan], report: Repor
                          "give the workloads sharing this subject fewer distinct windows, or distinct subjects")
 
 
-def _member(settings: TargetSettings, numbers: dict[str, str], identity: Identity) -> str:
-    """The principal a workload's roles (or workloadIdentityUser) are bound to for this identity."""
-    return gke.member(identity, numbers) if gke.is_gke(identity) else settings.principal(mapped_subject(identity))
+def _member(settings: TargetSettings, numbers: dict[str, str], identity: Identity, impersonating: bool) -> str:
+    """The principal a workload's roles (or its account's workloadIdentityUser) are bound to for this identity."""
+    if gke.is_gke(identity):
+        return gke.member(identity, numbers, impersonating)
+    return settings.principal(mapped_subject(identity))
 
 
-def _member_windows(target: Target, settings: TargetSettings, numbers: dict[str, str], bound: list[Identity],
-                    report: Report) -> dict[str, Window]:
-    """Each member a workload binds, once, with the window of its identities: identities that map
-    to one principal are one to GCP, so they must share a window."""
+def _member_windows(target: Target, bound: list[Identity], members: list[str], report: Report) -> dict[str, Window]:
+    """Each member a workload binds (bound's, in order), once, with the window of its identities:
+    identities that map to one principal are one to GCP, so they must share a window."""
     first: dict[str, Identity] = {}
-    for identity in bound:
-        member = _member(settings, numbers, identity)
+    for identity, member in zip(bound, members):
         other = first.setdefault(member, identity)
         if other.window != identity.window:
             report.error(identity.pos, describe(("workload", identity.workload, "identity", identity.index)),
