@@ -66,8 +66,8 @@ def check(model: Model, grants: list[tuple[Workload, Grant]], impersonates, repo
                 ok = False
             if namespace_wide(identity) and impersonates(grant):
                 report.error(model.where(path + (ALL_SERVICE_ACCOUNTS,)), describe(path),
-                             f"a namespace's service accounts cannot act as a service account (grant \"gcp\" "
-                             f"{grant.target!r} of workload {workload.name!r} is in service_account mode)",
+                             f"a namespace's service accounts cannot act as a service account "
+                             f"({describe(grant.path)} is in service_account mode)",
                              'set mode = "direct" on the grant, or name one service_account')
                 ok = False
     return ok
