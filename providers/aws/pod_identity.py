@@ -21,11 +21,10 @@ from wiam.verdict import Check
 
 KIND = "eks_pod_identity"
 SERVICE = "pods.eks.amazonaws.com"
-ACTIONS = ["sts:AssumeRole", "sts:TagSession"]
+ACTIONS = ("sts:AssumeRole", "sts:TagSession")
 ASSOCIATION_KIND = "aws_eks_pod_identity_association"
 # The session tags EKS Pod Identity sets on each AssumeRole, by what they pin (pod-id-abac.html).
 CLUSTER_TAG, NAMESPACE_TAG, ACCOUNT_TAG = "eks-cluster-arn", "kubernetes-namespace", "kubernetes-service-account"
-TAGS = (CLUSTER_TAG, NAMESPACE_TAG, ACCOUNT_TAG)
 # EKS service quotas: Pod Identity associations per cluster.
 ASSOCIATIONS_PER_CLUSTER = 5000
 
@@ -56,11 +55,11 @@ def statements(arn_of: Callable[[str], str], identities: list[Identity], window_
     issuer of the kind is the same service."""
     ordered = sorted(identities, key=lambda i: i.subject)
     tags = {i.subject: _tag_conditions(session_tags(arn_of(fields(i)["cluster"]), i)) for i in ordered}
-    allows = [{"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": ACTIONS,
+    allows = [{"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": list(ACTIONS),
                "Condition": {"StringEquals": tags[i.subject], **window_conditions(i.window)}}
               for i in ordered if i.active]
     denies = [{"Sid": f"WiamPodDisabled{number}", "Effect": "Deny", "Principal": {"Service": SERVICE},
-               "Action": ACTIONS, "Condition": {"StringEquals": tags[i.subject]}}  # Sids: unique in a policy
+               "Action": list(ACTIONS), "Condition": {"StringEquals": tags[i.subject]}}  # Sids: unique in a policy
               for number, i in enumerate((i for i in ordered if not i.active), 1)]
     return allows + denies
 
