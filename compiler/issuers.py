@@ -279,6 +279,12 @@ def _kubernetes(fields: dict[str, Any]) -> str:
     return f"system:serviceaccount:{fields['namespace']}:{fields['service_account']}"
 
 
+def _gke(fields: dict[str, Any]) -> str:
+    """A Kubernetes service account in its project's pool, or (all_service_accounts) its whole namespace."""
+    namespace = f"{fields['project_id']}.svc.id.goog/ns/{fields['namespace']}"
+    return namespace if fields.get("all_service_accounts") else f"{namespace}/sa/{fields['service_account']}"
+
+
 def _terraform_cloud(fields: dict[str, Any]) -> str:
     return (f"organization:{fields['organization']}:project:{fields['project']}"
             f":workspace:{fields['workspace']}:run_phase:{fields['run_phase']}")
@@ -325,9 +331,9 @@ KINDS: dict[str, IssuerKind] = {
         # Workloads the clouds identify themselves (issue 20): no issuer URL, one cloud or several.
         IssuerKind("eks_pod_identity", "pods.eks.amazonaws.com", ("cluster", "namespace", "service_account"), (),
                    lambda f: f"cluster/{f['cluster']}/ns/{f['namespace']}/sa/{f['service_account']}", takes_url=False),
-        IssuerKind("gke", "container.googleapis.com", ("project_id", "namespace", "service_account"), (),
-                   lambda f: f"{f['project_id']}.svc.id.goog/ns/{f['namespace']}/sa/{f['service_account']}",
-                   takes_url=False, patterns=(("project_id", GCP_PROJECT, GCP_PROJECT_HINT),)),
+        IssuerKind("gke", "container.googleapis.com", ("project_id", "namespace"), (), _gke,
+                   one_of=("all_service_accounts", "service_account"), takes_url=False,
+                   patterns=(("project_id", GCP_PROJECT, GCP_PROJECT_HINT),)),
         IssuerKind("gcp_service_account", "https://accounts.google.com", (), (), _other("unique_id"),
                    one_of=("workload", "unique_id"), takes_url=False),
         IssuerKind("azure_managed_identity", "https://login.microsoftonline.com/{tenant_id}/v2.0", (), (),

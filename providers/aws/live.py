@@ -1,6 +1,6 @@
-"""Live AWS, read-only through boto3: the OIDC providers and roles a target's plan
-creates (trust policy, inline policies, attached policies, tags), and the same objects read from
-the account. wiam's own objects carry the tag managed-by = wiam; a tagged object the spec does not
+"""Live AWS, read-only through boto3: the OIDC providers, roles and EKS Pod Identity associations a
+target's plan creates (trust policy, inline policies, attached policies, tags), and the same objects
+read from the account (the associations of the clusters the plan names). wiam's own objects carry the tag managed-by = wiam; a tagged object the spec does not
 compile to is extra."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from wiam.live import (DENIED, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, WR
 from wiam.model import Model, Target, host_path
 from wiam.schema import grant_pattern, packaged
 
+from . import pod_identity
 from .catalog import problem
 from .plan import INLINE_POLICY_NAME, AWSPlan
 from .settings import DEFAULT_AUDIENCE, TargetSettings, grant_role_name
@@ -34,7 +35,7 @@ _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 class Connection:
     session: Any = None  # boto3.Session; None: boto3's default chain, made when first used
 
-    def client(self, service: str):
+    def client(self, service: str, region: str | None = None):
         """Short timeouts and few retries: an unreachable endpoint fails the target in seconds. A missing
         profile or a malformed region fails the target too, as a refusal does."""
         from botocore.config import Config
@@ -42,7 +43,7 @@ class Connection:
             if self.session is None:
                 import boto3
                 self.session = boto3.Session()
-            return self.session.client(service, config=Config(connect_timeout=5, read_timeout=30,
+            return self.session.client(service, region_name=region, config=Config(connect_timeout=5, read_timeout=30,
                                                               retries={"mode": "standard", "max_attempts": 3}))
 
 
@@ -100,6 +101,8 @@ def expected(plan: AWSPlan) -> list[LiveObject]:
         found.append(LiveObject("role", role.name, _role_state(
             role.assume_role_policy, role.description, role.tags, role.max_session_duration,
             role.permissions_boundary, inline, [a.arn for a in role.attachments])))
+        found += [LiveObject(pod_identity.LIVE_KIND, pod_identity.live_name(*a.key), pod_identity.live_state(
+            role.arn, role.tags)) for a in role.associations]
     return found
 
 
@@ -174,6 +177,10 @@ def read(plan: AWSPlan, expected: list[LiveObject], connection: Connection) -> l
             detail["AssumeRolePolicyDocument"], detail.get("Description"), _tags(detail.get("Tags")),
             detail.get("MaxSessionDuration"), (detail.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
             inline, attached)))
+    clusters = sorted({a.key[0] for role in plan.roles for a in role.associations})
+    if clusters:
+        found += pod_identity.read_associations(connection.client("eks", plan.settings.region), clusters, wanted,
+                                                MANAGED, _paged, _call)
     return found
 
 

@@ -16,6 +16,7 @@ from wiam.plan import Principal, TargetPlan
 from wiam.terraform import one_or_list, policy_json, provider_alias, ref
 from wiam import windows
 
+from . import pod_identity
 from .settings import CLOUD, DEFAULT_AUDIENCE, TERRAFORM_PROVIDER, GrantSettings, TargetSettings, grant_role_name
 
 # Documented IAM quotas (IAM and AWS STS quotas page).
@@ -147,6 +148,7 @@ class Role:
     # When its permissions hold (permission_window): the trust policy's windows bound only when a
     # session begins, this every request of it.
     window: Window = ALWAYS
+    associations: list[pod_identity.Association] = field(default_factory=list)  # its eks_pod_identity identities'
 
     @property
     def adopted(self) -> bool:
@@ -468,7 +470,8 @@ def plan(model: Model, target: Target, report: Report) -> AWSPlan:
     audiences: dict[str, set[str]] = {}
     for workload, _ in grants:
         for identity in workload.identities:
-            audiences.setdefault(identity.issuer.name, set()).add(identity.audience_for(DEFAULT_AUDIENCE))
+            if KINDS[identity.issuer.kind].takes_url:  # the others need no OIDC provider
+                audiences.setdefault(identity.issuer.name, set()).add(identity.audience_for(DEFAULT_AUDIENCE))
     providers = oidc_providers(model, target, settings, audiences, report)
     result = AWSPlan(CLOUD, target.name, block=target, settings=settings, alias=provider_alias(TERRAFORM_PROVIDER[0], target.name),
                      oidc_providers=_created(model, target, providers, audiences, report), at=model.at)
@@ -497,6 +500,7 @@ def plan(model: Model, target: Target, report: Report) -> AWSPlan:
         result.principals[workload.name] = Principal(CLOUD, target.name, workload.name, "role", role.name,
                                                      role.trust, {"arn": role.arn})
         result.outputs[workload.name] = {"role_arn": ref(f"{role.address}.arn")}
+    pod_identity.check(target, [a for role in result.roles for a in role.associations], report)
     return result
 
 
@@ -504,7 +508,9 @@ def _role(model: Model, target: Target, settings: TargetSettings, workload: Work
           grant_settings: GrantSettings, window: Window, providers: dict[str, OidcProvider], addresses: dict[str, str],
           taken: set[str], report: Report) -> Role:
     resource = terraform_name(target.name, workload.name)
-    trust = trust_policy(providers, workload.identities)
+    pods = [i for i in workload.identities if pod_identity.is_pod(i)]
+    trust = trust_policy(providers, [i for i in workload.identities if KINDS[i.issuer.kind].takes_url])
+    trust["Statement"] += pod_identity.statements(settings.cluster_arn, pods, window_conditions)
     text = policy_json(trust)
     quota = settings.trust_policy_quota
     if len(text) > quota:
@@ -531,4 +537,4 @@ def _role(model: Model, target: Target, settings: TargetSettings, workload: Work
     return Role(workload, grant, grant_settings, resource, name, settings.role_arn(name), trust, text,
                 workload.tags(), sorted({addresses[i] for i in used}), workload.description or None,
                 None if duration is None else parse_duration(duration), grant_settings.permissions_boundary,
-                inline, attachments, window)
+                inline, attachments, window, pod_identity.associations(resource, pods))

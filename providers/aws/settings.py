@@ -45,6 +45,10 @@ class TargetSettings:
     def role_arn(self, role: str) -> str:
         return f"arn:{self.partition}:iam::{self.account_id}:role/{role}"
 
+    def cluster_arn(self, cluster: str) -> str:
+        """An EKS cluster of the target's account and region."""
+        return f"arn:{self.partition}:eks:{self.region}:{self.account_id}:cluster/{cluster}"
+
     def oidc_provider_arn(self, host_path: str) -> str:
         return f"arn:{self.partition}:iam::{self.account_id}:oidc-provider/{host_path}"
 

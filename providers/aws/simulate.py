@@ -14,6 +14,7 @@ from wiam.diagnostics import quote
 from wiam.model import Window
 from wiam.verdict import Check, Verdict, audiences, closest
 
+from . import pod_identity
 from .plan import CURRENT_TIME, FROM, UNTIL, AWSPlan
 from .settings import CLOUD
 
@@ -69,8 +70,13 @@ def simulate(plan: AWSPlan, claims: dict) -> list[Verdict]:
     verdicts = []
     for role in plan.roles:
         allows, denied = [], False
+        association = pod_identity.association_check(role.arn, role.associations, plan.settings.cluster_arn, claims)
         for statement in role.trust["Statement"]:
-            checks = _statement_checks(statement, host, claims, client_ids, at)
+            if "Service" in statement["Principal"]:  # EKS Pod Identity's
+                checks = pod_identity.statement_checks(statement, claims) + [association] + time_check(
+                    statement_window(statement.get("Condition", {})), at, "the role admits this service account")
+            else:
+                checks = _statement_checks(statement, host, claims, client_ids, at)
             if statement["Effect"] == "Deny":
                 denied = denied or all(c.passed for c in checks)
             else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from wiam.terraform import Module, ref
 
+from .pod_identity import ASSOCIATION_KIND
 from .plan import INLINE_POLICY_NAME, OIDC_PROVIDER_KIND, ROLE_KIND, AWSPlan, Role
 from .settings import TERRAFORM_PROVIDER
 
@@ -38,3 +39,8 @@ def _emit_role(alias: str, role: Role, module: Module) -> None:
     for attachment in role.attachments:
         module.resource("aws_iam_role_policy_attachment", attachment.resource, {
             "provider": alias, "role": ref(f"{role.address}.name"), "policy_arn": attachment.arn})
+    for association in role.associations:
+        cluster, namespace, service_account = association.key
+        module.resource(ASSOCIATION_KIND, association.resource, {
+            "provider": alias, "cluster_name": cluster, "namespace": namespace, "service_account": service_account,
+            "role_arn": ref(f"{role.address}.arn"), "tags": role.tags})

@@ -8,7 +8,7 @@ import wiam.schema
 from wiam.issuers import OIDC_KINDS
 from wiam.provider import Endpoint, Example
 
-from . import discover, live, permissions
+from . import discover, gke, live, permissions
 from .graph import graph, link_principals, reach
 from .plan import CLOUD, plan
 from .rules import RULES
@@ -26,6 +26,7 @@ EXAMPLE = Example(target={"project_id": "acme-prod", "project_number": "12345678
                   grant={"roles": ["roles/storage.objectViewer"], "resource": "projects/_/buckets/acme-artifacts"})
 DATA_PACKAGES: tuple[str, ...] = ()
 KINDS = OIDC_KINDS  # the issuer kinds its trust accepts
+KINDS = KINDS | {gke.KIND}  # Workload Identity Federation for GKE
 schema = functools.partial(wiam.schema.packaged, __name__)
 
 __all__ = ["CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "discover", "emit", "graph",

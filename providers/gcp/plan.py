@@ -18,6 +18,7 @@ from wiam.plan import Principal, TargetPlan
 from wiam.terraform import Expr, one_or_list, provider_alias, ref
 from wiam.windows import described, narrowest, text
 
+from . import gke
 from .settings import DIRECT, SERVICE_ACCOUNT, TERRAFORM_PROVIDER, GrantSettings, TargetSettings, provider_id
 
 CLOUD = "gcp"
@@ -324,6 +325,7 @@ class GCPPlan(TargetPlan):
     providers: list[PoolProvider] = field(default_factory=list)
     workloads: list[WorkloadPlan] = field(default_factory=list)  # those with identities
     at: datetime | None = None  # the model's moment: when simulate presents a token
+    projects: dict[str, str] = field(default_factory=dict)  # GKE's pools: project ID -> number
 
 
 def plan(model: Model, target: Target, report: Report) -> GCPPlan:
@@ -333,28 +335,36 @@ def plan(model: Model, target: Target, report: Report) -> GCPPlan:
     grants = model.grants_on(target)
     if not grants:
         return result
-    result.pool = Pool(POOL, target.name, settings.pool_id)
-    identities = [i for workload, _ in grants for i in workload.identities]
+    identities = [i for workload, _ in grants for i in workload.identities if not gke.is_gke(i)]
+    if identities:  # GKE's identities are of Google's pool
+        result.pool = Pool(POOL, target.name, settings.pool_id)
     _check_subjects(target, settings, identities, report)
     result.providers = _providers(model, target, identities, report)
+    if not gke.check(model, grants, lambda g: GrantSettings.of(g.settings).mode == SERVICE_ACCOUNT, report):
+        return result
+    numbers = result.projects = gke.project_numbers(model)
     term_provider = {(p.issuer, p.audience, term): p.address for p in result.providers for term in p.terms}
 
     planning = _Planning(model, target, settings, report)
     for workload, grant in grants:
         if not workload.identities:
             continue
-        # A disabled identity leaves the bindings; a disabled issuer's provider is disabled instead.
-        bound = [i for i in workload.identities if not i.disabled]
-        members = [settings.principal(mapped_subject(i)) for i in bound]
-        used_providers = sorted({term_provider[(*_group(i)[:2], _term(i))] for i in workload.identities})
-        windows = _member_windows(target, settings, bound, report)  # one per subject
+        # A disabled identity leaves the bindings; a disabled issuer's provider is disabled instead
+        # (GKE's has none: its identities leave them too).
+        bound = [i for i in workload.identities if not i.disabled and not (gke.is_gke(i) and i.issuer.disabled)]
+        impersonating = GrantSettings.of(grant.settings).mode == SERVICE_ACCOUNT
+        members = [_member(settings, numbers, i, impersonating) for i in bound]
+        used_providers = sorted({term_provider[(*_group(i)[:2], _term(i))] for i in workload.identities
+                                 if not gke.is_gke(i)})
+        windows = _member_windows(target, bound, members, report)  # one per subject
         planned = planning.workload(workload, grant, windows, used_providers)
         result.workloads.append(planned)
         result.principals[workload.name] = _principal(target, settings, planned, bound, members)
-        output = {"workload_identity_provider": one_or_list([ref(f"{p}.name") for p in used_providers])}
+        output = {"workload_identity_provider": one_or_list([ref(f"{p}.name") for p in used_providers])
+                  } if used_providers else {}  # GKE's pods need none
         if planned.account:
             output["service_account_email"] = ref(f"{planned.account.address}.email")
-        result.outputs[workload.name] = output
+        result.outputs[workload.name] = output or {"principal": one_or_list(sorted(members))}  # GKE's, bound directly
     for (kind, resource), members in sorted(planning.policies.items()):
         if len(members) > PRINCIPALS_PER_POLICY:
             report.error(target.pos, describe(target.path),
@@ -401,13 +411,18 @@ def _check_conditions(target: Target, planned: list[WorkloadPlan], report: Repor
                          "give the workloads sharing this subject fewer distinct windows, or distinct subjects")
 
 
-def _member_windows(target: Target, settings: TargetSettings, bound: list[Identity],
-                    report: Report) -> dict[str, Window]:
-    """Each member a workload binds, once, with the window of its identities: identities that map
-    to one principal are one to GCP, so they must share a window."""
+def _member(settings: TargetSettings, numbers: dict[str, str], identity: Identity, impersonating: bool) -> str:
+    """The principal a workload's roles (or its account's workloadIdentityUser) are bound to for this identity."""
+    if gke.is_gke(identity):
+        return gke.member(identity, numbers, impersonating)
+    return settings.principal(mapped_subject(identity))
+
+
+def _member_windows(target: Target, bound: list[Identity], members: list[str], report: Report) -> dict[str, Window]:
+    """Each member a workload binds (bound's, in order), once, with the window of its identities:
+    identities that map to one principal are one to GCP, so they must share a window."""
     first: dict[str, Identity] = {}
-    for identity in bound:
-        member = settings.principal(mapped_subject(identity))
+    for identity, member in zip(bound, members):
         other = first.setdefault(member, identity)
         if other.window != identity.window:
             report.error(identity.pos, describe(("workload", identity.workload, "identity", identity.index)),

@@ -1,4 +1,4 @@
-"""GCP analysis rules: basic roles, escalation permissions and project-wide grants."""
+"""GCP analysis rules: basic roles, escalation permissions, project-wide grants and namespace-wide GKE principals."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from wiam.findings import Context, Rule, rule
 from wiam.document import describe
 from wiam.model import Grant
 
-from . import catalog
+from . import catalog, gke
 from .permissions import BASIC_ROLES, IMPERSONATION, POOL_TAKEOVER
 
 RULES: list[Rule] = []
@@ -105,3 +105,26 @@ def _admin_roles(rule: Rule, context: Context):
             return None
         return f"{role} administers its service across the project"
     return _role_findings(rule, context, select)
+
+
+@rule(RULES, "GCP110", "gke-namespace-principal-set", "medium", "Every service account of a GKE namespace",
+      """A gke identity with all_service_accounts = true binds the namespace's principal set: every
+      Kubernetes service account of that namespace, in every cluster of the project, including ones
+      created later by anyone who can create service accounts there, gets the workload's access.""",
+      """Name the one Kubernetes service account the workload runs as (service_account = "...") instead
+      of all_service_accounts.""")
+def _gke_namespace_wide(rule: Rule, context: Context):
+    for name, workload in sorted(context.model.workloads.items()):
+        if not any(grant.cloud == "gcp" for grant in workload.grants):
+            continue
+        for identity in workload.identities:
+            if gke.is_gke(identity) and gke.namespace_wide(identity):
+                namespace = dict(identity.claims)["namespace"]
+                yield rule.finding(context.model.where(identity_path(identity) + (gke.ALL_SERVICE_ACCOUNTS,)),
+                                   describe(identity_path(identity)),
+                                   f"every Kubernetes service account of namespace {namespace!r} "
+                                   f"({identity.subject}) acts as workload {name!r}", workload=name)
+
+
+def identity_path(identity) -> tuple:
+    return ("workload", identity.workload, "identity", identity.index)

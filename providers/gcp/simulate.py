@@ -13,6 +13,7 @@ from wiam.issuers import claim_holds
 from wiam.verdict import Check, Verdict, audiences, closest
 from wiam.windows import described, holds, text
 
+from . import gke
 from .plan import ATTRIBUTE_MAPPING, CLOUD, GCPPlan, PoolProvider, Term, WorkloadPlan
 from .settings import TargetSettings
 
@@ -130,14 +131,18 @@ def _window_checks(planned: WorkloadPlan, member: str, at: datetime | None) -> t
 def simulate(plan: GCPPlan, claims: dict) -> list[Verdict]:
     settings = plan.settings
     providers = [(p, _provider_checks(p, claims, settings)) for p in plan.providers]
+    pooled = gke.token_members(claims, plan.projects)
     planned = {w.workload.name: w for w in plan.workloads}
     verdicts = []
     for workload, principal in plan.principals.items():
         members = set(principal.trust["members"])
         if not members:
             continue  # nothing of this workload is bound: every identity is disabled
-        checks = closest([checks + (_bound(p, claims, members, settings),)
-                          + _window_checks(planned[workload], _mapped(p, claims, settings), plan.at)
-                          for p, checks in providers], NO_PROVIDER)
+        paths = [checks + (_bound(p, claims, members, settings),)
+                 + _window_checks(planned[workload], _mapped(p, claims, settings), plan.at) for p, checks in providers]
+        if pooled[1] or any(map(gke.is_member, members)):  # GKE's token, or GKE's principals
+            checks, member = gke.path_checks(pooled, members)
+            paths.append(checks + _window_checks(planned[workload], member, plan.at))
+        checks = closest(paths, NO_PROVIDER)
         verdicts.append(Verdict(CLOUD, plan.target, workload, principal.name, principal.node, checks))
     return verdicts

@@ -8,12 +8,25 @@ from .plan import Binding, GCPPlan
 from .settings import TERRAFORM_PROVIDER
 
 
-
 def emit(plan: GCPPlan, module: Module) -> None:
     module.require(*TERRAFORM_PROVIDER)
     module.provider("google", {"alias": plan.target, "project": plan.settings.project_id})
-    if plan.pool is None:
-        return
+    project = plan.settings.project_id
+    if plan.pool is not None:  # none for GKE's identities alone, which are of Google's pool
+        _pool(plan, module)
+    for workload in plan.workloads:
+        if workload.account:
+            account = workload.account
+            module.resource(account.terraform_type, account.name, {
+                "provider": plan.alias, "project": project, "account_id": account.account_id,
+                "display_name": account.display_name, "description": account.description})
+            if account.adopted:  # terraform-provider-google docs/r/google_service_account: the import ID
+                module.adopt(account.address, f"{plan.settings.project_name}/serviceAccounts/{account.email}", plan.alias)
+        for binding in workload.federation + workload.bindings:
+            _binding(plan.alias, binding, module)
+
+
+def _pool(plan: GCPPlan, module: Module) -> None:
     project = plan.settings.project_id
     module.resource(plan.pool.terraform_type, plan.pool.name, {
         "provider": plan.alias, "project": project, "workload_identity_pool_id": plan.pool.pool_id,
@@ -28,16 +41,6 @@ def emit(plan: GCPPlan, module: Module) -> None:
             "workload_identity_pool_provider_id": provider.provider_id, "display_name": provider.display_name,
             "description": provider.description, "attribute_mapping": provider.attribute_mapping,
             "attribute_condition": provider.attribute_condition, "disabled": provider.disabled, "oidc": oidc})
-    for workload in plan.workloads:
-        if workload.account:
-            account = workload.account
-            module.resource(account.terraform_type, account.name, {
-                "provider": plan.alias, "project": project, "account_id": account.account_id,
-                "display_name": account.display_name, "description": account.description})
-            if account.adopted:  # terraform-provider-google docs/r/google_service_account: the import ID
-                module.adopt(account.address, f"{plan.settings.project_name}/serviceAccounts/{account.email}", plan.alias)
-        for binding in workload.federation + workload.bindings:
-            _binding(plan.alias, binding, module)
 
 
 def _binding(alias: str, binding: Binding, module: Module) -> None:
@@ -46,6 +49,6 @@ def _binding(alias: str, binding: Binding, module: Module) -> None:
     if condition:  # the `condition` block of every google_*_iam_member (title, description, expression)
         body["condition"] = {"title": condition.title, "description": condition.description,
                              "expression": condition.expression}
-    if binding.depends_on is not None:
+    if binding.depends_on:  # none where no provider of the target admits the member (GKE's)
         body["depends_on"] = binding.depends_on
     module.resource(binding.terraform_type, binding.name, body)
