@@ -70,6 +70,8 @@ def simulate(plan: AWSPlan, claims: dict) -> list[Verdict]:
     for role in plan.roles:
         allows, denied = [], False
         for statement in role.trust["Statement"]:
+            if "Federated" not in statement["Principal"]:
+                continue  # Roles Anywhere's: certificates, not tokens
             checks = _statement_checks(statement, host, claims, client_ids, at)
             if statement["Effect"] == "Deny":
                 denied = denied or all(c.passed for c in checks)

@@ -26,6 +26,7 @@ EXAMPLE = Example(target={"project_id": "acme-prod", "project_number": "12345678
                   grant={"roles": ["roles/storage.objectViewer"], "resource": "projects/_/buckets/acme-artifacts"})
 DATA_PACKAGES: tuple[str, ...] = ()
 KINDS = OIDC_KINDS  # the issuer kinds its trust accepts
+KINDS = KINDS | {"spiffe_x509"}  # X.509 workload identity federation (x509)
 schema = functools.partial(wiam.schema.packaged, __name__)
 
 __all__ = ["CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "emit", "graph",

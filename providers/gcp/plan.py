@@ -336,7 +336,10 @@ def plan(model: Model, target: Target, report: Report) -> GCPPlan:
     result.pool = Pool(POOL, target.name, settings.pool_id)
     identities = [i for workload, _ in grants for i in workload.identities]
     _check_subjects(target, settings, identities, report)
-    result.providers = _providers(model, target, identities, report)
+    from . import x509  # X.509 providers build on this module's PoolProvider
+
+    result.providers = _providers(model, target, [i for i in identities if not x509.handles(i)], report)
+    result.providers += x509.providers(model, target, identities, {p.provider_id for p in result.providers}, report)
     term_provider = {(p.issuer, p.audience, term): p.address for p in result.providers for term in p.terms}
 
     planning = _Planning(model, target, settings, report)

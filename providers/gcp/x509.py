@@ -1,0 +1,77 @@
+"""GCP workload identity federation with X.509 certificates, for spiffe_x509 identities: one pool
+provider per issuer whose trust store holds the bundle (self-signed CAs as trust anchors, the others as
+intermediate CAs), google.subject the certificate's first URI SAN, and an attribute_condition that
+admits exactly the identities' SPIFFE IDs (cloud.google.com/iam/docs/workload-identity-federation-with-
+x509-certificates: `san.uri`, "the subject alternative name's first URI")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from wiam.diagnostics import Report
+from wiam.document import describe
+from wiam.model import Identity, Model, Target
+from wiam.names import fit_name, terraform_name
+
+from .plan import DISPLAY_NAME_MAX, PROVIDER, PoolProvider, cel_string
+from .settings import provider_id
+
+KIND = "spiffe_x509"
+SAN_URI = "assertion.san.uri"
+
+
+@dataclass(slots=True)
+class X509Provider(PoolProvider):
+    """A pool provider of an X.509 trust store instead of an OIDC issuer."""
+    trust_anchors: list[str] = field(default_factory=list)  # PEM
+    intermediate_cas: list[str] = field(default_factory=list)
+
+    @property
+    def attribute_mapping(self) -> dict[str, str]:
+        return {"google.subject": SAN_URI}
+
+
+def handles(identity: Identity) -> bool:
+    return identity.issuer.kind == KIND
+
+
+def san_condition(spiffe_ids: list[str]) -> str:
+    """The CEL that admits a certificate whose first URI SAN is exactly one of these; false for none."""
+    return " || ".join(f"{SAN_URI} == {cel_string(s)}" for s in spiffe_ids) or "false"
+
+
+def providers(model: Model, target: Target, identities: list[Identity], taken: set[str],
+              report: Report) -> list[X509Provider]:
+    """One provider per spiffe_x509 issuer these identities name; `taken`: provider IDs used already."""
+    result = []
+    for name in sorted({i.issuer.name for i in identities if handles(i)}):
+        issuer = model.issuers[name]
+        mine = [i for i in identities if i.issuer.name == name]
+        terms = sorted({(i.subject, ()) for i in mine})
+        admits = sorted({(i.subject, ()) for i in mine if not i.disabled})
+        if not issuer.bundle.roots:
+            report.error(issuer.pos, describe(("issuer", name)),
+                         f"the trust bundle {issuer.bundle.file} holds no self-signed (root) CA certificate; a GCP "
+                         "trust store needs one as its trust anchor", "add the root CA that the intermediates chain to")
+        pid = provider_id(f"{name}-x509", "", 0)
+        while pid in taken:
+            pid = provider_id(f"{pid}-x", "", 0)
+        taken.add(pid)
+        condition = san_condition([subject for subject, _ in admits])
+        result.append(X509Provider(
+            PROVIDER, terraform_name(target.name, pid), pid, fit_name(pid, DISPLAY_NAME_MAX),
+            f"wiam: issuer {name} (X.509)", name, issuer.url, None, terms, admits, condition,
+            bool(issuer.disabled) or not admits,
+            trust_anchors=[c.pem for c in issuer.bundle.roots],
+            intermediate_cas=[c.pem for c in issuer.bundle.intermediates]))
+    return result
+
+
+def block(provider: PoolProvider) -> dict | None:
+    """The provider's `x509` block, or None for an OIDC provider."""
+    if not isinstance(provider, X509Provider):
+        return None
+    store = {"trust_anchors": [{"pem_certificate": pem} for pem in provider.trust_anchors]}
+    if provider.intermediate_cas:
+        store["intermediate_cas"] = [{"pem_certificate": pem} for pem in provider.intermediate_cas]
+    return {"x509": {"trust_store": store}}
