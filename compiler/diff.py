@@ -17,9 +17,8 @@ from typing import Callable
 
 import networkx as nx
 
-from . import registry, schema, slicing, windows
+from . import bundles, registry, schema, slicing, windows
 from .analysis import Finding, analyze
-from . import bundles
 from .cache import known_valid
 from .compile import gc_paused, load_planned
 from .planning import plan_model

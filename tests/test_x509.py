@@ -1,0 +1,171 @@
+"""spiffe_x509 identities: the trust bundle as read (public CA certificates only, from inside the spec
+folder, in the spec's digest) and the compiled trust judged as AWS IAM Roles Anywhere and GCP's X.509
+federation judge a certificate chain: exactly the named SPIFFE ID, of a CA in the bundle, is accepted."""
+
+import os
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from support.certs import START, authority, pem, svid
+from support.specs import BASE_HCL, compiled_files, spec_errors, workload_hcl, write_spec
+from trust_eval import aws_roles_accepting_certificate, gcp_principals_accepting_certificate
+from wiam import bundles
+from wiam.diagnostics import Report
+from wiam.loader import load
+
+AT = START.replace(month=6)
+ROOT = authority("mesh root")
+INTERMEDIATE = authority("mesh intermediate", ROOT)
+OTHER = authority("another root")
+ISSUER = 'issuer "mesh" {\n  kind              = "spiffe_x509"\n  trust_bundle_file = "bundles/mesh.pem"\n}\n'
+AWS_GRANT = ("aws", "prod", 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]')
+GCP_GRANT = ("gcp", "prod", 'roles = ["roles/storage.objectViewer"]\n    resource = "projects/_/buckets/acme-data"\n'
+                            '    mode = "direct"')
+
+
+def _spec(folder, workloads: dict[str, str], bundle: str | bytes = ROOT.pem + INTERMEDIATE.pem, extra: str = ""):
+    text = BASE_HCL + ISSUER + extra + "".join(
+        workload_hcl(name, identities=[f'issuer = "mesh"\n    spiffe_id = "{spiffe_id}"'], grants=[AWS_GRANT, GCP_GRANT])
+        for name, spiffe_id in workloads.items())
+    write_spec(folder, {"main.wiam.hcl": text})
+    (folder / "bundles").mkdir(exist_ok=True)
+    (folder / "bundles" / "mesh.pem").write_bytes(bundle.encode() if isinstance(bundle, str) else bundle)
+    return folder
+
+
+def _errors(folder):
+    return [(e.pos.file, e.pos.line, e.message, e.hint) for e in spec_errors(folder)]
+
+
+_KEY = authority("k").key
+PRIVATE = {
+    "PRIVATE KEY": _KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()),
+    "EC PRIVATE KEY": _KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                         serialization.NoEncryption()),
+    "ENCRYPTED PRIVATE KEY": _KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                serialization.BestAvailableEncryption(b"secret")),
+}
+
+
+@pytest.mark.parametrize("label", sorted(PRIVATE))
+def test_a_private_key_in_the_bundle_is_an_error_at_its_line_that_never_shows_it(tmp_path, label):
+    key = PRIVATE[label]
+    folder = _spec(tmp_path, {"api": "spiffe://acme.example/api"}, ROOT.pem.encode() + b"\n" + key)
+    ((file, line, message, hint),) = _errors(folder)
+    assert (file, line) == (str(folder / "bundles" / "mesh.pem"), ROOT.pem.count("\n") + 2)
+    assert f"a private key ({label} block, not shown)" in message and "remove the key" in hint
+    body = key.decode().splitlines()[1]
+    assert body not in message + hint
+
+
+@pytest.mark.parametrize("content, expected", [
+    (_KEY.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+     "not PEM text"),
+    (b"\x00\xff" * 50, "not PEM text"),
+    (b"", "holds no certificate"),
+    (b"MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC\n", "text outside a certificate block"),
+    (b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n", "not a readable X.509 certificate"),
+    (b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", "a PUBLIC KEY block, not a certificate"),
+    (b"-----BEGIN CERTIFICATE-----\nAAAA\n", "without its END line"),
+    (b"x" * (bundles.MAX_BYTES + 1), "larger than 256 KiB"),
+    ((ROOT.pem * (bundles.MAX_CERTIFICATES + 1)).encode(), f"more than {bundles.MAX_CERTIFICATES} PEM blocks"),
+    ((ROOT.pem * 2).encode(), "the same certificate as at line 1"),
+    (authority("leaf", ROOT, ca=False).pem.encode(), "is not a CA"),
+])
+def test_a_bundle_of_anything_but_ca_certificates_is_an_error_in_the_bundle(tmp_path, content, expected):
+    folder = _spec(tmp_path, {"api": "spiffe://acme.example/api"}, content)
+    ((file, line, message, hint),) = _errors(folder)
+    assert file == str(folder / "bundles" / "mesh.pem") and line >= 1 and expected in message and hint
+
+
+def test_ten_thousand_certificates_are_refused_before_any_is_parsed(tmp_path):
+    block = "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n"
+    with pytest.raises(bundles.BundleError, match="more than 50 PEM blocks"):
+        bundles.parse((block * 10_000).encode()[:bundles.MAX_BYTES], "b.pem")
+
+
+def test_a_bundle_outside_the_spec_folder_is_not_read(tmp_path):
+    secret = tmp_path / "outside.pem"
+    secret.write_text(ROOT.pem)
+    folder = _spec(tmp_path / "spec", {"api": "spiffe://acme.example/api"})
+    (folder / "bundles" / "mesh.pem").unlink()
+    os.symlink(secret, folder / "bundles" / "mesh.pem")
+    ((_, _, message, _),) = _errors(folder)
+    assert "cannot be read" in message and "outside the spec folder" in message
+    text = (folder / "main.wiam.hcl").read_text().replace("bundles/mesh.pem", "../outside.pem")
+    (folder / "main.wiam.hcl").write_text(text)
+    ((_, _, message, _),) = _errors(folder)
+    assert "cannot be read" in message
+
+
+def test_a_bundle_must_be_named_pem(tmp_path):
+    folder = _spec(tmp_path, {"api": "spiffe://acme.example/api"})
+    (folder / "main.wiam.hcl").write_text((folder / "main.wiam.hcl").read_text().replace("mesh.pem", "mesh.crt"))
+    ((_, _, message, hint),) = _errors(folder)
+    assert "is not a .pem file" in message and "*.pem" in hint
+
+
+def test_editing_the_bundle_changes_the_spec_digest(tmp_path):
+    folder = _spec(tmp_path, {"api": "spiffe://acme.example/api"})
+    before = load(str(folder), Report()).digest
+    (folder / "bundles" / "mesh.pem").write_text(OTHER.pem)
+    assert load(str(folder), Report()).digest != before
+
+
+def _trust(module, *uris, issuer=INTERMEDIATE, chain_extra=(INTERMEDIATE,)):
+    chain = [svid(issuer, *uris)] + [a.certificate for a in chain_extra]
+    aws = {name.split("__")[1] for name in aws_roles_accepting_certificate(module, chain, AT)}
+    gcp = {name.split(":")[1] for name in gcp_principals_accepting_certificate(module, chain, AT)}
+    return aws, gcp
+
+
+_SEGMENT = st.text("abcdefghijklmnopqrstuvwxyz0123456789-._", min_size=1, max_size=8).filter(lambda s: s not in (".", ".."))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.lists(_SEGMENT, min_size=1, max_size=4), neighbour=st.sampled_from(["sibling", "child", "parent", "case"]))
+def test_exactly_the_named_spiffe_id_of_the_bundle_ca_is_accepted(tmp_path_factory, path, neighbour):
+    spiffe_id = "spiffe://acme.example/" + "/".join(path)
+    other = {"sibling": spiffe_id + "x", "child": spiffe_id + "/x", "case": "spiffe://acme.example/" + "/".join(path).upper(),
+             "parent": "spiffe://acme.example/" + "/".join(path[:-1] or ["root"])}[neighbour]
+    folder = _spec(tmp_path_factory.mktemp("x509"), {"api": spiffe_id, "near": other} if other != spiffe_id else {"api": spiffe_id})
+    module = compiled_files(folder)["main.tf.json"]
+    assert _trust(module, spiffe_id) == ({"api"}, {"api"})
+    if other != spiffe_id:
+        assert _trust(module, other) == ({"near"}, {"near"})
+        assert _trust(module, other, spiffe_id) == ({"near"}, {"near"})  # the first URI SAN is the one compared
+    assert _trust(module, spiffe_id, issuer=OTHER, chain_extra=()) == (set(), set())  # another CA
+    assert _trust(module, spiffe_id + "/x") == (set(), set()) or other == spiffe_id + "/x"
+
+
+def test_a_disabled_identity_or_issuer_is_refused(tmp_path):
+    folder = _spec(tmp_path, {"api": "spiffe://acme.example/api"})
+    module = compiled_files(folder)["main.tf.json"]
+    assert _trust(module, "spiffe://acme.example/api") == ({"api"}, {"api"})
+    text = (folder / "main.wiam.hcl").read_text()
+    (folder / "main.wiam.hcl").write_text(text.replace('kind              = "spiffe_x509"',
+                                                       'kind = "spiffe_x509"\n  disabled = true\n  reason = "INC-1"'))
+    assert _trust(compiled_files(folder)["main.tf.json"], "spiffe://acme.example/api") == (set(), set())
+    (folder / "main.wiam.hcl").write_text(text.replace('spiffe_id = "spiffe://acme.example/api"',
+                                                       'spiffe_id = "spiffe://acme.example/api"\n    disabled = true\n'
+                                                       '    reason = "INC-2"'))
+    assert _trust(compiled_files(folder)["main.tf.json"], "spiffe://acme.example/api") == (set(), set())
+
+
+def test_an_intermediate_in_the_bundle_need_not_be_presented_to_gcp(tmp_path):
+    module = compiled_files(_spec(tmp_path, {"api": "spiffe://acme.example/api"}))["main.tf.json"]
+    aws, gcp = _trust(module, "spiffe://acme.example/api", chain_extra=())
+    assert gcp == {"api"} and aws == {"api"}  # AWS: the intermediate is a trust anchor of its own
+
+
+def test_azure_refuses_a_spiffe_x509_identity_naming_azure_and_the_kind(tmp_path):
+    folder = _spec(tmp_path, {})
+    text = (folder / "main.wiam.hcl").read_text() + workload_hcl("az", identities=[
+        'issuer = "mesh"\n    spiffe_id = "spiffe://acme.example/api"'], grants=[
+        ("azure", "prod", 'roles = ["Reader"]\n    scope = "/subscriptions/11111111-1111-1111-1111-111111111111"')])
+    (folder / "main.wiam.hcl").write_text(text)
+    ((_, _, message, hint),) = _errors(folder)
+    assert message.startswith("azure target 'prod' cannot accept a spiffe_x509 identity") and "aws or gcp" in hint
