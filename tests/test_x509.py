@@ -169,3 +169,24 @@ def test_azure_refuses_a_spiffe_x509_identity_naming_azure_and_the_kind(tmp_path
     (folder / "main.wiam.hcl").write_text(text)
     ((_, _, message, hint),) = _errors(folder)
     assert message.startswith("azure target 'prod' cannot accept a spiffe_x509 identity") and "aws or gcp" in hint
+
+
+def _rule_ids(folder, at):
+    from wiam.analysis import analyze
+    from wiam.compile import load_model
+
+    return [(f.rule, f.message) for f in analyze(load_model(str(folder), at=at))]
+
+
+def test_a_bare_trust_domain_id_and_an_expiring_bundle_ca_are_findings(tmp_path):
+    short = authority("short-lived root", days=200)
+    folder = _spec(tmp_path, {"api": "spiffe://acme.example"}, ROOT.pem + short.pem)
+    findings = _rule_ids(folder, AT)
+    assert [m for r, m in findings if r == "WIAM040"] == ["spiffe_id 'spiffe://acme.example' names the trust domain, not a workload"]
+    assert not [r for r, _ in findings if r == "WIAM041"]  # 200 days from 2026-01-01: after June 1st
+    later = _rule_ids(folder, START.replace(month=7, day=19, hour=12))  # within 24 hours of its end
+    assert [m for r, m in later if r == "WIAM041"] == [
+        f"the CA certificate 'CN=short-lived root' at {folder}/bundles/mesh.pem:{ROOT.pem.count(chr(10)) + 1} "
+        "expires at 2026-07-20T00:00:00Z"]
+    expired = _rule_ids(folder, START.replace(month=9))
+    assert [m.split(" ")[-3] for r, m in expired if r == "WIAM041"] == ["expired"]
