@@ -217,7 +217,10 @@ def spec_digest(directory: str, recursive: bool = False) -> str:
     spec = hashlib.sha256()
     try:
         for path in spec_files(directory, recursive):
-            spec.update(_digest_entry(directory, path, text_digest(read_text(path, spec_root(directory)))))
+            text = read_text(path, spec_root(directory))
+            if bundles.FIELD in text:  # its bundles are named by its issuers: read as load reads them
+                return load(directory, Report(), recursive).digest
+            spec.update(_digest_entry(directory, path, text_digest(text)))
     except (UnicodeDecodeError, UsageError):
         return ""
     return spec.hexdigest()

@@ -3,7 +3,7 @@
 
 issuer "payments-mesh" {
   kind              = "spiffe_x509"
-  trust_bundle_file = "bundles/payments-ca.pem"
+  trust_bundle_file = "payments-ca.pem"
 }
 
 target "aws" "payments" {
