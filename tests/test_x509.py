@@ -190,3 +190,20 @@ def test_a_bare_trust_domain_id_and_an_expiring_bundle_ca_are_findings(tmp_path)
         "expires at 2026-07-20T00:00:00Z"]
     expired = _rule_ids(folder, START.replace(month=9))
     assert [m.split(" ")[-3] for r, m in expired if r == "WIAM041"] == ["expired"]
+
+
+def test_a_revision_is_read_with_its_own_bundle(tmp_path, monkeypatch):
+    from support.git import commit_all, init_repo
+    from wiam.diff import source
+
+    repo = init_repo(tmp_path / "repo")
+    folder = _spec(repo / "spec", {"api": "spiffe://acme.example/api"}, ROOT.pem)
+    first = commit_all(repo, "mesh")
+    (folder / "bundles" / "mesh.pem").write_text(OTHER.pem)
+    commit_all(repo, "another CA")
+    monkeypatch.chdir(repo)
+    old = source(f"{first}:spec", ".", False, str(tmp_path))
+    module = compiled_files(type(folder)(old.folder))["main.tf.json"]
+    pems = [a["source"]["source_data"]["x509_certificate_data"]
+            for a in module["resource"]["aws_rolesanywhere_trust_anchor"].values()]
+    assert pems == [ROOT.pem]
