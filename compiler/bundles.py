@@ -150,3 +150,47 @@ def _certificate(block: re.Match, line: int) -> Certificate:
     return Certificate(pem, subject, hashlib.sha256(der).hexdigest(), certificate.subject == certificate.issuer,
                        certificate.not_valid_after_utc.astimezone(timezone.utc), line)
 
+
+
+# X.509-SVIDs presented to `wiam simulate`: a chain, leaf first, as a claims file's "x5c" (PEM strings).
+SVID_ISSUER = "x509"  # the claims' iss: the label spiffe_x509 issuers carry as their url
+MAX_CHAIN = 10
+
+
+def svid_claims(chain: list) -> dict:
+    """The claims the clouds judge an X.509-SVID chain by: iss SVID_ISSUER, sub and san.uri the leaf's
+    first URI SAN (what Roles Anywhere's x509SAN/URI tag and GCP's assertion.san.uri read), x5c the
+    chain; ValueError saying what is wrong with it."""
+    if not isinstance(chain, list) or not 0 < len(chain) <= MAX_CHAIN or not all(isinstance(c, str) for c in chain):
+        raise ValueError(f"x5c is a list of 1 to {MAX_CHAIN} PEM certificates, the SVID first")
+    try:
+        leaf = x509.load_pem_x509_certificate(chain[0].encode("ascii"))
+        for other in chain[1:]:
+            x509.load_pem_x509_certificate(other.encode("ascii"))
+    except (UnicodeEncodeError, ValueError):
+        raise ValueError("x5c holds something that is not a PEM certificate") from None
+    try:
+        uris = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.UniformResourceIdentifier)
+    except x509.ExtensionNotFound:
+        uris = []
+    if not uris:
+        raise ValueError("the SVID (the first certificate of x5c) has no URI SAN, so no SPIFFE ID")
+    return {"iss": SVID_ISSUER, "sub": uris[0], "san": {"uri": uris[0]}, "x5c": list(chain)}
+
+
+def chain_verifies(anchors: list[str], chain: list[str], at: datetime) -> bool:
+    """Whether the chain (leaf first, then intermediates) builds to one of the anchors at `at`, as a
+    TLS client certificate: signatures, validity, CA and path constraints (cryptography's verifier)."""
+    from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+
+    load = lambda pems: [x509.load_pem_x509_certificate(p.encode("ascii")) for p in pems]  # noqa: E731
+    if not anchors:
+        return False
+    verifier = PolicyBuilder().store(Store(load(anchors))).time(at).build_client_verifier()
+    leaf, *intermediates = load(chain)
+    try:
+        verifier.verify(leaf, intermediates)
+    except VerificationError:
+        return False
+    return True

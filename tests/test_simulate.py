@@ -107,8 +107,8 @@ def _check_agreement(model):
 def test_simulation_agrees_with_the_compiled_examples(folder):
     model = load_model(str(folder))
     if all(i.issuer.kind in CERTIFICATE_KINDS for w in model.workloads.values() for i in w.identities):
-        pytest.skip("its identities present X.509-SVIDs, and wiam simulate takes tokens only (tests/test_x509.py "
-                    "judges their certificates)")
+        pytest.skip("its identities present X.509-SVIDs of a CA whose key is not in the repository (tests/test_x509.py "
+                    "simulates certificates of its own CAs)")
     assert _check_agreement(model) > 0
 
 

@@ -2,6 +2,7 @@
 folder, in the spec's digest) and the compiled trust judged as AWS IAM Roles Anywhere and GCP's X.509
 federation judge a certificate chain: exactly the named SPIFFE ID, of a CA in the bundle, is accepted."""
 
+import json
 import os
 
 import pytest
@@ -12,8 +13,11 @@ from support.certs import START, authority, pem, svid
 from support.specs import BASE_HCL, compiled_files, spec_errors, workload_hcl, write_spec
 from trust_eval import aws_roles_accepting_certificate, gcp_principals_accepting_certificate
 from wiam import bundles
+from wiam.bundles import svid_claims
+from wiam.compile import compile_model, load_model
 from wiam.diagnostics import Report
 from wiam.loader import load
+from wiam.simulate import simulate
 
 AT = START.replace(month=6)
 ROOT = authority("mesh root")
@@ -115,10 +119,20 @@ def test_editing_the_bundle_changes_the_spec_digest(tmp_path):
     assert load(str(folder), Report()).digest != before
 
 
-def _trust(module, *uris, issuer=INTERMEDIATE, chain_extra=(INTERMEDIATE,)):
+def _compiled(folder):
+    model = load_model(str(folder), at=AT)
+    return model, json.loads(compile_model(model)["main.tf.json"])
+
+
+def _trust(compiled, *uris, issuer=INTERMEDIATE, chain_extra=(INTERMEDIATE,)):
+    """(AWS roles, GCP principals) accepting an SVID of these URI SANs, by the independent evaluators;
+    wiam simulate must say the same."""
+    model, module = compiled
     chain = [svid(issuer, *uris)] + [a.certificate for a in chain_extra]
     aws = {name.split("__")[1] for name in aws_roles_accepting_certificate(module, chain, AT)}
     gcp = {name.split(":")[1] for name in gcp_principals_accepting_certificate(module, chain, AT)}
+    verdicts = simulate(model, svid_claims([pem(c) for c in chain]))
+    assert {(v.cloud, v.workload) for v in verdicts if v.accepted} == {("aws", w) for w in aws} | {("gcp", w) for w in gcp}
     return aws, gcp
 
 
@@ -132,7 +146,7 @@ def test_exactly_the_named_spiffe_id_of_the_bundle_ca_is_accepted(tmp_path_facto
     other = {"sibling": spiffe_id + "x", "child": spiffe_id + "/x", "case": "spiffe://acme.example/" + "/".join(path).upper(),
              "parent": "spiffe://acme.example/" + "/".join(path[:-1] or ["root"])}[neighbour]
     folder = _spec(tmp_path_factory.mktemp("x509"), {"api": spiffe_id, "near": other} if other != spiffe_id else {"api": spiffe_id})
-    module = compiled_files(folder)["main.tf.json"]
+    module = _compiled(folder)
     assert _trust(module, spiffe_id) == ({"api"}, {"api"})
     if other != spiffe_id:
         assert _trust(module, other) == ({"near"}, {"near"})
@@ -143,21 +157,19 @@ def test_exactly_the_named_spiffe_id_of_the_bundle_ca_is_accepted(tmp_path_facto
 
 def test_a_disabled_identity_or_issuer_is_refused(tmp_path):
     folder = _spec(tmp_path, {"api": "spiffe://acme.example/api"})
-    module = compiled_files(folder)["main.tf.json"]
-    assert _trust(module, "spiffe://acme.example/api") == ({"api"}, {"api"})
+    assert _trust(_compiled(folder), "spiffe://acme.example/api") == ({"api"}, {"api"})
     text = (folder / "main.wiam.hcl").read_text()
     (folder / "main.wiam.hcl").write_text(text.replace('kind              = "spiffe_x509"',
                                                        'kind = "spiffe_x509"\n  disabled = true\n  reason = "INC-1"'))
-    assert _trust(compiled_files(folder)["main.tf.json"], "spiffe://acme.example/api") == (set(), set())
+    assert _trust(_compiled(folder), "spiffe://acme.example/api") == (set(), set())
     (folder / "main.wiam.hcl").write_text(text.replace('spiffe_id = "spiffe://acme.example/api"',
                                                        'spiffe_id = "spiffe://acme.example/api"\n    disabled = true\n'
                                                        '    reason = "INC-2"'))
-    assert _trust(compiled_files(folder)["main.tf.json"], "spiffe://acme.example/api") == (set(), set())
+    assert _trust(_compiled(folder), "spiffe://acme.example/api") == (set(), set())
 
 
 def test_an_intermediate_in_the_bundle_need_not_be_presented_to_gcp(tmp_path):
-    module = compiled_files(_spec(tmp_path, {"api": "spiffe://acme.example/api"}))["main.tf.json"]
-    aws, gcp = _trust(module, "spiffe://acme.example/api", chain_extra=())
+    aws, gcp = _trust(_compiled(_spec(tmp_path, {"api": "spiffe://acme.example/api"})), "spiffe://acme.example/api", chain_extra=())
     assert gcp == {"api"} and aws == {"api"}  # AWS: the intermediate is a trust anchor of its own
 
 
@@ -207,3 +219,25 @@ def test_a_revision_is_read_with_its_own_bundle(tmp_path, monkeypatch):
     pems = [a["source"]["source_data"]["x509_certificate_data"]
             for a in module["resource"]["aws_rolesanywhere_trust_anchor"].values()]
     assert pems == [ROOT.pem]
+
+
+@pytest.mark.parametrize("x5c, expected", [
+    ([], "a list of 1 to 10 PEM certificates"), ("one", "a list of 1 to 10 PEM certificates"),
+    (["not a certificate"], "not a PEM certificate"), ([ROOT.pem], "has no URI SAN"),
+])
+def test_simulate_refuses_a_malformed_svid_chain_as_a_usage_error(tmp_path, x5c, expected):
+    from wiam.loader import UsageError
+    from wiam.simulate import read_claims
+
+    (tmp_path / "svid.json").write_text(json.dumps({"x5c": x5c}))
+    with pytest.raises(UsageError, match=expected):
+        read_claims(str(tmp_path / "svid.json"))
+
+
+def test_simulate_reads_an_svid_chain_as_the_clouds_read_it(tmp_path):
+    from wiam.simulate import read_claims
+
+    chain = [pem(svid(INTERMEDIATE, "spiffe://acme.example/api", "spiffe://acme.example/other")), INTERMEDIATE.pem]
+    (tmp_path / "svid.json").write_text(json.dumps({"x5c": chain}))
+    assert read_claims(str(tmp_path / "svid.json")) == {
+        "iss": "x509", "sub": "spiffe://acme.example/api", "san": {"uri": "spiffe://acme.example/api"}, "x5c": chain}

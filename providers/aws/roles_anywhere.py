@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
-from wiam.bundles import Certificate
+from wiam import windows
+from wiam.bundles import SVID_ISSUER, Certificate, chain_verifies
 from wiam.diagnostics import Report
 from wiam.document import describe
 from wiam.model import Identity, Model, Target, Window
 from wiam.names import fit_name, terraform_name
 from wiam.terraform import Expr, escape, one_or_list, policy_json, ref
+from wiam.verdict import Check
 
 KIND = "spiffe_x509"
 TRUST_ANCHOR_KIND, PROFILE_KIND = "aws_rolesanywhere_trust_anchor", "aws_rolesanywhere_profile"
@@ -133,3 +136,25 @@ def emit(alias: str, anchors: list[TrustAnchor], profiles: list[tuple[str, str, 
 
 def profile_name(role_name: str) -> str:
     return _name(role_name)
+
+
+def checks(statement: dict, anchors: list[TrustAnchor], claims: dict, at: datetime) -> list[Check]:
+    """A Roles Anywhere statement against an X.509-SVID chain's claims (simulate): the chain builds to
+    an enabled trust anchor the statement names as source, and its first URI SAN is one it expects."""
+    condition = statement.get("Condition", {})
+    chain = claims.get("x5c")
+    result = [Check("iss", claims.get("iss") == SVID_ISSUER and chain is not None,
+                    f"the role trusts X.509-SVIDs (IAM Roles Anywhere), not tokens of {claims.get('iss')!r}")]
+    sources = [a for a in anchors if a.arn in _listed(condition.get("ArnEquals", {}).get(SOURCE_ARN, []))]
+    if sources:
+        built = bool(chain) and any(a.enabled and chain_verifies([a.certificate.pem], chain, at) for a in sources)
+        result.append(Check("chain", built, "the chain does not build to an enabled trust anchor of the role ("
+                            + ", ".join(sorted({a.certificate.subject for a in sources})) + f") at {windows.text(at)}"))
+    wanted = _listed(condition["StringEquals"][SAN_URI])
+    result.append(Check("sub", claims.get("sub") in wanted,
+                        f"the SVID's first URI SAN is {claims.get('sub')!r}, the role expects {wanted!r}"))
+    return result
+
+
+def _listed(value) -> list:
+    return value if isinstance(value, list) else [value]

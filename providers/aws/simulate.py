@@ -14,6 +14,7 @@ from wiam.diagnostics import quote
 from wiam.model import Window
 from wiam.verdict import Check, Verdict, audiences, closest
 
+from . import roles_anywhere
 from .plan import CURRENT_TIME, FROM, UNTIL, AWSPlan
 from .settings import CLOUD
 
@@ -70,9 +71,11 @@ def simulate(plan: AWSPlan, claims: dict) -> list[Verdict]:
     for role in plan.roles:
         allows, denied = [], False
         for statement in role.trust["Statement"]:
-            if "Federated" not in statement["Principal"]:
-                continue  # Roles Anywhere's: certificates, not tokens
-            checks = _statement_checks(statement, host, claims, client_ids, at)
+            if "Federated" in statement["Principal"]:
+                checks = _statement_checks(statement, host, claims, client_ids, at)
+            else:  # IAM Roles Anywhere's: an X.509-SVID chain
+                checks = roles_anywhere.checks(statement, plan.trust_anchors, claims, at) + time_check(
+                    statement_window(statement.get("Condition", {})), at, "the role admits this subject")
             if statement["Effect"] == "Deny":
                 denied = denied or all(c.passed for c in checks)
             else:

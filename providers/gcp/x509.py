@@ -7,11 +7,15 @@ x509-certificates: `san.uri`, "the subject alternative name's first URI")."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from wiam import windows
+from wiam.bundles import SVID_ISSUER, chain_verifies
 from wiam.diagnostics import Report
 from wiam.document import describe
 from wiam.model import Identity, Model, Target
 from wiam.names import fit_name, terraform_name
+from wiam.verdict import Check
 
 from .plan import DISPLAY_NAME_MAX, PROVIDER, PoolProvider, cel_string
 from .settings import provider_id
@@ -65,6 +69,20 @@ def providers(model: Model, target: Target, identities: list[Identity], taken: s
             trust_anchors=[c.pem for c in issuer.bundle.roots],
             intermediate_cas=[c.pem for c in issuer.bundle.intermediates]))
     return result
+
+
+def source_checks(provider: PoolProvider, claims: dict, at: datetime | None) -> tuple[Check, ...] | None:
+    """What an X.509 provider checks before its condition (simulate): an X.509-SVID chain that builds
+    to its trust store at `at`; None for an OIDC provider."""
+    if not isinstance(provider, X509Provider):
+        return None
+    chain = claims.get("x5c")
+    at = at or windows.current()
+    built = bool(chain) and chain_verifies(provider.trust_anchors, chain + provider.intermediate_cas, at)
+    return (Check("iss", claims.get("iss") == SVID_ISSUER and chain is not None,
+                  f"provider {provider.provider_id} takes X.509-SVIDs, not tokens of {claims.get('iss')!r}"),
+            Check("chain", built, f"the chain does not build to the trust store of provider {provider.provider_id} "
+                                  f"at {windows.text(at)}"))
 
 
 def block(provider: PoolProvider) -> dict | None:
