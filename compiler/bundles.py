@@ -69,6 +69,15 @@ def path_of(spec_file: str, relative: str) -> str:
     return os.path.normpath(os.path.join(os.path.dirname(spec_file), relative))
 
 
+def fingerprint(pem: str) -> str:
+    """The SHA-256 of a PEM certificate's DER, hex, as drift compares certificates; "" if it is none."""
+    try:
+        return hashlib.sha256(x509.load_pem_x509_certificate(pem.encode("ascii")).public_bytes(
+            serialization.Encoding.DER)).hexdigest()
+    except (UnicodeEncodeError, ValueError):
+        return ""
+
+
 def digest_entry(relative: str, data: bytes) -> bytes:
     """A bundle's part of a spec's digest: its name in the folder and its content's hash."""
     return f"{relative}\0bundle\0".encode() + hashlib.sha256(data).digest()

@@ -12,6 +12,7 @@ from botocore.stub import Stubber
 from live_aws import FAKE_ENVIRONMENT, apply, moto_server, reset, session
 from support.certs import authority
 from support.specs import BASE_HCL, workload_hcl, write_spec
+from wiam.bundles import fingerprint
 from wiam.compile import load_model
 from wiam.drift import drift, selected
 from wiam.planning import plan_model
@@ -119,3 +120,32 @@ def test_a_swapped_certificate_a_widened_profile_and_another_source_anchor_are_d
     changed = {(e.kind, e.name): [d["field"] for d in found] for e, _, found in result.changed}
     assert changed == {("trust_anchor", anchor.name): ["certificate"], ("roles_anywhere_profile", "wiam-api"): ["roles"],
                        ("role", "wiam-api"): ["trust.Statement"]}
+
+
+def test_gcp_reads_an_x509_providers_trust_store(tmp_path):
+    from fake_gcp import State, apply as apply_gcp, fake_gcp, fake_iam_grpc
+    from wiam.providers.gcp import live as gcp_live
+
+    intermediate = authority("mesh intermediate", ROOT)
+    folder = write_spec(tmp_path, {"main.wiam.hcl": BASE_HCL + ISSUER + workload_hcl(
+        "api", identities=['issuer = "mesh"\n    spiffe_id = "spiffe://acme.example/api"'], grants=[
+            ("gcp", "prod", 'roles = ["roles/storage.objectViewer"]\n    resource = "projects/_/buckets/acme-data"\n'
+                            '    mode = "direct"')])})
+    (folder / "mesh.pem").write_text(ROOT.pem + intermediate.pem)
+    model = load_model(str(folder))
+    plan = plan_model(model)[("gcp", "prod")]
+    module = Module()
+    registry.get("gcp").emit(plan, module)
+    state = State()
+    apply_gcp(state, module.resources, plan.settings.project_id, plan.settings.project_number)
+    with fake_gcp(state) as rest, fake_iam_grpc(state) as grpc:
+        connection = gcp_live.connect(rest=rest, grpc=grpc)
+        (result,) = [r for r in drift(model, {"gcp": connection}, selected(model, {"gcp"})) if r.target == "prod"]
+        assert not result.drifted and result.unreadable is None
+        (provider,) = state.project(plan.settings.project_id, plan.settings.project_number)["pools"]["wiam-pool"][
+            "providers"].values()
+        provider["x509"]["trustStore"]["trustAnchors"].append({"pemCertificate": OTHER.pem})
+        (result,) = [r for r in drift(model, {"gcp": connection}, selected(model, {"gcp"})) if r.target == "prod"]
+    ((expected, _, found),) = result.changed
+    assert expected.kind == "pool_provider" and [d["field"] for d in found] == ["x509.trust_anchors"]
+    assert found[0]["added"] == [fingerprint(OTHER.pem)]

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from wiam.bundles import fingerprint
 from wiam.live import DENIED, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, WRONG_ACCOUNT, LiveObject, Unreadable
 from wiam.model import Model, Target, host_path
 
@@ -203,13 +204,7 @@ def refresh_catalog(connect, folder: str | None, date: str) -> str:
 # profiles by name (enabled, roles, tags), read only for a plan that has anchors.
 
 def _anchor_state(certificate: str, enabled: bool, tags: dict) -> dict:
-    from cryptography import x509
-    from cryptography.hazmat.primitives.hashes import SHA256
-    try:
-        fingerprint = x509.load_pem_x509_certificate(certificate.encode("ascii")).fingerprint(SHA256()).hex()
-    except (UnicodeEncodeError, ValueError):
-        fingerprint = "not a PEM certificate"
-    return {"certificate": fingerprint, "enabled": enabled, "tags": tags}
+    return {"certificate": fingerprint(certificate), "enabled": enabled, "tags": tags}
 
 
 def _expected_roles_anywhere(plan: AWSPlan) -> list[LiveObject]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from wiam import windows
-from wiam.bundles import SVID_ISSUER, chain_verifies
+from wiam.bundles import SVID_ISSUER, chain_verifies, fingerprint
 from wiam.diagnostics import Report
 from wiam.document import describe
 from wiam.model import Identity, Model, Target
@@ -83,6 +83,27 @@ def source_checks(provider: PoolProvider, claims: dict, at: datetime | None) -> 
                   f"provider {provider.provider_id} takes X.509-SVIDs, not tokens of {claims.get('iss')!r}"),
             Check("chain", built, f"the chain does not build to the trust store of provider {provider.provider_id} "
                                   f"at {windows.text(at)}"))
+
+
+def store_state(anchors: list[str], intermediates: list[str]) -> dict:
+    """A trust store as drift compares it: its certificates by fingerprint, order aside."""
+    return {"trust_anchors": sorted(map(fingerprint, anchors)), "intermediate_cas": sorted(map(fingerprint, intermediates))}
+
+
+def expected_store(provider: PoolProvider) -> dict | None:
+    """The planned provider's trust store state, None for an OIDC provider."""
+    if not isinstance(provider, X509Provider):
+        return None
+    return store_state(provider.trust_anchors, provider.intermediate_cas)
+
+
+def live_store(x509: dict | None) -> dict | None:
+    """A provider's trust store state as the IAM REST API returns its `x509`, None without one."""
+    if x509 is None:
+        return None
+    store = x509.get("trustStore", {})
+    pems = lambda key: [c.get("pemCertificate", "") for c in store.get(key, [])]  # noqa: E731
+    return store_state(pems("trustAnchors"), pems("intermediateCas"))
 
 
 def block(provider: PoolProvider) -> dict | None:
