@@ -23,6 +23,7 @@ FIELD = "trust_bundle_file"  # the issuer field naming the file, relative to the
 SUFFIX = ".pem"  # bundles are named so: a revision copied out of git takes them along with the spec files
 MAX_BYTES = 256 * 1024  # ~200 certificates of 4096-bit keys: far more than any trust domain holds
 MAX_CERTIFICATES = 50
+MAX_PATH = 255  # the schema's limit on the field
 
 _BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]{1,40})-----\n(.*?)\n?-----END \1-----\n?", re.S)
 _BEGIN = "-----BEGIN "

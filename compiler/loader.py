@@ -166,9 +166,12 @@ def _read_bundles(merged: MergedDocument) -> list[tuple[str, bytes]]:
     read = []
     for name, body in sorted(merged.data.get("issuer", {}).items()):
         relative = body.get(bundles.FIELD) if isinstance(body, dict) else None
-        if not isinstance(relative, str) or not relative.endswith(bundles.SUFFIX) or os.path.isabs(relative):
+        if not isinstance(relative, str) or not relative.endswith(bundles.SUFFIX):
             continue  # the schema and validation say what is wrong with it
         path = bundles.path_of(merged.owners[("issuer", name)], relative)
+        if os.path.isabs(relative) or not relative.isprintable() or len(relative) > bundles.MAX_PATH:
+            merged.bundles[name] = path, "not a relative path of printable characters, at most 255 of them"
+            continue
         try:
             data = read_bytes(path, merged.reread.root)  # its own size cap is the parse's
         except UsageError as error:

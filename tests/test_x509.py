@@ -241,3 +241,13 @@ def test_simulate_reads_an_svid_chain_as_the_clouds_read_it(tmp_path):
     (tmp_path / "svid.json").write_text(json.dumps({"x5c": chain}))
     assert read_claims(str(tmp_path / "svid.json")) == {
         "iss": "x509", "sub": "spiffe://acme.example/api", "san": {"uri": "spiffe://acme.example/api"}, "x5c": chain}
+
+
+@pytest.mark.parametrize("value", ["a\u0000b.pem", "/etc/ssl/ca.pem", "../../../etc/ssl/ca.pem", "a\u202eb.pem",
+                                   "x/" * 200 + "b.pem", "bundles\\mesh.pem"])
+def test_a_hostile_bundle_path_is_one_spec_error_at_the_field(tmp_path, value):
+    spec = {"issuer": {"mesh": {"kind": "spiffe_x509", "trust_bundle_file": value}},
+            "target": {"aws": {"prod": {"account_id": "123456789012"}}}}
+    folder = write_spec(tmp_path / "spec", {"main.wiam.json": json.dumps(spec)})
+    ((file, line, message, hint),) = _errors(folder)
+    assert file.endswith("main.wiam.json") and message and hint

@@ -59,8 +59,9 @@ def write_spec(folder: Path, files: dict[str, str]) -> Path:
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text, encoding="utf-8")
     for bundle in {b for text in files.values() for b in _BUNDLE.findall(text)} - files.keys():
-        (folder / bundle).parent.mkdir(parents=True, exist_ok=True)
-        (folder / bundle).write_text(authority(f"test CA of {bundle}").pem, encoding="ascii")
+        if re.fullmatch(r"[\w-]+(/[\w-]+)*\.pem", bundle):  # a plain path below the folder, never a hostile one
+            (folder / bundle).parent.mkdir(parents=True, exist_ok=True)
+            (folder / bundle).write_text(authority("test CA").pem, encoding="ascii")
     return folder
 
 
