@@ -35,7 +35,6 @@ class Certificate:
     pem: str  # its PEM block, exactly as the clouds receive it
     subject: str  # RFC 4514
     sha256: str  # fingerprint of the DER, hex
-    self_signed: bool  # subject == issuer: a root (a GCP trust anchor), else an intermediate CA
     not_after: datetime  # UTC
     line: int  # where its block begins in the file, 1-based
 
@@ -44,14 +43,6 @@ class Certificate:
 class Bundle:
     file: str  # the path as messages show it
     certificates: tuple[Certificate, ...]
-
-    @property
-    def roots(self) -> tuple[Certificate, ...]:
-        return tuple(c for c in self.certificates if c.self_signed)
-
-    @property
-    def intermediates(self) -> tuple[Certificate, ...]:
-        return tuple(c for c in self.certificates if not c.self_signed)
 
 
 class BundleError(ValueError):
@@ -157,7 +148,7 @@ def _certificate(block: re.Match, line: int) -> Certificate:
         raise BundleError(line, f"the certificate {subject!r} is not a CA (basicConstraints CA:TRUE)",
                           "a bundle holds the CA certificates that issue the SVIDs, not the SVIDs themselves")
     pem = certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
-    return Certificate(pem, subject, hashlib.sha256(der).hexdigest(), certificate.subject == certificate.issuer,
+    return Certificate(pem, subject, hashlib.sha256(der).hexdigest(),
                        certificate.not_valid_after_utc.astimezone(timezone.utc), line)
 
 

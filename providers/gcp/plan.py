@@ -339,7 +339,7 @@ def plan(model: Model, target: Target, report: Report) -> GCPPlan:
     from . import x509  # X.509 providers build on this module's PoolProvider
 
     result.providers = _providers(model, target, [i for i in identities if not x509.handles(i)], report)
-    result.providers += x509.providers(model, target, identities, {p.provider_id for p in result.providers}, report)
+    result.providers += x509.providers(model, target, identities, {p.provider_id for p in result.providers})
     term_provider = {(p.issuer, p.audience, term): p.address for p in result.providers for term in p.terms}
 
     planning = _Planning(model, target, settings, report)

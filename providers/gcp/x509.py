@@ -1,8 +1,9 @@
 """GCP workload identity federation with X.509 certificates, for spiffe_x509 identities: one pool
-provider per issuer whose trust store holds the bundle (self-signed CAs as trust anchors, the others as
-intermediate CAs), google.subject the certificate's first URI SAN, and an attribute_condition that
-admits exactly the identities' SPIFFE IDs (cloud.google.com/iam/docs/workload-identity-federation-with-
-x509-certificates: `san.uri`, "the subject alternative name's first URI")."""
+provider per issuer whose trust store has each CA certificate of the bundle as a trust anchor (a root
+or an intermediate: IAM REST reference, TrustStore; as AWS makes each one a trust anchor), google.subject
+the certificate's first URI SAN, and an attribute_condition that admits exactly the identities' SPIFFE
+IDs (cloud.google.com/iam/docs/workload-identity-federation-with-x509-certificates: `san.uri`, "the
+subject alternative name's first URI")."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ from datetime import datetime
 
 from wiam import windows
 from wiam.bundles import SVID_ISSUER, chain_verifies, fingerprint
-from wiam.diagnostics import Report
-from wiam.document import describe
 from wiam.model import Identity, Model, Target
 from wiam.names import fit_name, terraform_name
 from wiam.verdict import Check
@@ -28,7 +27,6 @@ SAN_URI = "assertion.san.uri"
 class X509Provider(PoolProvider):
     """A pool provider of an X.509 trust store instead of an OIDC issuer."""
     trust_anchors: list[str] = field(default_factory=list)  # PEM
-    intermediate_cas: list[str] = field(default_factory=list)
 
     @property
     def attribute_mapping(self) -> dict[str, str]:
@@ -44,8 +42,7 @@ def san_condition(spiffe_ids: list[str]) -> str:
     return " || ".join(f"{SAN_URI} == {cel_string(s)}" for s in spiffe_ids) or "false"
 
 
-def providers(model: Model, target: Target, identities: list[Identity], taken: set[str],
-              report: Report) -> list[X509Provider]:
+def providers(model: Model, target: Target, identities: list[Identity], taken: set[str]) -> list[X509Provider]:
     """One provider per spiffe_x509 issuer these identities name; `taken`: provider IDs used already."""
     result = []
     for name in sorted({i.issuer.name for i in identities if handles(i)}):
@@ -53,10 +50,6 @@ def providers(model: Model, target: Target, identities: list[Identity], taken: s
         mine = [i for i in identities if i.issuer.name == name]
         terms = sorted({(i.subject, ()) for i in mine})
         admits = sorted({(i.subject, ()) for i in mine if not i.disabled})
-        if not issuer.bundle.roots:
-            report.error(issuer.pos, describe(("issuer", name)),
-                         f"the trust bundle {issuer.bundle.file} holds no self-signed (root) CA certificate; a GCP "
-                         "trust store needs one as its trust anchor", "add the root CA that the intermediates chain to")
         pid = provider_id(f"{name}-x509", "", 0)
         while pid in taken:
             pid = provider_id(f"{pid}-x", "", 0)
@@ -66,8 +59,7 @@ def providers(model: Model, target: Target, identities: list[Identity], taken: s
             PROVIDER, terraform_name(target.name, pid), pid, fit_name(pid, DISPLAY_NAME_MAX),
             f"wiam: issuer {name} (X.509)", name, issuer.url, None, terms, admits, condition,
             bool(issuer.disabled) or not admits,
-            trust_anchors=[c.pem for c in issuer.bundle.roots],
-            intermediate_cas=[c.pem for c in issuer.bundle.intermediates]))
+            trust_anchors=[c.pem for c in issuer.bundle.certificates]))
     return result
 
 
@@ -78,7 +70,7 @@ def source_checks(provider: PoolProvider, claims: dict, at: datetime | None) -> 
         return None
     chain = claims.get("x5c")
     at = at or windows.current()
-    built = bool(chain) and chain_verifies(provider.trust_anchors, chain + provider.intermediate_cas, at)
+    built = bool(chain) and chain_verifies(provider.trust_anchors, chain, at)
     return (Check("iss", claims.get("iss") == SVID_ISSUER and chain is not None,
                   f"provider {provider.provider_id} takes X.509-SVIDs, not tokens of {claims.get('iss')!r}"),
             Check("chain", built, f"the chain does not build to the trust store of provider {provider.provider_id} "
@@ -94,7 +86,7 @@ def expected_store(provider: PoolProvider) -> dict | None:
     """The planned provider's trust store state, None for an OIDC provider."""
     if not isinstance(provider, X509Provider):
         return None
-    return store_state(provider.trust_anchors, provider.intermediate_cas)
+    return store_state(provider.trust_anchors, [])
 
 
 def live_store(x509: dict | None) -> dict | None:
@@ -110,7 +102,4 @@ def block(provider: PoolProvider) -> dict | None:
     """The provider's `x509` block, or None for an OIDC provider."""
     if not isinstance(provider, X509Provider):
         return None
-    store = {"trust_anchors": [{"pem_certificate": pem} for pem in provider.trust_anchors]}
-    if provider.intermediate_cas:
-        store["intermediate_cas"] = [{"pem_certificate": pem} for pem in provider.intermediate_cas]
-    return {"x509": {"trust_store": store}}
+    return {"x509": {"trust_store": {"trust_anchors": [{"pem_certificate": pem} for pem in provider.trust_anchors]}}}
