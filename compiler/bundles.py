@@ -70,6 +70,13 @@ def fingerprint(pem: str) -> str:
         return ""
 
 
+def issuer_label(label: str, bundle: Bundle) -> str:
+    """A spiffe_x509 issuer's url, the name identities are told apart by (diff, history): its kind's
+    label and its CAs, so that a bundle trusting other CAs is another issuer, not the same access."""
+    cas = hashlib.sha256("\0".join(sorted(c.sha256 for c in bundle.certificates)).encode()).hexdigest()
+    return f"{label}:ca-{cas[:16]}"
+
+
 def digest_entry(relative: str, data: bytes) -> bytes:
     """A bundle's part of a spec's digest: its name in the folder and its content's hash."""
     return f"{relative}\0bundle\0".encode() + hashlib.sha256(data).digest()

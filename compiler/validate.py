@@ -183,6 +183,7 @@ def _issuer(doc: Document, name: str, body: dict, report: Report) -> Issuer | No
         bundle = _bundle(doc, name, fields[bundles.FIELD], report)
         if bundle is None:
             return None
+        url = bundles.issuer_label(url, bundle)
     issuer = Issuer(name, kind, url, audience, doc.where(path, key=True),
                     _disabled(doc, path, body, report), template, body.get("manage_subject_claims") is True, bundle)
     problem = management_problem(issuer)

@@ -251,3 +251,14 @@ def test_a_hostile_bundle_path_is_one_spec_error_at_the_field(tmp_path, value):
     folder = write_spec(tmp_path / "spec", {"main.wiam.json": json.dumps(spec)})
     ((file, line, message, hint),) = _errors(folder)
     assert file.endswith("main.wiam.json") and message and hint
+
+
+def test_a_bundle_trusting_another_ca_is_a_widening_in_diff(tmp_path):
+    from wiam.diff import diff
+
+    base = _spec(tmp_path / "base", {"api": "spiffe://acme.example/api"}, ROOT.pem)
+    same = _spec(tmp_path / "same", {"api": "spiffe://acme.example/api"}, ROOT.pem)
+    other = _spec(tmp_path / "other", {"api": "spiffe://acme.example/api"}, ROOT.pem + OTHER.pem)
+    assert diff(str(base), str(same), at=AT).classification == "neutral"
+    widened = diff(str(base), str(other), at=AT)
+    assert widened.classification == "widening" and {a.subject for a in widened.added} == {"spiffe://acme.example/api"}
