@@ -164,7 +164,8 @@ def _read_bundles(merged: MergedDocument) -> list[tuple[str, bytes]]:
     """Each issuer's trust bundle file, read from inside the spec folder into merged.bundles (a file
     that cannot be read keeps why, which validation reports at the field); (name, bytes) of those read."""
     read = []
-    for name, body in sorted(merged.data.get("issuer", {}).items()):
+    issuers = merged.data.get("issuer")
+    for name, body in sorted(issuers.items() if isinstance(issuers, dict) else ()):
         relative = body.get(bundles.FIELD) if isinstance(body, dict) else None
         if not isinstance(relative, str) or not relative.endswith(bundles.SUFFIX):
             continue  # the schema and validation say what is wrong with it

@@ -262,3 +262,20 @@ def test_a_bundle_trusting_another_ca_is_a_widening_in_diff(tmp_path):
     assert diff(str(base), str(same), at=AT).classification == "neutral"
     widened = diff(str(base), str(other), at=AT)
     assert widened.classification == "widening" and {a.subject for a in widened.added} == {"spiffe://acme.example/api"}
+
+
+def test_a_ca_certificate_over_aws_trust_anchor_size_is_an_error_naming_the_issuer(tmp_path):
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives import hashes
+
+    key = authority("k").key
+    name = cx509.Name([cx509.NameAttribute(cx509.oid.NameOID.COMMON_NAME, "big root")])
+    permitted = [cx509.UniformResourceIdentifier(f"service-{n:04d}.acme.example") for n in range(300)]
+    big = (cx509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+           .serial_number(1).not_valid_before(START).not_valid_after(START.replace(year=2030))
+           .add_extension(cx509.BasicConstraints(ca=True, path_length=None), critical=True)
+           .add_extension(cx509.NameConstraints(permitted, None), critical=True).sign(key, hashes.SHA256()))
+    assert len(pem(big)) > 8000
+    folder = _spec(tmp_path, {"api": "spiffe://acme.example/api"}, pem(big))
+    ((file, line, message, hint),) = _errors(folder)
+    assert file.endswith("main.wiam.hcl") and "an AWS trust anchor takes at most 8000" in message and "gcp" in hint
