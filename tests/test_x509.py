@@ -279,3 +279,18 @@ def test_a_ca_certificate_over_aws_trust_anchor_size_is_an_error_naming_the_issu
     folder = _spec(tmp_path, {"api": "spiffe://acme.example/api"}, pem(big))
     ((file, line, message, hint),) = _errors(folder)
     assert file.endswith("main.wiam.hcl") and "an AWS trust anchor takes at most 8000" in message and "gcp" in hint
+
+
+def test_with_the_parse_cache_on_an_edited_bundle_recompiles_and_is_not_known_valid(tmp_path, monkeypatch):
+    from wiam.cache import known_valid, remember_valid
+
+    monkeypatch.setenv("WIAM_CACHE", "1")
+    monkeypatch.setenv("WIAM_CACHE_DIR", str(tmp_path / "cache"))
+    folder = _spec(tmp_path / "spec", {"api": "spiffe://acme.example/api"}, ROOT.pem)
+    anchors = lambda: [a["source"]["source_data"]["x509_certificate_data"]  # noqa: E731
+                       for a in compiled_files(folder)["main.tf.json"]["resource"]["aws_rolesanywhere_trust_anchor"].values()]
+    assert anchors() == [ROOT.pem] == anchors()  # the second from the cache
+    remember_valid(load(str(folder), Report()).digest)
+    (folder / "bundles" / "mesh.pem").write_text(OTHER.pem)
+    assert anchors() == [OTHER.pem]
+    assert not known_valid(load(str(folder), Report()).digest)
