@@ -294,3 +294,17 @@ def test_with_the_parse_cache_on_an_edited_bundle_recompiles_and_is_not_known_va
     (folder / "bundles" / "mesh.pem").write_text(OTHER.pem)
     assert anchors() == [OTHER.pem]
     assert not known_valid(load(str(folder), Report()).digest)
+
+
+def test_more_trust_anchors_than_an_aws_region_takes_is_an_error_naming_the_target(tmp_path):
+    cas = [authority(f"root {n}") for n in range(26)]
+    extra = 'issuer "mesh2" {\n  kind              = "spiffe_x509"\n  trust_bundle_file = "bundles/two.pem"\n}\n'
+    folder = _spec(tmp_path, {}, "".join(c.pem for c in cas[:25]), extra)
+    (folder / "bundles" / "two.pem").write_text("".join(c.pem for c in cas))  # 25 + 26 anchors
+    text = (folder / "main.wiam.hcl").read_text() + "".join(workload_hcl(
+        name, identities=[f'issuer = "{issuer}"\n    spiffe_id = "spiffe://acme.example/{name}"'], grants=[AWS_GRANT])
+        for name, issuer in (("one", "mesh"), ("two", "mesh2")))
+    (folder / "main.wiam.hcl").write_text(text)
+    assert [m for _, _, m, _ in _errors(folder) if "Roles Anywhere" in m] == [
+        "51 Roles Anywhere trust anchors (one per CA certificate of the spiffe_x509 issuers' bundles) in one account "
+        "and Region; the default quota is 50"]

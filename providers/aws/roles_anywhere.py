@@ -29,6 +29,7 @@ ACTIONS = ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]
 SAN_URI = "aws:PrincipalTag/x509SAN/URI"
 SOURCE_ARN = "aws:SourceArn"
 CERTIFICATE_DATA_MAX = 8000  # SourceData.x509CertificateData, API reference: one PEM certificate
+ANCHORS_PER_REGION = 50  # Roles Anywhere quotas: trust anchors per account and Region (adjustable)
 NAME_MAX = 255  # ResourceName, [ a-zA-Z0-9-_]*
 # The longest trust anchor ARN (arn:aws-us-gov:rolesanywhere:REGION:ACCOUNT:trust-anchor/UUID): what a
 # reference to one stands for when a trust policy's length is measured.
@@ -77,6 +78,11 @@ def trust_anchors(model: Model, target: Target, identities: list[Identity], repo
             anchors.append(TrustAnchor(terraform_name(target.name, name, fingerprint), _name(f"wiam-{name}-{fingerprint}"),
                                        name, certificate, not issuer.disabled,
                                        {"managed-by": "wiam", "wiam-issuer": name}))
+    if len(anchors) > ANCHORS_PER_REGION:
+        report.error(target.pos, describe(target.path),
+                     f"{len(anchors)} Roles Anywhere trust anchors (one per CA certificate of the spiffe_x509 issuers' "
+                     f"bundles) in one account and Region; the default quota is {ANCHORS_PER_REGION}",
+                     "keep only the CAs that issue the SVIDs in the bundles, or spread the workloads over targets")
     return anchors
 
 
