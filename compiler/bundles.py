@@ -19,6 +19,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID
 
+from .issuers import KINDS
+
 FIELD = "trust_bundle_file"  # the issuer field naming the file, relative to the spec file declaring the issuer
 SUFFIX = ".pem"  # bundles are named so: a revision copied out of git takes them along with the spec files
 MAX_BYTES = 256 * 1024  # ~200 certificates of 4096-bit keys: far more than any trust domain holds
@@ -161,7 +163,8 @@ def _certificate(block: re.Match, line: int) -> Certificate:
 
 
 # X.509-SVIDs presented to `wiam simulate`: a chain, leaf first, as a claims file's "x5c" (PEM strings).
-SVID_ISSUER = "x509"  # the claims' iss: the label spiffe_x509 issuers carry as their url
+# the claims' iss: the label of the kind whose issuers name a trust bundle (issuers.py)
+SVID_ISSUER = next(k.default_url for k in KINDS.values() if FIELD in k.issuer_fields)
 MAX_CHAIN = 10
 
 

@@ -8,7 +8,6 @@ from ..document import describe
 from ..findings import Context, Rule, rule
 
 RULES: list[Rule] = []
-KIND = "spiffe_x509"
 
 
 @rule(RULES, "WIAM040", "trust-domain-spiffe-id", "high", "X.509 identity pinned to a whole trust domain",
@@ -20,7 +19,8 @@ KIND = "spiffe_x509"
 def _trust_domain_ids(rule: Rule, context: Context):
     for name, workload in sorted(context.model.workloads.items()):
         for identity in workload.identities:
-            if identity.issuer.kind == KIND and "/" not in identity.subject.removeprefix("spiffe://").rstrip("/"):
+            # an issuer with a trust bundle is a spiffe_x509 one (its kind is issuers.py's to name)
+            if identity.issuer.bundle and "/" not in identity.subject.removeprefix("spiffe://").rstrip("/"):
                 path = ("workload", name, "identity", identity.index)
                 yield rule.finding(context.model.where(path + ("spiffe_id",)), describe(path),
                                    f"spiffe_id {identity.subject!r} names the trust domain, not a workload",
