@@ -17,7 +17,7 @@ from typing import Callable
 
 import networkx as nx
 
-from . import registry, schema, slicing, windows
+from . import bundles, registry, schema, slicing, windows
 from .analysis import Finding, analyze
 from .cache import known_valid
 from .compile import gc_paused, load_planned
@@ -269,7 +269,8 @@ def copy_revision(revision: str, top: str, prefix: str, recursive: bool, workdir
     wanted = []
     for name in tree:
         relative = name[len(prefix) + 1:] if prefix else name
-        if not reader_for(name) or (not recursive and "/" in relative):
+        bundle = name.endswith(bundles.SUFFIX)  # a spec file's trust bundle may sit in a subfolder
+        if not bundle and (not reader_for(name) or (not recursive and "/" in relative)):
             continue
         if ".." in relative.split("/"):
             raise UsageError(f"{name}: a path that leaves the spec folder in the revision")
@@ -604,7 +605,7 @@ def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callabl
                 documents[side.folder] = Loaded(loaded)
             docs.append(documents[side.folder].document)
         old, new = docs
-        if _beyond_workloads(old.data) != _beyond_workloads(new.data):
+        if _beyond_workloads(old.data) != _beyond_workloads(new.data) or old.bundles != new.bundles:
             return None
         old_workloads, new_workloads = old.data.get("workload", {}), new.data.get("workload", {})
         changed = {n for n in old_workloads.keys() | new_workloads.keys() if old_workloads.get(n) != new_workloads.get(n)}

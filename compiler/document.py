@@ -72,6 +72,8 @@ class Document:
     # Positions not decoded yet (a parse cache hit): () -> a document holding them.
     deferred: Callable[[], "Document"] | None = field(default=None, repr=False, compare=False)
     opened: list[Path] | None = field(default=None, repr=False, compare=False)  # paths open_block placed, if kept
+    # issuer name -> (its trust bundle's path, the file's bytes or why it could not be read), read at load
+    bundles: dict[str, tuple[str, bytes | str]] = field(default_factory=dict, repr=False, compare=False)
 
     def settle(self) -> "Document":
         if self.deferred is not None:

@@ -12,6 +12,7 @@ from typing import Callable
 
 import orjson
 
+from . import bundles
 from .cache import cached, read_cached, read_positions, text_digest
 from .diagnostics import Pos, Report
 from .document import BLOCK_LABELS, Document, MergedDocument
@@ -153,8 +154,33 @@ def load(directory: str, report: Report, recursive: bool = False,
         merge_into(merged, doc, report)
         if on_file:
             on_file(done, len(texts))
+    for relative, data in _read_bundles(merged):
+        spec.update(bundles.digest_entry(relative, data))
     merged.digest = spec.hexdigest()
     return merged
+
+
+def _read_bundles(merged: MergedDocument) -> list[tuple[str, bytes]]:
+    """Each issuer's trust bundle file, read from inside the spec folder into merged.bundles (a file
+    that cannot be read keeps why, which validation reports at the field); (name, bytes) of those read."""
+    read = []
+    issuers = merged.data.get("issuer")
+    for name, body in sorted(issuers.items() if isinstance(issuers, dict) else ()):
+        relative = body.get(bundles.FIELD) if isinstance(body, dict) else None
+        if not isinstance(relative, str) or not relative.endswith(bundles.SUFFIX):
+            continue  # the schema and validation say what is wrong with it
+        path = bundles.path_of(merged.owners[("issuer", name)], relative)
+        if os.path.isabs(relative) or not relative.isprintable() or len(relative) > bundles.MAX_PATH:
+            merged.bundles[name] = path, "not a relative path of printable characters, at most 255 of them"
+            continue
+        try:
+            data = read_bytes(path, merged.reread.root)  # its own size cap is the parse's
+        except UsageError as error:
+            merged.bundles[name] = path, str(error)
+            continue
+        merged.bundles[name] = path, data
+        read.append((os.path.relpath(path, merged.reread.root), data))
+    return read
 
 
 PARALLEL_BYTES = 1 << 20  # below this much text to parse, starting a worker costs more than it saves
@@ -195,7 +221,10 @@ def spec_digest(directory: str, recursive: bool = False) -> str:
     spec = hashlib.sha256()
     try:
         for path in spec_files(directory, recursive):
-            spec.update(_digest_entry(directory, path, text_digest(read_text(path, spec_root(directory)))))
+            text = read_text(path, spec_root(directory))
+            if bundles.FIELD in text:  # its bundles are named by its issuers: read as load reads them
+                return load(directory, Report(), recursive).digest
+            spec.update(_digest_entry(directory, path, text_digest(text)))
     except (UnicodeDecodeError, UsageError):
         return ""
     return spec.hexdigest()

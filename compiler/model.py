@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from .bundles import Bundle
 from .diagnostics import Pos
 from .document import Document
 
@@ -21,6 +22,7 @@ class Issuer:
     disabled: str | None = None  # kill switch: the reason, when every subject of this issuer is refused
     subject_claims: tuple[str, ...] = ()  # the claim keys its subjects carry, in order; () for the kind's default
     manage_subject_claims: bool = False  # also emit the code host's side: the template its repositories use
+    bundle: Bundle | None = None  # spiffe_x509: the CA certificates of its trust_bundle_file
 
     @property
     def host_path(self) -> str:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from . import registry, windows
+from . import bundles, registry, windows
 from .access import AccessGraph
 from .findings import SEVERITIES
 from .graph import build_graph
@@ -83,7 +83,8 @@ def _segment(text: str, name: str) -> bytes:
 
 
 def read_claims(path: str | None = None, token: str | None = None) -> dict:
-    """Claims from a JSON file (a decoded JWT payload) or a raw JWT, whose signature is not checked."""
+    """Claims from a JSON file (a decoded JWT payload, or {"x5c": [PEM, ...]}: an X.509-SVID chain,
+    leaf first) or a raw JWT, whose signature is not checked."""
     if (path is None) == (token is None):
         raise UsageError("give either --claims FILE or --token JWT")
     if path is not None:
@@ -98,6 +99,11 @@ def read_claims(path: str | None = None, token: str | None = None) -> dict:
         if not isinstance(parse_json(header, "the JWT header"), dict):
             raise UsageError("the JWT header is not a JSON object")
         claims = parse_json(payload, "the JWT payload")
+    if isinstance(claims, dict) and "x5c" in claims:  # an X.509-SVID chain: its claims are the certificate's
+        try:
+            claims = bundles.svid_claims(claims["x5c"])
+        except ValueError as error:
+            raise UsageError(f"{path or 'the token'}: {error}") from None
     if not isinstance(claims, dict) or not all(isinstance(claims.get(k), str) for k in ("iss", "sub")):
         raise UsageError("the claims need at least iss and sub as strings")
     audience = claims.get("aud")

@@ -7,10 +7,11 @@ import unicodedata
 from dataclasses import replace
 from datetime import date, timedelta
 
-from . import registry, schema, windows
+from . import bundles, registry, schema, windows
+from .bundles import Bundle
 from .analysis import all_rules
 from .code_host import check_templates, management_problem
-from .diagnostics import Report, printable, quote
+from .diagnostics import Pos, Report, printable, quote
 from .document import Document, describe
 from .issuers import BOOLEANS, CLAIM_TYPES, KINDS, TemplateError, carried, issuer_url
 from .model import ALWAYS, Grant, Identity, Issuer, Model, Review, Settings, Target, Window, Workload
@@ -177,13 +178,40 @@ def _issuer(doc: Document, name: str, body: dict, report: Report) -> Issuer | No
         return None
     # CircleCI tokens' aud is the organization ID (unless custom claims set others)
     audience = body.get("audience") or (organization if KINDS[kind].organization else None)
+    bundle = None
+    if bundles.FIELD in fields:
+        bundle = _bundle(doc, name, fields[bundles.FIELD], report)
+        if bundle is None:
+            return None
+        url = bundles.issuer_label(url, bundle)
     issuer = Issuer(name, kind, url, audience, doc.where(path, key=True),
-                    _disabled(doc, path, body, report), template, body.get("manage_subject_claims") is True)
+                    _disabled(doc, path, body, report), template, body.get("manage_subject_claims") is True, bundle)
     problem = management_problem(issuer)
     if problem:
         report.error(doc.where(path + ("manage_subject_claims",), key=True), describe(path), *problem)
         return None
     return issuer
+
+
+def _bundle(doc: Document, name: str, relative: str, report: Report) -> Bundle | None:
+    """The issuer's trust bundle as load read it, parsed; each problem reported where it is."""
+    path = ("issuer", name)
+    where = doc.where(path + (bundles.FIELD,))
+    if not relative.endswith(bundles.SUFFIX):
+        report.error(where, describe(path), f"{bundles.FIELD} {quote(relative)} is not a {bundles.SUFFIX} file",
+                     f"name the bundle *{bundles.SUFFIX}, the PEM file of the trust domain's CA certificates")
+        return None
+    file, content = doc.bundles.get(name, (relative, "not read"))
+    if isinstance(content, str):
+        report.error(where, describe(path), f"the trust bundle cannot be read: {content}",
+                     "put the PEM file inside the spec folder, at this path relative to this spec file")
+        return None
+    try:
+        return bundles.parse(content, file)
+    except bundles.BundleError as error:
+        report.error(Pos(file, error.line, 1), describe(path), f"trust bundle {quote(relative)}: {error.message}",
+                     error.fix)
+        return None
 
 
 def _disabled(doc: Document, path: tuple, body: dict, report: Report) -> str | None:

@@ -66,15 +66,21 @@ def apply(state: State, resources: dict, project_id: str, number: str) -> None:
             "state": "ACTIVE", "disabled": body.get("disabled", False), "providers": {}}
     for body in resources.get("google_iam_workload_identity_pool_provider", {}).values():
         pool_id, pid = next(iter(project["pools"])), body["workload_identity_pool_provider_id"]
-        oidc = {"issuerUri": body["oidc"]["issuer_uri"]}
-        if body["oidc"].get("allowed_audiences"):
-            oidc["allowedAudiences"] = body["oidc"]["allowed_audiences"]
+        if "x509" in body:  # an X.509 provider: its trust store as the REST API writes it
+            store = body["x509"]["trust_store"]
+            source = {"x509": {"trustStore": {
+                "trustAnchors": [{"pemCertificate": c["pem_certificate"]} for c in store["trust_anchors"]],
+                "intermediateCas": [{"pemCertificate": c["pem_certificate"]} for c in store.get("intermediate_cas", [])]}}}
+        else:
+            source = {"oidc": {"issuerUri": body["oidc"]["issuer_uri"]}}
+            if body["oidc"].get("allowed_audiences"):
+                source["oidc"]["allowedAudiences"] = body["oidc"]["allowed_audiences"]
         project["pools"][pool_id]["providers"][pid] = {
             "name": f"projects/{number}/locations/global/workloadIdentityPools/{pool_id}/providers/{pid}",
             "displayName": body.get("display_name", ""), "description": body.get("description", ""),
             "state": "ACTIVE", "disabled": body.get("disabled", False),
             "attributeMapping": body["attribute_mapping"], "attributeCondition": body.get("attribute_condition", ""),
-            "oidc": oidc}
+            **source}
     for key, body in resources.get("google_service_account", {}).items():
         email = f"{body['account_id']}@{project_id}.iam.gserviceaccount.com"
         emails[key] = email

@@ -162,7 +162,7 @@ def test_issuer_kind_table_matches_the_issuer_kinds():
 
 def test_the_per_kind_example_uses_every_issuer_kind_and_identity_field(tmp_path):
     (block,) = [b for b in COMPLETE if 'workload "k8s-api"' in b.text]
-    kinds = set(re.findall(r'kind\s*=\s*"([a-z_]+)"', block.text))
+    kinds = set(re.findall(r'kind\s*=\s*"([a-z0-9_]+)"', block.text))
     accepted = {kind for _, provider in registry.providers() for kind in provider.KINDS}  # by some cloud
     assert kinds == accepted
     fields = set(re.findall(r"^\s+([a-z_]+)\s*=", block.text, re.M))

@@ -49,6 +49,9 @@ def test_token_fixtures_are_accepted_by_their_example(fixture):
     assert _accepted(load_model(str(EXAMPLES / example)), claims) == expected
 
 
+CERTIFICATE_KINDS = {"spiffe_x509"}  # their workloads present certificates, not tokens
+
+
 def _tokens_for(model):
     """For each identity and each cloud it is granted in: the claims of a token that cloud should accept."""
     from wiam.providers.gcp.settings import POOL_DEFAULT_ID
@@ -56,7 +59,7 @@ def _tokens_for(model):
     for workload in model.workloads.values():
         for identity in workload.active_identities:
             if not KINDS[identity.issuer.kind].takes_url:
-                continue  # no OIDC token: its fixture above, and its kind's own tests
+                continue  # no OIDC token: its fixture above (certificates too), and its kind's own tests
             for grant in workload.grants:
                 target = model.targets[(grant.cloud, grant.target)]
                 if grant.cloud == "gcp":
@@ -105,7 +108,11 @@ def _check_agreement(model):
 
 @pytest.mark.parametrize("folder", EXAMPLE_SPECS, ids=lambda p: p.name)
 def test_simulation_agrees_with_the_compiled_examples(folder):
-    assert _check_agreement(load_model(str(folder))) > 0
+    model = load_model(str(folder))
+    if all(i.issuer.kind in CERTIFICATE_KINDS for w in model.workloads.values() for i in w.identities):
+        pytest.skip("its identities present X.509-SVIDs of a CA whose key is not in the repository (tests/test_x509.py "
+                    "simulates certificates of its own CAs)")
+    assert _check_agreement(model) > 0
 
 
 ISSUERS = [

@@ -58,6 +58,10 @@ def test_each_named_subject_reaches_exactly_its_workload(folder):
     model, module = _compiled(folder)
     for workload in model.workloads.values():
         for identity in workload.identities:
+            if identity.issuer.kind == "spiffe_x509":  # an X.509-SVID (tests/test_x509.py): no token gets in
+                assert aws_roles_accepting(module, _claims(identity, "aws")) == set()
+                assert gcp_principals_accepting(module, dict(_claims(identity, "gcp"), aud="x")) == set()
+                continue
             if not KINDS[identity.issuer.kind].takes_url:
                 continue  # no OIDC token: each such kind's own tests judge it (test_pod_identity.py, test_gke.py)
             aws = aws_roles_accepting(module, _claims(identity, "aws"))

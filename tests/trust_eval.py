@@ -20,6 +20,8 @@ from fnmatch import fnmatchcase
 
 import celpy
 from celpy import celtypes
+from cryptography import x509
+from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 _CEL = celpy.Environment()
 
@@ -187,7 +189,7 @@ def _gcp_members(module: dict, claims: dict) -> set[str]:
     pools = resources.get("google_iam_workload_identity_pool", {})
     subjects = set()
     for provider in resources.get("google_iam_workload_identity_pool_provider", {}).values():
-        if provider["oidc"]["issuer_uri"] != claims["iss"] or provider.get("disabled"):
+        if "oidc" not in provider or provider["oidc"]["issuer_uri"] != claims["iss"] or provider.get("disabled"):
             continue
         audiences = provider["oidc"].get("allowed_audiences")
         if audiences is not None and claims["aud"] not in audiences:
@@ -224,6 +226,10 @@ def gcp_principals_accepting(module: dict, claims: dict, at: datetime | None = N
     """Service accounts (by resource name) and direct principals the token can act as (at `at`,
     where bindings carry conditions); `members`: what the token is, if not through the module's providers."""
     members = _gcp_members(module, claims) if members is None else members
+    return _gcp_principals(module, members, at)
+
+
+def _gcp_principals(module: dict, members: set[str], at: datetime | None) -> set[str]:
     accepted = set()
     for kind, name, binding in _member_bindings(module):
         if binding["member"] in members and _binding_holds(binding, at):
@@ -313,3 +319,98 @@ def azure_flexible_accepting(module: dict, claims: dict) -> set[str]:
                 and all(claims.get(name) == value for name, value in terms)):
             accepted.add(credential["parent_id"].split(".")[1])
     return accepted
+
+
+# X.509: a certificate chain (leaf first) judged as Roles Anywhere and GCP's X.509 federation do. The chain
+# must verify to a trust anchor (cryptography's client verifier: signatures, validity at `at`, CA
+# constraints), and the first URI SAN is what each cloud compares.
+
+def _chain_verifies(anchors: list[x509.Certificate], chain: list[x509.Certificate], at: datetime) -> bool:
+    if not anchors:
+        return False
+    verifier = PolicyBuilder().store(Store(anchors)).time(at).build_client_verifier()
+    try:
+        verifier.verify(chain[0], chain[1:])
+    except VerificationError:
+        return False
+    return True
+
+
+def first_uri(certificate: x509.Certificate) -> str | None:
+    try:
+        sans = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+    uris = sans.get_values_for_type(x509.UniformResourceIdentifier)
+    return uris[0] if uris else None
+
+
+def _anchor_arn(name: str) -> str:
+    return f"arn:aws:rolesanywhere:eu-west-1:123456789012:trust-anchor/{name}"
+
+
+def _resolved(policy: str) -> str:
+    """The policy as AWS receives it: each trust anchor reference replaced by that anchor's ARN."""
+    return re.sub(r"\$\{aws_rolesanywhere_trust_anchor\.([^.}]+)\.arn\}", lambda m: _anchor_arn(m[1]),
+                  policy).replace("$${", "${")
+
+
+def _roles_anywhere_matches(statement: dict, san: str | None, source: str) -> bool:
+    if statement["Principal"].get("Service") != "rolesanywhere.amazonaws.com":
+        return False
+    if not {"sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"} <= set(_listed(statement["Action"])):
+        return False
+    condition = statement.get("Condition", {})
+    if set(condition) - {"StringEquals", "ArnEquals"}:
+        return False
+    context = {"aws:principaltag/x509san/uri": san, "aws:sourcearn": source}
+    for block in ("StringEquals", "ArnEquals"):
+        for key, values in condition.get(block, {}).items():
+            if context.get(key.lower()) not in [_iam_value(v) for v in _listed(values)]:
+                return False
+    return True
+
+
+def aws_roles_accepting_certificate(module: dict, chain: list[x509.Certificate], at: datetime) -> set[str]:
+    """Roles a CreateSession with this chain obtains: through an enabled trust anchor the chain verifies
+    to, a profile listing the role, and the role's trust policy (an Allow matches, no Deny does) with
+    aws:SourceArn that anchor and the x509SAN/URI tag the leaf's first URI SAN."""
+    resources = module.get("resource", {})
+    profiled = {m for p in resources.get("aws_rolesanywhere_profile", {}).values() if p.get("enabled", True)
+                for r in p["role_arns"] for m in re.findall(r"aws_iam_role\.([^.]+)\.arn", r)}
+    accepted = set()
+    san = first_uri(chain[0])
+    for anchor_name, anchor in resources.get("aws_rolesanywhere_trust_anchor", {}).items():
+        data = anchor["source"]["source_data"]["x509_certificate_data"]
+        if not anchor.get("enabled", True) or not _chain_verifies([x509.load_pem_x509_certificate(data.encode())],
+                                                                 chain, at):
+            continue
+        for name, role in resources.get("aws_iam_role", {}).items():
+            statements = json.loads(_resolved(role["assume_role_policy"]))["Statement"]
+            matching = [s["Effect"] for s in statements if _roles_anywhere_matches(s, san, _anchor_arn(anchor_name))]
+            if name in profiled and "Allow" in matching and "Deny" not in matching:
+                accepted.add(name)
+    return accepted
+
+
+def _gcp_certificate_members(module: dict, chain: list[x509.Certificate], at: datetime) -> set[str]:
+    resources = module.get("resource", {})
+    pools = resources.get("google_iam_workload_identity_pool", {})
+    subjects = set()
+    assertion = {"san": {"uri": first_uri(chain[0])}}
+    for provider in resources.get("google_iam_workload_identity_pool_provider", {}).values():
+        if "x509" not in provider or provider.get("disabled"):
+            continue
+        store = provider["x509"]["trust_store"]
+        load = lambda entries: [x509.load_pem_x509_certificate(e["pem_certificate"].encode()) for e in entries]  # noqa: E731
+        if not _chain_verifies(load(store["trust_anchors"]), chain + load(store.get("intermediate_cas", [])), at):
+            continue
+        if assertion["san"]["uri"] is not None and cel_admits(provider["attribute_condition"], assertion):
+            subjects.add(str(_cel_value(provider["attribute_mapping"]["google.subject"], assertion)))
+    return {f"principal://iam.googleapis.com/projects/{_number(module)}/locations/global/workloadIdentityPools/"
+            f"{pool['workload_identity_pool_id']}/subject/{subject}" for pool in pools.values() for subject in subjects}
+
+
+def gcp_principals_accepting_certificate(module: dict, chain: list[x509.Certificate], at: datetime) -> set[str]:
+    """What gcp_principals_accepting gives for a token, for an mTLS exchange with this chain."""
+    return _gcp_principals(module, _gcp_certificate_members(module, chain, at), at)

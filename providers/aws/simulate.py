@@ -14,7 +14,7 @@ from wiam.diagnostics import quote
 from wiam.model import Window
 from wiam.verdict import Check, Verdict, audiences, closest
 
-from . import pod_identity
+from . import pod_identity, roles_anywhere
 from .plan import CURRENT_TIME, FROM, UNTIL, AWSPlan
 from .settings import CLOUD
 
@@ -72,9 +72,13 @@ def simulate(plan: AWSPlan, claims: dict) -> list[Verdict]:
         allows, denied = [], False
         association = pod_identity.association_check(role.arn, role.associations, plan.settings.cluster_arn, claims)
         for statement in role.trust["Statement"]:
-            if "Service" in statement["Principal"]:  # EKS Pod Identity's
+            service = statement["Principal"].get("Service")
+            if service == pod_identity.SERVICE:
                 checks = pod_identity.statement_checks(statement, claims) + [association] + time_check(
                     statement_window(statement.get("Condition", {})), at, "the role admits this service account")
+            elif service == roles_anywhere.SERVICE:  # an X.509-SVID chain
+                checks = roles_anywhere.checks(statement, plan.trust_anchors, claims, at) + time_check(
+                    statement_window(statement.get("Condition", {})), at, "the role admits this subject")
             else:
                 checks = _statement_checks(statement, host, claims, client_ids, at)
             if statement["Effect"] == "Deny":

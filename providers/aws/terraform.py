@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from wiam.terraform import Module, ref
 
+from . import roles_anywhere
 from .pod_identity import ASSOCIATION_KIND
 from .plan import INLINE_POLICY_NAME, OIDC_PROVIDER_KIND, ROLE_KIND, AWSPlan, Role
 from .settings import TERRAFORM_PROVIDER
@@ -20,6 +21,9 @@ def emit(plan: AWSPlan, module: Module) -> None:
             "tags": created.tags})
     for role in plan.roles:
         _emit_role(plan.alias, role, module)
+    roles_anywhere.emit(plan.alias, plan.trust_anchors, [
+        (role.resource, roles_anywhere.profile_name(role.name), role.address, role.tags)
+        for role in plan.roles if any(map(roles_anywhere.handles, role.workload.identities))], module)
 
 
 def _emit_role(alias: str, role: Role, module: Module) -> None:

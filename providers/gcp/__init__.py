@@ -27,6 +27,7 @@ EXAMPLE = Example(target={"project_id": "acme-prod", "project_number": "12345678
 DATA_PACKAGES: tuple[str, ...] = ()
 KINDS = OIDC_KINDS  # the issuer kinds its trust accepts
 KINDS = KINDS | {gke.KIND}  # Workload Identity Federation for GKE
+KINDS = KINDS | {"spiffe_x509"}  # X.509 workload identity federation (x509)
 schema = functools.partial(wiam.schema.packaged, __name__)
 
 __all__ = ["CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "discover", "emit", "graph",

@@ -22,6 +22,7 @@ from wiam.model import Model, Target
 from wiam.schema import grant_pattern
 
 from .. import catalogs
+from . import x509
 from .plan import ATTRIBUTE_MAPPING, PROJECT_MEMBER, WORKLOAD_IDENTITY_USER, Binding, GCPPlan, window_expression
 from .settings import ACCOUNT_PREFIX, SERVICE_ACCOUNT, GrantSettings, TargetSettings
 
@@ -95,10 +96,13 @@ def _policy(triples) -> dict[str, list[str]]:
     return {role: sorted(members) for role, members in sorted(roles.items())}
 
 
-def _provider_state(display_name, description, disabled, mapping, condition, issuer_uri, audiences) -> dict:
+def _provider_state(display_name, description, disabled, mapping, condition, issuer_uri, audiences,
+                    store: dict | None = None) -> dict:
+    """`store`: an X.509 provider's trust store (x509.store_state), which it has instead of an issuer."""
     return {"display_name": display_name or "", "description": description or "", "disabled": bool(disabled),
             "attribute_mapping": dict(sorted((mapping or {}).items())), "attribute_condition": condition or "",
-            "issuer_uri": issuer_uri, "allowed_audiences": sorted(audiences or [])}
+            "issuer_uri": issuer_uri, "allowed_audiences": sorted(audiences or []),
+            **({"x509": store} if store is not None else {})}
 
 
 def expected(plan: GCPPlan) -> list[LiveObject]:
@@ -107,8 +111,9 @@ def expected(plan: GCPPlan) -> list[LiveObject]:
         found.append(LiveObject("pool", plan.pool.pool_id, {
             "display_name": plan.pool.display_name, "description": plan.pool.description, "disabled": False}))
     found += [LiveObject("pool_provider", p.provider_id, _provider_state(
-        p.display_name, p.description, p.disabled, p.attribute_mapping, p.attribute_condition, p.issuer_uri,
-        p.allowed_audiences)) for p in plan.providers]
+        p.display_name, p.description, p.disabled, p.attribute_mapping, p.attribute_condition,
+        None if x509.expected_store(p) else p.issuer_uri, p.allowed_audiences, x509.expected_store(p)))
+        for p in plan.providers]
     accounts = {w.account.email: w for w in plan.workloads if w.account}
     policies = {email: [_triple(b) for b in w.federation] for email, w in accounts.items()}
     project_roles: dict[str, list] = {}
@@ -184,7 +189,7 @@ def read(plan: GCPPlan, expected: list[LiveObject], connection: Connection) -> l
                     found.append(LiveObject("pool_provider", provider["name"].rsplit("/", 1)[1], _provider_state(
                         provider.get("displayName"), provider.get("description"), provider.get("disabled"),
                         provider.get("attributeMapping"), provider.get("attributeCondition"), oidc.get("issuerUri"),
-                        oidc.get("allowedAudiences"))))
+                        oidc.get("allowedAudiences"), x509.live_store(provider.get("x509")))))
                 token = (page or {}).get("nextPageToken")
                 if not token:
                     break

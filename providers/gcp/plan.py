@@ -339,7 +339,10 @@ def plan(model: Model, target: Target, report: Report) -> GCPPlan:
     if identities:  # GKE's identities are of Google's pool
         result.pool = Pool(POOL, target.name, settings.pool_id)
     _check_subjects(target, settings, identities, report)
-    result.providers = _providers(model, target, identities, report)
+    from . import x509  # X.509 providers build on this module's PoolProvider
+
+    result.providers = _providers(model, target, [i for i in identities if not x509.handles(i)], report)
+    result.providers += x509.providers(model, target, identities, {p.provider_id for p in result.providers})
     if not gke.check(model, grants, lambda g: GrantSettings.of(g.settings).mode == SERVICE_ACCOUNT, report):
         return result
     numbers = result.projects = gke.project_numbers(model)

@@ -13,7 +13,7 @@ from wiam.issuers import claim_holds
 from wiam.verdict import Check, Verdict, audiences, closest
 from wiam.windows import described, holds, text
 
-from . import gke
+from . import gke, x509
 from .plan import ATTRIBUTE_MAPPING, CLOUD, GCPPlan, PoolProvider, Term, WorkloadPlan
 from .settings import TargetSettings
 
@@ -67,14 +67,16 @@ def _condition_checks(provider: PoolProvider, claims: dict) -> tuple[Check, ...]
                   f"the attribute_condition of provider {pid} does not admit the token (sub {claims['sub']!r})"),)
 
 
-def _provider_checks(provider: PoolProvider, claims: dict, settings: TargetSettings) -> tuple[Check, ...]:
+def _provider_checks(provider: PoolProvider, claims: dict, settings: TargetSettings,
+                     at: datetime | None) -> tuple[Check, ...]:
     pid = provider.provider_id
     allowed = provider.allowed_audiences or default_audiences(settings, pid)
     return (
-        Check("iss", provider.issuer_uri == claims["iss"],
-              f"the token is from {claims['iss']!r}, provider {pid} trusts {provider.issuer_uri!r}"),
-        Check("aud", bool(set(audiences(claims)) & set(allowed)),
-              f"the token has {audiences(claims)!r}, provider {pid} allows {allowed!r}"),
+        *(x509.source_checks(provider, claims, at) or (
+            Check("iss", provider.issuer_uri == claims["iss"],
+                  f"the token is from {claims['iss']!r}, provider {pid} trusts {provider.issuer_uri!r}"),
+            Check("aud", bool(set(audiences(claims)) & set(allowed)),
+                  f"the token has {audiences(claims)!r}, provider {pid} allows {allowed!r}"))),
         *_condition_checks(provider, claims),
         Check("enabled", not provider.disabled, f"provider {pid} is disabled (kill switch)"),
     )
@@ -130,7 +132,7 @@ def _window_checks(planned: WorkloadPlan, member: str, at: datetime | None) -> t
 
 def simulate(plan: GCPPlan, claims: dict) -> list[Verdict]:
     settings = plan.settings
-    providers = [(p, _provider_checks(p, claims, settings)) for p in plan.providers]
+    providers = [(p, _provider_checks(p, claims, settings, plan.at)) for p in plan.providers]
     pooled = gke.token_members(claims, plan.projects)
     planned = {w.workload.name: w for w in plan.workloads}
     verdicts = []

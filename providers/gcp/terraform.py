@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from wiam.terraform import Module, ref
 
+from . import x509
 from .plan import Binding, GCPPlan
 from .settings import TERRAFORM_PROVIDER
 
@@ -40,7 +41,8 @@ def _pool(plan: GCPPlan, module: Module) -> None:
             "workload_identity_pool_id": ref(f"{plan.pool.address}.workload_identity_pool_id"),
             "workload_identity_pool_provider_id": provider.provider_id, "display_name": provider.display_name,
             "description": provider.description, "attribute_mapping": provider.attribute_mapping,
-            "attribute_condition": provider.attribute_condition, "disabled": provider.disabled, "oidc": oidc})
+            "attribute_condition": provider.attribute_condition, "disabled": provider.disabled,
+            **(x509.block(provider) or {"oidc": oidc})})
 
 
 def _binding(alias: str, binding: Binding, module: Module) -> None:

@@ -1,7 +1,10 @@
 """Writing specs, compiling them in process, and reading what comes out."""
 
 import json
+import re
 from pathlib import Path
+
+from support.certs import authority
 
 from wiam.compile import compile_model, load_model
 from wiam.diagnostics import SpecError
@@ -45,11 +48,20 @@ def workload_hcl(name="app", identities=None, grants=None, extra="") -> str:
     return f'workload "{name}" {{\n{extra}{body}}}\n'
 
 
+_BUNDLE = re.compile(r'trust_bundle_file"?\s*[=:]\s*"([^"]+)"')
+
+
 def write_spec(folder: Path, files: dict[str, str]) -> Path:
+    """The files written into `folder`; a trust bundle they name (relative to the folder) and do not
+    hold gets a CA certificate of its own, so that examples of spiffe_x509 issuers stand alone."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text, encoding="utf-8")
+    for bundle in {b for text in files.values() for b in _BUNDLE.findall(text)} - files.keys():
+        if re.fullmatch(r"[\w-]+(/[\w-]+)*\.pem", bundle):  # a plain path below the folder, never a hostile one
+            (folder / bundle).parent.mkdir(parents=True, exist_ok=True)
+            (folder / bundle).write_text(authority("test CA").pem, encoding="ascii")
     return folder
 
 
