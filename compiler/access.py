@@ -10,6 +10,7 @@ Nodes have a `type`; edges have a `relation` (also their key in the MultiDiGraph
     grant   -allows->          action | role
     grant   -on->              resource
     principal -can_act_as->    principal     (indirect: role chaining, impersonation, takeover)
+    principal -can_act_as->    subject       (a cross-cloud chain: its own tokens are another workload's identity)
 
 Edges only point the way access flows, so everything reachable from a node is what it can get to.
 Providers add the cloud part (principals, grants and indirect edges); graph.py the rest.

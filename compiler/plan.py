@@ -38,6 +38,8 @@ class TargetPlan:
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # by workload: what it needs to use them
     # by workload: the windows the cloud itself cannot enforce ("trust window", "grant window")
     unenforced: dict[str, list[str]] = field(default_factory=dict)
+    # by named-workload subject (workload:NAME): the other workload's principal, as the trust pins it (chains.py)
+    references: dict[str, str] = field(default_factory=dict)
 
 
 Plans = dict[tuple[str, str], TargetPlan]  # by (cloud, target)

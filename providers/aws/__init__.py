@@ -8,7 +8,7 @@ import wiam.schema
 from wiam.issuers import OIDC_KINDS
 from wiam.provider import Example
 
-from . import live, permissions
+from . import federation, live, permissions
 from .graph import graph, link_principals, reach
 from .plan import plan
 from .rules import RULES
@@ -21,7 +21,9 @@ EXAMPLE = Example(target={"account_id": "123456789012", "region": "eu-west-1"},
                   grant={"actions": ["s3:GetObject"], "resources": ["arn:aws:s3:::example-bucket/*"]})
 DATA_PACKAGES = ("policy_sentry",)
 KINDS = OIDC_KINDS  # the issuer kinds its trust accepts
+KINDS = KINDS | {"gcp_service_account", "azure_managed_identity"}  # other clouds' workloads (federation.py)
+CHAINS = federation.CHAINS
 schema = functools.partial(wiam.schema.packaged, __name__)
 
-__all__ = ["CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "emit", "graph",
+__all__ = ["CHAINS", "CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "emit", "graph",
            "link_principals", "live", "object_names", "permissions", "places", "plan", "reach", "schema", "simulate"]

@@ -4,6 +4,7 @@ or PIM schedules where a window applies)."""
 
 from __future__ import annotations
 
+from wiam.chains import resolved
 from wiam.terraform import Expr, Module, provider_alias
 
 from . import flexible
@@ -32,7 +33,7 @@ def emit(plan: AzurePlan, module: Module) -> None:
             else:
                 body = {"provider": plan.alias, "name": credential.name, "resource_group_name": settings.resource_group,
                         "parent_id": parent, "audience": list(credential.audiences),
-                        "issuer": credential.issuer, "subject": credential.subject}
+                        "issuer": credential.issuer, "subject": resolved(credential.subject, plan.references)}
             if credential.after:
                 body["depends_on"] = [credential.after]
             module.resource(credential.kind, credential.resource, body)

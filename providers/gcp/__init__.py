@@ -8,7 +8,7 @@ import wiam.schema
 from wiam.issuers import OIDC_KINDS
 from wiam.provider import Endpoint, Example
 
-from . import live, permissions
+from . import federation, live, permissions
 from .graph import graph, link_principals, reach
 from .plan import CLOUD, plan
 from .rules import RULES
@@ -26,7 +26,9 @@ EXAMPLE = Example(target={"project_id": "acme-prod", "project_number": "12345678
                   grant={"roles": ["roles/storage.objectViewer"], "resource": "projects/_/buckets/acme-artifacts"})
 DATA_PACKAGES: tuple[str, ...] = ()
 KINDS = OIDC_KINDS  # the issuer kinds its trust accepts
+KINDS = KINDS | federation.KINDS  # other clouds' workloads
+CHAINS = federation.CHAINS
 schema = functools.partial(wiam.schema.packaged, __name__)
 
-__all__ = ["CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "emit", "graph",
+__all__ = ["CHAINS", "CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "emit", "graph",
            "link_principals", "live", "object_names", "permissions", "places", "plan", "reach", "schema", "simulate"]

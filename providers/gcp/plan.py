@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from wiam import chains
 from wiam.diagnostics import Report
 from wiam.document import describe
 from wiam.issuers import CLAIM_TYPES, KINDS
@@ -18,6 +19,7 @@ from wiam.plan import Principal, TargetPlan
 from wiam.terraform import Expr, one_or_list, provider_alias, ref
 from wiam.windows import described, narrowest, text
 
+from . import federation
 from .settings import (DIRECT, SERVICE_ACCOUNT, TERRAFORM_PROVIDER, GrantSettings, TargetSettings, provider_id,
                        service_account_id)
 
@@ -259,6 +261,7 @@ class PoolProvider(Resource):
     admits: list[Term]  # those its attribute_condition admits
     attribute_condition: str
     disabled: bool
+    aws_account: str | None = None  # a provider of type aws: the account whose roles' sessions it admits
     subject_suffix: str = ""  # what google.subject appends to assertion.sub: the claims every term checks
     # google.subject is subject_prefix + this claim (+ the suffix): the kind's pin, so that it names the
     # identity's subject (CircleCI: "project:" + the project ID claim)
@@ -271,6 +274,8 @@ class PoolProvider(Resource):
 
     @property
     def attribute_mapping(self) -> dict[str, str]:
+        if self.aws_account:
+            return {"google.subject": federation.ROLE_MAPPING}
         if not self.subject_suffix and not self.subject_prefix:
             return dict(ATTRIBUTE_MAPPING)
         parts = [cel_string(self.subject_prefix)] if self.subject_prefix else []
@@ -334,19 +339,26 @@ def plan(model: Model, target: Target, report: Report) -> GCPPlan:
     if not grants:
         return result
     result.pool = Pool(POOL, target.name, settings.pool_id)
-    identities = [i for workload, _ in grants for i in workload.identities]
+    values = chains.references(model)
+    # each identity as GCP admits it: an AWS role's by the google.subject of its sessions
+    own = {id(i): federation.admitted(i, values) for workload, _ in grants for i in workload.identities}
+    identities = list(own.values())
+    federation.check(model, identities, report)
     _check_subjects(target, settings, identities, report)
-    result.providers = _providers(model, target, identities, report)
+    result.providers = _providers(model, target, [i for i in identities if not federation.by_aws(i)], report)
+    result.providers += _aws_providers(target, [i for i in identities if federation.by_aws(i)],
+                                       {p.provider_id for p in result.providers})
     term_provider = {(p.issuer, p.audience, term): p.address for p in result.providers for term in p.terms}
 
     planning = _Planning(model, target, settings, report)
     for workload, grant in grants:
-        if not workload.identities:
+        mine = [own[id(i)] for i in workload.identities]
+        if not mine:
             continue
         # A disabled identity leaves the bindings; a disabled issuer's provider is disabled instead.
-        bound = [i for i in workload.identities if not i.disabled]
+        bound = [i for i in mine if not i.disabled]
         members = [settings.principal(mapped_subject(i)) for i in bound]
-        used_providers = sorted({term_provider[(*_group(i)[:2], _term(i))] for i in workload.identities})
+        used_providers = sorted({term_provider[(*_group(i)[:2], _term(i))] for i in mine})
         windows = _member_windows(target, settings, bound, report)  # one per subject
         planned = planning.workload(workload, grant, windows, used_providers)
         result.workloads.append(planned)
@@ -700,3 +712,25 @@ def _chunks(terms: list[Term]) -> list[list[Term]]:
         size = length if not chunks[-1] else size + len(_SUBJECT_OR) + length
         chunks[-1].append(term)
     return chunks
+
+
+def _aws_providers(target: Target, identities: list[Identity], used: set[str]) -> list[PoolProvider]:
+    """A provider of type aws per issuer, audience and AWS account, admitting exactly its roles'
+    google.subjects (those not disabled); GCP's STS admits only callers of that account."""
+    groups: dict[tuple[str, str | None, str], list[Identity]] = {}
+    for identity in identities:
+        groups.setdefault((*_group(identity)[:2], federation.subject_account(identity.subject)), []).append(identity)
+    providers = []
+    for (issuer, audience, account), found in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1] or "", g[0][2])):
+        pid = provider_id(f"{issuer}-{account}", "", 0)
+        if pid in used:  # an OIDC issuer named alike
+            pid = provider_id(f"{issuer}-{short_hash(issuer, audience or '', account)}", "", 0)
+        used.add(pid)
+        terms = sorted({_term(i) for i in found})
+        admits = sorted({_term(i) for i in found if not i.disabled})
+        condition = _SUBJECT_OR.join(f"google.subject == {cel_string(subject)}" for subject, _ in admits) or _NO_SUBJECT
+        providers.append(PoolProvider(PROVIDER, terraform_name(target.name, pid), pid, fit_name(pid, DISPLAY_NAME_MAX),
+                                      f"wiam: issuer {issuer}, AWS account {account}", issuer, found[0].issuer.url,
+                                      audience, terms, admits, condition, bool(found[0].issuer.disabled) or not admits,
+                                      account))
+    return providers

@@ -22,12 +22,13 @@ def emit(plan: GCPPlan, module: Module) -> None:
         oidc = {"issuer_uri": provider.issuer_uri}
         if provider.allowed_audiences:
             oidc["allowed_audiences"] = provider.allowed_audiences
+        source = {"aws": {"account_id": provider.aws_account}} if provider.aws_account else {"oidc": oidc}
         module.resource(provider.terraform_type, provider.name, {
             "provider": plan.alias, "project": project,
             "workload_identity_pool_id": ref(f"{plan.pool.address}.workload_identity_pool_id"),
             "workload_identity_pool_provider_id": provider.provider_id, "display_name": provider.display_name,
             "description": provider.description, "attribute_mapping": provider.attribute_mapping,
-            "attribute_condition": provider.attribute_condition, "disabled": provider.disabled, "oidc": oidc})
+            "attribute_condition": provider.attribute_condition, "disabled": provider.disabled, **source})
     for workload in plan.workloads:
         if workload.account:
             account = workload.account

@@ -1,0 +1,175 @@
+"""Cloud-to-cloud chains: an identity that names another workload (`workload = "NAME"`) instead of
+an ID is that workload's own principal in the cloud issuing its kind's tokens (its service account,
+managed identity or role). Here: which principal that is, the checks on naming it, the value the
+trust pins (a Terraform reference where the cloud assigns the ID on creation) and the access
+graph's link from that principal to the identity's subject."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+
+from . import registry
+from .access import AccessGraph, subject_id
+from .diagnostics import Report
+from .document import describe
+from .issuers import OtherWorkload
+from .model import Identity, Model, Target, Workload
+from .plan import Plans
+from .provider import Chain
+from .terraform import Expr, escape_tree, policy_json
+
+CHAIN = "the token of its own cloud identity"  # the technique of a chain's can_act_as edge
+
+
+@dataclass(frozen=True)
+class Link:
+    """An identity naming another workload, and where that workload's principal is."""
+
+    workload: Workload  # whose identity it is
+    identity: Identity
+    other: str  # the workload named
+    cloud: str  # the cloud that issues the kind's tokens
+
+
+def issuing_cloud(kind: str) -> str | None:
+    """The cloud whose principals carry tokens of `kind` to other clouds, if any (a provider's CHAINS)."""
+    return next((cloud for cloud, provider in registry.providers() if kind in provider.CHAINS), None)
+
+
+def links(model: Model) -> list[Link]:
+    """Every identity of the spec that names another workload, in workload and identity order."""
+    found = []
+    for name in sorted(model.workloads):
+        for identity in model.workloads[name].identities:
+            if isinstance(identity.subject, OtherWorkload):
+                found.append(Link(model.workloads[name], identity, identity.subject.workload,
+                                  issuing_cloud(identity.issuer.kind)))
+    return found
+
+
+def _source(model: Model, other: str, cloud: str) -> Target | None:
+    """The one target of `cloud` the workload `other` is granted on, if exactly one."""
+    workload = model.workloads.get(other)
+    targets = sorted({g.target for g in workload.grants if g.cloud == cloud}) if workload else []
+    return model.targets[(cloud, targets[0])] if len(targets) == 1 else None
+
+
+def check(model: Model, report: Report) -> None:
+    """A named workload exists, is not the identity's own, has one principal in the issuing cloud, and
+    no chain of names comes back to where it started."""
+    named = nx.DiGraph()
+    for link in links(model):
+        path = ("workload", link.workload.name, "identity", link.identity.index)
+        where, block = model.where(path + ("workload",)), describe(path)
+        other = model.workloads.get(link.other)
+        if other is None:
+            report.error(where, block, f"no workload named {link.other!r}",
+                         f"name a workload of this spec, or pin the ID itself ({_id_field(link)})")
+        elif link.other == link.workload.name:
+            report.error(where, block, f"workload {link.other!r} names itself",
+                         "name the workload whose cloud identity calls this one")
+        elif _source(model, link.other, link.cloud) is None:
+            count = len({g.target for g in other.grants if g.cloud == link.cloud})
+            report.error(where, block,
+                         f"workload {link.other!r} has {'no' if not count else count} {link.cloud} "
+                         f"principal{'s' if count > 1 else ''}: a {link.identity.issuer.kind} identity is the "
+                         f"{link.cloud} identity of the workload it names",
+                         f"grant workload {link.other!r} on exactly one {link.cloud} target"
+                         if count else f"grant workload {link.other!r} on a {link.cloud} target, or pin the ID "
+                         f"itself ({_id_field(link)})")
+        elif refusal := _chain(link).refusal(model, _source(model, link.other, link.cloud), link.other):
+            report.error(where, block, *refusal)
+        else:
+            named.add_edge(link.workload.name, link.other, pos=where, block=block)
+    try:
+        cycle = nx.find_cycle(named)
+    except nx.NetworkXNoCycle:
+        return
+    first, _ = min(cycle)
+    around = [u for u, _ in cycle]
+    at = around.index(first)
+    around = around[at:] + around[:at]
+    data = named.edges[first, around[1] if len(around) > 1 else first]
+    report.error(data["pos"], data["block"],
+                 "a chain of workloads that comes back to itself: " + " -> ".join(around + [first]),
+                 "break the cycle: each workload's trust needs the other's principal created first")
+
+
+def _chain(link: Link) -> Chain:
+    return registry.get(link.cloud).CHAINS[link.identity.issuer.kind]
+
+
+def _id_field(link: Link) -> str:
+    return _chain(link).id_field
+
+
+def principal_value(model: Model, subject: OtherWorkload, kind: str) -> str:
+    """What the trust pins for a named workload: its principal's ID as the issuing cloud's tokens carry
+    it, a Terraform reference (an Expr) when the cloud assigns it on creation."""
+    cloud = issuing_cloud(kind)
+    return registry.get(cloud).CHAINS[kind].value(model, _source(model, subject.workload, cloud), subject.workload)
+
+
+def references(model: Model) -> dict[str, str]:
+    """Each named-workload subject's value, by its text (workload:NAME)."""
+    return {link.identity.subject: principal_value(model, link.identity.subject, link.identity.issuer.kind)
+            for link in links(model)}
+
+
+def resolved(value: Any, values: dict[str, str]) -> Any:
+    """`value` with each named-workload subject (by type, never by text) its principal's value."""
+    if isinstance(value, OtherWorkload):
+        return values[value]
+    if isinstance(value, dict):
+        return {resolved(k, values): resolved(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolved(v, values) for v in value]
+    return value
+
+
+def document_text(document: dict, values: dict[str, str]) -> str:
+    """A policy document as its compact JSON: a Terraform template (Expr), the rest escaped, where a
+    named workload's value is a reference; else the plain text, escaped on output like any string."""
+    filled = resolved(document, values)
+    if filled == document or not _has_expr(filled):
+        return policy_json(filled)
+    return Expr(policy_json(escape_tree(filled)))
+
+
+def _has_expr(value: Any) -> bool:
+    if isinstance(value, Expr):
+        return True
+    if isinstance(value, dict):
+        return any(_has_expr(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_expr(v) for v in value)
+    return False
+
+
+def split_problems(model: Model, report: Report) -> None:
+    """--split writes a root module per target, where a reference into another target's module cannot
+    resolve: a named workload must then be one whose value is known at compile time."""
+    for link in links(model):
+        value = principal_value(model, link.identity.subject, link.identity.issuer.kind)
+        if not isinstance(value, Expr):
+            continue
+        path = ("workload", link.workload.name, "identity", link.identity.index)
+        report.error(model.where(path + ("workload",)), describe(path),
+                     f"this identity's trust refers to workload {link.other!r}'s {link.cloud} principal by "
+                     f"Terraform reference ({value}), which --split writes to another root module",
+                     f"compile without --split, or pin the ID itself ({_id_field(link)}) once it exists")
+
+
+def link_graph(model: Model, plans: Plans, access: AccessGraph) -> None:
+    """A named workload's principals can act as the identity's subject: its tokens are that identity."""
+    for link in links(model):
+        if not link.identity.active:
+            continue
+        source = _source(model, link.other, link.cloud)
+        principal = plans[(link.cloud, source.name)].principals.get(link.other)
+        subject = subject_id(link.identity)
+        if principal is not None and principal.node in access.graph and subject in access.graph:
+            access.edge(principal.node, subject, "can_act_as", permission=link.identity.issuer.kind, technique=CHAIN)
