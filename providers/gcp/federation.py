@@ -31,6 +31,19 @@ ROLE_MAPPING = ("assertion.arn.contains('assumed-role') ? assertion.arn.extract(
 _ROLE_ARN = re.compile(r"arn:(?P<partition>[a-z-]+):iam::(?P<account>\d{12}):role/(?:.*/)?(?P<name>[^/]+)")
 
 
+def extract(text: str, template: str) -> str:
+    """CEL's extract as Google's attribute mappings define it: the part of `text` between the
+    template's text before `{name}` and the first occurrence of the text after it ("" if neither is found)."""
+    before, _, rest = template.partition("{")
+    after = rest.partition("}")[2]
+    start = text.find(before)
+    if start < 0:
+        return ""
+    start += len(before)
+    end = text.find(after, start) if after else len(text)
+    return text[start:end] if end >= 0 else ""
+
+
 def by_aws(identity: Identity) -> bool:
     return identity.issuer.kind == AWS_KIND
 

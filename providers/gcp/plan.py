@@ -261,12 +261,12 @@ class PoolProvider(Resource):
     admits: list[Term]  # those its attribute_condition admits
     attribute_condition: str
     disabled: bool
-    aws_account: str | None = None  # a provider of type aws: the account whose roles' sessions it admits
     subject_suffix: str = ""  # what google.subject appends to assertion.sub: the claims every term checks
     # google.subject is subject_prefix + this claim (+ the suffix): the kind's pin, so that it names the
     # identity's subject (CircleCI: "project:" + the project ID claim)
     subject_claim: str = "sub"
     subject_prefix: str = ""
+    aws_account: str | None = None  # a provider of type aws: the account whose roles' sessions it admits
 
     @property
     def allowed_audiences(self) -> list[str]:
@@ -728,9 +728,15 @@ def _aws_providers(target: Target, identities: list[Identity], used: set[str]) -
         used.add(pid)
         terms = sorted({_term(i) for i in found})
         admits = sorted({_term(i) for i in found if not i.disabled})
-        condition = _SUBJECT_OR.join(f"google.subject == {cel_string(subject)}" for subject, _ in admits) or _NO_SUBJECT
+        condition = _SUBJECT_OR.join(_session_condition(subject) for subject, _ in admits) or _NO_SUBJECT
         providers.append(PoolProvider(PROVIDER, terraform_name(target.name, pid), pid, fit_name(pid, DISPLAY_NAME_MAX),
                                       f"wiam: issuer {issuer}, AWS account {account}", issuer, found[0].issuer.url,
                                       audience, terms, admits, condition, bool(found[0].issuer.disabled) or not admits,
-                                      account))
+                                      aws_account=account))
     return providers
+
+
+def _session_condition(subject: str) -> str:
+    """CEL admitting exactly the sessions of a role (federation.role_subject): their ARN is it, '/', the
+    session name; a role name holds no '/', so no other role's sessions start alike."""
+    return f"assertion.arn.startsWith({cel_string(subject + '/')})"
