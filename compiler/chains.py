@@ -158,7 +158,7 @@ def split_problems(model: Model, report: Report) -> None:
             continue
         path = ("workload", link.workload.name, "identity", link.identity.index)
         report.error(model.where(path + ("workload",)), describe(path),
-                     f"this identity's trust refers to workload {link.other!r}'s {link.cloud} principal by "
+                     f"this identity's trust refers to the {link.cloud} principal of workload {link.other!r} by "
                      f"Terraform reference ({value}), which --split writes to another root module",
                      f"compile without --split, or pin the ID itself ({_id_field(link)}) once it exists")
 
