@@ -17,11 +17,11 @@ from .diagnostics import Report
 from .document import describe
 from .issuers import OtherWorkload
 from .model import Identity, Model, Target, Workload
-from .plan import Plans
+from .plan import Plans, TargetPlan
 from .provider import Chain
-from .terraform import Expr, escape_tree, policy_json
+from .terraform import Expr, Module, escape_tree, policy_json, ref
 
-CHAIN = "the token of its own cloud identity"  # the technique of a chain's can_act_as edge
+CHAIN = "the token of its own cloud identity"  # the technique of a chain's chains_to edge
 
 
 @dataclass(frozen=True)
@@ -149,22 +149,37 @@ def _has_expr(value: Any) -> bool:
     return False
 
 
-def split_problems(model: Model, report: Report) -> None:
+def read_across(model: Model, plans: Plans) -> None:
     """--split writes a root module per target, where a reference into another target's module cannot
-    resolve: a named workload must then be one whose value is known at compile time."""
+    resolve: a trust naming a workload whose principal is a reference reads it there with a data
+    source (so that module is applied first)."""
     for link in links(model):
-        value = principal_value(model, link.identity.subject, link.identity.issuer.kind)
-        if not isinstance(value, Expr):
+        if not isinstance(principal_value(model, link.identity.subject, link.identity.issuer.kind), Expr):
             continue
-        path = ("workload", link.workload.name, "identity", link.identity.index)
-        report.error(model.where(path + ("workload",)), describe(path),
-                     f"this identity's trust refers to the {link.cloud} principal of workload {link.other!r} by "
-                     f"Terraform reference ({value}), which --split writes to another root module",
-                     f"compile without --split, or pin the ID itself ({_id_field(link)}) once it exists")
+        source = plans[(link.cloud, _source(model, link.other, link.cloud).name)]
+        kind, name, _, attribute = _chain(link).lookup(source, link.other)
+        for grant in link.workload.grants:
+            plan = plans[(grant.cloud, grant.target)]
+            plan.references = {**plan.references, link.identity.subject: ref(f"data.{kind}.{name}.{attribute}")}
+            entry = (link.identity.issuer.kind, source, link.other)
+            if entry not in plan.lookups:
+                plan.lookups.append(entry)
+
+
+def emit_lookups(plan: TargetPlan, module: Module) -> None:
+    """The data sources (and their targets' provider configurations) read_across gave the plan."""
+    configured = set()
+    for kind, source, workload in plan.lookups:
+        chain = registry.get(source.cloud).CHAINS[kind]
+        if (source.cloud, source.target) not in configured:
+            chain.configure(source, module)
+            configured.add((source.cloud, source.target))
+        data_kind, name, body, _ = chain.lookup(source, workload)
+        module.read(data_kind, name, body)
 
 
 def link_graph(model: Model, plans: Plans, access: AccessGraph) -> None:
-    """A named workload's principals can act as the identity's subject: its tokens are that identity."""
+    """A named workload's principal chains to the identity's subject: its tokens are that identity."""
     for link in links(model):
         if not link.identity.active:
             continue
@@ -172,4 +187,4 @@ def link_graph(model: Model, plans: Plans, access: AccessGraph) -> None:
         principal = plans[(link.cloud, source.name)].principals.get(link.other)
         subject = subject_id(link.identity)
         if principal is not None and principal.node in access.graph and subject in access.graph:
-            access.edge(principal.node, subject, "can_act_as", permission=link.identity.issuer.kind, technique=CHAIN)
+            access.edge(principal.node, subject, "chains_to", kind=link.identity.issuer.kind, technique=CHAIN)

@@ -80,11 +80,10 @@ def compile_model(model: Model, split: bool = False, report: Report | None = Non
 
 
 def _planned(model: Model, report: Report, on_target, split: bool) -> Plans:
-    """The model's plans; with `split`, only where no trust refers into another target's root module."""
+    """The model's plans; with `split`, a trust naming another module's principal reads it (chains.read_across)."""
     plans = plan_model(model, report, on_target)
     if split:
-        chains.split_problems(model, report)
-        report.raise_if_any()
+        chains.read_across(model, plans)
     return plans
 
 
@@ -149,6 +148,7 @@ def build_modules(plans: Plans, split: bool) -> dict[str, Module]:
         key = f"{module_dir(cloud, name)}/{MAIN_FILE}" if split else MAIN_FILE
         module = modules.setdefault(key, Module())
         registry.get(cloud).emit(plan, module)
+        chains.emit_lookups(plan, module)
         for workload, values in plan.outputs.items():
             merged = outputs.setdefault(key, {}).setdefault(workload, {})
             for output, value in values.items():

@@ -40,6 +40,8 @@ class TargetPlan:
     unenforced: dict[str, list[str]] = field(default_factory=dict)
     # by named-workload subject (workload:NAME): the other workload's principal, as the trust pins it (chains.py)
     references: dict[str, str] = field(default_factory=dict)
+    # with --split: the data sources its trust reads other root modules' principals with, (kind, source plan, workload)
+    lookups: list[tuple[str, TargetPlan, str]] = field(default_factory=list)
 
 
 Plans = dict[tuple[str, str], TargetPlan]  # by (cloud, target)

@@ -38,6 +38,11 @@ class Chain:
     value: Callable[[Model, Target, str], str]
     # (message, fix) when the workload's principal on the target carries no such tokens, else None
     refusal: Callable[[Model, Target, str], tuple[str, str] | None] = lambda model, target, workload: None
+    # Where the value is a reference: reading it from another root module (--split) as a data source,
+    # (type, name, body, attribute) for the workload on the plan's target; configure writes that
+    # target's provider configuration into a module.
+    lookup: Callable[[TargetPlan, str], tuple[str, str, dict, str]] | None = None
+    configure: Callable[[TargetPlan, Module], None] | None = None
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,7 @@ class Module:
     providers: dict[str, list[dict]] = field(default_factory=dict)
     resources: dict[str, dict[str, dict]] = field(default_factory=dict)
     outputs: dict[str, dict] = field(default_factory=dict)
+    data: dict[str, dict[str, dict]] = field(default_factory=dict)  # data sources, by type and name
 
     def require(self, name: str, source: str, version: str) -> None:
         self.required_providers[name] = {"source": source, "version": version}
@@ -99,6 +100,11 @@ class Module:
         bucket[name] = body
         return f"{kind}.{name}"
 
+    def read(self, kind: str, name: str, body: dict) -> str:
+        """A data source (once per kind and name); its address."""
+        self.data.setdefault(kind, {})[name] = body
+        return f"data.{kind}.{name}"
+
     def output(self, name: str, value: Any, description: str) -> None:
         self.outputs[name] = {"value": value, "description": description}
 
@@ -107,6 +113,8 @@ class Module:
         document: dict[str, Any] = {}
         if self.providers:
             document["provider"] = {name: sorted(configs, key=lambda c: c.get("alias", "")) for name, configs in self.providers.items()}
+        if self.data:
+            document["data"] = self.data
         if self.resources:
             document["resource"] = self.resources
         if self.outputs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from wiam.chains import document_text
 from wiam.terraform import Module, ref
 
 from .plan import INLINE_POLICY_NAME, OIDC_PROVIDER_KIND, ROLE_KIND, AWSPlan, Role
@@ -18,11 +19,12 @@ def emit(plan: AWSPlan, module: Module) -> None:
             "provider": plan.alias, "url": created.provider.url, "client_id_list": created.client_ids,
             "tags": created.tags})
     for role in plan.roles:
-        _emit_role(plan.alias, role, module)
+        _emit_role(plan.alias, role, plan.references, module)
 
 
-def _emit_role(alias: str, role: Role, module: Module) -> None:
-    body = {"provider": alias, "name": role.name, "assume_role_policy": role.assume_role_policy, "tags": role.tags}
+def _emit_role(alias: str, role: Role, references: dict[str, str], module: Module) -> None:
+    body = {"provider": alias, "name": role.name, "assume_role_policy": document_text(role.trust, references),
+            "tags": role.tags}
     if role.depends_on:
         body["depends_on"] = role.depends_on
     optional = {"description": role.description, "max_session_duration": role.max_session_duration,

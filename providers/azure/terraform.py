@@ -12,12 +12,17 @@ from .plan import IDENTITY, TICKET_SYSTEM, Assignment, AzurePlan, Credential
 from .settings import AZAPI_PROVIDER, TERRAFORM_PROVIDER
 
 
-def emit(plan: AzurePlan, module: Module) -> None:
+def configure(plan: AzurePlan, module: Module) -> None:
     settings = plan.settings
     module.require(*TERRAFORM_PROVIDER)
     module.provider(TERRAFORM_PROVIDER[0], {"alias": plan.target, "features": {},
                                             "subscription_id": settings.subscription_id,
                                             "tenant_id": settings.tenant_id})
+
+
+def emit(plan: AzurePlan, module: Module) -> None:
+    settings = plan.settings
+    configure(plan, module)
     if any(c.claims for i in plan.identities for c in i.credentials):
         module.require(*AZAPI_PROVIDER)
         module.provider(AZAPI_PROVIDER[0], {"alias": plan.target, "subscription_id": settings.subscription_id,

@@ -20,9 +20,11 @@ from wiam.document import describe
 from wiam.issuers import OtherWorkload
 from wiam.model import Identity, Model, Target
 from wiam.names import terraform_name
+from wiam.plan import TargetPlan
 from wiam.provider import Chain
 from wiam.terraform import ref
 
+from . import terraform
 from .settings import DIRECT, GrantSettings
 
 AWS_KIND = "aws_role"
@@ -93,7 +95,14 @@ def _direct(model: Model, target: Target, workload: str) -> tuple[str, str] | No
             f"grant workload {workload!r} in service_account mode (the default)")
 
 
-CHAINS = {"gcp_service_account": Chain("unique_id", _unique_id, _direct)}
+def _lookup(plan: TargetPlan, workload: str) -> tuple[str, str, dict, str]:
+    """The account read by its ID in the project (google docs/d/service_account: account_id, project)."""
+    return ("google_service_account", terraform_name(plan.target, workload),
+            {"provider": plan.alias, "account_id": plan.principals[workload].attributes["email"].split("@")[0],
+             "project": plan.settings.project_id}, "unique_id")
+
+
+CHAINS = {"gcp_service_account": Chain("unique_id", _unique_id, _direct, _lookup, terraform.configure)}
 # An Azure managed identity's Entra tokens go through an OIDC provider like any issuer's; a GCP
 # service account needs no federation in GCP (grant its workload there instead).
 KINDS = frozenset({AWS_KIND, "azure_managed_identity"})

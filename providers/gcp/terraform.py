@@ -9,9 +9,13 @@ from .settings import TERRAFORM_PROVIDER
 
 
 
-def emit(plan: GCPPlan, module: Module) -> None:
+def configure(plan: GCPPlan, module: Module) -> None:
     module.require(*TERRAFORM_PROVIDER)
     module.provider("google", {"alias": plan.target, "project": plan.settings.project_id})
+
+
+def emit(plan: GCPPlan, module: Module) -> None:
+    configure(plan, module)
     if plan.pool is None:
         return
     project = plan.settings.project_id
