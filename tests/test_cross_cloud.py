@@ -259,3 +259,19 @@ def test_azure_refuses_an_aws_role_naming_the_cloud_and_kind(tmp_path):
                         grants=[AZURE_GRANT])
     (error,) = _errors(tmp_path, text)
     assert error.message.startswith("azure target 'prod' cannot accept a aws_role identity") and "gcp" in error.hint
+
+
+def test_a_chain_into_privileged_access_is_a_finding_with_its_path(tmp_path):
+    from wiam.analysis import analyze
+
+    owner = ("azure", "prod", 'roles = ["Owner"]\n    scope = "/subscriptions/11111111-1111-1111-1111-111111111111"')
+    for text, expected in ((CHAIN, []), (CHAIN.replace(AZURE_GRANT[2], owner[2]), ["reporter"])):
+        folder = write_spec(tmp_path / str(len(expected)), {"main.wiam.hcl": BASE_HCL + ISSUERS + text})
+        model = load_model(str(folder))
+        findings = [f for f in analyze(model) if f.rule == "WIAM030"]
+        assert [f.workload for f in findings] == expected
+    (finding,) = findings
+    assert "the chain deployer (aws) -> exporter (gcp) -> reporter (azure)" in finding.message
+    assert "'repo:acme/app:ref:refs/heads/main'" in finding.message
+    assert finding.path[0] == "subject:github:repo:acme/app:ref:refs/heads/main"
+    assert finding.path[-1] == "grant:azure:prod:reporter" and "aws:role:prod:deployer" in finding.path
