@@ -62,15 +62,18 @@ def apply(state: State, resources: dict, project_id: str, number: str) -> None:
             "state": "ACTIVE", "disabled": body.get("disabled", False), "providers": {}}
     for body in resources.get("google_iam_workload_identity_pool_provider", {}).values():
         pool_id, pid = next(iter(project["pools"])), body["workload_identity_pool_provider_id"]
-        oidc = {"issuerUri": body["oidc"]["issuer_uri"]}
-        if body["oidc"].get("allowed_audiences"):
-            oidc["allowedAudiences"] = body["oidc"]["allowed_audiences"]
+        if "aws" in body:
+            source = {"aws": {"accountId": body["aws"]["account_id"]}}
+        else:
+            source = {"oidc": {"issuerUri": body["oidc"]["issuer_uri"]}}
+            if body["oidc"].get("allowed_audiences"):
+                source["oidc"]["allowedAudiences"] = body["oidc"]["allowed_audiences"]
         project["pools"][pool_id]["providers"][pid] = {
             "name": f"projects/{number}/locations/global/workloadIdentityPools/{pool_id}/providers/{pid}",
             "displayName": body.get("display_name", ""), "description": body.get("description", ""),
             "state": "ACTIVE", "disabled": body.get("disabled", False),
             "attributeMapping": body["attribute_mapping"], "attributeCondition": body.get("attribute_condition", ""),
-            "oidc": oidc}
+            **source}
     for key, body in resources.get("google_service_account", {}).items():
         email = f"{body['account_id']}@{project_id}.iam.gserviceaccount.com"
         emails[key] = email

@@ -275,3 +275,29 @@ def test_a_chain_into_privileged_access_is_a_finding_with_its_path(tmp_path):
     assert "'repo:acme/app:ref:refs/heads/main'" in finding.message
     assert finding.path[0] == "subject:github:repo:acme/app:ref:refs/heads/main"
     assert finding.path[-1] == "grant:azure:prod:reporter" and "aws:role:prod:deployer" in finding.path
+
+
+def test_drift_reads_an_aws_pool_provider_by_its_account(tmp_path):
+    from fake_gcp import State, apply, fake_gcp, fake_iam_grpc
+    from wiam import registry
+    from wiam.drift import drift
+    from wiam.planning import plan_model
+    from wiam.providers.gcp import live
+    from wiam.terraform import Module
+
+    model = load_model(str(EXAMPLES / "aws-role-to-gcp"))
+    state = State()
+    for (cloud, _), plan in plan_model(model).items():
+        module = Module()
+        registry.get(cloud).emit(plan, module)
+        apply(state, module.resources, plan.settings.project_id, plan.settings.project_number)
+    with fake_gcp(state) as rest, fake_iam_grpc(state) as grpc:
+        connection = live.connect(rest=rest, grpc=grpc)
+        (result,) = drift(model, {"gcp": connection})
+        assert not result.drifted and result.unreadable is None
+        (pool,) = state.project("acme-warehouse", "593026847312")["pools"].values()
+        pool["providers"]["aws-410987654321"]["aws"]["accountId"] = "999999999999"
+        (result,) = drift(model, {"gcp": connection})
+        (expected, _, found), = result.changed
+        assert (expected.kind, expected.name) == ("pool_provider", "aws-410987654321")
+        assert found == [{"field": "aws_account", "expected": "410987654321", "actual": "999999999999"}]

@@ -91,10 +91,14 @@ def _policy(triples) -> dict[str, list[str]]:
     return {role: sorted(members) for role, members in sorted(roles.items())}
 
 
-def _provider_state(display_name, description, disabled, mapping, condition, issuer_uri, audiences) -> dict:
+def _provider_state(display_name, description, disabled, mapping, condition, issuer_uri, audiences,
+                    aws_account=None) -> dict:
+    """A provider of type oidc by its issuer and audiences, one of type aws by its account."""
+    source = {"aws_account": aws_account} if aws_account else {"issuer_uri": issuer_uri,
+                                                                "allowed_audiences": sorted(audiences or [])}
     return {"display_name": display_name or "", "description": description or "", "disabled": bool(disabled),
             "attribute_mapping": dict(sorted((mapping or {}).items())), "attribute_condition": condition or "",
-            "issuer_uri": issuer_uri, "allowed_audiences": sorted(audiences or [])}
+            **source}
 
 
 def expected(plan: GCPPlan) -> list[LiveObject]:
@@ -104,7 +108,7 @@ def expected(plan: GCPPlan) -> list[LiveObject]:
             "display_name": plan.pool.display_name, "description": plan.pool.description, "disabled": False}))
     found += [LiveObject("pool_provider", p.provider_id, _provider_state(
         p.display_name, p.description, p.disabled, p.attribute_mapping, p.attribute_condition, p.issuer_uri,
-        p.allowed_audiences)) for p in plan.providers]
+        p.allowed_audiences, p.aws_account)) for p in plan.providers]
     accounts = {w.account.email: w for w in plan.workloads if w.account}
     policies = {email: [_triple(b) for b in w.federation] for email, w in accounts.items()}
     project_roles: dict[str, list] = {}
@@ -180,7 +184,7 @@ def read(plan: GCPPlan, expected: list[LiveObject], connection: Connection) -> l
                     found.append(LiveObject("pool_provider", provider["name"].rsplit("/", 1)[1], _provider_state(
                         provider.get("displayName"), provider.get("description"), provider.get("disabled"),
                         provider.get("attributeMapping"), provider.get("attributeCondition"), oidc.get("issuerUri"),
-                        oidc.get("allowedAudiences"))))
+                        oidc.get("allowedAudiences"), provider.get("aws", {}).get("accountId"))))
                 token = (page or {}).get("nextPageToken")
                 if not token:
                     break
