@@ -301,3 +301,32 @@ def test_drift_reads_an_aws_pool_provider_by_its_account(tmp_path):
         (expected, _, found), = result.changed
         assert (expected.kind, expected.name) == ("pool_provider", "aws-410987654321")
         assert found == [{"field": "aws_account", "expected": "410987654321", "actual": "999999999999"}]
+
+
+def test_drift_compares_a_named_credential_by_issuer_and_audience(tmp_path):
+    from fake_azure import State, apply, fake_azure
+    from wiam import registry
+    from wiam.drift import drift
+    from wiam.planning import plan_model
+    from wiam.providers.azure import live
+    from wiam.terraform import Module
+
+    model = load_model(str(EXAMPLES / "cross-cloud-chain"))
+    state = State()
+    plan = plan_model(model)[("azure", "delivery")]
+    registry.get("azure").emit(plan, module := Module())
+    (credential,) = module.resources["azurerm_federated_identity_credential"].values()
+    credential["subject"] = "104729365018274619350"  # what GCP gave the catalog's account
+    apply(state, module.resources, plan.settings.subscription_id)
+    with fake_azure(state) as endpoint:
+        connection = live.connect(endpoint)
+        (result,) = drift(model, {"azure": connection}, [("azure", "delivery")])
+        assert not result.drifted and result.unchecked == 1
+        (identity,) = state.subscriptions[plan.settings.subscription_id]["identities"].values()
+        (stored,) = identity["credentials"].values()
+        stored["properties"]["issuer"] = "https://accounts.google.com/evil"
+        (result,) = drift(model, {"azure": connection}, [("azure", "delivery")])
+        (expected, _, found), = result.changed
+        assert expected.kind == "federated_credential"
+        assert found == [{"field": "issuer", "expected": "https://accounts.google.com",
+                          "actual": "https://accounts.google.com/evil"}]
