@@ -330,3 +330,16 @@ def test_drift_compares_a_named_credential_by_issuer_and_audience(tmp_path):
         assert expected.kind == "federated_credential"
         assert found == [{"field": "issuer", "expected": "https://accounts.google.com",
                           "actual": "https://accounts.google.com/evil"}]
+
+
+def test_split_aws_reads_a_named_managed_identity(tmp_path):
+    text = (workload_hcl("fn", grants=[AZURE_GRANT])
+            + workload_hcl("fn-aws", identities=['issuer = "entra"\n    workload = "fn"'], grants=[AWS_GRANT]))
+    whole = _module(tmp_path / "one", text)["main.tf.json"]
+    policy = resources(whole, "aws_iam_role")["prod__fn-aws"]["assume_role_policy"]
+    assert f'"sts.windows.net/{TENANT}:sub":"${{azurerm_user_assigned_identity.prod__fn.principal_id}}"' in policy
+    aws = _module(tmp_path / "split", text, split=True)["aws-prod/main.tf.json"]
+    policy = resources(aws, "aws_iam_role")["prod__fn-aws"]["assume_role_policy"]
+    assert "${data.azurerm_user_assigned_identity.prod__fn.principal_id}" in policy
+    assert aws["data"] == {"azurerm_user_assigned_identity": {"prod__fn": {
+        "provider": "azurerm.prod", "name": "wiam-fn", "resource_group_name": "workload-identities"}}}
