@@ -343,3 +343,45 @@ def test_split_aws_reads_a_named_managed_identity(tmp_path):
     assert "${data.azurerm_user_assigned_identity.prod__fn.principal_id}" in policy
     assert aws["data"] == {"azurerm_user_assigned_identity": {"prod__fn": {
         "provider": "azurerm.prod", "name": "wiam-fn", "resource_group_name": "workload-identities"}}}
+
+
+def test_aws_drift_compares_a_named_principal_by_its_place(tmp_path):
+    import os
+
+    from live_aws import FAKE_ENVIRONMENT, apply, moto_server, session
+    from wiam import registry
+    from wiam.drift import drift
+    from wiam.planning import plan_model
+    from wiam.providers.aws import live
+    from wiam.terraform import Module
+
+    text = (workload_hcl("exporter", grants=[GCP_GRANT])
+            + workload_hcl("uploader", identities=['issuer = "google"\n    workload = "exporter"',
+                                                   'issuer = "google"\n    unique_id = "104729365018274619351"'],
+                           grants=[AWS_GRANT]))
+    model = load_model(str(write_spec(tmp_path, {"main.wiam.hcl": BASE_HCL + ISSUERS + text})))
+    module = Module()
+    registry.get("aws").emit(plan_model(model)[("aws", "prod")], module)
+    role = module.resources["aws_iam_role"]["prod__uploader"]
+    deployed = role["assume_role_policy"].replace("${google_service_account.prod__exporter.unique_id}",
+                                                  "104729365018274619350")
+    saved = {k: os.environ.get(k) for k in FAKE_ENVIRONMENT}
+    os.environ.update(FAKE_ENVIRONMENT)
+    try:
+        with moto_server() as url:
+            boto = session(url)
+            apply({**module.resources, "aws_iam_role": {"prod__uploader": {**role, "assume_role_policy": deployed}}}, boto)
+            (result,) = drift(model, {"aws": live.Connection(boto)}, [("aws", "prod")])
+            assert not result.drifted
+            widened = json.loads(deployed)
+            (named,) = [s for s in widened["Statement"]
+                        if s["Condition"]["StringEquals"]["accounts.google.com:sub"] == "104729365018274619350"]
+            named["Condition"]["StringEquals"]["accounts.google.com:sub"] = ["104729365018274619350",
+                                                                             "999999999999999999999"]
+            boto.client("iam").update_assume_role_policy(RoleName=role["name"], PolicyDocument=json.dumps(widened))
+            (result,) = drift(model, {"aws": live.Connection(boto)}, [("aws", "prod")])
+            (expected, _, found), = result.changed
+            assert expected.name == role["name"] and [f["field"] for f in found] == ["trust.Statement"]
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)

@@ -4,6 +4,9 @@ is to other clouds (its ARN, known at compile time: the name and account are the
 
 from __future__ import annotations
 
+import json
+
+from wiam.issuers import OtherWorkload
 from wiam.model import Identity, Model, Target
 from wiam.provider import Chain
 
@@ -43,6 +46,40 @@ def google_statements(identities: list[Identity], literal, window_conditions) ->
 def token_field(provider: str, key: str, claims: dict) -> str:
     """The token field STS compares with the condition key `<provider>:<key>`."""
     return GOOGLE_KEYS.get(key, key) if provider == GOOGLE and "azp" in claims else key
+
+
+def _unpinned(statement: dict) -> tuple:
+    """What a trust statement is apart from its condition values."""
+    return (statement["Effect"], json.dumps(statement.get("Principal")), statement.get("Action"),
+            {operator: sorted(block) for operator, block in statement.get("Condition", {}).items()}.__repr__())
+
+
+def masked(live: dict, expected: dict, markers: set[str]) -> dict:
+    """A live canonical trust policy with the values of named workloads' principals (IDs another cloud
+    assigned, unknown here) written as the expected markers (workload:NAME): in a statement like an
+    expected one, the values of a condition key the expected statement lacks, exactly as many as its
+    markers there, are taken for them. Any other difference stays, and is drift."""
+    statements, taken = list(live["Statement"]), set()
+    for wanted in expected["Statement"]:
+        blocks = {(op, key): values for op, block in wanted.get("Condition", {}).items() for key, values in block.items()}
+        if not any(markers.intersection(values) for values in blocks.values()):
+            continue
+        for index, found in enumerate(statements):
+            if index in taken or _unpinned(found) != _unpinned(wanted):
+                continue
+            have = {(op, key): values for op, block in found["Condition"].items() for key, values in block.items()}
+            if all(len(set(have[k]) - set(v)) == len(markers.intersection(v)) and set(v) - markers <= set(have[k])
+                   for k, v in blocks.items()):
+                statements[index], taken = wanted, taken | {index}
+                break
+    return {**live, "Statement": sorted(statements, key=lambda s: json.dumps(s, sort_keys=True))}
+
+
+def markers(trust: dict) -> set[str]:
+    """The named-workload subjects a planned trust policy holds."""
+    return {value for statement in trust["Statement"] for block in statement.get("Condition", {}).values()
+            for values in block.values() for value in (values if isinstance(values, list) else [values])
+            if isinstance(value, OtherWorkload)}
 
 
 def _role_arn(model: Model, target: Target, workload: str) -> str:

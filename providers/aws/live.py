@@ -12,7 +12,9 @@ from typing import Any
 
 from wiam.live import DENIED, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, WRONG_ACCOUNT, LiveObject, Unreadable
 from wiam.model import Model, Target, host_path
+from wiam.terraform import policy_json
 
+from . import federation
 from .plan import INLINE_POLICY_NAME, AWSPlan
 from .settings import TargetSettings
 
@@ -93,7 +95,7 @@ def expected(plan: AWSPlan) -> list[LiveObject]:
     for role in plan.roles:
         inline = {} if role.inline_policy is None else {INLINE_POLICY_NAME: role.inline_policy}
         found.append(LiveObject("role", role.name, _role_state(
-            role.assume_role_policy, role.description, role.tags, role.max_session_duration,
+            policy_json(role.trust), role.description, role.tags, role.max_session_duration,
             role.permissions_boundary, inline, [a.arn for a in role.attachments])))
     return found
 
@@ -152,6 +154,8 @@ def read(plan: AWSPlan, expected: list[LiveObject], connection: Connection) -> l
     _require_account(connection, plan.settings.account_id)
     iam = connection.client("iam")
     wanted = {(o.kind, o.name) for o in expected}
+    named = {role.name: federation.markers(role.trust) for role in plan.roles}
+    planned = {o.name: o.state["trust"] for o in expected if o.kind == "role"}
     found = [LiveObject("oidc_provider", name, {"client_ids": client_ids, "tags": tags})
              for _, name, client_ids, tags in _oidc_providers(iam)
              if ("oidc_provider", name) in wanted or tags.get(MANAGED[0]) == MANAGED[1]]
@@ -165,10 +169,13 @@ def read(plan: AWSPlan, expected: list[LiveObject], connection: Connection) -> l
         inline = {policy: _call(iam.get_role_policy, RoleName=name, PolicyName=policy)["PolicyDocument"]
                   for policy in _paged(iam, "list_role_policies", "PolicyNames", RoleName=name)}
         attached = [p["PolicyArn"] for p in _paged(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name)]
-        found.append(LiveObject("role", name, _role_state(
+        state = _role_state(
             detail["AssumeRolePolicyDocument"], detail.get("Description"), _tags(detail.get("Tags")),
             detail.get("MaxSessionDuration"), (detail.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
-            inline, attached)))
+            inline, attached)
+        if named.get(name):  # values of other clouds' principals: compared by their place, not their ID
+            state["trust"] = federation.masked(state["trust"], planned[name], named[name])
+        found.append(LiveObject("role", name, state))
     return found
 
 
