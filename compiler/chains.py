@@ -106,23 +106,26 @@ def _id_field(link: Link) -> str:
     return _chain(link).id_field
 
 
-def principal_value(model: Model, subject: OtherWorkload, kind: str) -> str:
+def principal_value(model: Model, subject: OtherWorkload) -> str:
     """What the trust pins for a named workload: its principal's ID as the issuing cloud's tokens carry
     it, a Terraform reference (an Expr) when the cloud assigns it on creation."""
-    cloud = issuing_cloud(kind)
-    return registry.get(cloud).CHAINS[kind].value(model, _source(model, subject.workload, cloud), subject.workload)
+    cloud = issuing_cloud(subject.kind)
+    return registry.get(cloud).CHAINS[subject.kind].value(model, _source(model, subject.workload, cloud),
+                                                          subject.workload)
 
 
-def references(model: Model) -> dict[str, str]:
-    """Each named-workload subject's value, by its text (workload:NAME)."""
-    return {link.identity.subject: principal_value(model, link.identity.subject, link.identity.issuer.kind)
-            for link in links(model)}
+References = dict[tuple[str, str], str]  # by OtherWorkload.key: the principal's value
 
 
-def resolved(value: Any, values: dict[str, str]) -> Any:
+def references(model: Model) -> References:
+    """Each named workload's value, by kind and workload."""
+    return {link.identity.subject.key: principal_value(model, link.identity.subject) for link in links(model)}
+
+
+def resolved(value: Any, values: References) -> Any:
     """`value` with each named-workload subject (by type, never by text) its principal's value."""
     if isinstance(value, OtherWorkload):
-        return values[value]
+        return values[value.key]
     if isinstance(value, dict):
         return {resolved(k, values): resolved(v, values) for k, v in value.items()}
     if isinstance(value, list):
@@ -130,13 +133,11 @@ def resolved(value: Any, values: dict[str, str]) -> Any:
     return value
 
 
-def document_text(document: dict, values: dict[str, str]) -> str:
+def document_text(document: dict, values: References) -> str:
     """A policy document as its compact JSON: a Terraform template (Expr), the rest escaped, where a
     named workload's value is a reference; else the plain text, escaped on output like any string."""
-    filled = resolved(document, values)
-    if filled == document or not _has_expr(filled):
-        return policy_json(filled)
-    return Expr(policy_json(escape_tree(filled)))
+    filled = resolved(document, values) if values else document
+    return Expr(policy_json(escape_tree(filled))) if _has_expr(filled) else policy_json(filled)
 
 
 def _has_expr(value: Any) -> bool:
@@ -154,13 +155,13 @@ def read_across(model: Model, plans: Plans) -> None:
     resolve: a trust naming a workload whose principal is a reference reads it there with a data
     source (so that module is applied first)."""
     for link in links(model):
-        if not isinstance(principal_value(model, link.identity.subject, link.identity.issuer.kind), Expr):
+        if not isinstance(principal_value(model, link.identity.subject), Expr):
             continue
         source = plans[(link.cloud, _source(model, link.other, link.cloud).name)]
         kind, name, _, attribute = _chain(link).lookup(source, link.other)
         for grant in link.workload.grants:
             plan = plans[(grant.cloud, grant.target)]
-            plan.references = {**plan.references, link.identity.subject: ref(f"data.{kind}.{name}.{attribute}")}
+            plan.references = {**plan.references, link.identity.subject.key: ref(f"data.{kind}.{name}.{attribute}")}
             entry = (link.identity.issuer.kind, source, link.other)
             if entry not in plan.lookups:
                 plan.lookups.append(entry)

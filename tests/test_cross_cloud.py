@@ -385,3 +385,13 @@ def test_aws_drift_compares_a_named_principal_by_its_place(tmp_path):
     finally:
         for key, value in saved.items():
             os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+
+
+def test_one_workload_named_by_two_kinds_is_two_principals(tmp_path):
+    text = (workload_hcl("both", grants=[GCP_GRANT, AZURE_GRANT])
+            + workload_hcl("caller", identities=['issuer = "google"\n    workload = "both"',
+                                                 'issuer = "entra"\n    workload = "both"'], grants=[AWS_GRANT]))
+    policy = json.loads(resources(_module(tmp_path, text)["main.tf.json"], "aws_iam_role")["prod__caller"]["assume_role_policy"])
+    pinned = sorted(v for s in policy["Statement"] for k, v in s["Condition"]["StringEquals"].items() if k.endswith(":sub"))
+    assert pinned == ["${azurerm_user_assigned_identity.prod__both.principal_id}",
+                      "${google_service_account.prod__both.unique_id}"]

@@ -500,7 +500,7 @@ def plan(model: Model, target: Target, report: Report) -> AWSPlan:
 
 def _role(model: Model, target: Target, settings: TargetSettings, workload: Workload, grant: Grant,
           grant_settings: GrantSettings, window: Window, providers: dict[str, OidcProvider], addresses: dict[str, str],
-          taken: set[str], values: dict[str, str], report: Report) -> Role:
+          taken: set[str], values: chains.References, report: Report) -> Role:
     resource = terraform_name(target.name, workload.name)
     google = [i for i in workload.identities if federation.by_google(i)]
     trust = trust_policy(providers, [i for i in workload.identities if not federation.by_google(i)])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wiam.chains import document_text
+from wiam.chains import References, document_text
 from wiam.terraform import Module, ref
 
 from .plan import INLINE_POLICY_NAME, OIDC_PROVIDER_KIND, ROLE_KIND, AWSPlan, Role
@@ -22,7 +22,7 @@ def emit(plan: AWSPlan, module: Module) -> None:
         _emit_role(plan.alias, role, plan.references, module)
 
 
-def _emit_role(alias: str, role: Role, references: dict[str, str], module: Module) -> None:
+def _emit_role(alias: str, role: Role, references: References, module: Module) -> None:
     body = {"provider": alias, "name": role.name, "assume_role_policy": document_text(role.trust, references),
             "tags": role.tags}
     if role.depends_on:

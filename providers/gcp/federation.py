@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from wiam.chains import resolved
+from wiam.chains import References, resolved
 from wiam.diagnostics import Report
 from wiam.document import describe
 from wiam.issuers import OtherWorkload
@@ -62,7 +62,7 @@ def subject_account(subject: str) -> str:
     return subject.split(":")[4]
 
 
-def admitted(identity: Identity, values: dict[str, str]) -> Identity:
+def admitted(identity: Identity, values: References) -> Identity:
     """The identity as GCP admits it: an AWS role's subject is its sessions' google.subject."""
     if not by_aws(identity):
         return identity
