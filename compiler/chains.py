@@ -7,9 +7,8 @@ graph's link from that principal to the identity's subject."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from graphlib import CycleError, TopologicalSorter
 from typing import Any
-
-import networkx as nx
 
 from . import registry
 from .access import AccessGraph, subject_id
@@ -60,7 +59,7 @@ def _source(model: Model, other: str, cloud: str) -> Target | None:
 def check(model: Model, report: Report) -> None:
     """A named workload exists, is not the identity's own, has one principal in the issuing cloud, and
     no chain of names comes back to where it started."""
-    named = nx.DiGraph()
+    named: dict[tuple[str, str], tuple] = {}  # (workload, the workload it names) -> where
     for link in links(model):
         path = ("workload", link.workload.name, "identity", link.identity.index)
         where, block = model.where(path + ("workload",)), describe(path)
@@ -83,19 +82,21 @@ def check(model: Model, report: Report) -> None:
         elif refusal := _chain(link).refusal(model, _source(model, link.other, link.cloud), link.other):
             report.error(where, block, *refusal)
         else:
-            named.add_edge(link.workload.name, link.other, pos=where, block=block)
+            named.setdefault((link.workload.name, link.other), (where, block))
+    graph: dict[str, list[str]] = {}
+    for source, other in sorted(named):
+        graph.setdefault(source, []).append(other)
     try:
-        cycle = nx.find_cycle(named)
-    except nx.NetworkXNoCycle:
-        return
-    first, _ = min(cycle)
-    around = [u for u, _ in cycle]
-    at = around.index(first)
-    around = around[at:] + around[:at]
-    data = named.edges[first, around[1] if len(around) > 1 else first]
-    report.error(data["pos"], data["block"],
-                 "a chain of workloads that comes back to itself: " + " -> ".join(around + [first]),
-                 "break the cycle: each workload's trust needs the other's principal created first")
+        TopologicalSorter(graph).prepare()
+    except CycleError as error:
+        around = error.args[1][:-1]  # graphlib gives the cycle with its first node again at the end
+        at = around.index(min(around))
+        around = around[at:] + around[:at]
+        # graphlib walks the edges backwards: each node names the one before it
+        around = [around[0]] + around[:0:-1]
+        report.error(*named[(around[0], around[1])],
+                     "a chain of workloads that comes back to itself: " + " -> ".join(around + [around[0]]),
+                     "break the cycle: each workload's trust needs the other's principal created first")
 
 
 def _chain(link: Link) -> Chain:

@@ -246,6 +246,11 @@ def test_a_cycle_of_named_workloads_is_refused_once(tmp_path):
             + workload_hcl("b", identities=['issuer = "aws-roles"\n    workload = "a"'], grants=[GCP_GRANT]))
     (error,) = _errors(tmp_path, text)
     assert error.message.endswith("a -> b -> a") and "break the cycle" in error.hint
+    three = (workload_hcl("c", identities=['issuer = "entra"\n    workload = "a"'], grants=[AWS_GRANT])
+             + workload_hcl("a", identities=['issuer = "google"\n    workload = "b"'], grants=[AWS_GRANT, AZURE_GRANT])
+             + workload_hcl("b", identities=['issuer = "aws-roles"\n    workload = "c"'], grants=[GCP_GRANT]))
+    (error,) = _errors(tmp_path / "three", three)
+    assert error.message.endswith("a -> b -> c -> a") and error.block == 'identity #1 in workload "a"'
 
 
 def test_an_entra_issuer_needs_its_audience(tmp_path):

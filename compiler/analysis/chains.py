@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import networkx as nx
-
 from .. import chains
 from ..access import grant_id, subject_id
 from ..document import describe
@@ -46,6 +44,8 @@ def _chains_to_privileged(rule: Rule, context: Context):
         starts = sorted((i for i in model.workloads[path[0]].active_identities if i not in chained),
                         key=lambda i: i.subject)
         subjects = [repr(i.subject) for i in starts]
+        import networkx as nx  # here: validation imports the rules for their IDs alone, and builds no graph
+
         graph = context.access.graph
         nodes = nx.shortest_path(graph, subject_id(starts[0]), grant_id(grants[0])) if starts else ()
         hops = " -> ".join(f"{name} ({', '.join(sorted({g.cloud for g in model.workloads[name].grants}))})"
