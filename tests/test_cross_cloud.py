@@ -400,3 +400,14 @@ def test_one_workload_named_by_two_kinds_is_two_principals(tmp_path):
     pinned = sorted(v for s in policy["Statement"] for k, v in s["Condition"]["StringEquals"].items() if k.endswith(":sub"))
     assert pinned == ["${azurerm_user_assigned_identity.prod__both.principal_id}",
                       "${google_service_account.prod__both.unique_id}"]
+
+
+def test_many_roles_of_one_account_split_over_providers_within_the_limit(tmp_path):
+    from wiam.providers.gcp.plan import ATTRIBUTE_CONDITION_MAX
+
+    identities = [f'issuer = "aws-roles"\n    role_arn = "arn:aws:iam::210987654321:role/{"r" * 50}{n:03}"' for n in range(80)]
+    module = _module(tmp_path, workload_hcl("many", identities=identities, grants=[GCP_GRANT]))["main.tf.json"]
+    providers = resources(module, "google_iam_workload_identity_pool_provider").values()
+    assert len(providers) > 1 and all(len(p["attribute_condition"]) <= ATTRIBUTE_CONDITION_MAX for p in providers)
+    admitted = re.findall(r"assumed-role/(r+\d{3})/", " ".join(p["attribute_condition"] for p in providers))
+    assert sorted(admitted) == [f"{'r' * 50}{n:03}" for n in range(80)]  # each once

@@ -722,18 +722,33 @@ def _aws_providers(target: Target, identities: list[Identity], used: set[str]) -
         groups.setdefault((*_group(identity)[:2], federation.subject_account(identity.subject)), []).append(identity)
     providers = []
     for (issuer, audience, account), found in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1] or "", g[0][2])):
-        pid = provider_id(f"{issuer}-{account}", "", 0)
-        if pid in used:  # an OIDC issuer named alike
-            pid = provider_id(f"{issuer}-{short_hash(issuer, audience or '', account)}", "", 0)
-        used.add(pid)
-        terms = sorted({_term(i) for i in found})
-        admits = sorted({_term(i) for i in found if not i.disabled})
-        condition = _SUBJECT_OR.join(_session_condition(subject) for subject, _ in admits) or _NO_SUBJECT
-        providers.append(PoolProvider(PROVIDER, terraform_name(target.name, pid), pid, fit_name(pid, DISPLAY_NAME_MAX),
-                                      f"wiam: issuer {issuer}, AWS account {account}", issuer, found[0].issuer.url,
-                                      audience, terms, admits, condition, bool(found[0].issuer.disabled) or not admits,
-                                      aws_account=account))
+        admitted = {_term(i) for i in found if not i.disabled}
+        for index, terms in enumerate(_role_chunks(sorted({_term(i) for i in found}))):
+            pid = provider_id(f"{issuer}-{account}", "", index)
+            if pid in used:  # an OIDC issuer named alike
+                pid = provider_id(f"{issuer}-{short_hash(issuer, audience or '', account)}", "", index)
+            used.add(pid)
+            admits = [t for t in terms if t in admitted]
+            condition = _SUBJECT_OR.join(_session_condition(subject) for subject, _ in admits) or _NO_SUBJECT
+            providers.append(PoolProvider(
+                PROVIDER, terraform_name(target.name, pid), pid, fit_name(pid, DISPLAY_NAME_MAX),
+                f"wiam: issuer {issuer}, AWS account {account}", issuer, found[0].issuer.url, audience, terms, admits,
+                condition, bool(found[0].issuer.disabled) or not admits, aws_account=account))
     return providers
+
+
+def _role_chunks(terms: list[Term]) -> list[list[Term]]:
+    """Roles packed so that each provider's attribute_condition stays within its limit."""
+    chunks: list[list[Term]] = [[]]
+    size = 0
+    for term in terms:
+        length = len(_session_condition(term[0])) + len(_SUBJECT_OR)
+        if chunks[-1] and size + length > ATTRIBUTE_CONDITION_MAX + len(_SUBJECT_OR):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(term)
+        size += length
+    return chunks
 
 
 def _session_condition(subject: str) -> str:
