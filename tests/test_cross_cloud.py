@@ -411,3 +411,14 @@ def test_many_roles_of_one_account_split_over_providers_within_the_limit(tmp_pat
     assert len(providers) > 1 and all(len(p["attribute_condition"]) <= ATTRIBUTE_CONDITION_MAX for p in providers)
     admitted = re.findall(r"assumed-role/(r+\d{3})/", " ".join(p["attribute_condition"] for p in providers))
     assert sorted(admitted) == [f"{'r' * 50}{n:03}" for n in range(80)]  # each once
+
+
+def test_the_diff_counts_a_chain_as_the_start_subjects_indirect_access(tmp_path):
+    from wiam.diff import access_tuples
+
+    model = load_model(str(write_spec(tmp_path, {"main.wiam.hcl": BASE_HCL + ISSUERS + CHAIN})))
+    reached = {(a.subject, a.cloud, a.workload, a.indirect) for a in access_tuples(model, build_graph(model))}
+    github = "repo:acme/app:ref:refs/heads/main"
+    assert {(github, "aws", "deployer", False), (github, "gcp", "exporter", True),
+            (github, "azure", "reporter", True)} <= reached
+    assert ("workload:exporter", "azure", "reporter", False) in reached
