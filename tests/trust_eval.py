@@ -1,9 +1,10 @@
 """Evaluate compiled trust the way each cloud does, for tokens given as claims.
 
-AWS: the role's trust policy (Federated principal by issuer, StringEquals on aud, sub and other claims, Date operators
-on aws:CurrentTime; Deny wins), and its inline policies and attachments for one action at one time.
-GCP: a provider that is not disabled, its issuer and audience, then its attribute_condition in a real CEL engine
-(cel-python), then the principal:// binding of the google.subject its attribute_mapping gives on the service account or the granted resource,
+AWS: the role's trust policy (Federated principal by issuer, or STS's own accounts.google.com, whose :aud is a
+Google token's azp and :oaud its aud; StringEquals on aud, sub and other claims, Date operators on aws:CurrentTime;
+Deny wins), and its inline policies and attachments for one action at one time.
+GCP: a provider that is not disabled, its issuer and audience (an aws one: the caller's account and the provider
+as audience), then its attribute_condition in a real CEL engine (cel-python, with Google's extract), then the principal:// binding of the google.subject its attribute_mapping gives on the service account or the granted resource,
 each binding's IAM condition evaluated in the same engine with `request.time` the moment the token is used.
 Azure: a federated credential whose issuer, subject and audience match exactly, or a flexible one
 whose issuer and audience match and whose claimsMatchingExpression (parsed here, `eq` and `and` only) holds.
