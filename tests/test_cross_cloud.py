@@ -422,3 +422,15 @@ def test_the_diff_counts_a_chain_as_the_start_subjects_indirect_access(tmp_path)
     assert {(github, "aws", "deployer", False), (github, "gcp", "exporter", True),
             (github, "azure", "reporter", True)} <= reached
     assert ("workload:exporter", "azure", "reporter", False) in reached
+
+
+def test_the_kill_switch_refuses_a_google_account_in_aws_and_azure(tmp_path):
+    identities = ['issuer = "google"\n    unique_id = "104729365018274619350"\n    disabled = true\n    reason = "INC-7"',
+                  'issuer = "google"\n    unique_id = "104729365018274619351"']
+    module = _module(tmp_path, workload_hcl("gsa", identities=identities, grants=[AWS_GRANT, AZURE_GRANT]))["main.tf.json"]
+    for unique_id, accepted in (("104729365018274619350", set()), ("104729365018274619351", {"prod__gsa"})):
+        token = {"iss": "https://accounts.google.com", "sub": unique_id, "azp": unique_id, "aud": "sts.amazonaws.com"}
+        assert aws_roles_accepting(module, token) == accepted
+        assert azure_identities_accepting(module, dict(token, aud="api://AzureADTokenExchange")) == accepted
+    statements = json.loads(resources(module, "aws_iam_role")["prod__gsa"]["assume_role_policy"])["Statement"]
+    assert [s["Effect"] for s in statements] == ["Allow", "Deny"]
