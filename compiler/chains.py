@@ -180,13 +180,31 @@ def emit_lookups(plan: TargetPlan, module: Module) -> None:
         module.read(data_kind, name, body)
 
 
+def _known(model: Model, plans: Plans) -> dict[tuple[str, str], str]:
+    """The principals whose ID is known at compile time (an AWS role's ARN), by (kind, that ID): an
+    identity pinning it literally is that principal too."""
+    found = {}
+    for (cloud, target), plan in sorted(plans.items()):
+        for kind, chain in registry.get(cloud).CHAINS.items():
+            for workload, principal in sorted(plan.principals.items()):
+                value = chain.value(model, model.targets[(cloud, target)], workload)
+                if not isinstance(value, Expr):
+                    found[(kind, value)] = principal.node
+    return found
+
+
 def link_graph(model: Model, plans: Plans, access: AccessGraph) -> None:
-    """A named workload's principal chains to the identity's subject: its tokens are that identity."""
-    for link in links(model):
-        if not link.identity.active:
-            continue
-        source = _source(model, link.other, link.cloud)
-        principal = plans[(link.cloud, source.name)].principals.get(link.other)
-        subject = subject_id(link.identity)
-        if principal is not None and principal.node in access.graph and subject in access.graph:
-            access.edge(principal.node, subject, "chains_to", kind=link.identity.issuer.kind, technique=CHAIN)
+    """A principal chains to the subject of each identity that is its own tokens: one naming its
+    workload, or pinning its compile-time ID (a role's ARN written out)."""
+    known = _known(model, plans)
+    for name in sorted(model.workloads):
+        for identity in model.workloads[name].active_identities:
+            subject = identity.subject
+            if isinstance(subject, OtherWorkload):
+                cloud = issuing_cloud(subject.kind)
+                principal = plans[(cloud, _source(model, subject.workload, cloud).name)].principals.get(subject.workload)
+                node = principal.node if principal else None
+            else:
+                node = known.get((identity.issuer.kind, subject))
+            if node in access.graph and subject_id(identity) in access.graph:
+                access.edge(node, subject_id(identity), "chains_to", kind=identity.issuer.kind, technique=CHAIN)

@@ -434,3 +434,18 @@ def test_the_kill_switch_refuses_a_google_account_in_aws_and_azure(tmp_path):
         assert azure_identities_accepting(module, dict(token, aud="api://AzureADTokenExchange")) == accepted
     statements = json.loads(resources(module, "aws_iam_role")["prod__gsa"]["assume_role_policy"])["Statement"]
     assert [s["Effect"] for s in statements] == ["Allow", "Deny"]
+
+
+def test_a_role_arn_written_out_chains_like_a_named_workload(tmp_path):
+    text = (workload_hcl("deployer")
+            + workload_hcl("exporter", identities=['issuer = "aws-roles"\n    role_arn = "arn:aws:iam::123456789012:role/wiam-deployer"'],
+                           grants=[GCP_GRANT]))
+    model = load_model(str(write_spec(tmp_path, {"main.wiam.hcl": BASE_HCL + ISSUERS + text})))
+    access = build_graph(model)
+    reached = {r.node: r for r in blast_radius(access, starting_points(access, subject="repo:acme/app:ref:refs/heads/main"))}
+    assert reached["gcp:service_account:prod:exporter"].hops == 1
+    other = text.replace("role/wiam-deployer", "role/wiam-deployer2")
+    model = load_model(str(write_spec(tmp_path / "other", {"main.wiam.hcl": BASE_HCL + ISSUERS + other})))
+    access = build_graph(model)
+    reached = {r.node for r in blast_radius(access, starting_points(access, subject="repo:acme/app:ref:refs/heads/main"))}
+    assert "gcp:service_account:prod:exporter" not in reached
