@@ -119,8 +119,12 @@ References = dict[tuple[str, str], str]  # by OtherWorkload.key: the principal's
 
 
 def references(model: Model) -> References:
-    """Each named workload's value, by kind and workload."""
-    return {link.identity.subject.key: principal_value(model, link.identity.subject) for link in links(model)}
+    """Each named workload's value, by kind and workload (worked out once per model: every target's
+    plan asks)."""
+    if model._references is None:
+        model._references = {link.identity.subject.key: principal_value(model, link.identity.subject)
+                             for link in links(model)}
+    return model._references
 
 
 def resolved(value: Any, values: References) -> Any:
