@@ -16,7 +16,7 @@ from .diagnostics import Report
 from .document import describe
 from .issuers import OtherWorkload
 from .model import Identity, Model, Target, Workload
-from .plan import Plans, TargetPlan
+from .plan import Plans, Principal, TargetPlan
 from .provider import Chain
 from .terraform import Expr, Module, escape_tree, policy_json, ref
 
@@ -184,7 +184,7 @@ def emit_lookups(plan: TargetPlan, module: Module) -> None:
         module.read(data_kind, name, body)
 
 
-def _known(model: Model, plans: Plans) -> dict[tuple[str, str], str]:
+def _known(model: Model, plans: Plans) -> dict[tuple[str, str], Principal]:
     """The principals whose ID is known at compile time (an AWS role's ARN), by (kind, that ID): an
     identity pinning it literally is that principal too."""
     found = {}
@@ -193,22 +193,29 @@ def _known(model: Model, plans: Plans) -> dict[tuple[str, str], str]:
             for workload, principal in sorted(plan.principals.items()):
                 value = chain.value(model, model.targets[(cloud, target)], workload)
                 if not isinstance(value, Expr):
-                    found[(kind, value)] = principal.node
+                    found[(kind, value)] = principal
     return found
 
 
-def link_graph(model: Model, plans: Plans, access: AccessGraph) -> None:
-    """A principal chains to the subject of each identity that is its own tokens: one naming its
-    workload, or pinning its compile-time ID (a role's ARN written out)."""
-    known = _known(model, plans)
+def sources(model: Model, plans: Plans) -> list[tuple[Identity, Principal]]:
+    """Each active identity that is a principal's own tokens, with that principal: one naming its
+    workload, or pinning its compile-time ID (a role's ARN written out). In workload order."""
+    known, found = _known(model, plans), []
     for name in sorted(model.workloads):
         for identity in model.workloads[name].active_identities:
             subject = identity.subject
             if isinstance(subject, OtherWorkload):
                 cloud = issuing_cloud(subject.kind)
                 principal = plans[(cloud, _source(model, subject.workload, cloud).name)].principals.get(subject.workload)
-                node = principal.node if principal else None
             else:
-                node = known.get((identity.issuer.kind, subject))
-            if node in access.graph and subject_id(identity) in access.graph:
-                access.edge(node, subject_id(identity), "chains_to", kind=identity.issuer.kind, technique=CHAIN)
+                principal = known.get((identity.issuer.kind, subject))
+            if principal is not None:
+                found.append((identity, principal))
+    return found
+
+
+def link_graph(model: Model, plans: Plans, access: AccessGraph) -> None:
+    """A principal chains to the subject of each identity that is its own tokens (sources)."""
+    for identity, principal in sources(model, plans):
+        if principal.node in access.graph and subject_id(identity) in access.graph:
+            access.edge(principal.node, subject_id(identity), "chains_to", kind=identity.issuer.kind, technique=CHAIN)

@@ -449,3 +449,17 @@ def test_a_role_arn_written_out_chains_like_a_named_workload(tmp_path):
     access = build_graph(model)
     reached = {r.node for r in blast_radius(access, starting_points(access, subject="repo:acme/app:ref:refs/heads/main"))}
     assert "gcp:service_account:prod:exporter" not in reached
+
+
+def test_a_chain_through_a_written_out_role_arn_is_reported_and_a_circle_ends(tmp_path):
+    from wiam.analysis import analyze
+
+    owner = ("gcp", "prod", 'roles = ["roles/owner"]')
+    text = (workload_hcl("deployer", identities=['issuer = "google"\n    workload = "exporter"'])
+            + workload_hcl("exporter", identities=['issuer = "aws-roles"\n    role_arn = "arn:aws:iam::123456789012:role/wiam-deployer"'],
+                           grants=[owner]))
+    model = load_model(str(write_spec(tmp_path, {"main.wiam.hcl": BASE_HCL + ISSUERS + text})))
+    findings = {f.workload: f for f in analyze(model) if f.rule == "WIAM030"}
+    # exporter's role ARN is deployer's role; deployer is exporter's account: a circle, walked once
+    assert "the chain deployer (aws) -> exporter (gcp)" in findings["exporter"].message
+    assert findings["exporter"].severity == "high" and findings["exporter"].pos.line
