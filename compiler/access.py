@@ -10,6 +10,7 @@ Nodes have a `type`; edges have a `relation` (also their key in the MultiDiGraph
     grant   -allows->          action | role
     grant   -on->              resource
     principal -can_act_as->    principal     (indirect: role chaining, impersonation, takeover)
+    principal -chains_to->     subject       (cross-cloud: its own tokens are another workload's identity)
 
 Edges only point the way access flows, so everything reachable from a node is what it can get to.
 Providers add the cloud part (principals, grants and indirect edges); graph.py the rest.
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     import networkx as nx
 
 NODE_TYPES = ("issuer", "subject", "workload", "target", "principal", "grant", "action", "role", "resource")
-RELATIONS = ("issues", "authenticates", "federates", "in", "holds", "allows", "on", "can_act_as")
+RELATIONS = ("issues", "authenticates", "federates", "in", "holds", "allows", "on", "can_act_as", "chains_to")
 
 
 def issuer_id(name: str) -> str:

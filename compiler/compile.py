@@ -10,7 +10,7 @@ from typing import Callable
 
 import yaml
 
-from . import code_host, registry, windows
+from . import chains, code_host, registry, windows
 from .diagnostics import Report
 from .loader import load
 from .model import Model
@@ -74,9 +74,17 @@ def compile_model(model: Model, split: bool = False, report: Report | None = Non
     checked here; SpecError lists every breach. on_target(done, total) after each target (progress)."""
     report = report or Report()
     with gc_paused():
-        modules = build_modules(plan_model(model, report, on_target), split)
+        modules = build_modules(_planned(model, report, on_target, split), split)
         sides = add_code_hosts(modules, model, split)
         return render_modules(modules, _manifest(model, sides) if split else None)
+
+
+def _planned(model: Model, report: Report, on_target, split: bool) -> Plans:
+    """The model's plans; with `split`, a trust naming another module's principal reads it (chains.read_across)."""
+    plans = plan_model(model, report, on_target)
+    if split:
+        chains.read_across(model, plans)
+    return plans
 
 
 def compile_folder(directory: str, recursive: bool = False, split: bool = False, report: Report | None = None,
@@ -89,7 +97,7 @@ def compile_folder(directory: str, recursive: bool = False, split: bool = False,
     report = report or Report()
     model = load_model(directory, recursive, report, on_file, at)
     with gc_paused():
-        modules = build_modules(plan_model(model, report, on_target), split)
+        modules = build_modules(_planned(model, report, on_target, split), split)
         sides = add_code_hosts(modules, model, split)
         manifest = _manifest(model, sides) if split else None
         digest = model.document.digest
@@ -140,6 +148,7 @@ def build_modules(plans: Plans, split: bool) -> dict[str, Module]:
         key = f"{module_dir(cloud, name)}/{MAIN_FILE}" if split else MAIN_FILE
         module = modules.setdefault(key, Module())
         registry.get(cloud).emit(plan, module)
+        chains.emit_lookups(plan, module)
         for workload, values in plan.outputs.items():
             merged = outputs.setdefault(key, {}).setdefault(workload, {})
             for output, value in values.items():

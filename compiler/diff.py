@@ -312,7 +312,7 @@ def access_tuples(model: Model, access: AccessGraph) -> set[Access]:
     of the principals these can act as (indirect). Grants and can-act-as closures are worked out
     once each, not once per subject."""
     graph = access.graph
-    acting = access.only("can_act_as")
+    acting = access.only("can_act_as", "chains_to", "authenticates", "federates")  # chains: principal to principal
     grant_rows: dict[str, list[tuple]] = {}
     closures: dict[str, set[str]] = {}
 

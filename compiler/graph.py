@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from . import registry, windows
+from . import chains, registry, windows
 from .access import AccessGraph, issuer_id, place, subject_id, target_id, workload_id
 from .issuers import KINDS
 from .planning import plan_model
@@ -45,6 +45,7 @@ def build_graph(model: Model, plans: Plans | None = None) -> AccessGraph:
         registry.get(cloud).graph(plan, access)
     for _, provider in registry.providers():
         provider.link_principals(model, access)
+    chains.link_graph(model, plans, access)
     return access
 
 

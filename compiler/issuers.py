@@ -74,6 +74,8 @@ class IssuerKind:
     issuer_fields: tuple[str, ...] = ()  # issuer-block fields the kind requires (e.g. tenant_id); others refuse them
     # (field, pattern, hint): identity fields whose form depends on the kind (project_id: a UUID for CircleCI)
     patterns: tuple[tuple[str, str, str], ...] = ()
+    # what the issuer's audience must name where tokens have no audience a cloud could default to, else None
+    audience_hint: str | None = None
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -296,10 +298,36 @@ GCP_PROJECT_HINT = "a Google Cloud project ID: 6-30 lowercase letters, digits an
 OTHER_WORKLOAD = "workload:"  # the subject of an identity that names another workload instead of an ID
 
 
-def _other(id_field: str) -> Callable[[dict[str, Any]], str]:
+class OtherWorkload(str):
+    """The subject `workload:NAME` of an identity that names another workload instead of an ID: its text
+    keys diffs and records; its type tells the compiler to write the other workload's principal there
+    (chains.py), which no subject a user writes can be mistaken for. `kind`: whose principal (one
+    workload may be named by identities of several kinds, one principal each)."""
+
+    kind: str
+
+    def __new__(cls, workload: str, kind: str) -> OtherWorkload:
+        made = super().__new__(cls, OTHER_WORKLOAD + workload)
+        made.kind = kind
+        return made
+
+    def __reduce__(self):  # copies (copy, pickle) keep the kind
+        return OtherWorkload, (self.workload, self.kind)
+
+    @property
+    def workload(self) -> str:
+        return self.removeprefix(OTHER_WORKLOAD)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What its value is kept by: one per kind and workload."""
+        return self.kind, self.workload
+
+
+def _other(id_field: str, kind: str) -> Callable[[dict[str, Any]], str]:
     """The subject of a kind whose identity names either an ID or another workload of the spec (whose
     principal the compiled trust refers to by Terraform reference): the ID, or workload:NAME."""
-    return lambda f: f[id_field] if id_field in f else OTHER_WORKLOAD + f["workload"]
+    return lambda f: f[id_field] if id_field in f else OtherWorkload(f["workload"], kind)
 
 
 # What GitHub Actions and GitHub Enterprise Server share: subjects, templates, refs, triggers, claims.
@@ -334,12 +362,17 @@ KINDS: dict[str, IssuerKind] = {
         IssuerKind("gke", "container.googleapis.com", ("project_id", "namespace"), (), _gke,
                    one_of=("all_service_accounts", "service_account"), takes_url=False,
                    patterns=(("project_id", GCP_PROJECT, GCP_PROJECT_HINT),)),
-        IssuerKind("gcp_service_account", "https://accounts.google.com", (), (), _other("unique_id"),
+        IssuerKind("gcp_service_account", "https://accounts.google.com", (), (), _other("unique_id", "gcp_service_account"),
                    one_of=("workload", "unique_id"), takes_url=False),
-        IssuerKind("azure_managed_identity", "https://login.microsoftonline.com/{tenant_id}/v2.0", (), (),
-                   _other("principal_id"), one_of=("workload", "principal_id"), takes_url=False,
-                   issuer_fields=("tenant_id",)),
-        IssuerKind("aws_role", "sts.amazonaws.com", (), (), _other("role_arn"), one_of=("workload", "role_arn"),
+        # A managed identity's token for an app (the resource it asks for) is a v1.0 token unless the app's
+        # manifest asks for v2.0 (accessTokenAcceptedVersion): iss https://sts.windows.net/TENANT/, aud the app
+        # ID URI, sub = oid = the identity's principal ID (Entra ID "Access token claims reference").
+        IssuerKind("azure_managed_identity", "https://sts.windows.net/{tenant_id}/", (), (),
+                   _other("principal_id", "azure_managed_identity"), one_of=("workload", "principal_id"), takes_url=False,
+                   issuer_fields=("tenant_id",),
+                   audience_hint="the application ID URI of the Entra app the identity asks tokens for "
+                                 "(e.g. api://wiam-federation), which the token's aud carries"),
+        IssuerKind("aws_role", "sts.amazonaws.com", (), (), _other("role_arn", "aws_role"), one_of=("workload", "role_arn"),
                    takes_url=False),
         IssuerKind("spiffe_x509", "x509", ("spiffe_id",), (), lambda f: f["spiffe_id"], takes_url=False,
                    issuer_fields=("trust_bundle_file",)),

@@ -176,6 +176,7 @@ class Model:
     document: Document = field(default_factory=Document)
     at: datetime | None = None  # the time windows were evaluated at (compile's --at), once resolved
     _grants_by_target: dict | None = field(default=None, repr=False, compare=False)
+    _references: dict | None = field(default=None, repr=False, compare=False)  # chains.references, once
 
     def where(self, path: tuple, key: bool = False) -> Pos:
         return self.document.where(path, key)

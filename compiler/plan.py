@@ -38,6 +38,10 @@ class TargetPlan:
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # by workload: what it needs to use them
     # by workload: the windows the cloud itself cannot enforce ("trust window", "grant window")
     unenforced: dict[str, list[str]] = field(default_factory=dict)
+    # by named workload (kind, name): the other workload's principal, as the trust pins it (chains.py)
+    references: dict[tuple[str, str], str] = field(default_factory=dict)
+    # with --split: the data sources its trust reads other root modules' principals with, (kind, source plan, workload)
+    lookups: list[tuple[str, TargetPlan, str]] = field(default_factory=list)
 
 
 Plans = dict[tuple[str, str], TargetPlan]  # by (cloud, target)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import registry
+from . import chains, registry
 from .diagnostics import Report
 from .document import describe
 from .model import Model, Target
@@ -16,11 +16,15 @@ def plan_model(model: Model, report: Report | None = None,
     """Every target's plan, with the cloud limits checked: what "valid" means. SpecError lists every
     breach. on_target(done, total) after each target (progress)."""
     report = report or Report()
+    chains.check(model, report)
+    report.raise_if_any()  # a plan needs the workloads its identities name
+    values = chains.references(model)
     plans: Plans = {}
     for cloud, provider in registry.providers():
         for target in model.targets_of(cloud):
             _refuse_kinds(model, target, provider.KINDS, report)
             plans[(cloud, target.name)] = provider.plan(model, target, report)
+            plans[(cloud, target.name)].references = values
             if on_target:
                 on_target(len(plans), len(model.targets))
     report.raise_if_any()

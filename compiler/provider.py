@@ -32,6 +32,23 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class Chain:
+    """How a cloud's principals carry tokens of one issuer kind to other clouds (chains.py): the identity
+    field that pins the ID instead of a workload, and the value the trust pins for a workload's principal
+    on a target (a Terraform reference, Expr, when the cloud assigns the ID on creation)."""
+
+    id_field: str
+    value: Callable[[Model, Target, str], str]
+    # (message, fix) when the workload's principal on the target carries no such tokens, else None
+    refusal: Callable[[Model, Target, str], tuple[str, str] | None] = lambda model, target, workload: None
+    # Where the value is a reference: reading it from another root module (--split) as a data source,
+    # (type, name, body, attribute) for the workload on the plan's target; configure writes that
+    # target's provider configuration into a module.
+    lookup: Callable[[TargetPlan, str], tuple[str, str, dict, str]] | None = None
+    configure: Callable[[TargetPlan, Module], None] | None = None
+
+
+@dataclass(frozen=True)
 class Example:
     """The shared test vocabulary: one target and one grant of this cloud, as a spec writes them
     (settings only), which every contract test plans, emits, graphs and simulates."""
@@ -104,6 +121,7 @@ class Discover(Protocol):
 class Provider(Protocol):
     CLOUD: str  # the cloud's name in the spec
     KINDS: frozenset[str]  # the issuer kinds whose identities its trust accepts (issuers.KINDS names them)
+    CHAINS: dict[str, Chain]  # by issuer kind: the kinds whose tokens its principals carry to other clouds
     TERRAFORM_PROVIDER: tuple[str, str, str]  # (local name, source, version constraint)
     ENDPOINTS: tuple[Endpoint, ...]
     EXAMPLE: Example

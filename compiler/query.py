@@ -14,7 +14,8 @@ from .graph import reachable
 from .model import Window
 
 # The edges along which control flows from a subject to the grants it ends up holding.
-_CONTROL = frozenset({"authenticates", "federates", "can_act_as", "holds"})
+_CONTROL = frozenset({"authenticates", "federates", "can_act_as", "chains_to", "holds"})
+HOPS = frozenset({"can_act_as", "chains_to"})  # edges by which a principal becomes another
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class Answer:
     principal: str  # node ID of the principal that holds the grant
     grant: str  # node ID
     path: tuple[str, ...]  # subject -> workload -> principal(s) -> grant -> matched action or role
-    hops: int  # can_act_as edges on the path: 0 is direct access
+    hops: int  # can_act_as and chains_to edges on the path: 0 is direct access
 
     @property
     def direct(self) -> bool:
@@ -105,7 +106,7 @@ def who_can(access: AccessGraph, action: str | None = None, resource: str | None
             if graph.nodes[node]["type"] != "subject":
                 continue
             path = tuple(reversed(reverse_path)) + ((evidence,) if evidence else ())
-            hops = sum(1 for u, v in zip(path, path[1:]) if graph.has_edge(u, v, "can_act_as"))
+            hops = sum(1 for u, v in zip(path, path[1:]) if HOPS & graph[u][v].keys())
             answer = Answer(node, graph.nodes[path[1]]["label"], path[-3 if evidence else -2], grant_id, path, hops)
             key = (node, grant_id)
             if key not in answers or len(path) < len(answers[key].path):
@@ -117,7 +118,7 @@ def who_can(access: AccessGraph, action: str | None = None, resource: str | None
 class Reached:
     node: str  # a principal, or the action or role a reached grant allows
     path: tuple[str, ...]  # from the starting point
-    hops: int  # can_act_as edges on the path: 0 is the start's own access
+    hops: int  # can_act_as and chains_to edges on the path: 0 is the start's own access
     severity: str | None = None  # for permissions: how bad it is in an attacker's hands
     grant: str | None = None
     resources: tuple[str, ...] = ()
@@ -150,7 +151,7 @@ def blast_radius(access: AccessGraph, starts: list[str], at: datetime | None = N
                 paths[node] = path
 
     def hops(path) -> int:
-        return sum(1 for u, v in zip(path, path[1:]) if graph.has_edge(u, v, "can_act_as"))
+        return sum(1 for u, v in zip(path, path[1:]) if HOPS & graph[u][v].keys())
 
     reached = []
     for node, path in sorted(paths.items()):

@@ -86,6 +86,7 @@ class Module:
     resources: dict[str, dict[str, dict]] = field(default_factory=dict)
     outputs: dict[str, dict] = field(default_factory=dict)
     imports: list[dict] = field(default_factory=list)  # Terraform >= 1.5 import blocks
+    data: dict[str, dict[str, dict]] = field(default_factory=dict)  # data sources, by type and name
 
     def require(self, name: str, source: str, version: str) -> None:
         self.required_providers[name] = {"source": source, "version": version}
@@ -105,6 +106,11 @@ class Module:
         documented import ID format) into `address` instead of creating one."""
         self.imports.append({"to": address, "id": cloud_id, "provider": provider})
 
+    def read(self, kind: str, name: str, body: dict) -> str:
+        """A data source (once per kind and name); its address."""
+        self.data.setdefault(kind, {})[name] = body
+        return f"data.{kind}.{name}"
+
     def output(self, name: str, value: Any, description: str) -> None:
         self.outputs[name] = {"value": value, "description": description}
 
@@ -113,6 +119,8 @@ class Module:
         document: dict[str, Any] = {}
         if self.providers:
             document["provider"] = {name: sorted(configs, key=lambda c: c.get("alias", "")) for name, configs in self.providers.items()}
+        if self.data:
+            document["data"] = self.data
         if self.resources:
             document["resource"] = self.resources
         if self.outputs:

@@ -161,6 +161,10 @@ def _issuer(doc: Document, name: str, body: dict, report: Report) -> Issuer | No
                          f"set {field_name} (see the {kind} kind in docs/language.md)")
             return None
         fields[field_name] = body[field_name]
+    if KINDS[kind].audience_hint and "audience" not in body:
+        report.error(doc.where(path, key=True), describe(path), f"a {kind} issuer needs audience",
+                     f"set audience to {KINDS[kind].audience_hint}")
+        return None
     url = issuer_url(kind, body.get("url"), slug, organization, fields)
     if url is None:
         report.error(doc.where(path, key=True), describe(path), f"a {kind} issuer needs a url",

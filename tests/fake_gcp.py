@@ -71,6 +71,8 @@ def apply(state: State, resources: dict, project_id: str, number: str) -> None:
             source = {"x509": {"trustStore": {
                 "trustAnchors": [{"pemCertificate": c["pem_certificate"]} for c in store["trust_anchors"]],
                 "intermediateCas": [{"pemCertificate": c["pem_certificate"]} for c in store.get("intermediate_cas", [])]}}}
+        elif "aws" in body:
+            source = {"aws": {"accountId": body["aws"]["account_id"]}}
         else:
             source = {"oidc": {"issuerUri": body["oidc"]["issuer_uri"]}}
             if body["oidc"].get("allowed_audiences"):

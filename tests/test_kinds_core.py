@@ -60,6 +60,7 @@ def test_a_cloud_without_a_way_to_trust_a_kind_refuses_it(tmp_path, kind):
     cloud = clouds[0]
     spec = KINDS[kind]
     issuer_fields = "".join(f'  {f} = "{ISSUER_VALUES[f]}"\n' for f in spec.issuer_fields)
+    issuer_fields += '  audience = "api://wiam"\n' if spec.audience_hint else ""
     values = {"cluster": "prod", "namespace": "orders", "service_account": "api", "project_id": "acme-prod",
               "unique_id": "1" * 21, "principal_id": "00000000-0000-0000-0000-000000000001",
               "role_arn": "arn:aws:iam::123456789012:role/app", "spiffe_id": "spiffe://acme.example/api"}

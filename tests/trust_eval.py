@@ -1,10 +1,11 @@
 """Evaluate compiled trust the way each cloud does, for tokens given as claims.
 
 AWS: EKS Pod Identity's association of a pod's cluster, namespace and service account, and the session tags
-its AssumeRole carries; the role's trust policy (Federated principal by issuer, StringEquals on aud, sub and other claims, Date operators
-on aws:CurrentTime; Deny wins), and its inline policies and attachments for one action at one time.
-GCP: a provider that is not disabled, its issuer and audience, then its attribute_condition in a real CEL engine
-(cel-python), then the principal:// binding of the google.subject its attribute_mapping gives on the service account or the granted resource,
+its AssumeRole carries; the role's trust policy (Federated principal by issuer, or STS's own accounts.google.com, whose :aud is a
+Google token's azp and :oaud its aud; StringEquals on aud, sub and other claims, Date operators on aws:CurrentTime;
+Deny wins), and its inline policies and attachments for one action at one time.
+GCP: a provider that is not disabled, its issuer and audience (an aws one: the caller's account and the provider
+as audience), then its attribute_condition in a real CEL engine (cel-python, with Google's extract), then the principal:// binding of the google.subject its attribute_mapping gives on the service account or the granted resource,
 each binding's IAM condition evaluated in the same engine with `request.time` the moment the token is used.
 GKE: a cluster's Kubernetes service account token is the principal of its project's Google-managed pool
 (PROJECT.svc.id.goog) and a member of its namespace's principal set; no provider of the module is involved.
@@ -62,8 +63,22 @@ def _aws_dates_hold(condition: dict, at: datetime | None) -> bool:
     return True
 
 
+# STS's own Google provider: with an azp claim (a service account's ID token), accounts.google.com:aud
+# is the token's azp and accounts.google.com:oaud its aud (IAM User Guide, condition keys for web identity).
+_GOOGLE = "accounts.google.com"
+
+
+def _aws_key_claims(host: str, claims: dict) -> dict:
+    """Each string claim as the condition key `<host>:<claim>`, as STS reads the token."""
+    keys = {f"{host}:{claim}": value for claim, value in claims.items() if isinstance(value, str)}
+    if host == _GOOGLE and "azp" in claims:
+        keys[f"{_GOOGLE}:aud"], keys[f"{_GOOGLE}:oaud"] = claims["azp"], claims["aud"]
+    return keys
+
+
 def _aws_statement_matches(statement: dict, host: str, claims: dict, at: datetime | None) -> bool:
-    if not statement["Principal"].get("Federated", "").endswith(f":oidc-provider/{host}"):
+    federated = statement["Principal"].get("Federated", "")
+    if not (federated.endswith(f":oidc-provider/{host}") or federated == host == _GOOGLE):
         return False
     if statement["Action"] != "sts:AssumeRoleWithWebIdentity":
         return False
@@ -72,7 +87,7 @@ def _aws_statement_matches(statement: dict, host: str, claims: dict, at: datetim
         return False  # only the operators wiam writes are modelled here
     equals = {k: [_iam_value(x) for x in _listed(v)] for k, v in condition.get("StringEquals", {}).items()}
     # Each string claim is the key `<host>:<claim>`; a key the token lacks matches nothing.
-    keys = {f"{host}:{claim}": value for claim, value in claims.items() if isinstance(value, str)}
+    keys = _aws_key_claims(host, claims)
     return all(key in keys and keys[key] in values for key, values in equals.items()) and _aws_dates_hold(condition, at)
 
 
@@ -153,8 +168,22 @@ def aws_role_may(module: dict, role: str, action: str, resource: str, at: dateti
     return "Deny" not in matching and ("Allow" in matching or managed)
 
 
+def _extract(text, template):
+    """Google's CEL extract: the text between the template's part before `{...}` and the next occurrence
+    of its part after (the empty string when they are not found)."""
+    match = re.match(r"(.*?)\{[^}]*\}(.*)", str(template))
+    before, after = match[1], match[2]
+    text = str(text)
+    if before not in text:
+        return celtypes.StringType("")
+    rest = text[text.index(before) + len(before):]
+    if after and after not in rest:
+        return celtypes.StringType("")
+    return celtypes.StringType(rest[:rest.index(after)] if after else rest)
+
+
 def _cel_value(expression: str, claims: dict):
-    program = _CEL.program(_CEL.compile(expression))
+    program = _CEL.program(_CEL.compile(expression), functions={"extract": _extract})
     return program.evaluate({"assertion": celpy.json_to_cel(claims)})
 
 
@@ -189,7 +218,15 @@ def _gcp_members(module: dict, claims: dict) -> set[str]:
     pools = resources.get("google_iam_workload_identity_pool", {})
     subjects = set()
     for provider in resources.get("google_iam_workload_identity_pool_provider", {}).values():
-        if "oidc" not in provider or provider["oidc"]["issuer_uri"] != claims["iss"] or provider.get("disabled"):
+        if provider.get("disabled"):
+            continue
+        if "aws" in provider:  # a signed GetCallerIdentity of that account, for this provider (its aud)
+            if (claims.get("account") == provider["aws"]["account_id"]
+                    and claims["aud"].endswith(provider["workload_identity_pool_provider_id"])
+                    and cel_admits(provider["attribute_condition"], claims)):
+                subjects.add(str(_cel_value(provider["attribute_mapping"]["google.subject"], claims)))
+            continue
+        if "oidc" not in provider or provider["oidc"]["issuer_uri"] != claims["iss"]:
             continue
         audiences = provider["oidc"].get("allowed_audiences")
         if audiences is not None and claims["aud"] not in audiences:

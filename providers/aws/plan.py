@@ -7,16 +7,17 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from wiam import chains
 from wiam.diagnostics import Report
 from wiam.document import describe
-from wiam.issuers import KINDS
+from wiam.issuers import KINDS, OtherWorkload
 from wiam.model import ALWAYS, Grant, Identity, Model, Target, Window, Workload, host_path, normalised_url
 from wiam.names import free_name, short_hash, slug, terraform_name
 from wiam.plan import Principal, TargetPlan
 from wiam.terraform import one_or_list, policy_json, provider_alias, ref
 from wiam import windows
 
-from . import pod_identity, roles_anywhere
+from . import federation, pod_identity, roles_anywhere
 from .settings import CLOUD, DEFAULT_AUDIENCE, TERRAFORM_PROVIDER, GrantSettings, TargetSettings, grant_role_name
 
 # Documented IAM quotas (IAM and AWS STS quotas page).
@@ -220,8 +221,8 @@ def _check_sharing(model: Model, target: Target, settings: TargetSettings, provi
 
 def iam_literal(text: str) -> str:
     """`text` as a literal in an IAM condition value, where `${` starts a policy variable and the
-    variable `${$}` is a literal `$`."""
-    return text.replace("${", "${$}{")
+    variable `${$}` is a literal `$`. A named workload's subject stays itself: chains.py fills it in."""
+    return text if isinstance(text, OtherWorkload) else text.replace("${", "${$}{")
 
 
 def window_conditions(window: Window) -> dict[str, dict[str, str]]:
@@ -470,9 +471,8 @@ def plan(model: Model, target: Target, report: Report) -> AWSPlan:
     # Which issuers (and audiences) this account must trust: one provider per URL, audiences united.
     audiences: dict[str, set[str]] = {}
     for workload, _ in grants:
-        for identity in workload.identities:
-            if KINDS[identity.issuer.kind].takes_url:  # an OIDC issuer: the others need no IAM OIDC provider
-                audiences.setdefault(identity.issuer.name, set()).add(identity.audience_for(DEFAULT_AUDIENCE))
+        for identity in filter(federation.by_oidc_provider, workload.identities):
+            audiences.setdefault(identity.issuer.name, set()).add(identity.audience_for(DEFAULT_AUDIENCE))
     providers = oidc_providers(model, target, settings, audiences, report)
     result = AWSPlan(CLOUD, target.name, block=target, settings=settings, alias=provider_alias(TERRAFORM_PROVIDER[0], target.name),
                      oidc_providers=_created(model, target, providers, audiences, report), at=model.at)
@@ -489,6 +489,7 @@ def plan(model: Model, target: Target, report: Report) -> AWSPlan:
 
     addresses = {issuer: p.address for p in result.oidc_providers for issuer in p.provider.issuers}
     taken: set[str] = set()  # attachment resource names
+    values = chains.references(model)
     for workload, grant in grants:
         grant_settings = GrantSettings.of(grant.settings)
         _check_grant(model, settings, workload, grant_settings, grant.path, report)
@@ -498,7 +499,7 @@ def plan(model: Model, target: Target, report: Report) -> AWSPlan:
         if not workload.identities:
             continue
         role = _role(model, target, settings, workload, grant, grant_settings, window, providers, addresses, taken,
-                     report, result.trust_anchors)
+                     values, report, result.trust_anchors)
         result.roles.append(role)
         result.principals[workload.name] = Principal(CLOUD, target.name, workload.name, "role", role.name,
                                                      role.trust, {"arn": role.arn})
@@ -509,13 +510,16 @@ def plan(model: Model, target: Target, report: Report) -> AWSPlan:
 
 def _role(model: Model, target: Target, settings: TargetSettings, workload: Workload, grant: Grant,
           grant_settings: GrantSettings, window: Window, providers: dict[str, OidcProvider], addresses: dict[str, str],
-          taken: set[str], report: Report, anchors: list[roles_anywhere.TrustAnchor]) -> Role:
+          taken: set[str], values: chains.References, report: Report,
+          anchors: list[roles_anywhere.TrustAnchor]) -> Role:
     resource = terraform_name(target.name, workload.name)
     pods = [i for i in workload.identities if pod_identity.is_pod(i)]
-    trust = trust_policy(providers, [i for i in workload.identities if KINDS[i.issuer.kind].takes_url])
+    google = [i for i in workload.identities if federation.by_google(i)]
+    trust = trust_policy(providers, list(filter(federation.by_oidc_provider, workload.identities)))
     trust["Statement"] += pod_identity.statements(settings.cluster_arn, pods, window_conditions)
     trust["Statement"] += roles_anywhere.statements(anchors, workload.identities, window_conditions)
-    text = roles_anywhere.policy_text(trust, anchors)
+    trust["Statement"] += federation.google_statements(google, iam_literal, window_conditions)
+    text = chains.document_text(trust, values)  # a template where anchors' ARNs or other workloads' IDs stand
     quota = settings.trust_policy_quota
     if roles_anywhere.measured(text, anchors) > quota:
         report.error(workload.pos, describe(("workload", workload.name)),

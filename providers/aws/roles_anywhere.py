@@ -19,7 +19,7 @@ from wiam.diagnostics import Report
 from wiam.document import describe
 from wiam.model import Identity, Model, Target, Window
 from wiam.names import fit_name, terraform_name
-from wiam.terraform import Expr, escape, one_or_list, policy_json, ref
+from wiam.terraform import Expr, one_or_list, ref
 from wiam.verdict import Check
 
 KIND = "spiffe_x509"
@@ -108,19 +108,6 @@ def statements(anchors: list[TrustAnchor], identities: list[Identity], window_co
         result.append({"Sid": f"WiamDisabledX509{number}", "Effect": "Deny", "Principal": {"Service": SERVICE},
                        "Action": ACTIONS, "Condition": {"StringEquals": {SAN_URI: one_or_list(sorted(subjects))}}})
     return result
-
-
-def policy_text(trust: dict, anchors: list[TrustAnchor]) -> str:
-    """The trust policy as assume_role_policy takes it: a Terraform template whose only references are
-    the anchors' ARNs (everything else escaped), or plain text when it names none."""
-    text = policy_json(trust)
-    references = [anchor.arn for anchor in anchors if anchor.arn in text]
-    if not references:
-        return text
-    template = escape(text)
-    for reference in references:
-        template = template.replace(escape(reference), reference)
-    return Expr(template)
 
 
 def measured(text: str, anchors: list[TrustAnchor]) -> int:

@@ -14,7 +14,7 @@ from wiam.diagnostics import quote
 from wiam.model import Window
 from wiam.verdict import Check, Verdict, audiences, closest
 
-from . import pod_identity, roles_anywhere
+from . import federation, pod_identity, roles_anywhere
 from .plan import CURRENT_TIME, FROM, UNTIL, AWSPlan
 from .settings import CLOUD
 
@@ -47,11 +47,12 @@ def time_check(window: Window, at: datetime, what: str) -> list[Check]:
 def _statement_checks(statement: dict, host: str, claims: dict, client_ids: dict[str, list[str]],
                       at: datetime) -> list[Check]:
     """Every comparison of one statement, the issuer included: a refusal shows all that differ."""
-    provider = statement["Principal"]["Federated"].split("oidc-provider/", 1)[1]
+    provider = statement["Principal"]["Federated"].split("oidc-provider/", 1)[-1]  # accounts.google.com: none
     checks = [Check("iss", provider == host, f"the token is from {claims['iss']!r}, the role trusts https://{provider}")]
     for key, expected in statement.get("Condition", {}).get("StringEquals", {}).items():
         claim = key.rsplit(":", 1)[1]
         wanted = [iam_value(v) for v in (expected if isinstance(expected, list) else [expected])]
+        claim = federation.token_field(provider, claim, claims)
         value = claims.get(claim)  # a token's other claims may be any JSON: only a string can be equal
         present = audiences(claims) if claim == "aud" else [value] if isinstance(value, str) else []
         has = _shown(present) if present else f"no {claim} claim" if value is None else f"a non-string {claim}"

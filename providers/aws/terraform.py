@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from wiam.chains import References, document_text
 from wiam.terraform import Module, ref
 
 from . import roles_anywhere
 from .pod_identity import ASSOCIATION_KIND
 from .plan import INLINE_POLICY_NAME, OIDC_PROVIDER_KIND, ROLE_KIND, AWSPlan, Role
 from .settings import TERRAFORM_PROVIDER
-
 
 
 def emit(plan: AWSPlan, module: Module) -> None:
@@ -20,14 +20,15 @@ def emit(plan: AWSPlan, module: Module) -> None:
             "provider": plan.alias, "url": created.provider.url, "client_id_list": created.client_ids,
             "tags": created.tags})
     for role in plan.roles:
-        _emit_role(plan.alias, role, module)
+        _emit_role(plan.alias, role, plan.references, module)
     roles_anywhere.emit(plan.alias, plan.trust_anchors, [
         (role.resource, roles_anywhere.profile_name(role.name), role.address, role.tags)
         for role in plan.roles if any(map(roles_anywhere.handles, role.workload.identities))], module)
 
 
-def _emit_role(alias: str, role: Role, module: Module) -> None:
-    body = {"provider": alias, "name": role.name, "assume_role_policy": role.assume_role_policy, "tags": role.tags}
+def _emit_role(alias: str, role: Role, references: References, module: Module) -> None:
+    body = {"provider": alias, "name": role.name, "assume_role_policy": document_text(role.trust, references),
+            "tags": role.tags}
     if role.depends_on:
         body["depends_on"] = role.depends_on
     optional = {"description": role.description, "max_session_duration": role.max_session_duration,

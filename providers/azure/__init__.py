@@ -8,7 +8,7 @@ import wiam.schema
 from wiam.issuers import OIDC_KINDS
 from wiam.provider import Endpoint, Example
 
-from . import discover, live, permissions
+from . import discover, federation, live, permissions
 from .graph import graph, link_principals, reach
 from .plan import object_names, places, plan
 from .rules import RULES
@@ -27,7 +27,9 @@ EXAMPLE = Example(
     grant={"roles": ["Storage Blob Data Reader"], "scope": f"/subscriptions/{_SUBSCRIPTION}/resourceGroups/data"})
 DATA_PACKAGES: tuple[str, ...] = ()
 KINDS = OIDC_KINDS  # the issuer kinds its trust accepts
+KINDS = KINDS | federation.KINDS  # other clouds' workloads
+CHAINS = federation.CHAINS
 schema = functools.partial(wiam.schema.packaged, __name__)
 
-__all__ = ["CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "discover", "emit", "graph",
+__all__ = ["CHAINS", "CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "discover", "emit", "graph",
            "link_principals", "live", "object_names", "permissions", "places", "plan", "reach", "schema", "simulate"]

@@ -16,6 +16,7 @@ from wiam import windows
 from wiam.issuers import identity_fields
 from wiam.live import (BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, UNREACHABLE, WRONG_ACCOUNT, Adoptable, LiveObject,
                        Trusted, Unreadable)
+from wiam.issuers import OtherWorkload
 from wiam.model import Model, Target
 from wiam.schema import grant_pattern
 
@@ -89,7 +90,8 @@ def expected(plan: AzurePlan) -> list[LiveObject]:
     found = [LiveObject("identity", i.name, {"location": plan.settings.location, "tags": i.tags})
              for i in plan.identities]
     found += [LiveObject("federated_credential", f"{i.name}/{c.name}", _credential_state(
-        c.issuer, c.expression if c.claims else None, c.subject, c.audiences)) for i in plan.identities for c in i.credentials]
+        c.issuer, c.expression if c.claims else None, None if _named(c) else c.subject, c.audiences))
+        for i in plan.identities for c in i.credentials]
     found += [LiveObject("role_assignment", a.name, {
         "identity": i.name, "scope": a.scope.lower(), "role": catalog.role_guid(a.reference[1])})
         for i in plan.identities for a in i.assignments if not a.schedule]
@@ -99,10 +101,17 @@ def expected(plan: AzurePlan) -> list[LiveObject]:
 
 
 def _credential_state(issuer: str, expression: str | None, subject: str | None, audiences) -> dict:
-    """Exact credentials by subject, flexible ones by their claimsMatchingExpression (never both)."""
+    """Exact credentials by subject, flexible ones by their claimsMatchingExpression (never both); a
+    credential whose subject is another cloud's principal (a named workload) by issuer and audience."""
     if expression is not None:
         return {"issuer": issuer, "expression": expression, "audiences": sorted(audiences)}
-    return {"issuer": issuer, "subject": subject, "audiences": sorted(audiences)}
+    return {"issuer": issuer, **({"subject": subject} if subject is not None else {}), "audiences": sorted(audiences)}
+
+
+def _named(credential) -> bool:
+    """Whether the credential's subject is a named workload's principal: an ID another cloud assigned,
+    which this target's state cannot tell (so it is not compared)."""
+    return isinstance(credential.subject, OtherWorkload)
 
 
 def _schedule(identity: str, scope: str, role: str, start: str | None, end: str | None) -> LiveObject:
@@ -115,7 +124,7 @@ def _schedule(identity: str, scope: str, role: str, start: str | None, end: str 
 
 
 def unchecked(plan: AzurePlan) -> int:
-    return 0  # every resource wiam plans for Azure is read
+    return sum(_named(c) for i in plan.identities for c in i.credentials)  # their subjects
 
 
 def importable(model: Model, target: Target, connection: Connection) -> dict[str, dict[str, str]]:
@@ -176,6 +185,9 @@ def read(plan: AzurePlan, expected: list[LiveObject], connection: Connection) ->
             principals[identity.principal_id] = identity.name
             found.append(LiveObject("identity", identity.name, {"location": identity.location, "tags": tags}))
             found += _credentials(msi.federated_identity_credentials, group, identity.name, reads_expressions)
+    by_reference = {o.name for o in expected if o.kind == "federated_credential" and set(o.state) == {"issuer", "audiences"}}
+    found = [LiveObject(o.kind, o.name, {k: v for k, v in o.state.items() if k != "subject"}) if o.name in by_reference else o
+             for o in found]
     schedules = _schedules(plan, expected, connection, principals)
     found += schedules
     # An active PIM schedule shows as a role assignment too: it is compared as the schedule.

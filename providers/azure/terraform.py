@@ -4,6 +4,7 @@ or PIM schedules where a window applies)."""
 
 from __future__ import annotations
 
+from wiam.chains import resolved
 from wiam.terraform import Expr, Module, provider_alias
 
 from . import flexible
@@ -11,12 +12,17 @@ from .plan import IDENTITY, TICKET_SYSTEM, Assignment, AzurePlan, Credential
 from .settings import AZAPI_PROVIDER, TERRAFORM_PROVIDER
 
 
-def emit(plan: AzurePlan, module: Module) -> None:
+def configure(plan: AzurePlan, module: Module) -> None:
     settings = plan.settings
     module.require(*TERRAFORM_PROVIDER)
     module.provider(TERRAFORM_PROVIDER[0], {"alias": plan.target, "features": {},
                                             "subscription_id": settings.subscription_id,
                                             "tenant_id": settings.tenant_id})
+
+
+def emit(plan: AzurePlan, module: Module) -> None:
+    settings = plan.settings
+    configure(plan, module)
     if any(c.claims for i in plan.identities for c in i.credentials):
         module.require(*AZAPI_PROVIDER)
         module.provider(AZAPI_PROVIDER[0], {"alias": plan.target, "subscription_id": settings.subscription_id,
@@ -34,7 +40,7 @@ def emit(plan: AzurePlan, module: Module) -> None:
             else:
                 body = {"provider": plan.alias, "name": credential.name, "resource_group_name": settings.resource_group,
                         "parent_id": parent, "audience": list(credential.audiences),
-                        "issuer": credential.issuer, "subject": credential.subject}
+                        "issuer": credential.issuer, "subject": resolved(credential.subject, plan.references)}
             if credential.after:
                 body["depends_on"] = [credential.after]
             module.resource(credential.kind, credential.resource, body)

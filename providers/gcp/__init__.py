@@ -8,7 +8,7 @@ import wiam.schema
 from wiam.issuers import OIDC_KINDS
 from wiam.provider import Endpoint, Example
 
-from . import discover, gke, live, permissions
+from . import discover, federation, gke, live, permissions
 from .graph import graph, link_principals, reach
 from .plan import CLOUD, plan
 from .rules import RULES
@@ -28,7 +28,9 @@ DATA_PACKAGES: tuple[str, ...] = ()
 KINDS = OIDC_KINDS  # the issuer kinds its trust accepts
 KINDS = KINDS | {gke.KIND}  # Workload Identity Federation for GKE
 KINDS = KINDS | {"spiffe_x509"}  # X.509 workload identity federation (x509)
+KINDS = KINDS | federation.KINDS  # other clouds' workloads
+CHAINS = federation.CHAINS
 schema = functools.partial(wiam.schema.packaged, __name__)
 
-__all__ = ["CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "discover", "emit", "graph",
+__all__ = ["CHAINS", "CLOUD", "DATA_PACKAGES", "ENDPOINTS", "EXAMPLE", "RULES", "TERRAFORM_PROVIDER", "discover", "emit", "graph",
            "link_principals", "live", "object_names", "permissions", "places", "plan", "reach", "schema", "simulate"]

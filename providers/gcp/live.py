@@ -97,12 +97,14 @@ def _policy(triples) -> dict[str, list[str]]:
 
 
 def _provider_state(display_name, description, disabled, mapping, condition, issuer_uri, audiences,
-                    store: dict | None = None) -> dict:
-    """`store`: an X.509 provider's trust store (x509.store_state), which it has instead of an issuer."""
+                    store: dict | None = None, aws_account=None) -> dict:
+    """A provider of type oidc by its issuer and audiences, one of type aws by its account; `store`: an
+    X.509 provider's trust store (x509.store_state), which it has instead of an issuer."""
+    source = {"aws_account": aws_account} if aws_account else {"issuer_uri": issuer_uri,
+                                                                "allowed_audiences": sorted(audiences or [])}
     return {"display_name": display_name or "", "description": description or "", "disabled": bool(disabled),
             "attribute_mapping": dict(sorted((mapping or {}).items())), "attribute_condition": condition or "",
-            "issuer_uri": issuer_uri, "allowed_audiences": sorted(audiences or []),
-            **({"x509": store} if store is not None else {})}
+            **source, **({"x509": store} if store is not None else {})}
 
 
 def expected(plan: GCPPlan) -> list[LiveObject]:
@@ -112,7 +114,7 @@ def expected(plan: GCPPlan) -> list[LiveObject]:
             "display_name": plan.pool.display_name, "description": plan.pool.description, "disabled": False}))
     found += [LiveObject("pool_provider", p.provider_id, _provider_state(
         p.display_name, p.description, p.disabled, p.attribute_mapping, p.attribute_condition,
-        None if x509.expected_store(p) else p.issuer_uri, p.allowed_audiences, x509.expected_store(p)))
+        None if x509.expected_store(p) else p.issuer_uri, p.allowed_audiences, x509.expected_store(p), p.aws_account))
         for p in plan.providers]
     accounts = {w.account.email: w for w in plan.workloads if w.account}
     policies = {email: [_triple(b) for b in w.federation] for email, w in accounts.items()}
@@ -189,7 +191,8 @@ def read(plan: GCPPlan, expected: list[LiveObject], connection: Connection) -> l
                     found.append(LiveObject("pool_provider", provider["name"].rsplit("/", 1)[1], _provider_state(
                         provider.get("displayName"), provider.get("description"), provider.get("disabled"),
                         provider.get("attributeMapping"), provider.get("attributeCondition"), oidc.get("issuerUri"),
-                        oidc.get("allowedAudiences"), x509.live_store(provider.get("x509")))))
+                        oidc.get("allowedAudiences"), x509.live_store(provider.get("x509")),
+                        provider.get("aws", {}).get("accountId"))))
                 token = (page or {}).get("nextPageToken")
                 if not token:
                     break

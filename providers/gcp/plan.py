@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from wiam import chains
 from wiam.diagnostics import Report
 from wiam.document import describe
 from wiam.issuers import CLAIM_TYPES, KINDS
@@ -18,7 +19,7 @@ from wiam.plan import Principal, TargetPlan
 from wiam.terraform import Expr, one_or_list, provider_alias, ref
 from wiam.windows import described, narrowest, text
 
-from . import gke
+from . import federation, gke
 from .settings import DIRECT, SERVICE_ACCOUNT, TERRAFORM_PROVIDER, GrantSettings, TargetSettings, provider_id
 
 CLOUD = "gcp"
@@ -264,6 +265,7 @@ class PoolProvider(Resource):
     # identity's subject (CircleCI: "project:" + the project ID claim)
     subject_claim: str = "sub"
     subject_prefix: str = ""
+    aws_account: str | None = None  # a provider of type aws: the account whose roles' sessions it admits
 
     @property
     def allowed_audiences(self) -> list[str]:
@@ -271,6 +273,8 @@ class PoolProvider(Resource):
 
     @property
     def attribute_mapping(self) -> dict[str, str]:
+        if self.aws_account:
+            return {"google.subject": federation.ROLE_MAPPING}
         if not self.subject_suffix and not self.subject_prefix:
             return dict(ATTRIBUTE_MAPPING)
         parts = [cel_string(self.subject_prefix)] if self.subject_prefix else []
@@ -335,13 +339,20 @@ def plan(model: Model, target: Target, report: Report) -> GCPPlan:
     grants = model.grants_on(target)
     if not grants:
         return result
-    identities = [i for workload, _ in grants for i in workload.identities if not gke.is_gke(i)]
+    values = chains.references(model)
+    # each identity as GCP admits it: an AWS role's by the google.subject of its sessions
+    own = {id(i): federation.admitted(i, values) for workload, _ in grants for i in workload.identities}
+    identities = [i for i in own.values() if not gke.is_gke(i)]
     if identities:  # GKE's identities are of Google's pool
         result.pool = Pool(POOL, target.name, settings.pool_id)
+    federation.check(model, identities, report)
     _check_subjects(target, settings, identities, report)
     from . import x509  # X.509 providers build on this module's PoolProvider
 
-    result.providers = _providers(model, target, [i for i in identities if not x509.handles(i)], report)
+    result.providers = _providers(model, target, [i for i in identities if not x509.handles(i)
+                                                  and not federation.by_aws(i)], report)
+    result.providers += _aws_providers(target, [i for i in identities if federation.by_aws(i)],
+                                       {p.provider_id for p in result.providers})
     result.providers += x509.providers(model, target, identities, {p.provider_id for p in result.providers})
     if not gke.check(model, grants, lambda g: GrantSettings.of(g.settings).mode == SERVICE_ACCOUNT, report):
         return result
@@ -350,15 +361,15 @@ def plan(model: Model, target: Target, report: Report) -> GCPPlan:
 
     planning = _Planning(model, target, settings, report)
     for workload, grant in grants:
-        if not workload.identities:
+        mine = [own[id(i)] for i in workload.identities]
+        if not mine:
             continue
         # A disabled identity leaves the bindings; a disabled issuer's provider is disabled instead
         # (GKE's has none: its identities leave them too).
-        bound = [i for i in workload.identities if not i.disabled and not (gke.is_gke(i) and i.issuer.disabled)]
+        bound = [i for i in mine if not i.disabled and not (gke.is_gke(i) and i.issuer.disabled)]
         impersonating = GrantSettings.of(grant.settings).mode == SERVICE_ACCOUNT
         members = [_member(settings, numbers, i, impersonating) for i in bound]
-        used_providers = sorted({term_provider[(*_group(i)[:2], _term(i))] for i in workload.identities
-                                 if not gke.is_gke(i)})
+        used_providers = sorted({term_provider[(*_group(i)[:2], _term(i))] for i in mine if not gke.is_gke(i)})
         windows = _member_windows(target, bound, members, report)  # one per subject
         planned = planning.workload(workload, grant, windows, used_providers)
         result.workloads.append(planned)
@@ -723,3 +734,46 @@ def _chunks(terms: list[Term]) -> list[list[Term]]:
         size = length if not chunks[-1] else size + len(_SUBJECT_OR) + length
         chunks[-1].append(term)
     return chunks
+
+
+def _aws_providers(target: Target, identities: list[Identity], used: set[str]) -> list[PoolProvider]:
+    """A provider of type aws per issuer, audience and AWS account, admitting exactly its roles'
+    google.subjects (those not disabled); GCP's STS admits only callers of that account."""
+    groups: dict[tuple[str, str | None, str], list[Identity]] = {}
+    for identity in identities:
+        groups.setdefault((*_group(identity)[:2], federation.subject_account(identity.subject)), []).append(identity)
+    providers = []
+    for (issuer, audience, account), found in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1] or "", g[0][2])):
+        admitted = {_term(i) for i in found if not i.disabled}
+        for index, terms in enumerate(_role_chunks(sorted({_term(i) for i in found}))):
+            pid = provider_id(f"{issuer}-{account}", "", index)
+            if pid in used:  # an OIDC issuer named alike
+                pid = provider_id(f"{issuer}-{short_hash(issuer, audience or '', account)}", "", index)
+            used.add(pid)
+            admits = [t for t in terms if t in admitted]
+            condition = _SUBJECT_OR.join(_session_condition(subject) for subject, _ in admits) or _NO_SUBJECT
+            providers.append(PoolProvider(
+                PROVIDER, terraform_name(target.name, pid), pid, fit_name(pid, DISPLAY_NAME_MAX),
+                f"wiam: issuer {issuer}, AWS account {account}", issuer, found[0].issuer.url, audience, terms, admits,
+                condition, bool(found[0].issuer.disabled) or not admits, aws_account=account))
+    return providers
+
+
+def _role_chunks(terms: list[Term]) -> list[list[Term]]:
+    """Roles packed so that each provider's attribute_condition stays within its limit."""
+    chunks: list[list[Term]] = [[]]
+    size = 0
+    for term in terms:
+        length = len(_session_condition(term[0])) + len(_SUBJECT_OR)
+        if chunks[-1] and size + length > ATTRIBUTE_CONDITION_MAX + len(_SUBJECT_OR):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(term)
+        size += length
+    return chunks
+
+
+def _session_condition(subject: str) -> str:
+    """CEL admitting exactly the sessions of a role (federation.role_subject): their ARN is it, '/', the
+    session name; a role name holds no '/', so no other role's sessions start alike."""
+    return f"assertion.arn.startsWith({cel_string(subject + '/')})"

@@ -13,7 +13,7 @@ from wiam.issuers import claim_holds
 from wiam.verdict import Check, Verdict, audiences, closest
 from wiam.windows import described, holds, text
 
-from . import gke, x509
+from . import federation, gke, x509
 from .plan import ATTRIBUTE_MAPPING, CLOUD, GCPPlan, PoolProvider, Term, WorkloadPlan
 from .settings import TargetSettings
 
@@ -29,8 +29,9 @@ def _cel():
 
 @lru_cache(maxsize=1024)
 def _program(condition: str):
-    _, environment = _cel()
-    return environment.program(environment.compile(condition))
+    celpy, environment = _cel()
+    extract = lambda text, template: celpy.celtypes.StringType(federation.extract(text, template))  # noqa: E731
+    return environment.program(environment.compile(condition), functions={"extract": extract})
 
 
 def condition_admits(condition: str, claims: dict) -> bool:
@@ -76,7 +77,10 @@ def _provider_checks(provider: PoolProvider, claims: dict, settings: TargetSetti
             Check("iss", provider.issuer_uri == claims["iss"],
                   f"the token is from {claims['iss']!r}, provider {pid} trusts {provider.issuer_uri!r}"),
             Check("aud", bool(set(audiences(claims)) & set(allowed)),
-                  f"the token has {audiences(claims)!r}, provider {pid} allows {allowed!r}"))),
+                  f"the token has {audiences(claims)!r}, provider {pid} allows {allowed!r}"),
+            *([Check("account", claims.get("account") == provider.aws_account,
+                     f"the caller is of AWS account {claims.get('account')!r}, provider {pid} admits "
+                     f"{provider.aws_account!r}")] if provider.aws_account else []))),
         *_condition_checks(provider, claims),
         Check("enabled", not provider.disabled, f"provider {pid} is disabled (kill switch)"),
     )

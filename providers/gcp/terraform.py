@@ -9,9 +9,13 @@ from .plan import Binding, GCPPlan
 from .settings import TERRAFORM_PROVIDER
 
 
-def emit(plan: GCPPlan, module: Module) -> None:
+def configure(plan: GCPPlan, module: Module) -> None:
     module.require(*TERRAFORM_PROVIDER)
     module.provider("google", {"alias": plan.target, "project": plan.settings.project_id})
+
+
+def emit(plan: GCPPlan, module: Module) -> None:
+    configure(plan, module)
     project = plan.settings.project_id
     if plan.pool is not None:  # none for GKE's identities alone, which are of Google's pool
         _pool(plan, module)
@@ -36,13 +40,14 @@ def _pool(plan: GCPPlan, module: Module) -> None:
         oidc = {"issuer_uri": provider.issuer_uri}
         if provider.allowed_audiences:
             oidc["allowed_audiences"] = provider.allowed_audiences
+        source = {"aws": {"account_id": provider.aws_account}} if provider.aws_account else {"oidc": oidc}
         module.resource(provider.terraform_type, provider.name, {
             "provider": plan.alias, "project": project,
             "workload_identity_pool_id": ref(f"{plan.pool.address}.workload_identity_pool_id"),
             "workload_identity_pool_provider_id": provider.provider_id, "display_name": provider.display_name,
             "description": provider.description, "attribute_mapping": provider.attribute_mapping,
             "attribute_condition": provider.attribute_condition, "disabled": provider.disabled,
-            **(x509.block(provider) or {"oidc": oidc})})
+            **(x509.block(provider) or source)})
 
 
 def _binding(alias: str, binding: Binding, module: Module) -> None:

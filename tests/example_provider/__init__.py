@@ -20,4 +20,5 @@ ENDPOINTS = (Endpoint("endpoint", "--example-endpoint", "WIAM_EXAMPLE_ENDPOINT",
 EXAMPLE = Example(target={"account": "acme-prod"}, grant={"permissions": ["read"], "resources": ["reports"]})
 DATA_PACKAGES = ()
 KINDS = OIDC_KINDS  # the issuer kinds its trust accepts
+CHAINS = {}  # its principals carry no tokens to other clouds
 schema = functools.partial(packaged, __name__)
