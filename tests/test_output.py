@@ -88,6 +88,9 @@ def _as_json_and_yaml(folder, tmp_path):
     yaml_dir.mkdir()
     (json_dir / "spec.wiam.json").write_text(json.dumps(doc.data, indent=2))
     (yaml_dir / "spec.wiam.yaml").write_text(yaml.safe_dump(doc.data, sort_keys=False, allow_unicode=True))
+    for bundle in folder.glob("*.pem"):  # trust bundles, which the one spec file names beside it
+        for other in (json_dir, yaml_dir):
+            (other / bundle.name).write_bytes(bundle.read_bytes())
     return json_dir, yaml_dir
 
 
