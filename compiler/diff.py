@@ -606,9 +606,10 @@ def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callabl
             return None
         if not _valid_alone(new, changed):
             return None
-        same = old_workloads.keys() & new_workloads.keys() - changed
-        chosen = slicing.affected([slicing.index(new.data, same), slicing.index(old.data, changed & old_workloads.keys()),
-                                   slicing.index(new.data, changed & new_workloads.keys())], changed)
+        base_index = documents[base.folder].index
+        base_index = slicing.index(old.data) if base_index is None else base_index
+        fresh = slicing.index(new.data, changed & new_workloads.keys())
+        chosen = slicing.affected([base_index, fresh], changed)
         if len(chosen) > SLICE_AT_MOST * max(len(old_workloads), len(new_workloads)):
             return None
         report = Report()
@@ -624,6 +625,8 @@ def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callabl
         if report.diagnostics:
             return None
         sides = read_side(old_model, base.label, base.copy), read_side(new_model, head.label, head.copy, new_plans)
+    documents[base.folder].index = None  # moved on to the head, the next base
+    documents[head.folder].index = slicing.reindexed(base_index, changed, fresh)
     if on_valid:
         on_valid(new.digest)  # the head, read as valid through the slice
     return sides
@@ -631,9 +634,11 @@ def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callabl
 
 @dataclass
 class Loaded:
-    """A folder's loaded document, and whether its workloads hold a time window (None: not looked yet)."""
+    """A folder's loaded document, whether its workloads hold a time window (None: not looked yet), and
+    its workloads' slicing index (None: not built, or moved on to the next spec)."""
     document: Document
     windowed: bool | None = None
+    index: slicing.Index | None = None
 
 
 def _windowed_either(old: Loaded, new: Loaded, changed: set[str]) -> bool:
