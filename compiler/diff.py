@@ -614,7 +614,8 @@ def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callabl
             return None
         report = Report()
         moment = at or windows.current()  # as the full read resolves them
-        old_model, new_model = (windows.resolve(build_model(_only(doc, chosen), report), moment, Report())
+        targets = slicing.targets_of([base_index, fresh], chosen)
+        old_model, new_model = (windows.resolve(build_model(_only(doc, chosen, targets), report), moment, Report())
                                 for doc in (old, new))
         new_plans = None
         if not report.diagnostics:
@@ -665,10 +666,15 @@ def _beyond_workloads(data: dict) -> dict:
     return {kind: blocks for kind, blocks in data.items() if kind != "workload"}
 
 
-def _only(doc: Document, workloads: set[str]) -> Document:
-    """The document with these workloads only (positions and everything else shared)."""
+def _only(doc: Document, workloads: set[str], targets: set[tuple[str, str]] | None = None) -> Document:
+    """The document with these workloads only, and these targets only when given (positions and
+    everything else shared)."""
     mine = doc.data.get("workload", {})
-    return replace(doc, data={**doc.data, "workload": {n: mine[n] for n in sorted(workloads & mine.keys())}})
+    data = {**doc.data, "workload": {n: mine[n] for n in sorted(workloads & mine.keys())}}
+    if targets is not None and "target" in data:
+        data["target"] = {cloud: {name: body for name, body in named.items() if (cloud, name) in targets}
+                          for cloud, named in data["target"].items()}
+    return replace(doc, data=data)
 
 
 def _valid_alone(doc: Document, workloads: set[str]) -> bool:

@@ -80,6 +80,13 @@ def reindexed(found: Index, names: set[str], fresh: Index) -> Index:
     return found
 
 
+def targets_of(sides: list[Index], names: set[str]) -> set[Key]:
+    """The targets the workloads `names` are granted on or may reach, on any of the sides: the only
+    ones a slice of them reads (each of the others adds as much to each side)."""
+    return {key for side in sides for name in names
+            for key in side.granted.get(name, set()) | side.reach.get(name, set())}
+
+
 def affected(sides: list[Index], changed: set[str]) -> set[str]:
     """The slice (see the module's text) of two specs that differ in the workloads `changed`, given
     indexes that together cover both specs' workloads (say, of the unchanged ones and of each
