@@ -601,7 +601,8 @@ def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callabl
         if _beyond_workloads(old.data) != _beyond_workloads(new.data):
             return None
         old_workloads, new_workloads = old.data.get("workload", {}), new.data.get("workload", {})
-        changed = {n for n in old_workloads.keys() | new_workloads.keys() if old_workloads.get(n) != new_workloads.get(n)}
+        changed = {n for n in old_workloads.keys() | new_workloads.keys()  # an unchanged file's blocks are shared
+                   if old_workloads.get(n) is not new_workloads.get(n) and old_workloads.get(n) != new_workloads.get(n)}
         if at is not None and _windowed_either(documents[base.folder], documents[head.folder], changed):
             return None
         if not _valid_alone(new, changed):
@@ -680,7 +681,11 @@ def _only(doc: Document, workloads: set[str], targets: set[tuple[str, str]] | No
 def _valid_alone(doc: Document, workloads: set[str]) -> bool:
     """Whether these workloads pass the schema and the model's checks on their own (not the limits,
     which the slice checks with each target's other workloads): the slice reads them as valid."""
-    part = _only(doc, workloads)
+    mine = doc.data.get("workload", {})
+    named = {(cloud, target) for name in workloads & mine.keys() if isinstance(mine[name], dict)
+             and isinstance(mine[name].get("grant"), dict) for cloud, per in mine[name]["grant"].items()
+             if isinstance(per, dict) for target in per}
+    part = _only(doc, workloads, named)  # the targets they name: the others were valid, and stay so
     if not schema.is_valid(part.data):
         return False
     report = Report()
