@@ -56,11 +56,22 @@ def _encode(short: Document) -> bytes:
     return orjson.dumps({"data": short.data, "outline": orjson.dumps(every_position(short)).decode()})
 
 
-def _decode(raw: bytes, path: str) -> Document:
-    entry = orjson.loads(raw)
-    data, text = entry["data"], entry["outline"]
+DECODED_KEPT = 1024  # entries; a history reads each unchanged file's entry again at every commit
+
+
+@lru_cache(maxsize=DECODED_KEPT)
+def _decoded(entry: Path) -> tuple[dict, str]:
+    """An entry's data and outline text, decoded once: an entry is named by its content, so it never
+    changes. The documents read from it share its data, which nothing changes once read."""
+    found = orjson.loads(entry.read_bytes())
+    data, text = found["data"], found["outline"]
     if type(data) is not dict or type(text) is not str:
         raise TypeError("not a cache entry")  # a damaged or foreign file: parse instead
+    return data, text
+
+
+def _decode(entry: Path, path: str) -> Document:
+    data, text = _decoded(entry)
     return Document(data, files=[path], deferred=lambda: from_rows(orjson.loads(text), path))
 
 
@@ -85,7 +96,7 @@ def read_cached(path: str, text: str, report: Report, read, digest: bytes | None
     entry, every = _entries(path, digest or text_digest(text)) if enabled() else (None, None)
     if entry:
         try:
-            return _decode(entry.read_bytes(), path)
+            return _decode(entry, path)
         except (OSError, ValueError, KeyError, TypeError):
             pass  # no entry yet, or one that cannot be read: parse
     errors = len(report.diagnostics)

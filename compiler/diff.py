@@ -608,19 +608,22 @@ def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callabl
         if _beyond_workloads(old.data) != _beyond_workloads(new.data) or old.bundles != new.bundles:
             return None
         old_workloads, new_workloads = old.data.get("workload", {}), new.data.get("workload", {})
-        changed = {n for n in old_workloads.keys() | new_workloads.keys() if old_workloads.get(n) != new_workloads.get(n)}
+        changed = {n for n in old_workloads.keys() | new_workloads.keys()  # an unchanged file's blocks are shared
+                   if old_workloads.get(n) is not new_workloads.get(n) and old_workloads.get(n) != new_workloads.get(n)}
         if at is not None and _windowed_either(documents[base.folder], documents[head.folder], changed):
             return None
         if not _valid_alone(new, changed):
             return None
-        same = old_workloads.keys() & new_workloads.keys() - changed
-        chosen = slicing.affected([slicing.index(new.data, same), slicing.index(old.data, changed & old_workloads.keys()),
-                                   slicing.index(new.data, changed & new_workloads.keys())], changed)
+        base_index = documents[base.folder].index
+        base_index = slicing.index(old.data) if base_index is None else base_index
+        fresh = slicing.index(new.data, changed & new_workloads.keys())
+        chosen = slicing.affected([base_index, fresh], changed)
         if len(chosen) > SLICE_AT_MOST * max(len(old_workloads), len(new_workloads)):
             return None
         report = Report()
         moment = at or windows.current()  # as the full read resolves them
-        old_model, new_model = (windows.resolve(build_model(_only(doc, chosen), report), moment, Report())
+        targets = slicing.targets_of([base_index, fresh], chosen)
+        old_model, new_model = (windows.resolve(build_model(_only(doc, chosen, targets), report), moment, Report())
                                 for doc in (old, new))
         new_plans = None
         if not report.diagnostics:
@@ -631,6 +634,8 @@ def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callabl
         if report.diagnostics:
             return None
         sides = read_side(old_model, base.label, base.copy), read_side(new_model, head.label, head.copy, new_plans)
+    documents[base.folder].index = None  # moved on to the head, the next base
+    documents[head.folder].index = slicing.reindexed(base_index, changed, fresh)
     if on_valid:
         on_valid(new.digest)  # the head, read as valid through the slice
     return sides
@@ -638,9 +643,11 @@ def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callabl
 
 @dataclass
 class Loaded:
-    """A folder's loaded document, and whether its workloads hold a time window (None: not looked yet)."""
+    """A folder's loaded document, whether its workloads hold a time window (None: not looked yet), and
+    its workloads' slicing index (None: not built, or moved on to the next spec)."""
     document: Document
     windowed: bool | None = None
+    index: slicing.Index | None = None
 
 
 def _windowed_either(old: Loaded, new: Loaded, changed: set[str]) -> bool:
@@ -667,16 +674,25 @@ def _beyond_workloads(data: dict) -> dict:
     return {kind: blocks for kind, blocks in data.items() if kind != "workload"}
 
 
-def _only(doc: Document, workloads: set[str]) -> Document:
-    """The document with these workloads only (positions and everything else shared)."""
+def _only(doc: Document, workloads: set[str], targets: set[tuple[str, str]] | None = None) -> Document:
+    """The document with these workloads only, and these targets only when given (positions and
+    everything else shared)."""
     mine = doc.data.get("workload", {})
-    return replace(doc, data={**doc.data, "workload": {n: mine[n] for n in sorted(workloads & mine.keys())}})
+    data = {**doc.data, "workload": {n: mine[n] for n in sorted(workloads & mine.keys())}}
+    if targets is not None and "target" in data:
+        data["target"] = {cloud: {name: body for name, body in named.items() if (cloud, name) in targets}
+                          for cloud, named in data["target"].items()}
+    return replace(doc, data=data)
 
 
 def _valid_alone(doc: Document, workloads: set[str]) -> bool:
     """Whether these workloads pass the schema and the model's checks on their own (not the limits,
     which the slice checks with each target's other workloads): the slice reads them as valid."""
-    part = _only(doc, workloads)
+    mine = doc.data.get("workload", {})
+    named = {(cloud, target) for name in workloads & mine.keys() if isinstance(mine[name], dict)
+             and isinstance(mine[name].get("grant"), dict) for cloud, per in mine[name]["grant"].items()
+             if isinstance(per, dict) for target in per}
+    part = _only(doc, workloads, named)  # the targets they name: the others were valid, and stay so
     if not schema.is_valid(part.data):
         return False
     report = Report()

@@ -230,8 +230,9 @@ def from_rows(rows: dict, file: str, only: set[Path] | None = None) -> Document:
     outlines of a whole spec are decoded this way."""
     names: dict = {}  # one object per block type, label and attribute name: paths repeat them
 
-    def at(path: list) -> tuple:
+    def shared(path: list) -> tuple:
         return tuple([names.setdefault(part, part) for part in path])
+    at = shared if only is None else tuple  # the few paths asked for have no parts worth sharing
     positions = {}
     for path, line, column in rows["positions"]:
         path = at(path)

@@ -12,6 +12,7 @@ from there. A run writes in one transaction."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -22,6 +23,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from . import windows
+from .compile import gc_paused
 from .diagnostics import SpecError
 from .diff import Access, Comparison, Diff, Side, Source, _git, compare, copy_revision, read_objects, repository_of
 from .loader import UsageError
@@ -47,6 +49,7 @@ class State:
     held: set[Held] = field(default_factory=set)
     lineage: dict[str, int] = field(default_factory=dict)  # workload name -> lineage
     next_lineage: int = 1
+    by_subject: dict[tuple[str, str], set[Held]] | None = None  # held by (issuer, subject); None: not grouped yet
 
 
 @dataclass
@@ -107,24 +110,38 @@ def held_of(side: Side) -> set[Held]:
     return {(a, claims(a)) for a in side.tuples}
 
 
+def _grouped(held: set[Held]) -> dict[tuple[str, str], set[Held]]:
+    found: dict[tuple[str, str], set[Held]] = {}
+    for h in held:
+        found.setdefault((h[0].issuer, h[0].subject), set()).add(h)
+    return found
+
+
 def advance(state: State, compared: Comparison) -> State:
     """The state after a commit: the head's tuples where the sides are whole; else the slice's tuples
     for the subjects the slice holds, and the others' as they were (renamed)."""
     rename = compared.diff.renamed
-    held = held_of(compared.new)
+    held, by_subject = held_of(compared.new), None
     if compared.whole:
         names = set(compared.new.signatures)
-    else:
+    elif rename:  # the others' tuples through a renamed workload's principal take its new name
         sliced = {(a.issuer, a.subject) for a in compared.old.tuples | compared.new.tuples}
         held |= {(replace(a, workload=rename[a.workload]) if a.workload in rename else a, claims)
                  for a, claims in state.held if (a.issuer, a.subject) not in sliced}
         gone = {rename.get(n, n) for n in compared.old.signatures}
         names = {rename.get(n, n) for n in state.lineage} - gone | set(compared.new.signatures)
+    else:  # set operations on the subjects' groups: a commit's slice is small, the state is not
+        by_subject = dict(_grouped(state.held) if state.by_subject is None else state.by_subject)
+        sliced = {(a.issuer, a.subject) for a in compared.old.tuples | compared.new.tuples}
+        left = set().union(*(by_subject.pop(subject, ()) for subject in sliced))
+        by_subject.update(_grouped(held))
+        held = state.held - left | held
+        names = state.lineage.keys() - compared.old.signatures.keys() | compared.new.signatures.keys()
     lineage = {rename.get(n, n): i for n, i in state.lineage.items() if rename.get(n, n) in names}
     following = state.next_lineage
     for name in sorted(names - lineage.keys()):
         lineage[name], following = following, following + 1
-    return State(held, lineage, following)
+    return State(held, lineage, following, by_subject)
 
 
 # Writing the record.
@@ -139,8 +156,10 @@ def _moved(old: State, new: State) -> tuple[set[tuple], set[tuple]]:
     """The rows of the tuples held before and after a commit, but for those held alike on both sides
     (the same tuple, its workload under the same lineage): a commit changes few, and each state's
     lineages are distinct, so the differences of these sets are those of the whole states'."""
-    relined = {n for n in old.lineage.keys() | new.lineage.keys() if old.lineage.get(n) != new.lineage.get(n)}
-    alike = {h for h in old.held & new.held if h[0].workload not in relined}
+    relined = {n for n, _ in old.lineage.items() ^ new.lineage.items()}
+    alike = old.held & new.held
+    if relined:
+        alike = {h for h in alike if h[0].workload not in relined}
     return {_key(h, old.lineage) for h in old.held - alike}, {_key(h, new.lineage) for h in new.held - alike}
 
 
@@ -230,6 +249,9 @@ def load_state(store: Store, spec: int) -> State:
     return State(held, lineage, following)
 
 
+COLLECT_EVERY = 16  # commits: a pass over the young objects costs about the same after one or after many
+
+
 def _drop(copy: Source | None, documents: dict) -> None:
     """A revision's copy is no longer needed: its files and its loaded document go."""
     if copy is not None:
@@ -267,36 +289,41 @@ def record(folder: str, store: Store, recursive: bool = False, head: str = "HEAD
         state, seq = load_state(store, spec), kept
         writer, documents, reviews = Writer(store, spec), {}, RecordedReviews(store, spec)
         outcome = Outcome(name, [], [], rebuilt_from)
-        for commit in commits[start:]:
-            if commit.tree == tree or (commit.tree is None and seq == 0):
-                continue  # the spec folder did not change, or does not exist yet
-            tree, seq = commit.tree, seq + 1
-            outcome.recorded.append(commit.sha)
-            if commit.tree is None:  # the folder was removed: all its access ends
-                writer.commit(seq, commit, None, "narrowing" if state.held else "neutral")
-                new = State(next_lineage=state.next_lineage)
-                writer.changes(seq, state, new, None)
-                state, base, base_sha = new, _drop(base, documents), None
-                continue
-            at = windows.parse(commit.date)
-            head_copy = None
-            try:
-                if base is None and base_sha is not None:
-                    base = copy_revision(base_sha, top, prefix, recursive, workdir)
-                head_copy = copy_revision(commit.sha, top, prefix, recursive, workdir)
-                compared = compare(base, head_copy, recursive, on_valid=on_valid, at=at, documents=documents)
-            except (SpecError, UsageError) as error:
-                errors = "\n".join(d.render() for d in error.diagnostics) if isinstance(error, SpecError) else str(error)
-                writer.commit(seq, commit, errors, None)
-                outcome.invalid.append(commit.sha)
-                _drop(head_copy, documents)
-                continue
-            new = advance(state, compared)
-            writer.commit(seq, commit, None, compared.diff.classification)
-            writer.changes(seq, state, new, compared.diff)
-            reviews.commit(seq, new.lineage, compared.new.reviews)
-            _drop(base, documents)
-            base, state = head_copy, new
+        # The walk's objects are mostly long-lived (the state, the loaded documents), so the collector's
+        # passes would go over them again and again; only the young ones are collected, now and then.
+        with gc_paused():
+            for commit in commits[start:]:
+                if commit.tree == tree or (commit.tree is None and seq == 0):
+                    continue  # the spec folder did not change, or does not exist yet
+                tree, seq = commit.tree, seq + 1
+                outcome.recorded.append(commit.sha)
+                if seq % COLLECT_EVERY == 0:
+                    gc.collect(0)
+                if commit.tree is None:  # the folder was removed: all its access ends
+                    writer.commit(seq, commit, None, "narrowing" if state.held else "neutral")
+                    new = State(next_lineage=state.next_lineage)
+                    writer.changes(seq, state, new, None)
+                    state, base, base_sha = new, _drop(base, documents), None
+                    continue
+                at = windows.parse(commit.date)
+                head_copy = None
+                try:
+                    if base is None and base_sha is not None:
+                        base = copy_revision(base_sha, top, prefix, recursive, workdir)
+                    head_copy = copy_revision(commit.sha, top, prefix, recursive, workdir)
+                    compared = compare(base, head_copy, recursive, on_valid=on_valid, at=at, documents=documents)
+                except (SpecError, UsageError) as error:
+                    errors = "\n".join(d.render() for d in error.diagnostics) if isinstance(error, SpecError) else str(error)
+                    writer.commit(seq, commit, errors, None)
+                    outcome.invalid.append(commit.sha)
+                    _drop(head_copy, documents)
+                    continue
+                new = advance(state, compared)
+                writer.commit(seq, commit, None, compared.diff.classification)
+                writer.changes(seq, state, new, compared.diff)
+                reviews.commit(seq, new.lineage, compared.new.reviews)
+                _drop(base, documents)
+                base, state = head_copy, new
         if commits:
             store.run("UPDATE specs SET head = ? WHERE id = ?", (commits[-1].sha, spec))
     return outcome

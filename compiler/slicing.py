@@ -61,6 +61,32 @@ def index(data: dict, names=None) -> Index:
     return found
 
 
+def reindexed(found: Index, names: set[str], fresh: Index) -> Index:
+    """`found` with the workloads `names` dropped and `fresh`'s added, in place: the next spec's index
+    from the last one's and its changed workloads', as `index` of the next spec would give it."""
+    for table, inverse in (("granted", "on_target"), ("subjects", "named_by")):
+        forward, backward = getattr(found, table), getattr(found, inverse)
+        for name in names:
+            for key in forward.pop(name, ()):
+                backward[key].discard(name)
+                if not backward[key]:
+                    del backward[key]
+        forward.update(getattr(fresh, table))
+        for key, named in getattr(fresh, inverse).items():
+            backward.setdefault(key, set()).update(named)
+    for name in names:
+        found.reach.pop(name, None)
+    found.reach.update(fresh.reach)
+    return found
+
+
+def targets_of(sides: list[Index], names: set[str]) -> set[Key]:
+    """The targets the workloads `names` are granted on or may reach, on any of the sides: the only
+    ones a slice of them reads (each of the others adds as much to each side)."""
+    return {key for side in sides for name in names
+            for key in side.granted.get(name, set()) | side.reach.get(name, set())}
+
+
 def affected(sides: list[Index], changed: set[str]) -> set[str]:
     """The slice (see the module's text) of two specs that differ in the workloads `changed`, given
     indexes that together cover both specs' workloads (say, of the unchanged ones and of each
