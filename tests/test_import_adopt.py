@@ -16,6 +16,7 @@ import fake_gcp
 from live_aws import FAKE_ENVIRONMENT, moto_server, reset, session
 from support.cli import run_wiam
 from support.specs import BASE_HCL, spec_errors, workload_hcl, write_spec
+from test_fuzz import as_terraform_reads
 from trust_eval import aws_roles_accepting, azure_identities_accepting, gcp_principals_accepting
 from wiam import registry
 from wiam.compile import compile_model, load_model
@@ -147,7 +148,7 @@ def test_the_proposal_is_written_as_its_own_file_and_compiles_with_import_blocks
 @pytest.mark.parametrize("role", sorted(OLD_TRUST))
 def test_the_adopted_role_trusts_exactly_the_subjects_the_old_trust_did(adopted, role):
     spec, _, _ = adopted
-    main = json.loads(compile_model(load_model(str(spec)))["main.tf.json"])
+    main = as_terraform_reads(json.loads(compile_model(load_model(str(spec)))["main.tf.json"]))  # as Terraform reads it
     (resource,) = [k for k, body in main["resource"]["aws_iam_role"].items() if body["name"] == role]
     for claims in candidate_claims():
         assert (resource in aws_roles_accepting(main, claims)) == old_accepts(role, claims), claims

@@ -96,7 +96,7 @@ def aws_roles_accepting(module: dict, claims: dict, at: datetime | None = None) 
     accepted = set()
     host = claims["iss"].removeprefix("https://").rstrip("/")
     for name, role in module.get("resource", {}).get("aws_iam_role", {}).items():
-        statements = json.loads(_terraform_reads(role["assume_role_policy"]))["Statement"]
+        statements = json.loads(role["assume_role_policy"])["Statement"]
         matching = [s["Effect"] for s in statements if _aws_statement_matches(s, host, claims, at)]
         if "Allow" in matching and "Deny" not in matching:
             accepted.add(name)
