@@ -267,8 +267,8 @@ def merge_into(merged: MergedDocument, doc: Document, report: Report) -> None:
 
 
 def _merge_level(merged, doc, file, target: dict, key: str, value, path: tuple, depth: int, report) -> None:
-    if key not in target:  # a level other files add blocks to is copied: a file's document stays as read
-        target[key] = dict(value) if depth > 0 and isinstance(value, dict) else value
+    if key not in target:  # the levels other files add blocks to are copied: a file's document stays as read
+        target[key] = _levels(value, depth)
         _own(merged.owners, file, path, value, depth)
         return
     if depth > 0 and isinstance(value, dict) and isinstance(target[key], dict):
@@ -280,6 +280,14 @@ def _merge_level(merged, doc, file, target: dict, key: str, value, path: tuple, 
     block = " ".join([path[0]] + [f'"{label}"' for label in path[1:]])
     report.error(doc.where(path + (0,) if once else path, key=True), block, f"{block} is defined twice: here and at {first}",
                  f"keep one {block} block for all the files: merge the two" if once else "keep one definition, or rename one of them")
+
+
+def _levels(value, depth: int):
+    """The block-label levels of a value copied (the blocks themselves shared): documents read once may be
+    merged into many specs (the parse cache keeps them), so merging never writes into one."""
+    if depth > 0 and isinstance(value, dict):
+        return {key: _levels(sub_value, depth - 1) for key, sub_value in value.items()}
+    return value
 
 
 def _own(owners: dict, file: str, path: tuple, value, depth: int) -> None:

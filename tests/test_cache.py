@@ -6,6 +6,7 @@ from wiam import cache
 from wiam.compile import compile_model, load_model
 from wiam.diagnostics import SpecError
 from support.paths import EXAMPLE_SPECS
+from support.specs import BASE_HCL, workload_hcl, write_spec
 
 
 @pytest.fixture
@@ -108,3 +109,15 @@ def test_parsing_in_workers_is_invisible(folder, cache_on, fresh_cache, monkeypa
         paths = outline.settle().key_positions
         assert [parallel.where(p, key=True) for p in paths] == [serial.where(p, key=True) for p in paths]
         assert parallel.reread(file) == serial.reread(file)
+
+
+def test_a_file_merged_into_one_spec_is_unchanged_in_the_next(fresh_cache, tmp_path):
+    """A cached document is shared by every spec that holds the file: merging another file's blocks
+    into one spec must not write them into the next."""
+    base = BASE_HCL + workload_hcl()
+    extra = 'target "aws" "dev" {\n  account_id = "210987654321"\n}\n'
+    with_extra = write_spec(tmp_path / "a", {"base.wiam.hcl": base, "extra.wiam.hcl": extra})
+    alone = write_spec(tmp_path / "b", {"base.wiam.hcl": base})
+    for _ in range(2):  # the first round parses and stores the entries, the second reads them back
+        assert ("aws", "dev") in load_model(str(with_extra)).targets
+        assert ("aws", "dev") not in load_model(str(alone)).targets
