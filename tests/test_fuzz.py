@@ -287,7 +287,11 @@ def to_hcl(document: dict) -> str:
 
 class _YamlDumper(yaml.SafeDumper):
     """Double quotes for text with line breaks: PyYAML writes a NEL (U+0085) raw into a single-quoted
-    scalar, which then reads back as a space."""
+    scalar, which then reads back as a space. No anchors: a value generated once and used twice is
+    written out at each place, as people write it (wiam refuses aliases)."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
 
 
 _YamlDumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(

@@ -270,8 +270,8 @@ CASES = {
                  '"https://ghe.acme.example/api/token"', ["_services/token"],
                  'url = "https://ghe.acme.example/_services/token"'),
     "ghes-url-credentials": (_ghes("https://u:p@ghe.acme.example/_services/token") + _workload(GHES_IDENTITY, "aws"),
-                             '"https://u:p@ghe.acme.example/_services/token"', ["_services/token"],
-                             'url = "https://ghe.acme.example/_services/token"'),
+                             '"https://u:p@ghe.acme.example/_services/token"', ["invalid value"],
+                             "with no credentials"),  # refused for every kind, by the schema
     "ghes-url-port": (_ghes("https://ghe.acme.example:99999/_services/token") + _workload(GHES_IDENTITY, "aws"),
                       '"https://ghe.acme.example:99999/_services/token"', ["_services/token"],
                       'url = "https://ghe.acme.example/_services/token"'),
