@@ -228,10 +228,11 @@ def _print(scans: list[ci_scan.Scan], drafts: list[Draft | None], failed: Report
     else:
         for scan, each, draft in zip(scans, found, drafts):
             _print_text(scan, each, draft, len(scans) > 1)
+    if fmt != "json":  # JSON holds the errors; SARIF's stdout holds only findings, so exit 3 says why here
         for diagnostic in failed.diagnostics:
             err.print(diagnostic.render(), markup=False)
-        if not any(found):
-            err.print("no long-lived cloud credential found", markup=False)
+    if fmt == "text" and not any(found):
+        err.print("no long-lived cloud credential found", markup=False)
 
 
 def _print_text(scan: ci_scan.Scan, found: list, draft: Draft | None, named: bool) -> None:
