@@ -4,14 +4,22 @@ terminal escape, no bidi override) and the error names the place and a fix, neve
 
 import json
 import os
+import sqlite3
+import tempfile
+from contextlib import closing
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from support.certs import authority, pem, svid
+from support.git import commit_all, init_repo
 from support.specs import BASE_HCL, workload_hcl, write_spec
+from wiam import store
 from wiam.cli import app
+from wiam.loader import UsageError
 
 runner = CliRunner()
 HOSTILE = "ev\x1b[31m\u202e\x07\"${x}%{y}</script><b>\n"  # terminal escapes, bidi, HCL and HTML syntax
@@ -60,3 +68,50 @@ def test_simulate_prints_a_hostile_ca_subject_escaped(tmp_path):
     result = _invoke("simulate", str(folder), "--claims", str(claims), "--at", "2026-06-01T00:00:00Z")
     assert result.exit_code == 0 and "does not build to an enabled trust anchor" in result.output, result.output
     assert "CN=ev\\x1b[31m\\u202e\\x07" in result.output and _printable(result.output)
+
+
+_SCHEMA_VALUE = st.one_of(st.none(), st.integers(-3, store.VERSION + 2), st.floats(allow_nan=False),
+                          st.text(max_size=5), st.binary(max_size=5))
+
+
+@settings(max_examples=40, deadline=None)
+@given(versions=st.lists(_SCHEMA_VALUE, max_size=3))
+def test_a_record_whose_schema_table_wiam_did_not_write_is_a_usage_error(versions):
+    """A file another tool made, with a wiam_schema table of any rows: refused as no wiam record, or
+    (one version wiam writes) opened; never a traceback."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "record.sqlite")
+        with closing(sqlite3.connect(path)) as connection:
+            connection.execute("CREATE TABLE wiam_schema (version)")
+            connection.executemany("INSERT INTO wiam_schema VALUES (?)", [(v,) for v in versions])
+            connection.commit()
+        writes = len(versions) == 1 and type(versions[0]) is int and 1 <= versions[0] <= store.VERSION
+        try:
+            store.open_store(path).close()
+        except UsageError as error:
+            assert not writes and "wiam" in str(error)
+        else:
+            assert writes
+
+
+def test_history_refuses_a_record_of_another_tool_with_exit_2(tmp_path):
+    repo = init_repo(tmp_path / "repo")
+    write_spec(repo / "spec", {"main.wiam.hcl": BASE_HCL})
+    commit_all(repo, "spec")
+    record = tmp_path / "other.sqlite"
+    with closing(sqlite3.connect(record)) as connection:
+        connection.execute("CREATE TABLE wiam_schema (version TEXT)")
+        connection.execute("INSERT INTO wiam_schema VALUES ('x')")
+        connection.commit()
+    result = _invoke("history", str(repo / "spec"), "--db", str(record))
+    assert result.exit_code == 2 and "it is not a wiam record" in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("url", ["postgresql://u:S3cretPW@[bad/db", "postgres://u:S3cretPW@%zz/db",
+                                 "postgresql://u:S3cretPW@localhost/db?x=1"])
+def test_a_postgresql_url_libpq_cannot_parse_is_refused_without_its_password(url):
+    pytest.importorskip("psycopg")
+    with pytest.raises(UsageError, match="cannot parse") as refused:
+        store.open_store(url)
+    assert "S3cret" not in str(refused.value) and "%zz" not in str(refused.value)
