@@ -146,13 +146,13 @@ def _certificate(block: re.Match, line: int) -> Certificate:
     try:
         der = base64.b64decode("".join(block[2].split()), validate=True)
         certificate = x509.load_der_x509_certificate(der)
+        subject = certificate.subject.rfc4514_string()  # names decode when read: a malformed one is a ValueError
         constraints = certificate.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value
     except x509.ExtensionNotFound:
         constraints = None
     except (binascii.Error, ValueError):
         raise BundleError(line, "a CERTIFICATE block that is not a readable X.509 certificate",
                           "export the certificate again as PEM") from None
-    subject = certificate.subject.rfc4514_string()
     if constraints is None or not constraints.ca:
         raise BundleError(line, f"the certificate {subject!r} is not a CA (basicConstraints CA:TRUE)",
                           "a bundle holds the CA certificates that issue the SVIDs, not the SVIDs themselves")

@@ -2,6 +2,7 @@
 trust bundle, commit records. Whatever a pull request puts there, the output is printable text (no
 terminal escape, no bidi override) and the error names the place and a fix, never a traceback."""
 
+import base64
 import json
 import os
 import sqlite3
@@ -12,12 +13,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from cryptography.hazmat.primitives import serialization
 from typer.testing import CliRunner
 
 from support.certs import authority, pem, svid
 from support.git import commit_all, init_repo
 from support.specs import BASE_HCL, workload_hcl, write_spec
-from wiam import store
+from wiam import bundles, store
 from wiam.cli import app
 from wiam.loader import UsageError
 
@@ -115,3 +117,30 @@ def test_a_postgresql_url_libpq_cannot_parse_is_refused_without_its_password(url
     with pytest.raises(UsageError, match="cannot parse") as refused:
         store.open_store(url)
     assert "S3cret" not in str(refused.value) and "%zz" not in str(refused.value)
+
+
+_CA_DER = authority("mesh root").certificate.public_bytes(serialization.Encoding.DER)
+
+
+def _pem_of(der: bytes) -> bytes:
+    return b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(der) + b"-----END CERTIFICATE-----\n"
+
+
+@settings(max_examples=150, deadline=None)
+@given(at=st.integers(0, len(_CA_DER) - 1), replacement=st.binary(min_size=1, max_size=4))
+def test_a_certificate_corrupted_anywhere_is_a_bundle_error_never_a_crash(at, replacement):
+    """A byte changed anywhere in a CA certificate's DER (names decode lazily, extensions too)."""
+    der = _CA_DER[:at] + replacement + _CA_DER[at + len(replacement):]
+    try:
+        bundles.parse(_pem_of(der), "b.pem")
+    except bundles.BundleError as error:
+        assert error.line == 1 and error.fix
+
+
+def test_a_ca_whose_subject_is_not_utf8_is_an_error_at_its_line(tmp_path):
+    der = authority("ZZZZmeshZZZZ").certificate.public_bytes(serialization.Encoding.DER)
+    folder = _x509_spec(tmp_path / "spec", "mesh root")
+    (folder / "bundles" / "mesh.pem").write_bytes(_pem_of(der.replace(b"ZZZZmeshZZZZ", b"\xff\xfe" * 6)))
+    result = _invoke("validate", str(folder))
+    assert result.exit_code == 1 and "mesh.pem:1:1:" in result.output and "fix:" in result.output, result.output
+    assert "not a readable X.509 certificate" in result.output and "Traceback" not in result.output
