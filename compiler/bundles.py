@@ -146,11 +146,12 @@ def _certificate(block: re.Match, line: int) -> Certificate:
     try:
         der = base64.b64decode("".join(block[2].split()), validate=True)
         certificate = x509.load_der_x509_certificate(der)
-        subject = certificate.subject.rfc4514_string()  # names decode when read: a malformed one is a ValueError
+        # names decode when read: a malformed one is a ValueError, a string type of no ASN.1 tag a KeyError
+        subject = certificate.subject.rfc4514_string()
         constraints = certificate.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value
     except x509.ExtensionNotFound:
         constraints = None
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, KeyError):
         raise BundleError(line, "a CERTIFICATE block that is not a readable X.509 certificate",
                           "export the certificate again as PEM") from None
     if constraints is None or not constraints.ca:
