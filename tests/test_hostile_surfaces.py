@@ -138,13 +138,18 @@ def test_a_certificate_corrupted_anywhere_is_a_bundle_error_never_a_crash(at, re
         assert error.line == 1 and error.fix
 
 
-@pytest.mark.parametrize("corrupt", [b"\x0c\x0c" + b"\xff\xfe" * 6,  # a UTF8String of bytes no UTF-8 has
-                                     b"\x00\x0cZZZZmeshZZZZ"])  # a string of tag 0, which no ASN.1 type has
-def test_a_ca_whose_subject_does_not_decode_is_an_error_at_its_line(tmp_path, corrupt):
+_CN = b"\x0c\x0cZZZZmeshZZZZ"  # a UTF8String of 12 characters: the CN of the subject (and of the issuer)
+_VERSION_3 = b"\xa0\x03\x02\x01\x02"
+
+
+@pytest.mark.parametrize("old, new", [(_CN, b"\x0c\x0c" + b"\xff\xfe" * 6),  # bytes no UTF-8 has
+                                      (_CN, b"\x00\x0cZZZZmeshZZZZ"),  # a string of tag 0, of no ASN.1 type
+                                      (_VERSION_3, b"\xa0\x03\x02\x01\x01")])  # X.509 v2, which none reads
+def test_a_ca_that_does_not_decode_is_an_error_at_its_line(tmp_path, old, new):
     der = authority("ZZZZmeshZZZZ").certificate.public_bytes(serialization.Encoding.DER)
-    assert der.count(b"\x0c\x0cZZZZmeshZZZZ") == 2  # the subject's CN and the issuer's (self-signed)
+    assert old in der
     folder = _x509_spec(tmp_path / "spec", "mesh root")
-    (folder / "bundles" / "mesh.pem").write_bytes(_pem_of(der.replace(b"\x0c\x0cZZZZmeshZZZZ", corrupt)))
+    (folder / "bundles" / "mesh.pem").write_bytes(_pem_of(der.replace(old, new)))
     result = _invoke("validate", str(folder))
     assert result.exit_code == 1 and "mesh.pem:1:1:" in result.output and "fix:" in result.output, result.output
     assert "not a readable X.509 certificate" in result.output and "Traceback" not in result.output
@@ -160,3 +165,12 @@ def test_a_repository_that_is_not_owner_name_is_a_usage_error(tmp_path, reposito
     result = _invoke("discover", "--repo", str(tmp_path / "repo"), "--repository", repository)
     assert result.exit_code == 2 and "not OWNER/NAME" in result.output, result.output
     assert _printable(result.output) and "Traceback" not in result.output
+
+
+def test_an_svid_of_an_unreadable_version_is_a_usage_error(tmp_path):
+    ca = authority("mesh root")
+    der = svid(ca, "spiffe://acme.example/api").public_bytes(serialization.Encoding.DER)
+    claims = tmp_path / "claims.json"
+    claims.write_text(json.dumps({"x5c": [_pem_of(der.replace(_VERSION_3, b"\xa0\x03\x02\x01\x01", 1)).decode()]}))
+    result = _invoke("simulate", str(_x509_spec(tmp_path / "spec", "mesh root")), "--claims", str(claims))
+    assert result.exit_code == 2 and "not a PEM certificate" in result.output and "Traceback" not in result.output
