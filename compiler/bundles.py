@@ -27,6 +27,8 @@ MAX_BYTES = 256 * 1024  # ~200 certificates of 4096-bit keys: far more than any 
 MAX_CERTIFICATES = 50
 MAX_PATH = 255  # the schema's limit on the field
 
+# What cryptography raises for DER it cannot read: names and extensions decode only when read
+_UNREADABLE = (ValueError, KeyError, x509.InvalidVersion, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
 _BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]{1,40})-----\n(.*?)\n?-----END \1-----\n?", re.S)
 _BEGIN = "-----BEGIN "
 
@@ -68,7 +70,7 @@ def fingerprint(pem: str) -> str:
     try:
         return hashlib.sha256(x509.load_pem_x509_certificate(pem.encode("ascii")).public_bytes(
             serialization.Encoding.DER)).hexdigest()
-    except (UnicodeEncodeError, ValueError):
+    except (UnicodeEncodeError, *_UNREADABLE):
         return ""
 
 
@@ -146,13 +148,13 @@ def _certificate(block: re.Match, line: int) -> Certificate:
     try:
         der = base64.b64decode("".join(block[2].split()), validate=True)
         certificate = x509.load_der_x509_certificate(der)
+        subject = certificate.subject.rfc4514_string()
         constraints = certificate.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value
     except x509.ExtensionNotFound:
         constraints = None
-    except (binascii.Error, ValueError):
+    except (binascii.Error, *_UNREADABLE):
         raise BundleError(line, "a CERTIFICATE block that is not a readable X.509 certificate",
                           "export the certificate again as PEM") from None
-    subject = certificate.subject.rfc4514_string()
     if constraints is None or not constraints.ca:
         raise BundleError(line, f"the certificate {subject!r} is not a CA (basicConstraints CA:TRUE)",
                           "a bundle holds the CA certificates that issue the SVIDs, not the SVIDs themselves")
@@ -178,13 +180,12 @@ def svid_claims(chain: list) -> dict:
         leaf = x509.load_pem_x509_certificate(chain[0].encode("ascii"))
         for other in chain[1:]:
             x509.load_pem_x509_certificate(other.encode("ascii"))
-    except (UnicodeEncodeError, ValueError):
-        raise ValueError("x5c holds something that is not a PEM certificate") from None
-    try:
         uris = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
             x509.UniformResourceIdentifier)
     except x509.ExtensionNotFound:
         uris = []
+    except (UnicodeEncodeError, *_UNREADABLE):
+        raise ValueError("x5c holds something that is not a PEM certificate") from None
     if not uris:
         raise ValueError("the SVID (the first certificate of x5c) has no URI SAN, so no SPIFFE ID")
     return {"iss": SVID_ISSUER, "sub": uris[0], "san": {"uri": uris[0]}, "x5c": list(chain)}

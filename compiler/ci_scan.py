@@ -82,6 +82,10 @@ def _read(path: str, scan: Scan) -> tuple[dict, dict] | None:
     """(the file's top mapping, its positions), or None with the reason in the scan's report. What
     the reader refuses but reads past (anchors, tags such as GitLab's !reference) becomes a note."""
     shown = os.path.relpath(path, scan.root)
+    if not shown.isprintable():  # not UTF-8, or a name that could rewrite the terminal when printed
+        scan.report.error(Pos(printable(shown), 1, 1), "", "a CI file name with control or invisible characters: "
+                          "not read", "rename the file")
+        return None
     try:
         raw = read_bytes(path, scan.root, MAX_CI_BYTES, "a CI file")
     except UsageError as error:

@@ -93,7 +93,11 @@ class Store:
 
     def migrate(self) -> None:
         with self.transaction():
-            version = self.rows("SELECT version FROM wiam_schema")[0][0] if self.rows(_HAS_SCHEMA[self.dialect])[0][0] else 0
+            found = self.rows("SELECT version FROM wiam_schema") if self.rows(_HAS_SCHEMA[self.dialect])[0][0] else [(0,)]
+            version = found[0][0] if len(found) == 1 else None
+            if type(version) is not int or version < 0:  # a table of that name that wiam did not write
+                raise UsageError("the record's wiam_schema table holds no schema version: it is not a wiam "
+                                 "record; give --db a file of its own")
             if version > VERSION:
                 raise UsageError(f"the record has schema version {version}, newer than this wiam's {VERSION}: "
                                  "upgrade wiam")
@@ -117,6 +121,9 @@ def open_store(where: str) -> Store:
         label, failure = "the PostgreSQL record", psycopg.Error
         try:
             store = Store(psycopg.connect(where), "postgresql", failure)
+        except psycopg.ProgrammingError:  # libpq's parse errors quote the URL, password and all
+            raise UsageError("--db: a URL PostgreSQL cannot parse (not shown: it may hold a password); write it "
+                             "as postgresql://USER@HOST:PORT/DATABASE, the password in PGPASSWORD") from None
         except failure as error:
             raise UsageError(f"cannot connect to {label}: {str(error).strip()}") from None
     else:

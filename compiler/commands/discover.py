@@ -28,6 +28,7 @@ from .common import (EXIT_UNREAD, AtOption, Cloud, DirArgument, OutputFormat, er
 
 _REMOTE = re.compile(r'\[remote "origin"\][^\[]*?\burl\s*=\s*(\S+)', re.DOTALL)
 _REMOTE_PATH = re.compile(r"^(?:[a-z+]+://(?:[^@/]+@)?[^/]+/|[^@/]+@[^:/]+:)([^?#]+?)(?:\.git)?/?$")
+_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+")  # OWNER/NAME, GitLab's GROUP/.../NAME
 
 
 def repository_of(repo: str) -> str | None:
@@ -39,7 +40,7 @@ def repository_of(repo: str) -> str | None:
         return None
     remote = _REMOTE.search(config)
     path = _REMOTE_PATH.match(remote[1]) if remote else None
-    return path[1] if path and re.fullmatch(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+", path[1]) else None
+    return path[1] if path and _REPOSITORY.fullmatch(path[1]) else None
 
 
 def _folder_model(directory: str) -> Model | None:
@@ -132,6 +133,9 @@ def discover(directory: str = DirArgument,
         fail_usage("--cloud reads the clouds, --repo a checkout's CI files: give one of them")
     if repository is not None and len(repos) != 1:
         fail_usage("--repository names the repository of one --repo: give one --repo with it")
+    if repository is not None and not _REPOSITORY.fullmatch(repository):
+        fail_usage(f"--repository {repository!r}: not OWNER/NAME (GitLab: GROUP/.../NAME) in letters, "
+                   "digits, '.', '_' and '-'")
     if write and not os.path.isdir(spec_root(directory)):
         fail_usage(f"{directory}: no such spec folder to write the draft into")
     directory = spec_root(directory)  # the draft joins the whole folder, also when DIR names one of its files
@@ -228,10 +232,11 @@ def _print(scans: list[ci_scan.Scan], drafts: list[Draft | None], failed: Report
     else:
         for scan, each, draft in zip(scans, found, drafts):
             _print_text(scan, each, draft, len(scans) > 1)
+    if fmt != "json":  # JSON holds the errors; SARIF's stdout holds only findings, so exit 3 says why here
         for diagnostic in failed.diagnostics:
             err.print(diagnostic.render(), markup=False)
-        if not any(found):
-            err.print("no long-lived cloud credential found", markup=False)
+    if fmt == "text" and not any(found):
+        err.print("no long-lived cloud credential found", markup=False)
 
 
 def _print_text(scan: ci_scan.Scan, found: list, draft: Draft | None, named: bool) -> None:

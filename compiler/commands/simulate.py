@@ -54,7 +54,7 @@ def simulate(directory: str = DirArgument, recursive: bool = RecursiveOption,
             typer.echo(f"  {verdict.cloud} {verdict.target}: {verdict.principal} (workload {verdict.workload}): "
                        f"passes {', '.join(verdict.passed) or 'nothing'}; fails {', '.join(failed)}")
             for reason in verdict.reasons:
-                typer.echo(f"    {reason}")
+                typer.echo(f"    {printable(reason)}")  # reasons quote certificates and claims
     if result.outside_window and fmt is not OutputFormat.json:
         typer.echo(f"refused at {windows.text(model.at)} by a time window:")
         for line in result.outside_window:
