@@ -580,3 +580,17 @@ def test_a_template_is_its_parts_around_the_value_once_applied(before, after, va
     pattern = applied(render, [key], UUID[1:-1])
     assert pattern.fullmatch(before + value + after)
     assert not pattern.fullmatch(before + value[:-1] + after) and not pattern.fullmatch(before + "x" + after)
+
+
+def test_conditions_of_many_named_managed_identities_fit_once_applied(tmp_path):
+    # markers (workload:mN) are shorter than the principal IDs they become: chunks count the IDs
+    count = 130
+    text = "".join(workload_hcl(f"m{i}", grants=[AZURE_GRANT]) for i in range(count))
+    text += workload_hcl("caller", identities=[f'issuer = "entra"\n    workload = "m{i}"' for i in range(count)],
+                         grants=[GCP_GRANT])
+    module = _module(tmp_path, text)["main.tf.json"]
+    principals = {f"azurerm_user_assigned_identity.prod__m{i}.principal_id": f"{i:08x}-0000-4000-8000-000000000000"
+                  for i in range(count)}
+    providers = resources(_deployed(module, principals), "google_iam_workload_identity_pool_provider").values()
+    lengths = [len(p["attribute_condition"]) for p in providers]
+    assert len(lengths) > 1 and max(lengths) <= 4096 and max(lengths) > 4096 - 100, lengths

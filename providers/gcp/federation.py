@@ -67,6 +67,14 @@ def admitted(identity: Identity, values: References) -> Identity:
     return replace(identity, subject=role_subject(resolved(identity.subject, values)))
 
 
+PRINCIPAL_ID_LENGTH = 36  # a managed identity's principal ID: a UUID
+
+
+def applied_growth(subject: str | None) -> int:
+    """How much longer a subject is once applied: a named managed identity's marker becomes its ID."""
+    return PRINCIPAL_ID_LENGTH - len(subject) if isinstance(subject, OtherWorkload) else 0
+
+
 class NamedMember(str):
     """A principal:// member whose subject names a workload's managed identity (chains.py): its text
     holds the subject's marker (keys, graph, simulate), its output the principal's value."""

@@ -744,7 +744,7 @@ def _chunks(terms: list[Term]) -> list[list[Term]]:
     chunks: list[list[Term]] = [[]]
     size = 0
     for term in terms:
-        length = len(_joined_expression(term))
+        length = len(_joined_expression(term)) + federation.applied_growth(term[0])
         if chunks[-1] and size + len(_SUBJECT_OR) + length > ATTRIBUTE_CONDITION_MAX:
             chunks.append([])
         size = length if not chunks[-1] else size + len(_SUBJECT_OR) + length
