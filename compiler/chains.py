@@ -6,6 +6,8 @@ graph's link from that principal to the identity's subject."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
@@ -18,7 +20,7 @@ from .issuers import OtherWorkload
 from .model import Identity, Model, Target, Workload
 from .plan import Plans, Principal, TargetPlan
 from .provider import Chain
-from .terraform import Expr, Module, escape_tree, policy_json, ref
+from .terraform import Expr, Module, escape, escape_tree, policy_json, ref
 
 CHAIN = "the token of its own cloud identity"  # the technique of a chain's chains_to edge
 
@@ -143,6 +145,52 @@ def document_text(document: dict, values: References) -> str:
     named workload's value is a reference; else the plain text, escaped on output like any string."""
     filled = resolved(document, values) if values else document
     return Expr(policy_json(escape_tree(filled))) if _has_expr(filled) else policy_json(filled)
+
+
+def template(parts: list[str]) -> str:
+    """Text joined from parts, a Terraform template (Expr) with every other part escaped where some
+    part is one (a named workload's value); else the plain text, escaped on output like any string."""
+    if not any(isinstance(p, Expr) for p in parts):
+        return "".join(parts)
+    written = [p if isinstance(p, Expr) else escape(p) for p in parts]
+    for index, part in enumerate(written[:-1]):
+        # literal `$`s just before a reference would make `$${`, Terraform's escape: write them as one
+        if not isinstance(parts[index], Expr) and written[index + 1].startswith("${"):
+            run = len(part) - len(part.rstrip("$"))
+            if run:
+                written[index] = part[:-run] + '${"' + "$" * run + '"}'
+    return Expr("".join(written))
+
+
+_STANDING = Expr("\x00")  # where a value stands in applied(): no escaped part holds a NUL
+
+
+def applied(render: Callable[[References], str], keys: Iterable[tuple[str, str]], value: str) -> re.Pattern:
+    """What text `render` writes reads as once Terraform applies it (drift compares a named principal
+    by its place): the escaped parts as Terraform renders them, a `value` (a regex of the principal's
+    ID) where a named workload's stands."""
+    parts = render(dict.fromkeys(keys, _STANDING)).split(_STANDING)
+    return re.compile(f"(?:{value})".join(re.escape(_LITERAL.sub(_literal, p)) for p in parts))
+
+
+# What template() writes around references, read in one pass as Terraform does: its escapes, and runs of `$`
+_LITERAL = re.compile(r'\$\$\{|%%\{|\$\{"(\$+)"\}')
+
+
+def _literal(match: re.Match) -> str:
+    return match[1] or match[0][1:]
+
+
+def as_planned(texts: Iterable[str], planned: list[tuple[re.Pattern, str]]) -> dict[str, str]:
+    """Each live text as the plan has it where it is one planned text as applied (applied), each planned
+    text at most once, so that a second principal in its place still reads as drift; else as it is."""
+    found, left = {}, list(planned)
+    for text in sorted(set(texts)):
+        match = next((entry for entry in left if entry[0].fullmatch(text)), None)
+        if match is not None:
+            left.remove(match)
+        found[text] = match[1] if match else text
+    return found
 
 
 def _has_expr(value: Any) -> bool:

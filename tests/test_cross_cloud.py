@@ -11,10 +11,13 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from support.paths import EXAMPLES
 from support.specs import BASE_HCL, compiled_files, resources, spec_errors, workload_hcl, write_spec
 from trust_eval import aws_roles_accepting, azure_identities_accepting, gcp_principals_accepting
+from wiam.chains import applied, template
 from wiam.compile import load_model
+from wiam.issuers import UUID
 from wiam.graph import build_graph
 from wiam.query import blast_radius, starting_points, who_can
 from wiam.simulate import simulate
+from wiam.terraform import ref
 
 AWS_GRANT = ("aws", "prod", 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]')
 GCP_GRANT = ("gcp", "prod", 'roles = ["roles/storage.objectViewer"]\n    resource = "projects/_/buckets/acme-data"')
@@ -212,7 +215,6 @@ NAMED = [
     ('issuer = "google"\n    workload = "app"', [AWS_GRANT], "workload 'app' names itself", "name the workload"),
     ('issuer = "google"\n    workload = "other"', [AWS_GRANT], "workload 'other' has no gcp principal",
      "grant workload 'other' on a gcp target"),
-    ('issuer = "entra"\n    workload = "other"', [GCP_GRANT], "gcp cannot bind workload 'other'", "pin principal_id"),
 ]
 
 
@@ -463,3 +465,132 @@ def test_a_chain_through_a_written_out_role_arn_is_reported_and_a_circle_ends(tm
     # exporter's role ARN is deployer's role; deployer is exporter's account: a circle, walked once
     assert "the chain deployer (aws) -> exporter (gcp)" in findings["exporter"].message
     assert findings["exporter"].severity == "high" and findings["exporter"].pos.line
+
+
+NAMED_MI = (workload_hcl("fn", grants=[AZURE_GRANT])
+            + workload_hcl("fn-gcp", identities=['issuer = "entra"\n    workload = "fn"'], grants=[GCP_GRANT]))
+FN_PRINCIPAL = "azurerm_user_assigned_identity.prod__fn.principal_id"
+
+
+def _pinned(principal: str) -> str:
+    return NAMED_MI.replace('workload = "fn"', f'principal_id = "{principal}"')
+
+
+def _entra_trust(module: dict) -> tuple[str, list[str]]:
+    """The entra provider's attribute condition and the members bound through it."""
+    (provider,) = resources(module, "google_iam_workload_identity_pool_provider").values()
+    return provider["attribute_condition"], sorted(b["member"] for b in resources(module, "google_service_account_iam_member").values())
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(principal=st.uuids().map(str))
+def test_gcp_accepts_exactly_the_named_managed_identity_once_azure_creates_it(tmp_path_factory, principal):
+    module = _module(tmp_path_factory.mktemp("spec"), NAMED_MI)["main.tf.json"]
+    condition, (member,) = _entra_trust(module)
+    assert "${" + FN_PRINCIPAL + "}" in condition and member.endswith("/subject/${" + FN_PRINCIPAL + "}")
+    deployed = _deployed(module, {FN_PRINCIPAL: principal})
+    # as deployed, the trust is the one a pinned principal_id of that ID compiles to
+    assert _entra_trust(deployed) == _entra_trust(_module(tmp_path_factory.mktemp("pinned"), _pinned(principal))["main.tf.json"])
+    token = {"iss": ENTRA, "sub": principal, "oid": principal, "tid": TENANT, "aud": "api://wiam-federation"}
+    assert gcp_principals_accepting(deployed, token) == {"prod__fn-gcp"}
+    other = _neighbour(principal, "0123456789abcdef")
+    for refused in (dict(token, sub=other), dict(token, aud="api://AzureADTokenExchange")):
+        assert gcp_principals_accepting(deployed, refused) == set(), refused
+
+
+def test_split_gcp_reads_a_named_managed_identity(tmp_path):
+    files = _module(tmp_path, NAMED_MI, split=True)
+    gcp = files["gcp-prod/main.tf.json"]
+    condition, (member,) = _entra_trust(gcp)
+    assert condition == 'assertion.sub == "${data.' + FN_PRINCIPAL + '}"'
+    assert member.endswith("/subject/${data." + FN_PRINCIPAL + "}")
+    assert gcp["data"] == {"azurerm_user_assigned_identity": {"prod__fn": {
+        "provider": "azurerm.prod", "name": "wiam-fn", "resource_group_name": "workload-identities"}}}
+    assert "data" not in files["azure-prod/main.tf.json"]
+
+
+def test_gcp_drift_compares_a_named_managed_identity_by_its_place(tmp_path):
+    from fake_gcp import State, _bind, apply, fake_gcp, fake_iam_grpc
+    from wiam import registry
+    from wiam.drift import drift
+    from wiam.planning import plan_model
+    from wiam.providers.gcp import live
+    from wiam.terraform import Module
+
+    model = load_model(str(write_spec(tmp_path, {"main.wiam.hcl": BASE_HCL + ISSUERS + NAMED_MI})))
+    plan = plan_model(model)[("gcp", "prod")]
+    registry.get("gcp").emit(plan, module := Module())
+    principal = "6f1c2a3b-0d4e-4f5a-8b9c-0123456789ab"
+    other = _neighbour(principal, "0123456789abcdef")
+    state = State()
+    apply(state, _deployed({"resource": module.resources}, {FN_PRINCIPAL: principal})["resource"],
+          plan.settings.project_id, plan.settings.project_number)
+    with fake_gcp(state) as rest, fake_iam_grpc(state) as grpc:
+        connection = live.connect(rest=rest, grpc=grpc)
+        (result,) = drift(model, {"gcp": connection}, [("gcp", "prod")])
+        assert not result.drifted and result.unreadable is None
+        project = state.project(plan.settings.project_id, plan.settings.project_number)
+        (account,) = [a for a in project["accounts"].values() if a["email"].startswith("wiam-fn-gcp@")]
+        (binding,) = account["policy"]["bindings"]
+        applied = json.loads(json.dumps(binding))
+        # a second managed identity in the named one's place is drift, whichever is the real one
+        _bind(account["policy"], binding["role"], binding["members"][0].replace(principal, other))
+        (result,) = drift(model, {"gcp": connection}, [("gcp", "prod")])
+        (expected, _, found), = result.changed
+        assert expected.kind == "service_account"
+        assert [f["field"] for f in found] == ["iam_policy.roles/iam.workloadIdentityUser"]
+        account["policy"]["bindings"] = [applied]
+        (provider,) = next(iter(project["pools"].values()))["providers"].values()
+        provider["attributeCondition"] += ' || assertion.sub == "' + other + '"'
+        (result,) = drift(model, {"gcp": connection}, [("gcp", "prod")])
+        (expected, _, found), = result.changed
+        assert expected.kind == "pool_provider" and [f["field"] for f in found] == ["attribute_condition"]
+
+
+def _renders(text: str, values: dict[str, str]) -> str:
+    """A Terraform JSON string as Terraform renders it, left to right: `$${` and `%%{` are literals,
+    `${NAME}` the value of NAME, `${"TEXT"}` the string TEXT."""
+    out, at = [], 0
+    while at < len(text):
+        if text.startswith(("$${", "%%{"), at):
+            out.append(text[at + 1:at + 3])
+            at += 3
+        elif text.startswith("${", at):
+            end = text.index("}", at)
+            inner = text[at + 2:end]
+            out.append(json.loads(inner) if inner.startswith('"') else values[inner])
+            at = end + 1
+        else:
+            assert not text.startswith("%{", at), text  # no directive
+            out.append(text[at])
+            at += 1
+    return "".join(out)
+
+
+texts = st.text(st.characters(blacklist_characters="\x00"), max_size=12) | st.sampled_from(["$", "$$", "${x}", "%{", "a$"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(before=texts, after=texts, value=st.uuids().map(str))
+def test_a_template_is_its_parts_around_the_value_once_applied(before, after, value):
+    key = ("azure_managed_identity", "fn")
+    render = lambda values: template([before, values[key], after])  # noqa: E731
+    written = render({key: ref("a.b")})
+    assert _renders(written, {"a.b": value}) == before + value + after
+    pattern = applied(render, [key], UUID[1:-1])
+    assert pattern.fullmatch(before + value + after)
+    assert not pattern.fullmatch(before + value[:-1] + after) and not pattern.fullmatch(before + "x" + after)
+
+
+def test_conditions_of_many_named_managed_identities_fit_once_applied(tmp_path):
+    # markers (workload:mN) are shorter than the principal IDs they become: chunks count the IDs
+    count = 130
+    text = "".join(workload_hcl(f"m{i}", grants=[AZURE_GRANT]) for i in range(count))
+    text += workload_hcl("caller", identities=[f'issuer = "entra"\n    workload = "m{i}"' for i in range(count)],
+                         grants=[GCP_GRANT])
+    module = _module(tmp_path, text)["main.tf.json"]
+    principals = {f"azurerm_user_assigned_identity.prod__m{i}.principal_id": f"{i:08x}-0000-4000-8000-000000000000"
+                  for i in range(count)}
+    providers = resources(_deployed(module, principals), "google_iam_workload_identity_pool_provider").values()
+    lengths = [len(p["attribute_condition"]) for p in providers]
+    assert len(lengths) > 1 and max(lengths) <= 4096 and max(lengths) > 4096 - 100, lengths

@@ -149,3 +149,15 @@ def test_service_account_mode_binds_the_documented_member_and_refuses_a_namespac
     (error,) = spec_errors(write_spec(tmp_path / "refused", {"main.wiam.hcl": text}))
     assert "cannot act as a service account" in error.message and error.hint.startswith('set mode = "direct"')
     assert error.pos.line == HEAD.count("\n") + 6
+
+
+
+def test_a_target_that_gives_a_cluster_project_its_number_is_used(tmp_path):
+    def unused(project):
+        workloads = {"api": ([gke(project, "orders", "api")], "direct")}
+        model = load_model(str(write_spec(tmp_path / project, {"main.wiam.hcl": spec(workloads)})))
+        return [f.message for f in analyze(model) if f.rule == "WIAM006"]
+
+    # "clusters" holds no grant: its project_number is what the cluster's pool is named by
+    assert unused("acme-clusters") == []
+    assert unused("acme-prod") == ["no workload uses gcp target 'clusters'"]

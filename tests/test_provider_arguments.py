@@ -23,7 +23,7 @@ from wiam.compile import compile_folder
 from wiam.diagnostics import SpecError
 
 ARGUMENTS = json.loads((ROOT / "tests" / "data" / "provider_arguments.json").read_text(encoding="utf-8"))
-RESOURCES, PROVIDERS = ARGUMENTS["resources"], ARGUMENTS["providers"]
+RESOURCES, PROVIDERS, DATA = ARGUMENTS["resources"], ARGUMENTS["providers"], ARGUMENTS["data_sources"]
 META = ARGUMENTS["meta_arguments"]
 sys.path.insert(0, str(ROOT / "bench"))
 import generate  # noqa: E402  (bench/generate.py: the benchmark's organisations)
@@ -73,6 +73,13 @@ def module_problems(main: dict, versions: str) -> list[str]:
             continue
         for name, body in sorted(named.items()):
             problems += block_problems(f"{kind}.{name}", body, RESOURCES[kind], META["resource"])
+    for kind, named in sorted(main.get("data", {}).items()):
+        if kind not in DATA:
+            problems.append(f"data source {kind} is not in tests/data/provider_arguments.json: add its documented "
+                            f"arguments from its provider's docs page (website/docs/d/), with the source")
+            continue
+        for name, body in sorted(named.items()):
+            problems += block_problems(f"data.{kind}.{name}", body, DATA[kind], META["data"])
     for local, configs in sorted(main.get("provider", {}).items()):
         if local not in PROVIDERS:
             problems.append(f"provider {local} is not in tests/data/provider_arguments.json: add its documented arguments")
@@ -86,7 +93,8 @@ def module_problems(main: dict, versions: str) -> list[str]:
             problems.append(f"required_providers.{local}: source {source!r}, documented {documented!r}")
     problems += import_problems(main)
     used = set(main.get("provider", {})) | {RESOURCES[kind]["provider"] for kind in main.get("resource", {})
-                                            if kind in RESOURCES}
+                                            if kind in RESOURCES} | {DATA[kind]["provider"] for kind in main.get("data", {})
+                                                                     if kind in DATA}
     problems += [f"provider {local} is used but not in required_providers" for local in sorted(used - set(required))]
     return problems
 
@@ -125,9 +133,9 @@ def output_problems(files: dict[str, bytes | dict | str]) -> list[str]:
     return problems
 
 
-def seen_types(files: dict) -> set[str]:
+def seen_types(files: dict, block: str = "resource") -> set[str]:
     return {kind for path, value in files.items() if path.endswith("main.tf.json")
-            for kind in (value if isinstance(value, dict) else json.loads(value)).get("resource", {})}
+            for kind in (value if isinstance(value, dict) else json.loads(value)).get(block, {})}
 
 
 @pytest.mark.parametrize("split", [False, True], ids=["plain", "split"])
@@ -206,7 +214,15 @@ KUBERNETES = json.dumps({
                            "grant": {"gcp": {"prod": {"roles": ["roles/storage.objectViewer"], "mode": mode,
                                                       "resource": "projects/_/buckets/acme-b"}}}}
            for mode in ("direct", "service_account")}}})
-FIXED = {"kubernetes": ({"spec.wiam.json": KUBERNETES}, {"aws_eks_pod_identity_association",
+# Chains: a managed identity named by a workload granted in gcp and aws (with --split, read by data source).
+CHAINS = BASE_HCL + ('issuer "entra" {\n  kind = "azure_managed_identity"\n'
+                     '  tenant_id = "00000000-0000-0000-0000-000000000000"\n  audience = "api://wiam-federation"\n}\n'
+                     + workload_hcl("fn", grants=[("azure", "prod", 'roles = ["Reader"]')])
+                     + workload_hcl("caller", identities=['issuer = "entra"\n    workload = "fn"'], grants=[
+                         ("gcp", "prod", 'roles = ["roles/viewer"]'),
+                         ("aws", "prod", 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]')]))
+FIXED = {"chains": ({"main.wiam.hcl": CHAINS}, {"google_iam_workload_identity_pool_provider", "aws_iam_role"}),
+         "kubernetes": ({"spec.wiam.json": KUBERNETES}, {"aws_eks_pod_identity_association",
                                                          "google_storage_bucket_iam_member"}),
          "reach": ({"main.wiam.hcl": REACH}, {"github_actions_repository_oidc_subject_claim_customization_template",
                                                 "google_kms_crypto_key_iam_member"}),
@@ -261,14 +277,16 @@ def test_a_benchmark_organisation_emits_documented_arguments(tmp_path):
 def test_the_fixed_inputs_reach_every_recorded_type(tmp_path):
     """Examples, the language reference and the specs above emit every type the file records, so no
     record goes unchecked."""
-    seen = set()
+    seen, read = set(), set()
     for example in EXAMPLE_SPECS:
         seen |= seen_types(compiled_files(example))
+        read |= seen_types(compiled_files(example, split=True), "data")  # the chains' lookups
     for index, block in enumerate(COMPLETE):
         seen |= seen_types(compiled_files(write_spec(tmp_path / str(index), {f"s.wiam.{block.lang}": block.text})))
     for name, (spec, _) in FIXED.items():
         seen |= seen_types(compiled_files(write_spec(tmp_path / name, spec)))
-    assert set(RESOURCES) - seen == set()
+        read |= seen_types(compiled_files(tmp_path / name, split=True), "data")
+    assert set(RESOURCES) - seen == set() and set(DATA) - read == set()
 
 
 @settings(max_examples=25, deadline=None)
@@ -315,6 +333,20 @@ def test_an_unknown_resource_type_says_to_add_its_arguments():
     assert "aws_iam_user is not in tests/data/provider_arguments.json: add its documented arguments" in problem
 
 
+def test_a_data_source_is_checked_like_a_resource():
+    versions = 'terraform {\n  required_providers {\n    google = {\n      source = "hashicorp/google"\n    }\n  }\n}\n'
+    data = {"google_service_account": {"a": {"provider": "google.prod", "unique_id": "1"}},
+            "google_service_accounts": {"b": {}}}
+    assert module_problems({"data": data}, versions) == [
+        "data.google_service_account.a: 'unique_id' is no documented argument or block",
+        "data.google_service_account.a: required 'account_id' is missing",
+        "data source google_service_accounts is not in tests/data/provider_arguments.json: add its documented "
+        "arguments from its provider's docs page (website/docs/d/), with the source"]
+    (problem,) = module_problems({"data": {"azurerm_user_assigned_identity": {"c": {
+        "name": "n", "resource_group_name": "g"}}}}, versions)
+    assert problem == "provider azurerm is used but not in required_providers"
+
+
 def test_an_undocumented_provider_source_is_reported():
     versions = 'terraform {\n  required_providers {\n    aws = {\n      source = "acme/aws"\n    }\n  }\n}\n'
     assert module_problems({"provider": {"aws": [{"alias": "prod", "region": "x"}]}}, versions) == [
@@ -322,7 +354,7 @@ def test_an_undocumented_provider_source_is_reported():
 
 
 def test_every_recorded_type_names_its_provider_and_page():
-    for kind, entry in RESOURCES.items():
+    for kind, entry in [*RESOURCES.items(), *DATA.items()]:
         assert kind.startswith(entry["provider"] + "_") and entry["provider"] in PROVIDERS
         assert entry["source"]["repository"] == PROVIDERS[entry["provider"]]["repository"]
         assert re.fullmatch(r"[0-9a-f]{40}", entry["source"]["commit"]), kind

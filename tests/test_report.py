@@ -279,6 +279,30 @@ def test_clicking_a_node_shows_its_details_and_paths(opened):
     assert opened.problems == []
 
 
+def test_indirect_edges_are_distinct_dashed_lines_with_a_legend(browser, tmp_path):
+    page = Page(browser, make_report(EXAMPLES / "cross-cloud-chain", tmp_path / "chain.html"))
+    try:
+        assert page.js("cy.edges(\"[relation = 'chains_to']\").length") > 0 and page.problems == []
+        look = page.js("""Object.fromEntries(['chains_to', 'can_act_as', 'authenticates'].map((r) => {
+          const e = cy.edges(`[relation = '${r}']`).first();
+          return [r, e.length ? [e.style('line-style'), e.style('line-color'), e.style('line-dash-pattern')] : null];
+        }))""")
+        assert look["chains_to"][0] == "dashed" and look["authenticates"][0] == "solid"
+        assert look["chains_to"][1] != look["authenticates"][1]
+        assert look["can_act_as"] is None or look["can_act_as"][1:] != look["chains_to"][1:]
+        # each entry's swatch is drawn as its edges are: the colour as the browser computes it, the dashes
+        legend = page.js("""[...document.querySelectorAll('#graph-legend li')].map((li) => {
+          const line = li.querySelector('line');
+          return [li.textContent.split(':')[0], getComputedStyle(line).stroke, line.getAttribute('stroke-dasharray')];
+        })""")
+        assert [name for name, *_ in legend] == ["can act as", "chains to"]
+        _, colour, dashes = legend[1]
+        assert colour.replace(" ", "") == look["chains_to"][1].replace(" ", "")
+        assert dashes.split() == [p.removesuffix("px") for p in look["chains_to"][2].split()]
+    finally:
+        page.close()
+
+
 def test_findings_table_sorts_filters_and_links_to_workloads(opened):
     analysis = analysis_json(EXAMPLES / "multi-cloud")
     shown = [f for f in analysis["findings"] if not f["suppressed"]]

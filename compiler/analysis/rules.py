@@ -231,12 +231,15 @@ def _known_ids(model: Model) -> dict[str, tuple[tuple[str, str], ...]]:
 
 @rule(RULES, "WIAM006", "unused-target", "low", "Target with no grants",
       """No workload grants anything on this target, so it compiles to a provider block and nothing
-      else: often a leftover, or a typo in a grant's target name.""",
+      else: often a leftover, or a typo in a grant's target name. A target other targets need (a GKE
+      cluster's project, for its number) is used.""",
       """Remove the target, or add the grants meant for it.""")
 def _unused_targets(rule: Rule, context: Context):
     for (cloud, name), target in sorted(context.model.targets.items()):
-        if not any(data["relation"] == "in" for *_, data in
-                   context.access.graph.in_edges(target_id(cloud, name), data=True)):
+        node = target_id(cloud, name)
+        # used_for: what another target's principals need of it (its provider says, e.g. a project's number)
+        if not context.access.graph.nodes[node].get("used_for") and not any(
+                data["relation"] == "in" for *_, data in context.access.graph.in_edges(node, data=True)):
             yield rule.finding(target.pos, describe(target.path), f"no workload uses {cloud} target {name!r}")
 
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from wiam.chains import References, resolved
-from wiam.diagnostics import Report
+from wiam.chains import References, resolved, template
 from wiam.document import describe
 from wiam.issuers import OtherWorkload
 from wiam.model import Identity, Model, Target
@@ -68,17 +67,33 @@ def admitted(identity: Identity, values: References) -> Identity:
     return replace(identity, subject=role_subject(resolved(identity.subject, values)))
 
 
-def check(model: Model, identities: list[Identity], report: Report) -> None:
-    """GCP binds principal:// members by their subject's text, known at compile time: a managed
-    identity's principal ID is not until Azure creates it."""
-    for identity in identities:
-        if identity.issuer.kind == "azure_managed_identity" and isinstance(identity.subject, OtherWorkload):
-            path = ("workload", identity.workload, "identity", identity.index)
-            report.error(model.where(path + ("workload",)), describe(path),
-                         f"gcp cannot bind workload {identity.subject.workload!r}'s managed identity before Azure "
-                         "creates it: GCP names the principal by the principal ID itself",
-                         "pin principal_id (the managed identity's object ID) once it exists, or grant this "
-                         "workload in aws, whose trust takes the reference")
+PRINCIPAL_ID_LENGTH = 36  # a managed identity's principal ID: a UUID
+
+
+def applied_growth(subject: str | None) -> int:
+    """How much longer a subject is once applied: a named managed identity's marker becomes its ID."""
+    return PRINCIPAL_ID_LENGTH - len(subject) if isinstance(subject, OtherWorkload) else 0
+
+
+class NamedMember(str):
+    """A principal:// member whose subject names a workload's managed identity (chains.py): its text
+    holds the subject's marker (keys, graph, simulate), its output the principal's value."""
+
+    named: OtherWorkload
+
+    def __new__(cls, text: str, named: OtherWorkload) -> NamedMember:
+        made = super().__new__(cls, text)
+        made.named = named
+        return made
+
+    def __reduce__(self):  # copies (copy, pickle) keep the subject
+        return NamedMember, (str(self), self.named)
+
+    def written(self, values: References) -> str:
+        """As Terraform takes it: a template of the principal's value, the rest escaped (the pool's
+        prefix holds no marker, the claims suffix follows the subject)."""
+        before, _, after = self.rpartition(self.named)
+        return template([before, values[self.named.key], after])
 
 
 def _unique_id(model: Model, target: Target, workload: str) -> str:

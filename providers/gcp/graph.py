@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from wiam.access import AccessGraph
+from wiam.access import AccessGraph, target_id
 from wiam.model import Model
 
-from . import catalog
+from . import catalog, gke
 from .permissions import IMPERSONATION, POOL_TAKEOVER, grant_permissions
 from .plan import CLOUD, GCPPlan, service_account_of
 from .settings import SERVICE_ACCOUNT, GrantSettings, TargetSettings, account_project
@@ -56,8 +56,14 @@ def reach(grant: dict, target: dict, targets: dict[str, dict]) -> set[str]:
 
 
 def link_principals(model: Model, access: AccessGraph) -> None:
-    """Impersonation of service accounts, and takeover of a project's workload identity pool."""
+    """Impersonation of service accounts, and takeover of a project's workload identity pool; a target
+    whose project a granted GKE identity's cluster is in gives it its number: it is used."""
     projects = {target.name: TargetSettings.of(target.settings).project_id for target in model.targets_of(CLOUD)}
+    clusters = {dict(i.claims)["project_id"] for w in model.workloads.values() if w.grants
+                for i in w.identities if gke.is_gke(i)}
+    for name, project in sorted(projects.items()):
+        if project in clusters:
+            access.graph.nodes[target_id(CLOUD, name)]["used_for"] = "the project number of GKE clusters' pool"
     by_project: dict[str, list[tuple[str, dict]]] = {}
     by_email: dict[str, str] = {}
     for other_id, other in access.nodes_of("principal", cloud=CLOUD):

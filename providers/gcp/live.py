@@ -12,10 +12,12 @@ import os
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import urlparse
 
-from wiam.issuers import identity_fields
+from wiam.chains import applied, as_planned
+from wiam.issuers import UUID, OtherWorkload, identity_fields
 from wiam.live import (BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, Adoptable, LiveObject, Trusted,
                        Unreadable)
 from wiam.model import Model, Target
@@ -23,7 +25,9 @@ from wiam.schema import grant_pattern
 
 from .. import catalogs
 from . import x509
-from .plan import ATTRIBUTE_MAPPING, PROJECT_MEMBER, WORKLOAD_IDENTITY_USER, Binding, GCPPlan, window_expression
+from .federation import NamedMember
+from .plan import (ATTRIBUTE_MAPPING, PROJECT_MEMBER, WORKLOAD_IDENTITY_USER, Binding, GCPPlan, subject_condition,
+                   window_expression)
 from .settings import ACCOUNT_PREFIX, SERVICE_ACCOUNT, GrantSettings, TargetSettings
 
 IAM_REST = "https://iam.googleapis.com"
@@ -132,6 +136,19 @@ def expected(plan: GCPPlan) -> list[LiveObject]:
     return found
 
 
+def _named(plan: GCPPlan) -> tuple[dict[str, list], list]:
+    """The planned conditions (by provider ID) and members that name a workload's managed identity,
+    each with what it reads as once applied (chains.applied): its principal ID, a UUID, in its place."""
+    conditions = {}
+    for provider in plan.providers:
+        keys = [s.key for s, _ in provider.admits if isinstance(s, OtherWorkload)]
+        if keys:
+            render = partial(subject_condition, provider.admits)
+            conditions[provider.provider_id] = [(applied(render, keys, _UUID), provider.attribute_condition)]
+    members = {b.grantee for w in plan.workloads for b in w.federation + w.bindings if isinstance(b.grantee, NamedMember)}
+    return conditions, [(applied(m.written, [m.named.key], _UUID), m) for m in sorted(members)]
+
+
 def _triple(binding: Binding) -> tuple[str, str, str]:
     return binding.role, binding.grantee, window_expression(binding.window)
 
@@ -174,6 +191,7 @@ def read(plan: GCPPlan, expected: list[LiveObject], connection: Connection) -> l
     settings = plan.settings
     pool_id = settings.pool_id
     pool_path = f"/v1/{settings.pool_name(settings.project_id)}"
+    conditions, members = _named(plan)
     found = []
     with _readable("workload identity pool"):
         pool = connection.get(pool_path)
@@ -188,9 +206,13 @@ def read(plan: GCPPlan, expected: list[LiveObject], connection: Connection) -> l
                     if provider.get("state") == "DELETED":
                         continue
                     oidc = provider.get("oidc", {})
-                    found.append(LiveObject("pool_provider", provider["name"].rsplit("/", 1)[1], _provider_state(
+                    pid = provider["name"].rsplit("/", 1)[1]
+                    condition = provider.get("attributeCondition")
+                    if condition and pid in conditions:
+                        condition = as_planned([condition], conditions[pid])[condition]
+                    found.append(LiveObject("pool_provider", pid, _provider_state(
                         provider.get("displayName"), provider.get("description"), provider.get("disabled"),
-                        provider.get("attributeMapping"), provider.get("attributeCondition"), oidc.get("issuerUri"),
+                        provider.get("attributeMapping"), condition, oidc.get("issuerUri"),
                         oidc.get("allowedAudiences"), x509.live_store(provider.get("x509")),
                         provider.get("aws", {}).get("accountId"))))
                 token = (page or {}).get("nextPageToken")
@@ -207,17 +229,20 @@ def read(plan: GCPPlan, expected: list[LiveObject], connection: Connection) -> l
             emails.add(account.email)
             policy = iam.get_iam_policy(request={"resource": account.name, "options": {
                 "requested_policy_version": POLICY_VERSION}}, timeout=TIMEOUT)
+            placed = as_planned([m for b in policy.bindings for m in b.members], members)
             found.append(LiveObject("service_account", account_id, {
                 "display_name": account.display_name, "description": account.description,
-                "iam_policy": _policy((b.role, m, b.condition.expression) for b in policy.bindings for m in b.members)}))
+                "iam_policy": _policy((b.role, placed[m], b.condition.expression)
+                                      for b in policy.bindings for m in b.members)}))
     pool_members = settings.members_prefix
     ours = {o.name for o in expected if o.kind == "project_member"}
     with _readable("project IAM policy"):
         policy = connection.projects().get_iam_policy(request={"resource": settings.project_name, "options": {
             "requested_policy_version": POLICY_VERSION}}, timeout=TIMEOUT)
     roles: dict[str, set] = {}
+    placed = as_planned([m for b in policy.bindings for m in b.members], members)
     for binding in policy.bindings:
-        for member in binding.members:
+        for member in map(placed.get, binding.members):
             if member in ours or member.split(":", 1)[-1] in emails or member.startswith(pool_members):
                 roles.setdefault(member, set()).add(granted(binding.role, binding.condition.expression))
     found += [LiveObject("project_member", member, {"roles": sorted(r)}) for member, r in sorted(roles.items())]
@@ -240,6 +265,8 @@ def importable(model: Model, target: Target, connection: Connection) -> dict[str
     """Nothing: a target's pool holds its own providers, none shared with what exists outside wiam."""
     return {}
 
+
+_UUID = UUID[1:-1]  # a managed identity's principal ID, unanchored
 
 _POOL_SUBJECT = re.compile(r"principal://iam\.googleapis\.com/(projects/[^/]+/locations/global/workloadIdentityPools/[^/]+)"
                            r"/subject/(.+)")

@@ -12,7 +12,7 @@ from datetime import datetime
 from wiam import chains
 from wiam.diagnostics import Report
 from wiam.document import describe
-from wiam.issuers import CLAIM_TYPES, KINDS
+from wiam.issuers import CLAIM_TYPES, KINDS, OtherWorkload
 from wiam.model import ALWAYS, Grant, Identity, Model, Target, Window, Workload
 from wiam.names import fit_name, free_name, short_hash, slug, terraform_name
 from wiam.plan import Principal, TargetPlan
@@ -95,15 +95,31 @@ def _claim_equality(name: str, value: str) -> str:
     return f"{claim_access(name)} == {cel_string(value)}"
 
 
-def term_expression(term: Term) -> str:
+def _subject_equality(subject: str, values: chains.References) -> str:
+    """The sub's equality; a named managed identity's ID is a Terraform reference (chains.template)
+    to a UUID Azure assigns, which needs no CEL escape."""
+    value = values.get(subject.key) if isinstance(subject, OtherWorkload) else None
+    if isinstance(value, Expr):
+        return chains.template([f'{claim_access("sub")} == "', value, '"'])
+    return _claim_equality("sub", subject)
+
+
+def _joined(separator: str, pieces: list[str]) -> str:
+    return chains.template([part for index, piece in enumerate(pieces)
+                            for part in ([separator, piece] if index else [piece])])
+
+
+def term_expression(term: Term, values: chains.References | None = None) -> str:
+    """A term's CEL; with values, a named workload's subject is its principal's value."""
     subject, conditions = term
-    sub = [] if subject is None else [_claim_equality("sub", subject)]
-    return _CLAIM_AND.join(sub + [_claim_equality(*c) for c in conditions])
+    sub = [] if subject is None else [_subject_equality(subject, values or {})]
+    return _joined(_CLAIM_AND, sub + [_claim_equality(*c) for c in conditions])
 
 
-def _joined_expression(term: Term) -> str:
+def _joined_expression(term: Term, values: chains.References | None = None) -> str:
     """A term as it reads between ||."""
-    return f"({term_expression(term)})" if term[1] else term_expression(term)
+    expression = term_expression(term, values)
+    return chains.template(["(", expression, ")"]) if term[1] else expression
 
 
 # Principals are pool-wide and bound by google.subject, so the subjects a provider admits only with
@@ -127,10 +143,10 @@ def mapped_subject(identity: Identity) -> str:
     return identity.subject + claims_suffix(identity.other_conditions)
 
 
-def subject_condition(terms: list[Term]) -> str:
+def subject_condition(terms: list[Term], values: chains.References | None = None) -> str:
     if len(terms) == 1:
-        return term_expression(terms[0])
-    return _SUBJECT_OR.join(map(_joined_expression, terms)) or _NO_SUBJECT
+        return term_expression(terms[0], values)
+    return _joined(_SUBJECT_OR, [_joined_expression(t, values) for t in terms]) or _NO_SUBJECT
 
 
 # Resource kinds, by full resource name: the IAM member resource that binds a role on each. Those
@@ -345,7 +361,6 @@ def plan(model: Model, target: Target, report: Report) -> GCPPlan:
     identities = [i for i in own.values() if not gke.is_gke(i)]
     if identities:  # GKE's identities are of Google's pool
         result.pool = Pool(POOL, target.name, settings.pool_id)
-    federation.check(model, identities, report)
     _check_subjects(target, settings, identities, report)
     from . import x509  # X.509 providers build on this module's PoolProvider
 
@@ -429,7 +444,8 @@ def _member(settings: TargetSettings, numbers: dict[str, str], identity: Identit
     """The principal a workload's roles (or its account's workloadIdentityUser) are bound to for this identity."""
     if gke.is_gke(identity):
         return gke.member(identity, numbers, impersonating)
-    return settings.principal(mapped_subject(identity))
+    member = settings.principal(mapped_subject(identity))
+    return federation.NamedMember(member, identity.subject) if isinstance(identity.subject, OtherWorkload) else member
 
 
 def _member_windows(target: Target, bound: list[Identity], members: list[str], report: Report) -> dict[str, Window]:
@@ -728,7 +744,7 @@ def _chunks(terms: list[Term]) -> list[list[Term]]:
     chunks: list[list[Term]] = [[]]
     size = 0
     for term in terms:
-        length = len(_joined_expression(term))
+        length = len(_joined_expression(term)) + federation.applied_growth(term[0])
         if chunks[-1] and size + len(_SUBJECT_OR) + length > ATTRIBUTE_CONDITION_MAX:
             chunks.append([])
         size = length if not chunks[-1] else size + len(_SUBJECT_OR) + length

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from wiam.chains import References
+from wiam.issuers import OtherWorkload
 from wiam.terraform import Module, ref
 
 from . import x509
-from .plan import Binding, GCPPlan
+from .federation import NamedMember
+from .plan import Binding, GCPPlan, PoolProvider, subject_condition
 from .settings import TERRAFORM_PROVIDER
 
 
@@ -28,7 +31,7 @@ def emit(plan: GCPPlan, module: Module) -> None:
             if account.adopted:  # terraform-provider-google docs/r/google_service_account: the import ID
                 module.adopt(account.address, f"{plan.settings.project_name}/serviceAccounts/{account.email}", plan.alias)
         for binding in workload.federation + workload.bindings:
-            _binding(plan.alias, binding, module)
+            _binding(plan, binding, module)
 
 
 def _pool(plan: GCPPlan, module: Module) -> None:
@@ -46,12 +49,22 @@ def _pool(plan: GCPPlan, module: Module) -> None:
             "workload_identity_pool_id": ref(f"{plan.pool.address}.workload_identity_pool_id"),
             "workload_identity_pool_provider_id": provider.provider_id, "display_name": provider.display_name,
             "description": provider.description, "attribute_mapping": provider.attribute_mapping,
-            "attribute_condition": provider.attribute_condition, "disabled": provider.disabled,
+            "attribute_condition": _condition(provider, plan.references), "disabled": provider.disabled,
             **(x509.block(provider) or source)})
 
 
-def _binding(alias: str, binding: Binding, module: Module) -> None:
-    body = {"provider": alias, **binding.arguments, "role": binding.role, "member": binding.member}
+def _condition(provider: PoolProvider, references: References) -> str:
+    """The attribute condition, a template where a subject names a workload's managed identity."""
+    if not any(isinstance(subject, OtherWorkload) for subject, _ in provider.admits):
+        return provider.attribute_condition
+    return subject_condition(provider.admits, references)
+
+
+def _binding(plan: GCPPlan, binding: Binding, module: Module) -> None:
+    member = binding.member
+    if isinstance(member, NamedMember):
+        member = member.written(plan.references)
+    body = {"provider": plan.alias, **binding.arguments, "role": binding.role, "member": member}
     condition = binding.condition
     if condition:  # the `condition` block of every google_*_iam_member (title, description, expression)
         body["condition"] = {"title": condition.title, "description": condition.description,

@@ -31,6 +31,11 @@
     const COLOUR = { issuer: "#6639ba", subject: "#8250df", workload: "#0969da", group: "#0969da", principal: "#1a7f37",
                      target: "#57606a", grant: "#9a6700", action: "#bc4c00", role: "#bc4c00", resource: "#6e7781" };
     const SEVERITY_COLOUR = { critical: "#8b0000", high: "#b42318", medium: "#9a6700", low: "#0b5a7a" };
+    // The indirect edges, each its own dashed line: one table draws them and the legend under the graph.
+    const EDGE_KINDS = {
+      can_act_as: { colour: "#b42318", dash: [6, 3], label: "can act as: a permission of its grant reaches that principal" },
+      chains_to: { colour: "#6639ba", dash: [2, 4], label: "chains to: its own cloud identity's token is that identity's subject" },
+    };
     const HIDDEN_ATTRIBUTES = new Set(["id", "type", "label", "file", "line", "column"]);  // the place is shown as one
 
     function element(tag, attributes, ...children) {
@@ -342,12 +347,26 @@
         { selector: "node:selected", style: { "overlay-color": "#0969da", "overlay-opacity": 0.25, "overlay-padding": 6 } },
         { selector: "edge", style: { "width": 1, "line-color": "#8c959f", "target-arrow-color": "#8c959f",
           "target-arrow-shape": "triangle", "curve-style": "bezier", "arrow-scale": 0.7 } },
-        { selector: "edge[relation = 'can_act_as']", style: { "line-color": "#b42318", "target-arrow-color": "#b42318",
-          "line-style": "dashed", "width": 2 } },
+        ...Object.entries(EDGE_KINDS).map(([name, kind]) => ({ selector: `edge[relation = '${name}']`, style: {
+          "line-color": kind.colour, "target-arrow-color": kind.colour, "line-style": "dashed",
+          "line-dash-pattern": kind.dash, "width": 2 } })),
         { selector: "edge[count > 1][?labelled]", style: { "label": "data(label)", "font-size": FONT - 1, "color": "#4a5360",
           "text-background-color": "#fff", "text-background-opacity": 1 } },
       ],
     });
+
+    const SVG = "http://www.w3.org/2000/svg";
+    for (const kind of Object.values(EDGE_KINDS)) {
+      const swatch = document.createElementNS(SVG, "svg");
+      swatch.setAttribute("width", "32");
+      swatch.setAttribute("height", "8");
+      swatch.setAttribute("aria-hidden", "true");
+      const line = document.createElementNS(SVG, "line");
+      Object.entries({ x1: 0, y1: 4, x2: 32, y2: 4, stroke: kind.colour, "stroke-width": 2,
+                       "stroke-dasharray": kind.dash.join(" ") }).forEach(([key, value]) => line.setAttribute(key, value));
+      swatch.append(line);
+      document.getElementById("graph-legend").append(element("li", {}, swatch, kind.label));
+    }
 
     const view = { nodes: 0, edges: 0, folded: false, matches: [] };
 
