@@ -108,3 +108,25 @@ def test_parsing_in_workers_is_invisible(folder, cache_on, fresh_cache, monkeypa
         paths = outline.settle().key_positions
         assert [parallel.where(p, key=True) for p in paths] == [serial.where(p, key=True) for p in paths]
         assert parallel.reread(file) == serial.reread(file)
+
+
+@pytest.mark.parametrize("folder", [f for f in EXAMPLE_SPECS if len(list(f.glob("*.wiam.*"))) > 1],
+                         ids=lambda p: p.name)
+def test_a_file_cached_while_the_workers_parse_is_read_from_the_cache(folder, fresh_cache, monkeypatch):
+    """A diff loads both sides at once, so the other side's process can store a file between this
+    side's look at the cache and its workers' parse: the load reads that entry, as if it had been
+    there all along (a traceback here once made every cold revision diff of a large spec fail)."""
+    from wiam import loader
+    from wiam.diagnostics import Report
+
+    warm = loader.load(str(folder), Report())  # every file is in the cache now
+    monkeypatch.setattr(loader, "cached", lambda path, digest: False)  # but was not when looked at
+    monkeypatch.setattr(loader, "_workers", lambda: 2)
+    monkeypatch.setattr(loader, "PARALLEL_BYTES", 0)
+    report = Report()
+    raced = loader.load(str(folder), report)
+    assert not report.diagnostics
+    assert raced.data == warm.data and raced.digest == warm.digest and len(warm.files) > 1
+    for outline in warm.outlines.values():
+        paths = outline.settle().key_positions
+        assert [raced.where(p, key=True) for p in paths] == [warm.where(p, key=True) for p in paths]
