@@ -144,7 +144,7 @@ def load(directory: str, report: Report, recursive: bool = False,
         spec.update(_digest_entry(directory, path, digest))
     parsed = _parse_in_parallel(texts)
     for done, (path, (text, digest)) in enumerate(texts.items(), 1):
-        if path in parsed:
+        if parsed.get(path):
             doc, diagnostics, rows = parsed.pop(path)
             report.diagnostics.extend(diagnostics)
             if rows is not None:
@@ -190,10 +190,10 @@ def _workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _parse_in_parallel(texts: dict[str, tuple[str, bytes]]) -> dict[str, tuple[Document, list, bytes | None]]:
+def _parse_in_parallel(texts: dict[str, tuple[str, bytes]]) -> dict[str, tuple[Document, list, bytes | None] | None]:
     """The files the cache does not hold, parsed by forked workers when there is enough text and more
-    than one core: (outline document, diagnostics, every position when the cache is off) by path.
-    Parsing is most of a cold load, and each file's parse is independent of the others."""
+    than one core: (outline document, diagnostics, every position when the cache is off) by path,
+    None for a file another process cached meanwhile. Parsing is most of a cold load, and each file's parse is independent of the others."""
     missing = [(path, text, digest) for path, (text, digest) in texts.items() if not cached(path, digest)]
     if (_workers() < 2 or len(missing) < 2 or sum(len(text) for _, text, _ in missing) < PARALLEL_BYTES
             or "fork" not in multiprocessing.get_all_start_methods()):  # Windows: no fork, one process
@@ -203,10 +203,12 @@ def _parse_in_parallel(texts: dict[str, tuple[str, bytes]]) -> dict[str, tuple[D
         return dict(zip((path for path, _, _ in missing), pool.map(_parse_one, missing, chunksize=1)))
 
 
-def _parse_one(job: tuple[str, str, bytes]) -> tuple[Document, list, bytes | None]:
+def _parse_one(job: tuple[str, str, bytes]) -> tuple[Document, list, bytes | None] | None:
     path, text, digest = job
     report, kept = Report(), []
     doc = read_cached(path, text, report, read, digest, lambda _, rows: kept.append(rows))
+    if doc.deferred is not None:  # another process (a diff's other side) cached it meanwhile: a hit's
+        return None  # decoder is a closure, which cannot be sent back; the parent reads the entry
     return doc, report.diagnostics, kept[0] if kept else None
 
 

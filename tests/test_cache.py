@@ -121,3 +121,25 @@ def test_a_file_merged_into_one_spec_is_unchanged_in_the_next(fresh_cache, tmp_p
     for _ in range(2):  # the first round parses and stores the entries, the second reads them back
         assert ("aws", "dev") in load_model(str(with_extra)).targets
         assert ("aws", "dev") not in load_model(str(alone)).targets
+
+
+@pytest.mark.parametrize("folder", [f for f in EXAMPLE_SPECS if len(list(f.glob("*.wiam.*"))) > 1],
+                         ids=lambda p: p.name)
+def test_a_file_cached_while_the_workers_parse_is_read_from_the_cache(folder, fresh_cache, monkeypatch):
+    """A diff loads both sides at once, so the other side's process can store a file between this
+    side's look at the cache and its workers' parse: the load reads that entry, as if it had been
+    there all along (a traceback here once made every cold revision diff of a large spec fail)."""
+    from wiam import loader
+    from wiam.diagnostics import Report
+
+    warm = loader.load(str(folder), Report())  # every file is in the cache now
+    monkeypatch.setattr(loader, "cached", lambda path, digest: False)  # but was not when looked at
+    monkeypatch.setattr(loader, "_workers", lambda: 2)
+    monkeypatch.setattr(loader, "PARALLEL_BYTES", 0)
+    report = Report()
+    raced = loader.load(str(folder), report)
+    assert not report.diagnostics
+    assert raced.data == warm.data and raced.digest == warm.digest and len(warm.files) > 1
+    for outline in warm.outlines.values():
+        paths = outline.settle().key_positions
+        assert [raced.where(p, key=True) for p in paths] == [warm.where(p, key=True) for p in paths]

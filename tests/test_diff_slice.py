@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from wiam import slicing
+from wiam import diff as diff_module, slicing, windows
 from wiam.cache import remember_valid
 from wiam.compile import load_valid_model
 from wiam.diagnostics import SpecError
-from wiam.diff import Source, _sliced_diff, diff
+from wiam.diff import Source, _sliced_diff, diff, to_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import generate  # noqa: E402
+from support.git import commit_all, init_repo  # noqa: E402
 
 SUBSCRIPTION_0 = "/subscriptions/00000000-1111-1111-1111-111111111111"
 
@@ -166,6 +167,34 @@ def test_the_slice_gives_the_full_diff(change, marked_base, tmp_path):
     assert sliced.as_json() == full.as_json()
     if change is not _nothing:
         assert sliced.as_json() != diff(str(marked_base), str(marked_base), incremental=False).as_json()
+
+
+@pytest.mark.parametrize("change", [_add_role, _rename, _share, _disable, _bench_change],
+                         ids=lambda c: c.__name__.strip("_"))
+def test_a_diff_of_two_revisions_reads_the_slice_once_its_base_is_known_valid(change, tmp_path, monkeypatch):
+    """`wiam diff HEAD~1 HEAD`: the first run reads both commits whole and marks them valid; the next
+    reads the slice, and says byte for byte what the whole read says."""
+    monkeypatch.setenv("WIAM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("WIAM_CACHE", "1")
+    monkeypatch.setattr("wiam.diff.SLICE_AT_MOST", 1.0)
+    repo = init_repo(tmp_path / "repo")
+    generate.write(_base(), str(repo / "spec"), "mixed")
+    commit_all(repo, "base")
+    org = _base()
+    change(org)
+    generate.write(org, str(repo / "spec"), "mixed")
+    commit_all(repo, "head")
+    monkeypatch.chdir(repo)
+    sliced = []
+    sliced_sides = diff_module._sliced_sides
+    monkeypatch.setattr(diff_module, "_sliced_sides", lambda *args: sliced.append(found := sliced_sides(*args)) or found)
+    at = windows.current()
+    runs = [diff("HEAD~1", "HEAD", "spec", on_valid=remember_valid, at=at) for _ in range(2)]
+    whole = diff("HEAD~1", "HEAD", "spec", incremental=False, at=at)
+    assert [found is not None for found in sliced] == [False, True]
+    assert whole.base == "HEAD~1:spec" and whole.head == "HEAD:spec"
+    for run in runs:
+        assert run.as_json() == whole.as_json() and to_text(run) == to_text(whole)
 
 
 def test_slices_are_small_and_hold_what_they_must(base):
