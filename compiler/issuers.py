@@ -357,7 +357,8 @@ KINDS: dict[str, IssuerKind] = {
                    claims=TERRAFORM_CLOUD_CLAIMS),
         IssuerKind("generic_oidc", None, ("subject",), ("audience",), lambda f: f["subject"], claims=None),
         # Workloads the clouds identify themselves (issue 20): no issuer URL, one cloud or several.
-        IssuerKind("eks_pod_identity", "pods.eks.amazonaws.com", ("cluster", "namespace", "service_account"), (),
+        IssuerKind("eks_pod_identity", "pods.eks.amazonaws.com", ("cluster", "namespace", "service_account"),
+                   ("cluster_target",),
                    lambda f: f"cluster/{f['cluster']}/ns/{f['namespace']}/sa/{f['service_account']}", takes_url=False),
         IssuerKind("gke", "container.googleapis.com", ("project_id", "namespace"), (), _gke,
                    one_of=("all_service_accounts", "service_account"), takes_url=False,

@@ -150,6 +150,7 @@ class Role:
     # session begins, this every request of it.
     window: Window = ALWAYS
     associations: list[pod_identity.Association] = field(default_factory=list)  # its eks_pod_identity identities'
+    chains: list[pod_identity.ChainRole] = field(default_factory=list)  # those whose cluster is another target's
 
     @property
     def adopted(self) -> bool:
@@ -169,6 +170,7 @@ class AWSPlan(TargetPlan):
     oidc_providers: list[CreatedProvider] = field(default_factory=list)
     roles: list[Role] = field(default_factory=list)  # in workload-name order
     trust_anchors: list[roles_anywhere.TrustAnchor] = field(default_factory=list)  # spiffe_x509 issuers' CAs
+    chain_roles: list[pod_identity.ChainRole] = field(default_factory=list)  # other targets' pods in its clusters
     at: datetime | None = None  # the model's moment: when simulate presents a token
 
 
@@ -504,8 +506,46 @@ def plan(model: Model, target: Target, report: Report) -> AWSPlan:
         result.principals[workload.name] = Principal(CLOUD, target.name, workload.name, "role", role.name,
                                                      role.trust, {"arn": role.arn})
         result.outputs[workload.name] = {"role_arn": ref(f"{role.address}.arn")}
-    pod_identity.check(target, [a for role in result.roles for a in role.associations], report)
+    result.chain_roles = _held_chains(model, target)
+    pod_identity.check(target, [a for role in result.roles for a in role.associations]
+                       + [c.association for c in result.chain_roles], report)
     return result
+
+
+def _chains(model: Model, target: str, role: str, role_arn: str, pods: list[Identity],
+            tags: dict[str, str]) -> list[pod_identity.ChainRole]:
+    """The chain roles of a granted role's identities whose cluster is another aws target's."""
+    found = []
+    for identity in pods:
+        cluster = model.targets.get((CLOUD, pod_identity.cluster_target(identity, target)))
+        if cluster is not None and cluster.name != target:
+            settings = TargetSettings.of(cluster.settings)
+            found.append(pod_identity.chain_role(target, role, role_arn, identity, settings.role_arn,
+                                                 settings.cluster_arn, window_conditions, tags))
+    return found
+
+
+def _held_chains(model: Model, target: Target) -> list[pod_identity.ChainRole]:
+    """The active chain roles in this target's account: of other aws targets' grants naming it cluster_target."""
+    found = []
+    for other in model.targets_of(CLOUD):
+        settings = TargetSettings.of(other.settings)
+        for workload, grant in model.grants_on(other):
+            pods = [i for i in workload.identities if pod_identity.is_pod(i) and i.active
+                    and pod_identity.cluster_target(i, other.name) == target.name != other.name]
+            name = grant_role_name(workload.name, grant.settings)
+            found += _chains(model, other.name, name, settings.role_arn(name), pods, workload.tags())
+    return sorted(found, key=lambda c: c.resource)
+
+
+def _check_cluster_targets(model: Model, target: Target, pods: list[Identity], report: Report) -> None:
+    for identity in pods:
+        name = pod_identity.cluster_target(identity, target.name)
+        if (CLOUD, name) not in model.targets:
+            report.error(identity.pos, describe(("workload", identity.workload, "identity", identity.index)),
+                         f"cluster_target {name!r} is not an aws target of the spec",
+                         "name the aws target whose account holds the EKS cluster, or leave cluster_target out "
+                         "when the cluster is in the granted target's account")
 
 
 def _role(model: Model, target: Target, settings: TargetSettings, workload: Workload, grant: Grant,
@@ -514,9 +554,14 @@ def _role(model: Model, target: Target, settings: TargetSettings, workload: Work
           anchors: list[roles_anywhere.TrustAnchor]) -> Role:
     resource = terraform_name(target.name, workload.name)
     pods = [i for i in workload.identities if pod_identity.is_pod(i)]
+    _check_cluster_targets(model, target, pods, report)
+    local = [i for i in pods if pod_identity.cluster_target(i, target.name) == target.name]
+    name = grant_role_name(workload.name, grant.settings)
+    chained = _chains(model, target.name, name, settings.role_arn(name), pods, workload.tags())
     google = [i for i in workload.identities if federation.by_google(i)]
     trust = trust_policy(providers, list(filter(federation.by_oidc_provider, workload.identities)))
-    trust["Statement"] += pod_identity.statements(settings.cluster_arn, pods, window_conditions)
+    trust["Statement"] += pod_identity.statements(settings.cluster_arn, local, window_conditions)
+    trust["Statement"] += pod_identity.chained_statements(chained, window_conditions)
     trust["Statement"] += roles_anywhere.statements(anchors, workload.identities, window_conditions)
     trust["Statement"] += federation.google_statements(google, iam_literal, window_conditions)
     text = chains.document_text(trust, values)  # a template where anchors' ARNs or other workloads' IDs stand
@@ -540,9 +585,8 @@ def _role(model: Model, target: Target, settings: TargetSettings, workload: Work
         taken.add(name)
         attachments.append(Attachment(name, arn))
     used = {i.issuer.name for i in workload.identities} & set(addresses)
-    name = grant_role_name(workload.name, grant.settings)
     duration = grant_settings.max_session_duration
     return Role(workload, grant, grant_settings, resource, name, settings.role_arn(name), trust, text,
                 workload.tags(), sorted({addresses[i] for i in used}), workload.description or None,
                 None if duration is None else parse_duration(duration), grant_settings.permissions_boundary,
-                inline, attachments, window, pod_identity.associations(resource, pods))
+                inline, attachments, window, pod_identity.associations(resource, local), chained)

@@ -140,6 +140,59 @@ def association_check(role_arn: str, found: list[Association], arn_of: Callable[
                                              f"{key[1]!r} and service account {key[2]!r} to {role_arn}")
 
 
+def cluster_target(identity: Identity, granted: str) -> str:
+    """The aws target whose account holds the identity's cluster: its cluster_target, else the granted one."""
+    return fields(identity).get("cluster_target", granted)
+
+
+@dataclass(frozen=True)
+class ChainRole:
+    """The role EKS assumes in the cluster's account for one identity granted in another account, before
+    the granted role (the association's target_role_arn): EKS PassRoles only a role of the cluster's account."""
+
+    resource: str  # Terraform resource name, also of its inline policy
+    name: str
+    arn: str
+    cluster_arn: str  # arn_of the identity's cluster in the cluster target's account
+    trust: dict
+    target_role_arn: str  # the granted role
+    tags: dict[str, str]
+    association: Association
+
+
+def chain_role(granted_target: str, granted_role: str, target_role_arn: str, identity: Identity,
+               role_arn: Callable[[str], str], cluster_arn: Callable[[str], str], window_conditions,
+               tags: dict[str, str]) -> ChainRole:
+    """The identity's role in its cluster target's account, named after the granted target and role so
+    that each plan (the granted one and the cluster's) derives the same ARN without the other."""
+    digest = short_hash(granted_target, granted_role, identity.subject)
+    name = f"{granted_role[:50]}-pod-{digest[:8]}"  # IAM role names: 64 characters
+    resource = terraform_name(granted_target, f"{granted_role}_pod_{digest}")
+    trust = {"Version": "2012-10-17", "Statement": statements(cluster_arn, [identity], window_conditions)}
+    return ChainRole(resource, name, role_arn(name), cluster_arn(fields(identity)["cluster"]), trust, target_role_arn,
+                     tags, Association(terraform_name(resource, "association"), identity))
+
+
+def chained_statements(chains: list[ChainRole], window_conditions) -> list[dict]:
+    """The granted role's trust of its chain roles: each for AssumeRole and TagSession (EKS's second hop),
+    pinned to that role's ARN, in its identity's window; a disabled identity's chain role is refused too."""
+    ordered = sorted(chains, key=lambda c: c.arn)
+    allows = [{"Effect": "Allow", "Principal": {"AWS": c.arn}, "Action": list(ACTIONS),
+               "Condition": {"StringEquals": {"aws:PrincipalArn": c.arn},
+                             **window_conditions(c.association.identity.window)}}
+              for c in ordered if c.association.identity.active]
+    denies = [{"Sid": f"WiamPodChainDisabled{number}", "Effect": "Deny", "Principal": {"AWS": c.arn},
+               "Action": list(ACTIONS)}
+              for number, c in enumerate((c for c in ordered if not c.association.identity.active), 1)]
+    return allows + denies
+
+
+def chain_policy(chain: ChainRole) -> dict:
+    """The chain role may assume (and tag the session of) the granted role only."""
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": list(ACTIONS),
+                                                    "Resource": chain.target_role_arn}]}
+
+
 LIVE_KIND = "pod_identity_association"
 
 

@@ -10,7 +10,7 @@ from wiam.model import Model, Target
 from wiam.names import ObjectName, fit_name
 
 CLOUD = "aws"
-TERRAFORM_PROVIDER = ("aws", "hashicorp/aws", ">= 6.0, < 7.0")
+TERRAFORM_PROVIDER = ("aws", "hashicorp/aws", ">= 6.2, < 7.0")  # 6.2: target_role_arn
 DEFAULT_AUDIENCE = "sts.amazonaws.com"  # the client ID STS expects when a token names no other
 ROLE_NAME_MAX = 64
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from wiam.chains import References, document_text
-from wiam.terraform import Module, ref
+from wiam.terraform import Module, policy_json, ref
 
 from . import roles_anywhere
-from .pod_identity import ASSOCIATION_KIND
+from .pod_identity import ASSOCIATION_KIND, ChainRole, chain_policy
 from .plan import INLINE_POLICY_NAME, OIDC_PROVIDER_KIND, ROLE_KIND, AWSPlan, Role
 from .settings import TERRAFORM_PROVIDER
 
@@ -21,6 +21,8 @@ def emit(plan: AWSPlan, module: Module) -> None:
             "tags": created.tags})
     for role in plan.roles:
         _emit_role(plan.alias, role, plan.references, module)
+    for chain in plan.chain_roles:
+        _emit_chain(plan.alias, chain, module)
     roles_anywhere.emit(plan.alias, plan.trust_anchors, [
         (role.resource, roles_anywhere.profile_name(role.name), role.address, role.tags)
         for role in plan.roles if any(map(roles_anywhere.handles, role.workload.identities))], module)
@@ -49,3 +51,17 @@ def _emit_role(alias: str, role: Role, references: References, module: Module) -
         module.resource(ASSOCIATION_KIND, association.resource, {
             "provider": alias, "cluster_name": cluster, "namespace": namespace, "service_account": service_account,
             "role_arn": ref(f"{role.address}.arn"), "tags": role.tags})
+
+
+def _emit_chain(alias: str, chain: ChainRole, module: Module) -> None:
+    """A chain role, its policy and its association, whose target role (another module's) is a literal ARN."""
+    address = f"{ROLE_KIND}.{chain.resource}"
+    module.resource(ROLE_KIND, chain.resource, {"provider": alias, "name": chain.name,
+                                               "assume_role_policy": policy_json(chain.trust), "tags": chain.tags})
+    module.resource("aws_iam_role_policy", chain.resource, {
+        "provider": alias, "name": INLINE_POLICY_NAME, "role": ref(f"{address}.id"),
+        "policy": policy_json(chain_policy(chain))})
+    cluster, namespace, service_account = chain.association.key
+    module.resource(ASSOCIATION_KIND, chain.association.resource, {
+        "provider": alias, "cluster_name": cluster, "namespace": namespace, "service_account": service_account,
+        "role_arn": ref(f"{address}.arn"), "target_role_arn": chain.target_role_arn, "tags": chain.tags})
