@@ -176,3 +176,86 @@ def test_a_disabled_issuer_refuses_its_service_accounts_only(tmp_path):
     associations["rogue"] = dict(next(iter(associations.values())), service_account="old")
     assert aws_roles_for_pod(compiled, arn("prod"), "orders", "old") == set()
     assert aws_roles_for_pod(compiled, arn("prod"), "orders", "api") == {"prod__api"}
+
+
+# Cross-account (cluster_target): the cluster is in SHARED's account, the role granted in prod's.
+SHARED = "210987654321"
+CROSS_HEAD = HEAD + f'target "aws" "shared-eks" {{\n  account_id = "{SHARED}"\n  region     = "{REGION}"\n}}\n'
+CROSS = '    cluster_target = "shared-eks"\n'
+
+
+def cross_spec(workloads: dict[str, list[str]]) -> str:
+    return CROSS_HEAD + "".join(f'workload "{name}" {{\n{"".join(ids)}{GRANT}}}\n' for name, ids in workloads.items())
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(TRIPLE, min_size=1, max_size=4, unique=True),
+       st.tuples(st.sampled_from(["prod", "prod-2", "staging"]), st.sampled_from(["orders", "payments", "ci"]), NAME,
+                 st.sampled_from([SHARED, ACCOUNT])))
+def test_a_pod_in_the_cluster_account_reaches_exactly_its_granted_role(triples, probe):
+    workloads = {f"w{index}": [pod(*triple, CROSS)] for index, triple in enumerate(triples)}
+    with tempfile.TemporaryDirectory() as root:
+        folder = write_spec(Path(root), {"main.wiam.hcl": cross_spec(workloads)})
+        compiled, model = module(folder), load_model(str(folder))
+    owner = {(arn(c, account=SHARED), n, a): f"prod__w{index}" for index, (c, n, a) in enumerate(triples)}
+    for (cluster_arn, namespace, account), role in owner.items():
+        assert aws_roles_for_pod(compiled, cluster_arn, namespace, account) == {role}
+    cluster, namespace, account, cluster_account = probe
+    asked = (arn(cluster, account=cluster_account), namespace, account)
+    expected = {owner[asked]} if asked in owner else set()
+    assert aws_roles_for_pod(compiled, *asked) == expected  # the granted account's own cluster of that name too
+    accepted = {f"prod__{v.workload}" for v in simulate(model, _session(*asked)) if v.target == "prod" and v.accepted}
+    assert accepted == expected
+
+
+def test_the_chain_role_and_association_are_in_the_cluster_account(tmp_path):
+    compiled = module(write_spec(tmp_path, {"main.wiam.hcl": cross_spec({"api": [pod("main", "orders", "api", CROSS)]})}))
+    (association,) = compiled["resource"]["aws_eks_pod_identity_association"].values()
+    assert association["provider"] == "aws.shared-eks"
+    assert association["target_role_arn"] == f"arn:aws:iam::{ACCOUNT}:role/wiam-api"
+    chain = compiled["resource"]["aws_iam_role"][association["role_arn"].split(".")[1]]
+    assert chain["provider"] == "aws.shared-eks"
+    chain_arn = f"arn:aws:iam::{SHARED}:role/{chain['name']}"
+    (granted,) = json.loads(compiled["resource"]["aws_iam_role"]["prod__api"]["assume_role_policy"])["Statement"]
+    assert granted["Principal"] == {"AWS": chain_arn} and granted["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+    assert granted["Condition"] == {"StringEquals": {"aws:PrincipalArn": chain_arn}}
+    (policy,) = [p for p in compiled["resource"]["aws_iam_role_policy"].values() if p["provider"] == "aws.shared-eks"]
+    (allowed,) = json.loads(policy["policy"])["Statement"]
+    assert allowed["Resource"] == association["target_role_arn"]
+    model = load_model(str(tmp_path))
+    (verdict,) = simulate(model, _session(arn("main", account=SHARED), "orders", "api"))
+    assert verdict.accepted and verdict.principal == "wiam-api"
+    (verdict,) = simulate(model, _session(arn("main"), "orders", "api"))  # the granted account's cluster "main"
+    assert not verdict.accepted and {"eks-cluster-arn", "association"} <= {c.name for c in verdict.checks if not c.passed}
+    # a rogue association of a neighbouring service account to the chain role is refused by its trust
+    compiled["resource"]["aws_eks_pod_identity_association"]["rogue"] = dict(association, service_account="debug")
+    assert aws_roles_for_pod(compiled, arn("main", account=SHARED), "orders", "debug") == set()
+
+
+def test_a_disabled_cross_account_identity_has_no_chain_and_is_denied(tmp_path):
+    off = CROSS + '    disabled = true\n    reason = "INC-9"\n'
+    compiled = module(write_spec(tmp_path, {"main.wiam.hcl": cross_spec(
+        {"api": [pod("main", "orders", "api", CROSS), pod("main", "orders", "old", off)]})}))
+    assert [a["service_account"] for a in compiled["resource"]["aws_eks_pod_identity_association"].values()] == ["api"]
+    statements = json.loads(compiled["resource"]["aws_iam_role"]["prod__api"]["assume_role_policy"])["Statement"]
+    assert [s["Effect"] for s in statements] == ["Allow", "Deny"]
+
+
+def test_split_modules_name_the_granted_role_by_its_literal_arn(tmp_path):
+    files = compiled_files(write_spec(tmp_path, {"main.wiam.hcl": cross_spec({"api": [pod("main", "orders", "api", CROSS)]})}),
+                           split=True)
+    shared = next(m for name, m in files.items() if "shared-eks" in name and name.endswith("main.tf.json"))
+    prod = next(m for name, m in files.items() if "shared-eks" not in name and name.endswith("main.tf.json")
+                and "aws_iam_role" in m.get("resource", {}))
+    (association,) = shared["resource"]["aws_eks_pod_identity_association"].values()
+    assert association["target_role_arn"] == f"arn:aws:iam::{ACCOUNT}:role/wiam-api"
+    assert "aws_eks_pod_identity_association" not in prod["resource"]
+    assert "data" not in shared and "terraform_remote_state" not in json.dumps(shared)
+
+
+def test_an_unknown_cluster_target_is_a_spec_error(tmp_path):
+    folder = write_spec(tmp_path, {"main.wiam.hcl": cross_spec(
+        {"api": [pod("main", "orders", "api", '    cluster_target = "nowhere"\n')]})})
+    (error,) = spec_errors(folder)
+    assert "cluster_target 'nowhere' is not an aws target of the spec" in error.message
+    assert error.block == 'identity #1 in workload "api"' and "aws target whose account holds" in error.hint

@@ -142,8 +142,32 @@ def aws_roles_for_pod(module: dict, cluster_arn: str, namespace: str, service_ac
         statements = json.loads(resources["aws_iam_role"][name]["assume_role_policy"])["Statement"]
         matching = [s["Effect"] for s in statements if _pod_statement_matches(s, tags, at)]
         if "Allow" in matching and "Deny" not in matching:
-            accepted.add(name)
+            first = f"arn:{partition}:iam::{account}:role/{resources['aws_iam_role'][name]['name']}"
+            target = association.get("target_role_arn")
+            chained = name if target is None else _role_trusting(resources, providers, target, first, at)
+            if chained is not None:
+                accepted.add(chained)
     return accepted
+
+
+def _role_trusting(resources: dict, providers: dict, target_arn: str, caller: str, at: datetime | None) -> str | None:
+    """The role of ARN target_arn (a role of a provider of its account) if its trust lets the role `caller`
+    AssumeRole and TagSession (EKS's second hop: its conditions pin aws:PrincipalArn only), no Deny matching."""
+    account, role = target_arn.split(":")[4], target_arn.split(":role/", 1)[1]
+    for name, body in resources.get("aws_iam_role", {}).items():
+        if body["name"] != role or providers[body["provider"]]["allowed_account_ids"] != [account]:
+            continue
+        effects = []
+        for statement in json.loads(body["assume_role_policy"])["Statement"]:
+            condition = statement.get("Condition", {})
+            if (statement["Principal"].get("AWS") == caller and set(condition) <= {"StringEquals", *_DATES}
+                    and {"sts:AssumeRole", "sts:TagSession"} <= set(_listed(statement["Action"]))
+                    and all(k.lower() == "aws:principalarn" and caller in _listed(v)
+                            for k, v in condition.get("StringEquals", {}).items())
+                    and _aws_dates_hold(condition, at)):
+                effects.append(statement["Effect"])
+        return name if "Allow" in effects and "Deny" not in effects else None
+    return None
 
 
 def _aws_permits(statement: dict, action: str, resource: str, at: datetime) -> bool:

@@ -64,6 +64,10 @@ def _statement_checks(statement: dict, host: str, claims: dict, client_ids: dict
     return checks + time_check(statement_window(statement.get("Condition", {})), at, "the role admits this subject")
 
 
+def statement_principal(statement: dict) -> str | None:
+    return statement["Principal"].get("AWS")
+
+
 def simulate(plan: AWSPlan, claims: dict) -> list[Verdict]:
     host = claims["iss"].removeprefix("https://").rstrip("/")
     client_ids = {p.provider.host_path: p.client_ids for p in plan.oidc_providers}
@@ -71,8 +75,14 @@ def simulate(plan: AWSPlan, claims: dict) -> list[Verdict]:
     verdicts = []
     for role in plan.roles:
         allows, denied = [], False
-        association = pod_identity.association_check(role.arn, role.associations, plan.settings.cluster_arn, claims)
-        for statement in role.trust["Statement"]:
+        own = pod_identity.association_check(role.arn, role.associations, plan.settings.cluster_arn, claims)
+        # EKS's first hop, into a chain role of the cluster's account, stands for the granted role's
+        # statement trusting that role (the second hop, which pins only its ARN).
+        chained = {c.arn for c in role.chains}
+        judged = [(s, own) for s in role.trust["Statement"] if statement_principal(s) not in chained] + [
+            (s, pod_identity.association_check(c.arn, [c.association], lambda _, c=c: c.cluster_arn, claims))
+            for c in role.chains for s in c.trust["Statement"]]
+        for statement, association in judged:
             service = statement["Principal"].get("Service")
             if service == pod_identity.SERVICE:
                 checks = pod_identity.statement_checks(statement, claims) + [association] + time_check(
