@@ -13,6 +13,7 @@ from support.specs import AT, compiled_files, spec_errors, write_spec
 from trust_eval import aws_roles_for_pod
 from wiam.compile import load_model
 from wiam.planning import plan_model
+from wiam.providers.aws import live
 from wiam.simulate import simulate
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
@@ -259,3 +260,15 @@ def test_an_unknown_cluster_target_is_a_spec_error(tmp_path):
     (error,) = spec_errors(folder)
     assert "cluster_target 'nowhere' is not an aws target of the spec" in error.message
     assert error.block == 'identity #1 in workload "api"' and "aws target whose account holds" in error.hint
+
+
+def test_drift_expects_the_chain_role_and_its_association_in_the_cluster_account(tmp_path):
+    model = load_model(str(write_spec(tmp_path, {"main.wiam.hcl": cross_spec(
+        {"api": [pod("main", "orders", "api", CROSS)]})})))
+    plans = plan_model(model)
+    shared = {(o.kind, o.name): o.state for o in live.expected(plans[("aws", "shared-eks")])}
+    association = shared[("pod_identity_association", "main/orders/api")]
+    assert association["target_role_arn"] == f"arn:aws:iam::{ACCOUNT}:role/wiam-api"
+    (chain,) = plans[("aws", "shared-eks")].chain_roles
+    assert association["role_arn"] == chain.arn and ("role", chain.name) in shared
+    assert all(o.kind != "pod_identity_association" for o in live.expected(plans[("aws", "prod")]))

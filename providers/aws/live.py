@@ -105,6 +105,12 @@ def expected(plan: AWSPlan) -> list[LiveObject]:
             role.permissions_boundary, inline, [a.arn for a in role.attachments])))
         found += [LiveObject(pod_identity.LIVE_KIND, pod_identity.live_name(*a.key), pod_identity.live_state(
             role.arn, role.tags)) for a in role.associations]
+    for chain in plan.chain_roles:  # other targets' pods in this account's clusters
+        found.append(LiveObject("role", chain.name, _role_state(
+            policy_json(chain.trust), None, chain.tags, None, None,
+            {INLINE_POLICY_NAME: policy_json(pod_identity.chain_policy(chain))}, [])))
+        found.append(LiveObject(pod_identity.LIVE_KIND, pod_identity.live_name(*chain.association.key),
+                                pod_identity.live_state(chain.arn, chain.tags, target_role_arn=chain.target_role_arn)))
     return found + _expected_roles_anywhere(plan)
 
 
@@ -185,7 +191,8 @@ def read(plan: AWSPlan, expected: list[LiveObject], connection: Connection) -> l
         if named.get(name):  # values of other clouds' principals: compared by their place, not their ID
             state["trust"] = federation.masked(state["trust"], planned[name], named[name])
         found.append(LiveObject("role", name, state))
-    clusters = sorted({a.key[0] for role in plan.roles for a in role.associations})
+    clusters = sorted({a.key[0] for role in plan.roles for a in role.associations}
+                      | {c.association.key[0] for c in plan.chain_roles})
     if clusters:
         found += pod_identity.read_associations(connection.client("eks", plan.settings.region), clusters, wanted,
                                                 MANAGED, _paged, _call)
