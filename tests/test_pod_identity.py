@@ -11,6 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from support.specs import AT, compiled_files, spec_errors, write_spec
 from trust_eval import aws_roles_for_pod
+from wiam.analysis import analyze
 from wiam.compile import load_model
 from wiam.planning import plan_model
 from wiam.providers.aws import live
@@ -272,3 +273,13 @@ def test_drift_expects_the_chain_role_and_its_association_in_the_cluster_account
     (chain,) = plans[("aws", "shared-eks")].chain_roles
     assert association["role_arn"] == chain.arn and ("role", chain.name) in shared
     assert all(o.kind != "pod_identity_association" for o in live.expected(plans[("aws", "prod")]))
+
+
+def test_the_cluster_target_is_used(tmp_path):
+    def unused(extra):
+        text = cross_spec({"api": [pod("main", "orders", "api", extra)]})
+        model = load_model(str(write_spec(tmp_path / str(len(extra)), {"main.wiam.hcl": text})))
+        return [f.message for f in analyze(model) if f.rule == "WIAM006"]
+
+    assert unused(CROSS) == []  # "shared-eks" holds no grant: it holds the chain role and association
+    assert unused("") == ["no workload uses aws target 'shared-eks'"]

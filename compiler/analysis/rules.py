@@ -232,7 +232,7 @@ def _known_ids(model: Model) -> dict[str, tuple[tuple[str, str], ...]]:
 @rule(RULES, "WIAM006", "unused-target", "low", "Target with no grants",
       """No workload grants anything on this target, so it compiles to a provider block and nothing
       else: often a leftover, or a typo in a grant's target name. A target other targets need (a GKE
-      cluster's project, for its number) is used.""",
+      cluster's project, for its number; an EKS cluster's account, for Pod Identity's chain role) is used.""",
       """Remove the target, or add the grants meant for it.""")
 def _unused_targets(rule: Rule, context: Context):
     for (cloud, name), target in sorted(context.model.targets.items()):

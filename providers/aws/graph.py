@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from wiam.access import AccessGraph
+from wiam.access import AccessGraph, target_id
 from wiam.model import Model
 
-from . import catalog
+from . import catalog, pod_identity
 from .plan import AWSPlan
 from .settings import CLOUD, GrantSettings, TargetSettings
 
@@ -131,7 +131,13 @@ def reach(grant: dict, target: dict, targets: dict[str, dict]) -> set[str]:
 
 
 def link_principals(model: Model, access: AccessGraph) -> None:
-    """Role chaining: a grant that lets one role assume, take over or pass another role."""
+    """Role chaining: a grant that lets one role assume, take over or pass another role. A target
+    whose account holds a granted Pod Identity's cluster (cluster_target) holds its chain role: it is used."""
+    clusters = {pod_identity.cluster_target(i, g.target) for w in model.workloads.values() for g in w.grants
+                if g.cloud == CLOUD for i in w.identities if pod_identity.is_pod(i)}
+    for target in model.targets_of(CLOUD):
+        if target.name in clusters:
+            access.graph.nodes[target_id(CLOUD, target.name)]["used_for"] = "the EKS Pod Identity chain roles"
     roles = access.nodes_of("principal", cloud=CLOUD)
     for grant_id, grant in access.nodes_of("grant", cloud=CLOUD):
         opening = _opening(tuple(grant["actions"]))
