@@ -330,6 +330,12 @@ def _other(id_field: str, kind: str) -> Callable[[dict[str, Any]], str]:
     return lambda f: f[id_field] if id_field in f else OtherWorkload(f["workload"], kind)
 
 
+def _eks_pod(f: dict[str, Any]) -> str:
+    """A cluster of another account (cluster_target) is another cluster than the granted account's of its name."""
+    where = f"target/{f['cluster_target']}/" if "cluster_target" in f else ""
+    return f"{where}cluster/{f['cluster']}/ns/{f['namespace']}/sa/{f['service_account']}"
+
+
 # What GitHub Actions and GitHub Enterprise Server share: subjects, templates, refs, triggers, claims.
 _GITHUB_LIKE = dict(one_of=("ref", "environment", "pull_request"), repository="repository", ref_problem=_github_ref,
                     untrusted=_github_untrusted, claims=GITHUB_CLAIMS, templated=_github_templated,
@@ -359,7 +365,7 @@ KINDS: dict[str, IssuerKind] = {
         # Workloads the clouds identify themselves (issue 20): no issuer URL, one cloud or several.
         IssuerKind("eks_pod_identity", "pods.eks.amazonaws.com", ("cluster", "namespace", "service_account"),
                    ("cluster_target",),
-                   lambda f: f"cluster/{f['cluster']}/ns/{f['namespace']}/sa/{f['service_account']}", takes_url=False),
+                   _eks_pod, takes_url=False),
         IssuerKind("gke", "container.googleapis.com", ("project_id", "namespace"), (), _gke,
                    one_of=("all_service_accounts", "service_account"), takes_url=False,
                    patterns=(("project_id", GCP_PROJECT, GCP_PROJECT_HINT),)),

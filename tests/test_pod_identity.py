@@ -283,3 +283,12 @@ def test_the_cluster_target_is_used(tmp_path):
 
     assert unused(CROSS) == []  # "shared-eks" holds no grant: it holds the chain role and association
     assert unused("") == ["no workload uses aws target 'shared-eks'"]
+
+
+def test_a_cluster_of_another_account_is_another_subject(tmp_path):
+    text = cross_spec({"local": [pod("main", "orders", "api")], "cross": [pod("main", "orders", "api", CROSS)]})
+    model = load_model(str(write_spec(tmp_path, {"main.wiam.hcl": text})))
+    assert [f for f in analyze(model) if f.rule == "WIAM003"] == []
+    compiled = module(tmp_path)
+    assert aws_roles_for_pod(compiled, arn("main"), "orders", "api") == {"prod__local"}
+    assert aws_roles_for_pod(compiled, arn("main", account=SHARED), "orders", "api") == {"prod__cross"}
