@@ -355,7 +355,7 @@ def test_split_aws_reads_a_named_managed_identity(tmp_path):
 def test_aws_drift_compares_a_named_principal_by_its_place(tmp_path):
     import os
 
-    from live_aws import FAKE_ENVIRONMENT, apply, moto_server, session
+    from live_aws import FAKE_ENVIRONMENT, apply, moto_server, reset, session
     from wiam import registry
     from wiam.drift import drift
     from wiam.planning import plan_model
@@ -376,6 +376,7 @@ def test_aws_drift_compares_a_named_principal_by_its_place(tmp_path):
     os.environ.update(FAKE_ENVIRONMENT)
     try:
         with moto_server() as url:
+            reset(url)  # moto's accounts live in the process: other tests' roles would be extra here
             boto = session(url)
             apply({**module.resources, "aws_iam_role": {"prod__uploader": {**role, "assume_role_policy": deployed}}}, boto)
             (result,) = drift(model, {"aws": live.Connection(boto)}, [("aws", "prod")])

@@ -556,8 +556,8 @@ def _role(model: Model, target: Target, settings: TargetSettings, workload: Work
     pods = [i for i in workload.identities if pod_identity.is_pod(i)]
     _check_cluster_targets(model, target, pods, report)
     local = [i for i in pods if pod_identity.cluster_target(i, target.name) == target.name]
-    name = grant_role_name(workload.name, grant.settings)
-    chained = _chains(model, target.name, name, settings.role_arn(name), pods, workload.tags())
+    role_name = grant_role_name(workload.name, grant.settings)
+    chained = _chains(model, target.name, role_name, settings.role_arn(role_name), pods, workload.tags())
     google = [i for i in workload.identities if federation.by_google(i)]
     trust = trust_policy(providers, list(filter(federation.by_oidc_provider, workload.identities)))
     trust["Statement"] += pod_identity.statements(settings.cluster_arn, local, window_conditions)
@@ -586,7 +586,7 @@ def _role(model: Model, target: Target, settings: TargetSettings, workload: Work
         attachments.append(Attachment(name, arn))
     used = {i.issuer.name for i in workload.identities} & set(addresses)
     duration = grant_settings.max_session_duration
-    return Role(workload, grant, grant_settings, resource, name, settings.role_arn(name), trust, text,
+    return Role(workload, grant, grant_settings, resource, role_name, settings.role_arn(role_name), trust, text,
                 workload.tags(), sorted({addresses[i] for i in used}), workload.description or None,
                 None if duration is None else parse_duration(duration), grant_settings.permissions_boundary,
                 inline, attachments, window, pod_identity.associations(resource, local), chained)
