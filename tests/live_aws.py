@@ -4,6 +4,7 @@ makes for wiam's compiled resources."""
 from __future__ import annotations
 
 import json
+import os
 from contextlib import contextmanager
 
 import boto3
@@ -26,6 +27,22 @@ def moto_server():
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+@contextmanager
+def moto_environment():
+    """A moto server with boto3's environment pointed at moto's placeholder credentials, restored after."""
+    saved = {k: os.environ.get(k) for k in FAKE_ENVIRONMENT}
+    os.environ.update(FAKE_ENVIRONMENT)
+    try:
+        with moto_server() as url:
+            yield url
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def session(endpoint: str) -> boto3.Session:

@@ -23,7 +23,7 @@ from wiam.terraform import Module
 from support.cli import run_wiam
 from support.paths import EXAMPLES
 from support.specs import write_spec
-from live_aws import FAKE_ENVIRONMENT, apply, moto_server, reset, session
+from live_aws import FAKE_ENVIRONMENT, apply, moto_environment, reset, session
 from wiam.providers.aws import live as aws_live
 
 MOTO_ACCOUNT = "123456789012"
@@ -39,15 +39,8 @@ def aws_spec(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def endpoint():
-    saved = {k: os.environ.get(k) for k in FAKE_ENVIRONMENT}
-    os.environ.update(FAKE_ENVIRONMENT)
-    with moto_server() as url:
+    with moto_environment() as url:
         yield url
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 def github_trust(provider_arn: str, subject: str) -> str:

@@ -1,7 +1,6 @@
 """AWS drift against a real moto server: apply what Terraform would create, then edit it by hand."""
 
 import json
-import os
 
 import pytest
 
@@ -11,7 +10,7 @@ from wiam.live import WRONG_ACCOUNT
 from support.cli import run_wiam
 from support.paths import EXAMPLES
 from support.specs import write_spec
-from live_aws import FAKE_ENVIRONMENT, apply, moto_server, reset, session, trust_with
+from live_aws import FAKE_ENVIRONMENT, apply, moto_environment, reset, session, trust_with
 from wiam.providers.aws import live
 from wiam import registry
 from wiam.planning import plan_model
@@ -29,15 +28,8 @@ def spec(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def endpoint():
-    saved = {k: os.environ.get(k) for k in FAKE_ENVIRONMENT}
-    os.environ.update(FAKE_ENVIRONMENT)
-    with moto_server() as url:
+    with moto_environment() as url:
         yield url
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 @pytest.fixture

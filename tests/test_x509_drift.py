@@ -3,13 +3,12 @@ and profiles answered by botocore's Stubber, which checks each request and respo
 service's own API model."""
 
 import json
-import os
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
-from live_aws import FAKE_ENVIRONMENT, apply, moto_server, reset, session
+from live_aws import apply, moto_environment, reset, session
 from support.certs import authority
 from support.specs import BASE_HCL, workload_hcl, write_spec
 from wiam.bundles import fingerprint
@@ -27,15 +26,8 @@ REGION = "us-east-1"
 
 @pytest.fixture(scope="module")
 def endpoint():
-    saved = {k: os.environ.get(k) for k in FAKE_ENVIRONMENT}
-    os.environ.update(FAKE_ENVIRONMENT)
-    with moto_server() as url:
+    with moto_environment() as url:
         yield url
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 @pytest.fixture
