@@ -22,6 +22,7 @@ from ..model import Model
 from ..names import fit_name
 from ..plan import Plans
 from ..secretless import as_json, ordered, to_sarif, to_text
+from ..terraform import create_file
 from .analyze import AnalyzeFormat  # the same three: text, JSON, SARIF
 from .common import (EXIT_UNREAD, AtOption, Cloud, DirArgument, OutputFormat, err, fail_spec, fail_usage, moment,
                      planned_spec, valid_model, with_endpoints)
@@ -75,23 +76,6 @@ def validated(draft: str, name: str, directory: str | None) -> Plans:
                                         d.block, d.message, d.hint) for d in error.diagnostics]) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def write_new(path: str, content: bytes) -> None:
-    """Write `path` whole, and only if no file is there: a link to a complete temporary file, which
-    fails on any existing name (a file, a link, one created meanwhile)."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(path) or ".")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # as any new file, not mkstemp's owner-only mode
-        os.link(temporary, path)
-    finally:
-        os.unlink(temporary)
 
 
 @dataclass(frozen=True)
@@ -200,10 +184,10 @@ def _refuse_existing(directory: str, draft: Draft) -> None:
 
 
 def _write(directory: str, draft: Draft) -> None:
-    """The draft as its own file; one made meanwhile is not overwritten either (write_new)."""
+    """The draft as its own file; one made meanwhile is not overwritten either (create_file)."""
     target = os.path.join(spec_root(directory), draft.file)
     try:
-        write_new(target, draft.text.encode("utf-8"))
+        create_file(target, draft.text.encode("utf-8"))
     except OSError as error:
         fail_usage(f"cannot write {target}: {error.strerror or error}")
     err.print(f"wrote {printable(target)}", markup=False)
