@@ -34,6 +34,8 @@ class Index:
     on_target: dict[Key, set[str]] = field(default_factory=dict)  # target -> workloads granted on it
     subjects: dict[str, set[Key]] = field(default_factory=dict)  # workload -> (issuer, subject) it names
     named_by: dict[Key, set[str]] = field(default_factory=dict)  # (issuer, subject) -> workloads
+    issuers: dict[str, set[str]] = field(default_factory=dict)  # workload -> issuers it names
+    used_by: dict[str, set[str]] = field(default_factory=dict)  # issuer -> workloads naming it
     reach: dict[str, set[Key]] = field(default_factory=dict)  # workload -> targets it may act in (if any)
 
 
@@ -48,6 +50,9 @@ def index(data: dict, names=None) -> Index:
         found.subjects[name] = subjects
         for subject in subjects:
             found.named_by.setdefault(subject, set()).add(name)
+        found.issuers[name] = {issuer for issuer, _ in subjects}
+        for issuer in found.issuers[name]:
+            found.used_by.setdefault(issuer, set()).add(name)
         granted, reached = set(), set()
         for cloud, per_target in body.get("grant", {}).items():
             for target, settings in per_target.items():
@@ -64,7 +69,7 @@ def index(data: dict, names=None) -> Index:
 def reindexed(found: Index, names: set[str], fresh: Index) -> Index:
     """`found` with the workloads `names` dropped and `fresh`'s added, in place: the next spec's index
     from the last one's and its changed workloads', as `index` of the next spec would give it."""
-    for table, inverse in (("granted", "on_target"), ("subjects", "named_by")):
+    for table, inverse in (("granted", "on_target"), ("subjects", "named_by"), ("issuers", "used_by")):
         forward, backward = getattr(found, table), getattr(found, inverse)
         for name in names:
             for key in forward.pop(name, ()):
@@ -105,8 +110,7 @@ def affected(sides: list[Index], changed: set[str]) -> set[str]:
         chosen |= ancestors
         principal_targets |= set().union(*(union("granted", a) for a in ancestors))
     for issuer in sorted({i for name in changed for i, _ in union("subjects", name)}):
-        users = sorted({w for side in sides for (i, _), names in side.named_by.items() if i == issuer
-                        for w in names} - changed)
+        users = sorted(union("used_by", issuer) - changed)
         if users:
             chosen.add(users[0])
     pending, pending_targets, whole = set(chosen), set().union(*(union("granted", n) for n in changed)), set()
