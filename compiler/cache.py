@@ -76,8 +76,14 @@ def _decode(entry: Path, path: str) -> Document:
 
 
 def _entries(path: str, digest: bytes) -> tuple[Path, Path]:
-    key = _key(path, digest)
-    return folder() / key[:2] / f"{key}.json", folder() / key[:2] / f"{key}.positions.json"
+    return _located(str(folder()), _key(path, digest))
+
+
+@lru_cache(maxsize=DECODED_KEPT)
+def _located(where: str, key: str) -> tuple[Path, Path]:
+    """An entry's files (kept: a history asks for each unchanged file's at every commit)."""
+    shard = Path(where) / key[:2]
+    return shard / f"{key}.json", shard / f"{key}.positions.json"
 
 
 def cached(path: str, digest: bytes) -> bool:

@@ -13,7 +13,7 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import networkx as nx
 
@@ -33,8 +33,7 @@ from .readers import reader_for
 from .revision import run_git
 from .validate import build_model
 
-@dataclass(frozen=True, order=True)
-class Access:
+class Access(NamedTuple):  # not a dataclass: a record's state holds every tuple, built and hashed by the thousand
     """One thing a subject can do: through a principal, a permission on a resource."""
     issuer: str  # the issuer URL: tokens are told apart by iss and sub
     subject: str
@@ -107,6 +106,7 @@ class Source:
     folder: str
     label: str
     copy: str | None  # the folder a revision was copied to, for relabelling places
+    blobs: dict[str, str] = field(default_factory=dict, compare=False)  # a copy's files: their git objects
 
     def relabel(self, error: SpecError) -> SpecError:
         """The error with its places in the revision, not in the temporary copy."""
@@ -177,8 +177,8 @@ class Diff:
             "summary": {"added": len(self.added), "removed": len(self.removed), "widened": len(self.widened),
                         "renamed": len(self.renamed), "findings_introduced": len(self.findings_introduced),
                         "findings_fixed": len(self.findings_fixed)},
-            "added": [a.__dict__ for a in self.added], "removed": [a.__dict__ for a in self.removed],
-            "widened": [a.__dict__ for a in self.widened],
+            "added": [a._asdict() for a in self.added], "removed": [a._asdict() for a in self.removed],
+            "widened": [a._asdict() for a in self.widened],
             "renamed": [{"from": old, "to": new} for old, new in sorted(self.renamed.items())],
             "subjects": {"added": self.subjects_added, "removed": self.subjects_removed},
             "principals": {"added": self.principals_added, "removed": self.principals_removed},
@@ -262,11 +262,29 @@ def repository_of(folder: str, cwd: str) -> tuple[str, str]:
     return top, "" if prefix == "." else prefix.replace(os.sep, "/")
 
 
-def copy_revision(revision: str, top: str, prefix: str, recursive: bool, workdir: str) -> Source:
-    """The spec files under `prefix` in the commit `revision`, copied into a new folder in `workdir`."""
-    tree = _tree(revision, prefix, top)
+def copy_revision(revision: str, top: str, prefix: str, recursive: bool, workdir: str,
+                  previous: Source | None = None) -> Source:
+    """The spec files under `prefix` in the commit `revision`, copied into a new folder in `workdir`;
+    a file `previous` (an earlier copy, still there) holds alike is linked to it, not read again."""
+    blobs = spec_blobs(revision, top, prefix, recursive)
     folder = tempfile.mkdtemp(dir=workdir)
-    wanted = []
+    fetched = []
+    for relative in blobs:
+        target = os.path.join(folder, relative)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if previous is None or previous.blobs.get(relative) != blobs[relative] or not _linked(previous, relative, target):
+            fetched.append((target, blobs[relative]))
+    for (target, _), content in zip(fetched, read_objects([obj for _, obj in fetched], top)):
+        with open(target, "wb") as handle:
+            handle.write(content)
+    return Source(folder, f"{revision}:{prefix}" if prefix else revision, folder, blobs)
+
+
+def spec_blobs(revision: str, top: str, prefix: str, recursive: bool) -> dict[str, str]:
+    """The git object of each spec file (and trust bundle) under `prefix` in `revision`, by its path
+    inside the spec folder."""
+    tree = _tree(revision, prefix, top)
+    blobs = {}
     for name in tree:
         relative = name[len(prefix) + 1:] if prefix else name
         bundle = name.endswith(bundles.SUFFIX)  # a spec file's trust bundle may sit in a subfolder
@@ -274,13 +292,17 @@ def copy_revision(revision: str, top: str, prefix: str, recursive: bool, workdir
             continue
         if ".." in relative.split("/"):
             raise UsageError(f"{name}: a path that leaves the spec folder in the revision")
-        blob = _blob_of(name, tree, f"{prefix}/" if prefix else "", top)
-        wanted.append((os.path.join(folder, relative), blob.object))
-    for (target, _), content in zip(wanted, read_objects([obj for _, obj in wanted], top)):
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        with open(target, "wb") as handle:
-            handle.write(content)
-    return Source(folder, f"{revision}:{prefix}" if prefix else revision, folder)
+        blobs[relative] = _blob_of(name, tree, f"{prefix}/" if prefix else "", top).object
+    return blobs
+
+
+def _linked(previous: Source, relative: str, target: str) -> bool:
+    """Whether the earlier copy's file could be hard-linked at `target` (no copy of its bytes)."""
+    try:
+        os.link(os.path.join(previous.folder, relative), target)
+        return True
+    except OSError:  # a file system without hard links: read it from git
+        return False
 
 
 def read_objects(names: list[str], top: str) -> list[bytes]:
@@ -415,7 +437,7 @@ def _finding_key(finding: Finding, rename: dict[str, str]) -> tuple:
 
 def diff_sides(old: Side, new: Side, at: datetime | None = None) -> Diff:
     rename = renames(old.signatures, new.signatures)
-    old_tuples = {Access(**{**a.__dict__, "workload": rename.get(a.workload, a.workload)}) for a in old.tuples}
+    old_tuples = {a._replace(workload=rename.get(a.workload, a.workload)) for a in old.tuples}
     added = sorted(new.tuples - old_tuples)
     removed = sorted(old_tuples - new.tuples)
     present: dict[tuple, set[str]] = {}
@@ -549,7 +571,7 @@ NOTHING = Side("nothing", None, "", set(), [], set(), set(), {}, set())  # the b
 
 def compare(base: Source | None, head: Source, recursive: bool, incremental: bool = True,
             on_valid: Callable[[str], None] | None = None, at: datetime | None = None,
-            documents: dict[str, Loaded] | None = None) -> Comparison:
+            documents: dict[str, Loaded] | None = None, base_valid: bool = False) -> Comparison:
     """The diff and the sides it was taken of: the slices, or both sides whole, at once in two
     processes where the machine has the cores (fork keeps the start cheap), each sending back only its
     Side; against NOTHING when there is no base. Both sides' windows are evaluated at `at` (default:
@@ -559,7 +581,7 @@ def compare(base: Source | None, head: Source, recursive: bool, incremental: boo
         if on_valid:
             on_valid(new.digest)
         return Comparison(diff_sides(NOTHING, new, at), NOTHING, new, True)
-    sliced = _sliced_sides(base, head, recursive, on_valid, at, documents) if incremental else None
+    sliced = _sliced_sides(base, head, recursive, on_valid, at, documents, base_valid) if incremental else None
     if sliced is not None:
         return Comparison(diff_sides(*sliced, at), *sliced, False)
     jobs = [(base, recursive, at), (head, recursive, at)]
@@ -584,15 +606,17 @@ def _sliced_diff(base: Source, head: Source, recursive: bool,
 
 
 def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callable[[str], None] | None = None,
-                  at: datetime | None = None, documents: dict[str, Loaded] | None = None) -> tuple[Side, Side] | None:
+                  at: datetime | None = None, documents: dict[str, Loaded] | None = None,
+                  base_valid: bool = False) -> tuple[Side, Side] | None:
     """The two slices, or None where a slice would not surely give the whole diff: the base not known
-    valid, a change beyond workloads, a time window in either spec when `at` is given (one closing
-    between the two commits changes workloads outside the slice), a slice so large that slicing saves
-    nothing, or any error at all (the full read then reports every one, in its place). `documents`
-    keeps each folder's loaded document for the next call (a history's head is the next base)."""
+    valid (`base_valid`: the caller knows it is), a change beyond workloads, a time window in either
+    spec when `at` is given (one closing between the two commits changes workloads outside the slice),
+    a slice so large that slicing saves nothing, or any error at all (the full read then reports every
+    one, in its place). `documents` keeps each folder's loaded document for the next call (a history's
+    head is the next base)."""
     documents = {} if documents is None else documents
     known = documents.get(base.folder)
-    if not known_valid(known.document.digest if known else spec_digest(base.folder, recursive)):
+    if not base_valid and not known_valid(known.document.digest if known else spec_digest(base.folder, recursive)):
         return None  # before any parse: the full read needs them all anyway
     with gc_paused():
         docs = []

@@ -186,7 +186,7 @@ def _read_bundles(merged: MergedDocument) -> list[tuple[str, bytes]]:
 PARALLEL_BYTES = 1 << 20  # below this much text to parse, starting a worker costs more than it saves
 
 
-def _workers() -> int:
+def parallel_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -195,11 +195,11 @@ def _parse_in_parallel(texts: dict[str, tuple[str, bytes]]) -> dict[str, tuple[D
     than one core: (outline document, diagnostics, every position when the cache is off) by path,
     None for a file another process cached meanwhile. Parsing is most of a cold load, and each file's parse is independent of the others."""
     missing = [(path, text, digest) for path, (text, digest) in texts.items() if not cached(path, digest)]
-    if (_workers() < 2 or len(missing) < 2 or sum(len(text) for _, text, _ in missing) < PARALLEL_BYTES
+    if (parallel_workers() < 2 or len(missing) < 2 or sum(len(text) for _, text, _ in missing) < PARALLEL_BYTES
             or "fork" not in multiprocessing.get_all_start_methods()):  # Windows: no fork, one process
         return {}
     context = multiprocessing.get_context("fork")
-    with context.Pool(min(_workers(), len(missing))) as pool:
+    with context.Pool(min(parallel_workers(), len(missing))) as pool:
         return dict(zip((path for path, _, _ in missing), pool.map(_parse_one, missing, chunksize=1)))
 
 
@@ -274,6 +274,11 @@ def _merge_level(merged, doc, file, target: dict, key: str, value, path: tuple, 
         _own(merged.owners, file, path, value, depth)
         return
     if depth > 0 and isinstance(value, dict) and isinstance(target[key], dict):
+        if depth == 1 and not target[key].keys() & value.keys():  # blocks, none there yet: a spec's thousands
+            target[key].update(value)
+            for sub_key in value:
+                merged.owners.setdefault(path + (sub_key,), file)
+            return
         for sub_key, sub_value in value.items():
             _merge_level(merged, doc, file, target[key], sub_key, sub_value, path + (sub_key,), depth - 1, report)
         return

@@ -14,19 +14,24 @@ from __future__ import annotations
 
 import gc
 import json
+import multiprocessing
 import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass, field, replace
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Iterator
 
 from . import windows
 from .compile import gc_paused
-from .diagnostics import SpecError
-from .diff import Access, Comparison, Diff, Side, Source, _git, compare, copy_revision, read_objects, repository_of
-from .loader import UsageError
+from .diagnostics import Report, SpecError
+from . import cache
+from .diff import (Access, Comparison, Diff, Side, Source, _git, compare, copy_revision, read_objects, repository_of,
+                   spec_blobs)
+from .loader import UsageError, parallel_workers
+from .readers import read, reader_for
 from .review import RecordedReviews
 from .store import Store
 
@@ -50,6 +55,7 @@ class State:
     lineage: dict[str, int] = field(default_factory=dict)  # workload name -> lineage
     next_lineage: int = 1
     by_subject: dict[tuple[str, str], set[Held]] | None = None  # held by (issuer, subject); None: not grouped yet
+    moved: tuple[set[Held], set[Held]] | None = None  # (ended, began) by the commit, where advance knows them
 
 
 @dataclass
@@ -119,14 +125,16 @@ def _grouped(held: set[Held]) -> dict[tuple[str, str], set[Held]]:
 
 def advance(state: State, compared: Comparison) -> State:
     """The state after a commit: the head's tuples where the sides are whole; else the slice's tuples
-    for the subjects the slice holds, and the others' as they were (renamed)."""
+    for the subjects the slice holds, and the others' as they were (renamed). Where a slice renames
+    nothing, the new state takes over the old one's set of tuples (so the old state's is no longer its
+    own) and knows which tuples ended and began: a commit's slice is small, the state is not."""
     rename = compared.diff.renamed
-    held, by_subject = held_of(compared.new), None
+    held, by_subject, moved = held_of(compared.new), None, None
     if compared.whole:
         names = set(compared.new.signatures)
     elif rename:  # the others' tuples through a renamed workload's principal take its new name
         sliced = {(a.issuer, a.subject) for a in compared.old.tuples | compared.new.tuples}
-        held |= {(replace(a, workload=rename[a.workload]) if a.workload in rename else a, claims)
+        held |= {(a._replace(workload=rename[a.workload]) if a.workload in rename else a, claims)
                  for a, claims in state.held if (a.issuer, a.subject) not in sliced}
         gone = {rename.get(n, n) for n in compared.old.signatures}
         names = {rename.get(n, n) for n in state.lineage} - gone | set(compared.new.signatures)
@@ -135,13 +143,16 @@ def advance(state: State, compared: Comparison) -> State:
         sliced = {(a.issuer, a.subject) for a in compared.old.tuples | compared.new.tuples}
         left = set().union(*(by_subject.pop(subject, ()) for subject in sliced))
         by_subject.update(_grouped(held))
-        held = state.held - left | held
+        moved = left - held, held - left
+        held = state.held
+        held -= moved[0]
+        held |= moved[1]
         names = state.lineage.keys() - compared.old.signatures.keys() | compared.new.signatures.keys()
     lineage = {rename.get(n, n): i for n, i in state.lineage.items() if rename.get(n, n) in names}
     following = state.next_lineage
     for name in sorted(names - lineage.keys()):
         lineage[name], following = following, following + 1
-    return State(held, lineage, following, by_subject)
+    return State(held, lineage, following, by_subject, moved)
 
 
 # Writing the record.
@@ -156,6 +167,9 @@ def _moved(old: State, new: State) -> tuple[set[tuple], set[tuple]]:
     """The rows of the tuples held before and after a commit, but for those held alike on both sides
     (the same tuple, its workload under the same lineage): a commit changes few, and each state's
     lineages are distinct, so the differences of these sets are those of the whole states'."""
+    if new.moved is not None:  # no workload changed lineage: those held alike are those the slice kept
+        ended, began = new.moved
+        return {_key(h, old.lineage) for h in ended}, {_key(h, new.lineage) for h in began}
     relined = {n for n, _ in old.lineage.items() ^ new.lineage.items()}
     alike = old.held & new.held
     if relined:
@@ -163,16 +177,35 @@ def _moved(old: State, new: State) -> tuple[set[tuple], set[tuple]]:
     return {_key(h, old.lineage) for h in old.held - alike}, {_key(h, new.lineage) for h in new.held - alike}
 
 
+_TUPLE_COLUMNS = "issuer, subject, cloud, target, lineage, permission, resource, indirect"
+_TUPLE_ID = ("SELECT id FROM tuples WHERE spec = ? AND issuer = ? AND subject = ? AND cloud = ? AND target = ? "
+             "AND lineage = ? AND permission = ? AND resource = ? AND indirect = ?")  # the UNIQUE index's columns
+LOOKUPS_AT_MOST = 256  # tuples a commit ends or begins: beyond it, reading them all is quicker
+
+
 class Writer:
     """The rows of one spec's record, written commit by commit inside the run's transaction."""
 
     def __init__(self, store: Store, spec: int):
         self.store, self.spec = store, spec
-        rows = store.rows("SELECT id, issuer, subject, cloud, target, lineage, permission, resource, indirect "
-                          "FROM tuples WHERE spec = ?", (spec,))
-        self.tuples = {tuple(row[1:]): row[0] for row in rows}
+        self.tuples: dict[tuple, int] = {}  # the ids of the tuples looked up or added, by row
+        self.all_known = False  # whether self.tuples holds every tuple of the spec
         self.next = {table: 1 + store.rows(f"SELECT coalesce(max(id), 0) FROM {table} WHERE spec = ?", (spec,))[0][0]
                      for table in ("tuples", "intervals", "workloads")}
+
+    def _known(self, rows: list[tuple]) -> None:
+        """The ids of those of `rows` the record holds, into self.tuples: one indexed lookup each when
+        they are few (a commit changes few), else every tuple of the spec read at once."""
+        unknown = [] if self.all_known else [row for row in rows if row not in self.tuples]
+        if len(unknown) > LOOKUPS_AT_MOST:
+            found = self.store.rows(f"SELECT id, {_TUPLE_COLUMNS} FROM tuples WHERE spec = ?", (self.spec,))
+            self.tuples.update((tuple(row[1:]), row[0]) for row in found)
+            self.all_known = True
+            return
+        for row in unknown:
+            found = self.store.rows(_TUPLE_ID, (self.spec, *row))
+            if found:
+                self.tuples[row] = found[0][0]
 
     def _ids(self, table: str, count: int) -> range:
         first = self.next[table]
@@ -189,6 +222,7 @@ class Writer:
         """The intervals and workload names that ended and began at commit `seq`, and its findings."""
         spec, store = self.spec, self.store
         before, after = _moved(old, new)
+        self._known([t for t, _ in before ^ after])
         store.run_many("UPDATE intervals SET ended = ? WHERE spec = ? AND ended IS NULL AND conditions = ? AND "
                        "tuple = ?", [(seq, spec, claims, self.tuples[t]) for t, claims in sorted(before - after)])
         began = sorted(after - before)
@@ -252,11 +286,90 @@ def load_state(store: Store, spec: int) -> State:
 COLLECT_EVERY = 16  # commits: a pass over the young objects costs about the same after one or after many
 
 
-def _drop(copy: Source | None, documents: dict) -> None:
-    """A revision's copy is no longer needed: its files and its loaded document go."""
-    if copy is not None:
-        shutil.rmtree(copy.folder)
-        documents.pop(copy.folder, None)
+@dataclass
+class Step:
+    """One commit of the walk compared with the last valid one before it."""
+    commit: Commit
+    compared: Comparison | None = None  # None: the folder was removed, or the commit did not validate
+    errors: str | None = None  # why it did not validate
+
+
+class Walk:
+    """Compares commit after commit with the last valid one before it (first `base_sha`, None for none),
+    copying each out of git into `workdir` and keeping the last valid one's copy and loaded document."""
+
+    def __init__(self, top: str, prefix: str, recursive: bool, workdir: str, base_sha: str | None,
+                 on_valid: Callable[[str], None] | None, base_valid: bool = False):
+        self.top, self.prefix, self.recursive, self.workdir = top, prefix, recursive, workdir
+        self.base_sha, self.on_valid = base_sha, on_valid
+        self.base_valid = base_valid  # taken as valid without the cache's word (a head this walk compared)
+        self.base: Source | None = None
+        self.documents: dict = {}
+
+    def step(self, commit: Commit) -> Step:
+        if commit.tree is None:
+            self._drop(self.base)
+            self.base = self.base_sha = None
+            return Step(commit)
+        head = None
+        try:
+            if self.base is None and self.base_sha is not None:
+                self.base = copy_revision(self.base_sha, self.top, self.prefix, self.recursive, self.workdir)
+            head = copy_revision(commit.sha, self.top, self.prefix, self.recursive, self.workdir, self.base)
+            compared = compare(self.base, head, self.recursive, on_valid=self.on_valid, at=windows.parse(commit.date),
+                               documents=self.documents, base_valid=self.base_valid)
+        except (SpecError, UsageError) as error:
+            self._drop(head)
+            errors = "\n".join(d.render() for d in error.diagnostics) if isinstance(error, SpecError) else str(error)
+            return Step(commit, errors=errors)
+        self._drop(self.base)
+        self.base, self.base_sha, self.base_valid = head, commit.sha, True
+        return Step(commit, compared)
+
+    def _drop(self, copy: Source | None) -> None:
+        """A revision's copy is no longer needed: its files and its loaded document go."""
+        if copy is not None:
+            shutil.rmtree(copy.folder)
+            self.documents.pop(copy.folder, None)
+
+
+@contextmanager
+def parsing_ahead(shas: list[str], known: str | None, top: str, prefix: str, recursive: bool) -> Iterator[None]:
+    """While inside, a forked process parses into the cache the spec files these commits bring (those
+    not in the commit `known`), in their order: the walk then finds them parsed. Parsing is most of a
+    commit's cost and needs nothing of the walk. Only with the cache on, a second core and fork."""
+    if (len(shas) < 2 or not cache.enabled() or parallel_workers() < 2
+            or "fork" not in multiprocessing.get_all_start_methods()):
+        yield
+        return
+    context = multiprocessing.get_context("fork")
+    stop = context.Event()
+    worker = context.Process(target=_parse_into_cache, args=(shas, known, top, prefix, recursive, stop), daemon=True)
+    worker.start()
+    try:
+        yield
+    finally:
+        stop.set()  # it stops between two files, never inside a cache write
+        worker.join()
+
+
+def _parse_into_cache(shas: list[str], known: str | None, top: str, prefix: str, recursive: bool, stop) -> None:
+    seen = set(spec_blobs(known, top, prefix, recursive).values()) if known else set()
+    for sha in shas:
+        try:
+            blobs = spec_blobs(sha, top, prefix, recursive)
+        except UsageError:
+            continue  # the walk reports it
+        wanted = [(relative, obj) for relative, obj in blobs.items() if obj not in seen and reader_for(relative)]
+        seen.update(obj for _, obj in wanted)
+        for (relative, _), content in zip(wanted, read_objects([obj for _, obj in wanted], top)):
+            if stop.is_set():
+                return
+            try:
+                text = content.decode("utf-8-sig")  # as the loader reads it: the same text, the same entry
+            except UnicodeDecodeError:
+                continue
+            cache.read_cached(relative, text, Report(), read)
 
 
 def record(folder: str, store: Store, recursive: bool = False, head: str = "HEAD",
@@ -285,45 +398,36 @@ def record(folder: str, store: Store, recursive: bool = False, head: str = "HEAD
         tree = recorded[kept - 1][2] if kept else None
         valid = [row for row in recorded[:kept] if row[3]]
         base_sha = valid[-1][1] if valid and valid[-1][2] else None  # copied when a commit needs it
-        base = None
+        todo = []  # the commits that changed the spec folder
+        for commit in commits[start:]:
+            if commit.tree != tree and not (commit.tree is None and kept + len(todo) == 0):  # absent from the start
+                todo.append(commit)
+                tree = commit.tree
         state, seq = load_state(store, spec), kept
-        writer, documents, reviews = Writer(store, spec), {}, RecordedReviews(store, spec)
-        outcome = Outcome(name, [], [], rebuilt_from)
+        writer, reviews = Writer(store, spec), RecordedReviews(store, spec)
+        outcome = Outcome(name, [c.sha for c in todo], [], rebuilt_from)
+        walk = Walk(top, prefix, recursive, workdir, base_sha, on_valid)
         # The walk's objects are mostly long-lived (the state, the loaded documents), so the collector's
         # passes would go over them again and again; only the young ones are collected, now and then.
-        with gc_paused():
-            for commit in commits[start:]:
-                if commit.tree == tree or (commit.tree is None and seq == 0):
-                    continue  # the spec folder did not change, or does not exist yet
-                tree, seq = commit.tree, seq + 1
-                outcome.recorded.append(commit.sha)
+        with gc_paused(), parsing_ahead([c.sha for c in todo if c.tree], base_sha, top, prefix, recursive):
+            for step in map(walk.step, todo):
+                seq += 1
                 if seq % COLLECT_EVERY == 0:
                     gc.collect(0)
-                if commit.tree is None:  # the folder was removed: all its access ends
-                    writer.commit(seq, commit, None, "narrowing" if state.held else "neutral")
+                if step.commit.tree is None:  # the folder was removed: all its access ends
+                    writer.commit(seq, step.commit, None, "narrowing" if state.held else "neutral")
                     new = State(next_lineage=state.next_lineage)
                     writer.changes(seq, state, new, None)
-                    state, base, base_sha = new, _drop(base, documents), None
-                    continue
-                at = windows.parse(commit.date)
-                head_copy = None
-                try:
-                    if base is None and base_sha is not None:
-                        base = copy_revision(base_sha, top, prefix, recursive, workdir)
-                    head_copy = copy_revision(commit.sha, top, prefix, recursive, workdir)
-                    compared = compare(base, head_copy, recursive, on_valid=on_valid, at=at, documents=documents)
-                except (SpecError, UsageError) as error:
-                    errors = "\n".join(d.render() for d in error.diagnostics) if isinstance(error, SpecError) else str(error)
-                    writer.commit(seq, commit, errors, None)
-                    outcome.invalid.append(commit.sha)
-                    _drop(head_copy, documents)
-                    continue
-                new = advance(state, compared)
-                writer.commit(seq, commit, None, compared.diff.classification)
-                writer.changes(seq, state, new, compared.diff)
-                reviews.commit(seq, new.lineage, compared.new.reviews)
-                _drop(base, documents)
-                base, state = head_copy, new
+                    state = new
+                elif step.compared is None:
+                    writer.commit(seq, step.commit, step.errors, None)
+                    outcome.invalid.append(step.commit.sha)
+                else:
+                    new = advance(state, step.compared)
+                    writer.commit(seq, step.commit, None, step.compared.diff.classification)
+                    writer.changes(seq, state, new, step.compared.diff)
+                    reviews.commit(seq, new.lineage, step.compared.new.reviews)
+                    state = new
         if commits:
             store.run("UPDATE specs SET head = ? WHERE id = ?", (commits[-1].sha, spec))
     return outcome

@@ -50,6 +50,9 @@ MIGRATIONS: list[list[str]] = [[
         PRIMARY KEY (spec, lineage, reviewer, day))""",
     *(f"DELETE FROM {table}" for table in ("findings", "intervals", "tuples", "workloads", "commits")),
     "UPDATE specs SET head = NULL",
+], [
+    # a commit ends each tuple's open interval by the tuple: without it, each end scans every open interval
+    "CREATE INDEX intervals_tuple ON intervals (spec, tuple)",
 ]]
 VERSION = len(MIGRATIONS)
 _HAS_SCHEMA = {"sqlite": "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'wiam_schema'",

@@ -93,7 +93,7 @@ def test_parsing_in_workers_is_invisible(folder, cache_on, fresh_cache, monkeypa
     parse_in_parallel = loader._parse_in_parallel
     monkeypatch.setattr(loader, "_parse_in_parallel", lambda texts: in_workers.append(len(parsed := parse_in_parallel(texts)))
                         or parsed)
-    monkeypatch.setattr(loader, "_workers", lambda: 2)
+    monkeypatch.setattr(loader, "parallel_workers", lambda: 2)
 
     def loaded(threshold, cache_dir):
         monkeypatch.setattr(loader, "PARALLEL_BYTES", threshold)
@@ -134,7 +134,7 @@ def test_a_file_cached_while_the_workers_parse_is_read_from_the_cache(folder, fr
 
     warm = loader.load(str(folder), Report())  # every file is in the cache now
     monkeypatch.setattr(loader, "cached", lambda path, digest: False)  # but was not when looked at
-    monkeypatch.setattr(loader, "_workers", lambda: 2)
+    monkeypatch.setattr(loader, "parallel_workers", lambda: 2)
     monkeypatch.setattr(loader, "PARALLEL_BYTES", 0)
     report = Report()
     raced = loader.load(str(folder), report)

@@ -26,7 +26,7 @@ from wiam.cache import remember_valid
 from wiam.diff import Source, access_tuples, compare
 from wiam.graph import build_graph
 from wiam.record import record
-from wiam.store import open_store
+from wiam.store import VERSION, open_store
 from wiam.windows import text
 from support.cli import run_wiam
 from support.git import commit_all, git, init_repo
@@ -536,12 +536,30 @@ def test_a_record_of_schema_1_is_emptied_when_opened_and_rebuilt_whole_with_its_
     path = str(tmp_path / "old.sqlite")
     record(str(history.specs), open_store(path))
     with sqlite3.connect(path) as old:  # as wiam's schema 1 left it: no reviews table
-        old.executescript("DROP TABLE reviews; UPDATE wiam_schema SET version = 1;")
+        old.executescript("DROP TABLE reviews; DROP INDEX intervals_tuple; UPDATE wiam_schema SET version = 1;")
     upgraded = open_store(path)
-    assert upgraded.rows("SELECT version FROM wiam_schema") == [(2,)]
+    assert upgraded.rows("SELECT version FROM wiam_schema") == [(VERSION,)]
     assert upgraded.rows("SELECT count(*) FROM commits") == [(0,)] and upgraded.rows("SELECT head FROM specs") == [(None,)]
     record(str(history.specs), upgraded)
     fresh = open_store(str(tmp_path / "fresh.sqlite"))
     record(str(history.specs), fresh)
     assert every_row(upgraded) == every_row(fresh) and every_row(fresh)["reviews"]
     assert recorded_reviews(upgraded) == history.reviews
+
+
+def test_a_record_of_schema_2_keeps_every_row_and_gains_the_index_of_intervals_by_tuple(tmp_path, monkeypatch):
+    history = History(tmp_path / "repo", 15, monkeypatch)
+    _grow(history, 4)
+    path = str(tmp_path / "old.sqlite")
+    record(str(history.specs), open_store(path))
+    before = every_row(open_store(path))
+    with sqlite3.connect(path) as old:  # as wiam's schema 2 left it
+        old.executescript("DROP INDEX intervals_tuple; UPDATE wiam_schema SET version = 2;")
+    upgraded = open_store(path)
+    assert upgraded.rows("SELECT version FROM wiam_schema") == [(VERSION,)] and every_row(upgraded) == before
+    assert upgraded.rows("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'intervals_tuple'") == [(1,)]
+    _grow(history, 3)
+    record(str(history.specs), open_store(path))
+    fresh = open_store(str(tmp_path / "fresh.sqlite"))
+    record(str(history.specs), fresh)
+    assert every_row(open_store(path)) == every_row(fresh)
