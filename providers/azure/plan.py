@@ -237,14 +237,19 @@ def _identity(model: Model, result: AzurePlan, workload: Workload, grant: Grant,
                            access, tuple(assignments), tuple(pending))
 
 
+def _matchable(workload: Workload) -> list[Identity]:
+    """The identities an adopt_credentials subject can name: not those naming another workload, whose
+    principal is known only at apply."""
+    return [i for i in workload.identities if not isinstance(i.subject, OtherWorkload)]
+
+
 def adopted_subjects(workload: Workload, adopt_credentials: dict[str, str]) -> dict[str, str]:
     """Subject -> the name of the existing credential its identity's credential takes over: each entry of
     adopt_credentials whose subject exactly one of the workload's identities compiles to (Entra compares
-    subjects exactly), the first name where two give one subject. A subject naming another workload's
-    principal is known only at apply, so no entry matches it. _check_adoption reports the others."""
+    subjects exactly), the first name where two give one subject. _check_adoption reports the others."""
     if not adopt_credentials:
         return {}
-    held = Counter(i.subject for i in workload.identities if not isinstance(i.subject, OtherWorkload))
+    held = Counter(i.subject for i in _matchable(workload))
     found: dict[str, str] = {}
     for name, subject in adopt_credentials.items():
         if held[subject] == 1:
@@ -262,10 +267,11 @@ def _check_adoption(model: Model, workload: Workload, grant: Grant, access: Gran
             report.error(model.where(grant.path + (setting,), key=True), block,
                          f"{setting} names existing objects of an adopted managed identity, and the grant adopts none",
                          f'add adopt = "NAME" (the existing identity those objects belong to), or remove {setting}')
-    subjects = sorted({i.subject for i in workload.identities if not isinstance(i.subject, OtherWorkload)})
+    matchable = _matchable(workload)
+    subjects = sorted({i.subject for i in matchable})
     named: dict[str, str] = {}  # subject -> the first name given it
     for name, subject in access.adopt_credentials.items():
-        holders = [i for i in workload.identities if i.subject == subject and not isinstance(i.subject, OtherWorkload)]
+        holders = [i for i in matchable if i.subject == subject]
         where = model.where(grant.path + ("adopt_credentials", name))
         if not holders:
             shown = ", ".join(map(repr, subjects[:3])) + (", ..." if len(subjects) > 3 else "")
