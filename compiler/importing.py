@@ -21,7 +21,7 @@ from .compile import load_valid_model
 from .diagnostics import SpecError, bounded, printable
 from .drift import selected
 from .issuers import KINDS
-from .live import Adoptable, Trusted, Unreadable
+from .live import Adoptable, Trusted, Unreadable, sayable
 from .loader import UsageError
 from .model import Model, host_path, normalised_url
 from .spec_edit import EditError, add_entries, hcl_blocks, write_in_place
@@ -202,12 +202,6 @@ def _issuer_body(body: dict) -> dict:
     return {key: value for key, value in body.items() if not (key == "url" and same)}
 
 
-def _printable(value, breaks: str = "") -> bool:
-    """Whether a value read from a cloud is one a spec takes: strings of visible characters, and of
-    `breaks` (descriptions take line breaks and tabs)."""
-    return not isinstance(value, str) or all(c.isprintable() or c in breaks for c in value)
-
-
 def _comment(text: str) -> str:
     """One comment line of text read from a cloud: printable, so it cannot end the comment."""
     return f"# {bounded(text)}"
@@ -230,7 +224,7 @@ def propose(model: Model, adopted: list[Adopted]) -> Proposal:
                 continue
             identities, dropped = [], []
             for trusted in sorted(item.trusted, key=lambda t: json.dumps([t.url, t.audience, t.fields], sort_keys=True)):
-                if not all(_printable(value) for value in (trusted.audience, *trusted.fields.values())):
+                if not all(sayable(value) for value in (trusted.audience, *trusted.fields.values())):
                     dropped.append(f"subject {trusted.fields} (characters a spec refuses)")
                     continue
                 issuer, audience = _issuer_of(model, trusted, item.default_audience, new_issuers, issuer_names)
@@ -240,7 +234,7 @@ def propose(model: Model, adopted: list[Adopted]) -> Proposal:
                 continue
             name = _free(item.name, workload_names)
             workloads[name] = (target.cloud, target.target, item.name)
-            described = item.description and _printable(item.description, "\n\t")
+            described = item.description and sayable(item.description, "\n\t")
             if item.description and not described:
                 dropped.append(f"description {item.description!r} (characters a spec refuses)")
             body = {"description": item.description} if described else {}

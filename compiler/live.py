@@ -41,6 +41,12 @@ class Unreadable(Exception):
         self.reason = reason
 
 
+def sayable(value, breaks: str = "") -> bool:
+    """Whether a value read from a cloud is one a spec takes: strings of visible characters, and of
+    `breaks` (descriptions take line breaks and tabs)."""
+    return not isinstance(value, str) or all(c.isprintable() or c in breaks for c in value)
+
+
 @dataclass(frozen=True)
 class Trusted:
     """One subject an object trusts, in the spec's terms: what an identity block of it says."""

@@ -1,7 +1,9 @@
 """`wiam import` adopting what exists, against a moto server seeded with a hand-made GitHub role (inline
 and attached policies), a wiam-managed one, one away from path / and a service's: the proposed spec
 validates and compiles, its import blocks name exactly the hand-made roles by their documented import
-ID, and each adopted role's compiled trust admits exactly the tokens its old trust admitted."""
+ID, and each adopted role's compiled trust admits exactly the tokens its old trust admitted. Likewise
+against the GCP and Azure fakes, where an Azure identity's federated credentials and role assignments
+are imported too, so that nothing compiled duplicates one Azure would refuse."""
 
 import json
 import re
@@ -190,15 +192,26 @@ target "azure" "seed" {
     workload_hcl("managed", identities=['issuer = "gh"\n    repository = "o/m"\n    ref = "refs/heads/main"'],
                  grants=[("gcp", "seed", 'roles = ["roles/viewer"]'), ("azure", "seed", 'roles = ["Reader"]')])
 # google_service_account docs, "Import": projects/{{project}}/serviceAccounts/{{email}};
-# azurerm user_assigned_identity docs, "Import": the identity's resource ID.
+# azurerm user_assigned_identity docs, "Import": the identity's resource ID; federated_identity_credential's:
+# that ID and /federatedIdentityCredentials/NAME; role_assignment's: SCOPE/providers/Microsoft.Authorization/
+# roleAssignments/GUID, for a scope of any kind.
 GCP_IMPORT_ID = re.compile(r"projects/(?P<project>[a-z][a-z0-9-]{4,28}[a-z0-9])/serviceAccounts/"
                            r"(?P<id>[a-z][a-z0-9-]{4,28}[a-z0-9])@(?P=project)\.iam\.gserviceaccount\.com")
 AZURE_IMPORT_ID = re.compile(r"/subscriptions/(?P<subscription>[0-9a-f-]{36})/resourceGroups/(?P<group>[^/]+)/providers/"
                              r"Microsoft\.ManagedIdentity/userAssignedIdentities/(?P<name>[A-Za-z0-9][A-Za-z0-9_-]{2,127})")
+CREDENTIAL_IMPORT_ID = re.compile(AZURE_IMPORT_ID.pattern + r"/federatedIdentityCredentials/"
+                                                            r"(?P<credential>[A-Za-z0-9][A-Za-z0-9_-]{2,119})")
+ASSIGNMENT_IMPORT_ID = re.compile(r"(?P<scope>/subscriptions/[0-9a-f-]{36}(/[^/]+)*)/providers/Microsoft\.Authorization/"
+                                  r"roleAssignments/(?P<guid>[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12})")
+SUBSCRIPTION = "11111111-1111-1111-1111-111111111111"
+BLOB_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"  # Storage Blob Data Reader, assigned by hand elsewhere
+ELSEWHERE = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/data"
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory):
+def seed_states(tmp_path_factory):
+    """The seed's module, and the GCP and Azure fakes holding what applying it made; Azure's deployer-id
+    then made foreign (no managed-by tag) and given a hand-made assignment at another scope."""
     seed = load_model(str(write_spec(tmp_path_factory.mktemp("seed"), {"main.wiam.hcl": GCP_SEED})))
     old = json.loads(compile_model(seed)["main.tf.json"])
     gcp_state, azure_state = fake_gcp.State(), fake_azure.State()
@@ -208,9 +221,26 @@ def seeded(tmp_path_factory):
             fake_gcp.apply(gcp_state, module.resources, plan.settings.project_id, plan.settings.project_number)
         else:
             fake_azure.apply(azure_state, module.resources, plan.settings.subscription_id)
-    for (_, name), made in azure_state.subscription("11111111-1111-1111-1111-111111111111")["identities"].items():
-        if name == "deployer-id":
-            made["tags"] = {"team": "made by hand"}
+    account = azure_state.subscription(SUBSCRIPTION)
+    made = adopted_identity(azure_state)
+    made["tags"] = {"team": "made by hand"}
+    account["assignments"].append(fake_azure.assignment(SUBSCRIPTION, "5d2a8f61-0c1e-4b7a-9f3d-6e8b1a2c4d5f", ELSEWHERE,
+                                                        BLOB_READER, made["properties"]["principalId"]))
+    return old, gcp_state, azure_state
+
+
+def adopted_identity(state) -> dict:
+    return state.subscription(SUBSCRIPTION)["identities"][("workload-identities", "deployer-id")]
+
+
+def existing_assignments(state) -> list[dict]:
+    principal = adopted_identity(state)["properties"]["principalId"]
+    return [a for a in state.subscription(SUBSCRIPTION)["assignments"] if a["properties"]["principalId"] == principal]
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory, seed_states):
+    old, gcp_state, azure_state = seed_states
     with fake_gcp.fake_gcp(gcp_state) as rest, fake_gcp.fake_iam_grpc(gcp_state) as grpc, \
             fake_azure.fake_azure(azure_state) as azure:
         connections = {"gcp": registry.get("gcp").live.connect(rest=rest, grpc=grpc),
@@ -231,7 +261,8 @@ def test_gcp_and_azure_propose_the_foreign_objects_only(seeded):
     assert path.endswith("adopted.wiam.hcl") and model.workloads
     settings = {g.cloud: g.settings for w in model.workloads.values() for g in w.grants}
     assert settings["gcp"] == {"roles": ["roles/run.developer"], "adopt": "deployer"}
-    assert settings["azure"] == {"roles": ["acdd72a7-3385-48ef-bd42-f606fba81ae7"], "adopt": "deployer-id"}  # Reader
+    assert settings["azure"]["roles"] == ["acdd72a7-3385-48ef-bd42-f606fba81ae7"]  # Reader; Blob Reader is elsewhere
+    assert settings["azure"]["adopt"] == "deployer-id"
     (described,) = {w.description for w in model.workloads.values() if w.description}
     assert described == HOSTILE_DESCRIPTION  # the service account's description, landed literally
 
@@ -245,7 +276,59 @@ def test_gcp_and_azure_import_blocks_name_the_seeded_objects_by_their_documented
     assert (gcp["project"], gcp["id"]) == ("acme-prod", "deployer")
     assert (azure["subscription"], azure["group"], azure["name"]) == (
         "11111111-1111-1111-1111-111111111111", "workload-identities", "deployer-id")
-    assert len(main["import"]) == 2
+    assert sorted(block["to"].split(".")[0] for block in main["import"]) == [
+        "azurerm_federated_identity_credential"] * 2 + ["azurerm_role_assignment", "azurerm_user_assigned_identity",
+                                                         "google_service_account"]
+
+
+def test_the_azure_proposal_adopts_the_identity_s_credentials_and_assignments_by_the_names_azure_holds(
+        seeded, seed_states):
+    _, adopted, proposal, _, model, _ = seeded
+    state = seed_states[2]
+    (grant,) = [g.settings for w in model.workloads.values() for g in w.grants if g.cloud == "azure"]
+    credentials = adopted_identity(state)["credentials"].values()  # as the SDK lists them: `name` is the key
+    assert grant["adopt_credentials"] == {c["name"]: c["properties"]["subject"] for c in credentials}
+    here = [a for a in existing_assignments(state) if a["properties"]["scope"] != ELSEWHERE]
+    assert grant["adopt_assignments"] == {fake_azure.role_guid(a["properties"]["roleDefinitionId"]): a["name"]
+                                          for a in here} and len(here) == 1
+    (found,) = [f for a in adopted if a.cloud == "azure" for f in a.found]
+    assert found.left == (f"roles {[BLOB_READER]} at {ELSEWHERE}",)  # what is really not carried, and only that
+    assert "remove these first" not in proposal.text
+    assert f"# left, not carried: roles ['{BLOB_READER}'] at {ELSEWHERE}" in proposal.text
+
+
+def test_the_azure_import_blocks_take_over_every_existing_object_and_nothing_compiled_duplicates_one(
+        seeded, seed_states):
+    *_, model, _ = seeded
+    state = seed_states[2]
+    main = json.loads(compile_model(model)["main.tf.json"])
+    resources = main["resource"]
+    (key,) = [k for k, body in resources["azurerm_user_assigned_identity"].items() if body["name"] == "deployer-id"]
+    identity = adopted_identity(state)
+    imports = {block["to"]: block["id"] for block in main["import"] if block["to"].startswith("azurerm_")}
+    # ARM IDs compare without case (the fake, as ARM may, spells resourcegroups in lower case).
+    assert sorted(i.lower() for i in imports.values()) == sorted(o["id"].lower() for o in [
+        identity, *identity["credentials"].values(), *existing_assignments(state)] if ELSEWHERE not in o["id"])
+    credentials = {f"azurerm_federated_identity_credential.{k}": body for k, body
+                   in resources["azurerm_federated_identity_credential"].items()
+                   if body["parent_id"] == "${azurerm_user_assigned_identity." + key + ".id}"}
+    assignments = {f"azurerm_role_assignment.{k}": body for k, body in resources["azurerm_role_assignment"].items()
+                   if body["principal_id"] == "${azurerm_user_assigned_identity." + key + ".principal_id}"}
+    for address, body in credentials.items():
+        found = CREDENTIAL_IMPORT_ID.fullmatch(imports[address])
+        assert (found["name"], found["credential"]) == ("deployer-id", body["name"])
+        existing = identity["credentials"][body["name"]]["properties"]
+        assert (body["issuer"], body["subject"], body["audience"]) == (
+            existing["issuer"], existing["subject"], existing["audiences"])
+    for address, body in assignments.items():
+        found = ASSIGNMENT_IMPORT_ID.fullmatch(imports[address])
+        assert (found["scope"], found["guid"]) == (body["scope"], body["name"])
+        (existing,) = [a for a in existing_assignments(state) if a["name"] == body["name"]]
+        assert (existing["properties"]["scope"], fake_azure.role_guid(existing["properties"]["roleDefinitionId"])) == (
+            body["scope"], fake_azure.role_guid(body.get("role_definition_id") or body["role_definition_name"]))
+    # Every credential and assignment of the identity is imported: none is one Azure would refuse as a second.
+    assert set(credentials) | set(assignments) <= set(imports)
+    assert len(credentials) == len(identity["credentials"]) and len(assignments) == 1
 
 
 def test_the_command_adopts_in_gcp_and_azure_through_their_endpoint_options(seeded, tmp_path):

@@ -192,7 +192,9 @@ WINDOWS = BASE_HCL + "".join(workload_hcl(f"t{index}", grants=[(cloud, "prod", b
 ADOPTED = BASE_HCL + workload_hcl("adopted", grants=[
     ("aws", "prod", 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]\n    adopt = "GitHubDeploy"'),
     ("gcp", "prod", 'roles = ["roles/viewer"]\n    adopt = "deployer"'),
-    ("azure", "prod", 'roles = ["Reader"]\n    adopt = "deployer-id"')])
+    ("azure", "prod", 'roles = ["Reader"]\n    adopt = "deployer-id"\n'
+                      '    adopt_credentials = { main = "repo:acme/app:ref:refs/heads/main" }\n'
+                      '    adopt_assignments = { "Reader" = "0b8d9f1e-2c3a-4e5f-8a7b-1c2d3e4f5a6b" }')])
 # The Kubernetes-native kinds: Pod Identity associations (one disabled, one windowed), GKE principals
 # bound directly and through an account, namespace-wide too.
 PODS = {"kind": "eks_pod_identity"}, {"kind": "gke"}
@@ -227,7 +229,8 @@ FIXED = {"chains": ({"main.wiam.hcl": CHAINS}, {"google_iam_workload_identity_po
          "reach": ({"main.wiam.hcl": REACH}, {"github_actions_repository_oidc_subject_claim_customization_template",
                                                 "google_kms_crypto_key_iam_member"}),
          "flexible": ({"spec.wiam.json": FLEXIBLE}, {"azapi_resource"}),
-         "adopted": ({"main.wiam.hcl": ADOPTED}, {"aws_iam_role", "google_service_account", "azurerm_user_assigned_identity"}),
+         "adopted": ({"main.wiam.hcl": ADOPTED}, {"aws_iam_role", "google_service_account", "azurerm_user_assigned_identity",
+                                                  "azurerm_federated_identity_credential", "azurerm_role_assignment"}),
          "windows": ({"main.wiam.hcl": WINDOWS}, {"aws_iam_role_policy", "azurerm_role_assignment",
                                                   "google_storage_bucket_iam_member"})}
 

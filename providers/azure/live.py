@@ -15,7 +15,7 @@ from typing import Any
 from wiam import windows
 from wiam.issuers import identity_fields
 from wiam.live import (BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, UNREACHABLE, WRONG_ACCOUNT, Adoptable, LiveObject,
-                       Trusted, Unreadable)
+                       Trusted, Unreadable, sayable)
 from wiam.issuers import OtherWorkload
 from wiam.model import Model, Target
 from wiam.schema import grant_pattern
@@ -210,8 +210,10 @@ def _location(name: str) -> str:
 def adoptable(model: Model, target: Target, connection: Connection) -> list[Adoptable]:
     """The resource group's user-assigned identities that wiam did not create (no managed-by tag) and
     no grant of the target names: their federated credentials' exact subjects as identities, their
-    role assignments at one scope as the grant's roles. One in another location is not proposed
-    (azurerm_user_assigned_identity's location forces a new identity, with a new principal)."""
+    role assignments at one scope as the grant's roles, and both, by name, as what the grant adopts
+    (Azure refuses a second credential of one issuer and subject, and a second assignment of one role
+    at one scope). One in another location is not proposed (azurerm_user_assigned_identity's location
+    forces a new identity, with a new principal)."""
     settings = TargetSettings.of(target.settings)
     taken = {grant_identity_name(w.name, g.settings).lower() for w, g in model.grants_on(target)}  # ARM ignores case
     found, adopt = [], grant_pattern(__package__, "adopt")
@@ -225,33 +227,67 @@ def adoptable(model: Model, target: Target, connection: Connection) -> list[Adop
         assignments = list(connection.authorization(settings.subscription_id).role_assignments.list_for_subscription())
     for identity in sorted(identities, key=lambda i: i.name):
         trusted, left = [], []
+        exact = []
         for credential in credentials[identity.name]:
             if credential.subject is None:
                 left.append(f"federated credential {credential.name!r} (a claims expression)")
                 continue
+            exact.append(credential)
             kind, fields = identity_fields(credential.issuer, credential.subject)
             trusted += [Trusted(credential.issuer, kind, fields, audience) for audience in credential.audiences or []]
-        scopes: dict[str, list[str]] = {}
+        scopes: dict[str, list] = {}
         for assignment in assignments:
             if assignment.principal_id == identity.principal_id:
-                scopes.setdefault(assignment.scope, []).append(catalog.role_guid(assignment.role_definition_id))
+                scopes.setdefault(assignment.scope, []).append(assignment)
         grant = None
         if scopes:  # a grant holds roles at one scope: the one with most, the others left
             scope = max(sorted(scopes), key=lambda s: len(scopes[s]))
-            left += [f"roles {sorted(roles)} at {other}" for other, roles in sorted(scopes.items()) if other != scope]
-            grant = {"roles": sorted(set(scopes[scope]))}
+            left += [f"roles {sorted({catalog.role_guid(a.role_definition_id) for a in found})} at {other}"
+                     for other, found in sorted(scopes.items()) if other != scope]
+            held = _held_roles(scopes[scope], scope, left)
+            grant = {"roles": sorted(held)}
             if scope.lower() != settings.subscription_scope.lower():
                 grant["scope"] = scope
+            adopted = _adopted_credentials(exact, left)
+            if adopted:
+                grant["adopt_credentials"] = adopted
+            grant["adopt_assignments"] = dict(sorted(held.items()))
         refused = ("its location is not the target's: Terraform would replace it, and its principal with it"
                    if _location(identity.location) != _location(settings.location) else
                    "its name is no managed identity name wiam can keep" if not adopt.fullmatch(identity.name) else
                    "it trusts no exact subject" if not trusted else "it holds no role assignment" if grant is None
                    else None)
-        if not refused:  # Azure keeps credentials and assignments apart from the identity: wiam writes its own
-            left.append("its federated credentials and role assignments: wiam creates its own; remove these first")
         found.append(Adoptable(identity.name, tuple(trusted), None if refused else grant, DEFAULT_AUDIENCE, None,
                                tuple(([refused] if refused else []) + left)))
     return found
+
+
+def _held_roles(assignments: list, scope: str, left: list[str]) -> dict[str, str]:
+    """Role GUID -> the name (a GUID) of the identity's assignment of it at `scope`, the grant adopts; a
+    second of one role (another condition, say) is left, by name."""
+    held: dict[str, str] = {}
+    for assignment in sorted(assignments, key=lambda a: a.name):
+        role = catalog.role_guid(assignment.role_definition_id)
+        if held.setdefault(role, assignment.name) != assignment.name:
+            left.append(f"role assignment {assignment.name!r} (a second of role {role} at {scope})")
+    return held
+
+
+def _adopted_credentials(credentials: list, left: list[str]) -> dict[str, str]:
+    """Name -> subject of the exact credentials whose subject a proposed identity holds (the proposal
+    drops a subject or audience a spec refuses, and says so), sorted by name. Credentials sharing a
+    subject (under several issuers) are left: a grant adopts one credential per subject."""
+    by_subject: dict[str, list] = {}
+    for credential in credentials:
+        by_subject.setdefault(credential.subject, []).append(credential)
+    adopted = {}
+    for subject, found in by_subject.items():
+        if len(found) > 1:
+            left.append(f"federated credentials {sorted(c.name for c in found)} (one subject under several "
+                        f"issuers: a grant adopts one credential per subject; delete them before applying)")
+        elif found[0].audiences and all(sayable(value) for value in (subject, *found[0].audiences)):
+            adopted[found[0].name] = subject
+    return dict(sorted(adopted.items()))
 
 
 def _schedules(plan: AzurePlan, expected: list[LiveObject], connection: Connection,

@@ -5,6 +5,7 @@ assignments, named once, with Azure's documented limits checked."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
@@ -12,7 +13,7 @@ from operator import itemgetter
 from wiam import windows
 from wiam.diagnostics import Report
 from wiam.document import describe
-from wiam.issuers import GITHUB_DEFAULT_TEMPLATE, KINDS
+from wiam.issuers import GITHUB_DEFAULT_TEMPLATE, KINDS, OtherWorkload
 from wiam.model import Grant, Identity, Model, Target, Window, Workload
 from wiam.names import ObjectName, free_name, short_hash, slug, terraform_name
 from wiam.plan import Principal, TargetPlan
@@ -50,6 +51,7 @@ class Credential:
     audiences: tuple[str, ...]
     after: str | None  # the address of the credential written before it: Azure refuses concurrent writes
     claims: tuple[tuple[str, str], ...] = ()  # matched beyond sub, sorted: a flexible credential; () an exact one
+    adopted: bool = False  # it exists already (the grant's adopt_credentials): Terraform imports it by name
 
     @property
     def kind(self) -> str:
@@ -76,6 +78,7 @@ class Assignment:
     description: str
     # A PIM schedule, which Azure starts and ends itself; None: a plain, standing role assignment.
     schedule: Schedule | None = None
+    adopted: bool = False  # it exists already (the grant's adopt_assignments): Terraform imports it by its GUID
 
     @property
     def kind(self) -> str:
@@ -171,26 +174,45 @@ def _identity(model: Model, result: AzurePlan, workload: Workload, grant: Grant,
     credentials: list[Credential] = []
     pending: list[Pending] = []
     seen: dict[tuple[str, str], Identity] = {}  # Entra takes one per issuer and subject
+    access = GrantSettings.of(grant.settings, settings)
+    if access.adopt_credentials or access.adopt_assignments:
+        _check_adoption(model, workload, grant, access, report)
+    adopted = adopted_subjects(workload, access.adopt_credentials)
     for item in sorted(workload.identities, key=lambda i: (i.issuer.name, i.subject)):
         _check_identity(model, item, seen, report)
         claims = _check_conditions(model, result.target, settings.flexible_credentials, item, report)
-        if not item.active:
-            continue  # kill switch: the credential goes; the identity and its role assignments stay
+        name = adopted.get(item.subject)
+        if name is not None and claims:
+            report.error(model.where(grant.path + ("adopt_credentials", name)), describe(grant.path),
+                         f"credential {name!r} is adopted for identity #{item.index + 1}, whose claims make its "
+                         f"credential a flexible one (a claims expression, written through azapi): an exact "
+                         f"credential cannot be imported as it", "remove the entry, and delete the existing "
+                         "credential before applying (Azure takes one credential per issuer and subject)")
+        if not item.active:  # kill switch: the credential goes; the identity and its role assignments stay
+            if name is not None:
+                _not_imported(result, workload, f"federated credential {name!r}", "its identity is disabled", report)
+            continue
         audience = item.audience_for(DEFAULT_AUDIENCE)
         parts = (item.issuer.name, item.subject, audience)
         if windows.pending(item.window, model.at):  # Entra cannot hold a credential back: it is written once open
-            pending.append(Pending(Credential("", credential_name(*parts), item.issuer.url, item.subject, (audience,),
-                                              None, claims), item.window.not_before))
+            if name is not None:
+                _not_imported(result, workload, f"federated credential {name!r}",
+                              f"its identity's window has not opened (at {windows.text(item.window.not_before)})", report)
+            pending.append(Pending(Credential("", name or credential_name(*parts), item.issuer.url, item.subject,
+                                              (audience,), None, claims), item.window.not_before))
             continue
         resource = free_name(terraform_name(base, short_hash(*parts)), taken[CREDENTIAL], *parts)
         taken[CREDENTIAL].add(resource)
-        credentials.append(Credential(resource, credential_name(*parts), item.issuer.url, item.subject, (audience,),
-                                      credentials[-1].address if credentials else None, claims))
-    access = GrantSettings.of(grant.settings, settings)
+        credentials.append(Credential(resource, name or credential_name(*parts), item.issuer.url, item.subject,
+                                      (audience,), credentials[-1].address if credentials else None, claims,
+                                      name is not None))
     window = windows.narrowest(workload.window, grant.window)
     schedule = _schedule(workload, grant, window, report) if window and settings.pim else None
     # Without PIM nothing holds a plain assignment back: it is written once its window opens.
     roles = access.roles if schedule or not windows.pending(window, model.at) else ()
+    if not roles and access.adopt_assignments:
+        _not_imported(result, workload, f"role assignments {sorted(access.adopt_assignments.values())}",
+                      f"its grant's window has not opened (at {windows.text(window.not_before)})", report)
     assignments = []
     for index, role in enumerate(roles):
         resource = free_name(terraform_name(base, f"{slug(role)}_{short_hash(access.scope, role, length=6)}"),
@@ -199,11 +221,88 @@ def _identity(model: Model, result: AzurePlan, workload: Workload, grant: Grant,
         reference = role_reference(role, settings.subscription_id)
         if schedule:
             reference = _definition_id(model, grant, index, reference, settings.subscription_id, report)
-        assignments.append(Assignment(resource, assignment_name(settings.subscription_id, workload.name, access.scope, role),
-                                      access.scope, role, reference, f"wiam workload {workload.name}", schedule))
+        guid = access.adopt_assignments.get(role)
+        if guid is not None and schedule:
+            report.error(model.where(grant.path + ("adopt_assignments", role)), describe(grant.path),
+                         f"role {role!r} is assigned as a PIM schedule (pim = true on the target, and the grant has "
+                         f"a time window): Azure names a schedule itself, so role assignment {guid} cannot be "
+                         f"imported as it", "remove the entry, and delete the existing assignment before applying; "
+                         "or remove the time window, so that the role is a plain assignment")
+        assignments.append(Assignment(resource, guid or assignment_name(settings.subscription_id, workload.name,
+                                                                        access.scope, role),
+                                      access.scope, role, reference, f"wiam workload {workload.name}", schedule,
+                                      guid is not None))
     name = grant_identity_name(workload.name, grant.settings)
     return ManagedIdentity(workload, grant, base, name, settings.identity_id(name), workload.tags(), tuple(credentials),
                            access, tuple(assignments), tuple(pending))
+
+
+def _matchable(workload: Workload) -> list[Identity]:
+    """The identities an adopt_credentials subject can name: not those naming another workload, whose
+    principal is known only at apply."""
+    return [i for i in workload.identities if not isinstance(i.subject, OtherWorkload)]
+
+
+def adopted_subjects(workload: Workload, adopt_credentials: dict[str, str]) -> dict[str, str]:
+    """Subject -> the name of the existing credential its identity's credential takes over: each entry of
+    adopt_credentials whose subject exactly one of the workload's identities compiles to (Entra compares
+    subjects exactly), the first name where two give one subject. _check_adoption reports the others."""
+    if not adopt_credentials:
+        return {}
+    held = Counter(i.subject for i in _matchable(workload))
+    found: dict[str, str] = {}
+    for name, subject in adopt_credentials.items():
+        if held[subject] == 1:
+            found.setdefault(subject, name)
+    return found
+
+
+def _check_adoption(model: Model, workload: Workload, grant: Grant, access: GrantSettings, report: Report) -> None:
+    """adopt_credentials and adopt_assignments name objects of the adopted identity that the plan makes:
+    each subject one identity's credential, each name once, each role one of the grant's. Names and GUIDs
+    unique per identity and tenant are object_names'; flexible credentials and PIM schedules _identity's."""
+    block = describe(grant.path)
+    for setting in ("adopt_credentials", "adopt_assignments"):
+        if access.adopt is None and getattr(access, setting):
+            report.error(model.where(grant.path + (setting,), key=True), block,
+                         f"{setting} names existing objects of an adopted managed identity, and the grant adopts none",
+                         f'add adopt = "NAME" (the existing identity those objects belong to), or remove {setting}')
+    matchable = _matchable(workload)
+    subjects = sorted({i.subject for i in matchable})
+    named: dict[str, str] = {}  # subject -> the first name given it
+    for name, subject in access.adopt_credentials.items():
+        holders = [i for i in matchable if i.subject == subject]
+        where = model.where(grant.path + ("adopt_credentials", name))
+        if not holders:
+            shown = ", ".join(map(repr, subjects[:3])) + (", ..." if len(subjects) > 3 else "")
+            report.error(where, block, f"no identity of workload {workload.name!r} has the subject {subject!r} "
+                                       f"that adopt_credentials gives credential {name!r}",
+                         f"write the subject exactly as one of the workload's identities makes it ({shown}), "
+                         f"or remove the entry")
+        elif len(holders) > 1:
+            which = ", ".join(f"#{i.index + 1} (issuer {i.issuer.name!r})" for i in holders)
+            report.error(where, block, f"subject {subject!r} of credential {name!r} is held by identities {which}: "
+                                       f"each has a credential of its own, and an entry adopts one",
+                         "keep one of those identities on this workload (move the others to another workload), "
+                         "or remove the entry")
+        elif named.setdefault(subject, name) != name:
+            report.error(model.where(grant.path + ("adopt_credentials", name), key=True), block,
+                         f"credentials {named[subject]!r} and {name!r} both hold subject {subject!r}; the workload "
+                         f"has one credential for it", "keep one of the two entries, and delete the other "
+                         "credential before applying (Azure takes one credential per issuer and subject)")
+    for role in access.adopt_assignments:
+        if role not in access.roles:
+            report.error(model.where(grant.path + ("adopt_assignments", role), key=True), block,
+                         f"role {role!r} of adopt_assignments is not among the grant's roles",
+                         f"write the role as roles does: {', '.join(map(repr, access.roles))}")
+
+
+def _not_imported(result: AzurePlan, workload: Workload, what: str, why: str, report: Report) -> None:
+    """An adopted object the plan does not write now: an import block would name no resource. Unless an
+    earlier apply imported it (and this one deletes it), Azure keeps it, and it holds as it did."""
+    report.notes.append(f"workload {workload.name!r} on azure target {result.target!r}: {what} not imported while "
+                        f"{why}; unless an earlier apply imported it, Azure keeps it as it is: delete it by hand "
+                        f"if it must not hold until then")
 
 
 def _schedule(workload: Workload, grant: Grant, window: Window, report: Report) -> Schedule:
@@ -352,10 +451,17 @@ def object_names(model: Model, target: Target) -> list[ObjectName]:
     for workload, grant in model.grants_on(target):
         identity = grant_identity_name(workload.name, grant.settings)
         names.append(ObjectName.of_grant(grant, "managed identity name", scope, identity, True))
+        adopted = adopted_subjects(workload, grant.settings.get("adopt_credentials", {}))
         names += [ObjectName("federated credential name", ("managed identity", identity, "in", *scope),
-                             credential_name(i.issuer.name, i.subject, i.audience_for(DEFAULT_AUDIENCE)), True,
+                             adopted.get(i.subject) or credential_name(i.issuer.name, i.subject,
+                                                                        i.audience_for(DEFAULT_AUDIENCE)), True,
                              f"identity #{i.index + 1} of workload {workload.name!r}", i.pos, _block(i))
                   for i in workload.identities]
+        # Role assignment names are GUIDs unique in the tenant; wiam's own are uuid5s of distinct inputs.
+        names += [ObjectName("role assignment name", ("tenant", settings.tenant_id.lower()), guid, True,
+                             f"role {role!r} in workload {workload.name!r} on azure target {target.name!r}",
+                             model.where(grant.path + ("adopt_assignments", role)), describe(grant.path))
+                  for role, guid in grant.settings.get("adopt_assignments", {}).items()]
     return names
 
 

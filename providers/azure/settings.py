@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from wiam.names import fit_name, short_hash
 
@@ -66,12 +66,16 @@ class GrantSettings:
     scope: str  # the whole subscription unless the grant names a scope
     subscription_wide: bool  # the grant names no scope
     adopt: str | None = None  # the name of an existing managed identity the grant's takes over
+    # The adopted identity's existing federated credentials (name -> the subject it holds) and role
+    # assignments (role as written -> its GUID) that the plan's take over: Azure refuses a second of each.
+    adopt_credentials: dict[str, str] = field(default_factory=dict)
+    adopt_assignments: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, raw: dict, target: TargetSettings) -> GrantSettings:
         wide = "scope" not in raw
         return cls(tuple(dict.fromkeys(raw["roles"])), target.subscription_scope if wide else raw["scope"], wide,
-                   raw.get("adopt"))
+                   raw.get("adopt"), raw.get("adopt_credentials", {}), raw.get("adopt_assignments", {}))
 
 
 def identity_name(workload: str) -> str:
@@ -93,6 +97,16 @@ def assignment_name(subscription: str, workload: str, scope: str, role: str) -> 
     that the namespace's bytes are made once, not per assignment (a spec has thousands)."""
     name = "\x00".join((subscription, workload, scope, role)).encode()
     return str(uuid.UUID(bytes=hashlib.sha1(_ASSIGNMENT_NAMESPACE + name).digest()[:16], version=5))
+
+
+def credential_id(identity_id: str, name: str) -> str:
+    """A federated credential's resource ID: azurerm_federated_identity_credential's import ID (its docs)."""
+    return f"{identity_id}/federatedIdentityCredentials/{name}"
+
+
+def assignment_id(scope: str, name: str) -> str:
+    """A role assignment's resource ID: azurerm_role_assignment's import ID (its docs, for any scope)."""
+    return f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"
 
 
 def role_reference(role: str, subscription_id: str) -> tuple[str, str] | None:

@@ -9,7 +9,7 @@ from wiam.terraform import Expr, Module, provider_alias
 
 from . import flexible
 from .plan import IDENTITY, TICKET_SYSTEM, Assignment, AzurePlan, Credential
-from .settings import AZAPI_PROVIDER, TERRAFORM_PROVIDER
+from .settings import AZAPI_PROVIDER, TERRAFORM_PROVIDER, assignment_id, credential_id
 
 
 def configure(plan: AzurePlan, module: Module) -> None:
@@ -43,9 +43,13 @@ def emit(plan: AzurePlan, module: Module) -> None:
                         "issuer": credential.issuer, "subject": resolved(credential.subject, plan.references)}
             if credential.after:
                 body["depends_on"] = [credential.after]
-            module.resource(credential.kind, credential.resource, body)
+            address = module.resource(credential.kind, credential.resource, body)
+            if credential.adopted:  # never a flexible one: the plan refuses those
+                module.adopt(address, credential_id(identity.resource_id, credential.name), plan.alias)
         for assignment in identity.assignments:
-            module.resource(assignment.kind, assignment.resource, _assignment(plan.alias, assignment, principal))
+            address = module.resource(assignment.kind, assignment.resource, _assignment(plan.alias, assignment, principal))
+            if assignment.adopted:  # never a PIM schedule: the plan refuses those
+                module.adopt(address, assignment_id(assignment.scope, assignment.name), plan.alias)
 
 
 def _assignment(alias: str, assignment: Assignment, principal: Expr) -> dict:
