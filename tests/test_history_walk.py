@@ -1,0 +1,131 @@
+"""The history walk's shortcuts are invisible: copies that link the files their previous copy holds
+alike, the forked process that parses coming commits into the cache, tuple ids looked up one by
+one, and a walk that trusts the heads it compared (so it slices with the cache off)."""
+
+import json
+import os
+import time
+from pathlib import Path
+
+from wiam import cache, record as record_module
+from wiam.cache import text_digest
+from wiam.diagnostics import Report
+from wiam.readers import read
+from wiam.diff import copy_revision, repository_of
+from wiam.record import parsing_ahead, record
+from wiam.store import open_store
+from support.git import commit_all, git, init_repo
+from test_history import History, _grow, every_row, expected_intervals, recorded_intervals
+
+
+def _repository(tmp_path):
+    root = init_repo(tmp_path / "repo")
+    specs = root / "specs"
+    specs.mkdir()
+    for name, text in {"same.wiam.hcl": "# alike\n", "changed.wiam.hcl": "# before\n", "gone.wiam.hcl": "# x\n"}.items():
+        (specs / name).write_text(text)
+    first = commit_all(root, "first")
+    (specs / "changed.wiam.hcl").write_text("# after\n")
+    (specs / "gone.wiam.hcl").unlink()
+    (specs / "new.wiam.hcl").write_text("# new\n")
+    return root, specs, first, commit_all(root, "second")
+
+
+def _files(folder):
+    return {name: (folder / name).read_bytes() for name in sorted(os.listdir(folder))}
+
+
+def test_a_copy_links_what_its_previous_copy_holds_alike_and_holds_what_a_fresh_copy_holds(tmp_path):
+    root, specs, first, second = _repository(tmp_path)
+    top, prefix = repository_of(str(specs), str(specs))
+    work = tmp_path / "work"
+    work.mkdir()
+    before = copy_revision(first, top, prefix, False, str(work))
+    after = copy_revision(second, top, prefix, False, str(work), before)
+    fresh = copy_revision(second, top, prefix, False, str(work))
+    old, new, whole = Path(before.folder), Path(after.folder), Path(fresh.folder)
+    assert _files(new) == _files(whole) == {"changed.wiam.hcl": b"# after\n", "new.wiam.hcl": b"# new\n",
+                                             "same.wiam.hcl": b"# alike\n"}
+    assert after.blobs == fresh.blobs
+    assert os.stat(new / "same.wiam.hcl").st_ino == os.stat(old / "same.wiam.hcl").st_ino
+    assert os.stat(new / "changed.wiam.hcl").st_ino != os.stat(old / "changed.wiam.hcl").st_ino
+
+
+def test_parsing_ahead_puts_every_file_the_coming_commits_bring_in_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("WIAM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(record_module, "parallel_workers", lambda: 2)
+    history = History(tmp_path / "repo", 3, monkeypatch)
+    _grow(history, 4)
+    shas = git(history.root, "rev-list", "--first-parent", "--reverse", "HEAD").split()
+    top, prefix = repository_of(str(history.specs), str(history.specs))
+    texts = {(path.split("/", 1)[1], git(history.root, "show", f"{sha}:{path}"))
+             for sha in shas for path in git(history.root, "ls-tree", "-r", "--name-only", sha, "specs").split()}
+    wanted = {(name, text) for name, text in texts if not _fails(name, text)}  # a file with errors is not kept
+    assert len(wanted) > 4 and not any(cache.cached(name, text_digest(text)) for name, text in wanted)
+    with parsing_ahead(shas, None, top, prefix, False):
+        deadline = time.monotonic() + 60
+        while not all(cache.cached(name, text_digest(text)) for name, text in wanted):
+            assert time.monotonic() < deadline, "the files were not parsed ahead"
+            time.sleep(0.05)
+
+
+def _fails(name, text):
+    report = Report()
+    read(name, text, report)
+    return bool(report.diagnostics)
+
+
+def test_tuple_ids_looked_up_one_by_one_or_read_at_once_give_the_same_record(tmp_path, monkeypatch):
+    history = History(tmp_path / "repo", 8, monkeypatch)
+    records = {}
+    for at_most in (0, record_module.LOOKUPS_AT_MOST):
+        monkeypatch.setattr(record_module, "LOOKUPS_AT_MOST", at_most)
+        records[at_most] = open_store(str(tmp_path / f"{at_most}.sqlite"))
+    for _ in range(3):  # later runs look up the tuples earlier ones wrote
+        _grow(history, 4)
+        for at_most, store in records.items():
+            monkeypatch.setattr(record_module, "LOOKUPS_AT_MOST", at_most)
+            record(str(history.specs), store)
+    first, second = records.values()
+    assert every_row(first) == every_row(second)
+    assert recorded_intervals(first) == expected_intervals(history, tmp_path)
+
+
+def _spread_repository(tmp_path):
+    """Twelve workloads on six targets, then four commits that each change one's actions: each commit
+    can be sliced (its slice is a quarter of the workloads)."""
+    root = init_repo(tmp_path / "repo")
+    specs = root / "specs"
+    specs.mkdir()
+    head = 'issuer "github" {\n  kind = "github_actions"\n}\n' + "".join(
+        f'target "aws" "t{n}" {{\n  account_id = "{100000000000 + n}"\n}}\n' for n in range(6))
+    actions = {n: ["s3:GetObject"] for n in range(12)}
+
+    def write(message):
+        workloads = "".join(
+            f'workload "w{n}" {{\n  identity {{\n    issuer     = "github"\n    repository = "acme/w{n}"\n'
+            f'    ref        = "refs/heads/main"\n  }}\n  grant "aws" "t{n % 6}" {{\n'
+            f'    actions   = {json.dumps(actions[n])}\n    resources = ["arn:aws:s3:::w{n}/*"]\n  }}\n}}\n'
+            for n in range(12))
+        (specs / "spec.wiam.hcl").write_text(head + workloads)
+        commit_all(root, message)
+    write("first")
+    for n in range(4):
+        actions[n] = ["s3:GetObject", "s3:PutObject"]
+        write(f"widen w{n}")
+    return specs
+
+
+def test_with_the_cache_off_the_walk_slices_every_commit_after_the_first(tmp_path, monkeypatch):
+    specs = _spread_repository(tmp_path)
+    cached = open_store(str(tmp_path / "cached.sqlite"))
+    record(str(specs), cached)
+    monkeypatch.setenv("WIAM_CACHE", "0")
+    whole = []
+    advance = record_module.advance
+    monkeypatch.setattr(record_module, "advance", lambda state, compared: whole.append(compared.whole) or
+                        advance(state, compared))
+    uncached = open_store(str(tmp_path / "uncached.sqlite"))
+    outcome = record(str(specs), uncached)
+    assert len(outcome.recorded) == 5 and whole == [True, False, False, False, False]  # the first: against nothing
+    assert every_row(uncached) == every_row(cached)
