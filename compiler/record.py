@@ -18,16 +18,16 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Iterator
 
-from . import windows
+from . import cache, windows
 from .compile import gc_paused
 from .diagnostics import Report, SpecError
-from . import cache
 from .diff import (Access, Comparison, Diff, Side, Source, _git, compare, copy_revision, read_objects, repository_of,
                    spec_blobs)
 from .loader import UsageError, parallel_workers
@@ -354,22 +354,26 @@ def parsing_ahead(shas: list[str], known: str | None, top: str, prefix: str, rec
 
 
 def _parse_into_cache(shas: list[str], known: str | None, top: str, prefix: str, recursive: bool, stop) -> None:
-    seen = set(spec_blobs(known, top, prefix, recursive).values()) if known else set()
-    for sha in shas:
-        try:
-            blobs = spec_blobs(sha, top, prefix, recursive)
-        except UsageError:
-            continue  # the walk reports it
-        wanted = [(relative, obj) for relative, obj in blobs.items() if obj not in seen and reader_for(relative)]
-        seen.update(obj for _, obj in wanted)
-        for (relative, _), content in zip(wanted, read_objects([obj for _, obj in wanted], top)):
-            if stop.is_set():
-                return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupted run stops it through `stop`, quietly
+    try:
+        seen = set(spec_blobs(known, top, prefix, recursive).values()) if known else set()
+        for sha in shas:
             try:
-                text = content.decode("utf-8-sig")  # as the loader reads it: the same text, the same entry
-            except UnicodeDecodeError:
-                continue
-            cache.read_cached(relative, text, Report(), read)
+                blobs = spec_blobs(sha, top, prefix, recursive)
+            except UsageError:
+                continue  # the walk reports it
+            wanted = [(relative, obj) for relative, obj in blobs.items() if obj not in seen and reader_for(relative)]
+            seen.update(obj for _, obj in wanted)
+            for (relative, _), content in zip(wanted, read_objects([obj for _, obj in wanted], top)):
+                if stop.is_set():
+                    return
+                try:
+                    text = content.decode("utf-8-sig")  # as the loader reads it: the same text, the same entry
+                except UnicodeDecodeError:
+                    continue
+                cache.read_cached(relative, text, Report(), read)
+    except (UsageError, OSError):
+        return  # git cannot read what the walk asks for: the walk says so
 
 
 def record(folder: str, store: Store, recursive: bool = False, head: str = "HEAD",
