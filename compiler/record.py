@@ -51,11 +51,15 @@ class Commit:
 @dataclass
 class State:
     """What the record holds after a commit: the open intervals and the workloads by lineage."""
-    held: set[Held] = field(default_factory=set)
+    held: set[Held] | None = field(default_factory=set)  # None: as the record holds them (see OpenTuples)
     lineage: dict[str, int] = field(default_factory=dict)  # workload name -> lineage
     next_lineage: int = 1
-    by_subject: dict[tuple[str, str], set[Held]] | None = None  # held by (issuer, subject); None: not grouped yet
     moved: tuple[set[Held], set[Held]] | None = None  # (ended, began) by the commit, where advance knows them
+
+
+# The tuples the record holds open, under the workload names of the state it holds: all of them, or
+# those of these (issuer URL, subject) pairs.
+OpenTuples = Callable[[State, "set[tuple[str, str]] | None"], set[Held]]
 
 
 @dataclass
@@ -116,43 +120,31 @@ def held_of(side: Side) -> set[Held]:
     return {(a, claims(a)) for a in side.tuples}
 
 
-def _grouped(held: set[Held]) -> dict[tuple[str, str], set[Held]]:
-    found: dict[tuple[str, str], set[Held]] = {}
-    for h in held:
-        found.setdefault((h[0].issuer, h[0].subject), set()).add(h)
-    return found
-
-
-def advance(state: State, compared: Comparison) -> State:
-    """The state after a commit: the head's tuples where the sides are whole; else the slice's tuples
-    for the subjects the slice holds, and the others' as they were (renamed). Where a slice renames
-    nothing, the new state takes over the old one's set of tuples (so the old state's is no longer its
-    own) and knows which tuples ended and began: a commit's slice is small, the state is not."""
+def advance(state: State, compared: Comparison, recorded: OpenTuples) -> State:
+    """The state after a commit to the one the record holds (`recorded` reads it): the head's tuples
+    where the sides are whole; else the slice's tuples for the subjects the slice holds, and the
+    others' as they were (renamed). Where a slice renames nothing, only the slice's subjects' tuples
+    are read, and the new state is the record's but for the tuples that ended and began: a commit's
+    slice is small, the state is not."""
     rename = compared.diff.renamed
-    held, by_subject, moved = held_of(compared.new), None, None
+    held, moved = held_of(compared.new), None
     if compared.whole:
         names = set(compared.new.signatures)
     elif rename:  # the others' tuples through a renamed workload's principal take its new name
         sliced = {(a.issuer, a.subject) for a in compared.old.tuples | compared.new.tuples}
         held |= {(a._replace(workload=rename[a.workload]) if a.workload in rename else a, claims)
-                 for a, claims in state.held if (a.issuer, a.subject) not in sliced}
+                 for a, claims in recorded(state, None) if (a.issuer, a.subject) not in sliced}
         gone = {rename.get(n, n) for n in compared.old.signatures}
         names = {rename.get(n, n) for n in state.lineage} - gone | set(compared.new.signatures)
-    else:  # set operations on the subjects' groups: a commit's slice is small, the state is not
-        by_subject = dict(_grouped(state.held) if state.by_subject is None else state.by_subject)
-        sliced = {(a.issuer, a.subject) for a in compared.old.tuples | compared.new.tuples}
-        left = set().union(*(by_subject.pop(subject, ()) for subject in sliced))
-        by_subject.update(_grouped(held))
-        moved = left - held, held - left
-        held = state.held
-        held -= moved[0]
-        held |= moved[1]
+    else:
+        left = recorded(state, {(a.issuer, a.subject) for a in compared.old.tuples | compared.new.tuples})
+        held, moved = None, (left - held, held - left)
         names = state.lineage.keys() - compared.old.signatures.keys() | compared.new.signatures.keys()
     lineage = {rename.get(n, n): i for n, i in state.lineage.items() if rename.get(n, n) in names}
     following = state.next_lineage
     for name in sorted(names - lineage.keys()):
         lineage[name], following = following, following + 1
-    return State(held, lineage, following, by_subject, moved)
+    return State(held, lineage, following, moved)
 
 
 # Writing the record.
@@ -163,24 +155,27 @@ def _key(held: Held, lineage: dict[str, int]) -> tuple:
     return row, claims
 
 
-def _moved(old: State, new: State) -> tuple[set[tuple], set[tuple]]:
+def _moved(old: State, new: State, recorded: OpenTuples) -> tuple[set[tuple], set[tuple]]:
     """The rows of the tuples held before and after a commit, but for those held alike on both sides
     (the same tuple, its workload under the same lineage): a commit changes few, and each state's
-    lineages are distinct, so the differences of these sets are those of the whole states'."""
+    lineages are distinct, so the differences of these sets are those of the whole states'. The old
+    state's tuples are read from the record (which holds it) when it does not hold them."""
     if new.moved is not None:  # no workload changed lineage: those held alike are those the slice kept
         ended, began = new.moved
         return {_key(h, old.lineage) for h in ended}, {_key(h, new.lineage) for h in began}
+    before = recorded(old, None) if old.held is None else old.held
     relined = {n for n, _ in old.lineage.items() ^ new.lineage.items()}
-    alike = old.held & new.held
+    alike = before & new.held
     if relined:
         alike = {h for h in alike if h[0].workload not in relined}
-    return {_key(h, old.lineage) for h in old.held - alike}, {_key(h, new.lineage) for h in new.held - alike}
+    return {_key(h, old.lineage) for h in before - alike}, {_key(h, new.lineage) for h in new.held - alike}
 
 
 _TUPLE_COLUMNS = "issuer, subject, cloud, target, lineage, permission, resource, indirect"
 _TUPLE_ID = ("SELECT id FROM tuples WHERE spec = ? AND issuer = ? AND subject = ? AND cloud = ? AND target = ? "
              "AND lineage = ? AND permission = ? AND resource = ? AND indirect = ?")  # the UNIQUE index's columns
 LOOKUPS_AT_MOST = 256  # tuples a commit ends or begins: beyond it, reading them all is quicker
+SUBJECTS_A_QUERY = 400  # two parameters each, far below either database's limit
 
 
 class Writer:
@@ -207,6 +202,29 @@ class Writer:
             if found:
                 self.tuples[row] = found[0][0]
 
+    def open_tuples(self, state: State, subjects: set[tuple[str, str]] | None = None) -> set[Held]:
+        """OpenTuples of this spec's record (which holds `state`): all, or of a few subjects at a time."""
+        names = {number: name for name, number in state.lineage.items()}
+        columns = "t.issuer, t.subject, t.cloud, t.target, t.lineage, t.permission, t.resource, t.indirect, i.conditions"
+        if subjects is None:
+            rows = self.store.rows(f"SELECT {columns} FROM intervals i JOIN tuples t ON t.spec = i.spec AND "
+                                   "t.id = i.tuple WHERE i.spec = ? AND i.ended IS NULL", (self.spec,))
+        else:
+            pairs, rows = sorted(subjects), []
+            for at in range(0, len(pairs), SUBJECTS_A_QUERY):
+                part = pairs[at:at + SUBJECTS_A_QUERY]
+                listed = ", ".join(["(?, ?)"] * len(part))
+                # CROSS JOIN keeps SQLite's order: from the subjects, through the indexes, never every open interval
+                rows += self.store.rows(
+                    f"SELECT {columns} FROM (VALUES {listed}) AS s CROSS JOIN tuples t CROSS JOIN intervals i "
+                    "WHERE t.spec = ? AND t.issuer = s.column1 AND t.subject = s.column2 AND i.spec = t.spec "
+                    "AND i.tuple = t.id AND i.ended IS NULL", (*(value for pair in part for value in pair), self.spec))
+        return {(Access(issuer, subject, cloud, target, names[number], permission, resource, bool(indirect)), claims)
+                for issuer, subject, cloud, target, number, permission, resource, indirect, claims in rows}
+
+    def holds_any(self) -> bool:
+        return bool(self.store.rows("SELECT count(*) FROM intervals WHERE spec = ? AND ended IS NULL", (self.spec,))[0][0])
+
     def _ids(self, table: str, count: int) -> range:
         first = self.next[table]
         self.next[table] += count
@@ -221,7 +239,7 @@ class Writer:
     def changes(self, seq: int, old: State, new: State, diff: Diff | None) -> None:
         """The intervals and workload names that ended and began at commit `seq`, and its findings."""
         spec, store = self.spec, self.store
-        before, after = _moved(old, new)
+        before, after = _moved(old, new, self.open_tuples)
         self._known([t for t, _ in before ^ after])
         store.run_many("UPDATE intervals SET ended = ? WHERE spec = ? AND ended IS NULL AND conditions = ? AND "
                        "tuple = ?", [(seq, spec, claims, self.tuples[t]) for t, claims in sorted(before - after)])
@@ -271,16 +289,11 @@ def cut_back(store: Store, spec: int, keep: int) -> None:
 
 
 def load_state(store: Store, spec: int) -> State:
-    """The state the record holds now: its open intervals, under the workloads' current names."""
+    """The state the record holds now: the workloads' current names; their tuples stay in the record
+    (Writer.open_tuples reads them)."""
     lineage = dict(store.rows("SELECT name, lineage FROM workloads WHERE spec = ? AND ended IS NULL", (spec,)))
-    names = {number: name for name, number in lineage.items()}
-    rows = store.rows("SELECT t.issuer, t.subject, t.cloud, t.target, t.lineage, t.permission, t.resource, t.indirect, "
-                      "i.conditions FROM intervals i JOIN tuples t ON t.spec = i.spec AND t.id = i.tuple "
-                      "WHERE i.spec = ? AND i.ended IS NULL", (spec,))
-    held = {(Access(issuer, subject, cloud, target, names[number], permission, resource, bool(indirect)), claims)
-            for issuer, subject, cloud, target, number, permission, resource, indirect, claims in rows}
     following = store.rows("SELECT coalesce(max(lineage), 0) + 1 FROM workloads WHERE spec = ?", (spec,))[0][0]
-    return State(held, lineage, following)
+    return State(None, lineage, following)
 
 
 COLLECT_EVERY = 16  # commits: a pass over the young objects costs about the same after one or after many
@@ -338,7 +351,7 @@ def parsing_ahead(shas: list[str], known: str | None, top: str, prefix: str, rec
     """While inside, a forked process parses into the cache the spec files these commits bring (those
     not in the commit `known`), in their order: the walk then finds them parsed. Parsing is most of a
     commit's cost and needs nothing of the walk. Only with the cache on, a second core and fork."""
-    if (len(shas) < 2 or not cache.enabled() or parallel_workers() < 2
+    if (not shas or not cache.enabled() or parallel_workers() < 2
             or "fork" not in multiprocessing.get_all_start_methods()):
         yield
         return
@@ -413,25 +426,26 @@ def record(folder: str, store: Store, recursive: bool = False, head: str = "HEAD
         walk = Walk(top, prefix, recursive, workdir, base_sha, on_valid)
         # The walk's objects are mostly long-lived (the state, the loaded documents), so the collector's
         # passes would go over them again and again; only the young ones are collected, now and then.
-        with gc_paused(), parsing_ahead([c.sha for c in todo if c.tree], base_sha, top, prefix, recursive):
+        walked = [c.sha for c in todo if c.tree]  # the first one's files the walk parses at once, itself
+        with gc_paused(), parsing_ahead(walked[1:], walked[0] if walked else None, top, prefix, recursive):
             for step in map(walk.step, todo):
                 seq += 1
                 if seq % COLLECT_EVERY == 0:
                     gc.collect(0)
                 if step.commit.tree is None:  # the folder was removed: all its access ends
-                    writer.commit(seq, step.commit, None, "narrowing" if state.held else "neutral")
+                    writer.commit(seq, step.commit, None, "narrowing" if writer.holds_any() else "neutral")
                     new = State(next_lineage=state.next_lineage)
                     writer.changes(seq, state, new, None)
-                    state = new
+                    state = State(None, new.lineage, new.next_lineage)  # as the record now holds it
                 elif step.compared is None:
                     writer.commit(seq, step.commit, step.errors, None)
                     outcome.invalid.append(step.commit.sha)
                 else:
-                    new = advance(state, step.compared)
+                    new = advance(state, step.compared, writer.open_tuples)
                     writer.commit(seq, step.commit, None, step.compared.diff.classification)
                     writer.changes(seq, state, new, step.compared.diff)
                     reviews.commit(seq, new.lineage, step.compared.new.reviews)
-                    state = new
+                    state = State(None, new.lineage, new.next_lineage)
         if commits:
             store.run("UPDATE specs SET head = ? WHERE id = ?", (commits[-1].sha, spec))
     return outcome

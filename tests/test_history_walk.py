@@ -123,8 +123,8 @@ def test_with_the_cache_off_the_walk_slices_every_commit_after_the_first(tmp_pat
     monkeypatch.setenv("WIAM_CACHE", "0")
     whole = []
     advance = record_module.advance
-    monkeypatch.setattr(record_module, "advance", lambda state, compared: whole.append(compared.whole) or
-                        advance(state, compared))
+    monkeypatch.setattr(record_module, "advance", lambda state, compared, recorded: whole.append(compared.whole) or
+                        advance(state, compared, recorded))
     uncached = open_store(str(tmp_path / "uncached.sqlite"))
     outcome = record(str(specs), uncached)
     assert len(outcome.recorded) == 5 and whole == [True, False, False, False, False]  # the first: against nothing
