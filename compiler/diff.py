@@ -632,7 +632,7 @@ def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callabl
         if _beyond_workloads(old.data) != _beyond_workloads(new.data) or old.bundles != new.bundles:
             return None
         old_workloads, new_workloads = old.data.get("workload", {}), new.data.get("workload", {})
-        changed = {n for n in old_workloads.keys() | new_workloads.keys()  # an unchanged file's blocks are shared
+        changed = {n for n in _in_changed_files(old, new)
                    if old_workloads.get(n) is not new_workloads.get(n) and old_workloads.get(n) != new_workloads.get(n)}
         if at is not None and _windowed_either(documents[base.folder], documents[head.folder], changed):
             return None
@@ -692,6 +692,17 @@ def _windowed(data) -> bool:
     if isinstance(data, dict):
         return "not_before" in data or "expires" in data or any(_windowed(v) for v in data.values())
     return isinstance(data, list) and any(_windowed(v) for v in data)
+
+
+def _in_changed_files(old: Document, new: Document) -> set[str]:
+    """The workloads of the files read differently on the two sides: a file read alike is one parse
+    (the cache's), the same objects on both sides, and its blocks are the same."""
+    kept = {id(doc.data) for doc in old.outlines.values()} & {id(doc.data) for doc in new.outlines.values()}
+    names: set[str] = set()
+    for doc in (*old.outlines.values(), *new.outlines.values()):
+        if id(doc.data) not in kept and isinstance(doc.data.get("workload"), dict):
+            names.update(doc.data["workload"])
+    return names
 
 
 def _beyond_workloads(data: dict) -> dict:
