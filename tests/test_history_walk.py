@@ -15,7 +15,7 @@ from wiam.diff import copy_revision, repository_of
 from wiam.record import parsing_ahead, record
 from wiam.store import open_store
 from support.git import commit_all, git, init_repo
-from test_history import History, _grow, every_row, expected_intervals, recorded_intervals
+from test_history import History, _grow, every_row, expected_intervals, postgres_url, recorded_intervals  # noqa: F401
 
 
 def _repository(tmp_path):
@@ -129,3 +129,16 @@ def test_with_the_cache_off_the_walk_slices_every_commit_after_the_first(tmp_pat
     outcome = record(str(specs), uncached)
     assert len(outcome.recorded) == 5 and whole == [True, False, False, False, False]  # the first: against nothing
     assert every_row(uncached) == every_row(cached)
+
+
+def test_postgresql_reads_a_slice_s_subjects_from_the_record_as_sqlite_does(tmp_path, monkeypatch, postgres_url):
+    specs = _spread_repository(tmp_path)
+    whole = []
+    advance = record_module.advance
+    monkeypatch.setattr(record_module, "advance", lambda state, compared, recorded: whole.append(compared.whole) or
+                        advance(state, compared, recorded))
+    lite, pg = open_store(str(tmp_path / "record.sqlite")), open_store(postgres_url)
+    for store in (lite, pg):
+        record(str(specs), store)
+    assert whole == [True, False, False, False, False] * 2  # each slice's subjects read from the record
+    assert every_row(lite) == every_row(pg) and every_row(pg)["intervals"]
