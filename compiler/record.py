@@ -426,8 +426,7 @@ def record(folder: str, store: Store, recursive: bool = False, head: str = "HEAD
         walk = Walk(top, prefix, recursive, workdir, base_sha, on_valid)
         # The walk's objects are mostly long-lived (the state, the loaded documents), so the collector's
         # passes would go over them again and again; only the young ones are collected, now and then.
-        walked = [c.sha for c in todo if c.tree]  # the first one's files the walk parses at once, itself
-        with gc_paused(), parsing_ahead(walked[1:], walked[0] if walked else None, top, prefix, recursive):
+        with gc_paused(), parsing_ahead([c.sha for c in todo if c.tree], base_sha, top, prefix, recursive):
             for step in map(walk.step, todo):
                 seq += 1
                 if seq % COLLECT_EVERY == 0:
