@@ -99,7 +99,7 @@ def expected(plan: AWSPlan) -> list[LiveObject]:
     found = [LiveObject("oidc_provider", host_path(p.provider.url), {"client_ids": sorted(p.client_ids), "tags": p.tags})
              for p in plan.oidc_providers]
     for role in plan.roles:
-        inline = {} if role.inline_policy is None else {INLINE_POLICY_NAME: role.inline_policy}
+        inline = {} if role.inline_policy is None else {role.policy_name: role.inline_policy}
         found.append(LiveObject("role", role.name, _role_state(
             policy_json(role.trust), role.description, role.tags, role.max_session_duration,
             role.permissions_boundary, inline, [a.arn for a in role.attachments])))
