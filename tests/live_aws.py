@@ -57,9 +57,12 @@ def _tags(tags: dict) -> list[dict]:
     return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
 
 
-def apply(resources: dict, boto: boto3.Session) -> None:
-    """Create what `terraform apply` would: providers, roles, inline policies, attachments."""
+def apply(resources: dict, boto: boto3.Session, imports: list[dict] = ()) -> None:
+    """Create what `terraform apply` would: providers, roles, inline policies, attachments. A role an
+    import block names exists already: its trust, tags, description and session are updated instead;
+    its inline policies are put over any of their names, and attaching an attached policy changes nothing."""
     iam = boto.client("iam")
+    imported = {block["to"] for block in imports}
     for body in resources.get("aws_iam_openid_connect_provider", {}).values():
         iam.create_open_id_connect_provider(Url=body["url"], ClientIDList=body["client_id_list"],
                                             ThumbprintList=["0" * 40], Tags=_tags(body.get("tags", {})))
@@ -68,6 +71,12 @@ def apply(resources: dict, boto: boto3.Session) -> None:
         names[key] = body["name"]
         optional = {"Description": body.get("description"), "MaxSessionDuration": body.get("max_session_duration"),
                     "PermissionsBoundary": body.get("permissions_boundary")}
+        if f"aws_iam_role.{key}" in imported:
+            iam.update_assume_role_policy(RoleName=body["name"], PolicyDocument=body["assume_role_policy"])
+            iam.tag_role(RoleName=body["name"], Tags=_tags(body.get("tags", {})))
+            iam.update_role(RoleName=body["name"], Description=body.get("description", ""),
+                            MaxSessionDuration=body.get("max_session_duration", 3600))
+            continue
         iam.create_role(RoleName=body["name"], AssumeRolePolicyDocument=body["assume_role_policy"],
                         Tags=_tags(body.get("tags", {})), **{k: v for k, v in optional.items() if v is not None})
     role_of = lambda reference: names[referenced(reference, "aws_iam_role")]  # noqa: E731

@@ -106,6 +106,71 @@ def test_added_policy_and_deleted_role_and_extra_role(deployed):
     assert fields["managed_policies"]["added"] == ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
 
 
+READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+ADOPTING = f'''issuer "github" {{
+  kind = "github_actions"
+}}
+
+target "aws" "prod" {{
+  account_id = "{MOTO_ACCOUNT}"
+}}
+
+workload "deployer" {{
+  identity {{
+    issuer     = "github"
+    repository = "acme/app"
+    ref        = "refs/heads/main"
+  }}
+
+  grant "aws" "prod" {{
+    actions   = ["s3:GetObject"]
+    resources = ["arn:aws:s3:::b/*"]
+    adopt     = "GitHubDeploy"
+    ADOPT_POLICY
+  }}
+}}
+'''
+
+
+@pytest.mark.parametrize("adopt_policy", [True, False], ids=["adopt_policy", "no_adopt_policy"])
+def test_an_adopted_role_s_old_policies_are_drift_until_removed(endpoint, tmp_path, adopt_policy):
+    """A hand-made role with two inline policies and an attachment, adopted and applied: Terraform
+    manages only what it names, so what the plan does not hold stays, and drift reports each of it on
+    the role (the policy taken over by adopt_policy holds the grant's permissions, and is no drift)."""
+    reset(endpoint)
+    boto = session(endpoint)
+    iam = boto.client("iam")
+    wide = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+    iam.create_role(RoleName="GitHubDeploy", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17",
+                                                                                "Statement": []}))
+    for name in ("deploy", "legacy"):
+        iam.put_role_policy(RoleName="GitHubDeploy", PolicyName=name, PolicyDocument=wide)
+    iam.attach_role_policy(RoleName="GitHubDeploy", PolicyArn=READ_ONLY)
+    text = ADOPTING.replace("ADOPT_POLICY", 'adopt_policy = "deploy"' if adopt_policy else "")
+    model = load_model(str(write_spec(tmp_path, {"main.wiam.hcl": text})))
+    module = Module()
+    registry.get("aws").emit(plan_model(model)[("aws", "prod")], module)
+    apply(module.resources, boto, module.imports)
+    (result,) = drift(model, {"aws": live.Connection(boto)}, selected(model, {"aws"}))
+    assert not result.missing and not result.extra and result.unreadable is None
+    (changed, _, found), = result.changed
+    assert changed.name == "GitHubDeploy"
+    fields = {d["field"]: d for d in found}
+    kept = ["legacy"] if adopt_policy else ["deploy", "legacy"]  # the old permissions the role still holds
+    assert set(fields) == {f"inline_policies.{name}" for name in kept} | {"managed_policies"}
+    for name in kept:
+        assert fields[f"inline_policies.{name}"]["expected"] is None
+        assert fields[f"inline_policies.{name}"]["actual"]["Statement"][0]["Action"] == ["s3:*"]
+    assert fields["managed_policies"] == {"field": "managed_policies", "added": [READ_ONLY], "removed": []}
+    for name in kept:
+        iam.delete_role_policy(RoleName="GitHubDeploy", PolicyName=name)
+    iam.detach_role_policy(RoleName="GitHubDeploy", PolicyArn=READ_ONLY)
+    (result,) = drift(model, {"aws": live.Connection(boto)}, selected(model, {"aws"}))
+    assert not result.drifted
+    expected = {"deploy" if adopt_policy else "wiam-grant"}
+    assert set(iam.list_role_policies(RoleName="GitHubDeploy")["PolicyNames"]) == expected
+
+
 def test_rewritten_but_equal_policies_are_not_drift(deployed):
     model, boto, target = deployed
     iam = boto.client("iam")

@@ -36,8 +36,12 @@ GITHUB = "token.actions.githubusercontent.com"
 PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{GITHUB}"
 READER = f"arn:aws:iam::{ACCOUNT}:policy/reader"  # a customer managed policy: moto's server holds no AWS ones
 SPEC = f'issuer "github" {{\n  kind = "github_actions"\n}}\n\ntarget "aws" "prod" {{\n  account_id = "{ACCOUNT}"\n}}\n'
-# terraform-provider-aws website/docs/r/iam_role.html.markdown, "Import": the role name.
+# terraform-provider-aws website/docs/r/iam_role.html.markdown, "Import": the role name;
+# iam_role_policy.html.markdown's: role_name:role_policy_name (IAM's names hold no ':').
 ROLE_IMPORT_ID = re.compile(r"[A-Za-z0-9_+=,.@-]{1,64}")
+POLICY_IMPORT_ID = re.compile(r"(?P<role>[A-Za-z0-9_+=,.@-]{1,64}):(?P<policy>[A-Za-z0-9_+=,.@-]{1,128})")
+# GitHubDeploy's second inline policy, sorted after "deploy": the grant takes "deploy" over, and this stays.
+LEGACY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}]}
 HOSTILE_DESCRIPTION = 'pwn" }\n}\nworkload "evil" {\t${file("/etc/passwd")} %{ if true } # x'
 HOSTILE_SUBJECT = 'repo:o/r:ref:refs/heads/"} %{y} $x # x'  # ${ would be an IAM policy variable: not exact
 UNSAYABLE_SUBJECT = "repo:o/r:ref:refs/heads/a\n}"  # a line break: no spec holds it, so it is left out
@@ -72,6 +76,7 @@ def endpoint():
             "Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject"], "Resource": "arn:aws:s3:::b/*"},
                 {"Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"}]}))
+        iam.put_role_policy(RoleName="GitHubDeploy", PolicyName="legacy", PolicyDocument=json.dumps(LEGACY))
         iam.attach_role_policy(RoleName="GitHubDeploy", PolicyArn=READER)
         iam.create_role(RoleName="hostile", AssumeRolePolicyDocument=json.dumps(OLD_TRUST["hostile"]),
                         Description=HOSTILE_DESCRIPTION)
@@ -133,18 +138,69 @@ def test_the_proposal_is_written_as_its_own_file_and_compiles_with_import_blocks
     assert grants["GitHubDeploy"] == {
         "actions": ["s3:PutObject", "s3:DeleteObject"], "resources": ["arn:aws:s3:::b/*"],
         "managed_policies": [READER], "max_session_duration": 7200,
-        "adopt": "GitHubDeploy"}
+        "adopt_policy": "deploy", "adopt": "GitHubDeploy"}
     assert model.workloads["hostile"].description == HOSTILE_DESCRIPTION  # landed literally, not as HCL
     text = (spec / "adopted.wiam.hcl").read_text()
     assert "# left, not carried: inline policy 'deploy' statement" in text and "StringLike" in text
     assert "# left, not carried: subject {'subject': 'repo:o/r:ref:refs/heads/a\\n}'} (characters a spec refuses)" in text
     main = json.loads(compile_model(model)["main.tf.json"])
     assert "aws_iam_openid_connect_provider" not in main["resource"]
-    imports = main["import"]
+    imports = [block for block in main["import"] if block["to"].startswith("aws_iam_role.")]
     assert all(ROLE_IMPORT_ID.fullmatch(block["id"]) for block in imports)
     assert sorted(block["id"] for block in imports) == ["GitHubDeploy", "hostile"]
     roles = main["resource"]["aws_iam_role"]
     assert {roles[block["to"].split(".")[1]]["name"] for block in imports} == {"GitHubDeploy", "hostile"}
+
+
+def test_the_adopted_role_s_first_inline_policy_is_taken_over_and_every_other_one_is_named(adopted, endpoint):
+    spec, _, _ = adopted
+    model = load_model(str(spec))
+    grants = {w.name: g.settings for w in model.workloads.values() for g in w.grants}
+    assert "adopt_policy" not in grants["hostile"]  # no inline policy: nothing to take over
+    main = json.loads(compile_model(model)["main.tf.json"])
+    roles, resources = main["resource"]["aws_iam_role"], main["resource"]
+    (key,) = [k for k, body in roles.items() if body["name"] == "GitHubDeploy"]
+    policies = [block for block in main["import"] if block["to"].startswith("aws_iam_role_policy.")]
+    assert [block["to"] for block in policies] == [f"aws_iam_role_policy.{key}"]
+    found = POLICY_IMPORT_ID.fullmatch(policies[0]["id"])
+    assert (found["role"], found["policy"]) == ("GitHubDeploy", "deploy")
+    assert resources["aws_iam_role_policy"][key]["name"] == "deploy"
+    iam = session(endpoint).client("iam")
+    assert sorted(iam.list_role_policies(RoleName=found["role"])["PolicyNames"]) == ["deploy", "legacy"]
+    # The attachment the grant carries is created over the existing one (AttachRolePolicy is idempotent).
+    attached = [b["policy_arn"] for b in resources["aws_iam_role_policy_attachment"].values()
+                if b["role"] == "${aws_iam_role." + key + ".name}"]
+    assert attached == [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName="GitHubDeploy")[
+        "AttachedPolicies"]] == [READER]
+    text = (spec / "adopted.wiam.hcl").read_text()
+    assert ("# left, not carried: inline policy 'legacy' stays on the role after apply: delete it (aws iam "
+            "delete-role-policy --role-name GitHubDeploy --policy-name legacy) once the workload runs on wiam's") in text
+    assert "inline policy 'deploy' stays" not in text and "detach-role-policy" not in text
+    assert "# left, not carried: inline policy 'legacy' statement" in text  # what _grant notes, kept
+
+
+POLICY_NAMES = st.one_of(st.from_regex(r"[A-Za-z0-9_+=,.@-]{1,12}", fullmatch=True), st.text(min_size=1, max_size=12))
+
+
+@settings(max_examples=100, deadline=None)
+@given(policies=st.lists(POLICY_NAMES, max_size=6, unique=True), actions=st.booleans(),
+       attached=st.lists(st.integers(0, 99), max_size=25, unique=True), quota=st.integers(10, 20))
+def test_every_inline_policy_and_attachment_is_taken_over_or_named_once(policies, actions, attached, quota):
+    from wiam.providers.aws import live
+    from wiam.schema import grant_pattern
+
+    arns = sorted(f"arn:aws:iam::aws:policy/P{n}" for n in attached)
+    grant = {"actions": ["s3:GetObject"]} if actions else {}
+    grant |= {"managed_policies": arns} if arns else {}
+    name = grant_pattern("wiam.providers.aws", "adopt_policy")
+    notes = live._take_over("R", sorted(policies), name, grant, quota)
+    sayable = sorted(p for p in policies if name.fullmatch(p))
+    assert grant.get("adopt_policy") == (sayable[0] if actions and sayable else None)
+    for policy in policies:  # each exactly once: taken over, or named with the command that deletes it
+        named = [n for n in notes if n.startswith(f"inline policy {policy!r} stays on the role")]
+        assert len(named) == (policy != grant.get("adopt_policy"))
+    assert grant.get("managed_policies", []) == arns[:quota]
+    assert [n.split()[2] for n in notes if n.startswith("managed policy")] == arns[quota:]
 
 
 @pytest.mark.parametrize("role", sorted(OLD_TRUST))

@@ -188,9 +188,10 @@ WINDOWED = [("gcp", f'roles = ["{role}"]\n    resource = "{name}"\n    mode = "{
     ("aws", 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]'), ("azure", 'roles = ["Reader"]')]
 WINDOWS = BASE_HCL + "".join(workload_hcl(f"t{index}", grants=[(cloud, "prod", body + WINDOW)])
                              for index, (cloud, body) in enumerate(WINDOWED))
-# Adopted principals of every cloud: their import blocks are checked too.
+# Adopted principals of every cloud (and an AWS role's inline policy): their import blocks are checked too.
 ADOPTED = BASE_HCL + workload_hcl("adopted", grants=[
-    ("aws", "prod", 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]\n    adopt = "GitHubDeploy"'),
+    ("aws", "prod", 'actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]\n    adopt = "GitHubDeploy"\n'
+                    '    adopt_policy = "deploy"'),
     ("gcp", "prod", 'roles = ["roles/viewer"]\n    adopt = "deployer"'),
     ("azure", "prod", 'roles = ["Reader"]\n    adopt = "deployer-id"\n'
                       '    adopt_credentials = { main = "repo:acme/app:ref:refs/heads/main" }\n'
@@ -229,7 +230,8 @@ FIXED = {"chains": ({"main.wiam.hcl": CHAINS}, {"google_iam_workload_identity_po
          "reach": ({"main.wiam.hcl": REACH}, {"github_actions_repository_oidc_subject_claim_customization_template",
                                                 "google_kms_crypto_key_iam_member"}),
          "flexible": ({"spec.wiam.json": FLEXIBLE}, {"azapi_resource"}),
-         "adopted": ({"main.wiam.hcl": ADOPTED}, {"aws_iam_role", "google_service_account", "azurerm_user_assigned_identity",
+         "adopted": ({"main.wiam.hcl": ADOPTED}, {"aws_iam_role", "aws_iam_role_policy", "google_service_account",
+                                                  "azurerm_user_assigned_identity",
                                                   "azurerm_federated_identity_credential", "azurerm_role_assignment"}),
          "windows": ({"main.wiam.hcl": WINDOWS}, {"aws_iam_role_policy", "azurerm_role_assignment",
                                                   "google_storage_bucket_iam_member"})}

@@ -9,6 +9,7 @@ import json
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
+from shlex import quote
 from typing import Any
 
 from wiam.bundles import fingerprint
@@ -99,7 +100,7 @@ def expected(plan: AWSPlan) -> list[LiveObject]:
     found = [LiveObject("oidc_provider", host_path(p.provider.url), {"client_ids": sorted(p.client_ids), "tags": p.tags})
              for p in plan.oidc_providers]
     for role in plan.roles:
-        inline = {} if role.inline_policy is None else {INLINE_POLICY_NAME: role.inline_policy}
+        inline = {} if role.inline_policy is None else {role.policy_name: role.inline_policy}
         found.append(LiveObject("role", role.name, _role_state(
             policy_json(role.trust), role.description, role.tags, role.max_session_duration,
             role.permissions_boundary, inline, [a.arn for a in role.attachments])))
@@ -307,16 +308,39 @@ def _grant(inline: dict[str, dict], attached: list[str], patterns) -> tuple[dict
     return grant, left
 
 
+def _take_over(role: str, policies: list[str], name_pattern: re.Pattern, grant: dict, quota: int) -> list[str]:
+    """Set in `grant` what it takes over of the role's inline policies (sorted) and attachments: the
+    first policy of a name a spec takes (adopt_policy), where the grant has an inline policy for it, and
+    the attachments up to the target's quota. The others IAM keeps on the role after apply, beside the
+    grant's permissions (Terraform manages only what it names): a note for each, with the command that
+    removes it."""
+    taken = next((p for p in policies if name_pattern.fullmatch(p)), None) if grant.get("actions") else None
+    if taken is not None:
+        grant["adopt_policy"] = taken
+    others = [policy for policy in policies if policy != taken]
+    left = [f"inline policy {policy!r} stays on the role after apply: delete it (aws iam delete-role-policy "
+            f"--role-name {quote(role)} --policy-name {quote(policy)}) once the workload runs on wiam's" for policy in others]
+    attached = grant.get("managed_policies", [])
+    if len(attached) > quota:
+        grant["managed_policies"] = attached[:quota]
+        left += [f"managed policy {arn} (beyond the target's managed_policies_quota, {quota}) stays attached after "
+                 f"apply: detach it (aws iam detach-role-policy --role-name {quote(role)} --policy-arn {quote(arn)}) once the "
+                 f"workload runs on wiam's" for arn in attached[quota:]]
+    return left
+
+
 def adoptable(model: Model, target: Target, connection: Connection) -> list[Adoptable]:
     """The account's roles that trust its OIDC providers, that wiam did not create (no managed-by tag)
-    and that no grant of the target adopts or names already. A role away from path / is not proposed:
+    and that no grant of the target adopts or names already, its grant taking over one inline policy by
+    name (adopt_policy) and naming what stays on the role. A role away from path / is not proposed:
     Terraform would replace it (aws_iam_role's path forces a new role), and so change its ARN."""
     settings = TargetSettings.of(target.settings)
     _require_account(connection, settings.account_id)
     iam = connection.client("iam")
     taken = {grant_role_name(w.name, g.settings).lower() for w, g in model.grants_on(target)}  # IAM ignores case
     prefix = f"arn:{settings.partition}:iam::{settings.account_id}:oidc-provider/"
-    patterns, adopt = _schema_patterns(), grant_pattern(__package__, "adopt")
+    patterns, adopt, policy_name = (_schema_patterns(), grant_pattern(__package__, "adopt"),
+                                    grant_pattern(__package__, "adopt_policy"))
     found = []
     for role in _paged(iam, "list_roles", "Roles"):
         name = role["RoleName"]
@@ -348,6 +372,7 @@ def adoptable(model: Model, target: Target, connection: Connection) -> list[Adop
         session = detail.get("MaxSessionDuration") or DEFAULT_SESSION
         if session != DEFAULT_SESSION:
             grant["max_session_duration"] = session
+        unsaid += _take_over(name, sorted(inline), policy_name, grant, settings.managed_policies_quota)
         found.append(Adoptable(name, tuple(trusted), None if refused else grant, DEFAULT_AUDIENCE,
                                detail.get("Description") or None, tuple(([refused] if refused else []) + left + unsaid)))
     return found

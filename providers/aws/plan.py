@@ -144,7 +144,7 @@ class Role:
     description: str | None
     max_session_duration: int | None
     permissions_boundary: str | None
-    inline_policy: str | None  # the policy JSON of INLINE_POLICY_NAME
+    inline_policy: str | None  # the policy JSON of its inline policy, named policy_name
     attachments: list[Attachment]
     # When its permissions hold (permission_window): the trust policy's windows bound only when a
     # session begins, this every request of it.
@@ -156,6 +156,12 @@ class Role:
     def adopted(self) -> bool:
         """The role exists already (the grant's adopt): Terraform imports it by its name."""
         return self.settings.adopt is not None
+
+    @property
+    def policy_name(self) -> str:
+        """Its inline policy's name: the adopted role's existing policy it takes over (adopt_policy), whose
+        permissions it replaces, else wiam's own."""
+        return self.settings.adopt_policy or INLINE_POLICY_NAME
 
     @property
     def address(self) -> str:
@@ -423,6 +429,25 @@ def _check_grant(model: Model, target: TargetSettings, workload: Workload, setti
                      "remove characters outside Latin-1 from the description")
 
 
+def _check_adoption(model: Model, grant: Grant, settings: GrantSettings, window: Window, report: Report) -> None:
+    """adopt_policy names an inline policy of the adopted role for the grant's to take over: only with
+    adopt, and only where the grant compiles to an inline policy (actions, or a window's Denies)."""
+    name = settings.adopt_policy
+    if name is None:
+        return
+    where, block = model.where(grant.path + ("adopt_policy",), key=True), describe(grant.path)
+    if settings.adopt is None:
+        report.error(where, block, "adopt_policy names an existing inline policy of an adopted role, and the grant "
+                                   "adopts none", 'add adopt = "NAME" (the existing role the policy belongs to), '
+                                                  "or remove adopt_policy")
+    elif inline_policy(settings, window) is None and not settings.actions:  # actions without resources: _check_grant's
+        report.error(where, block, f"adopt_policy {name!r} names an inline policy for the grant's to take over, and "
+                                   f"the grant compiles to none: it holds managed_policies only",
+                     f"add actions (with resources) for the policy to hold, or remove adopt_policy and delete the "
+                     f"policy by hand (aws iam delete-role-policy --role-name {settings.adopt} --policy-name {name}): "
+                     f"IAM keeps it, and its permissions, beside the grant's")
+
+
 def permission_window(workload: Workload, grant: Grant) -> Window:
     """The grant's window within the span of its workload's identities' windows (each within the
     workload's): exactly the union of its paths' windows when the identities share one, so a session
@@ -498,6 +523,7 @@ def plan(model: Model, target: Target, report: Report) -> AWSPlan:
         _check_conditions(model, target, workload, report)
         window = permission_window(workload, grant)
         _check_window_conditions(model, grant_settings.conditions, window, grant.path, report)
+        _check_adoption(model, grant, grant_settings, window, report)
         if not workload.identities:
             continue
         role = _role(model, target, settings, workload, grant, grant_settings, window, providers, addresses, taken,

@@ -64,6 +64,9 @@ class GrantSettings:
     permissions_boundary: str | None = None
     max_session_duration: int | str | None = None  # seconds, or a duration such as "1h"
     adopt: str | None = None  # the name of an existing role the grant's role takes over
+    # The adopted role's existing inline policy that wiam's takes over (by name, imported): IAM keeps
+    # inline policies of other names, and their permissions, beside wiam's.
+    adopt_policy: str | None = None
 
     @classmethod
     def of(cls, raw: dict[str, Any]) -> GrantSettings:

@@ -40,9 +40,14 @@ def _emit_role(alias: str, role: Role, references: References, module: Module) -
     if role.adopted:  # terraform-provider-aws docs/r/iam_role: imported by the role name
         module.adopt(role.address, role.name, alias)
     if role.inline_policy is not None:
-        module.resource("aws_iam_role_policy", role.resource, {
-            "provider": alias, "name": INLINE_POLICY_NAME, "role": ref(f"{role.address}.id"),
+        address = module.resource("aws_iam_role_policy", role.resource, {
+            "provider": alias, "name": role.policy_name, "role": ref(f"{role.address}.id"),
             "policy": role.inline_policy})
+        if role.settings.adopt_policy is not None:  # docs/r/iam_role_policy: imported as role_name:policy_name
+            module.adopt(address, f"{role.name}:{role.policy_name}", alias)
+    # An attachment the adopted role holds already needs no import block: AttachRolePolicy of an attached
+    # policy succeeds and changes nothing, so Terraform creates it over the existing one, which it then
+    # holds once in state (the provider's create is that call alone, then a read).
     for attachment in role.attachments:
         module.resource("aws_iam_role_policy_attachment", attachment.resource, {
             "provider": alias, "role": ref(f"{role.address}.name"), "policy_arn": attachment.arn})
