@@ -467,13 +467,15 @@ def spec_of(store: Store, name: str) -> int | None:
 def commit_log(store: Store, spec: int) -> list[dict]:
     """Every recorded commit, oldest first, with how many intervals began and ended at it and the
     number of findings it introduced."""
-    rows = store.rows(
-        "SELECT c.seq, c.sha, c.author, c.email, c.date, c.message, c.valid, c.classification, "
-        "(SELECT count(*) FROM intervals i WHERE i.spec = c.spec AND i.began = c.seq), "
-        "(SELECT count(*) FROM intervals i WHERE i.spec = c.spec AND i.ended = c.seq), "
-        "(SELECT count(*) FROM findings f WHERE f.spec = c.spec AND f.seq = c.seq) "
-        "FROM commits c WHERE c.spec = ? ORDER BY c.seq", (spec,))
-    return [dict(zip(COMMIT_COLUMNS, row), valid=bool(row[6])) for row in rows]
+    rows = store.rows("SELECT seq, sha, author, email, date, message, valid, classification FROM commits "
+                      "WHERE spec = ? ORDER BY seq", (spec,))
+    # counted in one pass each, not once per commit: a long record has thousands of commits
+    began, ended, findings = (dict(store.rows(query, (spec,))) for query in (
+        "SELECT began, count(*) FROM intervals WHERE spec = ? GROUP BY began",
+        "SELECT ended, count(*) FROM intervals WHERE spec = ? AND ended IS NOT NULL GROUP BY ended",
+        "SELECT seq, count(*) FROM findings WHERE spec = ? GROUP BY seq"))
+    return [dict(zip(COMMIT_COLUMNS, (*row, began.get(row[0], 0), ended.get(row[0], 0), findings.get(row[0], 0))),
+                 valid=bool(row[6])) for row in rows]
 
 
 def timeline(store: Store, spec: int, workload: str | None = None, resource: str | None = None) -> list[dict]:

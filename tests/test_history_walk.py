@@ -12,7 +12,7 @@ from wiam.cache import text_digest
 from wiam.diagnostics import Report
 from wiam.readers import read
 from wiam.diff import copy_revision, repository_of
-from wiam.record import parsing_ahead, record
+from wiam.record import commit_log, parsing_ahead, record, spec_of
 from wiam.store import open_store
 from support.git import commit_all, git, init_repo
 from test_history import History, _grow, every_row, expected_intervals, postgres_url, recorded_intervals  # noqa: F401
@@ -142,3 +142,20 @@ def test_postgresql_reads_a_slice_s_subjects_from_the_record_as_sqlite_does(tmp_
         record(str(specs), store)
     assert whole == [True, False, False, False, False] * 2  # each slice's subjects read from the record
     assert every_row(lite) == every_row(pg) and every_row(pg)["intervals"]
+
+
+def test_the_commit_log_counts_each_commit_s_intervals_and_findings(tmp_path, monkeypatch):
+    history = History(tmp_path / "repo", 9, monkeypatch)
+    _grow(history, 8)
+    store = open_store(str(tmp_path / "record.sqlite"))
+    record(str(history.specs), store)
+    spec = spec_of(store, store.rows("SELECT name FROM specs")[0][0])
+    log = commit_log(store, spec)
+    assert [row["seq"] for row in log] == list(range(1, len(log) + 1)) and any(row["findings"] for row in log)
+    for row in log:
+        counted = [store.rows(query, (spec, row["seq"]))[0][0] for query in (
+            "SELECT count(*) FROM intervals WHERE spec = ? AND began = ?",
+            "SELECT count(*) FROM intervals WHERE spec = ? AND ended = ?",
+            "SELECT count(*) FROM findings WHERE spec = ? AND seq = ?")]
+        assert [row["began"], row["ended"], row["findings"]] == counted
+    assert sum(row["began"] for row in log) == store.rows("SELECT count(*) FROM intervals")[0][0]
