@@ -1,6 +1,7 @@
 """The history walk's shortcuts are invisible: copies that link the files their previous copy holds
 alike, the forked process that parses coming commits into the cache, tuple ids looked up one by
-one, and a walk that trusts the heads it compared (so it slices with the cache off)."""
+one, a walk that trusts the heads it compared (so it slices with the cache off), a slice's subjects
+read from the record (on either database), and the commit log's grouped counts."""
 
 import json
 import os
@@ -10,8 +11,8 @@ from pathlib import Path
 from wiam import cache, record as record_module
 from wiam.cache import text_digest
 from wiam.diagnostics import Report
-from wiam.readers import read
 from wiam.diff import copy_revision, repository_of
+from wiam.readers import read
 from wiam.record import commit_log, parsing_ahead, record, spec_of
 from wiam.store import open_store
 from support.git import commit_all, git, init_repo
