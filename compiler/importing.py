@@ -34,7 +34,7 @@ class Imported:
     cloud: str
     target: str
     setting: str | None  # None when the target could not be read
-    added: dict[str, str] = field(default_factory=dict)
+    added: dict[str, str] | bool = field(default_factory=dict)  # a boolean setting's value (False: nothing)
     file: str | None = None  # the spec file they were written to
     error: str | None = None  # why the target was not read, or why the edit was not made
 
@@ -70,7 +70,8 @@ def find(model: Model, names: list[str] | None, connect: Callable[[str], Any], a
         except Unreadable as error:
             found.append(Imported(cloud, name, None, error=str(error)))
             continue
-        found += [Imported(cloud, name, setting, dict(entries)) for setting, entries in sorted(settings.items())]
+        found += [Imported(cloud, name, setting, dict(entries) if isinstance(entries, dict) else entries)
+                  for setting, entries in sorted(settings.items())]
     for given in () if adopting else names or ():
         matched = selected(model, None, [given])
         if not any((item.cloud, item.target) in matched for item in found):
@@ -113,7 +114,10 @@ def to_text(found: list[Imported], model: Model) -> str:
             continue
         if not item.added:
             lines.append(f"{head}: nothing to import")
-        for key, value in item.added.items():  # keys name spec blocks; values were read from the cloud
+        if item.added is True:
+            lines.append(f"{head}: {item.setting} = true")
+        for key, value in item.added.items() if isinstance(item.added, dict) else ():
+            # keys name spec blocks; values were read from the cloud
             lines.append(f"{head}: {'issuer ' if key in model.issuers else ''}{key} -> {printable(value)}")
         if item.file:
             lines.append(f"  written to {item.file}")

@@ -98,8 +98,9 @@ class Live(Protocol):
     def unchecked(self, plan: TargetPlan) -> int:
         """How many planned objects are of kinds read() does not read."""
 
-    def importable(self, model: Model, target: Target, connection: Any) -> dict[str, dict[str, str]]:
-        """Objects that exist outside wiam and that the target should reuse: {setting: {key: value}}."""
+    def importable(self, model: Model, target: Target, connection: Any) -> dict[str, dict[str, str] | bool]:
+        """Objects that exist outside wiam and that the target should reuse: {setting: {key: value}}
+        for a map setting, {setting: True} for a boolean one (False: nothing to set)."""
 
     def adoptable(self, model: Model, target: Target, connection: Any) -> list[Adoptable]:
         """The target's principals that wiam did not create and that no grant adopts yet, by name."""

@@ -26,8 +26,8 @@ from wiam.schema import grant_pattern
 from .. import catalogs
 from . import x509
 from .federation import NamedMember
-from .plan import (ATTRIBUTE_MAPPING, PROJECT_MEMBER, WORKLOAD_IDENTITY_USER, Binding, GCPPlan, subject_condition,
-                   window_expression)
+from .plan import (ATTRIBUTE_MAPPING, POOL_DESCRIPTION, PROJECT_MEMBER, WORKLOAD_IDENTITY_USER, Binding, GCPPlan,
+                   subject_condition, window_expression)
 from .settings import ACCOUNT_PREFIX, SERVICE_ACCOUNT, GrantSettings, TargetSettings
 
 IAM_REST = "https://iam.googleapis.com"
@@ -261,9 +261,19 @@ def role_records(connection: Connection) -> list[dict]:
                  "includedPermissions": list(role.included_permissions)} for role in roles]
 
 
-def importable(model: Model, target: Target, connection: Connection) -> dict[str, dict[str, str]]:
-    """Nothing: a target's pool holds its own providers, none shared with what exists outside wiam."""
-    return {}
+def importable(model: Model, target: Target, connection: Connection) -> dict[str, bool]:
+    """adopt_pool, where the spec does not say it and the project has the target's pool, made outside
+    wiam (wiam's own carries its description). A soft-deleted pool is not proposed: GCP keeps its ID
+    from reuse until it is purged, about 30 days after deletion."""
+    if "adopt_pool" in target.settings:
+        return {"adopt_pool": False}
+    if connection.problem:
+        raise Unreadable(connection.problem, NO_CREDENTIALS)
+    settings = TargetSettings.of(target.settings)
+    with _readable("workload identity pool"):
+        pool = connection.get(f"/v1/{settings.pool_name(settings.project_id)}")
+    return {"adopt_pool": pool is not None and pool.get("state") != "DELETED"
+            and pool.get("description") != POOL_DESCRIPTION}
 
 
 _UUID = UUID[1:-1]  # a managed identity's principal ID, unanchored
