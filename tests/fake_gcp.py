@@ -224,8 +224,10 @@ class Handler(BaseHTTPRequestHandler):
             pool = project["pools"].get(found[1])
             if pool is None:
                 return self._error(404, "NOT_FOUND", f"Requested entity was not found: pool {found[1]}")
-            if found[2]:
-                return self._send(200, _page(list(pool["providers"].values()), query, "workloadIdentityPoolProviders"))
+            if found[2]:  # soft-deleted providers only with showDeleted=true
+                shown = [p for p in pool["providers"].values()
+                         if p.get("state") != "DELETED" or query.get("showDeleted") == ["true"]]
+                return self._send(200, _page(shown, query, "workloadIdentityPoolProviders"))
             return self._send(200, _public(pool))
         return self._error(404, "NOT_FOUND", f"no route for {method} {path}")
 

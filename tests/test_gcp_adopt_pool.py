@@ -202,3 +202,26 @@ def test_drift_reads_an_adopted_pool_as_a_wiam_made_one(cloud, tmp_path):
     assert results[True].as_json() == results[False].as_json()
     assert [(o.kind, o.name) for o in results[True].extra] == [("pool_provider", "hand-ci")]
     assert not results[True].missing and not results[True].changed
+
+
+@pytest.mark.parametrize("held", ["ACTIVE", "DELETED"])
+def test_a_provider_id_the_pool_holds_and_wiam_plans_is_named_in_a_note(cloud, tmp_path, held):
+    """wiam's provider for issuer github is github: GCP would refuse it beside the pool's own, or
+    beside a deleted one whose ID it keeps; adopting is still proposed (the pool's ID is taken either way)."""
+    state, connection, _ = cloud
+    fake_gcp.add_pool(state, "acme-prod", "ci-pool", providers={"github": {**HAND_PROVIDER, "state": held},
+                                                                 "hand-ci": HAND_PROVIDER})
+    model = load_model(str(write_spec(tmp_path, {"main.wiam.hcl": SPEC})))
+    (found,) = find(model, None, lambda cloud: connection)
+    assert found.added is True and len(found.notes) == 1 and "provider github " in found.notes[0]
+    assert f"  note: {found.notes[0]}\n" in to_text([found], model)
+    assert found.as_json()["notes"] == list(found.notes)
+
+
+def test_a_deleted_pool_is_not_proposed_and_the_note_says_why(cloud, tmp_path):
+    state, connection, _ = cloud
+    fake_gcp.add_pool(state, "acme-prod", "ci-pool", "DELETED")
+    model = load_model(str(write_spec(tmp_path, {"main.wiam.hcl": SPEC})))
+    (found,) = find(model, None, lambda cloud: connection)
+    assert found.added is False and "30 days" in found.notes[0] and "undelete" in found.notes[0]
+    assert to_text([found], model).startswith("gcp prod: nothing to import\n  note: pool ci-pool is deleted")
