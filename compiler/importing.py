@@ -21,7 +21,7 @@ from .compile import load_valid_model
 from .diagnostics import SpecError, bounded, printable
 from .drift import selected
 from .issuers import KINDS
-from .live import Adoptable, Trusted, Unreadable, sayable
+from .live import Adoptable, Proposed, Trusted, Unreadable, sayable
 from .loader import UsageError
 from .model import Model, host_path, normalised_url
 from .spec_edit import EditError, add_entries, hcl_blocks, write_in_place
@@ -34,13 +34,14 @@ class Imported:
     cloud: str
     target: str
     setting: str | None  # None when the target could not be read
-    added: dict[str, str] = field(default_factory=dict)
+    added: dict[str, str] | bool = field(default_factory=dict)  # a boolean setting's value (False: nothing)
     file: str | None = None  # the spec file they were written to
     error: str | None = None  # why the target was not read, or why the edit was not made
+    notes: tuple[str, ...] = ()  # what to know or do by hand (read from the cloud: printed, never written)
 
     def as_json(self) -> dict:
         return {"cloud": self.cloud, "target": self.target, "setting": self.setting, "added": self.added,
-                "file": self.file, "error": self.error}
+                "file": self.file, "error": self.error, "notes": list(self.notes)}
 
 
 def _targets(model: Model, names: list[str] | None, connect: Callable[[str], Any]):
@@ -70,7 +71,10 @@ def find(model: Model, names: list[str] | None, connect: Callable[[str], Any], a
         except Unreadable as error:
             found.append(Imported(cloud, name, None, error=str(error)))
             continue
-        found += [Imported(cloud, name, setting, dict(entries)) for setting, entries in sorted(settings.items())]
+        for setting, entries in sorted(settings.items()):
+            proposed = entries if isinstance(entries, Proposed) else Proposed(entries)
+            value = dict(proposed.value) if isinstance(proposed.value, dict) else proposed.value
+            found.append(Imported(cloud, name, setting, value, notes=proposed.notes))
     for given in () if adopting else names or ():
         matched = selected(model, None, [given])
         if not any((item.cloud, item.target) in matched for item in found):
@@ -113,8 +117,12 @@ def to_text(found: list[Imported], model: Model) -> str:
             continue
         if not item.added:
             lines.append(f"{head}: nothing to import")
-        for key, value in item.added.items():  # keys name spec blocks; values were read from the cloud
+        if item.added is True:
+            lines.append(f"{head}: {item.setting} = true")
+        for key, value in item.added.items() if isinstance(item.added, dict) else ():
+            # keys name spec blocks; values were read from the cloud
             lines.append(f"{head}: {'issuer ' if key in model.issuers else ''}{key} -> {printable(value)}")
+        lines += [f"  note: {bounded(note)}" for note in item.notes]
         if item.file:
             lines.append(f"  written to {item.file}")
         elif item.error:

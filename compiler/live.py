@@ -41,6 +41,14 @@ class Unreadable(Exception):
         self.reason = reason
 
 
+@dataclass(frozen=True)
+class Proposed:
+    """An importable setting's value with what a person should know before taking it, which
+    live.importable may give instead of the bare value: the notes are printed, never written."""
+    value: dict[str, str] | bool
+    notes: tuple[str, ...] = ()
+
+
 def sayable(value, breaks: str = "") -> bool:
     """Whether a value read from a cloud is one a spec takes: strings of visible characters, and of
     `breaks` (descriptions take line breaks and tabs)."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
 from .access import AccessGraph
 from .diagnostics import Report
 from .findings import Rule
-from .live import Adoptable, LiveObject
+from .live import Adoptable, LiveObject, Proposed
 from .model import Grant, Model, Target
 from .names import ObjectName
 from .plan import TargetPlan
@@ -98,8 +98,10 @@ class Live(Protocol):
     def unchecked(self, plan: TargetPlan) -> int:
         """How many planned objects are of kinds read() does not read."""
 
-    def importable(self, model: Model, target: Target, connection: Any) -> dict[str, dict[str, str]]:
-        """Objects that exist outside wiam and that the target should reuse: {setting: {key: value}}."""
+    def importable(self, model: Model, target: Target, connection: Any) -> dict[str, dict[str, str] | bool | Proposed]:
+        """Objects that exist outside wiam and that the target should reuse: {setting: {key: value}}
+        for a map setting, {setting: True} for a boolean one (False: nothing to set); either as a
+        live.Proposed with notes for the person running import."""
 
     def adoptable(self, model: Model, target: Target, connection: Any) -> list[Adoptable]:
         """The target's principals that wiam did not create and that no grant adopts yet, by name."""

@@ -241,14 +241,34 @@ def _read(file: str, text: str) -> Document:
     return doc
 
 
-def edit_text(file: str, raw: bytes, path: tuple, key: str, entries: dict[str, str]) -> bytes:
-    """The file's new content with `entries` added to the map `key` of the block at `path`, or
-    Refused. The result reads back as the old document plus the entries, or it is refused."""
+Entries = dict[str, str] | bool  # a map setting's new entries, or a boolean setting's value
+
+
+def _setting(fmt: str, key: str, value: bool) -> str:
+    """A block's attribute on one line: `key = value` (HCL), `key: value` (YAML, JSON)."""
+    return f"{_quoted(key, fmt) if fmt == 'json' else key}{' = ' if fmt == 'hcl' else ': '}{_value(value, fmt)}"
+
+
+def _added(fmt: str, key: str, entries: Entries, present: bool, inline: bool, step: str) -> list[str]:
+    if isinstance(entries, dict):
+        return _members(fmt, key, entries, present, inline, step)
+    return [_setting(fmt, key, entries)]
+
+
+def edit_text(file: str, raw: bytes, path: tuple, key: str, entries: Entries) -> bytes:
+    """The file's new content with `entries` added to the map `key` of the block at `path` (or, for
+    a boolean, the attribute `key` set to it), or Refused. The result reads back as the old document
+    plus the entries, or it is refused."""
     source, fmt, old = _opened(file, raw)
     present = key in _at(old.data, path)
     expected = copy.deepcopy(old.data)
-    _block(expected, path).setdefault(key, {}).update(entries)
-    render: Render = lambda there, inline, step: _members(fmt, key, entries, there, inline, step)
+    if isinstance(entries, dict):
+        _block(expected, path).setdefault(key, {}).update(entries)
+    elif present:
+        raise Refused(f"{key} is set already")
+    else:
+        _block(expected, path)[key] = entries
+    render: Render = lambda there, inline, step: _added(fmt, key, entries, there, inline, step)
     return _checked(file, _planned(fmt, source, old, path, key, present, render), expected)
 
 
@@ -281,16 +301,17 @@ def _checked(file: str, edited: Source, expected: dict) -> bytes:
     return edited.encode()
 
 
-def by_hand(file: str, line: int, path: tuple, key: str, entries: dict[str, str], present: bool) -> str:
-    """Where and what to add by hand: the entries in the map, or the whole map in the block."""
+def by_hand(file: str, line: int, path: tuple, key: str, entries: Entries, present: bool) -> str:
+    """Where and what to add by hand: the entries in the map, or the whole map (or the boolean) in the block."""
     fmt = _format(file)
-    text = ", ".join(_members(fmt, key, entries, present, True, ""))
-    place = f"in {key} of {describe(path)}" if present else f"in {describe(path)}"
+    text = ", ".join(_added(fmt, key, entries, present, True, ""))
+    place = f"in {key} of {describe(path)}" if present and isinstance(entries, dict) else f"in {describe(path)}"
     return f"{file}:{line}: add by hand {place}: {text}"
 
 
-def add_entries(model: Model, path: tuple, key: str, entries: dict[str, str]) -> tuple[str, bytes]:
-    """(file, its new content) with `entries` added to the map `key` of the block at `path`."""
+def add_entries(model: Model, path: tuple, key: str, entries: Entries) -> tuple[str, bytes]:
+    """(file, its new content) with `entries` added to the map `key` of the block at `path` (a
+    boolean: the attribute `key` set to it)."""
     present = key in _block(model.document.data, path)
     where = model.where(path + (key,) if present else path, key=True)
     return _edited(where.file, lambda raw: edit_text(where.file, raw, path, key, entries),

@@ -60,10 +60,11 @@ def apply(state: State, resources: dict, project_id: str, number: str) -> None:
     emails = {}
     for body in resources.get("google_iam_workload_identity_pool", {}).values():
         pool_id = body["workload_identity_pool_id"]
+        existing = project["pools"].get(pool_id, {})  # an adopted pool: updated in place, its providers kept
         project["pools"][pool_id] = {
             "name": f"projects/{number}/locations/global/workloadIdentityPools/{pool_id}",
             "displayName": body.get("display_name", ""), "description": body.get("description", ""),
-            "state": "ACTIVE", "disabled": body.get("disabled", False), "providers": {}}
+            "state": "ACTIVE", "disabled": body.get("disabled", False), "providers": existing.get("providers", {})}
     for body in resources.get("google_iam_workload_identity_pool_provider", {}).values():
         pool_id, pid = next(iter(project["pools"])), body["workload_identity_pool_provider_id"]
         if "x509" in body:  # an X.509 provider: its trust store as the REST API writes it
@@ -98,6 +99,18 @@ def apply(state: State, resources: dict, project_id: str, number: str) -> None:
     for body in resources.get("google_project_iam_member", {}).values():
         member = re.sub(r"\$\{google_service_account\.([^.]+)\.email\}", lambda m: emails[m[1]], body["member"])
         _bind(project["policy"], body["role"], member, body.get("condition"))
+
+
+def add_pool(state: State, project_id: str, pool_id: str, state_name: str = "ACTIVE",
+             providers: dict[str, dict] | None = None) -> dict:
+    """A pool made by hand (not by wiam's Terraform), with providers by ID as the REST API shows them."""
+    project = state.projects[project_id]
+    name = f"projects/{project['number']}/locations/global/workloadIdentityPools/{pool_id}"
+    pool = project["pools"][pool_id] = {
+        "name": name, "displayName": "CI", "description": "made by hand", "state": state_name, "disabled": False,
+        "providers": {pid: {"name": f"{name}/providers/{pid}", "state": "ACTIVE", **body}
+                      for pid, body in (providers or {}).items()}}
+    return pool
 
 
 def add_key(state: State, project_id: str, email: str, key_id: str, created: str, expires: str,
@@ -211,8 +224,10 @@ class Handler(BaseHTTPRequestHandler):
             pool = project["pools"].get(found[1])
             if pool is None:
                 return self._error(404, "NOT_FOUND", f"Requested entity was not found: pool {found[1]}")
-            if found[2]:
-                return self._send(200, _page(list(pool["providers"].values()), query, "workloadIdentityPoolProviders"))
+            if found[2]:  # soft-deleted providers only with showDeleted=true
+                shown = [p for p in pool["providers"].values()
+                         if p.get("state") != "DELETED" or query.get("showDeleted") == ["true"]]
+                return self._send(200, _page(shown, query, "workloadIdentityPoolProviders"))
             return self._send(200, _public(pool))
         return self._error(404, "NOT_FOUND", f"no route for {method} {path}")
 

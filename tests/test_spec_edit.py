@@ -274,3 +274,35 @@ def test_any_layout_is_edited_keeping_every_line_or_refused(case):
     except Refused:
         return
     check_edit(name, raw, entries, content)
+
+
+GCP_TARGET = ("target", "gcp", "prod")
+GCP_HCL = 'target "gcp" "prod" {\n  project_id     = "acme-prod"\n  project_number = "123456789012"\n}\n'
+GCP_YAML_BLOCK = 'target:\n  gcp:\n    prod:\n      project_id: acme-prod\n      project_number: "123456789012"\n'
+GCP_YAML_FLOW = 'target:\n  gcp:\n    prod: { project_id: acme-prod, project_number: "123456789012" }\n'
+GCP_JSON = json.dumps({"target": {"gcp": {"prod": {"project_id": "acme-prod", "project_number": "123456789012"}}}},
+                      indent=2) + "\n"
+
+
+@pytest.mark.parametrize("name, text, line", [
+    ("main.wiam.hcl", GCP_HCL, "  adopt_pool = true"),
+    ("main.wiam.yaml", GCP_YAML_BLOCK, "      adopt_pool: true"),
+    ("main.wiam.yaml", GCP_YAML_FLOW, '    prod: { adopt_pool: true, project_id: acme-prod, project_number: "123456789012" }'),
+    ("main.wiam.json", GCP_JSON, '        "adopt_pool": true,'),
+])
+def test_a_boolean_setting_is_added_as_one_attribute_keeping_every_line(tmp_path, name, text, line):
+    spec = write_spec(tmp_path, {name: text})
+    _, content = add_entries(load_model(str(spec)), GCP_TARGET, "adopt_pool", True)
+    (spec / name).write_bytes(content)
+    assert load_model(str(spec)).targets[("gcp", "prod")].settings["adopt_pool"] is True
+    edited = content.decode().splitlines()
+    assert line in edited
+    assert [old for old in text.splitlines() if old not in edited] == ([] if "{ project_id" not in text else [
+        '    prod: { project_id: acme-prod, project_number: "123456789012" }'])
+
+
+def test_a_boolean_setting_already_set_is_left_to_the_user(tmp_path):
+    spec = write_spec(tmp_path, {"main.wiam.hcl": GCP_HCL.replace("}\n", "  adopt_pool = false\n}\n")})
+    with pytest.raises(EditError, match=r'main\.wiam\.hcl:4: add by hand in target "gcp" "prod": adopt_pool = true\n'
+                                        r"  \(not written: adopt_pool is set already\)"):
+        add_entries(load_model(str(spec)), GCP_TARGET, "adopt_pool", True)

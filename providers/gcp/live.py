@@ -17,17 +17,18 @@ from typing import Any
 from urllib.parse import urlparse
 
 from wiam.chains import applied, as_planned
+from wiam.diagnostics import Report
 from wiam.issuers import UUID, OtherWorkload, identity_fields
-from wiam.live import (BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, Adoptable, LiveObject, Trusted,
-                       Unreadable)
+from wiam.live import (BY_HTTP_STATUS, FAILED, NO_CREDENTIALS, REJECTED, UNREACHABLE, Adoptable, LiveObject, Proposed,
+                       Trusted, Unreadable)
 from wiam.model import Model, Target
 from wiam.schema import grant_pattern
 
 from .. import catalogs
 from . import x509
 from .federation import NamedMember
-from .plan import (ATTRIBUTE_MAPPING, PROJECT_MEMBER, WORKLOAD_IDENTITY_USER, Binding, GCPPlan, subject_condition,
-                   window_expression)
+from .plan import (ATTRIBUTE_MAPPING, POOL_DESCRIPTION, PROJECT_MEMBER, WORKLOAD_IDENTITY_USER, Binding, GCPPlan,
+                   plan as plan_target, subject_condition, window_expression)
 from .settings import ACCOUNT_PREFIX, SERVICE_ACCOUNT, GrantSettings, TargetSettings
 
 IAM_REST = "https://iam.googleapis.com"
@@ -261,9 +262,32 @@ def role_records(connection: Connection) -> list[dict]:
                  "includedPermissions": list(role.included_permissions)} for role in roles]
 
 
-def importable(model: Model, target: Target, connection: Connection) -> dict[str, dict[str, str]]:
-    """Nothing: a target's pool holds its own providers, none shared with what exists outside wiam."""
-    return {}
+def importable(model: Model, target: Target, connection: Connection) -> dict[str, bool | Proposed]:
+    """adopt_pool, where the spec does not say it and the project has the target's pool, made outside
+    wiam (wiam's own carries its description); with a note where the pool holds a provider ID that
+    wiam's plan gives its own (GCP refuses a second, and keeps a deleted one's for 30 days). A
+    soft-deleted pool is not proposed: GCP keeps its ID from reuse until it is purged."""
+    if "adopt_pool" in target.settings:
+        return {"adopt_pool": False}
+    if connection.problem:
+        raise Unreadable(connection.problem, NO_CREDENTIALS)
+    settings = TargetSettings.of(target.settings)
+    name = settings.pool_name(settings.project_id)
+    with _readable("workload identity pool"):
+        pool = connection.get(f"/v1/{name}")
+        if pool is None or pool.get("description") == POOL_DESCRIPTION:
+            return {"adopt_pool": False}
+        if pool.get("state") == "DELETED":
+            return {"adopt_pool": Proposed(False, (
+                f"pool {settings.pool_id} is deleted: GCP keeps its ID from reuse until it is purged, about 30 days "
+                "after deletion; undelete it (gcloud iam workload-identity-pools undelete) and run import again, "
+                "or choose another pool_id",))}
+        held = {p["name"].rsplit("/", 1)[1] for p in _pages(connection, f"/v1/{name}/providers",
+                                                             "workloadIdentityPoolProviders", "&showDeleted=true")}
+    taken = sorted(held & {p.provider_id for p in plan_target(model, target, Report()).providers})
+    return {"adopt_pool": Proposed(True, tuple(
+        f"the pool holds provider {pid} (or held it in the last 30 days), an ID wiam's plan gives its own: GCP refuses "
+        "a second; delete that provider and wait until it is purged, or give its issuer another name" for pid in taken))}
 
 
 _UUID = UUID[1:-1]  # a managed identity's principal ID, unanchored
@@ -272,10 +296,10 @@ _POOL_SUBJECT = re.compile(r"principal://iam\.googleapis\.com/(projects/[^/]+/lo
                            r"/subject/(.+)")
 
 
-def _pages(connection: Connection, path: str, key: str) -> list[dict]:
+def _pages(connection: Connection, path: str, key: str, query: str = "") -> list[dict]:
     found, token = [], ""
     while True:
-        page = connection.get(f"{path}?pageSize=100" + (f"&pageToken={token}" if token else "")) or {}
+        page = connection.get(f"{path}?pageSize=100{query}" + (f"&pageToken={token}" if token else "")) or {}
         found += page.get(key, [])
         token = page.get("nextPageToken")
         if not token:

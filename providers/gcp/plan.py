@@ -31,6 +31,7 @@ WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
 ATTRIBUTE_MAPPING = {"google.subject": "assertion.sub"}
 
 POOL = "google_iam_workload_identity_pool"
+POOL_DESCRIPTION = "Workload identities managed by wiam"  # what tells wiam's own pool from one made outside it
 PROVIDER = "google_iam_workload_identity_pool_provider"
 ACCOUNT = "google_service_account"
 ACCOUNT_MEMBER = "google_service_account_iam_member"
@@ -261,7 +262,7 @@ class Resource:
 class Pool(Resource):
     pool_id: str
     display_name: str = "wiam"
-    description: str = "Workload identities managed by wiam"
+    description: str = POOL_DESCRIPTION
 
 
 @dataclass(slots=True)

@@ -25,10 +25,12 @@ class TargetSettings:
     project_id: str
     project_number: str
     pool_id: str = POOL_DEFAULT_ID
+    adopt_pool: bool = False  # the pool exists already: Terraform imports it
 
     @classmethod
     def of(cls, raw: dict[str, Any]) -> TargetSettings:
-        return cls(raw["project_id"], raw["project_number"], raw.get("pool_id", POOL_DEFAULT_ID))
+        return cls(raw["project_id"], raw["project_number"], raw.get("pool_id", POOL_DEFAULT_ID),
+                   raw.get("adopt_pool", False))
 
     @property
     def project_name(self) -> str:

@@ -39,6 +39,8 @@ def _pool(plan: GCPPlan, module: Module) -> None:
     module.resource(plan.pool.terraform_type, plan.pool.name, {
         "provider": plan.alias, "project": project, "workload_identity_pool_id": plan.pool.pool_id,
         "display_name": plan.pool.display_name, "description": plan.pool.description})
+    if plan.settings.adopt_pool:  # terraform-provider-google docs/r/iam_workload_identity_pool: the import ID
+        module.adopt(plan.pool.address, plan.settings.pool_name(project), plan.alias)
     for provider in plan.providers:
         oidc = {"issuer_uri": provider.issuer_uri}
         if provider.allowed_audiences:
