@@ -534,3 +534,24 @@ def test_an_object_whose_every_subject_a_spec_refuses_is_not_proposed(tmp_path):
                                                                  "sts.amazonaws.com")])])
     assert proposal.workloads == {} and proposal.issuers == []
     assert "# not proposed: 'r' on aws target 'prod': no subject a spec can hold" in proposal.text
+
+
+def test_an_azure_assignment_under_a_condition_is_left_as_it_is_not_adopted_without_it():
+    from azure.mgmt.authorization.models import RoleAssignment
+    from wiam.providers.azure.live import _held_roles
+
+    scope = f"/subscriptions/{SUBSCRIPTION}"
+    reader, contributor = "acdd72a7-3385-48ef-bd42-f606fba81ae7", "b24988ac-6180-42a0-ab88-20f7382dd24c"
+
+    def held(name, role, condition=None):
+        found = RoleAssignment(condition=condition, condition_version="2.0" if condition else None)
+        found.name, found.role_definition_id = name, f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{role}"
+        return found
+    condition = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringEquals 'logs'"
+    left: list[str] = []
+    roles = _held_roles([held("c0000000-0000-4000-8000-000000000002", contributor, condition),
+                         held("a0000000-0000-4000-8000-000000000001", reader),
+                         held("b0000000-0000-4000-8000-000000000003", reader, condition)], scope, left)
+    assert roles == {reader: "a0000000-0000-4000-8000-000000000001"}  # the role held plainly, by its GUID
+    assert len(left) == 2 and all(condition in entry for entry in left)
+    assert any("c0000000" in entry and contributor in entry for entry in left)

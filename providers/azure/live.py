@@ -264,11 +264,15 @@ def adoptable(model: Model, target: Target, connection: Connection) -> list[Adop
 
 def _held_roles(assignments: list, scope: str, left: list[str]) -> dict[str, str]:
     """Role GUID -> the name (a GUID) of the identity's assignment of it at `scope`, the grant adopts; a
-    second of one role (another condition, say) is left, by name."""
+    second of one role is left, by name, and so is one under a condition (ABAC): a grant holds none,
+    and adopting it would drop the condition, which widens what the role allows."""
     held: dict[str, str] = {}
     for assignment in sorted(assignments, key=lambda a: a.name):
         role = catalog.role_guid(assignment.role_definition_id)
-        if held.setdefault(role, assignment.name) != assignment.name:
+        if assignment.condition:
+            left.append(f"role assignment {assignment.name!r} (role {role} at {scope} under the condition "
+                        f"{assignment.condition!r}, which a grant cannot hold: it stays as it is)")
+        elif held.setdefault(role, assignment.name) != assignment.name:
             left.append(f"role assignment {assignment.name!r} (a second of role {role} at {scope})")
     return held
 
