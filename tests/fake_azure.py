@@ -52,13 +52,16 @@ def identity(subscription: str, group: str, name: str, location: str, tags: dict
             "credentials": {}}
 
 
-def assignment(subscription: str, name: str, scope: str, role: str, principal_id: str, description: str = "") -> dict:
+def assignment(subscription: str, name: str, scope: str, role: str, principal_id: str, description: str = "",
+               condition: str | None = None) -> dict:
+    """A role assignment as ARM lists it; `condition`: an ABAC condition (version 2.0) it holds."""
     return {"id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}", "name": name,
             "type": "Microsoft.Authorization/roleAssignments",
             "properties": {"roleDefinitionId": f"/subscriptions/{subscription}/providers/Microsoft.Authorization/"
                                                f"roleDefinitions/{role}",
                            "principalId": principal_id, "principalType": "ServicePrincipal", "scope": scope,
-                           "description": description}}
+                           "description": description,
+                           **({"condition": condition, "conditionVersion": "2.0"} if condition else {})}}
 
 
 def apply(state: State, resources: dict, subscription: str) -> None:

@@ -5,6 +5,7 @@ ID, and each adopted role's compiled trust admits exactly the tokens its old tru
 against the GCP and Azure fakes, where an Azure identity's federated credentials and role assignments
 are imported too, so that nothing compiled duplicates one Azure would refuse."""
 
+import copy
 import json
 import re
 import tempfile
@@ -536,22 +537,24 @@ def test_an_object_whose_every_subject_a_spec_refuses_is_not_proposed(tmp_path):
     assert "# not proposed: 'r' on aws target 'prod': no subject a spec can hold" in proposal.text
 
 
-def test_an_azure_assignment_under_a_condition_is_left_as_it_is_not_adopted_without_it():
-    from azure.mgmt.authorization.models import RoleAssignment
-    from wiam.providers.azure.live import _held_roles
-
+def test_an_azure_assignment_under_a_condition_is_left_as_it_is_not_adopted_without_it(seed_states, tmp_path):
+    """Read through the SDK from the fake: a grant holds no condition, so an assignment under one is left
+    (adopting it would drop the condition, widening the role); an identity left with none is not proposed."""
+    azure_state = copy.deepcopy(seed_states[2])
+    made = adopted_identity(azure_state)
     scope = f"/subscriptions/{SUBSCRIPTION}"
-    reader, contributor = "acdd72a7-3385-48ef-bd42-f606fba81ae7", "b24988ac-6180-42a0-ab88-20f7382dd24c"
-
-    def held(name, role, condition=None):
-        found = RoleAssignment(condition=condition, condition_version="2.0" if condition else None)
-        found.name, found.role_definition_id = name, f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{role}"
-        return found
     condition = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringEquals 'logs'"
-    left: list[str] = []
-    roles = _held_roles([held("c0000000-0000-4000-8000-000000000002", contributor, condition),
-                         held("a0000000-0000-4000-8000-000000000001", reader),
-                         held("b0000000-0000-4000-8000-000000000003", reader, condition)], scope, left)
-    assert roles == {reader: "a0000000-0000-4000-8000-000000000001"}  # the role held plainly, by its GUID
-    assert len(left) == 2 and all(condition in entry for entry in left)
-    assert any("c0000000" in entry and contributor in entry for entry in left)
+    account = azure_state.subscription(SUBSCRIPTION)
+    account["assignments"] = [a for a in account["assignments"] if a["properties"]["principalId"] !=
+                              made["properties"]["principalId"]]
+    account["assignments"].append(fake_azure.assignment(SUBSCRIPTION, "c0000000-0000-4000-8000-000000000002", scope,
+                                                        BLOB_READER, made["properties"]["principalId"], condition=condition))
+    model = load_model(str(write_spec(tmp_path, {"main.wiam.hcl": BASE_HCL})))
+    with fake_azure.fake_azure(azure_state) as azure:
+        (target,) = find_adoptable(model, ["azure.prod"], {"azure": registry.get("azure").live.connect(azure)}.get)
+    (found,) = [f for f in target.found if f.name == "deployer-id"]
+    assert found.grant is None and found.left[0] == "it holds no role assignment a grant can hold"
+    assert any("c0000000-0000-4000-8000-000000000002" in entry and condition in entry for entry in found.left)
+    proposal = propose(model, [target])
+    assert not proposal.workloads
+    assert "# not proposed: 'deployer-id' on azure target 'prod': it holds no role assignment a grant can hold" in proposal.text

@@ -239,12 +239,13 @@ def adoptable(model: Model, target: Target, connection: Connection) -> list[Adop
         for assignment in assignments:
             if assignment.principal_id == identity.principal_id:
                 scopes.setdefault(assignment.scope, []).append(assignment)
-        grant = None
+        grant, held = None, {}
         if scopes:  # a grant holds roles at one scope: the one with most, the others left
             scope = max(sorted(scopes), key=lambda s: len(scopes[s]))
-            left += [f"roles {sorted({catalog.role_guid(a.role_definition_id) for a in found})} at {other}"
-                     for other, found in sorted(scopes.items()) if other != scope]
+            left += [f"roles {sorted({catalog.role_guid(a.role_definition_id) for a in theirs})} at {other}"
+                     for other, theirs in sorted(scopes.items()) if other != scope]
             held = _held_roles(scopes[scope], scope, left)
+        if held:  # none where every assignment there is under a condition: no grant can hold those
             grant = {"roles": sorted(held)}
             if scope.lower() != settings.subscription_scope.lower():
                 grant["scope"] = scope
@@ -255,7 +256,7 @@ def adoptable(model: Model, target: Target, connection: Connection) -> list[Adop
         refused = ("its location is not the target's: Terraform would replace it, and its principal with it"
                    if _location(identity.location) != _location(settings.location) else
                    "its name is no managed identity name wiam can keep" if not adopt.fullmatch(identity.name) else
-                   "it trusts no exact subject" if not trusted else "it holds no role assignment" if grant is None
+                   "it trusts no exact subject" if not trusted else "it holds no role assignment a grant can hold" if grant is None
                    else None)
         found.append(Adoptable(identity.name, tuple(trusted), None if refused else grant, DEFAULT_AUDIENCE, None,
                                tuple(([refused] if refused else []) + left)))
