@@ -190,13 +190,17 @@ def parallel_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def can_fork_workers() -> bool:
+    """Whether forked workers can run beside this process: a second core, and fork (Windows has none)."""
+    return parallel_workers() > 1 and "fork" in multiprocessing.get_all_start_methods()
+
+
 def _parse_in_parallel(texts: dict[str, tuple[str, bytes]]) -> dict[str, tuple[Document, list, bytes | None] | None]:
     """The files the cache does not hold, parsed by forked workers when there is enough text and more
     than one core: (outline document, diagnostics, every position when the cache is off) by path,
     None for a file another process cached meanwhile. Parsing is most of a cold load, and each file's parse is independent of the others."""
     missing = [(path, text, digest) for path, (text, digest) in texts.items() if not cached(path, digest)]
-    if (parallel_workers() < 2 or len(missing) < 2 or sum(len(text) for _, text, _ in missing) < PARALLEL_BYTES
-            or "fork" not in multiprocessing.get_all_start_methods()):  # Windows: no fork, one process
+    if len(missing) < 2 or sum(len(text) for _, text, _ in missing) < PARALLEL_BYTES or not can_fork_workers():
         return {}
     context = multiprocessing.get_context("fork")
     with context.Pool(min(parallel_workers(), len(missing))) as pool:

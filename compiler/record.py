@@ -30,7 +30,7 @@ from .compile import gc_paused
 from .diagnostics import Report, SpecError
 from .diff import (Access, Comparison, Diff, Side, Source, _git, compare, copy_revision, read_objects, repository_of,
                    spec_blobs)
-from .loader import UsageError, parallel_workers
+from .loader import UsageError, can_fork_workers
 from .readers import read, reader_for
 from .review import RecordedReviews
 from .store import Store
@@ -351,8 +351,7 @@ def parsing_ahead(shas: list[str], known: str | None, top: str, prefix: str, rec
     """While inside, a forked process parses into the cache the spec files these commits bring (those
     not in the commit `known`), in their order: the walk then finds them parsed. Parsing is most of a
     commit's cost and needs nothing of the walk. Only with the cache on, a second core and fork."""
-    if (not shas or not cache.enabled() or parallel_workers() < 2
-            or "fork" not in multiprocessing.get_all_start_methods()):
+    if not shas or not cache.enabled() or not can_fork_workers():
         yield
         return
     context = multiprocessing.get_context("fork")

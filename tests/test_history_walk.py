@@ -54,7 +54,7 @@ def test_a_copy_links_what_its_previous_copy_holds_alike_and_holds_what_a_fresh_
 
 def test_parsing_ahead_puts_every_file_the_coming_commits_bring_in_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("WIAM_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(record_module, "parallel_workers", lambda: 2)
+    monkeypatch.setattr(record_module, "can_fork_workers", lambda: True)
     history = History(tmp_path / "repo", 3, monkeypatch)
     _grow(history, 4)
     shas = git(history.root, "rev-list", "--first-parent", "--reverse", "HEAD").split()
