@@ -73,7 +73,7 @@ def apply(state: State, resources: dict, subscription: str) -> None:
         account["identities"][(body["resource_group_name"], body["name"])] = made[key]
     reference = lambda text: made[referenced(text, "azurerm_user_assigned_identity")]  # noqa: E731
     for body in resources.get("azurerm_federated_identity_credential", {}).values():
-        parent = reference(body["parent_id"])
+        parent = reference(body["user_assigned_identity_id"])
         parent["credentials"][body["name"]] = {
             "id": f"{parent['id']}/federatedIdentityCredentials/{body['name']}", "name": body["name"],
             "type": "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials",

@@ -85,7 +85,7 @@ def test_the_spec_example_compiles_to_one_credential_with_the_workflow_in_its_su
                   if body["tags"]["wiam-workload"] == "payments-blob-sync"]
     parent = "${azurerm_user_assigned_identity." + identity + ".id}"
     credentials = [c for c in resources(module, "azurerm_federated_identity_credential").values()
-                   if c["parent_id"] == parent]
+                   if c["user_assigned_identity_id"] == parent]
     assert [(c["issuer"], c["subject"], c["audience"]) for c in credentials] == [(
         GITHUB, "repo:acme/payments:ref:refs/heads/main:job_workflow_ref:"
                 "acme/shared-workflows/.github/workflows/sync.yml@refs/heads/main", [AUDIENCE])]

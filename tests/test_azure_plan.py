@@ -56,7 +56,7 @@ def _planned(spec: dict):
 
 def _credentials_of(resources: dict, identity: str) -> list[dict]:
     parent = "${azurerm_user_assigned_identity." + identity + ".id}"
-    return [c for c in resources.get("azurerm_federated_identity_credential", {}).values() if c["parent_id"] == parent]
+    return [c for c in resources.get("azurerm_federated_identity_credential", {}).values() if c["user_assigned_identity_id"] == parent]
 
 
 @settings(max_examples=40, deadline=None)

@@ -368,7 +368,7 @@ def test_the_azure_import_blocks_take_over_every_existing_object_and_nothing_com
         identity, *identity["credentials"].values(), *existing_assignments(state)] if ELSEWHERE not in o["id"])
     credentials = {f"azurerm_federated_identity_credential.{k}": body for k, body
                    in resources["azurerm_federated_identity_credential"].items()
-                   if body["parent_id"] == "${azurerm_user_assigned_identity." + key + ".id}"}
+                   if body["user_assigned_identity_id"] == "${azurerm_user_assigned_identity." + key + ".id}"}
     assignments = {f"azurerm_role_assignment.{k}": body for k, body in resources["azurerm_role_assignment"].items()
                    if body["principal_id"] == "${azurerm_user_assigned_identity." + key + ".principal_id}"}
     for address, body in credentials.items():

@@ -366,9 +366,6 @@ def test_every_recorded_type_names_its_provider_and_page():
         assert entry["source"]["path"].endswith((".md", ".markdown")), kind
 
 
-@pytest.mark.xfail(strict=True, reason="azurerm_federated_identity_credential is written with parent_id and "
-                   "resource_group_name, deprecated in azurerm 4.60/4.65 and gone in 5.0; user_assigned_identity_id "
-                   "needs azurerm >= 4.65 (the pin is >= 4.0): a version decision, reported, not made here")
 def test_no_deprecated_argument_is_emitted():
     files = compiled_files(EXAMPLES / "aks-azure")
     deprecated = [f"{kind}.{name}.{key}" for kind, named in files["main.tf.json"]["resource"].items()

@@ -334,7 +334,7 @@ def azure_identities_accepting(module: dict, claims: dict) -> set[str]:
     for credential in module.get("resource", {}).get("azurerm_federated_identity_credential", {}).values():
         if (credential["issuer"] == claims["iss"] and credential["subject"] == claims["sub"]
                 and claims["aud"] in credential["audience"]):
-            accepted.add(credential["parent_id"].split(".")[1])
+            accepted.add(credential["user_assigned_identity_id"].split(".")[1])
     return accepted
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from wiam.names import fit_name, short_hash
 
 CLOUD = "azure"
-TERRAFORM_PROVIDER = ("azurerm", "hashicorp/azurerm", ">= 4.0, < 5.0")
+# 4.65.0 first takes azurerm_federated_identity_credential's user_assigned_identity_id (5.0 drops parent_id).
+TERRAFORM_PROVIDER = ("azurerm", "hashicorp/azurerm", ">= 4.65, < 5.0")
 # For flexible credentials: v2 takes `body` as an object; 2.4.0 first embeds the 2025-01-31-preview schema.
 AZAPI_PROVIDER = ("azapi", "Azure/azapi", ">= 2.4, < 3.0")
 DEFAULT_AUDIENCE = "api://AzureADTokenExchange"

@@ -37,10 +37,10 @@ def emit(plan: AzurePlan, module: Module) -> None:
         for credential in identity.credentials:
             if credential.claims:
                 body = _flexible(plan.target, credential, parent)
-            else:
-                body = {"provider": plan.alias, "name": credential.name, "resource_group_name": settings.resource_group,
-                        "parent_id": parent, "audience": list(credential.audiences),
-                        "issuer": credential.issuer, "subject": resolved(credential.subject, plan.references)}
+            else:  # not the deprecated parent_id: azurerm reads both from the ID, so old state plans no replacement
+                body = {"provider": plan.alias, "name": credential.name, "user_assigned_identity_id": parent,
+                        "audience": list(credential.audiences), "issuer": credential.issuer,
+                        "subject": resolved(credential.subject, plan.references)}
             if credential.after:
                 body["depends_on"] = [credential.after]
             address = module.resource(credential.kind, credential.resource, body)
