@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from wiam.names import fit_name, short_hash
 
 CLOUD = "azure"
-# 4.65.0 first takes azurerm_federated_identity_credential's user_assigned_identity_id (5.0 drops parent_id).
-TERRAFORM_PROVIDER = ("azurerm", "hashicorp/azurerm", ">= 4.65, < 5.0")
+# 4.65.0 first takes azurerm_federated_identity_credential's user_assigned_identity_id (5.0 drops parent_id);
+# 4.75.0 fails every in-place change of a credential's subject, issuer or audience ("requires import").
+TERRAFORM_PROVIDER = ("azurerm", "hashicorp/azurerm", ">= 4.65, != 4.75.0, < 5.0")
 # For flexible credentials: v2 takes `body` as an object; 2.4.0 first embeds the 2025-01-31-preview schema.
 AZAPI_PROVIDER = ("azapi", "Azure/azapi", ">= 2.4, < 3.0")
 DEFAULT_AUDIENCE = "api://AzureADTokenExchange"
