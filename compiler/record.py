@@ -72,10 +72,14 @@ class Outcome:
 
 # Reading git.
 
-def first_parent(top: str, prefix: str, head: str) -> list[Commit]:
-    """The first-parent history of `head`, oldest first, read from the commit objects themselves (no
-    format string a crafted name or message could break)."""
-    shas = _git(["rev-list", "--first-parent", "--reverse", head, "--"], top).split()
+def first_parent(top: str, head: str) -> list[str]:
+    """The first-parent history of `head`, oldest first."""
+    return _git(["rev-list", "--first-parent", "--reverse", head, "--"], top).split()
+
+
+def read_commits(shas: list[str], top: str, prefix: str) -> list[Commit]:
+    """These commits, read from the commit objects themselves (no format string a crafted name or
+    message could break), with the spec folder's tree in each."""
     if not shas:
         return []
     places = "\n".join(f"{sha}:{prefix}" if prefix else f"{sha}^{{tree}}" for sha in shas).encode()
@@ -395,12 +399,12 @@ def record(folder: str, store: Store, recursive: bool = False, head: str = "HEAD
     if not os.path.isdir(folder):
         raise UsageError(f"{folder}: not a folder; wiam history reads a spec folder in a git repository")
     top, prefix = repository_of(folder, folder)
-    commits = first_parent(top, prefix, _git(["rev-parse", "--verify", f"{head}^{{commit}}"], top).strip())
+    shas = first_parent(top, _git(["rev-parse", "--verify", f"{head}^{{commit}}"], top).strip())
     name = spec_name(top, prefix)
     with store.transaction(), tempfile.TemporaryDirectory(prefix="wiam-history-") as workdir:
         spec, last = _spec_id(store, name)
         recorded = store.rows("SELECT seq, sha, tree, valid FROM commits WHERE spec = ? ORDER BY seq", (spec,))
-        position = {c.sha: n for n, c in enumerate(commits)}
+        position = {sha: n for n, sha in enumerate(shas)}
         kept = next((n for n, row in enumerate(recorded) if row[1] not in position), len(recorded))
         rebuilt_from = None
         if last is not None and last not in position:  # a force push
@@ -415,7 +419,7 @@ def record(folder: str, store: Store, recursive: bool = False, head: str = "HEAD
         valid = [row for row in recorded[:kept] if row[3]]
         base_sha = valid[-1][1] if valid and valid[-1][2] else None  # copied when a commit needs it
         todo = []  # the commits that changed the spec folder
-        for commit in commits[start:]:
+        for commit in read_commits(shas[start:], top, prefix):  # only the new ones: a record grows long
             if commit.tree != tree and not (commit.tree is None and kept + len(todo) == 0):  # absent from the start
                 todo.append(commit)
                 tree = commit.tree
@@ -428,7 +432,7 @@ def record(folder: str, store: Store, recursive: bool = False, head: str = "HEAD
         with gc_paused(), parsing_ahead([c.sha for c in todo if c.tree], base_sha, top, prefix, recursive):
             for step in map(walk.step, todo):
                 seq += 1
-                if seq % COLLECT_EVERY == 0:
+                if (seq - kept) % COLLECT_EVERY == 0:  # by this run's commits: a short run makes no pass over its base
                     gc.collect(0)
                 if step.commit.tree is None:  # the folder was removed: all its access ends
                     writer.commit(seq, step.commit, None, "narrowing" if writer.holds_any() else "neutral")
@@ -444,8 +448,8 @@ def record(folder: str, store: Store, recursive: bool = False, head: str = "HEAD
                     writer.changes(seq, state, new, step.compared.diff)
                     reviews.commit(seq, new.lineage, step.compared.new.reviews)
                     state = State(None, new.lineage, new.next_lineage)
-        if commits:
-            store.run("UPDATE specs SET head = ? WHERE id = ?", (commits[-1].sha, spec))
+        if shas:
+            store.run("UPDATE specs SET head = ? WHERE id = ?", (shas[-1], spec))
     return outcome
 
 

@@ -25,8 +25,10 @@ def source() -> str:
     return f"GCP role catalog of {data['date']}"
 
 
+@lru_cache(maxsize=None)
 def permissions(role: str) -> frozenset[str] | None:
-    """A predefined role's permissions; None for a custom role (wiam cannot see into it)."""
+    """A predefined role's permissions; None for a custom role (wiam cannot see into it). Kept: rules
+    ask again for every grant, and basic roles hold thousands."""
     entry = roles().get(role)
     return frozenset(entry["permissions"]) if entry else None
 

@@ -3,6 +3,8 @@ roles, each a set of permissions (service.resource.verb) from the shipped catalo
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from wiam.model import Grant
 
 from . import catalog
@@ -66,6 +68,7 @@ def impact(node: dict) -> str:
     return "high" if not _reads_only(permissions) else "medium"
 
 
+@lru_cache(maxsize=4096)
 def _reads_only(permissions: frozenset[str]) -> bool:
     return all(permission.rsplit(".", 1)[-1].startswith(_READ_VERBS) for permission in permissions)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from wiam.findings import Context, Rule, rule
 from wiam.document import describe
 from wiam.model import Grant
@@ -74,13 +76,19 @@ def _project_wide(rule: Rule, context: Context):
 
 
 def _resource_roles_project_wide(grant: Grant, role: str) -> str | None:
-    permissions = catalog.permissions(role)
-    if "resource" in grant.settings or not permissions:
+    if "resource" in grant.settings:
         return None
-    services = {p.split(".")[0] for p in permissions if not p.startswith("resourcemanager.projects.")}
+    services = _services(role)
     if services and services <= RESOURCE_LEVEL_SERVICES:
         return f"{role} applies to every {'/'.join(sorted(services))} resource of the project"
     return None
+
+
+@lru_cache(maxsize=None)
+def _services(role: str) -> frozenset[str]:
+    """The services a predefined role's permissions are of, but for the project's own."""
+    return frozenset(p.split(".")[0] for p in catalog.permissions(role) or ()
+                     if not p.startswith("resourcemanager.projects."))
 
 
 @rule(RULES, "GCP104", "basic-viewer-role", "medium", "Basic role roles/viewer",
