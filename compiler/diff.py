@@ -107,6 +107,8 @@ class Source:
     label: str
     copy: str | None  # the folder a revision was copied to, for relabelling places
     blobs: dict[str, str] = field(default_factory=dict, compare=False)  # a copy's files: their git objects
+    # (the label of a source loaded earlier from the same folder, the files that hold what they held then)
+    alike: tuple[str, frozenset[str]] | None = field(default=None, compare=False)
 
     def relabel(self, error: SpecError) -> SpecError:
         """The error with its places in the revision, not in the temporary copy."""
@@ -262,22 +264,30 @@ def repository_of(folder: str, cwd: str) -> tuple[str, str]:
     return top, "" if prefix == "." else prefix.replace(os.sep, "/")
 
 
-def copy_revision(revision: str, top: str, prefix: str, recursive: bool, workdir: str,
-                  previous: Source | None = None) -> Source:
-    """The spec files under `prefix` in the commit `revision`, copied into a new folder in `workdir`;
-    a file `previous` (an earlier copy, still there) holds alike is linked to it, not read again."""
+def copy_revision(revision: str, top: str, prefix: str, recursive: bool, workdir: str) -> Source:
+    """The spec files under `prefix` in the commit `revision`, copied into a new folder in `workdir`."""
+    return update_copy(revision, top, prefix, recursive, tempfile.mkdtemp(dir=workdir), {})
+
+
+def update_copy(revision: str, top: str, prefix: str, recursive: bool, folder: str, holding: dict[str, str],
+                loaded: Source | None = None) -> Source:
+    """The spec files under `prefix` in the commit `revision`, written into `folder`, which holds the
+    files `holding` (their git objects, by path): only those that differ are written, those the
+    revision lacks removed. `loaded`: a source whose document was loaded from this folder; the files
+    it held alike are its document's (Source.alike)."""
     blobs = spec_blobs(revision, top, prefix, recursive)
-    folder = tempfile.mkdtemp(dir=workdir)
-    fetched = []
-    for relative in blobs:
+    for relative in holding.keys() - blobs.keys():
+        os.remove(os.path.join(folder, relative))
+    fetched = [relative for relative, obj in blobs.items() if holding.get(relative) != obj]
+    for relative, content in zip(fetched, read_objects([blobs[r] for r in fetched], top)):
         target = os.path.join(folder, relative)
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        if previous is None or previous.blobs.get(relative) != blobs[relative] or not _linked(previous, relative, target):
-            fetched.append((target, blobs[relative]))
-    for (target, _), content in zip(fetched, read_objects([obj for _, obj in fetched], top)):
         with open(target, "wb") as handle:
             handle.write(content)
-    return Source(folder, f"{revision}:{prefix}" if prefix else revision, folder, blobs)
+    alike = None
+    if loaded is not None and loaded.folder == folder:
+        alike = loaded.label, frozenset(r for r, obj in blobs.items() if loaded.blobs.get(r) == obj)
+    return Source(folder, f"{revision}:{prefix}" if prefix else revision, folder, blobs, alike)
 
 
 def spec_blobs(revision: str, top: str, prefix: str, recursive: bool) -> dict[str, str]:
@@ -294,15 +304,6 @@ def spec_blobs(revision: str, top: str, prefix: str, recursive: bool) -> dict[st
             raise UsageError(f"{name}: a path that leaves the spec folder in the revision")
         blobs[relative] = _blob_of(name, tree, f"{prefix}/" if prefix else "", top).object
     return blobs
-
-
-def _linked(previous: Source, relative: str, target: str) -> bool:
-    """Whether the earlier copy's file could be hard-linked at `target` (no copy of its bytes)."""
-    try:
-        os.link(os.path.join(previous.folder, relative), target)
-        return True
-    except OSError:  # a file system without hard links: read it from git
-        return False
 
 
 def read_objects(names: list[str], top: str) -> list[bytes]:
@@ -571,11 +572,13 @@ NOTHING = Side("nothing", None, "", set(), [], set(), set(), {}, set())  # the b
 
 def compare(base: Source | None, head: Source, recursive: bool, incremental: bool = True,
             on_valid: Callable[[str], None] | None = None, at: datetime | None = None,
-            documents: dict[str, Loaded] | None = None, base_valid: bool = False) -> Comparison:
+            documents: dict[str, Loaded] | None = None, base_valid: bool = False,
+            base_copy: Callable[[], Source] | None = None) -> Comparison:
     """The diff and the sides it was taken of: the slices, or both sides whole, at once in two
     processes where the machine has the cores (fork keeps the start cheap), each sending back only its
     Side; against NOTHING when there is no base. Both sides' windows are evaluated at `at` (default:
-    windows.current()); `documents` as _sliced_sides keeps them."""
+    windows.current()); `documents` as _sliced_sides keeps them. A base whose folder now holds the
+    head (its document loaded before) is read whole from `base_copy()`."""
     if base is None:
         new = _load_and_read(head, recursive, at)
         if on_valid:
@@ -584,6 +587,8 @@ def compare(base: Source | None, head: Source, recursive: bool, incremental: boo
     sliced = _sliced_sides(base, head, recursive, on_valid, at, documents, base_valid) if incremental else None
     if sliced is not None:
         return Comparison(diff_sides(*sliced, at), *sliced, False)
+    if base.folder == head.folder and base.label != head.label:
+        base = base_copy()
     jobs = [(base, recursive, at), (head, recursive, at)]
     if (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
         with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork")) as pool:
@@ -612,33 +617,35 @@ def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callabl
     valid (`base_valid`: the caller knows it is), a change beyond workloads, a time window in either
     spec when `at` is given (one closing between the two commits changes workloads outside the slice),
     a slice so large that slicing saves nothing, or any error at all (the full read then reports every
-    one, in its place). `documents` keeps each folder's loaded document for the next call (a history's
-    head is the next base)."""
+    one, in its place). `documents` keeps each side's loaded document, by label, for the next call (a
+    history's head is the next base)."""
     documents = {} if documents is None else documents
-    known = documents.get(base.folder)
+    known = documents.get(base.label)
     if not base_valid and not known_valid(known.document.digest if known else spec_digest(base.folder, recursive)):
         return None  # before any parse: the full read needs them all anyway
     with gc_paused():
         docs = []
         for side in (base, head):
-            if side.folder not in documents:
+            if side.label not in documents:
                 report = Report()
-                loaded = load(side.folder, report, recursive)
+                earlier = documents.get(side.alike[0]) if side.alike else None
+                loaded = load(side.folder, report, recursive, kept=earlier and earlier.document,
+                              alike=side.alike[1] if earlier else frozenset())
                 if report.diagnostics:
                     return None
-                documents[side.folder] = Loaded(loaded)
-            docs.append(documents[side.folder].document)
+                documents[side.label] = Loaded(loaded)
+            docs.append(documents[side.label].document)
         old, new = docs
         if _beyond_workloads(old.data) != _beyond_workloads(new.data) or old.bundles != new.bundles:
             return None
         old_workloads, new_workloads = old.data.get("workload", {}), new.data.get("workload", {})
         changed = {n for n in _in_changed_files(old, new)
                    if old_workloads.get(n) is not new_workloads.get(n) and old_workloads.get(n) != new_workloads.get(n)}
-        if at is not None and _windowed_either(documents[base.folder], documents[head.folder], changed):
+        if at is not None and _windowed_either(documents[base.label], documents[head.label], changed):
             return None
         if not _valid_alone(new, changed):
             return None
-        base_index = documents[base.folder].index
+        base_index = documents[base.label].index
         base_index = slicing.index(old.data) if base_index is None else base_index
         fresh = slicing.index(new.data, changed & new_workloads.keys())
         chosen = slicing.affected([base_index, fresh], changed)
@@ -658,8 +665,8 @@ def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callabl
         if report.diagnostics:
             return None
         sides = read_side(old_model, base.label, base.copy), read_side(new_model, head.label, head.copy, new_plans)
-    documents[base.folder].index = None  # moved on to the head, the next base
-    documents[head.folder].index = slicing.reindexed(base_index, changed, fresh)
+    documents[base.label].index = None  # moved on to the head, the next base
+    documents[head.label].index = slicing.reindexed(base_index, changed, fresh)
     if on_valid:
         on_valid(new.digest)  # the head, read as valid through the slice
     return sides

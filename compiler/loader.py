@@ -122,8 +122,11 @@ def spec_files(directory: str, recursive: bool = False) -> list[str]:
 
 
 def load(directory: str, report: Report, recursive: bool = False,
-         on_file: Callable[[int, int], None] | None = None) -> MergedDocument:
-    """The merged document of a spec folder; on_file(done, total) after each file, for progress."""
+         on_file: Callable[[int, int], None] | None = None, kept: MergedDocument | None = None,
+         alike: frozenset[str] = frozenset()) -> MergedDocument:
+    """The merged document of a spec folder; on_file(done, total) after each file, for progress. The
+    files `alike` (names in the folder) hold what they held when `kept` was loaded from this same
+    folder: their documents are kept's, not read again (a history's next commit changes a few)."""
     files = spec_files(directory, recursive)
     merged = MergedDocument(reread=Reread(spec_root(directory)))
     if not files:
@@ -132,19 +135,26 @@ def load(directory: str, report: Report, recursive: bool = False,
                      + ("" if recursive else ", or pass --recursive to look in subfolders"))
         return merged
     spec = hashlib.sha256()
-    texts: dict[str, tuple[str, bytes]] = {}
+    texts: dict[str, tuple[str | None, bytes]] = {}  # text None: kept's document
     for path in files:
-        try:
-            text = read_text(path, merged.reread.root)
-        except UnicodeDecodeError as exc:
-            report.error(Pos(path, 1, 1), "", f"the file is not UTF-8 text ({exc.reason})", "save it as UTF-8")
-            continue
-        digest = merged.reread.loaded[path] = text_digest(text)
-        texts[path] = text, digest
+        if kept is not None and path in kept.outlines and os.path.relpath(path, directory) in alike:
+            digest = merged.reread.loaded[path] = kept.reread.loaded[path]
+            merged.reread.take(kept.reread, path)
+            texts[path] = None, digest
+        else:
+            try:
+                text = read_text(path, merged.reread.root)
+            except UnicodeDecodeError as exc:
+                report.error(Pos(path, 1, 1), "", f"the file is not UTF-8 text ({exc.reason})", "save it as UTF-8")
+                continue
+            digest = merged.reread.loaded[path] = text_digest(text)
+            texts[path] = text, digest
         spec.update(_digest_entry(directory, path, digest))
     parsed = _parse_in_parallel(texts)
     for done, (path, (text, digest)) in enumerate(texts.items(), 1):
-        if parsed.get(path):
+        if text is None:
+            doc = kept.outlines[path]
+        elif parsed.get(path):
             doc, diagnostics, rows = parsed.pop(path)
             report.diagnostics.extend(diagnostics)
             if rows is not None:
@@ -195,11 +205,12 @@ def can_fork_workers() -> bool:
     return parallel_workers() > 1 and "fork" in multiprocessing.get_all_start_methods()
 
 
-def _parse_in_parallel(texts: dict[str, tuple[str, bytes]]) -> dict[str, tuple[Document, list, bytes | None] | None]:
+def _parse_in_parallel(texts: dict[str, tuple[str | None, bytes]]) -> dict[str, tuple[Document, list, bytes | None] | None]:
     """The files the cache does not hold, parsed by forked workers when there is enough text and more
     than one core: (outline document, diagnostics, every position when the cache is off) by path,
     None for a file another process cached meanwhile. Parsing is most of a cold load, and each file's parse is independent of the others."""
-    missing = [(path, text, digest) for path, (text, digest) in texts.items() if not cached(path, digest)]
+    missing = [(path, text, digest) for path, (text, digest) in texts.items()
+               if text is not None and not cached(path, digest)]
     if len(missing) < 2 or sum(len(text) for _, text, _ in missing) < PARALLEL_BYTES or not can_fork_workers():
         return {}
     context = multiprocessing.get_context("fork")
@@ -248,6 +259,11 @@ class Reread:
 
     def keep(self, path: str, rows: bytes) -> None:
         self.kept[path] = zlib.compress(rows, 1)
+
+    def take(self, other: "Reread", path: str) -> None:
+        """What `other` keeps of a file this load shares with it."""
+        if path in other.kept:
+            self.kept[path] = other.kept[path]
 
     def __call__(self, path: str) -> dict | None:
         if path in self.kept:

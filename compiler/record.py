@@ -29,7 +29,7 @@ from . import cache, windows
 from .compile import gc_paused
 from .diagnostics import Report, SpecError
 from .diff import (Access, Comparison, Diff, Side, Source, _git, compare, copy_revision, read_objects, repository_of,
-                   spec_blobs)
+                   spec_blobs, update_copy)
 from .loader import UsageError, can_fork_workers
 from .readers import read, reader_for
 from .review import RecordedReviews
@@ -312,8 +312,10 @@ class Step:
 
 
 class Walk:
-    """Compares commit after commit with the last valid one before it (first `base_sha`, None for none),
-    copying each out of git into `workdir` and keeping the last valid one's copy and loaded document."""
+    """Compares commit after commit with the last valid one before it (first `base_sha`, None for none).
+    Each head is written over the last one in one folder of `workdir`, only the files that changed,
+    so a head's document keeps its base's for the files they hold alike; the last valid commit's
+    document is kept loaded. A base not loaded yet gets a folder of its own."""
 
     def __init__(self, top: str, prefix: str, recursive: bool, workdir: str, base_sha: str | None,
                  on_valid: Callable[[str], None] | None, base_valid: bool = False):
@@ -322,6 +324,8 @@ class Walk:
         self.base_valid = base_valid  # taken as valid without the cache's word (a head this walk compared)
         self.base: Source | None = None
         self.documents: dict = {}
+        self.heads = os.path.join(workdir, "head")  # the folder heads are written into
+        self.holding: dict[str, str] = {}  # what it holds: git objects by path
 
     def step(self, commit: Commit) -> Step:
         if commit.tree is None:
@@ -330,11 +334,11 @@ class Walk:
             return Step(commit)
         head = None
         try:
-            if self.base is None and self.base_sha is not None:
-                self.base = copy_revision(self.base_sha, self.top, self.prefix, self.recursive, self.workdir)
-            head = copy_revision(commit.sha, self.top, self.prefix, self.recursive, self.workdir, self.base)
-            compared = compare(self.base, head, self.recursive, on_valid=self.on_valid, at=windows.parse(commit.date),
-                               documents=self.documents, base_valid=self.base_valid)
+            if self.base_sha is not None and (self.base is None or self.base.label not in self.documents):
+                self._drop(self.base)  # its own folder: the head goes where it may lie
+                self.base = self._copy(self.base_sha)
+            head = self._head(commit.sha)
+            compared = self._compare(head, windows.parse(commit.date))
         except (SpecError, UsageError) as error:
             self._drop(head)
             errors = "\n".join(d.render() for d in error.diagnostics) if isinstance(error, SpecError) else str(error)
@@ -343,11 +347,39 @@ class Walk:
         self.base, self.base_sha, self.base_valid = head, commit.sha, True
         return Step(commit, compared)
 
-    def _drop(self, copy: Source | None) -> None:
-        """A revision's copy is no longer needed: its files and its loaded document go."""
-        if copy is not None:
-            shutil.rmtree(copy.folder)
-            self.documents.pop(copy.folder, None)
+    def _compare(self, head: Source, at) -> Comparison:
+        copies: list[Source] = []  # of the base, to read it whole (its folder holds the head now)
+
+        def base_copy() -> Source:
+            copies.append(self._copy(self.base_sha))
+            return copies[-1]
+        try:
+            return compare(self.base, head, self.recursive, on_valid=self.on_valid, at=at, documents=self.documents,
+                           base_valid=self.base_valid, base_copy=base_copy)
+        finally:
+            for copy in copies:
+                shutil.rmtree(copy.folder, ignore_errors=True)
+
+    def _copy(self, sha: str) -> Source:
+        return copy_revision(sha, self.top, self.prefix, self.recursive, self.workdir)
+
+    def _head(self, sha: str) -> Source:
+        os.makedirs(self.heads, exist_ok=True)
+        previous, self.holding = self.holding, {}  # emptied first: a failed write leaves it unknown
+        try:
+            head = update_copy(sha, self.top, self.prefix, self.recursive, self.heads, previous, self.base)
+        except (UsageError, OSError):
+            shutil.rmtree(self.heads)
+            raise
+        self.holding = head.blobs
+        return head
+
+    def _drop(self, source: Source | None) -> None:
+        """A revision is no longer needed: its loaded document goes, and its folder unless heads share it."""
+        if source is not None:
+            self.documents.pop(source.label, None)
+            if source.folder != self.heads:
+                shutil.rmtree(source.folder, ignore_errors=True)
 
 
 @contextmanager

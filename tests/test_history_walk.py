@@ -11,7 +11,8 @@ from pathlib import Path
 from wiam import cache, record as record_module
 from wiam.cache import text_digest
 from wiam.diagnostics import Report
-from wiam.diff import copy_revision, repository_of
+from wiam.diff import copy_revision, repository_of, update_copy
+from wiam.loader import load
 from wiam.readers import read
 from wiam.record import commit_log, parsing_ahead, record, spec_of
 from wiam.store import open_store
@@ -36,20 +37,46 @@ def _files(folder):
     return {name: (folder / name).read_bytes() for name in sorted(os.listdir(folder))}
 
 
-def test_a_copy_links_what_its_previous_copy_holds_alike_and_holds_what_a_fresh_copy_holds(tmp_path):
+def test_a_folder_updated_to_a_revision_holds_what_a_fresh_copy_holds_and_only_its_changes_are_written(tmp_path):
     root, specs, first, second = _repository(tmp_path)
     top, prefix = repository_of(str(specs), str(specs))
     work = tmp_path / "work"
     work.mkdir()
     before = copy_revision(first, top, prefix, False, str(work))
-    after = copy_revision(second, top, prefix, False, str(work), before)
+    folder = Path(before.folder)
+    kept = os.stat(folder / "same.wiam.hcl")
+    after = update_copy(second, top, prefix, False, before.folder, before.blobs, before)
     fresh = copy_revision(second, top, prefix, False, str(work))
-    old, new, whole = Path(before.folder), Path(after.folder), Path(fresh.folder)
-    assert _files(new) == _files(whole) == {"changed.wiam.hcl": b"# after\n", "new.wiam.hcl": b"# new\n",
-                                             "same.wiam.hcl": b"# alike\n"}
-    assert after.blobs == fresh.blobs
-    assert os.stat(new / "same.wiam.hcl").st_ino == os.stat(old / "same.wiam.hcl").st_ino
-    assert os.stat(new / "changed.wiam.hcl").st_ino != os.stat(old / "changed.wiam.hcl").st_ino
+    assert _files(folder) == _files(Path(fresh.folder)) == {
+        "changed.wiam.hcl": b"# after\n", "new.wiam.hcl": b"# new\n", "same.wiam.hcl": b"# alike\n"}
+    assert after.blobs == fresh.blobs and after.folder == before.folder
+    assert after.alike == (before.label, frozenset({"same.wiam.hcl"}))
+    unchanged = os.stat(folder / "same.wiam.hcl")
+    assert (unchanged.st_ino, unchanged.st_mtime_ns) == (kept.st_ino, kept.st_mtime_ns)
+    assert fresh.alike is None and update_copy(second, top, prefix, False, fresh.folder, fresh.blobs, before).alike is None
+
+
+def test_a_load_that_keeps_the_documents_of_files_alike_equals_a_fresh_load(tmp_path, monkeypatch):
+    history = History(tmp_path / "repo", 12, monkeypatch)
+    _grow(history, 3)
+    top, prefix = repository_of(str(history.specs), str(history.specs))
+    shas = git(history.root, "rev-list", "--first-parent", "--reverse", "HEAD").split()
+    work = tmp_path / "work"
+    work.mkdir()
+    for cache_on in ("1", "0"):
+        monkeypatch.setenv("WIAM_CACHE", cache_on)
+        base = copy_revision(shas[-2], top, prefix, False, str(work))
+        kept = load(base.folder, Report())
+        head = update_copy(shas[-1], top, prefix, False, base.folder, base.blobs, base)
+        alike = head.alike[1]
+        reused = load(head.folder, Report(), kept=kept, alike=alike)
+        fresh = load(copy_revision(shas[-1], top, prefix, False, str(work)).folder, Report())
+        assert alike and reused.data == fresh.data and reused.digest == fresh.digest
+        assert all(reused.outlines[os.path.join(head.folder, name)] is kept.outlines[os.path.join(base.folder, name)]
+                   for name in alike)
+        for name, body in fresh.data["workload"].items():  # every attribute's place, from either side's text
+            for path in [("workload", name, "identity", 0, "issuer"), ("workload", name, "owner")]:
+                assert reused.where(path)[1:] == fresh.where(path)[1:]
 
 
 def test_parsing_ahead_puts_every_file_the_coming_commits_bring_in_the_cache(tmp_path, monkeypatch):
