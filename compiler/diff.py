@@ -654,8 +654,9 @@ def _sliced_sides(base: Source, head: Source, recursive: bool, on_valid: Callabl
         report = Report()
         moment = at or windows.current()  # as the full read resolves them
         targets = slicing.targets_of([base_index, fresh], chosen)
-        old_model, new_model = (windows.resolve(build_model(_only(doc, chosen, targets), report), moment, Report())
-                                for doc in (old, new))
+        # the base is valid, and the head but for the changed workloads, which _valid_alone checked
+        old_model, new_model = (windows.resolve(build_model(_only(doc, chosen, targets), report, checked=True), moment,
+                                                Report()) for doc in (old, new))
         new_plans = None
         if not report.diagnostics:
             try:

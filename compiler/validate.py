@@ -30,13 +30,16 @@ def _did_you_mean(name: str, choices) -> str:
     return f"did you mean {close!r}?" if close else ""
 
 
-def build_model(doc: Document, report: Report) -> Model:
+def build_model(doc: Document, report: Report, checked: bool = False) -> Model:
     """Schema-check the document, then resolve references into a `Model`.
 
     Problems go to `report`; the model holds what could be built, so that one run finds all errors.
+    `checked`: the document's blocks passed the schema and the character checks already (a slice of
+    valid specs), so they are not checked again.
     """
-    schema.check(doc, report)
-    if not report.diagnostics:  # else a pattern has told of the character already
+    if not checked:
+        schema.check(doc, report)
+    if not report.diagnostics and not checked:  # else a pattern has told of the character already
         _check_visible(doc, doc.data, (), report)
     if report.diagnostics:
         return Model(document=doc)
