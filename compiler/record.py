@@ -315,7 +315,9 @@ class Walk:
     """Compares commit after commit with the last valid one before it (first `base_sha`, None for none).
     Each head is written over the last one in one folder of `workdir`, only the files that changed,
     so a head's document keeps its base's for the files they hold alike; the last valid commit's
-    document is kept loaded. A base not loaded yet gets a folder of its own."""
+    document is kept loaded. A base not loaded yet gets a folder of its own. (The base's attribute
+    positions in files its head rewrote are their blocks', as for any file changed since its load:
+    only its fixed findings name them, which the record does not keep.)"""
 
     def __init__(self, top: str, prefix: str, recursive: bool, workdir: str, base_sha: str | None,
                  on_valid: Callable[[str], None] | None, base_valid: bool = False):
@@ -364,12 +366,16 @@ class Walk:
         return copy_revision(sha, self.top, self.prefix, self.recursive, self.workdir)
 
     def _head(self, sha: str) -> Source:
-        os.makedirs(self.heads, exist_ok=True)
         previous, self.holding = self.holding, {}  # emptied first: a failed write leaves it unknown
         try:
+            os.makedirs(self.heads, exist_ok=True)
             head = update_copy(sha, self.top, self.prefix, self.recursive, self.heads, previous, self.base)
-        except (UsageError, OSError):
-            shutil.rmtree(self.heads)
+        except OSError:  # a file where the last head had a folder of that name, say: written afresh
+            shutil.rmtree(self.heads, ignore_errors=True)
+            os.makedirs(self.heads)
+            head = update_copy(sha, self.top, self.prefix, self.recursive, self.heads, {})
+        except UsageError:
+            shutil.rmtree(self.heads, ignore_errors=True)
             raise
         self.holding = head.blobs
         return head

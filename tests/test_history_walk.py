@@ -17,6 +17,7 @@ from wiam.readers import read
 from wiam.record import commit_log, parsing_ahead, record, spec_of
 from wiam.store import open_store
 from support.git import commit_all, git, init_repo
+from support.paths import EXAMPLES
 from test_history import History, _grow, every_row, expected_intervals, postgres_url, recorded_intervals  # noqa: F401
 
 
@@ -187,3 +188,19 @@ def test_the_commit_log_counts_each_commit_s_intervals_and_findings(tmp_path, mo
             "SELECT count(*) FROM findings WHERE spec = ? AND seq = ?")]
         assert [row["began"], row["ended"], row["findings"]] == counted
     assert sum(row["began"] for row in log) == store.rows("SELECT count(*) FROM intervals")[0][0]
+
+
+def test_a_spec_file_where_the_last_commit_had_a_folder_of_its_name_is_recorded(tmp_path):
+    """The walk writes each head over the last; a file that takes the name of a folder is written afresh."""
+    root = init_repo(tmp_path / "repo")
+    specs = root / "specs"
+    spec = (EXAMPLES / "github-actions-aws" / "main.wiam.hcl").read_text()
+    (specs / "main.wiam.hcl").mkdir(parents=True)
+    (specs / "main.wiam.hcl" / "inner.wiam.hcl").write_text(spec)
+    folder_commit = commit_all(root, "a folder named like a spec file")
+    (specs / "main.wiam.hcl" / "inner.wiam.hcl").unlink()
+    (specs / "main.wiam.hcl").rmdir()
+    (specs / "main.wiam.hcl").write_text(spec)
+    file_commit = commit_all(root, "a spec file of that name")
+    outcome = record(str(specs), open_store(str(tmp_path / "record.sqlite")), recursive=True)
+    assert outcome.recorded == [folder_commit, file_commit] and outcome.invalid == [folder_commit]
