@@ -204,3 +204,19 @@ def test_a_spec_file_where_the_last_commit_had_a_folder_of_its_name_is_recorded(
     file_commit = commit_all(root, "a spec file of that name")
     outcome = record(str(specs), open_store(str(tmp_path / "record.sqlite")), recursive=True)
     assert outcome.recorded == [folder_commit, file_commit] and outcome.invalid == [folder_commit]
+
+
+def test_a_spec_file_s_folder_the_next_commit_removes_leaves_no_empty_folder_in_the_head(tmp_path):
+    """A folder named like a spec file makes a commit invalid; the next, without it, is valid."""
+    root = init_repo(tmp_path / "repo")
+    specs = root / "specs"
+    specs.mkdir()
+    (specs / "main.wiam.hcl").write_text((EXAMPLES / "github-actions-aws" / "main.wiam.hcl").read_text())
+    (specs / "x.wiam.hcl").mkdir()
+    (specs / "x.wiam.hcl" / "inner.wiam.hcl").write_text("# a file in a folder named like a spec file\n")
+    folder_commit = commit_all(root, "a folder named like a spec file")
+    (specs / "x.wiam.hcl" / "inner.wiam.hcl").unlink()
+    (specs / "x.wiam.hcl").rmdir()
+    removed = commit_all(root, "the folder removed")
+    outcome = record(str(specs), open_store(str(tmp_path / "record.sqlite")), recursive=True)
+    assert outcome.recorded == [folder_commit, removed] and outcome.invalid == [folder_commit]
