@@ -278,6 +278,10 @@ def update_copy(revision: str, top: str, prefix: str, recursive: bool, folder: s
     blobs = spec_blobs(revision, top, prefix, recursive)
     for relative in holding.keys() - blobs.keys():
         os.remove(os.path.join(folder, relative))
+        parent = os.path.dirname(relative)
+        while parent and not os.listdir(os.path.join(folder, parent)):  # no empty folder a fresh copy lacks
+            os.rmdir(os.path.join(folder, parent))
+            parent = os.path.dirname(parent)
     fetched = [relative for relative, obj in blobs.items() if holding.get(relative) != obj]
     for relative, content in zip(fetched, read_objects([blobs[r] for r in fetched], top)):
         target = os.path.join(folder, relative)
