@@ -118,6 +118,10 @@ class Source:
         """A place in the revision (REV:path), not in the temporary copy."""
         return _relabel(pos, self.copy, self.label)
 
+    def place_text(self, text: str) -> str:
+        """A message with the temporary copy's paths as places in the revision."""
+        return text.replace(os.path.join(self.copy, ""), _in_revision(self.label)) if self.copy else text
+
 
 def _load_and_read(source: Source, recursive: bool, at: datetime | None = None) -> Side:
     try:
@@ -327,9 +331,13 @@ def read_objects(names: list[str], top: str) -> list[bytes]:
 
 def _relabel(pos: Pos, folder: str | None, label: str) -> Pos:
     if folder and pos.file.startswith(folder):
-        return pos._replace(file=f"{label}:{pos.file[len(folder) + 1:]}" if ":" not in label
-                       else f"{label}/{pos.file[len(folder) + 1:]}")
+        return pos._replace(file=_in_revision(label) + pos.file[len(folder) + 1:])
     return pos
+
+
+def _in_revision(label: str) -> str:
+    """What a copied file's path inside its copy follows in its place in the revision."""
+    return f"{label}:" if ":" not in label else f"{label}/"
 
 
 # Access tuples.

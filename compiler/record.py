@@ -344,6 +344,7 @@ class Walk:
         except (SpecError, UsageError) as error:
             self._drop(head)
             errors = "\n".join(d.render() for d in error.diagnostics) if isinstance(error, SpecError) else str(error)
+            errors = head.place_text(errors) if head else errors  # no temporary folder in the record
             return Step(commit, errors=errors)
         self._drop(self.base)
         self.base, self.base_sha, self.base_valid = head, commit.sha, True
@@ -370,11 +371,7 @@ class Walk:
         try:
             os.makedirs(self.heads, exist_ok=True)
             head = update_copy(sha, self.top, self.prefix, self.recursive, self.heads, previous, self.base)
-        except OSError:  # a file where the last head had a folder of that name, say: written afresh
-            shutil.rmtree(self.heads, ignore_errors=True)
-            os.makedirs(self.heads)
-            head = update_copy(sha, self.top, self.prefix, self.recursive, self.heads, {})
-        except UsageError:
+        except (UsageError, OSError):
             shutil.rmtree(self.heads, ignore_errors=True)
             raise
         self.holding = head.blobs

@@ -202,8 +202,11 @@ def test_a_spec_file_where_the_last_commit_had_a_folder_of_its_name_is_recorded(
     (specs / "main.wiam.hcl").rmdir()
     (specs / "main.wiam.hcl").write_text(spec)
     file_commit = commit_all(root, "a spec file of that name")
-    outcome = record(str(specs), open_store(str(tmp_path / "record.sqlite")), recursive=True)
+    store = open_store(str(tmp_path / "record.sqlite"))
+    outcome = record(str(specs), store, recursive=True)
     assert outcome.recorded == [folder_commit, file_commit] and outcome.invalid == [folder_commit]
+    (errors,), = store.rows("SELECT errors FROM commits WHERE sha = ?", (folder_commit,))
+    assert errors.startswith(f"{folder_commit}:specs/main.wiam.hcl: a folder")  # its place in git, no temporary one
 
 
 def test_a_spec_file_s_folder_the_next_commit_removes_leaves_no_empty_folder_in_the_head(tmp_path):
